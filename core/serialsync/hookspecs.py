@@ -1,0 +1,197 @@
+"""The hook specifications: the whole contract between serialsync and a platform plugin.
+
+This file is the plugin author's reference; read it top to bottom. ``docs/plugin-authors.md``
+repeats every spec with its exact signature, and a test fails when the two disagree.
+
+How hooks reach a connector
+    Each *connector* (one configured instance of a plugin's connector type) is registered with
+    the plugin manager under its own name, and the host calls a connector hook on **that
+    connector only**. The ``connector`` argument carries that name, so a plugin that wraps a
+    hook for every connector (``@hookimpl(wrapper=True)``: pricing rules, titles, alerts) knows
+    whose call it is observing. An implementation may leave out arguments it does not use.
+
+What crosses the boundary
+    Only the canonical model of :mod:`serialsync.model`. No platform's JSON is returned.
+
+Errors
+    Raise :class:`~serialsync.errors.RetryableRemoteError` (or let the HTTP client raise it)
+    for what a later pass may fix, :class:`~serialsync.errors.PermanentRemoteError` for what it
+    will not, :class:`~serialsync.errors.AuthenticationError` for refused credentials. A failure
+    that concerns one unit is **not** raised: it is a ``FAILED`` outcome for that unit, so the
+    other units go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pluggy
+
+from serialsync.connector import ConnectorTypeRegistrar
+from serialsync.model import (
+    InventoryPage,
+    ListingChange,
+    OrdersPage,
+    Product,
+    PublishOutcome,
+    Sale,
+    SaleReceipt,
+)
+
+PROJECT_NAME = "serialsync"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# -------------------------------------------------------------------------------------------
+# Registration
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_connector_types(registrar: ConnectorTypeRegistrar) -> None:
+    """Declare the connector types this plugin provides.
+
+    Called once per plugin when the host loads it. Call ``registrar.add(ConnectorType(...))``
+    for each type, naming it (``"shopify"``), its role (POS or channel), its settings model (a
+    :class:`~serialsync.connector.ConnectorSettings` subclass), a factory
+    ``factory(settings, context) -> connector`` and, optionally, a factory for its fake.
+
+    :param registrar: collects the declarations; a name already declared by another plugin
+        raises :class:`~serialsync.errors.PluginError`, and that plugin is reported as broken.
+    :returns: nothing.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Point of sale (role POS)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def fetch_inventory(connector: str, since: datetime | None, page: str | None) -> InventoryPage:
+    """Return one page of serialized products and their units changed since ``since``.
+
+    The host calls it repeatedly, passing back ``next_page`` until it is ``None``, then keeps
+    the highest ``high_water`` of the pages as ``since`` for the next pass.
+
+    :param connector: name of the POS connector called.
+    :param since: return what changed at or after this instant; ``None`` means everything
+        (the first pass, or a full resync). Overlap is harmless: units are upserted.
+    :param page: ``None`` for the first page, else the previous page's ``next_page``.
+    :returns: an :class:`~serialsync.model.InventoryPage`. Only products whose units are meant to
+        be sold online one by one (AIM's "sell individual serials online") belong in it. A
+        unit the POS no longer offers (deleted, flag cleared) is named in ``deleted``; a unit
+        the POS sold itself comes with ``status=sold``.
+    :raises RemoteError: when the POS cannot answer; the pass stops for this POS and resumes
+        from the same cursor next time.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def report_sale(connector: str, sale: Sale) -> SaleReceipt:
+    """Record one channel order in the POS, each serialized line as SKU + serial.
+
+    **Must be idempotent**: the host reports a sale until it has a receipt, so the same sale
+    may arrive again after a crash or a timeout. Use ``sale.idempotency_key`` or
+    ``sale.order_number`` to find an order the POS already has, and return its receipt with
+    ``already_recorded=True`` instead of posting it twice.
+
+    :param connector: name of the POS connector called.
+    :param sale: the order: channel, order id and number, status, lines (``serial`` set on
+        serialized lines, ``None`` on plain SKU lines), totals and customer.
+    :returns: the POS's :class:`~serialsync.model.SaleReceipt`.
+    :raises RetryableRemoteError: the POS could not take it now; the host retries in a later
+        pass with backoff.
+    :raises PermanentRemoteError: the POS refused it (unknown SKU, validation); the sale is
+        marked failed with the message, for a person to look at.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------------
+# Channels (role CHANNEL)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def publish_variants(
+    connector: str, product: Product, changes: Sequence[ListingChange]
+) -> list[PublishOutcome]:
+    """Make the channel's variants of ``product`` match ``changes``; one outcome per unit.
+
+    The host sends only what differs from the last publish, grouped by product, so an
+    unchanged catalogue costs no call. Each change is an ``UPSERT`` (list the unit with stock
+    1: create its variant, or update what changed) or a ``WITHDRAW`` (make it unsellable: stock
+    0, or the variant removed, as the platform allows; withdrawing the last variant of a
+    product must not fail). ``change.remote`` holds the ids the last publish returned.
+
+    **Must be idempotent**: after a crash between a remote create and the host's record, the
+    same change arrives again with ``remote=None``. Find the existing variant by its SKU (the
+    integration id) and adopt it; never create a second one.
+
+    :param connector: name of the channel connector called.
+    :param product: the POS product (title, description, price, option name); its ``units``
+        may be empty: the units to act on are in ``changes``.
+    :param changes: the per-unit changes, at most a few thousand; batch them as the platform
+        allows.
+    :returns: exactly one :class:`~serialsync.model.PublishOutcome` per change, in any order,
+        with the remote ids to remember. A unit the platform refused is ``FAILED`` with the
+        platform's code and message (``retryable=False`` when resending cannot help); the other
+        units still succeed.
+    :raises RemoteError: only when nothing could be done for the whole product (credentials
+        refused, platform down after retries); every unit of the call is then retried later.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def fetch_orders(connector: str, since: datetime | None, page: str | None) -> OrdersPage:
+    """Return one page of orders created or updated at or after ``since``, oldest first.
+
+    The host calls it repeatedly, passing back ``next_page`` until it is ``None``. It re-reads
+    an overlap window before its cursor (platforms' ``updated_at`` filters are known to miss
+    orders) and de-duplicates by order id, so returning an order twice is harmless; missing
+    one is not.
+
+    :param connector: name of the channel connector called.
+    :param since: the lower bound on the order's last update; ``None`` means as far back as
+        the platform allows.
+    :param page: ``None`` for the first page, else the previous page's ``next_page``.
+    :returns: an :class:`~serialsync.model.OrdersPage`. Each order's lines carry ``raw_sku`` exactly
+        as sold (``SKU|||SERIAL`` for a serialized unit); cancellation and refunds are mapped to
+        :class:`~serialsync.model.FinancialStatus`.
+    :raises RemoteError: when the channel cannot answer; the cursor does not move.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------------
+# Both roles
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def check_connection(connector: str) -> str:
+    """Prove the credentials with one cheap read-only call; return what was seen.
+
+    Used by ``serialsync check``. Return a short human description (``"shop Acme, plan
+    Basic"``); raise :class:`~serialsync.errors.AuthenticationError` for refused credentials or
+    another :class:`~serialsync.errors.RemoteError` when the platform cannot be reached.
+
+    :param connector: name of the connector called.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError

@@ -1,0 +1,421 @@
+"""The HTTP client every plugin speaks through: timeouts, retries, pacing, redacted logs.
+
+:class:`HttpClient` wraps :class:`httpx.Client`. Each request:
+
+1. waits for the connector's :class:`RateLimiter`, if any, so that it is sent *before* the
+   platform would refuse it;
+2. is sent; connect errors, timeouts, dropped connections, 429, 502/503/504 and whatever the
+   plugin's :data:`RetrySignal` flags (Shopify's ``THROTTLED`` in an HTTP 200) are retried by
+   tenacity with exponential backoff and jitter, honouring ``Retry-After`` (seconds or an HTTP
+   date, capped);
+3. is logged once per attempt (connector, method, host, path, status, attempt, elapsed) with
+   secrets masked.
+
+A non-idempotent request (POST, PATCH) is retried only when it cannot have been applied: the
+connection never opened, or the platform refused it outright (429, a throttle signal). Pass
+``idempotent=True`` for a POST that is safe to repeat (a GraphQL query, an upsert).
+
+Attempts and total wait are bounded by :class:`RetryPolicy`. ``sleep``, ``clock`` and the
+jitter's random source are injectable, so tests never wait; ``transport`` lets tests (respx,
+:class:`httpx.MockTransport`) and embedding applications put their own transport underneath.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+import structlog
+import tenacity
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from serialsync.errors import (
+    AuthenticationError,
+    PermanentRemoteError,
+    RateLimitedError,
+    RemoteError,
+    RetryableRemoteError,
+)
+from serialsync.redaction import Redactor
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_BODY_EXCERPT = 300
+
+
+class RetryPolicy(BaseModel):
+    """How hard the client tries. Every connector may override it in its settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    max_total_wait: float = Field(default=120.0, ge=0, description="seconds, over all retries")
+    backoff_initial: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
+    retry_after_cap: float = Field(default=300.0, ge=0)
+    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+
+
+class Timeouts(BaseModel):
+    """Explicit timeouts, in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 10.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        """The same timeouts as :class:`httpx.Timeout`."""
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryHint:
+    """A plugin's verdict that a response must be retried (a throttle in a 200 body).
+
+    ``wait`` is the time the platform asks for, if it says; ``reason`` is logged.
+    A hinted response is taken as *refused*, not applied, so it is retried whatever the method.
+    """
+
+    reason: str
+    wait: float | None = None
+
+
+RetrySignal = Callable[[httpx.Response], RetryHint | None]
+"""A plugin's extra retry rule: look at a response, return a :class:`RetryHint` to retry it."""
+
+
+class RateLimiter(Protocol):
+    """Paces requests from what the platform's responses say about the remaining budget."""
+
+    def wait_time(self) -> float:
+        """Seconds to wait before the next request may be sent (0 when it may go now)."""
+        ...
+
+    def observe(self, response: httpx.Response) -> None:
+        """Update the budget from a response's headers or body."""
+        ...
+
+
+class _RetryNeededError(Exception):
+    """Internal: the attempt must be retried; carries what to say if it is the last."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        wait: float | None,
+        response: httpx.Response | None = None,
+        throttled: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.response = response
+        self.throttled = throttled
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds asked by a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class HttpClient:
+    """One connector's HTTP client. Create it with :meth:`ConnectorContext.http_client`."""
+
+    def __init__(
+        self,
+        *,
+        connector: str,
+        base_url: str = "",
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        params: Mapping[str, str] | None = None,
+        secrets: Iterable[SecretStr | str | None] = (),
+        secret_params: Iterable[str] = (),
+        secret_headers: Iterable[str] = (),
+        policy: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        transport: httpx.BaseTransport | None = None,
+        rate_limiter: RateLimiter | None = None,
+        retry_signal: RetrySignal | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        verify: bool = True,
+        logger: Any = None,
+    ) -> None:
+        self.connector = connector
+        self.policy = policy or RetryPolicy()
+        self.rate_limiter = rate_limiter
+        self.retry_signal = retry_signal
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.redactor = Redactor(secrets, params=secret_params, headers=secret_headers)
+        self._log = (logger or structlog.get_logger("serialsync.http")).bind(connector=connector)
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            params=dict(params or {}),
+            timeout=(timeouts or Timeouts()).to_httpx(),
+            transport=transport,
+            verify=verify,
+        )
+        #: Counters a benchmark or test may read: requests sent, retries, throttles received.
+        self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+        if not verify:
+            self._log.warning(
+                "http.tls_verification_disabled", base_url=self.redactor.url(base_url)
+            )
+
+    def __repr__(self) -> str:
+        return f"<HttpClient connector={self.connector!r}>"
+
+    # -- public API -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        operation: str | None = None,
+    ) -> httpx.Response:
+        """Send a request with pacing and retries; return the final response.
+
+        Non-retryable responses (4xx other than 429, and anything a plugin does not flag) are
+        returned as they are: the plugin reads the platform's error shape, or calls
+        :meth:`raise_for_status`. When retries run out, :class:`RateLimitedError` (throttled)
+        or :class:`RetryableRemoteError` (5xx, timeouts, dropped connections) is raised.
+        """
+        method = method.upper()
+        safe_to_repeat = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
+        request = self._client.build_request(
+            method, url, params=params, json=json, content=content, data=data, headers=headers
+        )
+        retrying = tenacity.Retrying(
+            stop=self._stop,
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_RetryNeededError),
+            sleep=self._record_sleep,
+            reraise=True,
+        )
+        attempts = itertools.count(1)
+        try:
+            response: httpx.Response = retrying(
+                self._attempt, request, safe_to_repeat, operation, attempts
+            )
+            return response
+        except _RetryNeededError as last:
+            raise self._exhausted(request, last) from None
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("GET", url, ...)``."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("POST", url, ...)``; not retried once sent unless ``idempotent=True``."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("PUT", url, ...)``."""
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        """``request("DELETE", url, ...)``."""
+        return self.request("DELETE", url, **kwargs)
+
+    def raise_for_status(self, response: httpx.Response) -> httpx.Response:
+        """Return a 2xx/3xx response; raise the matching :class:`RemoteError` otherwise."""
+        if response.status_code < 400:
+            return response
+        raise self.error_for(response)
+
+    def error_for(self, response: httpx.Response, message: str | None = None) -> RemoteError:
+        """The typed, redacted error for a failed response (401/403 → authentication)."""
+        status = response.status_code
+        url = self.redactor.url(str(response.request.url))
+        text = (
+            message
+            or f"{response.request.method} {url} answered {status}: {self.excerpt(response)}"
+        )
+        if status in (401, 403):
+            return AuthenticationError(text, connector=self.connector, status=status, url=url)
+        if status == 429:
+            return RateLimitedError(
+                text,
+                connector=self.connector,
+                status=status,
+                url=url,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 500 or status == 408:
+            return RetryableRemoteError(text, connector=self.connector, status=status, url=url)
+        return PermanentRemoteError(text, connector=self.connector, status=status, url=url)
+
+    def excerpt(self, response: httpx.Response) -> str:
+        """The start of a response body, redacted, for an error message."""
+        try:
+            body = response.text
+        except (httpx.ResponseNotRead, UnicodeDecodeError):
+            return "<unreadable body>"
+        body = " ".join(body.split())
+        if len(body) > _BODY_EXCERPT:
+            body = body[:_BODY_EXCERPT] + "…"
+        return self.redactor.text(body) or "<empty body>"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    def _attempt(
+        self,
+        request: httpx.Request,
+        safe_to_repeat: bool,
+        operation: str | None,
+        attempts: Iterator[int],
+    ) -> httpx.Response:
+        attempt = next(attempts)
+        if self.rate_limiter is not None:
+            pause = self.rate_limiter.wait_time()
+            if pause > 0:
+                self._log.debug("http.paced", wait=round(pause, 3), operation=operation)
+                self.stats["waited"] += pause
+                self._sleep(pause)
+        log = self._log.bind(
+            method=request.method,
+            host=request.url.host,
+            path=self.redactor.url(request.url.raw_path.decode("ascii", "replace")),
+            attempt=attempt,
+            operation=operation,
+        )
+        started = self._clock()
+        self.stats["requests"] += 1
+        try:
+            response = self._client.send(request)
+            response.read()
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left: repeating it cannot apply it twice.
+            self._log_failure(log, started, exc)
+            raise _RetryNeededError(
+                f"could not connect ({type(exc).__name__})", wait=None
+            ) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            self._log_failure(log, started, exc)
+            if not safe_to_repeat:
+                raise RetryableRemoteError(
+                    f"{request.method} {self.redactor.url(str(request.url))} failed after it was "
+                    f"sent ({type(exc).__name__}); not retried because it may have been applied",
+                    connector=self.connector,
+                    url=self.redactor.url(str(request.url)),
+                ) from None
+            raise _RetryNeededError(f"{type(exc).__name__} after sending", wait=None) from None
+        elapsed_ms = round((self._clock() - started) * 1000, 1)
+        if self.rate_limiter is not None:
+            self.rate_limiter.observe(response)
+        hint = self.retry_signal(response) if self.retry_signal is not None else None
+        status = response.status_code
+        if hint is not None:
+            self.stats["throttled"] += 1
+            log.warning(
+                "http.retry_signal", status=status, elapsed_ms=elapsed_ms, reason=hint.reason
+            )
+            raise _RetryNeededError(hint.reason, wait=hint.wait, response=response, throttled=True)
+        if status in self.policy.retry_statuses:
+            refused = status == 429
+            if refused:
+                self.stats["throttled"] += 1
+            log.warning("http.retryable_status", status=status, elapsed_ms=elapsed_ms)
+            if refused or safe_to_repeat:
+                raise _RetryNeededError(
+                    f"HTTP {status}",
+                    wait=parse_retry_after(response.headers.get("retry-after")),
+                    response=response,
+                    throttled=refused,
+                )
+            return response
+        log.debug("http.response", status=status, elapsed_ms=elapsed_ms)
+        return response
+
+    def _log_failure(self, log: Any, started: float, exc: Exception) -> None:
+        log.warning(
+            "http.transport_error",
+            error=type(exc).__name__,
+            elapsed_ms=round((self._clock() - started) * 1000, 1),
+        )
+
+    # -- tenacity strategies ------------------------------------------------------------------
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            return True
+        return state.idle_for >= self.policy.max_total_wait
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = exc.wait if isinstance(exc, _RetryNeededError) else None
+        if asked is not None:
+            # The platform said how long; add a little jitter so runners don't stampede.
+            wait = min(asked, self.policy.retry_after_cap) + self._rng.uniform(0, 0.1)
+        else:
+            ceiling = min(
+                self.policy.backoff_max,
+                self.policy.backoff_initial * 2 ** (state.attempt_number - 1),
+            )
+            wait = self._rng.uniform(ceiling / 2, ceiling)
+        # Never exceed the total wait budget.
+        return max(0.0, min(wait, self.policy.max_total_wait - state.idle_for))
+
+    def _record_sleep(self, seconds: float) -> None:
+        self.stats["retries"] += 1
+        self.stats["waited"] += seconds
+        self._sleep(seconds)
+
+    def _exhausted(self, request: httpx.Request, last: _RetryNeededError) -> RemoteError:
+        url = self.redactor.url(str(request.url))
+        status = last.response.status_code if last.response is not None else None
+        text = f"{request.method} {url} still failing after retries: {last.reason}"
+        if last.response is not None:
+            text += f" ({self.excerpt(last.response)})"
+        self._log.error("http.gave_up", method=request.method, url=url, reason=last.reason)
+        if last.throttled:
+            return RateLimitedError(
+                text, connector=self.connector, status=status, url=url, retry_after=last.wait
+            )
+        return RetryableRemoteError(text, connector=self.connector, status=status, url=url)

@@ -1,0 +1,357 @@
+"""The plugin manager: finds plugins, builds connectors, and calls their hooks.
+
+Plugins are found through the entry-point group ``serialsync``; first-party plugins register
+there exactly as a third-party one would. A plugin that fails to import or to declare its
+connector types is recorded in :attr:`PluginManager.broken` with its error and skipped: one
+broken plugin never takes the host down.
+
+``SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point discovery off (as pytest's
+``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` does); ``allow`` / ``deny`` lists pick which entry points
+load.
+
+The rest of serialsync calls the typed methods here (``fetch_inventory(...)`` →
+:class:`InventoryPage`), never ``pm.hook.x(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pluggy
+import structlog
+from pydantic import ValidationError
+
+from serialsync import hookspecs
+from serialsync.connector import (
+    ConnectorContext,
+    ConnectorSettings,
+    ConnectorType,
+    ConnectorTypeRegistrar,
+    Role,
+)
+from serialsync.errors import ConfigurationError, PluginError
+from serialsync.model import (
+    InventoryPage,
+    ListingChange,
+    OrdersPage,
+    Product,
+    PublishOutcome,
+    Sale,
+    SaleReceipt,
+)
+from serialsync.redaction import register_secret
+
+ENTRY_POINT_GROUP = "serialsync"
+DISABLE_AUTOLOAD_ENV = "SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD"
+
+_log = structlog.get_logger("serialsync.plugins")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    """A plugin the host loaded: its entry-point name, distribution and version."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded, with the error that stopped it."""
+
+    name: str
+    target: str
+    error: str
+
+
+@dataclass(frozen=True)
+class ConnectorHandle:
+    """A configured connector: its name, type, and the object implementing its hooks."""
+
+    name: str
+    type: ConnectorType
+    settings: ConnectorSettings | None
+    impl: object
+
+    @property
+    def role(self) -> Role:
+        """POS or channel."""
+        return self.type.role
+
+
+def format_validation_error(error: ValidationError, *, prefix: str) -> str:
+    """One line per problem, each naming the full key (``connectors.shop.token: …``)."""
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        key = ".".join(part for part in (prefix, loc) if part) or "(top level)"
+        lines.append(f"{key}: {item['msg']}")
+    return "; ".join(lines)
+
+
+class PluginManager:
+    """pluggy underneath, typed methods on top.
+
+    :param load_entrypoints: discover plugins by entry point (unless the environment variable
+        ``SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD`` is set).
+    :param allow: when given, only these entry-point names load.
+    :param deny: these entry-point names never load.
+    :param plugins: extra plugin objects (modules or instances) to register, for embedding and
+        tests; they are registered exactly as entry-point plugins are.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_entrypoints: bool = True,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] = (),
+        plugins: Mapping[str, object] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.loaded: list[LoadedPlugin] = []
+        self.broken: list[BrokenPlugin] = []
+        self.connector_types: dict[str, ConnectorType] = {}
+        self._connectors: dict[str, ConnectorHandle] = {}
+        self._callers: dict[tuple[str, str], Any] = {}
+        self._registrar = ConnectorTypeRegistrar()
+        if load_entrypoints and not os.environ.get(DISABLE_AUTOLOAD_ENV):
+            self._load_entrypoints(set(allow) if allow is not None else None, set(deny))
+        for name, plugin in (plugins or {}).items():
+            self.add_plugin(plugin, name=name)
+
+    # -- plugins ----------------------------------------------------------------------------
+
+    def _load_entrypoints(self, allow: set[str] | None, deny: set[str]) -> None:
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
+            if ep.name in deny or (allow is not None and ep.name not in allow):
+                _log.debug("plugin.skipped", plugin=ep.name, why="not allowed by settings")
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must never take the host down
+                self._record_broken(ep.name, ep.value, exc)
+                continue
+            dist = getattr(ep, "dist", None)
+            self.add_plugin(
+                module,
+                name=ep.name,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+                target=ep.value,
+            )
+
+    def add_plugin(
+        self,
+        plugin: object,
+        *,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        target: str | None = None,
+    ) -> bool:
+        """Register a plugin object and collect its connector types.
+
+        Returns ``False`` (and records it in :attr:`broken`) when the plugin fails to register
+        or its ``register_connector_types`` raises.
+        """
+        target = target or str(getattr(plugin, "__name__", type(plugin).__name__))
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._record_broken(name, target, exc)
+            return False
+        try:
+            self._collect_types(name)
+        except Exception as exc:
+            self.pm.unregister(name=name)
+            self._record_broken(name, target, exc)
+            return False
+        self.loaded.append(LoadedPlugin(name, target, distribution, version))
+        return True
+
+    def _collect_types(self, plugin_name: str) -> None:
+        impls = [
+            impl
+            for impl in self.pm.hook.register_connector_types.get_hookimpls()
+            if impl.plugin_name == plugin_name
+        ]
+        staged = ConnectorTypeRegistrar()
+        staged._types = dict(self._registrar._types)
+        staged._current_plugin = plugin_name
+        for impl in impls:
+            impl.function(registrar=staged)
+        # Commit only when the whole plugin registered cleanly.
+        self._registrar = staged
+        self.connector_types = staged.types
+
+    def _record_broken(self, name: str, target: str, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        self.broken.append(BrokenPlugin(name, target, error))
+        _log.warning("plugin.broken", plugin=name, target=target, error=error)
+
+    def plugin_hooks(self, name: str) -> list[str]:
+        """Names of the hooks a registered plugin or connector implements."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is None:
+            return []
+        return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+
+    # -- connectors -------------------------------------------------------------------------
+
+    def add_connector(
+        self,
+        name: str,
+        type_name: str,
+        settings: Mapping[str, Any] | ConnectorSettings,
+        context: ConnectorContext | None = None,
+    ) -> ConnectorHandle:
+        """Build a connector of type ``type_name`` from its settings and register it as ``name``.
+
+        Raises :class:`ConfigurationError` naming the key when the settings are invalid or the
+        type is unknown.
+        """
+        if name in self._connectors or self.pm.has_plugin(name):
+            raise ConfigurationError(f"connectors.{name}: the name is already taken")
+        ctype = self.connector_types.get(type_name)
+        if ctype is None:
+            known = ", ".join(sorted(self.connector_types)) or "none installed"
+            hint = ""
+            if any(b.name == type_name for b in self.broken):
+                hint = f" (the plugin {type_name!r} is installed but broken: `serialsync plugins`)"
+            raise ConfigurationError(
+                f"connectors.{name}.plugin: unknown connector type {type_name!r}{hint}; "
+                f"known types: {known}"
+            )
+        if isinstance(settings, ConnectorSettings):
+            validated = settings
+        else:
+            try:
+                validated = ctype.settings_model.model_validate(dict(settings))
+            except ValidationError as exc:
+                raise ConfigurationError(
+                    format_validation_error(exc, prefix=f"connectors.{name}")
+                ) from None
+        for secret in validated.secret_values():
+            register_secret(secret)
+        impl = ctype.factory(validated, context or ConnectorContext(name=name))
+        return self.add_connector_instance(name, ctype, impl, validated)
+
+    def add_connector_instance(
+        self,
+        name: str,
+        connector_type: ConnectorType,
+        impl: object,
+        settings: ConnectorSettings | None = None,
+    ) -> ConnectorHandle:
+        """Register an already-built connector object under ``name``."""
+        try:
+            self.pm.register(impl, name=name)
+        except ValueError as exc:
+            raise PluginError(f"connector {name!r} could not be registered: {exc}") from exc
+        handle = ConnectorHandle(name, connector_type, settings, impl)
+        self._connectors[name] = handle
+        self._callers.clear()
+        return handle
+
+    def connector(self, name: str) -> ConnectorHandle:
+        """The connector registered as ``name``."""
+        try:
+            return self._connectors[name]
+        except KeyError:
+            raise ConfigurationError(f"no connector named {name!r}") from None
+
+    def connectors(self, role: Role | None = None) -> list[ConnectorHandle]:
+        """Every connector, or those of one role, in registration order."""
+        return [h for h in self._connectors.values() if role is None or h.role == role]
+
+    def close(self) -> None:
+        """Close every connector that has a ``close`` method."""
+        for handle in self._connectors.values():
+            close = getattr(handle.impl, "close", None)
+            if callable(close):
+                close()
+
+    # -- typed hook calls -------------------------------------------------------------------
+
+    def _caller(self, hook: str, connector: str) -> Any:
+        """The hook caller that reaches ``connector`` alone (plus every wrapper plugin)."""
+        key = (hook, connector)
+        caller = self._callers.get(key)
+        if caller is None:
+            self.connector(connector)
+            others = [h.impl for n, h in self._connectors.items() if n != connector]
+            caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+            self._callers[key] = caller
+        return caller
+
+    def _call(self, hook: str, connector: str, **kwargs: Any) -> Any:
+        result = self._caller(hook, connector)(connector=connector, **kwargs)
+        if result is None:
+            raise PluginError(f"connector {connector!r} does not implement {hook}")
+        return result
+
+    def fetch_inventory(
+        self, connector: str, since: datetime | None, page: str | None
+    ) -> InventoryPage:
+        """Call ``fetch_inventory`` on one POS connector."""
+        return _expect(
+            self._call("fetch_inventory", connector, since=since, page=page),
+            InventoryPage,
+            "fetch_inventory",
+            connector,
+        )
+
+    def report_sale(self, connector: str, sale: Sale) -> SaleReceipt:
+        """Call ``report_sale`` on one POS connector."""
+        return _expect(
+            self._call("report_sale", connector, sale=sale), SaleReceipt, "report_sale", connector
+        )
+
+    def publish_variants(
+        self, connector: str, product: Product, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome]:
+        """Call ``publish_variants`` on one channel connector."""
+        result = self._call("publish_variants", connector, product=product, changes=changes)
+        if not isinstance(result, list) or not all(isinstance(o, PublishOutcome) for o in result):
+            raise PluginError(
+                f"connector {connector!r}: publish_variants must return a list of PublishOutcome"
+            )
+        return result
+
+    def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
+        """Call ``fetch_orders`` on one channel connector."""
+        return _expect(
+            self._call("fetch_orders", connector, since=since, page=page),
+            OrdersPage,
+            "fetch_orders",
+            connector,
+        )
+
+    def check_connection(self, connector: str) -> str:
+        """Call ``check_connection`` on one connector."""
+        return str(self._call("check_connection", connector))
+
+
+def _expect(value: Any, kind: type[_T], hook: str, connector: str) -> _T:
+    if not isinstance(value, kind):
+        raise PluginError(
+            f"connector {connector!r}: {hook} returned {type(value).__name__}, "
+            f"expected {kind.__name__}"
+        )
+    return value
+
+
+def _ep_key(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.name

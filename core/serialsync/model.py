@@ -1,0 +1,280 @@
+"""The canonical model: the only shapes that cross the hook boundary.
+
+No platform's JSON ever reaches the engine. A POS plugin maps its items into :class:`Product`
+and :class:`SerializedUnit`; a channel plugin maps its orders into :class:`Order`; the engine
+hands channels :class:`ListingChange` lists and the POS a :class:`Sale`. Every model is
+immutable; build a changed copy with ``model_copy(update=...)``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from serialsync.errors import IntegrationIdError
+from serialsync.integration_id import IntegrationId, compose, parse
+from serialsync.lifecycle import UnitStatus
+
+__all__ = [
+    "FinancialStatus",
+    "InventoryPage",
+    "ListingAction",
+    "ListingChange",
+    "Order",
+    "OrderLine",
+    "OrdersPage",
+    "Product",
+    "PublishOutcome",
+    "PublishResult",
+    "RemoteIds",
+    "Sale",
+    "SaleLine",
+    "SaleReceipt",
+    "SerializedUnit",
+    "UnitKey",
+    "UnitStatus",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UnitKey(_Frozen):
+    """Names one unit: its POS SKU and its serial."""
+
+    sku: str
+    serial: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def integration_id(self) -> str:
+        """``SKU|||SERIAL``, as every channel stores it."""
+        return compose(self.sku, self.serial)
+
+
+class SerializedUnit(_Frozen):
+    """One physical unit: one serial of one SKU, as the POS knows it.
+
+    ``price`` overrides the product's price for this unit (used units are priced one by one).
+    ``attributes`` holds what sets this unit apart (finish, wood grain, weight); ``images`` are
+    URLs of photos of *this* unit. ``changed_at`` is when the POS last changed it.
+    """
+
+    sku: str
+    serial: str
+    status: UnitStatus = UnitStatus.IN_STOCK
+    lot: str | None = None
+    warehouse: str | None = None
+    location: str | None = None
+    purchase_date: date | None = None
+    warranty_expiry: date | None = None
+    price: Decimal | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    images: tuple[str, ...] = ()
+    changed_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def integration_id(self) -> str:
+        """``SKU|||SERIAL``; raises :class:`~serialsync.errors.IntegrationIdError` if invalid."""
+        return compose(self.sku, self.serial)
+
+    @property
+    def key(self) -> UnitKey:
+        """The unit's :class:`UnitKey`."""
+        return UnitKey(sku=self.sku, serial=self.serial)
+
+
+class Product(_Frozen):
+    """One POS SKU, sold online as one product whose variants are its units.
+
+    ``option_name`` is the name of the option whose values are the serials (``"Serial"``).
+    ``units`` lists the units the POS reported in this page; it need not be every unit of the
+    product (inventory is fetched by what changed).
+    """
+
+    sku: str
+    title: str
+    description: str = ""
+    brand: str | None = None
+    price: Decimal
+    option_name: str = "Serial"
+    images: tuple[str, ...] = ()
+    attributes: dict[str, str] = Field(default_factory=dict)
+    units: tuple[SerializedUnit, ...] = ()
+
+
+class InventoryPage(_Frozen):
+    """One page of ``fetch_inventory``.
+
+    ``deleted`` names units the POS no longer has (deleted, or no longer offered online);
+    the engine withdraws them. ``next_page`` is an opaque token for the next call, or ``None``
+    on the last page. ``high_water`` is the latest change time this page covers; the engine
+    keeps the highest as the cursor for the next pass.
+    """
+
+    products: tuple[Product, ...] = ()
+    deleted: tuple[UnitKey, ...] = ()
+    next_page: str | None = None
+    high_water: datetime | None = None
+
+
+class RemoteIds(_Frozen):
+    """The ids a channel gave one listing, kept so the next publish can address it directly.
+
+    ``extra`` holds anything else the plugin needs (an option value id, a Magento child SKU).
+    """
+
+    product_id: str | None = None
+    variant_id: str | None = None
+    inventory_item_id: str | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class ListingAction(StrEnum):
+    """What the engine asks a channel to do with one unit."""
+
+    UPSERT = "upsert"  # list it (create, or update what changed), stock 1
+    WITHDRAW = "withdraw"  # make it unsellable: stock 0 or variant removed
+
+
+class ListingChange(_Frozen):
+    """One unit's change for one channel. ``remote`` is what the last publish recorded."""
+
+    unit: SerializedUnit
+    action: ListingAction
+    remote: RemoteIds | None = None
+
+
+class PublishResult(StrEnum):
+    """What happened to one unit on one channel."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    WITHDRAWN = "withdrawn"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+class PublishOutcome(_Frozen):
+    """The per-unit answer of ``publish_variants``.
+
+    ``reason`` (and the platform's ``code``) say why a unit ``FAILED``; ``retryable`` says
+    whether a later pass should try again unchanged.
+    """
+
+    sku: str
+    serial: str
+    result: PublishResult
+    remote: RemoteIds | None = None
+    reason: str | None = None
+    code: str | None = None
+    retryable: bool = True
+
+    @property
+    def key(self) -> UnitKey:
+        """The :class:`UnitKey` this outcome is about."""
+        return UnitKey(sku=self.sku, serial=self.serial)
+
+
+class FinancialStatus(StrEnum):
+    """An order's state as far as the POS cares."""
+
+    PENDING = "pending"  # placed, not paid: the unit is reserved
+    PAID = "paid"  # paid (or authorised): the unit is sold
+    CANCELLED = "cancelled"  # cancelled or declined before it was fulfilled
+    REFUNDED = "refunded"  # paid, then refunded in full
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class OrderLine(_Frozen):
+    """One line of a channel order. ``raw_sku`` is the SKU exactly as the channel sold it."""
+
+    line_id: str
+    raw_sku: str | None
+    quantity: int
+    price: Decimal
+    title: str = ""
+    quantity_refunded: int = 0
+
+    @field_validator("quantity")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("quantity cannot be negative")
+        return value
+
+    def parsed(self) -> IntegrationId:
+        """The line's SKU split into SKU and serial (raises on a malformed id)."""
+        if self.raw_sku is None:
+            raise IntegrationIdError(f"line {self.line_id} has no SKU", rule="sku-missing")
+        return parse(self.raw_sku)
+
+
+class Order(_Frozen):
+    """One channel order, as the channel reports it now."""
+
+    channel: str
+    order_id: str
+    order_number: str
+    status: FinancialStatus
+    lines: tuple[OrderLine, ...]
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    customer_name: str | None = None
+    customer_email: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrdersPage(_Frozen):
+    """One page of ``fetch_orders``; ``next_page`` is ``None`` on the last page."""
+
+    orders: tuple[Order, ...] = ()
+    next_page: str | None = None
+
+
+class SaleLine(_Frozen):
+    """One line of a sale: a serialized unit (``serial`` set) or a plain SKU."""
+
+    line_id: str
+    sku: str
+    serial: str | None
+    quantity: int
+    price: Decimal
+    title: str = ""
+
+
+class Sale(_Frozen):
+    """What is reported to the POS: one channel order with its lines.
+
+    ``idempotency_key`` is ``"<channel connector>:<order id>"``, stable across retries: a POS
+    plugin uses it (or the order number) to make ``report_sale`` idempotent.
+    """
+
+    idempotency_key: str
+    channel: str
+    order_id: str
+    order_number: str
+    status: FinancialStatus
+    lines: tuple[SaleLine, ...]
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    customer_name: str | None = None
+    customer_email: str | None = None
+    placed_at: datetime
+
+
+class SaleReceipt(_Frozen):
+    """The POS's answer to ``report_sale``.
+
+    ``already_recorded`` is true when the POS had the order before this call (an idempotent
+    repeat), so the engine can log it without treating it as new.
+    """
+
+    pos_order_id: str
+    already_recorded: bool = False

@@ -1,0 +1,207 @@
+"""Settings: a TOML file, ``SERIALSYNC_…`` environment overrides, and explicit values.
+
+Precedence, lowest first: the TOML file < ``.env`` < the environment < values passed in code.
+Nested keys use ``__`` in the environment: ``SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN=…`` sets
+``access_token`` in ``[connectors.shop]``.
+
+The file is ``--config``, else ``$SERIALSYNC_CONFIG``, else ``./serialsync.toml`` if present.
+Each ``[connectors.<name>]`` section names its ``plugin``; the rest of the section is validated
+by that plugin's settings model when the connector is built. Any problem is one
+:class:`~serialsync.errors.ConfigurationError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from serialsync.errors import ConfigurationError
+from serialsync.integration_id import SerialRules
+from serialsync.manager import format_validation_error
+
+CONFIG_ENV = "SERIALSYNC_CONFIG"
+DEFAULT_CONFIG_FILE = "serialsync.toml"
+
+
+class ConnectorSection(BaseModel):
+    """One ``[connectors.<name>]`` section: the plugin, and that plugin's own settings.
+
+    The plugin's settings stay unvalidated here (the plugin's model validates them), and are
+    hidden from the repr: they usually hold secrets.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    plugin: str
+    enabled: bool = True
+
+    def options(self) -> dict[str, Any]:
+        """The section without ``plugin`` and ``enabled``: what the plugin's model validates."""
+        return dict(self.model_extra or {})
+
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+        yield "plugin", self.plugin
+        yield "enabled", self.enabled
+        yield "options", f"<{len(self.model_extra or {})} hidden>"
+
+
+class StoreSettings(BaseModel):
+    """Where state is kept: a SQLite file (created on first use)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path = Path("serialsync.db")
+
+
+class SyncSettings(BaseModel):
+    """How passes run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: timedelta = Field(default=timedelta(minutes=5), description="between passes")
+    inventory_interval: timedelta | None = None
+    orders_interval: timedelta | None = None
+    order_overlap: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how far before its cursor an order pass re-reads",
+    )
+    report_orders: Literal["serialized", "all"] = "serialized"
+    serial_pattern: str | None = None
+    serial_profile: Literal["gs1"] | None = None
+    report_retry_initial: timedelta = timedelta(minutes=1)
+    report_retry_max: timedelta = timedelta(hours=1)
+    workers: int = Field(default=4, ge=1, le=32, description="channels served side by side")
+
+    @field_validator("serial_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    def serial_rules(self) -> SerialRules:
+        """The organisation's serial rules as a :class:`SerialRules`."""
+        return SerialRules(pattern=self.serial_pattern, profile=self.serial_profile)
+
+
+class PluginSettings(BaseModel):
+    """Which installed plugins load (entry-point names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[str] | None = None
+    deny: list[str] = Field(default_factory=list)
+
+
+class LogSettings(BaseModel):
+    """Logging, as the CLI configures it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    """Everything serialsync is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERIALSYNC_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    connectors: dict[str, ConnectorSection] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment, then ``.env``, then the TOML file."""
+        return (init_settings, env_settings, dotenv_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The TOML file, read by :func:`load_settings` and handed over through the class."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = getattr(self.settings_cls, "_toml_data", {})
+        return data
+
+
+def find_config(config: Path | str | None = None) -> Path | None:
+    """The configuration file: explicit, else ``$SERIALSYNC_CONFIG``, else ``./serialsync.toml``."""
+    if config is not None:
+        return Path(config)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning every problem into a :class:`ConfigurationError`."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"configuration file {path} does not exist (run `serialsync init` to write one)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def load_settings(config: Path | str | None = None, **explicit: Any) -> Settings:
+    """Load settings from the file, ``.env``, the environment, and ``explicit`` values.
+
+    Raises :class:`ConfigurationError` with one line per problem, each naming its key.
+    """
+    path = find_config(config)
+    data = read_toml(path) if path is not None else {}
+    bound = type("Settings", (Settings,), {"_toml_data": data})
+    try:
+        settings: Settings = bound(**explicit)
+    except ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigurationError(
+            f"invalid configuration{where}: {format_validation_error(exc, prefix='')}"
+        ) from None
+    if path is not None and not settings.store.path.is_absolute():
+        # A relative store path is relative to the configuration file, not to the shell.
+        store = settings.store.model_copy(update={"path": path.parent / settings.store.path})
+        settings = settings.model_copy(update={"store": store})
+    return settings

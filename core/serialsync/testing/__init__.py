@@ -1,0 +1,9 @@
+"""Testing kit for serialsync and its plugins: platform fake base classes and fault injection.
+
+The conformance suite for plugin authors lives in :mod:`serialsync.testing.conformance` and is
+shipped as a pytest plugin (entry point ``pytest11``).
+"""
+
+from serialsync.testing.fake import FakeChannel, FakeListing, FakePlatform, Faults
+
+__all__ = ["FakeChannel", "FakeListing", "FakePlatform", "Faults"]

@@ -1,0 +1,228 @@
+"""Base classes for platform fakes: one in-memory platform, served two ways.
+
+A fake implements :meth:`FakePlatform.handle` (an :class:`httpx.Request` in, an
+:class:`httpx.Response` out). The same object then serves
+
+* unit tests, as a respx side effect (``respx_mock.route(host=...).mock(side_effect=fake)``) or
+  as ``httpx.MockTransport(fake)``;
+* the sandbox, end-to-end tests and benchmarks, as an ASGI app (:meth:`FakePlatform.asgi_app`)
+  on loopback.
+
+:class:`Faults` injects the failures real platforms have: 429s, 5xx, timeouts and dropped
+connections (some *after* the request was applied, which is what idempotency is for),
+malformed bodies, and latency. Faults are drawn from a seeded random source, so a failing run
+can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from serialsync.model import FinancialStatus
+
+ASGIScope = MutableMapping[str, Any]
+ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class Faults(BaseModel):
+    """Failure rates (0 to 1) a fake injects, and added latency in seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_429: float = Field(default=0.0, ge=0, le=1)
+    rate_5xx: float = Field(default=0.0, ge=0, le=1)
+    rate_timeout: float = Field(default=0.0, ge=0, le=1)
+    rate_drop: float = Field(default=0.0, ge=0, le=1)
+    rate_malformed: float = Field(default=0.0, ge=0, le=1)
+    latency: float = Field(default=0.0, ge=0)
+    #: Share of timeouts and dropped connections that happen after the request was applied.
+    after_apply: float = Field(default=0.5, ge=0, le=1)
+    seed: int | None = None
+
+    @property
+    def any(self) -> bool:
+        """True when any fault may be injected."""
+        return any(
+            (self.rate_429, self.rate_5xx, self.rate_timeout, self.rate_drop, self.rate_malformed)
+        )
+
+
+class FakePlatform(ABC):
+    """An in-memory platform. Subclasses implement :meth:`handle` under :attr:`lock`."""
+
+    #: The host the real platform answers on; plugin tests route respx to it.
+    host: str = "fake.invalid"
+
+    def __init__(
+        self, *, faults: Faults | None = None, sleep: Callable[[float], None] = time.sleep
+    ):
+        self.lock = threading.RLock()
+        self.faults = faults or Faults()
+        self._rng = random.Random(self.faults.seed)
+        self._sleep = sleep
+        #: ``(method, path)`` of every request received, faults included.
+        self.requests: list[tuple[str, str]] = []
+        #: How many of each fault were injected.
+        self.injected: dict[str, int] = {}
+
+    @abstractmethod
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request as the platform would. Called with :attr:`lock` held."""
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def set_faults(self, faults: Faults) -> None:
+        """Change the injected faults (and reseed)."""
+        with self.lock:
+            self.faults = faults
+            self._rng = random.Random(faults.seed)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Serve one request with faults applied: the respx side effect / MockTransport handler."""
+        with self.lock:
+            self.requests.append((request.method, request.url.path))
+            faults = self.faults
+            roll = self._rng.random if faults.any else None
+            if faults.latency:
+                self._sleep(faults.latency)
+            before = roll is not None and roll() < faults.after_apply
+            if roll is not None:
+                if roll() < faults.rate_429:
+                    return self._count(
+                        "429", _json(429, {"errors": "Too Many Requests"}, {"Retry-After": "1"})
+                    )
+                if roll() < faults.rate_5xx:
+                    return self._count("5xx", _json(503, {"errors": "Service Unavailable"}))
+                if not before:
+                    self._maybe_break(request, roll, faults)
+            response = self.handle(request)
+            if roll is not None:
+                if before:
+                    self._maybe_break(request, roll, faults)
+                if roll() < faults.rate_malformed and response.status_code < 300:
+                    self._count("malformed", None)
+                    return httpx.Response(
+                        response.status_code,
+                        content=response.content[: max(1, len(response.content) // 2)],
+                        headers={"content-type": "application/json"},
+                    )
+            return response
+
+    def _maybe_break(
+        self, request: httpx.Request, roll: Callable[[], float], faults: Faults
+    ) -> None:
+        if roll() < faults.rate_timeout:
+            self._count("timeout", None)
+            raise httpx.ReadTimeout("fake: injected timeout", request=request)
+        if roll() < faults.rate_drop:
+            self._count("drop", None)
+            raise httpx.RemoteProtocolError("fake: injected dropped connection", request=request)
+
+    def _count(self, kind: str, response: httpx.Response | None) -> httpx.Response:
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        return response  # type: ignore[return-value]
+
+    def transport(self) -> httpx.MockTransport:
+        """This fake as an httpx transport (for ``ConnectorContext(transport=...)``)."""
+        return httpx.MockTransport(self)
+
+    def asgi_app(self) -> Callable[[ASGIScope, ASGIReceive, ASGISend], Awaitable[None]]:
+        """This fake as an ASGI app, for serving over real HTTP on loopback."""
+        import anyio.to_thread
+
+        async def app(scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+            if scope["type"] == "lifespan":
+                while True:
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        await send({"type": "lifespan.startup.complete"})
+                    elif message["type"] == "lifespan.shutdown":
+                        await send({"type": "lifespan.shutdown.complete"})
+                        return
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            host = dict(headers).get("host", self.host)
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            url = f"http://{host}{raw_path.decode('latin-1').split('?')[0]}"
+            if query:
+                url += f"?{query}"
+            request = httpx.Request(scope["method"], url, headers=headers, content=body)
+            try:
+                response = await anyio.to_thread.run_sync(self, request)
+            except httpx.TimeoutException:
+                # A real timeout: answer nothing for longer than any sane client waits.
+                await anyio.sleep(3600)
+                return
+            except httpx.TransportError as exc:
+                # Dropping the connection: an ASGI server closes it when the app fails
+                # before starting a response.
+                raise ConnectionAbortedError(str(exc)) from None
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [
+                        (k.encode(), v.encode()) for k, v in response.headers.multi_items()
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.content})
+
+        return app
+
+
+@dataclass(frozen=True)
+class FakeListing:
+    """One variant as a channel fake holds it: its SKU, stock, and the product it belongs to."""
+
+    sku: str
+    stock: int
+    product: str
+    sellable: bool = True
+
+
+class FakeChannel(FakePlatform):
+    """A fake web shop: what the sandbox, the conformance suite and reliability tests need."""
+
+    @abstractmethod
+    def listings(self) -> list[FakeListing]:
+        """Every variant on the platform now (duplicates included: tests look for them)."""
+
+    @abstractmethod
+    def create_order(
+        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+    ) -> str:
+        """Place an order for ``(variant SKU, quantity)`` lines as a shopper would; its id."""
+
+    @abstractmethod
+    def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
+        """Move an order on (paid, cancelled, refunded), as the shop's staff would."""
+
+    @abstractmethod
+    def connector_settings(self, base_url: str) -> dict[str, Any]:
+        """Settings for this plugin's connector pointing at the fake served at ``base_url``."""
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(
+        status,
+        content=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )

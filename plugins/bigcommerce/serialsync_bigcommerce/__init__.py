@@ -1,0 +1,1 @@
+"""serialsync plugin: bigcommerce."""
