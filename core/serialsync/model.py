@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serialsync.errors import IntegrationIdError
 from serialsync.integration_id import IntegrationId, compose, parse
@@ -49,7 +49,6 @@ class UnitKey(_Frozen):
     sku: str
     serial: str
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def integration_id(self) -> str:
         """``SKU|||SERIAL``, as every channel stores it."""
@@ -77,7 +76,6 @@ class SerializedUnit(_Frozen):
     images: tuple[str, ...] = ()
     changed_at: datetime | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def integration_id(self) -> str:
         """``SKU|||SERIAL``; raises :class:`~serialsync.errors.IntegrationIdError` if invalid."""

@@ -4,6 +4,13 @@ The conformance suite for plugin authors lives in :mod:`serialsync.testing.confo
 shipped as a pytest plugin (entry point ``pytest11``).
 """
 
-from serialsync.testing.fake import FakeChannel, FakeListing, FakePlatform, Faults
+from serialsync.testing.fake import (
+    FakeChannel,
+    FakeListing,
+    FakePlatform,
+    FakePOS,
+    Faults,
+    RecordedOrder,
+)
 
-__all__ = ["FakeChannel", "FakeListing", "FakePlatform", "Faults"]
+__all__ = ["FakeChannel", "FakeListing", "FakePOS", "FakePlatform", "Faults", "RecordedOrder"]

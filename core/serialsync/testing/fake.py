@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from serialsync.model import FinancialStatus
+from serialsync.model import FinancialStatus, Product
 
 ASGIScope = MutableMapping[str, Any]
 ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -214,6 +214,34 @@ class FakeChannel(FakePlatform):
     @abstractmethod
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on (paid, cancelled, refunded), as the shop's staff would."""
+
+    @abstractmethod
+    def connector_settings(self, base_url: str) -> dict[str, Any]:
+        """Settings for this plugin's connector pointing at the fake served at ``base_url``."""
+
+
+@dataclass(frozen=True)
+class RecordedOrder:
+    """An order as a POS fake recorded it: its number and ``(sku, serial, quantity)`` lines."""
+
+    order_number: str
+    lines: tuple[tuple[str, str | None, int], ...]
+
+
+class FakePOS(FakePlatform):
+    """A fake point of sale: what the sandbox, the conformance suite and reliability tests need."""
+
+    @abstractmethod
+    def add_product(self, product: Product) -> None:
+        """Stock a product and its units, flagged to be sold online one serial at a time."""
+
+    @abstractmethod
+    def remove_unit(self, sku: str, serial: str) -> None:
+        """Delete a unit in the POS (it must come back from inventory as deleted)."""
+
+    @abstractmethod
+    def recorded_orders(self) -> list[RecordedOrder]:
+        """Every order the POS received, in arrival order (a repeat shows up twice)."""
 
     @abstractmethod
     def connector_settings(self, base_url: str) -> dict[str, Any]:
