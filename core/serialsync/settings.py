@@ -16,6 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,10 @@ from serialsync.manager import format_validation_error
 
 CONFIG_ENV = "SERIALSYNC_CONFIG"
 DEFAULT_CONFIG_FILE = "serialsync.toml"
+
+# The parsed TOML file, handed from load_settings() to _TomlSource for one construction. (A
+# class attribute would not do: pydantic turns an underscore attribute into a private field.)
+_TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("serialsync_toml_data", default=None)
 
 
 class ConnectorSection(BaseModel):
@@ -145,18 +150,42 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit values, then the environment, then ``.env``, then the TOML file."""
-        return (init_settings, env_settings, dotenv_settings, _TomlSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            _KnownKeysOnly(settings_cls, dotenv_settings),
+            _TomlSource(settings_cls),
+        )
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """The TOML file, read by :func:`load_settings` and handed over through the class."""
+class _KnownKeysOnly(PydanticBaseSettingsSource):
+    """A source with every top-level key that is not a setting dropped.
+
+    A ``.env`` file is shared with other tools (``DATABASE_URL=…``, ``SERIALSYNC_CONFIG=…``);
+    with ``extra="forbid"`` pydantic-settings would pass its unrelated lines through as extra
+    inputs and refuse the whole configuration. Unknown keys *inside* a section still fail.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._inner = inner
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        data: dict[str, Any] = getattr(self.settings_cls, "_toml_data", {})
-        return data
+        fields = self.settings_cls.model_fields
+        return {key: value for key, value in self._inner().items() if key in fields}
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The TOML file, read by :func:`load_settings` and handed over through a context variable."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_TOML_DATA.get() or {})
 
 
 def find_config(config: Path | str | None = None) -> Path | None:
@@ -192,16 +221,20 @@ def load_settings(config: Path | str | None = None, **explicit: Any) -> Settings
     """
     path = find_config(config)
     data = read_toml(path) if path is not None else {}
-    bound = type("Settings", (Settings,), {"_toml_data": data})
+    token = _TOML_DATA.set(data)
     try:
-        settings: Settings = bound(**explicit)
+        settings = Settings(**explicit)
     except ValidationError as exc:
         where = f" in {path}" if path else ""
         raise ConfigurationError(
             f"invalid configuration{where}: {format_validation_error(exc, prefix='')}"
         ) from None
+    finally:
+        _TOML_DATA.reset(token)
     if path is not None and not settings.store.path.is_absolute():
-        # A relative store path is relative to the configuration file, not to the shell.
-        store = settings.store.model_copy(update={"path": path.parent / settings.store.path})
+        # A relative store path is relative to the configuration file, not to the shell (made
+        # absolute, so it stays right if the process changes directory later).
+        folder = path.parent.absolute()
+        store = settings.store.model_copy(update={"path": folder / settings.store.path})
         settings = settings.model_copy(update={"store": store})
     return settings
