@@ -141,6 +141,27 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _response_date(response: httpx.Response) -> datetime | None:
+    """The instant a response's ``Date`` header names, if it has a valid one."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def retry_after_of(response: httpx.Response) -> float | None:
+    """The wait a response's ``Retry-After`` asks for, in seconds.
+
+    An HTTP date is read against the response's own ``Date`` header when it has one: both come
+    from the server's clock, so a skew between its clock and ours does not change the wait.
+    """
+    return parse_retry_after(response.headers.get("retry-after"), now=_response_date(response))
+
+
 class HttpClient:
     """One connector's HTTP client. Create it with :meth:`ConnectorContext.http_client`."""
 
@@ -275,7 +296,7 @@ class HttpClient:
                 connector=self.connector,
                 status=status,
                 url=url,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                retry_after=retry_after_of(response),
             )
         if status >= 500 or status == 408:
             return RetryableRemoteError(text, connector=self.connector, status=status, url=url)
@@ -365,7 +386,7 @@ class HttpClient:
             if refused or safe_to_repeat:
                 raise _RetryNeededError(
                     f"HTTP {status}",
-                    wait=parse_retry_after(response.headers.get("retry-after")),
+                    wait=retry_after_of(response),
                     response=response,
                     throttled=refused,
                 )
@@ -385,7 +406,14 @@ class HttpClient:
     def _stop(self, state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= self.policy.max_attempts:
             return True
-        return state.idle_for >= self.policy.max_total_wait
+        remaining = self.policy.max_total_wait - state.idle_for
+        if remaining <= 0:
+            return True
+        # When the platform named a wait longer than the budget left, give up now: sleeping
+        # only part of it and asking again early would just be refused again.
+        exc = state.outcome.exception() if state.outcome else None
+        asked = exc.wait if isinstance(exc, _RetryNeededError) else None
+        return asked is not None and min(asked, self.policy.retry_after_cap) > remaining
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
