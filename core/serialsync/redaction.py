@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -98,7 +98,9 @@ class Redactor:
         params: Iterable[str] = (),
         headers: Iterable[str] = (),
     ) -> None:
-        values = {reveal(s) for s in secrets}
+        plain = {reveal(s) for s in secrets}
+        # A secret may also travel percent-encoded in a URL or a form body.
+        values = plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain}
         # Longest first, so a secret that contains another is masked whole.
         self._values = sorted((v for v in values if len(v) >= _MIN_SCRUB_LENGTH), key=len)[::-1]
         self._params = SECRET_PARAMS | {p.lower() for p in params}
@@ -132,7 +134,7 @@ class Redactor:
         }
 
 
-def _scrub(value: Any, secrets: frozenset[str]) -> Any:
+def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:
@@ -149,7 +151,8 @@ def _scrub(value: Any, secrets: frozenset[str]) -> Any:
 
 def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
     """structlog processor: scrub every registered secret from every value of the event."""
-    secrets = registered_secrets()
+    # Longest first, so a secret that contains another is masked whole.
+    secrets = sorted(registered_secrets(), key=len, reverse=True)
     if not secrets:
         return event
     return {k: _scrub(v, secrets) for k, v in event.items()}
