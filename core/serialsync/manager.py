@@ -202,8 +202,8 @@ class PluginManager:
         _log.warning("plugin.broken", plugin=name, target=target, error=error)
 
     def plugin_hooks(self, name: str) -> list[str]:
-        """Names of the hooks a registered plugin or connector implements."""
-        plugin = self.pm.get_plugin(name)
+        """Names of the hooks a registered plugin (or, failing that, connector) implements."""
+        plugin = self.pm.get_plugin(name) or self.pm.get_plugin(_connector_key(name))
         if plugin is None:
             return []
         return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
@@ -222,7 +222,7 @@ class PluginManager:
         Raises :class:`ConfigurationError` naming the key when the settings are invalid or the
         type is unknown.
         """
-        if name in self._connectors or self.pm.has_plugin(name):
+        if name in self._connectors:
             raise ConfigurationError(f"connectors.{name}: the name is already taken")
         ctype = self.connector_types.get(type_name)
         if ctype is None:
@@ -256,8 +256,12 @@ class PluginManager:
         settings: ConnectorSettings | None = None,
     ) -> ConnectorHandle:
         """Register an already-built connector object under ``name``."""
+        if name in self._connectors:
+            raise ConfigurationError(f"connectors.{name}: the name is already taken")
         try:
-            self.pm.register(impl, name=name)
+            # Connectors have their own namespace in pluggy, so a connector may bear its
+            # plugin's name (``[connectors.shopify]`` with ``plugin = "shopify"``).
+            self.pm.register(impl, name=_connector_key(name))
         except ValueError as exc:
             raise PluginError(f"connector {name!r} could not be registered: {exc}") from exc
         handle = ConnectorHandle(name, connector_type, settings, impl)
@@ -341,7 +345,9 @@ class PluginManager:
 
     def check_connection(self, connector: str) -> str:
         """Call ``check_connection`` on one connector."""
-        return str(self._call("check_connection", connector))
+        return _expect(
+            self._call("check_connection", connector), str, "check_connection", connector
+        )
 
 
 def _expect(value: Any, kind: type[_T], hook: str, connector: str) -> _T:
@@ -351,6 +357,11 @@ def _expect(value: Any, kind: type[_T], hook: str, connector: str) -> _T:
             f"expected {kind.__name__}"
         )
     return value
+
+
+def _connector_key(name: str) -> str:
+    """The name a connector is registered under in pluggy (apart from plugin names)."""
+    return f"connector:{name}"
 
 
 def _ep_key(ep: importlib.metadata.EntryPoint) -> str:
