@@ -41,6 +41,10 @@ ALLOWED_MOVES: dict[UnitStatus, frozenset[UnitStatus]] = {
 }
 
 
+# Declaration order: the usual life of a unit first, ``defective`` last.
+_ORDER = list(UnitStatus)
+
+
 class MoveSource(StrEnum):
     """Who made a move."""
 
@@ -107,6 +111,8 @@ def path_to(from_status: UnitStatus, to_status: UnitStatus) -> list[UnitStatus]:
     Used when the POS reports a status the unit cannot reach in one move (a unit sold and
     returned between two passes): the engine records each step instead of one illegal jump.
     Returns ``[]`` when they are equal; raises :class:`LifecycleError` when none exists.
+    Between chains of equal length, the one through the earlier statuses of
+    :class:`UnitStatus` wins: a sold unit back in stock was ``returned``, not ``defective``.
     """
     if from_status == to_status:
         return []
@@ -115,7 +121,7 @@ def path_to(from_status: UnitStatus, to_status: UnitStatus) -> list[UnitStatus]:
     while frontier:
         nxt: list[list[UnitStatus]] = []
         for chain in frontier:
-            for candidate in sorted(ALLOWED_MOVES[chain[-1]]):
+            for candidate in sorted(ALLOWED_MOVES[chain[-1]], key=_ORDER.index):
                 if candidate in seen:
                     continue
                 if candidate == to_status:
