@@ -1,0 +1,162 @@
+"""The AIM connector: serialized inventory in (``fetch_inventory``), sales out (``report_sale``).
+
+Inventory, one page per call:
+
+1. ``SearchInventory`` lists serialized items changed at or after the cursor (AIM's
+   ``ChangedDate`` filter, in store-local time), ``page_size`` at a time, deleted items included;
+2. ``InventoryDetail`` (``IncludeSerialInfo``) of each listed item gives its "sell individual
+   serials online" flag and its serials with prices, status and location: one request per
+   *product*, never per unit.
+
+Sales: look the order up (``ECommerceOrderStatus``, type 3) and return the existing receipt if
+AIM has it; only then post it (``CustomerOrders``). AIM has no idempotency key, so the lookup is
+what makes a repeated report harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+from serialsync import (
+    Connector,
+    ConnectorContext,
+    InventoryPage,
+    PermanentRemoteError,
+    Product,
+    Sale,
+    SaleReceipt,
+    UnitKey,
+    hookimpl,
+)
+
+from serialsync_aim_pos.client import AimClient
+from serialsync_aim_pos.mapping import (
+    aim_order_number,
+    format_aim_date,
+    map_item,
+    parse_aim_date,
+    sale_to_order,
+    same_order,
+)
+from serialsync_aim_pos.settings import AimSettings
+
+_PAGE_PREFIX = "offset:"
+
+
+class AimConnector(Connector[AimSettings]):
+    """One configured AIM store. Its methods are the POS hook implementations."""
+
+    def __init__(self, settings: AimSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.client = AimClient(settings, context)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    @hookimpl
+    def check_connection(self) -> str:
+        """Log in and read one inventory record: proves key, app id, login and licence."""
+        found = self.client.search_inventory(changed_since=None, offset=0, count=1)
+        total = found.get("TotalRecords")
+        host = httpx.URL(self.settings.discovery_url).host
+        count = f"{total} serialized items" if total is not None else "inventory readable"
+        return f"AIM via {host}: logged in as employee {self.settings.username}, {count}"
+
+    @hookimpl
+    def fetch_inventory(self, since: datetime | None, page: str | None) -> InventoryPage:
+        """One page of items flagged to sell serials online, changed at or after ``since``."""
+        offset = _offset_of(page)
+        zone = self.settings.zone
+        size = self.settings.page_size
+        found = self.client.search_inventory(
+            changed_since=format_aim_date(since, zone) if since is not None else None,
+            offset=offset,
+            count=size,
+        )
+        records = self.client.require_list(found.get("Records"), "SearchInventory Records")
+        products: list[Product] = []
+        deleted: list[UnitKey] = []
+        high_water: datetime | None = None
+        for record in records:
+            # SearchInventoryApiResult nests the item under "Detail" beside "CustomerPrice".
+            inner = record.get("Detail")
+            item = {**(inner if isinstance(inner, dict) else record)}
+            item.setdefault("CustomerPrice", record.get("CustomerPrice"))
+            changed = parse_aim_date(item.get("ChangedDate"), zone)
+            if changed is not None and (high_water is None or changed > high_water):
+                high_water = changed
+            pk = item.get("Pk")
+            if not isinstance(pk, int) or isinstance(pk, bool):
+                self.log.warning("aim.item_without_pk", sku=item.get("Sku"))
+                continue
+            detail = self.client.inventory_detail(pk)
+            result = map_item(
+                item, detail, zone=zone, since=since, locations=self.settings.locations
+            )
+            if detail is None:
+                self.log.warning("aim.item_vanished", sku=item.get("Sku"), pk=pk)
+            if result.unpriced:
+                self.log.warning(
+                    "aim.unpriced_serials", sku=item.get("Sku"), serials=result.unpriced
+                )
+            if result.product is not None:
+                products.append(result.product)
+            deleted.extend(result.deleted)
+        remaining = found.get("RemainingRecords")
+        more = remaining > 0 if isinstance(remaining, int) else len(records) >= size
+        next_page = f"{_PAGE_PREFIX}{offset + len(records)}" if records and more else None
+        self.log.info(
+            "aim.inventory_page",
+            offset=offset,
+            items=len(records),
+            products=len(products),
+            units=sum(len(p.units) for p in products),
+            deleted=len(deleted),
+            more=next_page is not None,
+        )
+        return InventoryPage(
+            products=tuple(products),
+            deleted=tuple(deleted),
+            next_page=next_page,
+            high_water=high_water,
+        )
+
+    @hookimpl
+    def report_sale(self, sale: Sale) -> SaleReceipt:
+        """Post the sale as an AIM open order, unless AIM already has it (idempotent)."""
+        number = aim_order_number(sale, self.settings.order_number_format)
+        # Built (and checked) first: bad input is refused before anything is sent.
+        order = sale_to_order(
+            sale,
+            order_number=number,
+            zone=self.settings.zone,
+            location=self.settings.order_location,
+            connector=self.name,
+        )
+        log = self.log.bind(order_number=number, key=sale.idempotency_key)
+        existing = self.client.order_status(number)
+        if existing is not None:
+            if not same_order(existing, order):
+                raise PermanentRemoteError(
+                    f"AIM already has an order numbered {number!r} with other items than "
+                    f"{sale.channel} order {sale.order_id}; set order_number_format (for "
+                    'example "{channel}-{order_number}") so numbers cannot collide',
+                    connector=self.name,
+                )
+            log.info("aim.sale_already_recorded", aim_status=existing.get("OrderStatus"))
+            return SaleReceipt(pos_order_id=number, already_recorded=True)
+        self.client.post_order(order)
+        log.info("aim.sale_recorded", lines=len(order["LineItems"]))
+        return SaleReceipt(pos_order_id=number)
+
+
+def _offset_of(page: str | None) -> int:
+    if page is None:
+        return 0
+    if page.startswith(_PAGE_PREFIX) and page[len(_PAGE_PREFIX) :].isdigit():
+        return int(page[len(_PAGE_PREFIX) :])
+    raise ValueError(f"not an AIM inventory page token: {page!r}")

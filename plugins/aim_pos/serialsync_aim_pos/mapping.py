@@ -1,0 +1,336 @@
+"""AIM JSON <-> the canonical model: items and serials in, sales out.
+
+Field names come from AIM's published operation metadata where it shows them
+(``SearchInventory``, ``InventoryDetail``, ``SerialDetail``'s ``InventoryDetailBySerial``,
+``ThirdPartyOrder``/``ThirdPartyOrderItem``). Where the metadata does not show a field we need,
+the name below is an **assumption**, marked so, and read defensively.
+
+Dates: AIM writes them in the store's local time without an offset, either ISO 8601
+(``2026-11-23T10:15:00``) or ServiceStack's ``/Date(1700000000000-0600)/``. Both are read here
+and turned into timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from serialsync import (
+    FinancialStatus,
+    PermanentRemoteError,
+    Product,
+    Sale,
+    SerializedUnit,
+    UnitKey,
+    UnitStatus,
+)
+
+_WCF_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+#: AIM serial statuses (free text in ``InventoryDetailBySerial.Status``; the values are an
+#: assumption) mapped to the unit lifecycle, by keyword.
+_STATUS_WORDS: tuple[tuple[UnitStatus, tuple[str, ...]], ...] = (
+    (UnitStatus.SOLD, ("SOLD", "INVOICED")),
+    (UnitStatus.DEFECTIVE, ("DEFECT", "DAMAGE", "RMA", "REPAIR")),
+    (UnitStatus.RETURNED, ("RETURN",)),
+    (UnitStatus.RESERVED, ("HOLD", "LAYAWAY", "RESERV", "ORDER", "RENT", "TRANSFER", "PENDING")),
+    (UnitStatus.IN_STOCK, ("AVAILABLE", "INSTOCK", "STOCK", "ACTIVE")),
+)
+
+#: Prices in the order a web listing should use them: the Active-e (web) price first.
+WEB_PRICE_FIELDS = ("ActiveEPrice", "SalePrice", "OurPrice", "Retail")
+
+
+# -- dates ------------------------------------------------------------------------------------
+
+
+def parse_aim_date(value: Any, zone: ZoneInfo) -> datetime | None:
+    """An AIM date as aware UTC; ``None`` for empty or AIM's "no date" (year 1)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    match = _WCF_DATE.match(text)
+    if match:
+        millis = int(match.group(1))
+        # The epoch milliseconds are UTC; the offset suffix only says where it was written.
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+        return None if when.year <= 1 else when
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.year <= 1:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return when.astimezone(UTC)
+
+
+def format_aim_date(when: datetime, zone: ZoneInfo) -> str:
+    """``when`` in the store's local time, as AIM expects dates it is sent."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+# -- small readers ----------------------------------------------------------------------------
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def web_price(fields: Mapping[str, Any]) -> Decimal | None:
+    """The price to sell at online: the first positive of ActiveEPrice, SalePrice, OurPrice,
+    Retail (AIM uses 0 for "not set")."""
+    for name in WEB_PRICE_FIELDS:
+        amount = _money(fields.get(name))
+        if amount is not None and amount > 0:
+            return amount
+    return None
+
+
+def unit_status(text: Any) -> UnitStatus:
+    """An AIM serial status as a lifecycle status; unknown text is ``reserved`` (not sold
+    online, and reversible) rather than ``in_stock``."""
+    norm = re.sub(r"[^A-Z]", "", str(text or "").upper())
+    if not norm:
+        return UnitStatus.IN_STOCK
+    for status, words in _STATUS_WORDS:
+        if any(word in norm for word in words):
+            return status
+    return UnitStatus.RESERVED
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "y")
+    return bool(value)
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if value is not None else ""
+
+
+def attributes_of(value: Any) -> dict[str, str]:
+    """``[{Name, Value}]`` (AIM's ``InventoryDetailAttribute``; field names assumed) as a dict."""
+    result: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        return {str(k): _text(v) for k, v in value.items() if _text(v)}
+    for item in value or ():
+        if isinstance(item, Mapping):
+            name, val = _text(item.get("Name")), _text(item.get("Value"))
+            if name and val:
+                result[name] = val
+    return result
+
+
+def images_of(value: Any) -> tuple[str, ...]:
+    """Image URLs of AIM ``ImageInfo`` objects (the URL field's name is assumed)."""
+    urls: list[str] = []
+    for item in value or ():
+        url = item if isinstance(item, str) else None
+        if isinstance(item, Mapping):
+            url = item.get("Url") or item.get("ImageUrl") or item.get("FullSizeUrl")
+        if url and str(url) not in urls:
+            urls.append(str(url))
+    return tuple(urls)
+
+
+# -- inventory --------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemResult:
+    """What one AIM item contributes to an inventory page."""
+
+    product: Product | None = None
+    deleted: list[UnitKey] = field(default_factory=list)
+    unpriced: list[str] = field(default_factory=list)
+
+
+def map_item(
+    record: Mapping[str, Any],
+    detail: Mapping[str, Any] | None,
+    *,
+    zone: ZoneInfo,
+    since: datetime | None,
+    locations: Iterable[str] = (),
+) -> ItemResult:
+    """Map one ``SearchInventory`` record and its ``InventoryDetail`` to a product and deletions.
+
+    Only items with ``SellSerialsOnline`` set are products; every serial of an item that is
+    deleted, or no longer flagged, is named as deleted (the engine withdraws what it listed).
+    A serial is deleted too when AIM marks it deleted or it sits in a location not sold from.
+    Sold and deleted serials that did not change since ``since`` are left out: they were
+    reported before. ``detail`` is ``None`` when AIM no longer knows the item.
+    """
+    sku = _text(record.get("Sku"))
+    result = ItemResult()
+    if not sku or detail is None:
+        return result
+    wanted = {loc.upper() for loc in locations}
+    # Assumed field names: "Deleted" on the item and on each serial, "Serials" for the
+    # IncludeSerialInfo list (documented entries: InventoryDetailBySerial).
+    item_gone = _truthy(record.get("Deleted")) or _truthy(detail.get("Deleted"))
+    offered = not item_gone and _truthy(detail.get("SellSerialsOnline"))
+    units: list[SerializedUnit] = []
+    for serial_info in detail.get("Serials") or ():
+        if not isinstance(serial_info, Mapping):
+            continue
+        serial = _text(serial_info.get("Serial"))
+        if not serial:
+            continue
+        changed = parse_aim_date(serial_info.get("ChangedDate"), zone)
+        stale = since is not None and changed is not None and changed < since
+        location = _text(serial_info.get("Location")) or None
+        serial_gone = _truthy(serial_info.get("Deleted"))
+        elsewhere = bool(wanted) and (location or "").upper() not in wanted
+        if not offered or serial_gone or elsewhere:
+            if not stale or not offered:
+                result.deleted.append(UnitKey(sku=sku, serial=serial))
+            continue
+        status = unit_status(serial_info.get("Status"))
+        if stale and status is not UnitStatus.IN_STOCK:
+            continue
+        price = web_price(serial_info)
+        if price is None and status is UnitStatus.IN_STOCK:
+            result.unpriced.append(serial)
+        units.append(
+            SerializedUnit(
+                sku=sku,
+                serial=serial,
+                status=status,
+                location=location,
+                price=price,
+                attributes=attributes_of(serial_info.get("Attributes")),
+                images=images_of(serial_info.get("Images")),
+                changed_at=changed,
+            )
+        )
+    if not offered:
+        return result
+    prices = [u.price for u in units if u.price is not None]
+    product_price = (
+        web_price(detail)
+        or _money(record.get("CustomerPrice"))
+        or min(prices, default=Decimal("0"))
+    )
+    attributes = attributes_of(detail.get("Attributes"))
+    for name, key in (
+        ("model", "Model"),
+        ("category", "CategoryDescription"),
+        ("subcategory", "SubCategoryDescription"),
+    ):
+        value = _text(detail.get(key) or record.get(key))
+        if value:
+            attributes.setdefault(name, value)
+    web_info = detail.get("ActiveEInfo")
+    web_description = web_info.get("WebDescription") if isinstance(web_info, Mapping) else None
+    result.product = Product(
+        sku=sku,
+        title=_text(record.get("Description") or detail.get("Description")) or sku,
+        description=_text(web_description or detail.get("Notes")),
+        brand=_text(detail.get("Mfg") or record.get("Manufacturer")) or None,
+        price=product_price,
+        images=images_of(detail.get("Images")),
+        attributes=attributes,
+        units=tuple(units),
+    )
+    return result
+
+
+# -- sales ------------------------------------------------------------------------------------
+
+_TRANSACTION_STATES = {
+    FinancialStatus.PAID: "Paid",
+    FinancialStatus.PENDING: "Pending",
+    FinancialStatus.PARTIALLY_REFUNDED: "Paid",
+}
+
+
+def aim_order_number(sale: Sale, template: str) -> str:
+    """The AIM order number of a sale (``order_number_format`` filled in)."""
+    return template.format(
+        order_number=sale.order_number, order_id=sale.order_id, channel=sale.channel
+    )
+
+
+def sale_to_order(
+    sale: Sale, *, order_number: str, zone: ZoneInfo, location: str | None, connector: str
+) -> dict[str, Any]:
+    """The ``ThirdPartyOrder`` for a sale; each serialized line with its own Sku and serial.
+
+    Refuses (:class:`PermanentRemoteError`, nothing sent) what AIM must not receive: a
+    cancelled or refunded order, a serialized line of quantity other than 1, no lines.
+    """
+    state = _TRANSACTION_STATES.get(sale.status)
+    if state is None:
+        raise PermanentRemoteError(
+            f"sale {sale.channel}:{sale.order_number} is {sale.status.value}; "
+            "a cancelled or refunded order is not posted to AIM",
+            connector=connector,
+        )
+    lines: list[dict[str, Any]] = []
+    for line in sale.lines:
+        if line.serial is not None and line.quantity != 1:
+            raise PermanentRemoteError(
+                f"sale {sale.channel}:{sale.order_number} line {line.line_id} sells serial "
+                f"{line.serial!r} with quantity {line.quantity}; a serial is one unit",
+                connector=connector,
+            )
+        if line.quantity <= 0:
+            continue
+        item: dict[str, Any] = {
+            "Sku": line.sku,
+            "ProductName": line.title or line.sku,
+            "Qty": line.quantity,
+            "Price": float(line.price),
+            # Assumption: the line's WebNumber carries the web order's number, as the issue
+            # asks ("the channel's order number as the order number and the web number").
+            "WebNumber": order_number,
+        }
+        if line.serial is not None:
+            item["SerialNumber"] = line.serial
+        if location:
+            item["Location"] = location
+        lines.append(item)
+    if not lines:
+        raise PermanentRemoteError(
+            f"sale {sale.channel}:{sale.order_number} has no line to post", connector=connector
+        )
+    subtotal = sum((line.price * line.quantity for line in sale.lines), Decimal("0"))
+    return {
+        "OrderNumber": order_number,
+        "OrderDate": format_aim_date(sale.placed_at, zone),
+        "TransactionState": state,
+        "PaymentMethod": sale.channel,
+        "OrderNotes": f"serialsync: {sale.channel} order {sale.order_id}",
+        "Total": float(sale.total),
+        "SubTotal": float(subtotal),
+        "LineItems": lines,
+    }
+
+
+def same_order(existing: Mapping[str, Any], order: Mapping[str, Any]) -> bool:
+    """Whether the order AIM has under this number sells the SKUs of ``order``.
+
+    ``ECommerceOrderStatus`` lists line SKUs and quantities (no serials); an order number that
+    another channel's order already used shows different SKUs.
+    """
+    # Sets, not lists: AIM may list two serials of one SKU as one line of quantity 2.
+    theirs = {_text(li.get("Sku")) for li in existing.get("LineItems") or ()}
+    ours = {_text(li.get("Sku")) for li in order.get("LineItems") or ()}
+    # An AIM answer without lines tells nothing either way: trust the number.
+    return not theirs or theirs == ours
