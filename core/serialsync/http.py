@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import itertools
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,7 +44,7 @@ from serialsync.errors import (
     RemoteError,
     RetryableRemoteError,
 )
-from serialsync.redaction import Redactor
+from serialsync.redaction import MASK, Redactor, register_secret, registered_secrets
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_EXCERPT = 300
@@ -162,6 +163,33 @@ def retry_after_of(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"), now=_response_date(response))
 
 
+class _RedactHttpxUrls(logging.Filter):
+    """Masks secrets in the URL httpx itself logs for every request.
+
+    httpx logs ``HTTP Request: GET <full url> ...`` at INFO on the ``httpx`` logger. An
+    embedding application that shows INFO would otherwise print a ``consumer_secret`` query
+    parameter; this filter rewrites the URL argument, and changes nothing else.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, httpx.URL) for a in args):
+            redactor = Redactor(registered_secrets())
+            record.args = tuple(
+                redactor.url(str(a)) if isinstance(a, httpx.URL) else a for a in args
+            )
+        return True
+
+
+_HTTPX_URL_FILTER = _RedactHttpxUrls()
+
+
+def _guard_httpx_log() -> None:
+    logger = logging.getLogger("httpx")
+    if _HTTPX_URL_FILTER not in logger.filters:
+        logger.addFilter(_HTTPX_URL_FILTER)
+
+
 class HttpClient:
     """One connector's HTTP client. Create it with :meth:`ConnectorContext.http_client`."""
 
@@ -194,7 +222,12 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        secrets = list(secrets)
         self.redactor = Redactor(secrets, params=secret_params, headers=secret_headers)
+        # Known to the process-wide scrubbers too: redact_event and httpx's own request log.
+        for secret in secrets:
+            register_secret(secret)
+        _guard_httpx_log()
         self._log = (logger or structlog.get_logger("serialsync.http")).bind(connector=connector)
         self._client = httpx.Client(
             base_url=base_url,
@@ -308,10 +341,22 @@ class HttpClient:
             body = response.text
         except (httpx.ResponseNotRead, UnicodeDecodeError):
             return "<unreadable body>"
-        body = " ".join(body.split())
+        body = self.redactor.text(" ".join(body.split()))
+        # Platforms echo requests back in errors: mask what this one carried in secret query
+        # parameters and headers too (a signature, a Basic credential are not settings).
+        try:
+            request = response.request
+        except RuntimeError:  # a response built by hand, with no request
+            request = None
+        if request is not None:
+            carried = self.redactor.request_secrets(
+                request.url.params.multi_items(), request.headers.multi_items()
+            )
+            for value in carried:
+                body = body.replace(value, MASK)
         if len(body) > _BODY_EXCERPT:
             body = body[:_BODY_EXCERPT] + "…"
-        return self.redactor.text(body) or "<empty body>"
+        return body or "<empty body>"
 
     def close(self) -> None:
         """Close the connection pool."""

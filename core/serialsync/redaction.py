@@ -127,6 +127,24 @@ class Redactor:
             )
         return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
+    def request_secrets(
+        self, params: Iterable[tuple[str, str]], headers: Iterable[tuple[str, str]]
+    ) -> list[str]:
+        """The values a request carries in secret query parameters and secret headers.
+
+        A platform may echo a request back in its error body; these values (an OAuth
+        signature, a ``Basic`` credential) are not settings, so :meth:`text` would not know
+        them. For ``Authorization: Bearer x`` both the whole value and ``x`` are returned.
+        """
+        found = [v for k, v in params if k.lower() in self._params]
+        for name, value in headers:
+            if name.lower() in self._headers:
+                found.append(value)
+                scheme, _, credential = value.partition(" ")
+                if credential and scheme.isalpha():
+                    found.append(credential.strip())
+        return sorted((v for v in found if len(v) >= _MIN_SCRUB_LENGTH), key=len, reverse=True)
+
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """A copy of ``headers`` with every secret header's value masked."""
         return {
