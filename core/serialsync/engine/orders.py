@@ -1,0 +1,469 @@
+"""The order pass: channel orders → units reserved or sold → withdrawn everywhere → the POS.
+
+::
+
+    fetch_orders (each channel, from its cursor minus an overlap window, page by page)
+      → de-duplicate by order id (and last update)
+      → parse each line's SKU; quarantine what cannot be processed
+      → reserve (unpaid) or sell (paid) each unit, write the outbox row   (one transaction)
+      → save the cursor                               (after every order it covers is stored)
+      → withdraw every reserved or sold unit from every channel
+      → report pending sales to the POS, each marked reported with the POS's receipt
+
+The outbox row is written in the same transaction as the unit moves, and the cursor only after,
+so a crash at any point loses no sale. A sale is marked reported only after the POS's receipt,
+and ``report_sale`` is idempotent, so a crash between the two repeats nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from serialsync.connector import Role
+from serialsync.engine.context import EngineContext
+from serialsync.engine.publish import publish_all
+from serialsync.engine.summary import PassSummary
+from serialsync.errors import IntegrationIdError, PermanentRemoteError
+from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
+from serialsync.model import FinancialStatus, Order, OrderLine, Sale, SaleLine
+from serialsync.store import OutboxRecord, OutboxState, UnitRecord
+
+ORDERS_STREAM = "orders"
+
+_PAID = {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED}
+_ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
+
+
+@dataclass(frozen=True)
+class SerializedLine:
+    """An order line naming one known unit."""
+
+    line: OrderLine
+    unit: UnitRecord
+
+
+def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
+    """Read every channel's orders, withdraw what sold, and report sales to the POS."""
+    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
+    if len(channels) > 1 and ctx.sync.workers > 1:
+        with ThreadPoolExecutor(
+            max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix="orders"
+        ) as pool:
+            for future in [pool.submit(_read_channel, ctx, summary, c) for c in channels]:
+                future.result()
+    else:
+        for channel in channels:
+            _read_channel(ctx, summary, channel)
+    # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
+    publish_all(ctx, summary)
+    report_sales(ctx, summary)
+
+
+def _read_channel(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
+    try:
+        read_orders(ctx, summary, channel)
+    except Exception as exc:  # one channel down must not stop the others
+        reason = f"{type(exc).__name__}: {exc}"
+        ctx.log(connector=channel, operation="fetch_orders").error(
+            "orders.fetch_failed", error=reason
+        )
+        summary.counts(channel).errors.append(reason)
+
+
+def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
+    """Read one channel's orders from its cursor (minus the overlap) and process each."""
+    saved = ctx.store.get_cursor(channel, ORDERS_STREAM)
+    cursor = datetime.fromisoformat(saved) if saved else None
+    since = cursor - ctx.sync.order_overlap if cursor else None
+    high_water = cursor
+    page_token: str | None = None
+    seen_tokens: set[str] = set()
+    while True:
+        page = ctx.plugins.fetch_orders(channel, since, page_token)
+        for order in page.orders:
+            with ctx.store.transaction():
+                process_order(ctx, summary, channel, order)
+            ctx.checkpoint("orders.order_committed")
+            if high_water is None or order.updated_at > high_water:
+                high_water = order.updated_at
+        if page.next_page is None:
+            break
+        if page.next_page in seen_tokens:
+            raise RuntimeError(f"{channel}: fetch_orders repeated page token {page.next_page!r}")
+        seen_tokens.add(page.next_page)
+        page_token = page.next_page
+    if high_water is not None and high_water != cursor:
+        with ctx.store.transaction():
+            ctx.store.set_cursor(channel, ORDERS_STREAM, high_water.isoformat())
+        ctx.checkpoint("orders.cursor_saved")
+
+
+def process_order(ctx: EngineContext, summary: PassSummary, channel: str, order: Order) -> None:
+    """Apply one order to the units and the outbox. Call it inside a transaction."""
+    counts = summary.counts(channel)
+    log = ctx.log(connector=channel, operation="order", order_id=order.order_id)
+    existing = ctx.store.get_outbox(channel, order.order_id)
+    if (
+        existing is not None
+        and existing.order_updated_at == order.updated_at
+        and existing.financial_status == order.status.value
+    ):
+        return  # seen already: the overlap window reads some orders twice
+    key = f"{channel}:{order.order_id}"
+    serialized, plain, problems = _split_lines(ctx, order)
+    if problems:
+        reason = "; ".join(problems)
+        ctx.store.quarantine(
+            kind="order",
+            key=key,
+            connector=channel,
+            reason=reason,
+            payload=order.model_dump_json(),
+        )
+        counts.quarantined += 1
+        log.warning("orders.quarantined", order_number=order.order_number, reason=reason)
+        return
+    ctx.store.release_quarantine("order", key)
+    if not serialized and ctx.sync.report_orders == "serialized":
+        return  # no unit of ours in it; the POS hears only of orders it asked for
+    counts.orders += 1
+    sale = _build_sale(channel, order, serialized, plain)
+    transition = _OrderTransition(ctx, summary, channel, order, serialized, existing)
+    state, note = transition.apply()
+    record = OutboxRecord(
+        channel=channel,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        state=state,
+        financial_status=order.status.value,
+        order_updated_at=order.updated_at,
+        sale_json=sale.model_dump_json(),
+        attempts=existing.attempts if existing else 0,
+        last_error=existing.last_error if existing else None,
+        next_attempt_at=existing.next_attempt_at if existing else None,
+        receipt=existing.receipt if existing else None,
+        note=note or (existing.note if existing else None),
+        reported_at=existing.reported_at if existing else None,
+    )
+    ctx.store.put_outbox(record)
+
+
+def _split_lines(
+    ctx: EngineContext, order: Order
+) -> tuple[list[SerializedLine], list[tuple[OrderLine, str]], list[str]]:
+    serialized: list[SerializedLine] = []
+    plain: list[tuple[OrderLine, str]] = []
+    problems: list[str] = []
+    for line in order.lines:
+        try:
+            parsed = line.parsed()
+        except IntegrationIdError as exc:
+            problems.append(f"line {line.line_id}: {exc}")
+            continue
+        if parsed.serial is None:
+            plain.append((line, parsed.sku))
+            continue
+        if line.quantity != 1:
+            problems.append(
+                f"line {line.line_id}: serialized unit {line.raw_sku!r} sold with quantity "
+                f"{line.quantity} (a unit is one of a kind)"
+            )
+            continue
+        record = ctx.store.get_unit(parsed.serial)
+        if record is None:
+            problems.append(f"line {line.line_id}: unknown serial {parsed.serial!r}")
+            continue
+        if record.unit.sku != parsed.sku:
+            problems.append(
+                f"line {line.line_id}: serial {parsed.serial!r} belongs to SKU "
+                f"{record.unit.sku!r}, not {parsed.sku!r}"
+            )
+            continue
+        serialized.append(SerializedLine(line, record))
+    return serialized, plain, problems
+
+
+def _build_sale(
+    channel: str,
+    order: Order,
+    serialized: list[SerializedLine],
+    plain: list[tuple[OrderLine, str]],
+) -> Sale:
+    lines = [
+        SaleLine(
+            line_id=s.line.line_id,
+            sku=s.unit.unit.sku,
+            serial=s.unit.unit.serial,
+            quantity=1,
+            price=s.line.price,
+            title=s.line.title,
+        )
+        for s in serialized
+    ] + [
+        SaleLine(
+            line_id=line.line_id,
+            sku=sku,
+            serial=None,
+            quantity=line.quantity,
+            price=line.price,
+            title=line.title,
+        )
+        for line, sku in plain
+    ]
+    lines.sort(key=lambda sale_line: sale_line.line_id)
+    return Sale(
+        idempotency_key=f"{channel}:{order.order_id}",
+        channel=channel,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        status=order.status,
+        lines=tuple(lines),
+        currency=order.currency,
+        total=order.total,
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        placed_at=order.created_at,
+    )
+
+
+class _OrderTransition:
+    """How one order's new status moves its units and its outbox row."""
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        summary: PassSummary,
+        channel: str,
+        order: Order,
+        serialized: list[SerializedLine],
+        existing: OutboxRecord | None,
+    ) -> None:
+        self.ctx = ctx
+        self.summary = summary
+        self.channel = channel
+        self.order = order
+        self.serialized = serialized
+        self.existing = existing
+        self.ref = f"{channel}:order/{order.order_id}"
+        self.log = ctx.log(connector=channel, operation="order", order_id=order.order_id)
+
+    def apply(self) -> tuple[OutboxState, str | None]:
+        status = self.order.status
+        state = self.existing.state if self.existing else None
+        if state in (None, OutboxState.CANCELLED):
+            if status == FinancialStatus.PENDING:
+                return self._claim(UnitStatus.RESERVED, OutboxState.WAITING)
+            if status in _PAID:
+                return self._claim(UnitStatus.SOLD, OutboxState.PENDING)
+            note = "cancelled before it was reported: nothing to report"
+            return OutboxState.CANCELLED, note if state is None else None
+        if state == OutboxState.WAITING:
+            if status in _PAID:
+                return self._claim(UnitStatus.SOLD, OutboxState.PENDING)
+            if status in _ENDED:
+                self._release("the unpaid order was cancelled")
+                return OutboxState.CANCELLED, "cancelled before payment: reservation released"
+            return OutboxState.WAITING, None
+        if state == OutboxState.PENDING:
+            if status in _ENDED:
+                self._release("the order was cancelled before it was reported")
+                return OutboxState.CANCELLED, "cancelled before it was reported: unit relisted"
+            return OutboxState.PENDING, None
+        if state in (OutboxState.REPORTED, OutboxState.FAILED):
+            if status in _ENDED or status == FinancialStatus.PARTIALLY_REFUNDED:
+                # The POS has the sale; its staff settle the refund, and the unit then
+                # follows what the POS says. The order no longer holds the unit.
+                for line in self.serialized:
+                    self.ctx.store.release_claim(
+                        line.unit.unit.serial, self.channel, self.order.order_id
+                    )
+                return state, f"{status.value} after it was reported: the POS decides the unit"
+            return state, None
+        # CONFLICT: a person must look; a cancellation settles it.
+        if status in _ENDED:
+            self._release("the conflicting order was cancelled")
+            return OutboxState.CANCELLED, "conflict settled: the order was cancelled"
+        return OutboxState.CONFLICT, None
+
+    def _claim(self, to_status: UnitStatus, state: OutboxState) -> tuple[OutboxState, str | None]:
+        store = self.ctx.store
+        conflicts: list[str] = []
+        for line in self.serialized:
+            serial = line.unit.unit.serial
+            current = store.get_unit(serial)
+            assert current is not None  # looked up in this transaction
+            claim = store.get_claim(serial)
+            ours = claim is not None and (claim.channel, claim.order_id) == (
+                self.channel,
+                self.order.order_id,
+            )
+            if claim is not None and not ours:
+                conflicts.append(
+                    f"serial {serial!r} was already sold by order {claim.order_id} on "
+                    f"{claim.channel}"
+                )
+                continue
+            if not ours and (current.status != UnitStatus.IN_STOCK or current.deleted):
+                why = "deleted" if current.deleted else current.status.value
+                conflicts.append(f"serial {serial!r} is {why} in the POS")
+                continue
+            if not ours:
+                store.put_claim(serial, self.channel, self.order.order_id)
+            self._move(
+                current, to_status, f"order {self.order.order_number} is {self.order.status.value}"
+            )
+        if conflicts:
+            reason = (
+                f"order {self.order.order_number} ({self.channel}:{self.order.order_id}): "
+                + "; ".join(conflicts)
+            )
+            self.summary.counts(self.channel).conflicts += 1
+            store.quarantine(
+                kind="conflict",
+                key=f"{self.channel}:{self.order.order_id}",
+                connector=self.channel,
+                reason=reason,
+                payload=self.order.model_dump_json(),
+            )
+            self.log.error("orders.conflict", reason=reason)
+            return OutboxState.CONFLICT, reason
+        return state, None
+
+    def _release(self, reason: str) -> None:
+        store = self.ctx.store
+        for line in self.serialized:
+            serial = line.unit.unit.serial
+            claim = store.get_claim(serial)
+            if claim is None or (claim.channel, claim.order_id) != (
+                self.channel,
+                self.order.order_id,
+            ):
+                continue  # another order holds it (this one was the conflict)
+            store.release_claim(serial, self.channel, self.order.order_id)
+            current = store.get_unit(serial)
+            assert current is not None
+            self._move(current, UnitStatus.IN_STOCK, reason)
+
+    def _move(self, record: UnitRecord, to_status: UnitStatus, reason: str) -> None:
+        current = record.status
+        for step in path_to(current, to_status):
+            done = move(
+                current,
+                step,
+                reason=reason,
+                source=MoveSource.CHANNEL,
+                source_ref=self.ref,
+                at=self.ctx.now(),
+            )
+            self.ctx.store.record_move(record.unit.serial, record.unit.sku, done)
+            current = step
+
+
+def report_sales(ctx: EngineContext, summary: PassSummary) -> None:
+    """Report every due sale to its POS; mark each reported with the POS's receipt."""
+    for record in ctx.store.due_reports(ctx.now()):
+        report_one(ctx, summary, record)
+
+
+def pos_for(ctx: EngineContext, sale: Sale) -> str | None:
+    """The POS connector a sale goes to: the one that owns its first serialized product."""
+    for line in sale.lines:
+        if line.serial is not None:
+            product_pos = ctx.store.product_pos(line.sku)
+            if product_pos is not None:
+                return product_pos
+    connectors = ctx.plugins.connectors(Role.POS)
+    return connectors[0].name if connectors else None
+
+
+def report_one(ctx: EngineContext, summary: PassSummary, record: OutboxRecord) -> None:
+    """Report one sale, with backoff on transient failures."""
+    sale = record.sale
+    counts = summary.counts(record.channel)
+    log = ctx.log(connector=record.channel, operation="report_sale", order_id=record.order_id)
+    pos = pos_for(ctx, sale)
+    if pos is None:
+        counts.errors.append("no POS connector to report sales to")
+        return
+    ctx.checkpoint("report.before_call")
+    try:
+        receipt = ctx.plugins.report_sale(pos, sale)
+    except PermanentRemoteError as exc:
+        with ctx.store.transaction():
+            _update(ctx, record, state=OutboxState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        counts.sales_failed += 1
+        log.error("report.refused", pos=pos, error=str(exc))
+        return
+    except Exception as exc:  # transient, or a plugin bug: retry later with backoff
+        attempts = record.attempts + 1
+        delay = backoff_for(attempts, ctx.sync.report_retry_initial, ctx.sync.report_retry_max)
+        with ctx.store.transaction():
+            _update(
+                ctx,
+                record,
+                state=OutboxState.PENDING,
+                error=f"{type(exc).__name__}: {exc}",
+                attempts=attempts,
+                next_attempt_at=ctx.now() + delay,
+            )
+        counts.errors.append(f"report {record.order_number}: {type(exc).__name__}")
+        log.warning("report.retry_later", pos=pos, error=str(exc), in_seconds=delay.total_seconds())
+        return
+    ctx.checkpoint("report.after_call")
+    with ctx.store.transaction():
+        _update(
+            ctx,
+            record,
+            state=OutboxState.REPORTED,
+            receipt=json.dumps(receipt.model_dump(mode="json")),
+            reported_at=ctx.now(),
+            attempts=record.attempts + 1,
+        )
+    counts.sales_reported += 1
+    log.info(
+        "report.done",
+        pos=pos,
+        pos_order_id=receipt.pos_order_id,
+        already_recorded=receipt.already_recorded,
+    )
+
+
+def _update(
+    ctx: EngineContext,
+    record: OutboxRecord,
+    *,
+    state: OutboxState,
+    error: str | None = None,
+    attempts: int | None = None,
+    next_attempt_at: datetime | None = None,
+    receipt: str | None = None,
+    reported_at: datetime | None = None,
+) -> None:
+    # Re-read inside the transaction, so no field written since the row was read is lost.
+    current = ctx.store.get_outbox(record.channel, record.order_id) or record
+    ctx.store.put_outbox(
+        OutboxRecord(
+            channel=current.channel,
+            order_id=current.order_id,
+            order_number=current.order_number,
+            state=state,
+            financial_status=current.financial_status,
+            order_updated_at=current.order_updated_at,
+            sale_json=current.sale_json,
+            attempts=attempts if attempts is not None else current.attempts,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            receipt=receipt or current.receipt,
+            note=current.note,
+            reported_at=reported_at or current.reported_at,
+        )
+    )
+
+
+def backoff_for(attempts: int, initial: timedelta, ceiling: timedelta) -> timedelta:
+    """The wait before report attempt ``attempts + 1``: doubling from ``initial``, capped."""
+    wait: timedelta = initial * (2 ** max(0, attempts - 1))
+    return min(ceiling, wait)

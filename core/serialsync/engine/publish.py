@@ -1,0 +1,223 @@
+"""Publishing: from what a unit should look like on a channel to what the channel is sent.
+
+For each channel and product, :func:`plan_changes` compares every unit with what the channel
+was last given (the listing) and keeps only the difference: a sellable unit whose content hash
+is unchanged and whose listing is live costs nothing. :func:`publish_channel` sends the
+difference, one ``publish_variants`` call per product, and records each unit's outcome. A
+failure is that unit's alone: it is retried in a later pass and never blocks the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from serialsync.connector import Role
+from serialsync.engine.context import EngineContext
+from serialsync.engine.summary import PassSummary
+from serialsync.errors import PermanentRemoteError
+from serialsync.lifecycle import UnitStatus
+from serialsync.model import (
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    SerializedUnit,
+)
+from serialsync.store import ListingRecord, ListingState, UnitRecord
+
+_LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED}
+
+
+def content_hash(product: Product, unit: SerializedUnit) -> str:
+    """A fingerprint of everything a channel shows of one unit (not its status or timestamps)."""
+    shown = {
+        "product": product.model_dump(
+            mode="json",
+            include={"sku", "title", "description", "brand", "price", "option_name", "images"},
+        ),
+        "product_attributes": product.attributes,
+        "unit": unit.model_dump(
+            mode="json", include={"sku", "serial", "price", "attributes", "images", "location"}
+        ),
+    }
+    encoded = json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def is_sellable(record: UnitRecord) -> bool:
+    """True when the unit should be listed: in stock and not deleted in the POS."""
+    return record.status == UnitStatus.IN_STOCK and not record.deleted
+
+
+def plan_changes(
+    product: Product,
+    units: Iterable[UnitRecord],
+    listings: dict[str, ListingRecord],
+) -> list[tuple[ListingChange, str | None]]:
+    """The changes one channel needs for one product, each with its content hash.
+
+    Sellable units are upserted unless live with the same hash (or refused for good with the
+    same hash: that waits for a person or a change). Units not sellable are withdrawn unless
+    already withdrawn, or never listed.
+    """
+    changes: list[tuple[ListingChange, str | None]] = []
+    for record in units:
+        listing = listings.get(record.unit.serial)
+        remote = listing.remote if listing else None
+        if is_sellable(record):
+            digest = content_hash(product, record.unit)
+            if listing is not None and listing.content_hash == digest:
+                if listing.state == ListingState.LIVE:
+                    continue
+                if listing.state == ListingState.FAILED and not listing.retryable:
+                    continue
+            change = ListingChange(unit=record.unit, action=ListingAction.UPSERT, remote=remote)
+            changes.append((change, digest))
+        else:
+            if listing is None or listing.state == ListingState.WITHDRAWN:
+                continue
+            if listing.state == ListingState.FAILED and remote is None and not listing.retryable:
+                continue  # refused at creation: there is nothing on the channel to withdraw
+            change = ListingChange(unit=record.unit, action=ListingAction.WITHDRAW, remote=remote)
+            changes.append((change, None))
+    return changes
+
+
+def publish_all(
+    ctx: EngineContext, summary: PassSummary, skus: Sequence[str] | None = None
+) -> None:
+    """Bring every channel in line with the units, channels side by side."""
+    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
+    if not channels:
+        return
+    skus = list(skus) if skus is not None else ctx.store.product_skus()
+    if len(channels) == 1 or ctx.sync.workers == 1:
+        for channel in channels:
+            publish_channel(ctx, summary, channel, skus)
+        return
+    with ThreadPoolExecutor(
+        max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix="publish"
+    ) as pool:
+        futures = [pool.submit(publish_channel, ctx, summary, c, skus) for c in channels]
+        for future in futures:
+            future.result()
+
+
+def publish_channel(
+    ctx: EngineContext, summary: PassSummary, channel: str, skus: Sequence[str]
+) -> None:
+    """Send one channel the difference for each product, and record the outcomes."""
+    counts = summary.counts(channel)
+    log = ctx.log(connector=channel, operation="publish")
+    for sku in skus:
+        product = ctx.store.get_product(sku)
+        if product is None:
+            continue
+        units = ctx.store.units_of(sku)
+        listings = ctx.store.listings_of(channel, sku)
+        planned = plan_changes(product, units, listings)
+        upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
+        counts.unchanged += sum(1 for u in units if is_sellable(u)) - upserts
+        if not planned:
+            continue
+        changes = [change for change, _ in planned]
+        ctx.checkpoint("publish.before_call")
+        try:
+            outcomes = ctx.plugins.publish_variants(channel, product, changes)
+        except Exception as exc:  # one product's failure must not stop the others
+            retryable = not isinstance(exc, PermanentRemoteError)
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("publish.call_failed", sku=sku, units=len(changes), error=reason)
+            counts.errors.append(f"{sku}: {reason}")
+            outcomes = [
+                PublishOutcome(
+                    sku=c.unit.sku,
+                    serial=c.unit.serial,
+                    result=PublishResult.FAILED,
+                    reason=reason,
+                    retryable=retryable,
+                )
+                for c in changes
+            ]
+        ctx.checkpoint("publish.after_call")
+        with ctx.store.transaction():
+            _record_outcomes(ctx, summary, channel, planned, outcomes, listings)
+        ctx.checkpoint("publish.recorded")
+
+
+def _record_outcomes(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    planned: list[tuple[ListingChange, str | None]],
+    outcomes: list[PublishOutcome],
+    listings: dict[str, ListingRecord],
+) -> None:
+    counts = summary.counts(channel)
+    log = ctx.log(connector=channel, operation="publish")
+    by_serial = {o.serial: o for o in outcomes}
+    for change, digest in planned:
+        unit = change.unit
+        previous = listings.get(unit.serial)
+        outcome = by_serial.pop(unit.serial, None)
+        if outcome is None:
+            outcome = PublishOutcome(
+                sku=unit.sku,
+                serial=unit.serial,
+                result=PublishResult.FAILED,
+                reason="the plugin returned no outcome for this unit",
+            )
+        attempts = (previous.attempts if previous else 0) + 1
+        remote = outcome.remote or change.remote
+        if outcome.result == PublishResult.FAILED:
+            counts.failed += 1
+            reason = f"{outcome.code}: {outcome.reason}" if outcome.code else outcome.reason
+            log.warning(
+                "publish.unit_failed",
+                integration_id=f"{unit.sku}|||{unit.serial}",
+                action=change.action.value,
+                reason=reason,
+                retryable=outcome.retryable,
+            )
+            record = ListingRecord(
+                connector=channel,
+                serial=unit.serial,
+                sku=unit.sku,
+                state=ListingState.FAILED,
+                content_hash=digest,
+                remote=remote,
+                last_error=reason,
+                retryable=outcome.retryable,
+                attempts=attempts,
+            )
+        elif change.action == ListingAction.WITHDRAW:
+            counts.withdrawn += 1
+            record = ListingRecord(
+                connector=channel,
+                serial=unit.serial,
+                sku=unit.sku,
+                state=ListingState.WITHDRAWN,
+                remote=remote,
+            )
+        else:
+            if outcome.result == PublishResult.CREATED:
+                counts.created += 1
+            elif outcome.result == PublishResult.UNCHANGED:
+                counts.unchanged += 1
+            else:
+                counts.updated += 1
+            record = ListingRecord(
+                connector=channel,
+                serial=unit.serial,
+                sku=unit.sku,
+                state=ListingState.LIVE,
+                content_hash=digest,
+                remote=remote,
+            )
+        ctx.store.put_listing(record)
+    for stray in by_serial.values():
+        log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)

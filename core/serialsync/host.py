@@ -1,0 +1,173 @@
+"""The host: plugins, connectors and the state store, with one call per pass.
+
+Build it from settings (what the CLI does)::
+
+    host = Host.from_settings(load_settings("serialsync.toml"))
+
+or from objects, embedding serialsync in another application::
+
+    host = Host(plugins=manager, store=SQLiteStore.open("state.db"))
+
+then call :meth:`Host.run_once`, :meth:`Host.inventory_pass` or :meth:`Host.order_pass`; each
+returns a :class:`PassSummary` of counts per connector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from serialsync.connector import ConnectorContext
+from serialsync.engine.context import EngineContext
+from serialsync.engine.inventory import inventory_pass
+from serialsync.engine.orders import order_pass, process_order
+from serialsync.engine.summary import PassSummary
+from serialsync.manager import PluginManager
+from serialsync.model import Order
+from serialsync.settings import Settings, SyncSettings
+from serialsync.store import OutboxState, SQLiteStore, Store
+from serialsync.store.sqlite import utcnow
+
+
+class Host:
+    """serialsync, assembled: call a pass, read its summary."""
+
+    def __init__(
+        self,
+        *,
+        plugins: PluginManager,
+        store: Store,
+        sync: SyncSettings | None = None,
+        now: Callable[[], datetime] = utcnow,
+        logger: Any = None,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
+        self.plugins = plugins
+        self.store = store
+        self.engine = EngineContext(
+            plugins=plugins, store=store, sync=sync or SyncSettings(), now=now, logger=logger
+        )
+        if checkpoint is not None:
+            self.engine.checkpoint = checkpoint
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        store: Store | None = None,
+        logger: Any = None,
+        plugins: Mapping[str, object] | None = None,
+        load_entrypoints: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Host:
+        """Build the host from settings: load plugins, build each enabled connector, open the store.
+
+        :param transport: an httpx transport every connector's client uses (embedding, tests).
+        :param store: a store to use instead of opening ``settings.store.path``.
+        :param plugins: extra plugin objects to register by name (besides entry points).
+        """
+        manager = PluginManager(
+            load_entrypoints=load_entrypoints,
+            allow=settings.plugins.allow,
+            deny=settings.plugins.deny,
+            plugins=plugins,
+        )
+        for name, section in settings.connectors.items():
+            if not section.enabled:
+                continue
+            context = ConnectorContext(name=name, transport=transport, logger=logger, sleep=sleep)
+            manager.add_connector(name, section.plugin, section.options(), context)
+        opened = store if store is not None else SQLiteStore.open(settings.store.path)
+        return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger)
+
+    # -- passes ---------------------------------------------------------------------------------
+
+    def inventory_pass(self) -> PassSummary:
+        """POS → state → every channel. Sends each channel only what changed."""
+        return self._run("inventory", inventory_pass)
+
+    def order_pass(self) -> PassSummary:
+        """Orders → units reserved or sold → withdrawn from every channel → reported to the POS."""
+        return self._run("orders", order_pass)
+
+    def run_once(self) -> PassSummary:
+        """An inventory pass, then an order pass; their summaries merged."""
+        return self.inventory_pass().merge(self.order_pass())
+
+    def _run(self, kind: str, step: Callable[[EngineContext, PassSummary], None]) -> PassSummary:
+        summary = PassSummary(kind=kind, started_at=self.engine.now())
+        run_id = self.store.start_run(kind)
+        log = self.engine.log(operation=f"{kind}_pass", run=run_id)
+        log.info("pass.started")
+        step(self.engine, summary)
+        summary.finished_at = self.engine.now()
+        self.store.finish_run(run_id, ok=summary.ok, summary=summary.as_dict())
+        log.info("pass.finished", ok=summary.ok, **_totals(summary))
+        return summary
+
+    # -- what needs a person ------------------------------------------------------------------
+
+    def retry_sale(self, channel: str, order_id: str) -> bool:
+        """Put a failed (or backing-off) sale back to be reported in the next pass."""
+        with self.store.transaction():
+            record = self.store.get_outbox(channel, order_id)
+            if record is None or record.state not in (OutboxState.FAILED, OutboxState.PENDING):
+                return False
+            self.store.put_outbox(
+                replace(record, state=OutboxState.PENDING, next_attempt_at=None, last_error=None)
+            )
+        return True
+
+    def retry_quarantined(self, record_id: int) -> str:
+        """Process a quarantined order again (after its cause was fixed); say what happened."""
+        record = self.store.get_quarantined(record_id)
+        if record is None:
+            return "not found"
+        if record.kind != "order" or record.payload is None:
+            return (
+                f"a quarantined {record.kind} is processed again when its source sends it again "
+                "(fix it in the POS, or drop it)"
+            )
+        order = Order.model_validate_json(record.payload)
+        summary = PassSummary(kind="retry", started_at=self.engine.now())
+        with self.store.transaction():
+            process_order(self.engine, summary, record.connector, order)
+        still = any(q.id == record_id for q in self.store.quarantined(kind="order"))
+        return "still quarantined" if still else "processed"
+
+    def drop_quarantined(self, record_id: int) -> bool:
+        """Forget a quarantined record."""
+        with self.store.transaction():
+            return self.store.drop_quarantined(record_id)
+
+    def close(self) -> None:
+        """Close connectors and the store."""
+        self.plugins.close()
+        self.store.close()
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _totals(summary: PassSummary) -> dict[str, int]:
+    names = (
+        "created",
+        "updated",
+        "withdrawn",
+        "failed",
+        "orders",
+        "sales_reported",
+        "conflicts",
+        "quarantined",
+    )
+    return {name: summary.total(name) for name in names}

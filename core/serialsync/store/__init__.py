@@ -1,0 +1,29 @@
+"""The state store: units, listings, cursors, the sale outbox, quarantine and runs."""
+
+from serialsync.store.records import (
+    Claim,
+    ListingRecord,
+    ListingState,
+    OutboxRecord,
+    OutboxState,
+    QuarantineRecord,
+    RunRecord,
+    UnitRecord,
+)
+from serialsync.store.sqlite import SQLiteStore
+
+#: The store the engine is written against. A PostgreSQL store will implement the same methods.
+Store = SQLiteStore
+
+__all__ = [
+    "Claim",
+    "ListingRecord",
+    "ListingState",
+    "OutboxRecord",
+    "OutboxState",
+    "QuarantineRecord",
+    "RunRecord",
+    "SQLiteStore",
+    "Store",
+    "UnitRecord",
+]

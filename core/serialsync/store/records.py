@@ -1,0 +1,117 @@
+"""The rows of the state store, as plain immutable records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from serialsync.lifecycle import UnitStatus
+from serialsync.model import RemoteIds, Sale, SerializedUnit
+
+
+class ListingState(StrEnum):
+    """Where one unit stands on one channel."""
+
+    LIVE = "live"  # listed with stock 1
+    WITHDRAWN = "withdrawn"  # stock 0 or variant removed
+    FAILED = "failed"  # the last publish failed; see last_error
+
+
+class OutboxState(StrEnum):
+    """Where one channel order stands on its way to the POS."""
+
+    WAITING = "waiting"  # placed, not paid yet: its units are reserved, nothing reported
+    PENDING = "pending"  # to be reported to the POS
+    REPORTED = "reported"  # the POS gave a receipt
+    FAILED = "failed"  # the POS refused it: a person must look (``sales retry``)
+    CANCELLED = "cancelled"  # cancelled before it was reported: nothing to report
+    CONFLICT = "conflict"  # a unit of it was already sold elsewhere: a person must look
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """A unit as the store holds it: the POS's data, serialsync's status, and deletion."""
+
+    unit: SerializedUnit
+    status: UnitStatus
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ListingRecord:
+    """What one channel was last given for one unit."""
+
+    connector: str
+    serial: str
+    sku: str
+    state: ListingState
+    content_hash: str | None = None
+    remote: RemoteIds | None = None
+    last_error: str | None = None
+    retryable: bool = True
+    attempts: int = 0
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An order holding a unit (reserved or sold through that order)."""
+
+    serial: str
+    channel: str
+    order_id: str
+    claimed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One channel order in the sale outbox; ``(channel, order_id)`` is its idempotency key."""
+
+    channel: str
+    order_id: str
+    order_number: str
+    state: OutboxState
+    financial_status: str
+    order_updated_at: datetime
+    sale_json: str
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    receipt: str | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+    reported_at: datetime | None = None
+
+    @property
+    def sale(self) -> Sale:
+        """The sale as it will be (or was) reported."""
+        return Sale.model_validate_json(self.sale_json)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A record that could not be processed, with the reason."""
+
+    id: int
+    kind: str
+    key: str
+    connector: str
+    reason: str
+    payload: str | None
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One pass: when it ran, whether it went cleanly, and its counts."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    ok: bool | None
+    summary: dict[str, Any] = field(default_factory=dict)

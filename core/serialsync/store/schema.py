@@ -1,0 +1,122 @@
+"""The state store's schema, as numbered migrations applied in order when a store opens.
+
+Each migration is a list of statements in portable SQL (SQLite and PostgreSQL both take it:
+``TEXT``, ``INTEGER``, no engine-specific types). A database remembers the version it reached in
+``meta``; a program meeting a database newer than it knows refuses it rather than guess.
+
+Timestamps are ISO 8601 UTC text, so they sort as they compare.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the first schema.
+    [
+        """CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        # One row per POS SKU: the product as the POS last described it.
+        """CREATE TABLE products (
+            sku TEXT PRIMARY KEY,
+            pos TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # One row per serial: a serial is unique within the organisation.
+        """CREATE TABLE units (
+            serial TEXT PRIMARY KEY,
+            sku TEXT NOT NULL,
+            status TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX units_by_sku ON units (sku)",
+        # Every lifecycle move, for the unit's history.
+        """CREATE TABLE unit_moves (
+            id INTEGER PRIMARY KEY,
+            serial TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_ref TEXT NOT NULL
+        )""",
+        "CREATE INDEX unit_moves_by_serial ON unit_moves (serial)",
+        # What each channel was last given for each unit.
+        """CREATE TABLE listings (
+            connector TEXT NOT NULL,
+            serial TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            state TEXT NOT NULL,
+            content_hash TEXT,
+            remote TEXT,
+            last_error TEXT,
+            retryable INTEGER NOT NULL DEFAULT 1,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (connector, serial)
+        )""",
+        "CREATE INDEX listings_by_sku ON listings (connector, sku)",
+        """CREATE TABLE cursors (
+            connector TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (connector, stream)
+        )""",
+        # The sale outbox: one row per channel order, the idempotency key of its report.
+        """CREATE TABLE outbox (
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            order_number TEXT NOT NULL,
+            state TEXT NOT NULL,
+            financial_status TEXT NOT NULL,
+            order_updated_at TEXT NOT NULL,
+            sale TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            receipt TEXT,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            reported_at TEXT,
+            PRIMARY KEY (channel, order_id)
+        )""",
+        "CREATE INDEX outbox_by_state ON outbox (state)",
+        # Which order holds which unit: the first sale wins, a second one is a conflict.
+        """CREATE TABLE claims (
+            serial TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            claimed_at TEXT NOT NULL
+        )""",
+        # Records that could not be processed, with the reason; one row per kind and key.
+        """CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            connector TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            seen_count INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (kind, record_key)
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            ok INTEGER,
+            summary TEXT
+        )""",
+    ],
+]
+
+LATEST_VERSION = len(MIGRATIONS)

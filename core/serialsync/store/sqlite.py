@@ -1,0 +1,607 @@
+"""The state store on SQLite: one file, WAL, created on first use.
+
+Every method runs inside :meth:`SQLiteStore.transaction` (the engine opens one per unit of
+work: a page of inventory, one order, one product's outcomes), so what a step did is either all
+there after a crash or not at all. The SQL is kept portable so that a PostgreSQL store can
+implement the same methods.
+
+Only one runner may write to a store: :meth:`SQLiteStore.open` takes an exclusive lock on a
+sidecar ``.lock`` file (released by the kernel if the process dies, even by SIGKILL) and
+refuses with :class:`~serialsync.errors.StoreLockedError` while another runner holds it.
+Read-only users (``serialsync status``) open it with ``lock=False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from serialsync.errors import SchemaVersionError, StoreError, StoreLockedError
+from serialsync.lifecycle import Move, UnitStatus
+from serialsync.model import Product, RemoteIds, SerializedUnit
+from serialsync.store.records import (
+    Claim,
+    ListingRecord,
+    ListingState,
+    OutboxRecord,
+    OutboxState,
+    QuarantineRecord,
+    RunRecord,
+    UnitRecord,
+)
+from serialsync.store.schema import LATEST_VERSION, MIGRATIONS
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class SQLiteStore:
+    """Durable, transactional state in one SQLite file. Use :meth:`open`."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock_file: IO[str] | None):
+        self.path = path
+        self._db = connection
+        self._lock_file = lock_file
+        self._mutex = threading.RLock()
+        self._depth = 0
+
+    # -- opening and closing -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, *, lock: bool = True) -> SQLiteStore:
+        """Open (creating it if needed) the store at ``path`` and bring its schema up to date.
+
+        :param lock: take the single-runner lock (refused with :class:`StoreLockedError` while
+            another runner holds it). Read-only users pass ``False``.
+        """
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = _take_lock(path) if lock and str(path) != ":memory:" else None
+        try:
+            db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            store = cls(path, db, lock_file)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            if lock_file is not None:
+                lock_file.close()
+            raise StoreError(f"cannot open the state store {path}: {exc}") from None
+        except BaseException:
+            if lock_file is not None:
+                lock_file.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the database and release the runner lock."""
+        with self._mutex:
+            self._db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            has_meta = self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+            ).fetchone()
+            version = 0
+            if has_meta:
+                row = self._db.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
+                version = int(row["value"]) if row else 0
+            if version > LATEST_VERSION:
+                raise SchemaVersionError(
+                    f"the state store {self.path} has schema version {version}, but this "
+                    f"serialsync knows only up to {LATEST_VERSION}: upgrade serialsync"
+                )
+            for number in range(version, LATEST_VERSION):
+                for statement in MIGRATIONS[number]:
+                    self._db.execute(statement)
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(number + 1),),
+                )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row["value"])
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: commit on success, roll back on any exception; an inner one joins."""
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._mutex:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._mutex:
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        with self._mutex:
+            cursor = self._db.execute(sql, params)
+            return int(cursor.lastrowid or 0)
+
+    # -- products ------------------------------------------------------------------------------
+
+    def put_product(self, product: Product, *, pos: str) -> None:
+        """Remember a product as the POS describes it (its units are stored separately)."""
+        data = product.model_copy(update={"units": ()}).model_dump_json()
+        self._exec(
+            "INSERT INTO products (sku, pos, data, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sku) DO UPDATE SET pos = excluded.pos, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            (product.sku, pos, data, _ts(utcnow())),
+        )
+
+    def get_product(self, sku: str) -> Product | None:
+        """The product ``sku`` (without units), or ``None``."""
+        row = self._one("SELECT data FROM products WHERE sku = ?", (sku,))
+        return None if row is None else Product.model_validate_json(row["data"])
+
+    def product_pos(self, sku: str) -> str | None:
+        """The POS connector that reported product ``sku``."""
+        row = self._one("SELECT pos FROM products WHERE sku = ?", (sku,))
+        return None if row is None else str(row["pos"])
+
+    def product_skus(self) -> list[str]:
+        """Every product SKU that has units, sorted."""
+        return [r["sku"] for r in self._all("SELECT DISTINCT sku FROM units ORDER BY sku")]
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def get_unit(self, serial: str) -> UnitRecord | None:
+        """The unit with this serial, or ``None``."""
+        row = self._one("SELECT * FROM units WHERE serial = ?", (serial,))
+        return None if row is None else _unit(row)
+
+    def units_of(self, sku: str) -> list[UnitRecord]:
+        """Every unit of one SKU (deleted ones included), by serial."""
+        rows = self._all("SELECT * FROM units WHERE sku = ? ORDER BY serial", (sku,))
+        return [_unit(r) for r in rows]
+
+    def find_units(self, text: str, *, limit: int = 100) -> list[UnitRecord]:
+        """Units whose serial or SKU contains ``text`` (case-insensitive)."""
+        like = f"%{text.lower()}%"
+        rows = self._all(
+            "SELECT * FROM units WHERE lower(serial) LIKE ? OR lower(sku) LIKE ? "
+            "ORDER BY sku, serial LIMIT ?",
+            (like, like, limit),
+        )
+        return [_unit(r) for r in rows]
+
+    def all_units(self, *, limit: int | None = None) -> list[UnitRecord]:
+        """Every unit, by SKU and serial."""
+        sql = "SELECT * FROM units ORDER BY sku, serial"
+        rows = self._all(sql + " LIMIT ?", (limit,)) if limit else self._all(sql)
+        return [_unit(r) for r in rows]
+
+    def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
+        """Insert or replace a unit's data and status."""
+        data = unit.model_copy(update={"status": status}).model_dump_json()
+        self._exec(
+            "INSERT INTO units (serial, sku, status, deleted, data, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku, "
+            "status = excluded.status, deleted = excluded.deleted, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            (unit.serial, unit.sku, status.value, int(deleted), data, _ts(utcnow())),
+        )
+
+    def set_unit_deleted(self, serial: str, deleted: bool) -> None:
+        """Mark a unit deleted in the POS (or back)."""
+        self._exec(
+            "UPDATE units SET deleted = ?, updated_at = ? WHERE serial = ?",
+            (int(deleted), _ts(utcnow()), serial),
+        )
+
+    def record_move(self, serial: str, sku: str, move: Move) -> None:
+        """Apply a lifecycle move: set the unit's status and append the move to its history."""
+        self._exec(
+            "UPDATE units SET status = ?, updated_at = ? WHERE serial = ?",
+            (move.to_status.value, _ts(utcnow()), serial),
+        )
+        self._exec(
+            "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
+            "source_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                serial,
+                sku,
+                move.from_status.value,
+                move.to_status.value,
+                _ts(move.at),
+                move.reason,
+                move.source.value,
+                move.source_ref,
+            ),
+        )
+
+    def history(self, serial: str) -> list[Move]:
+        """Every lifecycle move of a unit, oldest first."""
+        rows = self._all("SELECT * FROM unit_moves WHERE serial = ? ORDER BY id", (serial,))
+        return [
+            Move(
+                from_status=UnitStatus(r["from_status"]),
+                to_status=UnitStatus(r["to_status"]),
+                at=_dt(r["at"]) or utcnow(),
+                reason=r["reason"],
+                source=r["source"],
+                source_ref=r["source_ref"],
+            )
+            for r in rows
+        ]
+
+    # -- listings ------------------------------------------------------------------------------
+
+    def listings_of(self, connector: str, sku: str) -> dict[str, ListingRecord]:
+        """A channel's listings of one SKU's units, by serial."""
+        rows = self._all("SELECT * FROM listings WHERE connector = ? AND sku = ?", (connector, sku))
+        return {r["serial"]: _listing(r) for r in rows}
+
+    def listings_of_unit(self, serial: str) -> list[ListingRecord]:
+        """Every channel's listing of one unit."""
+        rows = self._all("SELECT * FROM listings WHERE serial = ? ORDER BY connector", (serial,))
+        return [_listing(r) for r in rows]
+
+    def put_listing(self, record: ListingRecord) -> None:
+        """Insert or replace one listing."""
+        self._exec(
+            "INSERT INTO listings (connector, serial, sku, state, content_hash, remote, "
+            "last_error, retryable, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (connector, serial) DO UPDATE SET sku = excluded.sku, "
+            "state = excluded.state, content_hash = excluded.content_hash, "
+            "remote = excluded.remote, last_error = excluded.last_error, "
+            "retryable = excluded.retryable, attempts = excluded.attempts, "
+            "updated_at = excluded.updated_at",
+            (
+                record.connector,
+                record.serial,
+                record.sku,
+                record.state.value,
+                record.content_hash,
+                record.remote.model_dump_json() if record.remote else None,
+                record.last_error,
+                int(record.retryable),
+                record.attempts,
+                _ts(utcnow()),
+            ),
+        )
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, connector: str, stream: str) -> str | None:
+        """The saved cursor of one connector's stream (``"inventory"``, ``"orders"``)."""
+        row = self._one(
+            "SELECT value FROM cursors WHERE connector = ? AND stream = ?", (connector, stream)
+        )
+        return None if row is None else str(row["value"])
+
+    def set_cursor(self, connector: str, stream: str, value: str) -> None:
+        """Save a cursor. Call it in the transaction that commits what the cursor covers."""
+        self._exec(
+            "INSERT INTO cursors (connector, stream, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (connector, stream) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (connector, stream, value, _ts(utcnow())),
+        )
+
+    def cursors(self) -> list[tuple[str, str, str, datetime | None]]:
+        """Every cursor: ``(connector, stream, value, updated_at)``."""
+        rows = self._all("SELECT * FROM cursors ORDER BY connector, stream")
+        return [(r["connector"], r["stream"], r["value"], _dt(r["updated_at"])) for r in rows]
+
+    # -- claims --------------------------------------------------------------------------------
+
+    def get_claim(self, serial: str) -> Claim | None:
+        """Which order holds this unit, if any."""
+        row = self._one("SELECT * FROM claims WHERE serial = ?", (serial,))
+        if row is None:
+            return None
+        return Claim(row["serial"], row["channel"], row["order_id"], _dt(row["claimed_at"]))
+
+    def put_claim(self, serial: str, channel: str, order_id: str) -> None:
+        """Record that an order holds this unit."""
+        self._exec(
+            "INSERT INTO claims (serial, channel, order_id, claimed_at) VALUES (?, ?, ?, ?)",
+            (serial, channel, order_id, _ts(utcnow())),
+        )
+
+    def release_claim(self, serial: str, channel: str, order_id: str) -> None:
+        """Drop the claim of this order on this unit (no-op when another order holds it)."""
+        self._exec(
+            "DELETE FROM claims WHERE serial = ? AND channel = ? AND order_id = ?",
+            (serial, channel, order_id),
+        )
+
+    # -- outbox --------------------------------------------------------------------------------
+
+    def get_outbox(self, channel: str, order_id: str) -> OutboxRecord | None:
+        """The outbox row of one channel order."""
+        row = self._one(
+            "SELECT * FROM outbox WHERE channel = ? AND order_id = ?", (channel, order_id)
+        )
+        return None if row is None else _outbox(row)
+
+    def put_outbox(self, record: OutboxRecord) -> None:
+        """Insert or replace one outbox row."""
+        now = _ts(utcnow())
+        self._exec(
+            "INSERT INTO outbox (channel, order_id, order_number, state, financial_status, "
+            "order_updated_at, sale, attempts, last_error, next_attempt_at, receipt, note, "
+            "created_at, updated_at, reported_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (channel, order_id) DO UPDATE SET order_number = excluded.order_number, "
+            "state = excluded.state, financial_status = excluded.financial_status, "
+            "order_updated_at = excluded.order_updated_at, sale = excluded.sale, "
+            "attempts = excluded.attempts, last_error = excluded.last_error, "
+            "next_attempt_at = excluded.next_attempt_at, receipt = excluded.receipt, "
+            "note = excluded.note, updated_at = excluded.updated_at, "
+            "reported_at = excluded.reported_at",
+            (
+                record.channel,
+                record.order_id,
+                record.order_number,
+                record.state.value,
+                record.financial_status,
+                _ts(record.order_updated_at),
+                record.sale_json,
+                record.attempts,
+                record.last_error,
+                _ts(record.next_attempt_at),
+                record.receipt,
+                record.note,
+                now,
+                now,
+                _ts(record.reported_at),
+            ),
+        )
+
+    def outbox(
+        self, *, states: tuple[OutboxState, ...] = (), limit: int = 1000
+    ) -> list[OutboxRecord]:
+        """Outbox rows (of the given states), oldest first."""
+        if states:
+            marks = ", ".join("?" for _ in states)
+            rows = self._all(
+                f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at LIMIT ?",  # noqa: S608 - placeholders only
+                (*[s.value for s in states], limit),
+            )
+        else:
+            rows = self._all("SELECT * FROM outbox ORDER BY created_at LIMIT ?", (limit,))
+        return [_outbox(r) for r in rows]
+
+    def due_reports(self, now: datetime) -> list[OutboxRecord]:
+        """Pending sales whose next attempt is due."""
+        rows = self._all(
+            "SELECT * FROM outbox WHERE state = ? AND (next_attempt_at IS NULL OR "
+            "next_attempt_at <= ?) ORDER BY created_at",
+            (OutboxState.PENDING.value, _ts(now)),
+        )
+        return [_outbox(r) for r in rows]
+
+    # -- quarantine ----------------------------------------------------------------------------
+
+    def quarantine(
+        self, *, kind: str, key: str, connector: str, reason: str, payload: str | None = None
+    ) -> None:
+        """Put a record in quarantine, or count it again if it is there already."""
+        now = _ts(utcnow())
+        self._exec(
+            "INSERT INTO quarantine (kind, record_key, connector, reason, payload, first_seen, "
+            "last_seen, seen_count) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (kind, record_key) DO UPDATE SET reason = excluded.reason, "
+            "payload = excluded.payload, last_seen = excluded.last_seen, "
+            "seen_count = quarantine.seen_count + 1",
+            (kind, key, connector, reason, payload, now, now),
+        )
+
+    def release_quarantine(self, kind: str, key: str) -> bool:
+        """Take a record out of quarantine (it was processed after all); True if it was there."""
+        with self._mutex:
+            cursor = self._db.execute(
+                "DELETE FROM quarantine WHERE kind = ? AND record_key = ?", (kind, key)
+            )
+            return cursor.rowcount > 0
+
+    def quarantined(self, *, kind: str | None = None) -> list[QuarantineRecord]:
+        """Every quarantined record (of one kind), oldest first."""
+        if kind is None:
+            rows = self._all("SELECT * FROM quarantine ORDER BY id")
+        else:
+            rows = self._all("SELECT * FROM quarantine WHERE kind = ? ORDER BY id", (kind,))
+        return [_quarantine(r) for r in rows]
+
+    def get_quarantined(self, record_id: int) -> QuarantineRecord | None:
+        """One quarantined record by id."""
+        row = self._one("SELECT * FROM quarantine WHERE id = ?", (record_id,))
+        return None if row is None else _quarantine(row)
+
+    def drop_quarantined(self, record_id: int) -> bool:
+        """Delete one quarantined record by id; True if it existed."""
+        with self._mutex:
+            return (
+                self._db.execute("DELETE FROM quarantine WHERE id = ?", (record_id,)).rowcount > 0
+            )
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, kind: str) -> int:
+        """Record the start of a pass; returns its id."""
+        return self._exec(
+            "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, _ts(utcnow()))
+        )
+
+    def finish_run(self, run_id: int, *, ok: bool, summary: dict[str, Any]) -> None:
+        """Record the end of a pass with its counts."""
+        self._exec(
+            "UPDATE runs SET finished_at = ?, ok = ?, summary = ? WHERE id = ?",
+            (_ts(utcnow()), int(ok), json.dumps(summary, default=str), run_id),
+        )
+
+    def runs(self, *, limit: int = 20) -> list[RunRecord]:
+        """The latest passes, newest first."""
+        rows = self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        return [
+            RunRecord(
+                id=r["id"],
+                kind=r["kind"],
+                started_at=_dt(r["started_at"]) or utcnow(),
+                finished_at=_dt(r["finished_at"]),
+                ok=None if r["ok"] is None else bool(r["ok"]),
+                summary=json.loads(r["summary"]) if r["summary"] else {},
+            )
+            for r in rows
+        ]
+
+    # -- counts for status ---------------------------------------------------------------------
+
+    def counts(
+        self, sql_table: str, group_by: str, where: str = "", params: tuple[Any, ...] = ()
+    ) -> dict[str, int]:
+        """``{value: count}`` of one column of a table (for ``serialsync status``)."""
+        allowed = {
+            ("units", "status"),
+            ("listings", "state"),
+            ("outbox", "state"),
+            ("quarantine", "kind"),
+        }
+        if (sql_table, group_by) not in allowed:
+            raise ValueError(f"no count of {sql_table}.{group_by}")
+        sql = f"SELECT {group_by} AS k, COUNT(*) AS n FROM {sql_table}"  # noqa: S608 - allow-listed
+        if where:
+            sql += f" WHERE {where}"
+        rows = self._all(sql + f" GROUP BY {group_by}", params)
+        return {str(r["k"]): int(r["n"]) for r in rows}
+
+
+def _take_lock(path: Path) -> IO[str]:
+    lock_path = path.with_name(path.name + ".lock")
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreLockedError(
+            f"the state store {path} is in use by another runner ({holder}); "
+            "only one runner may use a store at a time"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def _unit(row: sqlite3.Row) -> UnitRecord:
+    return UnitRecord(
+        unit=SerializedUnit.model_validate_json(row["data"]),
+        status=UnitStatus(row["status"]),
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _listing(row: sqlite3.Row) -> ListingRecord:
+    return ListingRecord(
+        connector=row["connector"],
+        serial=row["serial"],
+        sku=row["sku"],
+        state=ListingState(row["state"]),
+        content_hash=row["content_hash"],
+        remote=RemoteIds.model_validate_json(row["remote"]) if row["remote"] else None,
+        last_error=row["last_error"],
+        retryable=bool(row["retryable"]),
+        attempts=int(row["attempts"]),
+        updated_at=_dt(row["updated_at"]),
+    )
+
+
+def _outbox(row: sqlite3.Row) -> OutboxRecord:
+    return OutboxRecord(
+        channel=row["channel"],
+        order_id=row["order_id"],
+        order_number=row["order_number"],
+        state=OutboxState(row["state"]),
+        financial_status=row["financial_status"],
+        order_updated_at=_dt(row["order_updated_at"]) or utcnow(),
+        sale_json=row["sale"],
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+        next_attempt_at=_dt(row["next_attempt_at"]),
+        receipt=row["receipt"],
+        note=row["note"],
+        created_at=_dt(row["created_at"]),
+        reported_at=_dt(row["reported_at"]),
+    )
+
+
+def _quarantine(row: sqlite3.Row) -> QuarantineRecord:
+    return QuarantineRecord(
+        id=int(row["id"]),
+        kind=row["kind"],
+        key=row["record_key"],
+        connector=row["connector"],
+        reason=row["reason"],
+        payload=row["payload"],
+        first_seen=_dt(row["first_seen"]) or utcnow(),
+        last_seen=_dt(row["last_seen"]) or utcnow(),
+        count=int(row["seen_count"]),
+    )

@@ -1,0 +1,291 @@
+"""The order pass: orders → units reserved or sold → withdrawn everywhere → the POS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from serialsync import FinancialStatus, RetryableRemoteError, UnitStatus
+from serialsync.settings import SyncSettings
+from serialsync.store import OutboxState
+
+from tests.engine.conftest import World, build_world
+from tests.engine.memory import RefusedError
+
+GUITAR = "0113942719|||US210033734"
+OTHER = "0113942719|||US210033735"
+BASS = "0113942720|||MX1001"
+
+
+def status_of(world: World, serial: str) -> UnitStatus:
+    record = world.store.get_unit(serial)
+    assert record is not None
+    return record.status
+
+
+def test_paid_order_sells_the_unit_withdraws_it_everywhere_and_reports_it_once(
+    world: World,
+) -> None:
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(GUITAR, 1)])
+
+    summary = world.host.order_pass()
+
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+    assert GUITAR not in world.a.live() and GUITAR not in world.b.live()
+    assert next(iter(world.pos.orders.values()))["lines"] == [["0113942719", "US210033734", 1]]
+    assert summary.counts("shop_a").orders == 1
+    assert summary.counts("shop_a").sales_reported == 1
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+    assert record.receipt is not None and "AIM-1" in record.receipt
+
+    calls = world.pos.state["calls"]
+    world.advance(minutes=5)
+    again = world.host.order_pass()
+    assert world.pos.state["calls"] == calls  # nothing reported twice
+    assert again.counts("shop_a").sales_reported == 0
+
+
+def test_the_sold_unit_stays_withdrawn_when_the_pos_has_not_caught_up(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+    # The POS still says "in stock" for it (AIM keeps web orders open); a change elsewhere in
+    # the POS brings the unit back through inventory: it must not be relisted.
+    world.pos.set_unit("0113942719", "US210033734", price="1.00")
+
+    world.host.inventory_pass()
+
+    assert GUITAR not in world.a.live() | world.b.live()
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+
+
+def test_pending_order_reserves_then_payment_sells(world: World) -> None:
+    world.host.inventory_pass()
+    order_id = world.b.place_order([(BASS, 1)], status=FinancialStatus.PENDING)
+
+    world.host.order_pass()
+    assert status_of(world, "MX1001") == UnitStatus.RESERVED
+    assert BASS not in world.a.live() | world.b.live()
+    assert world.pos.orders == {}  # not paid: nothing reported yet
+    record = world.store.get_outbox("shop_b", order_id)
+    assert record is not None and record.state == OutboxState.WAITING
+
+    world.b.set_order_status(order_id, FinancialStatus.PAID)
+    world.host.order_pass()
+    assert status_of(world, "MX1001") == UnitStatus.SOLD
+    assert len(world.pos.orders) == 1
+    moves = [(m.from_status.value, m.to_status.value) for m in world.store.history("MX1001")]
+    assert moves[1:] == [("in_stock", "reserved"), ("reserved", "sold")]
+
+
+def test_unpaid_order_cancelled_releases_the_reservation_and_relists(world: World) -> None:
+    world.host.inventory_pass()
+    order_id = world.b.place_order([(BASS, 1)], status=FinancialStatus.PENDING)
+    world.host.order_pass()
+
+    world.b.set_order_status(order_id, FinancialStatus.CANCELLED)
+    world.host.order_pass()
+
+    assert status_of(world, "MX1001") == UnitStatus.IN_STOCK
+    assert BASS in world.a.live() and BASS in world.b.live()
+    assert world.pos.orders == {}
+    assert world.store.get_claim("MX1001") is None
+
+
+def test_cancelled_before_reported_is_not_reported_and_the_unit_is_relisted(world: World) -> None:
+    world.host.inventory_pass()
+    world.pos.report_failures.append(RetryableRemoteError("AIM is down"))
+    order_id = world.a.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.PENDING and record.attempts == 1
+
+    world.a.set_order_status(order_id, FinancialStatus.CANCELLED)
+    world.advance(hours=2)
+    world.host.order_pass()
+
+    assert world.pos.orders == {}
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.CANCELLED
+    assert status_of(world, "US210033734") == UnitStatus.IN_STOCK
+    assert GUITAR in world.a.live() and GUITAR in world.b.live()
+
+
+def test_refunded_after_reported_is_recorded_and_the_pos_decides(world: World) -> None:
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+
+    world.a.set_order_status(order_id, FinancialStatus.REFUNDED)
+    world.host.order_pass()
+
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+    assert record.financial_status == "refunded"
+    assert "the POS decides" in (record.note or "")
+    assert GUITAR not in world.a.live()  # still sold until the POS says otherwise
+    world.pos.set_unit("0113942719", "US210033734", status="returned")
+    world.host.inventory_pass()
+    world.pos.set_unit("0113942719", "US210033734", status="in_stock")
+    world.host.inventory_pass()
+    assert GUITAR in world.a.live()
+
+
+def test_same_unit_sold_on_two_channels_first_wins_second_is_a_conflict(world: World) -> None:
+    world.host.inventory_pass()
+    first = world.a.place_order([(GUITAR, 1)])
+    second = world.b.place_order([(GUITAR, 1)])
+
+    summary = world.host.order_pass()
+
+    assert len(world.pos.orders) == 1
+    assert next(iter(world.pos.orders)) == f"#{first}@shop_a"
+    conflict = world.store.get_outbox("shop_b", second)
+    assert conflict is not None and conflict.state == OutboxState.CONFLICT
+    assert first in (conflict.note or "") and "shop_a" in (conflict.note or "")
+    [quarantined] = world.store.quarantined(kind="conflict")
+    assert quarantined.key == f"shop_b:{second}"
+    assert summary.counts("shop_b").conflicts == 1
+    assert not summary.ok
+
+    # Cancelling the losing order settles the conflict; the unit stays sold to the winner.
+    world.b.set_order_status(second, FinancialStatus.CANCELLED)
+    world.host.order_pass()
+    conflict = world.store.get_outbox("shop_b", second)
+    assert conflict is not None and conflict.state == OutboxState.CANCELLED
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+
+
+def test_bad_orders_are_quarantined_and_the_others_go_on(world: World) -> None:
+    world.host.inventory_pass()
+    unknown = world.a.place_order([("0113942719|||NOPE", 1)])
+    malformed = world.a.place_order([("0113942719|||BAD|X", 1)])
+    two = world.a.place_order([(OTHER, 2)])
+    missing = world.a.place_order([(None, 1)])
+    wrong_sku = world.a.place_order([("0113942720|||US210033736", 1)])
+    good = world.a.place_order([(BASS, 1)])
+
+    summary = world.host.order_pass()
+
+    reasons = {q.key: q.reason for q in world.store.quarantined(kind="order")}
+    assert "unknown serial 'NOPE'" in reasons[f"shop_a:{unknown}"]
+    assert "'|'" in reasons[f"shop_a:{malformed}"]
+    assert "quantity 2" in reasons[f"shop_a:{two}"]
+    assert "no SKU" in reasons[f"shop_a:{missing}"]
+    assert "belongs to SKU '0113942719'" in reasons[f"shop_a:{wrong_sku}"]
+    assert summary.counts("shop_a").quarantined == 5
+    assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942720", "MX1001", 1]]]
+    assert world.store.get_outbox("shop_a", good) is not None
+    assert world.store.get_cursor("shop_a", "orders") is not None
+
+
+def test_plain_sku_lines_travel_in_the_sale(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.place_order([(GUITAR, 1), ("STRINGS-10", 3)])
+    world.a.place_order([("PICKS", 1)])  # no serialized line: not ours by default
+
+    world.host.order_pass()
+
+    [order] = world.pos.orders.values()
+    assert sorted(order["lines"]) == [["0113942719", "US210033734", 1], ["STRINGS-10", None, 3]]
+
+
+def test_report_all_orders_when_asked(tmp_path) -> None:
+    w = build_world(tmp_path, sync=SyncSettings(workers=1, report_orders="all"))
+    w.a.place_order([("PICKS", 2)])
+    w.host.order_pass()
+    assert [o["lines"] for o in w.pos.orders.values()] == [[["PICKS", None, 2]]]
+    w.store.close()
+
+
+def test_transient_report_failures_back_off_and_never_duplicate(world: World) -> None:
+    world.host.inventory_pass()
+    world.pos.report_failures += [RetryableRemoteError("timeout"), RetryableRemoteError("503")]
+    order_id = world.a.place_order([(GUITAR, 1)])
+
+    world.host.order_pass()  # attempt 1 fails
+    world.host.order_pass()  # not due yet: the backoff holds it
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.attempts == 1 and record.next_attempt_at is not None
+    assert "timeout" in (record.last_error or "")
+
+    world.advance(minutes=1, seconds=1)
+    world.host.order_pass()  # attempt 2 fails; next wait is 2 minutes
+    world.advance(minutes=1)
+    world.host.order_pass()
+    assert world.pos.orders == {}
+    world.advance(minutes=2)
+    world.host.order_pass()
+    assert len(world.pos.orders) == 1
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+
+
+def test_refused_sale_is_failed_for_a_person_and_can_be_retried(world: World) -> None:
+    world.host.inventory_pass()
+    world.pos.report_failures.append(RefusedError("AIM: SKU is not licensed for Active-e"))
+    order_id = world.a.place_order([(GUITAR, 1)])
+
+    summary = world.host.order_pass()
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.FAILED
+    assert "not licensed" in (record.last_error or "")
+    assert summary.counts("shop_a").sales_failed == 1
+
+    world.host.order_pass()
+    assert world.pos.orders == {}  # a failed sale waits for a person
+    assert world.host.retry_sale("shop_a", order_id)
+    world.host.order_pass()
+    assert len(world.pos.orders) == 1
+
+
+def test_overlap_window_rereads_and_dedupes(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+    calls = world.pos.state["calls"]
+
+    # An order whose update time lands just before the saved cursor (a late-indexed order).
+    late = world.a.place_order([(BASS, 1)])
+    world.a.state["orders"][late]["updated_at"] = (
+        world.a.clock - timedelta(seconds=30)
+    ).isoformat()
+    world.a.save()
+    world.host.order_pass()
+
+    assert world.pos.state["calls"] == calls + 1
+    assert status_of(world, "MX1001") == UnitStatus.SOLD
+
+
+def test_quarantined_order_can_be_retried_after_the_cause_is_fixed(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.place_order([("NEWSKU|||N1", 1)])
+    world.host.order_pass()
+    [record] = world.store.quarantined(kind="order")
+
+    world.pos.add_product("NEWSKU", ["N1"])
+    world.host.inventory_pass()
+    assert world.host.retry_quarantined(record.id) == "processed"
+    world.host.order_pass()
+
+    assert world.store.quarantined(kind="order") == []
+    assert status_of(world, "N1") == UnitStatus.SOLD
+    assert len(world.pos.orders) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_many_orders_over_both_channels(tmp_path, workers: int) -> None:
+    w = build_world(tmp_path, sync=SyncSettings(workers=workers))
+    serials = [f"S{i:03}" for i in range(40)]
+    w.pos.add_product("P", serials)
+    w.host.inventory_pass()
+    for i, serial in enumerate(serials[:30]):
+        (w.a if i % 2 else w.b).place_order([(f"P|||{serial}", 1)])
+
+    w.host.order_pass()
+
+    assert len(w.pos.orders) == 30
+    assert w.a.live() == w.b.live() == {f"P|||{s}" for s in serials[30:]}
+    w.store.close()
