@@ -1,0 +1,305 @@
+"""The wire: every Magento REST V1 call the plugin makes, and Magento's error shape.
+
+Paths are relative to ``<base_url>/rest/<store_code>``. A SKU in a path is percent-encoded
+whole (``quote(sku, safe="")``): an integration id holds ``|`` and may hold ``+``, ``/`` or
+``#``, each of which would otherwise change the path Magento routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from serialsync import HttpClient, PermanentRemoteError, RetryableRemoteError
+
+#: Magento's message when a configurable child is linked a second time (LinkManagement).
+ALREADY_ATTACHED = "already attached"
+#: Magento's message when an option label exists already (OptionManagement::add).
+OPTION_EXISTS = "already exists"
+
+
+def sku_path(sku: str) -> str:
+    """A SKU as one URL path segment: every reserved character percent-encoded."""
+    return quote(sku, safe="")
+
+
+def render_message(body: Any) -> str:
+    """Magento's ``{message, parameters}`` with its ``%1`` / ``%name`` placeholders filled."""
+    if not isinstance(body, Mapping):
+        return str(body)
+    message = _fill(str(body.get("message", "")), body.get("parameters"))
+    # MSI validation answers "Validation Failed" with the reasons in ``errors``.
+    details = [
+        _fill(str(item.get("message", "")), item.get("parameters"))
+        for item in body.get("errors") or ()
+        if isinstance(item, Mapping)
+    ]
+    return "; ".join([message, *details]) if details else message
+
+
+def _fill(message: str, parameters: Any) -> str:
+    if isinstance(parameters, Mapping):
+        for key, value in parameters.items():
+            message = message.replace(f"%{key}", str(value))
+    elif isinstance(parameters, list):
+        # Replace from the highest index so %1 does not eat the start of %10.
+        for index in range(len(parameters), 0, -1):
+            message = message.replace(f"%{index}", str(parameters[index - 1]))
+    return message
+
+
+def search_criteria(
+    filters: Sequence[tuple[str, str, str]],
+    *,
+    sort: tuple[str, str] | None = None,
+    page_size: int | None = None,
+    current_page: int | None = None,
+) -> dict[str, str]:
+    """Query parameters of a ``searchCriteria``; each filter is its own group (AND)."""
+    params: dict[str, str] = {}
+    for group, (field, value, condition) in enumerate(filters):
+        prefix = f"searchCriteria[filterGroups][{group}][filters][0]"
+        params[f"{prefix}[field]"] = field
+        params[f"{prefix}[value]"] = value
+        params[f"{prefix}[conditionType]"] = condition
+    if sort is not None:
+        params["searchCriteria[sortOrders][0][field]"] = sort[0]
+        params["searchCriteria[sortOrders][0][direction]"] = sort[1]
+    if page_size is not None:
+        params["searchCriteria[pageSize]"] = str(page_size)
+    if current_page is not None:
+        params["searchCriteria[currentPage]"] = str(current_page)
+    return params
+
+
+class MagentoClient:
+    """Typed calls over one connector's :class:`HttpClient`; raises typed remote errors.
+
+    An error carries Magento's rendered message; ``code`` is ``HTTP <status>``.
+    """
+
+    def __init__(self, http: HttpClient, *, images: HttpClient | None = None) -> None:
+        self.http = http
+        # Images are fetched from third-party hosts: a client without the store's credentials.
+        self.images = images
+
+    def close(self) -> None:
+        """Close both connection pools."""
+        self.http.close()
+        if self.images is not None:
+            self.images.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _check(self, response: httpx.Response, operation: str) -> Any:
+        if response.status_code < 400:
+            return response.json() if response.content else None
+        try:
+            message = render_message(response.json())
+        except ValueError:
+            message = self.http.excerpt(response)
+        error = self.http.error_for(
+            response, message=f"Magento refused {operation} ({response.status_code}): {message}"
+        )
+        error.code = f"HTTP {response.status_code}"
+        raise error
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        response = self.http.request(
+            method,
+            f"/V1/{path}",
+            json=json,
+            params=params,
+            idempotent=idempotent,
+            operation=operation,
+        )
+        return self._check(response, operation)
+
+    # -- store ------------------------------------------------------------------------------
+
+    def store_configs(self) -> list[dict[str, Any]]:
+        """``GET /V1/store/storeConfigs``: the store views, a cheap authenticated read."""
+        result = self._call("GET", "store/storeConfigs", "store configs")
+        return list(result or [])
+
+    # -- the serial attribute -----------------------------------------------------------------
+
+    def get_attribute(self, code: str) -> dict[str, Any] | None:
+        """``GET /V1/products/attributes/{code}``; ``None`` when it does not exist."""
+        try:
+            result: dict[str, Any] = self._call(
+                "GET", f"products/attributes/{quote(code, safe='')}", "read attribute"
+            )
+        except PermanentRemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+    def create_attribute(self, attribute: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /V1/products/attributes``: a new product attribute."""
+        result: dict[str, Any] = self._call(
+            "POST", "products/attributes", "create attribute", json={"attribute": attribute}
+        )
+        return result
+
+    def attribute_groups(self, attribute_set_id: int) -> list[dict[str, Any]]:
+        """``GET /V1/products/attribute-sets/groups/list`` of one attribute set."""
+        params = search_criteria([("attribute_set_id", str(attribute_set_id), "eq")])
+        result = self._call(
+            "GET", "products/attribute-sets/groups/list", "list attribute groups", params=params
+        )
+        return list((result or {}).get("items") or [])
+
+    def assign_attribute(self, attribute_set_id: int, group_id: int, code: str) -> None:
+        """``POST /V1/products/attribute-sets/attributes``: put an attribute in a set."""
+        self._call(
+            "POST",
+            "products/attribute-sets/attributes",
+            "assign attribute to set",
+            json={
+                "attributeSetId": attribute_set_id,
+                "attributeGroupId": group_id,
+                "attributeCode": code,
+                "sortOrder": 0,
+            },
+            idempotent=True,
+        )
+
+    def attribute_options(self, code: str) -> list[dict[str, Any]]:
+        """``GET /V1/products/attributes/{code}/options``: every option (label, value)."""
+        result = self._call(
+            "GET", f"products/attributes/{quote(code, safe='')}/options", "list options"
+        )
+        return list(result or [])
+
+    def add_option(self, code: str, label: str) -> int:
+        """``POST /V1/products/attributes/{code}/options``: one option; its new id.
+
+        Magento refuses a label that exists already (compared case-insensitively) with a 400
+        saying "already exists"; the caller looks the id up then.
+        """
+        result = self._call(
+            "POST",
+            f"products/attributes/{quote(code, safe='')}/options",
+            "add serial option",
+            json={"option": {"label": label, "value": "", "sort_order": 0, "is_default": False}},
+        )
+        text = str(result).strip().removeprefix("id_")
+        if not text.isdigit():
+            raise RetryableRemoteError(
+                f"Magento added the option {label!r} but answered no id ({result!r})",
+                connector=self.http.connector,
+            )
+        return int(text)
+
+    # -- products ---------------------------------------------------------------------------
+
+    def save_product(self, product: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /V1/products``: create, or update the product with this SKU (an upsert).
+
+        Repeating it is harmless (it updates the same SKU), so it is retried like a PUT.
+        """
+        result: dict[str, Any] = self._call(
+            "POST", "products", "save product", json={"product": product}, idempotent=True
+        )
+        return result
+
+    def update_product(self, sku: str, product: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /V1/products/{sku}``: change an existing product (only the fields given)."""
+        result: dict[str, Any] = self._call(
+            "PUT", f"products/{sku_path(sku)}", "update product", json={"product": product}
+        )
+        return result
+
+    def configurable_children(self, sku: str) -> list[dict[str, Any]] | None:
+        """``GET /V1/configurable-products/{sku}/children``; ``None`` if no such parent."""
+        try:
+            result = self._call(
+                "GET", f"configurable-products/{sku_path(sku)}/children", "list children"
+            )
+        except PermanentRemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return list(result or [])
+
+    def add_configurable_option(self, sku: str, option: Mapping[str, Any]) -> int:
+        """``POST /V1/configurable-products/{sku}/options``: make the parent vary by it."""
+        result = self._call(
+            "POST",
+            f"configurable-products/{sku_path(sku)}/options",
+            "add configurable option",
+            json={"option": option},
+        )
+        return int(result or 0)
+
+    def add_child(self, sku: str, child_sku: str) -> None:
+        """``POST /V1/configurable-products/{sku}/child``: link one child (already linked: ok)."""
+        try:
+            self._call(
+                "POST",
+                f"configurable-products/{sku_path(sku)}/child",
+                "link child",
+                json={"childSku": child_sku},
+                idempotent=True,
+            )
+        except PermanentRemoteError as exc:
+            if ALREADY_ATTACHED not in str(exc):
+                raise
+
+    # -- stock (MSI) ------------------------------------------------------------------------
+
+    def save_source_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """``POST /V1/inventory/source-items``: set quantity and status of many SKUs at once.
+
+        Setting absolute values is idempotent, so it is retried like a PUT.
+        """
+        self._call(
+            "POST",
+            "inventory/source-items",
+            "save source items",
+            json={"sourceItems": list(items)},
+            idempotent=True,
+        )
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def search_orders(
+        self, updated_from: str | None, *, page: int, page_size: int
+    ) -> dict[str, Any]:
+        """``GET /V1/orders`` updated at or after ``updated_from``, oldest first."""
+        filters = [("updated_at", updated_from, "gteq")] if updated_from else []
+        params = search_criteria(
+            filters, sort=("updated_at", "ASC"), page_size=page_size, current_page=page
+        )
+        result: dict[str, Any] = self._call("GET", "orders", "search orders", params=params)
+        return result
+
+    # -- images -----------------------------------------------------------------------------
+
+    def download(self, url: str) -> tuple[bytes, str]:
+        """Fetch an image (from anywhere but the store): its bytes and content type."""
+        client = self.images or self.http
+        response = client.get(url, operation="download image")
+        if response.status_code >= 400:
+            raise client.error_for(response)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        return response.content, content_type
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

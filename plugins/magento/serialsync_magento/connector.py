@@ -1,0 +1,517 @@
+"""The Magento connector: publish serial units as configurable children, read orders back.
+
+Requests, per call of ``publish_variants`` (N units of one product):
+
+* a new product: the serial attribute once per connector (1 read), then ``1`` read of the
+  parent's children (does the parent exist, which children does it have), ``N`` option creates
+  (Magento adds one option per call), ``N`` child saves (no batch create in synchronous REST),
+  ``1`` parent save carrying the configurable option and every child link, and ``1`` MSI
+  source-items save for all N: **2N + 3**. The documented alternative (``per_child``: options
+  call + one ``/child`` call per child) costs 3N + 3.
+* N changed units: ``N`` product updates plus ``1`` source-items save only where the stock moved
+  (a re-listed unit); N withdrawn units: ``1`` source-items save (per 500), plus N updates
+  when ``disable_on_withdraw`` is on. A unit whose payload and stock are unchanged costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from serialsync import (
+    AuthenticationError,
+    Connector,
+    ConnectorContext,
+    IntegrationIdError,
+    ListingAction,
+    ListingChange,
+    OrdersPage,
+    PermanentRemoteError,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    RemoteError,
+    RemoteIds,
+    RetryableRemoteError,
+    check_length,
+    hookimpl,
+)
+
+from serialsync_magento import mapping
+from serialsync_magento.auth import OAuth1Auth
+from serialsync_magento.client import OPTION_EXISTS, MagentoClient, chunks
+from serialsync_magento.settings import MagentoSettings
+
+#: Magento trims SKUs longer than this on save: the unit would be lost, so it is refused.
+SKU_LIMIT = 64
+CHANNEL = "magento"
+
+
+@dataclass
+class _Unit:
+    """One change on its way through a publish call."""
+
+    change: ListingChange
+    sku: str  # the integration id: the child's SKU
+    option_id: int | None = None
+    child_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    child_hash: str = ""
+    image: str = ""
+    result: PublishResult | None = None
+    failure: RemoteError | None = None
+    needs_link: bool = False
+    stock: str = ""
+
+    @property
+    def extra(self) -> dict[str, str]:
+        remote = self.change.remote
+        return dict(remote.extra) if remote is not None else {}
+
+
+class MagentoConnector(Connector[MagentoSettings]):
+    """One Magento store as a channel (``publish_variants``, ``fetch_orders``)."""
+
+    def __init__(self, settings: MagentoSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        headers: dict[str, str] = {"Accept": "application/json"}
+        auth = None
+        if settings.access_token is not None:
+            headers["Authorization"] = f"Bearer {settings.access_token.get_secret_value()}"
+        elif settings.oauth is not None:
+            auth = OAuth1Auth(settings.oauth)
+        http = context.http_client(
+            settings, base_url=settings.rest_root, headers=headers, auth=auth
+        )
+        images = context.http_client(settings) if settings.upload_images else None
+        self.client = MagentoClient(http, images=images)
+        self._attribute_id: int | None = None
+        #: Serial option ids by upper-cased label (Magento compares labels case-insensitively).
+        self._options: dict[str, tuple[str, int]] = {}
+
+    def close(self) -> None:
+        """Close the HTTP connection pools."""
+        self.client.close()
+
+    # -- check ------------------------------------------------------------------------------
+
+    @hookimpl
+    def check_connection(self) -> str:
+        """Read the store views (one GET) and describe the first."""
+        configs = self.client.store_configs()
+        if not configs:
+            return "Magento store with no store views"
+        first = configs[0]
+        return (
+            f"Magento store {first.get('base_url') or self.settings.base_url}, "
+            f"currency {first.get('base_currency_code', '?')}, {len(configs)} store view(s)"
+        )
+
+    # -- publish ----------------------------------------------------------------------------
+
+    @hookimpl
+    def publish_variants(
+        self, product: Product, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome]:
+        """Make the children of ``product``'s configurable parent match ``changes``."""
+        log = self.log.bind(operation="publish_variants", sku=product.sku)
+        outcomes: list[PublishOutcome] = []
+        units: list[_Unit] = []
+        for change in changes:
+            try:
+                sku = change.unit.integration_id
+                check_length(sku, limit=SKU_LIMIT, channel=CHANNEL)
+            except IntegrationIdError as exc:
+                log.warning("magento.unit_refused", serial=change.unit.serial, rule=exc.rule)
+                outcomes.append(_failed(change, str(exc), code=exc.rule, retryable=False))
+                continue
+            units.append(_Unit(change=change, sku=sku))
+        upserts = [u for u in units if u.change.action is ListingAction.UPSERT]
+        withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
+        if upserts:
+            self._publish_upserts(product, upserts)
+        for unit in withdraws:
+            self._withdraw(unit)
+        self._save_stock([u for u in units if u.failure is None and u.stock])
+        parent_sku = self.settings.parent_sku(product.sku)
+        parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
+        for unit in units:
+            outcomes.append(self._outcome(unit, parent_sku, parent_hash))
+        log.info(
+            "magento.published",
+            units=len(changes),
+            failed=sum(o.result is PublishResult.FAILED for o in outcomes),
+            requests=self.client.http.stats["requests"],
+        )
+        return outcomes
+
+    def _publish_upserts(self, product: Product, units: list[_Unit]) -> None:
+        try:
+            attribute_id = self._serial_attribute()
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit in units:
+                unit.failure = exc
+            return
+        for unit in units:
+            self._resolve_option(unit)
+        images: dict[str, dict[str, Any] | None] = {}
+        for unit in units:
+            if unit.failure is None:
+                self._write_child(product, unit, images)
+        self._write_parent(product, attribute_id, units)
+
+    def _serial_attribute(self) -> int:
+        """The serial attribute's id: read once per connector, created if missing."""
+        if self._attribute_id is not None:
+            return self._attribute_id
+        settings = self.settings
+        code = settings.serial_attribute
+        attribute = self.client.get_attribute(code)
+        if attribute is None:
+            attribute = self.client.create_attribute(
+                {
+                    "attribute_code": code,
+                    "frontend_input": "select",
+                    "entity_type_id": "4",
+                    "is_required": False,
+                    "scope": "global",
+                    "is_user_defined": True,
+                    "is_visible": True,
+                    "default_frontend_label": settings.serial_attribute_label,
+                    "frontend_labels": [{"store_id": 0, "label": settings.serial_attribute_label}],
+                }
+            )
+            group_id = settings.attribute_group_id
+            if group_id is None:
+                groups = self.client.attribute_groups(settings.attribute_set_id)
+                if not groups:
+                    raise PermanentRemoteError(
+                        f"attribute set {settings.attribute_set_id} has no group to put "
+                        f"{code!r} in; set attribute_group_id",
+                        connector=self.name,
+                    )
+                group_id = int(groups[0]["attribute_group_id"])
+            self.client.assign_attribute(settings.attribute_set_id, group_id, code)
+            self.log.info("magento.attribute_created", attribute=code)
+        elif (
+            attribute.get("frontend_input") != "select"
+            or attribute.get("scope", "global") != "global"
+            or not attribute.get("is_user_defined", True)
+        ):
+            raise PermanentRemoteError(
+                f"the attribute {code!r} cannot vary a configurable product: it must be a "
+                f"global, user-defined select (it is {attribute.get('scope')!r} "
+                f"{attribute.get('frontend_input')!r})",
+                connector=self.name,
+            )
+        self._attribute_id = int(attribute["attribute_id"])
+        return self._attribute_id
+
+    def _resolve_option(self, unit: _Unit) -> None:
+        """Find or add the serial's option on the serial attribute."""
+        serial = unit.change.unit.serial
+        known = unit.extra.get("option_id")
+        if known and known.isdigit():
+            unit.option_id = int(known)
+            return
+        cached = self._options.get(serial.upper())
+        if cached is None:
+            try:
+                option_id = self.client.add_option(self.settings.serial_attribute, serial)
+            except AuthenticationError:
+                raise
+            except PermanentRemoteError as exc:
+                if OPTION_EXISTS not in str(exc):
+                    unit.failure = exc
+                    return
+                # Added by an earlier, interrupted pass: adopt it.
+                self._load_options()
+                cached = self._options.get(serial.upper())
+            except RemoteError as exc:
+                unit.failure = exc
+                return
+            else:
+                self._options[serial.upper()] = (serial, option_id)
+                unit.option_id = option_id
+                return
+        if cached is None or cached[0] != serial:
+            unit.failure = PermanentRemoteError(
+                f"Magento holds the option {cached[0] if cached else '?'!r} for the serial "
+                f"{serial!r}: option labels are compared without case, so this serial cannot "
+                "have its own value",
+                connector=self.name,
+                code="option-label-conflict",
+            )
+            return
+        unit.option_id = cached[1]
+
+    def _load_options(self) -> None:
+        for option in self.client.attribute_options(self.settings.serial_attribute):
+            value = str(option.get("value") or "")
+            label = str(option.get("label") or "")
+            if value.isdigit() and label:
+                self._options[label.upper()] = (label, int(value))
+
+    def _image_entry(
+        self, product: Product, unit: _Unit, cache: dict[str, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        url = unit.image
+        if url not in cache:
+            try:
+                content, content_type = self.client.download(url)
+            except RemoteError as exc:
+                # A missing photo must not keep the unit off the shop.
+                self.log.warning(
+                    "magento.image_unavailable", serial=unit.change.unit.serial, error=str(exc)
+                )
+                cache[url] = None
+            else:
+                if not content_type.startswith("image/"):
+                    content_type = "image/jpeg"
+                extension = content_type.split("/")[-1].replace("jpeg", "jpg")
+                name = f"{mapping.url_key(product.title, unit.sku)[:80]}.{extension}"
+                cache[url] = mapping.media_entry(product.title, content, content_type, name)
+        return cache[url]
+
+    def _write_child(
+        self, product: Product, unit: _Unit, images: dict[str, dict[str, Any] | None]
+    ) -> None:
+        assert unit.option_id is not None
+        settings = self.settings
+        payload = mapping.child_payload(
+            settings, product, unit.change.unit, unit.sku, unit.option_id
+        )
+        unit.image = (
+            (mapping.image_of(product, unit.change.unit) or "") if settings.upload_images else ""
+        )
+        unit.child_hash = mapping.fingerprint([payload, unit.image])
+        extra = unit.extra
+        remote = unit.change.remote
+        known_id = remote.variant_id if remote is not None else None
+        unit.stock = "1"
+        if remote is not None and extra.get("child_hash") == unit.child_hash and known_id:
+            unit.child_id = int(known_id)
+            unit.result = (
+                PublishResult.UNCHANGED if extra.get("stock") == "1" else PublishResult.UPDATED
+            )
+            return
+        if unit.image and unit.image != extra.get("image"):
+            # Sent only when the photo changed: Magento adds, never dedupes, uploaded images.
+            entry = self._image_entry(product, unit, images)
+            if entry is not None:
+                payload["media_gallery_entries"] = [entry]
+            else:
+                unit.image = extra.get("image", "")
+        try:
+            if remote is None or not known_id:
+                saved = self.client.save_product(payload)
+                unit.result = PublishResult.CREATED
+                unit.needs_link = True
+            else:
+                saved = self.client.update_product(unit.sku, payload)
+                unit.result = PublishResult.UPDATED
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            unit.failure = exc
+            unit.stock = ""
+            return
+        unit.child_id = int(saved["id"])
+
+    def _write_parent(self, product: Product, attribute_id: int, units: list[_Unit]) -> None:
+        """Create or update the configurable parent and link the new children to it."""
+        settings = self.settings
+        parent = mapping.parent_payload(settings, product)
+        parent_hash = mapping.fingerprint(parent)
+        live = [u for u in units if u.failure is None]
+        new = [u for u in live if u.needs_link]
+        stale = any(u.extra.get("parent_hash") != parent_hash for u in live)
+        try:
+            if new:
+                existing = self.client.configurable_children(parent["sku"])
+                if settings.link_mode == "per_child":
+                    self._link_per_child(parent, attribute_id, new, existing)
+                else:
+                    self._link_in_parent(parent, attribute_id, new, existing or [])
+            elif stale and live:
+                # Product-level fields changed (title, description, price): the links stay.
+                self.client.update_product(parent["sku"], parent)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit in new or live:
+                if unit.failure is None:
+                    unit.failure = exc
+
+    def _link_in_parent(
+        self,
+        parent: dict[str, Any],
+        attribute_id: int,
+        new: list[_Unit],
+        existing: list[dict[str, Any]],
+    ) -> None:
+        code = self.settings.serial_attribute
+        child_ids = [int(child["id"]) for child in existing if child.get("id") is not None]
+        option_ids = []
+        for child in existing:
+            value = mapping.custom_attribute(child, code)
+            if value is not None and value.isdigit():
+                option_ids.append(int(value))
+        child_ids += [u.child_id for u in new if u.child_id is not None]
+        option_ids += [u.option_id for u in new if u.option_id is not None]
+        payload = mapping.with_links(
+            parent,
+            attribute_id=attribute_id,
+            label=self.settings.serial_attribute_label,
+            option_ids=option_ids,
+            child_ids=child_ids,
+        )
+        self.client.save_product(payload)
+
+    def _link_per_child(
+        self,
+        parent: dict[str, Any],
+        attribute_id: int,
+        new: list[_Unit],
+        existing: list[dict[str, Any]] | None,
+    ) -> None:
+        if existing is None:
+            self.client.save_product(parent)
+            self.client.add_configurable_option(
+                parent["sku"],
+                {
+                    "attribute_id": str(attribute_id),
+                    "label": self.settings.serial_attribute_label,
+                    "position": 0,
+                    "values": [{"value_index": u.option_id} for u in new],
+                },
+            )
+        for unit in new:
+            try:
+                self.client.add_child(parent["sku"], unit.sku)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                unit.failure = exc
+
+    def _withdraw(self, unit: _Unit) -> None:
+        unit.stock = "0"
+        remote = unit.change.remote
+        unit.result = PublishResult.WITHDRAWN
+        if not self.settings.disable_on_withdraw or remote is None or not remote.variant_id:
+            return
+        try:
+            self.client.update_product(
+                unit.sku, {"sku": unit.sku, "status": mapping.STATUS_DISABLED}
+            )
+        except AuthenticationError:
+            raise
+        except PermanentRemoteError as exc:
+            if exc.status != 404:  # already gone: withdrawn all the same
+                unit.failure = exc
+        except RemoteError as exc:
+            unit.failure = exc
+
+    def _save_stock(self, units: list[_Unit]) -> None:
+        """One source-items save for every unit whose stock moves (chunked for large calls)."""
+        moving = [
+            u
+            for u in units
+            if u.result is not PublishResult.UNCHANGED
+            and not (u.stock == "0" and u.extra.get("stock") == "0")
+        ]
+        for batch in chunks(moving, self.settings.source_items_batch):
+            items = [
+                mapping.source_item(u.sku, self.settings.source_code, in_stock=u.stock == "1")
+                for u in batch
+            ]
+            try:
+                self.client.save_source_items(items)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for unit in batch:
+                    unit.failure = exc
+
+    def _outcome(self, unit: _Unit, parent_sku: str, parent_hash: str) -> PublishOutcome:
+        change = unit.change
+        if unit.failure is not None:
+            exc = unit.failure
+            return _failed(
+                change,
+                str(exc),
+                code=exc.code or (f"HTTP {exc.status}" if exc.status else None),
+                retryable=isinstance(exc, RetryableRemoteError),
+            )
+        extra = unit.extra
+        extra["stock"] = unit.stock
+        extra["parent_sku"] = parent_sku
+        if change.action is ListingAction.UPSERT:
+            extra.update(
+                option_id=str(unit.option_id),
+                child_hash=unit.child_hash,
+                parent_hash=parent_hash,
+                image=unit.image,
+            )
+        elif self.settings.disable_on_withdraw:
+            extra["child_hash"] = ""  # disabled: the next upsert must write the child again
+        remote = change.remote
+        variant_id = str(unit.child_id) if unit.child_id is not None else None
+        return PublishOutcome(
+            sku=change.unit.sku,
+            serial=change.unit.serial,
+            result=unit.result or PublishResult.UNCHANGED,
+            remote=RemoteIds(
+                product_id=parent_sku,
+                variant_id=variant_id or (remote.variant_id if remote else None),
+                inventory_item_id=unit.sku,
+                extra=extra,
+            ),
+        )
+
+    # -- orders -----------------------------------------------------------------------------
+
+    @hookimpl
+    def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:
+        """One page of orders updated at or after ``since``, oldest first.
+
+        Magento answers a page past the end with the last page again, so the pager stops by
+        ``total_count`` and never by an empty page.
+        """
+        number = _page_number(page)
+        size = self.settings.orders_page_size
+        result = self.client.search_orders(
+            mapping.format_time(since) if since is not None else None, page=number, page_size=size
+        )
+        items = list(result.get("items") or [])
+        total = int(result.get("total_count") or 0)
+        orders = tuple(mapping.order_from(raw, self.name) for raw in items)
+        more = bool(items) and number * size < total
+        self.log.info("magento.orders_page", page=number, orders=len(orders), total=total)
+        return OrdersPage(orders=orders, next_page=str(number + 1) if more else None)
+
+
+def _page_number(page: str | None) -> int:
+    if page is None:
+        return 1
+    if not page.isdigit() or int(page) < 1:
+        raise ValueError(f"not a Magento orders page token: {page!r}")
+    return int(page)
+
+
+def _failed(
+    change: ListingChange, reason: str, *, code: str | None, retryable: bool
+) -> PublishOutcome:
+    return PublishOutcome(
+        sku=change.unit.sku,
+        serial=change.unit.serial,
+        result=PublishResult.FAILED,
+        remote=change.remote,
+        reason=reason,
+        code=code,
+        retryable=retryable,
+    )

@@ -1,0 +1,820 @@
+"""A fake Magento 2.4 admin REST API: catalog, serial options, configurable links, MSI, orders.
+
+It holds what the plugin touches in memory and refuses what Magento refuses, with Magento's
+``{message, parameters}`` error shape: SKUs over 64 characters, duplicate url keys (derived
+from the name when none is given), duplicate option labels (compared without case), children
+of one parent sharing an attribute value, a child linked twice. ``POST /V1/products`` upserts
+by SKU. Path segments are decoded as PHP's ``urldecode`` does, so a raw ``+`` in a SKU becomes
+a space, as on a real store. A page of ``GET /V1/orders`` past the end repeats the last page.
+A configurable line of an order is a parent row plus a child row (``parent_item_id``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+import httpx
+from serialsync import FinancialStatus
+from serialsync.testing import FakeChannel, FakeListing, Faults
+
+DEFAULT_TOKEN = "fake-magento-integration-token"  # noqa: S105 - a fake's fixed test token
+SKU_MAX = 64
+PRODUCT_ENTITY_TYPE = "4"
+_ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/V1/(?P<rest>[^?]*)$")
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+_NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the fake received it: for contract checks in tests."""
+
+    method: str
+    path: str  # the raw (still percent-encoded) path
+    query: tuple[tuple[str, str], ...]
+    body: Any
+
+
+class MagentoError(Exception):
+    """Raised inside the fake; becomes Magento's ``{message, parameters}`` answer."""
+
+    def __init__(self, status: int, message: str, *parameters: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameters = list(parameters)
+
+
+def _response(status: int, body: Any) -> httpx.Response:
+    return httpx.Response(
+        status, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class FakeMagento(FakeChannel):
+    """An in-memory Magento store answering the REST V1 calls of the Magento plugin.
+
+    :param token: the integration token accepted as ``Bearer``.
+    :param oauth_consumer_key: when set, OAuth 1.0a headers with this consumer key are accepted
+        too (the signature itself is not checked).
+    :param serial_attribute: create the serial attribute up front (``None``: it is missing, as
+        on a fresh store, and the plugin must create it).
+    :param input_list_limit: refuse arrays longer than this (Magento's optional Web API input
+        limit; off by default, as on Magento).
+    """
+
+    host = "magento.test"
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        oauth_consumer_key: str | None = None,
+        serial_attribute: str | None = None,
+        input_list_limit: int | None = None,
+        faults: Faults | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if sleep is None:
+            super().__init__(faults=faults)
+        else:
+            super().__init__(faults=faults, sleep=sleep)
+        self.token = token
+        self.oauth_consumer_key = oauth_consumer_key
+        self.input_list_limit = input_list_limit
+        self.received: list[ReceivedRequest] = []
+        self._now = datetime(2026, 1, 1, tzinfo=UTC)
+        self._next_id = 100
+        self.attributes: dict[str, dict[str, Any]] = {}
+        self.attribute_sets: dict[int, dict[str, Any]] = {
+            4: {"groups": [7, 8], "attributes": {"name", "price", "url_key", "description"}}
+        }
+        self.products: dict[str, dict[str, Any]] = {}
+        self.url_keys: dict[str, str] = {}
+        self.super_attributes: dict[str, list[int]] = {}
+        self.links: dict[str, list[int]] = {}
+        self.sources = {"default"}
+        self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.orders: dict[int, dict[str, Any]] = {}
+        if serial_attribute is not None:
+            self.add_attribute(serial_attribute)
+
+    # -- helpers for tests and the sandbox ------------------------------------------------------
+
+    def _tick(self) -> str:
+        self._now += timedelta(seconds=1)
+        return self._now.strftime("%Y-%m-%d %H:%M:%S")
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def add_attribute(
+        self,
+        code: str,
+        *,
+        frontend_input: str = "select",
+        scope: str = "global",
+        attribute_set_id: int = 4,
+    ) -> dict[str, Any]:
+        """Create a product attribute, as a merchant would in the admin."""
+        attribute = {
+            "attribute_id": self._new_id(),
+            "attribute_code": code,
+            "frontend_input": frontend_input,
+            "scope": scope,
+            "is_user_defined": True,
+            "entity_type_id": PRODUCT_ENTITY_TYPE,
+            "is_required": False,
+            "default_frontend_label": code,
+            "frontend_labels": [],
+            "options": [],
+        }
+        self.attributes[code] = attribute
+        self.attribute_sets[attribute_set_id]["attributes"].add(code)
+        return attribute
+
+    def product(self, sku: str) -> dict[str, Any] | None:
+        """The stored product with this SKU."""
+        return self.products.get(sku)
+
+    def children_of(self, parent_sku: str) -> list[dict[str, Any]]:
+        """The children linked to a configurable parent."""
+        by_id = {p["id"]: p for p in self.products.values()}
+        return [by_id[i] for i in self.links.get(parent_sku, []) if i in by_id]
+
+    def parent_of(self, child_sku: str) -> str | None:
+        """The SKU of the configurable parent a child is linked to."""
+        child = self.products.get(child_sku)
+        if child is None:
+            return None
+        for parent, ids in self.links.items():
+            if child["id"] in ids:
+                return parent
+        return None
+
+    def option_label(self, code: str, option_id: int) -> str | None:
+        """The label of one option of an attribute."""
+        for option in self.attributes.get(code, {}).get("options", []):
+            if option["value"] == str(option_id):
+                return str(option["label"])
+        return None
+
+    # -- FakeChannel ----------------------------------------------------------------------------
+
+    def listings(self) -> list[FakeListing]:
+        """Every simple product, with its default-source stock."""
+        with self.lock:
+            result = []
+            for sku, product in self.products.items():
+                if product.get("type_id") == "configurable":
+                    continue
+                item = self.source_items.get((sku, "default"), {"quantity": 0, "status": 0})
+                stock = int(item["quantity"]) if item["status"] == 1 else 0
+                result.append(
+                    FakeListing(
+                        sku=sku,
+                        stock=stock,
+                        product=self.parent_of(sku) or sku,
+                        sellable=stock > 0 and product.get("status", 1) == 1,
+                    )
+                )
+            return result
+
+    def create_order(
+        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+    ) -> str:
+        """Place an order; a configurable child comes out as a parent row plus a child row."""
+        with self.lock:
+            entity_id = self._new_id()
+            stamp = self._tick()
+            items: list[dict[str, Any]] = []
+            total = Decimal("0")
+            for sku, quantity in lines:
+                product = self.products.get(sku)
+                if product is None:
+                    raise KeyError(f"no product {sku!r} to order")
+                price = Decimal(str(product.get("price", 0)))
+                total += price * quantity
+                parent_sku = self.parent_of(sku)
+                row = {
+                    "item_id": self._new_id(),
+                    "order_id": entity_id,
+                    "sku": sku,
+                    "name": product.get("name", sku),
+                    "price": float(price),
+                    "qty_ordered": float(quantity),
+                    "qty_refunded": 0.0,
+                    "product_id": product["id"],
+                    "product_type": "simple",
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+                if parent_sku is not None:
+                    parent = self.products[parent_sku]
+                    parent_row = dict(
+                        row,
+                        product_type="configurable",
+                        product_id=parent["id"],
+                        name=parent.get("name", parent_sku),
+                    )
+                    child_row = dict(
+                        row, item_id=self._new_id(), parent_item_id=parent_row["item_id"], price=0.0
+                    )
+                    items += [parent_row, child_row]
+                else:
+                    items.append(row)
+            order = {
+                "entity_id": entity_id,
+                "increment_id": f"{entity_id:09d}",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "customer_email": "shopper@example.com",
+                "customer_firstname": "Sam",
+                "customer_lastname": "Shopper",
+                "order_currency_code": "USD",
+                "base_grand_total": float(total),
+                "grand_total": float(total),
+                "total_refunded": 0.0,
+                "items": items,
+            }
+            self.orders[entity_id] = order
+            self._apply_status(order, status)
+            return str(entity_id)
+
+    def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
+        """Move an order on, as the store's staff would (invoice, cancel, credit memo)."""
+        with self.lock:
+            order = self.orders[int(order_id)]
+            self._apply_status(order, status)
+            order["updated_at"] = self._tick()
+
+    def _apply_status(self, order: dict[str, Any], status: FinancialStatus) -> None:
+        state = {
+            FinancialStatus.PENDING: ("new", "pending"),
+            FinancialStatus.PAID: ("processing", "processing"),
+            FinancialStatus.CANCELLED: ("canceled", "canceled"),
+            FinancialStatus.REFUNDED: ("closed", "closed"),
+            FinancialStatus.PARTIALLY_REFUNDED: ("processing", "processing"),
+        }[status]
+        order["state"], order["status"] = state
+        if status is FinancialStatus.REFUNDED:
+            order["total_refunded"] = order["grand_total"]
+            for item in order["items"]:
+                item["qty_refunded"] = item["qty_ordered"]
+        elif status is FinancialStatus.PARTIALLY_REFUNDED:
+            order["total_refunded"] = round(order["grand_total"] / 2, 2) or 0.01
+
+    def connector_settings(self, base_url: str) -> dict[str, Any]:
+        """Settings of a Magento connector pointing at this fake served at ``base_url``."""
+        return {
+            "base_url": base_url,
+            "access_token": self.token,
+            "store_code": "all",
+            # The sandbox is offline: product image URLs lead nowhere.
+            "upload_images": False,
+        }
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one REST request as Magento would."""
+        raw = request.url.raw_path.decode("ascii")
+        path, _, query_text = raw.partition("?")
+        query = tuple(parse_qsl(query_text, keep_blank_values=True))
+        body: Any = None
+        if request.content:
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                self.received.append(ReceivedRequest(request.method, path, query, None))
+                return _response(400, {"message": "Decoding error: the body is not JSON"})
+        self.received.append(ReceivedRequest(request.method, path, query, body))
+        if not self._authorized(request):
+            return _response(
+                401,
+                {
+                    "message": "The consumer isn't authorized to access %resources.",
+                    "parameters": {"resources": "Magento_Catalog::products"},
+                },
+            )
+        match = _ROUTE.match(path)
+        if match is None:
+            return _response(404, {"message": "Request does not match any route."})
+        # PHP's urldecode: '+' becomes a space, %XX its byte.
+        segments = [unquote_plus(s) for s in match["rest"].split("/")]
+        try:
+            return _response(200, self._route(request.method, segments, dict(query), body))
+        except MagentoError as exc:
+            answer: dict[str, Any] = {"message": exc.message, "parameters": exc.parameters}
+            if isinstance(exc, _ValidationFailedError):
+                answer["errors"] = exc.errors
+            return _response(exc.status, answer)
+
+    def _authorized(self, request: httpx.Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header == f"Bearer {self.token}":
+            return True
+        if header.startswith("OAuth ") and self.oauth_consumer_key is not None:
+            return f'oauth_consumer_key="{self.oauth_consumer_key}"' in header
+        return False
+
+    def _route(self, method: str, seg: list[str], query: dict[str, str], body: Any) -> Any:
+        n = len(seg)
+        if method == "GET" and seg == ["store", "storeConfigs"]:
+            return [
+                {
+                    "id": 1,
+                    "code": "default",
+                    "website_id": 1,
+                    "base_currency_code": "USD",
+                    "base_url": f"http://{self.host}/",
+                }
+            ]
+        if seg[:2] == ["products", "attributes"]:
+            return self._attributes(method, seg[2:], body)
+        if seg[:2] == ["products", "attribute-sets"]:
+            return self._attribute_sets(method, seg[2:], query, body)
+        if seg == ["products"] and method == "POST":
+            return self._save_product(_body(body, "product"), None)
+        if n == 2 and seg[0] == "products":
+            if method == "PUT":
+                return self._save_product(_body(body, "product"), seg[1])
+            if method == "GET":
+                return self._show(self._get_product(seg[1]))
+        if n == 3 and seg[0] == "configurable-products":
+            return self._configurable(method, seg[1], seg[2], body)
+        if seg == ["inventory", "source-items"] and method == "POST":
+            return self._save_source_items(body)
+        if seg == ["orders"] and method == "GET":
+            return self._search_orders(query)
+        raise MagentoError(404, "Request does not match any route.")
+
+    # -- attributes -----------------------------------------------------------------------------
+
+    def _attribute(self, code: str) -> dict[str, Any]:
+        attribute = self.attributes.get(code)
+        if attribute is None:
+            raise MagentoError(
+                404,
+                'The attribute with a "%1" attributeCode doesn\'t exist. Verify the attribute '
+                "and try again.",
+                code,
+            )
+        return attribute
+
+    def _attributes(self, method: str, seg: list[str], body: Any) -> Any:
+        if not seg and method == "POST":
+            data = _body(body, "attribute")
+            for field in ("attribute_code", "frontend_input", "entity_type_id", "frontend_labels"):
+                if field not in data:
+                    raise MagentoError(400, '"%1" is required. Enter and try again.', field)
+            code = str(data["attribute_code"])
+            if not re.fullmatch(r"[a-z][a-z_0-9]{0,59}", code):
+                raise MagentoError(
+                    400, 'Invalid value of "%1" provided for the %2 field.', code, "attribute_code"
+                )
+            if code in self.attributes:
+                raise MagentoError(400, "An attribute with this code already exists.")
+            attribute = {
+                "attribute_id": self._new_id(),
+                "attribute_code": code,
+                "frontend_input": data["frontend_input"],
+                "scope": data.get("scope", "store"),  # Magento's default scope is store view
+                "is_user_defined": True,
+                "entity_type_id": PRODUCT_ENTITY_TYPE,
+                "is_required": bool(data.get("is_required", False)),
+                "default_frontend_label": data.get("default_frontend_label", code),
+                "frontend_labels": data["frontend_labels"],
+                "options": [],
+            }
+            self.attributes[code] = attribute
+            return self._show_attribute(attribute)
+        if len(seg) == 1 and method == "GET":
+            return self._show_attribute(self._attribute(seg[0]))
+        if len(seg) == 2 and seg[1] == "options":
+            attribute = self._attribute(seg[0])
+            if method == "GET":
+                # Magento lists an empty option first for every select.
+                return [{"label": " ", "value": ""}, *attribute["options"]]
+            if method == "POST":
+                return self._add_option(attribute, _body(body, "option"))
+        raise MagentoError(404, "Request does not match any route.")
+
+    def _show_attribute(self, attribute: dict[str, Any]) -> dict[str, Any]:
+        return {**attribute, "options": [{"label": " ", "value": ""}, *attribute["options"]]}
+
+    def _add_option(self, attribute: dict[str, Any], option: dict[str, Any]) -> str:
+        if attribute["frontend_input"] not in ("select", "multiselect"):
+            raise MagentoError(
+                400, 'The "%1" attribute doesn\'t work with options.', attribute["attribute_code"]
+            )
+        label = str(option.get("label") or "").strip()
+        if not label:
+            raise MagentoError(
+                400, "The attribute option label is empty. Enter the value and try again."
+            )
+        if any(o["label"].upper() == label.upper() for o in attribute["options"]):
+            raise MagentoError(
+                400, 'Admin store attribute option label "%1" already exists.', option["label"]
+            )
+        option_id = self._new_id()
+        attribute["options"].append({"label": label, "value": str(option_id)})
+        return str(option_id)
+
+    def _attribute_sets(self, method: str, seg: list[str], query: dict[str, str], body: Any) -> Any:
+        if seg == ["groups", "list"] and method == "GET":
+            wanted = _filter_value(query, "attribute_set_id")
+            items = [
+                {
+                    "attribute_group_id": group,
+                    "attribute_group_name": f"Group {group}",
+                    "attribute_set_id": set_id,
+                }
+                for set_id, data in self.attribute_sets.items()
+                if wanted is None or str(set_id) == wanted
+                for group in data["groups"]
+            ]
+            return {"items": items, "search_criteria": {}, "total_count": len(items)}
+        if seg == ["attributes"] and method == "POST":
+            data = body if isinstance(body, dict) else {}
+            set_id = int(data.get("attributeSetId", 0))
+            if set_id not in self.attribute_sets:
+                raise MagentoError(400, 'The AttributeSet with a "%1" ID doesn\'t exist.', set_id)
+            if int(data.get("attributeGroupId", 0)) not in self.attribute_sets[set_id]["groups"]:
+                raise MagentoError(
+                    400, 'The group with the "%1" ID doesn\'t exist.', data.get("attributeGroupId")
+                )
+            attribute = self._attribute(str(data.get("attributeCode")))
+            self.attribute_sets[set_id]["attributes"].add(attribute["attribute_code"])
+            return self._new_id()
+        raise MagentoError(404, "Request does not match any route.")
+
+    # -- products -------------------------------------------------------------------------------
+
+    def _get_product(self, sku: str) -> dict[str, Any]:
+        product = self.products.get(sku)
+        if product is None:
+            raise MagentoError(404, _NO_PRODUCT)
+        return product
+
+    def _show(self, product: dict[str, Any]) -> dict[str, Any]:
+        shown: dict[str, Any] = json.loads(json.dumps(product))
+        if product.get("type_id") == "configurable":
+            extension = shown.setdefault("extension_attributes", {})
+            extension["configurable_product_links"] = list(self.links.get(product["sku"], []))
+            extension["configurable_product_options"] = [
+                {"attribute_id": str(a), "label": "", "position": 0, "values": []}
+                for a in self.super_attributes.get(product["sku"], [])
+            ]
+        return shown
+
+    def _save_product(self, data: dict[str, Any], path_sku: str | None) -> dict[str, Any]:
+        sku = str(data.get("sku") or path_sku or "")
+        if path_sku is not None:
+            sku = path_sku  # PUT addresses the product by its path
+        if not sku.strip():
+            raise MagentoError(
+                400, 'The "%1" attribute value is empty. Set the attribute and try again.', "sku"
+            )
+        if len(sku) > SKU_MAX:
+            raise MagentoError(400, "SKU length should be %1 characters maximum.", SKU_MAX)
+        existing = self.products.get(sku)
+        product: dict[str, Any] = (
+            json.loads(json.dumps(existing))
+            if existing
+            else {
+                "sku": sku,
+                "type_id": "simple",
+                "status": 1,
+                "visibility": 4,
+                "attribute_set_id": 4,
+                "custom_attributes": [],
+                "media_gallery_entries": [],
+                "extension_attributes": {},
+            }
+        )
+        if existing is None and not data.get("name"):
+            raise MagentoError(
+                400, 'The "%1" attribute value is empty. Set the attribute and try again.', "name"
+            )
+        for field in (
+            "name",
+            "price",
+            "status",
+            "visibility",
+            "type_id",
+            "attribute_set_id",
+            "weight",
+        ):
+            if field in data:
+                product[field] = data[field]
+        custom = {c["attribute_code"]: c["value"] for c in product["custom_attributes"]}
+        for item in data.get("custom_attributes") or []:
+            custom[item["attribute_code"]] = item["value"]
+        url_key = str(custom.get("url_key") or _slug(str(product.get("name", sku))))
+        owner = self.url_keys.get(url_key)
+        if owner is not None and owner != sku:
+            raise MagentoError(400, "URL key for specified store already exists.")
+        custom["url_key"] = url_key
+        # Stricter than Magento, which stores an unknown option id and shows a blank value.
+        for code, value in custom.items():
+            attribute = self.attributes.get(code)
+            option_id = int(value) if str(value).isdigit() else -1
+            if (
+                attribute is not None
+                and attribute["frontend_input"] == "select"
+                and value
+                and self.option_label(code, option_id) is None
+            ):
+                raise MagentoError(400, 'The value of attribute "%1" is invalid.', code)
+        product["custom_attributes"] = [
+            {"attribute_code": k, "value": v} for k, v in sorted(custom.items())
+        ]
+        if "media_gallery_entries" in data:
+            product["media_gallery_entries"] = self._media(sku, data["media_gallery_entries"])
+        extension = data.get("extension_attributes") or {}
+        if "website_ids" in extension:
+            product["extension_attributes"]["website_ids"] = extension["website_ids"]
+        if product["type_id"] == "configurable":
+            self._configure(sku, product, extension)
+        elif extension.get("configurable_product_links"):
+            raise MagentoError(400, "Only a configurable product can have children.")
+        if existing is None:
+            product["id"] = self._new_id()
+            product["created_at"] = self._tick()
+        product["updated_at"] = self._tick()
+        if existing is not None:
+            old_key = {c["attribute_code"]: c["value"] for c in existing["custom_attributes"]}
+            if old_key.get("url_key") != url_key:
+                self.url_keys.pop(str(old_key.get("url_key")), None)
+        self.url_keys[url_key] = sku
+        self.products[sku] = product
+        return self._show(product)
+
+    def _media(self, sku: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = []
+        for position, entry in enumerate(entries, start=1):
+            for field in ("media_type", "label", "position", "disabled", "types"):
+                if field not in entry:
+                    raise MagentoError(400, '"%1" is required. Enter and try again.', field)
+            content = entry.get("content")
+            if content is None:
+                stored.append(entry)
+                continue
+            if content.get("type") not in _IMAGE_TYPES:
+                raise MagentoError(400, "The image MIME type is not valid or not supported.")
+            try:
+                base64.b64decode(content["base64_encoded_data"], validate=True)
+            except (KeyError, binascii.Error):
+                raise MagentoError(
+                    400, "The image content must be valid base64 encoded data."
+                ) from None
+            name = content.get("name", "image")
+            stored.append(
+                {
+                    "id": self._new_id(),
+                    "media_type": "image",
+                    "label": entry["label"],
+                    "position": position,
+                    "disabled": entry["disabled"],
+                    "types": entry["types"],
+                    "file": f"/{name[:1]}/{name[1:2]}/{name}",
+                }
+            )
+        return stored
+
+    def _configure(self, sku: str, product: dict[str, Any], extension: dict[str, Any]) -> None:
+        options = extension.get("configurable_product_options")
+        if options is not None:
+            attribute_ids = []
+            for option in options:
+                attribute = self._attribute_by_id(option.get("attribute_id"))
+                if attribute["scope"] != "global" or attribute["frontend_input"] != "select":
+                    raise MagentoError(
+                        400,
+                        'Attribute "%1" cannot be used to create a configurable product.',
+                        attribute["attribute_code"],
+                    )
+                set_id = int(product.get("attribute_set_id", 4))
+                if attribute["attribute_code"] not in self.attribute_sets[set_id]["attributes"]:
+                    raise MagentoError(
+                        400,
+                        'The attribute "%1" is not in the attribute set.',
+                        attribute["attribute_code"],
+                    )
+                attribute_ids.append(int(attribute["attribute_id"]))
+            self.super_attributes[sku] = attribute_ids
+        links = extension.get("configurable_product_links")
+        if links is not None:
+            self._check_children(sku, [int(i) for i in links])
+            self.links[sku] = [int(i) for i in links]
+
+    def _attribute_by_id(self, attribute_id: Any) -> dict[str, Any]:
+        for attribute in self.attributes.values():
+            if str(attribute["attribute_id"]) == str(attribute_id):
+                return attribute
+        raise MagentoError(
+            404,
+            'The attribute with a "%1" attributeCode doesn\'t exist. '
+            "Verify the attribute and try again.",
+            attribute_id,
+        )
+
+    def _check_children(self, parent_sku: str, child_ids: list[int]) -> None:
+        """Every child has a value for each configurable attribute; no two share them."""
+        by_id = {p["id"]: p for p in self.products.values()}
+        codes = [
+            self._attribute_by_id(a)["attribute_code"]
+            for a in self.super_attributes.get(parent_sku, [])
+        ]
+        if child_ids and not codes:
+            raise MagentoError(400, "The parent product doesn't have configurable product options.")
+        seen: dict[tuple[str, ...], int] = {}
+        for child_id in child_ids:
+            child = by_id.get(child_id)
+            if child is None:
+                raise MagentoError(404, _NO_PRODUCT)
+            custom = {c["attribute_code"]: c["value"] for c in child["custom_attributes"]}
+            values = []
+            for code in codes:
+                if not custom.get(code):
+                    raise MagentoError(
+                        400,
+                        'Product with id "%1" does not contain required attribute "%2".',
+                        child_id,
+                        code,
+                    )
+                values.append(str(custom[code]))
+            key = tuple(values)
+            if key in seen:
+                raise MagentoError(
+                    400,
+                    'Products "%1" and "%2" have the same set of attribute values.',
+                    seen[key],
+                    child_id,
+                )
+            seen[key] = child_id
+
+    def _configurable(self, method: str, sku: str, what: str, body: Any) -> Any:
+        parent = self._get_product(sku)
+        if what == "children" and method == "GET":
+            return [self._show(c) for c in self.children_of(sku)]
+        if parent.get("type_id") != "configurable":
+            raise MagentoError(400, 'The product with SKU "%1" is not a configurable product.', sku)
+        if what == "options" and method == "POST":
+            option = _body(body, "option")
+            attribute = self._attribute_by_id(option.get("attribute_id"))
+            current = self.super_attributes.setdefault(sku, [])
+            if int(attribute["attribute_id"]) in current:
+                raise MagentoError(400, "Something went wrong while saving option.")
+            self._configure(
+                sku,
+                parent,
+                {"configurable_product_options": [*({"attribute_id": a} for a in current), option]},
+            )
+            return self._new_id()
+        if what == "child" and method == "POST":
+            data = body if isinstance(body, dict) else {}
+            child = self.products.get(str(data.get("childSku")))
+            if child is None:
+                raise MagentoError(404, _NO_PRODUCT)
+            linked = self.links.setdefault(sku, [])
+            if child["id"] in linked:
+                raise MagentoError(400, "The product is already attached.")
+            self._check_children(sku, [*linked, child["id"]])
+            linked.append(child["id"])
+            return True
+        raise MagentoError(404, "Request does not match any route.")
+
+    # -- MSI ------------------------------------------------------------------------------------
+
+    def _save_source_items(self, body: Any) -> list[Any]:
+        items = _body(body, "sourceItems")
+        if not isinstance(items, list) or not items:
+            raise MagentoError(400, "Input data is invalid")
+        if self.input_list_limit is not None and len(items) > self.input_list_limit:
+            raise MagentoError(
+                400,
+                'Maximum items of type "%1" is %2',
+                "\\Magento\\InventoryApi\\Api\\Data\\SourceItemInterface",
+                self.input_list_limit,
+            )
+        errors = []
+        for item in items:
+            if not str(item.get("sku") or "").strip():
+                errors.append(
+                    {"message": '"%field" can not be empty.', "parameters": {"field": "sku"}}
+                )
+            if item.get("source_code") not in self.sources:
+                errors.append(
+                    {
+                        "message": 'Source with code "%1" does not exist.',
+                        "parameters": [item.get("source_code")],
+                    }
+                )
+            if item.get("status") not in (0, 1):
+                errors.append(
+                    {"message": '"%field" should be numeric.', "parameters": {"field": "status"}}
+                )
+            if not isinstance(item.get("quantity"), int | float) or item["quantity"] < 0:
+                errors.append(
+                    {"message": '"%field" should be numeric.', "parameters": {"field": "quantity"}}
+                )
+        if errors:
+            raise _ValidationFailedError(errors)
+        for item in items:
+            self.source_items[(item["sku"], item["source_code"])] = {
+                "quantity": item["quantity"],
+                "status": item["status"],
+            }
+        return []
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def _search_orders(self, query: dict[str, str]) -> dict[str, Any]:
+        orders = list(self.orders.values())
+        for field, value, condition in _filters(query):
+            orders = [o for o in orders if _compare(str(o.get(field, "")), value, condition)]
+        sort_field = query.get("searchCriteria[sortOrders][0][field]")
+        if sort_field:
+            descending = query.get("searchCriteria[sortOrders][0][direction]", "ASC") == "DESC"
+            orders.sort(
+                key=lambda o: (str(o.get(sort_field, "")), o["entity_id"]), reverse=descending
+            )
+        size = int(query.get("searchCriteria[pageSize]") or 20)
+        page = int(query.get("searchCriteria[currentPage]") or 1)
+        last_page = max(1, -(-len(orders) // size))
+        page = min(page, last_page)  # Magento's quirk: past the end, the last page again
+        window = orders[(page - 1) * size : page * size]
+        return {
+            "items": json.loads(json.dumps(window)),
+            "search_criteria": {"current_page": page, "page_size": size},
+            "total_count": len(orders),
+        }
+
+
+class _ValidationFailedError(MagentoError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(400, "Validation Failed")
+        self.errors = errors
+
+
+def _body(body: Any, key: str) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise MagentoError(400, '"%1" is required. Enter and try again.', key)
+    return body[key]
+
+
+def _filters(query: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The (field, value, condition) filters of a searchCriteria; both spellings accepted."""
+    found = []
+    pattern = re.compile(
+        r"searchCriteria\[(?:filterGroups|filter_groups)\]\[(\d+)\]\[filters\]\[(\d+)\]\[field\]"
+    )
+    for key, field in query.items():
+        match = pattern.fullmatch(key)
+        if match is None:
+            continue
+        prefix = key[: -len("[field]")]
+        value = query.get(f"{prefix}[value]", "")
+        condition = (
+            query.get(f"{prefix}[conditionType]") or query.get(f"{prefix}[condition_type]") or "eq"
+        )
+        found.append((field, value, condition))
+    return found
+
+
+def _filter_value(query: dict[str, str], field: str) -> str | None:
+    for name, value, _condition in _filters(query):
+        if name == field:
+            return value
+    return None
+
+
+def _compare(actual: str, value: str, condition: str) -> bool:
+    if condition == "gteq":
+        return actual >= value
+    if condition == "lteq":
+        return actual <= value
+    if condition == "gt":
+        return actual > value
+    if condition == "lt":
+        return actual < value
+    if condition == "eq":
+        return actual == value
+    raise MagentoError(400, 'Invalid condition type "%1".', condition)

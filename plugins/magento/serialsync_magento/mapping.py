@@ -1,0 +1,282 @@
+"""Magento JSON <-> the canonical model: product payloads, url keys, orders and their states."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+
+from serialsync_magento.settings import MagentoSettings
+
+#: Magento product visibility: 1 = not visible individually (a child), 4 = catalog and search.
+VISIBILITY_NOT_VISIBLE = 1
+VISIBILITY_BOTH = 4
+#: Magento product status: 1 = enabled, 2 = disabled.
+STATUS_ENABLED = 1
+STATUS_DISABLED = 2
+
+#: Order states → what the POS cares about. ``closed`` is Magento's "fully refunded".
+ORDER_STATES: dict[str, FinancialStatus] = {
+    "new": FinancialStatus.PENDING,
+    "pending_payment": FinancialStatus.PENDING,
+    "payment_review": FinancialStatus.PENDING,
+    "holded": FinancialStatus.PENDING,
+    "processing": FinancialStatus.PAID,
+    "complete": FinancialStatus.PAID,
+    "canceled": FinancialStatus.CANCELLED,
+    "closed": FinancialStatus.REFUNDED,
+}
+
+MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def fingerprint(payload: Any) -> str:
+    """A short stable hash of a JSON-able payload, kept to skip writes that change nothing."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def url_key(title: str, sku: str) -> str:
+    """A url_key unique per SKU: Magento refuses two products with the same one.
+
+    Slugs of different SKUs can coincide (``A+B`` / ``a-b``), so a hash of the exact SKU
+    is appended; the slug keeps it readable.
+    """
+    digest = hashlib.sha256(sku.encode()).hexdigest()[:8]
+    readable = "-".join(part for part in (_slug(title)[:60], _slug(sku)[:80]) if part)
+    return f"{readable}-{digest}" if readable else digest
+
+
+def _money(value: Decimal) -> float:
+    # The schema types price as a JSON number.
+    return float(value)
+
+
+def parent_payload(settings: MagentoSettings, product: Product) -> dict[str, Any]:
+    """The configurable parent of a POS SKU, without its links (see :func:`with_links`)."""
+    sku = settings.parent_sku(product.sku)
+    custom = [{"attribute_code": "url_key", "value": url_key(product.title, sku)}]
+    if product.description:
+        custom.append({"attribute_code": "description", "value": product.description})
+    return {
+        "sku": sku,
+        "name": product.title,
+        "attribute_set_id": settings.attribute_set_id,
+        "price": _money(product.price),
+        "status": STATUS_ENABLED,
+        "visibility": VISIBILITY_BOTH,
+        "type_id": "configurable",
+        "extension_attributes": {"website_ids": list(settings.website_ids)},
+        "custom_attributes": custom,
+    }
+
+
+def with_links(
+    parent: Mapping[str, Any],
+    *,
+    attribute_id: int,
+    label: str,
+    option_ids: Sequence[int],
+    child_ids: Sequence[int],
+) -> dict[str, Any]:
+    """The parent payload carrying its configurable option and every child link.
+
+    Magento replaces the parent's whole link set with ``configurable_product_links``, so
+    ``child_ids`` must list every child, old and new.
+    """
+    payload = dict(parent)
+    extension = dict(payload["extension_attributes"])
+    extension["configurable_product_options"] = [
+        {
+            "attribute_id": str(attribute_id),
+            "label": label,
+            "position": 0,
+            "values": [{"value_index": option_id} for option_id in sorted(set(option_ids))],
+        }
+    ]
+    extension["configurable_product_links"] = sorted(set(child_ids))
+    payload["extension_attributes"] = extension
+    return payload
+
+
+def child_name(product: Product, unit: SerializedUnit) -> str:
+    """A child's name: the product title and the serial (names must not all be equal)."""
+    return f"{product.title} ({unit.serial})"
+
+
+def child_payload(
+    settings: MagentoSettings,
+    product: Product,
+    unit: SerializedUnit,
+    integration_id: str,
+    option_id: int,
+) -> dict[str, Any]:
+    """One unit as a simple child: its own serial option, not visible individually."""
+    price = unit.price if unit.price is not None else product.price
+    custom = [
+        {"attribute_code": settings.serial_attribute, "value": str(option_id)},
+        {"attribute_code": "url_key", "value": url_key(product.title, integration_id)},
+    ]
+    custom += [
+        {"attribute_code": code, "value": value} for code, value in sorted(unit.attributes.items())
+    ]
+    return {
+        "sku": integration_id,
+        "name": child_name(product, unit),
+        "attribute_set_id": settings.attribute_set_id,
+        "price": _money(price),
+        "status": STATUS_ENABLED,
+        "visibility": VISIBILITY_NOT_VISIBLE,
+        "type_id": "simple",
+        "extension_attributes": {"website_ids": list(settings.website_ids)},
+        "custom_attributes": custom,
+    }
+
+
+def image_of(product: Product, unit: SerializedUnit) -> str | None:
+    """The URL of the photo a child shows: the unit's own, else the product's."""
+    images = unit.images or product.images
+    return images[0] if images else None
+
+
+def media_entry(label: str, content: bytes, content_type: str, name: str) -> dict[str, Any]:
+    """One ``media_gallery_entries`` item uploading an image as base64 (Magento takes no URLs)."""
+    return {
+        "media_type": "image",
+        "label": label,
+        "position": 1,
+        "disabled": False,
+        "types": ["image", "small_image", "thumbnail"],
+        "content": {
+            "base64_encoded_data": base64.b64encode(content).decode("ascii"),
+            "type": content_type,
+            "name": name,
+        },
+    }
+
+
+def source_item(sku: str, source_code: str, *, in_stock: bool) -> dict[str, Any]:
+    """One MSI source item: quantity 1 and in stock, or 0 and out of stock."""
+    return {
+        "sku": sku,
+        "source_code": source_code,
+        "quantity": 1 if in_stock else 0,
+        "status": 1 if in_stock else 0,
+    }
+
+
+def custom_attribute(product: Mapping[str, Any], code: str) -> str | None:
+    """A product's custom attribute value, as Magento returns it (a string, or None)."""
+    for item in product.get("custom_attributes") or ():
+        if item.get("attribute_code") == code:
+            value = item.get("value")
+            return None if value is None else str(value)
+    return None
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def parse_time(value: str | None) -> datetime:
+    """Magento's ``YYYY-MM-DD HH:MM:SS`` (stored in UTC) as an aware UTC datetime."""
+    if not value:
+        raise ValueError("missing timestamp")
+    text = value.strip().replace("T", " ")
+    try:
+        parsed = datetime.strptime(text[:19], MAGENTO_TIME)
+    except ValueError:
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """A datetime as Magento filters on it: UTC, ``YYYY-MM-DD HH:MM:SS``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(MAGENTO_TIME)
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal("0")
+    except InvalidOperation:
+        return Decimal("0")
+
+
+def _count(value: Any) -> int:
+    return int(_decimal(value))
+
+
+def order_status(raw: Mapping[str, Any]) -> FinancialStatus:
+    """The order's state mapped; a paid order with a refund is partially refunded."""
+    state = str(raw.get("state") or "new")
+    status = ORDER_STATES.get(state, FinancialStatus.PENDING)
+    if status is FinancialStatus.PAID and _decimal(raw.get("total_refunded")) > 0:
+        return FinancialStatus.PARTIALLY_REFUNDED
+    return status
+
+
+def order_lines(items: Sequence[Mapping[str, Any]]) -> tuple[OrderLine, ...]:
+    """The lines of an order, each configurable line counted once.
+
+    Magento lists a configurable line twice: the parent row (``product_type: configurable``,
+    carrying the child's SKU, the price and quantities) and the child row pointing to it with
+    ``parent_item_id``. The parent row is kept; its child row is dropped.
+    """
+    configurable_ids = {
+        str(item.get("item_id"))
+        for item in items
+        if item.get("product_type") == "configurable" and item.get("item_id") is not None
+    }
+    lines = []
+    for item in items:
+        parent = item.get("parent_item_id")
+        if parent is not None and str(parent) in configurable_ids:
+            continue
+        lines.append(
+            OrderLine(
+                line_id=str(item.get("item_id")),
+                raw_sku=item.get("sku"),
+                quantity=_count(item.get("qty_ordered")),
+                price=_decimal(item.get("price")),
+                title=str(item.get("name") or ""),
+                quantity_refunded=_count(item.get("qty_refunded")),
+            )
+        )
+    return tuple(lines)
+
+
+def order_from(raw: Mapping[str, Any], channel: str) -> Order:
+    """One Magento order as the canonical :class:`Order`."""
+    first = raw.get("customer_firstname") or ""
+    last = raw.get("customer_lastname") or ""
+    name = f"{first} {last}".strip() or None
+    created = parse_time(raw.get("created_at"))
+    return Order(
+        channel=channel,
+        order_id=str(raw["entity_id"]),
+        order_number=str(raw.get("increment_id") or raw["entity_id"]),
+        status=order_status(raw),
+        lines=order_lines(raw.get("items") or ()),
+        currency=str(raw.get("order_currency_code") or "USD"),
+        total=_decimal(raw.get("grand_total")),
+        customer_name=name,
+        customer_email=raw.get("customer_email"),
+        created_at=created,
+        updated_at=parse_time(raw.get("updated_at")) if raw.get("updated_at") else created,
+    )

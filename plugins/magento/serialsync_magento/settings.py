@@ -1,0 +1,103 @@
+"""Settings of a Magento connector: where the store is, how to sign in, how serials are listed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from serialsync import ConnectorSettings
+
+
+class OAuth1Credentials(BaseModel):
+    """The four secrets of a Magento integration, for OAuth 1.0a request signing.
+
+    Needed only where the store does not accept integration tokens as bearer tokens (the
+    default since 2.4.4 refuses them unless "Allow OAuth Access Tokens to be used as standalone
+    Bearer tokens" is switched on).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    access_token: SecretStr
+    access_token_secret: SecretStr
+    signature_method: Literal["HMAC-SHA256", "HMAC-SHA1"] = "HMAC-SHA256"
+
+
+class MagentoSettings(ConnectorSettings):
+    """One Magento 2 / Adobe Commerce store, spoken to over REST V1 with MSI.
+
+    ``store_code`` is the REST scope: ``all`` writes admin-level (default-scope) values, which
+    is what a catalogue sync wants; a store view code would write store-view overrides.
+    Give either ``access_token`` (an integration token, sent as a bearer token) or ``oauth``.
+    """
+
+    base_url: str = Field(description="the store's base URL, e.g. https://shop.example.com")
+    store_code: str = "all"
+    access_token: SecretStr | None = None
+    oauth: OAuth1Credentials | None = None
+    attribute_set_id: int = Field(default=4, ge=1, description="attribute set of new products")
+    attribute_group_id: int | None = Field(
+        default=None,
+        description="group the serial attribute is put in when it is created; "
+        "None: the set's first group",
+    )
+    serial_attribute: str = Field(
+        default="serial_number",
+        pattern=r"^[a-z][a-z_0-9]{0,29}$",
+        description="code of the configurable attribute holding the serial (global select)",
+    )
+    serial_attribute_label: str = "Serial"
+    source_code: str = Field(default="default", description="the MSI source units are stocked in")
+    website_ids: tuple[int, ...] = (1,)
+    parent_sku_template: str = Field(
+        default="{sku}", description="SKU of the configurable parent of a POS SKU"
+    )
+    disable_on_withdraw: bool = Field(
+        default=False, description="also disable a withdrawn child (status 2), not only stock 0"
+    )
+    link_mode: Literal["parent_save", "per_child"] = Field(
+        default="parent_save",
+        description="parent_save: one parent save links every new child (fewest requests); "
+        "per_child: the documented configurable-products/{sku}/options + /child calls",
+    )
+    upload_images: bool = Field(
+        default=True, description="download unit/product images and upload them to the child"
+    )
+    orders_page_size: int = Field(default=100, ge=1, le=300)
+    source_items_batch: int = Field(
+        default=500,
+        ge=1,
+        description="source items per request; 20 where the store enables Web API input limits",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value
+
+    @field_validator("parent_sku_template")
+    @classmethod
+    def _has_sku(cls, value: str) -> str:
+        if "{sku}" not in value:
+            raise ValueError("parent_sku_template must contain {sku}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MagentoSettings:
+        if (self.access_token is None) == (self.oauth is None):
+            raise ValueError("give exactly one of access_token (bearer) or oauth (OAuth 1.0a)")
+        return self
+
+    @property
+    def rest_root(self) -> str:
+        """``<base_url>/rest/<store_code>``: every V1 path hangs below it."""
+        return f"{self.base_url}/rest/{self.store_code}"
+
+    def parent_sku(self, pos_sku: str) -> str:
+        """The SKU of the configurable parent for one POS SKU."""
+        return self.parent_sku_template.replace("{sku}", pos_sku)
