@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from serialsync.connector import ConnectorContext
-from serialsync.engine.context import EngineContext
+from serialsync.engine.context import EngineContext, Progress
 from serialsync.engine.inventory import inventory_pass
 from serialsync.engine.orders import order_pass, process_order
 from serialsync.engine.summary import PassSummary
@@ -46,6 +46,7 @@ class Host:
         now: Callable[[], datetime] = utcnow,
         logger: Any = None,
         checkpoint: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.plugins = plugins
         self.store = store
@@ -54,6 +55,8 @@ class Host:
         )
         if checkpoint is not None:
             self.engine.checkpoint = checkpoint
+        if progress is not None:
+            self.engine.progress = progress
 
     @classmethod
     def from_settings(

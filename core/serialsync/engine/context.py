@@ -21,13 +21,22 @@ def _no_checkpoint(_step: str) -> None:
     return None
 
 
+def _no_progress(_task: str, _connector: str, _done: int, _total: int | None) -> None:
+    return None
+
+
+Progress = Callable[[str, str, int, int | None], None]
+"""``progress(task, connector, done, total)``: called as a pass advances (for progress bars)."""
+
+
 @dataclass
 class EngineContext:
     """The shared machinery of the passes.
 
     ``checkpoint`` is called with the name of each step boundary (``"publish.after_call"``,
-    ``"report.after_call"`` …). It does nothing in production; crash tests make it raise, to
-    prove that a pass interrupted at any boundary loses nothing and repeats nothing.
+    ``"report.after_call"`` …), where everything before is committed. Crash tests make it raise
+    to prove that a pass interrupted at any boundary loses nothing and repeats nothing; the CLI
+    makes it raise to stop cleanly on SIGTERM. ``progress`` reports how far a pass has got.
     """
 
     plugins: PluginManager
@@ -36,6 +45,7 @@ class EngineContext:
     now: Callable[[], datetime] = _utcnow
     logger: Any = None
     checkpoint: Callable[[str], None] = _no_checkpoint
+    progress: Progress = _no_progress
 
     def log(self, **bind: Any) -> Any:
         """A structlog logger bound with ``bind``."""

@@ -56,6 +56,7 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
         with ctx.store.transaction():
             ingest_page(ctx, summary, pos, page)
         ctx.checkpoint("inventory.page_committed")
+        ctx.progress("fetch_inventory", pos, summary.counts(pos).units_in, None)
         if page.high_water and (high_water is None or page.high_water > high_water):
             high_water = page.high_water
         if page.next_page is None:

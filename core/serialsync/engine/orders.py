@@ -87,6 +87,7 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
             with ctx.store.transaction():
                 process_order(ctx, summary, channel, order)
             ctx.checkpoint("orders.order_committed")
+            ctx.progress("fetch_orders", channel, summary.counts(channel).orders, None)
             if high_water is None or order.updated_at > high_water:
                 high_water = order.updated_at
         if page.next_page is None:
@@ -364,8 +365,10 @@ class _OrderTransition:
 
 def report_sales(ctx: EngineContext, summary: PassSummary) -> None:
     """Report every due sale to its POS; mark each reported with the POS's receipt."""
-    for record in ctx.store.due_reports(ctx.now()):
+    due = ctx.store.due_reports(ctx.now())
+    for done, record in enumerate(due, 1):
         report_one(ctx, summary, record)
+        ctx.progress("report_sale", record.channel, done, len(due))
 
 
 def pos_for(ctx: EngineContext, sale: Sale) -> str | None:

@@ -113,7 +113,8 @@ def publish_channel(
     """Send one channel the difference for each product, and record the outcomes."""
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="publish")
-    for sku in skus:
+    for done, sku in enumerate(skus, 1):
+        ctx.progress("publish", channel, done, len(skus))
         product = ctx.store.get_product(sku)
         if product is None:
             continue
