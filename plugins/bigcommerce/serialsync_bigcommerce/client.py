@@ -1,0 +1,249 @@
+"""The wire: every HTTP call the BigCommerce plugin makes, and nothing else.
+
+Catalog v3 answers ``{data, meta}``; errors are ``{status, title, type, errors}``; the batch
+variant endpoint answers 200, 207 (partial success) or 422 with ``batch_errors``. Orders v2
+answers bare JSON lists, and an empty page is **204 with no body**. v2 speaks XML unless asked
+for JSON, hence the ``Accept`` header on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+from serialsync import (
+    ConnectorContext,
+    HttpClient,
+    PermanentRemoteError,
+    RetryableRemoteError,
+)
+
+from serialsync_bigcommerce.mapping import format_rfc2822
+from serialsync_bigcommerce.ratelimit import BigCommerceRateLimiter, retry_signal
+from serialsync_bigcommerce.settings import BigCommerceSettings
+
+#: Items per ``PUT /v3/catalog/variants``; the platform answers 413 beyond.
+BATCH_LIMIT = 50
+#: Variants (SKUs) one product may hold.
+VARIANT_LIMIT = 600
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class BatchResult:
+    """What ``PUT /v3/catalog/variants`` answered: the variants it wrote, and its errors."""
+
+    def __init__(self, status: int, data: list[dict[str, Any]], errors: list[dict[str, Any]]):
+        self.status = status
+        self.data = data
+        self.errors = errors
+
+
+class BigCommerceClient:
+    """Typed calls over :class:`serialsync.HttpClient`; JSON in, JSON out."""
+
+    def __init__(self, settings: BigCommerceSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.limiter = BigCommerceRateLimiter(
+            clock=context.clock, quota=settings.plan_quota, reserve=settings.rate_limit_reserve
+        )
+        self.http: HttpClient = context.http_client(
+            settings,
+            base_url=settings.store_url,
+            headers={
+                "X-Auth-Token": settings.access_token.get_secret_value(),
+                "Accept": "application/json",
+            },
+            rate_limiter=self.limiter,
+            retry_signal=retry_signal,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response) -> Any:
+        self.http.raise_for_status(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            # A truncated body on a 2xx: the call may have worked, so say "try again".
+            raise RetryableRemoteError(
+                f"{response.request.method} {self.http.redactor.url(str(response.request.url))}"
+                f" answered {response.status_code} with a body that is not JSON: "
+                f"{self.http.excerpt(response)}",
+                connector=self.http.connector,
+                status=response.status_code,
+            ) from None
+
+    # -- store ----------------------------------------------------------------------------
+
+    def store(self) -> dict[str, Any]:
+        """``GET /v2/store``: name, domain and plan; the cheapest authenticated read."""
+        data = self._json(self.http.get("/v2/store", operation="store"))
+        return dict(data or {})
+
+    # -- catalog --------------------------------------------------------------------------
+
+    def product_by_sku(self, sku: str) -> dict[str, Any] | None:
+        """The product whose own SKU is ``sku``, with its variants and options, or ``None``."""
+        response = self.http.get(
+            "/v3/catalog/products",
+            params={"sku": sku, "include": "variants,options"},
+            operation="product_by_sku",
+        )
+        found = (self._json(response) or {}).get("data") or []
+        # The filter is case-insensitive like the SKUs; pick the exact one when several match.
+        for record in found:
+            if str(record.get("sku", "")).casefold() == sku.casefold():
+                return dict(record)
+        return None
+
+    def product(self, product_id: int) -> dict[str, Any] | None:
+        """One product with its variants and options, or ``None`` when it is gone."""
+        response = self.http.get(
+            f"/v3/catalog/products/{product_id}",
+            params={"include": "variants,options"},
+            operation="product",
+        )
+        if response.status_code == 404:
+            return None
+        return dict((self._json(response) or {}).get("data") or {})
+
+    def create_product(self, body: Mapping[str, Any]) -> httpx.Response:
+        """``POST /v3/catalog/products`` (with its variants); the raw response (409 is read)."""
+        # Not retried once sent: a repeat after a lost answer would make a second product.
+        # The next pass finds the first by SKU instead.
+        return self.http.post("/v3/catalog/products", json=body, operation="create_product")
+
+    def variant_by_sku(self, sku: str) -> dict[str, Any] | None:
+        """The variant whose SKU is ``sku`` (case-insensitive), on any product."""
+        response = self.http.get(
+            "/v3/catalog/variants", params={"sku": sku}, operation="variant_by_sku"
+        )
+        for record in (self._json(response) or {}).get("data") or []:
+            if str(record.get("sku", "")).casefold() == sku.casefold():
+                return dict(record)
+        return None
+
+    def create_option(self, product_id: int, name: str, labels: list[str]) -> dict[str, Any]:
+        """``POST …/options``: the serial option with its first values."""
+        body = {
+            "product_id": product_id,
+            "display_name": name,
+            "type": "dropdown",
+            "option_values": [{"label": label, "sort_order": i} for i, label in enumerate(labels)],
+        }
+        response = self.http.post(
+            f"/v3/catalog/products/{product_id}/options", json=body, operation="create_option"
+        )
+        return dict((self._json(response) or {}).get("data") or {})
+
+    def add_option_values(
+        self,
+        product_id: int,
+        option_id: int,
+        name: str,
+        existing: Sequence[Mapping[str, Any]],
+        labels: list[str],
+    ) -> dict[str, Any]:
+        """``PUT …/options/{id}`` with every existing value plus new ones: one call for all.
+
+        *Unsure*: whether an option PUT merges or replaces ``option_values`` is not documented;
+        sending every existing value (by id) with the new ones is right either way.
+        """
+        values: list[dict[str, Any]] = [{"id": v["id"], "label": v.get("label")} for v in existing]
+        start = len(values)
+        values += [{"label": label, "sort_order": start + i} for i, label in enumerate(labels)]
+        body = {"product_id": product_id, "display_name": name, "option_values": values}
+        response = self.http.put(
+            f"/v3/catalog/products/{product_id}/options/{option_id}",
+            json=body,
+            operation="add_option_values",
+        )
+        return dict((self._json(response) or {}).get("data") or {})
+
+    def batch_variants(self, items: list[dict[str, Any]]) -> BatchResult:
+        """``PUT /v3/catalog/variants`` with at most :data:`BATCH_LIMIT` items.
+
+        200: all written; 207: some written (``data``) and some refused; 422: none written,
+        ``batch_errors`` says why. Any other error status raises.
+        """
+        if len(items) > BATCH_LIMIT:
+            raise ValueError(f"a variant batch holds at most {BATCH_LIMIT} items")
+        response = self.http.put("/v3/catalog/variants", json=items, operation="batch_variants")
+        if response.status_code in (207, 422):
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            errors = list(body.get("batch_errors") or body.get("errors") or [])
+            if response.status_code == 422 and not errors:
+                raise self.http.error_for(response)
+            return BatchResult(response.status_code, list(body.get("data") or []), errors)
+        body = self._json(response) or {}
+        return BatchResult(response.status_code, list(body.get("data") or []), [])
+
+    def delete_variant(self, product_id: int, variant_id: int) -> bool:
+        """``DELETE …/variants/{id}``; ``False`` when it was already gone."""
+        response = self.http.delete(
+            f"/v3/catalog/products/{product_id}/variants/{variant_id}",
+            operation="delete_variant",
+        )
+        if response.status_code == 404:
+            return False
+        self.http.raise_for_status(response)
+        return True
+
+    def set_variant_image(self, product_id: int, variant_id: int, url: str) -> httpx.Response:
+        """``POST …/variants/{id}/image``: replaces the variant's one image (safe to repeat)."""
+        return self.http.post(
+            f"/v3/catalog/products/{product_id}/variants/{variant_id}/image",
+            json={"image_url": url},
+            idempotent=True,
+            operation="set_variant_image",
+        )
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def orders(self, since: datetime | None, page: int, limit: int) -> list[dict[str, Any]]:
+        """``GET /v2/orders`` modified at or after ``since``, oldest first; ``[]`` on 204."""
+        params: dict[str, Any] = {"sort": "date_modified:asc", "page": page, "limit": limit}
+        if since is not None:
+            params["min_date_modified"] = format_rfc2822(since)
+        data = self._json(self.http.get("/v2/orders", params=params, operation="orders"))
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise PermanentRemoteError(
+                "GET /v2/orders did not answer a list", connector=self.http.connector
+            )
+        return [dict(record) for record in data]
+
+    def order_lines(self, order_id: int | str) -> list[dict[str, Any]]:
+        """Every ``GET /v2/orders/{id}/products`` line, all pages."""
+        lines: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.http.get(
+                f"/v2/orders/{order_id}/products",
+                params={"page": page, "limit": 250},
+                operation="order_lines",
+            )
+            data = self._json(response)
+            if not data:
+                return lines
+            lines += [dict(line) for line in data]
+            if len(data) < 250:
+                return lines
+            page += 1

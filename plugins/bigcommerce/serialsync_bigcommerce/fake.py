@@ -1,0 +1,728 @@
+"""An in-memory BigCommerce store: the endpoints the plugin speaks, with the platform's limits.
+
+Served as a respx side effect, an ``httpx.MockTransport`` (:meth:`transport`) or an ASGI app
+(:meth:`asgi_app`); it routes on the URL *path* (``/stores/{hash}/v3/…``), never the host.
+
+What it enforces, as BigCommerce does:
+
+* ``X-Auth-Token`` (401 otherwise); orders v2 answers JSON only when asked (406 otherwise);
+* a request window (30 s, 150 requests by default) shared by every caller, reported on every
+  response in ``X-Rate-Limit-*`` headers, and 429 once spent;
+* SKUs unique store-wide and **case-insensitive** (409 on a duplicate), at most 255 characters;
+  product names unique (409);
+* at most **600 variants per product**; at most **50 items per** ``PUT /v3/catalog/variants``
+  (413), whose answer is 200, 207 (partial) or 422 with ``batch_errors``;
+* ``GET /v2/orders`` sorted by ``date_modified``, at most 250 a page, **204 with no body** when
+  a page is empty; dates in RFC 2822.
+
+Time comes from ``clock`` (seconds since the epoch), so tests move the window and order dates
+without waiting.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+from serialsync import FinancialStatus
+from serialsync.testing import FakeChannel, FakeListing, Faults
+
+MAX_BATCH = 50
+MAX_VARIANTS = 600
+MAX_SKU = 255
+MAX_ORDERS_PAGE = 250
+_ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+
+#: The status id the fake gives an order for each financial status.
+STATUS_IDS: dict[FinancialStatus, int] = {
+    FinancialStatus.PENDING: 7,  # Awaiting Payment
+    FinancialStatus.PAID: 11,  # Awaiting Fulfillment
+    FinancialStatus.CANCELLED: 5,
+    FinancialStatus.REFUNDED: 4,
+    FinancialStatus.PARTIALLY_REFUNDED: 14,
+}
+STATUS_NAMES = {
+    0: "Incomplete",
+    1: "Pending",
+    2: "Shipped",
+    3: "Partially Shipped",
+    4: "Refunded",
+    5: "Cancelled",
+    6: "Declined",
+    7: "Awaiting Payment",
+    8: "Awaiting Pickup",
+    9: "Awaiting Shipment",
+    10: "Completed",
+    11: "Awaiting Fulfillment",
+    12: "Manual Verification Required",
+    13: "Disputed",
+    14: "Partially Refunded",
+}
+
+
+class _Error(Exception):
+    """An error answer: ``{status, title, type, errors}``."""
+
+    def __init__(self, status: int, title: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.errors = errors or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "title": self.title,
+            "type": _ERROR_TYPE,
+            "errors": self.errors,
+        }
+
+
+def _rfc2822(stamp: float) -> str:
+    return email.utils.format_datetime(datetime.fromtimestamp(int(stamp), UTC))
+
+
+def _parse_date(text: str) -> float:
+    """A ``min_date_modified`` value: RFC 2822 or ISO 8601, as BigCommerce accepts both."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise _Error(400, f"The date {text!r} is not RFC 2822 or ISO 8601") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+class FakeBigCommerce(FakeChannel):
+    """A BigCommerce store in memory. Every argument is optional.
+
+    :param quota: requests per window (150 Standard/Plus, 450 Pro).
+    :param window_ms: the window's length in milliseconds.
+    :param clock: seconds since the epoch; drives the window and order dates.
+    """
+
+    host = "api.bigcommerce.com"
+
+    def __init__(
+        self,
+        *,
+        store_hash: str = "fakestore1",
+        access_token: str = "fake-bigcommerce-token-0001",  # noqa: S107 - the fake's own token
+        quota: int = 150,
+        window_ms: int = 30_000,
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        store_name: str = "Fake Guitars",
+        plan_name: str = "Standard",
+    ) -> None:
+        super().__init__(faults=faults, sleep=sleep)
+        self.store_hash = store_hash
+        self.access_token = access_token
+        self.quota = quota
+        self.window_ms = window_ms
+        self.clock = clock
+        self.store_name = store_name
+        self.plan_name = plan_name
+        self.products: dict[int, dict[str, Any]] = {}
+        self.options: dict[int, dict[str, Any]] = {}
+        self.variants: dict[int, dict[str, Any]] = {}
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.order_lines: dict[int, list[dict[str, Any]]] = {}
+        #: Requests refused with 429 by the window (not injected faults).
+        self.throttled = 0
+        self._ids = 100
+        self._window_start: float | None = None
+        self._used = 0
+
+    # -- FakeChannel -----------------------------------------------------------------------
+
+    def listings(self) -> list[FakeListing]:
+        """Every variant with a serial option, with its stock and its product's SKU."""
+        with self.lock:
+            return [
+                FakeListing(
+                    sku=v["sku"],
+                    stock=v["inventory_level"],
+                    product=self.products[v["product_id"]]["sku"],
+                    sellable=v["inventory_level"] > 0 and not v.get("purchasing_disabled"),
+                )
+                for v in self.variants.values()
+            ]
+
+    def create_order(
+        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+    ) -> str:
+        """A shopper buys ``(variant SKU, quantity)`` lines; stock goes down. Returns the id."""
+        with self.lock:
+            chosen = []
+            for sku, quantity in lines:
+                variant = self._variant_by_sku(sku)
+                if variant is None:
+                    raise ValueError(f"no variant has the SKU {sku!r}")
+                if variant["inventory_level"] < quantity or variant.get("purchasing_disabled"):
+                    raise ValueError(f"{sku!r} is out of stock")
+                chosen.append((variant, quantity))
+            order_id = self._next_id()
+            now = self.clock()
+            order_lines = []
+            total = 0.0
+            for variant, quantity in chosen:
+                variant["inventory_level"] -= quantity
+                price = float(variant["price"] or self.products[variant["product_id"]]["price"])
+                total += price * quantity
+                order_lines.append(
+                    {
+                        "id": self._next_id(),
+                        "order_id": order_id,
+                        "product_id": variant["product_id"],
+                        "variant_id": variant["id"],
+                        "name": self.products[variant["product_id"]]["name"],
+                        "sku": variant["sku"],
+                        "quantity": quantity,
+                        "quantity_refunded": 0,
+                        "base_price": f"{price:.4f}",
+                        "price_inc_tax": f"{price:.4f}",
+                    }
+                )
+            self.orders[order_id] = {
+                "id": order_id,
+                "status_id": STATUS_IDS[status],
+                "created": now,
+                "modified": now,
+                "currency_code": "USD",
+                "total_inc_tax": f"{total:.4f}",
+                "billing_address": {
+                    "first_name": "Ada",
+                    "last_name": "Shopper",
+                    "email": "ada@example.com",
+                },
+            }
+            self.order_lines[order_id] = order_lines
+            return str(order_id)
+
+    def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
+        """Move an order to the status id the shop's staff would pick for ``status``."""
+        self.set_order_status_id(order_id, STATUS_IDS[status])
+
+    def set_order_status_id(self, order_id: str, status_id: int) -> None:
+        """Set a raw BigCommerce status id (6 Declined, 13 Disputed…); refunds fill lines."""
+        with self.lock:
+            order = self.orders[int(order_id)]
+            order["status_id"] = status_id
+            order["modified"] = self.clock()
+            if status_id == 4:
+                for line in self.order_lines[int(order_id)]:
+                    line["quantity_refunded"] = line["quantity"]
+
+    def connector_settings(self, base_url: str) -> dict[str, Any]:
+        """Settings of a ``bigcommerce`` connector pointing at this fake at ``base_url``."""
+        return {
+            "store_hash": self.store_hash,
+            "access_token": self.access_token,
+            "base_url": base_url,
+            "plan_quota": self.quota,
+        }
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request as BigCommerce would."""
+        with self.lock:
+            if request.headers.get("x-auth-token") != self.access_token:
+                return self._answer(_Error(401, "Authentication required").body(), 401, {})
+            prefix = f"/stores/{self.store_hash}/"
+            path = request.url.path
+            if not path.startswith(prefix):
+                return self._answer(_Error(404, "Store not found").body(), 404, {})
+            limits = self._spend()
+            if limits is None:
+                self.throttled += 1
+                body = _Error(429, "Too many requests").body()
+                return self._answer(body, 429, self._limit_headers())
+            try:
+                status, body = self._route(request, path[len(prefix) - 1 :])
+            except _Error as exc:
+                status, body = exc.status, exc.body()
+            return self._answer(body, status, limits)
+
+    def _answer(self, body: Any, status: int, headers: dict[str, str]) -> httpx.Response:
+        if status == 204 or body is None:
+            return httpx.Response(status, headers=headers)
+        return httpx.Response(
+            status,
+            content=json.dumps(body).encode(),
+            headers={"content-type": "application/json", **headers},
+        )
+
+    def _spend(self) -> dict[str, str] | None:
+        """Count one request in the window; ``None`` when the window is spent (429)."""
+        now = self.clock()
+        if self._window_start is None or now - self._window_start >= self.window_ms / 1000:
+            self._window_start, self._used = now, 0
+        if self._used >= self.quota:
+            return None
+        self._used += 1
+        return self._limit_headers()
+
+    def _limit_headers(self) -> dict[str, str]:
+        assert self._window_start is not None
+        reset = max(0, int((self._window_start + self.window_ms / 1000 - self.clock()) * 1000))
+        return {
+            "X-Rate-Limit-Requests-Left": str(max(self.quota - self._used, 0)),
+            "X-Rate-Limit-Requests-Quota": str(self.quota),
+            "X-Rate-Limit-Time-Reset-Ms": str(reset),
+            "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
+        }
+
+    def _route(self, request: httpx.Request, path: str) -> tuple[int, Any]:
+        method = request.method
+        query = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
+        if path.startswith("/v2/") and "json" not in request.headers.get("accept", ""):
+            # Orders v2 answers XML by default; this fake only speaks JSON.
+            raise _Error(406, "Ask for application/json: v2 answers XML otherwise")
+        routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
+            ("GET", r"/v2/store", self._store),
+            ("GET", r"/v2/orders", self._list_orders),
+            ("GET", r"/v2/orders/(\d+)/products", self._list_order_lines),
+            ("GET", r"/v3/catalog/products", self._list_products),
+            ("POST", r"/v3/catalog/products", self._create_product),
+            ("GET", r"/v3/catalog/products/(\d+)", self._get_product),
+            ("POST", r"/v3/catalog/products/(\d+)/options", self._create_option),
+            ("PUT", r"/v3/catalog/products/(\d+)/options/(\d+)", self._update_option),
+            ("DELETE", r"/v3/catalog/products/(\d+)/variants/(\d+)", self._delete_variant),
+            ("POST", r"/v3/catalog/products/(\d+)/variants/(\d+)/image", self._variant_image),
+            ("GET", r"/v3/catalog/variants", self._list_variants),
+            ("PUT", r"/v3/catalog/variants", self._batch_variants),
+        ]
+        allowed = False
+        for verb, pattern, handler in routes:
+            match = re.fullmatch(pattern, path)
+            if match is None:
+                continue
+            if verb == method:
+                args = [int(g) for g in match.groups()]
+                return handler(request, query, *args)
+            allowed = True
+        if allowed:
+            raise _Error(405, f"{method} is not allowed on {path}")
+        raise _Error(404, f"No route for {path}")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _variant_by_sku(self, sku: str) -> dict[str, Any] | None:
+        for variant in self.variants.values():
+            if variant["sku"].casefold() == sku.casefold():
+                return variant
+        return None
+
+    def _sku_taken(self, sku: str, *, variant_id: int | None = None) -> bool:
+        folded = sku.casefold()
+        if any(p["sku"].casefold() == folded for p in self.products.values() if p["sku"]):
+            return True
+        return any(
+            v["sku"].casefold() == folded and v["id"] != variant_id for v in self.variants.values()
+        )
+
+    @staticmethod
+    def _body(request: httpx.Request) -> Any:
+        try:
+            return json.loads(request.content or b"null")
+        except ValueError:
+            raise _Error(400, "The request body is not valid JSON") from None
+
+    def _product_json(self, product: dict[str, Any], include: str) -> dict[str, Any]:
+        data = {k: v for k, v in product.items() if k != "option_ids"}
+        wanted = set(include.split(",")) if include else set()
+        if "variants" in wanted:
+            data["variants"] = [
+                self._variant_json(v)
+                for v in self.variants.values()
+                if v["product_id"] == product["id"]
+            ]
+        if "options" in wanted:
+            data["options"] = [self.options[o] for o in product["option_ids"]]
+        return data
+
+    def _variant_json(self, variant: dict[str, Any]) -> dict[str, Any]:
+        return dict(variant)
+
+    def _product(self, product_id: int) -> dict[str, Any]:
+        product = self.products.get(product_id)
+        if product is None:
+            raise _Error(404, f"Product {product_id} not found")
+        return product
+
+    def _check_sku(self, sku: Any) -> str:
+        if not isinstance(sku, str) or not sku:
+            raise _Error(422, "The sku is required", {"sku": "required"})
+        if len(sku) > MAX_SKU:
+            raise _Error(422, f"The sku is longer than {MAX_SKU} characters", {"sku": sku})
+        return sku
+
+    @staticmethod
+    def _check_price(item: dict[str, Any], ref: Any) -> None:
+        price = item.get("price")
+        if price is not None and (not isinstance(price, int | float) or price < 0):
+            raise _Error(422, "The price must be a number >= 0", {"price": price, "ref": ref})
+
+    def _option_value(self, product: dict[str, Any], name: str, label: str) -> dict[str, Any]:
+        """The option value ``label`` of option ``name``, created (with the option) if new."""
+        option = next(
+            (
+                self.options[o]
+                for o in product["option_ids"]
+                if self.options[o]["display_name"].casefold() == name.casefold()
+            ),
+            None,
+        )
+        if option is None:
+            option = {
+                "id": self._next_id(),
+                "product_id": product["id"],
+                "display_name": name,
+                "type": "dropdown",
+                "option_values": [],
+            }
+            self.options[option["id"]] = option
+            product["option_ids"].append(option["id"])
+        for value in option["option_values"]:
+            if value["label"].casefold() == label.casefold():
+                return {
+                    "id": value["id"],
+                    "option_id": option["id"],
+                    "label": value["label"],
+                    "option_display_name": option["display_name"],
+                }
+        value = {"id": self._next_id(), "label": label, "sort_order": len(option["option_values"])}
+        option["option_values"].append(value)
+        return {
+            "id": value["id"],
+            "option_id": option["id"],
+            "label": label,
+            "option_display_name": option["display_name"],
+        }
+
+    def _new_variant(
+        self, product: dict[str, Any], item: dict[str, Any], values: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        variant = {
+            "id": self._next_id(),
+            "product_id": product["id"],
+            "sku": item["sku"],
+            "price": item.get("price"),
+            "inventory_level": int(item.get("inventory_level") or 0),
+            "purchasing_disabled": bool(item.get("purchasing_disabled", False)),
+            "image_url": "",
+            "option_values": values,
+        }
+        self.variants[variant["id"]] = variant
+        return variant
+
+    # -- store and catalog -------------------------------------------------------------------
+
+    def _store(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, {
+            "id": self.store_hash,
+            "domain": f"{self.store_hash}.example.com",
+            "name": self.store_name,
+            "plan_name": self.plan_name,
+        }
+
+    def _list_products(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        products = list(self.products.values())
+        if "sku" in query:
+            products = [p for p in products if p["sku"].casefold() == query["sku"].casefold()]
+        include = query.get("include", "")
+        data = [self._product_json(p, include) for p in products]
+        return 200, {"data": data, "meta": {"pagination": {"total": len(data), "count": len(data)}}}
+
+    def _get_product(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        return 200, {"data": self._product_json(product, query.get("include", "")), "meta": {}}
+
+    def _create_product(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise _Error(422, "The product must be an object")
+        missing = [k for k in ("name", "type", "weight", "price") if k not in body]
+        if missing:
+            raise _Error(422, "Required fields are missing", {k: "required" for k in missing})
+        name = str(body["name"])
+        if any(p["name"].casefold() == name.casefold() for p in self.products.values()):
+            raise _Error(409, "The product name is a duplicate", {"name": name})
+        sku = str(body.get("sku") or "")
+        if sku and self._sku_taken(sku):
+            raise _Error(409, f"The product sku {sku!r} is a duplicate", {"sku": sku})
+        variants = body.get("variants") or []
+        if len(variants) > MAX_VARIANTS:
+            raise _Error(
+                422,
+                f"A product can have at most {MAX_VARIANTS} variants",
+                {"variants": len(variants)},
+            )
+        seen: set[str] = set()
+        conflicts: dict[str, str] = {}
+        for i, item in enumerate(variants):
+            vsku = self._check_sku(item.get("sku"))
+            self._check_price(item, vsku)
+            if vsku.casefold() in seen or self._sku_taken(vsku):
+                conflicts[f"variants.{i}.sku"] = f"Sku {vsku} is not unique"
+            seen.add(vsku.casefold())
+            for value in item.get("option_values") or []:
+                if not value.get("option_display_name") or not value.get("label"):
+                    raise _Error(422, "option_values need option_display_name and label")
+        if conflicts:
+            raise _Error(409, "Sku is not unique", conflicts)
+        product = {
+            "id": self._next_id(),
+            "name": name,
+            "type": body["type"],
+            "sku": sku,
+            "price": body["price"],
+            "weight": body["weight"],
+            "description": body.get("description", ""),
+            "inventory_tracking": body.get("inventory_tracking", "none"),
+            "is_visible": body.get("is_visible", True),
+            "images": body.get("images") or [],
+            "option_ids": [],
+        }
+        self.products[product["id"]] = product
+        for item in variants:
+            values = [
+                self._option_value(product, v["option_display_name"], v["label"])
+                for v in item.get("option_values") or []
+            ]
+            self._new_variant(product, item, values)
+        return 200, {"data": self._product_json(product, "variants,options"), "meta": {}}
+
+    def _create_option(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        body = self._body(request) or {}
+        labels = [str(v.get("label", "")) for v in body.get("option_values") or []]
+        if not body.get("display_name") or not labels:
+            raise _Error(422, "display_name and at least one option value are required")
+        if len({label.casefold() for label in labels}) != len(labels):
+            raise _Error(422, "Option value labels must be unique")
+        for label in labels:
+            self._option_value(product, str(body["display_name"]), label)
+        option = next(
+            self.options[o]
+            for o in product["option_ids"]
+            if self.options[o]["display_name"].casefold() == str(body["display_name"]).casefold()
+        )
+        return 200, {"data": option, "meta": {}}
+
+    def _update_option(
+        self, request: httpx.Request, query: dict[str, str], product_id: int, option_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        option = self.options.get(option_id)
+        if option is None or option_id not in product["option_ids"]:
+            raise _Error(404, f"Option {option_id} not found")
+        body = self._body(request) or {}
+        if "option_values" in body:
+            listed = body["option_values"] or []
+            labels = [str(v.get("label", "")).casefold() for v in listed]
+            if len(set(labels)) != len(labels) or "" in labels:
+                raise _Error(422, "Option value labels must be unique and not empty")
+            by_id = {v["id"]: v for v in option["option_values"]}
+            kept: list[dict[str, Any]] = []
+            for i, value in enumerate(listed):
+                if "id" in value and value["id"] is not None:
+                    old = by_id.get(int(value["id"]))
+                    if old is None:
+                        raise _Error(422, f"Option value {value['id']} not found")
+                    old["label"] = str(value.get("label") or old["label"])
+                    kept.append(old)
+                else:
+                    kept.append(
+                        {"id": self._next_id(), "label": str(value["label"]), "sort_order": i}
+                    )
+            # Replace semantics: a value left out is removed, and so are its variants.
+            dropped = set(by_id) - {v["id"] for v in kept}
+            for vid in [
+                v["id"]
+                for v in self.variants.values()
+                if any(ov["id"] in dropped for ov in v["option_values"])
+            ]:
+                del self.variants[vid]
+            option["option_values"] = kept
+        if body.get("display_name"):
+            option["display_name"] = str(body["display_name"])
+        return 200, {"data": option, "meta": {}}
+
+    def _delete_variant(
+        self, request: httpx.Request, query: dict[str, str], product_id: int, variant_id: int
+    ) -> tuple[int, Any]:
+        variant = self.variants.get(variant_id)
+        if variant is None or variant["product_id"] != product_id:
+            raise _Error(404, f"Variant {variant_id} not found")
+        del self.variants[variant_id]
+        return 204, None
+
+    def _variant_image(
+        self, request: httpx.Request, query: dict[str, str], product_id: int, variant_id: int
+    ) -> tuple[int, Any]:
+        variant = self.variants.get(variant_id)
+        if variant is None or variant["product_id"] != product_id:
+            raise _Error(404, f"Variant {variant_id} not found")
+        url = str((self._body(request) or {}).get("image_url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise _Error(400, "The image could not be downloaded", {"image_url": url})
+        variant["image_url"] = url
+        return 200, {"data": {"image_url": url}, "meta": {}}
+
+    def _list_variants(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        variants = list(self.variants.values())
+        if "sku" in query:
+            variants = [v for v in variants if v["sku"].casefold() == query["sku"].casefold()]
+        data = [self._variant_json(v) for v in variants]
+        return 200, {"data": data, "meta": {"pagination": {"total": len(data), "count": len(data)}}}
+
+    def _batch_variants(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        items = self._body(request)
+        if not isinstance(items, list):
+            raise _Error(422, "The body must be an array of variants")
+        if len(items) > MAX_BATCH:
+            raise _Error(
+                413,
+                "The request payload is too large. The maximum items allowed in the array is "
+                f"{MAX_BATCH}",
+            )
+        written: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                written.append(self._batch_item(item))
+            except _Error as exc:
+                errors.append(exc.body())
+        if not errors:
+            return 200, {"data": written, "meta": {}}
+        if not written:
+            return 422, {"batch_errors": errors}
+        return 207, {"data": written, "batch_errors": errors, "meta": {}}
+
+    def _batch_item(self, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            raise _Error(422, "Each variant must be an object")
+        if item.get("id") is not None:
+            variant = self.variants.get(int(item["id"]))
+            if variant is None:
+                raise _Error(404, f"Variant {item['id']} not found", {"id": item["id"]})
+            if "sku" in item:
+                sku = self._check_sku(item["sku"])
+                if self._sku_taken(sku, variant_id=variant["id"]):
+                    raise _Error(409, f"Sku {sku} is not unique", {"sku": sku, "id": variant["id"]})
+            self._check_price(item, variant["id"])
+            level = item.get("inventory_level", variant["inventory_level"])
+            if not isinstance(level, int) or level < 0:
+                raise _Error(
+                    422, "inventory_level must be a whole number >= 0", {"id": variant["id"]}
+                )
+            for key in ("sku", "price", "inventory_level", "purchasing_disabled"):
+                if key in item:
+                    variant[key] = item[key]
+            return self._variant_json(variant)
+        product = self.products.get(int(item.get("product_id") or 0))
+        if product is None:
+            raise _Error(422, "product_id must name an existing product", {"sku": item.get("sku")})
+        sku = self._check_sku(item.get("sku"))
+        if self._sku_taken(sku):
+            raise _Error(409, f"Sku {sku} is not unique", {"sku": sku})
+        if (
+            sum(1 for v in self.variants.values() if v["product_id"] == product["id"])
+            >= MAX_VARIANTS
+        ):
+            raise _Error(422, f"A product can have at most {MAX_VARIANTS} variants", {"sku": sku})
+        values = []
+        for ref in item.get("option_values") or []:
+            option = self.options.get(int(ref.get("option_id") or 0))
+            if option is None or option["id"] not in product["option_ids"]:
+                raise _Error(422, "option_values must name the product's options", {"sku": sku})
+            value = next((v for v in option["option_values"] if v["id"] == ref.get("id")), None)
+            if value is None:
+                raise _Error(422, "option_values must name existing option values", {"sku": sku})
+            values.append(
+                {
+                    "id": value["id"],
+                    "option_id": option["id"],
+                    "label": value["label"],
+                    "option_display_name": option["display_name"],
+                }
+            )
+        if not values:
+            raise _Error(422, "A new variant needs option_values", {"sku": sku})
+        combo = sorted(v["id"] for v in values)
+        for other in self.variants.values():
+            if (
+                other["product_id"] == product["id"]
+                and sorted(v["id"] for v in other["option_values"]) == combo
+            ):
+                raise _Error(422, "A variant with these option values exists", {"sku": sku})
+        return self._variant_json(self._new_variant(product, item, values))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def _order_json(self, order: dict[str, Any]) -> dict[str, Any]:
+        data = {k: v for k, v in order.items() if k not in ("created", "modified")}
+        data["status"] = STATUS_NAMES.get(order["status_id"], "Unknown")
+        data["date_created"] = _rfc2822(order["created"])
+        data["date_modified"] = _rfc2822(order["modified"])
+        data["products"] = {
+            "url": f"https://{self.host}/stores/{self.store_hash}/v2/orders/{order['id']}/products",
+            "resource": f"/orders/{order['id']}/products",
+        }
+        return data
+
+    def _list_orders(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        try:
+            page = int(query.get("page", "1"))
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            raise _Error(400, "page and limit must be numbers") from None
+        if page < 1 or not 1 <= limit <= MAX_ORDERS_PAGE:
+            raise _Error(400, f"limit must be 1 to {MAX_ORDERS_PAGE}, page at least 1")
+        orders = list(self.orders.values())
+        if "min_date_modified" in query:
+            floor = _parse_date(query["min_date_modified"])
+            # v2 dates have whole seconds; compare at that precision.
+            orders = [o for o in orders if int(o["modified"]) >= int(floor)]
+        if query.get("sort") == "date_modified:asc":
+            orders.sort(key=lambda o: (int(o["modified"]), o["id"]))
+        else:
+            orders.sort(key=lambda o: o["id"])
+        chosen = orders[(page - 1) * limit : page * limit]
+        if not chosen:
+            return 204, None  # BigCommerce's empty page: no body at all
+        return 200, [self._order_json(o) for o in chosen]
+
+    def _list_order_lines(
+        self, request: httpx.Request, query: dict[str, str], order_id: int
+    ) -> tuple[int, Any]:
+        if order_id not in self.orders:
+            raise _Error(404, f"Order {order_id} not found")
+        page = int(query.get("page", "1"))
+        limit = min(int(query.get("limit", "50")), MAX_ORDERS_PAGE)
+        lines = self.order_lines[order_id][(page - 1) * limit : page * limit]
+        if not lines:
+            return 204, None
+        return 200, [dict(line) for line in lines]

@@ -1,0 +1,279 @@
+"""BigCommerce JSON <-> the canonical model: bodies we send, records we read.
+
+Nothing here talks HTTP; :mod:`.client` does. Dates on orders v2 are RFC 2822
+(``Tue, 20 Nov 2012 00:00:00 +0000``); they become timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+
+#: BigCommerce order status ids (``GET /v2/order_statuses``) -> what the POS cares about.
+#:
+#: * 0 Incomplete, 1 Pending, 7 Awaiting Payment, 12 Manual Verification Required: placed,
+#:   not paid yet -> PENDING (the unit is reserved, not sold).
+#: * 2 Shipped, 3 Partially Shipped, 8 Awaiting Pickup, 9 Awaiting Shipment, 10 Completed,
+#:   11 Awaiting Fulfillment: paid -> PAID.
+#: * 13 Disputed: the money was taken and a chargeback is open; the unit is gone until the
+#:   dispute ends as a refund -> PAID.
+#: * 4 Refunded -> REFUNDED; 14 Partially Refunded -> PARTIALLY_REFUNDED.
+#: * 5 Cancelled and 6 Declined (payment refused) -> CANCELLED: either way the unit was never
+#:   sold.
+STATUS_MAP: dict[int, FinancialStatus] = {
+    0: FinancialStatus.PENDING,
+    1: FinancialStatus.PENDING,
+    7: FinancialStatus.PENDING,
+    12: FinancialStatus.PENDING,
+    2: FinancialStatus.PAID,
+    3: FinancialStatus.PAID,
+    8: FinancialStatus.PAID,
+    9: FinancialStatus.PAID,
+    10: FinancialStatus.PAID,
+    11: FinancialStatus.PAID,
+    13: FinancialStatus.PAID,
+    4: FinancialStatus.REFUNDED,
+    5: FinancialStatus.CANCELLED,
+    6: FinancialStatus.CANCELLED,
+    14: FinancialStatus.PARTIALLY_REFUNDED,
+}
+
+
+def financial_status(status_id: int) -> FinancialStatus:
+    """The :class:`FinancialStatus` of a BigCommerce status id.
+
+    An id this table does not know (a newer status) is PENDING: the unit stays reserved, which
+    is safe both ways (it is neither sold to the POS nor offered again).
+    """
+    return STATUS_MAP.get(status_id, FinancialStatus.PENDING)
+
+
+def parse_rfc2822(value: str) -> datetime:
+    """An orders v2 date (RFC 2822) as a timezone-aware UTC datetime."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an RFC 2822 date: {value!r}") from exc
+    if parsed.tzinfo is None:
+        # RFC 2822 "-0000" means "UTC, origin unknown"; Python returns it naive.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_rfc2822(value: datetime) -> str:
+    """A datetime as RFC 2822 in UTC, as orders v2 filters take it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return email.utils.format_datetime(value.astimezone(UTC))
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal("0")
+    except InvalidOperation:
+        return Decimal("0")
+
+
+def order_from_json(
+    channel: str, record: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]
+) -> Order:
+    """One ``/v2/orders`` record and its ``/products`` lines as a canonical :class:`Order`."""
+    billing = record.get("billing_address") or {}
+    name = " ".join(
+        part for part in (billing.get("first_name"), billing.get("last_name")) if part
+    ).strip()
+    return Order(
+        channel=channel,
+        order_id=str(record["id"]),
+        # BigCommerce shows the order id to shoppers as the order number.
+        order_number=str(record["id"]),
+        status=financial_status(int(record.get("status_id", -1))),
+        lines=tuple(line_from_json(line) for line in lines),
+        currency=str(record.get("currency_code") or "USD"),
+        total=_decimal(record.get("total_inc_tax")),
+        customer_name=name or None,
+        customer_email=billing.get("email") or None,
+        created_at=parse_rfc2822(str(record["date_created"])),
+        updated_at=parse_rfc2822(str(record["date_modified"])),
+    )
+
+
+def line_from_json(line: Mapping[str, Any]) -> OrderLine:
+    """One ``/v2/orders/{id}/products`` record; ``raw_sku`` exactly as sold."""
+    sku = line.get("sku")
+    return OrderLine(
+        line_id=str(line["id"]),
+        raw_sku=str(sku) if sku not in (None, "") else None,
+        quantity=int(line.get("quantity", 0)),
+        quantity_refunded=int(line.get("quantity_refunded", 0) or 0),
+        price=_decimal(line.get("price_inc_tax", line.get("base_price"))),
+        title=str(line.get("name") or ""),
+    )
+
+
+# -- catalog --------------------------------------------------------------------------------
+
+
+def unit_price(product: Product, unit: SerializedUnit) -> float:
+    """The price a unit is listed at: its own, else the product's."""
+    return float(unit.price if unit.price is not None else product.price)
+
+
+def unit_image(unit: SerializedUnit) -> str | None:
+    """The one image BigCommerce holds per variant: the unit's first photo."""
+    return unit.images[0] if unit.images else None
+
+
+def new_variant(product: Product, unit: SerializedUnit) -> dict[str, Any]:
+    """A variant inside ``POST /v3/catalog/products``: the option value is made by label."""
+    return {
+        "sku": unit.integration_id,
+        "price": unit_price(product, unit),
+        "inventory_level": 1,
+        "option_values": [{"option_display_name": product.option_name, "label": unit.serial}],
+    }
+
+
+def new_product(product: Product, units: list[SerializedUnit], *, name: str) -> dict[str, Any]:
+    """``POST /v3/catalog/products`` body: the product and every unit as a variant, at once."""
+    body: dict[str, Any] = {
+        "name": name,
+        "type": "physical",
+        "sku": product.sku,
+        "price": float(product.price),
+        "weight": 0,
+        "description": product.description,
+        # Stock is counted per variant: one unit, one variant, inventory 1.
+        "inventory_tracking": "variant",
+        "is_visible": True,
+        "variants": [new_variant(product, unit) for unit in units],
+    }
+    if product.images:
+        body["images"] = [
+            {"image_url": url, "is_thumbnail": i == 0} for i, url in enumerate(product.images)
+        ]
+    return body
+
+
+def batch_create(
+    product: Product, unit: SerializedUnit, product_id: int, option_id: int, value_id: int
+) -> dict[str, Any]:
+    """A create item of ``PUT /v3/catalog/variants``: needs the option value's ids."""
+    return {
+        "product_id": product_id,
+        "sku": unit.integration_id,
+        "price": unit_price(product, unit),
+        "inventory_level": 1,
+        "option_values": [{"id": value_id, "option_id": option_id}],
+    }
+
+
+def batch_upsert(
+    product: Product, unit: SerializedUnit, variant_id: int, *, sku: str | None = None
+) -> dict[str, Any]:
+    """An update item of ``PUT /v3/catalog/variants`` listing the unit (stock 1).
+
+    ``sku`` rewrites the variant's SKU: an adopted variant whose SKU differs only in case is
+    set to the exact integration id, so its order lines parse back to the POS's own SKU.
+    """
+    item: dict[str, Any] = {
+        "id": variant_id,
+        "price": unit_price(product, unit),
+        "inventory_level": 1,
+    }
+    if sku is not None:
+        item["sku"] = sku
+    return item
+
+
+def batch_withdraw(variant_id: int) -> dict[str, Any]:
+    """An update item of ``PUT /v3/catalog/variants`` withdrawing the unit (stock 0)."""
+    return {"id": variant_id, "inventory_level": 0}
+
+
+@dataclass(frozen=True)
+class RemoteVariant:
+    """A variant as read back from the catalog: what adoption and comparison need."""
+
+    id: int
+    product_id: int
+    sku: str
+    price: float | None
+    inventory_level: int
+    image_url: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemoteVariant:
+        """Read the fields we use from a catalog v3 variant."""
+        price = data.get("price")
+        return cls(
+            id=int(data["id"]),
+            product_id=int(data["product_id"]),
+            sku=str(data.get("sku") or ""),
+            price=float(price) if price is not None else None,
+            inventory_level=int(data.get("inventory_level") or 0),
+            image_url=str(data.get("image_url") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class RemoteOption:
+    """The product's serial option: its id and its values' ids by label (casefolded)."""
+
+    id: int
+    display_name: str
+    values: dict[str, int]
+    raw_values: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemoteOption:
+        """Read an option of ``include=options``."""
+        raw = tuple(data.get("option_values") or ())
+        return cls(
+            id=int(data["id"]),
+            display_name=str(data.get("display_name") or ""),
+            values={str(v.get("label", "")).casefold(): int(v["id"]) for v in raw},
+            raw_values=raw,
+        )
+
+
+@dataclass(frozen=True)
+class RemoteProduct:
+    """A product with its variants and options (``include=variants,options``)."""
+
+    id: int
+    sku: str
+    variants: tuple[RemoteVariant, ...]
+    options: tuple[RemoteOption, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemoteProduct:
+        """Read a catalog v3 product."""
+        return cls(
+            id=int(data["id"]),
+            sku=str(data.get("sku") or ""),
+            variants=tuple(
+                RemoteVariant.from_json(v)
+                for v in data.get("variants") or ()
+                # The base variant of a product with options has no option values: not a unit.
+                if v.get("option_values")
+            ),
+            options=tuple(RemoteOption.from_json(o) for o in data.get("options") or ()),
+        )
+
+    def option(self, name: str) -> RemoteOption | None:
+        """The option named ``name`` (case-insensitive), if the product has it."""
+        for option in self.options:
+            if option.display_name.casefold() == name.casefold():
+                return option
+        return None
+
+    def variant_by_sku(self) -> dict[str, RemoteVariant]:
+        """Variants by casefolded SKU: BigCommerce SKUs are case-insensitive."""
+        return {v.sku.casefold(): v for v in self.variants}

@@ -1,0 +1,649 @@
+"""``publish_variants`` for BigCommerce: one product per POS SKU, one variant per unit.
+
+The cheapest path for each case, in requests:
+
+* **A brand-new product** with all its units: one ``POST /v3/catalog/products`` carrying the
+  variants (BigCommerce creates the "Serial" option and its values from the labels).
+* **Units of a known product** (``change.remote`` holds the ids): ``PUT /v3/catalog/variants``,
+  50 items a request, updates and stock-0 withdrawals mixed. No lookup.
+* **Units without remote ids** (first publish to an existing product, or a repeat after a crash
+  lost the host's record): one ``GET`` of the product with its variants and options, then the
+  existing variants are *adopted* by SKU and only the missing ones created: one ``PUT`` of the
+  option adding every new serial as a value, then the batch endpoint. When nothing at all is
+  known of the product (no remote ids, not seen by this connector) and every change is an
+  upsert, the create is tried first: a new product then costs one request, and a 409 on the
+  product's SKU leads to the lookup.
+* **Images**: BigCommerce holds one image per variant, set with its own request; it is sent only
+  when the unit's first photo differs from the one recorded in ``RemoteIds.extra["image"]``.
+
+Idempotency and adoption: SKUs are unique store-wide and case-insensitive. A variant whose SKU
+is exactly the unit's integration id is the unit's (adopted, never duplicated): found in the
+product lookup, or, when it lives on another product, after the platform's 409 by
+``GET /v3/catalog/variants?sku=``. A variant whose SKU matches only *ignoring case* is not
+adopted: this plugin always writes the exact id, so such a variant was written by someone else
+for what may be another unit; the unit fails with code ``sku-case-conflict``.
+
+The 600-variants-per-product limit is **refused, not split**: units that would take a product
+past 600 variants fail with code ``variant-limit`` (``retryable=False``). Splitting would invent
+a second product the POS does not know, with its own name and SKU, and scatter one POS SKU over
+several storefront pages; an operator should split the POS SKU instead, or use
+``withdraw_mode = "delete"`` so sold units stop taking room.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from serialsync import (
+    CHANNEL_SKU_LIMITS,
+    AuthenticationError,
+    IntegrationIdError,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    RemoteError,
+    RemoteIds,
+    RetryableRemoteError,
+    check_length,
+)
+
+from serialsync_bigcommerce import mapping
+from serialsync_bigcommerce.client import BATCH_LIMIT, VARIANT_LIMIT, BigCommerceClient, chunks
+from serialsync_bigcommerce.mapping import RemoteProduct, RemoteVariant
+
+SKU_LIMIT = CHANNEL_SKU_LIMITS["bigcommerce"]
+_PRICE_TOLERANCE = 0.005
+
+Kind = Literal["create", "update", "withdraw"]
+
+
+@dataclass
+class _Work:
+    """One change being worked on: its position in the call and its integration id."""
+
+    index: int
+    change: ListingChange
+    iid: str
+
+    @property
+    def unit_serial(self) -> str:
+        return self.change.unit.serial
+
+
+@dataclass
+class _Item:
+    """One item of a batch ``PUT``, tied to the change it serves."""
+
+    work: _Work
+    kind: Kind
+    body: dict[str, Any]
+    product_id: int
+    result: PublishResult
+
+
+@dataclass
+class _Round:
+    """What a batch round left to do: variants gone, and SKUs taken elsewhere (409)."""
+
+    missing: list[_Work] = field(default_factory=list)
+    conflicts: list[_Work] = field(default_factory=list)
+
+
+class Publisher:
+    """Publishes one product's changes; :meth:`run` returns one outcome per change."""
+
+    def __init__(
+        self,
+        client: BigCommerceClient,
+        product: Product,
+        *,
+        withdraw_mode: str,
+        log: Any,
+        known_products: dict[str, int] | None = None,
+    ) -> None:
+        self.client = client
+        #: POS SKU -> product id, kept by the connector across calls: new units of a known
+        #: product skip the create attempt.
+        self.known_products = known_products if known_products is not None else {}
+        self.product = product
+        self.withdraw_mode = withdraw_mode
+        self.log = log.bind(operation="publish_variants", product_sku=product.sku)
+        self.outcomes: dict[int, PublishOutcome] = {}
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def run(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Apply ``changes``; exactly one outcome per change, in the same order."""
+        works = self._validate(changes)
+        direct = [w for w in works if _ids(w.change.remote) is not None]
+        resolve = [w for w in works if _ids(w.change.remote) is None]
+        if direct:
+            left = self._write(self._direct_items(direct))
+            resolve += left.missing
+            self._adopt(left.conflicts)
+        if resolve:
+            self._resolve(resolve, hint=_product_hint(changes))
+        self._set_images(works)
+        return [self.outcomes[i] for i in range(len(changes))]
+
+    def _validate(self, changes: Sequence[ListingChange]) -> list[_Work]:
+        works: list[_Work] = []
+        seen: dict[str, str] = {}
+        for index, change in enumerate(changes):
+            unit = change.unit
+            try:
+                iid = unit.integration_id
+                check_length(iid, limit=SKU_LIMIT, channel="bigcommerce")
+            except IntegrationIdError as exc:
+                self._fail(index, change, str(exc), code=exc.rule, retryable=False)
+                continue
+            if unit.sku != self.product.sku:
+                self._fail(
+                    index,
+                    change,
+                    f"unit {iid!r} belongs to SKU {unit.sku!r}, not to product "
+                    f"{self.product.sku!r} published in this call",
+                    code="wrong-product",
+                    retryable=False,
+                )
+                continue
+            other = seen.get(iid.casefold())
+            if other is not None and other != iid:
+                self._fail(
+                    index,
+                    change,
+                    f"{iid!r} and {other!r} differ only in case; BigCommerce SKUs are "
+                    "case-insensitive, so only one of them can be listed",
+                    code="sku-case-conflict",
+                    retryable=False,
+                )
+                continue
+            seen[iid.casefold()] = iid
+            works.append(_Work(index, change, iid))
+        return works
+
+    # -- known variants -------------------------------------------------------------------
+
+    def _direct_items(self, works: list[_Work]) -> list[_Item]:
+        items: list[_Item] = []
+        for work in works:
+            ids = _ids(work.change.remote)
+            assert ids is not None
+            product_id, variant_id = ids
+            if work.change.action is ListingAction.UPSERT:
+                body = mapping.batch_upsert(self.product, work.change.unit, variant_id)
+                items.append(_Item(work, "update", body, product_id, PublishResult.UPDATED))
+            else:
+                items.append(self._withdraw_item(work, product_id, variant_id))
+        return items
+
+    def _withdraw_item(self, work: _Work, product_id: int, variant_id: int) -> _Item:
+        body = mapping.batch_withdraw(variant_id)
+        return _Item(work, "withdraw", body, product_id, PublishResult.WITHDRAWN)
+
+    # -- lookup, adopt, create -------------------------------------------------------------
+
+    def _resolve(self, works: list[_Work], *, hint: int | None) -> None:
+        hint = hint if hint is not None else self.known_products.get(self.product.sku)
+        record = self.client.product(hint) if hint is not None else None
+        optimistic = hint is None and all(w.change.action is ListingAction.UPSERT for w in works)
+        if record is None and not optimistic:
+            record = self.client.product_by_sku(self.product.sku)
+        if record is None:
+            # Nothing known of this product: most likely new, so try to create it with all
+            # its units in one request; a 409 on its SKU sends us to the existing one.
+            found = self._create_product(works)
+            if found is None:
+                return
+            record, works = found
+        remote = RemoteProduct.from_json(record)
+        self.known_products[self.product.sku] = remote.id
+        by_sku = remote.variant_by_sku()
+        items: list[_Item] = []
+        new: list[_Work] = []
+        for work in works:
+            variant = by_sku.get(work.iid.casefold())
+            if variant is not None and variant.sku != work.iid:
+                self._case_conflict(work, variant)
+            elif work.change.action is ListingAction.WITHDRAW:
+                if variant is None:
+                    # Nothing listed under this SKU here: already withdrawn.
+                    self._done(work, PublishResult.WITHDRAWN, None)
+                elif variant.inventory_level <= 0 and self.withdraw_mode == "zero_stock":
+                    self._done(work, PublishResult.WITHDRAWN, _remote(variant))
+                else:
+                    items.append(self._withdraw_item(work, variant.product_id, variant.id))
+            elif variant is None:
+                new.append(work)
+            elif self._matches(work, variant):
+                self._done(work, PublishResult.UNCHANGED, _remote(variant))
+            else:
+                body = mapping.batch_upsert(self.product, work.change.unit, variant.id)
+                items.append(_Item(work, "update", body, variant.product_id, PublishResult.UPDATED))
+        items += self._create_items(remote, new)
+        left = self._write(items)
+        self._adopt(left.conflicts)
+        for work in left.missing:
+            # Gone between our read and our write: nothing more this pass can do safely.
+            self._fail(
+                work.index,
+                work.change,
+                f"variant of {work.iid!r} disappeared while it was being written",
+                code="variant-missing",
+                retryable=True,
+            )
+
+    def _matches(self, work: _Work, variant: RemoteVariant) -> bool:
+        price = mapping.unit_price(self.product, work.change.unit)
+        same_price = variant.price is not None and abs(variant.price - price) < _PRICE_TOLERANCE
+        return same_price and variant.inventory_level == 1
+
+    def _create_items(self, remote: RemoteProduct, works: list[_Work]) -> list[_Item]:
+        """Batch-create items for units new to an existing product (option values first)."""
+        works = self._within_limit(works, already=len(remote.variants), product_id=remote.id)
+        if not works:
+            return []
+        name = self.product.option_name
+        option = remote.option(name)
+        wanted = [w.unit_serial for w in works]
+        if option is None:
+            created = self.client.create_option(remote.id, name, wanted)
+            option = mapping.RemoteOption.from_json(created)
+        else:
+            labels = [s for s in dict.fromkeys(wanted) if s.casefold() not in option.values]
+            if labels:
+                updated = self.client.add_option_values(
+                    remote.id, option.id, option.display_name, option.raw_values, labels
+                )
+                option = mapping.RemoteOption.from_json(updated)
+        items: list[_Item] = []
+        for work in works:
+            value_id = option.values.get(work.unit_serial.casefold())
+            if value_id is None:
+                self._fail(
+                    work.index,
+                    work.change,
+                    f"BigCommerce did not create option value {work.unit_serial!r}",
+                    code="option-value-missing",
+                    retryable=True,
+                )
+                continue
+            body = mapping.batch_create(
+                self.product, work.change.unit, remote.id, option.id, value_id
+            )
+            items.append(_Item(work, "create", body, remote.id, PublishResult.CREATED))
+        return items
+
+    def _within_limit(
+        self, works: list[_Work], *, already: int, product_id: int | None
+    ) -> list[_Work]:
+        room = max(VARIANT_LIMIT - already, 0)
+        for work in works[room:]:
+            where = f"product {product_id}" if product_id is not None else "the new product"
+            self._fail(
+                work.index,
+                work.change,
+                f"BigCommerce allows {VARIANT_LIMIT} variants per product and {where} "
+                f"(SKU {self.product.sku!r}) would exceed it; the unit is refused, not split "
+                "onto another product: split the POS SKU, or withdraw sold units by deleting "
+                "them (withdraw_mode = 'delete')",
+                code="variant-limit",
+                retryable=False,
+            )
+        return works[:room]
+
+    def _create_product(self, works: list[_Work]) -> tuple[dict[str, Any], list[_Work]] | None:
+        """Create the product with its units; or, if it exists after all, return it.
+
+        Returns ``(product record, units still to do)`` when the platform says the product's
+        SKU is taken (the product exists: the caller goes on with it), else ``None``.
+        """
+        upserts: list[_Work] = []
+        for work in works:
+            if work.change.action is ListingAction.WITHDRAW:
+                self._done(work, PublishResult.WITHDRAWN, None)  # no product: nothing listed
+            else:
+                upserts.append(work)
+        upserts = self._within_limit(upserts, already=0, product_id=None)
+        name = self.product.title
+        # Each 409 adopts at least one unit, renames once, or ends: bounded.
+        for _attempt in range(len(upserts) + 2):
+            if not upserts:
+                return None
+            body = mapping.new_product(self.product, [w.change.unit for w in upserts], name=name)
+            response = self.client.create_product(body)
+            if response.status_code < 300:
+                self._created(upserts, response.json().get("data") or {})
+                return None
+            if response.status_code != 409:
+                self._fail_all(upserts, response)
+                return None
+            text = response.text.casefold()
+            named = [w for w in upserts if w.iid.casefold() in text]
+            if named:
+                self._adopt(named)
+                upserts = [w for w in upserts if w not in named]
+                continue
+            existing = self.client.product_by_sku(self.product.sku)
+            if existing is not None:
+                return existing, upserts
+            if name == self.product.title and "name" in text:
+                # Product names are unique too; a POS SKU titled like another product gets
+                # its SKU appended rather than failing.
+                name = f"{self.product.title} [{self.product.sku}]"
+                continue
+            taken = self._taken_skus(upserts, text)
+            if not taken:
+                self._fail_all(upserts, response)
+                return None
+            self._adopt(taken)
+            upserts = [w for w in upserts if w not in taken]
+        return None
+
+    def _fail_all(self, works: list[_Work], response: Any) -> None:
+        error = self.client.http.error_for(response)
+        if isinstance(error, AuthenticationError):
+            raise error
+        for work in works:
+            self._fail_remote(work, error)
+
+    def _taken_skus(self, works: list[_Work], folded: str) -> list[_Work]:
+        """Which units a product 409 not naming them is about: look each up (rare)."""
+        if "sku" not in folded:
+            return []
+        # The error does not say which SKU: ask for each (rare: a unit listed elsewhere).
+        return [w for w in works if self.client.variant_by_sku(w.iid) is not None]
+
+    def _created(self, works: list[_Work], data: Mapping[str, Any]) -> None:
+        product_id = int(data["id"])
+        self.known_products[self.product.sku] = product_id
+        variants = data.get("variants")
+        if not variants:
+            record = self.client.product(product_id) or {}
+            variants = record.get("variants") or []
+        by_sku = {str(v.get("sku", "")).casefold(): v for v in variants}
+        for work in works:
+            found = by_sku.get(work.iid.casefold())
+            if found is None:
+                self._fail(
+                    work.index,
+                    work.change,
+                    f"product {product_id} was created without a variant for {work.iid!r}",
+                    code="variant-missing",
+                    retryable=True,
+                )
+                continue
+            self._done(work, PublishResult.CREATED, _remote(RemoteVariant.from_json(found)))
+
+    def _adopt(self, works: list[_Work]) -> None:
+        """Adopt variants whose SKU the platform says is taken (409), wherever they live."""
+        items: list[_Item] = []
+        for work in works:
+            record = self.client.variant_by_sku(work.iid)
+            if record is None:
+                self._fail(
+                    work.index,
+                    work.change,
+                    f"BigCommerce says the SKU {work.iid!r} is taken, but no variant has it",
+                    code="sku-conflict",
+                    retryable=True,
+                )
+                continue
+            variant = RemoteVariant.from_json(record)
+            if variant.sku != work.iid:
+                self._case_conflict(work, variant)
+            elif work.change.action is ListingAction.WITHDRAW:
+                items.append(self._withdraw_item(work, variant.product_id, variant.id))
+            elif self._matches(work, variant):
+                self._done(work, PublishResult.UNCHANGED, _remote(variant))
+            else:
+                body = mapping.batch_upsert(self.product, work.change.unit, variant.id)
+                items.append(_Item(work, "update", body, variant.product_id, PublishResult.UPDATED))
+        left = self._write(items)
+        for work in left.missing + left.conflicts:
+            self._fail(
+                work.index,
+                work.change,
+                f"the variant {work.iid!r} could not be adopted",
+                code="sku-conflict",
+                retryable=True,
+            )
+
+    def _case_conflict(self, work: _Work, variant: RemoteVariant) -> None:
+        self._fail(
+            work.index,
+            work.change,
+            f"BigCommerce already has the SKU {variant.sku!r} (variant {variant.id} of product "
+            f"{variant.product_id}), which equals {work.iid!r} ignoring case; SKUs are "
+            "case-insensitive there, and a variant not written with the exact id is not "
+            "adopted, as it may stand for another unit",
+            code="sku-case-conflict",
+            retryable=False,
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write(self, items: list[_Item]) -> _Round:
+        """Send the items: deletes one by one, the rest in batches of 50."""
+        left = _Round()
+        if self.withdraw_mode == "delete":
+            for item in [i for i in items if i.kind == "withdraw"]:
+                self._delete(item)
+            items = [i for i in items if i.kind != "withdraw"]
+        for batch in chunks(items, BATCH_LIMIT):
+            try:
+                result = self.client.batch_variants([item.body for item in batch])
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for item in batch:
+                    self._fail_remote(item.work, exc)
+                continue
+            self._read_batch(batch, result.data, result.errors, left)
+        return left
+
+    def _delete(self, item: _Item) -> None:
+        variant_id = int(item.body["id"])
+        try:
+            self.client.delete_variant(item.product_id, variant_id)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            self._fail_remote(item.work, exc)
+            return
+        # Deleted (or already gone): no remote ids remain to remember.
+        self._done(item.work, PublishResult.WITHDRAWN, None)
+
+    def _read_batch(
+        self,
+        batch: list[_Item],
+        data: list[dict[str, Any]],
+        errors: list[dict[str, Any]],
+        left: _Round,
+    ) -> None:
+        by_id = {int(v["id"]): v for v in data if "id" in v}
+        by_sku = {str(v.get("sku", "")).casefold(): v for v in data}
+        unwritten: list[_Item] = []
+        for item in batch:
+            if item.kind == "create":
+                written = by_sku.get(item.work.iid.casefold())
+            else:
+                written = by_id.get(int(item.body["id"]))
+            if written is None:
+                unwritten.append(item)
+                continue
+            variant = RemoteVariant.from_json({"product_id": item.product_id, **written})
+            self._done(item.work, item.result, _remote(variant))
+        for item in unwritten:
+            # BigCommerce documents no item index in batch_errors: an error is matched to
+            # the item whose id or SKU it names; a lone error and a lone unwritten item match.
+            error = _error_for(item, errors)
+            if error is None and len(errors) == 1 and len(unwritten) == 1:
+                error = errors[0]
+            status = int(error.get("status") or 0) if error else 0
+            text = _error_text(error, errors)
+            if item.kind == "create" and (status == 409 or "duplicate" in text.casefold()):
+                left.conflicts.append(item.work)
+            elif item.kind != "create" and (status == 404 or "not found" in text.casefold()):
+                if item.kind == "withdraw":
+                    self._done(item.work, PublishResult.WITHDRAWN, None)  # already gone
+                else:
+                    left.missing.append(_forget(item.work))
+            else:
+                self._fail(
+                    item.work.index,
+                    item.work.change,
+                    f"BigCommerce refused the variant {item.work.iid!r}: {text}",
+                    code=str(status or "batch-error"),
+                    # 5xx inside a batch is transient; validation (4xx) will not change.
+                    retryable=status >= 500 or status in (0, 429),
+                )
+
+    def _set_images(self, works: list[_Work]) -> None:
+        for work in works:
+            outcome = self.outcomes.get(work.index)
+            url = mapping.unit_image(work.change.unit)
+            if (
+                url is None
+                or outcome is None
+                or outcome.remote is None
+                or outcome.result
+                not in (PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED)
+            ):
+                continue
+            known = work.change.remote.extra.get("image") if work.change.remote else None
+            if known == url:
+                self.outcomes[work.index] = outcome.model_copy(
+                    update={"remote": _with_image(outcome.remote, url)}
+                )
+                continue
+            assert outcome.remote.product_id is not None
+            assert outcome.remote.variant_id is not None
+            response = self.client.set_variant_image(
+                int(outcome.remote.product_id), int(outcome.remote.variant_id), url
+            )
+            if response.status_code >= 300:
+                # The unit is listed; only its photo is missing. Not recording the image
+                # makes the next publish of this unit try again.
+                self.log.warning(
+                    "bigcommerce.image_refused",
+                    integration_id=work.iid,
+                    status=response.status_code,
+                    reason=self.client.http.excerpt(response),
+                )
+                continue
+            result = outcome.result
+            if result is PublishResult.UNCHANGED:
+                result = PublishResult.UPDATED
+            self.outcomes[work.index] = outcome.model_copy(
+                update={"remote": _with_image(outcome.remote, url), "result": result}
+            )
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _done(self, work: _Work, result: PublishResult, remote: RemoteIds | None) -> None:
+        unit = work.change.unit
+        self.outcomes[work.index] = PublishOutcome(
+            sku=unit.sku, serial=unit.serial, result=result, remote=remote
+        )
+
+    def _fail(
+        self,
+        index: int,
+        change: ListingChange,
+        reason: str,
+        *,
+        code: str,
+        retryable: bool,
+    ) -> None:
+        self.log.warning(
+            "bigcommerce.unit_failed", sku=change.unit.sku, serial=change.unit.serial, code=code
+        )
+        self.outcomes[index] = PublishOutcome(
+            sku=change.unit.sku,
+            serial=change.unit.serial,
+            result=PublishResult.FAILED,
+            reason=reason,
+            code=code,
+            retryable=retryable,
+            remote=change.remote,
+        )
+
+    def _fail_remote(self, work: _Work, error: RemoteError) -> None:
+        self._fail(
+            work.index,
+            work.change,
+            str(error),
+            code=str(error.status or "remote-error"),
+            retryable=isinstance(error, RetryableRemoteError),
+        )
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def _ids(remote: RemoteIds | None) -> tuple[int, int] | None:
+    """``(product_id, variant_id)`` when the last publish recorded both."""
+    if remote is None or not remote.product_id or not remote.variant_id:
+        return None
+    try:
+        return int(remote.product_id), int(remote.variant_id)
+    except ValueError:
+        return None
+
+
+def _product_hint(changes: Sequence[ListingChange]) -> int | None:
+    for change in changes:
+        if change.remote is not None and change.remote.product_id:
+            try:
+                return int(change.remote.product_id)
+            except ValueError:
+                continue
+    return None
+
+
+def _forget(work: _Work) -> _Work:
+    """The same work with its stale remote ids dropped (the variant is gone)."""
+    return _Work(work.index, work.change.model_copy(update={"remote": None}), work.iid)
+
+
+def _remote(variant: RemoteVariant) -> RemoteIds:
+    return RemoteIds(product_id=str(variant.product_id), variant_id=str(variant.id))
+
+
+def _with_image(remote: RemoteIds, url: str) -> RemoteIds:
+    return remote.model_copy(update={"extra": {**remote.extra, "image": url}})
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [str(value).casefold()]
+
+
+def _error_for(item: _Item, errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The batch error naming ``item``'s id or SKU, if any."""
+    keys = {item.work.iid.casefold()}
+    if "id" in item.body:
+        keys.add(str(item.body["id"]))
+    for error in errors:
+        if keys & set(_leaves(error)):
+            return error
+    return None
+
+
+def _error_text(error: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> str:
+    if error is not None:
+        detail = error.get("errors")
+        title = str(error.get("title") or "error")
+        return f"{title} {json.dumps(detail, sort_keys=True)}" if detail else title
+    if errors:
+        return "; ".join(str(e.get("title") or e) for e in errors)
+    return "not written, and no error said why"

@@ -1,0 +1,92 @@
+"""Pacing by BigCommerce's ``X-Rate-Limit-*`` headers, and the wait a 429 asks for.
+
+BigCommerce counts requests per store in a window (30 s; 150 requests on Standard/Plus, 450 on
+Pro), shared by every app on the store. Each response says what is left
+(``X-Rate-Limit-Requests-Left``) and when the window resets (``X-Rate-Limit-Time-Reset-Ms``).
+:class:`BigCommerceRateLimiter` pauses *before* the budget runs out, so throttling is avoided
+rather than suffered; :func:`retry_signal` turns a 429 into a wait of exactly the reset time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from serialsync import RetryHint
+
+LEFT = "X-Rate-Limit-Requests-Left"
+QUOTA = "X-Rate-Limit-Requests-Quota"
+RESET_MS = "X-Rate-Limit-Time-Reset-Ms"
+WINDOW_MS = "X-Rate-Limit-Time-Window-Ms"
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+class BigCommerceRateLimiter:
+    """A :class:`serialsync.RateLimiter` fed by the ``X-Rate-Limit-*`` headers.
+
+    Between responses it counts the requests it lets go, so a burst cannot overshoot what the
+    last response reported. When at most ``reserve`` requests are left in the window it asks
+    the client to wait until the window resets.
+    """
+
+    def __init__(self, *, clock: Callable[[], float], quota: int = 150, reserve: int = 5) -> None:
+        self._clock = clock
+        self.quota = quota
+        self.reserve = min(reserve, max(quota - 1, 0))
+        self._left: int | None = None
+        self._reset_at: float | None = None
+
+    def wait_time(self) -> float:
+        """Seconds to wait before the next request (0 when it may go now)."""
+        now = self._clock()
+        if self._reset_at is not None and now >= self._reset_at:
+            # The window the last response described is over: a fresh budget.
+            self._left, self._reset_at = None, None
+        if self._left is not None and self._left <= self.reserve and self._reset_at is not None:
+            wait = self._reset_at - now
+            # After the wait the window is fresh; the next response corrects the guess.
+            self._left, self._reset_at = None, None
+            return wait
+        if self._left is not None:
+            self._left -= 1  # this request spends one; the response will say the truth
+        return 0.0
+
+    def observe(self, response: httpx.Response) -> None:
+        """Take the remaining budget and the reset time from a response's headers."""
+        quota = _int_header(response, QUOTA)
+        if quota is not None and quota > 0:
+            self.quota = quota
+        left = _int_header(response, LEFT)
+        reset_ms = _int_header(response, RESET_MS)
+        if left is None or reset_ms is None:
+            return
+        self._left = left
+        self._reset_at = self._clock() + max(reset_ms, 0) / 1000
+
+    @property
+    def left(self) -> int | None:
+        """Requests believed left in the current window (``None``: not known yet)."""
+        return self._left
+
+
+def retry_signal(response: httpx.Response) -> RetryHint | None:
+    """On a 429, retry after the window's reset time (``X-Rate-Limit-Time-Reset-Ms``)."""
+    if response.status_code != 429:
+        return None
+    reset_ms = _int_header(response, RESET_MS)
+    if reset_ms is not None:
+        wait: float | None = reset_ms / 1000
+    else:
+        # A proxy in front may answer 429 the generic way.
+        retry_after = _int_header(response, "Retry-After")
+        wait = float(retry_after) if retry_after is not None else None
+    return RetryHint("BigCommerce rate limit reached (429)", wait=wait)

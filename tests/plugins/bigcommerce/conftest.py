@@ -1,0 +1,87 @@
+"""Fixtures: a fake BigCommerce on a fake clock, and connectors wired to it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from serialsync import ConnectorContext, Product, SerializedUnit
+from serialsync_bigcommerce import BigCommerceConnector, BigCommerceSettings, FakeBigCommerce
+
+START = 1_790_000_000.0  # 2026-09-21, any fixed instant will do
+
+
+class Clock:
+    """Time that moves only when someone sleeps (or a test says so)."""
+
+    def __init__(self, start: float = START) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> FakeBigCommerce:
+    return FakeBigCommerce(clock=clock)
+
+
+ConnectorFactory = Callable[..., BigCommerceConnector]
+
+
+@pytest.fixture
+def make_connector(fake: FakeBigCommerce, clock: Clock) -> ConnectorFactory:
+    """Build a connector on the fake's transport; keyword arguments override settings."""
+
+    def build(
+        transport: httpx.BaseTransport | None = None, **overrides: object
+    ) -> BigCommerceConnector:
+        options = {**fake.connector_settings("https://api.bigcommerce.com"), **overrides}
+        settings = BigCommerceSettings.model_validate(options)
+        context = ConnectorContext(
+            name="bc",
+            transport=transport if transport is not None else fake.transport(),
+            sleep=clock.sleep,
+            clock=clock,
+            rng=random.Random(7),
+        )
+        return BigCommerceConnector(settings, context)
+
+    return build
+
+
+@pytest.fixture
+def connector(make_connector: ConnectorFactory) -> BigCommerceConnector:
+    return make_connector()
+
+
+def product(sku: str = "0113942719", title: str = "Martin D-28", price: str = "2999.00") -> Product:
+    """A POS product (its units travel in the changes)."""
+    return Product(sku=sku, title=title, price=Decimal(price))
+
+
+def units(count: int, sku: str = "0113942719", prefix: str = "US2100") -> list[SerializedUnit]:
+    """``count`` units of ``sku`` with serials ``US21000000``, ``US21000001``…"""
+    return [SerializedUnit(sku=sku, serial=f"{prefix}{i:04d}") for i in range(count)]
+
+
+def calls(fake: FakeBigCommerce, method: str, suffix: str) -> int:
+    """How many requests the fake received whose path ends with ``suffix``."""
+    return sum(1 for m, path in fake.requests if m == method and path.endswith(suffix))
