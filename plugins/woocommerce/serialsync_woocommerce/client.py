@@ -1,0 +1,226 @@
+"""The wire: every call the plugin makes to WooCommerce's REST API ``wp-json/wc/v3``.
+
+Requests go through the core :class:`~serialsync.HttpClient` (retries on 429/5xx, redacted
+logs). WooCommerce has no rate limit of its own, so there is no pacer: hosts that shed load
+answer 429 or 503 and the core retry policy handles them.
+
+Errors come back as ``{code, message, data: {status, ...}}``. A refused call raises the core's
+typed :class:`~serialsync.RemoteError` with ``code`` set to WooCommerce's code, so callers can
+tell ``product_invalid_sku`` from the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from serialsync import ConnectorContext, HttpClient, RemoteError, RetryableRemoteError
+
+from serialsync_woocommerce.auth import build_auth
+from serialsync_woocommerce.settings import WooCommerceSettings
+
+Json = dict[str, Any]
+
+#: WooCommerce answers at most 100 records per page.
+PAGE_SIZE = 100
+
+#: The code WooCommerce gives an id that names no product or variation.
+INVALID_PRODUCT_ID = "woocommerce_rest_product_invalid_id"
+INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
+
+
+def error_parts(body: Any) -> tuple[str, str, Json]:
+    """``(code, message, data)`` of a WooCommerce error object (tolerant of odd shapes)."""
+    if not isinstance(body, dict):
+        return "unknown_error", str(body)[:200], {}
+    data = body.get("data")
+    return (
+        str(body.get("code") or "unknown_error"),
+        str(body.get("message") or ""),
+        data if isinstance(data, dict) else {},
+    )
+
+
+class WooClient:
+    """Typed calls to one store's REST API."""
+
+    def __init__(self, settings: WooCommerceSettings, context: ConnectorContext) -> None:
+        self.http: HttpClient = context.http_client(
+            settings,
+            base_url=settings.api_root,
+            headers={"Accept": "application/json"},
+            auth=build_auth(settings.auth_mode, settings.consumer_key, settings.consumer_secret),
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            # A truncated body (a proxy cut it): the call may have been applied, so the caller
+            # must treat it as unknown and retry later, relying on SKU adoption.
+            raise RetryableRemoteError(
+                f"{response.request.method} {self.http.redactor.url(str(response.request.url))} "
+                f"answered {response.status_code} with a body that is not JSON: "
+                f"{self.http.excerpt(response)}",
+                connector=self.http.connector,
+                status=response.status_code,
+            ) from None
+
+    def _checked(self, response: httpx.Response) -> Any:
+        """The JSON body of a 2xx response; the typed error (with Woo's code) otherwise."""
+        if response.status_code < 400:
+            return self._json(response)
+        error = self.http.error_for(response)
+        with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+            error.code = error_parts(response.json())[0]
+        raise error
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        operation: str,
+    ) -> Any:
+        # Every write this plugin sends is safe to repeat *as the plugin reads the answer*: a
+        # repeated create is refused with product_invalid_sku, which the publisher adopts.
+        response = self.http.request(
+            method, path, params=params, json=body, idempotent=True, operation=operation
+        )
+        return self._checked(response)
+
+    # -- products -----------------------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Json | None:
+        """The product (or variation) with this id; ``None`` when there is none."""
+        try:
+            found = self._call("GET", f"products/{product_id}", operation="product.get")
+        except RemoteError as exc:
+            if exc.status == 404 or exc.code == INVALID_PRODUCT_ID:
+                return None
+            raise
+        return found if isinstance(found, dict) else None
+
+    def find_product_by_sku(self, sku: str) -> Json | None:
+        """The product whose SKU is exactly ``sku``, if any."""
+        found = self._call(
+            "GET", "products", params={"sku": sku, "per_page": 1}, operation="product.find"
+        )
+        for product in found if isinstance(found, list) else []:
+            if isinstance(product, dict) and product.get("sku") == sku:
+                return product
+        return None
+
+    def create_product(self, payload: Json) -> Json:
+        """Create a product; raises with ``code="product_invalid_sku"`` if the SKU is taken."""
+        created = self._call("POST", "products", body=payload, operation="product.create")
+        return created if isinstance(created, dict) else {}
+
+    def update_product(self, product_id: str, payload: Json) -> Json:
+        """Update the given fields of a product."""
+        updated = self._call(
+            "PUT", f"products/{product_id}", body=payload, operation="product.update"
+        )
+        return updated if isinstance(updated, dict) else {}
+
+    # -- variations ---------------------------------------------------------------------------
+
+    def find_variation_by_sku(self, product_id: str, sku: str) -> Json | None:
+        """The variation of ``product_id`` whose SKU is exactly ``sku``, if any."""
+        found = self._call(
+            "GET",
+            f"products/{product_id}/variations",
+            params={"sku": sku, "per_page": 1},
+            operation="variation.find",
+        )
+        for variation in found if isinstance(found, list) else []:
+            if isinstance(variation, dict) and variation.get("sku") == sku:
+                return variation
+        return None
+
+    def list_variations(self, product_id: str) -> list[Json]:
+        """Every variation of a product, page by page."""
+        out: list[Json] = []
+        page = 1
+        while True:
+            response = self.http.get(
+                f"products/{product_id}/variations",
+                params={"per_page": PAGE_SIZE, "page": page},
+                operation="variation.list",
+            )
+            batch = self._checked(response)
+            out.extend(v for v in batch if isinstance(v, dict))
+            if page >= _total_pages(response) or not batch:
+                return out
+            page += 1
+
+    def batch_variations(
+        self,
+        product_id: str,
+        *,
+        create: Sequence[Json] = (),
+        update: Sequence[Json] = (),
+        delete: Sequence[int] = (),
+    ) -> Json:
+        """One ``variations/batch`` call; the answer has ``create``/``update``/``delete`` lists.
+
+        The batch answers 200 even when items fail: each item of the answer is either the
+        variation or ``{id, error: {code, message, data}}``. The caller reads every item.
+        """
+        body: Json = {}
+        if create:
+            body["create"] = list(create)
+        if update:
+            body["update"] = list(update)
+        if delete:
+            body["delete"] = list(delete)
+        answer = self._call(
+            "POST",
+            f"products/{product_id}/variations/batch",
+            body=body,
+            operation="variation.batch",
+        )
+        return answer if isinstance(answer, dict) else {}
+
+    # -- orders and the rest ------------------------------------------------------------------
+
+    def list_orders(self, *, modified_after: str | None, page: int) -> tuple[list[Json], int]:
+        """One page of orders by modification time, oldest first; with the total page count."""
+        params: dict[str, Any] = {
+            "dates_are_gmt": "true",
+            "orderby": "modified",
+            "order": "asc",
+            "per_page": PAGE_SIZE,
+            "page": page,
+        }
+        if modified_after is not None:
+            params["modified_after"] = modified_after
+        response = self.http.get("orders", params=params, operation="orders.list")
+        orders = self._checked(response)
+        rows = [o for o in orders if isinstance(o, dict)] if isinstance(orders, list) else []
+        return rows, _total_pages(response)
+
+    def count_products(self) -> int | None:
+        """The store's product count (one cheap authenticated read)."""
+        response = self.http.get(
+            "products", params={"per_page": 1, "_fields": "id"}, operation="check"
+        )
+        self._checked(response)
+        total = response.headers.get("x-wp-total")
+        return int(total) if total and total.isdigit() else None
+
+
+def _total_pages(response: httpx.Response) -> int:
+    value = response.headers.get("x-wp-totalpages", "")
+    return int(value) if value.isdigit() else 1

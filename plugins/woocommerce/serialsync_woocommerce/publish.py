@@ -1,0 +1,502 @@
+"""``publish_variants`` for WooCommerce: one variable product per POS SKU, one variation per unit.
+
+The steps, in the order WooCommerce needs them:
+
+1. **Parent.** Use the product id the last publish returned; else create the product with every
+   new serial already in its options (one POST); if its SKU is taken, adopt the product that
+   holds it.
+2. **Options first.** A variation whose serial is not among the parent's options loses its
+   attribute *silently*, so the parent's options are extended (one PUT) before any variation is
+   created.
+3. **Batches.** Creates, updates and deletes go through ``variations/batch``, at most
+   ``batch_size`` (≤ 100) items per call across the three lists. The batch answers 200 even when
+   items fail, so every answer item is read and becomes that unit's outcome.
+4. **Second round.** A create refused with ``product_invalid_sku`` means the variation exists
+   (a crash after an earlier create): it is found by SKU and adopted, updated if it differs. An
+   update of a variation that is gone becomes a create.
+5. **Delete mode only.** Serials whose variation was deleted leave the parent's options.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from serialsync import (
+    CHANNEL_SKU_LIMITS,
+    AuthenticationError,
+    IntegrationIdError,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    RemoteError,
+    RemoteIds,
+    RetryableRemoteError,
+    check_length,
+)
+
+from serialsync_woocommerce.client import (
+    INVALID_PRODUCT_ID,
+    INVALID_VARIATION_ID,
+    Json,
+    WooClient,
+)
+from serialsync_woocommerce.mapping import (
+    attributes_with_serials,
+    error_is_retryable,
+    item_error,
+    new_product_payload,
+    serial_options,
+    variation_fields,
+    variation_matches,
+)
+
+SKU_LIMIT = CHANNEL_SKU_LIMITS["woocommerce"]
+DUPLICATE_SKU = "product_invalid_sku"
+IMAGE_KEY = "image_src"
+
+Kind = Literal["create", "update", "delete"]
+
+
+@dataclass
+class _Op:
+    """One batch item for one change."""
+
+    index: int
+    kind: Kind
+    payload: Json
+    withdraw: bool = False
+    resource_id: Any = None  # what product_invalid_sku said holds the SKU
+
+
+@dataclass
+class _Parent:
+    """What is known of the parent product during one call."""
+
+    product_id: str | None = None
+    body: Json | None = None  # the product as last read, when it was read
+    created_now: bool = False
+
+
+class _ParentGoneError(Exception):
+    """The remembered product id names no product any more: start again without remote ids."""
+
+
+@dataclass
+class Publisher:
+    """Publishes one product's changes; build one per call."""
+
+    client: WooClient
+    product: Product
+    changes: Sequence[ListingChange]
+    batch_size: int
+    withdraw_mode: str = "stock_zero"
+    log: Any = None
+    outcomes: dict[int, PublishOutcome] = field(default_factory=dict)
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def run(self) -> list[PublishOutcome]:
+        """Publish every change; exactly one outcome per change, in the order of the changes."""
+        try:
+            self._run(trust_remote=True)
+        except _ParentGoneError:
+            self.outcomes.clear()
+            self._run(trust_remote=False)
+        for i in range(len(self.changes)):
+            if i not in self.outcomes:  # a safety net: the contract is one outcome per change
+                self._fail(i, "no_outcome", "the plugin reached no verdict for this unit")
+        return [self.outcomes[i] for i in range(len(self.changes))]
+
+    def _run(self, *, trust_remote: bool) -> None:
+        valid = self._validated()
+        if not valid:
+            return
+        remote = {i: (self.changes[i].remote if trust_remote else None) for i in valid}
+        upserts = [i for i in valid if self.changes[i].action is ListingAction.UPSERT]
+        new_serials = [i for i in upserts if not _variant_id(remote[i])]
+        parent = _Parent(
+            product_id=next((r.product_id for r in remote.values() if r and r.product_id), None)
+        )
+        # Read the parent only when its options matter or ids must be looked up.
+        must_read = bool(new_serials) or self.withdraw_mode == "delete"
+        must_read = must_read or any(not _variant_id(remote[i]) for i in valid)
+        if parent.product_id and must_read:
+            parent.body = self.client.get_product(parent.product_id)
+            if parent.body is None:
+                if trust_remote:
+                    raise _ParentGoneError
+                parent.product_id = None
+        if parent.product_id is None:
+            serials = [self.changes[i].unit.serial for i in upserts]
+            if not self._find_or_create_parent(parent, serials):
+                for i in valid:
+                    self._fail(
+                        i,
+                        DUPLICATE_SKU,
+                        f"the SKU {self.product.sku!r} is taken on WooCommerce, but not by a "
+                        "product (a variation of another product holds it)",
+                        retryable=False,
+                    )
+                return
+            if parent.product_id is None:
+                # Only withdrawals, and the product does not exist: nothing is listed.
+                for i in valid:
+                    self._done(i, PublishResult.WITHDRAWN, None)
+                return
+        if parent.body is not None and not self._parent_usable(parent, valid):
+            return
+        blocked = self._ensure_options(parent, [i for i in new_serials if i not in self.outcomes])
+        ops = self._first_round(parent, [i for i in valid if i not in blocked], remote)
+        retry = self._send(parent, ops, first_call=trust_remote)
+        if retry:
+            self._second_round(parent, retry)
+        if self.withdraw_mode == "delete":
+            self._drop_deleted_options(parent)
+
+    # -- step 0: ids the channel can store ----------------------------------------------------
+
+    def _validated(self) -> list[int]:
+        valid = []
+        for i, change in enumerate(self.changes):
+            try:
+                check_length(change.unit.integration_id, limit=SKU_LIMIT, channel="woocommerce")
+            except IntegrationIdError as exc:
+                self._fail(i, exc.rule, str(exc), retryable=False)
+                continue
+            valid.append(i)
+        return valid
+
+    # -- step 1: the parent -------------------------------------------------------------------
+
+    def _find_or_create_parent(self, parent: _Parent, serials: list[str]) -> bool:
+        """Find or create the parent; ``False`` when its SKU is held by something else."""
+        if not serials:
+            # Only withdrawals, and nothing remembered: withdraw what exists, if anything.
+            parent.body = self.client.find_product_by_sku(self.product.sku)
+            parent.product_id = _id(parent.body)
+            return True
+        try:
+            parent.body = self.client.create_product(new_product_payload(self.product, serials))
+            parent.created_now = True
+        except RemoteError as exc:
+            if exc.code != DUPLICATE_SKU:
+                raise
+            # The SKU is taken: most likely our own product from an earlier, interrupted pass.
+            parent.body = self.client.find_product_by_sku(self.product.sku)
+        parent.product_id = _id(parent.body)
+        return parent.product_id is not None
+
+    def _parent_usable(self, parent: _Parent, valid: list[int]) -> bool:
+        body = parent.body or {}
+        if body.get("type") == "variable":
+            return True
+        for i in valid:
+            self._fail(
+                i,
+                "not_variable_product",
+                f"product {parent.product_id} with SKU {self.product.sku!r} is of type "
+                f"{body.get('type')!r}, not 'variable': it cannot hold one variation per serial",
+                retryable=False,
+            )
+        return False
+
+    # -- step 2: options before variations ----------------------------------------------------
+
+    def _ensure_options(self, parent: _Parent, indexes: list[int]) -> set[int]:
+        """Put every serial of ``indexes`` on the parent; return the changes that could not be."""
+        if not indexes or parent.product_id is None:
+            return set()
+        if parent.body is None:
+            parent.body = self.client.get_product(parent.product_id) or {}
+        options = serial_options(parent.body, self.product.option_name)
+        missing = [
+            s
+            for s in dict.fromkeys(self.changes[i].unit.serial for i in indexes)
+            if s not in options
+        ]
+        if not missing:
+            return set()
+        try:
+            parent.body = self.client.update_product(
+                parent.product_id,
+                {
+                    "attributes": attributes_with_serials(
+                        parent.body, self.product.option_name, [*options, *missing]
+                    )
+                },
+            )
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            blocked = {i for i in indexes if self.changes[i].unit.serial in missing}
+            for i in blocked:
+                self._fail(
+                    i,
+                    exc.code or "options_not_updated",
+                    f"the serial could not be added to the product's options: {exc}",
+                    retryable=isinstance(exc, RetryableRemoteError),
+                )
+            return blocked
+        return set()
+
+    # -- step 3: batches ----------------------------------------------------------------------
+
+    def _first_round(
+        self, parent: _Parent, indexes: list[int], remote: dict[int, RemoteIds | None]
+    ) -> list[_Op]:
+        ops: list[_Op] = []
+        lookups: list[int] = []
+        for i in indexes:
+            variant = _variant_id(remote[i])
+            change = self.changes[i]
+            if change.action is ListingAction.UPSERT:
+                if variant:
+                    ops.append(_Op(i, "update", {"id": int(variant), **self._wanted(i, remote[i])}))
+                else:
+                    ops.append(_Op(i, "create", self._wanted(i, None)))
+            elif variant:
+                ops.append(self._withdraw_op(i, int(variant)))
+            elif parent.created_now:
+                self._done(i, PublishResult.WITHDRAWN, self._ids(parent, None))
+            else:
+                lookups.append(i)
+        ops.extend(self._withdraw_lookups(parent, lookups))
+        return ops
+
+    def _withdraw_lookups(self, parent: _Parent, indexes: list[int]) -> list[_Op]:
+        """Find the variations to withdraw by SKU: one search each, or one listing if cheaper."""
+        if not indexes:
+            return []
+        assert parent.product_id is not None
+        known = (parent.body or {}).get("variations")
+        pages = math.ceil(len(known) / 100) if isinstance(known, list) else len(indexes)
+        by_sku: dict[str, Json] = {}
+        if pages < len(indexes):
+            for variation in self.client.list_variations(parent.product_id):
+                by_sku[str(variation.get("sku"))] = variation
+        ops = []
+        for i in indexes:
+            sku = self.changes[i].unit.integration_id
+            if pages < len(indexes):
+                found = by_sku.get(sku)
+            else:
+                found = self.client.find_variation_by_sku(parent.product_id, sku)
+            if found is None or _id(found) is None:
+                # Nothing to withdraw: the unit is not listed.
+                self._done(i, PublishResult.WITHDRAWN, self._ids(parent, None))
+            else:
+                ops.append(self._withdraw_op(i, int(str(_id(found)))))
+        return ops
+
+    def _withdraw_op(self, index: int, variant_id: int) -> _Op:
+        if self.withdraw_mode == "delete":
+            return _Op(index, "delete", {"id": variant_id}, withdraw=True)
+        # Stock 0 keeps the variation (and its SKU on past orders) but makes it unsellable.
+        return _Op(
+            index,
+            "update",
+            {"id": variant_id, "manage_stock": True, "stock_quantity": 0},
+            withdraw=True,
+        )
+
+    def _wanted(self, index: int, remote: RemoteIds | None) -> Json:
+        unit = self.changes[index].unit
+        wanted = variation_fields(unit, self.product, stock=1)
+        image = unit.images[0] if unit.images else None
+        # An image URL is downloaded into the media library each time it is sent: send it only
+        # when it differs from the one last published.
+        if image and (remote is None or remote.extra.get(IMAGE_KEY) != image):
+            wanted["image"] = {"src": image}
+        return wanted
+
+    def _send(self, parent: _Parent, ops: list[_Op], *, first_call: bool) -> list[_Op]:
+        """Send ``ops`` in batches; record outcomes; return the ops that need a second round."""
+        assert parent.product_id is not None
+        retry: list[_Op] = []
+        for start in range(0, len(ops), self.batch_size):
+            chunk = ops[start : start + self.batch_size]
+            groups: dict[Kind, list[_Op]] = {
+                kind: [op for op in chunk if op.kind == kind]
+                for kind in ("create", "update", "delete")
+            }
+            try:
+                answer = self.client.batch_variations(
+                    parent.product_id,
+                    create=[op.payload for op in groups["create"]],
+                    update=[op.payload for op in groups["update"]],
+                    delete=[op.payload["id"] for op in groups["delete"]],
+                )
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                gone = exc.status == 404 or exc.code == INVALID_PRODUCT_ID
+                if gone and first_call and start == 0 and not parent.created_now:
+                    raise _ParentGoneError from None
+                for op in chunk:
+                    self._fail(
+                        op.index,
+                        exc.code or f"http_{exc.status}",
+                        str(exc),
+                        retryable=isinstance(exc, RetryableRemoteError) or gone,
+                    )
+                continue
+            for kind, group in groups.items():
+                items = answer.get(kind)
+                items = items if isinstance(items, list) else []
+                for position, op in enumerate(group):
+                    item = items[position] if position < len(items) else None
+                    if self._read_item(parent, op, item):
+                        retry.append(op)
+        return retry
+
+    def _read_item(self, parent: _Parent, op: _Op, item: Any) -> bool:
+        """Record one batch answer item as an outcome; ``True`` if it needs a second round."""
+        if item is None:
+            self._fail(op.index, "missing_batch_item", "the batch answer left this item out")
+            return False
+        error = item_error(item)
+        if error is None:
+            if op.kind == "delete" or op.withdraw:
+                ids = self._ids(parent, None if op.kind == "delete" else item)
+                self._done(op.index, PublishResult.WITHDRAWN, ids)
+            else:
+                result = PublishResult.CREATED if op.kind == "create" else PublishResult.UPDATED
+                self._done(op.index, result, self._ids(parent, item, op.payload))
+            return False
+        code, message, data = error
+        if op.kind == "create" and code == DUPLICATE_SKU:
+            op.resource_id = data.get("resource_id")
+            return True
+        if code == INVALID_VARIATION_ID or data.get("status") == 404:
+            if op.withdraw:
+                # Already gone: nothing left to sell.
+                self._done(op.index, PublishResult.WITHDRAWN, self._ids(parent, None))
+                return False
+            return True  # an upsert of a variation that is gone: create it again
+        self._fail(op.index, code, message, retryable=error_is_retryable(code, data))
+        return False
+
+    # -- step 4: adopt existing SKUs, recreate vanished variations ------------------------------
+
+    def _second_round(self, parent: _Parent, ops: list[_Op]) -> None:
+        assert parent.product_id is not None
+        again: list[_Op] = []
+        recreate = [op for op in ops if op.kind == "update"]
+        blocked = self._ensure_options(parent, [op.index for op in recreate])
+        for op in recreate:
+            if op.index not in blocked:
+                again.append(_Op(op.index, "create", self._wanted(op.index, None)))
+        for op in ops:
+            if op.kind != "create":
+                continue
+            sku = self.changes[op.index].unit.integration_id
+            found = self.client.find_variation_by_sku(parent.product_id, sku)
+            if found is None or _id(found) is None:
+                self._fail(
+                    op.index,
+                    DUPLICATE_SKU,
+                    f"the SKU {sku!r} is already used by another WooCommerce product or "
+                    f"variation (id {op.resource_id}), not by a variation of "
+                    f"product {parent.product_id}",
+                    retryable=False,
+                )
+                continue
+            wanted = self._wanted(op.index, None)
+            wanted.pop("image", None)
+            if variation_matches(found, wanted):
+                self._done(op.index, PublishResult.UNCHANGED, self._ids(parent, found, op.payload))
+            else:
+                again.append(_Op(op.index, "update", {"id": found["id"], **wanted}))
+        for op in self._send(parent, again, first_call=False):
+            # A second refusal is final for this pass.
+            self._fail(
+                op.index,
+                DUPLICATE_SKU if op.kind == "create" else INVALID_VARIATION_ID,
+                "the variation could not be created or found",
+                retryable=True,
+            )
+
+    # -- step 5 (delete mode): serials of deleted variations leave the options ----------------
+
+    def _drop_deleted_options(self, parent: _Parent) -> None:
+        gone = {
+            self.changes[i].unit.serial
+            for i, outcome in self.outcomes.items()
+            if outcome.result is PublishResult.WITHDRAWN
+        }
+        gone -= {
+            c.unit.serial
+            for i, c in enumerate(self.changes)
+            if c.action is ListingAction.UPSERT
+            and self.outcomes[i].result is not PublishResult.FAILED
+        }
+        if not gone or parent.product_id is None or parent.body is None:
+            return
+        options = serial_options(parent.body, self.product.option_name)
+        kept = [o for o in options if o not in gone]
+        if kept == options:
+            return
+        try:
+            self.client.update_product(
+                parent.product_id,
+                {
+                    "attributes": attributes_with_serials(
+                        parent.body, self.product.option_name, kept
+                    )
+                },
+            )
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            # The variations are gone, which is what matters; stale options are cosmetic and
+            # are pruned by the next delete on this product.
+            if self.log is not None:
+                self.log.warning("woocommerce.options_not_pruned", error=str(exc))
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def _ids(self, parent: _Parent, item: Json | None, payload: Json | None = None) -> RemoteIds:
+        extra = {}
+        image = (payload or {}).get("image")
+        if isinstance(image, dict) and image.get("src"):
+            extra[IMAGE_KEY] = str(image["src"])
+        return RemoteIds(
+            product_id=parent.product_id,
+            variant_id=_id(item) if item is not None else None,
+            extra=extra,
+        )
+
+    def _done(self, index: int, result: PublishResult, remote: RemoteIds | None) -> None:
+        unit = self.changes[index].unit
+        self.outcomes[index] = PublishOutcome(
+            sku=unit.sku, serial=unit.serial, result=result, remote=remote
+        )
+
+    def _fail(self, index: int, code: str, reason: str, *, retryable: bool = True) -> None:
+        unit = self.changes[index].unit
+        self.outcomes[index] = PublishOutcome(
+            sku=unit.sku,
+            serial=unit.serial,
+            result=PublishResult.FAILED,
+            code=code,
+            reason=reason,
+            retryable=retryable,
+        )
+
+
+def _variant_id(remote: RemoteIds | None) -> str | None:
+    if remote is None or not remote.variant_id or not remote.variant_id.isdigit():
+        return None
+    return remote.variant_id
+
+
+def _id(body: Json | None) -> str | None:
+    if not body:
+        return None
+    value = body.get("id")
+    return str(value) if isinstance(value, int) and value > 0 else None

@@ -1,0 +1,63 @@
+"""Settings of a WooCommerce connector: the site, its REST API keys, and how to send them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from serialsync import ConnectorSettings
+
+#: WooCommerce refuses a variations batch of more than 100 items (create + update + delete).
+MAX_BATCH_ITEMS = 100
+
+AuthMode = Literal["basic", "query", "oauth1"]
+
+
+class WooCommerceSettings(ConnectorSettings):
+    """One WooCommerce store.
+
+    ``site_url`` is the WordPress site (``https://shop.example.com``; a sub-folder install keeps
+    its folder); the REST root ``wp-json/wc/v3`` is appended to it. ``consumer_key`` and
+    ``consumer_secret`` are the REST API keys (WooCommerce > Settings > Advanced > REST API).
+
+    ``auth_mode`` says how the keys travel:
+
+    * ``basic`` — HTTP Basic over HTTPS (the default);
+    * ``query`` — ``consumer_key`` / ``consumer_secret`` query parameters over HTTPS, for hosts
+      whose web server strips the ``Authorization`` header;
+    * ``oauth1`` — OAuth 1.0a one-legged HMAC-SHA1 signatures, the only mode WooCommerce accepts
+      over plain HTTP (the secret itself never travels).
+
+    ``withdraw_mode`` is how a unit is taken off sale: ``stock_zero`` keeps its variation with
+    stock 0 (the default: order history keeps its SKU), ``delete`` removes the variation and its
+    serial from the product's options.
+    """
+
+    site_url: AnyHttpUrl
+    consumer_key: SecretStr = Field(min_length=8)
+    consumer_secret: SecretStr = Field(min_length=8)
+    auth_mode: AuthMode = "basic"
+    batch_size: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
+    withdraw_mode: Literal["stock_zero", "delete"] = "stock_zero"
+    serial_attribute: str = Field(
+        default="Serial",
+        min_length=1,
+        description="name of the order-line attribute that carries the serial as sold",
+    )
+
+    @model_validator(mode="after")
+    def _no_clear_text_secret(self) -> WooCommerceSettings:
+        # Basic and query-string keys send the secret itself; over plain HTTP anyone on the path
+        # reads it, and WooCommerce refuses both there anyway (it only trusts OAuth over HTTP).
+        if self.site_url.scheme == "http" and self.auth_mode != "oauth1":
+            raise ValueError(
+                f"auth_mode {self.auth_mode!r} would send the consumer secret in clear over plain "
+                "HTTP, and WooCommerce accepts only OAuth 1.0a there: use an https:// site_url "
+                "or auth_mode = 'oauth1'"
+            )
+        return self
+
+    @property
+    def api_root(self) -> str:
+        """The REST root every request is relative to, ending with a slash."""
+        return str(self.site_url).rstrip("/") + "/wp-json/wc/v3/"
