@@ -42,7 +42,8 @@ _KEYWORDS: tuple[tuple[StatusKind, tuple[str, ...]], ...] = (
     (StatusKind.NOT_LICENSED, ("LICENS", "LICENC", "REQUIRESACTIVEE")),
     (
         StatusKind.AUTH,
-        ("TOKEN", "LOGIN", "AUTH", "APIKEY", "CREDENTIAL", "PASSWORD", "SESSION", "EXPIRED"),
+        # Not "EXPIRED" alone: SQL Server's "Timeout expired" is a transient failure.
+        ("TOKEN", "LOGIN", "AUTH", "APIKEY", "CREDENTIAL", "PASSWORD", "SESSION"),
     ),
     (
         StatusKind.TRANSIENT,

@@ -17,7 +17,7 @@ def test_discovery_then_login_then_call_with_all_headers(fake, helpers):
     fake.add_product(helpers.product("SKU1", "S1"))
     seen: list[httpx.Request] = []
 
-    def spy(request: httpx.Request) -> httpx.Response:
+    def spy(request):
         seen.append(request)
         return fake(request)
 
@@ -118,7 +118,7 @@ def test_http_401_counts_as_an_expired_token(fake, helpers):
     fake.add_product(helpers.product("SKU1", "S1"))
     answers = iter([httpx.Response(401, text="Unauthorized")])
 
-    def first_401(request: httpx.Request) -> httpx.Response:
+    def first_401(request):
         if request.url.path.endswith("/SearchInventory"):
             refusal = next(answers, None)
             if refusal is not None:

@@ -1,0 +1,171 @@
+"""Pure rules: in-band Status classification, dates, web price, serial status, settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from serialsync import AuthenticationError, PermanentRemoteError, RetryableRemoteError, UnitStatus
+from serialsync_aim_pos import AimSettings
+from serialsync_aim_pos.mapping import (
+    WEB_PRICE_FIELDS,
+    format_aim_date,
+    parse_aim_date,
+    unit_status,
+    web_price,
+)
+from serialsync_aim_pos.status import StatusKind, classify, error_for
+
+
+def status(**fields: str) -> dict[str, Any]:
+    return {"Status": {"StatusCode": "Failed", **fields}}
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"Status": {"StatusCode": "Ok"}}, StatusKind.OK),
+        ({"Status": {"StatusCode": "OK"}, "Token": "x"}, StatusKind.OK),
+        ({"Token": "x"}, StatusKind.OK),
+        ({}, StatusKind.UNKNOWN),
+        (status(ErrorCode="InvalidToken"), StatusKind.AUTH),
+        (status(ErrorCode="X", Login="Expired"), StatusKind.AUTH),
+        (status(ErrorCode="InvalidApiKey"), StatusKind.AUTH),
+        (status(ErrorMessage="Requires active-e Inventory Service"), StatusKind.NOT_LICENSED),
+        (status(ErrorCode="NotLicensed"), StatusKind.NOT_LICENSED),
+        (status(ErrorCode="ValidationError"), StatusKind.VALIDATION),
+        (status(ErrorCode="", ErrorMessage="OrderNumber is required."), StatusKind.VALIDATION),
+        (status(ErrorCode="ServiceBusy"), StatusKind.TRANSIENT),
+        (status(ErrorMessage="Timeout expired. Try again"), StatusKind.TRANSIENT),
+        (status(ErrorCode="OrderNotFound"), StatusKind.NOT_FOUND),
+        (status(ErrorCode="E42", ErrorMessage="Something odd"), StatusKind.UNKNOWN),
+    ],
+)
+def test_status_is_classified_by_code_then_message(body, kind):
+    assert classify(body).kind is kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "words"),
+    [
+        (StatusKind.AUTH, AuthenticationError, "credentials"),
+        (StatusKind.NOT_LICENSED, PermanentRemoteError, "not licensed"),
+        (StatusKind.VALIDATION, PermanentRemoteError, "refused"),
+        (StatusKind.UNKNOWN, PermanentRemoteError, "refused"),
+        (StatusKind.TRANSIENT, RetryableRemoteError, "transient"),
+    ],
+)
+def test_each_kind_maps_to_its_typed_error(kind, error, words):
+    from serialsync_aim_pos.status import AimStatus
+
+    raised = error_for(AimStatus(kind, "Code1", "text"), operation="Op", connector="aim")
+    assert type(raised) is error
+    assert words in str(raised)
+    assert raised.code == "Code1"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2090, 1, 1),
+        timezones=st.just(UTC),
+    ),
+    st.sampled_from(["UTC", "America/Chicago", "Europe/Berlin", "Australia/Adelaide"]),
+)
+def test_dates_round_trip_through_store_local_time_to_the_second(when, zone_name):
+    zone = ZoneInfo(zone_name)
+    back = parse_aim_date(format_aim_date(when, zone), zone)
+    assert back is not None
+    assert back.tzinfo is not None
+    wall = when.astimezone(zone).replace(tzinfo=None)
+    folded = (
+        wall.replace(fold=0, tzinfo=zone).utcoffset()
+        != wall.replace(fold=1, tzinfo=zone).utcoffset()
+    )
+    if folded:  # AIM's offset-less local time cannot tell the two hours of a fold apart
+        assert abs(back - when) <= timedelta(hours=1)
+    else:
+        assert back == when.replace(microsecond=0)
+
+
+@given(
+    st.integers(min_value=0, max_value=4_000_000_000_000), st.sampled_from(["", "-0600", "+0100"])
+)
+def test_servicestack_wcf_dates_are_epoch_milliseconds_utc(millis, offset):
+    parsed = parse_aim_date(f"/Date({millis}{offset})/", ZoneInfo("America/Chicago"))
+    assert parsed == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+
+
+@pytest.mark.parametrize("empty", [None, "", "0001-01-01T00:00:00", "not a date"])
+def test_empty_and_placeholder_dates_are_none(empty):
+    assert parse_aim_date(empty, ZoneInfo("UTC")) is None
+
+
+prices = st.one_of(
+    st.none(),
+    st.just(0),
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999"), places=2),
+)
+
+
+@given(st.fixed_dictionaries({name: prices for name in WEB_PRICE_FIELDS}))
+def test_web_price_is_the_first_positive_in_priority_order(fields):
+    expected = next(
+        (
+            Decimal(str(fields[n]))
+            for n in WEB_PRICE_FIELDS
+            if fields[n] is not None and fields[n] > 0
+        ),
+        None,
+    )
+    assert web_price(fields) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Available", UnitStatus.IN_STOCK),
+        ("", UnitStatus.IN_STOCK),
+        ("Sold", UnitStatus.SOLD),
+        ("On Hold", UnitStatus.RESERVED),
+        ("Layaway", UnitStatus.RESERVED),
+        ("Returned", UnitStatus.RETURNED),
+        ("Defective", UnitStatus.DEFECTIVE),
+        ("Something new", UnitStatus.RESERVED),
+    ],
+)
+def test_serial_status_text_maps_to_the_lifecycle(text, expected):
+    assert unit_status(text) is expected
+
+
+BASE = {"api_key": "key-1234", "app_id": "app", "username": "1001", "password": "pw-1234"}
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"discovery_url": "ftp://x"}, "discovery_url"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 501}, "page_size"),
+        ({"order_number_format": "{bogus}"}, "order_number_format"),
+        ({"order_number_format": "fixed"}, "order_number_format"),
+        ({"api_key": "  "}, "api_key"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(override, field):
+    with pytest.raises(ValidationError) as refused:
+        AimSettings.model_validate({**BASE, **override})
+    assert field in str(refused.value)
+
+
+def test_settings_repr_hides_secrets():
+    settings = AimSettings.model_validate(BASE)
+    assert "key-1234" not in repr(settings)
+    assert "pw-1234" not in repr(settings)

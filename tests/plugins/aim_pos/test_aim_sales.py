@@ -1,0 +1,207 @@
+"""report_sale: posted once, idempotent by lookup, in-band errors typed, retries safe."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+from serialsync import (
+    ConnectorContext,
+    FinancialStatus,
+    PermanentRemoteError,
+    RetryableRemoteError,
+)
+from serialsync.testing import RecordedOrder
+from serialsync_aim_pos import AimConnector, AimSettings, FakeAim
+
+DISCOVERY = "https://active-ewebservice.biz/aeservices30"
+
+
+@pytest.fixture
+def stocked(fake, helpers):
+    fake.add_product(helpers.product("0113942719", "US210033734", "US210033735"))
+    fake.add_product(helpers.product("STRAP", "ST1"))
+    return fake
+
+
+def ops(fake: FakeAim) -> list[str]:
+    return [path.rsplit("/", 1)[-1] for _, path in fake.requests]
+
+
+def test_report_sale_posts_each_serial_line_with_its_own_sku_and_serial(
+    stocked, connector, helpers
+):
+    receipt = connector.report_sale(
+        helpers.sale(("0113942719", "US210033734"), ("STRAP", "ST1"), number="1001")
+    )
+    assert receipt.pos_order_id == "1001"
+    assert receipt.already_recorded is False
+    assert stocked.recorded_orders() == [
+        RecordedOrder(
+            order_number="1001",
+            lines=(("0113942719", "US210033734", 1), ("STRAP", "ST1", 1)),
+        )
+    ]
+
+
+def test_second_report_returns_the_existing_receipt_without_posting(stocked, connector, helpers):
+    the_sale = helpers.sale(("0113942719", "US210033734"))
+    first = connector.report_sale(the_sale)
+    second = connector.report_sale(the_sale)
+    assert (first.already_recorded, second.already_recorded) == (False, True)
+    assert second.pos_order_id == first.pos_order_id
+    assert len(stocked.recorded_orders()) == 1
+    assert ops(stocked)[-1] == "ECommerceOrderStatus"
+    assert ops(stocked).count("CustomerOrders") == 1
+
+
+def test_the_lookup_asks_by_order_number_for_the_third_party_order_type(stocked, helpers):
+    settings = AimSettings.model_validate(stocked.connector_settings(DISCOVERY))
+    with respx.mock() as mock:
+        route = mock.route(host=FakeAim.host).mock(side_effect=stocked)
+        AimConnector(settings, ConnectorContext(name="aim")).report_sale(
+            helpers.sale(("STRAP", "ST1"), number="#77")
+        )
+    lookups = [c.request for c in route.calls if c.request.url.path.endswith("OrderStatus")]
+    assert len(lookups) == 1
+    assert dict(lookups[0].url.params) == {"OrderNumber": "#77", "OrderType": "3"}
+    posted = [c.request for c in route.calls if c.request.url.path.endswith("CustomerOrders")]
+    (order,) = json.loads(posted[0].content)["Orders"]
+    assert order["OrderNumber"] == "#77"
+    assert order["LineItems"][0]["WebNumber"] == "#77"
+    assert order["OrderDate"] == "2026-11-23T14:00:00"
+
+
+def test_a_transient_refusal_of_the_post_is_retryable_and_the_retry_posts_once(
+    stocked, connector, helpers
+):
+    the_sale = helpers.sale(("STRAP", "ST1"))
+    stocked.fail_next("CustomerOrders", "transient")
+    with pytest.raises(RetryableRemoteError, match="transient"):
+        connector.report_sale(the_sale)
+    assert stocked.recorded_orders() == []
+    receipt = connector.report_sale(the_sale)
+    assert receipt.already_recorded is False
+    assert len(stocked.recorded_orders()) == 1
+
+
+def test_a_post_applied_before_its_error_is_not_posted_again(stocked, connector, helpers):
+    the_sale = helpers.sale(("STRAP", "ST1"))
+    stocked.fail_next("CustomerOrders", "transient", after_apply=True)
+    with pytest.raises(RetryableRemoteError):
+        connector.report_sale(the_sale)
+    receipt = connector.report_sale(the_sale)
+    assert receipt.already_recorded is True
+    assert len(stocked.recorded_orders()) == 1
+
+
+def test_a_transient_read_error_is_retried_in_place(stocked, connector, helpers, sleeps):
+    stocked.fail_next("ECommerceOrderStatus", "transient")
+    receipt = connector.report_sale(helpers.sale(("STRAP", "ST1")))
+    assert receipt.already_recorded is False
+    assert len(sleeps) == 1  # one backoff, observed, not waited
+    assert ops(stocked).count("ECommerceOrderStatus") == 2
+
+
+def test_a_transient_inventory_error_is_retried_in_place(stocked, connector, sleeps):
+    stocked.fail_next("SearchInventory", "transient", times=2)
+    page = connector.fetch_inventory(None, None)
+    assert len(page.products) == 2
+    assert len(sleeps) == 2
+
+
+def test_transient_errors_that_outlast_the_retries_are_retryable(stocked, make_connector, helpers):
+    connector = make_connector(retry={"max_attempts": 2})
+    stocked.fail_next("SearchInventory", "transient", times=5)
+    with pytest.raises(RetryableRemoteError):
+        connector.fetch_inventory(None, None)
+
+
+def test_validation_error_is_permanent_with_aims_message(stocked, connector, helpers):
+    stocked.fail_next("CustomerOrders", "validation")
+    with pytest.raises(PermanentRemoteError, match="ValidationError") as refused:
+        connector.report_sale(helpers.sale(("STRAP", "ST1")))
+    assert not isinstance(refused.value, RetryableRemoteError)
+    assert stocked.recorded_orders() == []
+
+
+def test_unknown_serial_is_refused_by_aim_as_a_permanent_error(stocked, connector, helpers):
+    with pytest.raises(PermanentRemoteError, match="Serial 'NOPE'"):
+        connector.report_sale(helpers.sale(("STRAP", "NOPE")))
+
+
+def test_not_licensed_is_permanent_and_says_what_to_do(stocked, connector, helpers):
+    stocked.set_licensed("CustomerOrders", False)
+    with pytest.raises(PermanentRemoteError, match=r"not licensed.*ask Tri-Tech"):
+        connector.report_sale(helpers.sale(("STRAP", "ST1")))
+    stocked.set_licensed("CustomerOrders", True)
+    assert connector.report_sale(helpers.sale(("STRAP", "ST1"))).already_recorded is False
+
+
+def test_not_licensed_inventory_is_permanent(stocked, connector):
+    stocked.fail_next("SearchInventory", "not_licensed")
+    with pytest.raises(PermanentRemoteError, match="not licensed"):
+        connector.fetch_inventory(None, None)
+
+
+def test_token_expiry_during_a_sale_is_renewed_once(stocked, connector, helpers):
+    connector.check_connection()
+    stocked.expire_tokens()
+    assert connector.report_sale(helpers.sale(("STRAP", "ST1"))).already_recorded is False
+    assert stocked.logins == 2
+
+
+def test_an_order_number_taken_by_another_order_is_refused_not_adopted(stocked, connector, helpers):
+    connector.report_sale(helpers.sale(("STRAP", "ST1"), number="1001", channel="shop"))
+    other = helpers.sale(("0113942719", "US210033734"), number="1001", channel="woo")
+    with pytest.raises(PermanentRemoteError, match="order_number_format"):
+        connector.report_sale(other)
+    assert len(stocked.recorded_orders()) == 1
+
+
+def test_order_number_format_keeps_channels_apart(stocked, make_connector, helpers):
+    connector = make_connector(order_number_format="{channel}-{order_number}")
+    connector.report_sale(helpers.sale(("STRAP", "ST1"), number="1001", channel="shop"))
+    receipt = connector.report_sale(
+        helpers.sale(("0113942719", "US210033734"), number="1001", channel="woo")
+    )
+    assert receipt.pos_order_id == "woo-1001"
+    assert [o.order_number for o in stocked.recorded_orders()] == ["shop-1001", "woo-1001"]
+
+
+@pytest.mark.parametrize("status", [FinancialStatus.CANCELLED, FinancialStatus.REFUNDED])
+def test_cancelled_or_refunded_sales_are_refused_before_any_request(
+    stocked, connector, helpers, status
+):
+    with pytest.raises(PermanentRemoteError, match=status.value):
+        connector.report_sale(helpers.sale(("STRAP", "ST1"), status=status))
+    assert stocked.requests == []
+
+
+def test_a_serial_line_with_quantity_two_is_refused_before_any_request(stocked, connector, helpers):
+    bad = helpers.sale(("STRAP", "ST1"))
+    line = bad.lines[0].model_copy(update={"quantity": 2})
+    with pytest.raises(PermanentRemoteError, match="a serial is one unit"):
+        connector.report_sale(bad.model_copy(update={"lines": (line,)}))
+    assert stocked.requests == []
+
+
+def test_a_dropped_connection_after_posting_is_safe_to_report_again(stocked, connector, helpers):
+    """The post is not repeated by the HTTP client; the next report finds it."""
+    the_sale = helpers.sale(("STRAP", "ST1"))
+    original = stocked.handle
+
+    def drop_after_apply(request):
+        response = original(request)
+        if request.url.path.endswith("/CustomerOrders"):
+            raise httpx.RemoteProtocolError("dropped", request=request)
+        return response
+
+    stocked.handle = drop_after_apply
+    with pytest.raises(RetryableRemoteError):
+        connector.report_sale(the_sale)
+    stocked.handle = original
+    assert connector.report_sale(the_sale).already_recorded is True
+    assert len(stocked.recorded_orders()) == 1
