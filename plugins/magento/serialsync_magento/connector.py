@@ -418,12 +418,8 @@ class MagentoConnector(Connector[MagentoSettings]):
 
     def _save_stock(self, units: list[_Unit]) -> None:
         """One source-items save for every unit whose stock moves (chunked for large calls)."""
-        moving = [
-            u
-            for u in units
-            if u.result is not PublishResult.UNCHANGED
-            and not (u.stock == "0" and u.extra.get("stock") == "0")
-        ]
+        # What the last publish set needs no repeat (a repriced unit stays in stock).
+        moving = [u for u in units if u.extra.get("stock") != u.stock]
         for batch in chunks(moving, self.settings.source_items_batch):
             items = [
                 mapping.source_item(u.sku, self.settings.source_code, in_stock=u.stock == "1")

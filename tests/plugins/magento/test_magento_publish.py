@@ -1,0 +1,410 @@
+"""publish_variants against the fake store: creates, adds, withdrawals, refusals, request counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import httpx
+import pytest
+from serialsync import (
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    SerializedUnit,
+)
+from serialsync_magento.mapping import url_key
+
+POS_SKU = "0113942719"
+PRODUCT = Product(sku=POS_SKU, title="Gibson Les Paul Standard", price=Decimal("2499.00"))
+
+
+def _unit(serial: str, **fields) -> SerializedUnit:
+    return SerializedUnit(sku=fields.pop("sku", POS_SKU), serial=serial, **fields)
+
+
+def _upsert(unit: SerializedUnit, outcome: PublishOutcome | None = None) -> ListingChange:
+    remote = outcome.remote if outcome is not None else None
+    return ListingChange(unit=unit, action=ListingAction.UPSERT, remote=remote)
+
+
+def _withdraw(unit: SerializedUnit, outcome: PublishOutcome | None = None) -> ListingChange:
+    remote = outcome.remote if outcome is not None else None
+    return ListingChange(unit=unit, action=ListingAction.WITHDRAW, remote=remote)
+
+
+def _calls(fake, start: int = 0) -> Counter[str]:
+    """Requests by method and path template (SKUs replaced), from index ``start``."""
+    counts: Counter[str] = Counter()
+    for request in fake.received[start:]:
+        path = request.path.split("/V1/", 1)[1]
+        for prefix in ("configurable-products/", "products/"):
+            if path.startswith(prefix) and path.count("/") >= 1 and "attributes" not in path:
+                _head, _, tail = path[len(prefix) :].partition("/")
+                path = prefix + "{sku}" + (f"/{tail}" if tail else "")
+                break
+        counts[f"{request.method} {path}"] += 1
+    return counts
+
+
+SERIALS = [f"US21{i:07d}" for i in range(30)]
+
+
+def test_new_product_with_30_serials_is_one_parent_30_children_in_2n_plus_3_requests(
+    fake, make_connector
+):
+    connector = make_connector()
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS])
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
+    # 1 read of the serial attribute (once per connector), then 2N + 3.
+    assert _calls(fake) == {
+        "GET products/attributes/serial_number": 1,
+        "GET configurable-products/{sku}/children": 1,
+        "POST products/attributes/serial_number/options": 30,
+        "POST products": 31,
+        "POST inventory/source-items": 1,
+    }
+    assert len(fake.received) == 1 + 2 * 30 + 3
+    parent = fake.product(POS_SKU)
+    assert parent is not None and parent["type_id"] == "configurable"
+    children = fake.children_of(POS_SKU)
+    assert sorted(c["sku"] for c in children) == sorted(f"{POS_SKU}|||{s}" for s in SERIALS)
+    labels = set()
+    for child in children:
+        custom = {c["attribute_code"]: c["value"] for c in child["custom_attributes"]}
+        labels.add(fake.option_label("serial_number", int(custom["serial_number"])))
+        assert child["visibility"] == 1
+        assert child["type_id"] == "simple"
+        assert child["price"] == 2499.0
+    assert labels == set(SERIALS)  # each child has its own option, labelled by its serial
+    assert {(x.sku, x.stock, x.sellable) for x in fake.listings()} == {
+        (f"{POS_SKU}|||{s}", 1, True) for s in SERIALS
+    }
+    first = outcomes[0]
+    assert first.remote is not None
+    assert first.remote.variant_id == str(fake.product(f"{POS_SKU}|||{SERIALS[0]}")["id"])
+    assert first.remote.extra["option_id"].isdigit()
+
+
+def test_children_get_unique_url_keys_and_the_unit_price(fake, make_connector):
+    connector = make_connector()
+    units = [_unit("A+1", price=Decimal("10.50")), _unit("a-1"), _unit("A 1")]
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    keys = [
+        {
+            c["attribute_code"]: c["value"]
+            for c in fake.product(u.integration_id)["custom_attributes"]
+        }["url_key"]
+        for u in units
+    ]
+    assert len(set(keys)) == 3  # the slugs coincide; the SKU hash keeps them apart
+    assert fake.product(units[0].integration_id)["price"] == 10.5
+    assert fake.product(units[1].integration_id)["price"] == 2499.0
+
+
+def test_a_serial_added_and_one_withdrawn_in_one_call(fake, make_connector):
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:5]]
+    first = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    mark = len(fake.received)
+    added = _unit("US2199999")
+
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(added), _withdraw(units[0], first[0])])
+
+    by_serial = {o.serial: o for o in outcomes}
+    assert by_serial["US2199999"].result is PublishResult.CREATED
+    assert by_serial[units[0].serial].result is PublishResult.WITHDRAWN
+    assert _calls(fake, mark) == {
+        "POST products/attributes/serial_number/options": 1,
+        "POST products": 2,  # the child, then the parent carrying every link
+        "GET configurable-products/{sku}/children": 1,
+        "POST inventory/source-items": 1,  # the new unit's 1 and the withdrawn unit's 0 together
+    }
+    stock = {x.sku: x for x in fake.listings()}
+    assert stock[units[0].integration_id].stock == 0
+    assert not stock[units[0].integration_id].sellable
+    assert fake.source_items[(units[0].integration_id, "default")] == {"quantity": 0, "status": 0}
+    assert stock[added.integration_id].stock == 1
+    assert len(fake.children_of(POS_SKU)) == 6  # the old links survived the parent save
+
+
+def test_unchanged_units_cost_no_request_and_changed_ones_one_each(fake, make_connector):
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:4]]
+    first = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    mark = len(fake.received)
+
+    again = connector.publish_variants(
+        PRODUCT, [_upsert(u, o) for u, o in zip(units, first, strict=True)]
+    )
+    assert {o.result for o in again} == {PublishResult.UNCHANGED}
+    assert len(fake.received) == mark
+
+    repriced = [u.model_copy(update={"price": Decimal("1999.00")}) for u in units]
+    changed = connector.publish_variants(
+        PRODUCT, [_upsert(u, o) for u, o in zip(repriced, again, strict=True)]
+    )
+    assert {o.result for o in changed} == {PublishResult.UPDATED}
+    assert _calls(fake, mark) == {"PUT products/{sku}": 4}  # N changed units: N requests
+    assert {fake.product(u.integration_id)["price"] for u in units} == {1999.0}
+
+
+def test_a_title_change_updates_the_parent_once_without_touching_links(fake, make_connector):
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:3]]
+    first = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    mark = len(fake.received)
+    renamed = PRODUCT.model_copy(update={"title": "Gibson Les Paul Custom"})
+
+    outcomes = connector.publish_variants(
+        renamed, [_upsert(u, o) for u, o in zip(units, first, strict=True)]
+    )
+
+    assert {o.result for o in outcomes} == {PublishResult.UPDATED}
+    assert _calls(fake, mark) == {"PUT products/{sku}": 4}  # 3 children + the parent
+    assert fake.product(POS_SKU)["name"] == "Gibson Les Paul Custom"
+    assert len(fake.children_of(POS_SKU)) == 3
+
+
+def test_relisting_a_withdrawn_unit_sets_its_stock_back(fake, make_connector):
+    connector = make_connector()
+    unit = _unit(SERIALS[0])
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    [withdrawn] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    mark = len(fake.received)
+    [relisted] = connector.publish_variants(PRODUCT, [_upsert(unit, withdrawn)])
+    assert relisted.result is PublishResult.UPDATED
+    assert _calls(fake, mark) == {"POST inventory/source-items": 1}
+    assert fake.source_items[(unit.integration_id, "default")] == {"quantity": 1, "status": 1}
+
+
+def test_a_65_character_integration_id_is_refused_and_the_others_go_on(fake, make_connector):
+    connector = make_connector()
+    fits = _unit("S" * (64 - len(POS_SKU) - 3))
+    too_long = _unit("S" * (65 - len(POS_SKU) - 3))
+    assert len(fits.integration_id) == 64 and len(too_long.integration_id) == 65
+
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(too_long), _upsert(fits)])
+
+    by_serial = {o.serial: o for o in outcomes}
+    refused = by_serial[too_long.serial]
+    assert refused.result is PublishResult.FAILED
+    assert refused.retryable is False
+    assert refused.code == "too-long-for-channel"
+    assert "65 characters" in (refused.reason or "") and "64" in (refused.reason or "")
+    assert by_serial[fits.serial].result is PublishResult.CREATED
+    assert fake.product(too_long.integration_id) is None
+    assert not any(too_long.serial in str(r.body) for r in fake.received)
+
+
+def test_an_invalid_integration_id_fails_that_unit_only(fake, make_connector):
+    connector = make_connector()
+    outcomes = connector.publish_variants(
+        PRODUCT, [_upsert(_unit("bad|serial")), _upsert(_unit("OK1"))]
+    )
+    assert [o.result for o in outcomes] == [PublishResult.FAILED, PublishResult.CREATED]
+    assert outcomes[0].code == "serial-contains-pipe" and outcomes[0].retryable is False
+
+
+def test_skus_in_paths_are_fully_percent_encoded(fake, make_connector):
+    connector = make_connector(disable_on_withdraw=True)
+    product = Product(sku="AB+C/D", title="Odd SKU", price=Decimal("5"))
+    unit = _unit("X+1", sku="AB+C/D")
+    [created] = connector.publish_variants(product, [_upsert(unit)])
+    [withdrawn] = connector.publish_variants(product, [_withdraw(unit, created)])
+
+    assert withdrawn.result is PublishResult.WITHDRAWN
+    paths = [r.path for r in fake.received]
+    assert "/rest/all/V1/configurable-products/AB%2BC%2FD/children" in paths
+    assert "/rest/all/V1/products/AB%2BC%2FD%7C%7C%7CX%2B1" in paths
+    # The fake decodes like PHP's urldecode: had '+' been sent raw it would be a space.
+    assert fake.product("AB+C/D|||X+1")["status"] == 2
+
+
+def test_a_crash_between_create_and_record_is_adopted_without_duplicates(fake, make_connector):
+    units = [_unit(s) for s in SERIALS[:3]]
+    make_connector().publish_variants(PRODUCT, [_upsert(u) for u in units])
+    products, options = len(fake.products), len(fake.attributes["serial_number"]["options"])
+
+    # A new process (empty caches) gets the same changes again, remote=None.
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(u) for u in units])
+
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert len(fake.products) == products
+    assert len(fake.attributes["serial_number"]["options"]) == options
+    assert len(fake.children_of(POS_SKU)) == 3
+    assert {o.remote.variant_id for o in outcomes} == {
+        str(fake.product(u.integration_id)["id"]) for u in units
+    }
+
+
+def test_a_serial_differing_only_by_case_from_an_option_fails_clearly(fake, make_connector):
+    connector = make_connector()
+    connector.publish_variants(PRODUCT, [_upsert(_unit("abc1"))])
+    [outcome] = make_connector().publish_variants(PRODUCT, [_upsert(_unit("ABC1"))])
+    assert outcome.result is PublishResult.FAILED
+    assert outcome.retryable is False
+    assert "without case" in (outcome.reason or "")
+
+
+def test_a_missing_serial_attribute_is_created_as_a_global_select_in_the_set(fake, make_connector):
+    del fake.attributes["serial_number"]
+    fake.attribute_sets[4]["attributes"].discard("serial_number")
+    connector = make_connector()
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS[:2]])
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    attribute = fake.attributes["serial_number"]
+    assert attribute["frontend_input"] == "select"
+    assert attribute["scope"] == "global"
+    assert attribute["is_user_defined"] is True
+    assert "serial_number" in fake.attribute_sets[4]["attributes"]
+    # Cached: a second call does not read or create it again.
+    mark = len(fake.received)
+    connector.publish_variants(PRODUCT, [_upsert(_unit("US-NEXT"))])
+    assert not any(
+        r.path.rsplit("/V1/products/", 1)[-1] == "attributes/serial_number"
+        for r in fake.received[mark:]
+    )
+    assert not any(r.path.endswith("/V1/products/attributes") for r in fake.received[mark:])
+
+
+def test_a_store_scoped_serial_attribute_is_refused_for_the_whole_product(fake, make_connector):
+    fake.attributes["serial_number"]["scope"] = "store"
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(_unit("S1"))])
+    assert outcomes[0].result is PublishResult.FAILED
+    assert "global" in (outcomes[0].reason or "")
+    assert fake.product(POS_SKU) is None
+
+
+def test_per_child_link_mode_uses_the_options_and_child_endpoints(fake, make_connector):
+    connector = make_connector(link_mode="per_child")
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS[:4]])
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    calls = _calls(fake)
+    assert calls["POST configurable-products/{sku}/options"] == 1
+    assert calls["POST configurable-products/{sku}/child"] == 4
+    assert len(fake.children_of(POS_SKU)) == 4
+    # A retry after a crash: the links exist; "already attached" is taken as done.
+    again = make_connector(link_mode="per_child").publish_variants(
+        PRODUCT, [_upsert(_unit(s)) for s in SERIALS[:4]]
+    )
+    assert {o.result for o in again} == {PublishResult.CREATED}
+    assert len(fake.children_of(POS_SKU)) == 4
+
+
+def test_withdrawing_a_unit_never_published_is_withdrawn(fake, make_connector):
+    [outcome] = make_connector().publish_variants(PRODUCT, [_withdraw(_unit("GONE1"))])
+    assert outcome.result is PublishResult.WITHDRAWN
+    assert fake.product(f"{POS_SKU}|||GONE1") is None
+
+
+def test_withdrawing_twice_sends_nothing_the_second_time(fake, make_connector):
+    connector = make_connector()
+    unit = _unit("W1")
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    [withdrawn] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    mark = len(fake.received)
+    [again] = connector.publish_variants(PRODUCT, [_withdraw(unit, withdrawn)])
+    assert again.result is PublishResult.WITHDRAWN
+    assert len(fake.received) == mark
+
+
+def test_disable_on_withdraw_disables_the_child_and_relisting_enables_it(fake, make_connector):
+    connector = make_connector(disable_on_withdraw=True)
+    unit = _unit("D1")
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    [withdrawn] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    assert fake.product(unit.integration_id)["status"] == 2
+    [relisted] = connector.publish_variants(PRODUCT, [_upsert(unit, withdrawn)])
+    assert relisted.result is PublishResult.UPDATED
+    assert fake.product(unit.integration_id)["status"] == 1
+    assert fake.source_items[(unit.integration_id, "default")]["quantity"] == 1
+
+
+def test_source_items_are_sent_in_batches_the_store_accepts(fake, make_connector):
+    fake.input_list_limit = 20
+    outcomes = make_connector(source_items_batch=20).publish_variants(
+        PRODUCT, [_upsert(_unit(s)) for s in SERIALS]
+    )
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert _calls(fake)["POST inventory/source-items"] == 2
+
+
+def test_a_batch_the_store_refuses_fails_its_units_with_magentos_message(fake, make_connector):
+    fake.input_list_limit = 20
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS])
+    assert {o.result for o in outcomes} == {PublishResult.FAILED}
+    assert outcomes[0].code == "HTTP 400"
+    assert "Maximum items" in (outcomes[0].reason or "") and "20" in (outcomes[0].reason or "")
+    assert "%" not in (outcomes[0].reason or "")  # placeholders filled
+
+
+def test_a_url_key_taken_by_another_product_fails_that_unit_only(fake, make_connector):
+    taken = _unit("TAKEN1")
+    fake.products["OTHER"] = {"sku": "OTHER", "id": 1, "type_id": "simple", "custom_attributes": []}
+    fake.url_keys[url_key(PRODUCT.title, taken.integration_id)] = "OTHER"
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(taken), _upsert(_unit("FREE1"))])
+    assert [o.result for o in outcomes] == [PublishResult.FAILED, PublishResult.CREATED]
+    assert outcomes[0].retryable is False
+    assert "URL key for specified store already exists" in (outcomes[0].reason or "")
+    assert len(fake.children_of(POS_SKU)) == 1
+
+
+def test_images_are_uploaded_once_without_the_store_credentials(fake, make_connector, respx_mock):
+    image = respx_mock.get("https://images.example/u1.png").mock(
+        return_value=httpx.Response(
+            200, content=b"\x89PNG-bytes", headers={"content-type": "image/png"}
+        )
+    )
+    connector = make_connector(upload_images=True)
+    unit = _unit("IMG1", images=("https://images.example/u1.png",))
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    assert image.call_count == 1
+    assert "authorization" not in image.calls[0].request.headers
+    [entry] = fake.product(unit.integration_id)["media_gallery_entries"]
+    assert entry["types"] == ["image", "small_image", "thumbnail"]
+    assert entry["file"].endswith(".png")
+    repriced = unit.model_copy(update={"price": Decimal("1")})
+    connector.publish_variants(PRODUCT, [_upsert(repriced, created)])
+    assert image.call_count == 1  # not uploaded again: Magento would add a duplicate image
+    assert len(fake.product(unit.integration_id)["media_gallery_entries"]) == 1
+
+
+def test_an_unreachable_image_does_not_keep_the_unit_off_the_shop(fake, make_connector, respx_mock):
+    respx_mock.get("https://images.example/missing.jpg").mock(return_value=httpx.Response(404))
+    unit = _unit("IMG2", images=("https://images.example/missing.jpg",))
+    [outcome] = make_connector(upload_images=True).publish_variants(PRODUCT, [_upsert(unit)])
+    assert outcome.result is PublishResult.CREATED
+    assert fake.product(unit.integration_id)["media_gallery_entries"] == []
+
+
+def test_a_503_on_a_product_save_is_retried_with_recorded_waits(
+    fake, make_connector, respx_mock, sleeps
+):
+    failures = iter([httpx.Response(503, json={"message": "Service Unavailable"})])
+
+    def flaky(request: httpx.Request):
+        if request.method == "POST" and request.url.path.endswith("/V1/products"):
+            nxt = next(failures, None)
+            if nxt is not None:
+                return nxt
+        return fake(request)
+
+    respx_mock.route(host=fake.host).mock(side_effect=flaky)
+    [outcome] = make_connector().publish_variants(PRODUCT, [_upsert(_unit("R1"))])
+    assert outcome.result is PublishResult.CREATED
+    assert len(sleeps) == 1 and sleeps[0] > 0
+
+
+def test_refused_credentials_raise_for_the_whole_call(fake, make_connector):
+    from serialsync import AuthenticationError
+
+    connector = make_connector(access_token="wrong-token")
+    with pytest.raises(AuthenticationError) as error:
+        connector.publish_variants(PRODUCT, [_upsert(_unit("A1"))])
+    assert "isn't authorized" in str(error.value)
+    assert "wrong-token" not in str(error.value)
