@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from serialsync import ConnectorContext, Product, SerializedUnit
 from serialsync_bigcommerce import BigCommerceConnector, BigCommerceSettings, FakeBigCommerce
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
-
 from serialsync import ListingAction, ListingChange, PublishOutcome, PublishResult, SerializedUnit
+from serialsync_bigcommerce import BigCommerceConnector
 
 from .conftest import calls, product, units
 
 
-def upserts(unit_list, outcomes=None):
+def upserts(
+    unit_list: list[SerializedUnit], outcomes: list[PublishOutcome] | None = None
+) -> list[ListingChange]:
     remotes = {o.serial: o.remote for o in outcomes or []}
     return [
         ListingChange(unit=u, action=ListingAction.UPSERT, remote=remotes.get(u.serial))
@@ -19,7 +22,9 @@ def upserts(unit_list, outcomes=None):
     ]
 
 
-def withdraws(unit_list, outcomes=None):
+def withdraws(
+    unit_list: list[SerializedUnit], outcomes: list[PublishOutcome] | None = None
+) -> list[ListingChange]:
     remotes = {o.serial: o.remote for o in outcomes or []}
     return [
         ListingChange(unit=u, action=ListingAction.WITHDRAW, remote=remotes.get(u.serial))
@@ -92,7 +97,9 @@ def test_repeat_after_a_crash_adopts_instead_of_duplicating(fake, make_connector
     assert [m for m, _ in fake.requests] == ["POST", "GET"]
 
 
-def hand_made_product(connector, name, sku, variant_sku):
+def hand_made_product(
+    connector: BigCommerceConnector, name: str, sku: str, variant_sku: str
+) -> dict[str, Any]:
     """A product someone made in the control panel, holding ``variant_sku``."""
     body = {
         "name": name,
@@ -110,7 +117,8 @@ def hand_made_product(connector, name, sku, variant_sku):
     }
     response = connector.client.http.post("/v3/catalog/products", json=body)
     assert response.status_code == 200
-    return response.json()["data"]["variants"][0]
+    variant: dict[str, Any] = response.json()["data"]["variants"][0]
+    return variant
 
 
 def test_409_on_a_sku_held_by_another_product_adopts_that_variant(fake, connector):

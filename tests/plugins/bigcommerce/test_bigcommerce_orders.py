@@ -1,0 +1,203 @@
+"""fetch_orders: time-keyed paging, the 204 empty page, RFC 2822 dates, status mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import respx
+from hypothesis import given
+from hypothesis import strategies as st
+from serialsync import FinancialStatus, ListingAction, ListingChange, Order, SerializedUnit
+from serialsync_bigcommerce import BigCommerceConnector, FakeBigCommerce
+from serialsync_bigcommerce.mapping import (
+    STATUS_MAP,
+    financial_status,
+    format_rfc2822,
+    parse_rfc2822,
+)
+
+from .conftest import Clock, product, units
+
+
+def list_units(connector: BigCommerceConnector, unit_list: list[SerializedUnit]) -> None:
+    changes = [ListingChange(unit=u, action=ListingAction.UPSERT) for u in unit_list]
+    connector.publish_variants(product=product(), changes=changes)
+
+
+def all_pages(connector: BigCommerceConnector, since: datetime | None) -> list[list[Order]]:
+    pages: list[list[Order]] = []
+    token = None
+    while True:
+        page = connector.fetch_orders(since=since, page=token)
+        pages.append(list(page.orders))
+        token = page.next_page
+        if token is None:
+            return pages
+        assert len(pages) < 50, "paging does not end"
+
+
+def test_empty_store_answers_204_and_paging_ends(fake: FakeBigCommerce, connector):
+    page = connector.fetch_orders(since=None, page=None)
+    assert page.orders == ()
+    assert page.next_page is None
+    assert fake.requests[-1][1].endswith("/v2/orders")
+
+
+def test_204_empty_page_through_respx_side_effect(fake: FakeBigCommerce, make_connector, clock):
+    with respx.mock(assert_all_called=True) as router:
+        route = router.route(host="api.bigcommerce.com").mock(side_effect=fake)
+        connector = make_connector(transport=httpx.HTTPTransport())
+        page = connector.fetch_orders(since=datetime.now(UTC), page=None)
+        assert page.orders == ()
+        assert page.next_page is None
+        assert route.calls.last.response.status_code == 204
+        assert route.calls.last.response.content == b""
+
+
+def test_paging_by_time_sees_every_order_and_ends(fake, make_connector, clock):
+    connector = make_connector(orders_page_size=2)
+    batch = units(5)
+    list_units(connector, batch)
+    for unit in batch:
+        fake.create_order([(unit.integration_id, 1)])
+        clock.advance(60)
+    pages = all_pages(connector, since=None)
+    seen = [o.order_id for page in pages for o in page]
+    assert len(set(seen)) == 5
+    # each page starts at the last order's second: that order is read twice, harmlessly
+    assert len(seen) > 5
+    for page in pages:
+        assert [o.updated_at for o in page] == sorted(o.updated_at for o in page)
+
+
+def test_full_last_page_is_followed_by_204_which_ends_paging(fake, make_connector):
+    connector = make_connector(orders_page_size=2)
+    batch = units(4)
+    list_units(connector, batch)
+    for unit in batch:  # one second for all: paging moves by page number
+        fake.create_order([(unit.integration_id, 1)])
+    pages = all_pages(connector, since=None)
+    assert len({o.order_id for page in pages for o in page}) == 4
+    assert pages[-1] == []  # the 204 with no body ended it
+    assert sum(1 for _, path in fake.requests if path.endswith("/v2/orders")) == len(pages)
+
+
+def test_orders_come_oldest_first_with_utc_dates_and_raw_skus(fake, connector, clock):
+    batch = units(3)
+    list_units(connector, batch)
+    ids = []
+    for unit in reversed(batch):
+        ids.append(fake.create_order([(unit.integration_id, 1)]))
+        clock.advance(5)
+    page = connector.fetch_orders(since=None, page=None)
+    assert [o.order_id for o in page.orders] == ids
+    first = page.orders[0]
+    assert first.channel == "bc"
+    assert first.created_at.tzinfo is not None
+    assert first.created_at.utcoffset() == timedelta(0)
+    assert first.updated_at == datetime.fromtimestamp(int(clock.now) - 15, UTC)
+    assert first.lines[0].raw_sku == batch[-1].integration_id
+    assert first.lines[0].parsed().serial == batch[-1].serial
+    assert first.status is FinancialStatus.PAID
+
+
+def test_since_filters_by_date_modified(fake, connector, clock):
+    batch = units(2)
+    list_units(connector, batch)
+    old = fake.create_order([(batch[0].integration_id, 1)])
+    clock.advance(3600)
+    cutoff = datetime.fromtimestamp(clock.now, UTC)
+    new = fake.create_order([(batch[1].integration_id, 1)])
+    page = connector.fetch_orders(since=cutoff, page=None)
+    assert [o.order_id for o in page.orders] == [new]
+    # moving the old order on brings it back after the cursor
+    fake.set_order_status(old, FinancialStatus.CANCELLED)
+    again = connector.fetch_orders(since=cutoff, page=None)
+    assert {o.order_id for o in again.orders} == {old, new}
+
+
+def test_cancelled_and_refunded_orders_are_mapped(fake, connector, clock):
+    batch = units(4)
+    list_units(connector, batch)
+    cancelled = fake.create_order([(batch[0].integration_id, 1)])
+    refunded = fake.create_order([(batch[1].integration_id, 1)])
+    declined = fake.create_order([(batch[2].integration_id, 1)])
+    partial = fake.create_order([(batch[3].integration_id, 1)])
+    clock.advance(10)
+    fake.set_order_status(cancelled, FinancialStatus.CANCELLED)
+    fake.set_order_status(refunded, FinancialStatus.REFUNDED)
+    fake.set_order_status_id(declined, 6)
+    fake.set_order_status_id(partial, 14)
+    by_id = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
+    assert by_id[cancelled].status is FinancialStatus.CANCELLED
+    assert by_id[refunded].status is FinancialStatus.REFUNDED
+    assert by_id[refunded].lines[0].quantity_refunded == 1
+    assert by_id[declined].status is FinancialStatus.CANCELLED
+    assert by_id[partial].status is FinancialStatus.PARTIALLY_REFUNDED
+
+
+def test_a_page_of_orders_sharing_one_second_moves_by_page_number(fake, make_connector):
+    connector = make_connector(orders_page_size=2)
+    batch = units(5)
+    list_units(connector, batch)
+    for unit in batch:  # the clock never moves: all five share one second
+        fake.create_order([(unit.integration_id, 1)])
+    pages = all_pages(connector, since=None)
+    seen = {o.order_id for page in pages for o in page}
+    assert len(seen) == 5
+
+
+def test_an_unreadable_token_restarts_from_since(fake, connector):
+    page = connector.fetch_orders(since=None, page="not a token")
+    assert page.next_page is None
+
+
+def test_v2_without_accept_json_is_refused_by_the_fake(fake, connector):
+    response = connector.client.http.get("/v2/orders", headers={"Accept": "application/xml"})
+    assert response.status_code == 406
+
+
+@pytest.mark.parametrize(
+    ("status_id", "expected"),
+    [
+        (0, FinancialStatus.PENDING),
+        (1, FinancialStatus.PENDING),
+        (7, FinancialStatus.PENDING),
+        (12, FinancialStatus.PENDING),
+        (2, FinancialStatus.PAID),
+        (3, FinancialStatus.PAID),
+        (8, FinancialStatus.PAID),
+        (9, FinancialStatus.PAID),
+        (10, FinancialStatus.PAID),
+        (11, FinancialStatus.PAID),
+        (13, FinancialStatus.PAID),
+        (4, FinancialStatus.REFUNDED),
+        (5, FinancialStatus.CANCELLED),
+        (6, FinancialStatus.CANCELLED),
+        (14, FinancialStatus.PARTIALLY_REFUNDED),
+        (99, FinancialStatus.PENDING),
+    ],
+)
+def test_status_ids_map_as_documented(status_id, expected):
+    assert financial_status(status_id) is expected
+
+
+def test_every_known_status_id_is_mapped():
+    assert set(STATUS_MAP) == set(range(15))
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_rfc2822_round_trip_to_the_second(moment):
+    aware = moment.replace(tzinfo=UTC, microsecond=0)
+    assert parse_rfc2822(format_rfc2822(aware)) == aware
+
+
+def test_rfc2822_with_an_offset_becomes_utc():
+    parsed = parse_rfc2822("Tue, 20 Nov 2012 10:00:00 -0500")
+    assert parsed == datetime(2012, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def test_clock_is_the_fake_clock(clock: Clock, fake):
+    assert fake.clock is clock
