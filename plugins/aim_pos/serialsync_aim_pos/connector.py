@@ -15,7 +15,8 @@ what makes a repeated report harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from serialsync import (
@@ -50,6 +51,8 @@ class AimConnector(Connector[AimSettings]):
     def __init__(self, settings: AimSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         self.client = AimClient(settings, context)
+        #: The wall clock that bounds the inventory cursor (tests set their own).
+        self.wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -69,7 +72,9 @@ class AimConnector(Connector[AimSettings]):
     @hookimpl
     def fetch_inventory(self, since: datetime | None, page: str | None) -> InventoryPage:
         """One page of items flagged to sell serials online, changed at or after ``since``."""
-        offset = _offset_of(page)
+        offset, started = _parse_page(page)
+        if started is None:
+            started = self.wall_clock().astimezone(UTC).replace(microsecond=0)
         zone = self.settings.zone
         size = self.settings.page_size
         found = self.client.search_inventory(
@@ -108,7 +113,11 @@ class AimConnector(Connector[AimSettings]):
             deleted.extend(result.deleted)
         remaining = found.get("RemainingRecords")
         more = remaining > 0 if isinstance(remaining, int) else len(records) >= size
-        next_page = f"{_PAGE_PREFIX}{offset + len(records)}" if records and more else None
+        next_page = (
+            f"{_PAGE_PREFIX}{offset + len(records)}:{int(started.timestamp())}"
+            if records and more
+            else None
+        )
         self.log.info(
             "aim.inventory_page",
             offset=offset,
@@ -122,8 +131,24 @@ class AimConnector(Connector[AimSettings]):
             products=tuple(products),
             deleted=tuple(deleted),
             next_page=next_page,
-            high_water=high_water,
+            high_water=self._bounded(high_water, since, started),
         )
+
+    def _bounded(
+        self, high_water: datetime | None, since: datetime | None, started: datetime
+    ) -> datetime | None:
+        """The cursor this page allows: never past the pass's start minus the margin.
+
+        Offsets shift when an item changes mid-pass (it moves in AIM's order), so a page may
+        skip an item; the change that shifted it happened after the pass started, so starting
+        the next pass from before that instant reads the skipped item again.
+        """
+        if high_water is None:
+            return None
+        ceiling = started - timedelta(seconds=self.settings.cursor_margin_seconds)
+        if since is not None:
+            ceiling = max(ceiling, since)
+        return min(high_water, ceiling)
 
     @hookimpl
     def report_sale(self, sale: Sale) -> SaleReceipt:
@@ -154,9 +179,11 @@ class AimConnector(Connector[AimSettings]):
         return SaleReceipt(pos_order_id=number)
 
 
-def _offset_of(page: str | None) -> int:
+def _parse_page(page: str | None) -> tuple[int, datetime | None]:
+    """``(offset, pass start)`` from a page token ``offset:<offset>:<epoch seconds>``."""
     if page is None:
-        return 0
-    if page.startswith(_PAGE_PREFIX) and page[len(_PAGE_PREFIX) :].isdigit():
-        return int(page[len(_PAGE_PREFIX) :])
+        return 0, None
+    parts = page.split(":")
+    if len(parts) == 3 and f"{parts[0]}:" == _PAGE_PREFIX and all(p.isdigit() for p in parts[1:]):
+        return int(parts[1]), datetime.fromtimestamp(int(parts[2]), UTC)
     raise ValueError(f"not an AIM inventory page token: {page!r}")

@@ -37,7 +37,10 @@ class AimSettings(ConnectorSettings):
     dates without an offset, in the store's local time. ``order_number_format`` builds the
     AIM order number from a sale (placeholders ``{order_number}``, ``{order_id}``,
     ``{channel}``); use ``"{channel}-{order_number}"`` when two channels may use the same
-    numbers, since AIM finds an order by its number alone.
+    numbers, since AIM finds an order by its number alone. ``cursor_margin_seconds``: the
+    inventory cursor never moves past the start of the pass minus this margin (AIM's clock may
+    differ from ours), so an item that changes while a pass pages through AIM — and shifts the
+    pages under it — is read again by the next pass instead of being skipped for good.
     """
 
     api_key: SecretStr
@@ -51,6 +54,7 @@ class AimSettings(ConnectorSettings):
     page_size: int = Field(default=100, ge=1, le=MAX_PAGE_SIZE)
     timezone: str = "UTC"
     order_number_format: str = "{order_number}"
+    cursor_margin_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @field_validator("api_key", "password")
     @classmethod

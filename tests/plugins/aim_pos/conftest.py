@@ -51,8 +51,8 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def make_connector(fake: FakeAim, sleeps: list[float]) -> Callable[..., AimConnector]:
-    """Build a connector on the fake (through its transport unless ``transport=None``)."""
+def make_connector(fake: FakeAim, sleeps: list[float], clock: Clock) -> Callable[..., AimConnector]:
+    """Build a connector on the fake (through its transport unless ``use_transport=False``)."""
 
     def build(*, use_transport: bool = True, **overrides: Any) -> AimConnector:
         options = {**fake.connector_settings(DISCOVERY), **overrides}
@@ -63,7 +63,11 @@ def make_connector(fake: FakeAim, sleeps: list[float]) -> Callable[..., AimConne
             sleep=sleeps.append,
             clock=lambda: 0.0,
         )
-        return AimConnector(settings, context)
+        connector = AimConnector(settings, context)
+        # An hour ahead of AIM's clock: the cursor bound stays out of the way unless a test
+        # sets its own.
+        connector.wall_clock = lambda: clock.now + timedelta(hours=1)
+        return connector
 
     return build
 

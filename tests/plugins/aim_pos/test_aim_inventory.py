@@ -89,6 +89,26 @@ def test_the_cursor_is_inclusive_so_a_change_in_the_same_second_is_not_lost(
     assert "B" in skus
 
 
+def test_an_item_skipped_by_a_mid_pass_shift_is_read_by_the_next_pass(
+    fake, make_connector, clock, helpers
+):
+    for sku in "ABCD":
+        fake.add_product(helpers.product(sku, f"{sku}1"))
+        clock.advance(1)
+    connector = make_connector(page_size=2)
+    connector.wall_clock = clock  # AIM's clock and ours agree
+    first = connector.fetch_inventory(None, None)
+    clock.advance(10)
+    fake.set_price("A", "A1", "90")  # A moves to the end of AIM's order: C shifts onto page 1
+    second = connector.fetch_inventory(None, first.next_page)
+    seen = {p.sku for page in (first, second) for p in page.products}
+    assert "C" not in seen  # the shift made this pass skip C ...
+    cursor = max(p.high_water for p in (first, second) if p.high_water)
+    assert cursor <= clock.now - timedelta(seconds=10 + 300)
+    again = {p.sku for page in drain(connector, since=cursor) for p in page.products}
+    assert "C" in again  # ... and the bounded cursor reads it next pass
+
+
 def test_dates_are_read_and_sent_in_the_store_time_zone(clock, helpers):
     fake = FakeAim(clock=clock, timezone="America/Chicago")
     fake.add_product(helpers.product("A", "A1"))
@@ -96,6 +116,7 @@ def test_dates_are_read_and_sent_in_the_store_time_zone(clock, helpers):
     with respx.mock() as mock:
         route = mock.route(host="aim.test").mock(side_effect=fake)
         connector = AimConnector(settings, ConnectorContext(name="aim"))
+        connector.wall_clock = lambda: clock.now + timedelta(hours=1)
         page = connector.fetch_inventory(None, None)
         assert page.high_water == clock.now  # 15:00 UTC, written by AIM as 09:00 local
         connector.fetch_inventory(clock.now, None)
