@@ -173,6 +173,7 @@ class PluginManager:
             self._record_broken(name, target, exc)
             return False
         try:
+            self._refuse_unknown_hooks(plugin, f"plugin {name!r}")
             self._collect_types(name)
         except Exception as exc:
             self.pm.unregister(name=name)
@@ -195,6 +196,19 @@ class PluginManager:
         # Commit only when the whole plugin registered cleanly.
         self._registrar = staged
         self.connector_types = staged.types
+
+    def _refuse_unknown_hooks(self, plugin: object, who: str) -> None:
+        """Raise :class:`PluginError` when ``plugin`` implements a hook no spec declares.
+
+        pluggy accepts such an implementation silently, and it is then never called: a typo
+        (``fetch_order``) would look like a connector that "does not implement" the hook.
+        """
+        unknown = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [] if c.spec is None)
+        if unknown:
+            known = ", ".join(sorted(n for n in dir(hookspecs) if _is_spec(n)))
+            raise PluginError(
+                f"{who} implements unknown hook(s) {', '.join(unknown)}; the hooks are: {known}"
+            )
 
     def _record_broken(self, name: str, target: str, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -262,8 +276,14 @@ class PluginManager:
             # Connectors have their own namespace in pluggy, so a connector may bear its
             # plugin's name (``[connectors.shopify]`` with ``plugin = "shopify"``).
             self.pm.register(impl, name=_connector_key(name))
-        except ValueError as exc:
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            # A second registration of one object, or a hook whose arguments the spec lacks.
             raise PluginError(f"connector {name!r} could not be registered: {exc}") from exc
+        try:
+            self._refuse_unknown_hooks(impl, f"connector {name!r}")
+        except PluginError:
+            self.pm.unregister(name=_connector_key(name))
+            raise
         handle = ConnectorHandle(name, connector_type, settings, impl)
         self._connectors[name] = handle
         self._callers.clear()
@@ -357,6 +377,10 @@ def _expect(value: Any, kind: type[_T], hook: str, connector: str) -> _T:
             f"expected {kind.__name__}"
         )
     return value
+
+
+def _is_spec(name: str) -> bool:
+    return hasattr(getattr(hookspecs, name, None), f"{hookspecs.PROJECT_NAME}_spec")
 
 
 def _connector_key(name: str) -> str:
