@@ -168,10 +168,10 @@ def test_plugin_whose_registration_raises_is_reported_and_unregistered(dists):
 
 
 def test_unknown_type_of_a_broken_plugin_hints_at_the_breakage(dists):
-    dists.add("shopify", "raise ImportError('x')\n")
-    manager = only("shopify")
+    dists.add("acmeshop", "raise ImportError('x')\n")
+    manager = only("acmeshop")
     with pytest.raises(ConfigurationError, match=r"connectors\.main\.plugin: .*broken"):
-        manager.add_connector("main", "shopify", {})
+        manager.add_connector("main", "acmeshop", {})
 
 
 def test_duplicate_connector_type_from_a_second_plugin_is_reported_broken(dists):
@@ -414,3 +414,38 @@ def test_connector_secrets_are_registered_for_log_redaction():
     manager = manager_with_pos()
     manager.add_connector("north", "pos", {"password": "pos_password_917"})
     assert redact_event(None, "info", {"event": "login pos_password_917"}) == {"event": "login ***"}
+
+
+class Typo:
+    @hookimpl
+    def fetch_order(self, connector):  # not a hook: fetch_orders
+        return OrdersPage()
+
+
+class WrongArgument:
+    @hookimpl
+    def fetch_orders(self, connector, since, cursor):  # the spec says page, not cursor
+        return OrdersPage()
+
+
+@pytest.mark.parametrize(
+    ("impl", "words"), [(Typo(), "unknown hook.*fetch_order;"), (WrongArgument(), "cursor")]
+)
+def test_connector_with_a_hook_the_spec_does_not_know_is_refused(impl, words):
+    manager = PluginManager(load_entrypoints=False)
+    with pytest.raises(PluginError, match=words):
+        manager.add_connector_instance("shop", CHANNEL_TYPE, impl)
+    assert manager.connectors() == []
+    assert not manager.pm.is_registered(impl)
+
+
+def test_plugin_with_an_unknown_hook_is_reported_broken():
+    class Plugin:
+        @hookimpl
+        def register_conector_types(self, registrar):  # typo
+            raise AssertionError("never called")
+
+    manager = PluginManager(load_entrypoints=False)
+    assert not manager.add_plugin(Plugin(), name="typo")
+    assert "register_conector_types" in manager.broken[0].error
+    assert not manager.pm.has_plugin("typo")
