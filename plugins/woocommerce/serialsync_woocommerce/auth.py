@@ -123,6 +123,9 @@ class OAuth1Auth(httpx.Auth):
 
     def sign(self, request: httpx.Request) -> None:
         """Add the ``oauth_*`` parameters and their signature to ``request``'s query string."""
+        # A retry sends the same request object again: drop the last attempt's oauth_* first.
+        kept = [(k, v) for k, v in request.url.params.multi_items() if not k.startswith("oauth_")]
+        request.url = request.url.copy_with(params=kept)
         oauth = self.oauth_params()
         base = signature_base_string(
             request.method, request.url, [*_signed_request_params(request), *oauth]
