@@ -70,7 +70,8 @@ class BigCommerceClient:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _json(self, response: httpx.Response) -> Any:
+    def read_json(self, response: httpx.Response) -> Any:
+        """The JSON of a 2xx response (``None`` when empty); the typed error otherwise."""
         self.http.raise_for_status(response)
         if response.status_code == 204 or not response.content:
             return None
@@ -90,7 +91,7 @@ class BigCommerceClient:
 
     def store(self) -> dict[str, Any]:
         """``GET /v2/store``: name, domain and plan; the cheapest authenticated read."""
-        data = self._json(self.http.get("/v2/store", operation="store"))
+        data = self.read_json(self.http.get("/v2/store", operation="store"))
         return dict(data or {})
 
     # -- catalog --------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class BigCommerceClient:
             params={"sku": sku, "include": "variants,options"},
             operation="product_by_sku",
         )
-        found = (self._json(response) or {}).get("data") or []
+        found = (self.read_json(response) or {}).get("data") or []
         # The filter is case-insensitive like the SKUs; pick the exact one when several match.
         for record in found:
             if str(record.get("sku", "")).casefold() == sku.casefold():
@@ -118,7 +119,7 @@ class BigCommerceClient:
         )
         if response.status_code == 404:
             return None
-        return dict((self._json(response) or {}).get("data") or {})
+        return dict((self.read_json(response) or {}).get("data") or {})
 
     def create_product(self, body: Mapping[str, Any]) -> httpx.Response:
         """``POST /v3/catalog/products`` (with its variants); the raw response (409 is read)."""
@@ -131,7 +132,7 @@ class BigCommerceClient:
         response = self.http.get(
             "/v3/catalog/variants", params={"sku": sku}, operation="variant_by_sku"
         )
-        for record in (self._json(response) or {}).get("data") or []:
+        for record in (self.read_json(response) or {}).get("data") or []:
             if str(record.get("sku", "")).casefold() == sku.casefold():
                 return dict(record)
         return None
@@ -147,7 +148,7 @@ class BigCommerceClient:
         response = self.http.post(
             f"/v3/catalog/products/{product_id}/options", json=body, operation="create_option"
         )
-        return dict((self._json(response) or {}).get("data") or {})
+        return dict((self.read_json(response) or {}).get("data") or {})
 
     def add_option_values(
         self,
@@ -171,7 +172,7 @@ class BigCommerceClient:
             json=body,
             operation="add_option_values",
         )
-        return dict((self._json(response) or {}).get("data") or {})
+        return dict((self.read_json(response) or {}).get("data") or {})
 
     def batch_variants(self, items: list[dict[str, Any]]) -> BatchResult:
         """``PUT /v3/catalog/variants`` with at most :data:`BATCH_LIMIT` items.
@@ -191,7 +192,7 @@ class BigCommerceClient:
             if response.status_code == 422 and not errors:
                 raise self.http.error_for(response)
             return BatchResult(response.status_code, list(body.get("data") or []), errors)
-        body = self._json(response) or {}
+        body = self.read_json(response) or {}
         return BatchResult(response.status_code, list(body.get("data") or []), [])
 
     def delete_variant(self, product_id: int, variant_id: int) -> bool:
@@ -221,7 +222,7 @@ class BigCommerceClient:
         params: dict[str, Any] = {"sort": "date_modified:asc", "page": page, "limit": limit}
         if since is not None:
             params["min_date_modified"] = format_rfc2822(since)
-        data = self._json(self.http.get("/v2/orders", params=params, operation="orders"))
+        data = self.read_json(self.http.get("/v2/orders", params=params, operation="orders"))
         if data is None:
             return []
         if not isinstance(data, list):
@@ -240,7 +241,7 @@ class BigCommerceClient:
                 params={"page": page, "limit": 250},
                 operation="order_lines",
             )
-            data = self._json(response)
+            data = self.read_json(response)
             if not data:
                 return lines
             lines += [dict(line) for line in data]

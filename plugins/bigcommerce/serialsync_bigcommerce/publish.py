@@ -191,6 +191,11 @@ class Publisher:
     def _resolve(self, works: list[_Work], *, hint: int | None) -> None:
         hint = hint if hint is not None else self.known_products.get(self.product.sku)
         record = self.client.product(hint) if hint is not None else None
+        if record is not None and str(record.get("sku", "")).casefold() != (
+            self.product.sku.casefold()
+        ):
+            # The ids led to another product: a unit adopted where a 409 found it.
+            record = None
         optimistic = hint is None and all(w.change.action is ListingAction.UPSERT for w in works)
         if record is None and not optimistic:
             record = self.client.product_by_sku(self.product.sku)
@@ -318,7 +323,9 @@ class Publisher:
             body = mapping.new_product(self.product, [w.change.unit for w in upserts], name=name)
             response = self.client.create_product(body)
             if response.status_code < 300:
-                self._created(upserts, response.json().get("data") or {})
+                # A truncated answer raises "retry": the product may exist, and the next
+                # pass adopts it after the 409.
+                self._created(upserts, (self.client.read_json(response) or {}).get("data") or {})
                 return None
             if response.status_code != 409:
                 self._fail_all(upserts, response)
@@ -524,9 +531,17 @@ class Publisher:
                 continue
             assert outcome.remote.product_id is not None
             assert outcome.remote.variant_id is not None
-            response = self.client.set_variant_image(
-                int(outcome.remote.product_id), int(outcome.remote.variant_id), url
-            )
+            try:
+                response = self.client.set_variant_image(
+                    int(outcome.remote.product_id), int(outcome.remote.variant_id), url
+                )
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                self.log.warning(
+                    "bigcommerce.image_failed", integration_id=work.iid, error=str(exc)
+                )
+                continue
             if response.status_code >= 300:
                 # The unit is listed; only its photo is missing. Not recording the image
                 # makes the next publish of this unit try again.

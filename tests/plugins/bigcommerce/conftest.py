@@ -45,6 +45,21 @@ def fake(clock: Clock) -> FakeBigCommerce:
 ConnectorFactory = Callable[..., BigCommerceConnector]
 
 
+def build_connector(fake: FakeBigCommerce, clock: Clock, seed: int = 7) -> BigCommerceConnector:
+    """A connector on ``fake``'s transport, sleeping on ``clock``."""
+    settings = BigCommerceSettings.model_validate(
+        fake.connector_settings("https://api.bigcommerce.com")
+    )
+    context = ConnectorContext(
+        name="bc",
+        transport=fake.transport(),
+        sleep=clock.sleep,
+        clock=clock,
+        rng=random.Random(seed),
+    )
+    return BigCommerceConnector(settings, context)
+
+
 @pytest.fixture
 def make_connector(fake: FakeBigCommerce, clock: Clock) -> ConnectorFactory:
     """Build a connector on the fake's transport; keyword arguments override settings."""
