@@ -1,0 +1,209 @@
+"""The fake Magento itself: served both ways, registered by the plugin, honest about Magento."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from serialsync import (
+    ConnectorContext,
+    FinancialStatus,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishResult,
+    Role,
+    SerializedUnit,
+)
+from serialsync.manager import PluginManager
+from serialsync.testing import FakeChannel
+from serialsync_magento import FakeMagento, MagentoConnector, MagentoSettings, plugin
+from serialsync_magento.fake import DEFAULT_TOKEN
+
+BASE = "http://magento.test/rest/all/V1"
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+PRODUCT = Product(sku="P1", title="Guitar", price=Decimal("10"))
+
+
+def _call(store: FakeMagento, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    request = httpx.Request(method, f"{BASE}/{path}", json=body, headers=AUTH)
+    response = store(request)
+    return response.status_code, json.loads(response.content)
+
+
+def test_the_plugin_registers_a_channel_type_with_its_fake():
+    manager = PluginManager(load_entrypoints=False, plugins={"magento": plugin})
+    ctype = manager.connector_types["magento"]
+    assert ctype.role is Role.CHANNEL
+    assert ctype.settings_model is MagentoSettings
+    assert ctype.factory is MagentoConnector
+    assert ctype.fake is not None
+    assert isinstance(ctype.fake(), FakeChannel)
+
+
+def test_the_fake_serves_the_connector_as_a_transport_too():
+    store = FakeMagento()
+    settings = MagentoSettings.model_validate(store.connector_settings("http://anything.local"))
+    connector = MagentoConnector(
+        settings, ConnectorContext(name="m", transport=store.transport(), sleep=lambda _s: None)
+    )
+    units = [SerializedUnit(sku="P1", serial=f"S{i}") for i in range(3)]
+    outcomes = connector.publish_variants(
+        PRODUCT, [ListingChange(unit=u, action=ListingAction.UPSERT) for u in units]
+    )
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert sorted(x.sku for x in store.listings()) == [u.integration_id for u in units]
+    order_id = store.create_order([(units[0].integration_id, 1)])
+    [order] = connector.fetch_orders(None, None).orders
+    assert order.order_id == order_id
+
+
+def test_errors_have_magentos_message_and_parameters_shape():
+    status, body = _call(FakeMagento(), "GET", "products/NOPE")
+    assert status == 404
+    assert set(body) == {"message", "parameters"}
+    assert "doesn't exist" in body["message"]
+
+
+def test_a_wrong_token_is_refused_with_401():
+    request = httpx.Request(
+        "GET", f"{BASE}/store/storeConfigs", headers={"Authorization": "Bearer x"}
+    )
+    response = FakeMagento()(request)
+    assert response.status_code == 401
+    assert json.loads(response.content)["parameters"] == {"resources": "Magento_Catalog::products"}
+
+
+def test_skus_over_64_characters_are_refused():
+    store = FakeMagento()
+    status, body = _call(store, "POST", "products", {"product": {"sku": "x" * 65, "name": "n"}})
+    assert status == 400 and body["parameters"] == [64]
+    status, _ = _call(store, "POST", "products", {"product": {"sku": "x" * 64, "name": "n"}})
+    assert status == 200
+
+
+def test_post_upserts_by_sku():
+    store = FakeMagento()
+    _, first = _call(
+        store, "POST", "products", {"product": {"sku": "A", "name": "One", "price": 1}}
+    )
+    _, second = _call(store, "POST", "products", {"product": {"sku": "A", "price": 2}})
+    assert first["id"] == second["id"] and second["name"] == "One" and second["price"] == 2
+    assert len(store.products) == 1
+
+
+def test_identical_names_collide_on_the_derived_url_key():
+    store = FakeMagento()
+    _call(store, "POST", "products", {"product": {"sku": "A", "name": "Same Name"}})
+    status, body = _call(store, "POST", "products", {"product": {"sku": "B", "name": "Same Name"}})
+    assert status == 400 and "URL key" in body["message"]
+
+
+def test_option_labels_are_unique_without_case():
+    store = FakeMagento(serial_attribute="serial")
+    status, _ = _call(
+        store,
+        "POST",
+        "products/attributes/serial/options",
+        {"option": {"label": "abc", "value": ""}},
+    )
+    assert status == 200
+    status, body = _call(
+        store,
+        "POST",
+        "products/attributes/serial/options",
+        {"option": {"label": "ABC", "value": ""}},
+    )
+    assert status == 400 and "already exists" in body["message"] and body["parameters"] == ["ABC"]
+
+
+def test_children_of_one_parent_need_distinct_values_and_one_link_each():
+    store = FakeMagento(serial_attribute="serial")
+    _, option = _call(
+        store,
+        "POST",
+        "products/attributes/serial/options",
+        {"option": {"label": "S1", "value": ""}},
+    )
+    children = []
+    for sku in ("C1", "C2"):
+        _, child = _call(
+            store,
+            "POST",
+            "products",
+            {
+                "product": {
+                    "sku": sku,
+                    "name": sku,
+                    "custom_attributes": [{"attribute_code": "serial", "value": option}],
+                }
+            },
+        )
+        children.append(child["id"])
+    attribute_id = store.attributes["serial"]["attribute_id"]
+    status, body = _call(
+        store,
+        "POST",
+        "products",
+        {
+            "product": {
+                "sku": "PARENT",
+                "name": "Parent",
+                "type_id": "configurable",
+                "extension_attributes": {
+                    "configurable_product_options": [
+                        {"attribute_id": str(attribute_id), "label": "S"}
+                    ],
+                    "configurable_product_links": children,
+                },
+            }
+        },
+    )
+    assert status == 400 and "same set of attribute values" in body["message"]
+    _call(
+        store,
+        "POST",
+        "products",
+        {
+            "product": {
+                "sku": "PARENT",
+                "name": "Parent",
+                "type_id": "configurable",
+                "extension_attributes": {
+                    "configurable_product_options": [
+                        {"attribute_id": str(attribute_id), "label": "S"}
+                    ]
+                },
+            }
+        },
+    )
+    assert _call(store, "POST", "configurable-products/PARENT/child", {"childSku": "C1"})[0] == 200
+    status, body = _call(store, "POST", "configurable-products/PARENT/child", {"childSku": "C1"})
+    assert status == 400 and "already attached" in body["message"]
+    status, body = _call(store, "POST", "configurable-products/PARENT/child", {"childSku": "C2"})
+    assert status == 400 and "same set of attribute values" in body["message"]
+
+
+def test_source_item_validation_answers_msi_errors():
+    status, body = _call(
+        FakeMagento(),
+        "POST",
+        "inventory/source-items",
+        {"sourceItems": [{"sku": "A", "source_code": "nowhere", "quantity": 1, "status": 1}]},
+    )
+    assert status == 400 and body["message"] == "Validation Failed"
+    assert body["errors"][0]["parameters"] == ["nowhere"]
+
+
+@pytest.mark.parametrize("status", [FinancialStatus.PAID, FinancialStatus.CANCELLED])
+def test_orders_can_be_placed_and_moved_on(status):
+    store = FakeMagento()
+    _call(store, "POST", "products", {"product": {"sku": "A", "name": "A", "price": 3}})
+    order_id = store.create_order([("A", 1)])
+    store.set_order_status(order_id, status)
+    state = store.orders[int(order_id)]["state"]
+    expected = {FinancialStatus.PAID: "processing", FinancialStatus.CANCELLED: "canceled"}
+    assert state == expected[status]
