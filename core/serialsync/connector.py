@@ -58,13 +58,19 @@ class ConnectorSettings(BaseModel):
         return list(_secrets_in(self))
 
 
-def _secrets_in(model: BaseModel) -> Iterable[SecretStr]:
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            yield value
-        elif isinstance(value, BaseModel):
-            yield from _secrets_in(value)
+def _secrets_in(value: object) -> Iterable[SecretStr]:
+    # Nested models, and lists / dicts of them (``dict[str, SecretStr]`` of per-store keys).
+    if isinstance(value, SecretStr):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _secrets_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_in(item)
 
 
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
