@@ -96,7 +96,8 @@ class FakePlatform(ABC):
             roll = self._rng.random if faults.any else None
             if faults.latency:
                 self._sleep(faults.latency)
-            before = roll is not None and roll() < faults.after_apply
+            # Whether a timeout / dropped connection, if one is drawn, comes after applying.
+            after = roll is not None and roll() < faults.after_apply
             if roll is not None:
                 if roll() < faults.rate_429:
                     return self._count(
@@ -104,11 +105,11 @@ class FakePlatform(ABC):
                     )
                 if roll() < faults.rate_5xx:
                     return self._count("5xx", _json(503, {"errors": "Service Unavailable"}))
-                if not before:
+                if not after:
                     self._maybe_break(request, roll, faults)
             response = self.handle(request)
             if roll is not None:
-                if before:
+                if after:
                     self._maybe_break(request, roll, faults)
                 if roll() < faults.rate_malformed and response.status_code < 300:
                     self._count("malformed", None)
