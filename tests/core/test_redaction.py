@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from serialsync import (
     Connector,
     ConnectorContext,
@@ -230,3 +230,23 @@ def test_httpx_own_request_log_carries_no_query_secret(caplog):
     assert "HTTP Request" in caplog.text  # httpx did log the request ...
     assert_no_secret(caplog.text)  # ... without its secrets
     assert "consumer_secret=***" in caplog.text
+
+
+class Store(BaseModel):
+    name: str
+    key: SecretStr
+
+
+class MultiStoreSettings(ConnectorSettings):
+    keys: dict[str, SecretStr] = {}
+    stores: list[Store] = []
+
+
+def test_secrets_nested_in_dicts_and_lists_of_settings_are_redacted():
+    settings = MultiStoreSettings(
+        keys={"eu": SecretStr("key_eu_5551")},
+        stores=[Store(name="us", key=SecretStr("key_us_777"))],
+    )
+    assert {s.get_secret_value() for s in settings.secret_values()} == {"key_eu_5551", "key_us_777"}
+    http = ConnectorContext(name="multi").http_client(settings)
+    assert http.redactor.text("key_eu_5551 / key_us_777") == f"{MASK} / {MASK}"
