@@ -131,20 +131,34 @@ class AimConnector(Connector[AimSettings]):
             products=tuple(products),
             deleted=tuple(deleted),
             next_page=next_page,
-            high_water=self._bounded(high_water, since, started),
+            high_water=self._bounded(
+                high_water, since, started, whole_pass=offset == 0 and next_page is None
+            ),
         )
 
     def _bounded(
-        self, high_water: datetime | None, since: datetime | None, started: datetime
+        self,
+        high_water: datetime | None,
+        since: datetime | None,
+        started: datetime,
+        *,
+        whole_pass: bool,
     ) -> datetime | None:
         """The cursor this page allows: never past the pass's start minus the margin.
 
         Offsets shift when an item changes mid-pass (it moves in AIM's order), so a page may
         skip an item; the change that shifted it happened after the pass started, so starting
         the next pass from before that instant reads the skipped item again.
+
+        AIM dates have whole seconds and the cursor is inclusive, so the last second seen would
+        be read again on every pass. When one request covered the whole pass (no shift
+        possible) and that second ended before the margin, nothing can still appear in it: the
+        cursor moves one second past it.
         """
         if high_water is None:
             return None
+        if whole_pass:
+            high_water += timedelta(seconds=1)
         ceiling = started - timedelta(seconds=self.settings.cursor_margin_seconds)
         if since is not None:
             ceiling = max(ceiling, since)

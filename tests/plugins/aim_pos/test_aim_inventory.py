@@ -65,28 +65,42 @@ def test_changed_since_cursor_returns_only_what_changed(fake, connector, clock, 
     fake.add_product(helpers.product("KEEP", "K1"))
     first = drain(connector)
     cursor = max(p.high_water for p in first if p.high_water)
-    assert cursor == clock.now
+    assert cursor == clock.now + timedelta(seconds=1)  # one request: past the last second
 
     clock.advance(60)
     fake.set_price("KEEP", "K1", "150.00")
     clock.advance(60)
     fake.add_product(helpers.product("NEW", "N1"))
-    second = drain(connector, since=cursor + timedelta(seconds=1))
+    second = drain(connector, since=cursor)
 
     skus = sorted(p.sku for page in second for p in page.products)
     assert skus == ["KEEP", "NEW"]
     assert units_of(second)[("KEEP", "K1")].price == Decimal("150.00")
-    assert max(p.high_water for p in second if p.high_water) == clock.now
+    assert max(p.high_water for p in second if p.high_water) == clock.now + timedelta(seconds=1)
 
 
-def test_the_cursor_is_inclusive_so_a_change_in_the_same_second_is_not_lost(
-    fake, connector, clock, helpers
+def test_a_change_in_the_margin_before_the_pass_is_read_again_not_lost(
+    fake, make_connector, clock, helpers
 ):
+    connector = make_connector()
+    connector.wall_clock = clock  # AIM's clock and ours agree
     fake.add_product(helpers.product("A", "A1"))
-    cursor = drain(connector)[0].high_water
-    fake.add_product(helpers.product("B", "B1"))  # same second as A
+    cursor = connector.fetch_inventory(None, None).high_water
+    assert cursor == clock.now - timedelta(seconds=300)
+    fake.add_product(helpers.product("B", "B1"))  # the same second as A, after the read
     skus = {p.sku for page in drain(connector, since=cursor) for p in page.products}
-    assert "B" in skus
+    assert skus == {"A", "B"}
+
+
+def test_an_unchanged_catalogue_costs_one_request_per_pass(fake, connector, clock, helpers):
+    for sku in "ABC":
+        fake.add_product(helpers.product(sku, f"{sku}1"))
+    cursor = connector.fetch_inventory(None, None).high_water
+    clock.advance(600)
+    before = len(fake.requests)
+    page = connector.fetch_inventory(cursor, None)
+    assert (page.products, page.deleted, page.next_page) == ((), (), None)
+    assert len(fake.requests) - before == 1
 
 
 def test_an_item_skipped_by_a_mid_pass_shift_is_read_by_the_next_pass(
@@ -118,7 +132,8 @@ def test_dates_are_read_and_sent_in_the_store_time_zone(clock, helpers):
         connector = AimConnector(settings, ConnectorContext(name="aim"))
         connector.wall_clock = lambda: clock.now + timedelta(hours=1)
         page = connector.fetch_inventory(None, None)
-        assert page.high_water == clock.now  # 15:00 UTC, written by AIM as 09:00 local
+        # 15:00 UTC, written by AIM as 09:00 local (the cursor is one second past it)
+        assert page.high_water == clock.now + timedelta(seconds=1)
         connector.fetch_inventory(clock.now, None)
     sent = [c.request for c in route.calls if c.request.url.path.endswith("SearchInventory")]
     assert json.loads(sent[-1].content)["ChangedDate"] == "2026-11-23T09:00:00"
@@ -145,7 +160,7 @@ def test_clearing_the_flag_later_withdraws_every_serial(fake, connector, clock, 
     cursor = connector.fetch_inventory(None, None).high_water
     clock.advance(5)
     fake.set_sell_online("G", False)
-    page = connector.fetch_inventory(cursor + timedelta(seconds=1), None)
+    page = connector.fetch_inventory(cursor, None)
     assert page.products == ()
     assert {k.serial for k in page.deleted} == {"G1", "G2"}
 
@@ -158,7 +173,7 @@ def test_deleted_serial_and_deleted_item_come_back_as_deleted(fake, connector, c
     fake.remove_unit("A", "A1")
     fake.delete_item("B")
 
-    page = connector.fetch_inventory(cursor + timedelta(seconds=1), None)
+    page = connector.fetch_inventory(cursor, None)
 
     assert set(page.deleted) == {UnitKey(sku="A", serial="A1"), UnitKey(sku="B", serial="B1")}
     assert [(u.serial, u.status) for u in page.products[0].units] == [("A2", UnitStatus.IN_STOCK)]
@@ -169,7 +184,7 @@ def test_a_serial_sold_in_store_comes_back_sold(fake, connector, clock, helpers)
     cursor = connector.fetch_inventory(None, None).high_water
     clock.advance(5)
     fake.mark_sold("A", "A1")
-    units = units_of([connector.fetch_inventory(cursor + timedelta(seconds=1), None)])
+    units = units_of([connector.fetch_inventory(cursor, None)])
     assert units[("A", "A1")].status is UnitStatus.SOLD
     assert units[("A", "A2")].status is UnitStatus.IN_STOCK
 
