@@ -80,6 +80,7 @@ class _Parent:
     product_id: str | None = None
     body: Json | None = None  # the product as last read, when it was read
     created_now: bool = False
+    sent_creates: int = 0  # variation creates sent in this call (for lookup costs)
 
 
 class _ParentGoneError(Exception):
@@ -269,29 +270,49 @@ class Publisher:
         return ops
 
     def _withdraw_lookups(self, parent: _Parent, indexes: list[int]) -> list[_Op]:
-        """Find the variations to withdraw by SKU: one search each, or one listing if cheaper."""
-        if not indexes:
-            return []
-        assert parent.product_id is not None
-        known = (parent.body or {}).get("variations")
-        pages = math.ceil(len(known) / 100) if isinstance(known, list) else len(indexes)
-        by_sku: dict[str, Json] = {}
-        if pages < len(indexes):
-            for variation in self.client.list_variations(parent.product_id):
-                by_sku[str(variation.get("sku"))] = variation
+        """Find the variations to withdraw by SKU; a unit with none is already withdrawn."""
         ops = []
-        for i in indexes:
-            sku = self.changes[i].unit.integration_id
-            if pages < len(indexes):
-                found = by_sku.get(sku)
-            else:
-                found = self.client.find_variation_by_sku(parent.product_id, sku)
-            if found is None or _id(found) is None:
+        for i, found in self._find_variations(parent, indexes).items():
+            if found is None:
                 # Nothing to withdraw: the unit is not listed.
                 self._done(i, PublishResult.WITHDRAWN, self._ids(parent, None))
             else:
                 ops.append(self._withdraw_op(i, int(str(_id(found)))))
         return ops
+
+    def _find_variations(self, parent: _Parent, indexes: list[int]) -> dict[int, Json | None]:
+        """The variation of each unit, by SKU: one search each, or one listing when cheaper.
+
+        A unit whose lookup failed gets a retryable ``FAILED`` outcome and is left out.
+        """
+        if not indexes:
+            return {}
+        assert parent.product_id is not None
+        skus = {i: self.changes[i].unit.integration_id for i in indexes}
+        known = (parent.body or {}).get("variations")
+        count = (len(known) if isinstance(known, list) else 0) + parent.sent_creates
+        pages = max(1, math.ceil(count / 100))
+        try:
+            if pages < len(indexes):
+                listed = {
+                    str(v.get("sku")): v for v in self.client.list_variations(parent.product_id)
+                }
+                return {i: _usable(listed.get(sku)) for i, sku in skus.items()}
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for i in indexes:
+                self._fail(i, exc.code or "lookup_failed", f"could not look the SKU up: {exc}")
+            return {}
+        out: dict[int, Json | None] = {}
+        for i, sku in skus.items():
+            try:
+                out[i] = _usable(self.client.find_variation_by_sku(parent.product_id, sku))
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                self._fail(i, exc.code or "lookup_failed", f"could not look the SKU up: {exc}")
+        return out
 
     def _withdraw_op(self, index: int, variant_id: int) -> _Op:
         if self.withdraw_mode == "delete":
@@ -324,6 +345,7 @@ class Publisher:
                 kind: [op for op in chunk if op.kind == kind]
                 for kind in ("create", "update", "delete")
             }
+            parent.sent_creates += len(groups["create"])
             try:
                 answer = self.client.batch_variations(
                     parent.product_id,
@@ -391,27 +413,25 @@ class Publisher:
         for op in recreate:
             if op.index not in blocked:
                 again.append(_Op(op.index, "create", self._wanted(op.index, None)))
-        for op in ops:
-            if op.kind != "create":
-                continue
-            sku = self.changes[op.index].unit.integration_id
-            found = self.client.find_variation_by_sku(parent.product_id, sku)
-            if found is None or _id(found) is None:
+        adopt = {op.index: op for op in ops if op.kind == "create"}
+        for index, found in self._find_variations(parent, list(adopt)).items():
+            sku = self.changes[index].unit.integration_id
+            if found is None:
                 self._fail(
-                    op.index,
+                    index,
                     DUPLICATE_SKU,
                     f"the SKU {sku!r} is already used by another WooCommerce product or "
-                    f"variation (id {op.resource_id}), not by a variation of "
+                    f"variation (id {adopt[index].resource_id}), not by a variation of "
                     f"product {parent.product_id}",
                     retryable=False,
                 )
                 continue
-            wanted = self._wanted(op.index, None)
+            wanted = self._wanted(index, None)
             wanted.pop("image", None)
             if variation_matches(found, wanted):
-                self._done(op.index, PublishResult.UNCHANGED, self._ids(parent, found, op.payload))
+                self._done(index, PublishResult.UNCHANGED, self._ids(parent, found))
             else:
-                again.append(_Op(op.index, "update", {"id": found["id"], **wanted}))
+                again.append(_Op(index, "update", {"id": found["id"], **wanted}))
         for op in self._send(parent, again, first_call=False):
             # A second refusal is final for this pass.
             self._fail(
@@ -493,6 +513,10 @@ def _variant_id(remote: RemoteIds | None) -> str | None:
     if remote is None or not remote.variant_id or not remote.variant_id.isdigit():
         return None
     return remote.variant_id
+
+
+def _usable(variation: Json | None) -> Json | None:
+    return variation if variation is not None and _id(variation) is not None else None
 
 
 def _id(body: Json | None) -> str | None:
