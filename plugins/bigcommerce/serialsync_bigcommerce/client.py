@@ -127,6 +127,15 @@ class BigCommerceClient:
         # The next pass finds the first by SKU instead.
         return self.http.post("/v3/catalog/products", json=body, operation="create_product")
 
+    def track_by_variant(self, product_id: int) -> None:
+        """``PUT /v3/catalog/products/{id}`` setting ``inventory_tracking: "variant"``."""
+        response = self.http.put(
+            f"/v3/catalog/products/{product_id}",
+            json={"inventory_tracking": "variant"},
+            operation="track_by_variant",
+        )
+        self.http.raise_for_status(response)
+
     def variant_by_sku(self, sku: str) -> dict[str, Any] | None:
         """The variant whose SKU is ``sku`` (case-insensitive), on any product."""
         response = self.http.get(

@@ -155,10 +155,18 @@ class FakeBigCommerce(FakeChannel):
                     sku=v["sku"],
                     stock=v["inventory_level"],
                     product=self.products[v["product_id"]]["sku"],
-                    sellable=v["inventory_level"] > 0 and not v.get("purchasing_disabled"),
+                    sellable=self._sellable(v),
                 )
                 for v in self.variants.values()
             ]
+
+    def _sellable(self, variant: dict[str, Any]) -> bool:
+        # Stock counts only when the product tracks it per variant; otherwise the storefront
+        # sells the variant whatever its inventory_level says.
+        if variant.get("purchasing_disabled"):
+            return False
+        tracking = self.products[variant["product_id"]]["inventory_tracking"]
+        return bool(tracking != "variant" or variant["inventory_level"] > 0)
 
     def create_order(
         self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
@@ -170,7 +178,10 @@ class FakeBigCommerce(FakeChannel):
                 variant = self._variant_by_sku(sku)
                 if variant is None:
                     raise ValueError(f"no variant has the SKU {sku!r}")
-                if variant["inventory_level"] < quantity or variant.get("purchasing_disabled"):
+                tracked = self.products[variant["product_id"]]["inventory_tracking"] == "variant"
+                if not self._sellable(variant) or (
+                    tracked and variant["inventory_level"] < quantity
+                ):
                     raise ValueError(f"{sku!r} is out of stock")
                 chosen.append((variant, quantity))
             order_id = self._next_id()
@@ -178,7 +189,8 @@ class FakeBigCommerce(FakeChannel):
             order_lines = []
             total = 0.0
             for variant, quantity in chosen:
-                variant["inventory_level"] -= quantity
+                if self.products[variant["product_id"]]["inventory_tracking"] == "variant":
+                    variant["inventory_level"] -= quantity
                 price = float(variant["price"] or self.products[variant["product_id"]]["price"])
                 total += price * quantity
                 order_lines.append(
@@ -298,6 +310,7 @@ class FakeBigCommerce(FakeChannel):
             ("GET", r"/v3/catalog/products", self._list_products),
             ("POST", r"/v3/catalog/products", self._create_product),
             ("GET", r"/v3/catalog/products/(\d+)", self._get_product),
+            ("PUT", r"/v3/catalog/products/(\d+)", self._update_product),
             ("POST", r"/v3/catalog/products/(\d+)/options", self._create_option),
             ("PUT", r"/v3/catalog/products/(\d+)/options/(\d+)", self._update_option),
             ("DELETE", r"/v3/catalog/products/(\d+)/variants/(\d+)", self._delete_variant),
@@ -456,6 +469,26 @@ class FakeBigCommerce(FakeChannel):
     ) -> tuple[int, Any]:
         product = self._product(product_id)
         return 200, {"data": self._product_json(product, query.get("include", "")), "meta": {}}
+
+    def _update_product(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise _Error(422, "The product must be an object")
+        tracking = body.get("inventory_tracking", product["inventory_tracking"])
+        if tracking not in ("none", "product", "variant"):
+            raise _Error(422, "inventory_tracking must be none, product or variant")
+        if "name" in body and any(
+            p["name"].casefold() == str(body["name"]).casefold() and p["id"] != product_id
+            for p in self.products.values()
+        ):
+            raise _Error(409, "The product name is a duplicate", {"name": body["name"]})
+        for key in ("name", "price", "description", "inventory_tracking", "is_visible"):
+            if key in body:
+                product[key] = body[key]
+        return 200, {"data": self._product_json(product, ""), "meta": {}}
 
     def _create_product(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
         body = self._body(request)

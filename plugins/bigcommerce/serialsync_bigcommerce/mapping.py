@@ -249,6 +249,7 @@ class RemoteProduct:
 
     id: int
     sku: str
+    inventory_tracking: str
     variants: tuple[RemoteVariant, ...]
     options: tuple[RemoteOption, ...]
 
@@ -258,6 +259,7 @@ class RemoteProduct:
         return cls(
             id=int(data["id"]),
             sku=str(data.get("sku") or ""),
+            inventory_tracking=str(data.get("inventory_tracking") or "none"),
             variants=tuple(
                 RemoteVariant.from_json(v)
                 for v in data.get("variants") or ()

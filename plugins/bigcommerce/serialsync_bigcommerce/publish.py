@@ -114,6 +114,8 @@ class Publisher:
         self.withdraw_mode = withdraw_mode
         self.log = log.bind(operation="publish_variants", product_sku=product.sku)
         self.outcomes: dict[int, PublishOutcome] = {}
+        #: index of a change repeated in the call -> index of its first occurrence
+        self._repeats: dict[int, int] = {}
 
     # -- entry ---------------------------------------------------------------------------
 
@@ -129,11 +131,13 @@ class Publisher:
         if resolve:
             self._resolve(resolve, hint=_product_hint(changes))
         self._set_images(works)
+        for index, first in self._repeats.items():
+            self.outcomes[index] = self.outcomes[first]
         return [self.outcomes[i] for i in range(len(changes))]
 
     def _validate(self, changes: Sequence[ListingChange]) -> list[_Work]:
         works: list[_Work] = []
-        seen: dict[str, str] = {}
+        seen: dict[str, _Work] = {}
         for index, change in enumerate(changes):
             unit = change.unit
             try:
@@ -153,18 +157,32 @@ class Publisher:
                 )
                 continue
             other = seen.get(iid.casefold())
-            if other is not None and other != iid:
+            if other is not None and other.iid == iid and other.change.action == change.action:
+                # The same change twice: do it once, answer it twice.
+                self._repeats[index] = other.index
+                continue
+            if other is not None and other.iid == iid:
                 self._fail(
                     index,
                     change,
-                    f"{iid!r} and {other!r} differ only in case; BigCommerce SKUs are "
+                    f"{iid!r} comes twice in one call with different actions",
+                    code="conflicting-changes",
+                    retryable=False,
+                )
+                continue
+            if other is not None:
+                self._fail(
+                    index,
+                    change,
+                    f"{iid!r} and {other.iid!r} differ only in case; BigCommerce SKUs are "
                     "case-insensitive, so only one of them can be listed",
                     code="sku-case-conflict",
                     retryable=False,
                 )
                 continue
-            seen[iid.casefold()] = iid
-            works.append(_Work(index, change, iid))
+            work = _Work(index, change, iid)
+            seen[iid.casefold()] = work
+            works.append(work)
         return works
 
     # -- known variants -------------------------------------------------------------------
@@ -208,6 +226,11 @@ class Publisher:
             record, works = found
         remote = RemoteProduct.from_json(record)
         self.known_products[self.product.sku] = remote.id
+        if remote.inventory_tracking != "variant":
+            # Made by hand, perhaps: without per-variant tracking, stock 0 withdraws nothing
+            # and a sold unit stays buyable. One write puts it right before anything else.
+            self.log.warning("bigcommerce.tracking_fixed", product_id=remote.id)
+            self.client.track_by_variant(remote.id)
         by_sku = remote.variant_by_sku()
         items: list[_Item] = []
         new: list[_Work] = []

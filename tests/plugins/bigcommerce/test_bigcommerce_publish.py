@@ -323,3 +323,41 @@ def test_one_outcome_per_change_in_order(connector, count):
     batch = units(count)
     outcomes = connector.publish_variants(product=product(), changes=upserts(batch))
     assert [o.serial for o in outcomes] == [u.serial for u in batch]
+
+
+def test_the_same_change_twice_is_done_once_and_answered_twice(fake, connector):
+    unit = units(1)[0]
+    outcomes = connector.publish_variants(product=product(), changes=upserts([unit, unit]))
+    assert [o.result for o in outcomes] == [PublishResult.CREATED, PublishResult.CREATED]
+    assert outcomes[0].remote == outcomes[1].remote
+    assert len(fake.listings()) == 1
+
+
+def test_two_units_differing_only_in_case_cannot_both_be_listed(fake, connector):
+    lower = SerializedUnit(sku="0113942719", serial="abc")
+    upper = SerializedUnit(sku="0113942719", serial="ABC")
+    outcomes = connector.publish_variants(product=product(), changes=upserts([lower, upper]))
+    assert outcomes[0].result is PublishResult.CREATED
+    assert outcomes[1].result is PublishResult.FAILED
+    assert outcomes[1].code == "sku-case-conflict"
+    assert [listing.sku for listing in fake.listings()] == [lower.integration_id]
+
+
+def test_a_hand_made_product_without_variant_tracking_is_switched_to_it(fake, connector):
+    unit = units(1)[0]
+    hand_made_product(connector, "Martin D-28", "0113942719", "0113942719|||HAND")
+    made = next(iter(fake.products.values()))
+    assert made["inventory_tracking"] == "none"
+    outcomes = connector.publish_variants(product=product(), changes=withdraws([unit]))
+    assert outcomes[0].result is PublishResult.WITHDRAWN
+    assert made["inventory_tracking"] == "variant"
+
+
+def test_stock_zero_makes_a_unit_unsellable_in_the_fake(fake, connector):
+    unit = units(1)[0]
+    first = connector.publish_variants(product=product(), changes=upserts([unit]))
+    assert fake.listings()[0].sellable
+    connector.publish_variants(product=product(), changes=withdraws([unit], first))
+    assert not fake.listings()[0].sellable
+    with pytest.raises(ValueError, match="out of stock"):
+        fake.create_order([(unit.integration_id, 1)])
