@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from serialsync import (
@@ -33,6 +34,7 @@ from serialsync import (
 
 from serialsync_aim_pos.client import AimClient
 from serialsync_aim_pos.mapping import (
+    ItemResult,
     aim_order_number,
     format_aim_date,
     map_item,
@@ -75,10 +77,9 @@ class AimConnector(Connector[AimSettings]):
         offset, started = _parse_page(page)
         if started is None:
             started = self.wall_clock().astimezone(UTC).replace(microsecond=0)
-        zone = self.settings.zone
         size = self.settings.page_size
         found = self.client.search_inventory(
-            changed_since=format_aim_date(since, zone) if since is not None else None,
+            changed_since=format_aim_date(since, self.settings.zone) if since is not None else None,
             offset=offset,
             count=size,
         )
@@ -87,27 +88,9 @@ class AimConnector(Connector[AimSettings]):
         deleted: list[UnitKey] = []
         high_water: datetime | None = None
         for record in records:
-            # SearchInventoryApiResult nests the item under "Detail" beside "CustomerPrice".
-            inner = record.get("Detail")
-            item = {**(inner if isinstance(inner, dict) else record)}
-            item.setdefault("CustomerPrice", record.get("CustomerPrice"))
-            changed = parse_aim_date(item.get("ChangedDate"), zone)
+            changed, result = self._read_item(record, since)
             if changed is not None and (high_water is None or changed > high_water):
                 high_water = changed
-            pk = item.get("Pk")
-            if not isinstance(pk, int) or isinstance(pk, bool):
-                self.log.warning("aim.item_without_pk", sku=item.get("Sku"))
-                continue
-            detail = self.client.inventory_detail(pk)
-            result = map_item(
-                item, detail, zone=zone, since=since, locations=self.settings.locations
-            )
-            if detail is None:
-                self.log.warning("aim.item_vanished", sku=item.get("Sku"), pk=pk)
-            if result.unpriced:
-                self.log.warning(
-                    "aim.unpriced_serials", sku=item.get("Sku"), serials=result.unpriced
-                )
             if result.product is not None:
                 products.append(result.product)
             deleted.extend(result.deleted)
@@ -135,6 +118,29 @@ class AimConnector(Connector[AimSettings]):
                 high_water, since, started, whole_pass=offset == 0 and next_page is None
             ),
         )
+
+    def _read_item(
+        self, record: dict[str, Any], since: datetime | None
+    ) -> tuple[datetime | None, ItemResult]:
+        """One ``SearchInventory`` record, completed by its ``InventoryDetail`` and mapped."""
+        zone = self.settings.zone
+        # SearchInventoryApiResult nests the item under "Detail" beside "CustomerPrice".
+        inner = record.get("Detail")
+        item = {**(inner if isinstance(inner, dict) else record)}
+        item.setdefault("CustomerPrice", record.get("CustomerPrice"))
+        changed = parse_aim_date(item.get("ChangedDate"), zone)
+        pk = item.get("Pk")
+        if not isinstance(pk, int) or isinstance(pk, bool):
+            self.log.warning("aim.item_without_pk", sku=item.get("Sku"))
+            return changed, ItemResult()
+        detail = self.client.inventory_detail(pk)
+        if detail is None:
+            # Its serials cannot be named, so they cannot be withdrawn from here.
+            self.log.warning("aim.item_vanished", sku=item.get("Sku"), pk=pk)
+        result = map_item(item, detail, zone=zone, since=since, locations=self.settings.locations)
+        if result.unpriced:
+            self.log.warning("aim.unpriced_serials", sku=item.get("Sku"), serials=result.unpriced)
+        return changed, result
 
     def _bounded(
         self,
