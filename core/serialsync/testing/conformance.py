@@ -1,0 +1,458 @@
+"""The conformance suite: what every serialsync plugin must do, checked against its fake.
+
+A plugin's test module subclasses one class and names its plugin::
+
+    from serialsync.testing.conformance import ChannelConformance
+    import serialsync_acme.plugin
+
+    class TestAcmeConformance(ChannelConformance):
+        plugin = serialsync_acme.plugin
+        connector_type = "acme"
+
+Every ``test_*`` method then runs against a fresh fake (the connector type's ``fake``), through
+the real plugin manager and the real HTTP client, with an ``httpx.MockTransport`` underneath and
+sleeps recorded rather than waited. ``settings_overrides`` adjusts the connector's settings
+(for example a small page size, so paging is exercised with a few orders).
+
+The suite is shipped as a pytest plugin (entry point ``pytest11``), so installing serialsync is
+enough to use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import structlog.testing
+
+from serialsync.connector import ConnectorContext, ConnectorType
+from serialsync.manager import PluginManager
+from serialsync.model import (
+    FinancialStatus,
+    ListingAction,
+    ListingChange,
+    Order,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    Sale,
+    SaleLine,
+    SerializedUnit,
+)
+from serialsync.redaction import reveal
+from serialsync.testing.fake import FakeChannel, FakePlatform, Faults
+
+BASE_URL = "https://conformance.invalid"
+CONNECTOR = "conformance"
+
+
+@dataclass
+class Harness:
+    """One connector built from its plugin, talking to its fake."""
+
+    manager: PluginManager
+    fake: Any
+    sleeps: list[float] = field(default_factory=list)
+    name: str = CONNECTOR
+
+    @property
+    def connector(self) -> object:
+        """The connector object (its hook implementations)."""
+        return self.manager.connector(self.name).impl
+
+    def secrets(self) -> list[str]:
+        """The plain values of the connector's secret settings."""
+        settings = self.manager.connector(self.name).settings
+        return [reveal(s) for s in settings.secret_values()] if settings else []
+
+
+def build_harness(
+    plugin: object,
+    connector_type: str,
+    fake: FakePlatform,
+    overrides: dict[str, Any] | None = None,
+) -> Harness:
+    """Register ``plugin``, build a connector of ``connector_type`` pointing at ``fake``."""
+    manager = PluginManager(load_entrypoints=False, plugins={f"{connector_type}-plugin": plugin})
+    if connector_type not in manager.connector_types:
+        broken = "; ".join(b.error for b in manager.broken) or "it was not declared"
+        raise AssertionError(f"the plugin declares no connector type {connector_type!r}: {broken}")
+    harness = Harness(manager=manager, fake=fake)
+    settings = {**fake.connector_settings(BASE_URL), **(overrides or {})}  # type: ignore[attr-defined]
+    context = ConnectorContext(
+        name=CONNECTOR, transport=fake.transport(), sleep=harness.sleeps.append
+    )
+    manager.add_connector(CONNECTOR, connector_type, settings, context)
+    return harness
+
+
+class _Conformance:
+    plugin: object
+    connector_type: str
+    settings_overrides: dict[str, Any] = {}
+
+    def make_fake(self) -> FakePlatform:
+        """A fresh fake of the platform (default: the connector type's ``fake``)."""
+        ctype = self._type()
+        if ctype.fake is None:
+            raise AssertionError(f"connector type {self.connector_type!r} declares no fake")
+        fake: FakePlatform = ctype.fake()
+        return fake
+
+    def _type(self) -> ConnectorType:
+        manager = PluginManager(load_entrypoints=False, plugins={"plugin": self.plugin})
+        return manager.connector_types[self.connector_type]
+
+    @pytest.fixture
+    def harness(self) -> Iterator[Harness]:
+        """The connector under test and its fake."""
+        built = build_harness(
+            self.plugin, self.connector_type, self.make_fake(), self.settings_overrides
+        )
+        yield built
+        built.manager.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels
+# ---------------------------------------------------------------------------------------------
+
+_serials = itertools.count(1)
+
+
+def sample_product(units: int = 3, *, sku: str | None = None) -> Product:
+    """A product with ``units`` fresh serialized units (unique serials across calls)."""
+    sku = sku or f"CONF-{next(_serials):05}"
+    return Product(
+        sku=sku,
+        title=f"Conformance Guitar {sku}",
+        description="A guitar for the conformance suite.",
+        brand="Conformance",
+        price=Decimal("1000.00"),
+        units=tuple(
+            SerializedUnit(
+                sku=sku,
+                serial=f"CS{next(_serials):07}",
+                price=Decimal("950.00"),
+                attributes={"finish": "Sunburst"},
+                images=(f"https://images.serialsync.invalid/{sku}/{n}.jpg",),
+            )
+            for n in range(units)
+        ),
+    )
+
+
+def upserts(product: Product, outcomes: Sequence[PublishOutcome] = ()) -> list[ListingChange]:
+    """An UPSERT per unit, with the remote ids of earlier ``outcomes`` where known."""
+    remote = {o.serial: o.remote for o in outcomes}
+    return [
+        ListingChange(unit=u, action=ListingAction.UPSERT, remote=remote.get(u.serial))
+        for u in product.units
+    ]
+
+
+def withdrawals(
+    product: Product, outcomes: Sequence[PublishOutcome], units: Sequence[SerializedUnit]
+) -> list[ListingChange]:
+    """A WITHDRAW for each of ``units``, with remote ids from ``outcomes``."""
+    remote = {o.serial: o.remote for o in outcomes}
+    return [
+        ListingChange(unit=u, action=ListingAction.WITHDRAW, remote=remote.get(u.serial))
+        for u in units
+    ]
+
+
+def stock_by_sku(fake: FakeChannel) -> dict[str, list[int]]:
+    """Every variant SKU on the fake with its stock (a list: duplicates show as two entries)."""
+    found: dict[str, list[int]] = {}
+    for listing in fake.listings():
+        found.setdefault(listing.sku, []).append(listing.stock if listing.sellable else 0)
+    return found
+
+
+class ChannelConformance(_Conformance):
+    """What every channel plugin must do. Subclass it, set ``plugin`` and ``connector_type``."""
+
+    #: Orders to place for the paging tests; set a small page size in ``settings_overrides``.
+    order_count: int = 7
+
+    def publish(
+        self, harness: Harness, product: Product, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome]:
+        """Call ``publish_variants`` through the plugin manager; check one outcome per change."""
+        outcomes = harness.manager.publish_variants(CONNECTOR, product, changes)
+        assert sorted(o.serial for o in outcomes) == sorted(c.unit.serial for c in changes), (
+            "publish_variants must return exactly one outcome per change"
+        )
+        return outcomes
+
+    def read_orders(self, harness: Harness, since: datetime | None) -> list[Order]:
+        """Every order from ``since``, following ``next_page`` to the end."""
+        orders: list[Order] = []
+        page: str | None = None
+        for _ in range(1000):
+            result = harness.manager.fetch_orders(CONNECTOR, since, page)
+            orders.extend(result.orders)
+            if result.next_page is None:
+                return orders
+            assert result.next_page != page, "fetch_orders repeated its page token"
+            page = result.next_page
+        raise AssertionError("fetch_orders did not reach its last page in 1000 pages")
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def test_publish_creates_every_unit(self, harness: Harness) -> None:
+        product = sample_product(3)
+        outcomes = self.publish(harness, product, upserts(product))
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}, outcomes
+        stock = stock_by_sku(harness.fake)
+        for unit in product.units:
+            assert stock.get(unit.integration_id) == [1], (unit.integration_id, stock)
+        assert all(o.remote is not None for o in outcomes), "return remote ids to remember"
+
+    def test_republishing_unchanged_units_changes_nothing(self, harness: Harness) -> None:
+        product = sample_product(3)
+        first = self.publish(harness, product, upserts(product))
+        before = stock_by_sku(harness.fake)
+        again = self.publish(harness, product, upserts(product, first))
+        assert {o.result for o in again} <= {PublishResult.UNCHANGED, PublishResult.UPDATED}
+        assert stock_by_sku(harness.fake) == before
+
+    def test_an_update_changes_only_that_unit(self, harness: Harness) -> None:
+        product = sample_product(3)
+        first = self.publish(harness, product, upserts(product))
+        changed = product.units[1].model_copy(update={"price": Decimal("777.00")})
+        change = ListingChange(
+            unit=changed,
+            action=ListingAction.UPSERT,
+            remote=next(o.remote for o in first if o.serial == changed.serial),
+        )
+        [outcome] = self.publish(harness, product, [change])
+        assert outcome.result in {PublishResult.UPDATED, PublishResult.UNCHANGED}
+        assert outcome.serial == changed.serial
+        assert stock_by_sku(harness.fake)[changed.integration_id] == [1]
+
+    def test_withdraw_works_down_to_the_last_variant(self, harness: Harness) -> None:
+        product = sample_product(3)
+        first = self.publish(harness, product, upserts(product))
+        for unit in product.units:  # one by one, so the last withdrawal is of the last variant
+            [outcome] = self.publish(harness, product, withdrawals(product, first, [unit]))
+            assert outcome.result == PublishResult.WITHDRAWN, outcome
+        stock = stock_by_sku(harness.fake)
+        for unit in product.units:
+            assert sum(stock.get(unit.integration_id, [0])) == 0, (unit.integration_id, stock)
+
+    def test_a_withdrawn_unit_can_be_listed_again(self, harness: Harness) -> None:
+        product = sample_product(2)
+        first = self.publish(harness, product, upserts(product))
+        self.publish(harness, product, withdrawals(product, first, product.units[:1]))
+        [outcome] = self.publish(harness, product, upserts(product, first)[:1])
+        assert outcome.result in {PublishResult.CREATED, PublishResult.UPDATED}
+        assert stock_by_sku(harness.fake)[product.units[0].integration_id] == [1]
+
+    def test_a_crash_between_create_and_record_does_not_duplicate(self, harness: Harness) -> None:
+        product = sample_product(3)
+        self.publish(harness, product, upserts(product))  # outcomes lost: the host crashed
+        retried = self.publish(harness, product, upserts(product))  # remote=None again
+        assert PublishResult.FAILED not in {o.result for o in retried}, retried
+        stock = stock_by_sku(harness.fake)
+        for unit in product.units:
+            assert stock.get(unit.integration_id) == [1], f"duplicate or missing: {stock}"
+
+    def test_per_unit_failures_are_reported_as_such(self, harness: Harness) -> None:
+        product = sample_product(2)
+        too_long = SerializedUnit(sku=product.sku, serial="X" * 300, price=Decimal("1.00"))
+        product = product.model_copy(update={"units": (*product.units, too_long)})
+        outcomes = {o.serial: o for o in self.publish(harness, product, upserts(product))}
+        failed = outcomes[too_long.serial]
+        assert failed.result == PublishResult.FAILED
+        assert failed.reason, "a failed outcome must say why"
+        assert not failed.retryable, "resending an id the platform cannot store will not help"
+        for unit in product.units[:2]:
+            assert outcomes[unit.serial].result == PublishResult.CREATED
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def _place(self, harness: Harness, count: int) -> list[str]:
+        product = sample_product(count)
+        self.publish(harness, product, upserts(product))
+        return [harness.fake.create_order([(u.integration_id, 1)]) for u in product.units]
+
+    def test_fetch_orders_pages_to_the_end(self, harness: Harness) -> None:
+        placed = self._place(harness, self.order_count)
+        orders = self.read_orders(harness, None)
+        ids = [o.order_id for o in orders]
+        assert len(ids) == len(set(ids)), "an order appeared twice in one read"
+        assert set(placed) <= set(ids)
+        assert all(o.channel == CONNECTOR for o in orders)
+        for order in orders:
+            assert order.updated_at.tzinfo is not None, "times must be timezone-aware"
+            assert order.created_at.tzinfo is not None, "times must be timezone-aware"
+        lines = [line.raw_sku for o in orders if o.order_id in placed for line in o.lines]
+        assert all(sku and "|||" in sku for sku in lines), lines
+
+    def test_fetch_orders_resumes_from_a_saved_cursor(self, harness: Harness) -> None:
+        first_batch = self._place(harness, 3)
+        first = self.read_orders(harness, None)
+        cursor = max(o.updated_at for o in first)
+        second_batch = self._place(harness, 2)
+        second = self.read_orders(harness, cursor)
+        ids = {o.order_id for o in second}
+        assert set(second_batch) <= ids, "orders placed after the cursor were missed"
+        assert all(o.updated_at >= cursor - timedelta(seconds=1) for o in second)
+        assert set(first_batch) | set(second_batch) <= {o.order_id for o in first} | ids
+
+    def test_a_cursor_in_the_future_yields_nothing(self, harness: Harness) -> None:
+        self._place(harness, 2)
+        assert self.read_orders(harness, datetime.now(UTC) + timedelta(days=2)) == []
+
+    def test_cancelled_and_refunded_orders_are_mapped(self, harness: Harness) -> None:
+        cancelled, refunded, paid = self._place(harness, 3)
+        harness.fake.set_order_status(cancelled, FinancialStatus.CANCELLED)
+        harness.fake.set_order_status(refunded, FinancialStatus.REFUNDED)
+        status = {o.order_id: o.status for o in self.read_orders(harness, None)}
+        assert status[cancelled] == FinancialStatus.CANCELLED
+        assert status[refunded] == FinancialStatus.REFUNDED
+        assert status[paid] == FinancialStatus.PAID
+
+    # -- throttling and secrets ---------------------------------------------------------------
+
+    def test_throttling_is_honoured(self, harness: Harness) -> None:
+        harness.fake.set_faults(Faults(rate_429=0.3, seed=11))
+        # Enough calls that some are refused, whatever the plugin's batch sizes.
+        for _ in range(10):
+            product = sample_product(4)
+            outcomes = self.publish(harness, product, upserts(product))
+            assert PublishResult.FAILED not in {o.result for o in outcomes}, outcomes
+            self.read_orders(harness, None)
+            if harness.fake.injected.get("429", 0) >= 2:
+                break
+        assert harness.fake.injected.get("429", 0) > 0
+        assert harness.sleeps, "a 429 must be waited out"
+
+    def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
+        with structlog.testing.capture_logs() as events:
+            product = sample_product(2)
+            first = self.publish(harness, product, upserts(product))
+            self.publish(harness, product, withdrawals(product, first, product.units[:1]))
+            harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
+            self.read_orders(harness, None)
+        text = repr(events) + repr(harness.connector)
+        for secret in harness.secrets():
+            assert secret not in text, "a secret reached a log line or a repr"
+
+
+# ---------------------------------------------------------------------------------------------
+# Point of sale
+# ---------------------------------------------------------------------------------------------
+
+
+class PosConformance(_Conformance):
+    """What every POS plugin must do. Subclass it, set ``plugin`` and ``connector_type``."""
+
+    #: Products and units to stock for the paging test; set a small page size in overrides.
+    products: int = 4
+    units_per_product: int = 3
+
+    def read_inventory(
+        self, harness: Harness, since: datetime | None
+    ) -> tuple[list[SerializedUnit], list[str], datetime | None]:
+        """Every unit and deleted serial from ``since``, and the highest high-water mark."""
+        units: list[SerializedUnit] = []
+        deleted: list[str] = []
+        high: datetime | None = None
+        page: str | None = None
+        for _ in range(1000):
+            result = harness.manager.fetch_inventory(CONNECTOR, since, page)
+            units.extend(u for p in result.products for u in p.units)
+            deleted.extend(k.serial for k in result.deleted)
+            if result.high_water and (high is None or result.high_water > high):
+                high = result.high_water
+            if result.next_page is None:
+                return units, deleted, high
+            assert result.next_page != page, "fetch_inventory repeated its page token"
+            page = result.next_page
+        raise AssertionError("fetch_inventory did not reach its last page in 1000 pages")
+
+    def stock(self, harness: Harness) -> list[Product]:
+        """Stock the fake POS with the suite's products; return them."""
+        catalogue = [sample_product(self.units_per_product) for _ in range(self.products)]
+        for product in catalogue:
+            harness.fake.add_product(product)
+        return catalogue
+
+    def test_inventory_pages_to_the_end(self, harness: Harness) -> None:
+        catalogue = self.stock(harness)
+        units, _, high = self.read_inventory(harness, None)
+        expected = {(u.sku, u.serial) for p in catalogue for u in p.units}
+        got = [(u.sku, u.serial) for u in units]
+        assert expected <= set(got)
+        assert len(got) == len(set(got)), "a unit appeared twice in one read"
+        assert high is not None, "pages must say how far they cover (high_water)"
+
+    def test_inventory_cursor_returns_only_what_changed(self, harness: Harness) -> None:
+        catalogue = self.stock(harness)
+        _, _, high = self.read_inventory(harness, None)
+        gone = catalogue[0].units[0]
+        harness.fake.remove_unit(gone.sku, gone.serial)
+        units, deleted, _ = self.read_inventory(harness, high)
+        assert gone.serial in deleted, "a unit removed in the POS must come back as deleted"
+        assert high is not None
+        # Re-reading units changed at the cursor's own instant is allowed (the host upserts);
+        # anything older is not.
+        stale = [
+            u.serial for u in units if u.changed_at and u.changed_at < high - timedelta(seconds=1)
+        ]
+        assert not stale, f"units changed before the cursor were read again: {stale}"
+
+    def test_report_sale_is_idempotent(self, harness: Harness) -> None:
+        [product] = [sample_product(1)]
+        harness.fake.add_product(product)
+        unit = product.units[0]
+        sale = Sale(
+            idempotency_key="conformance:1001",
+            channel="conformance-shop",
+            order_id="1001",
+            order_number="1001",
+            status=FinancialStatus.PAID,
+            lines=(
+                SaleLine(
+                    line_id="1", sku=unit.sku, serial=unit.serial, quantity=1, price=Decimal("950")
+                ),
+            ),
+            total=Decimal("950"),
+            placed_at=datetime.now(UTC),
+        )
+        first = harness.manager.report_sale(CONNECTOR, sale)
+        second = harness.manager.report_sale(CONNECTOR, sale)
+        assert second.pos_order_id == first.pos_order_id
+        assert not first.already_recorded
+        assert second.already_recorded, "a repeated sale must be answered as already recorded"
+        recorded = [o for o in harness.fake.recorded_orders() if o.order_number == "1001"]
+        assert len(recorded) == 1, "the same sale reached the POS twice"
+        assert recorded[0].lines == ((unit.sku, unit.serial, 1),)
+
+    def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
+        with structlog.testing.capture_logs() as events:
+            self.stock(harness)
+            harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
+            self.read_inventory(harness, None)
+        text = repr(events) + repr(harness.connector)
+        for secret in harness.secrets():
+            assert secret not in text, "a secret reached a log line or a repr"
+
+
+__all__ = [
+    "ChannelConformance",
+    "Harness",
+    "PosConformance",
+    "build_harness",
+    "sample_product",
+    "upserts",
+    "withdrawals",
+]
