@@ -169,6 +169,16 @@ class Publisher:
             except IntegrationIdError as exc:
                 self._fail(i, exc.rule, str(exc), retryable=False)
                 continue
+            if change.unit.sku != self.product.sku:
+                # Its order lines would be rebuilt from this parent's SKU: refuse, don't guess.
+                self._fail(
+                    i,
+                    "unit-of-another-product",
+                    f"unit {change.unit.integration_id!r} was sent with product "
+                    f"{self.product.sku!r}",
+                    retryable=False,
+                )
+                continue
             valid.append(i)
         return valid
 
@@ -222,15 +232,15 @@ class Publisher:
         ]
         if not missing:
             return set()
-        try:
-            parent.body = self.client.update_product(
-                parent.product_id,
-                {
-                    "attributes": attributes_with_serials(
-                        parent.body, self.product.option_name, [*options, *missing]
-                    )
-                },
+        update: Json = {
+            "attributes": attributes_with_serials(
+                parent.body, self.product.option_name, [*options, *missing]
             )
+        }
+        if parent.body.get("name") != self.product.title:
+            update["name"] = self.product.title  # renamed in the POS: same PUT, no extra call
+        try:
+            parent.body = self.client.update_product(parent.product_id, update)
         except AuthenticationError:
             raise
         except RemoteError as exc:
