@@ -1,0 +1,246 @@
+"""The wire: every request the plugin makes to the Shopify Admin GraphQL API.
+
+All requests are ``POST /admin/api/{version}/graphql.json`` through the core
+:class:`~serialsync.HttpClient`, paced by :class:`~serialsync_shopify.ratelimit.CostBucketLimiter`
+and retried on ``THROTTLED``. Queries are sent ``idempotent=True`` (a read is safe to repeat);
+mutations are not, except ``inventorySetQuantities``, whose ``@idempotent`` key makes a repeat
+harmless. Top-level ``errors`` become typed exceptions here; ``userErrors`` are returned to the
+caller, which maps them to per-unit outcomes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from serialsync import (
+    AuthenticationError,
+    ConnectorContext,
+    PermanentRemoteError,
+    RetryableRemoteError,
+)
+
+from serialsync_shopify import documents
+from serialsync_shopify.ratelimit import (
+    CostBucketLimiter,
+    error_codes,
+    response_body,
+    throttle_signal,
+)
+from serialsync_shopify.settings import ShopifySettings
+
+#: Shopify's single-query cost limit.
+MAX_QUERY_COST = 1000
+
+
+class MaxCostExceededError(PermanentRemoteError):
+    """A query asked for more than the single-query limit; resend it smaller."""
+
+    def __init__(self, message: str, *, cost: float | None, **kwargs: Any) -> None:
+        super().__init__(message, code="MAX_COST_EXCEEDED", **kwargs)
+        self.cost = cost
+
+
+class ShopifyClient:
+    """One store's GraphQL endpoint. ``stats`` counts requests by operation name."""
+
+    def __init__(self, settings: ShopifySettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.limiter = CostBucketLimiter(context.clock)
+        self.http = context.http_client(
+            settings,
+            base_url=settings.root_url,
+            headers={
+                "X-Shopify-Access-Token": settings.access_token.get_secret_value(),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            rate_limiter=self.limiter,
+            retry_signal=throttle_signal,
+        )
+        self._ratio: dict[str, float] = {}
+        #: Requests sent, by operation name (attempts, retries included, are in ``http.stats``).
+        self.calls: dict[str, int] = {}
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def expected_cost(self, operation: str, variables: Mapping[str, Any]) -> float:
+        """The cost the next ``operation`` request is expected to be charged."""
+        estimate = documents.estimated_cost(operation, variables)
+        return estimate * self._ratio.get(operation, 1.0)
+
+    # -- the one request --------------------------------------------------------------------
+
+    def execute(
+        self,
+        operation: str,
+        variables: Mapping[str, Any],
+        *,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Send the document named ``operation``; return its ``data``.
+
+        :raises AuthenticationError: the token was refused.
+        :raises MaxCostExceededError: the query costs more than one query may.
+        :raises RemoteError: any other top-level error, a malformed body, or retries exhausted.
+        """
+        document = documents.DOCUMENTS[operation]
+        is_query = document.lstrip().startswith("query")
+        self.limiter.expect(self.expected_cost(operation, variables))
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        response = self.http.post(
+            self.settings.graphql_path,
+            json={"query": document, "variables": dict(variables), "operationName": operation},
+            idempotent=is_query if idempotent is None else idempotent,
+            operation=operation,
+        )
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"Shopify refused the access token for {self.settings.shop} "
+                f"(HTTP {response.status_code})",
+                connector=self.http.connector,
+                status=response.status_code,
+            )
+        self.http.raise_for_status(response)
+        body = response_body(response)
+        if body is None:
+            raise RetryableRemoteError(
+                f"{operation}: Shopify answered a body that is not JSON: "
+                f"{self.http.excerpt(response)}",
+                connector=self.http.connector,
+                status=response.status_code,
+            )
+        cost = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
+        estimate = documents.estimated_cost(operation, variables)
+        if isinstance(cost, int | float) and cost > 0 and estimate > 0:
+            # Learn how far the platform's arithmetic is from ours, per operation.
+            self._ratio[operation] = float(cost) / estimate
+        self._raise_top_level_errors(operation, body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise RetryableRemoteError(
+                f"{operation}: Shopify answered without data", connector=self.http.connector
+            )
+        return data
+
+    def _raise_top_level_errors(self, operation: str, body: dict[str, Any]) -> None:
+        errors = body.get("errors")
+        if not errors:
+            return
+        messages = "; ".join(
+            str(e.get("message", e)) if isinstance(e, dict) else str(e)
+            for e in (errors if isinstance(errors, list) else [errors])
+        )
+        codes = error_codes(body)
+        if "MAX_COST_EXCEEDED" in codes:
+            asked = None
+            for error in errors:
+                if isinstance(error, dict):
+                    asked = (error.get("extensions") or {}).get("cost", asked)
+            raise MaxCostExceededError(
+                f"{operation}: {messages}",
+                cost=float(asked) if isinstance(asked, int | float) else None,
+                connector=self.http.connector,
+            )
+        if "THROTTLED" in codes:
+            # Only reached when the HTTP client's retries ran out on a throttle.
+            raise RetryableRemoteError(
+                f"{operation}: still throttled: {messages}",
+                connector=self.http.connector,
+                code="THROTTLED",
+            )
+        if "ACCESS_DENIED" in codes:
+            raise AuthenticationError(
+                f"{operation}: {messages}", connector=self.http.connector, code="ACCESS_DENIED"
+            )
+        retryable = any(code in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE") for code in codes)
+        error_type = RetryableRemoteError if retryable else PermanentRemoteError
+        raise error_type(
+            f"{operation}: {messages}",
+            connector=self.http.connector,
+            code=codes[0] if codes else None,
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def shop_context(self, location_id: str | None) -> dict[str, Any]:
+        """The shop, its variant limit, and the location (the primary one when ``None``)."""
+        return self.execute("ShopContext", {"locationId": location_id})
+
+    def product_lookup(self, handle: str, variant_ids: list[str]) -> dict[str, Any]:
+        """The product with ``handle`` (or ``None``), and the variants with these ids."""
+        return self.execute(
+            "ProductLookup", {"identifier": {"handle": handle}, "variantIds": variant_ids}
+        )
+
+    def variants_by_id(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        """Variants by id; ``None`` (or an empty object) for an id that is gone."""
+        nodes = self.execute("VariantsById", {"ids": ids}).get("nodes") or []
+        return list(nodes)
+
+    def variants_page(self, product_id: str, first: int, after: str | None) -> dict[str, Any]:
+        """One page of a product's variants (``product`` is ``None`` when it is gone)."""
+        return self.execute(
+            "ProductVariantsPage", {"id": product_id, "first": first, "after": after}
+        )
+
+    def orders_page(
+        self, first: int, after: str | None, query: str | None, lines: int
+    ) -> dict[str, Any]:
+        """One page of orders sorted by update time."""
+        return self.execute(
+            "OrdersPage", {"first": first, "after": after, "query": query, "lines": lines}
+        )
+
+    def order_line_items(self, order_id: str, first: int, after: str | None) -> dict[str, Any]:
+        """The next page of one order's line items."""
+        return self.execute("OrderLineItems", {"id": order_id, "first": first, "after": after})
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def product_set(self, product_input: dict[str, Any]) -> dict[str, Any]:
+        """Create a new product with its first variants (``productSet`` payload)."""
+        data = self.execute("ProductCreateWithVariants", {"input": product_input})
+        return dict(data.get("productSet") or {})
+
+    def variants_create(
+        self, product_id: str, variants: list[dict[str, Any]], media: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``productVariantsBulkCreate`` payload."""
+        data = self.execute(
+            "VariantsCreate",
+            {"productId": product_id, "variants": variants, "media": media or None},
+        )
+        return dict(data.get("productVariantsBulkCreate") or {})
+
+    def variants_update(self, product_id: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+        """``productVariantsBulkUpdate`` payload (partial updates allowed)."""
+        # Setting the same fields twice is harmless, so a resend after a lost answer is safe.
+        data = self.execute(
+            "VariantsUpdate", {"productId": product_id, "variants": variants}, idempotent=True
+        )
+        return dict(data.get("productVariantsBulkUpdate") or {})
+
+    def variants_delete(self, product_id: str, variant_ids: list[str]) -> dict[str, Any]:
+        """``productVariantsBulkDelete`` payload."""
+        data = self.execute("VariantsDelete", {"productId": product_id, "variantsIds": variant_ids})
+        return dict(data.get("productVariantsBulkDelete") or {})
+
+    def set_available(self, quantities: list[dict[str, Any]], *, reason: str) -> dict[str, Any]:
+        """``inventorySetQuantities`` of ``available``, under a fresh idempotency key.
+
+        Each quantity must carry ``changeFromQuantity`` (``None`` opts out of the check).
+        """
+        key = str(uuid.uuid4())
+        data = self.execute(
+            "StockSet",
+            {
+                "input": {"name": "available", "reason": reason, "quantities": quantities},
+                "key": key,
+            },
+            idempotent=True,
+        )
+        return dict(data.get("inventorySetQuantities") or {})

@@ -1,0 +1,154 @@
+"""The Shopify connector: the hook implementations for one store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from serialsync import (
+    Connector,
+    ConnectorContext,
+    ListingChange,
+    Order,
+    OrdersPage,
+    PermanentRemoteError,
+    Product,
+    PublishOutcome,
+    hookimpl,
+)
+
+from serialsync_shopify import mapping
+from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
+from serialsync_shopify.publish import Publisher, ShopContext
+from serialsync_shopify.settings import ShopifySettings
+
+#: Line items read with each order; an order with more is completed by further queries.
+LINES_PER_ORDER = 10
+
+
+class ShopifyConnector(Connector[ShopifySettings]):
+    """One Shopify store as a sales channel: ``publish_variants``, ``fetch_orders``."""
+
+    def __init__(self, settings: ShopifySettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.client = ShopifyClient(settings, context)
+        self._shop: ShopContext | None = None
+        # Shrunk for good when Shopify says a page costs too much.
+        self.orders_page_size = settings.orders_page_size
+        self.publisher = Publisher(
+            self.client,
+            batch_size=settings.batch_size,
+            product_status=settings.product_status,
+            context=self.shop_context,
+            log=self.log,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.client.close()
+
+    # -- shop -------------------------------------------------------------------------------
+
+    def shop_context(self) -> ShopContext:
+        """The shop's variant limit and the stocking location (read once, then cached)."""
+        if self._shop is None:
+            location = self.settings.location_id
+            if location and location.isdigit():
+                location = f"gid://shopify/Location/{location}"
+            data = self.client.shop_context(location)
+            shop = data.get("shop") or {}
+            where = data.get("location")
+            if not where:
+                raise PermanentRemoteError(
+                    f"Shopify has no location {location!r} for {self.settings.shop}; check "
+                    "location_id in the connector's settings",
+                    connector=self.name,
+                )
+            self._shop = ShopContext(
+                location_id=str(where["id"]),
+                max_variants=int(
+                    (shop.get("resourceLimits") or {}).get("maxProductVariants") or 2048
+                ),
+                name=str(shop.get("name") or ""),
+                domain=str(shop.get("myshopifyDomain") or self.settings.shop),
+                plan=str((shop.get("plan") or {}).get("publicDisplayName") or "unknown"),
+            )
+        return self._shop
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    @hookimpl
+    def check_connection(self) -> str:
+        """Read the shop and its location: proves the token and the location setting."""
+        self._shop = None
+        shop = self.shop_context()
+        return (
+            f"shop {shop.name} ({shop.domain}), plan {shop.plan}, "
+            f"up to {shop.max_variants} variants per product"
+        )
+
+    @hookimpl
+    def publish_variants(
+        self, product: Product, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome]:
+        """Create, update and withdraw this product's variants; one outcome per change."""
+        log = self.log.bind(operation="publish_variants", sku=product.sku)
+        log.info("shopify.publish", changes=len(changes))
+        outcomes = self.publisher.publish(product, changes)
+        log.info(
+            "shopify.published",
+            results={
+                r: sum(1 for o in outcomes if o.result == r) for r in {o.result for o in outcomes}
+            },
+        )
+        return outcomes
+
+    @hookimpl
+    def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:
+        """One page of orders updated at or after ``since``, oldest update first."""
+        query = mapping.updated_since_query(since)
+        after: str | None = None
+        if page:
+            token = json.loads(page)
+            after, query = token["after"], token["query"]
+        while True:
+            try:
+                data = self.client.orders_page(self.orders_page_size, after, query, LINES_PER_ORDER)
+                break
+            except MaxCostExceededError as exc:
+                if self.orders_page_size == 1:
+                    raise
+                self.orders_page_size = _shrunk(self.orders_page_size, exc.cost)
+                self.log.info(
+                    "shopify.page_shrunk", operation="fetch_orders", size=self.orders_page_size
+                )
+        connection = data.get("orders") or {}
+        orders = [self._order(node) for node in connection.get("nodes") or []]
+        info = connection.get("pageInfo") or {}
+        next_page = None
+        if info.get("hasNextPage") and info.get("endCursor"):
+            next_page = json.dumps({"after": info["endCursor"], "query": query})
+        return OrdersPage(orders=tuple(orders), next_page=next_page)
+
+    def _order(self, node: dict[str, Any]) -> Order:
+        items = node.get("lineItems") or {}
+        lines: list[dict[str, Any]] = list(items.get("nodes") or [])
+        info = items.get("pageInfo") or {}
+        while info.get("hasNextPage"):
+            more = self.client.order_line_items(
+                str(node["id"]), LINES_PER_ORDER * 5, info.get("endCursor")
+            )
+            items = (more.get("order") or {}).get("lineItems") or {}
+            lines.extend(items.get("nodes") or [])
+            info = items.get("pageInfo") or {}
+        return mapping.order_from_node(node, lines, channel=self.name)
+
+
+def _shrunk(size: int, cost: float | None) -> int:
+    """A page size that should fit the single-query limit, given what ``size`` cost."""
+    if cost and cost > MAX_QUERY_COST:
+        # Leave a tenth of headroom: the cost is not exactly proportional to the page.
+        return max(1, min(size - 1, int(size * MAX_QUERY_COST * 0.9 / cost)))
+    return max(1, size // 2)

@@ -1,0 +1,240 @@
+"""Every GraphQL document the Shopify plugin sends, in one place.
+
+Each document is a module-level constant whose name ends in ``_DOCUMENT``; :data:`DOCUMENTS`
+lists them all by operation name, so a test can validate every one against the published
+2026-07 schema, and a reader sees the whole of "how Shopify is spoken" on one screen.
+
+Cost notes (Shopify's calculated query cost: object 1, scalar 0, connection 2 + first * node,
+mutation 10): pages are sized so that no document can pass the 1000-point single-query limit
+at its default page size; :class:`~serialsync_shopify.client.ShopifyClient` shrinks a page when
+the platform still answers ``MAX_COST_EXCEEDED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# -- reads ----------------------------------------------------------------------------------
+
+SHOP_CONTEXT_DOCUMENT = """
+query ShopContext($locationId: ID) {
+  shop {
+    name
+    myshopifyDomain
+    plan { publicDisplayName }
+    resourceLimits { maxProductVariants }
+  }
+  location(id: $locationId) { id name isActive }
+}
+"""
+
+# The product is found again by its handle (derived from the POS SKU, never the title); the
+# metafield proves the product found is ours. Option values tell, at the cost of one object,
+# which serials already have a variant, so paging through variants is needed only for those.
+# ``nodes`` re-reads the variants whose ids the host remembered (first chunk only).
+PRODUCT_LOOKUP_DOCUMENT = """
+query ProductLookup($identifier: ProductIdentifierInput!, $variantIds: [ID!]!) {
+  productByIdentifier(identifier: $identifier) {
+    id
+    handle
+    status
+    metafield(namespace: "serialsync", key: "pos_sku") { value }
+    variantsCount { count }
+    options { name optionValues { name hasVariants } }
+  }
+  nodes(ids: $variantIds) {
+    ... on ProductVariant {
+      id
+      sku
+      price
+      inventoryQuantity
+      inventoryItem { id }
+      product { id }
+    }
+  }
+}
+"""
+
+VARIANTS_BY_ID_DOCUMENT = """
+query VariantsById($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id
+      sku
+      price
+      inventoryQuantity
+      inventoryItem { id }
+      product { id }
+    }
+  }
+}
+"""
+
+PRODUCT_VARIANTS_PAGE_DOCUMENT = """
+query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
+  product(id: $id) {
+    variants(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku price inventoryQuantity inventoryItem { id } }
+    }
+  }
+}
+"""
+
+ORDERS_PAGE_DOCUMENT = """
+query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      name
+      createdAt
+      updatedAt
+      cancelledAt
+      displayFinancialStatus
+      currencyCode
+      email
+      totalPriceSet { shopMoney { amount } }
+      lineItems(first: $lines) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id
+          sku
+          name
+          quantity
+          currentQuantity
+          originalUnitPriceSet { shopMoney { amount } }
+        }
+      }
+    }
+  }
+}
+"""
+
+ORDER_LINE_ITEMS_DOCUMENT = """
+query OrderLineItems($id: ID!, $first: Int!, $after: String) {
+  order(id: $id) {
+    lineItems(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        sku
+        name
+        quantity
+        currentQuantity
+        originalUnitPriceSet { shopMoney { amount } }
+      }
+    }
+  }
+}
+"""
+
+# -- writes ---------------------------------------------------------------------------------
+
+# Creates a *new* product with its option, metafield and first batch of variants in one
+# request. Never sent with an ``identifier``: productSet deletes every variant it is not
+# given, so it must not be pointed at an existing product.
+PRODUCT_SET_DOCUMENT = """
+mutation ProductCreateWithVariants($input: ProductSetInput!) {
+  productSet(input: $input, synchronous: true) {
+    product {
+      id
+      variants(first: 250) {
+        nodes { id sku inventoryItem { id } }
+      }
+    }
+    userErrors { field message code }
+  }
+}
+"""
+
+VARIANTS_BULK_CREATE_DOCUMENT = """
+mutation VariantsCreate($productId: ID!, $variants: [ProductVariantsBulkInput!]!,
+    $media: [CreateMediaInput!]) {
+  productVariantsBulkCreate(productId: $productId, variants: $variants, media: $media) {
+    productVariants { id sku inventoryItem { id } }
+    userErrors { field message code }
+  }
+}
+"""
+
+VARIANTS_BULK_UPDATE_DOCUMENT = """
+mutation VariantsUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants,
+      allowPartialUpdates: true) {
+    productVariants { id sku }
+    userErrors { field message code }
+  }
+}
+"""
+
+VARIANTS_BULK_DELETE_DOCUMENT = """
+mutation VariantsDelete($productId: ID!, $variantsIds: [ID!]!) {
+  productVariantsBulkDelete(productId: $productId, variantsIds: $variantsIds) {
+    product { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+# The key is supplied by the client per logical call (one uuid4, reused by HTTP retries of
+# that call), so the mutation is applied at most once however often it is resent.
+INVENTORY_SET_DOCUMENT = """
+mutation StockSet($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+#: Every document the plugin sends, by operation name.
+DOCUMENTS: dict[str, str] = {
+    "ShopContext": SHOP_CONTEXT_DOCUMENT,
+    "ProductLookup": PRODUCT_LOOKUP_DOCUMENT,
+    "VariantsById": VARIANTS_BY_ID_DOCUMENT,
+    "ProductVariantsPage": PRODUCT_VARIANTS_PAGE_DOCUMENT,
+    "OrdersPage": ORDERS_PAGE_DOCUMENT,
+    "OrderLineItems": ORDER_LINE_ITEMS_DOCUMENT,
+    "ProductCreateWithVariants": PRODUCT_SET_DOCUMENT,
+    "VariantsCreate": VARIANTS_BULK_CREATE_DOCUMENT,
+    "VariantsUpdate": VARIANTS_BULK_UPDATE_DOCUMENT,
+    "VariantsDelete": VARIANTS_BULK_DELETE_DOCUMENT,
+    "StockSet": INVENTORY_SET_DOCUMENT,
+}
+
+
+def _size(variables: Mapping[str, Any], name: str) -> int:
+    value = variables.get(name)
+    if isinstance(value, list):
+        return len(value)
+    return int(value) if isinstance(value, int) else 0
+
+
+#: ``(fixed, per item, variable sizing the items)``: each document's calculated cost by
+#: Shopify's published rules (object 1, connection 2 + size * node, mutation 10), so the
+#: client can pace a request before it is sent and shrink a page that would pass 1000.
+_COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
+    "ShopContext": (4, 0, None),
+    "ProductLookup": (7, 3, "variantIds"),
+    "VariantsById": (2, 3, "ids"),
+    "ProductVariantsPage": (3, 2, "first"),
+    "OrderLineItems": (3, 3, "first"),
+    "ProductCreateWithVariants": (13, 2, None),
+    "VariantsCreate": (12, 0, None),
+    "VariantsUpdate": (11, 0, None),
+    "VariantsDelete": (11, 0, None),
+    "StockSet": (12, 0, None),
+}
+
+
+def estimated_cost(operation: str, variables: Mapping[str, Any]) -> float:
+    """The requested cost Shopify will calculate for ``operation`` with ``variables``."""
+    if operation == "OrdersPage":
+        per_order = 5 + 3 * _size(variables, "lines")
+        return float(2 + _size(variables, "first") * per_order)
+    if operation == "ProductCreateWithVariants":
+        return float(13 + 2 * 250)  # its answer lists up to 250 variants
+    fixed, per_item, sized_by = _COST_SHAPES[operation]
+    return float(fixed + (per_item * _size(variables, sized_by) if sized_by else 0))

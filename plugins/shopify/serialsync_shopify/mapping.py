@@ -1,0 +1,207 @@
+"""Shopify JSON <-> the canonical model: handles, variant inputs, orders and their statuses."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+
+#: Where the plugin marks a product as the listing of one POS SKU.
+METAFIELD_NAMESPACE = "serialsync"
+METAFIELD_KEY = "pos_sku"
+_NOT_HANDLE = re.compile(r"[^a-z0-9]+")
+
+
+def handle_for(sku: str) -> str:
+    """The product handle that finds a POS SKU's product again: stable, never from the title.
+
+    A SKU that already is a valid handle (lowercase letters, digits, single dashes) is used as
+    it is. Any other SKU is slugged and suffixed with a hash of the exact SKU, because slugging
+    is lossy (``AB-1`` and ``ab 1`` would otherwise meet, and SKUs are case-sensitive).
+    """
+    slug = _NOT_HANDLE.sub("-", sku.lower()).strip("-")
+    if slug == sku:
+        return slug
+    digest = hashlib.sha256(sku.encode()).hexdigest()[:10]
+    return f"{slug[:200]}-{digest}" if slug else f"sku-{digest}"
+
+
+def money(value: Decimal) -> str:
+    """A price as Shopify's ``Money`` scalar (a decimal string)."""
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+def parse_money(value: Any) -> Decimal:
+    """A ``Money``/``Decimal`` scalar from Shopify; ``0`` when absent or malformed."""
+    try:
+        return Decimal(str(value)) if value is not None else Decimal("0")
+    except InvalidOperation:
+        return Decimal("0")
+
+
+def unit_price(product: Product, unit: SerializedUnit) -> Decimal:
+    """The price a unit is listed at: its own, else its product's."""
+    return unit.price if unit.price is not None else product.price
+
+
+def product_set_input(
+    product: Product,
+    units: Sequence[SerializedUnit],
+    *,
+    handle: str,
+    status: str,
+    location_id: str,
+) -> dict[str, Any]:
+    """``ProductSetInput`` creating the product with one variant per unit, each stocked at 1."""
+    files = [
+        {"originalSource": url, "contentType": "IMAGE"} for url in _product_images(product, units)
+    ]
+    payload: dict[str, Any] = {
+        "title": product.title,
+        "handle": handle,
+        "descriptionHtml": product.description,
+        "status": status,
+        "metafields": [
+            {
+                "namespace": METAFIELD_NAMESPACE,
+                "key": METAFIELD_KEY,
+                "type": "single_line_text_field",
+                "value": product.sku,
+            }
+        ],
+        "productOptions": [
+            {"name": product.option_name, "values": [{"name": u.serial} for u in units]}
+        ],
+        "variants": [
+            {
+                "optionValues": [{"optionName": product.option_name, "name": u.serial}],
+                "price": money(unit_price(product, u)),
+                "inventoryPolicy": "DENY",
+                "inventoryItem": {"sku": u.integration_id, "tracked": True},
+                "inventoryQuantities": [
+                    {"locationId": location_id, "name": "available", "quantity": 1}
+                ],
+                **(
+                    {"file": {"originalSource": u.images[0], "contentType": "IMAGE"}}
+                    if u.images
+                    else {}
+                ),
+            }
+            for u in units
+        ],
+    }
+    if product.brand:
+        payload["vendor"] = product.brand
+    if files:
+        payload["files"] = files
+    return payload
+
+
+def _product_images(product: Product, units: Sequence[SerializedUnit]) -> list[str]:
+    seen: dict[str, None] = dict.fromkeys(product.images)
+    for unit in units:
+        if unit.images:
+            seen.setdefault(unit.images[0], None)
+    return list(seen)
+
+
+def bulk_create_input(
+    product: Product, unit: SerializedUnit, *, location_id: str
+) -> dict[str, Any]:
+    """``ProductVariantsBulkInput`` creating one unit's variant with stock 1."""
+    variant: dict[str, Any] = {
+        "optionValues": [{"optionName": product.option_name, "name": unit.serial}],
+        "price": money(unit_price(product, unit)),
+        "inventoryPolicy": "DENY",
+        "inventoryItem": {"sku": unit.integration_id, "tracked": True},
+        "inventoryQuantities": [{"availableQuantity": 1, "locationId": location_id}],
+    }
+    if unit.images:
+        variant["mediaSrc"] = [unit.images[0]]
+    return variant
+
+
+def bulk_create_media(units: Sequence[SerializedUnit]) -> list[dict[str, Any]]:
+    """The ``CreateMediaInput`` list the variants of one bulk create refer to."""
+    urls = dict.fromkeys(u.images[0] for u in units if u.images)
+    return [{"originalSource": url, "mediaContentType": "IMAGE"} for url in urls]
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+_PAID = {"PAID", "AUTHORIZED", "PARTIALLY_PAID"}
+
+
+def financial_status(node: dict[str, Any]) -> FinancialStatus:
+    """The canonical status of an order: cancellation first, then the financial status."""
+    if node.get("cancelledAt"):
+        return FinancialStatus.CANCELLED
+    shown = node.get("displayFinancialStatus")
+    if shown == "REFUNDED":
+        return FinancialStatus.REFUNDED
+    if shown == "PARTIALLY_REFUNDED":
+        return FinancialStatus.PARTIALLY_REFUNDED
+    if shown in _PAID:
+        return FinancialStatus.PAID
+    if shown in ("VOIDED", "EXPIRED"):
+        # Authorisation voided or expired: nothing was collected, the unit is free again.
+        return FinancialStatus.CANCELLED
+    return FinancialStatus.PENDING
+
+
+def parse_datetime(value: str) -> datetime:
+    """Shopify's ``DateTime`` (ISO 8601, ``Z`` or offset) as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def order_line(node: dict[str, Any]) -> OrderLine:
+    """One line item. ``quantity_refunded`` is what refunds and edits removed from it."""
+    quantity = int(node.get("quantity") or 0)
+    current = node.get("currentQuantity")
+    removed = quantity - int(current) if isinstance(current, int) else 0
+    price = ((node.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    return OrderLine(
+        line_id=str(node["id"]),
+        raw_sku=node.get("sku"),
+        quantity=quantity,
+        price=parse_money(price),
+        title=str(node.get("name") or ""),
+        quantity_refunded=max(0, min(quantity, removed)),
+    )
+
+
+def order_from_node(
+    node: dict[str, Any], lines: Sequence[dict[str, Any]], *, channel: str
+) -> Order:
+    """The canonical :class:`Order` of one ``Order`` node and all its line items."""
+    total = ((node.get("totalPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    return Order(
+        channel=channel,
+        order_id=str(node["id"]),
+        order_number=str(node.get("name") or node["id"]),
+        status=financial_status(node),
+        lines=tuple(order_line(line) for line in lines),
+        currency=str(node.get("currencyCode") or "USD"),
+        total=parse_money(total),
+        customer_email=node.get("email"),
+        created_at=parse_datetime(str(node["createdAt"])),
+        updated_at=parse_datetime(str(node["updatedAt"])),
+    )
+
+
+def updated_since_query(since: datetime | None) -> str | None:
+    """The ``orders`` search filter for orders updated at or after ``since``."""
+    if since is None:
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"updated_at:>='{stamp}'"

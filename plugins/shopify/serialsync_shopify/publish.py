@@ -1,0 +1,715 @@
+"""``publish_variants`` for Shopify: look up, then withdraw, create and update in batches.
+
+One call handles one POS product (one Shopify product, found by its handle):
+
+1. **Look up** (one query): the product, which serials already have a variant (its option
+   values), and the variants whose ids the host remembered. Only when a unit without remembered
+   ids has a serial that is already an option value (a crash between create and record) are the
+   product's variants paged through to adopt it: Shopify has no idempotency key on product
+   mutations, so a second create must never be sent.
+2. **Withdraw**: delete the variants in batches; the last variant of a product is never deleted
+   (``CANNOT_DELETE_LAST_VARIANT``) but kept at stock 0.
+3. **Create**: a new product and its first batch of variants in one ``productSet``; further
+   batches with ``productVariantsBulkCreate``. Stock 1 is set in the same request. More units
+   than the shop's per-product variant limit are refused, never truncated.
+4. **Update** the price (``productVariantsBulkUpdate``) and stock (``inventorySetQuantities``)
+   of variants that differ.
+
+A mutation refused for some units is resent without them, so one bad unit never holds back the
+others. Every change gets exactly one outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from serialsync import (
+    CHANNEL_SKU_LIMITS,
+    AuthenticationError,
+    IntegrationIdError,
+    ListingAction,
+    ListingChange,
+    PermanentRemoteError,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    RemoteError,
+    RemoteIds,
+    check_length,
+)
+
+from serialsync_shopify import mapping
+from serialsync_shopify.client import MaxCostExceededError, ShopifyClient
+
+_LOOKUP_IDS = 250  # remembered variant ids re-read per query (cost 3 each)
+_VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
+_STOCK_REASON = "correction"
+
+
+@dataclass(frozen=True)
+class ShopContext:
+    """What a publish needs to know about the shop, read once per connector."""
+
+    location_id: str
+    max_variants: int
+    name: str
+    domain: str
+    plan: str
+
+
+@dataclass
+class Listed:
+    """One variant as Shopify holds it."""
+
+    variant_id: str
+    sku: str
+    price: Decimal
+    quantity: int | None
+    inventory_item_id: str
+    product_id: str
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any], product_id: str | None = None) -> Listed:
+        """A variant node from any of the plugin's queries."""
+        return cls(
+            variant_id=str(node["id"]),
+            sku=str(node.get("sku") or ""),
+            price=mapping.parse_money(node.get("price")),
+            quantity=node.get("inventoryQuantity"),
+            inventory_item_id=str((node.get("inventoryItem") or {}).get("id") or ""),
+            product_id=str(product_id or (node.get("product") or {}).get("id") or ""),
+        )
+
+    def remote(self) -> RemoteIds:
+        """The ids the host should remember."""
+        return RemoteIds(
+            product_id=self.product_id,
+            variant_id=self.variant_id,
+            inventory_item_id=self.inventory_item_id,
+        )
+
+
+@dataclass
+class _Plan:
+    deletes: list[tuple[ListingChange, Listed]] = field(default_factory=list)
+    zero_stock: list[tuple[ListingChange, Listed]] = field(default_factory=list)
+    creates: list[ListingChange] = field(default_factory=list)
+    updates: list[tuple[ListingChange, Listed, bool, bool]] = field(default_factory=list)
+
+
+class Publisher:
+    """Runs one ``publish_variants`` call against one store."""
+
+    def __init__(
+        self,
+        client: ShopifyClient,
+        *,
+        batch_size: int,
+        product_status: str,
+        context: Callable[[], ShopContext],
+        log: Any,
+    ) -> None:
+        self.client = client
+        self.batch_size = batch_size
+        self.product_status = product_status
+        self._context = context
+        self.log = log
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """One outcome per change, in the order of ``changes``."""
+        outcomes: dict[int, PublishOutcome] = {}
+        valid: list[tuple[int, ListingChange]] = []
+        seen: set[str] = set()
+        for index, change in enumerate(changes):
+            problem = _invalid(product, change, seen)
+            if problem is not None:
+                outcomes[index] = _failed(change, problem[1], problem[0], retryable=False)
+            else:
+                valid.append((index, change))
+        if valid:
+            shop = self._context()
+            by_change = self._publish_valid(product, [c for _, c in valid], shop)
+            for (index, change), outcome in zip(valid, by_change, strict=True):
+                outcomes[index] = outcome
+                if outcome.result is PublishResult.FAILED:
+                    self.log.warning(
+                        "shopify.unit_failed",
+                        operation="publish_variants",
+                        sku=change.unit.sku,
+                        serial=change.unit.serial,
+                        code=outcome.code,
+                        reason=outcome.reason,
+                    )
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _publish_valid(
+        self, product: Product, changes: list[ListingChange], shop: ShopContext
+    ) -> list[PublishOutcome]:
+        results: dict[int, PublishOutcome] = {}
+        handle = mapping.handle_for(product.sku)
+        found, product_node = self._look_up(product, changes, handle)
+        if product_node is not None:
+            owner = ((product_node.get("metafield") or {}) or {}).get("value")
+            if owner != product.sku:
+                reason = (
+                    f"the Shopify product with handle {handle!r} does not belong to POS SKU "
+                    f"{product.sku!r} (its serialsync.pos_sku metafield is {owner!r}); rename "
+                    "that product's handle or remove it"
+                )
+                return [_failed(c, reason, "HANDLE_TAKEN", retryable=False) for c in changes]
+        product_id = str(product_node["id"]) if product_node else None
+        count = int(((product_node or {}).get("variantsCount") or {}).get("count") or 0)
+        plan = self._plan(product, changes, found, results)
+        # Never delete a product's last variant: keep one back at stock 0.
+        if product_id is not None and plan.deletes and count - len(plan.deletes) < 1:
+            plan.zero_stock.append(plan.deletes.pop())
+        ids = {id(c): i for i, c in enumerate(changes)}
+
+        def done(change: ListingChange, outcome: PublishOutcome) -> None:
+            results[ids[id(change)]] = outcome
+
+        if product_id is not None:
+            count -= self._delete(product_id, plan, done)
+        self._create(product, product_id, handle, plan.creates, count, shop, done)
+        self._update(product, plan.updates, shop, done)
+        self._zero(plan.zero_stock, shop, done)
+        return [results[i] for i in range(len(changes))]
+
+    # -- 1. look up -----------------------------------------------------------------------
+
+    def _look_up(
+        self, product: Product, changes: list[ListingChange], handle: str
+    ) -> tuple[dict[str, Listed], dict[str, Any] | None]:
+        """Variants of this product by SKU, and the product node (``None`` when not listed).
+
+        A withdrawal whose ids were remembered is trusted without a re-read (a variant gone
+        meanwhile is caught by the delete); an upsert's variant is re-read to compare.
+        """
+        trusted: list[Listed] = []
+        remembered: list[str] = []
+        for change in changes:
+            remote = change.remote
+            if remote is None or not remote.variant_id:
+                continue
+            if (
+                change.action is ListingAction.WITHDRAW
+                and remote.inventory_item_id
+                and remote.product_id
+            ):
+                trusted.append(
+                    Listed(
+                        variant_id=remote.variant_id,
+                        sku=change.unit.integration_id,
+                        price=Decimal("0"),
+                        quantity=None,
+                        inventory_item_id=remote.inventory_item_id,
+                        product_id=remote.product_id,
+                    )
+                )
+            else:
+                remembered.append(remote.variant_id)
+        remembered = list(dict.fromkeys(remembered))
+        data = self.client.product_lookup(handle, remembered[:_LOOKUP_IDS])
+        product_node = data.get("productByIdentifier")
+        nodes: list[Any] = list(data.get("nodes") or [])
+        for start in range(_LOOKUP_IDS, len(remembered), _LOOKUP_IDS):
+            nodes.extend(self.client.variants_by_id(remembered[start : start + _LOOKUP_IDS]))
+        product_id = str(product_node["id"]) if product_node else None
+        found: dict[str, Listed] = {}
+        for node in nodes:
+            if not node or not node.get("id"):
+                continue  # deleted on Shopify since the last publish
+            listed = Listed.from_node(node)
+            if product_id is None or listed.product_id == product_id:
+                found.setdefault(listed.sku, listed)
+        for listed in trusted:
+            if listed.product_id == product_id:
+                found.setdefault(listed.sku, listed)
+        if product_node is None:
+            return found, None
+        # Serials that already have a variant but no remembered id: adopt them by SKU.
+        with_variants = {
+            value["name"]
+            for option in product_node.get("options") or []
+            if option.get("name") == product.option_name
+            for value in option.get("optionValues") or []
+            if value.get("hasVariants")
+        }
+        wanted = {
+            c.unit.integration_id
+            for c in changes
+            if c.unit.integration_id not in found and c.unit.serial in with_variants
+        }
+        if wanted:
+            self._adopt(str(product_node["id"]), wanted, found)
+        return found, product_node
+
+    def _adopt(self, product_id: str, wanted: set[str], found: dict[str, Listed]) -> None:
+        after: str | None = None
+        first = _VARIANT_PAGE
+        while wanted:
+            try:
+                data = self.client.variants_page(product_id, first, after)
+            except MaxCostExceededError:
+                if first == 1:
+                    raise
+                first = max(1, first // 2)
+                continue
+            connection = (data.get("product") or {}).get("variants") or {}
+            for node in connection.get("nodes") or []:
+                listed = Listed.from_node(node, product_id)
+                if listed.sku in wanted:
+                    if listed.sku in found:
+                        self.log.warning("shopify.duplicate_sku", sku=listed.sku)
+                        continue
+                    found[listed.sku] = listed
+                    wanted.discard(listed.sku)
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                break
+            after = page.get("endCursor")
+
+    # -- plan -----------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        product: Product,
+        changes: list[ListingChange],
+        found: dict[str, Listed],
+        results: dict[int, PublishOutcome],
+    ) -> _Plan:
+        plan = _Plan()
+        for index, change in enumerate(changes):
+            listed = found.get(change.unit.integration_id)
+            if change.action is ListingAction.WITHDRAW:
+                if listed is None:
+                    results[index] = _outcome(change, PublishResult.WITHDRAWN, None)
+                else:
+                    plan.deletes.append((change, listed))
+            elif listed is None:
+                plan.creates.append(change)
+            else:
+                price_differs = mapping.unit_price(product, change.unit) != listed.price
+                stock_differs = listed.quantity != 1
+                if price_differs or stock_differs:
+                    plan.updates.append((change, listed, price_differs, stock_differs))
+                else:
+                    results[index] = _outcome(change, PublishResult.UNCHANGED, listed)
+        return plan
+
+    # -- 2. withdraw ------------------------------------------------------------------------
+
+    def _delete(
+        self,
+        product_id: str,
+        plan: _Plan,
+        done: Callable[[ListingChange, PublishOutcome], None],
+        *,
+        retry: bool = False,
+    ) -> int:
+        """Delete in batches; returns how many variants were deleted."""
+        deleted = 0
+        for batch in _batches(plan.deletes, self.batch_size):
+            try:
+                payload = self.client.variants_delete(
+                    product_id, [listed.variant_id for _, listed in batch]
+                )
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for change, _ in batch:
+                    done(change, _failed_remote(change, exc))
+                continue
+            errors = payload.get("userErrors") or []
+            if not errors:
+                deleted += len(batch)
+                for change, listed in batch:
+                    done(change, _outcome(change, PublishResult.WITHDRAWN, listed))
+                continue
+            codes = {e.get("code") for e in errors}
+            if "CANNOT_DELETE_LAST_VARIANT" in codes:
+                # Our count was stale: take them off sale instead of deleting.
+                plan.zero_stock.extend(batch)
+                continue
+            if "AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT" in codes and not retry:
+                # Some remembered variants are gone already: they are withdrawn; delete the rest.
+                current = self._still_listed(product_id, [listed for _, listed in batch])
+                rest = [(c, listed) for c, listed in batch if listed.variant_id in current]
+                for change, listed in batch:
+                    if listed.variant_id not in current:
+                        done(change, _outcome(change, PublishResult.WITHDRAWN, None))
+                sub = _Plan(deletes=rest)
+                deleted += self._delete(product_id, sub, done, retry=True)
+                plan.zero_stock.extend(sub.zero_stock)
+                continue
+            for change, _ in batch:
+                done(change, _failed_user_errors(change, errors, retryable=True))
+        return deleted
+
+    def _still_listed(self, product_id: str, listed: list[Listed]) -> set[str]:
+        """The ids among ``listed`` that are still variants of the product."""
+        alive: set[str] = set()
+        ids = [item.variant_id for item in listed]
+        for start in range(0, len(ids), _LOOKUP_IDS):
+            for node in self.client.variants_by_id(ids[start : start + _LOOKUP_IDS]):
+                if node and node.get("id") and (node.get("product") or {}).get("id") == product_id:
+                    alive.add(str(node["id"]))
+        return alive
+
+    # -- 3. create --------------------------------------------------------------------------
+
+    def _create(
+        self,
+        product: Product,
+        product_id: str | None,
+        handle: str,
+        creates: list[ListingChange],
+        count: int,
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> None:
+        room = max(0, shop.max_variants - count)
+        if len(creates) > room:
+            reason = (
+                f"POS SKU {product.sku!r} would need {count + len(creates)} variants on one "
+                f"Shopify product; this shop allows {shop.max_variants} per product. Withdraw "
+                "units or split the SKU in the POS; no unit was truncated"
+            )
+            for change in creates[room:]:
+                done(change, _failed(change, reason, "VARIANT_LIMIT", retryable=True))
+            creates = creates[:room]
+        for batch in _batches(creates, self.batch_size):
+            if product_id is None:
+                product_id = self._create_product(product, handle, batch, shop, done)
+            else:
+                self._create_variants(product, product_id, batch, shop, done)
+
+    def _create_product(
+        self,
+        product: Product,
+        handle: str,
+        batch: list[ListingChange],
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> str | None:
+        def send(todo: list[ListingChange]) -> dict[str, Any]:
+            return self.client.product_set(
+                mapping.product_set_input(
+                    product,
+                    [c.unit for c in todo],
+                    handle=handle,
+                    status=self.product_status,
+                    location_id=shop.location_id,
+                )
+            )
+
+        payload, todo = self._send_without_refused(batch, send, done)
+        node = payload.get("product") if payload else None
+        if not node:
+            return None
+        product_id = str(node["id"])
+        variants = ((node.get("variants") or {}).get("nodes")) or []
+        self._record_created(todo, variants, product_id, done)
+        return product_id
+
+    def _create_variants(
+        self,
+        product: Product,
+        product_id: str,
+        batch: list[ListingChange],
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> None:
+        def send(todo: list[ListingChange]) -> dict[str, Any]:
+            return self.client.variants_create(
+                product_id,
+                [
+                    mapping.bulk_create_input(product, c.unit, location_id=shop.location_id)
+                    for c in todo
+                ],
+                mapping.bulk_create_media([c.unit for c in todo]),
+            )
+
+        payload, todo = self._send_without_refused(batch, send, done)
+        if payload:
+            self._record_created(todo, payload.get("productVariants") or [], product_id, done)
+
+    def _send_without_refused(
+        self,
+        batch: list[ListingChange],
+        send: Callable[[list[ListingChange]], dict[str, Any]],
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> tuple[dict[str, Any] | None, list[ListingChange]]:
+        """Send a batch; if some units are refused, fail them and resend the rest once.
+
+        Shopify applies a bulk create all or nothing, so the refused units must leave the
+        batch for the others to go through.
+        """
+        todo = list(batch)
+        for attempt in range(2):
+            try:
+                payload = send(todo)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for change in todo:
+                    done(change, _failed_remote(change, exc))
+                return None, []
+            errors = payload.get("userErrors") or []
+            if not errors:
+                return payload, todo
+            refused = _refused_indexes(errors, len(todo))
+            if not refused or attempt == 1:
+                for change in todo:
+                    done(change, _failed_user_errors(change, errors, retryable=not refused))
+                return None, []
+            for index in sorted(refused):
+                mine = [e for e in errors if _variant_index(e) == index]
+                done(todo[index], _failed_user_errors(todo[index], mine, retryable=None))
+            todo = [c for i, c in enumerate(todo) if i not in refused]
+            if not todo:
+                return None, []
+        return None, []  # pragma: no cover - the loop always returns
+
+    def _record_created(
+        self,
+        todo: list[ListingChange],
+        variants: list[dict[str, Any]],
+        product_id: str,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> None:
+        by_sku = {str(v.get("sku")): v for v in variants if v}
+        for change in todo:
+            node = by_sku.get(change.unit.integration_id)
+            if node is None:
+                done(
+                    change,
+                    _failed(
+                        change,
+                        "Shopify accepted the batch but did not return this variant",
+                        "MISSING_IN_RESPONSE",
+                        retryable=True,
+                    ),
+                )
+                continue
+            listed = Listed.from_node(node, product_id)
+            done(change, _outcome(change, PublishResult.CREATED, listed))
+
+    # -- 4. update --------------------------------------------------------------------------
+
+    def _update(
+        self,
+        product: Product,
+        updates: list[tuple[ListingChange, Listed, bool, bool]],
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> None:
+        failed: set[int] = set()
+        by_product: dict[str, list[tuple[ListingChange, Listed]]] = {}
+        for change, listed, price_differs, _ in updates:
+            if price_differs:
+                by_product.setdefault(listed.product_id, []).append((change, listed))
+        for product_id, items in by_product.items():
+            for batch in _batches(items, self.batch_size):
+                try:
+                    payload = self.client.variants_update(
+                        product_id,
+                        [
+                            {
+                                "id": listed.variant_id,
+                                "price": mapping.money(mapping.unit_price(product, change.unit)),
+                            }
+                            for change, listed in batch
+                        ],
+                    )
+                except AuthenticationError:
+                    raise
+                except RemoteError as exc:
+                    for change, _ in batch:
+                        done(change, _failed_remote(change, exc))
+                        failed.add(id(change))
+                    continue
+                errors = payload.get("userErrors") or []
+                refused = _refused_indexes(errors, len(batch))
+                for index, (change, _) in enumerate(batch):
+                    if index in refused or (errors and not refused):
+                        mine = [e for e in errors if _variant_index(e) == index] or errors
+                        done(change, _failed_user_errors(change, mine, retryable=None))
+                        failed.add(id(change))
+        stock = [
+            (change, listed)
+            for change, listed, _, stock_differs in updates
+            if stock_differs and id(change) not in failed
+        ]
+        self._set_stock(stock, 1, shop, done, PublishResult.UPDATED)
+        for change, listed, _, stock_differs in updates:
+            if not stock_differs and id(change) not in failed:
+                done(change, _outcome(change, PublishResult.UPDATED, listed))
+
+    def _zero(
+        self,
+        items: list[tuple[ListingChange, Listed]],
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+    ) -> None:
+        self._set_stock(items, 0, shop, done, PublishResult.WITHDRAWN)
+
+    def _set_stock(
+        self,
+        items: list[tuple[ListingChange, Listed]],
+        quantity: int,
+        shop: ShopContext,
+        done: Callable[[ListingChange, PublishOutcome], None],
+        result: PublishResult,
+    ) -> None:
+        for batch in _batches(items, self.batch_size):
+            todo = list(batch)
+            for attempt in range(2):
+                quantities = [
+                    {
+                        "inventoryItemId": listed.inventory_item_id,
+                        "locationId": shop.location_id,
+                        "quantity": quantity,
+                        # The POS is the source of truth for these one-of-a-kind units, and a
+                        # withdrawal must not fail on a stale compare: opt out explicitly.
+                        "changeFromQuantity": None,
+                    }
+                    for _, listed in todo
+                ]
+                try:
+                    payload = self.client.set_available(quantities, reason=_STOCK_REASON)
+                except AuthenticationError:
+                    raise
+                except RemoteError as exc:
+                    for change, _ in todo:
+                        done(change, _failed_remote(change, exc))
+                    break
+                errors = payload.get("userErrors") or []
+                if not errors:
+                    for change, listed in todo:
+                        done(change, _outcome(change, result, listed))
+                    break
+                refused = _refused_indexes(errors, len(todo), key="quantities")
+                if not refused or attempt == 1:
+                    for change, _ in todo:
+                        done(change, _failed_user_errors(change, errors, retryable=not refused))
+                    break
+                for index in sorted(refused):
+                    mine = [e for e in errors if _variant_index(e, "quantities") == index]
+                    change = todo[index][0]
+                    gone = {e.get("code") for e in mine} == {"INVALID_INVENTORY_ITEM"}
+                    if gone and result is PublishResult.WITHDRAWN:
+                        # The variant was deleted meanwhile: it cannot be sold, as asked.
+                        done(change, _outcome(change, PublishResult.WITHDRAWN, None))
+                    else:
+                        done(change, _failed_user_errors(change, mine, None))
+                todo = [item for i, item in enumerate(todo) if i not in refused]
+                if not todo:
+                    break
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+_NOT_RETRYABLE_CODES = frozenset(
+    {
+        "INVALID",
+        "INVALID_INPUT",
+        "GREATER_THAN_OR_EQUAL_TO",
+        "NEGATIVE_PRICE_VALUE",
+        "BLANK",
+        "TOO_LONG",
+        "TOO_SHORT",
+        "INVALID_VALUE",
+        "INVALID_QUANTITY_NEGATIVE",
+        "INVALID_INVENTORY_ITEM",
+        "ITEM_NOT_STOCKED_AT_LOCATION",
+        "DUPLICATED_OPTION_VALUE",
+        "OPTION_VALUES_OVER_LIMIT",
+        "VARIANTS_OVER_LIMIT",
+        "HANDLE_NOT_UNIQUE",
+    }
+)
+
+
+def _invalid(product: Product, change: ListingChange, seen: set[str]) -> tuple[str, str] | None:
+    """``(code, reason)`` when a change cannot be sent at all."""
+    unit = change.unit
+    if unit.sku != product.sku:
+        return "WRONG_PRODUCT", f"unit of SKU {unit.sku!r} sent with product {product.sku!r}"
+    try:
+        integration_id = unit.integration_id
+        check_length(integration_id, limit=CHANNEL_SKU_LIMITS["shopify"], channel="shopify")
+    except IntegrationIdError as exc:
+        return "INVALID_INTEGRATION_ID", str(exc)
+    if integration_id in seen:
+        return "DUPLICATE_CHANGE", f"{integration_id!r} appears twice in one publish"
+    seen.add(integration_id)
+    return None
+
+
+def _batches(items: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _variant_index(error: dict[str, Any], key: str = "variants") -> int | None:
+    """The index a userError's ``field`` path points at (``["variants", "3", "price"]``)."""
+    path = [str(p) for p in error.get("field") or []]
+    for position, part in enumerate(path[:-1]):
+        if part == key and path[position + 1].isdigit():
+            return int(path[position + 1])
+    return None
+
+
+def _refused_indexes(errors: list[dict[str, Any]], size: int, key: str = "variants") -> set[int]:
+    indexes = {_variant_index(e, key) for e in errors}
+    if None in indexes:
+        return set()  # an error about the whole request: nobody in particular
+    return {i for i in indexes if i is not None and 0 <= i < size}
+
+
+def _outcome(change: ListingChange, result: PublishResult, listed: Listed | None) -> PublishOutcome:
+    return PublishOutcome(
+        sku=change.unit.sku,
+        serial=change.unit.serial,
+        result=result,
+        remote=listed.remote() if listed else change.remote,
+    )
+
+
+def _failed(
+    change: ListingChange, reason: str, code: str | None, *, retryable: bool
+) -> PublishOutcome:
+    return PublishOutcome(
+        sku=change.unit.sku,
+        serial=change.unit.serial,
+        result=PublishResult.FAILED,
+        remote=change.remote,
+        reason=reason,
+        code=code,
+        retryable=retryable,
+    )
+
+
+def _failed_user_errors(
+    change: ListingChange, errors: list[dict[str, Any]], retryable: bool | None
+) -> PublishOutcome:
+    codes = [str(e.get("code")) for e in errors if e.get("code")]
+    code = codes[0] if codes else "USER_ERROR"
+    reason = "; ".join(str(e.get("message")) for e in errors) or "refused by Shopify"
+    if retryable is None:
+        retryable = code not in _NOT_RETRYABLE_CODES
+    return _failed(change, reason, code, retryable=retryable)
+
+
+def _failed_remote(change: ListingChange, exc: RemoteError) -> PublishOutcome:
+    return _failed(
+        change,
+        str(exc),
+        exc.code or type(exc).__name__,
+        retryable=not isinstance(exc, PermanentRemoteError),
+    )

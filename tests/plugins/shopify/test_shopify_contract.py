@@ -1,0 +1,74 @@
+"""Every GraphQL document the plugin sends validates against the published 2026-07 schema."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import OperationDefinitionNode, parse, validate
+
+from serialsync_shopify import documents
+from serialsync_shopify.fake import FakeShopify
+
+from .conftest import make_connector, product, units, upserts, withdraws
+
+
+@pytest.mark.parametrize("name", sorted(documents.DOCUMENTS))
+def test_every_document_validates_against_the_2026_07_schema(shopify_schema, name):
+    document = parse(documents.DOCUMENTS[name])
+    assert validate(shopify_schema, document) == []
+    (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    assert operation.name is not None
+    assert operation.name.value == name
+
+
+def test_documents_are_all_the_module_constants():
+    constants = {value for key, value in vars(documents).items() if key.endswith("_DOCUMENT")}
+    assert constants == set(documents.DOCUMENTS.values())
+
+
+def test_a_document_the_schema_refuses_is_caught(shopify_schema):
+    # The check can fail: a field that 2026-07 does not have (REST-era variant ``sku`` input).
+    bad = 'mutation { productVariantsBulkCreate(productId: "1", variants: [{sku: "x"}]) { userErrors { message } } }'
+    assert validate(shopify_schema, parse(bad)) != []
+
+
+def test_stock_mutation_requires_idempotent_key_and_change_from_quantity():
+    text = documents.INVENTORY_SET_DOCUMENT
+    assert "@idempotent(key: $key)" in text
+    assert "inventorySetQuantities(input: $input)" in text
+
+
+def test_every_document_sent_in_a_full_run_validates(shopify_schema, shop, clock):
+    """A run over every operation (create, adopt, update, withdraw, orders) on a validating fake."""
+    assert shop.schema is shopify_schema  # the fake refuses what does not validate
+    connector = make_connector(shop, clock, batch_size=2, orders_page_size=2)
+    stock = units(count=5)
+    connector.publish_variants(product(), upserts(stock))
+    connector.publish_variants(product(), upserts(stock))  # adoption pages variants
+    connector.publish_variants(product(price="150.00"), upserts(stock[:2]))
+    connector.publish_variants(product(), withdraws(stock))
+    more = units(count=2, start=10)
+    connector.publish_variants(product(), upserts(more))
+    shop.create_order([(more[0].integration_id, 1)])
+    page = connector.fetch_orders(None, None)
+    assert len(page.orders) == 1
+    connector.check_connection()
+    sent = {name for name, _ in shop.documents}
+    assert sent <= set(documents.DOCUMENTS)
+    for _, text in shop.documents:
+        assert validate(shopify_schema, parse(text)) == []
+    assert not [c for c in shop.calls if c is None]
+
+
+def test_the_fake_refuses_a_document_that_does_not_validate(shopify_schema, clock):
+    fake = FakeShopify(clock=clock.now, schema=shopify_schema)
+    response = fake.handle(
+        __import__("httpx").Request(
+            "POST",
+            "https://fake-shop.myshopify.com/admin/api/2026-07/graphql.json",
+            headers={"X-Shopify-Access-Token": fake.access_token},
+            json={"query": "{ shop { nonexistentField } }"},
+        )
+    )
+    body = response.json()
+    assert "data" not in body
+    assert "nonexistentField" in body["errors"][0]["message"]
