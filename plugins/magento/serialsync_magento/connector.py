@@ -8,9 +8,12 @@ Requests, per call of ``publish_variants`` (N units of one product):
   ``1`` parent save carrying the configurable option and every child link, and ``1`` MSI
   source-items save for all N: **2N + 3**. The documented alternative (``per_child``: options
   call + one ``/child`` call per child) costs 3N + 3.
-* N changed units: ``N`` product updates plus ``1`` source-items save only where the stock moved
-  (a re-listed unit); N withdrawn units: ``1`` source-items save (per 500), plus N updates
-  when ``disable_on_withdraw`` is on. A unit whose payload and stock are unchanged costs nothing.
+* N changed units: ``N`` product updates (Magento has no synchronous batch update) plus ``1``
+  source-items save that re-asserts their stock: **N + 1**. The API's floor is N (the legacy
+  ``stock_item`` inside each product save, on single-source stores only); the explicit MSI save
+  is kept because it names the configured source and cannot be misread from a stale ``remote``.
+* N withdrawn units: ``1`` source-items save (per ``source_items_batch``), plus N updates when
+  ``disable_on_withdraw`` is on. A unit whose child payload is unchanged is not rewritten.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class MagentoConnector(Connector[MagentoSettings]):
     ) -> list[PublishOutcome]:
         """Make the children of ``product``'s configurable parent match ``changes``."""
         log = self.log.bind(operation="publish_variants", sku=product.sku)
+        sent_before = self.client.http.stats["requests"]
         outcomes: list[PublishOutcome] = []
         units: list[_Unit] = []
         for change in changes:
@@ -143,7 +147,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             "magento.published",
             units=len(changes),
             failed=sum(o.result is PublishResult.FAILED for o in outcomes),
-            requests=self.client.http.stats["requests"],
+            requests=self.client.http.stats["requests"] - sent_before,
         )
         return outcomes
 
@@ -295,9 +299,9 @@ class MagentoConnector(Connector[MagentoSettings]):
         unit.stock = "1"
         if remote is not None and extra.get("child_hash") == unit.child_hash and known_id:
             unit.child_id = int(known_id)
-            unit.result = (
-                PublishResult.UNCHANGED if extra.get("stock") == "1" else PublishResult.UPDATED
-            )
+            # The child stays as it is; its stock is set to 1 again. The host sends an upsert
+            # with unchanged content only to re-list a unit, so this counts as an update.
+            unit.result = PublishResult.UPDATED
             return
         if unit.image and unit.image != extra.get("image"):
             # Sent only when the photo changed: Magento adds, never dedupes, uploaded images.
@@ -417,10 +421,10 @@ class MagentoConnector(Connector[MagentoSettings]):
             unit.failure = exc
 
     def _save_stock(self, units: list[_Unit]) -> None:
-        """One source-items save for every unit whose stock moves (chunked for large calls)."""
-        # What the last publish set needs no repeat (a repriced unit stays in stock).
-        moving = [u for u in units if u.extra.get("stock") != u.stock]
-        for batch in chunks(moving, self.settings.source_items_batch):
+        """One source-items save for every unit of the call (chunked for large calls)."""
+        # Stock is always asserted, never inferred from ``remote``: a stale remote (from before
+        # a withdrawal) must not leave a re-listed unit at 0, nor a withdrawn one at 1.
+        for batch in chunks(units, self.settings.source_items_batch):
             items = [
                 mapping.source_item(u.sku, self.settings.source_code, in_stock=u.stock == "1")
                 for u in batch
@@ -444,7 +448,6 @@ class MagentoConnector(Connector[MagentoSettings]):
                 retryable=isinstance(exc, RetryableRemoteError),
             )
         extra = unit.extra
-        extra["stock"] = unit.stock
         extra["parent_sku"] = parent_sku
         if change.action is ListingAction.UPSERT:
             extra.update(
@@ -460,7 +463,7 @@ class MagentoConnector(Connector[MagentoSettings]):
         return PublishOutcome(
             sku=change.unit.sku,
             serial=change.unit.serial,
-            result=unit.result or PublishResult.UNCHANGED,
+            result=unit.result or PublishResult.UPDATED,
             remote=RemoteIds(
                 product_id=parent_sku,
                 variant_id=variant_id or (remote.variant_id if remote else None),

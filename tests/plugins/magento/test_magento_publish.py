@@ -132,7 +132,7 @@ def test_a_serial_added_and_one_withdrawn_in_one_call(fake, make_connector):
     assert len(fake.children_of(POS_SKU)) == 6  # the old links survived the parent save
 
 
-def test_unchanged_units_cost_no_request_and_changed_ones_one_each(fake, make_connector):
+def test_unchanged_children_are_not_rewritten_and_changed_ones_cost_n_plus_1(fake, make_connector):
     connector = make_connector()
     units = [_unit(s) for s in SERIALS[:4]]
     first = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
@@ -141,15 +141,17 @@ def test_unchanged_units_cost_no_request_and_changed_ones_one_each(fake, make_co
     again = connector.publish_variants(
         PRODUCT, [_upsert(u, o) for u, o in zip(units, first, strict=True)]
     )
-    assert {o.result for o in again} == {PublishResult.UNCHANGED}
-    assert len(fake.received) == mark
+    assert {o.result for o in again} == {PublishResult.UPDATED}  # stock set to 1 again
+    assert _calls(fake, mark) == {"POST inventory/source-items": 1}  # no product rewritten
+    mark = len(fake.received)
 
     repriced = [u.model_copy(update={"price": Decimal("1999.00")}) for u in units]
     changed = connector.publish_variants(
         PRODUCT, [_upsert(u, o) for u, o in zip(repriced, again, strict=True)]
     )
     assert {o.result for o in changed} == {PublishResult.UPDATED}
-    assert _calls(fake, mark) == {"PUT products/{sku}": 4}  # N changed units: N requests
+    # N changed units: N updates and one source-items save.
+    assert _calls(fake, mark) == {"PUT products/{sku}": 4, "POST inventory/source-items": 1}
     assert {fake.product(u.integration_id)["price"] for u in units} == {1999.0}
 
 
@@ -165,7 +167,8 @@ def test_a_title_change_updates_the_parent_once_without_touching_links(fake, mak
     )
 
     assert {o.result for o in outcomes} == {PublishResult.UPDATED}
-    assert _calls(fake, mark) == {"PUT products/{sku}": 4}  # 3 children + the parent
+    # 3 children + the parent, and the stock.
+    assert _calls(fake, mark) == {"PUT products/{sku}": 4, "POST inventory/source-items": 1}
     assert fake.product(POS_SKU)["name"] == "Gibson Les Paul Custom"
     assert len(fake.children_of(POS_SKU)) == 3
 
@@ -302,15 +305,17 @@ def test_withdrawing_a_unit_never_published_is_withdrawn(fake, make_connector):
     assert fake.product(f"{POS_SKU}|||GONE1") is None
 
 
-def test_withdrawing_twice_sends_nothing_the_second_time(fake, make_connector):
+def test_a_stale_remote_never_leaves_a_relisted_unit_out_of_stock(fake, make_connector):
     connector = make_connector()
     unit = _unit("W1")
     [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
-    [withdrawn] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
-    mark = len(fake.received)
-    [again] = connector.publish_variants(PRODUCT, [_withdraw(unit, withdrawn)])
-    assert again.result is PublishResult.WITHDRAWN
-    assert len(fake.received) == mark
+    connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    # The remote from *before* the withdrawal still says "in stock".
+    [relisted] = connector.publish_variants(PRODUCT, [_upsert(unit, created)])
+    assert relisted.result is PublishResult.UPDATED
+    assert fake.source_items[(unit.integration_id, "default")] == {"quantity": 1, "status": 1}
+    connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    assert fake.source_items[(unit.integration_id, "default")] == {"quantity": 0, "status": 0}
 
 
 def test_disable_on_withdraw_disables_the_child_and_relisting_enables_it(fake, make_connector):
