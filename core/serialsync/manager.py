@@ -34,7 +34,7 @@ from serialsync.connector import (
     ConnectorTypeRegistrar,
     Role,
 )
-from serialsync.errors import ConfigurationError, PluginError
+from serialsync.errors import ConfigurationError, PluginError, SerialsyncError
 from serialsync.model import (
     InventoryPage,
     ListingChange,
@@ -44,7 +44,7 @@ from serialsync.model import (
     Sale,
     SaleReceipt,
 )
-from serialsync.redaction import register_secret
+from serialsync.redaction import Redactor, register_secret
 
 ENTRY_POINT_GROUP = "serialsync"
 DISABLE_AUTOLOAD_ENV = "SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD"
@@ -234,7 +234,7 @@ class PluginManager:
         """Build a connector of type ``type_name`` from its settings and register it as ``name``.
 
         Raises :class:`ConfigurationError` naming the key when the settings are invalid or the
-        type is unknown.
+        type is unknown, and :class:`PluginError` when the plugin's factory fails.
         """
         if name in self._connectors:
             raise ConfigurationError(f"connectors.{name}: the name is already taken")
@@ -259,7 +259,16 @@ class PluginManager:
                 ) from None
         for secret in validated.secret_values():
             register_secret(secret)
-        impl = ctype.factory(validated, context or ConnectorContext(name=name))
+        try:
+            impl = ctype.factory(validated, context or ConnectorContext(name=name))
+        except SerialsyncError:
+            raise
+        except Exception as exc:  # a plugin's bug must not surface as a bare traceback
+            detail = Redactor(validated.secret_values()).text(f"{type(exc).__name__}: {exc}")
+            raise PluginError(
+                f"connector {name!r} (type {type_name!r}, plugin {ctype.plugin!r}) could not be "
+                f"built: {detail}"
+            ) from exc
         return self.add_connector_instance(name, ctype, impl, validated)
 
     def add_connector_instance(
