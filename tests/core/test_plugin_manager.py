@@ -449,3 +449,20 @@ def test_plugin_with_an_unknown_hook_is_reported_broken():
     assert not manager.add_plugin(Plugin(), name="typo")
     assert "register_conector_types" in manager.broken[0].error
     assert not manager.pm.has_plugin("typo")
+
+
+class FragilePos(Pos):
+    def __init__(self, settings: PosSettings, context: ConnectorContext) -> None:
+        raise ValueError(f"cannot parse host from {settings.password.get_secret_value()}")
+
+
+def test_factory_failure_is_a_plugin_error_naming_the_connector_without_secrets():
+    manager = PluginManager(load_entrypoints=False)
+    ctype = ConnectorType(
+        name="fragile", role=Role.POS, settings_model=PosSettings, factory=FragilePos
+    )
+    manager.connector_types["fragile"] = ctype
+    with pytest.raises(PluginError, match=r"connector 'north' .*ValueError: cannot parse") as info:
+        manager.add_connector("north", "fragile", {"password": "pw_very_secret_1"})
+    assert "pw_very_secret_1" not in str(info.value)
+    assert manager.connectors() == []
