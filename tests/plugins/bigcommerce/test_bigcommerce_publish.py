@@ -361,3 +361,16 @@ def test_stock_zero_makes_a_unit_unsellable_in_the_fake(fake, connector):
     assert not fake.listings()[0].sellable
     with pytest.raises(ValueError, match="out of stock"):
         fake.create_order([(unit.integration_id, 1)])
+
+
+def test_a_batch_refused_whole_with_422_fails_each_unit_with_its_reason(fake, connector):
+    batch = units(3)
+    first = connector.publish_variants(product=product(), changes=upserts(batch))
+    bad = [u.model_copy(update={"price": Decimal("-5")}) for u in batch]
+    fake.requests.clear()
+    outcomes = connector.publish_variants(product=product(), changes=upserts(bad, first))
+    assert results(outcomes) == {PublishResult.FAILED}
+    assert all(o.code == "422" and not o.retryable for o in outcomes)
+    assert all("price" in (o.reason or "") for o in outcomes)
+    assert len(fake.requests) == 1
+    assert set(stock(fake).values()) == {1}
