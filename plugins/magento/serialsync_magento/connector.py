@@ -414,11 +414,12 @@ class MagentoConnector(Connector[MagentoSettings]):
             )
         except AuthenticationError:
             raise
-        except PermanentRemoteError as exc:
-            if exc.status != 404:  # already gone: withdrawn all the same
-                unit.failure = exc
         except RemoteError as exc:
-            unit.failure = exc
+            # Stock 0 is what makes the unit unsellable, and it is still sent: a child that
+            # could not be disabled (or is already gone) is withdrawn all the same.
+            self.log.warning(
+                "magento.disable_failed", serial=unit.change.unit.serial, error=str(exc)
+            )
 
     def _save_stock(self, units: list[_Unit]) -> None:
         """One source-items save for every unit of the call (chunked for large calls)."""

@@ -413,3 +413,13 @@ def test_refused_credentials_raise_for_the_whole_call(fake, make_connector):
         connector.publish_variants(PRODUCT, [_upsert(_unit("A1"))])
     assert "isn't authorized" in str(error.value)
     assert "wrong-token" not in str(error.value)
+
+
+def test_a_child_that_cannot_be_disabled_is_still_withdrawn_by_stock(fake, make_connector):
+    connector = make_connector(disable_on_withdraw=True)
+    unit = _unit("D2")
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    del fake.products[unit.integration_id]  # PUT now fails: the name is missing on create
+    [outcome] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
+    assert outcome.result is PublishResult.WITHDRAWN
+    assert fake.source_items[(unit.integration_id, "default")] == {"quantity": 0, "status": 0}
