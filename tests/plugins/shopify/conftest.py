@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import respx
 from graphql import GraphQLSchema, build_schema
-
 from serialsync import ConnectorContext, ListingAction, ListingChange, Product, SerializedUnit
 from serialsync_shopify import FakeShopify, ShopifyConnector, ShopifySettings
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from graphql import OperationDefinitionNode, parse, validate
-
 from serialsync_shopify import documents
 from serialsync_shopify.fake import FakeShopify
 
