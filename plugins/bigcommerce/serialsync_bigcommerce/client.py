@@ -8,7 +8,9 @@ for JSON, hence the ``Accept`` header on every request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,13 +38,62 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
         yield list(items[start : start + size])
 
 
+@dataclass(frozen=True)
+class BatchError:
+    """Why one item of a batch was not written: the item's HTTP-like status and the text."""
+
+    status: int  # 0 when no error named the item
+    text: str
+
+
 class BatchResult:
-    """What ``PUT /v3/catalog/variants`` answered: the variants it wrote, and its errors."""
+    """What ``PUT /v3/catalog/variants`` answered: the variants it wrote, and its errors.
+
+    BigCommerce documents no item index in ``batch_errors``, so an error is matched to the
+    item whose variant id or SKU it names anywhere in its body.
+    """
 
     def __init__(self, status: int, data: list[dict[str, Any]], errors: list[dict[str, Any]]):
         self.status = status
         self.data = data
         self.errors = errors
+        self._by_id = {int(v["id"]): v for v in data if "id" in v}
+        self._by_sku = {str(v.get("sku", "")).casefold(): v for v in data}
+
+    def written(self, *, variant_id: int | None, sku: str) -> dict[str, Any] | None:
+        """The written variant: by id for an update, by SKU (any case) for a create."""
+        if variant_id is not None:
+            return self._by_id.get(variant_id)
+        return self._by_sku.get(sku.casefold())
+
+    def error_about(self, *, variant_id: int | None, sku: str, alone: bool) -> BatchError:
+        """The error about one unwritten item; ``alone``: it is the only unwritten item."""
+        keys = {sku.casefold()}
+        if variant_id is not None:
+            keys.add(str(variant_id))
+        error = next((e for e in self.errors if keys & set(_leaves(e))), None)
+        if error is None and alone and len(self.errors) == 1:
+            error = self.errors[0]  # one error, one unwritten item: they belong together
+        if error is None:
+            titles = "; ".join(str(e.get("title") or e) for e in self.errors)
+            return BatchError(0, titles or "not written, and no error said why")
+        detail = error.get("errors")
+        title = str(error.get("title") or "error")
+        text = f"{title} {json.dumps(detail, sort_keys=True)}" if detail else title
+        try:
+            status = int(error.get("status") or 0)
+        except (TypeError, ValueError):
+            status = 0
+        return BatchError(status, text)
+
+
+def _leaves(value: Any) -> list[str]:
+    """Every scalar in a JSON value, as casefolded text."""
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [str(value).casefold()]
 
 
 class BigCommerceClient:

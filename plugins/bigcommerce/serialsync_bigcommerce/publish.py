@@ -32,7 +32,6 @@ several storefront pages; an operator should split the POS SKU instead, or use
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -53,7 +52,13 @@ from serialsync import (
 )
 
 from serialsync_bigcommerce import mapping
-from serialsync_bigcommerce.client import BATCH_LIMIT, VARIANT_LIMIT, BigCommerceClient, chunks
+from serialsync_bigcommerce.client import (
+    BATCH_LIMIT,
+    VARIANT_LIMIT,
+    BatchResult,
+    BigCommerceClient,
+    chunks,
+)
 from serialsync_bigcommerce.mapping import RemoteProduct, RemoteVariant
 
 SKU_LIMIT = CHANNEL_SKU_LIMITS["bigcommerce"]
@@ -474,7 +479,7 @@ class Publisher:
                 for item in batch:
                     self._fail_remote(item.work, exc)
                 continue
-            self._read_batch(batch, result.data, result.errors, left)
+            self._read_batch(batch, result, left)
         return left
 
     def _delete(self, item: _Item) -> None:
@@ -489,37 +494,23 @@ class Publisher:
         # Deleted (or already gone): no remote ids remain to remember.
         self._done(item.work, PublishResult.WITHDRAWN, None)
 
-    def _read_batch(
-        self,
-        batch: list[_Item],
-        data: list[dict[str, Any]],
-        errors: list[dict[str, Any]],
-        left: _Round,
-    ) -> None:
-        by_id = {int(v["id"]): v for v in data if "id" in v}
-        by_sku = {str(v.get("sku", "")).casefold(): v for v in data}
+    def _read_batch(self, batch: list[_Item], result: BatchResult, left: _Round) -> None:
         unwritten: list[_Item] = []
         for item in batch:
-            if item.kind == "create":
-                written = by_sku.get(item.work.iid.casefold())
-            else:
-                written = by_id.get(int(item.body["id"]))
+            written = result.written(variant_id=_variant_id(item), sku=item.work.iid)
             if written is None:
                 unwritten.append(item)
                 continue
             variant = RemoteVariant.from_json({"product_id": item.product_id, **written})
             self._done(item.work, item.result, _remote(variant))
         for item in unwritten:
-            # BigCommerce documents no item index in batch_errors: an error is matched to
-            # the item whose id or SKU it names; a lone error and a lone unwritten item match.
-            error = _error_for(item, errors)
-            if error is None and len(errors) == 1 and len(unwritten) == 1:
-                error = errors[0]
-            status = int(error.get("status") or 0) if error else 0
-            text = _error_text(error, errors)
-            if item.kind == "create" and (status == 409 or "duplicate" in text.casefold()):
+            error = result.error_about(
+                variant_id=_variant_id(item), sku=item.work.iid, alone=len(unwritten) == 1
+            )
+            text = error.text.casefold()
+            if item.kind == "create" and (error.status == 409 or "duplicate" in text):
                 left.conflicts.append(item.work)
-            elif item.kind != "create" and (status == 404 or "not found" in text.casefold()):
+            elif item.kind != "create" and (error.status == 404 or "not found" in text):
                 if item.kind == "withdraw":
                     self._done(item.work, PublishResult.WITHDRAWN, None)  # already gone
                 else:
@@ -528,10 +519,10 @@ class Publisher:
                 self._fail(
                     item.work.index,
                     item.work.change,
-                    f"BigCommerce refused the variant {item.work.iid!r}: {text}",
-                    code=str(status or "batch-error"),
+                    f"BigCommerce refused the variant {item.work.iid!r}: {error.text}",
+                    code=str(error.status or "batch-error"),
                     # 5xx inside a batch is transient; validation (4xx) will not change.
-                    retryable=status >= 500 or status in (0, 429),
+                    retryable=error.status >= 500 or error.status in (0, 429),
                 )
 
     def _set_images(self, works: list[_Work]) -> None:
@@ -654,34 +645,10 @@ def _remote(variant: RemoteVariant) -> RemoteIds:
     return RemoteIds(product_id=str(variant.product_id), variant_id=str(variant.id))
 
 
+def _variant_id(item: _Item) -> int | None:
+    """The variant an update or withdrawal item addresses (``None`` for a create)."""
+    return int(item.body["id"]) if "id" in item.body else None
+
+
 def _with_image(remote: RemoteIds, url: str) -> RemoteIds:
     return remote.model_copy(update={"extra": {**remote.extra, "image": url}})
-
-
-def _leaves(value: Any) -> list[str]:
-    if isinstance(value, Mapping):
-        return [leaf for v in value.values() for leaf in _leaves(v)]
-    if isinstance(value, list | tuple):
-        return [leaf for v in value for leaf in _leaves(v)]
-    return [str(value).casefold()]
-
-
-def _error_for(item: _Item, errors: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The batch error naming ``item``'s id or SKU, if any."""
-    keys = {item.work.iid.casefold()}
-    if "id" in item.body:
-        keys.add(str(item.body["id"]))
-    for error in errors:
-        if keys & set(_leaves(error)):
-            return error
-    return None
-
-
-def _error_text(error: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> str:
-    if error is not None:
-        detail = error.get("errors")
-        title = str(error.get("title") or "error")
-        return f"{title} {json.dumps(detail, sort_keys=True)}" if detail else title
-    if errors:
-        return "; ".join(str(e.get("title") or e) for e in errors)
-    return "not written, and no error said why"
