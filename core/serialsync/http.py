@@ -26,6 +26,7 @@ import email.utils
 import itertools
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -122,6 +123,14 @@ class _RetryNeededError(Exception):
         self.wait = wait
         self.response = response
         self.throttled = throttled
+
+
+def _default_transport(verify: bool) -> httpx.HTTPTransport:
+    # TCP_NODELAY: a request or response written in two segments (headers, then body) would
+    # otherwise wait for the peer's delayed ACK, about 40 ms per request on Linux.
+    return httpx.HTTPTransport(
+        verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -235,8 +244,7 @@ class HttpClient:
             auth=auth,
             params=dict(params or {}),
             timeout=(timeouts or Timeouts()).to_httpx(),
-            transport=transport,
-            verify=verify,
+            transport=transport or _default_transport(verify),
         )
         #: Counters a benchmark or test may read: requests sent, retries, throttles received.
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}

@@ -22,7 +22,10 @@ class LoopbackServer:
 
     def start(self, *, timeout: float = 10.0) -> str:
         """Start serving; return the base URL (``http://127.0.0.1:PORT``)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only
+        # when the listening socket says it is TCP; without it every response (headers, then
+        # body) waits for the client's delayed ACK, about 40 ms.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
