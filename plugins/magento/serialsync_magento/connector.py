@@ -30,6 +30,7 @@ from serialsync import (
     IntegrationIdError,
     ListingAction,
     ListingChange,
+    Order,
     OrdersPage,
     PermanentRemoteError,
     Product,
@@ -489,10 +490,21 @@ class MagentoConnector(Connector[MagentoSettings]):
         )
         items = list(result.get("items") or [])
         total = int(result.get("total_count") or 0)
-        orders = tuple(mapping.order_from(raw, self.name) for raw in items)
+        orders = tuple(self._order(raw) for raw in items)
         more = bool(items) and number * size < total
         self.log.info("magento.orders_page", page=number, orders=len(orders), total=total)
         return OrdersPage(orders=orders, next_page=str(number + 1) if more else None)
+
+    def _order(self, raw: dict[str, Any]) -> Order:
+        try:
+            return mapping.order_from(raw, self.name)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Skipping it would lose a sale: the pass stops here and the cursor stays put.
+            raise PermanentRemoteError(
+                f"Magento order {raw.get('entity_id', '?')} could not be read: "
+                f"{type(exc).__name__}: {exc}",
+                connector=self.name,
+            ) from None
 
 
 def _page_number(page: str | None) -> int:
