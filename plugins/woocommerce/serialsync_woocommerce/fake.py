@@ -634,7 +634,8 @@ def _attributes(raw: list[Any]) -> list[Json]:
 
 
 def _sku_filter(record: Json, params: dict[str, str]) -> bool:
-    return "sku" not in params or record["sku"] == params["sku"]
+    # ``sku`` takes a comma-separated list of exact SKUs.
+    return "sku" not in params or record["sku"] in params["sku"].split(",")
 
 
 def _body(request: httpx.Request) -> Json:

@@ -302,8 +302,10 @@ class Publisher:
         known = (parent.body or {}).get("variations")
         count = (len(known) if isinstance(known, list) else 0) + parent.sent_creates
         pages = max(1, math.ceil(count / 100))
+        # WooCommerce reads a comma in ?sku= as a list of SKUs (GS1 serials may hold one).
+        comma = any("," in sku for sku in skus.values())
         try:
-            if pages < len(indexes):
+            if pages < len(indexes) or comma:
                 listed = {
                     str(v.get("sku")): v for v in self.client.list_variations(parent.product_id)
                 }
@@ -394,11 +396,11 @@ class Publisher:
         error = item_error(item)
         if error is None:
             if op.kind == "delete" or op.withdraw:
-                ids = self._ids(parent, None if op.kind == "delete" else item)
+                ids = self._ids(parent, None if op.kind == "delete" else item, index=op.index)
                 self._done(op.index, PublishResult.WITHDRAWN, ids)
             else:
                 result = PublishResult.CREATED if op.kind == "create" else PublishResult.UPDATED
-                self._done(op.index, result, self._ids(parent, item, op.payload))
+                self._done(op.index, result, self._ids(parent, item, op.payload, index=op.index))
             return False
         code, message, data = error
         if op.kind == "create" and code == DUPLICATE_SKU:
@@ -490,11 +492,25 @@ class Publisher:
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _ids(self, parent: _Parent, item: Json | None, payload: Json | None = None) -> RemoteIds:
+    def _ids(
+        self,
+        parent: _Parent,
+        item: Json | None,
+        payload: Json | None = None,
+        *,
+        index: int | None = None,
+    ) -> RemoteIds:
+        """The ids to remember; ``extra`` keeps the image URL the variation is known to hold."""
         extra = {}
         image = (payload or {}).get("image")
         if isinstance(image, dict) and image.get("src"):
             extra[IMAGE_KEY] = str(image["src"])
+        elif index is not None and item is not None:
+            # Not sent this time: still true if the last publish recorded this very image.
+            change = self.changes[index]
+            known = change.remote.extra.get(IMAGE_KEY) if change.remote else None
+            if known and change.unit.images and change.unit.images[0] == known:
+                extra[IMAGE_KEY] = known
         return RemoteIds(
             product_id=parent.product_id,
             variant_id=_id(item) if item is not None else None,

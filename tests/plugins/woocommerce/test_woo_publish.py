@@ -262,3 +262,35 @@ def test_publish_through_respx(fake, make_connector):
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 3
     assert isinstance(fake, FakeWooCommerce) and len(fake.variations) == 3
+
+
+def test_a_serial_with_a_comma_is_adopted_through_the_listing(fake, connector):
+    # ?sku=a,b means "a or b" to WooCommerce: such a SKU cannot be searched for.
+    unit = SerializedUnit(sku="0113942719", serial="AB,12")
+    connector.publish_variants(product(), upserts([unit]))
+    fake.requests.clear()
+
+    (outcome,) = connector.publish_variants(product(), upserts([unit]))
+
+    assert outcome.result is PublishResult.UNCHANGED
+    assert len(fake.variations) == 1
+    assert not any("sku=" in path for _, path in fake.requests)
+
+
+def test_a_unit_image_is_sent_once_not_on_every_update(fake, connector):
+    unit = SerializedUnit(sku="0113942719", serial="US1", images=("https://img.example/us1.jpg",))
+    (first,) = connector.publish_variants(product(), upserts([unit]))
+    assert first.remote is not None and first.remote.extra["image_src"] == unit.images[0]
+    variation = fake.variation_by_sku(unit.integration_id)
+    image_id = variation["image"]["id"]
+
+    (again,) = connector.publish_variants(
+        product(price="10.00"), upserts([unit], {"US1": first.remote})
+    )
+
+    assert again.result is PublishResult.UPDATED
+    assert fake.variation_by_sku(unit.integration_id)["image"]["id"] == image_id
+    # Still remembered, so the next update does not send it either.
+    assert again.remote is not None and again.remote.extra == first.remote.extra
+    connector.publish_variants(product(price="11.00"), upserts([unit], {"US1": again.remote}))
+    assert fake.variation_by_sku(unit.integration_id)["image"]["id"] == image_id
