@@ -116,7 +116,6 @@ class FakeWooCommerce(FakeChannel):
         #: Variation SKUs whose create or update the store refuses: sku -> (status, code, message).
         self.refusals: dict[str, tuple[int, str, str]] = {}
         self._next_id = 10
-        self._rank = 0
 
     # -- extra helpers for tests and the sandbox ------------------------------------------------
 
@@ -129,7 +128,7 @@ class FakeWooCommerce(FakeChannel):
         with self.lock:
             self.refusals[sku] = (status, code, message)
 
-    def add_product(self, sku: str, *, type: str = "variable", options: Sequence[str] = ()) -> int:
+    def add_product(self, sku: str, *, kind: str = "variable", options: Sequence[str] = ()) -> int:
         """Create a product directly (as staff would); its id."""
         with self.lock:
             attributes = (
@@ -138,7 +137,7 @@ class FakeWooCommerce(FakeChannel):
                 else []
             )
             return self._create_product(
-                {"name": sku, "sku": sku, "type": type, "attributes": attributes}
+                {"name": sku, "sku": sku, "type": kind, "attributes": attributes}
             )
 
     def add_variation(self, product_id: int, sku: str, serial: str, stock: int = 1) -> int:
