@@ -113,6 +113,12 @@ class ShopifyConnector(Connector[ShopifySettings]):
         if page:
             token = json.loads(page)
             after, query = token["after"], token["query"]
+        # Cut the page to what Shopify's cost rules allow before sending it.
+        while self.orders_page_size > 1:
+            asked = self.client.expected_cost("OrdersPage", self._orders_variables())
+            if asked <= MAX_QUERY_COST:
+                break
+            self.orders_page_size = _shrunk(self.orders_page_size, asked)
         while True:
             try:
                 data = self.client.orders_page(self.orders_page_size, after, query, LINES_PER_ORDER)
@@ -131,6 +137,9 @@ class ShopifyConnector(Connector[ShopifySettings]):
         if info.get("hasNextPage") and info.get("endCursor"):
             next_page = json.dumps({"after": info["endCursor"], "query": query})
         return OrdersPage(orders=tuple(orders), next_page=next_page)
+
+    def _orders_variables(self) -> dict[str, Any]:
+        return {"first": self.orders_page_size, "lines": LINES_PER_ORDER}
 
     def _order(self, node: dict[str, Any]) -> Order:
         items = node.get("lineItems") or {}

@@ -26,7 +26,10 @@ def test_documents_are_all_the_module_constants():
 
 def test_a_document_the_schema_refuses_is_caught(shopify_schema):
     # The check can fail: a field that 2026-07 does not have (REST-era variant ``sku`` input).
-    bad = 'mutation { productVariantsBulkCreate(productId: "1", variants: [{sku: "x"}]) { userErrors { message } } }'
+    bad = (
+        'mutation { productVariantsBulkCreate(productId: "1", variants: [{sku: "x"}]) '
+        "{ userErrors { message } } }"
+    )
     assert validate(shopify_schema, parse(bad)) != []
 
 

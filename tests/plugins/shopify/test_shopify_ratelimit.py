@@ -1,0 +1,181 @@
+"""Cost-bucket pacing, THROTTLED retries (HTTP 200 and 429), and MAX_COST_EXCEEDED."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+from hypothesis import given
+from hypothesis import strategies as st
+
+from serialsync import PublishResult, RateLimitedError
+from serialsync_shopify.fake import FakeShopify
+from serialsync_shopify.ratelimit import (
+    PACING_MARGIN,
+    CostBucketLimiter,
+    ThrottleStatus,
+    throttle_signal,
+    throttle_wait,
+)
+
+from .conftest import SHOP_URL, make_connector, product, units, upserts
+
+ENDPOINT = f"{SHOP_URL}/admin/api/2026-07/graphql.json"
+
+
+def cost_body(requested, available, maximum=1000.0, rate=100.0, errors=None, data=None):
+    body = {
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": requested,
+                "actualQueryCost": None if errors else requested,
+                "throttleStatus": {
+                    "maximumAvailable": maximum,
+                    "currentlyAvailable": available,
+                    "restoreRate": rate,
+                },
+            }
+        }
+    }
+    if errors:
+        body["errors"] = errors
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+THROTTLED = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+
+
+@given(
+    cost=st.integers(min_value=1, max_value=1000),
+    available=st.floats(min_value=0, max_value=1000),
+    rate=st.sampled_from([50.0, 100.0, 200.0, 1000.0]),
+)
+def test_throttle_wait_is_cost_minus_available_over_restore_rate(cost, available, rate):
+    status = ThrottleStatus(maximum=1000.0, available=available, restore_rate=rate, requested=cost)
+    wait = throttle_wait(status)
+    assert wait == pytest.approx(max(0.0, (cost - available) / rate))
+
+
+@pytest.mark.parametrize("status_code", [200, 429])
+def test_throttle_signal_reads_the_body_for_200_and_429(status_code):
+    response = httpx.Response(status_code, json=cost_body(500, 100, errors=THROTTLED))
+    hint = throttle_signal(response)
+    assert hint is not None
+    assert hint.wait == pytest.approx(4.0)
+
+
+def test_throttle_signal_ignores_other_errors_and_junk():
+    other = [{"message": "boom", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+    assert throttle_signal(httpx.Response(200, json=cost_body(10, 500, errors=other))) is None
+    assert throttle_signal(httpx.Response(200, content=b"<html>")) is None
+    assert throttle_signal(httpx.Response(500, json=cost_body(10, 0, errors=THROTTLED))) is None
+
+
+def test_limiter_waits_before_the_bucket_would_run_dry(clock):
+    limiter = CostBucketLimiter(clock.now)
+    limiter.expect(300)
+    assert limiter.wait_time() == 0  # nothing seen yet
+    limiter.observe(httpx.Response(200, json=cost_body(100, 100.0, rate=50.0)))
+    assert limiter.wait_time() == pytest.approx(200 / 50 + PACING_MARGIN)
+    clock.t += 3  # the bucket refills 150 points meanwhile
+    assert limiter.wait_time() == pytest.approx(50 / 50 + PACING_MARGIN)
+    clock.t += 10
+    assert limiter.wait_time() == 0
+    limiter.expect(5000)  # never more than the whole bucket is waited for
+    limiter.observe(httpx.Response(200, json=cost_body(100, 0.0, rate=50.0)))
+    assert limiter.wait_time() == pytest.approx(1000 / 50 + PACING_MARGIN)
+
+
+def test_limiter_observe_ignores_a_body_without_cost(clock):
+    limiter = CostBucketLimiter(clock.now)
+    limiter.observe(httpx.Response(200, json=cost_body(10, 5.0)))
+    limiter.observe(httpx.Response(502, content=b"Bad gateway"))
+    limiter.observe(httpx.Response(200, json={"data": {}}))
+    assert limiter.status is not None
+    assert limiter.status.available == 5.0
+
+
+def test_pacing_keeps_a_small_bucket_from_throttling(clock, wall, optional_schema):
+    fake = FakeShopify(
+        clock=clock.now, now=wall, schema=optional_schema, bucket_size=600, restore_rate=50
+    )
+    connector = make_connector(fake, clock, transport=True, batch_size=100)
+    outcomes = connector.publish_variants(product(), upserts(units(count=450)))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    again = connector.publish_variants(product(), upserts(units(count=450)))  # adoption reads
+    assert {o.result for o in again} == {PublishResult.UNCHANGED}
+    stats = connector.client.http.stats
+    assert stats["throttled"] == 0
+    assert clock.sleeps  # it did wait, before sending
+    assert stats["waited"] == pytest.approx(sum(clock.sleeps))
+
+
+@pytest.mark.parametrize("status_code", [200, 429])
+def test_throttled_waits_for_the_restore_and_retries(clock, wall, optional_schema, status_code):
+    fake = FakeShopify(
+        clock=clock.now, now=wall, schema=optional_schema, throttle_status=status_code
+    )
+    connector = make_connector(fake, clock, transport=True)
+    connector.shop_context()
+    fake.drain_bucket(to=0)
+    # The limiter believes the bucket is full (another process of the same app emptied it).
+    connector.client.limiter.observe(httpx.Response(200, json=cost_body(1, 1000.0)))
+    outcomes = connector.publish_variants(product(), upserts(units(count=2)))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert connector.client.http.stats["throttled"] == 1
+    # Waited (requested cost - available) / restore rate (+ under 0.1 s of jitter).
+    lookup_cost = 7
+    assert lookup_cost / 100 <= clock.sleeps[0] <= lookup_cost / 100 + 0.1
+
+
+@pytest.mark.parametrize("status_code", [200, 429])
+def test_throttled_until_retries_run_out_raises_rate_limited(clock, status_code):
+    with respx.mock() as mock:
+        mock.post(ENDPOINT).mock(
+            return_value=httpx.Response(status_code, json=cost_body(50, 0, errors=THROTTLED))
+        )
+        fake = FakeShopify(clock=clock.now)
+        connector = make_connector(fake, clock)
+        with pytest.raises(RateLimitedError) as info:
+            connector.check_connection()
+    assert info.value.retry_after == pytest.approx(0.5)
+    assert connector.client.http.stats["requests"] == 6
+
+
+def test_max_cost_exceeded_shrinks_the_orders_page(clock):
+    """Shopify charges more than our estimate: the refusal shrinks the page, for good."""
+    sent = []
+
+    def answer(request):
+        variables = json.loads(request.content)["variables"]
+        sent.append(variables["first"])
+        cost = 2 + 60 * variables["first"]
+        if cost > 1000:
+            error = {
+                "message": f"Query cost is {cost}, which exceeds the single query max cost limit",
+                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": 1000},
+            }
+            return httpx.Response(200, json={"errors": [error]})
+        page = {"orders": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}}
+        return httpx.Response(200, json=cost_body(cost, 900, data=page))
+
+    with respx.mock() as mock:
+        mock.post(ENDPOINT).mock(side_effect=answer)
+        connector = make_connector(FakeShopify(clock=clock.now), clock, orders_page_size=250)
+        assert connector.fetch_orders(None, None).orders == ()
+        connector.fetch_orders(None, None)
+    # 250 is first cut to what our estimate allows (25), then by the refusal to 14, for good.
+    assert sent == [25, 14, 14]
+    assert connector.orders_page_size == 14
+
+
+def test_an_orders_page_is_sized_to_fit_the_single_query_limit(clock, wall):
+    fake = FakeShopify(clock=clock.now, now=wall)
+    connector = make_connector(fake, clock, transport=True, orders_page_size=250)
+    connector.fetch_orders(None, None)
+    assert connector.orders_page_size < 250
+    assert connector.client.http.stats["requests"] == 1  # never refused
