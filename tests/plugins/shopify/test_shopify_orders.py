@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
-from serialsync import FinancialStatus, parse
+from serialsync import FinancialStatus, OrdersPage, parse
+from serialsync_shopify import ShopifyConnector
 from serialsync_shopify.mapping import financial_status, updated_since_query
 
 from .conftest import make_connector, product, units, upserts
@@ -20,8 +20,9 @@ def stocked(connector, shop):
     return stock
 
 
-def read_all(connector, since=None):
-    pages, page = [], None
+def read_all(connector: ShopifyConnector, since: datetime | None = None) -> list[OrdersPage]:
+    pages: list[OrdersPage] = []
+    page: str | None = None
     while True:
         result = connector.fetch_orders(since, page)
         pages.append(result)

@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from serialsync import ListingAction, ListingChange, PublishResult, SerializedUnit
+from serialsync import (
+    ListingAction,
+    ListingChange,
+    PublishOutcome,
+    PublishResult,
+    SerializedUnit,
+)
 from serialsync_shopify.fake import FakeShopify
 from serialsync_shopify.mapping import handle_for
 
@@ -16,11 +22,13 @@ from .conftest import make_connector, product, units, upserts, withdraws
 SKU = "0113942719"
 
 
-def results(outcomes):
+def results(outcomes: list[PublishOutcome]) -> Counter[PublishResult]:
     return Counter(o.result for o in outcomes)
 
 
-def remembered(stock, outcomes, action):
+def remembered(
+    stock: list[SerializedUnit], outcomes: list[PublishOutcome], action: ListingAction
+) -> list[ListingChange]:
     remotes = {o.serial: o.remote for o in outcomes}
     return [ListingChange(unit=u, action=action, remote=remotes[u.serial]) for u in stock]
 
@@ -190,7 +198,7 @@ def test_resume_after_a_connection_lost_after_create(shop, clock):
     lost = {"done": False}
 
     def drop_after_apply(request: httpx.Request) -> httpx.Response:
-        response = shop(request)
+        response: httpx.Response = shop(request)
         if b"VariantsCreate" in request.content and not lost["done"]:
             lost["done"] = True
             raise httpx.RemoteProtocolError("connection dropped", request=request)
@@ -219,7 +227,7 @@ def test_user_error_on_one_unit_fails_it_while_the_others_succeed(connector, sho
         PublishResult.CREATED,
     ]
     assert outcomes[1].code == "GREATER_THAN_OR_EQUAL_TO"
-    assert "greater than or equal to 0" in outcomes[1].reason
+    assert "greater than or equal to 0" in str(outcomes[1].reason)
     assert outcomes[1].retryable is False
     assert not shop.variants_with_sku(bad.integration_id)
     assert shop.variants_with_sku(good[0].integration_id)
@@ -245,7 +253,7 @@ def test_more_units_than_the_variant_limit_are_refused_not_truncated(clock, wall
     outcomes = connector.publish_variants(product(), upserts(units(count=8)))
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 5 + [PublishResult.FAILED] * 3
     assert {o.code for o in outcomes[5:]} == {"VARIANT_LIMIT"}
-    assert "allows 5 per product" in outcomes[5].reason
+    assert "allows 5 per product" in str(outcomes[5].reason)
     assert len(fake.variants) == 5
     # A withdrawal frees room: the refused units go through on the next pass.
     created = outcomes[:5]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
 import respx
 from hypothesis import given
 from hypothesis import strategies as st
-
 from serialsync import PublishResult, RateLimitedError
 from serialsync_shopify.fake import FakeShopify
 from serialsync_shopify.ratelimit import (
@@ -25,8 +25,15 @@ from .conftest import SHOP_URL, make_connector, product, units, upserts
 ENDPOINT = f"{SHOP_URL}/admin/api/2026-07/graphql.json"
 
 
-def cost_body(requested, available, maximum=1000.0, rate=100.0, errors=None, data=None):
-    body = {
+def cost_body(
+    requested: float,
+    available: float,
+    maximum: float = 1000.0,
+    rate: float = 100.0,
+    errors: list[dict[str, Any]] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "extensions": {
             "cost": {
                 "requestedQueryCost": requested,
