@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-import structlog
 import tenacity
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -45,6 +44,7 @@ from serialsync.errors import (
     RemoteError,
     RetryableRemoteError,
 )
+from serialsync.logging import get_logger
 from serialsync.redaction import MASK, Redactor, register_secret, registered_secrets
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -237,7 +237,7 @@ class HttpClient:
         for secret in secrets:
             register_secret(secret)
         _guard_httpx_log()
-        self._log = (logger or structlog.get_logger("serialsync.http")).bind(connector=connector)
+        self._log = (logger or get_logger("serialsync.http")).bind(connector=connector)
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -280,9 +280,15 @@ class HttpClient:
         """
         method = method.upper()
         safe_to_repeat = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
-        request = self._client.build_request(
-            method, url, params=params, json=json, content=content, data=data, headers=headers
-        )
+
+        def build() -> httpx.Request:
+            # A fresh request per attempt: an auth flow (OAuth 1.0a signing) edits the request
+            # it is given, and a retry must be signed anew, not carry the last signature.
+            return self._client.build_request(
+                method, url, params=params, json=json, content=content, data=data, headers=headers
+            )
+
+        request = build()
         retrying = tenacity.Retrying(
             stop=self._stop,
             wait=self._wait,
@@ -293,7 +299,7 @@ class HttpClient:
         attempts = itertools.count(1)
         try:
             response: httpx.Response = retrying(
-                self._attempt, request, safe_to_repeat, operation, attempts
+                self._attempt, build, safe_to_repeat, operation, attempts
             )
             return response
         except _RetryNeededError as last:
@@ -314,6 +320,10 @@ class HttpClient:
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         """``request("DELETE", url, ...)``."""
         return self.request("DELETE", url, **kwargs)
+
+    def add_secret(self, value: SecretStr | str | None) -> None:
+        """Redact a secret learned at run time (a session token) from what this client logs."""
+        self.redactor.add(value)
 
     def raise_for_status(self, response: httpx.Response) -> httpx.Response:
         """Return a 2xx/3xx response; raise the matching :class:`RemoteError` otherwise."""
@@ -380,12 +390,13 @@ class HttpClient:
 
     def _attempt(
         self,
-        request: httpx.Request,
+        build: Callable[[], httpx.Request],
         safe_to_repeat: bool,
         operation: str | None,
         attempts: Iterator[int],
     ) -> httpx.Response:
         attempt = next(attempts)
+        request = build()
         if self.rate_limiter is not None:
             pause = self.rate_limiter.wait_time()
             if pause > 0:

@@ -98,13 +98,19 @@ class Redactor:
         params: Iterable[str] = (),
         headers: Iterable[str] = (),
     ) -> None:
+        self._values: list[str] = []
+        self.add(*secrets)
+        self._params = SECRET_PARAMS | {p.lower() for p in params}
+        self._headers = SECRET_HEADERS | {h.lower() for h in headers}
+
+    def add(self, *secrets: SecretStr | str | None) -> None:
+        """Mask these values too (a login token the platform issued at run time)."""
         plain = {reveal(s) for s in secrets}
         # A secret may also travel percent-encoded in a URL or a form body.
         values = plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain}
+        merged = set(self._values) | {v for v in values if len(v) >= _MIN_SCRUB_LENGTH}
         # Longest first, so a secret that contains another is masked whole.
-        self._values = sorted((v for v in values if len(v) >= _MIN_SCRUB_LENGTH), key=len)[::-1]
-        self._params = SECRET_PARAMS | {p.lower() for p in params}
-        self._headers = SECRET_HEADERS | {h.lower() for h in headers}
+        self._values = sorted(merged, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         """``value`` with every known secret value replaced by ``***``."""

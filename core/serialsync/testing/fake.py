@@ -45,7 +45,11 @@ class Faults(BaseModel):
     rate_timeout: float = Field(default=0.0, ge=0, le=1)
     rate_drop: float = Field(default=0.0, ge=0, le=1)
     rate_malformed: float = Field(default=0.0, ge=0, le=1)
+    #: An HTML error page (a proxy's or a CMS's) instead of the platform's JSON.
+    rate_html: float = Field(default=0.0, ge=0, le=1)
     latency: float = Field(default=0.0, ge=0)
+    #: How long a served fake stalls before dropping a request it "times out".
+    stall: float = Field(default=5.0, ge=0)
     #: Share of timeouts and dropped connections that happen after the request was applied.
     after_apply: float = Field(default=0.5, ge=0, le=1)
     seed: int | None = None
@@ -54,7 +58,14 @@ class Faults(BaseModel):
     def any(self) -> bool:
         """True when any fault may be injected."""
         return any(
-            (self.rate_429, self.rate_5xx, self.rate_timeout, self.rate_drop, self.rate_malformed)
+            (
+                self.rate_429,
+                self.rate_5xx,
+                self.rate_timeout,
+                self.rate_drop,
+                self.rate_malformed,
+                self.rate_html,
+            )
         )
 
 
@@ -90,49 +101,56 @@ class FakePlatform(ABC):
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         """Serve one request with faults applied: the respx side effect / MockTransport handler."""
+        if self.faults.latency:
+            # Outside the lock: a platform serves concurrent requests concurrently.
+            self._sleep(self.faults.latency)
         with self.lock:
             self.requests.append((request.method, request.url.path))
             faults = self.faults
             roll = self._rng.random if faults.any else None
-            if faults.latency:
-                self._sleep(faults.latency)
+            if roll is None:
+                return self.handle(request)
             # Whether a timeout / dropped connection, if one is drawn, comes after applying.
-            after = roll is not None and roll() < faults.after_apply
-            if roll is not None:
-                if roll() < faults.rate_429:
-                    return self._count(
-                        "429", _json(429, {"errors": "Too Many Requests"}, {"Retry-After": "1"})
-                    )
-                if roll() < faults.rate_5xx:
-                    return self._count("5xx", _json(503, {"errors": "Service Unavailable"}))
-                if not after:
-                    self._maybe_break(request, roll, faults)
+            after = roll() < faults.after_apply
+            if roll() < faults.rate_429:
+                self._count("429")
+                return _json(429, {"errors": "Too Many Requests"}, {"Retry-After": "1"})
+            if roll() < faults.rate_5xx:
+                self._count("5xx")
+                return _json(503, {"errors": "Service Unavailable"})
+            if roll() < faults.rate_html:
+                self._count("html")
+                return httpx.Response(
+                    503,
+                    content=b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                    headers={"content-type": "text/html"},
+                )
+            if not after:
+                self._maybe_break(request, roll, faults)
             response = self.handle(request)
-            if roll is not None:
-                if after:
-                    self._maybe_break(request, roll, faults)
-                if roll() < faults.rate_malformed and response.status_code < 300:
-                    self._count("malformed", None)
-                    return httpx.Response(
-                        response.status_code,
-                        content=response.content[: max(1, len(response.content) // 2)],
-                        headers={"content-type": "application/json"},
-                    )
+            if after:
+                self._maybe_break(request, roll, faults)
+            if roll() < faults.rate_malformed and response.status_code < 300:
+                self._count("malformed")
+                return httpx.Response(
+                    response.status_code,
+                    content=response.content[: max(1, len(response.content) // 2)],
+                    headers={"content-type": "application/json"},
+                )
             return response
 
     def _maybe_break(
         self, request: httpx.Request, roll: Callable[[], float], faults: Faults
     ) -> None:
         if roll() < faults.rate_timeout:
-            self._count("timeout", None)
+            self._count("timeout")
             raise httpx.ReadTimeout("fake: injected timeout", request=request)
         if roll() < faults.rate_drop:
-            self._count("drop", None)
+            self._count("drop")
             raise httpx.RemoteProtocolError("fake: injected dropped connection", request=request)
 
-    def _count(self, kind: str, response: httpx.Response | None) -> httpx.Response:
+    def _count(self, kind: str) -> None:
         self.injected[kind] = self.injected.get(kind, 0) + 1
-        return response  # type: ignore[return-value]
 
     def transport(self) -> httpx.MockTransport:
         """This fake as an httpx transport (for ``ConnectorContext(transport=...)``)."""
@@ -167,13 +185,25 @@ class FakePlatform(ABC):
             request = httpx.Request(scope["method"], url, headers=headers, content=body)
             try:
                 response = await anyio.to_thread.run_sync(self, request)
-            except httpx.TimeoutException:
-                # A real timeout: answer nothing for longer than any sane client waits.
-                await anyio.sleep(3600)
-                return
             except httpx.TransportError as exc:
-                # Dropping the connection: an ASGI server closes it when the app fails
-                # before starting a response.
+                if isinstance(exc, httpx.TimeoutException):
+                    # Answer nothing for longer than the client waits, then give up on it.
+                    await anyio.sleep(self.faults.stall)
+                # Drop the connection mid-response: promise a body, send part of it, and fail;
+                # the server then closes the connection, as a crashed upstream would.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"4096"),
+                        ],
+                    }
+                )
+                await send(
+                    {"type": "http.response.body", "body": b'{"partial": ', "more_body": True}
+                )
                 raise ConnectionAbortedError(str(exc)) from None
             await send(
                 {

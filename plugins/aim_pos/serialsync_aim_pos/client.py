@@ -152,6 +152,8 @@ class AimClient:
                     "DeviceId": self.settings.device_id,
                 },
                 operation="Security",
+                # A login changes nothing a repeat could double: safe to retry on a 5xx.
+                idempotent=True,
             ),
         )
         token = str(answer.get("Token") or "")
