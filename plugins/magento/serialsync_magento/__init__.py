@@ -2,7 +2,8 @@
 
 Modules: ``settings`` (connector settings), ``auth`` (OAuth 1.0a signing), ``client`` (every
 REST call), ``mapping`` (payloads and orders <-> canonical model), ``connector`` (the hooks),
-``fake`` (an in-memory Magento), ``plugin`` (registration).
+``bulk`` (the optional asynchronous bulk path), ``fake`` (an in-memory Magento), ``plugin``
+(registration).
 """
 
 from serialsync_magento.connector import MagentoConnector

@@ -14,6 +14,8 @@ from urllib.parse import quote
 import httpx
 from serialsync import HttpClient, PermanentRemoteError, RetryableRemoteError
 
+from serialsync_magento.mapping import option_body
+
 #: Magento's message when a configurable child is linked a second time (LinkManagement).
 ALREADY_ATTACHED = "already attached"
 #: Magento's message when an option label exists already (OptionManagement::add).
@@ -53,14 +55,21 @@ def _fill(message: str, parameters: Any) -> str:
 def search_criteria(
     filters: Sequence[tuple[str, str, str]],
     *,
+    any_of: bool = False,
     sort: tuple[str, str] | None = None,
     page_size: int | None = None,
     current_page: int | None = None,
 ) -> dict[str, str]:
-    """Query parameters of a ``searchCriteria``; each filter is its own group (AND)."""
+    """Query parameters of a ``searchCriteria``.
+
+    Filters in one group are OR-ed, groups are AND-ed: each filter is its own group, or with
+    ``any_of`` they all share group 0 (``sku = a OR sku = b``; ``in`` would split a SKU
+    holding a comma).
+    """
     params: dict[str, str] = {}
-    for group, (field, value, condition) in enumerate(filters):
-        prefix = f"searchCriteria[filterGroups][{group}][filters][0]"
+    for index, (field, value, condition) in enumerate(filters):
+        group, position = (0, index) if any_of else (index, 0)
+        prefix = f"searchCriteria[filterGroups][{group}][filters][{position}]"
         params[f"{prefix}[field]"] = field
         params[f"{prefix}[value]"] = value
         params[f"{prefix}[conditionType]"] = condition
@@ -194,7 +203,7 @@ class MagentoClient:
             "POST",
             f"products/attributes/{quote(code, safe='')}/options",
             "add serial option",
-            json={"option": {"label": label, "value": "", "sort_order": 0, "is_default": False}},
+            json={"option": option_body(label)},
         )
         text = str(result).strip().removeprefix("id_")
         if not text.isdigit():
@@ -258,6 +267,43 @@ class MagentoClient:
         except PermanentRemoteError as exc:
             if ALREADY_ATTACHED not in str(exc):
                 raise
+
+    def find_products(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``GET /V1/products`` for these SKUs (one request): the products found, by SKU."""
+        params = search_criteria(
+            [("sku", sku, "eq") for sku in skus], any_of=True, page_size=len(skus)
+        )
+        result = self._call("GET", "products", "find products", params=params)
+        return {str(item["sku"]): item for item in (result or {}).get("items") or []}
+
+    # -- asynchronous bulk ------------------------------------------------------------------
+
+    def bulk(self, path: str, items: Sequence[Mapping[str, Any]], operation: str) -> str:
+        """``POST /async/bulk/V1/{path}``: schedule one operation per item; the bulk uuid.
+
+        Path parameters become ``by<Name>`` segments, their values moved into each item. Only
+        upserts are sent this way, so a repeated bulk is harmless.
+        """
+        response = self.http.request(
+            "POST",
+            f"/async/bulk/V1/{path}",
+            json=list(items),
+            idempotent=True,
+            operation=operation,
+        )
+        result = self._check(response, operation)
+        uuid = (result or {}).get("bulk_uuid")
+        if not uuid:
+            raise RetryableRemoteError(
+                f"Magento accepted no bulk for {operation}", connector=self.http.connector
+            )
+        return str(uuid)
+
+    def bulk_status(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET /V1/bulk/{uuid}/status``: each operation's status, in scheduling order."""
+        result = self._call("GET", f"bulk/{quote(uuid, safe='')}/status", "bulk status")
+        operations = list((result or {}).get("operations_list") or [])
+        return sorted(operations, key=lambda op: int(op.get("id") or 0))
 
     # -- stock (MSI) ------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ Requests, per call of ``publish_variants`` (N units of one product):
   is kept because it names the configured source and cannot be misread from a stale ``remote``.
 * N withdrawn units: ``1`` source-items save (per ``source_items_batch``), plus N updates when
   ``disable_on_withdraw`` is on. A unit whose child payload is unchanged is not rewritten.
+* with ``bulk`` on, a new product costs a constant **9 requests plus the status polls**
+  whatever N (one bulk of options, one read of the options, one bulk of children, one lookup
+  of their ids per 50, the children read, the parent, the stock).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from serialsync import (
 
 from serialsync_magento import mapping
 from serialsync_magento.auth import OAuth1Auth
+from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import OPTION_EXISTS, MagentoClient, chunks
 from serialsync_magento.settings import MagentoSettings
 
@@ -91,6 +95,15 @@ class MagentoConnector(Connector[MagentoSettings]):
         )
         images = context.http_client(settings) if settings.upload_images else None
         self.client = MagentoClient(http, images=images)
+        self.bulk: BulkRunner | None = None
+        if settings.bulk:
+            self.bulk = BulkRunner(
+                self.client,
+                sleep=context.sleep,
+                poll_interval=settings.bulk_poll_interval,
+                timeout=settings.bulk_timeout,
+                connector=self.name,
+            )
         self._attribute_id: int | None = None
         #: Serial option ids by upper-cased label (Magento compares labels case-insensitively).
         self._options: dict[str, tuple[str, int]] = {}
@@ -161,12 +174,25 @@ class MagentoConnector(Connector[MagentoSettings]):
             for unit in units:
                 unit.failure = exc
             return
-        for unit in units:
-            self._resolve_option(unit)
+        if self.bulk is not None:
+            self._bulk_options(self.bulk, units)
+        else:
+            for unit in units:
+                self._resolve_option(unit)
         images: dict[str, dict[str, Any] | None] = {}
+        creates: list[tuple[_Unit, dict[str, Any]]] = []
         for unit in units:
-            if unit.failure is None:
-                self._write_child(product, unit, images)
+            if unit.failure is not None:
+                continue
+            payload = self._prepare_child(product, unit, images)
+            if payload is None:
+                continue
+            if self.bulk is not None and unit.needs_link:
+                creates.append((unit, payload))
+            else:
+                self._send_child(unit, payload)
+        if creates and self.bulk is not None:
+            self._bulk_children(self.bulk, creates)
         self._write_parent(product, attribute_id, units)
 
     def _serial_attribute(self) -> int:
@@ -216,43 +242,69 @@ class MagentoConnector(Connector[MagentoSettings]):
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
 
-    def _resolve_option(self, unit: _Unit) -> None:
-        """Find or add the serial's option on the serial attribute."""
+    def _known_option(self, unit: _Unit) -> bool:
+        """Take the serial's option id from ``remote`` or the cache; False when unknown."""
         serial = unit.change.unit.serial
         known = unit.extra.get("option_id")
         if known and known.isdigit():
             unit.option_id = int(known)
-            return
+            return True
         cached = self._options.get(serial.upper())
         if cached is None:
-            try:
-                option_id = self.client.add_option(self.settings.serial_attribute, serial)
-            except AuthenticationError:
-                raise
-            except PermanentRemoteError as exc:
-                if OPTION_EXISTS not in str(exc):
-                    unit.failure = exc
-                    return
-                # Added by an earlier, interrupted pass: adopt it.
-                self._load_options()
-                cached = self._options.get(serial.upper())
-            except RemoteError as exc:
-                unit.failure = exc
-                return
-            else:
-                self._options[serial.upper()] = (serial, option_id)
-                unit.option_id = option_id
-                return
-        if cached is None or cached[0] != serial:
+            return False
+        if cached[0] != serial:
             unit.failure = PermanentRemoteError(
-                f"Magento holds the option {cached[0] if cached else '?'!r} for the serial "
-                f"{serial!r}: option labels are compared without case, so this serial cannot "
-                "have its own value",
+                f"Magento holds the option {cached[0]!r} for the serial {serial!r}: option "
+                "labels are compared without case, so this serial cannot have its own value",
                 connector=self.name,
                 code="option-label-conflict",
             )
-            return
+            return True
         unit.option_id = cached[1]
+        return True
+
+    def _resolve_option(self, unit: _Unit) -> None:
+        """Find or add the serial's option on the serial attribute."""
+        if self._known_option(unit):
+            return
+        serial = unit.change.unit.serial
+        try:
+            option_id = self.client.add_option(self.settings.serial_attribute, serial)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            if OPTION_EXISTS not in str(exc):
+                unit.failure = exc
+                return
+            # Added by an earlier, interrupted pass: adopt it.
+            self._load_options()
+            if not self._known_option(unit):
+                unit.failure = exc
+            return
+        self._options[serial.upper()] = (serial, option_id)
+        unit.option_id = option_id
+
+    def _bulk_options(self, bulk: BulkRunner, units: list[_Unit]) -> None:
+        """Add every missing option in one bulk, then read them all back in one request."""
+        pending = [u for u in units if not self._known_option(u)]
+        if not pending:
+            return
+        labels = [u.change.unit.serial for u in pending]
+        try:
+            errors = bulk.add_options(self.settings.serial_attribute, labels)
+            self._load_options()
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit in pending:
+                unit.failure = exc
+            return
+        for unit, error in zip(pending, errors, strict=True):
+            # A failed operation whose label exists now (an earlier run added it) is adopted.
+            if not self._known_option(unit):
+                unit.failure = error or RetryableRemoteError(
+                    f"the option {unit.change.unit.serial!r} was not added", connector=self.name
+                )
 
     def _load_options(self) -> None:
         for option in self.client.attribute_options(self.settings.serial_attribute):
@@ -282,9 +334,10 @@ class MagentoConnector(Connector[MagentoSettings]):
                 cache[url] = mapping.media_entry(product.title, content, content_type, name)
         return cache[url]
 
-    def _write_child(
+    def _prepare_child(
         self, product: Product, unit: _Unit, images: dict[str, dict[str, Any] | None]
-    ) -> None:
+    ) -> dict[str, Any] | None:
+        """The child's payload to send, or None when the child is already as it should be."""
         assert unit.option_id is not None
         settings = self.settings
         payload = mapping.child_payload(
@@ -298,12 +351,14 @@ class MagentoConnector(Connector[MagentoSettings]):
         remote = unit.change.remote
         known_id = remote.variant_id if remote is not None else None
         unit.stock = "1"
-        if remote is not None and extra.get("child_hash") == unit.child_hash and known_id:
+        if not known_id:
+            unit.needs_link = True  # new, or adopted after a crash: (re)link it
+        elif extra.get("child_hash") == unit.child_hash:
             unit.child_id = int(known_id)
             # The child stays as it is; its stock is set to 1 again. The host sends an upsert
             # with unchanged content only to re-list a unit, so this counts as an update.
             unit.result = PublishResult.UPDATED
-            return
+            return None
         if unit.image and unit.image != extra.get("image"):
             # Sent only when the photo changed: Magento adds, never dedupes, uploaded images.
             entry = self._image_entry(product, unit, images)
@@ -311,11 +366,14 @@ class MagentoConnector(Connector[MagentoSettings]):
                 payload["media_gallery_entries"] = [entry]
             else:
                 unit.image = extra.get("image", "")
+        return payload
+
+    def _send_child(self, unit: _Unit, payload: dict[str, Any]) -> None:
+        """Create (POST, an upsert by SKU) or update (PUT) one child."""
         try:
-            if remote is None or not known_id:
+            if unit.needs_link:
                 saved = self.client.save_product(payload)
                 unit.result = PublishResult.CREATED
-                unit.needs_link = True
             else:
                 saved = self.client.update_product(unit.sku, payload)
                 unit.result = PublishResult.UPDATED
@@ -323,9 +381,25 @@ class MagentoConnector(Connector[MagentoSettings]):
             raise
         except RemoteError as exc:
             unit.failure = exc
-            unit.stock = ""
             return
         unit.child_id = int(saved["id"])
+
+    def _bulk_children(self, bulk: BulkRunner, creates: list[tuple[_Unit, dict[str, Any]]]) -> None:
+        """Create the new children in one bulk and learn their ids in one lookup per 50."""
+        try:
+            results = bulk.save_products([payload for _unit, payload in creates])
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit, _payload in creates:
+                unit.failure = exc
+            return
+        for (unit, _payload), result in zip(creates, results, strict=True):
+            if isinstance(result, RemoteError):
+                unit.failure = result
+            else:
+                unit.child_id = int(result["id"])
+                unit.result = PublishResult.CREATED
 
     def _write_parent(self, product: Product, attribute_id: int, units: list[_Unit]) -> None:
         """Create or update the configurable parent and link the new children to it."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ DEFAULT_TOKEN = "fake-magento-integration-token"  # noqa: S105 - a fake's fixed 
 SKU_MAX = 64
 PRODUCT_ENTITY_TYPE = "4"
 _ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/V1/(?P<rest>[^?]*)$")
+_BULK_ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/async/bulk/V1/(?P<rest>[^?]*)$")
+_BULK_OPEN, _BULK_COMPLETE, _BULK_FAILED = 4, 1, 3
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 _NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."
@@ -110,6 +113,9 @@ class FakeMagento(FakeChannel):
         self.sources = {"default"}
         self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
+        #: Asynchronous bulks by uuid; each status poll before ``bulk_lag`` answers "open".
+        self.bulks: dict[str, dict[str, Any]] = {}
+        self.bulk_lag = 1
         if serial_attribute is not None:
             self.add_attribute(serial_attribute)
 
@@ -312,12 +318,15 @@ class FakeMagento(FakeChannel):
                     "parameters": {"resources": "Magento_Catalog::products"},
                 },
             )
-        match = _ROUTE.match(path)
-        if match is None:
+        match = _ROUTE.match(path) or _BULK_ROUTE.match(path)
+        bulk = match is not None and match.re is _BULK_ROUTE
+        if match is None or (bulk and request.method != "POST"):
             return _response(404, {"message": "Request does not match any route."})
         # PHP's urldecode: '+' becomes a space, %XX its byte.
         segments = [unquote_plus(s) for s in match["rest"].split("/")]
         try:
+            if bulk:
+                return _response(202, self._schedule_bulk(segments, body))
             return _response(200, self._route(request.method, segments, dict(query), body))
         except MagentoError as exc:
             answer: dict[str, Any] = {"message": exc.message, "parameters": exc.parameters}
@@ -351,6 +360,10 @@ class FakeMagento(FakeChannel):
             return self._attribute_sets(method, seg[2:], query, body)
         if seg == ["products"] and method == "POST":
             return self._save_product(_body(body, "product"), None)
+        if seg == ["products"] and method == "GET":
+            return self._search_products(query)
+        if n == 3 and seg[0] == "bulk" and seg[2] == "status" and method == "GET":
+            return self._bulk_status(seg[1])
         if n == 2 and seg[0] == "products":
             if method == "PUT":
                 return self._save_product(_body(body, "product"), seg[1])
@@ -701,6 +714,87 @@ class FakeMagento(FakeChannel):
             return True
         raise MagentoError(404, "Request does not match any route.")
 
+    # -- asynchronous bulk ------------------------------------------------------------------------
+
+    def _schedule_bulk(self, segments: list[str], body: Any) -> dict[str, Any]:
+        """Accept one operation per item; a later status poll runs them (the "consumer")."""
+        if not isinstance(body, list) or not body:
+            raise MagentoError(400, "Request body is expected to be an array of items.")
+        uuid = f"bulk-{self._new_id():08d}"
+        operations = []
+        for item in body:
+            data = dict(item) if isinstance(item, dict) else {}
+            path = []
+            for segment in segments:
+                # byAttributeCode -> the item's attributeCode, moved back into the path.
+                if segment.startswith("by") and segment[2:3].isupper():
+                    name = segment[2].lower() + segment[3:]
+                    path.append(str(data.pop(name, "")))
+                else:
+                    path.append(segment)
+            operations.append(
+                {
+                    "id": self._new_id(),
+                    "status": _BULK_OPEN,
+                    "result_message": "",
+                    "error_code": 0,
+                    "path": path,
+                    "body": data,
+                }
+            )
+        self.bulks[uuid] = {"operations": operations, "polls": 0, "start": self._tick()}
+        items = [
+            {
+                "id": index,
+                "data_hash": hashlib.sha256(json.dumps(item).encode()).hexdigest(),
+                "status": "accepted",
+            }
+            for index, item in enumerate(body)
+        ]
+        return {"bulk_uuid": uuid, "request_items": items, "errors": False}
+
+    def _bulk_status(self, uuid: str) -> dict[str, Any]:
+        bulk = self.bulks.get(uuid)
+        if bulk is None:
+            raise MagentoError(404, 'Bulk operation "%1" doesn\'t exist.', uuid)
+        bulk["polls"] += 1
+        if bulk["polls"] > self.bulk_lag:
+            for op in bulk["operations"]:
+                if op["status"] != _BULK_OPEN:
+                    continue
+                try:
+                    self._route("POST", op["path"], {}, op["body"])
+                except MagentoError as exc:
+                    op["status"] = _BULK_FAILED
+                    op["result_message"] = _fill(exc.message, exc.parameters)
+                    op["error_code"] = exc.status
+                else:
+                    op["status"] = _BULK_COMPLETE
+                    op["result_message"] = "Service execution success"
+        return {
+            "operations_list": [
+                {k: op[k] for k in ("id", "status", "result_message", "error_code")}
+                for op in bulk["operations"]
+            ],
+            "user_type": 2,
+            "bulk_id": uuid,
+            "description": "Topic async.bulk",
+            "start_time": bulk["start"],
+            "user_id": 1,
+            "operation_count": len(bulk["operations"]),
+        }
+
+    def _search_products(self, query: dict[str, str]) -> dict[str, Any]:
+        products = [p for p in self.products.values() if _matches(p, query)]
+        size = int(query.get("searchCriteria[pageSize]") or 20)
+        page = int(query.get("searchCriteria[currentPage]") or 1)
+        window = products[(page - 1) * size : page * size]
+        return {
+            "items": [self._show(p) for p in window],
+            "search_criteria": {"current_page": page, "page_size": size},
+            "total_count": len(products),
+        }
+
     # -- MSI ------------------------------------------------------------------------------------
 
     def _save_source_items(self, body: Any) -> list[Any]:
@@ -747,9 +841,7 @@ class FakeMagento(FakeChannel):
     # -- orders ---------------------------------------------------------------------------------
 
     def _search_orders(self, query: dict[str, str]) -> dict[str, Any]:
-        orders = list(self.orders.values())
-        for field, value, condition in _filters(query):
-            orders = [o for o in orders if _compare(str(o.get(field, "")), value, condition)]
+        orders = [o for o in self.orders.values() if _matches(o, query)]
         sort_field = query.get("searchCriteria[sortOrders][0][field]")
         if sort_field:
             descending = query.get("searchCriteria[sortOrders][0][direction]", "ASC") == "DESC"
@@ -780,8 +872,8 @@ def _body(body: Any, key: str) -> Any:
     return body[key]
 
 
-def _filters(query: dict[str, str]) -> list[tuple[str, str, str]]:
-    """The (field, value, condition) filters of a searchCriteria; both spellings accepted."""
+def _filters(query: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """The (group, field, value, condition) filters of a searchCriteria; both spellings."""
     found = []
     pattern = re.compile(
         r"searchCriteria\[(?:filterGroups|filter_groups)\]\[(\d+)\]\[filters\]\[(\d+)\]\[field\]"
@@ -795,15 +887,29 @@ def _filters(query: dict[str, str]) -> list[tuple[str, str, str]]:
         condition = (
             query.get(f"{prefix}[conditionType]") or query.get(f"{prefix}[condition_type]") or "eq"
         )
-        found.append((field, value, condition))
+        found.append((match[1], field, value, condition))
     return found
 
 
+def _matches(record: dict[str, Any], query: dict[str, str]) -> bool:
+    """Magento's rule: filters within a group are OR-ed, groups are AND-ed."""
+    groups: dict[str, list[bool]] = {}
+    for group, field, value, condition in _filters(query):
+        groups.setdefault(group, []).append(_compare(str(record.get(field, "")), value, condition))
+    return all(any(hits) for hits in groups.values())
+
+
 def _filter_value(query: dict[str, str], field: str) -> str | None:
-    for name, value, _condition in _filters(query):
+    for _group, name, value, _condition in _filters(query):
         if name == field:
             return value
     return None
+
+
+def _fill(message: str, parameters: list[Any]) -> str:
+    for index in range(len(parameters), 0, -1):
+        message = message.replace(f"%{index}", str(parameters[index - 1]))
+    return message
 
 
 def _compare(actual: str, value: str, condition: str) -> bool:

@@ -168,6 +168,11 @@ def media_entry(label: str, content: bytes, content_type: str, name: str) -> dic
     }
 
 
+def option_body(label: str) -> dict[str, Any]:
+    """The ``option`` of an attribute-option request: Magento picks the id (value "")."""
+    return {"label": label, "value": "", "sort_order": 0, "is_default": False}
+
+
 def source_item(sku: str, source_code: str, *, in_stock: bool) -> dict[str, Any]:
     """One MSI source item: quantity 1 and in stock, or 0 and out of stock."""
     return {

@@ -65,6 +65,14 @@ class MagentoSettings(ConnectorSettings):
     upload_images: bool = Field(
         default=True, description="download unit/product images and upload them to the child"
     )
+    bulk: bool = Field(
+        default=False,
+        description="create new serial options and children through the asynchronous bulk "
+        "endpoints (a constant number of requests per product; needs the store's message "
+        "queue consumers running)",
+    )
+    bulk_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls")
+    bulk_timeout: float = Field(default=600.0, gt=0, description="seconds to wait for a bulk")
     orders_page_size: int = Field(default=100, ge=1, le=300)
     source_items_batch: int = Field(
         default=500,

@@ -24,6 +24,8 @@ SCHEMA_ENV = "SERIALSYNC_MAGENTO_SCHEMA"
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SCHEMA = REPO.parent / "shared" / "contracts" / "magento-admin-2.4.9.yaml"
 _STORE_PREFIX = re.compile(r"^/rest/[A-Za-z0-9_]+(?P<path>/V1/.*)$")
+_BULK_PREFIX = re.compile(r"^/rest/[A-Za-z0-9_]+/async/bulk(?P<path>/V1/.*)$")
+_BY_PARAM = re.compile(r"^by([A-Z])(\w*)$")
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -67,9 +69,53 @@ class MagentoContract:
                 return template
         return None
 
+    def bulk_template_of(self, path: str) -> tuple[str | None, list[str]]:
+        """The synchronous template an async bulk path stands for, and its by-parameters."""
+        match = _BULK_PREFIX.match(path)
+        if match is None:
+            return None, []
+        names, segments = [], []
+        for segment in match["path"].split("/"):
+            by = _BY_PARAM.match(segment)
+            if by is not None:
+                names.append(by[1].lower() + by[2])
+                segments.append("x")
+            else:
+                segments.append(segment)
+        return self.template_of("/rest/all" + "/".join(segments)), names
+
+    def bulk_problems(self, request: ReceivedRequest) -> list[str]:
+        """An async bulk request: each item is the synchronous body plus the path parameters.
+
+        ``/async/bulk/V1/products/attributes/byAttributeCode/options`` is checked as
+        ``POST /V1/products/attributes/{attributeCode}/options`` once per item, each item
+        carrying ``attributeCode``.
+        """
+        where = f"{request.method} {request.path}"
+        template, names = self.bulk_template_of(request.path)
+        if template is None or request.method != "POST" or "post" not in self.paths[template]:
+            return [f"{where}: no POST path of the schema matches"]
+        placeholders = re.findall(r"\{([^}]+)\}", template)
+        if placeholders != names:
+            return [f"{where}: by-segments {names} do not name {template}'s {placeholders}"]
+        if not isinstance(request.body, list) or not request.body:
+            return [f"{where}: a bulk body is a non-empty array"]
+        parameters = self.paths[template]["post"].get("parameters") or []
+        schema = next(p["schema"] for p in parameters if p["in"] == "body")
+        found = []
+        for index, item in enumerate(request.body):
+            missing = [name for name in names if name not in item]
+            if missing:
+                found.append(f"{where} item {index}: path parameters {missing} missing")
+            rest = {k: v for k, v in item.items() if k not in names}
+            found += self.check_value(rest, schema, f"{where} item {index}")
+        return found
+
     def problems(self, request: ReceivedRequest) -> list[str]:
         """What is wrong with one request; empty when the schema accepts it."""
         where = f"{request.method} {request.path}"
+        if _BULK_PREFIX.match(request.path):
+            return self.bulk_problems(request)
         template = self.template_of(request.path)
         if template is None:
             return [f"{where}: no path of the schema matches"]

@@ -40,6 +40,11 @@ ENDPOINTS = {
     ("POST", "/V1/configurable-products/{sku}/child"),
     ("POST", "/V1/inventory/source-items"),
     ("GET", "/V1/orders"),
+    # with bulk=True
+    ("GET", "/V1/products"),
+    ("GET", "/V1/bulk/{bulkUuid}/status"),
+    ("POST", "async /V1/products/attributes/{attributeCode}/options"),
+    ("POST", "async /V1/products"),
 }
 
 
@@ -80,13 +85,19 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
     make_connector(link_mode="per_child", parent_sku_template="pc-{sku}").publish_variants(
         PRODUCT, _changes(["B1", "B2"])
     )
+    make_connector(bulk=True, parent_sku_template="bulk-{sku}").publish_variants(
+        PRODUCT, _changes(["C1", "C2"])
+    )
     order = fake.create_order([(f"{PRODUCT.sku}|||A2", 1)])
     fake.set_order_status(order, FinancialStatus.REFUNDED)
     assert main.fetch_orders(None, None).orders
 
     problems = [p for request in fake.received for p in contract.problems(request)]
     assert problems == []
-    used = {(r.method, contract.template_of(r.path)) for r in fake.received}
+    used = {
+        (r.method, contract.template_of(r.path) or f"async {contract.bulk_template_of(r.path)[0]}")
+        for r in fake.received
+    }
     assert used == ENDPOINTS
 
 
@@ -119,6 +130,17 @@ def test_the_checker_catches_what_magento_would_refuse(contract):
         "PUT", "/rest/all/V1/products/A%7C%7C%7CB", (), {"product": {"sku": "A"}}
     )
     assert contract.problems(good) == []
+    bulk_path = "/rest/all/async/bulk/V1/products/attributes/byAttributeCode/options"
+    bulk_ok = ReceivedRequest(
+        "POST", bulk_path, (), [{"attributeCode": "s", "option": {"label": "a", "value": ""}}]
+    )
+    bulk_missing = ReceivedRequest("POST", bulk_path, (), [{"option": {"label": "a", "value": ""}}])
+    bulk_wrong = ReceivedRequest(
+        "POST", "/rest/all/async/bulk/V1/products/bySku/options", (), [{"sku": "A"}]
+    )
+    assert contract.problems(bulk_ok) == []
+    assert "path parameters ['attributeCode'] missing" in contract.problems(bulk_missing)[0]
+    assert contract.problems(bulk_wrong)
     assert contract.template_of("/rest/all/V1/products/attributes/serial") == (
         "/V1/products/attributes/{attributeCode}"
     )
