@@ -14,7 +14,7 @@ Requests, per call of ``publish_variants`` (N units of one product):
   is kept because it names the configured source and cannot be misread from a stale ``remote``.
 * N withdrawn units: ``1`` source-items save (per ``source_items_batch``), plus N updates when
   ``disable_on_withdraw`` is on. A unit whose child payload is unchanged is not rewritten.
-* with ``bulk`` on, a new product costs a constant **9 requests plus the status polls**
+* with ``bulk`` on, a new product costs a constant **7 requests plus the status polls**
   whatever N (one bulk of options, one read of the options, one bulk of children, one lookup
   of their ids per 50, the children read, the parent, the stock).
 """
@@ -171,8 +171,12 @@ class MagentoConnector(Connector[MagentoSettings]):
         except AuthenticationError:
             raise
         except RemoteError as exc:
+            # Not about the units: retryable even when permanent (a merchant fixing the
+            # attribute must not need a content change to get the units published).
+            problem = RetryableRemoteError(str(exc), connector=self.name, status=exc.status)
+            problem.code = exc.code or "serial-attribute"
             for unit in units:
-                unit.failure = exc
+                unit.failure = problem
             return
         if self.bulk is not None:
             self._bulk_options(self.bulk, units)

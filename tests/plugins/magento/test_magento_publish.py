@@ -277,10 +277,15 @@ def test_a_missing_serial_attribute_is_created_as_a_global_select_in_the_set(fak
 
 def test_a_store_scoped_serial_attribute_is_refused_for_the_whole_product(fake, make_connector):
     fake.attributes["serial_number"]["scope"] = "store"
-    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(_unit("S1"))])
+    connector = make_connector()
+    outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit("S1"))])
     assert outcomes[0].result is PublishResult.FAILED
     assert "global" in (outcomes[0].reason or "")
+    assert outcomes[0].retryable is True  # fixed by the merchant, retried without a change
     assert fake.product(POS_SKU) is None
+    fake.attributes["serial_number"]["scope"] = "global"
+    [outcome] = connector.publish_variants(PRODUCT, [_upsert(_unit("S1"))])
+    assert outcome.result is PublishResult.CREATED
 
 
 def test_per_child_link_mode_uses_the_options_and_child_endpoints(fake, make_connector):
