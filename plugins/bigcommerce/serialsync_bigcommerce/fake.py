@@ -77,6 +77,7 @@ class _Error(Exception):
         self.errors = errors or {}
 
     def body(self) -> dict[str, Any]:
+        """The error as BigCommerce shapes it."""
         return {
             "status": self.status,
             "title": self.title,

@@ -77,6 +77,7 @@ class _Work:
 
     @property
     def unit_serial(self) -> str:
+        """The unit's serial: its option value label."""
         return self.change.unit.serial
 
 
