@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 from graphql import GraphQLError, GraphQLSchema, parse, validate
+from graphql.execution.values import get_variable_values
 from serialsync import FinancialStatus
 from serialsync.testing import FakeChannel, FakeListing, Faults
 
@@ -357,6 +358,21 @@ class FakeShopify(FakeChannel):
             requested = document.cost()
         except GraphQLFaultError as fault:
             return _json(fault.status, {"errors": [fault.as_error()]})
+        if self.schema is not None:
+            # Variables are checked against their input types, as Shopify does before running.
+            coerced = get_variable_values(
+                self.schema, document.operation.variable_definitions or (), variables
+            )
+            if isinstance(coerced, list):
+                return _json(
+                    200,
+                    {
+                        "errors": [
+                            {"message": e.message, "extensions": {"code": "INVALID_VARIABLE"}}
+                            for e in coerced
+                        ]
+                    },
+                )
         self._refill()
         if requested > MAX_QUERY_COST:
             # Assumed wording; the code and extensions are Shopify's.

@@ -43,8 +43,12 @@ def test_every_document_sent_in_a_full_run_validates(shopify_schema, shop, clock
     """A run over every operation (create, adopt, update, withdraw, orders) on a validating fake."""
     assert shop.schema is shopify_schema  # the fake refuses what does not validate
     connector = make_connector(shop, clock, batch_size=2, orders_page_size=2)
-    stock = units(count=5)
+    stock = [
+        u.model_copy(update={"images": (f"https://img.example/{u.serial}.jpg",)})
+        for u in units(count=5)
+    ]
     connector.publish_variants(product(), upserts(stock))
+    assert shop.variants_with_sku(stock[4].integration_id)[0].image.endswith("210033738.jpg")
     connector.publish_variants(product(), upserts(stock))  # adoption pages variants
     connector.publish_variants(product(price="150.00"), upserts(stock[:2]))
     connector.publish_variants(product(), withdraws(stock))
@@ -74,3 +78,26 @@ def test_the_fake_refuses_a_document_that_does_not_validate(shopify_schema, cloc
     body = response.json()
     assert "data" not in body
     assert "nonexistentField" in body["errors"][0]["message"]
+
+
+def test_the_fake_refuses_variables_that_do_not_fit_their_input_types(shopify_schema, clock):
+    """The REST-era top-level ``sku`` on a bulk variant input is gone in 2026-07."""
+    import httpx
+
+    fake = FakeShopify(clock=clock.now, schema=shopify_schema)
+    response = fake.handle(
+        httpx.Request(
+            "POST",
+            "https://fake-shop.myshopify.com/admin/api/2026-07/graphql.json",
+            headers={"X-Shopify-Access-Token": fake.access_token},
+            json={
+                "query": documents.VARIANTS_BULK_CREATE_DOCUMENT,
+                "operationName": "VariantsCreate",
+                "variables": {"productId": "gid://shopify/Product/1", "variants": [{"sku": "A"}]},
+            },
+        )
+    )
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_VARIABLE"
+    assert "sku" in error["message"]
+    assert fake.calls == []

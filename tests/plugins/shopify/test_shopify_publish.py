@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from serialsync import (
     ListingAction,
     ListingChange,
@@ -327,3 +329,16 @@ def test_publishing_through_the_fake_transport(clock, wall, optional_schema):
     outcomes = connector.publish_variants(product(), upserts(units(count=2)))
     assert results(outcomes) == {PublishResult.CREATED: 2}
     assert ("POST", "/admin/api/2026-07/graphql.json") in fake.requests
+
+
+@given(st.text(min_size=1, max_size=80), st.text(min_size=1, max_size=80))
+def test_handles_are_valid_deterministic_and_tell_skus_apart(first, second):
+    for sku in (first, second):
+        handle = handle_for(sku)
+        assert handle == handle_for(sku)
+        assert handle
+        assert all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in handle)
+        assert not handle.startswith("-")
+        assert len(handle) <= 255
+    if first != second:
+        assert handle_for(first) != handle_for(second)
