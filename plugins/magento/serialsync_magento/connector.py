@@ -412,16 +412,21 @@ class MagentoConnector(Connector[MagentoSettings]):
         parent_hash = mapping.fingerprint(parent)
         live = [u for u in units if u.failure is None]
         new = [u for u in live if u.needs_link]
-        stale = any(u.extra.get("parent_hash") != parent_hash for u in live)
+        # Product-level fields (title, description, price) changed since the last publish.
+        stale = any(
+            u.change.remote is not None and u.extra.get("parent_hash") != parent_hash for u in live
+        )
         try:
             if new:
                 existing = self.client.configurable_children(parent["sku"])
                 if settings.link_mode == "per_child":
+                    if existing is not None and stale:
+                        self.client.update_product(parent["sku"], parent)
                     self._link_per_child(parent, attribute_id, new, existing)
                 else:
                     self._link_in_parent(parent, attribute_id, new, existing or [])
-            elif stale and live:
-                # Product-level fields changed (title, description, price): the links stay.
+            elif stale:
+                # A PUT without configurable_product_links leaves the links as they are.
                 self.client.update_product(parent["sku"], parent)
         except AuthenticationError:
             raise

@@ -428,3 +428,18 @@ def test_a_child_that_cannot_be_disabled_is_still_withdrawn_by_stock(fake, make_
     [outcome] = connector.publish_variants(PRODUCT, [_withdraw(unit, created)])
     assert outcome.result is PublishResult.WITHDRAWN
     assert fake.source_items[(unit.integration_id, "default")] == {"quantity": 0, "status": 0}
+
+
+def test_per_child_mode_adds_to_an_existing_parent_with_one_call_per_child(fake, make_connector):
+    connector = make_connector(link_mode="per_child")
+    first = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS[:2]])
+    mark = len(fake.received)
+    renamed = PRODUCT.model_copy(update={"title": "Renamed"})
+    connector.publish_variants(
+        renamed, [_upsert(_unit(SERIALS[0]), first[0]), _upsert(_unit("NEW-1"))]
+    )
+    calls = _calls(fake, mark)
+    assert calls["POST configurable-products/{sku}/child"] == 1
+    assert "POST configurable-products/{sku}/options" not in calls
+    assert fake.product(POS_SKU)["name"] == "Renamed"
+    assert len(fake.children_of(POS_SKU)) == 3
