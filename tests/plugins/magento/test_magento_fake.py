@@ -207,3 +207,40 @@ def test_orders_can_be_placed_and_moved_on(status):
     state = store.orders[int(order_id)]["state"]
     expected = {FinancialStatus.PAID: "processing", FinancialStatus.CANCELLED: "canceled"}
     assert state == expected[status]
+
+
+def test_served_over_loopback_http_the_plugin_works_end_to_end():
+    from serialsync.sandbox.server import LoopbackServer
+
+    store = FakeMagento()
+    server = LoopbackServer(store.asgi_app(), name="magento-test")
+    base_url = server.start()
+    try:
+        settings = MagentoSettings.model_validate(
+            {**store.connector_settings(base_url), "disable_on_withdraw": True}
+        )
+        connector = MagentoConnector(settings, ConnectorContext(name="m", sleep=lambda _s: None))
+        product = Product(sku="LB+1", title="Loopback", price=Decimal("5"))
+        units = [SerializedUnit(sku="LB+1", serial=f"S+{i}") for i in range(3)]
+        outcomes = connector.publish_variants(
+            product, [ListingChange(unit=u, action=ListingAction.UPSERT) for u in units]
+        )
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}
+        withdrawn = connector.publish_variants(
+            product,
+            [
+                ListingChange(
+                    unit=units[0], action=ListingAction.WITHDRAW, remote=outcomes[0].remote
+                )
+            ],
+        )
+        assert withdrawn[0].result is PublishResult.WITHDRAWN
+        disabled = store.product("LB+1|||S+0")
+        assert disabled is not None and disabled["status"] == 2  # the encoded path reached it
+        order_id = store.create_order([(units[1].integration_id, 1)])
+        [order] = connector.fetch_orders(None, None).orders
+        assert order.order_id == order_id
+        assert order.lines[0].raw_sku == "LB+1|||S+1"
+        connector.close()
+    finally:
+        server.stop()
