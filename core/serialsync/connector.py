@@ -25,11 +25,11 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 import httpx
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from serialsync.errors import PluginError
 from serialsync.http import HttpClient, RateLimiter, RetryPolicy, RetrySignal, Timeouts
+from serialsync.logging import get_logger
 
 
 class Role(StrEnum):
@@ -93,7 +93,7 @@ class ConnectorContext:
 
     def log(self) -> Any:
         """A structlog logger bound with this connector's name."""
-        return (self.logger or structlog.get_logger("serialsync")).bind(connector=self.name)
+        return (self.logger or get_logger("serialsync")).bind(connector=self.name)
 
     def http_client(
         self,

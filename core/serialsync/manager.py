@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pluggy
-import structlog
 from pydantic import ValidationError
 
 from serialsync import hookspecs
@@ -35,6 +34,7 @@ from serialsync.connector import (
     Role,
 )
 from serialsync.errors import ConfigurationError, PluginError, SerialsyncError
+from serialsync.logging import get_logger
 from serialsync.model import (
     InventoryPage,
     ListingChange,
@@ -49,7 +49,7 @@ from serialsync.redaction import Redactor, register_secret
 ENTRY_POINT_GROUP = "serialsync"
 DISABLE_AUTOLOAD_ENV = "SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD"
 
-_log = structlog.get_logger("serialsync.plugins")
+_log = get_logger("serialsync.plugins")
 _T = TypeVar("_T")
 
 
