@@ -72,7 +72,7 @@ class Dists:
         """Install a distribution whose ``serialsync`` entry point ``ep_name`` is a new module."""
         module = f"sstest_{ep_name}_{next(_unique)}"
         (self.root / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        dist = dist or f"{ep_name}-dist"
+        dist = dist or ep_name
         info = self.root / f"{dist}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(
@@ -109,7 +109,7 @@ def test_plugin_registered_through_an_entry_point_builds_a_connector_and_answers
     module = dists.echo("myplug", "echo")
     manager = only("myplug")
     assert manager.broken == []
-    assert manager.loaded == [LoadedPlugin("myplug", module, "myplug-dist", "0.1")]
+    assert manager.loaded == [LoadedPlugin("myplug", module, "myplug", "0.1")]
     assert manager.connector_types["echo"].plugin == "myplug"
     assert manager.connector_types["echo"].role is Role.CHANNEL
     assert manager.plugin_hooks("myplug") == ["register_connector_types"]

@@ -1,0 +1,24 @@
+"""Fixtures shared by the whole test tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """Undo any structlog configuration a test made (the CLI configures it globally).
+
+    Without this, a CLI test's level filter (info) outlives it, and a later test that
+    captures debug events with ``structlog.testing.capture_logs()`` sees none.
+    """
+    was_configured = structlog.is_configured()
+    old = structlog.get_config()
+    yield
+    if was_configured:
+        structlog.configure(**old)
+    else:
+        structlog.reset_defaults()
