@@ -192,7 +192,14 @@ class ShopifyClient:
     ) -> dict[str, Any]:
         """One page of orders sorted by update time."""
         return self.execute(
-            "OrdersPage", {"first": first, "after": after, "query": query, "lines": lines}
+            "OrdersPage",
+            {
+                "first": first,
+                "after": after,
+                "query": query,
+                "lines": lines,
+                "withEmail": self.settings.customer_email,
+            },
         )
 
     def order_line_items(self, order_id: str, first: int, after: str | None) -> dict[str, Any]:

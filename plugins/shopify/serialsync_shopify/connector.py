@@ -111,8 +111,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
         query = mapping.updated_since_query(since)
         after: str | None = None
         if page:
-            token = json.loads(page)
-            after, query = token["after"], token["query"]
+            after, query = _read_token(page)
         # Cut the page to what Shopify's cost rules allow before sending it.
         while self.orders_page_size > 1:
             asked = self.client.expected_cost("OrdersPage", self._orders_variables())
@@ -139,7 +138,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
         return OrdersPage(orders=tuple(orders), next_page=next_page)
 
     def _orders_variables(self) -> dict[str, Any]:
-        return {"first": self.orders_page_size, "lines": LINES_PER_ORDER}
+        return {"first": self.orders_page_size, "lines": LINES_PER_ORDER, "withEmail": False}
 
     def _order(self, node: dict[str, Any]) -> Order:
         items = node.get("lineItems") or {}
@@ -153,6 +152,15 @@ class ShopifyConnector(Connector[ShopifySettings]):
             lines.extend(items.get("nodes") or [])
             info = items.get("pageInfo") or {}
         return mapping.order_from_node(node, lines, channel=self.name)
+
+
+def _read_token(page: str) -> tuple[str, str | None]:
+    """The cursor and filter a ``next_page`` token of this connector carries."""
+    try:
+        token = json.loads(page)
+        return str(token["after"]), token["query"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{page!r} is not a page token of the Shopify connector") from None
 
 
 def _shrunk(size: int, cost: float | None) -> int:

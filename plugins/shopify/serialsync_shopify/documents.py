@@ -82,8 +82,11 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
 }
 """
 
+# ``email`` is protected customer data: asked only when the app is approved for it (a field
+# the app may not read would fail the whole query).
 ORDERS_PAGE_DOCUMENT = """
-query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!) {
+query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!,
+    $withEmail: Boolean!) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
     pageInfo { hasNextPage endCursor }
     nodes {
@@ -94,7 +97,7 @@ query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!) {
       cancelledAt
       displayFinancialStatus
       currencyCode
-      email
+      email @include(if: $withEmail)
       totalPriceSet { shopMoney { amount } }
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }

@@ -104,7 +104,10 @@ class Document:
     def fields(self, selection_set: SelectionSetNode, typename: str | None) -> list[FieldNode]:
         """The fields of a selection set, fragments flattened for an object of ``typename``."""
         out: list[FieldNode] = []
+        selection: Any
         for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
             if isinstance(selection, FieldNode):
                 out.append(selection)
             elif isinstance(selection, InlineFragmentNode):
@@ -116,6 +119,19 @@ class Document:
                 if typename is None or fragment.type_condition.name.value == typename:
                     out.extend(self.fields(fragment.selection_set, typename))
         return out
+
+    def _included(self, selection: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
+        """``@include(if:)`` / ``@skip(if:)``, with variables substituted."""
+        for directive in selection.directives or ():
+            args = {
+                a.name.value: value_from_ast_untyped(a.value, self.variables)
+                for a in directive.arguments or ()
+            }
+            if directive.name.value == "include" and not args.get("if"):
+                return False
+            if directive.name.value == "skip" and args.get("if"):
+                return False
+        return True
 
     # -- projection -------------------------------------------------------------------------
 

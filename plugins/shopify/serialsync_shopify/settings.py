@@ -21,6 +21,8 @@ class ShopifySettings(ConnectorSettings):
     dropped). ``base_url`` points the connector at a fake (``http://127.0.0.1:PORT``) instead of
     ``https://<shop>``. ``location_id`` is the location units are stocked at; by default the
     shop's primary location. ``batch_size`` caps every bulk mutation (Shopify's limit: 250).
+    ``customer_email`` reads the order's email, which Shopify treats as protected customer data:
+    turn it on only once the app is approved to read it.
     """
 
     shop: str
@@ -30,6 +32,7 @@ class ShopifySettings(ConnectorSettings):
     product_status: Literal["ACTIVE", "DRAFT", "UNLISTED"] = "ACTIVE"
     batch_size: int = Field(default=MAX_BATCH, ge=1, le=MAX_BATCH)
     orders_page_size: int = Field(default=250, ge=1, le=250)
+    customer_email: bool = False
     base_url: str | None = None
 
     @field_validator("shop")

@@ -157,3 +157,17 @@ def test_integration_id_survives_the_round_trip(connector, shop, stocked):
     (order,) = connector.fetch_orders(None, None).orders
     parsed = parse(order.lines[0].raw_sku)
     assert (parsed.sku, parsed.serial) == (stocked[5].sku, stocked[5].serial)
+
+
+def test_customer_email_is_read_only_when_allowed(shop, clock, stocked):
+    shop.create_order([(stocked[0].integration_id, 1)])
+    (order,) = make_connector(shop, clock).fetch_orders(None, None).orders
+    assert order.customer_email is None
+    allowed = make_connector(shop, clock, customer_email=True)
+    (order,) = allowed.fetch_orders(None, None).orders
+    assert order.customer_email == "shopper@example.com"
+
+
+def test_a_foreign_page_token_is_refused_clearly(connector):
+    with pytest.raises(ValueError, match="not a page token"):
+        connector.fetch_orders(None, "cursor-from-elsewhere")
