@@ -24,6 +24,7 @@ from serialsync import (
 )
 from serialsync.manager import DISABLE_AUTOLOAD_ENV, LoadedPlugin, PluginManager
 from serialsync.redaction import redact_event
+from serialsync.settings import load_settings
 
 _unique = itertools.count()
 
@@ -466,3 +467,15 @@ def test_factory_failure_is_a_plugin_error_naming_the_connector_without_secrets(
         manager.add_connector("north", "fragile", {"password": "pw_very_secret_1"})
     assert "pw_very_secret_1" not in str(info.value)
     assert manager.connectors() == []
+
+
+def test_allow_and_deny_lists_come_from_the_settings(dists, tmp_path, monkeypatch):
+    dists.echo("one", "t1")
+    dists.echo("two", "t2")
+    dists.echo("three", "t3")
+    config = tmp_path / "serialsync.toml"
+    config.write_text('[plugins]\nallow = ["one", "two", "three"]\n', encoding="utf-8")
+    monkeypatch.setenv("SERIALSYNC_PLUGINS__DENY", '["two"]')
+    plugins = load_settings(config).plugins
+    manager = PluginManager(allow=plugins.allow, deny=plugins.deny)
+    assert [p.name for p in manager.loaded] == ["one", "three"]
