@@ -147,6 +147,26 @@ class ListingChange(_Frozen):
     action: ListingAction
     remote: RemoteIds | None = None
 
+    def outcome(self, result: PublishResult, remote: RemoteIds | None = None) -> PublishOutcome:
+        """The outcome of this change: ``result``, with the ids the channel gave (or knew)."""
+        return PublishOutcome(
+            sku=self.unit.sku, serial=self.unit.serial, result=result, remote=remote or self.remote
+        )
+
+    def failed(
+        self, reason: str, *, code: str | None = None, retryable: bool = True
+    ) -> PublishOutcome:
+        """A ``FAILED`` outcome of this change, with the platform's reason and code."""
+        return PublishOutcome(
+            sku=self.unit.sku,
+            serial=self.unit.serial,
+            result=PublishResult.FAILED,
+            remote=self.remote,
+            reason=reason,
+            code=code,
+            retryable=retryable,
+        )
+
 
 class PublishResult(StrEnum):
     """What happened to one unit on one channel."""

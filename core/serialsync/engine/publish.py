@@ -134,16 +134,7 @@ def publish_channel(
             reason = f"{type(exc).__name__}: {exc}"
             log.error("publish.call_failed", sku=sku, units=len(changes), error=reason)
             counts.errors.append(f"{sku}: {reason}")
-            outcomes = [
-                PublishOutcome(
-                    sku=c.unit.sku,
-                    serial=c.unit.serial,
-                    result=PublishResult.FAILED,
-                    reason=reason,
-                    retryable=retryable,
-                )
-                for c in changes
-            ]
+            outcomes = [c.failed(reason, retryable=retryable) for c in changes]
         ctx.checkpoint("publish.after_call")
         with ctx.store.transaction():
             _record_outcomes(ctx, summary, channel, planned, outcomes, listings)
@@ -166,12 +157,7 @@ def _record_outcomes(
         previous = listings.get(unit.serial)
         outcome = by_serial.pop(unit.serial, None)
         if outcome is None:
-            outcome = PublishOutcome(
-                sku=unit.sku,
-                serial=unit.serial,
-                result=PublishResult.FAILED,
-                reason="the plugin returned no outcome for this unit",
-            )
+            outcome = change.failed("the plugin returned no outcome for this unit")
         attempts = (previous.attempts if previous else 0) + 1
         remote = outcome.remote or change.remote
         if outcome.result == PublishResult.FAILED:
