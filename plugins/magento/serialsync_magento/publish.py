@@ -1,0 +1,414 @@
+"""Publishing units to Magento: one configurable parent per POS SKU, one simple child per unit.
+
+Requests, per call of ``publish_variants`` (N units of one product):
+
+* a new product: the serial attribute once per connector (1 read), then ``1`` read of the
+  parent's children (does the parent exist, which children does it have), ``N`` option creates
+  (Magento adds one option per call), ``N`` child saves (no batch create in synchronous REST),
+  ``1`` parent save carrying the configurable option and every child link, and ``1`` MSI
+  source-items save for all N: **2N + 3**. The documented alternative (``per_child``: options
+  call + one ``/child`` call per child) costs 3N + 3.
+* N changed units: ``N`` product updates (Magento has no synchronous batch update) plus ``1``
+  source-items save that re-asserts their stock: **N + 1**. The API's floor is N (the legacy
+  ``stock_item`` inside each product save, on single-source stores only); the explicit MSI save
+  is kept because it names the configured source and cannot be misread from a stale ``remote``.
+* N withdrawn units: ``1`` source-items save (per ``source_items_batch``), plus N updates when
+  ``disable_on_withdraw`` is on. A unit whose child payload is unchanged is not rewritten.
+* with ``bulk`` on, a new product costs a constant **7 requests plus the status polls**
+  whatever N (one bulk of options, one read of the options, one bulk of children, one lookup
+  of their ids per 50, the children read, the parent, the stock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from serialsync import (
+    AuthenticationError,
+    IntegrationIdError,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishOutcome,
+    PublishResult,
+    RemoteError,
+    RemoteIds,
+    RetryableRemoteError,
+    check_length,
+)
+
+from serialsync_magento import mapping
+from serialsync_magento.bulk import BulkRunner
+from serialsync_magento.client import MagentoClient, chunks
+from serialsync_magento.serial_options import SerialAttribute
+from serialsync_magento.settings import MagentoSettings
+
+#: Magento trims SKUs longer than this on save: the unit would be lost, so it is refused.
+SKU_LIMIT = 64
+CHANNEL = "magento"
+
+
+@dataclass
+class _Unit:
+    """One change on its way through a publish call."""
+
+    change: ListingChange
+    sku: str  # the integration id: the child's SKU
+    option_id: int | None = None
+    child_id: int | None = None
+    child_hash: str = ""
+    image: str = ""
+    result: PublishResult | None = None
+    failure: RemoteError | None = None
+    needs_link: bool = False
+    stock: str = ""
+
+    @property
+    def extra(self) -> dict[str, str]:
+        remote = self.change.remote
+        return dict(remote.extra) if remote is not None else {}
+
+
+class Publisher:
+    """Carries out ``publish_variants`` for one connector (its client, settings and caches)."""
+
+    def __init__(
+        self,
+        client: MagentoClient,
+        settings: MagentoSettings,
+        *,
+        bulk: BulkRunner | None,
+        log: Any,
+        name: str,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.bulk = bulk
+        self.log = log
+        self.name = name
+        self.serials = SerialAttribute(client, settings, bulk=bulk, log=log, connector=name)
+
+    def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Make the children of ``product``'s configurable parent match ``changes``."""
+        log = self.log.bind(operation="publish_variants", sku=product.sku)
+        sent_before = self.client.http.stats["requests"]
+        outcomes: list[PublishOutcome] = []
+        units: list[_Unit] = []
+        for change in changes:
+            try:
+                sku = change.unit.integration_id
+                check_length(sku, limit=SKU_LIMIT, channel=CHANNEL)
+            except IntegrationIdError as exc:
+                log.warning("magento.unit_refused", serial=change.unit.serial, rule=exc.rule)
+                outcomes.append(_failed(change, str(exc), code=exc.rule, retryable=False))
+                continue
+            units.append(_Unit(change=change, sku=sku))
+        upserts = [u for u in units if u.change.action is ListingAction.UPSERT]
+        withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
+        if upserts:
+            self._publish_upserts(product, upserts)
+        for unit in withdraws:
+            self._withdraw(unit)
+        self._save_stock([u for u in units if u.failure is None and u.stock])
+        parent_sku = self.settings.parent_sku(product.sku)
+        parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
+        for unit in units:
+            outcomes.append(self._outcome(unit, parent_sku, parent_hash))
+        log.info(
+            "magento.published",
+            units=len(changes),
+            failed=sum(o.result is PublishResult.FAILED for o in outcomes),
+            requests=self.client.http.stats["requests"] - sent_before,
+        )
+        return outcomes
+
+    def _publish_upserts(self, product: Product, units: list[_Unit]) -> None:
+        try:
+            attribute_id = self.serials.attribute_id()
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            # Not about the units: retryable even when permanent (a merchant fixing the
+            # attribute must not need a content change to get the units published).
+            problem = RetryableRemoteError(str(exc), connector=self.name, status=exc.status)
+            problem.code = exc.code or "serial-attribute"
+            for unit in units:
+                unit.failure = problem
+            return
+        wanted = [(u.change.unit.serial, u.extra.get("option_id")) for u in units]
+        for unit, option in zip(units, self.serials.option_ids(wanted), strict=True):
+            if isinstance(option, RemoteError):
+                unit.failure = option
+            else:
+                unit.option_id = option
+        images: dict[str, dict[str, Any] | None] = {}
+        creates: list[tuple[_Unit, dict[str, Any]]] = []
+        for unit in units:
+            if unit.failure is not None:
+                continue
+            payload = self._prepare_child(product, unit, images)
+            if payload is None:
+                continue
+            if self.bulk is not None and unit.needs_link:
+                creates.append((unit, payload))
+            else:
+                self._send_child(unit, payload)
+        if creates and self.bulk is not None:
+            self._bulk_children(self.bulk, creates)
+        self._write_parent(product, attribute_id, units)
+
+    def _image_entry(
+        self, product: Product, unit: _Unit, cache: dict[str, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        url = unit.image
+        if url not in cache:
+            try:
+                content, content_type = self.client.download(url)
+            except RemoteError as exc:
+                # A missing photo must not keep the unit off the shop.
+                self.log.warning(
+                    "magento.image_unavailable", serial=unit.change.unit.serial, error=str(exc)
+                )
+                cache[url] = None
+            else:
+                if not content_type.startswith("image/"):
+                    content_type = "image/jpeg"
+                extension = content_type.split("/")[-1].replace("jpeg", "jpg")
+                name = f"{mapping.url_key(product.title, unit.sku)[:80]}.{extension}"
+                cache[url] = mapping.media_entry(product.title, content, content_type, name)
+        return cache[url]
+
+    def _prepare_child(
+        self, product: Product, unit: _Unit, images: dict[str, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """The child's payload to send, or None when the child is already as it should be."""
+        assert unit.option_id is not None
+        settings = self.settings
+        payload = mapping.child_payload(
+            settings, product, unit.change.unit, unit.sku, unit.option_id
+        )
+        unit.image = (
+            (mapping.image_of(product, unit.change.unit) or "") if settings.upload_images else ""
+        )
+        unit.child_hash = mapping.fingerprint([payload, unit.image])
+        extra = unit.extra
+        remote = unit.change.remote
+        known_id = remote.variant_id if remote is not None else None
+        unit.stock = "1"
+        if not known_id:
+            unit.needs_link = True  # new, or adopted after a crash: (re)link it
+        elif extra.get("child_hash") == unit.child_hash:
+            unit.child_id = int(known_id)
+            # The child stays as it is; its stock is set to 1 again. The host sends an upsert
+            # with unchanged content only to re-list a unit, so this counts as an update.
+            unit.result = PublishResult.UPDATED
+            return None
+        if unit.image and unit.image != extra.get("image"):
+            # Sent only when the photo changed: Magento adds, never dedupes, uploaded images.
+            entry = self._image_entry(product, unit, images)
+            if entry is not None:
+                payload["media_gallery_entries"] = [entry]
+            else:
+                unit.image = extra.get("image", "")
+        return payload
+
+    def _send_child(self, unit: _Unit, payload: dict[str, Any]) -> None:
+        """Create (POST, an upsert by SKU) or update (PUT) one child."""
+        try:
+            if unit.needs_link:
+                saved = self.client.save_product(payload)
+                unit.result = PublishResult.CREATED
+            else:
+                saved = self.client.update_product(unit.sku, payload)
+                unit.result = PublishResult.UPDATED
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            unit.failure = exc
+            return
+        unit.child_id = int(saved["id"])
+
+    def _bulk_children(self, bulk: BulkRunner, creates: list[tuple[_Unit, dict[str, Any]]]) -> None:
+        """Create the new children in one bulk and learn their ids in one lookup per 50."""
+        try:
+            results = bulk.save_products([payload for _unit, payload in creates])
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit, _payload in creates:
+                unit.failure = exc
+            return
+        for (unit, _payload), result in zip(creates, results, strict=True):
+            if isinstance(result, RemoteError):
+                unit.failure = result
+            else:
+                unit.child_id = int(result["id"])
+                unit.result = PublishResult.CREATED
+
+    def _write_parent(self, product: Product, attribute_id: int, units: list[_Unit]) -> None:
+        """Create or update the configurable parent and link the new children to it."""
+        settings = self.settings
+        parent = mapping.parent_payload(settings, product)
+        parent_hash = mapping.fingerprint(parent)
+        live = [u for u in units if u.failure is None]
+        new = [u for u in live if u.needs_link]
+        # Product-level fields (title, description, price) changed since the last publish.
+        stale = any(
+            u.change.remote is not None and u.extra.get("parent_hash") != parent_hash for u in live
+        )
+        try:
+            if new:
+                existing = self.client.configurable_children(parent["sku"])
+                if settings.link_mode == "per_child":
+                    if existing is not None and stale:
+                        self.client.update_product(parent["sku"], parent)
+                    self._link_per_child(parent, attribute_id, new, existing)
+                else:
+                    self._link_in_parent(parent, attribute_id, new, existing or [])
+            elif stale:
+                # A PUT without configurable_product_links leaves the links as they are.
+                self.client.update_product(parent["sku"], parent)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for unit in new or live:
+                if unit.failure is None:
+                    unit.failure = exc
+
+    def _link_in_parent(
+        self,
+        parent: dict[str, Any],
+        attribute_id: int,
+        new: list[_Unit],
+        existing: list[dict[str, Any]],
+    ) -> None:
+        code = self.settings.serial_attribute
+        child_ids = [int(child["id"]) for child in existing if child.get("id") is not None]
+        option_ids = []
+        for child in existing:
+            value = mapping.custom_attribute(child, code)
+            if value is not None and value.isdigit():
+                option_ids.append(int(value))
+        child_ids += [u.child_id for u in new if u.child_id is not None]
+        option_ids += [u.option_id for u in new if u.option_id is not None]
+        payload = mapping.with_links(
+            parent,
+            attribute_id=attribute_id,
+            label=self.settings.serial_attribute_label,
+            option_ids=option_ids,
+            child_ids=child_ids,
+        )
+        self.client.save_product(payload)
+
+    def _link_per_child(
+        self,
+        parent: dict[str, Any],
+        attribute_id: int,
+        new: list[_Unit],
+        existing: list[dict[str, Any]] | None,
+    ) -> None:
+        if existing is None:
+            self.client.save_product(parent)
+            self.client.add_configurable_option(
+                parent["sku"],
+                {
+                    "attribute_id": str(attribute_id),
+                    "label": self.settings.serial_attribute_label,
+                    "position": 0,
+                    "values": [{"value_index": u.option_id} for u in new],
+                },
+            )
+        for unit in new:
+            try:
+                self.client.add_child(parent["sku"], unit.sku)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                unit.failure = exc
+
+    def _withdraw(self, unit: _Unit) -> None:
+        unit.stock = "0"
+        remote = unit.change.remote
+        unit.result = PublishResult.WITHDRAWN
+        if not self.settings.disable_on_withdraw or remote is None or not remote.variant_id:
+            return
+        try:
+            self.client.update_product(
+                unit.sku, {"sku": unit.sku, "status": mapping.STATUS_DISABLED}
+            )
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            # Stock 0 is what makes the unit unsellable, and it is still sent: a child that
+            # could not be disabled (or is already gone) is withdrawn all the same.
+            self.log.warning(
+                "magento.disable_failed", serial=unit.change.unit.serial, error=str(exc)
+            )
+
+    def _save_stock(self, units: list[_Unit]) -> None:
+        """One source-items save for every unit of the call (chunked for large calls)."""
+        # Stock is always asserted, never inferred from ``remote``: a stale remote (from before
+        # a withdrawal) must not leave a re-listed unit at 0, nor a withdrawn one at 1.
+        for batch in chunks(units, self.settings.source_items_batch):
+            items = [
+                mapping.source_item(u.sku, self.settings.source_code, in_stock=u.stock == "1")
+                for u in batch
+            ]
+            try:
+                self.client.save_source_items(items)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for unit in batch:
+                    unit.failure = exc
+
+    def _outcome(self, unit: _Unit, parent_sku: str, parent_hash: str) -> PublishOutcome:
+        change = unit.change
+        if unit.failure is not None:
+            exc = unit.failure
+            return _failed(
+                change,
+                str(exc),
+                code=exc.code or (f"HTTP {exc.status}" if exc.status else None),
+                retryable=isinstance(exc, RetryableRemoteError),
+            )
+        extra = unit.extra
+        extra["parent_sku"] = parent_sku
+        if change.action is ListingAction.UPSERT:
+            extra.update(
+                option_id=str(unit.option_id),
+                child_hash=unit.child_hash,
+                parent_hash=parent_hash,
+                image=unit.image,
+            )
+        elif self.settings.disable_on_withdraw:
+            extra["child_hash"] = ""  # disabled: the next upsert must write the child again
+        remote = change.remote
+        variant_id = str(unit.child_id) if unit.child_id is not None else None
+        return PublishOutcome(
+            sku=change.unit.sku,
+            serial=change.unit.serial,
+            result=unit.result or PublishResult.UPDATED,
+            remote=RemoteIds(
+                product_id=parent_sku,
+                variant_id=variant_id or (remote.variant_id if remote else None),
+                inventory_item_id=unit.sku,
+                extra=extra,
+            ),
+        )
+
+
+def _failed(
+    change: ListingChange, reason: str, *, code: str | None, retryable: bool
+) -> PublishOutcome:
+    return PublishOutcome(
+        sku=change.unit.sku,
+        serial=change.unit.serial,
+        result=PublishResult.FAILED,
+        remote=change.remote,
+        reason=reason,
+        code=code,
+        retryable=retryable,
+    )

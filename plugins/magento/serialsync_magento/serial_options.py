@@ -1,0 +1,180 @@
+"""The serial attribute: a global select whose options are the serials, one per child.
+
+Each child of a configurable parent needs a distinct value of the configurable attribute, so
+every serial becomes an option. Magento adds options one per call (or many per bulk) and
+compares labels without case; option ids are cached for the connector's life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from serialsync import (
+    AuthenticationError,
+    PermanentRemoteError,
+    RemoteError,
+    RetryableRemoteError,
+)
+
+from serialsync_magento.bulk import BulkRunner
+from serialsync_magento.client import OPTION_EXISTS, MagentoClient
+from serialsync_magento.settings import MagentoSettings
+
+
+class SerialAttribute:
+    """Finds or creates the serial attribute and the option of each serial."""
+
+    def __init__(
+        self,
+        client: MagentoClient,
+        settings: MagentoSettings,
+        *,
+        bulk: BulkRunner | None,
+        log: Any,
+        connector: str,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.bulk = bulk
+        self.log = log
+        self.connector = connector
+        self._attribute_id: int | None = None
+        #: Option ids by upper-cased label (Magento compares labels case-insensitively).
+        self._options: dict[str, tuple[str, int]] = {}
+
+    def attribute_id(self) -> int:
+        """The attribute's id: read once per connector, created (global select) if missing."""
+        if self._attribute_id is not None:
+            return self._attribute_id
+        settings = self.settings
+        code = settings.serial_attribute
+        attribute = self.client.get_attribute(code)
+        if attribute is None:
+            attribute = self._create(code)
+        elif (
+            attribute.get("frontend_input") != "select"
+            or attribute.get("scope", "global") != "global"
+            or not attribute.get("is_user_defined", True)
+        ):
+            raise PermanentRemoteError(
+                f"the attribute {code!r} cannot vary a configurable product: it must be a "
+                f"global, user-defined select (it is {attribute.get('scope')!r} "
+                f"{attribute.get('frontend_input')!r})",
+                connector=self.connector,
+            )
+        self._attribute_id = int(attribute["attribute_id"])
+        return self._attribute_id
+
+    def _create(self, code: str) -> dict[str, Any]:
+        settings = self.settings
+        attribute = self.client.create_attribute(
+            {
+                "attribute_code": code,
+                "frontend_input": "select",
+                "entity_type_id": "4",  # catalog_product
+                "is_required": False,
+                "scope": "global",
+                "is_user_defined": True,
+                "is_visible": True,
+                "default_frontend_label": settings.serial_attribute_label,
+                "frontend_labels": [{"store_id": 0, "label": settings.serial_attribute_label}],
+            }
+        )
+        # A configurable attribute must be in the parent's attribute set.
+        group_id = settings.attribute_group_id
+        if group_id is None:
+            groups = self.client.attribute_groups(settings.attribute_set_id)
+            if not groups:
+                raise PermanentRemoteError(
+                    f"attribute set {settings.attribute_set_id} has no group to put {code!r} "
+                    "in; set attribute_group_id",
+                    connector=self.connector,
+                )
+            group_id = int(groups[0]["attribute_group_id"])
+        self.client.assign_attribute(settings.attribute_set_id, group_id, code)
+        self.log.info("magento.attribute_created", attribute=code)
+        return attribute
+
+    def option_ids(self, wanted: Sequence[tuple[str, str | None]]) -> list[int | RemoteError]:
+        """The option id of each ``(serial, id the last publish recorded)``, or its error.
+
+        Missing options are added (one call each, or one bulk); an option an interrupted run
+        added already is adopted. Raises only :class:`AuthenticationError`.
+        """
+        results: list[int | RemoteError | None] = [self._known(s, h) for s, h in wanted]
+        missing = [
+            serial
+            for (serial, _hint), result in zip(wanted, results, strict=True)
+            if result is None
+        ]
+        failures: dict[str, RemoteError] = {}
+        if missing and self.bulk is not None:
+            failures = self._add_by_bulk(self.bulk, missing)
+        else:
+            for serial in missing:
+                error = self._add(serial)
+                if error is not None:
+                    failures[serial] = error
+        final: list[int | RemoteError] = []
+        for (serial, _hint), result in zip(wanted, results, strict=True):
+            if result is None:
+                # Known now (added, or adopted from an earlier run), else why it is not.
+                result = self._known(serial, None)
+            if result is None:
+                result = failures.get(serial) or RetryableRemoteError(
+                    f"the option {serial!r} was not added", connector=self.connector
+                )
+            final.append(result)
+        return final
+
+    def _known(self, serial: str, hint: str | None) -> int | RemoteError | None:
+        if hint and hint.isdigit():
+            return int(hint)
+        cached = self._options.get(serial.upper())
+        if cached is None:
+            return None
+        if cached[0] != serial:
+            return PermanentRemoteError(
+                f"Magento holds the option {cached[0]!r} for the serial {serial!r}: option "
+                "labels are compared without case, so this serial cannot have its own value",
+                connector=self.connector,
+                code="option-label-conflict",
+            )
+        return cached[1]
+
+    def _add(self, serial: str) -> RemoteError | None:
+        try:
+            option_id = self.client.add_option(self.settings.serial_attribute, serial)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            if OPTION_EXISTS in str(exc):
+                self._load()  # added by an earlier, interrupted run: adopt it
+            return exc
+        self._options[serial.upper()] = (serial, option_id)
+        return None
+
+    def _add_by_bulk(self, bulk: BulkRunner, serials: list[str]) -> dict[str, RemoteError]:
+        try:
+            errors: list[RemoteError | None] = list(
+                bulk.add_options(self.settings.serial_attribute, serials)
+            )
+            # One read gives every new id (and those an earlier run added).
+            self._load()
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            errors = [exc] * len(serials)
+        return {
+            serial: error
+            for serial, error in zip(serials, errors, strict=True)
+            if error is not None
+        }
+
+    def _load(self) -> None:
+        for option in self.client.attribute_options(self.settings.serial_attribute):
+            value = str(option.get("value") or "")
+            label = str(option.get("label") or "")
+            if value.isdigit() and label:
+                self._options[label.upper()] = (label, int(value))
