@@ -25,6 +25,7 @@ from serialsync import (
     RetryHint,
     RetryPolicy,
 )
+from serialsync.http import parse_retry_after
 
 BASE = "https://shop.example"
 
@@ -432,3 +433,34 @@ def test_transport_errors_are_logged_per_attempt(respx_mock, fake_time):
         client(fake_time).get("/items")
     failures = [e for e in logs if e["event"] == "http.transport_error"]
     assert [(e["attempt"], e["error"]) for e in failures] == [(1, "ConnectError")]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        (" 7 ", 7.0),
+        ("2.5", 2.5),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # long past: go now
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after_reads_seconds_and_dates(value, seconds):
+    assert parse_retry_after(value) == seconds
+
+
+def test_parse_retry_after_date_is_relative_to_the_given_now():
+    now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 60.0
+
+
+def test_unparseable_retry_after_falls_back_to_backoff(respx_mock, fake_time):
+    respx_mock.get(f"{BASE}/items").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "soon"}), ok()]
+    )
+    client(fake_time).get("/items")
+    assert len(fake_time.sleeps) == 1
+    assert 0.25 <= fake_time.sleeps[0] <= 0.5
