@@ -338,7 +338,19 @@ class MagentoClient:
     def download(self, url: str) -> tuple[bytes, str]:
         """Fetch an image (from anywhere but the store): its bytes and content type."""
         client = self.images or self.http
-        response = client.get(url, operation="download image")
+        if not url.startswith(("http://", "https://")):
+            raise PermanentRemoteError(
+                f"the image {client.redactor.url(url)} is not an http(s) URL",
+                connector=client.connector,
+            )
+        try:
+            response = client.get(url, operation="download image")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # Not an http(s) URL, or one httpx cannot parse: nothing a retry would change.
+            raise PermanentRemoteError(
+                f"the image {client.redactor.url(url)} cannot be fetched: {type(exc).__name__}",
+                connector=client.connector,
+            ) from None
         if response.status_code >= 400:
             raise client.error_for(response)
         content_type = response.headers.get("content-type", "").split(";")[0].strip()

@@ -384,6 +384,13 @@ def test_images_are_uploaded_once_without_the_store_credentials(fake, make_conne
     assert len(fake.product(unit.integration_id)["media_gallery_entries"]) == 1
 
 
+def test_an_image_that_is_not_a_web_url_is_skipped(fake, make_connector):
+    unit = _unit("IMG3", images=("file:///photos/u.jpg",))
+    [outcome] = make_connector(upload_images=True).publish_variants(PRODUCT, [_upsert(unit)])
+    assert outcome.result is PublishResult.CREATED
+    assert fake.product(unit.integration_id)["media_gallery_entries"] == []
+
+
 def test_an_unreachable_image_does_not_keep_the_unit_off_the_shop(fake, make_connector, respx_mock):
     respx_mock.get("https://images.example/missing.jpg").mock(return_value=httpx.Response(404))
     unit = _unit("IMG2", images=("https://images.example/missing.jpg",))
