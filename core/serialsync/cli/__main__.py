@@ -1,0 +1,5 @@
+"""``python -m serialsync.cli``: the same as the ``serialsync`` command."""
+
+from serialsync.cli.app import main
+
+main()

@@ -1,0 +1,71 @@
+"""The ``serialsync`` command: one Typer app, its commands, and how errors become exit codes.
+
+Exit codes: 0 ok; 1 the work had failures (a pass, a check, a retry that could not be done, a
+unit not found); 2 bad configuration or usage (one clear line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from serialsync.cli import connectors, demo, ids, outbox, serials, starter, status
+from serialsync.cli.run import run_command
+from serialsync.cli.runtime import EXTRA_PLUGINS, ConfigOption, Runtime
+from serialsync.errors import ConfigurationError, PluginError, StoreError
+
+__all__ = ["EXTRA_PLUGINS", "app", "main"]
+
+#: Errors that mean "fix the configuration or the command line", not "the work failed".
+_USAGE_ERRORS = (ConfigurationError, StoreError, PluginError)
+
+
+class _Group(TyperGroup):
+    """The root group: turns configuration and store errors into exit code 2 and one line."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context; Any keeps mypy quiet
+        try:
+            return super().invoke(ctx)
+        except _USAGE_ERRORS as exc:
+            typer.echo(f"serialsync: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    name="serialsync",
+    cls=_Group,
+    help="Keep serialized inventory in step between a point of sale and the web shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Keep serialized inventory in step between a point of sale and the web shops.
+
+    Start with `serialsync demo`, then `serialsync init` for a configuration of your own.
+    """
+    ctx.obj = Runtime(config=config)
+
+
+app.command("run")(run_command)
+app.command("check")(connectors.check_command)
+app.command("status")(status.status_command)
+app.command("plugins")(connectors.plugins_command)
+app.add_typer(serials.app, name="serials")
+app.add_typer(outbox.sales_app, name="sales")
+app.add_typer(outbox.quarantine_app, name="quarantine")
+app.add_typer(ids.app, name="id")
+app.command("init")(starter.init_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(demo.sandbox_app, name="sandbox")
+
+
+def main() -> None:
+    """Entry point of the ``serialsync`` console script."""
+    app(prog_name="serialsync")

@@ -1,0 +1,193 @@
+"""``serialsync sales …`` and ``serialsync quarantine …``: what needs a person, and acting on it.
+
+Listing reads the store without its lock; ``retry`` and ``drop`` write, so they take the runner
+lock (and are refused, exit 2, while ``serialsync run`` holds it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from serialsync.cli.render import receipt, receipt_text, table, when
+from serialsync.cli.runtime import ConfigOption, JsonOption, fail, runtime
+from serialsync.integration_id import IntegrationId
+from serialsync.store import OutboxRecord, OutboxState, QuarantineRecord
+
+sales_app = typer.Typer(
+    help="The sale outbox: channel orders on their way to the POS.", no_args_is_help=True
+)
+quarantine_app = typer.Typer(
+    help="Records that could not be processed, with the reason.", no_args_is_help=True
+)
+
+_LIST_LIMIT = 100_000
+
+
+def _sale_row(record: OutboxRecord) -> dict[str, Any]:
+    sale = record.sale
+    return {
+        "channel": record.channel,
+        "order_id": record.order_id,
+        "order_number": record.order_number,
+        "state": record.state.value,
+        "financial_status": record.financial_status,
+        "integration_ids": [str(IntegrationId(line.sku, line.serial)) for line in sale.lines],
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "note": record.note,
+        "receipt": receipt(record.receipt),
+        "next_attempt_at": record.next_attempt_at,
+        "created_at": record.created_at,
+        "reported_at": record.reported_at,
+    }
+
+
+@sales_app.command("list")
+def list_sales(
+    ctx: typer.Context,
+    state: Annotated[
+        OutboxState | None, typer.Option("--state", help="Only sales in this state.")
+    ] = None,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Channel orders in the outbox, oldest first."""
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        states = (state,) if state is not None else ()
+        rows = [_sale_row(r) for r in store.outbox(states=states, limit=_LIST_LIMIT)]
+    if json_out:
+        rt.print_json({"sales": rows})
+        return
+    if not rows:
+        rt.out.print("no sales" + (f" in state {state.value}" if state else ""))
+        return
+    grid = table(
+        None, "channel", "order", "state", "payment", "units", "attempts", "receipt / error / note"
+    )
+    for r in rows:
+        detail = receipt_text(r["receipt"]) or r["last_error"] or r["note"] or "-"
+        grid.add_row(
+            r["channel"],
+            f"{r['order_number']} ({r['order_id']})",
+            r["state"],
+            r["financial_status"],
+            "\n".join(r["integration_ids"]),
+            str(r["attempts"]),
+            detail,
+        )
+    rt.out.print(grid)
+
+
+@sales_app.command("retry")
+def retry_sale(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="The channel connector's name.")],
+    order_id: Annotated[str, typer.Argument(help="The order's id on that channel.")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Put a failed (or backing-off) sale back, to be reported in the next pass.
+
+    Exit code 1 when there is no failed or pending sale with this key.
+    """
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        done = host.retry_sale(channel, order_id)
+    if json_out:
+        rt.print_json({"channel": channel, "order_id": order_id, "retry": done})
+    elif done:
+        rt.out.print(f"sale {channel}/{order_id} will be reported in the next pass")
+    if not done:
+        raise fail(f"no failed or pending sale {channel}/{order_id} to retry", 1)
+
+
+def _quarantine_row(record: QuarantineRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "key": record.key,
+        "connector": record.connector,
+        "reason": record.reason,
+        "count": record.count,
+        "first_seen": record.first_seen,
+        "last_seen": record.last_seen,
+    }
+
+
+@quarantine_app.command("list")
+def list_quarantine(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only records of this kind (unit, order).")
+    ] = None,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Quarantined records, oldest first, with the reason each was refused."""
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        rows = [_quarantine_row(r) for r in store.quarantined(kind=kind)]
+    if json_out:
+        rt.print_json({"quarantine": rows})
+        return
+    if not rows:
+        rt.out.print("nothing in quarantine")
+        return
+    grid = table(None, "id", "kind", "key", "connector", "reason", "seen", "last seen")
+    for r in rows:
+        grid.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["key"],
+            r["connector"],
+            r["reason"],
+            f"{r['count']}x",
+            when(r["last_seen"]),
+        )
+    rt.out.print(grid)
+
+
+RecordId = Annotated[int, typer.Argument(help="The record's id (see `quarantine list`).")]
+
+
+@quarantine_app.command("retry")
+def retry_quarantined(
+    ctx: typer.Context,
+    record_id: RecordId,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Process a quarantined order again, once its cause is fixed.
+
+    Exit code 1 when it is still quarantined, unknown, or not an order.
+    """
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        outcome = host.retry_quarantined(record_id)
+    if json_out:
+        rt.print_json({"id": record_id, "outcome": outcome})
+    else:
+        rt.out.print(f"quarantined record {record_id}: {outcome}")
+    raise typer.Exit(0 if outcome == "processed" else 1)
+
+
+@quarantine_app.command("drop")
+def drop_quarantined(
+    ctx: typer.Context,
+    record_id: RecordId,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Forget a quarantined record. Exit code 1 when there is none with this id."""
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        dropped = host.drop_quarantined(record_id)
+    if json_out:
+        rt.print_json({"id": record_id, "dropped": dropped})
+    elif dropped:
+        rt.out.print(f"quarantined record {record_id} dropped")
+    if not dropped:
+        raise fail(f"no quarantined record {record_id}", 1)

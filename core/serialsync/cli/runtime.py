@@ -1,0 +1,174 @@
+"""What every command shares: the configuration, logging, the host, the store, and output.
+
+A command asks its :class:`Runtime` for what it needs, in the order it needs it:
+``rt.settings()`` (loads the file and configures logging, once), then ``rt.host()`` (the full
+host, holding the runner lock) or ``rt.read_store()`` (read-only, works while ``run`` runs).
+
+Extra plugins, for tests and embedding: mutate :data:`EXTRA_PLUGINS` (name → plugin object), or
+set ``SERIALSYNC_EXTRA_PLUGINS=name=module:attribute,…`` (``name=`` is optional) in the
+environment. They are registered beside the entry-point plugins, exactly as those are.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from serialsync.errors import ConfigurationError
+from serialsync.host import Host
+from serialsync.logging import configure_logging
+from serialsync.manager import PluginManager
+from serialsync.settings import Settings, find_config, load_settings
+from serialsync.store import SQLiteStore
+
+EXTRA_PLUGINS_ENV = "SERIALSYNC_EXTRA_PLUGINS"
+
+#: Extra plugin objects by name, registered by every command (for tests and embedding).
+EXTRA_PLUGINS: dict[str, object] = {}
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The configuration file (else $SERIALSYNC_CONFIG, else ./serialsync.toml).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+
+# Consoles that are not a terminal (pipes, tests) get a wide page, so that an integration id
+# is never cut by rich's 80-column default.
+_PIPE_WIDTH = 200
+
+
+class _StderrProxy:
+    """``sys.stderr`` looked up at each write, so rich's live display can redirect log lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr), wide when it is not a terminal."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=False, width=_PIPE_WIDTH)
+    return console
+
+
+def extra_plugins() -> dict[str, object]:
+    """:data:`EXTRA_PLUGINS` plus those named in ``$SERIALSYNC_EXTRA_PLUGINS``."""
+    plugins = dict(EXTRA_PLUGINS)
+    for item in filter(None, (p.strip() for p in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+        name, _, target = item.rpartition("=")
+        module_name, _, attribute = target.partition(":")
+        if not module_name or not attribute:
+            raise ConfigurationError(
+                f"{EXTRA_PLUGINS_ENV}: {item!r} is not of the form [name=]module:attribute"
+            )
+        try:
+            plugin = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(
+                f"{EXTRA_PLUGINS_ENV}: cannot load {target!r}: {exc}"
+            ) from None
+        plugins[name or attribute] = plugin
+    return plugins
+
+
+@dataclass
+class Runtime:
+    """One invocation's shared state (kept in the click context's ``obj``)."""
+
+    config: Path | None = None
+    out: Console = field(default_factory=make_console)
+    err: Console = field(default_factory=lambda: make_console(stderr=True))
+    _settings: Settings | None = None
+    _logging_ready: bool = False
+
+    def setup_logging(self, settings: Settings | None = None) -> None:
+        """Configure logging once per invocation, from the settings when there are some."""
+        if self._logging_ready:
+            return
+        log = settings.log if settings is not None else None
+        configure_logging(
+            level=log.level if log else "info",
+            format=log.format if log else "auto",
+            stream=_StderrProxy(),  # type: ignore[arg-type]  # a TextIO in all that is used
+        )
+        self._logging_ready = True
+
+    def settings(self, config: Path | None = None) -> Settings:
+        """Load the settings (the command's ``--config``, else the root's, else the default)."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(find_config(config or self.config))
+            except ConfigurationError:
+                self.setup_logging()
+                raise
+            self.setup_logging(self._settings)
+        return self._settings
+
+    def plugin_manager(self) -> PluginManager:
+        """Every installed plugin and the extra ones, without connectors or settings."""
+        self.setup_logging()
+        return PluginManager(plugins=extra_plugins())
+
+    def host(self, settings: Settings, *, store: SQLiteStore | None = None) -> Host:
+        """The host built from ``settings``; it holds the runner lock unless given a store."""
+        return Host.from_settings(settings, plugins=extra_plugins(), store=store)
+
+    def read_store(self, settings: Settings) -> SQLiteStore:
+        """The state store, read-only: no runner lock, so it works while ``run`` runs."""
+        path = settings.store.path
+        if not path.exists():
+            raise ConfigurationError(
+                f"there is no state store at {path} yet (run `serialsync run --once` first)"
+            )
+        return SQLiteStore.open(path, lock=False)
+
+    def print_json(self, data: Any) -> None:
+        """Print ``data`` as JSON on stdout (dates as ISO text)."""
+        typer.echo(json.dumps(data, indent=2, default=_json_default))
+
+    def print_json_line(self, data: Any) -> None:
+        """Print ``data`` as one line of JSON (a stream of records, as ``run --json`` prints)."""
+        typer.echo(json.dumps(data, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    """The invocation's :class:`Runtime` (created by the root command)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Runtime):
+        root.obj = Runtime()
+    return root.obj
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line on stderr and return the exit to raise (``raise fail(...)``)."""
+    typer.echo(f"serialsync: {message}", err=True)
+    return typer.Exit(code)

@@ -1,0 +1,219 @@
+"""``serialsync serials list|find|show``: the units, by integration id, and each one's life."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from serialsync.cli.render import receipt, receipt_text, table, when
+from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
+from serialsync.store import OutboxRecord, SQLiteStore, UnitRecord
+
+app = typer.Typer(
+    help="The units: integration id, status, and where each is listed.", no_args_is_help=True
+)
+
+MIN_FIND = 3
+# `show` looks for a unit's orders among this many outbox rows (newest included).
+_OUTBOX_SCAN = 1_000_000
+
+LimitOption = Annotated[int, typer.Option("--limit", min=1, help="At most this many units.")]
+
+
+def _unit_row(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
+    unit = record.unit
+    return {
+        "integration_id": unit.integration_id,
+        "sku": unit.sku,
+        "serial": unit.serial,
+        "status": record.status.value,
+        "deleted": record.deleted,
+        "listings": {
+            listing.connector: listing.state.value
+            for listing in store.listings_of_unit(unit.serial)
+        },
+    }
+
+
+def _print_units(rt: Runtime, rows: list[dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        rt.print_json({"units": rows})
+        return
+    if not rows:
+        rt.out.print("no units")
+        return
+    grid = table(None, "Integration ID", "status", "listed")
+    for row in rows:
+        status = row["status"] + (" (deleted in the POS)" if row["deleted"] else "")
+        listed = ", ".join(f"{c}: {s}" for c, s in row["listings"].items()) or "-"
+        grid.add_row(row["integration_id"], status, listed)
+    rt.out.print(grid)
+    rt.out.print(f"{len(rows)} unit(s)")
+
+
+@app.command("list")
+def list_units(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    limit: LimitOption = 1000,
+    json_out: JsonOption = False,
+) -> None:
+    """Every unit, by SKU and serial."""
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        rows = [_unit_row(store, r) for r in store.all_units(limit=limit)]
+    _print_units(rt, rows, json_out)
+
+
+@app.command("find")
+def find_units(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="At least 3 characters of a serial or SKU.")],
+    config: ConfigOption = None,
+    limit: LimitOption = 100,
+    json_out: JsonOption = False,
+) -> None:
+    """Units whose serial or SKU contains TEXT (case-insensitive)."""
+    if len(text.strip()) < MIN_FIND:
+        raise fail(f"`serials find` needs at least {MIN_FIND} characters, got {text.strip()!r}")
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        rows = [_unit_row(store, r) for r in store.find_units(text.strip(), limit=limit)]
+    _print_units(rt, rows, json_out)
+
+
+@app.command("show")
+def show_unit(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="The unit's serial.")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One unit's whole history: POS data, lifecycle moves, listings, and orders.
+
+    Exit code 1 when no unit has this serial.
+    """
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        record = store.get_unit(serial)
+        if record is None:
+            raise fail(f"no unit with serial {serial!r} (try `serialsync serials find`)", 1)
+        data = _history(store, record)
+    if json_out:
+        rt.print_json(data)
+        return
+    _print_history(rt, data)
+
+
+def _history(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
+    unit = record.unit
+    product = store.get_product(unit.sku)
+    claim = store.get_claim(unit.serial)
+    orders = [o for o in store.outbox(limit=_OUTBOX_SCAN) if _touches(o, unit.serial)]
+    return {
+        "integration_id": unit.integration_id,
+        "sku": unit.sku,
+        "serial": unit.serial,
+        "status": record.status.value,
+        "deleted": record.deleted,
+        "product": (
+            {
+                "title": product.title,
+                "price": str(product.price),
+                "pos": store.product_pos(unit.sku),
+            }
+            if product
+            else None
+        ),
+        "pos": unit.model_dump(mode="json", exclude={"sku", "serial", "status"}),
+        "moves": [
+            {
+                "at": m.at,
+                "from": m.from_status.value,
+                "to": m.to_status.value,
+                "reason": m.reason,
+                "source": m.source.value,
+                "source_ref": m.source_ref,
+            }
+            for m in store.history(unit.serial)
+        ],
+        "listings": [
+            {
+                "channel": listing.connector,
+                "state": listing.state.value,
+                "remote": listing.remote.model_dump(mode="json") if listing.remote else None,
+                "last_error": listing.last_error,
+                "attempts": listing.attempts,
+                "updated_at": listing.updated_at,
+            }
+            for listing in store.listings_of_unit(unit.serial)
+        ],
+        "claim": (
+            {"channel": claim.channel, "order_id": claim.order_id, "claimed_at": claim.claimed_at}
+            if claim
+            else None
+        ),
+        "orders": [
+            {
+                "channel": o.channel,
+                "order_id": o.order_id,
+                "order_number": o.order_number,
+                "state": o.state.value,
+                "financial_status": o.financial_status,
+                "receipt": receipt(o.receipt),
+                "note": o.note,
+                "last_error": o.last_error,
+                "reported_at": o.reported_at,
+            }
+            for o in orders
+        ],
+    }
+
+
+def _touches(record: OutboxRecord, serial: str) -> bool:
+    return any(line.serial == serial for line in record.sale.lines)
+
+
+def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
+    out = rt.out
+    status = data["status"] + (" (deleted in the POS)" if data["deleted"] else "")
+    out.print(f"[bold]{data['integration_id']}[/bold]  status: {status}")
+    product = data["product"]
+    if product:
+        out.print(
+            f"product: {product['title']} ({data['sku']}), {product['price']}, "
+            f"from POS {product['pos']}"
+        )
+    pos = {k: v for k, v in data["pos"].items() if v not in (None, {}, [], ())}
+    pos_grid = table("POS data", "field", "value")
+    for key, value in pos.items():
+        pos_grid.add_row(key, str(value))
+    out.print(pos_grid)
+    moves = table("lifecycle", "when", "from", "to", "why", "source")
+    for m in data["moves"]:
+        source = m["source"] + (f" {m['source_ref']}" if m["source_ref"] else "")
+        moves.add_row(when(m["at"]), m["from"], m["to"], m["reason"], source)
+    out.print(moves if data["moves"] else "lifecycle: no moves yet")
+    listings = table("channels", "channel", "state", "remote ids", "last error", "updated")
+    for li in data["listings"]:
+        remote = li["remote"] or {}
+        ids = ", ".join(f"{k}={v}" for k, v in remote.items() if v) or "-"
+        listings.add_row(
+            li["channel"], li["state"], ids, li["last_error"] or "-", when(li["updated_at"])
+        )
+    out.print(listings if data["listings"] else "channels: not listed anywhere")
+    if data["claim"]:
+        claim = data["claim"]
+        out.print(f"held by order {claim['order_id']} on {claim['channel']}")
+    orders = table("orders", "channel", "order", "state", "payment", "receipt / note")
+    for o in data["orders"]:
+        detail = receipt_text(o["receipt"]) or o["note"] or o["last_error"] or "-"
+        orders.add_row(
+            o["channel"],
+            f"{o['order_number']} ({o['order_id']})",
+            o["state"],
+            o["financial_status"],
+            detail,
+        )
+    out.print(orders if data["orders"] else "orders: none")

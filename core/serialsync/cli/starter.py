@@ -1,0 +1,178 @@
+"""``serialsync init``: a commented starter ``serialsync.toml``.
+
+The file is valid as written (every connector section is commented out); each installed
+connector type gets an example section built from its settings model, with secrets left to the
+environment (``SERIALSYNC_CONNECTORS__<NAME>__<FIELD>``) rather than written in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Iterable
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+
+from serialsync.cli.runtime import fail, runtime
+from serialsync.connector import ConnectorSettings, ConnectorType
+from serialsync.settings import DEFAULT_CONFIG_FILE, SyncSettings
+
+# Fields every connector has; their defaults suit almost everyone, so the example skips them.
+_COMMON_FIELDS = set(ConnectorSettings.model_fields)
+
+_HEADER = """\
+# serialsync configuration.
+#
+# Precedence, lowest first: this file < .env < the environment < command-line values.
+# Any key can be set from the environment with SERIALSYNC_ and "__" between levels:
+#   SERIALSYNC_SYNC__INTERVAL=600
+#   SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN=...   (sets access_token of [connectors.shop])
+# Keep secrets (tokens, passwords, keys) in the environment, not in this file.
+# Check it with `serialsync check`; run it with `serialsync run --once`.
+"""
+
+
+def toml_value(value: Any) -> str:
+    """``value`` written as TOML (strings, numbers, booleans, lists, tables, durations)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, timedelta):
+        return repr(int(value.total_seconds()))
+    if isinstance(value, Enum):
+        return toml_value(value.value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return "[" + ", ".join(toml_value(item) for item in items) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    # A JSON string is a valid TOML basic string.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types an annotation allows (``X | None`` → ``[X, NoneType]``)."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return [kind for arg in typing.get_args(annotation) for kind in _kinds(arg)]
+    return [annotation]
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return any(kind is SecretStr for kind in _kinds(field.annotation))
+
+
+def _model_of(field: FieldInfo) -> type[BaseModel] | None:
+    for kind in _kinds(field.annotation):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+    return None
+
+
+def _env_name(*parts: str) -> str:
+    return "SERIALSYNC_" + "__".join(part.upper() for part in parts)
+
+
+def _placeholder(name: str) -> str:
+    return '"https://CHANGE-ME.example.com"' if "url" in name else '"CHANGE-ME"'
+
+
+def _field_lines(model: type[BaseModel], path: tuple[str, ...]) -> Iterable[str]:
+    """Example lines for a model's fields.
+
+    Settings are ``# key = value`` (remove the ``# `` to use one); explanations are ``## …``,
+    so that uncommenting a whole section leaves them comments and the section valid TOML.
+    """
+    for name, field in model.model_fields.items():
+        if name in _COMMON_FIELDS and len(path) == 2:
+            continue
+        about = f"; {field.description}" if field.description else ""
+        nested = _model_of(field)
+        if _is_secret(field):
+            need = "required" if field.is_required() else "optional"
+            yield f"## {name}: a secret ({need}), from the environment: {_env_name(*path, name)}"
+        elif nested is not None:
+            yield f"## {name}: a table [{'.'.join((*path, name))}] with:"
+            for line in _field_lines(nested, (*path, name)):
+                yield "##   " + line.lstrip("# ")
+        elif field.is_required():
+            yield f"# {name} = {_placeholder(name)}  # required{about}"
+        else:
+            default = field.get_default(call_default_factory=True)
+            if default is None:
+                yield f"## {name}: optional, no default{about}"
+            else:
+                yield f"# {name} = {toml_value(default)}" + (
+                    f"  # {field.description}" if field.description else ""
+                )
+
+
+def connector_example(ctype: ConnectorType) -> str:
+    """A commented ``[connectors.<type>]`` section for one connector type."""
+    doc = (ctype.settings_model.__doc__ or "").strip().splitlines()
+    lines = [
+        f"## --- {ctype.name}: a {ctype.role.value} connector (plugin {ctype.plugin or '?'}) ---"
+    ]
+    if doc:
+        lines.append(f"## {doc[0]}")
+    lines += [f"# [connectors.{ctype.name}]", f'# plugin = "{ctype.name}"']
+    lines += _field_lines(ctype.settings_model, ("connectors", ctype.name))
+    lines.append("## (every connector also takes [connectors.<name>.retry] and .timeouts tables)")
+    return "\n".join(lines) + "\n"
+
+
+def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
+    """The whole starter file."""
+    sync = SyncSettings()
+    parts = [
+        _HEADER,
+        "[store]\n# The state file (relative paths are relative to this file).\n"
+        'path = "serialsync.db"\n',
+        "[sync]\n"
+        f"interval = {toml_value(sync.interval)}  # seconds between passes\n"
+        "# inventory_interval = 300  # seconds; inventory passes on their own interval\n"
+        "# orders_interval = 60  # seconds; order passes on their own interval\n"
+        f"order_overlap = {toml_value(sync.order_overlap)}"
+        "  # seconds an order pass re-reads before its cursor\n"
+        f'report_orders = "{sync.report_orders}"  # or "all": also orders without our units\n'
+        '# serial_pattern = "^[A-Z]{2}[0-9]{6,}$"  # a regex every serial must match\n'
+        '# serial_profile = "gs1"  # serials must be GS1 AI (21) serials\n'
+        f"workers = {sync.workers}  # channels served side by side\n",
+        "[plugins]\n"
+        '# allow = ["aim_pos", "shopify"]  # only these installed plugins load\n'
+        "deny = []\n",
+        '[log]\nlevel = "info"  # debug, info, warning, error\n'
+        'format = "auto"  # auto: JSON lines unless on a terminal; json; console\n',
+        "# Connectors: one [connectors.<name>] section each; <name> is yours to choose (lower\n"
+        "# case, so that SERIALSYNC_CONNECTORS__<NAME>__... finds it). One POS, any channels.\n",
+    ]
+    parts += [connector_example(t) for t in sorted(connector_types, key=lambda t: t.name)]
+    return "\n".join(parts)
+
+
+def init_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Option("--path", help="Where to write it.", dir_okay=False)] = Path(
+        DEFAULT_CONFIG_FILE
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter serialsync.toml (refuses to overwrite without --force)."""
+    rt = runtime(ctx)
+    if path.exists() and not force:
+        raise fail(f"{path} exists already (use --force to overwrite it)")
+    manager = rt.plugin_manager()
+    text = starter_toml(manager.connector_types.values())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    rt.out.print(
+        f"wrote {path} with {len(manager.connector_types)} example connector section(s); "
+        "uncomment and fill in the ones you use, then run `serialsync check`"
+    )

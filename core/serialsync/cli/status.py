@@ -1,0 +1,143 @@
+"""``serialsync status``: where each connector stands, read from the store without its lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from serialsync.cli.render import table, when
+from serialsync.cli.runtime import ConfigOption, JsonOption, runtime
+from serialsync.store import ListingState, OutboxState, RunRecord, SQLiteStore
+
+_RUNS_READ = 200
+_FAILURE_COUNTS = (
+    "failed",
+    "sales_failed",
+    "conflicts",
+    "quarantined",
+)  # the newest passes searched for each connector's last one
+
+
+def status_command(
+    ctx: typer.Context, config: ConfigOption = None, json_out: JsonOption = False
+) -> None:
+    """Per connector: last pass, cursors, units live / withdrawn / failed, sales, quarantine.
+
+    Reads the store read-only, so it works while `serialsync run` is running.
+    """
+    rt = runtime(ctx)
+    settings = rt.settings(config)
+    store = rt.read_store(settings)
+    try:
+        runs = store.runs(limit=_RUNS_READ)
+        names = list(settings.connectors)
+        for extra in sorted(_names_in_store(store) - set(names)):
+            names.append(extra)  # no longer configured, but the store still knows it
+        connectors = [
+            _connector_status(store, name, runs, settings.connectors.get(name)) for name in names
+        ]
+        data = {
+            "store": str(store.path),
+            "units": store.counts("units", "status"),
+            "last_pass": _run_dict(runs[0]) if runs else None,
+            "connectors": connectors,
+        }
+    finally:
+        store.close()
+    if json_out:
+        rt.print_json(data)
+        return
+    _print_status(rt.out, data)
+
+
+def _names_in_store(store: SQLiteStore) -> set[str]:
+    # Every connector that ran leaves a cursor.
+    return {connector for connector, _, _, _ in store.cursors()}
+
+
+def _connector_status(
+    store: SQLiteStore, name: str, runs: list[RunRecord], section: Any
+) -> dict[str, Any]:
+    listings = store.counts("listings", "state", "connector = ?", (name,))
+    sales = store.counts("outbox", "state", "channel = ?", (name,))
+    quarantine = store.counts("quarantine", "kind", "connector = ?", (name,))
+    last = next((r for r in runs if name in r.summary.get("connectors", {})), None)
+    return {
+        "name": name,
+        "plugin": section.plugin if section is not None else None,
+        "enabled": section.enabled if section is not None else False,
+        "last_pass": _run_dict(last, name) if last else None,
+        "cursors": {
+            stream: {"value": value, "updated_at": updated}
+            for connector, stream, value, updated in store.cursors()
+            if connector == name
+        },
+        "units": {state.value: listings.get(state.value, 0) for state in ListingState},
+        "sales": {state.value: sales.get(state.value, 0) for state in OutboxState},
+        "quarantined": sum(quarantine.values()),
+    }
+
+
+def _run_dict(run: RunRecord, connector: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run.id,
+        "kind": run.kind,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "ok": run.ok,
+        "interrupted": bool(run.summary.get("interrupted")),
+    }
+    if connector is not None:
+        # This connector's part of the pass: ok unless *it* failed, conflicted or quarantined.
+        counts = run.summary.get("connectors", {}).get(connector, {})
+        data["errors"] = list(counts.get("errors", []))
+        if run.ok is not None:
+            data["ok"] = not data["errors"] and not any(counts.get(k) for k in _FAILURE_COUNTS)
+    return data
+
+
+def _pass_text(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "never"
+    if run["finished_at"] is None:
+        outcome = "running"
+    elif run["interrupted"]:
+        outcome = "stopped"
+    else:
+        outcome = "ok" if run["ok"] else "had failures"
+    return f"{run['kind']} {when(run['started_at'])}: {outcome}"
+
+
+def _print_status(out: Any, data: dict[str, Any]) -> None:
+    units = ", ".join(f"{n} {s}" for s, n in sorted(data["units"].items())) or "none yet"
+    out.print(f"state store {data['store']}; units: {units}")
+    out.print(f"last pass: {_pass_text(data['last_pass'])}")
+    passes = table("passes", "connector", "plugin", "last pass", "cursors")
+    counts = table(
+        "units and sales",
+        "connector",
+        "live",
+        "withdrawn",
+        "failed",
+        "waiting",
+        "pending",
+        "reported",
+        "sales failed",
+        "conflicts",
+        "quarantined",
+    )
+    for c in data["connectors"]:
+        cursors = "\n".join(f"{k} {v['value']}" for k, v in c["cursors"].items()) or "-"
+        passes.add_row(
+            c["name"], c["plugin"] or "(not configured)", _pass_text(c["last_pass"]), cursors
+        )
+        counts.add_row(
+            c["name"],
+            *(str(c["units"][state]) for state in ("live", "withdrawn", "failed")),
+            *(str(c["sales"][state]) for state in ("waiting", "pending", "reported", "failed")),
+            str(c["sales"]["conflict"]),
+            str(c["quarantined"]),
+        )
+    out.print(passes)
+    out.print(counts)
