@@ -13,7 +13,9 @@ the answer, it computes the *actual* cost with the sizes actually returned.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -215,3 +217,51 @@ class Document:
                     got = [e.get("node") for e in got] if isinstance(got, list) else None
                 return inner, (got if isinstance(got, list) else items)
         return selection_set, items
+
+
+def _encode_cursor(key: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[Any, ...]:
+    try:
+        return tuple(json.loads(base64.urlsafe_b64decode(cursor.encode())))
+    except (ValueError, TypeError):
+        raise GraphQLFaultError(f"Invalid cursor: {cursor!r}", "BAD_REQUEST") from None
+
+
+def connection(
+    items: Sequence[Any],
+    args: dict[str, Any],
+    *,
+    key: Callable[[Any], tuple[Any, ...]],
+    view: Callable[[Any], Any],
+) -> dict[str, Any]:
+    """A Relay connection over ``items``; cursors encode the sort key, as Shopify's do."""
+    first = args.get("first")
+    if first is None and args.get("last") is None:
+        raise GraphQLFaultError("You must provide one of first or last", "BAD_REQUEST")
+    if first is not None and not 0 <= int(first) <= 250:
+        raise GraphQLFaultError("first must be between 0 and 250", "BAD_REQUEST")
+    ordered = sorted(items, key=key, reverse=bool(args.get("reverse")))
+    if args.get("after"):
+        after = _decode_cursor(str(args["after"]))
+        if args.get("reverse"):
+            ordered = [i for i in ordered if list(key(i)) < list(after)]
+        else:
+            ordered = [i for i in ordered if list(key(i)) > list(after)]
+    size = int(first if first is not None else args["last"])
+    page = ordered[:size] if first is not None else ordered[-size:]
+    nodes = [view(i) for i in page]
+    cursors = [_encode_cursor(key(i)) for i in page]
+    return {
+        "__typename": "Connection",
+        "nodes": nodes,
+        "edges": [{"node": n, "cursor": c} for n, c in zip(nodes, cursors, strict=True)],
+        "pageInfo": {
+            "hasNextPage": len(ordered) > len(page) if first is not None else False,
+            "hasPreviousPage": bool(args.get("after")),
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+        },
+    }

@@ -164,7 +164,7 @@ def test_withdrawing_a_unit_already_gone_is_withdrawn(connector, shop):
     stock = units(count=3)
     created = connector.publish_variants(product(), upserts(stock))
     # Staff delete one variant in the admin; the host still remembers its ids.
-    shop._bulk_delete(
+    shop.catalog.bulk_delete(
         {"productId": created[0].remote.product_id, "variantsIds": [created[0].remote.variant_id]}
     )
     never_listed = SerializedUnit(sku=SKU, serial="NEVER1")
@@ -292,7 +292,7 @@ def test_a_unit_of_another_sku_is_refused(connector, shop):
 
 
 def test_a_handle_taken_by_someone_elses_product_fails_clearly(connector, shop):
-    shop._product_set(
+    shop.catalog.product_set(
         {
             "input": {
                 "title": "Not ours",

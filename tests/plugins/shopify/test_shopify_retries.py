@@ -66,6 +66,6 @@ def test_a_lost_stock_set_is_resent_under_the_same_key_and_applied_once(clock, w
     assert outcomes[0].result is PublishResult.WITHDRAWN
     assert connector.client.http.stats["retries"] == 1
     assert fake.calls.count("inventorySetQuantities") == 2  # the resend was answered...
-    assert len(fake._idempotency) == 1  # ...from the same key: one adjustment
+    assert len(fake.catalog.idempotency) == 1  # ...from the same key: one adjustment
     (variant,) = fake.variants.values()
     assert fake.stock_of(variant.id) == 0

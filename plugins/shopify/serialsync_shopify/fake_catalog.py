@@ -1,0 +1,848 @@
+"""The fake store's catalogue: products, variants, inventory levels, and their mutations.
+
+It answers ``productSet``, ``productVariantsBulkCreate`` / ``Update`` / ``Delete`` and
+``inventorySetQuantities`` with Shopify's rules and ``userErrors`` shapes, and builds the views
+(plain dicts, with callables for fields that take arguments) that
+:mod:`serialsync_shopify.fake_graphql` projects onto a query's selection.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from serialsync_shopify.fake_graphql import GraphQLFaultError, connection
+
+PRIMARY_LOCATION = "gid://shopify/Location/1"
+MAX_INPUT_ARRAY = 250
+_REASONS = frozenset(
+    {
+        "correction",
+        "cycle_count_available",
+        "damaged",
+        "movement_created",
+        "movement_updated",
+        "movement_received",
+        "movement_canceled",
+        "other",
+        "promotion",
+        "quality_control",
+        "received",
+        "reservation_created",
+        "reservation_deleted",
+        "reservation_updated",
+        "restock",
+        "safety_stock",
+        "shrinkage",
+    }
+)
+
+
+@dataclass
+class FakeVariant:
+    """One variant: its option value (the serial), SKU, price and inventory item."""
+
+    id: str
+    product_id: str
+    sku: str
+    price: Decimal
+    option_value: str
+    inventory_item_id: str
+    policy: str = "DENY"
+    tracked: bool = True
+    image: str | None = None
+
+
+@dataclass
+class FakeProduct:
+    """One product: handle, status, its one option, metafields and variants in order."""
+
+    id: str
+    handle: str
+    title: str
+    status: str
+    option_name: str
+    description: str = ""
+    vendor: str = ""
+    metafields: dict[tuple[str, str], str] = field(default_factory=dict)
+    variant_ids: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _UserErrorsError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _user_error(path: Sequence[str | int], message: str, code: str | None) -> dict[str, Any]:
+    return {"field": [str(p) for p in path] if path else None, "message": message, "code": code}
+
+
+class Catalog:
+    """Products, variants and stock of the fake store; ``gid`` mints global ids."""
+
+    def __init__(self, *, max_variants: int, gid: Callable[[str], str]) -> None:
+        self.max_variants = max_variants
+        self._gid = gid
+        self.products: dict[str, FakeProduct] = {}
+        self.variants: dict[str, FakeVariant] = {}
+        self.levels: dict[tuple[str, str], int] = {}
+        self.locations: dict[str, str] = {PRIMARY_LOCATION: "Main warehouse"}
+        self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def product_by_handle(self, handle: str) -> FakeProduct | None:
+        """The product with this handle, if any."""
+        return next((p for p in self.products.values() if p.handle == handle), None)
+
+    def variants_with_sku(self, sku: str) -> list[FakeVariant]:
+        """Every variant carrying ``sku`` (Shopify does not keep SKUs unique)."""
+        return [v for v in self.variants.values() if v.sku == sku]
+
+    def stock_of(self, variant_id: str) -> int:
+        """A variant's available quantity over all locations."""
+        item = self.variants[variant_id].inventory_item_id
+        return sum(self.levels.get((item, location), 0) for location in self.locations)
+
+    def location(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The ``location`` query: by id, or the primary location without one."""
+        location_id = args.get("id") or PRIMARY_LOCATION
+        if location_id not in self.locations:
+            return None
+        return {
+            "__typename": "Location",
+            "id": location_id,
+            "name": self.locations[location_id],
+            "isActive": True,
+            "isPrimary": location_id == PRIMARY_LOCATION,
+        }
+
+    def product_by_identifier(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The ``productByIdentifier`` query: by id, handle or unique metafield."""
+        identifier = args.get("identifier") or {}
+        if identifier.get("id"):
+            return self.product_view(identifier["id"])
+        if identifier.get("handle"):
+            product = self.product_by_handle(str(identifier["handle"]))
+            return self.product_view(product.id) if product else None
+        custom = identifier.get("customId")
+        if custom:
+            for product in self.products.values():
+                key = (custom.get("namespace") or "custom", custom["key"])
+                if product.metafields.get(key) == custom["value"]:
+                    return self.product_view(product.id)
+        return None
+
+    def node_ids(self, args: dict[str, Any]) -> list[str]:
+        """The ids of a ``nodes(ids:)`` query, refused past 250 as Shopify does."""
+        ids = [str(i) for i in args.get("ids") or []]
+        _check_size(ids, ["ids"])
+        return ids
+
+    def node(self, node_id: str | None) -> dict[str, Any] | None:
+        """A product or variant by global id (``None`` for anything else)."""
+        if node_id in self.variants:
+            return self.variant_view(node_id)
+        if node_id in self.products:
+            return self.product_view(node_id)
+        return None
+
+    def product_view(self, product_id: str | None) -> dict[str, Any] | None:
+        """A product as the projector walks it (``None`` when there is none)."""
+        product = self.products.get(product_id or "")
+        if product is None:
+            return None
+        pid = product.id
+
+        def metafield(a: dict[str, Any]) -> dict[str, Any] | None:
+            value = product.metafields.get((a.get("namespace") or "custom", a.get("key", "")))
+            return None if value is None else {"__typename": "Metafield", "value": value}
+
+        def options(_a: dict[str, Any]) -> list[dict[str, Any]]:
+            values = [self.variants[v].option_value for v in product.variant_ids]
+            return [
+                {
+                    "__typename": "ProductOption",
+                    "id": f"{pid}/Option/1",
+                    "name": product.option_name,
+                    "position": 1,
+                    "values": values,
+                    "optionValues": [
+                        {"__typename": "ProductOptionValue", "name": v, "hasVariants": True}
+                        for v in values
+                    ],
+                }
+            ]
+
+        def variants(a: dict[str, Any]) -> dict[str, Any]:
+            items = [self.variants[v] for v in product.variant_ids]
+            return connection(
+                items, a, key=lambda v: (gid_number(v.id),), view=lambda v: self.variant_view(v.id)
+            )
+
+        return {
+            "__typename": "Product",
+            "id": pid,
+            "handle": product.handle,
+            "title": product.title,
+            "status": product.status,
+            "vendor": product.vendor,
+            "descriptionHtml": product.description,
+            "metafield": metafield,
+            "variantsCount": {"count": len(product.variant_ids), "precision": "EXACT"},
+            "options": options,
+            "variants": variants,
+            "totalInventory": lambda _a: sum(self.stock_of(v) for v in product.variant_ids),
+        }
+
+    def variant_view(self, variant_id: str | None) -> dict[str, Any] | None:
+        """A variant as the projector walks it (``None`` when there is none)."""
+        variant = self.variants.get(variant_id or "")
+        if variant is None:
+            return None
+
+        def level(a: dict[str, Any]) -> dict[str, Any] | None:
+            quantity = self.levels.get((variant.inventory_item_id, a.get("locationId", "")))
+            if quantity is None:
+                return None
+            return {
+                "__typename": "InventoryLevel",
+                "quantities": lambda q: [
+                    {"name": n, "quantity": quantity} for n in q.get("names", [])
+                ],
+            }
+
+        return {
+            "__typename": "ProductVariant",
+            "id": variant.id,
+            "sku": variant.sku,
+            "title": variant.option_value,
+            "price": format(variant.price, "f"),
+            "inventoryPolicy": variant.policy,
+            "inventoryQuantity": self.stock_of(variant.id),
+            "selectedOptions": [
+                {
+                    "name": self.products[variant.product_id].option_name,
+                    "value": variant.option_value,
+                }
+            ],
+            "inventoryItem": {
+                "__typename": "InventoryItem",
+                "id": variant.inventory_item_id,
+                "sku": variant.sku,
+                "tracked": variant.tracked,
+                "inventoryLevel": level,
+            },
+            "product": lambda _a: self.product_view(variant.product_id),
+        }
+
+    def product_set(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productSet`` mutation (synchronous)."""
+        data = args.get("input") or {}
+        identifier = args.get("identifier") or {}
+        try:
+            product = self.__product_set_apply(data, identifier)
+        except _UserErrorsError as exc:
+            return {"product": None, "productSetOperation": None, "userErrors": exc.errors}
+        return {
+            "product": self.product_view(product.id),
+            "productSetOperation": None,
+            "userErrors": [],
+        }
+
+    def __product_set_apply(self, data: dict[str, Any], identifier: dict[str, Any]) -> FakeProduct:
+        existing: FakeProduct | None = None
+        if identifier.get("id"):
+            existing = self.products.get(identifier["id"])
+            if existing is None:
+                raise _UserErrorsError(
+                    [
+                        _user_error(
+                            ["identifier", "id"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST"
+                        )
+                    ]
+                )
+        elif identifier.get("handle"):
+            existing = self.product_by_handle(identifier["handle"])
+        variants_in = list(data.get("variants") or [])
+        if len(variants_in) > self.max_variants:
+            raise _UserErrorsError(
+                [
+                    _user_error(
+                        ["input", "variants"],
+                        f"Exceeded the maximum of {self.max_variants} variants per product",
+                        "VARIANTS_OVER_LIMIT",
+                    )
+                ]
+            )
+        options = list(data.get("productOptions") or [])
+        if variants_in and not options and existing is None:
+            raise _UserErrorsError(
+                [
+                    _user_error(
+                        ["input", "productOptions"],
+                        "Product options input is required when updating variants",
+                        "PRODUCT_OPTIONS_INPUT_MISSING",
+                    )
+                ]
+            )
+        option_name = (
+            str(options[0].get("name"))
+            if options
+            else (existing.option_name if existing else "Title")
+        )
+        declared = (
+            {str(v.get("name")) for v in (options[0].get("values") or [])} if options else None
+        )
+        handle = data.get("handle") or _slug(str(data.get("title") or "product"))
+        if existing is None and self.product_by_handle(handle) is not None:
+            # Assumed: an explicit handle already in use is refused rather than renamed.
+            raise _UserErrorsError(
+                [
+                    _user_error(
+                        ["input", "handle"],
+                        f"Handle '{handle}' is already in use",
+                        "HANDLE_NOT_UNIQUE",
+                    )
+                ]
+            )
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        prepared: list[tuple[dict[str, Any], str, Decimal]] = []
+        for index, variant in enumerate(variants_in):
+            path = ["input", "variants", str(index)]
+            value = _option_value(variant, option_name)
+            if value is None:
+                errors.append(
+                    _user_error(
+                        [*path, "optionValues"],
+                        "Option values are missing",
+                        "OPTION_VALUES_MISSING",
+                    )
+                )
+                continue
+            if declared is not None and value not in declared:
+                errors.append(
+                    _user_error(
+                        [*path, "optionValues"],
+                        f"Option value '{value}' does not exist",
+                        "OPTION_VALUE_DOES_NOT_EXIST",
+                    )
+                )
+                continue
+            if value in seen:
+                errors.append(
+                    _user_error(
+                        [*path, "optionValues"],
+                        f"Duplicated option value '{value}'",
+                        "DUPLICATED_OPTION_VALUE",
+                    )
+                )
+                continue
+            seen.add(value)
+            price = _price(variant.get("price"))
+            if price is None or price < 0:
+                errors.append(
+                    _user_error(
+                        [*path, "price"],
+                        "Price must be greater than or equal to 0",
+                        "INVALID_VARIANT",
+                    )
+                )
+                continue
+            sku_error = _sku_error(variant)
+            if sku_error:
+                errors.append(_user_error([*path, "sku"], sku_error, "INVALID_VARIANT"))
+                continue
+            for quantity in variant.get("inventoryQuantities") or []:
+                if quantity.get("locationId") not in self.locations:
+                    errors.append(
+                        _user_error(
+                            [*path, "inventoryQuantities"],
+                            "Location does not exist",
+                            "INVALID_INPUT",
+                        )
+                    )
+            prepared.append((variant, value, price))
+        if errors:
+            raise _UserErrorsError(errors)
+        if existing is None:
+            product = FakeProduct(
+                id=self._gid("Product"),
+                handle=handle,
+                title=str(data.get("title") or ""),
+                status=str(data.get("status") or "ACTIVE"),
+                option_name=option_name,
+                description=str(data.get("descriptionHtml") or ""),
+                vendor=str(data.get("vendor") or ""),
+            )
+            self.products[product.id] = product
+        else:
+            product = existing
+            product.option_name = option_name
+            for key in ("title", "status"):
+                if data.get(key):
+                    setattr(product, key, str(data[key]))
+        for metafield in data.get("metafields") or []:
+            product.metafields[(metafield.get("namespace") or "custom", metafield["key"])] = str(
+                metafield["value"]
+            )
+        for file in data.get("files") or []:
+            product.media.append(str(file.get("originalSource")))
+        # The trap: every variant not in the input is deleted.
+        kept: list[str] = []
+        by_value = {self.variants[v].option_value: v for v in product.variant_ids}
+        for variant, value, price in prepared:
+            if value in by_value:
+                current = self.variants[by_value[value]]
+                current.price = price
+                current.sku = str(
+                    (variant.get("inventoryItem") or {}).get("sku")
+                    or variant.get("sku")
+                    or current.sku
+                )
+                kept.append(current.id)
+            else:
+                created = self._new_variant(
+                    product, variant, value, price, set_quantities="productSet"
+                )
+                kept.append(created.id)
+        for gone in set(product.variant_ids) - set(kept):
+            self._drop_variant(gone)
+        product.variant_ids = kept
+        return product
+
+    def bulk_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productVariantsBulkCreate`` mutation: all or nothing."""
+        variants_in = list(args.get("variants") or [])
+        _check_size(variants_in, ["variants"])
+        product = self.products.get(str(args.get("productId")))
+        if product is None:
+            return {
+                "product": None,
+                "productVariants": None,
+                "userErrors": [
+                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+                ],
+            }
+        existing = {self.variants[v].option_value for v in product.variant_ids}
+        if len(product.variant_ids) + len(variants_in) > self.max_variants:
+            # Assumed code and wording; the limit itself is Shopify's.
+            return {
+                "product": self.product_view(product.id),
+                "productVariants": None,
+                "userErrors": [
+                    _user_error(
+                        ["variants"],
+                        f"You can only have a maximum of {self.max_variants} variants per product",
+                        "INVALID_INPUT",
+                    )
+                ],
+            }
+        errors: list[dict[str, Any]] = []
+        prepared: list[tuple[dict[str, Any], str, Decimal]] = []
+        for index, variant in enumerate(variants_in):
+            path = ["variants", str(index)]
+            value = _option_value(variant, product.option_name)
+            if value is None:
+                errors.append(
+                    _user_error(
+                        [*path, "optionValues"],
+                        "You need to add option values for " + product.option_name,
+                        "NEED_TO_ADD_OPTION_VALUES",
+                    )
+                )
+                continue
+            if value in existing:
+                errors.append(
+                    _user_error(
+                        [*path], f"The variant '{value}' already exists.", "VARIANT_ALREADY_EXISTS"
+                    )
+                )
+                continue
+            existing.add(value)
+            price = _price(variant.get("price"))
+            if price is None or price < 0:
+                errors.append(
+                    _user_error(
+                        [*path, "price"],
+                        "Price must be greater than or equal to 0",
+                        "GREATER_THAN_OR_EQUAL_TO",
+                    )
+                )
+                continue
+            sku_error = _sku_error(variant)
+            if sku_error:
+                errors.append(_user_error([*path, "inventoryItem", "sku"], sku_error, "INVALID"))
+                continue
+            bad_location = [
+                q
+                for q in variant.get("inventoryQuantities") or []
+                if q.get("locationId") not in self.locations
+            ]
+            if bad_location:
+                errors.append(
+                    _user_error(
+                        [*path, "inventoryQuantities"],
+                        "Location not found",
+                        "TRACKED_VARIANT_LOCATION_NOT_FOUND",
+                    )
+                )
+                continue
+            prepared.append((variant, value, price))
+        if errors:
+            # All or nothing: one refused variant and none is created.
+            return {
+                "product": self.product_view(product.id),
+                "productVariants": None,
+                "userErrors": errors,
+            }
+        for media in args.get("media") or []:
+            product.media.append(str(media.get("originalSource")))
+        created = [
+            self._new_variant(product, variant, value, price, set_quantities="bulk")
+            for variant, value, price in prepared
+        ]
+        product.variant_ids.extend(v.id for v in created)
+        return {
+            "product": self.product_view(product.id),
+            "productVariants": [self.variant_view(v.id) for v in created],
+            "userErrors": [],
+        }
+
+    def bulk_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productVariantsBulkUpdate`` mutation (``allowPartialUpdates`` honoured)."""
+        variants_in = list(args.get("variants") or [])
+        _check_size(variants_in, ["variants"])
+        product = self.products.get(str(args.get("productId")))
+        if product is None:
+            return {
+                "product": None,
+                "productVariants": None,
+                "userErrors": [
+                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+                ],
+            }
+        errors: list[dict[str, Any]] = []
+        valid: list[tuple[FakeVariant, dict[str, Any]]] = []
+        for index, variant in enumerate(variants_in):
+            path = ["variants", str(index)]
+            if not variant.get("id"):
+                errors.append(
+                    _user_error(
+                        [*path, "id"], "Product variant ID is missing", "PRODUCT_VARIANT_ID_MISSING"
+                    )
+                )
+                continue
+            current = self.variants.get(str(variant["id"]))
+            if current is None or current.product_id != product.id:
+                errors.append(
+                    _user_error(
+                        [*path, "id"],
+                        "Product variant does not exist",
+                        "PRODUCT_VARIANT_DOES_NOT_EXIST",
+                    )
+                )
+                continue
+            if variant.get("inventoryQuantities"):
+                errors.append(
+                    _user_error(
+                        [*path, "inventoryQuantities"],
+                        "Inventory quantities can only be provided during create",
+                        "NO_INVENTORY_QUANTITIES_ON_VARIANTS_UPDATE",
+                    )
+                )
+                continue
+            if "price" in variant:
+                price = _price(variant.get("price"))
+                if price is None or price < 0:
+                    errors.append(
+                        _user_error(
+                            [*path, "price"],
+                            "Price must be greater than or equal to 0",
+                            "GREATER_THAN_OR_EQUAL_TO",
+                        )
+                    )
+                    continue
+            valid.append((current, variant))
+        if errors and not args.get("allowPartialUpdates"):
+            return {
+                "product": self.product_view(product.id),
+                "productVariants": None,
+                "userErrors": errors,
+            }
+        for current, variant in valid:
+            if "price" in variant:
+                current.price = _price(variant["price"]) or Decimal("0")
+            if variant.get("inventoryPolicy"):
+                current.policy = str(variant["inventoryPolicy"])
+        return {
+            "product": self.product_view(product.id),
+            "productVariants": [self.variant_view(c.id) for c, _ in valid],
+            "userErrors": errors,
+        }
+
+    def bulk_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productVariantsBulkDelete`` mutation: never the last variant."""
+        ids = [str(i) for i in args.get("variantsIds") or []]
+        _check_size(ids, ["variantsIds"])
+        product = self.products.get(str(args.get("productId")))
+        if product is None:
+            return {
+                "product": None,
+                "userErrors": [
+                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+                ],
+            }
+        if any(i not in product.variant_ids for i in ids):
+            return {
+                "product": None,
+                "userErrors": [
+                    _user_error(
+                        ["variantsIds"],
+                        "At least one variant does not belong to the product",
+                        "AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT",
+                    )
+                ],
+            }
+        if set(product.variant_ids) <= set(ids):
+            return {
+                "product": None,
+                "userErrors": [
+                    _user_error(
+                        ["variantsIds"],
+                        "Cannot delete the last variant of a product",
+                        "CANNOT_DELETE_LAST_VARIANT",
+                    )
+                ],
+            }
+        for variant_id in ids:
+            self._drop_variant(variant_id)
+        gone = set(ids)
+        product.variant_ids = [v for v in product.variant_ids if v not in gone]
+        return {"product": self.product_view(product.id), "userErrors": []}
+
+    def set_quantities(self, args: dict[str, Any], key: Any) -> dict[str, Any]:
+        """The ``inventorySetQuantities`` mutation under its ``@idempotent`` key."""
+        if not key:
+            # Assumed wording and code: required from 2026-04.
+            raise GraphQLFaultError(
+                "The @idempotent directive with a key is required for inventorySetQuantities",
+                "BAD_REQUEST",
+            )
+        data = args.get("input") or {}
+        quantities = list(data.get("quantities") or [])
+        _check_size(quantities, ["input", "quantities"])
+        for index, quantity in enumerate(quantities):
+            if "changeFromQuantity" not in quantity:
+                # Assumed code; the rule (omitting it is an error) is Shopify's.
+                raise GraphQLFaultError(
+                    f"input.quantities.{index}.changeFromQuantity must be given "
+                    "(pass null to skip the compare check)",
+                    "BAD_REQUEST",
+                )
+        fingerprint = json.dumps(data, sort_keys=True, default=str)
+        previous = self.idempotency.get(str(key))
+        if previous is not None:
+            if previous[0] != fingerprint:
+                return {
+                    "inventoryAdjustmentGroup": None,
+                    "userErrors": [
+                        _user_error(
+                            ["input"],
+                            "The same idempotency key was used with different parameters",
+                            "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                        )
+                    ],
+                }
+            return previous[1]  # a replay: nothing is applied twice
+        result = self._apply_quantities(data, quantities)
+        self.idempotency[str(key)] = (fingerprint, result)
+        return result
+
+    def _apply_quantities(
+        self, data: dict[str, Any], quantities: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        errors: list[dict[str, Any]] = []
+        if data.get("name") not in ("available", "on_hand"):
+            errors.append(
+                _user_error(
+                    ["input", "name"],
+                    "The quantity name must be available or on_hand",
+                    "INVALID_NAME",
+                )
+            )
+        if data.get("reason") not in _REASONS:
+            errors.append(
+                _user_error(
+                    ["input", "reason"], "The specified reason is invalid", "INVALID_REASON"
+                )
+            )
+        items = {v.inventory_item_id for v in self.variants.values()}
+        pairs: set[tuple[str, str]] = set()
+        for index, quantity in enumerate(quantities):
+            path = ["input", "quantities", str(index)]
+            item, location = str(quantity.get("inventoryItemId")), str(quantity.get("locationId"))
+            if item not in items:
+                errors.append(
+                    _user_error(
+                        [*path, "inventoryItemId"],
+                        "The specified inventory item could not be found.",
+                        "INVALID_INVENTORY_ITEM",
+                    )
+                )
+                continue
+            if location not in self.locations:
+                errors.append(
+                    _user_error(
+                        [*path, "locationId"],
+                        "The specified location could not be found.",
+                        "INVALID_LOCATION",
+                    )
+                )
+                continue
+            if (item, location) in pairs:
+                errors.append(
+                    _user_error(
+                        path,
+                        "The combination of inventoryItemId and locationId must be unique.",
+                        "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                    )
+                )
+                continue
+            pairs.add((item, location))
+            if int(quantity.get("quantity", 0)) < 0:
+                errors.append(
+                    _user_error(
+                        [*path, "quantity"],
+                        "The quantity can't be negative.",
+                        "INVALID_QUANTITY_NEGATIVE",
+                    )
+                )
+                continue
+            current = self.levels.get((item, location), 0)
+            expected = quantity.get("changeFromQuantity")
+            if expected is not None and int(expected) != current:
+                errors.append(
+                    _user_error(
+                        [*path, "changeFromQuantity"],
+                        "The specified compare quantity does not match the current quantity.",
+                        "CHANGE_FROM_QUANTITY_STALE",
+                    )
+                )
+        if errors:
+            return {"inventoryAdjustmentGroup": None, "userErrors": errors}
+        for quantity in quantities:
+            self.levels[(str(quantity["inventoryItemId"]), str(quantity["locationId"]))] = int(
+                quantity["quantity"]
+            )
+        return {
+            "inventoryAdjustmentGroup": {
+                "__typename": "InventoryAdjustmentGroup",
+                "id": self._gid("InventoryAdjustmentGroup"),
+            },
+            "userErrors": [],
+        }
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _new_variant(
+        self,
+        product: FakeProduct,
+        variant: dict[str, Any],
+        value: str,
+        price: Decimal,
+        *,
+        set_quantities: str,
+    ) -> FakeVariant:
+        item_input = variant.get("inventoryItem") or {}
+        created = FakeVariant(
+            id=self._gid("ProductVariant"),
+            product_id=product.id,
+            sku=str(item_input.get("sku") or variant.get("sku") or ""),
+            price=price,
+            option_value=value,
+            inventory_item_id=self._gid("InventoryItem"),
+            policy=str(variant.get("inventoryPolicy") or "DENY"),
+            tracked=bool(item_input.get("tracked", True)),
+            image=(variant.get("mediaSrc") or [None])[0]
+            or (variant.get("file") or {}).get("originalSource"),
+        )
+        self.variants[created.id] = created
+        stocked = False
+        for quantity in variant.get("inventoryQuantities") or []:
+            amount = (
+                quantity.get("availableQuantity")
+                if set_quantities == "bulk"
+                else quantity.get("quantity")
+            )
+            self.levels[(created.inventory_item_id, str(quantity["locationId"]))] = int(amount or 0)
+            stocked = True
+        if not stocked:
+            self.levels[(created.inventory_item_id, PRIMARY_LOCATION)] = 0
+        return created
+
+    def _drop_variant(self, variant_id: str) -> None:
+        variant = self.variants.pop(variant_id)
+        for location in self.locations:
+            self.levels.pop((variant.inventory_item_id, location), None)
+
+    def stocked_level(self, variant: FakeVariant) -> tuple[str, str]:
+        """The ``(item, location)`` a sale takes stock from: one in stock, else any."""
+        levels = [
+            (variant.inventory_item_id, location)
+            for location in self.locations
+            if (variant.inventory_item_id, location) in self.levels
+        ]
+        stocked = [k for k in levels if self.levels[k] > 0]
+        return (stocked or levels or [(variant.inventory_item_id, PRIMARY_LOCATION)])[0]
+
+
+# -- module helpers ------------------------------------------------------------
+
+
+def _check_size(items: Sequence[Any], path: list[str]) -> None:
+    if len(items) > MAX_INPUT_ARRAY:
+        raise GraphQLFaultError(
+            f"The input array size of {len(items)} is greater than the maximum allowed of "
+            f"{MAX_INPUT_ARRAY}.",
+            "MAX_INPUT_SIZE_EXCEEDED",
+            path=path,
+        )
+
+
+def gid_number(gid: str) -> int:
+    """The number at the end of a global id (``gid://shopify/Product/12`` → 12)."""
+    return int(gid.rsplit("/", 1)[-1])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "product"
+
+
+def _price(value: Any) -> Decimal | None:
+    if value is None:
+        return Decimal("0")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _sku_error(variant: dict[str, Any]) -> str | None:
+    sku = (variant.get("inventoryItem") or {}).get("sku") or variant.get("sku") or ""
+    if len(str(sku)) > 255:
+        return "SKU is too long (maximum is 255 characters)"
+    return None
+
+
+def _option_value(variant: dict[str, Any], option_name: str) -> str | None:
+    for value in variant.get("optionValues") or []:
+        if value.get("optionName") in (option_name, None) and value.get("name"):
+            return str(value["name"])
+    return None
