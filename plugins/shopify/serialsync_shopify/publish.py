@@ -27,22 +27,28 @@ from decimal import Decimal
 from typing import Any
 
 from serialsync import (
-    CHANNEL_SKU_LIMITS,
     AuthenticationError,
-    IntegrationIdError,
     ListingAction,
     ListingChange,
-    PermanentRemoteError,
     Product,
     PublishOutcome,
     PublishResult,
     RemoteError,
     RemoteIds,
-    check_length,
 )
 
 from serialsync_shopify import mapping
 from serialsync_shopify.client import MaxCostExceededError, ShopifyClient
+from serialsync_shopify.outcomes import (
+    batches,
+    failed,
+    failed_remote,
+    failed_user_errors,
+    input_index,
+    invalid_change,
+    outcome,
+    refused_indexes,
+)
 
 _LOOKUP_IDS = 250  # remembered variant ids re-read per query (cost 3 each)
 _VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
@@ -126,9 +132,9 @@ class Publisher:
         valid: list[tuple[int, ListingChange]] = []
         seen: set[str] = set()
         for index, change in enumerate(changes):
-            problem = _invalid(product, change, seen)
+            problem = invalid_change(product, change, seen)
             if problem is not None:
-                outcomes[index] = _failed(change, problem[1], problem[0], retryable=False)
+                outcomes[index] = failed(change, problem[1], problem[0], retryable=False)
             else:
                 valid.append((index, change))
         if valid:
@@ -161,7 +167,7 @@ class Publisher:
                     f"{product.sku!r} (its serialsync.pos_sku metafield is {owner!r}); rename "
                     "that product's handle or remove it"
                 )
-                return [_failed(c, reason, "HANDLE_TAKEN", retryable=False) for c in changes]
+                return [failed(c, reason, "HANDLE_TAKEN", retryable=False) for c in changes]
         product_id = str(product_node["id"]) if product_node else None
         count = int(((product_node or {}).get("variantsCount") or {}).get("count") or 0)
         plan = self._plan(product, changes, found, results)
@@ -288,7 +294,7 @@ class Publisher:
             listed = found.get(change.unit.integration_id)
             if change.action is ListingAction.WITHDRAW:
                 if listed is None:
-                    results[index] = _outcome(change, PublishResult.WITHDRAWN, None)
+                    results[index] = outcome(change, PublishResult.WITHDRAWN, None)
                 else:
                     plan.deletes.append((change, listed))
             elif listed is None:
@@ -299,7 +305,7 @@ class Publisher:
                 if price_differs or stock_differs:
                     plan.updates.append((change, listed, price_differs, stock_differs))
                 else:
-                    results[index] = _outcome(change, PublishResult.UNCHANGED, listed)
+                    results[index] = outcome(change, PublishResult.UNCHANGED, listed.remote())
         return plan
 
     # -- 2. withdraw ------------------------------------------------------------------------
@@ -314,7 +320,7 @@ class Publisher:
     ) -> int:
         """Delete in batches; returns how many variants were deleted."""
         deleted = 0
-        for batch in _batches(plan.deletes, self.batch_size):
+        for batch in batches(plan.deletes, self.batch_size):
             try:
                 payload = self.client.variants_delete(
                     product_id, [listed.variant_id for _, listed in batch]
@@ -323,13 +329,13 @@ class Publisher:
                 raise
             except RemoteError as exc:
                 for change, _ in batch:
-                    done(change, _failed_remote(change, exc))
+                    done(change, failed_remote(change, exc))
                 continue
             errors = payload.get("userErrors") or []
             if not errors:
                 deleted += len(batch)
                 for change, listed in batch:
-                    done(change, _outcome(change, PublishResult.WITHDRAWN, listed))
+                    done(change, outcome(change, PublishResult.WITHDRAWN, listed.remote()))
                 continue
             codes = {e.get("code") for e in errors}
             if "CANNOT_DELETE_LAST_VARIANT" in codes:
@@ -342,13 +348,13 @@ class Publisher:
                 rest = [(c, listed) for c, listed in batch if listed.variant_id in current]
                 for change, listed in batch:
                     if listed.variant_id not in current:
-                        done(change, _outcome(change, PublishResult.WITHDRAWN, None))
+                        done(change, outcome(change, PublishResult.WITHDRAWN, None))
                 sub = _Plan(deletes=rest)
                 deleted += self._delete(product_id, sub, done, retry=True)
                 plan.zero_stock.extend(sub.zero_stock)
                 continue
             for change, _ in batch:
-                done(change, _failed_user_errors(change, errors, retryable=True))
+                done(change, failed_user_errors(change, errors, retryable=True))
         return deleted
 
     def _still_listed(self, product_id: str, listed: list[Listed]) -> set[str]:
@@ -381,9 +387,9 @@ class Publisher:
                 "units or split the SKU in the POS; no unit was truncated"
             )
             for change in creates[room:]:
-                done(change, _failed(change, reason, "VARIANT_LIMIT", retryable=True))
+                done(change, failed(change, reason, "VARIANT_LIMIT", retryable=True))
             creates = creates[:room]
-        for batch in _batches(creates, self.batch_size):
+        for batch in batches(creates, self.batch_size):
             if product_id is None:
                 product_id = self._create_product(product, handle, batch, shop, done)
             else:
@@ -458,19 +464,19 @@ class Publisher:
                 raise
             except RemoteError as exc:
                 for change in todo:
-                    done(change, _failed_remote(change, exc))
+                    done(change, failed_remote(change, exc))
                 return None, []
             errors = payload.get("userErrors") or []
             if not errors:
                 return payload, todo
-            refused = _refused_indexes(errors, len(todo))
+            refused = refused_indexes(errors, len(todo))
             if not refused or attempt == 1:
                 for change in todo:
-                    done(change, _failed_user_errors(change, errors, retryable=not refused))
+                    done(change, failed_user_errors(change, errors, retryable=not refused))
                 return None, []
             for index in sorted(refused):
-                mine = [e for e in errors if _variant_index(e) == index]
-                done(todo[index], _failed_user_errors(todo[index], mine, retryable=None))
+                mine = [e for e in errors if input_index(e) == index]
+                done(todo[index], failed_user_errors(todo[index], mine, retryable=None))
             todo = [c for i, c in enumerate(todo) if i not in refused]
             if not todo:
                 return None, []
@@ -489,7 +495,7 @@ class Publisher:
             if node is None:
                 done(
                     change,
-                    _failed(
+                    failed(
                         change,
                         "Shopify accepted the batch but did not return this variant",
                         "MISSING_IN_RESPONSE",
@@ -498,7 +504,7 @@ class Publisher:
                 )
                 continue
             listed = Listed.from_node(node, product_id)
-            done(change, _outcome(change, PublishResult.CREATED, listed))
+            done(change, outcome(change, PublishResult.CREATED, listed.remote()))
 
     # -- 4. update --------------------------------------------------------------------------
 
@@ -515,7 +521,7 @@ class Publisher:
             if price_differs:
                 by_product.setdefault(listed.product_id, []).append((change, listed))
         for product_id, items in by_product.items():
-            for batch in _batches(items, self.batch_size):
+            for batch in batches(items, self.batch_size):
                 try:
                     payload = self.client.variants_update(
                         product_id,
@@ -531,15 +537,15 @@ class Publisher:
                     raise
                 except RemoteError as exc:
                     for change, _ in batch:
-                        done(change, _failed_remote(change, exc))
+                        done(change, failed_remote(change, exc))
                         failed.add(id(change))
                     continue
                 errors = payload.get("userErrors") or []
-                refused = _refused_indexes(errors, len(batch))
+                refused = refused_indexes(errors, len(batch))
                 for index, (change, _) in enumerate(batch):
                     if index in refused or (errors and not refused):
-                        mine = [e for e in errors if _variant_index(e) == index] or errors
-                        done(change, _failed_user_errors(change, mine, retryable=None))
+                        mine = [e for e in errors if input_index(e) == index] or errors
+                        done(change, failed_user_errors(change, mine, retryable=None))
                         failed.add(id(change))
         stock = [
             (change, listed)
@@ -549,7 +555,7 @@ class Publisher:
         self._set_stock(stock, 1, shop, done, PublishResult.UPDATED)
         for change, listed, _, stock_differs in updates:
             if not stock_differs and id(change) not in failed:
-                done(change, _outcome(change, PublishResult.UPDATED, listed))
+                done(change, outcome(change, PublishResult.UPDATED, listed.remote()))
 
     def _zero(
         self,
@@ -567,7 +573,7 @@ class Publisher:
         done: Callable[[ListingChange, PublishOutcome], None],
         result: PublishResult,
     ) -> None:
-        for batch in _batches(items, self.batch_size):
+        for batch in batches(items, self.batch_size):
             todo = list(batch)
             for attempt in range(2):
                 quantities = [
@@ -587,129 +593,27 @@ class Publisher:
                     raise
                 except RemoteError as exc:
                     for change, _ in todo:
-                        done(change, _failed_remote(change, exc))
+                        done(change, failed_remote(change, exc))
                     break
                 errors = payload.get("userErrors") or []
                 if not errors:
                     for change, listed in todo:
-                        done(change, _outcome(change, result, listed))
+                        done(change, outcome(change, result, listed.remote()))
                     break
-                refused = _refused_indexes(errors, len(todo), key="quantities")
+                refused = refused_indexes(errors, len(todo), key="quantities")
                 if not refused or attempt == 1:
                     for change, _ in todo:
-                        done(change, _failed_user_errors(change, errors, retryable=not refused))
+                        done(change, failed_user_errors(change, errors, retryable=not refused))
                     break
                 for index in sorted(refused):
-                    mine = [e for e in errors if _variant_index(e, "quantities") == index]
+                    mine = [e for e in errors if input_index(e, "quantities") == index]
                     change = todo[index][0]
                     gone = {e.get("code") for e in mine} == {"INVALID_INVENTORY_ITEM"}
                     if gone and result is PublishResult.WITHDRAWN:
                         # The variant was deleted meanwhile: it cannot be sold, as asked.
-                        done(change, _outcome(change, PublishResult.WITHDRAWN, None))
+                        done(change, outcome(change, PublishResult.WITHDRAWN, None))
                     else:
-                        done(change, _failed_user_errors(change, mine, None))
+                        done(change, failed_user_errors(change, mine, None))
                 todo = [item for i, item in enumerate(todo) if i not in refused]
                 if not todo:
                     break
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-_NOT_RETRYABLE_CODES = frozenset(
-    {
-        "INVALID",
-        "INVALID_INPUT",
-        "GREATER_THAN_OR_EQUAL_TO",
-        "NEGATIVE_PRICE_VALUE",
-        "BLANK",
-        "TOO_LONG",
-        "TOO_SHORT",
-        "INVALID_VALUE",
-        "INVALID_QUANTITY_NEGATIVE",
-        "INVALID_INVENTORY_ITEM",
-        "ITEM_NOT_STOCKED_AT_LOCATION",
-        "DUPLICATED_OPTION_VALUE",
-        "OPTION_VALUES_OVER_LIMIT",
-        "VARIANTS_OVER_LIMIT",
-        "HANDLE_NOT_UNIQUE",
-    }
-)
-
-
-def _invalid(product: Product, change: ListingChange, seen: set[str]) -> tuple[str, str] | None:
-    """``(code, reason)`` when a change cannot be sent at all."""
-    unit = change.unit
-    if unit.sku != product.sku:
-        return "WRONG_PRODUCT", f"unit of SKU {unit.sku!r} sent with product {product.sku!r}"
-    try:
-        integration_id = unit.integration_id
-        check_length(integration_id, limit=CHANNEL_SKU_LIMITS["shopify"], channel="shopify")
-    except IntegrationIdError as exc:
-        return "INVALID_INTEGRATION_ID", str(exc)
-    if integration_id in seen:
-        return "DUPLICATE_CHANGE", f"{integration_id!r} appears twice in one publish"
-    seen.add(integration_id)
-    return None
-
-
-def _batches(items: Sequence[Any], size: int) -> list[list[Any]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def _variant_index(error: dict[str, Any], key: str = "variants") -> int | None:
-    """The index a userError's ``field`` path points at (``["variants", "3", "price"]``)."""
-    path = [str(p) for p in error.get("field") or []]
-    for position, part in enumerate(path[:-1]):
-        if part == key and path[position + 1].isdigit():
-            return int(path[position + 1])
-    return None
-
-
-def _refused_indexes(errors: list[dict[str, Any]], size: int, key: str = "variants") -> set[int]:
-    indexes = {_variant_index(e, key) for e in errors}
-    if None in indexes:
-        return set()  # an error about the whole request: nobody in particular
-    return {i for i in indexes if i is not None and 0 <= i < size}
-
-
-def _outcome(change: ListingChange, result: PublishResult, listed: Listed | None) -> PublishOutcome:
-    return PublishOutcome(
-        sku=change.unit.sku,
-        serial=change.unit.serial,
-        result=result,
-        remote=listed.remote() if listed else change.remote,
-    )
-
-
-def _failed(
-    change: ListingChange, reason: str, code: str | None, *, retryable: bool
-) -> PublishOutcome:
-    return PublishOutcome(
-        sku=change.unit.sku,
-        serial=change.unit.serial,
-        result=PublishResult.FAILED,
-        remote=change.remote,
-        reason=reason,
-        code=code,
-        retryable=retryable,
-    )
-
-
-def _failed_user_errors(
-    change: ListingChange, errors: list[dict[str, Any]], retryable: bool | None
-) -> PublishOutcome:
-    codes = [str(e.get("code")) for e in errors if e.get("code")]
-    code = codes[0] if codes else "USER_ERROR"
-    reason = "; ".join(str(e.get("message")) for e in errors) or "refused by Shopify"
-    if retryable is None:
-        retryable = code not in _NOT_RETRYABLE_CODES
-    return _failed(change, reason, code, retryable=retryable)
-
-
-def _failed_remote(change: ListingChange, exc: RemoteError) -> PublishOutcome:
-    return _failed(
-        change,
-        str(exc),
-        exc.code or type(exc).__name__,
-        retryable=not isinstance(exc, PermanentRemoteError),
-    )
