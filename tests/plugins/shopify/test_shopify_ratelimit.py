@@ -186,3 +186,23 @@ def test_an_orders_page_is_sized_to_fit_the_single_query_limit(clock, wall):
     connector.fetch_orders(None, None)
     assert connector.orders_page_size < 250
     assert connector.client.http.stats["requests"] == 1  # never refused
+
+
+def test_max_cost_exceeded_shrinks_the_variant_page_while_adopting(connector, shop):
+    from serialsync_shopify.client import MaxCostExceededError
+
+    stock = units(count=30)
+    connector.publish_variants(product(), upserts(stock))
+    sizes = []
+    real = connector.client.variants_page
+
+    def costly(product_id, first, after):
+        sizes.append(first)
+        if first > 100:
+            raise MaxCostExceededError("too costly", cost=2 * first + 3)
+        return real(product_id, first, after)
+
+    connector.client.variants_page = costly
+    outcomes = connector.publish_variants(product(), upserts(stock))  # ids lost: adopt
+    assert {o.result for o in outcomes} == {PublishResult.UNCHANGED}
+    assert sizes == [250, 125, 62]
