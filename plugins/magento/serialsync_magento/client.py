@@ -20,6 +20,8 @@ from serialsync_magento.mapping import option_body
 ALREADY_ATTACHED = "already attached"
 #: Magento's message when an option label exists already (OptionManagement::add).
 OPTION_EXISTS = "already exists"
+#: Magento's message when a parent varies by the attribute already (OptionRepository::save).
+ALREADY_HAS_OPTION = "already has this option"
 
 
 def sku_path(sku: str) -> str:
@@ -104,7 +106,19 @@ class MagentoClient:
 
     def _check(self, response: httpx.Response, operation: str) -> Any:
         if response.status_code < 400:
-            return response.json() if response.content else None
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                # Cut short on the way (a proxy, a dropped connection): it may or may not
+                # have been applied; every write here is safe to send again.
+                raise RetryableRemoteError(
+                    f"Magento's answer to {operation} is not valid JSON: "
+                    f"{self.http.excerpt(response)}",
+                    connector=self.http.connector,
+                    status=response.status_code,
+                ) from None
         try:
             message = render_message(response.json())
         except ValueError:
@@ -171,6 +185,13 @@ class MagentoClient:
         )
         return list((result or {}).get("items") or [])
 
+    def set_attribute_codes(self, attribute_set_id: int) -> set[str]:
+        """``GET /V1/products/attribute-sets/{id}/attributes``: the codes in one set."""
+        result = self._call(
+            "GET", f"products/attribute-sets/{attribute_set_id}/attributes", "read attribute set"
+        )
+        return {str(item.get("attribute_code")) for item in result or []}
+
     def assign_attribute(self, attribute_set_id: int, group_id: int, code: str) -> None:
         """``POST /V1/products/attribute-sets/attributes``: put an attribute in a set."""
         self._call(
@@ -197,13 +218,15 @@ class MagentoClient:
         """``POST /V1/products/attributes/{code}/options``: one option; its new id.
 
         Magento refuses a label that exists already (compared case-insensitively) with a 400
-        saying "already exists"; the caller looks the id up then.
+        saying "already exists"; the caller looks the id up then. That refusal is also what
+        makes a repeat harmless, so the call is retried like a PUT.
         """
         result = self._call(
             "POST",
             f"products/attributes/{quote(code, safe='')}/options",
             "add serial option",
             json={"option": option_body(label)},
+            idempotent=True,
         )
         text = str(result).strip().removeprefix("id_")
         if not text.isdigit():
@@ -245,13 +268,23 @@ class MagentoClient:
         return list(result or [])
 
     def add_configurable_option(self, sku: str, option: Mapping[str, Any]) -> int:
-        """``POST /V1/configurable-products/{sku}/options``: make the parent vary by it."""
-        result = self._call(
-            "POST",
-            f"configurable-products/{sku_path(sku)}/options",
-            "add configurable option",
-            json={"option": option},
-        )
+        """``POST /V1/configurable-products/{sku}/options``: make the parent vary by it.
+
+        A parent that varies by it already is left as it is (0 is returned), so a repeat is
+        harmless and the call is retried like a PUT.
+        """
+        try:
+            result = self._call(
+                "POST",
+                f"configurable-products/{sku_path(sku)}/options",
+                "add configurable option",
+                json={"option": option},
+                idempotent=True,
+            )
+        except PermanentRemoteError as exc:
+            if ALREADY_HAS_OPTION not in str(exc):
+                raise
+            return 0
         return int(result or 0)
 
     def add_child(self, sku: str, child_sku: str) -> None:

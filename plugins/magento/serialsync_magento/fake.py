@@ -463,6 +463,16 @@ class FakeMagento(FakeChannel):
                 for group in data["groups"]
             ]
             return {"items": items, "search_criteria": {}, "total_count": len(items)}
+        if len(seg) == 2 and seg[1] == "attributes" and method == "GET":
+            if not seg[0].isdigit() or int(seg[0]) not in self.attribute_sets:
+                raise MagentoError(404, "No such entity with %1 = %2", "attributeSetId", seg[0])
+            codes = sorted(self.attribute_sets[int(seg[0])]["attributes"])
+            return [
+                self._show_attribute(self.attributes[c])
+                if c in self.attributes
+                else {"attribute_code": c, "frontend_input": "text"}
+                for c in codes
+            ]
         if seg == ["attributes"] and method == "POST":
             data = body if isinstance(body, dict) else {}
             set_id = int(data.get("attributeSetId", 0))
@@ -694,7 +704,7 @@ class FakeMagento(FakeChannel):
             attribute = self._attribute_by_id(option.get("attribute_id"))
             current = self.super_attributes.setdefault(sku, [])
             if int(attribute["attribute_id"]) in current:
-                raise MagentoError(400, "Something went wrong while saving option.")
+                raise MagentoError(400, "Product already has this option")
             self._configure(
                 sku,
                 parent,

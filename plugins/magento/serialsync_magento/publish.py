@@ -311,6 +311,9 @@ class Publisher:
     ) -> None:
         if existing is None:
             self.client.save_product(parent)
+        if not existing:
+            # New, or left without children by an interrupted run that may not have got as
+            # far as the option: (re)state it; Magento keeps an option it has.
             self.client.add_configurable_option(
                 parent["sku"],
                 {

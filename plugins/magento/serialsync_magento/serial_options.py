@@ -52,7 +52,7 @@ class SerialAttribute:
         attribute = self.client.get_attribute(code)
         if attribute is None:
             attribute = self._create(code)
-        elif (
+        if (
             attribute.get("frontend_input") != "select"
             or attribute.get("scope", "global") != "global"
             or not attribute.get("is_user_defined", True)
@@ -63,6 +63,10 @@ class SerialAttribute:
                 f"{attribute.get('frontend_input')!r})",
                 connector=self.connector,
             )
+        # A configurable attribute must be in the products' attribute set. Checked even when
+        # the attribute exists: a run interrupted after creating it never assigned it.
+        if code not in self.client.set_attribute_codes(settings.attribute_set_id):
+            self._assign(code)
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
 
@@ -81,7 +85,11 @@ class SerialAttribute:
                 "frontend_labels": [{"store_id": 0, "label": settings.serial_attribute_label}],
             }
         )
-        # A configurable attribute must be in the parent's attribute set.
+        self.log.info("magento.attribute_created", attribute=code)
+        return attribute
+
+    def _assign(self, code: str) -> None:
+        settings = self.settings
         group_id = settings.attribute_group_id
         if group_id is None:
             groups = self.client.attribute_groups(settings.attribute_set_id)
@@ -93,8 +101,9 @@ class SerialAttribute:
                 )
             group_id = int(groups[0]["attribute_group_id"])
         self.client.assign_attribute(settings.attribute_set_id, group_id, code)
-        self.log.info("magento.attribute_created", attribute=code)
-        return attribute
+        self.log.info(
+            "magento.attribute_assigned", attribute=code, attribute_set=settings.attribute_set_id
+        )
 
     def option_ids(self, wanted: Sequence[tuple[str, str | None]]) -> list[int | RemoteError]:
         """The option id of each ``(serial, id the last publish recorded)``, or its error.

@@ -40,6 +40,7 @@ def test_a_new_product_with_30_serials_costs_a_constant_number_of_requests(
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
     assert _kinds(fake) == {
         "GET /V1/products/attributes/serial_number": 1,
+        "GET /V1/products/attribute-sets/4/attributes": 1,
         "POST /async/bulk/V1/products/attributes/byAttributeCode/options": 1,
         "GET /V1/bulk/{uuid}/status": 4,  # open, then done, for each of the two bulks
         "GET /V1/products/attributes/serial_number/options": 1,

@@ -31,6 +31,7 @@ ENDPOINTS = {
     ("POST", "/V1/products/attributes"),
     ("GET", "/V1/products/attribute-sets/groups/list"),
     ("POST", "/V1/products/attribute-sets/attributes"),
+    ("GET", "/V1/products/attribute-sets/{attributeSetId}/attributes"),
     ("GET", "/V1/products/attributes/{attributeCode}/options"),
     ("POST", "/V1/products/attributes/{attributeCode}/options"),
     ("POST", "/V1/products"),
@@ -71,6 +72,7 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
         return_value=httpx.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg"})
     )
     del fake.attributes["serial_number"]
+    fake.attribute_sets[4]["attributes"].discard("serial_number")
     main = make_connector(upload_images=True, disable_on_withdraw=True)
     main.check_connection()
     created = main.publish_variants(

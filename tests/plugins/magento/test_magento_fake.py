@@ -15,6 +15,7 @@ from serialsync import (
     ListingChange,
     Product,
     PublishResult,
+    RemoteError,
     Role,
     SerializedUnit,
 )
@@ -244,3 +245,54 @@ def test_served_over_loopback_http_the_plugin_works_end_to_end():
         connector.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("link_mode", ["parent_save", "per_child"])
+@pytest.mark.parametrize("seed", [5, 39, 49])
+def test_under_injected_faults_repeated_passes_converge_without_duplicates(link_mode, seed):
+    from serialsync.testing import Faults
+
+    store = FakeMagento()
+    store.set_faults(
+        Faults(
+            rate_5xx=0.15,
+            rate_429=0.1,
+            rate_timeout=0.15,
+            rate_drop=0.1,
+            rate_malformed=0.1,
+            seed=seed,
+        )
+    )
+    settings = MagentoSettings.model_validate(
+        {**store.connector_settings("http://magento.test"), "link_mode": link_mode}
+    )
+    sleeps: list[float] = []
+    units = [SerializedUnit(sku="P1", serial=f"F{i}") for i in range(12)]
+    remotes: dict[str, Any] = {}
+    for _round in range(40):
+        # A fresh connector each round: as after a crash, nothing is cached.
+        connector = MagentoConnector(
+            settings, ConnectorContext(name="m", transport=store.transport(), sleep=sleeps.append)
+        )
+        pending = [u for u in units if u.serial not in remotes]
+        if not pending:
+            break
+        try:
+            outcomes = connector.publish_variants(
+                PRODUCT,
+                [ListingChange(unit=u, action=ListingAction.UPSERT) for u in pending],
+            )
+        except RemoteError:  # a whole call may fail; the next round tries again
+            continue
+        for outcome in outcomes:
+            if outcome.result is not PublishResult.FAILED:
+                remotes[outcome.serial] = outcome.remote
+    assert set(remotes) == {u.serial for u in units}
+    assert sum(store.injected.values()) > 0 and sleeps
+    store.set_faults(Faults())
+    skus = [p["sku"] for p in store.products.values() if p["type_id"] == "simple"]
+    assert sorted(skus) == sorted(u.integration_id for u in units)  # no duplicates
+    labels = [o["label"] for o in store.attributes["serial_number"]["options"]]
+    assert sorted(labels) == sorted(u.serial for u in units)  # one option per serial
+    assert sorted(c["sku"] for c in store.children_of("P1")) == sorted(skus)
+    assert {x.stock for x in store.listings()} == {1}

@@ -59,15 +59,16 @@ def test_new_product_with_30_serials_is_one_parent_30_children_in_2n_plus_3_requ
     outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS])
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
-    # 1 read of the serial attribute (once per connector), then 2N + 3.
+    # 2 reads of the serial attribute and its set (once per connector), then 2N + 3.
     assert _calls(fake) == {
         "GET products/attributes/serial_number": 1,
+        "GET products/attribute-sets/4/attributes": 1,
         "GET configurable-products/{sku}/children": 1,
         "POST products/attributes/serial_number/options": 30,
         "POST products": 31,
         "POST inventory/source-items": 1,
     }
-    assert len(fake.received) == 1 + 2 * 30 + 3
+    assert len(fake.received) == 2 + 2 * 30 + 3
     parent = fake.product(POS_SKU)
     assert parent is not None and parent["type_id"] == "configurable"
     children = fake.children_of(POS_SKU)
@@ -450,3 +451,12 @@ def test_per_child_mode_adds_to_an_existing_parent_with_one_call_per_child(fake,
     assert "POST configurable-products/{sku}/options" not in calls
     assert fake.product(POS_SKU)["name"] == "Renamed"
     assert len(fake.children_of(POS_SKU)) == 3
+
+
+def test_an_attribute_created_but_never_put_in_the_set_is_assigned_later(fake, make_connector):
+    # An earlier run created the attribute and was interrupted before assigning it.
+    fake.attribute_sets[4]["attributes"].discard("serial_number")
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(_unit("AS1"))])
+    assert outcomes[0].result is PublishResult.CREATED
+    assert "serial_number" in fake.attribute_sets[4]["attributes"]
+    assert len(fake.children_of(POS_SKU)) == 1
