@@ -85,12 +85,21 @@ def test_a_missing_configuration_file_is_exit_2(cli_env: Path):
     assert "does not exist" in result.stderr and "serialsync init" in result.stderr
 
 
+def test_no_configuration_at_all_is_exit_2(cli_env: Path):
+    result = runner.invoke(app, ["run", "--once"])
+    assert result.exit_code == 2
+    assert "no configuration file" in result.stderr and "serialsync init" in result.stderr
+    assert not (cli_env / "serialsync.db").exists()
+
+
 def test_config_comes_from_the_root_option_or_the_environment(
     world: CliWorld, monkeypatch: pytest.MonkeyPatch
 ):
     assert runner.invoke(app, ["--config", str(world.config), "check"]).exit_code == 0
     monkeypatch.setenv("SERIALSYNC_CONFIG", str(world.config))
     assert runner.invoke(app, ["check"]).exit_code == 0
+    monkeypatch.delenv("SERIALSYNC_CONFIG")
+    assert runner.invoke(app, ["check"]).exit_code == 0  # ./serialsync.toml
 
 
 def test_a_store_from_a_newer_serialsync_is_exit_2(synced: CliWorld):

@@ -116,7 +116,7 @@ def serve_command(
                 grid.add_row(name, url)
             rt.out.print(grid)
             rt.out.print("# configuration for `serialsync run --config FILE`:")
-            rt.out.print(config, markup=False, highlight=False)
+            rt.out.print(config, markup=False, highlight=False, soft_wrap=True)  # copy-pasteable
             if write_config is not None:
                 rt.out.print(f"(written to {write_config})")
             rt.out.print("serving; Ctrl-C or SIGTERM stops the sandbox")

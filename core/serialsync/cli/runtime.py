@@ -119,12 +119,21 @@ class Runtime:
     def settings(self, config: Path | None = None) -> Settings:
         """Load the settings (the command's ``--config``, else the root's, else the default)."""
         if self._settings is None:
+            path = find_config(config or self.config)
             try:
-                self._settings = load_settings(find_config(config or self.config))
+                settings = load_settings(path)
+                if path is None and not settings.connectors:
+                    # Settings may come from the environment alone, but with no connector
+                    # there, the operator most likely forgot the file.
+                    raise ConfigurationError(
+                        "no configuration file: pass --config PATH, set SERIALSYNC_CONFIG, "
+                        "or write ./serialsync.toml with `serialsync init`"
+                    )
             except ConfigurationError:
                 self.setup_logging()
                 raise
-            self.setup_logging(self._settings)
+            self._settings = settings
+            self.setup_logging(settings)
         return self._settings
 
     def plugin_manager(self) -> PluginManager:
