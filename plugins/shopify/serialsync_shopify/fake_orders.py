@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -204,10 +204,11 @@ class OrderBook:
                 self.catalog.levels[key] = self.catalog.levels.get(key, 0) + take
 
     def _stamp(self) -> datetime:
-        # Strictly increasing, so updates made in one instant still sort in order.
+        # Whole seconds, as Shopify keeps them: several orders may share one ``updatedAt``
+        # (ties sort by id), which is what makes ``updated_at`` windows tricky for clients.
         stamp = self._now().astimezone(UTC).replace(microsecond=0)
-        if self._last_stamp is not None and stamp <= self._last_stamp:
-            stamp = self._last_stamp + timedelta(seconds=1)
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            stamp = self._last_stamp
         self._last_stamp = stamp
         return stamp
 

@@ -171,3 +171,11 @@ def test_customer_email_is_read_only_when_allowed(shop, clock, stocked):
 def test_a_foreign_page_token_is_refused_clearly(connector):
     with pytest.raises(ValueError, match="not a page token"):
         connector.fetch_orders(None, "cursor-from-elsewhere")
+
+
+def test_orders_sharing_one_second_are_all_read_across_pages(shop, clock, wall, stocked):
+    connector = make_connector(shop, clock, orders_page_size=2)
+    ids = [shop.create_order([(u.integration_id, 1)]) for u in stocked[:5]]  # same second
+    assert len({shop.orders[i].updated_at for i in ids}) == 1
+    orders = [o.order_id for p in read_all(connector, since=wall.at) for o in p.orders]
+    assert orders == ids
