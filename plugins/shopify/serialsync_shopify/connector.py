@@ -66,6 +66,12 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     "location_id in the connector's settings",
                     connector=self.name,
                 )
+            if where.get("isActive") is False:
+                raise PermanentRemoteError(
+                    f"the Shopify location {where.get('name')!r} is deactivated: units cannot "
+                    "be stocked there; set location_id to an active location",
+                    connector=self.name,
+                )
             self._shop = ShopContext(
                 location_id=str(where["id"]),
                 max_variants=int(
