@@ -169,6 +169,14 @@ def test_quarantine_list_retry_and_drop(traded: CliWorld):
     assert traded.invoke("quarantine", "drop", str(record["id"])).exit_code == 1
 
 
+def test_text_with_brackets_is_printed_as_text(synced: CliWorld):
+    synced.sell("shop_a", [f"[/x]|||{SERIALS_B[0]}"])  # a SKU no markup parser should eat
+    assert synced.invoke("run", "--once").exit_code == 1
+    result = synced.invoke("quarantine", "list")
+    assert result.exit_code == 0, result.output
+    assert "not '[/x]'" in result.stdout
+
+
 def test_quarantine_retry_processes_an_order_once_its_cause_is_fixed(synced: CliWorld):
     order = synced.sell("shop_a", [f"{SKU_B}|||MX1003"])  # sold before the POS knew the unit
     assert synced.invoke("run", "--once").exit_code == 1

@@ -54,7 +54,7 @@ def test_sandbox_serve_with_faults_then_run_and_check_against_it(isolated: Path)
     env.pop("SERIALSYNC_EXTRA_PLUGINS", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "serialsync.cli", "sandbox", "serve",
-         "--faults", "429=0.01,5xx=0.03,latency=0.001", "--write-config", str(config),
+         "--faults", "5xx=0.03,drop=0.01,latency=0.001", "--write-config", str(config),
          "--store", str(isolated / "state.db")],
         cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

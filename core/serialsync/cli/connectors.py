@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from serialsync import hookspecs
 from serialsync.cli.render import table
@@ -49,7 +50,7 @@ def check_command(
     else:
         grid = table("connections", "connector", "plugin", "role", "result", "message")
         for r in rows:
-            result = "[green]OK[/green]" if r["ok"] else "[red]FAILED[/red]"
+            result = Text("OK", style="green") if r["ok"] else Text("FAILED", style="red")
             grid.add_row(
                 str(r["connector"]), str(r["plugin"]), str(r["role"]), result, str(r["message"])
             )

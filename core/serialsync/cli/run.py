@@ -29,6 +29,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from serialsync.cli.render import summary_errors, summary_table
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, runtime
@@ -108,7 +109,7 @@ class ProgressBars:
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -171,6 +172,7 @@ class _Runner:
         self.host = host
         self.stopper = stopper
         self.json_out = json_out
+        self._last_run_id = 0  # the newest run record before the current pass
         show_bars = rt.err.is_terminal and not json_out
         self.bars = ProgressBars(rt.err) if show_bars else None
         if self.bars is not None:
@@ -200,7 +202,7 @@ class _Runner:
             return
         self.rt.out.print(summary_table(summary))
         for line in summary_errors(summary):
-            self.rt.out.print(f"  [red]error[/red] {line}", markup=True)
+            self.rt.out.print(Text.assemble(("  error ", "red"), line))
 
     def mark_interrupted(self) -> None:
         """Close the run record of a pass the stop cut short (the host left it open)."""
@@ -213,8 +215,6 @@ class _Runner:
                         ok=False,
                         summary={"kind": record.kind, "interrupted": True, "connectors": {}},
                     )
-
-    _last_run_id = 0
 
 
 def run_command(

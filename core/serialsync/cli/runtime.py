@@ -67,10 +67,15 @@ class _StderrProxy:
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A rich console on stdout (or stderr), wide when it is not a terminal."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A rich console on stdout (or stderr), wide when it is not a terminal.
+
+    Markup is off: what is printed is data (error messages, titles, SKUs) in which ``[…]`` is
+    text, not style. Style is given with :class:`rich.text.Text` where it is wanted.
+    """
+    options: dict[str, Any] = {"stderr": stderr, "highlight": False, "markup": False}
+    console = Console(**options)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=False, width=_PIPE_WIDTH)
+        console = Console(**options, width=_PIPE_WIDTH)
     return console
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
@@ -178,7 +179,7 @@ def _touches(record: OutboxRecord, serial: str) -> bool:
 def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
     out = rt.out
     status = data["status"] + (" (deleted in the POS)" if data["deleted"] else "")
-    out.print(f"[bold]{data['integration_id']}[/bold]  status: {status}")
+    out.print(Text.assemble((data["integration_id"], "bold"), f"  status: {status}"))
     product = data["product"]
     if product:
         out.print(
