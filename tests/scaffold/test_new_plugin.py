@@ -101,6 +101,18 @@ def test_an_existing_folder_is_not_overwritten(tmp_path: Path) -> None:
     assert _files(tmp_path / "serialsync-acme") == {"mine.txt"}
 
 
+def test_the_module_command_writes_a_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from serialsync.scaffold.__main__ import main
+
+    assert main(["till", "--role", "pos", "--dest", str(tmp_path)]) == 0
+    assert (tmp_path / "serialsync-till" / "src" / "serialsync_till" / "connector.py").exists()
+    assert f"wrote {tmp_path / 'serialsync-till'}" in capsys.readouterr().out
+    assert main(["till", "--dest", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
 # -- the generated package ----------------------------------------------------------------------
 
 
