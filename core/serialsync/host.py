@@ -109,7 +109,15 @@ class Host:
         run_id = self.store.start_run(kind)
         log = self.engine.log(operation=f"{kind}_pass", run=run_id)
         log.info("pass.started")
-        step(self.engine, summary)
+        try:
+            step(self.engine, summary)
+        except BaseException as stop:
+            # Stopped (SIGTERM at a checkpoint) or failed: what ran is committed; say so.
+            summary.finished_at = self.engine.now()
+            record = summary.as_dict() | {"interrupted": True, "why": type(stop).__name__}
+            self.store.finish_run(run_id, ok=False, summary=record)
+            log.warning("pass.interrupted", why=type(stop).__name__)
+            raise
         summary.finished_at = self.engine.now()
         self.store.finish_run(run_id, ok=summary.ok, summary=summary.as_dict())
         log.info("pass.finished", ok=summary.ok, **_totals(summary))

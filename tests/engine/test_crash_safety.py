@@ -152,3 +152,17 @@ def test_outbox_state_values_are_stable() -> None:
         "cancelled",
         "conflict",
     ]
+
+
+def test_an_interrupted_pass_is_recorded_as_such(tmp_path) -> None:
+    w = build_world(tmp_path)
+    scenario(w)
+    w.reopen(checkpoint=crash_at("publish.recorded", 1))
+    with pytest.raises(Crash):
+        w.host.order_pass()
+    [last, *_] = w.store.runs()
+    assert last.finished_at is not None
+    assert last.ok is False
+    assert last.summary["interrupted"] is True
+    assert last.summary["why"] == "Crash"
+    w.store.close()

@@ -171,3 +171,9 @@ def test_channels_side_by_side_give_the_same_result(tmp_path) -> None:
 
     assert len(w.a.live()) == len(w.b.live()) == 20
     w.store.close()
+
+
+def test_run_once_counts_the_unchanged_catalogue_once(world: World) -> None:
+    world.host.inventory_pass()
+    summary = world.host.run_once()  # both passes look at the same five unchanged units
+    assert summary.counts("shop_a").unchanged == 5

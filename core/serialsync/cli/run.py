@@ -2,8 +2,8 @@
 
 Stopping is cooperative. The signal handler only sets a flag; the engine calls
 ``checkpoint(step)`` at every committed boundary of a pass, and there the flag turns into
-:class:`StopRequested`, which unwinds the pass with nothing half-done (the pass's run record is
-then closed as interrupted). Between passes the
+:class:`StopRequested`, which unwinds the pass with nothing half-done (the host closes the
+pass's run record as interrupted). Between passes the
 runner sleeps in short slices, so a signal ends the wait at once.
 """
 
@@ -172,7 +172,6 @@ class _Runner:
         self.host = host
         self.stopper = stopper
         self.json_out = json_out
-        self._last_run_id = 0  # the newest run record before the current pass
         show_bars = rt.err.is_terminal and not json_out
         self.bars = ProgressBars(rt.err) if show_bars else None
         if self.bars is not None:
@@ -181,8 +180,6 @@ class _Runner:
 
     def one_pass(self, inventory: bool, orders: bool) -> PassSummary:
         """Run the passes that are due, show their summary, and return it."""
-        newest = self.host.store.runs(limit=1)
-        self._last_run_id = newest[0].id if newest else 0
         if self.bars is not None:
             with self.bars:
                 summary = self._passes(inventory, orders)
@@ -203,18 +200,6 @@ class _Runner:
         self.rt.out.print(summary_table(summary))
         for line in summary_errors(summary):
             self.rt.out.print(Text.assemble(("  error ", "red"), line))
-
-    def mark_interrupted(self) -> None:
-        """Close the run record of a pass the stop cut short (the host left it open)."""
-        store = self.host.store
-        for record in store.runs(limit=5):
-            if record.id > self._last_run_id and record.finished_at is None:
-                with store.transaction():
-                    store.finish_run(
-                        record.id,
-                        ok=False,
-                        summary={"kind": record.kind, "interrupted": True, "connectors": {}},
-                    )
 
 
 def run_command(
@@ -269,8 +254,7 @@ def run_command(
                 stopper.wait(schedule.wait_from(time.monotonic()))
             stopped = StopRequested("between passes")
     except StopRequested as stop:
-        runner.mark_interrupted()
-        stopped = stop
+        stopped = stop  # the host closed the interrupted pass's run record
     finally:
         stopper.restore()
         host.close()

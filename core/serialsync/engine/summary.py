@@ -68,6 +68,9 @@ class PassSummary:
                 for key, value in asdict(counts).items():
                     if key == "errors":
                         target.errors.extend(value)
+                    elif key == "unchanged":
+                        # Each pass counts the whole unchanged catalogue: adding would double it.
+                        target.unchanged = max(target.unchanged, value)
                     else:
                         setattr(target, key, getattr(target, key) + value)
         return merged
