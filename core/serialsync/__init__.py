@@ -1,6 +1,6 @@
 """serialsync: serialized inventory in step between a point of sale and the web shops.
 
-The public surface is what this module exports (pinned by ``tests/test_public_api.py``).
+The public surface is what this module exports (pinned by ``tests/core/test_public_api.py``).
 Plugins import only these names.
 """
 
@@ -31,7 +31,14 @@ from serialsync.errors import (
     StoreLockedError,
 )
 from serialsync.hookspecs import hookimpl
-from serialsync.http import HttpClient, RateLimiter, RetryHint, RetryPolicy, Timeouts
+from serialsync.http import (
+    HttpClient,
+    RateLimiter,
+    RetryHint,
+    RetryPolicy,
+    RetrySignal,
+    Timeouts,
+)
 from serialsync.integration_id import (
     CHANNEL_SKU_LIMITS,
     IntegrationId,
@@ -96,6 +103,7 @@ __all__ = [
     "RemoteIds",
     "RetryHint",
     "RetryPolicy",
+    "RetrySignal",
     "RetryableRemoteError",
     "Role",
     "Sale",

@@ -34,6 +34,7 @@ from serialsync.integration_id import SerialRules
 from serialsync.manager import format_validation_error
 
 CONFIG_ENV = "SERIALSYNC_CONFIG"
+CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9_]*")
 DEFAULT_CONFIG_FILE = "serialsync.toml"
 
 # The parsed TOML file, handed from load_settings() to _TomlSource for one construction. (A
@@ -139,6 +140,19 @@ class Settings(BaseSettings):
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     connectors: dict[str, ConnectorSection] = Field(default_factory=dict)
+
+    @field_validator("connectors")
+    @classmethod
+    def _connector_names(cls, value: dict[str, ConnectorSection]) -> dict[str, ConnectorSection]:
+        # Names travel through environment variables (SERIALSYNC_CONNECTORS__<NAME>__…), which
+        # are case-folded and cannot hold a hyphen: only names that survive that are allowed.
+        for name in value:
+            if not CONNECTOR_NAME.fullmatch(name):
+                raise ValueError(
+                    f"connector name {name!r} must be lower-case letters, digits and '_', "
+                    "starting with a letter"
+                )
+        return value
 
     @classmethod
     def settings_customise_sources(

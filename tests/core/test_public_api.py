@@ -44,6 +44,7 @@ EXPECTED_ALL = [
     "RemoteIds",
     "RetryHint",
     "RetryPolicy",
+    "RetrySignal",
     "RetryableRemoteError",
     "Role",
     "Sale",

@@ -291,3 +291,11 @@ def test_invalid_connector_section_error_names_connectors_name_field(options, ke
     with pytest.raises(ConfigurationError) as info:
         manager.add_connector("shop", "shopify", options)
     assert f"{key}:" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["Shop", "my-shop", "1shop", "shop a"])
+def test_connector_names_that_the_environment_cannot_carry_are_refused(tmp_path, name) -> None:
+    config = tmp_path / "serialsync.toml"
+    config.write_text(f'[connectors."{name}"]\nplugin = "shopify"\n')
+    with pytest.raises(ConfigurationError, match="lower-case letters"):
+        load_settings(config)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
+from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
 from serialsync.settings import SyncSettings
 from serialsync.store import Store
@@ -49,4 +49,4 @@ class EngineContext:
 
     def log(self, **bind: Any) -> Any:
         """A structlog logger bound with ``bind``."""
-        return (self.logger or structlog.get_logger("serialsync.engine")).bind(**bind)
+        return (self.logger or get_logger("serialsync.engine")).bind(**bind)
