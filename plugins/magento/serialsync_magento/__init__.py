@@ -1,9 +1,10 @@
 """serialsync plugin: magento (Magento 2 / Adobe Commerce, REST V1 with MSI).
 
 Modules: ``settings`` (connector settings), ``auth`` (OAuth 1.0a signing), ``client`` (every
-REST call), ``mapping`` (payloads and orders <-> canonical model), ``connector`` (the hooks),
-``bulk`` (the optional asynchronous bulk path), ``fake`` (an in-memory Magento), ``plugin``
-(registration).
+REST call), ``mapping`` (payloads and orders <-> canonical model), ``serial_options`` (the
+serial attribute and its options), ``publish`` (publish_variants, with its request counts),
+``bulk`` (the optional asynchronous bulk path), ``connector`` (the hooks), ``fake`` (an
+in-memory Magento), ``plugin`` (registration).
 """
 
 from serialsync_magento.connector import MagentoConnector

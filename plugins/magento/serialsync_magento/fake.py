@@ -7,6 +7,9 @@ of one parent sharing an attribute value, a child linked twice. ``POST /V1/produ
 by SKU. Path segments are decoded as PHP's ``urldecode`` does, so a raw ``+`` in a SKU becomes
 a space, as on a real store. A page of ``GET /V1/orders`` past the end repeats the last page.
 A configurable line of an order is a parent row plus a child row (``parent_item_id``).
+Asynchronous bulks are accepted and run by the first status poll after ``bulk_lag`` polls
+(a message-queue consumer that takes its time). Every request is kept in :attr:`received`
+(method, raw path, query, JSON body) for contract checks.
 """
 
 from __future__ import annotations
