@@ -289,3 +289,26 @@ def test_many_orders_over_both_channels(tmp_path, workers: int) -> None:
     assert len(w.pos.orders) == 30
     assert w.a.live() == w.b.live() == {f"P|||{s}" for s in serials[30:]}
     w.store.close()
+
+
+def test_an_order_cancelled_before_any_pass_saw_it_relists_the_unit_on_its_channel(
+    world: World,
+) -> None:
+    # Found by the reliability suite: a shopper's order took the channel's stock and was
+    # cancelled (or refunded) before a pass read it; channels that do not restock on
+    # cancellation (BigCommerce, Magento without "return to stock") kept the unit at 0 while
+    # the store believed it live, so it was never offered there again.
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(GUITAR, 1)])
+    world.a.set_order_status(order_id, FinancialStatus.CANCELLED)
+    assert GUITAR not in world.a.live()  # the memory channel does not restock
+
+    world.host.order_pass()
+
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.CANCELLED
+    assert status_of(world, "US210033734") == UnitStatus.IN_STOCK
+    assert GUITAR in world.a.live() and GUITAR in world.b.live()
+    writes = world.a.state["writes"]
+    world.host.order_pass()
+    assert world.a.state["writes"] == writes  # put right once, not on every pass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from serialsync.connector import Role
@@ -29,7 +29,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.errors import IntegrationIdError, PermanentRemoteError
 from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
 from serialsync.model import FinancialStatus, Order, OrderLine, Sale, SaleLine
-from serialsync.store import OutboxRecord, OutboxState, UnitRecord
+from serialsync.store import ListingState, OutboxRecord, OutboxState, UnitRecord
 
 ORDERS_STREAM = "orders"
 
@@ -260,6 +260,8 @@ class _OrderTransition:
             if status in _PAID:
                 return self._claim(UnitStatus.SOLD, OutboxState.PENDING)
             note = "cancelled before it was reported: nothing to report"
+            if state is None:
+                self._reassert_stock()
             return OutboxState.CANCELLED, note if state is None else None
         if state == OutboxState.WAITING:
             if status in _PAID:
@@ -332,6 +334,23 @@ class _OrderTransition:
             self.log.error("orders.conflict", reason=reason)
             return OutboxState.CONFLICT, reason
         return state, None
+
+    def _reassert_stock(self) -> None:
+        """Have this channel's listings of the order's units published again.
+
+        The order took the channel's stock and ended before any pass saw it, so serialsync
+        never held the units and never withdrew them. Many channels do not restock a cancelled
+        or refunded order (BigCommerce, Magento without "return to stock"), so the units may sit
+        at stock 0 there while their listings say live: forgetting the published hash makes the
+        next publish send them again (an unchanged variant costs the plugin nothing more).
+        """
+        store = self.ctx.store
+        for line in self.serialized:
+            unit = line.unit.unit
+            listing = store.listings_of(self.channel, unit.sku).get(unit.serial)
+            if listing is None or listing.state != ListingState.LIVE:
+                continue  # never listed here, withdrawn, or failing: the next publish sends it
+            store.put_listing(replace(listing, content_hash=None))
 
     def _release(self, reason: str) -> None:
         store = self.ctx.store
