@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from serialsync import FinancialStatus
 from serialsync.host import Host
 from serialsync.sandbox import Sandbox, demo_catalogue
