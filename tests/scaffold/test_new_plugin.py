@@ -227,6 +227,23 @@ def test_the_generated_package_is_lint_clean(tmp_path: Path, role: str) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["channel", "pos"])
+def test_the_generated_package_type_checks_strictly(tmp_path: Path, role: str) -> None:
+    root = new_plugin(f"typed_{role}", tmp_path, role=role)  # type: ignore[arg-type]
+    cache = str(tmp_path / "mypy-cache")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache, "src", "tests"],
+        cwd=root,
+        env=_clean_env(MYPYPATH=str(root / "src")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # -- the round trip -----------------------------------------------------------------------------
 
 
