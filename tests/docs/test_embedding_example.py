@@ -7,13 +7,17 @@ objects the example left behind.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serialsync import FinancialStatus, PublishResult
+from serialsync import FinancialStatus, PublishResult, hookspecs
+from serialsync.engine.summary import ConnectorCounts, PassSummary
+from serialsync.manager import PluginManager
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"
 _BLOCK = re.compile(r"^```python\n(# example: ([\w-]+)\n.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -96,3 +100,33 @@ def test_the_wrapper_example_sees_the_refused_unit(
     [(connector, serial, reason)] = ns["alerts"].refused
     assert (connector, serial) == ("shop", "X" * 300)
     assert reason and "255" in reason
+
+
+def _section(title: str) -> str:
+    text = PAGE.read_text(encoding="utf-8")
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_hook_table_matches_the_plugin_managers_typed_methods() -> None:
+    rows = re.findall(r"^\| `(\w+)\(([^)]*)\)` \|", _section("Call one hook"), re.MULTILINE)
+    specs = {
+        name
+        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(function, "serialsync_spec")
+    }
+    assert {name for name, _ in rows} == specs - {"register_connector_types"}
+    for name, arguments in rows:
+        method = getattr(PluginManager, name)
+        parameters = [p for p in inspect.signature(method).parameters if p != "self"]
+        assert [a.strip() for a in arguments.split(",")] == parameters, name
+
+
+def test_the_summary_section_names_every_count() -> None:
+    section = _section("Read the summary")
+    for field in dataclasses.fields(ConnectorCounts):
+        assert f"`{field.name}`" in section, field.name
+    for name in ("ok", "counts", "total", "merge", "as_dict"):
+        assert hasattr(PassSummary, name)
+        assert f"`{name}" in section

@@ -37,7 +37,7 @@ def _hook_section() -> str:
 
 
 def test_the_guide_has_both_generated_sections() -> None:
-    assert set(docs.generated_sections(_guide())) == {"hooks", "models"}
+    assert set(docs.generated_sections(_guide())) == {"hooks", "models", "conformance"}
 
 
 def test_the_generated_sections_are_up_to_date() -> None:
@@ -114,3 +114,15 @@ def test_the_check_mode_fails_on_a_stale_guide(tmp_path: Path) -> None:
     assert docs.main([str(stale)]) == 0  # rewrites it
     assert docs.main(["--check", str(stale)]) == 0
     assert stale.read_text(encoding="utf-8") == _guide()
+
+
+def test_every_conformance_test_is_listed() -> None:
+    from serialsync.testing.conformance import ChannelConformance, PosConformance
+
+    section = docs.generated_sections(_guide())["conformance"]
+    for cls in (ChannelConformance, PosConformance):
+        tests = [name for name in dir(cls) if name.startswith("test_")]
+        assert tests
+        assert f"`{cls.__name__}` ({len(tests)} tests)" in section
+        for name in tests:
+            assert f"* `{name}`\n" in section

@@ -149,7 +149,25 @@ def model_reference() -> str:
     return "\n".join(parts)
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"hooks": hook_reference, "models": model_reference}
+def conformance_reference() -> str:
+    """The conformance suite's checks, one line per test, for each base class."""
+    # Imported here: the suite needs pytest, which rendering the other sections does not.
+    from serialsync.testing import conformance
+
+    parts = []
+    for cls in (conformance.ChannelConformance, conformance.PosConformance):
+        tests = [name for name in dir(cls) if name.startswith("test_")]
+        ordered = sorted(tests, key=lambda name: inspect.getsourcelines(getattr(cls, name))[1])
+        lines = "\n".join(f"* `{name}`" for name in ordered)
+        parts.append(f"`{cls.__name__}` ({len(ordered)} tests):\n\n{lines}\n")
+    return "\n".join(parts)
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "hooks": hook_reference,
+    "models": model_reference,
+    "conformance": conformance_reference,
+}
 
 
 def update_guide(text: str) -> str:
