@@ -8,8 +8,10 @@ hookspecs, not only by re-running the generator.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,14 @@ def test_every_conformance_test_is_listed() -> None:
         assert f"`{cls.__name__}` ({len(tests)} tests)" in section
         for name in tests:
             assert f"* `{name}`\n" in section
+
+
+def test_the_guides_own_python_snippets_parse() -> None:
+    text = _guide()
+    for body in docs.generated_sections(text).values():
+        text = text.replace(body, "")  # the specs' signatures have no bodies
+    snippets = re.findall(r"^( *)```python\n(.*?)^\1```$", text, re.MULTILINE | re.DOTALL)
+    assert len(snippets) >= 5
+    for indent, code in snippets:
+        source = textwrap.dedent(code) if indent else code
+        ast.parse(source)
