@@ -250,8 +250,9 @@ class ChannelConformance(_Conformance):
     def test_a_withdrawn_unit_can_be_listed_again(self, harness: Harness) -> None:
         product = sample_product(2)
         first = self.publish(harness, product, upserts(product))
-        self.publish(harness, product, withdrawals(product, first, product.units[:1]))
-        [outcome] = self.publish(harness, product, upserts(product, first)[:1])
+        withdrawn = self.publish(harness, product, withdrawals(product, first, product.units[:1]))
+        # The host passes back what the withdrawal returned, as it would after recording it.
+        [outcome] = self.publish(harness, product, upserts(product, withdrawn)[:1])
         assert outcome.result in {PublishResult.CREATED, PublishResult.UPDATED}
         assert stock_by_sku(harness.fake)[product.units[0].integration_id] == [1]
 

@@ -1,8 +1,5 @@
-"""The shared POS conformance suite against the AIM fake, with pages small enough to page.
-
-(``tests/conformance`` runs it with the default page size; this run makes every read span
-several pages.)
-"""
+"""The shared POS conformance suite against the AIM fake, with pages small enough that every
+read spans several pages."""
 
 from __future__ import annotations
 
