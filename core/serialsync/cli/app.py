@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from serialsync.cli import connectors, demo, ids, outbox, serials, starter, status
+from serialsync.cli import connectors, demo, ids, newplugin, outbox, serials, starter, status
 from serialsync.cli.run import run_command
 from serialsync.cli.runtime import EXTRA_PLUGINS, ConfigOption, Runtime
 from serialsync.errors import ConfigurationError, PluginError, StoreError
@@ -64,6 +64,7 @@ app.add_typer(ids.app, name="id")
 app.command("init")(starter.init_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(demo.sandbox_app, name="sandbox")
+app.command("new-plugin")(newplugin.new_plugin_command)
 
 
 def main() -> None:
