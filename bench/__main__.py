@@ -1,0 +1,169 @@
+"""``python -m bench``: run the benchmark against the sandbox and print the table.
+
+Each measurement runs in a process of its own (the host), which starts the sandbox in a child
+process (the fakes): CPU time and peak memory are then the host's alone, and each size gets a
+fresh peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serialsync.settings import SyncSettings
+
+from bench.platforms import Limits
+from bench.report import render, save
+from bench.worker import run_in_process
+
+MIN_INTERVAL = 5.0  # `serialsync run --interval` refuses less
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark serialsync against the sandbox over loopback: publish, no-op "
+        "pass, orders, oversell window, and a naive baseline. Prints a table and writes "
+        "bench/results/latest.json.",
+    )
+    parser.add_argument("--skus", type=int, default=500, help="products (default 500)")
+    parser.add_argument(
+        "--units", type=int, default=20, help="serials per product (default 20: 10,000 units)"
+    )
+    parser.add_argument("--orders", type=int, default=1000, help="orders (default 1000)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=10.0,
+        help="platform time runs N times faster: windows, buckets, latency and the client's "
+        "sleeps (default 10)",
+    )
+    parser.add_argument(
+        "--baseline-skus",
+        type=int,
+        default=50,
+        help="products the naive baseline publishes (default 50; 0 skips it)",
+    )
+    parser.add_argument(
+        "--small-skus",
+        type=int,
+        default=None,
+        help="products of the smaller run that memory is compared with (default skus / 5)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small preset that finishes in well under a minute "
+        "(40 SKUs x 10, 100 orders, x50, baseline 8 SKUs)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="catalogue seed (default 7)")
+    parser.add_argument(
+        "--woocommerce-latency", type=float, default=Limits.woocommerce_latency, metavar="S"
+    )
+    parser.add_argument(
+        "--magento-latency", type=float, default=Limits.magento_latency, metavar="S"
+    )
+    parser.add_argument("--output", default="latest.json", help="file name under bench/results/")
+    return parser
+
+
+def oversell(full: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean and worst window for the default interval and the minimum one.
+
+    A pass starts every ``max(interval, cycle)`` seconds (the runner schedules from each
+    pass's start). An order that shows up just after its channel was read waits one whole
+    period for the next read, then that pass's fetch and withdraw: worst = period + fetch +
+    withdraw; arriving uniformly, it waits half a period on average.
+    """
+    cycle = full["cycle"]["platform"]
+    period_of = {
+        f"default ({SyncSettings().interval.total_seconds():.0f} s)": (
+            SyncSettings().interval.total_seconds()
+        ),
+        f"minimum (--interval {MIN_INTERVAL:.0f})": MIN_INTERVAL,
+    }
+    out = {}
+    for label, interval in period_of.items():
+        period = max(interval, cycle["cycle"])
+        tail = cycle["fetch"] + cycle["withdraw"]
+        out[label] = {"period": period, "mean": period / 2 + tail, "worst": period + tail}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when every measurement ran."""
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.skus, args.units, args.orders = 40, 10, 100
+        args.time_scale, args.baseline_skus = 50.0, 8
+    limits = Limits(
+        woocommerce_latency=args.woocommerce_latency, magento_latency=args.magento_latency
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-"))
+    spec: dict[str, Any] = {
+        "skus": args.skus,
+        "units": args.units,
+        "orders": args.orders,
+        "seed": args.seed,
+        "time_scale": args.time_scale,
+        "limits": limits.as_dict(),
+        "baseline_skus": min(args.baseline_skus, args.skus),
+    }
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    small_skus = args.small_skus or max(1, args.skus // 5)
+    print(f"small run: {small_skus} SKUs x {args.units} (for memory) …", flush=True)
+    results["small"] = run_in_process(
+        "run_scenario", {**spec, "skus": small_skus, "full": False, "workdir": str(workdir / "s")}
+    )
+    print(f"full run: {args.skus} SKUs x {args.units}, {args.orders} orders …", flush=True)
+    results["full"] = run_in_process("run_scenario", {**spec, "workdir": str(workdir / "f")})
+    results["oversell"] = oversell(results["full"])
+    if spec["baseline_skus"]:
+        print(f"baseline: {spec['baseline_skus']} SKUs, naive …", flush=True)
+        results["baseline"] = run_in_process(
+            "run_baseline", {**spec, "workdir": str(workdir / "b")}
+        )
+    results["meta"] = {
+        **spec,
+        "real_seconds": time.monotonic() - started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": machine(),
+        "workdir": str(workdir),
+    }
+    print()
+    print(render(results))
+    print(f"written to {save(results, args.output)}")
+    return 0
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and count, memory: what the numbers were measured on."""
+    import os
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory": memory}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,439 @@
+"""The measured passes, run in a host process of their own against a sandbox child.
+
+One call of :func:`run_scenario` builds the sandbox (child process), the host (this process,
+on the scaled clock), and measures, as asked: the publish of the whole catalogue to every
+channel side by side, the no-op pass over it, the order pass of N orders, and one steady cycle
+(a no-op inventory pass and an order pass with one order per channel) that the oversell window
+is computed from. Timing of each channel's part of a pass comes from the engine's ``progress``
+and ``checkpoint`` callbacks, which run in that channel's thread.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from serialsync.connector import ConnectorContext, Role
+from serialsync.host import Host
+from serialsync.http import HttpClient
+from serialsync.logging import configure_logging
+from serialsync.manager import PluginManager
+from serialsync.settings import Settings, load_settings
+from serialsync.store import SQLiteStore
+
+from bench.platforms import CHANNELS, POS, Limits, request_floor, time_floor
+from bench.sandbox_process import SandboxProcess
+from bench.timescale import TimeScale, unscaled, waited
+
+
+class Timeline:
+    """What each channel's thread did, and when: fed by the engine's callbacks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (before the next pass)."""
+        with self._lock:
+            self.thread_channel: dict[int, str] = {}
+            self.first: dict[tuple[str, str], float] = {}
+            self.last: dict[tuple[str, str], float] = {}
+            self.cpu: dict[str, float] = {}
+
+    def _note(self, what: str, channel: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.first.setdefault((what, channel), now)
+            self.last[(what, channel)] = now
+            if channel:
+                self.cpu[channel] = time.thread_time()
+
+    def progress(self, task: str, connector: str, done: int, total: int | None) -> None:
+        """The engine's ``progress`` callback."""
+        if task == "publish":
+            with self._lock:
+                self.thread_channel[threading.get_ident()] = connector
+        self._note(task, connector)
+
+    def checkpoint(self, step: str) -> None:
+        """The engine's ``checkpoint`` callback."""
+        channel = self.thread_channel.get(threading.get_ident(), "")
+        self._note(step, channel if step.startswith("publish") else "")
+
+    def bounds(
+        self, task: str, channel: str, end_step: str = "publish.recorded"
+    ) -> tuple[float, float]:
+        """Real instants of a channel's first ``task`` event and its last ``end_step``."""
+        start = self.first.get((task, channel), 0.0)
+        end = max(self.last.get((end_step, channel), 0.0), self.last.get((task, channel), 0.0))
+        return start, max(start, end)
+
+    def earliest(self, what: str) -> float | None:
+        """The first time any channel did ``what``."""
+        times = [t for (w, _), t in self.first.items() if w == what]
+        return min(times) if times else None
+
+
+def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host:
+    """What ``Host.from_settings(settings, sleep=...)`` builds, with a scaled ``clock`` too.
+
+    ``Host.from_settings`` takes a ``sleep`` but no ``clock``; the plugins' pacing (Shopify's
+    bucket projection, BigCommerce's window reset) reads the context's clock, so on scaled time
+    it must be the scaled clock. Each connector also sleeps under its own name, so the
+    platform time it waited is counted apart.
+    """
+    manager = PluginManager(allow=settings.plugins.allow, deny=settings.plugins.deny)
+    for name, section in settings.connectors.items():
+        if section.enabled:
+            context = ConnectorContext(
+                name=name, sleep=scale.sleeper(f"client:{name}"), clock=scale.monotonic
+            )
+            manager.add_connector(name, section.plugin, section.options(), context)
+    store = SQLiteStore.open(settings.store.path)
+    return Host(
+        plugins=manager,
+        store=store,
+        sync=settings.sync,
+        checkpoint=timeline.checkpoint,
+        progress=timeline.progress,
+    )
+
+
+def http_clients(obj: object, depth: int = 3) -> list[HttpClient]:
+    """Every :class:`HttpClient` a connector holds (found through its attributes)."""
+    if isinstance(obj, HttpClient):
+        return [obj]
+    if depth == 0 or not hasattr(obj, "__dict__"):
+        return []
+    found: list[HttpClient] = []
+    for value in vars(obj).values():
+        for client in http_clients(value, depth - 1):
+            if all(client is not c for c in found):
+                found.append(client)
+    return found
+
+
+def client_stats(host: Host) -> dict[str, dict[str, float]]:
+    """``HttpClient.stats`` summed per connector."""
+    out: dict[str, dict[str, float]] = {}
+    for handle in host.plugins.connectors():
+        total: dict[str, float] = defaultdict(float)
+        for client in http_clients(handle.impl):
+            for key, value in client.stats.items():
+                total[key] += value
+        out[handle.name] = dict(total)
+    return out
+
+
+def _delta(after: dict[str, dict[str, float]], before: dict[str, dict[str, float]]) -> Any:
+    return {
+        name: {k: v - before.get(name, {}).get(k, 0.0) for k, v in stats.items()}
+        for name, stats in after.items()
+    }
+
+
+BUDGET_BOUND = ("shopify", "bigcommerce")
+
+
+def span_times(
+    name: str, real: float, slept: float, scale: TimeScale
+) -> tuple[float, float | None]:
+    """A channel's span in platform seconds: ``(estimate, upper bound)``.
+
+    The estimate puts the channel's sleeps (its latency, its pacing and retry waits) back at
+    platform speed and keeps the host's own work at real speed (:func:`unscaled`). That is
+    exact for a latency-bound platform. For a budget-bound one (Shopify, BigCommerce) the
+    budget refills N times faster while the host works, so the estimate may fall short by up
+    to (N - 1) x the host's work; ``real x N`` is then the upper bound (``None`` otherwise).
+    """
+    estimate = unscaled(real, slept, scale.factor)
+    upper = real * scale.factor if name in BUDGET_BOUND else None
+    return estimate, upper
+
+
+def _events(scale: TimeScale, sandbox: SandboxProcess) -> list[tuple[str, float, float]]:
+    events: list[tuple[str, float, float]] = [*scale.take_events(), *sandbox.call("sleeps")]
+    return events
+
+
+def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the measurements ``spec`` asks for; a JSON-ready dict of results."""
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob("state.db*"):
+        stale.unlink()
+    log = (workdir / "host.log").open("w")
+    configure_logging(level="info", format="json", stream=log)
+    scale = TimeScale(spec["time_scale"])
+    limits = Limits(**spec["limits"])
+    child = {
+        "scale": scale.spec(),
+        "limits": spec["limits"],
+        "skus": spec["skus"],
+        "units": spec["units"],
+        "seed": spec["seed"],
+        "types": [POS, *CHANNELS],
+        "store": str(workdir / "state.db"),
+    }
+    results: dict[str, Any] = {"skus": spec["skus"], "units_per_sku": spec["units"]}
+    try:
+        with SandboxProcess(child) as sandbox:
+            config = workdir / "serialsync.toml"
+            config.write_text(sandbox.config)
+            timeline = Timeline()
+            with build_host(load_settings(config), scale, timeline) as host:
+                results["publish"] = measure_publish(host, sandbox, timeline, scale, limits, spec)
+                if spec.get("full", True):
+                    results["noop"] = measure_noop(host, sandbox)
+                    results["orders"] = measure_orders(
+                        host, sandbox, timeline, scale, spec["orders"]
+                    )
+                    results["cycle"] = measure_cycle(host, sandbox, timeline, scale)
+    finally:
+        log.close()
+    results["host_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results
+
+
+def measure_publish(
+    host: Host,
+    sandbox: SandboxProcess,
+    timeline: Timeline,
+    scale: TimeScale,
+    limits: Limits,
+    spec: dict[str, Any],
+) -> dict[str, Any]:
+    """The first inventory pass: every unit created on every channel, channels side by side."""
+    sandbox.call("reset")
+    _events(scale, sandbox)
+    timeline.reset()
+    before_clients = client_stats(host)
+    before_child = sandbox.call("stats")
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    summary = host.inventory_pass()
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    child = sandbox.call("stats")
+    events = _events(scale, sandbox)
+    clients = _delta(client_stats(host), before_clients)
+    units = spec["skus"] * spec["units"]
+    per_product = [spec["units"]] * spec["skus"]
+    channels: dict[str, Any] = {}
+    for name in CHANNELS:
+        fake = child["fakes"][name]
+        counts = summary.connectors.get(name)
+        begin, finish = timeline.bounds("publish", name)
+        real = finish - begin
+        requests = fake["requests"]
+        floor = request_floor(name, per_product)
+        cost = float(fake.get("cost", 0.0))
+        t_floor = time_floor(name, requests, limits, cost)
+        slept = waited(events, begin, finish, name)
+        t_wall, t_upper = span_times(name, real, slept, scale)
+        channels[name] = {
+            "units": units,
+            "created": counts.created if counts else 0,
+            "failed": counts.failed if counts else 0,
+            "requests": requests,
+            "requests_per_unit": requests / units,
+            "request_floor": floor,
+            "request_ratio": requests / floor,
+            "real_seconds": real,
+            "slept": slept,
+            "platform_seconds": t_wall,
+            "platform_upper": t_upper,
+            "time_floor": t_floor,
+            "time_ratio": t_wall / t_floor if t_floor > 0 else None,
+            "time_ratio_upper": t_upper / t_floor if t_upper and t_floor > 0 else None,
+            "shopify_cost": cost if name == "shopify" else None,
+            "throttled_fake": fake["throttled"],
+            "throttled_client": clients.get(name, {}).get("throttled", 0.0),
+            "retries": clients.get(name, {}).get("retries", 0.0),
+            "client_waited": clients.get(name, {}).get("waited", 0.0),
+            "thread_cpu": timeline.cpu.get(name, 0.0),
+            "cpu_ms_per_unit": timeline.cpu.get(name, 0.0) / units * 1000,
+            "patterns": fake["patterns"],
+        }
+    return {
+        "units": units,
+        "real_seconds": wall,
+        "host_cpu": cpu,
+        "host_cpu_per_1000_units": cpu / units * 1000,
+        "sandbox_cpu": child["cpu"] - before_child["cpu"],
+        "pos_requests": child["fakes"][POS]["requests"],
+        "ok": summary.ok,
+        "errors": {n: c.errors[:3] for n, c in summary.connectors.items() if c.errors},
+        "channels": channels,
+    }
+
+
+def measure_noop(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
+    """An inventory pass over the unchanged catalogue: writes must be 0."""
+    sandbox.call("reset")
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    summary = host.inventory_pass()
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    child = sandbox.call("stats")["fakes"]
+    return {
+        "real_seconds": wall,
+        "host_cpu": cpu,
+        "ok": summary.ok,
+        "channels": {
+            n: {"writes": child[n]["writes"], "reads": child[n]["reads"]} for n in CHANNELS
+        },
+        "pos": {"requests": child[POS]["requests"], "patterns": child[POS]["patterns"]},
+    }
+
+
+def _phases(
+    timeline: Timeline,
+    start: float,
+    end: float,
+    events: list[tuple[str, float, float]],
+    scale: TimeScale,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Fetch, withdraw and report durations of an order pass: real, and platform seconds.
+
+    Channels run side by side in the fetch and withdraw steps; a step's platform time takes
+    the sleeps of the channel that slept most in it.
+    """
+    publish = timeline.earliest("publish")
+    report = timeline.earliest("report.before_call")
+    fetch_end = publish or report or end
+    withdraw_end = report or end
+    steps = {"fetch": (start, fetch_end), "withdraw": (fetch_end, withdraw_end)}
+    steps["report"] = (withdraw_end, end)
+    real = {k: max(0.0, b - a) for k, (a, b) in steps.items()}
+    platform = {
+        k: unscaled(real[k], max(waited(events, a, b, c) for c in (*CHANNELS, POS)), scale.factor)
+        for k, (a, b) in steps.items()
+    }
+    real["total"] = end - start
+    platform["total"] = sum(platform[k] for k in steps)
+    return real, platform
+
+
+def measure_orders(
+    host: Host, sandbox: SandboxProcess, timeline: Timeline, scale: TimeScale, count: int
+) -> dict[str, Any]:
+    """``count`` one-unit orders over the four channels, then one order pass."""
+    placed: dict[str, list[str]] = sandbox.call("orders", count=count, channels=list(CHANNELS))
+    sandbox.call("reset")
+    _events(scale, sandbox)
+    timeline.reset()
+    cpu0, start = time.process_time(), time.monotonic()
+    summary = host.order_pass()
+    end = time.monotonic()
+    cpu = time.process_time() - cpu0
+    sold = [sku for skus in placed.values() for sku in skus]
+    child = sandbox.call("stats")["fakes"]
+    real, platform = _phases(timeline, start, end, _events(scale, sandbox), scale)
+    return {
+        "placed": len(sold),
+        "orders": summary.total("orders"),
+        "reported": summary.total("sales_reported"),
+        "withdrawn": summary.total("withdrawn"),
+        "failed": summary.total("failed"),
+        "still_for_sale": sandbox.call("still_listed", skus=sold),
+        "real": real,
+        "platform": platform,
+        "host_cpu": cpu,
+        "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
+        "patterns": {n: child[n]["patterns"][:4] for n in (*CHANNELS, POS)},
+    }
+
+
+def measure_cycle(
+    host: Host, sandbox: SandboxProcess, timeline: Timeline, scale: TimeScale
+) -> dict[str, Any]:
+    """One steady cycle (``run_once``) with one new order per channel."""
+    placed: dict[str, list[str]] = sandbox.call(
+        "orders", count=len(CHANNELS), channels=list(CHANNELS)
+    )
+    sandbox.call("reset")
+    _events(scale, sandbox)
+    timeline.reset()
+    start = time.monotonic()
+    host.inventory_pass()
+    inventory_end = time.monotonic()
+    pos_requests = sandbox.call("stats")["fakes"][POS]["requests"]
+    timeline.reset()  # the order pass's phases only
+    host.order_pass()
+    end = time.monotonic()
+    events = _events(scale, sandbox)
+    real, platform = _phases(timeline, inventory_end, end, events, scale)
+    inventory = inventory_end - start
+    slept = max(waited(events, start, inventory_end, c) for c in (*CHANNELS, POS))
+    real = {"inventory": inventory, **real, "cycle": end - start}
+    platform = {"inventory": unscaled(inventory, slept, scale.factor), **platform}
+    platform["cycle"] = platform["inventory"] + platform["total"]
+    sold = [sku for skus in placed.values() for sku in skus]
+    return {
+        "real": real,
+        "platform": platform,
+        "inventory_pos_requests": pos_requests,
+        "still_for_sale": sandbox.call("still_listed", skus=sold),
+    }
+
+
+def host_channels(host: Host) -> list[str]:
+    """The channel connectors of a host."""
+    return [h.name for h in host.plugins.connectors(Role.CHANNEL)]
+
+
+def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
+    """The naive publish of the first ``baseline_skus`` products, four channels side by side."""
+    import tomllib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.naive import run_naive
+    from bench.sandbox_process import bench_catalogue
+
+    scale = TimeScale(spec["time_scale"])
+    limits = Limits(**spec["limits"])
+    skus = spec["baseline_skus"]
+    child = {
+        "scale": scale.spec(),
+        "limits": spec["limits"],
+        "skus": skus,
+        "units": spec["units"],
+        "seed": spec["seed"],
+        "types": [POS, *CHANNELS],
+        "store": str(Path(spec["workdir"]) / "baseline.db"),
+        # The naive client speaks Basic auth, and finds Magento's serial attribute made.
+        "fake_extra": {
+            "woocommerce": {"basic_over_http": True},
+            "magento": {"serial_attribute": "serial_number"},
+        },
+    }
+    catalogue = bench_catalogue(skus=skus, units=spec["units"], seed=spec["seed"])
+    units = skus * spec["units"]
+    with SandboxProcess(child) as sandbox:
+        sections = tomllib.loads(sandbox.config)["connectors"]
+        with ThreadPoolExecutor(max_workers=len(CHANNELS)) as pool:
+            futures = {
+                name: pool.submit(run_naive, name, sections[name], catalogue, scale)
+                for name in CHANNELS
+            }
+            runs = {name: future.result() for name, future in futures.items()}
+        stats = sandbox.call("stats")["fakes"]
+        events = _events(scale, sandbox)
+    out: dict[str, Any] = {"skus": skus, "units": units, "channels": {}}
+    for name, run in runs.items():
+        requests = run["requests"]
+        cost = float(stats[name].get("cost", 0.0))
+        slept = sum(s for n, _, s in events if n in (f"naive:{name}", f"fake:{name}"))
+        t_wall = unscaled(run["real_seconds"], slept, scale.factor)
+        out["channels"][name] = {
+            **run,
+            "requests_per_unit": requests / units,
+            "platform_seconds": t_wall,
+            "platform_seconds_per_unit": t_wall / units,
+            "time_floor": time_floor(name, requests, limits, cost),
+            "fake_throttled": stats[name]["throttled"],
+        }
+    return out

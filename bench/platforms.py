@@ -1,0 +1,127 @@
+"""Each platform's documented limits, its fake built to enforce them, and a workload's floors.
+
+Request floor (brand-new catalogue, ``n`` serials of one product; shared set-up that does not
+grow with the catalogue is counted apart, as ``overhead``):
+
+* Shopify — ``productSet`` creates a product with up to 250 variants (the input-array limit),
+  then ``productVariantsBulkCreate`` takes 250 more per call: ``ceil(n / 250)`` per product.
+* BigCommerce — ``POST /v3/catalog/products`` carries up to 600 variants (with their option
+  values and ``image_url``): ``ceil(n / 600)`` per product.
+* WooCommerce — the product ``POST`` cannot carry variations, and a variations batch holds 100
+  items: ``1 + ceil(n / 100)`` per product.
+* Magento — no batch on the synchronous REST API: each serial needs its own attribute option
+  (``POST /V1/products/attributes/{code}/options`` takes one) and its own simple child
+  (``POST /V1/products`` takes one); the configurable parent carries its option and child links
+  in ``extension_attributes`` (one ``POST``), and one ``POST /V1/inventory/source-items`` stocks
+  every child: ``2n + 2`` per product. (The optional async bulk API would need fewer requests,
+  but needs the store's message-queue consumers; it is not the default path.)
+
+Time floor for the requests actually made (``R`` of them), in platform seconds:
+
+* Shopify — the cost bucket: ``max(0, total actual cost - bucket size) / restore rate``.
+* BigCommerce — ``quota`` requests per window: ``(ceil(R / quota) - 1) * window``.
+* WooCommerce, Magento — a fixed latency per request, one request at a time: ``R * latency``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from serialsync.testing.fake import Faults
+
+from bench.timescale import TimeScale
+
+CHANNELS = ("shopify", "bigcommerce", "woocommerce", "magento")
+POS = "aim_pos"
+
+SHOPIFY_SET_VARIANTS = 250
+BIGCOMMERCE_PRODUCT_VARIANTS = 600
+WOOCOMMERCE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits each fake enforces (platform seconds)."""
+
+    shopify_bucket: float = 1000.0  # Standard plan
+    shopify_restore: float = 100.0  # points per second, Standard plan
+    bigcommerce_quota: int = 150  # Standard/Plus
+    bigcommerce_window: float = 30.0
+    woocommerce_latency: float = 0.25  # assumed: a typical WordPress host answering wc/v3
+    magento_latency: float = 0.25  # assumed: a typical Magento REST answer
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return asdict(self)
+
+
+def fake_options(name: str, limits: Limits, scale: TimeScale) -> dict[str, Any]:
+    """Keyword arguments that make ``name``'s fake enforce ``limits`` on scaled time.
+
+    WooCommerce's ``now`` stays the real clock: it checks OAuth timestamps against the client's
+    real ``time.time()``, and a scaled clock would soon refuse every signature.
+    """
+    sleep = scale.sleeper(f"fake:{name}")
+    if name == "shopify":
+        return {
+            "clock": scale.monotonic,
+            "sleep": sleep,
+            "bucket_size": limits.shopify_bucket,
+            "restore_rate": limits.shopify_restore,
+        }
+    if name == "bigcommerce":
+        return {
+            "clock": scale.epoch,
+            "sleep": sleep,
+            "quota": limits.bigcommerce_quota,
+            "window_ms": int(limits.bigcommerce_window * 1000),
+        }
+    if name == "woocommerce":
+        return {"sleep": sleep, "faults": Faults(latency=limits.woocommerce_latency)}
+    if name == "magento":
+        return {"sleep": sleep, "faults": Faults(latency=limits.magento_latency)}
+    return {}
+
+
+def request_floor(name: str, units_per_product: list[int]) -> int:
+    """The fewest requests that publish these products, new, to ``name`` (module docstring)."""
+    if name == "shopify":
+        return sum(math.ceil(n / SHOPIFY_SET_VARIANTS) for n in units_per_product)
+    if name == "bigcommerce":
+        return sum(math.ceil(n / BIGCOMMERCE_PRODUCT_VARIANTS) for n in units_per_product)
+    if name == "woocommerce":
+        return sum(1 + math.ceil(n / WOOCOMMERCE_BATCH) for n in units_per_product)
+    if name == "magento":
+        return sum(2 * n + 2 for n in units_per_product)
+    raise ValueError(f"no floor for {name!r}")
+
+
+FLOOR_FORMULA = {
+    "shopify": "ceil(n/250) per product (productSet with its variants)",
+    "bigcommerce": "ceil(n/600) per product (product POST with variants + image_url)",
+    "woocommerce": "1 + ceil(n/100) per product (product POST + variations batch)",
+    "magento": "2n + 2 per product (n options, n children, parent with links, 1 source-items)",
+}
+
+
+def time_floor(name: str, requests: int, limits: Limits, cost: float = 0.0) -> float:
+    """The least platform time the limits allow for ``requests`` requests (module docstring)."""
+    if name == "shopify":
+        return max(0.0, cost - limits.shopify_bucket) / limits.shopify_restore
+    if name == "bigcommerce":
+        windows = math.ceil(requests / limits.bigcommerce_quota)
+        return max(0, windows - 1) * limits.bigcommerce_window
+    if name == "woocommerce":
+        return requests * limits.woocommerce_latency
+    if name == "magento":
+        return requests * limits.magento_latency
+    return 0.0
+
+
+def latency_of(name: str, limits: Limits) -> float:
+    """The fixed per-request latency of a latency-bound platform (0 for the others)."""
+    return {"woocommerce": limits.woocommerce_latency, "magento": limits.magento_latency}.get(
+        name, 0.0
+    )

@@ -1,0 +1,205 @@
+"""The results as markdown tables (printed, and pasted into the README) and as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.platforms import CHANNELS, FLOOR_FORMULA
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _range(value: float | None, upper: float | None, digits: int) -> str:
+    if upper is None or value is None or upper - value < 10 ** (-digits):
+        return _num(value, digits)
+    return f"{_num(value, digits)} to {_num(upper, digits)}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def render(results: dict[str, Any]) -> str:
+    """Every table of a run."""
+    meta = results["meta"]
+    full = results["full"]
+    publish = full["publish"]
+    out = [
+        f"Workload: {meta['skus']} SKUs x {meta['units']} serials = {publish['units']:,} units, "
+        f"{meta['orders']} orders; time scale x{meta['time_scale']:g} "
+        f"(platform seconds shown; real run {meta['real_seconds']:.0f} s).",
+        "",
+        "**Publish** (a new catalogue, four channels side by side)",
+        "",
+    ]
+    rows = []
+    for name in CHANNELS:
+        c = publish["channels"][name]
+        rows.append(
+            [
+                name,
+                _num(c["created"]),
+                _num(c["failed"]),
+                _num(c["requests"]),
+                _num(c["requests_per_unit"], 3),
+                _num(c["request_floor"]),
+                _num(c["request_ratio"]),
+                _range(c["platform_seconds"], c["platform_upper"], 0),
+                _num(c["time_floor"], 0),
+                _range(c["time_ratio"], c["time_ratio_upper"], 2),
+                f"{_num(c['throttled_fake'])} / {_num(int(c['throttled_client']))}",
+                _num(c["cpu_ms_per_unit"], 3),
+            ]
+        )
+    out += _table(
+        [
+            "channel",
+            "created",
+            "failed",
+            "requests",
+            "req/unit",
+            "floor",
+            "actual ÷ floor",
+            "wall s",
+            "time floor s",
+            "wall ÷ floor",
+            "throttled (fake / client)",
+            "host CPU ms/unit",
+        ],
+        rows,
+    )
+    small = results.get("small")
+    out.append(
+        f"Whole pass: {publish['real_seconds']:.1f} s real; host CPU {publish['host_cpu']:.1f} s "
+        f"= **{publish['host_cpu_per_1000_units']:.2f} s per 1,000 units** (all four channels and "
+        f"the POS read; the sandbox's own CPU, {publish['sandbox_cpu']:.1f} s, is in its child "
+        f"process and not counted). POS requests: {publish['pos_requests']:,}."
+    )
+    if small is not None:
+        out.append(
+            f"Host peak memory (RSS, fakes in the child): **{small['host_peak_rss_mb']:.0f} MB** "
+            f"at {small['skus'] * small['units_per_sku']:,} units, "
+            f"**{full['host_peak_rss_mb']:.0f} MB** at {publish['units']:,} units."
+        )
+    out.append("")
+    noop = full["noop"]
+    out += ["**No-op pass** (same catalogue, unchanged)", ""]
+    out += _table(
+        ["channel", "writes", "reads"],
+        [
+            [n, _num(noop["channels"][n]["writes"]), _num(noop["channels"][n]["reads"])]
+            for n in CHANNELS
+        ]
+        + [["aim_pos (POS)", "0", _num(noop["pos"]["requests"])]],
+    )
+    out.append(
+        f"Host CPU {noop['host_cpu']:.2f} s, {noop['real_seconds']:.2f} s real "
+        f"(POS reads are POST-shaped queries: {noop['pos']['patterns']})."
+    )
+    out.append("")
+    orders = full["orders"]
+    plat = orders["platform"]
+    out += [f"**Orders**: {orders['placed']:,} one-unit orders over the four channels", ""]
+    out += _table(
+        [
+            "fetch s",
+            "withdraw s",
+            "report to AIM s",
+            "total s",
+            "reported",
+            "withdrawn",
+            "still for sale elsewhere",
+        ],
+        [
+            [
+                _num(plat["fetch"], 1),
+                _num(plat["withdraw"], 1),
+                _num(plat["report"], 1),
+                _num(plat["total"], 1),
+                _num(orders["reported"]),
+                _num(orders["withdrawn"]),
+                _num(sum(orders["still_for_sale"].values())),
+            ]
+        ],
+    )
+    out.append(f"Requests: {orders['requests']}; host CPU {orders['host_cpu']:.1f} s.")
+    out.append("")
+    out += ["**Oversell window** (order visible on one channel → withdrawn on the others)", ""]
+    rows = []
+    for label, window in results["oversell"].items():
+        rows.append([label, _num(window["mean"], 1), _num(window["worst"], 1)])
+    out += _table(["interval", "mean s", "worst s"], rows)
+    cycle = full["cycle"]["platform"]
+    out.append(
+        "Measured steady cycle (one order per channel): "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in cycle.items())
+        + f"; the cycle's no-op inventory pass sent {full['cycle']['inventory_pos_requests']} "
+        "POS requests."
+    )
+    out.append("")
+    baseline = results.get("baseline")
+    if baseline is not None:
+        out += [
+            f"**Baseline** (naive, one request per variant, no pacing; first {baseline['skus']} "
+            f"SKUs = {baseline['units']:,} units; serialsync's per-unit figures from the full run)",
+            "",
+        ]
+        rows = []
+        for name in CHANNELS:
+            b = baseline["channels"][name]
+            c = publish["channels"][name]
+            mine_per_unit = c["platform_seconds"] / c["units"]
+            rows.append(
+                [
+                    name,
+                    _num(b["requests_per_unit"], 3),
+                    _num(c["requests_per_unit"], 3),
+                    _num(b["platform_seconds_per_unit"], 3),
+                    _num(mine_per_unit, 3),
+                    _num(b["platform_seconds_per_unit"] / mine_per_unit, 1)
+                    if mine_per_unit
+                    else "—",
+                    _num(b["throttled"]),
+                    _num(b["failed"]),
+                ]
+            )
+        out += _table(
+            [
+                "channel",
+                "naive req/unit",
+                "serialsync req/unit",
+                "naive s/unit",
+                "serialsync s/unit",
+                "speed-up",
+                "naive throttled",
+                "naive failed",
+            ],
+            rows,
+        )
+    out += ["Request floors: " + "; ".join(f"{n}: {f}" for n, f in FLOOR_FORMULA.items()), ""]
+    out += ["Request patterns of the publish (top, per channel):", ""]
+    for name in CHANNELS:
+        patterns = ", ".join(f"{p} x{n}" for p, n in publish["channels"][name]["patterns"][:5])
+        out.append(f"* {name}: {patterns}")
+    out.append("")
+    return "\n".join(out)
+
+
+def save(results: dict[str, Any], name: str = "latest.json") -> Path:
+    """Write ``bench/results/<name>``."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return path

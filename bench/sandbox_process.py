@@ -1,0 +1,232 @@
+"""The sandbox in a child process, driven over a pipe.
+
+The fakes parse, validate and answer every request; served in the host's own process they
+would share its CPU time, its memory and its GIL. Here they live in a child process, so the
+host's ``time.process_time()`` and peak RSS are the host's alone; the child reports its own CPU
+time apart. The child builds each fake through its connector type with the limits and the
+scaled clock of :mod:`bench.platforms`, and answers small commands (statistics, placing orders,
+which units are still for sale).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing
+import re
+import time
+import traceback
+from collections import Counter
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+from serialsync.manager import PluginManager
+from serialsync.model import Product
+from serialsync.sandbox import Sandbox, demo_catalogue
+from serialsync.testing.fake import FakeChannel, FakePlatform
+
+from bench.platforms import Limits, fake_options
+from bench.timescale import TimeScale
+
+_ID_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]+")
+
+
+def bench_catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
+    """The demo guitars at benchmark size, each product with a title of its own.
+
+    The demo repeats its eight model names every eight products; BigCommerce refuses a second
+    product of the same name (409), which would measure the catalogue, not the plugin.
+    """
+    catalogue = demo_catalogue(seed=seed, products=skus, units_per_product=units)
+    return [
+        p.model_copy(update={"title": f"{p.title} ({p.sku})"}) if i >= 8 else p
+        for i, p in enumerate(catalogue)
+    ]
+
+
+def request_pattern(method: str, path: str) -> str:
+    """``POST /rest/all/V1/products/{…}/options``: a path with its ids and SKUs folded."""
+    return f"{method} {_ID_SEGMENT.sub('/{…}', path)}"
+
+
+class _Served:
+    """The child's side: the running sandbox and the counters the commands read."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        scale = TimeScale.from_spec(spec["scale"])
+        self.scale = scale
+        limits = Limits(**spec["limits"])
+        manager = PluginManager()
+        extra: dict[str, dict[str, Any]] = spec.get("fake_extra", {})
+        for name, ctype in list(manager.connector_types.items()):
+            if ctype.fake is not None:
+                options = {**fake_options(name, limits, scale), **extra.get(name, {})}
+                factory = functools.partial(ctype.fake, **options)
+                manager.connector_types[name] = replace(ctype, fake=factory)
+        catalogue = bench_catalogue(skus=spec["skus"], units=spec["units"], seed=spec["seed"])
+        self.sandbox = Sandbox(catalogue=catalogue, types=spec["types"], plugins=manager)
+        self.sandbox.start()
+        self.costs: list[float] = []
+        self.sold: set[str] = set()
+        shopify = self.sandbox.fakes.get("shopify")
+        if shopify is not None:
+            self._count_costs(shopify)
+
+    def _count_costs(self, fake: FakePlatform) -> None:
+        # The fake keeps no record of what it charged; read it from each answer.
+        handle = fake.handle
+
+        def counted(request: httpx.Request) -> httpx.Response:
+            response = handle(request)
+            try:
+                cost = json.loads(response.content)["extensions"]["cost"]["actualQueryCost"]
+            except (KeyError, TypeError, ValueError):
+                cost = None
+            if isinstance(cost, int | float):
+                self.costs.append(float(cost))
+            return response
+
+        setattr(fake, "handle", counted)  # noqa: B010 - an instance attribute on purpose
+
+    def command(self, op: str, args: dict[str, Any]) -> Any:
+        if op == "stats":
+            return self.stats()
+        if op == "reset":
+            for fake in self.sandbox.fakes.values():
+                with fake.lock:
+                    fake.requests.clear()
+                    fake.injected.clear()
+                    if hasattr(fake, "throttled"):
+                        fake.throttled = 0
+                    documents = getattr(fake, "documents", None)
+                    if isinstance(documents, list):
+                        documents.clear()
+            self.costs.clear()
+            return None
+        if op == "sleeps":
+            return self.scale.take_events()
+        if op == "orders":
+            return self.place_orders(args["count"], args["channels"])
+        if op == "still_listed":
+            return self.still_listed(args["skus"])
+        raise ValueError(f"unknown command {op!r}")
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cpu": time.process_time(), "fakes": {}}
+        for name, fake in self.sandbox.fakes.items():
+            with fake.lock:
+                requests = list(fake.requests)
+                injected = dict(fake.injected)
+                throttled = int(getattr(fake, "throttled", 0))
+            patterns = Counter(request_pattern(m, p) for m, p in requests)
+            out["fakes"][name] = {
+                "requests": len(requests),
+                "writes": sum(1 for m, _ in requests if m != "GET"),
+                "reads": sum(1 for m, _ in requests if m == "GET"),
+                "patterns": patterns.most_common(8),
+                "throttled": throttled + injected.get("429", 0),
+                "injected": injected,
+            }
+        shopify = self.sandbox.fakes.get("shopify")
+        if shopify is not None:
+            out["fakes"]["shopify"]["cost"] = sum(self.costs)
+            out["fakes"]["shopify"]["costed"] = len(self.costs)
+            # Every request is POST graphql.json: the operation names say what was asked.
+            names = Counter(str(op) for op, _ in getattr(shopify, "documents", []))
+            out["fakes"]["shopify"]["patterns"] = names.most_common(8)
+        return out
+
+    def place_orders(self, count: int, channels: list[str]) -> dict[str, list[str]]:
+        """``count`` one-unit orders, round robin over ``channels``, each a different unit."""
+        fakes = self.sandbox.channel_fakes()
+        pools = {c: self._for_sale(fakes[c]) for c in channels}
+        placed: dict[str, list[str]] = {c: [] for c in channels}
+        for i in range(count):
+            channel = channels[i % len(channels)]
+            pool = pools[channel]
+            while pool and pool[-1] in self.sold:
+                pool.pop()
+            if not pool:
+                continue
+            sku = pool.pop()
+            self.sold.add(sku)
+            fakes[channel].create_order([(sku, 1)])
+            placed[channel].append(sku)
+        return placed
+
+    @staticmethod
+    def _for_sale(fake: FakeChannel) -> list[str]:
+        skus = {x.sku for x in fake.listings() if x.stock > 0 and x.sellable and "|||" in x.sku}
+        return sorted(skus, reverse=True)
+
+    def still_listed(self, skus: list[str]) -> dict[str, int]:
+        """Per channel: how many of ``skus`` are still for sale there."""
+        wanted = set(skus)
+        return {
+            name: sum(1 for x in fake.listings() if x.sku in wanted and x.stock > 0 and x.sellable)
+            for name, fake in self.sandbox.channel_fakes().items()
+        }
+
+
+def _serve(conn: Connection, spec: dict[str, Any]) -> None:
+    try:
+        served = _Served(spec)
+        store = Path(spec["store"])
+        conn.send({"config": served.sandbox.config_toml(store)})
+    except BaseException:
+        conn.send({"error": traceback.format_exc()})
+        return
+    try:
+        while True:
+            op, args = conn.recv()
+            if op == "stop":
+                conn.send(None)
+                return
+            try:
+                conn.send({"result": served.command(op, args)})
+            except Exception:
+                conn.send({"error": traceback.format_exc()})
+    finally:
+        served.sandbox.stop()
+
+
+class SandboxProcess:
+    """The parent's side: start the child, send it commands. Use it as a context manager."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.config = ""
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child, spec), name="bench-sandbox", daemon=True
+        )
+
+    def __enter__(self) -> SandboxProcess:
+        self._process.start()
+        answer = self._conn.recv()
+        if "error" in answer:
+            raise RuntimeError(f"the sandbox process failed to start:\n{answer['error']}")
+        self.config = answer["config"]
+        return self
+
+    def call(self, op: str, **args: Any) -> Any:
+        """Run one command in the child; its result."""
+        self._conn.send((op, args))
+        answer = self._conn.recv()
+        if "error" in answer:
+            raise RuntimeError(f"sandbox command {op!r} failed:\n{answer['error']}")
+        return answer["result"]
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._conn.send(("stop", {}))
+            self._conn.recv()
+        except (OSError, EOFError):
+            pass
+        self._process.join(timeout=20)
+        if self._process.is_alive():
+            self._process.terminate()
