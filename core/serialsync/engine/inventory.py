@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import DuplicateSerialError, InvalidRecordError
@@ -49,23 +51,14 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
     saved = ctx.store.get_cursor(pos, INVENTORY_STREAM)
     since = datetime.fromisoformat(saved) if saved else None
     high_water = since
-    page_token: str | None = None
-    seen_tokens: set[str] = set()
-    while True:
-        page = ctx.plugins.fetch_inventory(pos, since, page_token)
+    fetch = partial(ctx.plugins.fetch_inventory, pos, since)
+    for page in pages(fetch, what=f"{pos}: fetch_inventory"):
         with ctx.store.transaction():
             ingest_page(ctx, summary, pos, page)
         ctx.checkpoint("inventory.page_committed")
         ctx.progress("fetch_inventory", pos, summary.counts(pos).units_in, None)
         if page.high_water and (high_water is None or page.high_water > high_water):
             high_water = page.high_water
-        if page.next_page is None:
-            break
-        if page.next_page in seen_tokens:
-            # A paginator that repeats itself would loop forever (Singer SDK's lesson).
-            raise RuntimeError(f"{pos}: fetch_inventory repeated page token {page.next_page!r}")
-        seen_tokens.add(page.next_page)
-        page_token = page.next_page
     if high_water is not None and high_water != since:
         with ctx.store.transaction():
             ctx.store.set_cursor(pos, INVENTORY_STREAM, high_water.isoformat())

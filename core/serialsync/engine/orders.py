@@ -21,9 +21,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import IntegrationIdError, PermanentRemoteError
@@ -79,10 +81,8 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
     cursor = datetime.fromisoformat(saved) if saved else None
     since = cursor - ctx.sync.order_overlap if cursor else None
     high_water = cursor
-    page_token: str | None = None
-    seen_tokens: set[str] = set()
-    while True:
-        page = ctx.plugins.fetch_orders(channel, since, page_token)
+    fetch = partial(ctx.plugins.fetch_orders, channel, since)
+    for page in pages(fetch, what=f"{channel}: fetch_orders"):
         for order in page.orders:
             with ctx.store.transaction():
                 process_order(ctx, summary, channel, order)
@@ -90,12 +90,6 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
             ctx.progress("fetch_orders", channel, summary.counts(channel).orders, None)
             if high_water is None or order.updated_at > high_water:
                 high_water = order.updated_at
-        if page.next_page is None:
-            break
-        if page.next_page in seen_tokens:
-            raise RuntimeError(f"{channel}: fetch_orders repeated page token {page.next_page!r}")
-        seen_tokens.add(page.next_page)
-        page_token = page.next_page
     if high_water is not None and high_water != cursor:
         with ctx.store.transaction():
             ctx.store.set_cursor(channel, ORDERS_STREAM, high_water.isoformat())

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
@@ -153,58 +154,60 @@ def _record_outcomes(
     log = ctx.log(connector=channel, operation="publish")
     by_serial = {o.serial: o for o in outcomes}
     for change, digest in planned:
-        unit = change.unit
-        previous = listings.get(unit.serial)
-        outcome = by_serial.pop(unit.serial, None)
+        outcome = by_serial.pop(change.unit.serial, None)
         if outcome is None:
             outcome = change.failed("the plugin returned no outcome for this unit")
-        attempts = (previous.attempts if previous else 0) + 1
-        remote = outcome.remote or change.remote
-        if outcome.result == PublishResult.FAILED:
+        record = listing_after(channel, change, digest, outcome, listings.get(change.unit.serial))
+        if record.state == ListingState.FAILED:
             counts.failed += 1
-            reason = f"{outcome.code}: {outcome.reason}" if outcome.code else outcome.reason
             log.warning(
                 "publish.unit_failed",
-                integration_id=f"{unit.sku}|||{unit.serial}",
+                integration_id=f"{change.unit.sku}|||{change.unit.serial}",
                 action=change.action.value,
-                reason=reason,
-                retryable=outcome.retryable,
+                reason=record.last_error,
+                retryable=record.retryable,
             )
-            record = ListingRecord(
-                connector=channel,
-                serial=unit.serial,
-                sku=unit.sku,
-                state=ListingState.FAILED,
-                content_hash=digest,
-                remote=remote,
-                last_error=reason,
-                retryable=outcome.retryable,
-                attempts=attempts,
-            )
-        elif change.action == ListingAction.WITHDRAW:
+        elif record.state == ListingState.WITHDRAWN:
             counts.withdrawn += 1
-            record = ListingRecord(
-                connector=channel,
-                serial=unit.serial,
-                sku=unit.sku,
-                state=ListingState.WITHDRAWN,
-                remote=remote,
-            )
         else:
-            if outcome.result == PublishResult.CREATED:
-                counts.created += 1
-            elif outcome.result == PublishResult.UNCHANGED:
-                counts.unchanged += 1
-            else:
-                counts.updated += 1
-            record = ListingRecord(
-                connector=channel,
-                serial=unit.serial,
-                sku=unit.sku,
-                state=ListingState.LIVE,
-                content_hash=digest,
-                remote=remote,
-            )
+            counter = _COUNTERS.get(outcome.result, "updated")
+            setattr(counts, counter, getattr(counts, counter) + 1)
         ctx.store.put_listing(record)
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
+
+
+_COUNTERS = {
+    PublishResult.CREATED: "created",
+    PublishResult.UPDATED: "updated",
+    PublishResult.UNCHANGED: "unchanged",
+}
+
+
+def listing_after(
+    channel: str,
+    change: ListingChange,
+    digest: str | None,
+    outcome: PublishOutcome,
+    previous: ListingRecord | None,
+) -> ListingRecord:
+    """What the store remembers of one unit on one channel after a publish's outcome."""
+    listing = ListingRecord(
+        connector=channel,
+        serial=change.unit.serial,
+        sku=change.unit.sku,
+        state=ListingState.LIVE,
+        content_hash=digest,
+        remote=outcome.remote or change.remote,
+    )
+    if outcome.result == PublishResult.FAILED:
+        return replace(
+            listing,
+            state=ListingState.FAILED,
+            last_error=f"{outcome.code}: {outcome.reason}" if outcome.code else outcome.reason,
+            retryable=outcome.retryable,
+            attempts=(previous.attempts if previous else 0) + 1,
+        )
+    if change.action == ListingAction.WITHDRAW:
+        return replace(listing, state=ListingState.WITHDRAWN, content_hash=None)
+    return listing
