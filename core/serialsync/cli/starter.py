@@ -7,12 +7,9 @@ environment (``SERIALSYNC_CONNECTORS__<NAME>__<FIELD>``) rather than written in 
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from collections.abc import Iterable
-from datetime import timedelta
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +20,7 @@ from pydantic.fields import FieldInfo
 from serialsync.cli.runtime import fail, runtime
 from serialsync.connector import ConnectorSettings, ConnectorType
 from serialsync.settings import DEFAULT_CONFIG_FILE, SyncSettings
+from serialsync.tomlwrite import toml_value
 
 # Fields every connector has; their defaults suit almost everyone, so the example skips them.
 _COMMON_FIELDS = set(ConnectorSettings.model_fields)
@@ -37,25 +35,6 @@ _HEADER = """\
 # Keep secrets (tokens, passwords, keys) in the environment, not in this file.
 # Check it with `serialsync check`; run it with `serialsync run --once`.
 """
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as TOML (strings, numbers, booleans, lists, tables, durations)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, timedelta):
-        return repr(int(value.total_seconds()))
-    if isinstance(value, Enum):
-        return toml_value(value.value)
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value) if isinstance(value, set | frozenset) else value
-        return "[" + ", ".join(toml_value(item) for item in items) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
-    # A JSON string is a valid TOML basic string.
-    return json.dumps(str(value), ensure_ascii=False)
 
 
 def _kinds(annotation: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from serialsync.model import Product
 from serialsync.sandbox.catalogue import demo_catalogue
 from serialsync.sandbox.server import LoopbackServer
 from serialsync.testing.fake import FakeChannel, FakePOS, Faults
+from serialsync.tomlwrite import toml_value
 
 
 class Sandbox:
@@ -125,7 +126,7 @@ class Sandbox:
             "# The credentials below are the fakes' own; no real account is involved.",
             "",
             "[store]",
-            f"path = {_toml(str(store_path))}",
+            f"path = {toml_value(str(store_path))}",
             "",
             "[sync]",
             "interval = 30  # seconds between passes of `serialsync run`",
@@ -138,22 +139,9 @@ class Sandbox:
                 if isinstance(value, dict):
                     nested[key] = value
                 elif value is not None:
-                    lines.append(f"{key} = {_toml(value)}")
+                    lines.append(f"{key} = {toml_value(value)}")
             for key, table in nested.items():
                 lines.append(f"[connectors.{name}.{key}]")
-                lines.extend(f"{k} = {_toml(v)}" for k, v in table.items() if v is not None)
+                lines.extend(f"{k} = {toml_value(v)}" for k, v in table.items() if v is not None)
             lines.append("")
         return "\n".join(lines)
-
-
-def _toml(value: Any) -> str:
-    """A TOML literal for the simple values settings hold."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    text = str(value)
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
