@@ -34,6 +34,7 @@ def test_demo_leaves_a_store_the_other_commands_read(isolated: Path):
     assert result.exit_code == 0, result.output
     for told in ("Units listed per channel", "Sales reported to the POS", "withdrawn everywhere"):
         assert told in result.stdout
+    assert "[bold]" not in result.stdout, "markup printed as text"
     config = ["--config", str(isolated / "demo" / "serialsync.toml")]
     status = json.loads(runner.invoke(app, ["status", "--json", *config]).stdout)
     assert sum(status["units"].values()) == 20

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
@@ -43,10 +45,13 @@ def run_demo(*, workdir: Path, console: Console) -> int:
 
 
 def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> int:
-    console.rule("[bold]serialsync demo[/bold] — a music store, one POS, every web shop")
-    console.print(
+    console.rule(
+        Text.from_markup("[bold]serialsync demo[/bold] — a music store, one POS, every web shop")
+    )
+    _say(
+        console,
         "Every platform below is a fake served on this machine over real HTTP: "
-        "no account anywhere, nothing leaves the machine.\n"
+        "no account anywhere, nothing leaves the machine.\n",
     )
     with Sandbox() as sandbox:
         channels = sandbox.channel_fakes()
@@ -57,37 +62,45 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
         settings = load_settings(config)
         with Host.from_settings(settings) as host:
             units = [u for p in sandbox.catalogue for u in p.units]
-            console.print(
+            _say(
+                console,
                 f"[bold]1. Inventory pass.[/bold] The POS ({pos_name}) has "
                 f"{len(sandbox.catalogue)} guitar models, {len(units)} serialized units; each unit "
-                f"becomes its own variant, SKU [cyan]SKU|||SERIAL[/cyan], on every channel."
+                f"becomes its own variant, SKU [cyan]SKU|||SERIAL[/cyan], on every channel.",
             )
             with _progress(console, host):
                 inventory = host.inventory_pass()
             _show_listings(console, inventory, channels)
 
-            console.print("\n[bold]2. Shoppers buy.[/bold]")
+            _say(console, "\n[bold]2. Shoppers buy.[/bold]")
             placed = _place_orders(console, channels, units)
-            console.print("\n[bold]3. Order pass.[/bold]")
+            _say(console, "\n[bold]3. Order pass.[/bold]")
             with _progress(console, host):
                 orders = host.order_pass()
             _show_sales(console, pos.recorded_orders())
             _show_withdrawn(console, channels, placed["sold"])
             _show_conflicts(console, host)
             ok = _expectations_met(host, pos.recorded_orders(), orders, placed)
-    console.print(
+    _say(
+        console,
         f"\nThe store is in [cyan]{store_path}[/cyan] and the configuration in "
         f"[cyan]{config}[/cyan]; every request is logged in [cyan]{log_path}[/cyan].\n"
         "Look around:\n"
         f"  serialsync status --config {config}\n"
         f"  serialsync serials show {placed['sold'].serial} --config {config}\n"
         f"  serialsync sales list --config {config}\n"
-        f"  serialsync quarantine list --config {config}"
+        f"  serialsync quarantine list --config {config}",
     )
     if not ok:
-        console.print("[red]The demo did not end as expected: see the tables above.[/red]")
+        _say(console, "[red]The demo did not end as expected: see the tables above.[/red]")
         return 1
     return 0
+
+
+def _say(console: Console, markup: str) -> None:
+    # The CLI's console leaves markup off (SKUs may hold brackets); the demo's own lines are
+    # markup, with every value from the catalogue escaped.
+    console.print(Text.from_markup(markup))
 
 
 def _show_endpoints(console: Console, sandbox: Sandbox) -> None:
@@ -136,14 +149,15 @@ def _place_orders(
     first, second = names[0], names[1 % len(names)]
     sold, pending, double = units[0], units[len(units) // 2], units[-1]
     channels[first].create_order([(sold.integration_id, 1)], status=FinancialStatus.PAID)
-    console.print(f"  {first}: a paid order for [cyan]{sold.integration_id}[/cyan]")
+    _say(console, f"  {first}: a paid order for [cyan]{escape(sold.integration_id)}[/cyan]")
     channels[second].create_order([(pending.integration_id, 1)], status=FinancialStatus.PENDING)
-    console.print(f"  {second}: an unpaid order for [cyan]{pending.integration_id}[/cyan]")
+    _say(console, f"  {second}: an unpaid order for [cyan]{escape(pending.integration_id)}[/cyan]")
     for name in (names[-1], first) if len(names) > 1 else (first, first):
         channels[name].create_order([(double.integration_id, 1)], status=FinancialStatus.PAID)
-        console.print(
-            f"  {name}: a paid order for [cyan]{double.integration_id}[/cyan] "
-            "[yellow](the same guitar, bought twice before any pass ran)[/yellow]"
+        _say(
+            console,
+            f"  {name}: a paid order for [cyan]{escape(double.integration_id)}[/cyan] "
+            "[yellow](the same guitar, bought twice before any pass ran)[/yellow]",
         )
     return {"sold": sold, "pending": pending, "double": double}
 
@@ -163,7 +177,10 @@ def _show_sales(console: Console, recorded: list[RecordedOrder]) -> None:
 def _show_withdrawn(
     console: Console, channels: dict[str, FakeChannel], unit: SerializedUnit
 ) -> None:
-    console.print(f"\n[bold]{unit.integration_id}[/bold] was sold: it is withdrawn everywhere.")
+    _say(
+        console,
+        f"\n[bold]{escape(unit.integration_id)}[/bold] was sold: it is withdrawn everywhere.",
+    )
     table = Table()
     table.add_column("channel")
     table.add_column("stock")
