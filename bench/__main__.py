@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a small preset that finishes in well under a minute "
         "(40 SKUs x 10, 100 orders, x50, baseline 8 SKUs)",
     )
+    parser.add_argument(
+        "--pos-age",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="how long ago the POS catalogue last changed (default 3600; AIM re-reads what "
+        "changed within its 300 s cursor margin on every pass: 0 shows that case)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="catalogue seed (default 7)")
     parser.add_argument(
         "--woocommerce-latency", type=float, default=Limits.woocommerce_latency, metavar="S"
@@ -113,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         "time_scale": args.time_scale,
         "limits": limits.as_dict(),
         "baseline_skus": min(args.baseline_skus, args.skus),
+        "pos_age": args.pos_age,
     }
     started = time.monotonic()
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"machine_at_start": machine()}
     small_skus = args.small_skus or max(1, args.skus // 5)
     print(f"small run: {small_skus} SKUs x {args.units} (for memory) …", flush=True)
     results["small"] = run_in_process(
@@ -162,7 +171,12 @@ def machine() -> dict[str, Any]:
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory": memory}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory": memory,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         "seed": spec["seed"],
         "types": [POS, *CHANNELS],
         "store": str(workdir / "state.db"),
+        "pos_age": spec.get("pos_age", 0),
     }
     results: dict[str, Any] = {"skus": spec["skus"], "units_per_sku": spec["units"]}
     try:

@@ -40,6 +40,10 @@ def render(results: dict[str, Any]) -> str:
         f"Workload: {meta['skus']} SKUs x {meta['units']} serials = {publish['units']:,} units, "
         f"{meta['orders']} orders; time scale x{meta['time_scale']:g} "
         f"(platform seconds shown; real run {meta['real_seconds']:.0f} s).",
+        f"Machine: {meta['machine']['cpus']} x {meta['machine']['cpu_model']}, "
+        f"{meta['machine']['memory']}; load average "
+        f"{results['machine_at_start']['load_average']} at start, "
+        f"{meta['machine']['load_average']} at the end.",
         "",
         "**Publish** (a new catalogue, four channels side by side)",
         "",

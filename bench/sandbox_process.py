@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from serialsync.model import Product
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.testing.fake import FakeChannel, FakePlatform
 
-from bench.platforms import Limits, fake_options
+from bench.platforms import POS, Limits, fake_options
 from bench.timescale import TimeScale
 
 _ID_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]+")
@@ -47,6 +48,11 @@ def bench_catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
     ]
 
 
+def aged_now(age: float) -> datetime:
+    """The POS's clock, ``age`` seconds behind: its catalogue was last changed that long ago."""
+    return datetime.now(UTC) - timedelta(seconds=age)
+
+
 def request_pattern(method: str, path: str) -> str:
     """``POST /rest/all/V1/products/{…}/options``: a path with its ids and SKUs folded."""
     return f"{method} {_ID_SEGMENT.sub('/{…}', path)}"
@@ -60,7 +66,11 @@ class _Served:
         self.scale = scale
         limits = Limits(**spec["limits"])
         manager = PluginManager()
-        extra: dict[str, dict[str, Any]] = spec.get("fake_extra", {})
+        extra: dict[str, dict[str, Any]] = dict(spec.get("fake_extra", {}))
+        if spec.get("pos_age"):
+            # The AIM connector re-reads what changed within its cursor margin (5 min) on
+            # every pass; a steady store's catalogue changed longer ago than that.
+            extra.setdefault(POS, {})["clock"] = functools.partial(aged_now, spec["pos_age"])
         for name, ctype in list(manager.connector_types.items()):
             if ctype.fake is not None:
                 options = {**fake_options(name, limits, scale), **extra.get(name, {})}
