@@ -1,0 +1,87 @@
+"""Every fake injects every fault; after passes until quiet nothing is lost and nothing doubled.
+
+A catalogue of units over SKUs is listed on the four channels while every platform answers
+429s, 5xx, HTML error pages, truncated JSON, dropped connections and timeouts at the same
+rate. Shoppers then place orders over the four channels — paid, pending then paid, pending
+then cancelled, paid and refunded after the POS has it, paid and cancelled before any pass, two
+units in one order, and serials bought on two channels at once — and the passes go on with the
+faults still on until two passes in a row change nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from serialsync.sandbox import Sandbox
+from serialsync.store import OutboxState
+
+from tests.reliability import harness as h
+
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+
+MAX_PASSES = 60
+
+
+def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
+    size, seed = h.size(), h.seed()
+    rate = h.fault_rate(0.1)
+    catalogue = h.catalogue(skus=size.skus, units=size.units, seed=seed)
+    units = [u for p in catalogue for u in p.units]
+    clock = h.VirtualTime()
+    started = time.monotonic()
+    faults = {"*": h.faults(rate, seed=seed, stall=0.6)}
+    with Sandbox(
+        faults=faults, catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(clock)
+    ) as sandbox:
+        config = h.write_config(sandbox, tmp_path, read_timeout=0.5)
+        with h.open_host(config, clock) as host:
+            phases = {}
+            phases["listing"] = h.run_until_quiet(
+                host, sandbox, max_passes=MAX_PASSES, step=lambda x: x.inventory_pass()
+            )
+            h.check_listings(host.store, sandbox)
+
+            scenario = h.place_orders(
+                sandbox, units, orders=size.orders, doubles=size.doubles, seed=seed
+            )
+            phases["orders"] = h.run_until_quiet(host, sandbox, max_passes=MAX_PASSES)
+            h.move_orders_on(sandbox, scenario)
+            phases["paid/cancelled/refunded"] = h.run_until_quiet(
+                host, sandbox, max_passes=MAX_PASSES
+            )
+            h.restock_refunds(sandbox, scenario, {u.serial: u.sku for u in units})
+            phases["restocked"] = h.run_until_quiet(host, sandbox, max_passes=MAX_PASSES)
+
+            injected = h.injected(sandbox)
+            h.report(
+                "faults",
+                seed=seed,
+                scale=h.scale(),
+                size=f"{len(units)} units over {len(catalogue)} SKUs, {len(scenario.orders)} "
+                f"orders {dict(scenario.kinds())}, {len(scenario.doubles)} double sales",
+                fault_rate=f"{rate:.0%} of each kind (timeouts {rate / 5:.0%})",
+                injected=injected,
+                requests={name: len(fake.requests) for name, fake in sandbox.fakes.items()},
+                passes_until_quiet={k: v.quiet_after for k, v in phases.items()},
+                failed_then_retried={k: v.failures + v.errors for k, v in phases.items()},
+                seconds=round(time.monotonic() - started, 1),
+                slept_virtually=round(clock.slept, 1),
+            )
+            for name, log in phases.items():
+                assert log.quiet_after is not None, (
+                    f"{name}: not quiet after {log.passes} passes; {log.why.most_common(5)}"
+                )
+            # Progress was made under faults: every kind was injected into every fake.
+            for name, counts in injected.items():
+                for kind in ("429", "5xx", "html", "malformed", "drop"):
+                    assert counts.get(kind, 0) > 0, (name, kind, counts)
+            assert sum(c.get("timeout", 0) for c in injected.values()) > 0
+
+            h.check_listings(host.store, sandbox)
+            h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
+            # The quarantine holds the double sales' losers and nothing else.
+            quarantined = host.store.quarantined()
+            assert {q.kind for q in quarantined} <= {"conflict"}
+            conflicts = host.store.outbox(states=(OutboxState.CONFLICT,), limit=100_000)
+            assert len(quarantined) == len(conflicts) == len(scenario.doubles)
