@@ -201,7 +201,9 @@ def line_raw_sku(line: Json, attribute: str, parent_sku: Callable[[int], str | N
     """
     sku = line.get("sku")
     sku = sku if isinstance(sku, str) and sku else None
-    if sku is not None and _is_integration_id(sku):
+    if sku is not None and (_is_integration_id(sku) or "|||" in sku):
+        # Sold under an id of ours, or a damaged one: exactly as sold, so a damaged id is
+        # quarantined for what it is, not rebuilt from the attribute into another unit's id.
         return sku
     serial = line_serial(line, attribute)
     product_id = line.get("product_id")

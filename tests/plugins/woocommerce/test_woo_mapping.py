@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from serialsync import PublishResult, RemoteIds, SerializedUnit, compose
@@ -117,3 +118,18 @@ def test_a_renamed_product_is_renamed_in_the_same_options_put(fake, connector):
 
     assert fake.product_by_sku("0113942719")["name"] == "Martin D-28 Reimagined"
     assert [m for m, _ in fake.requests].count("PUT") == 1
+
+
+@pytest.mark.parametrize("sold_as", ["GHOST|||", "A|||B|||C", "0113942719||| US1"])
+def test_a_damaged_integration_id_is_kept_as_sold_not_rebuilt_from_the_attribute(
+    sold_as: str,
+) -> None:
+    # Found by the reliability suite: a variation made by hand with the SKU "GHOST|||" was
+    # rebuilt from its serial attribute into "GHOST|||X", so the quarantine blamed an unknown
+    # serial instead of the damaged id the shop really sold under.
+    line = {
+        "sku": sold_as,
+        "product_id": 42,
+        "meta_data": [{"key": "serial", "value": "US1", "display_key": "Serial"}],
+    }
+    assert line_raw_sku(line, "Serial", {42: "0113942719"}.get) == sold_as
