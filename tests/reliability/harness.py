@@ -77,8 +77,15 @@ def size() -> Size:
     return SIZES[scale()]
 
 
+def timeout() -> int:
+    """Seconds a test may take: the full sizes take minutes."""
+    return 120 if scale() == "ci" else 3600
+
+
+@functools.cache
 def seed() -> int:
-    """The seed: ``SERIALSYNC_RELIABILITY_SEED`` (an integer or ``random``), else fixed."""
+    """The seed: ``SERIALSYNC_RELIABILITY_SEED`` (an integer or ``random``, drawn once per
+    run), else fixed."""
     value = os.environ.get("SERIALSYNC_RELIABILITY_SEED", "").strip().lower()
     if not value:
         return DEFAULT_SEED

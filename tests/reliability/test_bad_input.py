@@ -20,7 +20,7 @@ from serialsync.testing import Faults
 
 from tests.reliability import harness as h
 
-pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
 UNICODE_TITLE = "Guitare électrique « Ōkami » — 日本製 🎸"
 HUGE = "x" * 20_000

@@ -31,7 +31,7 @@ from serialsync.testing import FakePlatform
 
 from tests.reliability import harness as h
 
-pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSES_PER_RUN = 3

@@ -18,7 +18,7 @@ from serialsync.store import OutboxState
 
 from tests.reliability import harness as h
 
-pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
 MAX_PASSES = 60
 

@@ -25,7 +25,7 @@ from structlog.testing import capture_logs
 
 from tests.reliability import harness as h
 
-pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
 ROOT = Path(__file__).resolve().parents[2]
 
