@@ -312,3 +312,21 @@ def test_an_order_cancelled_before_any_pass_saw_it_relists_the_unit_on_its_chann
     writes = world.a.state["writes"]
     world.host.order_pass()
     assert world.a.state["writes"] == writes  # put right once, not on every pass
+
+
+def test_a_conflict_settled_by_cancelling_the_losing_order_leaves_the_quarantine(
+    world: World,
+) -> None:
+    # Found by the reliability suite: the outbox said "conflict settled" but the conflict
+    # stayed in the quarantine, so `quarantine list` showed a person work already done.
+    world.host.inventory_pass()
+    world.a.place_order([(GUITAR, 1)])
+    second = world.b.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+    assert [q.key for q in world.store.quarantined(kind="conflict")] == [f"shop_b:{second}"]
+
+    world.b.set_order_status(second, FinancialStatus.CANCELLED)
+    world.host.order_pass()
+
+    assert world.store.quarantined(kind="conflict") == []
+    assert status_of(world, "US210033734") == UnitStatus.SOLD

@@ -282,6 +282,8 @@ class _OrderTransition:
         # CONFLICT: a person must look; a cancellation settles it.
         if status in _ENDED:
             self._release("the conflicting order was cancelled")
+            # Settled: nothing is left for a person to look at.
+            self.ctx.store.release_quarantine("conflict", f"{self.channel}:{self.order.order_id}")
             return OutboxState.CANCELLED, "conflict settled: the order was cancelled"
         return OutboxState.CONFLICT, None
 
