@@ -255,7 +255,7 @@ class _OrderTransition:
                 return self._claim(UnitStatus.SOLD, OutboxState.PENDING)
             note = "cancelled before it was reported: nothing to report"
             if state is None:
-                self._reassert_stock()
+                self._publish_here_again()
             return OutboxState.CANCELLED, note if state is None else None
         if state == OutboxState.WAITING:
             if status in _PAID:
@@ -277,11 +277,13 @@ class _OrderTransition:
                     self.ctx.store.release_claim(
                         line.unit.unit.serial, self.channel, self.order.order_id
                     )
+                self._publish_here_again()
                 return state, f"{status.value} after it was reported: the POS decides the unit"
             return state, None
         # CONFLICT: a person must look; a cancellation settles it.
         if status in _ENDED:
             self._release("the conflicting order was cancelled")
+            self._publish_here_again()
             # Settled: nothing is left for a person to look at.
             self.ctx.store.release_quarantine("conflict", f"{self.channel}:{self.order.order_id}")
             return OutboxState.CANCELLED, "conflict settled: the order was cancelled"
@@ -331,22 +333,37 @@ class _OrderTransition:
             return OutboxState.CONFLICT, reason
         return state, None
 
-    def _reassert_stock(self) -> None:
+    def _publish_here_again(self) -> None:
         """Have this channel's listings of the order's units published again.
 
-        The order took the channel's stock and ended before any pass saw it, so serialsync
-        never held the units and never withdrew them. Many channels do not restock a cancelled
-        or refunded order (BigCommerce, Magento without "return to stock"), so the units may sit
-        at stock 0 there while their listings say live: forgetting the published hash makes the
-        next publish send them again (an unchanged variant costs the plugin nothing more).
+        The order ended (cancelled, refunded) without serialsync changing what the units
+        should be on this channel, but the channel itself may have moved their stock: an order
+        that ended before any pass saw it took stock that many channels never give back
+        (BigCommerce, Magento without "return to stock"), and one that ended after serialsync
+        withdrew its units may be restocked (WooCommerce on cancellation, Shopify when asked)
+        while the units stay sold. Forgetting what was published makes the next publish send
+        each unit's true state again: listed if sellable, withdrawn if not.
         """
         store = self.ctx.store
         for line in self.serialized:
             unit = line.unit.unit
             listing = store.listings_of(self.channel, unit.sku).get(unit.serial)
-            if listing is None or listing.state != ListingState.LIVE:
-                continue  # never listed here, withdrawn, or failing: the next publish sends it
-            store.put_listing(replace(listing, content_hash=None))
+            if listing is None:
+                continue  # never listed here: the next publish sends it if it should be
+            if listing.state == ListingState.LIVE:
+                store.put_listing(replace(listing, content_hash=None))
+            elif listing.state == ListingState.WITHDRAWN:
+                store.put_listing(
+                    replace(
+                        listing,
+                        state=ListingState.FAILED,
+                        retryable=True,
+                        last_error=(
+                            f"order {self.order.order_number} was {self.order.status.value}: "
+                            "the channel may have restocked the unit, so it is withdrawn again"
+                        ),
+                    )
+                )
 
     def _release(self, reason: str) -> None:
         store = self.ctx.store

@@ -1,0 +1,76 @@
+"""A channel that restocks a cancelled or refunded order must not put a sold unit back on sale.
+
+WooCommerce restocks what a cancelled order held (Shopify too, when asked; it is the usual
+setting). When the order ends but the unit stays sold — the POS has the sale and decides after a
+refund, or the order lost a double sale to another channel — serialsync must take the unit
+off that channel again, or a one-of-a-kind unit is for sale twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from serialsync import FinancialStatus, SerializedUnit, UnitStatus
+from serialsync.host import Host
+from serialsync.sandbox import Sandbox
+from serialsync.store import OutboxState
+
+from tests.reliability import harness as h
+
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
+
+
+def world(tmp_path: Path) -> tuple[Sandbox, Host, list[SerializedUnit]]:
+    catalogue = h.catalogue(skus=1, units=4, seed=h.seed())
+    sandbox = Sandbox(
+        catalogue=catalogue,
+        types=["aim_pos", "shopify", "woocommerce"],
+        plugins=h.sandbox_plugins(h.VirtualTime()),
+    ).start()
+    host = h.open_host(h.write_config(sandbox, tmp_path))
+    host.run_once()
+    return sandbox, host, [u for p in catalogue for u in p.units]
+
+
+def test_an_order_cancelled_after_it_was_reported_does_not_relist_a_unit_the_pos_has_sold(
+    tmp_path,
+) -> None:
+    sandbox, host, units = world(tmp_path)
+    try:
+        woo = sandbox.channel_fakes()["woocommerce"]
+        order = woo.create_order([(units[0].integration_id, 1)])
+        host.run_once()
+        woo.set_order_status(order, FinancialStatus.CANCELLED)  # WooCommerce restocks it
+        host.run_once()
+
+        record = host.store.get_outbox("woocommerce", order)
+        assert record is not None and record.state == OutboxState.REPORTED
+        assert "the POS decides" in (record.note or "")
+        assert host.store.get_unit(units[0].serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
+        h.check_listings(host.store, sandbox)  # not for sale on WooCommerce again
+    finally:
+        host.close()
+        sandbox.stop()
+
+
+def test_cancelling_the_losing_order_of_a_double_sale_does_not_relist_the_unit(tmp_path) -> None:
+    sandbox, host, units = world(tmp_path)
+    try:
+        shop, woo = sandbox.channel_fakes()["shopify"], sandbox.channel_fakes()["woocommerce"]
+        shop.create_order([(units[1].integration_id, 1)])
+        losing = woo.create_order([(units[1].integration_id, 1)])
+        host.run_once()
+        record = host.store.get_outbox("woocommerce", losing)
+        assert record is not None and record.state == OutboxState.CONFLICT
+
+        woo.set_order_status(losing, FinancialStatus.CANCELLED)  # restocked on WooCommerce
+        host.run_once()
+
+        record = host.store.get_outbox("woocommerce", losing)
+        assert record is not None and record.state == OutboxState.CANCELLED
+        assert host.store.get_unit(units[1].serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
+        h.check_listings(host.store, sandbox)
+    finally:
+        host.close()
+        sandbox.stop()
