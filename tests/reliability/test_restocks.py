@@ -28,7 +28,8 @@ def world(tmp_path: Path) -> tuple[Sandbox, Host, list[SerializedUnit]]:
         types=["aim_pos", "shopify", "woocommerce"],
         plugins=h.sandbox_plugins(h.VirtualTime()),
     ).start()
-    host = h.open_host(h.write_config(sandbox, tmp_path))
+    # One worker: channels are read in name order, so Shopify's order wins a double sale.
+    host = h.open_host(h.write_config(sandbox, tmp_path, sync={"workers": 1}))
     host.run_once()
     return sandbox, host, [u for p in catalogue for u in p.units]
 
