@@ -261,7 +261,9 @@ class PlacedOrder:
     channel: str
     order_id: str
     serials: tuple[str, ...]
-    kind: str  # paid | pending | pending_paid | cancelled | paid_cancelled | refunded | double
+    #: paid | pending | pending_paid | cancelled | paid_cancelled | refunded |
+    #: reported_cancelled | multi | double
+    kind: str
     expect: OutboxState
     #: True when the POS must have received it (exactly once).
     reported: bool
@@ -279,6 +281,8 @@ class Scenario:
     doubles: dict[str, tuple[PlacedOrder, PlacedOrder]] = field(default_factory=dict)
     # Orders moved on in the second phase: (order, new status, the state it must reach).
     later: list[tuple[PlacedOrder, FinancialStatus]] = field(default_factory=list)
+    #: Losing orders of double sales that their shop cancelled (the conflict settled).
+    settled: set[str] = field(default_factory=set)
 
     def kinds(self) -> Counter[str]:
         return Counter(o.kind for o in self.orders)
@@ -292,6 +296,7 @@ _KINDS = [
     ("cancelled", 10),  # pending, then cancelled before payment
     ("refunded", 10),  # paid, reported, then refunded
     ("paid_cancelled", 5),  # paid and cancelled before any pass saw it
+    ("reported_cancelled", 5),  # paid, reported, then cancelled (the POS keeps the sale)
     ("multi", 10),  # paid, two units of different SKUs in one order
 ]
 
@@ -346,6 +351,7 @@ def place_orders(
             "cancelled": (OutboxState.CANCELLED, False),
             "refunded": (OutboxState.REPORTED, True),
             "paid_cancelled": (OutboxState.CANCELLED, False),
+            "reported_cancelled": (OutboxState.REPORTED, True),
         }[kind]
         placed = PlacedOrder(channel, order_id, serials, kind, expect, reported)
         scenario.orders.append(placed)
@@ -355,6 +361,8 @@ def place_orders(
             scenario.later.append((placed, FinancialStatus.CANCELLED))
         elif kind == "refunded":
             scenario.later.append((placed, FinancialStatus.REFUNDED))
+        elif kind == "reported_cancelled":
+            scenario.later.append((placed, FinancialStatus.CANCELLED))
     return scenario
 
 
@@ -365,11 +373,24 @@ def move_orders_on(sandbox: Sandbox, scenario: Scenario) -> None:
         fakes[placed.channel].set_order_status(placed.order_id, status)
 
 
+def settle_conflicts(sandbox: Sandbox, scenario: Scenario, store: SQLiteStore) -> None:
+    """Phase 2 too: the shops cancel the losing order of every other double sale."""
+    fakes = sandbox.channel_fakes()
+    for number, (first, second) in enumerate(scenario.doubles.values()):
+        if number % 2:
+            continue
+        for placed in (first, second):
+            record = store.get_outbox(placed.channel, placed.order_id)
+            if record is not None and record.state == OutboxState.CONFLICT:
+                fakes[placed.channel].set_order_status(placed.order_id, FinancialStatus.CANCELLED)
+                scenario.settled.add(placed.key)
+
+
 def restock_refunds(sandbox: Sandbox, scenario: Scenario, skus: dict[str, str]) -> None:
-    """Phase 3: the POS's staff put each refunded unit back on the shelf."""
+    """Phase 3: the POS's staff put each refunded or cancelled unit back on the shelf."""
     pos = next(iter(sandbox.pos_fakes().values()))
     for placed in scenario.orders:
-        if placed.kind == "refunded":
+        if placed.kind in ("refunded", "reported_cancelled"):
             for serial in placed.serials:
                 pos.set_status(skus[serial], serial, "Available")  # type: ignore[attr-defined]
 
@@ -527,11 +548,17 @@ def check_orders(store: SQLiteStore, pos: FakePOS, scenario: Scenario) -> None:
     winners = 0
     for serial, (first, second) in scenario.doubles.items():
         states = {outbox[first.key].state, outbox[second.key].state}
-        assert states == {OutboxState.REPORTED, OutboxState.CONFLICT}, (serial, states)
-        loser = first if outbox[first.key].state == OutboxState.CONFLICT else second
-        assert loser.key in conflicts, f"double sale {serial}: no quarantined conflict"
-        assert serial in conflicts[loser.key].reason, conflicts[loser.key].reason
-        assert "already sold" in conflicts[loser.key].reason
+        loser = first if outbox[second.key].state == OutboxState.REPORTED else second
+        if loser.key in scenario.settled:
+            # The shop cancelled the losing order: settled, out of the quarantine.
+            assert states == {OutboxState.REPORTED, OutboxState.CANCELLED}, (serial, states)
+            assert loser.key not in conflicts
+        else:
+            assert states == {OutboxState.REPORTED, OutboxState.CONFLICT}, (serial, states)
+            assert loser.key in conflicts, f"double sale {serial}: no quarantined conflict"
+            assert serial in conflicts[loser.key].reason, conflicts[loser.key].reason
+            assert "already sold" in conflicts[loser.key].reason
+        assert store.get_unit(serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
         assert reported_serials[serial] == 1, (serial, reported_serials[serial])
         winners += 1
     assert set(conflicts) == {
@@ -560,6 +587,8 @@ def check_orders(store: SQLiteStore, pos: FakePOS, scenario: Scenario) -> None:
                 "pending": UnitStatus.RESERVED,
                 "cancelled": UnitStatus.IN_STOCK,
                 "paid_cancelled": UnitStatus.IN_STOCK,
+                # Cancelled after the POS had it: the POS decides, and its staff restocked it.
+                "reported_cancelled": UnitStatus.IN_STOCK,
             }[order.kind]
             assert unit.status == want, (order.key, order.kind, serial, unit.status)
             if order.reported:

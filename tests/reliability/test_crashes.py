@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 from serialsync.sandbox import Sandbox
+from serialsync.store import SQLiteStore
 from serialsync.testing import FakePlatform
 
 from tests.reliability import harness as h
@@ -175,6 +176,8 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
         settle()
         # 3. Paid, cancelled, refunded; the POS restocks the refunded units.
         h.move_orders_on(sandbox, scenario)
+        with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+            h.settle_conflicts(sandbox, scenario, store)
         crash_runs(config, switch, rng, per_phase[2] // 2, log)
         settle()
         h.restock_refunds(sandbox, scenario, {u.serial: u.sku for u in units})
