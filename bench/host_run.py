@@ -79,6 +79,19 @@ class Timeline:
         return min(times) if times else None
 
 
+def distinct_order_numbers(config: str) -> str:
+    """The sandbox's configuration, with AIM order numbers prefixed by the channel.
+
+    The channel fakes number their orders from overlapping ranges, and AIM finds an order by
+    its number alone: with the default format a BigCommerce order and a WooCommerce order of
+    the same number collide, and the second sale is refused.
+    """
+    section = f"[connectors.{POS}]\n"
+    return config.replace(
+        section, section + 'order_number_format = "{channel}-{order_number}"\n', 1
+    )
+
+
 def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host:
     """What ``Host.from_settings(settings, sleep=...)`` builds, with a scaled ``clock`` too.
 
@@ -185,7 +198,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         with SandboxProcess(child) as sandbox:
             config = workdir / "serialsync.toml"
-            config.write_text(sandbox.config)
+            config.write_text(distinct_order_numbers(sandbox.config))
             timeline = Timeline()
             with build_host(load_settings(config), scale, timeline) as host:
                 results["publish"] = measure_publish(host, sandbox, timeline, scale, limits, spec)
@@ -194,7 +207,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                     results["orders"] = measure_orders(
                         host, sandbox, timeline, scale, spec["orders"]
                     )
-                    results["cycle"] = measure_cycle(host, sandbox, timeline, scale)
+                    results["cycle"] = measure_cycle(host, sandbox, timeline, scale, limits)
     finally:
         log.close()
     results["host_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -337,6 +350,7 @@ def measure_orders(
         "placed": len(sold),
         "orders": summary.total("orders"),
         "reported": summary.total("sales_reported"),
+        "sales_failed": summary.total("sales_failed"),
         "withdrawn": summary.total("withdrawn"),
         "failed": summary.total("failed"),
         "still_for_sale": sandbox.call("still_listed", skus=sold),
@@ -349,9 +363,11 @@ def measure_orders(
 
 
 def measure_cycle(
-    host: Host, sandbox: SandboxProcess, timeline: Timeline, scale: TimeScale
+    host: Host, sandbox: SandboxProcess, timeline: Timeline, scale: TimeScale, limits: Limits
 ) -> dict[str, Any]:
     """One steady cycle (``run_once``) with one new order per channel."""
+    # Steady state: the budgets the order pass before spent have had time to come back.
+    scale.sleep(max(limits.bigcommerce_window, limits.shopify_bucket / limits.shopify_restore))
     placed: dict[str, list[str]] = sandbox.call(
         "orders", count=len(CHANNELS), channels=list(CHANNELS)
     )

@@ -123,6 +123,7 @@ def render(results: dict[str, Any]) -> str:
             "report to AIM s",
             "total s",
             "reported",
+            "refused",
             "withdrawn",
             "still for sale elsewhere",
         ],
@@ -133,6 +134,7 @@ def render(results: dict[str, Any]) -> str:
                 _num(plat["report"], 1),
                 _num(plat["total"], 1),
                 _num(orders["reported"]),
+                _num(orders.get("sales_failed")),
                 _num(orders["withdrawn"]),
                 _num(sum(orders["still_for_sale"].values())),
             ]

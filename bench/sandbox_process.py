@@ -40,12 +40,27 @@ def bench_catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
 
     The demo repeats its eight model names every eight products; BigCommerce refuses a second
     product of the same name (409), which would measure the catalogue, not the plugin.
+
+    The demo draws serials at random per model, so two products of one model may draw the same
+    serial; serials are unique in a real store (the engine quarantines a repeat), so a repeat
+    gets the product's number appended.
     """
     catalogue = demo_catalogue(seed=seed, products=skus, units_per_product=units)
-    return [
-        p.model_copy(update={"title": f"{p.title} ({p.sku})"}) if i >= 8 else p
-        for i, p in enumerate(catalogue)
-    ]
+    seen: set[str] = set()
+    out = []
+    for i, product in enumerate(catalogue):
+        fixed = []
+        for unit in product.units:
+            serial = unit.serial if unit.serial not in seen else f"{unit.serial}{i:04d}"
+            seen.add(serial)
+            fixed.append(
+                unit if serial == unit.serial else unit.model_copy(update={"serial": serial})
+            )
+        update: dict[str, Any] = {"units": tuple(fixed)}
+        if i >= 8:
+            update["title"] = f"{product.title} ({product.sku})"
+        out.append(product.model_copy(update=update))
+    return out
 
 
 def aged_now(age: float) -> datetime:
@@ -169,8 +184,21 @@ class _Served:
 
     @staticmethod
     def _for_sale(fake: FakeChannel) -> list[str]:
+        """Units for sale, to be popped from the end: one product after another, round robin.
+
+        Orders spread over the catalogue as shoppers spread them, so a withdrawal batch rarely
+        holds more than a unit or two of one product.
+        """
         skus = {x.sku for x in fake.listings() if x.stock > 0 and x.sellable and "|||" in x.sku}
-        return sorted(skus, reverse=True)
+        by_product: dict[str, list[str]] = {}
+        for sku in sorted(skus):
+            by_product.setdefault(sku.split("|||")[0], []).append(sku)
+        rounds = [
+            (i, product, sku)
+            for product, units in by_product.items()
+            for i, sku in enumerate(units)
+        ]
+        return [sku for _, _, sku in sorted(rounds, reverse=True)]
 
     def still_listed(self, skus: list[str]) -> dict[str, int]:
         """Per channel: how many of ``skus`` are still for sale there."""
