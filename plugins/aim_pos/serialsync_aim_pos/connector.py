@@ -16,6 +16,7 @@ what makes a repeated report harmless.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ from serialsync_aim_pos.mapping import (
     sale_to_order,
     same_order,
 )
-from serialsync_aim_pos.settings import AimSettings
+from serialsync_aim_pos.settings import MAX_PAGE_SIZE, AimSettings
 
 _PAGE_PREFIX = "offset:"
 
@@ -73,21 +74,43 @@ class AimConnector(Connector[AimSettings]):
 
     @hookimpl
     def fetch_inventory(self, since: datetime | None, page: str | None) -> InventoryPage:
-        """One page of items flagged to sell serials online, changed at or after ``since``."""
-        offset, started = _parse_page(page)
-        if started is None:
-            started = self.wall_clock().astimezone(UTC).replace(microsecond=0)
+        """One page of items flagged to sell serials online, changed at or after ``since``.
+
+        AIM pages by offset over items in change order. An item changed while the pages are
+        read moves to the end and the items after its old place move up one, so the next page
+        would start one item too far and skip one. Each page after the first therefore starts
+        one item early: when that item is not the one the previous page ended with, the order
+        shifted, and the pass gives no cursor past ``since`` (the next pass reads the span
+        again, skipped item included). Pages before the last carry ``since`` as their cursor
+        for the same reason; the last carries the pass's own (see :meth:`_bounded`).
+        """
+        token = _parse_page(page)
+        started = token.started or self.wall_clock().astimezone(UTC).replace(microsecond=0)
         size = self.settings.page_size
+        overlap = token.offset > 0 and token.last_pk is not None
+        offset = token.offset - 1 if overlap else token.offset
+        # One more record when overlapping, so a page still brings ``size`` new items.
+        count = size + 1 if overlap and size < MAX_PAGE_SIZE else size
         found = self.client.search_inventory(
             changed_since=format_aim_date(since, self.settings.zone) if since is not None else None,
             offset=offset,
-            count=size,
+            count=count,
         )
         records = self.client.require_list(found.get("Records"), "SearchInventory Records")
+        shifted = token.shifted
+        if overlap:
+            if records and _pk_of(records[0]) == token.last_pk:
+                records_new = records[1:]
+            else:
+                shifted = True
+                self.log.info("aim.items_moved_mid_pass", offset=token.offset)
+                records_new = records
+        else:
+            records_new = records
         products: list[Product] = []
         deleted: list[UnitKey] = []
-        high_water: datetime | None = None
-        for record in records:
+        high_water = token.high_water
+        for record in records_new:
             changed, result = self._read_item(record, since)
             if changed is not None and (high_water is None or changed > high_water):
                 high_water = changed
@@ -95,28 +118,36 @@ class AimConnector(Connector[AimSettings]):
                 products.append(result.product)
             deleted.extend(result.deleted)
         remaining = found.get("RemainingRecords")
-        more = remaining > 0 if isinstance(remaining, int) else len(records) >= size
+        more = remaining > 0 if isinstance(remaining, int) else len(records) >= count
         next_page = (
-            f"{_PAGE_PREFIX}{offset + len(records)}:{int(started.timestamp())}"
+            _PageToken(
+                offset=offset + len(records),
+                started=started,
+                high_water=high_water,
+                shifted=shifted,
+                last_pk=_pk_of(records[-1]),
+            ).encode()
             if records and more
             else None
         )
         self.log.info(
             "aim.inventory_page",
             offset=offset,
-            items=len(records),
+            items=len(records_new),
             products=len(products),
             units=sum(len(p.units) for p in products),
             deleted=len(deleted),
             more=next_page is not None,
         )
+        cursor = since
+        if next_page is None and not shifted:
+            whole_pass = token.offset == 0
+            cursor = self._bounded(high_water, since, started, whole_pass=whole_pass)
         return InventoryPage(
             products=tuple(products),
             deleted=tuple(deleted),
             next_page=next_page,
-            high_water=self._bounded(
-                high_water, since, started, whole_pass=offset == 0 and next_page is None
-            ),
+            high_water=cursor,
         )
 
     def _read_item(
@@ -199,11 +230,47 @@ class AimConnector(Connector[AimSettings]):
         return SaleReceipt(pos_order_id=number)
 
 
-def _parse_page(page: str | None) -> tuple[int, datetime | None]:
-    """``(offset, pass start)`` from a page token ``offset:<offset>:<epoch seconds>``."""
+@dataclass(frozen=True)
+class _PageToken:
+    """Where a pass is: the next offset, when it started, the latest change it has seen, the
+    Pk the last page ended with, and whether AIM's order shifted under it."""
+
+    offset: int
+    started: datetime | None
+    high_water: datetime | None = None
+    shifted: bool = False
+    last_pk: int | None = None
+
+    def encode(self) -> str:
+        started = int(self.started.timestamp()) if self.started else 0
+        high = int(self.high_water.timestamp()) if self.high_water else ""
+        last = "" if self.last_pk is None else self.last_pk
+        return f"{_PAGE_PREFIX}{self.offset}:{started}:{high}:{int(self.shifted)}:{last}"
+
+
+def _pk_of(record: dict[str, Any]) -> int | None:
+    inner = record.get("Detail")
+    pk = (inner if isinstance(inner, dict) else record).get("Pk")
+    return pk if isinstance(pk, int) and not isinstance(pk, bool) else None
+
+
+def _parse_page(page: str | None) -> _PageToken:
+    """The :class:`_PageToken` of ``offset:<offset>:<start>:<high water>:<shifted>:<last pk>``."""
     if page is None:
-        return 0, None
+        return _PageToken(0, None)
     parts = page.split(":")
-    if len(parts) == 3 and f"{parts[0]}:" == _PAGE_PREFIX and all(p.isdigit() for p in parts[1:]):
-        return int(parts[1]), datetime.fromtimestamp(int(parts[2]), UTC)
+    if (
+        len(parts) == 6
+        and f"{parts[0]}:" == _PAGE_PREFIX
+        and all(p.isdigit() for p in parts[1:3])
+        and all(p.isdigit() or p == "" for p in (parts[3], parts[5]))
+        and parts[4] in ("0", "1")
+    ):
+        return _PageToken(
+            offset=int(parts[1]),
+            started=datetime.fromtimestamp(int(parts[2]), UTC),
+            high_water=datetime.fromtimestamp(int(parts[3]), UTC) if parts[3] else None,
+            shifted=parts[4] == "1",
+            last_pk=int(parts[5]) if parts[5] else None,
+        )
     raise ValueError(f"not an AIM inventory page token: {page!r}")
