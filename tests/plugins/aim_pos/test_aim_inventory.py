@@ -20,11 +20,11 @@ from serialsync_aim_pos import AimConnector, AimSettings, FakeAim
 
 
 def drain(
-    connector: AimConnector, since: datetime | None = None, page: str | None = None
+    connector: AimConnector, since: datetime | None = None, start: str | None = None
 ) -> list[InventoryPage]:
-    """Every page of one pass (from ``page`` on); returns the pages."""
+    """Every page of one pass (from the page token ``start`` on); returns the pages."""
     pages: list[InventoryPage] = []
-    token: str | None = page
+    token: str | None = start
     while True:
         page = connector.fetch_inventory(since, token)
         pages.append(page)
@@ -137,7 +137,7 @@ def test_an_old_item_skipped_by_a_shift_is_not_lost_for_good(fake, make_connecto
     first = connector.fetch_inventory(None, None)
     fake.set_price("A", "A1", "90")
     fake.set_price("B", "B1", "90")  # two moved: page 2 would skip C and D
-    pages = [first, *drain(connector, since=None, page=first.next_page)]
+    pages = [first, *drain(connector, since=None, start=first.next_page)]
     seen = {p.sku for page in pages for p in page.products}
     cursor = max((p.high_water for p in pages if p.high_water), default=None)
     again = {p.sku for page in drain(connector, since=cursor) for p in page.products}
