@@ -141,8 +141,8 @@ class AimConnector(Connector[AimSettings]):
         )
         cursor = since
         if next_page is None and not shifted:
-            whole_pass = token.offset == 0
-            cursor = self._bounded(high_water, since, started, whole_pass=whole_pass)
+            # Every page boundary checked, none shifted: the pass read AIM's order whole.
+            cursor = self._bounded(high_water, since, started)
         return InventoryPage(
             products=tuple(products),
             deleted=tuple(deleted),
@@ -178,8 +178,6 @@ class AimConnector(Connector[AimSettings]):
         high_water: datetime | None,
         since: datetime | None,
         started: datetime,
-        *,
-        whole_pass: bool,
     ) -> datetime | None:
         """The cursor this page allows: never past the pass's start minus the margin.
 
@@ -188,14 +186,14 @@ class AimConnector(Connector[AimSettings]):
         the next pass from before that instant reads the skipped item again.
 
         AIM dates have whole seconds and the cursor is inclusive, so the last second seen would
-        be read again on every pass. When one request covered the whole pass (no shift
-        possible) and that second ended before the margin, nothing can still appear in it: the
+        be read again on every pass (every item of a bulk change made in one second, on every
+        pass). When the pass read AIM's order whole (one request, or page boundaries that did
+        not shift) and that second ended before the margin, nothing can still appear in it: the
         cursor moves one second past it.
         """
         if high_water is None:
             return None
-        if whole_pass:
-            high_water += timedelta(seconds=1)
+        high_water += timedelta(seconds=1)
         ceiling = started - timedelta(seconds=self.settings.cursor_margin_seconds)
         if since is not None:
             ceiling = max(ceiling, since)

@@ -53,6 +53,27 @@ def test_paging_reaches_the_end_with_one_detail_call_per_item(fake, make_connect
     assert len(details) == 5  # one per product, never one per unit
 
 
+def test_a_bulk_change_read_over_several_pages_is_not_read_again_next_pass(
+    fake, make_connector, clock, helpers
+):
+    # Found by the reliability suite: every item of a bulk change made in one second (an
+    # import; the sandbox's seeding) was read again, with one detail request each, on every
+    # pass, because only a one-request pass moved the cursor past its last second.
+    for i in range(5):
+        fake.add_product(helpers.product(f"SKU{i}", f"A{i}"))  # all in one second
+    clock.advance(3600)
+    connector = make_connector(page_size=2)
+    connector.wall_clock = clock
+    pages = drain(connector)
+    cursor = max(p.high_water for p in pages if p.high_water)
+    fake.requests.clear()
+
+    again = drain(connector, since=cursor)
+
+    assert [p.products for p in again] == [()]
+    assert [path.rsplit("/", 1)[-1] for _, path in fake.requests] == ["SearchInventory"]
+
+
 def test_an_exact_multiple_of_the_page_size_stops_without_an_empty_page(
     fake, make_connector, helpers
 ):
