@@ -174,8 +174,13 @@ def write_config(
     }
     text = text.replace("[sync]\n", "[sync]\n" + "".join(_line(k, v) for k, v in sync_keys.items()))
     extra = []
+    connectors = {name: dict(options) for name, options in (connectors or {}).items()}
+    if POS in sandbox.fakes:
+        # The fake AIM's clock is ours: no margin for a clock running behind is needed, and
+        # without it every pass of a run shorter than the margin re-reads the whole catalogue.
+        connectors.setdefault(POS, {}).setdefault("cursor_margin_seconds", 0)
     for name in sandbox.fakes:
-        for key, value in (connectors or {}).get(name, {}).items():
+        for key, value in connectors.get(name, {}).items():
             # A key set here replaces the sandbox's own line for it.
             text = re.sub(
                 rf"(\[connectors\.{name}\]\n(?:[^\[].*\n)*?){key} = .*\n", r"\1", text, count=1
