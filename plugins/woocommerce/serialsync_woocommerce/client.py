@@ -17,7 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
-from serialsync import ConnectorContext, HttpClient, RemoteError, RetryableRemoteError
+from serialsync import (
+    ConnectorContext,
+    HttpClient,
+    RemoteError,
+    RetryableRemoteError,
+    RetryHint,
+)
 
 from serialsync_woocommerce.auth import build_auth
 from serialsync_woocommerce.settings import WooCommerceSettings
@@ -44,6 +50,20 @@ def error_parts(body: Any) -> tuple[str, str, Json]:
     )
 
 
+def retry_truncated_reads(response: httpx.Response) -> RetryHint | None:
+    """Retry a read answered 2xx with a body that is not JSON (a proxy cut it short).
+
+    Only reads: a write answered so may have been applied, and is left to the caller.
+    """
+    if response.request.method != "GET" or not 200 <= response.status_code < 300:
+        return None
+    try:
+        json.loads(response.content or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return RetryHint("WooCommerce answered a read with a body that is not JSON")
+    return None
+
+
 class WooClient:
     """Typed calls to one store's REST API."""
 
@@ -53,6 +73,7 @@ class WooClient:
             base_url=settings.api_root,
             headers={"Accept": "application/json"},
             auth=build_auth(settings.auth_mode, settings.consumer_key, settings.consumer_secret),
+            retry_signal=retry_truncated_reads,
         )
 
     def close(self) -> None:
