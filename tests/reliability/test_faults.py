@@ -76,11 +76,13 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
                 assert log.quiet_after is not None, (
                     f"{name}: not quiet after {log.passes} passes; {log.why.most_common(5)}"
                 )
-            # Progress was made under faults: every kind was injected into every fake.
-            for name, counts in injected.items():
-                for kind in ("429", "5xx", "html", "malformed", "drop"):
-                    assert counts.get(kind, 0) > 0, (name, kind, counts)
-            assert sum(c.get("timeout", 0) for c in injected.values()) > 0
+            # Progress was made under faults: every kind was injected into every fake (at the
+            # default rate; a lower SERIALSYNC_RELIABILITY_RATE may leave a rare kind out).
+            if rate >= 0.05:
+                for name, counts in injected.items():
+                    for kind in ("429", "5xx", "html", "malformed", "drop"):
+                        assert counts.get(kind, 0) > 0, (name, kind, counts)
+                assert sum(c.get("timeout", 0) for c in injected.values()) > 0
 
             h.check_listings(host.store, sandbox)
             h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
