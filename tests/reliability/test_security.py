@@ -260,3 +260,24 @@ def test_no_webhook_receiver_exists_yet() -> None:
         if "webhook" in text and ("x-shopify-hmac" in text or "def receive" in text):
             mentions[str(path.relative_to(ROOT))] = True
     assert mentions == {}
+
+
+def test_no_code_turns_tls_verification_off_by_itself() -> None:
+    # Only a connector's own ``verify_tls = false`` may: a client made with verify=False (or
+    # an SSL context without certificate checks) anywhere else would bypass the warning above.
+    offenders = []
+    for path in python_sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "verify"
+                and isinstance(node.value, ast.Constant)
+                and node.value.value is False
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.value.lineno}")
+            if isinstance(node, ast.Attribute) and node.attr in (
+                "CERT_NONE",
+                "_create_unverified_context",
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
