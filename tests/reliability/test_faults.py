@@ -11,8 +11,11 @@ faults still on until two passes in a row change nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
+from serialsync.engine.summary import PassSummary
+from serialsync.host import Host
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
 
@@ -36,45 +39,48 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
     ) as sandbox:
         config = h.write_config(sandbox, tmp_path, read_timeout=0.5)
         with h.open_host(config, clock) as host:
-            phases = {}
-            phases["listing"] = h.run_until_quiet(
-                host, sandbox, max_passes=MAX_PASSES, step=lambda x: x.inventory_pass()
-            )
-            h.check_listings(host.store, sandbox)
+            phases: dict[str, h.PassLog] = {}
 
-            scenario = h.place_orders(
-                sandbox, units, orders=size.orders, doubles=size.doubles, seed=seed
-            )
-            phases["orders"] = h.run_until_quiet(host, sandbox, max_passes=MAX_PASSES)
-            h.move_orders_on(sandbox, scenario)
-            h.settle_conflicts(sandbox, scenario, host.store)
-            phases["paid/cancelled/refunded"] = h.run_until_quiet(
-                host, sandbox, max_passes=MAX_PASSES
-            )
-            # Sold units stay off every channel even where a shop restocked a cancellation.
-            h.check_listings(host.store, sandbox)
-            h.restock_refunds(sandbox, scenario, {u.serial: u.sku for u in units})
-            phases["restocked"] = h.run_until_quiet(host, sandbox, max_passes=MAX_PASSES)
-
-            injected = h.injected(sandbox)
-            h.report(
-                "faults",
-                seed=seed,
-                scale=h.scale(),
-                size=f"{len(units)} units over {len(catalogue)} SKUs, {len(scenario.orders)} "
-                f"orders {dict(scenario.kinds())}, {len(scenario.doubles)} double sales "
-                f"({len(scenario.settled)} settled by the shop cancelling the losing order)",
-                fault_rate=f"{rate:.0%} of each kind (timeouts {rate / 5:.0%})",
-                injected=injected,
-                requests={name: len(fake.requests) for name, fake in sandbox.fakes.items()},
-                passes_until_quiet={k: v.quiet_after for k, v in phases.items()},
-                failed_then_retried={k: v.failures + v.errors for k, v in phases.items()},
-                seconds=round(time.monotonic() - started, 1),
-                slept_virtually=round(clock.slept, 1),
-            )
-            for name, log in phases.items():
+            def until_quiet(name: str, step: Callable[[Host], PassSummary] | None = None) -> None:
+                log = h.run_until_quiet(host, sandbox, max_passes=MAX_PASSES, step=step)
+                phases[name] = log
                 assert log.quiet_after is not None, (
                     f"{name}: not quiet after {log.passes} passes; {log.why.most_common(5)}"
+                )
+
+            scenario = h.Scenario()
+            try:
+                until_quiet("listing", step=lambda x: x.inventory_pass())
+                h.check_listings(host.store, sandbox)
+
+                scenario = h.place_orders(
+                    sandbox, units, orders=size.orders, doubles=size.doubles, seed=seed
+                )
+                until_quiet("orders")
+                h.move_orders_on(sandbox, scenario)
+                h.settle_conflicts(sandbox, scenario, host.store)
+                until_quiet("paid/cancelled/refunded")
+                # Sold units stay off every channel even where a shop restocked a cancellation.
+                h.check_listings(host.store, sandbox)
+                h.restock_refunds(sandbox, scenario, {u.serial: u.sku for u in units})
+                until_quiet("restocked")
+            finally:
+                injected = h.injected(sandbox)
+                h.report(
+                    "faults",
+                    seed=seed,
+                    scale=h.scale(),
+                    size=f"{len(units)} units over {len(catalogue)} SKUs, "
+                    f"{len(scenario.orders)} orders {dict(scenario.kinds())}, "
+                    f"{len(scenario.doubles)} double sales ({len(scenario.settled)} settled "
+                    "by the shop cancelling the losing order)",
+                    fault_rate=f"{rate:.0%} of each kind (timeouts {rate / 5:.0%})",
+                    injected=injected,
+                    requests={name: len(fake.requests) for name, fake in sandbox.fakes.items()},
+                    passes_until_quiet={k: v.quiet_after for k, v in phases.items()},
+                    failed_then_retried={k: v.failures + v.errors for k, v in phases.items()},
+                    seconds=round(time.monotonic() - started, 1),
+                    slept_virtually=round(clock.slept, 1),
                 )
             # Progress was made under faults: every kind was injected into every fake (at the
             # default rate; a lower SERIALSYNC_RELIABILITY_RATE may leave a rare kind out).
