@@ -8,6 +8,7 @@ fresh peak.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import tempfile
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from serialsync.settings import SyncSettings
 
 from bench.platforms import Limits
-from bench.report import render, save
+from bench.report import RESULTS, render, save
 from bench.worker import run_in_process
 
 MIN_INTERVAL = 5.0  # `serialsync run --interval` refuses less
@@ -77,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         "--magento-latency", type=float, default=Limits.magento_latency, metavar="S"
     )
     parser.add_argument("--output", default="latest.json", help="file name under bench/results/")
+    parser.add_argument(
+        "--render-only", action="store_true", help="print the tables of the results file again"
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the two publish runs that memory is compared with, fast (no latency, "
+        "x1000), added to the results file as 'memory'",
+    )
     return parser
 
 
@@ -112,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(
         woocommerce_latency=args.woocommerce_latency, magento_latency=args.magento_latency
     )
-    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-"))
     spec: dict[str, Any] = {
         "skus": args.skus,
         "units": args.units,
@@ -123,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_skus": min(args.baseline_skus, args.skus),
         "pos_age": args.pos_age,
     }
+    if args.render_only:
+        print(render(json.loads((RESULTS / args.output).read_text())))
+        return 0
+    if args.memory_only:
+        return memory_only(spec, args.output, small=args.small_skus or max(1, args.skus // 5))
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-"))
     started = time.monotonic()
     results: dict[str, Any] = {"machine_at_start": machine()}
     small_skus = args.small_skus or max(1, args.skus // 5)
@@ -149,6 +164,35 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(results))
     print(f"written to {save(results, args.output)}")
+    return 0
+
+
+def memory_only(spec: dict[str, Any], output: str, *, small: int) -> int:
+    """Peak host memory after publishing two catalogue sizes; merged into the results file.
+
+    Memory does not depend on platform time, so these runs drop the latency and scale time
+    x1000: each is a fresh process, and its peak is read right after the publish pass.
+    """
+    fast = {**spec, "time_scale": 1000.0, "full": False}
+    fast["limits"] = {**spec["limits"], "woocommerce_latency": 0.0, "magento_latency": 0.0}
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-memory-"))
+    sizes = {}
+    for skus in (small, spec["skus"]):
+        print(f"memory: publishing {skus} SKUs x {spec['units']} …", flush=True)
+        run = run_in_process(
+            "run_scenario", {**fast, "skus": skus, "workdir": str(workdir / str(skus))}
+        )
+        units = skus * spec["units"]
+        sizes[str(units)] = {
+            "units": units,
+            "peak_rss_mb": run["rss_after_publish_mb"],
+            "host_cpu_per_1000_units": run["publish"]["host_cpu_per_1000_units"],
+        }
+        print(f"  {units:,} units: peak RSS {run['rss_after_publish_mb']:.1f} MB", flush=True)
+    path = RESULTS / output
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["memory"] = sizes
+    save(results, output)
     return 0
 
 

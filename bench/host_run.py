@@ -202,6 +202,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             timeline = Timeline()
             with build_host(load_settings(config), scale, timeline) as host:
                 results["publish"] = measure_publish(host, sandbox, timeline, scale, limits, spec)
+                results["rss_after_publish_mb"] = _peak_rss_mb()
                 if spec.get("full", True):
                     results["noop"] = measure_noop(host, sandbox)
                     results["orders"] = measure_orders(
@@ -210,8 +211,13 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                     results["cycle"] = measure_cycle(host, sandbox, timeline, scale, limits)
     finally:
         log.close()
-    results["host_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["host_peak_rss_mb"] = _peak_rss_mb()
     return results
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_publish(

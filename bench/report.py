@@ -91,11 +91,20 @@ def render(results: dict[str, Any]) -> str:
         f"the POS read; the sandbox's own CPU, {publish['sandbox_cpu']:.1f} s, is in its child "
         f"process and not counted). POS requests: {publish['pos_requests']:,}."
     )
-    if small is not None:
+    memory = results.get("memory")
+    if memory:
+        sizes = ", ".join(
+            f"**{m['peak_rss_mb']:.0f} MB** at {m['units']:,} units" for m in memory.values()
+        )
+        out.append(
+            f"Host peak memory right after the publish pass (RSS, fakes in the child): {sizes}."
+        )
+    elif small is not None:
         out.append(
             f"Host peak memory (RSS, fakes in the child): **{small['host_peak_rss_mb']:.0f} MB** "
-            f"at {small['skus'] * small['units_per_sku']:,} units, "
-            f"**{full['host_peak_rss_mb']:.0f} MB** at {publish['units']:,} units."
+            f"at {small['skus'] * small['units_per_sku']:,} units (publish only), "
+            f"**{full['host_peak_rss_mb']:.0f} MB** at {publish['units']:,} units (after every "
+            "step, orders included)."
         )
     out.append("")
     noop = full["noop"]
