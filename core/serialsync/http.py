@@ -288,7 +288,6 @@ class HttpClient:
                 method, url, params=params, json=json, content=content, data=data, headers=headers
             )
 
-        request = build()
         retrying = tenacity.Retrying(
             stop=self._stop,
             wait=self._wait,
@@ -303,7 +302,8 @@ class HttpClient:
             )
             return response
         except _RetryNeededError as last:
-            raise self._exhausted(request, last) from None
+            # Built again only to name it in the error: the hot path builds one per attempt.
+            raise self._exhausted(build(), last) from None
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``request("GET", url, ...)``."""

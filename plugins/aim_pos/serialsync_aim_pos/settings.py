@@ -36,8 +36,9 @@ class AimSettings(ConnectorSettings):
     are sold online; empty means every location. ``timezone`` is the store's: AIM writes
     dates without an offset, in the store's local time. ``order_number_format`` builds the
     AIM order number from a sale (placeholders ``{order_number}``, ``{order_id}``,
-    ``{channel}``); use ``"{channel}-{order_number}"`` when two channels may use the same
-    numbers, since AIM finds an order by its number alone. ``cursor_margin_seconds``: the
+    ``{channel}``); the default ``"{channel}-{order_number}"`` keeps two channels' equal
+    numbers apart, since AIM finds an order by its number alone (``"{order_number}"`` suits a
+    store with one channel). ``cursor_margin_seconds``: the
     inventory cursor never moves past the start of the pass minus this margin (AIM's clock may
     differ from ours), so an item that changes while a pass pages through AIM — and shifts the
     pages under it — is read again by the next pass instead of being skipped for good.
@@ -53,7 +54,9 @@ class AimSettings(ConnectorSettings):
     order_location: str | None = None
     page_size: int = Field(default=100, ge=1, le=MAX_PAGE_SIZE)
     timezone: str = "UTC"
-    order_number_format: str = "{order_number}"
+    # Channels number their orders independently (Shopify's #1001 and WooCommerce's 1001), and
+    # AIM finds an order by its number alone: the channel's name keeps them apart by default.
+    order_number_format: str = "{channel}-{order_number}"
     cursor_margin_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @field_validator("api_key", "password")

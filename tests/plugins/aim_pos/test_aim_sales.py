@@ -36,11 +36,11 @@ def test_report_sale_posts_each_serial_line_with_its_own_sku_and_serial(
     receipt = connector.report_sale(
         helpers.sale(("0113942719", "US210033734"), ("STRAP", "ST1"), number="1001")
     )
-    assert receipt.pos_order_id == "1001"
+    assert receipt.pos_order_id == "shop-1001"  # the default keeps channels' numbers apart
     assert receipt.already_recorded is False
     assert stocked.recorded_orders() == [
         RecordedOrder(
-            order_number="1001",
+            order_number="shop-1001",
             lines=(("0113942719", "US210033734", 1), ("STRAP", "ST1", 1)),
         )
     ]
@@ -66,11 +66,11 @@ def test_the_lookup_asks_by_order_number_for_the_third_party_order_type(stocked,
         )
     lookups = [c.request for c in route.calls if c.request.url.path.endswith("OrderStatus")]
     assert len(lookups) == 1
-    assert dict(lookups[0].url.params) == {"OrderNumber": "#77", "OrderType": "3"}
+    assert dict(lookups[0].url.params) == {"OrderNumber": "shop-#77", "OrderType": "3"}
     posted = [c.request for c in route.calls if c.request.url.path.endswith("CustomerOrders")]
     (order,) = json.loads(posted[0].content)["Orders"]
-    assert order["OrderNumber"] == "#77"
-    assert order["LineItems"][0]["WebNumber"] == "#77"
+    assert order["OrderNumber"] == "shop-#77"
+    assert order["LineItems"][0]["WebNumber"] == "shop-#77"
     assert order["OrderDate"] == "2026-11-23T14:00:00"
 
 
@@ -153,7 +153,10 @@ def test_token_expiry_during_a_sale_is_renewed_once(stocked, connector, helpers)
     assert stocked.logins == 2
 
 
-def test_an_order_number_taken_by_another_order_is_refused_not_adopted(stocked, connector, helpers):
+def test_an_order_number_taken_by_another_order_is_refused_not_adopted(
+    stocked, make_connector, helpers
+):
+    connector = make_connector(order_number_format="{order_number}")
     connector.report_sale(helpers.sale(("STRAP", "ST1"), number="1001", channel="shop"))
     other = helpers.sale(("0113942719", "US210033734"), number="1001", channel="woo")
     with pytest.raises(PermanentRemoteError, match="order_number_format"):
@@ -161,8 +164,7 @@ def test_an_order_number_taken_by_another_order_is_refused_not_adopted(stocked, 
     assert len(stocked.recorded_orders()) == 1
 
 
-def test_order_number_format_keeps_channels_apart(stocked, make_connector, helpers):
-    connector = make_connector(order_number_format="{channel}-{order_number}")
+def test_the_default_order_number_format_keeps_channels_apart(stocked, connector, helpers):
     connector.report_sale(helpers.sale(("STRAP", "ST1"), number="1001", channel="shop"))
     receipt = connector.report_sale(
         helpers.sale(("0113942719", "US210033734"), number="1001", channel="woo")
