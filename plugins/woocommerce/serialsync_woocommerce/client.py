@@ -134,7 +134,14 @@ class WooClient:
         return found if isinstance(found, dict) else None
 
     def find_product_by_sku(self, sku: str) -> Json | None:
-        """The product whose SKU is exactly ``sku``, if any."""
+        """The product whose SKU is exactly ``sku``, if any.
+
+        WooCommerce reads a comma in ``?sku=`` as a list of SKUs (``A,B`` asks for ``A`` and
+        ``B``), so a SKU holding one is found by listing the products (rare: a POS SKU with a
+        comma).
+        """
+        if "," in sku:
+            return next((p for p in self._list_products() if p.get("sku") == sku), None)
         found = self._call(
             "GET", "products", params={"sku": sku, "per_page": 1}, operation="product.find"
         )
@@ -142,6 +149,21 @@ class WooClient:
             if isinstance(product, dict) and product.get("sku") == sku:
                 return product
         return None
+
+    def _list_products(self) -> list[Json]:
+        out: list[Json] = []
+        page = 1
+        while True:
+            response = self.http.get(
+                "products",
+                params={"per_page": PAGE_SIZE, "page": page},
+                operation="product.list",
+            )
+            batch = self._checked(response)
+            out.extend(p for p in batch if isinstance(p, dict))
+            if page >= _total_pages(response) or not batch:
+                return out
+            page += 1
 
     def create_product(self, payload: Json) -> Json:
         """Create a product; raises with ``code="product_invalid_sku"`` if the SKU is taken."""

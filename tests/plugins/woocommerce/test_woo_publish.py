@@ -294,3 +294,20 @@ def test_a_unit_image_is_sent_once_not_on_every_update(fake, connector):
     assert again.remote is not None and again.remote.extra == first.remote.extra
     connector.publish_variants(product(price="11.00"), upserts([unit], {"US1": again.remote}))
     assert fake.variation_by_sku(unit.integration_id)["image"]["id"] == image_id
+
+
+def test_a_product_whose_sku_has_a_comma_is_adopted_after_the_ids_were_lost(fake, connector):
+    # Found by the reliability suite: ``?sku=A,B`` asks WooCommerce for "A" and "B", so the
+    # product created before a crash was never found again; every unit failed with
+    # "the SKU is taken, but not by a product" on every pass.
+    batch = units(3, sku="STRING-SET,10-46")
+    first = connector.publish_variants(product(sku="STRING-SET,10-46"), upserts(batch))
+    assert all(o.result is PublishResult.CREATED for o in first)
+
+    again = connector.publish_variants(product(sku="STRING-SET,10-46"), upserts(batch))
+
+    assert all(o.result is not PublishResult.FAILED for o in again), [o.reason for o in again]
+    assert len(fake.products) == 1
+    assert sorted(v["sku"] for v in fake.variations.values()) == sorted(
+        u.integration_id for u in batch
+    )
