@@ -34,7 +34,7 @@ from serialsync.manager import PluginManager
 from serialsync.model import Product, SerializedUnit
 from serialsync.sandbox import Sandbox
 from serialsync.settings import load_settings
-from serialsync.store import OutboxState, SQLiteStore
+from serialsync.store import ListingState, OutboxState, SQLiteStore
 from serialsync.testing import FakeChannel, FakePOS, Faults
 
 CHANNELS = ("bigcommerce", "magento", "shopify", "woocommerce")
@@ -527,6 +527,25 @@ def check_listings(store: SQLiteStore, sandbox: Sandbox, *, extra_ok: Iterable[s
         assert not still, (
             f"{name}: {len(still)} sold/reserved units still for sale: {sorted(still)[:5]}"
         )
+        # The store agrees with the channel: a pass after quiet would send nothing.
+        recorded = {
+            (r.sku, r.serial): r
+            for sku in store.product_skus()
+            for r in store.listings_of(name, sku).values()
+        }
+        for record in records:
+            listing = recorded.get((record.unit.sku, record.unit.serial))
+            state = listing.state if listing else None
+            if record.unit.integration_id in sellable:
+                assert state == ListingState.LIVE, (
+                    f"{name}: {record.unit.integration_id} is listed but the store says "
+                    f"{state} ({listing.last_error if listing else 'no listing'})"
+                )
+            else:
+                assert state in (None, ListingState.WITHDRAWN), (
+                    f"{name}: {record.unit.integration_id} is withdrawn but the store says "
+                    f"{state} ({listing.last_error if listing else ''})"
+                )
         stray = set(live) - sellable - allowed
         assert not stray, f"{name}: unknown variants for sale: {sorted(stray)[:5]}"
 
