@@ -1,5 +1,6 @@
 """The state store: units, listings, cursors, the sale outbox, quarantine and runs."""
 
+from serialsync.store.base import Store
 from serialsync.store.records import (
     Claim,
     ListingRecord,
@@ -11,9 +12,6 @@ from serialsync.store.records import (
     UnitRecord,
 )
 from serialsync.store.sqlite import SQLiteStore
-
-#: The store the engine is written against. A PostgreSQL store will implement the same methods.
-Store = SQLiteStore
 
 __all__ = [
     "Claim",

@@ -27,6 +27,7 @@ from typing import IO, Any
 from serialsync.errors import SchemaVersionError, StoreError, StoreLockedError
 from serialsync.lifecycle import Move, UnitStatus
 from serialsync.model import Product, RemoteIds, SerializedUnit
+from serialsync.store.base import Store
 from serialsync.store.records import (
     Claim,
     ListingRecord,
@@ -53,8 +54,8 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-class SQLiteStore:
-    """Durable, transactional state in one SQLite file. Use :meth:`open`."""
+class SQLiteStore(Store):
+    """The :class:`Store` on one SQLite file (WAL); use :meth:`open`. See :class:`Store`."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection, lock_file: IO[str] | None):
         self.path = path
@@ -97,7 +98,6 @@ class SQLiteStore:
         return store
 
     def close(self) -> None:
-        """Close the database and release the runner lock."""
         with self._mutex:
             self._db.close()
             if self._lock_file is not None:
@@ -137,7 +137,6 @@ class SQLiteStore:
 
     @property
     def schema_version(self) -> int:
-        """The schema version of the open database."""
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row["value"])
 
@@ -145,7 +144,6 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: commit on success, roll back on any exception; an inner one joins."""
         with self._mutex:
             if self._depth:
                 self._depth += 1
@@ -183,7 +181,6 @@ class SQLiteStore:
     # -- products ------------------------------------------------------------------------------
 
     def put_product(self, product: Product, *, pos: str) -> None:
-        """Remember a product as the POS describes it (its units are stored separately)."""
         data = product.model_copy(update={"units": ()}).model_dump_json()
         self._exec(
             "INSERT INTO products (sku, pos, data, updated_at) VALUES (?, ?, ?, ?) "
@@ -193,33 +190,27 @@ class SQLiteStore:
         )
 
     def get_product(self, sku: str) -> Product | None:
-        """The product ``sku`` (without units), or ``None``."""
         row = self._one("SELECT data FROM products WHERE sku = ?", (sku,))
         return None if row is None else Product.model_validate_json(row["data"])
 
     def product_pos(self, sku: str) -> str | None:
-        """The POS connector that reported product ``sku``."""
         row = self._one("SELECT pos FROM products WHERE sku = ?", (sku,))
         return None if row is None else str(row["pos"])
 
     def product_skus(self) -> list[str]:
-        """Every product SKU that has units, sorted."""
         return [r["sku"] for r in self._all("SELECT DISTINCT sku FROM units ORDER BY sku")]
 
     # -- units ---------------------------------------------------------------------------------
 
     def get_unit(self, serial: str) -> UnitRecord | None:
-        """The unit with this serial, or ``None``."""
         row = self._one("SELECT * FROM units WHERE serial = ?", (serial,))
         return None if row is None else _unit(row)
 
     def units_of(self, sku: str) -> list[UnitRecord]:
-        """Every unit of one SKU (deleted ones included), by serial."""
         rows = self._all("SELECT * FROM units WHERE sku = ? ORDER BY serial", (sku,))
         return [_unit(r) for r in rows]
 
     def find_units(self, text: str, *, limit: int = 100) -> list[UnitRecord]:
-        """Units whose serial or SKU contains ``text`` (case-insensitive)."""
         like = f"%{text.lower()}%"
         rows = self._all(
             "SELECT * FROM units WHERE lower(serial) LIKE ? OR lower(sku) LIKE ? "
@@ -229,13 +220,11 @@ class SQLiteStore:
         return [_unit(r) for r in rows]
 
     def all_units(self, *, limit: int | None = None) -> list[UnitRecord]:
-        """Every unit, by SKU and serial."""
         sql = "SELECT * FROM units ORDER BY sku, serial"
         rows = self._all(sql + " LIMIT ?", (limit,)) if limit else self._all(sql)
         return [_unit(r) for r in rows]
 
     def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
-        """Insert or replace a unit's data and status."""
         data = unit.model_copy(update={"status": status}).model_dump_json()
         self._exec(
             "INSERT INTO units (serial, sku, status, deleted, data, updated_at) "
@@ -246,14 +235,12 @@ class SQLiteStore:
         )
 
     def set_unit_deleted(self, serial: str, deleted: bool) -> None:
-        """Mark a unit deleted in the POS (or back)."""
         self._exec(
             "UPDATE units SET deleted = ?, updated_at = ? WHERE serial = ?",
             (int(deleted), _ts(utcnow()), serial),
         )
 
     def record_move(self, serial: str, sku: str, move: Move) -> None:
-        """Apply a lifecycle move: set the unit's status and append the move to its history."""
         self._exec(
             "UPDATE units SET status = ?, updated_at = ? WHERE serial = ?",
             (move.to_status.value, _ts(utcnow()), serial),
@@ -274,7 +261,6 @@ class SQLiteStore:
         )
 
     def history(self, serial: str) -> list[Move]:
-        """Every lifecycle move of a unit, oldest first."""
         rows = self._all("SELECT * FROM unit_moves WHERE serial = ? ORDER BY id", (serial,))
         return [
             Move(
@@ -291,17 +277,14 @@ class SQLiteStore:
     # -- listings ------------------------------------------------------------------------------
 
     def listings_of(self, connector: str, sku: str) -> dict[str, ListingRecord]:
-        """A channel's listings of one SKU's units, by serial."""
         rows = self._all("SELECT * FROM listings WHERE connector = ? AND sku = ?", (connector, sku))
         return {r["serial"]: _listing(r) for r in rows}
 
     def listings_of_unit(self, serial: str) -> list[ListingRecord]:
-        """Every channel's listing of one unit."""
         rows = self._all("SELECT * FROM listings WHERE serial = ? ORDER BY connector", (serial,))
         return [_listing(r) for r in rows]
 
     def put_listing(self, record: ListingRecord) -> None:
-        """Insert or replace one listing."""
         self._exec(
             "INSERT INTO listings (connector, serial, sku, state, content_hash, remote, "
             "last_error, retryable, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -327,14 +310,12 @@ class SQLiteStore:
     # -- cursors -------------------------------------------------------------------------------
 
     def get_cursor(self, connector: str, stream: str) -> str | None:
-        """The saved cursor of one connector's stream (``"inventory"``, ``"orders"``)."""
         row = self._one(
             "SELECT value FROM cursors WHERE connector = ? AND stream = ?", (connector, stream)
         )
         return None if row is None else str(row["value"])
 
     def set_cursor(self, connector: str, stream: str, value: str) -> None:
-        """Save a cursor. Call it in the transaction that commits what the cursor covers."""
         self._exec(
             "INSERT INTO cursors (connector, stream, value, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (connector, stream) DO UPDATE SET value = excluded.value, "
@@ -343,28 +324,24 @@ class SQLiteStore:
         )
 
     def cursors(self) -> list[tuple[str, str, str, datetime | None]]:
-        """Every cursor: ``(connector, stream, value, updated_at)``."""
         rows = self._all("SELECT * FROM cursors ORDER BY connector, stream")
         return [(r["connector"], r["stream"], r["value"], _dt(r["updated_at"])) for r in rows]
 
     # -- claims --------------------------------------------------------------------------------
 
     def get_claim(self, serial: str) -> Claim | None:
-        """Which order holds this unit, if any."""
         row = self._one("SELECT * FROM claims WHERE serial = ?", (serial,))
         if row is None:
             return None
         return Claim(row["serial"], row["channel"], row["order_id"], _dt(row["claimed_at"]))
 
     def put_claim(self, serial: str, channel: str, order_id: str) -> None:
-        """Record that an order holds this unit."""
         self._exec(
             "INSERT INTO claims (serial, channel, order_id, claimed_at) VALUES (?, ?, ?, ?)",
             (serial, channel, order_id, _ts(utcnow())),
         )
 
     def release_claim(self, serial: str, channel: str, order_id: str) -> None:
-        """Drop the claim of this order on this unit (no-op when another order holds it)."""
         self._exec(
             "DELETE FROM claims WHERE serial = ? AND channel = ? AND order_id = ?",
             (serial, channel, order_id),
@@ -373,14 +350,12 @@ class SQLiteStore:
     # -- outbox --------------------------------------------------------------------------------
 
     def get_outbox(self, channel: str, order_id: str) -> OutboxRecord | None:
-        """The outbox row of one channel order."""
         row = self._one(
             "SELECT * FROM outbox WHERE channel = ? AND order_id = ?", (channel, order_id)
         )
         return None if row is None else _outbox(row)
 
     def put_outbox(self, record: OutboxRecord) -> None:
-        """Insert or replace one outbox row."""
         now = _ts(utcnow())
         self._exec(
             "INSERT INTO outbox (channel, order_id, order_number, state, financial_status, "
@@ -416,7 +391,6 @@ class SQLiteStore:
     def outbox(
         self, *, states: tuple[OutboxState, ...] = (), limit: int = 1000
     ) -> list[OutboxRecord]:
-        """Outbox rows (of the given states), oldest first."""
         if states:
             marks = ", ".join("?" for _ in states)
             rows = self._all(
@@ -428,7 +402,6 @@ class SQLiteStore:
         return [_outbox(r) for r in rows]
 
     def due_reports(self, now: datetime) -> list[OutboxRecord]:
-        """Pending sales whose next attempt is due."""
         rows = self._all(
             "SELECT * FROM outbox WHERE state = ? AND (next_attempt_at IS NULL OR "
             "next_attempt_at <= ?) ORDER BY created_at",
@@ -441,7 +414,6 @@ class SQLiteStore:
     def quarantine(
         self, *, kind: str, key: str, connector: str, reason: str, payload: str | None = None
     ) -> None:
-        """Put a record in quarantine, or count it again if it is there already."""
         now = _ts(utcnow())
         self._exec(
             "INSERT INTO quarantine (kind, record_key, connector, reason, payload, first_seen, "
@@ -453,7 +425,6 @@ class SQLiteStore:
         )
 
     def release_quarantine(self, kind: str, key: str) -> bool:
-        """Take a record out of quarantine (it was processed after all); True if it was there."""
         with self._mutex:
             cursor = self._db.execute(
                 "DELETE FROM quarantine WHERE kind = ? AND record_key = ?", (kind, key)
@@ -461,7 +432,6 @@ class SQLiteStore:
             return cursor.rowcount > 0
 
     def quarantined(self, *, kind: str | None = None) -> list[QuarantineRecord]:
-        """Every quarantined record (of one kind), oldest first."""
         if kind is None:
             rows = self._all("SELECT * FROM quarantine ORDER BY id")
         else:
@@ -469,12 +439,10 @@ class SQLiteStore:
         return [_quarantine(r) for r in rows]
 
     def get_quarantined(self, record_id: int) -> QuarantineRecord | None:
-        """One quarantined record by id."""
         row = self._one("SELECT * FROM quarantine WHERE id = ?", (record_id,))
         return None if row is None else _quarantine(row)
 
     def drop_quarantined(self, record_id: int) -> bool:
-        """Delete one quarantined record by id; True if it existed."""
         with self._mutex:
             return (
                 self._db.execute("DELETE FROM quarantine WHERE id = ?", (record_id,)).rowcount > 0
@@ -483,20 +451,17 @@ class SQLiteStore:
     # -- runs ----------------------------------------------------------------------------------
 
     def start_run(self, kind: str) -> int:
-        """Record the start of a pass; returns its id."""
         return self._exec(
             "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, _ts(utcnow()))
         )
 
     def finish_run(self, run_id: int, *, ok: bool, summary: dict[str, Any]) -> None:
-        """Record the end of a pass with its counts."""
         self._exec(
             "UPDATE runs SET finished_at = ?, ok = ?, summary = ? WHERE id = ?",
             (_ts(utcnow()), int(ok), json.dumps(summary, default=str), run_id),
         )
 
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
-        """The latest passes, newest first."""
         rows = self._all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [
             RunRecord(
@@ -515,7 +480,6 @@ class SQLiteStore:
     def counts(
         self, sql_table: str, group_by: str, where: str = "", params: tuple[Any, ...] = ()
     ) -> dict[str, int]:
-        """``{value: count}`` of one column of a table (for ``serialsync status``)."""
         allowed = {
             ("units", "status"),
             ("listings", "state"),

@@ -1,0 +1,185 @@
+"""The state store's interface: what the engine, the host and the CLI ask of it.
+
+:class:`~serialsync.store.sqlite.SQLiteStore` implements it on one SQLite file. A store on a
+shared PostgreSQL (many runners, one database) implements the same methods with the same
+portable SQL; the engine does not change. Every method runs inside :meth:`Store.transaction`
+when it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+from serialsync.lifecycle import Move, UnitStatus
+from serialsync.model import Product, SerializedUnit
+from serialsync.store.records import (
+    Claim,
+    ListingRecord,
+    OutboxRecord,
+    OutboxState,
+    QuarantineRecord,
+    RunRecord,
+    UnitRecord,
+)
+
+
+class Store(ABC):
+    """Durable, transactional state: units, listings, cursors, the outbox, quarantine, runs."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the database and release the runner lock."""
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+
+    @abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """All or nothing: commit on success, roll back on any exception; an inner one joins."""
+
+    @abstractmethod
+    def put_product(self, product: Product, *, pos: str) -> None:
+        """Remember a product as the POS describes it (its units are stored separately)."""
+
+    @abstractmethod
+    def get_product(self, sku: str) -> Product | None:
+        """The product ``sku`` (without units), or ``None``."""
+
+    @abstractmethod
+    def product_pos(self, sku: str) -> str | None:
+        """The POS connector that reported product ``sku``."""
+
+    @abstractmethod
+    def product_skus(self) -> list[str]:
+        """Every product SKU that has units, sorted."""
+
+    @abstractmethod
+    def get_unit(self, serial: str) -> UnitRecord | None:
+        """The unit with this serial, or ``None``."""
+
+    @abstractmethod
+    def units_of(self, sku: str) -> list[UnitRecord]:
+        """Every unit of one SKU (deleted ones included), by serial."""
+
+    @abstractmethod
+    def find_units(self, text: str, *, limit: int = 100) -> list[UnitRecord]:
+        """Units whose serial or SKU contains ``text`` (case-insensitive)."""
+
+    @abstractmethod
+    def all_units(self, *, limit: int | None = None) -> list[UnitRecord]:
+        """Every unit, by SKU and serial."""
+
+    @abstractmethod
+    def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
+        """Insert or replace a unit's data and status."""
+
+    @abstractmethod
+    def set_unit_deleted(self, serial: str, deleted: bool) -> None:
+        """Mark a unit deleted in the POS (or back)."""
+
+    @abstractmethod
+    def record_move(self, serial: str, sku: str, move: Move) -> None:
+        """Apply a lifecycle move: set the unit's status and append the move to its history."""
+
+    @abstractmethod
+    def history(self, serial: str) -> list[Move]:
+        """Every lifecycle move of a unit, oldest first."""
+
+    @abstractmethod
+    def listings_of(self, connector: str, sku: str) -> dict[str, ListingRecord]:
+        """A channel's listings of one SKU's units, by serial."""
+
+    @abstractmethod
+    def listings_of_unit(self, serial: str) -> list[ListingRecord]:
+        """Every channel's listing of one unit."""
+
+    @abstractmethod
+    def put_listing(self, record: ListingRecord) -> None:
+        """Insert or replace one listing."""
+
+    @abstractmethod
+    def get_cursor(self, connector: str, stream: str) -> str | None:
+        """The saved cursor of one connector's stream (``"inventory"``, ``"orders"``)."""
+
+    @abstractmethod
+    def set_cursor(self, connector: str, stream: str, value: str) -> None:
+        """Save a cursor. Call it in the transaction that commits what the cursor covers."""
+
+    @abstractmethod
+    def cursors(self) -> list[tuple[str, str, str, datetime | None]]:
+        """Every cursor: ``(connector, stream, value, updated_at)``."""
+
+    @abstractmethod
+    def get_claim(self, serial: str) -> Claim | None:
+        """Which order holds this unit, if any."""
+
+    @abstractmethod
+    def put_claim(self, serial: str, channel: str, order_id: str) -> None:
+        """Record that an order holds this unit."""
+
+    @abstractmethod
+    def release_claim(self, serial: str, channel: str, order_id: str) -> None:
+        """Drop the claim of this order on this unit (no-op when another order holds it)."""
+
+    @abstractmethod
+    def get_outbox(self, channel: str, order_id: str) -> OutboxRecord | None:
+        """The outbox row of one channel order."""
+
+    @abstractmethod
+    def put_outbox(self, record: OutboxRecord) -> None:
+        """Insert or replace one outbox row."""
+
+    @abstractmethod
+    def outbox(
+        self, *, states: tuple[OutboxState, ...] = (), limit: int = 1000
+    ) -> list[OutboxRecord]:
+        """Outbox rows (of the given states), oldest first."""
+
+    @abstractmethod
+    def due_reports(self, now: datetime) -> list[OutboxRecord]:
+        """Pending sales whose next attempt is due."""
+
+    @abstractmethod
+    def quarantine(
+        self, *, kind: str, key: str, connector: str, reason: str, payload: str | None = None
+    ) -> None:
+        """Put a record in quarantine, or count it again if it is there already."""
+
+    @abstractmethod
+    def release_quarantine(self, kind: str, key: str) -> bool:
+        """Take a record out of quarantine (it was processed after all); True if it was there."""
+
+    @abstractmethod
+    def quarantined(self, *, kind: str | None = None) -> list[QuarantineRecord]:
+        """Every quarantined record (of one kind), oldest first."""
+
+    @abstractmethod
+    def get_quarantined(self, record_id: int) -> QuarantineRecord | None:
+        """One quarantined record by id."""
+
+    @abstractmethod
+    def drop_quarantined(self, record_id: int) -> bool:
+        """Delete one quarantined record by id; True if it existed."""
+
+    @abstractmethod
+    def start_run(self, kind: str) -> int:
+        """Record the start of a pass; returns its id."""
+
+    @abstractmethod
+    def finish_run(self, run_id: int, *, ok: bool, summary: dict[str, Any]) -> None:
+        """Record the end of a pass with its counts."""
+
+    @abstractmethod
+    def runs(self, *, limit: int = 20) -> list[RunRecord]:
+        """The latest passes, newest first."""
+
+    @abstractmethod
+    def counts(
+        self, sql_table: str, group_by: str, where: str = "", params: tuple[Any, ...] = ()
+    ) -> dict[str, int]:
+        """``{value: count}`` of one column of a table (for ``serialsync status``)."""
