@@ -34,7 +34,7 @@ from serialsync.manager import PluginManager
 from serialsync.model import Product, SerializedUnit
 from serialsync.sandbox import Sandbox
 from serialsync.settings import load_settings
-from serialsync.store import ListingState, OutboxState, SQLiteStore
+from serialsync.store import ListingState, OutboxState, Store
 from serialsync.testing import FakeChannel, FakePOS, Faults
 
 CHANNELS = ("bigcommerce", "magento", "shopify", "woocommerce")
@@ -378,7 +378,7 @@ def move_orders_on(sandbox: Sandbox, scenario: Scenario) -> None:
         fakes[placed.channel].set_order_status(placed.order_id, status)
 
 
-def settle_conflicts(sandbox: Sandbox, scenario: Scenario, store: SQLiteStore) -> None:
+def settle_conflicts(sandbox: Sandbox, scenario: Scenario, store: Store) -> None:
     """Phase 2 too: the shops cancel the losing order of every other double sale."""
     fakes = sandbox.channel_fakes()
     for number, (first, second) in enumerate(scenario.doubles.values()):
@@ -418,7 +418,7 @@ class PassLog:
     why: Counter[str] = field(default_factory=Counter)
 
 
-def fingerprint(store: SQLiteStore, sandbox: Sandbox) -> tuple[Any, ...]:
+def fingerprint(store: Store, sandbox: Sandbox) -> tuple[Any, ...]:
     """What a pass can change: the store's rows (no timestamps) and the platforms' state."""
     units = tuple((u.unit.serial, u.status.value, u.deleted) for u in store.all_units())
     listings = tuple(
@@ -501,7 +501,7 @@ def variants_on(fake: FakeChannel) -> Counter[str]:
     return Counter(x.sku for x in fake.listings())
 
 
-def check_listings(store: SQLiteStore, sandbox: Sandbox, *, extra_ok: Iterable[str] = ()) -> None:
+def check_listings(store: Store, sandbox: Sandbox, *, extra_ok: Iterable[str] = ()) -> None:
     """Every sellable unit is listed exactly once on every channel, and nothing else is.
 
     ``extra_ok`` names variant SKUs put on a channel by hand (the bad-input corpus), which
@@ -550,7 +550,7 @@ def check_listings(store: SQLiteStore, sandbox: Sandbox, *, extra_ok: Iterable[s
         assert not stray, f"{name}: unknown variants for sale: {sorted(stray)[:5]}"
 
 
-def _explain(store: SQLiteStore, fake: FakeChannel, channel: str, integration_id: str) -> str:
+def _explain(store: Store, fake: FakeChannel, channel: str, integration_id: str) -> str:
     sku, _, serial = integration_id.partition("|||")
     record = store.listings_of(channel, sku).get(serial)
     on_channel = [x for x in fake.listings() if x.sku == integration_id]
@@ -558,7 +558,7 @@ def _explain(store: SQLiteStore, fake: FakeChannel, channel: str, integration_id
     return f"store listing {record}; on the channel {on_channel}; moves {moves}"
 
 
-def check_orders(store: SQLiteStore, pos: FakePOS, scenario: Scenario) -> None:
+def check_orders(store: Store, pos: FakePOS, scenario: Scenario) -> None:
     """Every paid order reached the POS exactly once; each double sale is one recorded conflict;
     every order's outbox state and its units' statuses are what its story says."""
     recorded = Counter(r.order_number for r in pos.recorded_orders())

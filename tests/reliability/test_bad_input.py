@@ -196,3 +196,32 @@ def test_a_platform_answering_garbage_fails_its_own_work_with_a_clear_reason(
             quiet = h.run_until_quiet(host, sb, max_passes=10, step=lambda x: x.inventory_pass())
             assert quiet.quiet_after is not None
             h.check_listings(host.store, sb)
+
+
+ODD_SKUS = ["GUITARE-É", "ギター-01", "A B&C/D?E", "REL+PLUS", "100%-COTTON", "STRINGS,10-46"]
+
+
+def test_odd_skus_are_listed_and_adopted_again_after_the_store_is_lost(tmp_path) -> None:
+    # Non-ASCII, spaces, reserved URL characters, '+', '%' and ',' go through every
+    # platform's lookups: after the runner lost its store (the worst crash), every unit is
+    # found again by its SKU on every channel, none is listed twice.
+    catalogue = [
+        Product(
+            sku=sku,
+            title=f"Odd {sku}",
+            price=Decimal("10"),
+            units=tuple(SerializedUnit(sku=sku, serial=f"ODD{n}{i:04}") for i in range(2)),
+        )
+        for n, sku in enumerate(ODD_SKUS)
+    ]
+    with Sandbox(catalogue=catalogue, plugins=h.sandbox_plugins(h.VirtualTime())) as sb:
+        config = h.write_config(sb, tmp_path)
+        with h.open_host(config) as host:
+            assert h.run_until_quiet(host, sb, max_passes=5).quiet_after is not None
+            h.check_listings(host.store, sb)
+        for path in tmp_path.glob("state.db*"):
+            path.unlink()
+        with h.open_host(config) as host:
+            quiet = h.run_until_quiet(host, sb, max_passes=5)
+            assert quiet.quiet_after is not None, quiet.why.most_common(3)
+            h.check_listings(host.store, sb)
