@@ -22,6 +22,9 @@ from tests.reliability import harness as h
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
+#: One virtual clock for the fakes' rate limits and the host's sleeps: waits cost nothing.
+CLOCK = h.VirtualTime()
+
 UNICODE_TITLE = "Guitare électrique « Ōkami » — 日本製 🎸"
 HUGE = "x" * 20_000
 
@@ -89,9 +92,9 @@ def test_bad_units_and_orders_are_quarantined_with_reasons_and_the_rest_goes_thr
     good = h.catalogue(skus=4, units=24, seed=seed)
     extra, expected_units = bad_products(good)
     catalogue = good + extra
-    with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(h.VirtualTime())) as sb:
+    with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(CLOCK)) as sb:
         config = h.write_config(sb, tmp_path)
-        with h.open_host(config) as host:
+        with h.open_host(config, CLOCK) as host:
             listing = h.run_until_quiet(host, sb, max_passes=10, step=lambda x: x.inventory_pass())
             assert listing.quiet_after is not None, listing.why.most_common(5)
             quarantined = {q.key: q for q in host.store.quarantined(kind="unit")}
@@ -178,11 +181,11 @@ def test_a_platform_answering_garbage_fails_its_own_work_with_a_clear_reason(
 ) -> None:
     seed = h.seed()
     catalogue = h.catalogue(skus=3, units=12, seed=seed)
-    with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(h.VirtualTime())) as sb:
+    with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(CLOCK)) as sb:
         broken = sb.fakes["woocommerce"]
         broken.set_faults(faults.model_copy(update={"seed": seed}))
         config = h.write_config(sb, tmp_path)
-        with h.open_host(config) as host:
+        with h.open_host(config, CLOCK) as host:
             summary = host.inventory_pass()
             counts = summary.counts("woocommerce")
             assert counts.failed == 12 and counts.created == 0
@@ -214,14 +217,14 @@ def test_odd_skus_are_listed_and_adopted_again_after_the_store_is_lost(tmp_path)
         )
         for n, sku in enumerate(ODD_SKUS)
     ]
-    with Sandbox(catalogue=catalogue, plugins=h.sandbox_plugins(h.VirtualTime())) as sb:
+    with Sandbox(catalogue=catalogue, plugins=h.sandbox_plugins(CLOCK)) as sb:
         config = h.write_config(sb, tmp_path)
-        with h.open_host(config) as host:
+        with h.open_host(config, CLOCK) as host:
             assert h.run_until_quiet(host, sb, max_passes=5).quiet_after is not None
             h.check_listings(host.store, sb)
         for path in tmp_path.glob("state.db*"):
             path.unlink()
-        with h.open_host(config) as host:
+        with h.open_host(config, CLOCK) as host:
             quiet = h.run_until_quiet(host, sb, max_passes=5)
             assert quiet.quiet_after is not None, quiet.why.most_common(3)
             h.check_listings(host.store, sb)

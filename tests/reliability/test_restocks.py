@@ -20,16 +20,19 @@ from tests.reliability import harness as h
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
+#: One virtual clock for the fakes' rate limits and the host's sleeps: waits cost nothing.
+CLOCK = h.VirtualTime()
+
 
 def world(tmp_path: Path) -> tuple[Sandbox, Host, list[SerializedUnit]]:
     catalogue = h.catalogue(skus=1, units=4, seed=h.seed())
     sandbox = Sandbox(
         catalogue=catalogue,
         types=["aim_pos", "shopify", "woocommerce"],
-        plugins=h.sandbox_plugins(h.VirtualTime()),
+        plugins=h.sandbox_plugins(CLOCK),
     ).start()
     # One worker: channels are read in name order, so Shopify's order wins a double sale.
-    host = h.open_host(h.write_config(sandbox, tmp_path, sync={"workers": 1}))
+    host = h.open_host(h.write_config(sandbox, tmp_path, sync={"workers": 1}), CLOCK)
     host.run_once()
     return sandbox, host, [u for p in catalogue for u in p.units]
 

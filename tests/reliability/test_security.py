@@ -27,6 +27,9 @@ from tests.reliability import harness as h
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
+#: One virtual clock for the fakes' rate limits and the host's sleeps: waits cost nothing.
+CLOCK = h.VirtualTime()
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -161,20 +164,20 @@ def cli_outputs(config: Path) -> list[str] | None:
 
 
 def test_tls_is_verified_unless_one_connector_turns_it_off_which_warns(tmp_path) -> None:
-    with Sandbox(plugins=h.sandbox_plugins(h.VirtualTime())) as sandbox:
+    with Sandbox(plugins=h.sandbox_plugins(CLOCK)) as sandbox:
         config = h.write_config(sandbox, tmp_path)
         settings = load_settings(config)
         for name, section in settings.connectors.items():
             model = sandbox.connector_types[name].settings_model.model_validate(section.options())
             assert model.verify_tls is True, name  # on unless a connector says otherwise
-        with capture_logs() as events, h.open_host(config):
+        with capture_logs() as events, h.open_host(config, CLOCK):
             pass
         assert not [e for e in events if e["event"] == "http.tls_verification_disabled"]
 
         off = tmp_path / "off"
         off.mkdir()
         config = h.write_config(sandbox, off, connectors={"woocommerce": {"verify_tls": False}})
-        with capture_logs() as events, h.open_host(config) as host:
+        with capture_logs() as events, h.open_host(config, CLOCK) as host:
             handles = {c.name: c for c in host.plugins.connectors()}
             assert handles["woocommerce"].settings.verify_tls is False  # type: ignore[union-attr]
             assert handles["shopify"].settings.verify_tls is True  # type: ignore[union-attr]
