@@ -266,15 +266,6 @@ class BigCommerceClient:
         self.http.raise_for_status(response)
         return True
 
-    def set_variant_image(self, product_id: int, variant_id: int, url: str) -> httpx.Response:
-        """``POST …/variants/{id}/image``: replaces the variant's one image (safe to repeat)."""
-        return self.http.post(
-            f"/v3/catalog/products/{product_id}/variants/{variant_id}/image",
-            json={"image_url": url},
-            idempotent=True,
-            operation="set_variant_image",
-        )
-
     # -- orders ---------------------------------------------------------------------------
 
     def orders(self, since: datetime | None, page: int, limit: int) -> list[dict[str, Any]]:

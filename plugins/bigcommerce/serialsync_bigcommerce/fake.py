@@ -12,6 +12,10 @@ What it enforces, as BigCommerce does:
   product names unique (409);
 * at most **600 variants per product**; at most **50 items per** ``PUT /v3/catalog/variants``
   (413), whose answer is 200, 207 (partial) or 422 with ``batch_errors``;
+* a variant's one image as ``image_url``, accepted in the product create's variants, in the
+  batch's creates and updates, and by ``POST …/variants/{id}/image``; a URL it cannot fetch
+  (here: anything but ``http(s)://``) is refused with 422 (400 on the image endpoint), the
+  whole product on a create, the one item in a batch;
 * ``GET /v2/orders`` sorted by ``date_modified``, at most 250 a page, **204 with no body** when
   a page is empty; dates in RFC 2822.
 
@@ -389,6 +393,17 @@ class FakeBigCommerce(FakeChannel):
         return sku
 
     @staticmethod
+    def _check_image(item: dict[str, Any], ref: Any) -> None:
+        """``image_url``, when sent, must be a URL the platform can download ("" clears it)."""
+        if "image_url" not in item:
+            return
+        url = item["image_url"]
+        if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+            raise _Error(
+                422, "The variant image_url could not be downloaded", {"image_url": url, "ref": ref}
+            )
+
+    @staticmethod
     def _check_price(item: dict[str, Any], ref: Any) -> None:
         price = item.get("price")
         if price is not None and (not isinstance(price, int | float) or price < 0):
@@ -441,7 +456,7 @@ class FakeBigCommerce(FakeChannel):
             "price": item.get("price"),
             "inventory_level": int(item.get("inventory_level") or 0),
             "purchasing_disabled": bool(item.get("purchasing_disabled", False)),
-            "image_url": "",
+            "image_url": str(item.get("image_url") or ""),
             "option_values": values,
         }
         self.variants[variant["id"]] = variant
@@ -516,6 +531,10 @@ class FakeBigCommerce(FakeChannel):
         for i, item in enumerate(variants):
             vsku = self._check_sku(item.get("sku"))
             self._check_price(item, vsku)
+            try:
+                self._check_image(item, vsku)
+            except _Error as exc:
+                raise _Error(exc.status, exc.title, {f"variants.{i}.image_url": vsku}) from None
             if vsku.casefold() in seen or self._sku_taken(vsku):
                 conflicts[f"variants.{i}.sku"] = f"Sku {vsku} is not unique"
             seen.add(vsku.casefold())
@@ -667,12 +686,13 @@ class FakeBigCommerce(FakeChannel):
                 if self._sku_taken(sku, variant_id=variant["id"]):
                     raise _Error(409, f"Sku {sku} is not unique", {"sku": sku, "id": variant["id"]})
             self._check_price(item, variant["id"])
+            self._check_image(item, variant["id"])
             level = item.get("inventory_level", variant["inventory_level"])
             if not isinstance(level, int) or level < 0:
                 raise _Error(
                     422, "inventory_level must be a whole number >= 0", {"id": variant["id"]}
                 )
-            for key in ("sku", "price", "inventory_level", "purchasing_disabled"):
+            for key in ("sku", "price", "inventory_level", "purchasing_disabled", "image_url"):
                 if key in item:
                     variant[key] = item[key]
             return self._variant_json(variant)
@@ -680,6 +700,8 @@ class FakeBigCommerce(FakeChannel):
         if product is None:
             raise _Error(422, "product_id must name an existing product", {"sku": item.get("sku")})
         sku = self._check_sku(item.get("sku"))
+        self._check_price(item, sku)
+        self._check_image(item, sku)
         if self._sku_taken(sku):
             raise _Error(409, f"Sku {sku} is not unique", {"sku": sku})
         if (

@@ -130,18 +130,42 @@ def unit_image(unit: SerializedUnit) -> str | None:
     return unit.images[0] if unit.images else None
 
 
-def new_variant(product: Product, unit: SerializedUnit) -> dict[str, Any]:
-    """A variant inside ``POST /v3/catalog/products``: the option value is made by label."""
-    return {
+def _with_image(item: dict[str, Any], image: str | None) -> dict[str, Any]:
+    # The variant's one image travels inside the variant itself; left out, the variant keeps
+    # the image it has, so an unchanged photo is simply not sent.
+    if image is not None:
+        item["image_url"] = image
+    return item
+
+
+def new_variant(
+    product: Product, unit: SerializedUnit, *, image: str | None = None
+) -> dict[str, Any]:
+    """A variant inside ``POST /v3/catalog/products``: the option value is made by label.
+
+    ``image`` (a public URL) becomes the variant's ``image_url``.
+    """
+    item = {
         "sku": unit.integration_id,
         "price": unit_price(product, unit),
         "inventory_level": 1,
         "option_values": [{"option_display_name": product.option_name, "label": unit.serial}],
     }
+    return _with_image(item, image)
 
 
-def new_product(product: Product, units: list[SerializedUnit], *, name: str) -> dict[str, Any]:
-    """``POST /v3/catalog/products`` body: the product and every unit as a variant, at once."""
+def new_product(
+    product: Product,
+    units: Sequence[SerializedUnit],
+    *,
+    name: str,
+    images: Sequence[str | None] | None = None,
+) -> dict[str, Any]:
+    """``POST /v3/catalog/products`` body: the product and every unit as a variant, at once.
+
+    ``images[i]`` is the ``image_url`` of ``units[i]``'s variant (``None``: none sent).
+    """
+    wanted = list(images) if images is not None else [None] * len(units)
     body: dict[str, Any] = {
         "name": name,
         "type": "physical",
@@ -152,7 +176,10 @@ def new_product(product: Product, units: list[SerializedUnit], *, name: str) -> 
         # Stock is counted per variant: one unit, one variant, inventory 1.
         "inventory_tracking": "variant",
         "is_visible": True,
-        "variants": [new_variant(product, unit) for unit in units],
+        "variants": [
+            new_variant(product, unit, image=image)
+            for unit, image in zip(units, wanted, strict=True)
+        ],
     }
     if product.images:
         body["images"] = [
@@ -162,25 +189,38 @@ def new_product(product: Product, units: list[SerializedUnit], *, name: str) -> 
 
 
 def batch_create(
-    product: Product, unit: SerializedUnit, product_id: int, option_id: int, value_id: int
+    product: Product,
+    unit: SerializedUnit,
+    product_id: int,
+    option_id: int,
+    value_id: int,
+    *,
+    image: str | None = None,
 ) -> dict[str, Any]:
     """A create item of ``PUT /v3/catalog/variants``: needs the option value's ids."""
-    return {
+    item = {
         "product_id": product_id,
         "sku": unit.integration_id,
         "price": unit_price(product, unit),
         "inventory_level": 1,
         "option_values": [{"id": value_id, "option_id": option_id}],
     }
+    return _with_image(item, image)
 
 
 def batch_upsert(
-    product: Product, unit: SerializedUnit, variant_id: int, *, sku: str | None = None
+    product: Product,
+    unit: SerializedUnit,
+    variant_id: int,
+    *,
+    sku: str | None = None,
+    image: str | None = None,
 ) -> dict[str, Any]:
     """An update item of ``PUT /v3/catalog/variants`` listing the unit (stock 1).
 
     ``sku`` rewrites the variant's SKU: an adopted variant whose SKU differs only in case is
     set to the exact integration id, so its order lines parse back to the POS's own SKU.
+    ``image`` replaces the variant's image (sent only when it changed).
     """
     item: dict[str, Any] = {
         "id": variant_id,
@@ -189,7 +229,7 @@ def batch_upsert(
     }
     if sku is not None:
         item["sku"] = sku
-    return item
+    return _with_image(item, image)
 
 
 def batch_withdraw(variant_id: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The cheapest path for each case, in requests:
 
 * **A brand-new product** with all its units: one ``POST /v3/catalog/products`` carrying the
-  variants (BigCommerce creates the "Serial" option and its values from the labels).
+  variants and their images (BigCommerce creates the "Serial" option and its values from the
+  labels).
 * **Units of a known product** (``change.remote`` holds the ids): ``PUT /v3/catalog/variants``,
   50 items a request, updates and stock-0 withdrawals mixed. No lookup.
 * **Units without remote ids** (first publish to an existing product, or a repeat after a crash
@@ -13,8 +14,14 @@ The cheapest path for each case, in requests:
   known of the product (no remote ids, not seen by this connector) and every change is an
   upsert, the create is tried first: a new product then costs one request, and a 409 on the
   product's SKU leads to the lookup.
-* **Images**: BigCommerce holds one image per variant, set with its own request; it is sent only
-  when the unit's first photo differs from the one recorded in ``RemoteIds.extra["image"]``.
+* **Images** cost no request of their own: BigCommerce holds one image per variant, and the
+  unit's first photo travels as the variant's ``image_url`` inside the product create or the
+  batch item. It is sent only when it differs from the one recorded in
+  ``RemoteIds.extra["image"]`` (or, for a variant found by lookup, from its ``image_url``); an
+  unchanged photo adds nothing, a changed one makes the unit an update of the batch. An image
+  BigCommerce refuses (it could not fetch it, say) does not cost the unit its listing: the
+  create or the item is sent again without it, the image is not recorded, and the next publish
+  tries it again.
 
 Idempotency and adoption: SKUs are unique store-wide and case-insensitive. A variant whose SKU
 is exactly the unit's integration id is the unit's (adopted, never duplicated): found in the
@@ -74,6 +81,27 @@ class _Work:
     index: int
     change: ListingChange
     iid: str
+    #: The image URL the variant holds once this call's write lands: sent in the body, or
+    #: already there. Recorded in ``RemoteIds.extra["image"]`` so it is not sent again.
+    image: str | None = None
+
+    @property
+    def wanted_image(self) -> str | None:
+        """The unit's first photo: the variant's one image."""
+        return mapping.unit_image(self.change.unit)
+
+    def image_to_send(self, current: str | None = None) -> str | None:
+        """The ``image_url`` to send: the wanted photo unless the variant has it already.
+
+        ``current`` is the variant's ``image_url`` as read back, when it was. Marks the work
+        as holding the image once written.
+        """
+        url = self.wanted_image
+        known = self.change.remote.extra.get("image") if self.change.remote else None
+        if url is None:
+            return None
+        self.image = url
+        return None if url in (known, current) else url
 
     @property
     def unit_serial(self) -> str:
@@ -136,7 +164,6 @@ class Publisher:
             self._adopt(left.conflicts)
         if resolve:
             self._resolve(resolve, hint=_product_hint(changes))
-        self._set_images(works)
         for index, first in self._repeats.items():
             self.outcomes[index] = self.outcomes[first]
         return [self.outcomes[i] for i in range(len(changes))]
@@ -200,13 +227,19 @@ class Publisher:
             assert ids is not None
             product_id, variant_id = ids
             if work.change.action is ListingAction.UPSERT:
-                body = mapping.batch_upsert(self.product, work.change.unit, variant_id)
+                body = mapping.batch_upsert(
+                    self.product, work.change.unit, variant_id, image=work.image_to_send()
+                )
                 items.append(_Item(work, "update", body, product_id, PublishResult.UPDATED))
             else:
                 items.append(self._withdraw_item(work, product_id, variant_id))
         return items
 
     def _withdraw_item(self, work: _Work, product_id: int, variant_id: int) -> _Item:
+        # Stock 0 leaves the variant's image in place: keep remembering it.
+        extra = work.change.remote.extra if work.change.remote else {}
+        known = extra.get("image")
+        work.image = known if isinstance(known, str) else None
         body = mapping.batch_withdraw(variant_id)
         return _Item(work, "withdraw", body, product_id, PublishResult.WITHDRAWN)
 
@@ -254,11 +287,8 @@ class Publisher:
                     items.append(self._withdraw_item(work, variant.product_id, variant.id))
             elif variant is None:
                 new.append(work)
-            elif self._matches(work, variant):
-                self._done(work, PublishResult.UNCHANGED, _remote(variant))
             else:
-                body = mapping.batch_upsert(self.product, work.change.unit, variant.id)
-                items.append(_Item(work, "update", body, variant.product_id, PublishResult.UPDATED))
+                items += self._update_or_keep(work, variant)
         items += self._create_items(remote, new)
         left = self._write(items)
         self._adopt(left.conflicts)
@@ -271,6 +301,15 @@ class Publisher:
                 code="variant-missing",
                 retryable=True,
             )
+
+    def _update_or_keep(self, work: _Work, variant: RemoteVariant) -> list[_Item]:
+        """An update item for a found variant, or none (UNCHANGED) when it already fits."""
+        image = work.image_to_send(variant.image_url or None)
+        if image is None and self._matches(work, variant):
+            self._done(work, PublishResult.UNCHANGED, _remote(variant))
+            return []
+        body = mapping.batch_upsert(self.product, work.change.unit, variant.id, image=image)
+        return [_Item(work, "update", body, variant.product_id, PublishResult.UPDATED)]
 
     def _matches(self, work: _Work, variant: RemoteVariant) -> bool:
         price = mapping.unit_price(self.product, work.change.unit)
@@ -308,7 +347,12 @@ class Publisher:
                 )
                 continue
             body = mapping.batch_create(
-                self.product, work.change.unit, remote.id, option.id, value_id
+                self.product,
+                work.change.unit,
+                remote.id,
+                option.id,
+                value_id,
+                image=work.image_to_send(),
             )
             items.append(_Item(work, "create", body, remote.id, PublishResult.CREATED))
         return items
@@ -345,17 +389,39 @@ class Publisher:
                 upserts.append(work)
         upserts = self._within_limit(upserts, already=0, product_id=None)
         name = self.product.title
-        # Each 409 adopts at least one unit, renames once, or ends: bounded.
-        for _attempt in range(len(upserts) + 2):
+        with_images = True
+        # Each 409 adopts at least one unit, renames once, or ends; images are dropped once.
+        for _attempt in range(len(upserts) + 3):
             if not upserts:
                 return None
-            body = mapping.new_product(self.product, [w.change.unit for w in upserts], name=name)
+            images = [w.image_to_send() if with_images else None for w in upserts]
+            if not with_images:
+                for work in upserts:
+                    work.image = None
+            body = mapping.new_product(
+                self.product, [w.change.unit for w in upserts], name=name, images=images
+            )
             response = self.client.create_product(body)
             if response.status_code < 300:
                 # A truncated answer raises "retry": the product may exist, and the next
                 # pass adopts it after the 409.
                 self._created(upserts, (self.client.read_json(response) or {}).get("data") or {})
                 return None
+            if (
+                with_images
+                and any(images)
+                and response.status_code in (400, 422)
+                and "image" in response.text.casefold()
+            ):
+                # A photo BigCommerce could not take must not keep the units off the shop:
+                # create them without images; the next publish sends the images again.
+                self.log.warning(
+                    "bigcommerce.image_refused",
+                    status=response.status_code,
+                    reason=self.client.http.excerpt(response),
+                )
+                with_images = False
+                continue
             if response.status_code != 409:
                 self._fail_all(upserts, response)
                 return None
@@ -435,11 +501,8 @@ class Publisher:
                 self._case_conflict(work, variant)
             elif work.change.action is ListingAction.WITHDRAW:
                 items.append(self._withdraw_item(work, variant.product_id, variant.id))
-            elif self._matches(work, variant):
-                self._done(work, PublishResult.UNCHANGED, _remote(variant))
             else:
-                body = mapping.batch_upsert(self.product, work.change.unit, variant.id)
-                items.append(_Item(work, "update", body, variant.product_id, PublishResult.UPDATED))
+                items += self._update_or_keep(work, variant)
         left = self._write(items)
         for work in left.missing + left.conflicts:
             self._fail(
@@ -471,16 +534,20 @@ class Publisher:
             for item in [i for i in items if i.kind == "withdraw"]:
                 self._delete(item)
             items = [i for i in items if i.kind != "withdraw"]
-        for batch in chunks(items, BATCH_LIMIT):
-            try:
-                result = self.client.batch_variants([item.body for item in batch])
-            except AuthenticationError:
-                raise
-            except RemoteError as exc:
-                for item in batch:
-                    self._fail_remote(item.work, exc)
-                continue
-            self._read_batch(batch, result, left)
+        while items:
+            # Items whose image alone was refused go round once more, without it.
+            again: list[_Item] = []
+            for batch in chunks(items, BATCH_LIMIT):
+                try:
+                    result = self.client.batch_variants([item.body for item in batch])
+                except AuthenticationError:
+                    raise
+                except RemoteError as exc:
+                    for item in batch:
+                        self._fail_remote(item.work, exc)
+                    continue
+                again += self._read_batch(batch, result, left)
+            items = again
         return left
 
     def _delete(self, item: _Item) -> None:
@@ -495,7 +562,9 @@ class Publisher:
         # Deleted (or already gone): no remote ids remain to remember.
         self._done(item.work, PublishResult.WITHDRAWN, None)
 
-    def _read_batch(self, batch: list[_Item], result: BatchResult, left: _Round) -> None:
+    def _read_batch(self, batch: list[_Item], result: BatchResult, left: _Round) -> list[_Item]:
+        """Record what the batch wrote; returns the items to send again without their image."""
+        again: list[_Item] = []
         unwritten: list[_Item] = []
         for item in batch:
             written = result.written(variant_id=_variant_id(item), sku=item.work.iid)
@@ -509,7 +578,16 @@ class Publisher:
                 variant_id=_variant_id(item), sku=item.work.iid, alone=len(unwritten) == 1
             )
             text = error.text.casefold()
-            if item.kind == "create" and (error.status == 409 or "duplicate" in text):
+            if "image_url" in item.body and error.status in (400, 422) and "image" in text:
+                # The photo, not the unit, was refused: list the unit without it; the image
+                # stays unrecorded, so the next publish offers it again.
+                self.log.warning(
+                    "bigcommerce.image_refused", integration_id=item.work.iid, reason=error.text
+                )
+                item.work.image = None
+                body = {k: v for k, v in item.body.items() if k != "image_url"}
+                again.append(_Item(item.work, item.kind, body, item.product_id, item.result))
+            elif item.kind == "create" and (error.status == 409 or "duplicate" in text):
                 left.conflicts.append(item.work)
             elif item.kind != "create" and (error.status == 404 or "not found" in text):
                 if item.kind == "withdraw":
@@ -525,59 +603,14 @@ class Publisher:
                     # 5xx inside a batch is transient; validation (4xx) will not change.
                     retryable=error.status >= 500 or error.status in (0, 429),
                 )
-
-    def _set_images(self, works: list[_Work]) -> None:
-        for work in works:
-            outcome = self.outcomes.get(work.index)
-            url = mapping.unit_image(work.change.unit)
-            if (
-                url is None
-                or outcome is None
-                or outcome.remote is None
-                or outcome.result
-                not in (PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED)
-            ):
-                continue
-            known = work.change.remote.extra.get("image") if work.change.remote else None
-            if known == url:
-                self.outcomes[work.index] = outcome.model_copy(
-                    update={"remote": _with_image(outcome.remote, url)}
-                )
-                continue
-            assert outcome.remote.product_id is not None
-            assert outcome.remote.variant_id is not None
-            try:
-                response = self.client.set_variant_image(
-                    int(outcome.remote.product_id), int(outcome.remote.variant_id), url
-                )
-            except AuthenticationError:
-                raise
-            except RemoteError as exc:
-                self.log.warning(
-                    "bigcommerce.image_failed", integration_id=work.iid, error=str(exc)
-                )
-                continue
-            if response.status_code >= 300:
-                # The unit is listed; only its photo is missing. Not recording the image
-                # makes the next publish of this unit try again.
-                self.log.warning(
-                    "bigcommerce.image_refused",
-                    integration_id=work.iid,
-                    status=response.status_code,
-                    reason=self.client.http.excerpt(response),
-                )
-                continue
-            result = outcome.result
-            if result is PublishResult.UNCHANGED:
-                result = PublishResult.UPDATED
-            self.outcomes[work.index] = outcome.model_copy(
-                update={"remote": _with_image(outcome.remote, url), "result": result}
-            )
+        return again
 
     # -- outcomes ------------------------------------------------------------------------
 
     def _done(self, work: _Work, result: PublishResult, remote: RemoteIds | None) -> None:
         unit = work.change.unit
+        if remote is not None and work.image is not None:
+            remote = _with_image(remote, work.image)
         self.outcomes[work.index] = PublishOutcome(
             sku=unit.sku, serial=unit.serial, result=result, remote=remote
         )

@@ -294,17 +294,6 @@ def test_bad_integration_id_fails_that_unit_without_a_request(fake, connector):
     assert fake.requests == []
 
 
-def test_unit_image_is_set_once_and_remembered(fake, connector):
-    unit = SerializedUnit(sku="0113942719", serial="IMG1", images=("https://img.example/1.jpg",))
-    first = connector.publish_variants(product=product(), changes=upserts([unit]))
-    assert first[0].remote.extra["image"] == "https://img.example/1.jpg"
-    assert next(iter(fake.variants.values()))["image_url"] == "https://img.example/1.jpg"
-    assert calls(fake, "POST", "/image") == 1
-    repriced = unit.model_copy(update={"price": Decimal("5")})
-    connector.publish_variants(product=product(), changes=upserts([repriced], first))
-    assert calls(fake, "POST", "/image") == 1
-
-
 def test_product_name_taken_by_another_sku_gets_the_sku_appended(fake, connector):
     connector.publish_variants(
         product=product(sku="A-1", title="Used Strat"),
