@@ -69,12 +69,15 @@ class Host:
         plugins: Mapping[str, object] | None = None,
         load_entrypoints: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Host:
         """Build the host from settings: load plugins, build each enabled connector, open the store.
 
         :param transport: an httpx transport every connector's client uses (embedding, tests).
         :param store: a store to use instead of opening ``settings.store.path``.
         :param plugins: extra plugin objects to register by name (besides entry points).
+        :param sleep: how connectors wait (retries, pacing); tests and benchmarks replace it.
+        :param clock: the monotonic clock connectors pace by (a benchmark's scaled time).
         """
         manager = PluginManager(
             load_entrypoints=load_entrypoints,
@@ -85,7 +88,9 @@ class Host:
         for name, section in settings.connectors.items():
             if not section.enabled:
                 continue
-            context = ConnectorContext(name=name, transport=transport, logger=logger, sleep=sleep)
+            context = ConnectorContext(
+                name=name, transport=transport, logger=logger, sleep=sleep, clock=clock
+            )
             manager.add_connector(name, section.plugin, section.options(), context)
         opened = store if store is not None else SQLiteStore.open(settings.store.path)
         return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger)
