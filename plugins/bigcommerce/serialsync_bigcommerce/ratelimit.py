@@ -9,6 +9,7 @@ rather than suffered; :func:`retry_signal` turns a 429 into a wait of exactly th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -79,9 +80,11 @@ class BigCommerceRateLimiter:
 
 
 def retry_signal(response: httpx.Response) -> RetryHint | None:
-    """On a 429, retry after the window's reset time (``X-Rate-Limit-Time-Reset-Ms``)."""
+    """On a 429, retry after the window's reset time (``X-Rate-Limit-Time-Reset-Ms``); retry a
+    read answered 2xx with a body cut short (a read is safe to send again; a write so answered
+    may have been applied, and is left to adoption)."""
     if response.status_code != 429:
-        return None
+        return _truncated_read(response)
     reset_ms = _int_header(response, RESET_MS)
     if reset_ms is not None:
         wait: float | None = reset_ms / 1000
@@ -90,3 +93,19 @@ def retry_signal(response: httpx.Response) -> RetryHint | None:
         retry_after = _int_header(response, "Retry-After")
         wait = float(retry_after) if retry_after is not None else None
     return RetryHint("BigCommerce rate limit reached (429)", wait=wait)
+
+
+def _truncated_read(response: httpx.Response) -> RetryHint | None:
+    try:
+        method = response.request.method
+    except RuntimeError:  # a response built by hand, with no request
+        return None
+    if method != "GET" or not 200 <= response.status_code < 300:
+        return None
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return RetryHint("BigCommerce answered a read with a body that is not JSON")
+    return None
