@@ -627,15 +627,7 @@ class Publisher:
         self.log.warning(
             "bigcommerce.unit_failed", sku=change.unit.sku, serial=change.unit.serial, code=code
         )
-        self.outcomes[index] = PublishOutcome(
-            sku=change.unit.sku,
-            serial=change.unit.serial,
-            result=PublishResult.FAILED,
-            reason=reason,
-            code=code,
-            retryable=retryable,
-            remote=change.remote,
-        )
+        self.outcomes[index] = change.failed(reason, code=code, retryable=retryable)
 
     def _fail_remote(self, work: _Work, error: RemoteError) -> None:
         self._fail(

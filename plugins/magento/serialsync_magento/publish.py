@@ -406,12 +406,4 @@ class Publisher:
 def _failed(
     change: ListingChange, reason: str, *, code: str | None, retryable: bool
 ) -> PublishOutcome:
-    return PublishOutcome(
-        sku=change.unit.sku,
-        serial=change.unit.serial,
-        result=PublishResult.FAILED,
-        remote=change.remote,
-        reason=reason,
-        code=code,
-        retryable=retryable,
-    )
+    return change.failed(reason, code=code, retryable=retryable)

@@ -101,15 +101,7 @@ def failed(
     change: ListingChange, reason: str, code: str | None, *, retryable: bool
 ) -> PublishOutcome:
     """A ``FAILED`` outcome that keeps the ids the change carried."""
-    return PublishOutcome(
-        sku=change.unit.sku,
-        serial=change.unit.serial,
-        result=PublishResult.FAILED,
-        remote=change.remote,
-        reason=reason,
-        code=code,
-        retryable=retryable,
-    )
+    return change.failed(reason, code=code, retryable=retryable)
 
 
 def failed_user_errors(

@@ -524,15 +524,7 @@ class Publisher:
         )
 
     def _fail(self, index: int, code: str, reason: str, *, retryable: bool = True) -> None:
-        unit = self.changes[index].unit
-        self.outcomes[index] = PublishOutcome(
-            sku=unit.sku,
-            serial=unit.serial,
-            result=PublishResult.FAILED,
-            code=code,
-            reason=reason,
-            retryable=retryable,
-        )
+        self.outcomes[index] = self.changes[index].failed(reason, code=code, retryable=retryable)
 
 
 def _variant_id(remote: RemoteIds | None) -> str | None:
