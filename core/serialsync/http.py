@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import itertools
+import json
 import logging
 import random
 import socket
@@ -131,6 +132,16 @@ def _default_transport(verify: bool) -> httpx.HTTPTransport:
     return httpx.HTTPTransport(
         verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
     )
+
+
+def _is_json(content: bytes) -> bool:
+    if not content:
+        return True  # an empty 2xx (204-like) is an answer, not a truncation
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -270,8 +281,13 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         operation: str | None = None,
+        expect_json: bool = False,
     ) -> httpx.Response:
         """Send a request with pacing and retries; return the final response.
+
+        With ``expect_json=True``, a 2xx answer whose body is not JSON (cut short by a proxy or
+        a dropped upstream) is retried like a 5xx when the request is safe to repeat, and
+        returned as it is otherwise.
 
         Non-retryable responses (4xx other than 429, and anything a plugin does not flag) are
         returned as they are: the plugin reads the platform's error shape, or calls
@@ -298,7 +314,7 @@ class HttpClient:
         attempts = itertools.count(1)
         try:
             response: httpx.Response = retrying(
-                self._attempt, build, safe_to_repeat, operation, attempts
+                self._attempt, build, safe_to_repeat, operation, attempts, expect_json
             )
             return response
         except _RetryNeededError as last:
@@ -394,6 +410,7 @@ class HttpClient:
         safe_to_repeat: bool,
         operation: str | None,
         attempts: Iterator[int],
+        expect_json: bool = False,
     ) -> httpx.Response:
         attempt = next(attempts)
         request = build()
@@ -455,6 +472,9 @@ class HttpClient:
                     throttled=refused,
                 )
             return response
+        if expect_json and safe_to_repeat and status < 300 and not _is_json(response.content):
+            log.warning("http.malformed_body", status=status, elapsed_ms=elapsed_ms)
+            raise _RetryNeededError("a body that is not JSON", wait=None, response=response)
         log.debug("http.response", status=status, elapsed_ms=elapsed_ms)
         return response
 

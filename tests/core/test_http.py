@@ -464,3 +464,28 @@ def test_unparseable_retry_after_falls_back_to_backoff(respx_mock, fake_time):
     client(fake_time).get("/items")
     assert len(fake_time.sleeps) == 1
     assert 0.25 <= fake_time.sleeps[0] <= 0.5
+
+
+def test_truncated_json_is_retried_when_json_is_expected_and_safe(respx_mock, fake_time):
+    cut = httpx.Response(
+        200, content=b'{"items": [1, 2', headers={"content-type": "application/json"}
+    )
+    whole = httpx.Response(200, json={"items": [1, 2]})
+    route = respx_mock.get(f"{BASE}/items").mock(side_effect=[cut, whole])
+    response = client(fake_time).get("/items", expect_json=True)
+    assert response.json() == {"items": [1, 2]}
+    assert route.call_count == 2
+
+
+def test_truncated_json_of_an_unsafe_post_is_returned_not_resent(respx_mock, fake_time):
+    cut = httpx.Response(200, content=b'{"id": 4', headers={"content-type": "application/json"})
+    route = respx_mock.post(f"{BASE}/orders").mock(side_effect=[cut, ok()])
+    response = client(fake_time).post("/orders", json={}, expect_json=True)
+    assert response.content == b'{"id": 4'
+    assert route.call_count == 1
+
+
+def test_without_expect_json_a_body_is_never_judged(respx_mock, fake_time):
+    route = respx_mock.get(f"{BASE}/page").mock(side_effect=[httpx.Response(200, text="<html>")])
+    assert client(fake_time).get("/page").text == "<html>"
+    assert route.call_count == 1

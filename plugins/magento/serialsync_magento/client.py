@@ -146,6 +146,8 @@ class MagentoClient:
             params=params,
             idempotent=idempotent,
             operation=operation,
+            # A body cut short is resent when the call is safe to repeat (reads, upserts).
+            expect_json=True,
         )
         return self._check(response, operation)
 

@@ -96,6 +96,8 @@ class ShopifyClient:
             json={"query": document, "variables": dict(variables), "operationName": operation},
             idempotent=is_query if idempotent is None else idempotent,
             operation=operation,
+            # A body cut short is resent when the call is safe to repeat (queries).
+            expect_json=True,
         )
         if response.status_code in (401, 403):
             raise AuthenticationError(
