@@ -423,13 +423,7 @@ class Catalog:
         _check_size(variants_in, ["variants"])
         product = self.products.get(str(args.get("productId")))
         if product is None:
-            return {
-                "product": None,
-                "productVariants": None,
-                "userErrors": [
-                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
-                ],
-            }
+            return {**_product_missing(), "productVariants": None}
         existing = {self.variants[v].option_value for v in product.variant_ids}
         if len(product.variant_ids) + len(variants_in) > self.max_variants:
             # Assumed code and wording; the limit itself is Shopify's.
@@ -521,13 +515,7 @@ class Catalog:
         _check_size(variants_in, ["variants"])
         product = self.products.get(str(args.get("productId")))
         if product is None:
-            return {
-                "product": None,
-                "productVariants": None,
-                "userErrors": [
-                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
-                ],
-            }
+            return {**_product_missing(), "productVariants": None}
         errors: list[dict[str, Any]] = []
         valid: list[tuple[FakeVariant, dict[str, Any]]] = []
         for index, variant in enumerate(variants_in):
@@ -593,12 +581,7 @@ class Catalog:
         _check_size(ids, ["variantsIds"])
         product = self.products.get(str(args.get("productId")))
         if product is None:
-            return {
-                "product": None,
-                "userErrors": [
-                    _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
-                ],
-            }
+            return _product_missing()
         if any(i not in product.variant_ids for i in ids):
             return {
                 "product": None,
@@ -846,3 +829,13 @@ def _option_value(variant: dict[str, Any], option_name: str) -> str | None:
         if value.get("optionName") in (option_name, None) and value.get("name"):
             return str(value["name"])
     return None
+
+
+def _product_missing() -> dict[str, Any]:
+    """The payload a variants mutation answers for an unknown ``productId``."""
+    return {
+        "product": None,
+        "userErrors": [
+            _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
+        ],
+    }
