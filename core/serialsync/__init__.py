@@ -65,6 +65,7 @@ from serialsync.model import (
     SaleReceipt,
     SerializedUnit,
     UnitKey,
+    UnreadableRecord,
 )
 
 __version__ = "0.1.0"
@@ -119,6 +120,7 @@ __all__ = [
     "Timeouts",
     "UnitKey",
     "UnitStatus",
+    "UnreadableRecord",
     "__version__",
     "check_length",
     "compose",

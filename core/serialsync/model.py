@@ -36,6 +36,7 @@ __all__ = [
     "SerializedUnit",
     "UnitKey",
     "UnitStatus",
+    "UnreadableRecord",
 ]
 
 
@@ -106,17 +107,36 @@ class Product(_Frozen):
     units: tuple[SerializedUnit, ...] = ()
 
 
+class UnreadableRecord(_Frozen):
+    """A platform record (an order, a POS item) that a plugin could not map to the model.
+
+    A plugin never stops a stream for one record it cannot read: it returns the record here,
+    and the engine quarantines it durably with its ``reason`` and raw ``payload`` and goes on
+    past it. ``key`` is the platform's id of the record (the order id, the POS item id);
+    ``updated_at`` is its last change as the platform reports it, when that much could be read,
+    so the cursor may move past it. ``payload`` is the record's raw JSON as received (the plugin
+    leaves out credentials; the engine redacts personal data before storing it).
+    """
+
+    key: str
+    reason: str
+    payload: str = ""
+    updated_at: datetime | None = None
+
+
 class InventoryPage(_Frozen):
     """One page of ``fetch_inventory``.
 
     ``deleted`` names units the POS no longer has (deleted, or no longer offered online);
-    the engine withdraws them. ``next_page`` is an opaque token for the next call, or ``None``
+    the engine withdraws them. ``unreadable`` holds items the plugin could not map; the engine
+    quarantines each and goes on. ``next_page`` is an opaque token for the next call, or ``None``
     on the last page. ``high_water`` is the latest change time this page covers; the engine
     keeps the highest as the cursor for the next pass.
     """
 
     products: tuple[Product, ...] = ()
     deleted: tuple[UnitKey, ...] = ()
+    unreadable: tuple[UnreadableRecord, ...] = ()
     next_page: str | None = None
     high_water: datetime | None = None
 
@@ -250,9 +270,14 @@ class Order(_Frozen):
 
 
 class OrdersPage(_Frozen):
-    """One page of ``fetch_orders``; ``next_page`` is ``None`` on the last page."""
+    """One page of ``fetch_orders``; ``next_page`` is ``None`` on the last page.
+
+    ``unreadable`` holds the orders of this page that the plugin could not map (a negative
+    quantity, a missing field, an unknown state): the engine quarantines each and reads on.
+    """
 
     orders: tuple[Order, ...] = ()
+    unreadable: tuple[UnreadableRecord, ...] = ()
     next_page: str | None = None
 
 

@@ -60,6 +60,7 @@ EXPECTED_ALL = [
     "Timeouts",
     "UnitKey",
     "UnitStatus",
+    "UnreadableRecord",
     "__version__",
     "check_length",
     "compose",
