@@ -106,7 +106,9 @@ def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host
             context = ConnectorContext(
                 name=name, sleep=scale.sleeper(f"client:{name}"), clock=scale.monotonic
             )
-            manager.add_connector(name, section.plugin, section.options(), context)
+            manager.add_connector(
+                name, section.plugin, section.options(reveal_secrets=True), context
+            )
     store = SQLiteStore.open(settings.store.path)
     return Host(
         plugins=manager,

@@ -91,7 +91,9 @@ class Host:
             context = ConnectorContext(
                 name=name, transport=transport, logger=logger, sleep=sleep, clock=clock
             )
-            manager.add_connector(name, section.plugin, section.options(), context)
+            manager.add_connector(
+                name, section.plugin, section.options(reveal_secrets=True), context
+            )
         opened = store if store is not None else SQLiteStore.open(settings.store.path)
         return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger)
 

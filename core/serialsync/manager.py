@@ -44,7 +44,7 @@ from serialsync.model import (
     Sale,
     SaleReceipt,
 )
-from serialsync.redaction import Redactor, register_secret
+from serialsync.redaction import MaskedOptions, Redactor, register_secret
 
 ENTRY_POINT_GROUP = "serialsync"
 DISABLE_AUTOLOAD_ENV = "SERIALSYNC_DISABLE_PLUGIN_AUTOLOAD"
@@ -247,6 +247,11 @@ class PluginManager:
             raise ConfigurationError(
                 f"connectors.{name}.plugin: unknown connector type {type_name!r}{hint}; "
                 f"known types: {known}"
+            )
+        if isinstance(settings, MaskedOptions):
+            raise ConfigurationError(
+                f"connectors.{name}: the settings given are masked; build a connector from "
+                "section.options(reveal_secrets=True)"
             )
         if isinstance(settings, ConnectorSettings):
             validated = settings

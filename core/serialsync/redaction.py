@@ -74,6 +74,28 @@ def reveal(value: SecretStr | str | None) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+class MaskedOptions(dict[str, Any]):
+    """Settings whose values are masked: a copy to show, never to build a connector from.
+
+    The plugin manager refuses one, so code that still expects the plain values fails with a
+    clear error instead of sending ``***`` as a token.
+    """
+
+
+def mask_values(value: Any) -> Any:
+    """``value`` with every leaf masked (mappings and lists kept, so the keys stay readable).
+
+    Booleans and ``None`` tell nothing and stay as they are.
+    """
+    if isinstance(value, Mapping):
+        return {k: mask_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_values(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return MASK
+
+
 def register_secret(value: SecretStr | str | None) -> None:
     """Remember a secret value so :func:`redact_event` scrubs it from every log event."""
     text = reveal(value)

@@ -21,7 +21,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +43,7 @@ from pydantic_settings import (
 from serialsync.errors import ConfigurationError
 from serialsync.integration_id import SerialRules
 from serialsync.manager import format_validation_error
+from serialsync.redaction import MaskedOptions, mask_values
 
 CONFIG_ENV = "SERIALSYNC_CONFIG"
 CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -45,23 +57,49 @@ _TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("serialsync_toml_data
 class ConnectorSection(BaseModel):
     """One ``[connectors.<name>]`` section: the plugin, and that plugin's own settings.
 
-    The plugin's settings stay unvalidated here (the plugin's model validates them), and are
-    hidden from the repr: they usually hold secrets.
+    The plugin's settings stay unvalidated here (the plugin's model validates them when the
+    connector is built), so only the plugin knows which of them are secret. Until then every
+    value is kept out of sight: the repr, :meth:`options`, ``model_dump()`` and
+    ``model_dump_json()`` show the keys with masked values, and the values are not attributes.
+    A caller that needs them asks explicitly: ``options(reveal_secrets=True)``, or
+    ``model_dump(context={"reveal_secrets": True})``.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     plugin: str
     enabled: bool = True
+    _options: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    def options(self) -> dict[str, Any]:
-        """The section without ``plugin`` and ``enabled``: what the plugin's model validates."""
-        return dict(self.model_extra or {})
+    @model_validator(mode="after")
+    def _hide_options(self) -> ConnectorSection:
+        # Moved out of the model's extras, which pydantic shows as attributes, in
+        # ``model_extra`` and in ``dict(section)``.
+        extra = self.__pydantic_extra__ or {}
+        self._options = dict(extra)
+        extra.clear()
+        return self
+
+    def options(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """The section without ``plugin`` and ``enabled``: what the plugin's model validates.
+
+        Masked unless ``reveal_secrets`` is true (building a connector is the one use that
+        needs the plain values).
+        """
+        if reveal_secrets:
+            return dict(self._options)
+        return MaskedOptions(mask_values(self._options))
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        reveal = bool(isinstance(info.context, dict) and info.context.get("reveal_secrets"))
+        return {**data, **self.options(reveal_secrets=reveal)}
 
     def __repr_args__(self) -> Iterator[tuple[str, Any]]:
         yield "plugin", self.plugin
         yield "enabled", self.enabled
-        yield "options", f"<{len(self.model_extra or {})} hidden>"
+        yield "options", f"<{len(self._options)} hidden>"
 
 
 class StoreSettings(BaseModel):

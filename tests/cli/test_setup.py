@@ -198,7 +198,7 @@ def test_an_uncommented_example_section_is_a_valid_connector(cli_env: Path):
     path.write_text(uncommented + '\npublishing_marker = "m"\n')
     settings = load_settings(path)
     manager = PluginManager(load_entrypoints=False, plugins={"memory": PLUGIN})
-    options = settings.connectors["memory_channel"].options()
+    options = settings.connectors["memory_channel"].options(reveal_secrets=True)
     manager.add_connector("memory_channel", "memory_channel", options)
 
 

@@ -94,7 +94,10 @@ def test_environment_nests_a_secret_into_a_toml_connector_section(config, monkey
     monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN", "shpat_from_env")
     section = load_settings(config).connectors["shop"]
     assert section.plugin == "shopify"
-    assert section.options() == {"shop": "acme", "access_token": "shpat_from_env"}
+    assert section.options(reveal_secrets=True) == {
+        "shop": "acme",
+        "access_token": "shpat_from_env",
+    }
 
 
 def test_dotenv_lines_of_other_tools_are_ignored(config, clean_env):
@@ -219,9 +222,102 @@ def test_connector_section_repr_hides_its_options(config, monkeypatch):
     assert "hidden" in repr(settings.connectors["shop"])
 
 
+SECRET_TOML = """\
+[connectors.shop]
+plugin = "shopify"
+shop = "acme"
+access_token = "shpat_in_the_file_0001"
+page_size = 25
+verify_tls = false
+
+[connectors.shop.keys]
+eu = "key_eu_in_the_file"
+"""
+
+
+def every_way_out(settings: Settings) -> list[str]:
+    """Every public way a caller can read the settings, as text."""
+    section = settings.connectors["shop"]
+    return [
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+        str(settings.model_dump(mode="json")),
+        str(dict(settings)),
+        str(list(settings)),
+        str(vars(settings)),
+        repr(section),
+        str(section),
+        str(section.model_dump()),
+        section.model_dump_json(),
+        str(section.model_extra),
+        str(dict(section)),
+        str(section.options()),
+        str(settings.model_copy().model_dump()),
+    ]
+
+
+def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__PASSWORD", "pw_from_the_environment")
+    settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
+    for shown in every_way_out(settings):
+        for secret in ("shpat_in_the_file_0001", "key_eu_in_the_file", "pw_from_the"):
+            assert secret not in shown, shown
+    dumped = settings.model_dump()["connectors"]["shop"]
+    # The options' keys stay readable; the section is not validated yet, so only the plugin
+    # knows which values are secret: every value is masked, a boolean tells nothing.
+    assert dumped == {
+        "plugin": "shopify",
+        "enabled": True,
+        "shop": "***",
+        "access_token": "***",
+        "password": "***",
+        "page_size": "***",
+        "verify_tls": False,
+        "keys": {"eu": "***"},
+    }
+    assert not hasattr(settings.connectors["shop"], "access_token")
+
+
+def test_secrets_come_out_only_when_the_caller_asks(tmp_path):
+    settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
+    revealed = {"reveal_secrets": True}
+    plain = settings.model_dump(context=revealed)["connectors"]["shop"]
+    assert plain["access_token"] == "shpat_in_the_file_0001"
+    assert plain["keys"] == {"eu": "key_eu_in_the_file"}
+    assert "shpat_in_the_file_0001" in settings.model_dump_json(context=revealed)
+    options = settings.connectors["shop"].options(reveal_secrets=True)
+    assert options["access_token"] == "shpat_in_the_file_0001"
+    assert options["page_size"] == 25
+    # What model_dump revealed loads back into the same settings.
+    assert Settings.model_validate(settings.model_dump(context=revealed)) == settings
+
+
+def test_masked_options_are_refused_by_the_connector_factory(config, monkeypatch):
+    # A caller still relying on options() carrying the secrets would build a connector with
+    # "***" as its token: it gets a clear error instead.
+    monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN", "shpat_from_env")
+    section = load_settings(config).connectors["shop"]
+    with pytest.raises(ConfigurationError, match="reveal_secrets=True"):
+        manager_with_shop_type().add_connector("shop", section.plugin, section.options())
+
+
+def test_plugin_settings_keep_secrets_masked_too():
+    settings = ShopSettings(shop="acme", access_token=SecretStr("shpat_model_secret"))
+    for shown in (
+        repr(settings),
+        str(settings),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+        str(settings.model_dump(mode="json")),
+    ):
+        assert "shpat_model_secret" not in shown
+
+
 def test_connector_section_options_leave_out_plugin_and_enabled():
     section = ConnectorSection(plugin="shopify", enabled=False, shop="acme")
-    assert section.options() == {"shop": "acme"}
+    assert section.options(reveal_secrets=True) == {"shop": "acme"}
     assert not section.enabled
 
 
@@ -269,7 +365,7 @@ def test_connector_section_is_validated_by_the_plugin_settings_model(config, mon
     monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN", "shpat_from_env")
     section = load_settings(config).connectors["shop"]
     manager = manager_with_shop_type()
-    handle = manager.add_connector("shop", section.plugin, section.options())
+    handle = manager.add_connector("shop", section.plugin, section.options(reveal_secrets=True))
     assert isinstance(handle.settings, ShopSettings)
     assert handle.settings.shop == "acme"
     assert handle.settings.access_token.get_secret_value() == "shpat_from_env"

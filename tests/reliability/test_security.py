@@ -38,7 +38,9 @@ def secrets_of(config: Path, sandbox: Sandbox) -> set[str]:
     settings = load_settings(config)
     found: set[str] = set()
     for name, section in settings.connectors.items():
-        model = sandbox.connector_types[name].settings_model.model_validate(section.options())
+        model = sandbox.connector_types[name].settings_model.model_validate(
+            section.options(reveal_secrets=True)
+        )
         found |= {s.get_secret_value() for s in model.secret_values()}
     for fake in sandbox.pos_fakes().values():
         found |= set(getattr(fake, "issued_tokens", []))
@@ -168,7 +170,9 @@ def test_tls_is_verified_unless_one_connector_turns_it_off_which_warns(tmp_path)
         config = h.write_config(sandbox, tmp_path)
         settings = load_settings(config)
         for name, section in settings.connectors.items():
-            model = sandbox.connector_types[name].settings_model.model_validate(section.options())
+            model = sandbox.connector_types[name].settings_model.model_validate(
+                section.options(reveal_secrets=True)
+            )
             assert model.verify_tls is True, name  # on unless a connector says otherwise
         with capture_logs() as events, h.open_host(config, CLOCK):
             pass
