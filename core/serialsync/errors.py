@@ -20,14 +20,25 @@
         └── SchemaVersionError      the database was written by a newer serialsync
 
 Messages never carry secrets: remote errors carry a redacted URL and a short excerpt of the
-body, never request headers.
+body, never request headers. Nor do they carry a customer's personal data: every message goes
+through :func:`~serialsync.redaction.redact_personal_data` when the error is made, whoever
+wrote it (a plugin quoting its platform's refusal included).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from serialsync.redaction import redact_personal_data
+
 
 class SerialsyncError(Exception):
     """Base of every error serialsync raises on purpose."""
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            args = (redact_personal_data(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ConfigurationError(SerialsyncError):

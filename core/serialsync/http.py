@@ -46,7 +46,13 @@ from serialsync.errors import (
     RetryableRemoteError,
 )
 from serialsync.logging import get_logger
-from serialsync.redaction import MASK, Redactor, register_secret, registered_secrets
+from serialsync.redaction import (
+    MASK,
+    Redactor,
+    redact_personal_data,
+    register_secret,
+    registered_secrets,
+)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_EXCERPT = 300
@@ -375,7 +381,8 @@ class HttpClient:
             body = response.text
         except (httpx.ResponseNotRead, UnicodeDecodeError):
             return "<unreadable body>"
-        body = self.redactor.text(" ".join(body.split()))
+        # Personal data first, while a JSON body is still whole enough to be read field by field.
+        body = self.redactor.text(" ".join(redact_personal_data(body).split()))
         # Platforms echo requests back in errors: mask what this one carried in secret query
         # parameters and headers too (a signature, a Basic credential are not settings).
         try:

@@ -1,4 +1,4 @@
-"""Keeping secrets out of log lines, exception messages and reprs.
+"""Keeping secrets and customers' personal data out of log lines, exception messages and reprs.
 
 A :class:`Redactor` knows the secret *values* of one connector (tokens, keys, passwords) and the
 *names* of query parameters and headers that carry secrets on any platform. The HTTP client runs
@@ -6,10 +6,20 @@ every URL, header and body excerpt it logs or puts in an error through one.
 
 :func:`redact_event` is a structlog processor the CLI installs as a last line of defence: it
 scrubs every value registered with :func:`register_secret` from every event.
+
+:func:`redact_personal_data` masks a customer's personal data (names, emails, phone numbers,
+addresses) in text a platform sent: values under the keys platforms put them in (``email``,
+``billing_address``, ``firstName``…), in JSON, form, XML or PHP-dump shape, and emails and
+phone numbers anywhere. Every exception serialsync raises, every excerpt of a response body,
+every log event the CLI writes and every pass record (``run --json``, the ``runs`` table) goes
+through it. A name in free prose ("Order for Jane Doe failed") cannot be told from other words
+and is not caught; the platforms put names in fields, where it is.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
@@ -180,25 +190,206 @@ class Redactor:
         }
 
 
+# -- customers' personal data -------------------------------------------------------------------
+
+#: Keys (folded to snake_case) whose value is one piece of a person: name, contact, address.
+PERSONAL_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "middle_name",
+        "firstname",
+        "lastname",
+        "middlename",
+        "full_name",
+        "fullname",
+        "display_name",
+        "name_on_card",
+        "email",
+        "email_address",
+        "contact_email",
+        "billing_email",
+        "phone",
+        "phone_number",
+        "telephone",
+        "mobile",
+        "fax",
+        "street",
+        "street_1",
+        "street_2",
+        "street1",
+        "street2",
+        "street_address",
+        "address1",
+        "address2",
+        "address_1",
+        "address_2",
+        "line1",
+        "line2",
+        "city",
+        "postcode",
+        "post_code",
+        "postal_code",
+        "zip",
+        "zip_code",
+        "company",
+        "ip_address",
+        "browser_ip",
+        "customer_note",
+    }
+)
+
+#: Keys (folded) whose whole value is a person or an address: every leaf under them is masked.
+PERSONAL_CONTAINERS = frozenset(
+    {
+        "billing",
+        "shipping",
+        "customer",
+        "buyer",
+        "recipient",
+        "contact",
+        "address",
+        "addresses",
+        "default_billing",
+        "default_shipping",
+        "destination",
+    }
+)
+
+# "customer_firstname", "customer_email", "customer_dob" (Magento) are personal; a customer's id
+# or group is not, and an operator needs it to find the order.
+_NOT_PERSONAL_SUFFIXES = ("_id", "_ids", "_is_guest", "_group", "_count", "_type")
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _fold(key: str) -> str:
+    """``billingAddress``, ``Billing-Address``, ``billing address`` → ``billing_address``."""
+    return _NON_WORD.sub("_", _CAMEL.sub("_", key).lower()).strip("_")
+
+
+def is_personal_key(key: str) -> bool:
+    """Whether a field named ``key`` holds a piece of a person (a name, an email…)."""
+    folded = _fold(key)
+    if folded in PERSONAL_FIELDS:
+        return True
+    return folded.startswith("customer_") and not folded.endswith(_NOT_PERSONAL_SUFFIXES)
+
+
+def is_personal_container(key: str) -> bool:
+    """Whether a field named ``key`` holds a whole person or address (mask all under it)."""
+    folded = _fold(key)
+    return folded in PERSONAL_CONTAINERS or folded.endswith(("_address", "_addresses"))
+
+
+def _names_a_person(key: str) -> bool:
+    return is_personal_key(key) or is_personal_container(key)
+
+
+def _mask_personal(value: Any, inside: bool = False) -> Any:
+    if isinstance(value, dict):
+        masked: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if is_personal_container(name):
+                masked[key] = _mask_personal(item, inside=True)
+            elif is_personal_key(name):
+                masked[key] = mask_values(item)
+            else:
+                masked[key] = _mask_personal(item, inside)
+        return masked
+    if isinstance(value, list):
+        return [_mask_personal(item, inside) for item in value]
+    if inside:
+        return mask_values(value)
+    if isinstance(value, str):
+        return _mask_personal_text(value)
+    return value
+
+
+#: ``"key": "value"`` (or a number), also inside an escaped JSON string, and a value cut short
+#: at the end of an excerpt.
+_JSON_PAIR = re.compile(
+    r'(?P<head>\\?"(?P<key>[A-Za-z_][\w -]*)\\?"\s*:\s*)'
+    r'(?P<value>\\?"(?:[^"\\]|\\[^"])*(?:\\?"|$)|-?\d[\d.]*)'
+)
+#: ``key=value`` in a query string or a form body.
+_FORM_PAIR = re.compile(
+    r"(?P<head>(?:^|(?<=[?&;\s]))(?P<key>[A-Za-z_][\w.\[\]-]*)=)(?P<value>[^&\s]*)"
+)
+#: ``<key>value</key>``.
+_XML_PAIR = re.compile(r"(?P<head><(?P<key>[A-Za-z_][\w-]*)>)(?P<value>[^<]*)(?=</(?P=key)>)")
+#: ``[key] => value`` (a PHP ``print_r`` dump in an error page).
+_PHP_PAIR = re.compile(
+    r"(?P<head>\[(?P<key>[A-Za-z_][\w-]*)\]\s*=>\s*)(?P<value>[^\[\n)]*?)(?=\s*(?:\[|\)|\n|$))"
+)
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+#: International numbers (``+44 20 7946 0958``) and North American ones (``(555) 123-4567``,
+#: ``555-123-4567``). Bare digit runs are left alone: they are SKUs, serials and ids.
+_PHONE = re.compile(
+    r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w])"
+    r"|(?<![\w(])\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\w)"
+)
+
+
+def _masked_pair(match: re.Match[str]) -> str:
+    if not _names_a_person(match["key"]):
+        return match[0]
+    value = match["value"]
+    if value.startswith(('\\"', '"')):
+        quote = '\\"' if value.startswith("\\") else '"'
+        return f"{match['head']}{quote}{MASK}{quote}"
+    return f"{match['head']}{MASK}"
+
+
+def _mask_personal_text(text: str) -> str:
+    for pattern in (_JSON_PAIR, _FORM_PAIR, _XML_PAIR, _PHP_PAIR):
+        text = pattern.sub(_masked_pair, text)
+    return _PHONE.sub(MASK, _EMAIL.sub(MASK, text))
+
+
+def redact_personal_data(text: str) -> str:
+    """``text`` with a customer's personal data masked (see the module docstring).
+
+    A JSON body is masked field by field and written back as JSON; any other text (a cut-short
+    body, an HTML page, a message quoting a body) by the patterns of its key/value pairs.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            pass
+        else:
+            return json.dumps(_mask_personal(parsed), ensure_ascii=False)
+    return _mask_personal_text(text)
+
+
 def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        return value
+        return redact_personal_data(value)
     if isinstance(value, SecretStr):
         return MASK
     if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
+        return {
+            k: mask_values(v) if _names_a_person(str(k)) else _scrub(v, secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v, secrets) for v in value)
     return value
 
 
 def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
-    """structlog processor: scrub every registered secret from every value of the event."""
+    """structlog processor: scrub every registered secret and a customer's personal data
+    (:func:`redact_personal_data`) from every value of the event."""
     # Longest first, so a secret that contains another is masked whole.
     secrets = sorted(registered_secrets(), key=len, reverse=True)
-    if not secrets:
-        return event
-    return {k: _scrub(v, secrets) for k, v in event.items()}
+    return {
+        k: mask_values(v) if _names_a_person(k) else _scrub(v, secrets) for k, v in event.items()
+    }

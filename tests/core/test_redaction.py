@@ -25,7 +25,13 @@ from serialsync import (
 )
 from serialsync.logging import configure_logging
 from serialsync.manager import ConnectorHandle, PluginManager
-from serialsync.redaction import MASK, Redactor, redact_event, register_secret
+from serialsync.redaction import (
+    MASK,
+    Redactor,
+    redact_event,
+    redact_personal_data,
+    register_secret,
+)
 
 BASE = "https://shop.example"
 TOKEN = "shpat_0123456789abcdef"  # the header token, held as a SecretStr setting
@@ -250,3 +256,75 @@ def test_secrets_nested_in_dicts_and_lists_of_settings_are_redacted():
     assert {s.get_secret_value() for s in settings.secret_values()} == {"key_eu_5551", "key_us_777"}
     http = ConnectorContext(name="multi").http_client(settings)
     assert http.redactor.text("key_eu_5551 / key_us_777") == f"{MASK} / {MASK}"
+
+
+# -- customers' personal data ------------------------------------------------------------------
+
+PERSON = ("Philippa", "Quarrington", "phil.q@example.org", "+44 20 7946 0958", "17 Larkspur")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # JSON bodies, snake_case and camelCase, the person in a container or field by field.
+        '{"billing_address": {"first_name": "Philippa", "street_1": "17 Larkspur Lane"}}',
+        '{"customer": {"firstName": "Philippa", "lastName": "Quarrington", "note": "x"}}',
+        '{"customer_firstname": "Philippa", "customer_email": "phil.q@example.org"}',
+        '[{"shippingAddress": {"address1": "17 Larkspur Lane", "phone": "+44 20 7946 0958"}}]',
+        # A body cut short, and a body quoted (escaped) inside a message.
+        'answered 400: {"billing": {"first_name": "Philippa", "last_name": "Quarrin',
+        'refused: "{\\"email\\": \\"phil.q@example.org\\", \\"last_name\\": \\"Quarrington\\"}"',
+        # Forms, query strings, XML, a PHP dump in an error page, and free text.
+        "GET /orders?customer_email=phil.q%40example.org&first_name=Philippa",
+        "<customer><firstname>Philippa</firstname><lastname>Quarrington</lastname></customer>",
+        "WC_Order Object ( [billing] => Array ( [first_name] => Philippa [phone] => 020 ) )",
+        "The order of phil.q@example.org (call +44 20 7946 0958) could not be loaded.",
+    ],
+)
+def test_personal_data_is_masked_in_every_shape_a_platform_sends(text: str) -> None:
+    masked = redact_personal_data(text)
+    assert MASK in masked
+    for piece in PERSON:
+        assert piece not in masked, masked
+
+
+def test_what_an_operator_needs_is_left_alone() -> None:
+    text = (
+        '{"id": 1001, "customer_id": 77, "status": "paid", "sku": "0113942719|||US210033734", '
+        '"title": "Martin D-28", "date_modified": "2026-12-06T21:27:58+00:00", "total": "2999.00"}'
+    )
+    assert json.loads(redact_personal_data(text)) == json.loads(text)
+    free = "serial US210033734 of SKU 0113942719, order #1001 at 127.0.0.1:8080 on 2026-12-06"
+    assert redact_personal_data(free) == free
+
+
+def test_an_error_message_is_masked_whoever_wrote_it() -> None:
+    error = RemoteError("AIM refused: customer phil.q@example.org, phone (555) 123-4567")
+    assert "phil.q" not in str(error) and "123-4567" not in str(error)
+    assert str(error) == f"AIM refused: customer {MASK}, phone {MASK}"
+
+
+def test_an_excerpt_of_a_response_body_carries_no_personal_data() -> None:
+    body = {"errors": {"billing_address": {"first_name": "Philippa", "email": "p@example.org"}}}
+    response = httpx.Response(422, json=body, request=httpx.Request("GET", f"{BASE}/orders"))
+    client = HttpClient(connector="shop", base_url=BASE)
+    excerpt = client.excerpt(response)
+    assert "Philippa" not in excerpt and "p@example.org" not in excerpt
+    assert "billing_address" in excerpt  # what the platform complained about stays readable
+    assert "Philippa" not in str(client.error_for(response))
+
+
+def test_redact_event_masks_personal_fields_and_personal_data_in_text() -> None:
+    event = redact_event(
+        None,
+        "info",
+        {
+            "event": "orders.read",
+            "customer_email": "phil.q@example.org",
+            "billing": {"name": "Philippa Quarrington"},
+            "error": 'answered 400: {"last_name": "Quarrington"}',
+            "order_id": "1001",
+        },
+    )
+    assert "Quarrington" not in str(event) and "phil.q" not in str(event)
+    assert event["order_id"] == "1001" and event["event"] == "orders.read"

@@ -12,10 +12,11 @@ from __future__ import annotations
 import ast
 import json
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from serialsync import FinancialStatus
@@ -288,3 +289,234 @@ def test_no_code_turns_tls_verification_off_by_itself() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+# -- customer personal data --------------------------------------------------------------------
+
+#: One customer, as a platform might echo her in an error body.
+CUSTOMER = {
+    "first": "Philippa",
+    "last": "Quarrington",
+    "email": "philippa.q@example.org",
+    "phone": "+44 20 7946 0958",
+    "street": "17 Larkspur Lane",
+    "postcode": "GL20 5PT",
+}
+
+
+def _json_answer(status: int, body: Any) -> httpx.Response:
+    return httpx.Response(
+        status, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+
+
+def _echoing_errors() -> dict[str, tuple[Callable[[httpx.Request], bool], httpx.Response]]:
+    """Per platform: which request to refuse, and the refusal, echoing the customer in the
+    platform's own error shape (a 4xx quoting the billing address of the order it choked on)."""
+    c = CUSTOMER
+    return {
+        "bigcommerce": (
+            lambda r: r.method == "GET" and r.url.path.endswith("/v2/orders"),
+            _json_answer(
+                422,
+                {
+                    "status": 422,
+                    "title": "The order could not be read",
+                    "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
+                    "errors": {
+                        "billing_address": {
+                            "first_name": c["first"],
+                            "last_name": c["last"],
+                            "street_1": c["street"],
+                            "zip": c["postcode"],
+                            "email": c["email"],
+                            "phone": c["phone"],
+                        }
+                    },
+                },
+            ),
+        ),
+        "woocommerce": (
+            lambda r: r.method == "GET" and r.url.path.endswith("/orders"),
+            _json_answer(
+                400,
+                {
+                    "code": "woocommerce_rest_shop_order_invalid",
+                    "message": f"Invalid order for {c['email']}",
+                    "data": {
+                        "status": 400,
+                        "billing": {
+                            "first_name": c["first"],
+                            "last_name": c["last"],
+                            "address_1": c["street"],
+                            "postcode": c["postcode"],
+                            "phone": c["phone"],
+                        },
+                    },
+                },
+            ),
+        ),
+        "magento": (
+            lambda r: r.method == "GET" and "/V1/orders" in r.url.path,
+            _json_answer(
+                400,
+                {
+                    "message": 'The order of "%1" (phone "%2") could not be loaded.',
+                    "parameters": [c["email"], c["phone"]],
+                },
+            ),
+        ),
+        "shopify": (
+            lambda r: b"OrdersPage" in r.content,
+            _json_answer(
+                400,
+                {
+                    "errors": [
+                        {
+                            "message": "Order could not be loaded",
+                            "extensions": {
+                                "code": "BAD_REQUEST",
+                                "customer": {
+                                    "firstName": c["first"],
+                                    "lastName": c["last"],
+                                    "email": c["email"],
+                                    "phone": c["phone"],
+                                },
+                                "shippingAddress": {
+                                    "address1": c["street"],
+                                    "zip": c["postcode"],
+                                },
+                            },
+                        }
+                    ]
+                },
+            ),
+        ),
+        h.POS: (
+            lambda r: r.method == "POST" and r.url.path.lower().endswith("/customerorders"),
+            # AIM refuses in-band: HTTP 200 and a failed Status.
+            _json_answer(
+                200,
+                {
+                    "Status": {
+                        "StatusCode": "Failed",
+                        "ErrorCode": "CustomerInvalid",
+                        "ErrorMessage": f"Customer {c['email']} (phone {c['phone']}) is on hold.",
+                    }
+                },
+            ),
+        ),
+    }
+
+
+def refuse_with_personal_data(sandbox: Sandbox, names: Iterable[str]) -> None:
+    """Make each named fake answer its chosen request with its echoing error, from now on."""
+    errors = _echoing_errors()
+    for name in names:
+        fake = sandbox.fakes[name]
+        wanted, answer = errors[name]
+        handle = fake.handle
+
+        def refusing(
+            request: httpx.Request,
+            handle: Callable[[httpx.Request], httpx.Response] = handle,
+            wanted: Callable[[httpx.Request], bool] = wanted,
+            answer: httpx.Response = answer,
+        ) -> httpx.Response:
+            if wanted(request):
+                return httpx.Response(
+                    answer.status_code, content=answer.content, headers=answer.headers
+                )
+            return handle(request)
+
+        fake.handle = refusing  # type: ignore[method-assign]
+
+
+def personal_data_in(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """``(what, where)`` for every piece of the customer found in ``texts``."""
+    found = []
+    for text in texts:
+        for what, value in CUSTOMER.items():
+            for form in {value, urllib.parse.quote(value, safe=""), json.dumps(value)[1:-1]}:
+                if form in text:
+                    at = text.index(form)
+                    found.append((what, text[max(0, at - 80) : at + 40]))
+    return found
+
+
+def test_the_personal_data_finder_finds_what_it_looks_for() -> None:
+    assert personal_data_in(["billing: 17 Larkspur Lane"]) == [
+        ("street", "billing: 17 Larkspur Lane")
+    ]
+    assert personal_data_in(["mail=philippa.q%40example.org"])
+    assert personal_data_in(["first_name: *** last_name: ***"]) == []
+
+
+def test_no_customer_personal_data_reaches_an_error_a_log_run_json_or_the_runs_table(
+    tmp_path,
+) -> None:
+    seed = h.seed()
+    catalogue = h.catalogue(skus=2, units=6, seed=seed)
+    units = [u for p in catalogue for u in p.units]
+    clock = h.VirtualTime()
+    with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(clock)) as sandbox:
+        config = h.write_config(sandbox, tmp_path)
+        texts: list[str] = []
+        with capture_logs() as events, h.open_host(config, clock) as host:
+            h.run_until_quiet(host, sandbox, max_passes=10)
+            # The POS refuses a sale, quoting the customer; then every channel refuses its
+            # order read, quoting the customer of the order it choked on.
+            refuse_with_personal_data(sandbox, [h.POS])
+            sandbox.channel_fakes()["shopify"].create_order([(units[0].integration_id, 1)])
+            summaries = [host.run_once()]
+            refuse_with_personal_data(sandbox, h.CHANNELS)
+            summaries.append(host.run_once())
+            errors = [e for s in summaries for c in s.connectors.values() for e in c.errors]
+            texts += errors + [json.dumps(s.as_dict()) for s in summaries]
+            for channel in h.CHANNELS:
+                try:
+                    host.plugins.fetch_orders(channel, None, None)
+                except Exception as exc:
+                    texts += [str(exc), repr(exc)]
+                else:
+                    pytest.fail(f"{channel}: the refused order read must raise")
+        texts += [json.dumps(e, default=str) for e in events]
+        tables = h.dump_tables(tmp_path / "state.db")
+        runs = tables["runs"]
+        texts += [str(value) for row in runs for value in row]
+        # The refused sale's error, as `sales list` shows it.
+        texts += [
+            str(value) for row in tables["outbox"] for value in row if "refused" in str(value)
+        ]
+        cli = cli_run_json(config)
+        texts += cli
+
+        # The refusals did reach every exit, with the customer masked.
+        for channel in h.CHANNELS:
+            failed = [s.connectors[channel].errors for s in summaries]
+            assert failed[-1], f"{channel}: the refused read must be an error of the pass"
+        refusal = [e for e in events if e.get("pos") == h.POS and "error" in e]
+        assert refusal and "on hold" in str(refusal), "the POS's refusal must be logged"
+        assert any("could not be read" in t for t in texts)  # BigCommerce's title
+        assert any("***" in t for t in errors)
+        assert runs, "every pass is recorded in the runs table"
+        assert any('"ok": false' in line for line in cli), cli
+        assert personal_data_in(texts) == []
+
+
+def cli_run_json(config: Path) -> list[str]:
+    """What ``run --once --json`` prints (pass records on stdout, JSON log lines on stderr)."""
+    from serialsync.cli import app
+    from typer.testing import CliRunner
+
+    text = config.read_text()
+    if "[log]" not in text:
+        text = text.replace("[store]\n", '[log]\nlevel = "debug"\nformat = "json"\n\n[store]\n', 1)
+        config.write_text(text)
+    try:
+        result = CliRunner().invoke(app, ["run", "--once", "--json", "--config", str(config)])
+    finally:
+        structlog.reset_defaults()
+    assert result.exit_code in (0, 1), (result.output, result.exception)
+    assert result.stdout.strip(), "run --json prints its pass records"
+    return [result.stdout, result.stderr]

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from serialsync.redaction import redact_personal_data
+
 
 @dataclass
 class ConnectorCounts:
@@ -76,13 +78,20 @@ class PassSummary:
         return merged
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
+        """A JSON-ready form (``run --json``, the ``runs`` table), errors without personal data."""
         return {
             "kind": self.kind,
             "ok": self.ok,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "connectors": {
-                name: {**asdict(c), "published": c.published} for name, c in self.connectors.items()
+                name: {
+                    **asdict(c),
+                    # Most errors are messages of serialsync's own errors, masked already; a
+                    # plugin's bare exception is not.
+                    "errors": [redact_personal_data(e) for e in c.errors],
+                    "published": c.published,
+                }
+                for name, c in self.connectors.items()
             },
         }
