@@ -238,8 +238,12 @@ class WooClient:
 
     # -- orders and the rest ------------------------------------------------------------------
 
-    def list_orders(self, *, modified_after: str | None, page: int) -> tuple[list[Json], int]:
-        """One page of orders by modification time, oldest first; with the total page count."""
+    def list_orders(self, *, modified_after: str | None, page: int) -> tuple[list[Any], int]:
+        """One page of orders by modification time, oldest first; with the total page count.
+
+        Rows come back as sent, a malformed one included: the mapping hands it to the
+        quarantine rather than this dropping it unseen.
+        """
         params: dict[str, Any] = {
             "dates_are_gmt": "true",
             "orderby": "modified",
@@ -251,7 +255,7 @@ class WooClient:
             params["modified_after"] = modified_after
         response = self.http.get("orders", params=params, operation="orders.list")
         orders = self._checked(response)
-        rows = [o for o in orders if isinstance(o, dict)] if isinstance(orders, list) else []
+        rows = list(orders) if isinstance(orders, list) else []
         return rows, _total_pages(response)
 
     def count_products(self) -> int | None:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    Order,
     OrdersPage,
-    PermanentRemoteError,
     Product,
     PublishOutcome,
     PublishResult,
+    UnreadableRecord,
     hookimpl,
 )
 
 from serialsync_woocommerce.client import WooClient
-from serialsync_woocommerce.mapping import order_from_json
+from serialsync_woocommerce.mapping import read_order
 from serialsync_woocommerce.publish import Publisher
 from serialsync_woocommerce.settings import WooCommerceSettings
 
@@ -77,28 +79,38 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             modified_after=modified_after_param(since) if since is not None else None,
             page=number,
         )
-        orders = []
+        orders: list[Order] = []
+        unreadable: list[UnreadableRecord] = []
         for raw in rows:
-            try:
-                orders.append(
-                    order_from_json(
-                        raw,
-                        channel=self.name,
-                        attribute=self.settings.serial_attribute,
-                        parent_sku=self._parent_sku,
-                    )
-                )
-            except (ValueError, TypeError) as exc:
-                # Skipping it would lose a sale; stop here so the cursor stays put.
-                raise PermanentRemoteError(
-                    f"WooCommerce order {raw.get('id')!r} could not be read: {exc}",
-                    connector=self.name,
-                ) from None
+            # One order this plugin cannot read is handed back for the quarantine; stopping
+            # here would hold every later order of the store, paid ones included.
+            read = self._read(raw)
+            if isinstance(read, Order):
+                orders.append(read)
+            else:
+                unreadable.append(read)
+                self.log.warning("woocommerce.order_unreadable", order_id=read.key)
         orders.sort(key=lambda o: (o.updated_at, o.order_id))
-        self.log.debug("woocommerce.orders_page", page=number, pages=total_pages, n=len(orders))
+        self.log.debug(
+            "woocommerce.orders_page",
+            page=number,
+            pages=total_pages,
+            n=len(orders),
+            unreadable=len(unreadable),
+        )
         return OrdersPage(
             orders=tuple(orders),
+            unreadable=tuple(unreadable),
             next_page=str(number + 1) if number < total_pages and rows else None,
+        )
+
+    def _read(self, raw: Any) -> Order | UnreadableRecord:
+        return read_order(
+            raw,
+            channel=self.name,
+            attribute=self.settings.serial_attribute,
+            parent_sku=self._parent_sku,
+            statuses=self.settings.order_statuses,
         )
 
     @hookimpl

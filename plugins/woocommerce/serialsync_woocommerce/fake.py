@@ -14,8 +14,12 @@ the real store would refuse:
   ``woocommerce_rest_request_entity_too_large``), answers 200 and reports each failed item as
   ``{id, error: {code, message, data}}``;
 * lists are paged (``per_page`` ≤ 100) with ``X-WP-Total`` and ``X-WP-TotalPages``;
-* an order line's ``sku`` is read from the current variation: null once it is deleted, while
-  its ``meta_data`` keeps the serial attribute as sold.
+* an order line's ``sku`` is read from the current product: null once its variation is
+  deleted (its ``meta_data`` keeps the serial attribute as sold) and for a line naming no
+  product (``product_id`` 0), ``""`` for a product without SKU;
+* orders hold what real ones hold: variations, plain simple products, custom lines without a
+  product, and ``fee_lines`` (tips, surcharges); :meth:`FakeWooCommerce.damage_order` spoils
+  one as broken extensions and imports do.
 
 Routing uses the URL path only, so the same object serves respx, ``transport()`` and the ASGI
 app. Added latency and faults come from :class:`~serialsync.testing.Faults`.
@@ -30,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from serialsync import FinancialStatus
@@ -43,6 +47,12 @@ Json = dict[str, Any]
 API_PREFIX = "/wp-json/wc/v3/"
 MAX_BATCH = 100
 MAX_PER_PAGE = 100
+#: What a plain shop product made on the fly by ``create_order`` costs, and a custom line.
+PLAIN_PRODUCT_PRICE = Decimal("25.00")
+CUSTOM_LINE_PRICE = Decimal("50.00")
+
+#: How :meth:`FakeWooCommerce.damage_order` spoils an order.
+OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
 
 _STATUS_TO_WOO = {
     FinancialStatus.PENDING: "pending",
@@ -197,53 +207,50 @@ class FakeWooCommerce(FakeChannel):
 
     def create_order(
         self,
-        lines: Sequence[tuple[str, int]],
+        lines: Sequence[tuple[str | None, int]],
         *,
         status: FinancialStatus = FinancialStatus.PAID,
         woo_status: str | None = None,
+        fees: Sequence[tuple[str, str]] = (),
     ) -> str:
-        """Place an order as a shopper would; refuses unknown or out-of-stock variations."""
+        """Place an order as a shopper (or staff) would; its id.
+
+        Each line is ``(sku, quantity)``: the SKU of a variation (refused when unknown, for an
+        integration id, or out of stock), of a plain shop product (made on the fly when there
+        is none: a simple product without managed stock; ``""`` makes one without a SKU), or
+        ``None`` for a custom line with no product at all (``product_id`` 0). ``fees`` are
+        ``(name, amount)`` fee lines: a tip, a surcharge, shipping protection.
+        """
         with self.lock:
             items = []
             total = Decimal("0")
             wanted_status = woo_status or _STATUS_TO_WOO[status]
             for sku, quantity in lines:
-                variation = self.variation_by_sku(sku)
-                if variation is None:
-                    raise ValueError(f"no variation with SKU {sku!r} to buy")
-                stock = variation["stock_quantity"] if variation["manage_stock"] else None
-                if stock is not None and stock < quantity:
-                    raise ValueError(f"{sku!r} is out of stock ({stock} left)")
-                parent = self.products[variation["parent_id"]]
-                price = Decimal(variation["regular_price"] or "0")
-                total += price * quantity
-                items.append(
+                item = self._order_item(sku, quantity)
+                total += Decimal(item["total"])
+                items.append(item)
+            fee_lines = []
+            for name, amount in fees:
+                fee_lines.append(
                     {
                         "id": self._new_id(),
-                        "name": f"{parent['name']}",
-                        "product_id": parent["id"],
-                        "variation_id": variation["id"],
-                        "quantity": quantity,
-                        "price": float(price),
-                        "subtotal": str(price * quantity),
-                        "total": str(price * quantity),
-                        "meta_data": [
-                            {
-                                "id": self._new_id(),
-                                "key": _slug(a["name"]),
-                                "value": a["option"],
-                                "display_key": a["name"],
-                                "display_value": a["option"],
-                            }
-                            for a in variation["attributes"]
-                        ],
+                        "name": name,
+                        "tax_class": "",
+                        "tax_status": "taxable",
+                        "amount": str(Decimal(amount)),
+                        "total": str(Decimal(amount)),
+                        "total_tax": "0.00",
+                        "taxes": [],
+                        "meta_data": [],
                     }
                 )
+                total += Decimal(amount)
             stamp = self._stamp()
             order_id = self._new_id()
             order = {
                 "id": order_id,
                 "number": str(order_id),
+                "order_key": f"wc_order_{order_id:08x}",
                 "status": wanted_status,
                 "currency": "USD",
                 "total": str(total),
@@ -255,6 +262,8 @@ class FakeWooCommerce(FakeChannel):
                     "email": "ada@example.com",
                 },
                 "line_items": items,
+                "fee_lines": fee_lines,
+                "shipping_lines": [],
                 "refunds": [],
             }
             if status is FinancialStatus.PARTIALLY_REFUNDED and woo_status is None:
@@ -262,10 +271,86 @@ class FakeWooCommerce(FakeChannel):
             self.orders[order_id] = order
             if wanted_status in _HOLDS_STOCK:
                 for item in items:
-                    variation = self.variations[item["variation_id"]]
-                    if variation["manage_stock"]:
+                    variation = self.variations.get(item["variation_id"])
+                    if variation is not None and variation["manage_stock"]:
                         variation["stock_quantity"] -= item["quantity"]
             return str(order_id)
+
+    def damage_order(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil a stored order as a buggy extension or a broken import leaves real ones.
+
+        ``negative-quantity``: its first line's quantity is -1; ``missing-field``: its first
+        line has no ``quantity``; ``unknown-status``: a custom status (``shipped``) no setting
+        maps. The order counts as modified now, so the next read sees it.
+        """
+        with self.lock:
+            order = self.orders[int(order_id)]
+            if damage == "negative-quantity":
+                order["line_items"][0]["quantity"] = -1
+            elif damage == "missing-field":
+                del order["line_items"][0]["quantity"]
+            elif damage == "unknown-status":
+                order["status"] = "shipped"
+            else:
+                raise ValueError(f"unknown damage {damage!r}")
+            order["date_modified_gmt"] = self._stamp()
+
+    def _order_item(self, sku: str | None, quantity: int) -> Json:
+        """One ``line_items`` entry for ``sku`` (see :meth:`create_order`)."""
+        meta: list[Json] = []
+        variation_id = 0
+        if sku is None:
+            # A line added by hand (or by an import) that names no product.
+            product_id, name, price = 0, "Custom item", CUSTOM_LINE_PRICE
+        elif (variation := self.variation_by_sku(sku) if sku else None) is not None:
+            stock = variation["stock_quantity"] if variation["manage_stock"] else None
+            if stock is not None and stock < quantity:
+                raise ValueError(f"{sku!r} is out of stock ({stock} left)")
+            parent = self.products[variation["parent_id"]]
+            product_id, variation_id, name = parent["id"], variation["id"], parent["name"]
+            price = Decimal(variation["regular_price"] or "0")
+            meta = [
+                {
+                    "id": self._new_id(),
+                    "key": _slug(a["name"]),
+                    "value": a["option"],
+                    "display_key": a["name"],
+                    "display_value": a["option"],
+                }
+                for a in variation["attributes"]
+            ]
+        elif "|||" in sku:
+            raise ValueError(f"no variation with SKU {sku!r} to buy")
+        else:
+            product = self._plain_product(sku)
+            product_id, name = product["id"], product["name"]
+            price = Decimal(product.get("regular_price") or "0")
+        return {
+            "id": self._new_id(),
+            "name": name,
+            "product_id": product_id,
+            "variation_id": variation_id,
+            "quantity": quantity,
+            "tax_class": "",
+            # WooCommerce answers the unit price as a number (total / quantity).
+            "price": float(price),
+            "subtotal": str(price * quantity),
+            "total": str(price * quantity),
+            "meta_data": meta,
+        }
+
+    def _plain_product(self, sku: str) -> Json:
+        """The simple product with this SKU, made now (as staff would) when there is none."""
+        product = self.product_by_sku(sku) if sku else None
+        if product is not None:
+            if product["type"] == "variable":
+                raise ValueError(f"{sku!r} is a variable product: buy one of its variations")
+            return product
+        product = self.products[
+            self._create_product({"name": sku or "Product without SKU", "sku": sku})
+        ]
+        product["regular_price"] = str(PLAIN_PRODUCT_PRICE)
+        return product
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on as staff would (cancelling restocks it)."""
@@ -574,10 +659,23 @@ class FakeWooCommerce(FakeChannel):
     def _order_view(self, order: Json) -> Json:
         view: Json = json.loads(json.dumps(order))
         for item in view["line_items"]:
-            # The line's SKU is read from the product as it is now.
-            variation = self.variations.get(item["variation_id"])
-            item["sku"] = variation["sku"] if variation is not None and variation["sku"] else None
+            item["sku"] = self._line_sku(item)
         return view
+
+    def _line_sku(self, item: Json) -> str | None:
+        """A line's SKU as WooCommerce shows it: read from the product as it is *now*.
+
+        Null when the line has no product (``product_id`` 0) or its product or variation is
+        gone; ``""`` for a product without SKU; a variation without SKU shows its parent's.
+        """
+        if item.get("variation_id"):
+            variation = self.variations.get(item["variation_id"])
+            if variation is None:
+                return None
+            parent = self.products.get(variation["parent_id"])
+            return str(variation["sku"] or (parent["sku"] if parent is not None else ""))
+        product = self.products.get(item.get("product_id") or 0)
+        return str(product["sku"]) if product is not None else None
 
     def _restock(self, order: Json) -> None:
         for item in order["line_items"]:

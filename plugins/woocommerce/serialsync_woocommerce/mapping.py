@@ -7,12 +7,15 @@ is one variation whose SKU is the integration id ``SKU|||SERIAL``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
 from serialsync import (
     FinancialStatus,
     IntegrationIdError,
@@ -20,6 +23,7 @@ from serialsync import (
     OrderLine,
     Product,
     SerializedUnit,
+    UnreadableRecord,
     compose,
     parse,
 )
@@ -226,55 +230,198 @@ def _is_integration_id(text: str) -> bool:
         return False
 
 
-def order_status(raw: Json) -> FinancialStatus:
-    """The canonical status; a paid order with refunds short of its total is partly refunded."""
-    status = ORDER_STATUSES.get(str(raw.get("status", "")), FinancialStatus.PENDING)
+class UnmappableOrderError(ValueError):
+    """An order this mapping cannot read. The message is the quarantine reason: it names the
+    field and the value at fault, never the customer's data."""
+
+
+#: Fields of an order that only serve the shopper's own access or the payment gateway: kept
+#: out of a quarantined payload (the order key opens the order's page on the storefront).
+_PRIVATE_FIELDS = ("order_key", "payment_url", "cart_hash")
+
+
+def order_status(raw: Json, extra: Mapping[str, FinancialStatus] | None = None) -> FinancialStatus:
+    """The canonical status; a paid order with refunds short of its total is partly refunded.
+
+    ``extra`` maps the custom statuses a store's plugins add (``shipped``, ...). A status in
+    neither map is refused: read as pending, a paid order's sale would never be reported.
+    """
+    value = raw.get("status")
+    if not isinstance(value, str) or not value:
+        raise UnmappableOrderError("missing field 'status'")
+    status = (extra or {}).get(value) or ORDER_STATUSES.get(value)
+    if status is None:
+        raise UnmappableOrderError(
+            f"unknown order status {value[:40]!r} (map it with the connector's order_statuses)"
+        )
     if status is FinancialStatus.PAID and raw.get("refunds"):
         return FinancialStatus.PARTIALLY_REFUNDED
     return status
 
 
-def gmt(value: Any) -> datetime:
+def gmt(value: Any, field: str = "date") -> datetime:
     """A WooCommerce ``*_gmt`` date (no zone, UTC) as an aware datetime."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"missing date {value!r}")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        raise UnmappableOrderError(f"missing field {field!r}")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UnmappableOrderError(f"{field} {value[:40]!r} is not a date") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _whole_number(value: Any, what: str) -> int:
+    """A count as WooCommerce sends it (an integer); anything else is refused, not rounded."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise UnmappableOrderError(f"missing field {what!r}")
+    number = _decimal(value)
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise UnmappableOrderError(f"{what} {str(value)[:20]!r} is not a whole number")
+    if number < 0:
+        raise UnmappableOrderError(f"{what} {number} is negative")
+    return int(number)
+
+
+def _money(value: Any, what: str) -> Decimal:
+    number = _decimal(value)
+    if number is None or not number.is_finite():
+        if value is None or value == "":
+            raise UnmappableOrderError(f"missing field {what!r}")
+        raise UnmappableOrderError(f"{what} {str(value)[:20]!r} is not an amount")
+    return number
+
+
+def _item_id(item: Json, what: str) -> str:
+    value = item.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        raise UnmappableOrderError(f"missing field {what!r}")
+    return str(value)
+
+
+def product_line(line: Any, attribute: str, parent_sku: Callable[[int], str | None]) -> OrderLine:
+    """One ``line_items`` entry: a product line (``product_id`` 0 and ``sku`` null for a
+    custom line or a product since deleted, ``sku`` "" for a product without one)."""
+    if not isinstance(line, dict):
+        raise UnmappableOrderError("a line item is not a JSON object")
+    line_id = _item_id(line, "line_items.id")
+    where = f"line {line_id}"
+    return OrderLine(
+        line_id=line_id,
+        raw_sku=line_raw_sku(line, attribute, parent_sku),
+        quantity=_whole_number(line.get("quantity"), f"{where} quantity"),
+        price=_money(line.get("price"), f"{where} price"),
+        title=str(line.get("name") or ""),
+    )
+
+
+def fee_line(fee: Any) -> OrderLine:
+    """One ``fee_lines`` entry (a tip, a surcharge, shipping protection) as a line without a
+    SKU: it is no product, has no quantity, and its ``total`` may be negative (a discount)."""
+    if not isinstance(fee, dict):
+        raise UnmappableOrderError("a fee line is not a JSON object")
+    line_id = _item_id(fee, "fee_lines.id")
+    return OrderLine(
+        line_id=line_id,
+        raw_sku=None,
+        quantity=1,
+        price=_money(fee.get("total"), f"fee {line_id} total"),
+        title=str(fee.get("name") or ""),
+    )
+
+
+def _items(raw: Json, field: str, *, required: bool) -> list[Any]:
+    items = raw.get(field)
+    if items is None and not required:
+        return []
+    if not isinstance(items, list):
+        raise UnmappableOrderError(f"missing field {field!r}")
+    return items
+
+
 def order_from_json(
-    raw: Json, *, channel: str, attribute: str, parent_sku: Callable[[int], str | None]
+    raw: Json,
+    *,
+    channel: str,
+    attribute: str,
+    parent_sku: Callable[[int], str | None],
+    statuses: Mapping[str, FinancialStatus] | None = None,
 ) -> Order:
-    """One WooCommerce order as a canonical :class:`Order`."""
+    """One WooCommerce order as a canonical :class:`Order`.
+
+    :raises UnmappableOrderError: when a field the sale needs is missing or makes no sense
+        (no id, an unknown status, a negative quantity); the message says which.
+    """
+    if not isinstance(raw, dict):
+        raise UnmappableOrderError("the order is not a JSON object")
+    order_id = _item_id(raw, "id")
     billing = raw.get("billing") if isinstance(raw.get("billing"), dict) else {}
     assert isinstance(billing, dict)
     name = " ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p)
     lines = tuple(
-        OrderLine(
-            line_id=str(line.get("id")),
-            raw_sku=line_raw_sku(line, attribute, parent_sku),
-            quantity=int(line.get("quantity") or 0),
-            price=_decimal(line.get("price")) or Decimal("0"),
-            title=str(line.get("name") or ""),
-        )
-        for line in raw.get("line_items") or []
-        if isinstance(line, dict)
-    )
-    created = gmt(raw.get("date_created_gmt"))
-    modified = raw.get("date_modified_gmt") or raw.get("date_created_gmt")
+        product_line(line, attribute, parent_sku)
+        for line in _items(raw, "line_items", required=True)
+    ) + tuple(fee_line(fee) for fee in _items(raw, "fee_lines", required=False))
+    created = gmt(raw.get("date_created_gmt"), "date_created_gmt")
+    modified = raw.get("date_modified_gmt")
     return Order(
         channel=channel,
-        order_id=str(raw.get("id")),
-        order_number=str(raw.get("number") or raw.get("id")),
-        status=order_status(raw),
+        order_id=order_id,
+        order_number=str(raw.get("number") or order_id),
+        status=order_status(raw, statuses),
         lines=lines,
         currency=str(raw.get("currency") or "USD"),
-        total=_decimal(raw.get("total")) or Decimal("0"),
+        total=_money(raw.get("total"), "total"),
         customer_name=name or None,
         customer_email=billing.get("email") or None,
         created_at=created,
-        updated_at=gmt(modified),
+        updated_at=gmt(modified, "date_modified_gmt") if modified else created,
     )
+
+
+def read_order(
+    raw: Any,
+    *,
+    channel: str,
+    attribute: str,
+    parent_sku: Callable[[int], str | None],
+    statuses: Mapping[str, FinancialStatus] | None = None,
+) -> Order | UnreadableRecord:
+    """One order as an :class:`Order`, or as an :class:`UnreadableRecord` with its reason.
+
+    An order this mapping cannot read is handed back whole (its raw JSON, without the fields
+    that open it to anyone: :data:`_PRIVATE_FIELDS`), so the engine quarantines it and reads on.
+    """
+    try:
+        return order_from_json(
+            raw, channel=channel, attribute=attribute, parent_sku=parent_sku, statuses=statuses
+        )
+    except UnmappableOrderError as exc:
+        reason = str(exc)
+    except ValidationError as exc:
+        # Field names and messages only: pydantic's own text would quote the values.
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+    return unreadable_order(raw, f"WooCommerce order cannot be read: {reason}")
+
+
+def unreadable_order(raw: Any, reason: str) -> UnreadableRecord:
+    """``raw`` as an :class:`UnreadableRecord`: keyed by its id (or a digest of it when it has
+    none), dated by its last change when that much can be read."""
+    if isinstance(raw, dict):
+        kept = {k: v for k, v in raw.items() if k not in _PRIVATE_FIELDS}
+        payload = json.dumps(kept, sort_keys=True, default=str)
+        key = raw.get("id")
+        stamp = raw.get("date_modified_gmt") or raw.get("date_created_gmt")
+    else:
+        payload, key, stamp = json.dumps(raw, default=str), None, None
+    if isinstance(key, bool) or not isinstance(key, int | str) or not str(key).strip():
+        key = "unidentified-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+    try:
+        updated = gmt(stamp)
+    except UnmappableOrderError:
+        updated = None
+    return UnreadableRecord(key=str(key), reason=reason, payload=payload, updated_at=updated)
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
-from serialsync import ConnectorSettings
+from serialsync import ConnectorSettings, FinancialStatus
 
 #: WooCommerce refuses a variations batch of more than 100 items (create + update + delete).
 MAX_BATCH_ITEMS = 100
@@ -31,6 +31,10 @@ class WooCommerceSettings(ConnectorSettings):
     ``withdraw_mode`` is how a unit is taken off sale: ``stock_zero`` keeps its variation with
     stock 0 (the default: order history keeps its SKU), ``delete`` removes the variation and its
     serial from the product's options.
+
+    ``order_statuses`` maps custom order statuses to what they mean (``{shipped = "paid"}``);
+    an order in a status WooCommerce does not define and this does not map is quarantined
+    with its reason, never guessed.
     """
 
     site_url: AnyHttpUrl
@@ -43,6 +47,13 @@ class WooCommerceSettings(ConnectorSettings):
         default="Serial",
         min_length=1,
         description="name of the order-line attribute that carries the serial as sold",
+    )
+    order_statuses: dict[str, FinancialStatus] = Field(
+        default_factory=dict,
+        description=(
+            "custom order statuses (added by the store's plugins) and what each means: "
+            "an order in a status neither here nor WooCommerce's own is quarantined"
+        ),
     )
 
     @model_validator(mode="after")
