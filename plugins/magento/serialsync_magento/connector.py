@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from serialsync import (
     Connector,
@@ -12,9 +11,9 @@ from serialsync import (
     ListingChange,
     Order,
     OrdersPage,
-    PermanentRemoteError,
     Product,
     PublishOutcome,
+    UnreadableRecord,
     hookimpl,
 )
 
@@ -98,21 +97,30 @@ class MagentoConnector(Connector[MagentoSettings]):
         )
         items = list(result.get("items") or [])
         total = int(result.get("total_count") or 0)
-        orders = tuple(self._order(raw) for raw in items)
+        orders: list[Order] = []
+        unreadable: list[UnreadableRecord] = []
+        for raw in items:
+            # One order this plugin cannot read is handed back for the quarantine; stopping
+            # here would hold every later order of the store, paid ones included.
+            read = mapping.read_order(raw, self.name)
+            if isinstance(read, Order):
+                orders.append(read)
+            else:
+                unreadable.append(read)
+                self.log.warning("magento.order_unreadable", order_id=read.key)
         more = bool(items) and number * size < total
-        self.log.info("magento.orders_page", page=number, orders=len(orders), total=total)
-        return OrdersPage(orders=orders, next_page=str(number + 1) if more else None)
-
-    def _order(self, raw: dict[str, Any]) -> Order:
-        try:
-            return mapping.order_from(raw, self.name)
-        except (KeyError, TypeError, ValueError) as exc:
-            # Skipping it would lose a sale: the pass stops here and the cursor stays put.
-            raise PermanentRemoteError(
-                f"Magento order {raw.get('entity_id', '?')} could not be read: "
-                f"{type(exc).__name__}: {exc}",
-                connector=self.name,
-            ) from None
+        self.log.info(
+            "magento.orders_page",
+            page=number,
+            orders=len(orders),
+            unreadable=len(unreadable),
+            total=total,
+        )
+        return OrdersPage(
+            orders=tuple(orders),
+            unreadable=tuple(unreadable),
+            next_page=str(number + 1) if more else None,
+        )
 
 
 def _page_number(page: str | None) -> int:

@@ -6,7 +6,9 @@ from the name when none is given), duplicate option labels (compared without cas
 of one parent sharing an attribute value, a child linked twice. ``POST /V1/products`` upserts
 by SKU. Path segments are decoded as PHP's ``urldecode`` does, so a raw ``+`` in a SKU becomes
 a space, as on a real store. A page of ``GET /V1/orders`` past the end repeats the last page.
-A configurable line of an order is a parent row plus a child row (``parent_item_id``).
+A configurable line of an order is a parent row plus a child row (``parent_item_id``); an
+order also holds rows of plain products and custom lines naming no product, and
+:meth:`FakeMagento.damage_order` spoils one as broken extensions and imports do.
 Asynchronous bulks are accepted and run by the first status poll after ``bulk_lag`` polls
 (a message-queue consumer that takes its time). Every request is kept in :attr:`received`
 (method, raw path, query, JSON body) for contract checks.
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
@@ -38,6 +40,14 @@ _BULK_ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/async/bulk/V1/(?P<rest>[^?]*)$")
 _BULK_OPEN, _BULK_COMPLETE, _BULK_FAILED = 4, 1, 3
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
+#: What a plain product made on the fly by ``create_order`` costs, and a custom line.
+PLAIN_PRODUCT_PRICE = Decimal("25.00")
+CUSTOM_LINE_PRICE = Decimal("50.00")
+
+#: How :meth:`FakeMagento.damage_order` spoils an order.
+OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
+
+_NO_ENTITY = "The entity that was requested doesn't exist. Verify the entity and try again."
 _NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."
 
 
@@ -116,6 +126,8 @@ class FakeMagento(FakeChannel):
         self.sources = {"default"}
         self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
+        #: SKUs of the plain products ``create_order`` made: shop products, not listings.
+        self.plain_skus: set[str] = set()
         #: Asynchronous bulks by uuid; each status poll before ``bulk_lag`` answers "open".
         self.bulks: dict[str, dict[str, Any]] = {}
         self.bulk_lag = 1
@@ -190,7 +202,7 @@ class FakeMagento(FakeChannel):
         with self.lock:
             result = []
             for sku, product in self.products.items():
-                if product.get("type_id") == "configurable":
+                if product.get("type_id") == "configurable" or sku in self.plain_skus:
                     continue
                 item = self.source_items.get((sku, "default"), {"quantity": 0, "status": 0})
                 stock = int(item["quantity"]) if item["status"] == 1 else 0
@@ -205,51 +217,31 @@ class FakeMagento(FakeChannel):
             return result
 
     def create_order(
-        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+        self,
+        lines: Sequence[tuple[str | None, int]],
+        *,
+        status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """Place an order; a configurable child comes out as a parent row plus a child row."""
+        """Place an order; its id. Any quantity is taken (the fake keeps no salable quantity).
+
+        Each line is ``(sku, quantity)``: a configurable child comes out as a parent row plus
+        a child row; an integration id that is no product is refused; any other SKU is a plain
+        product (a simple one, made on the fly when there is none) on one row; ``None`` is a
+        custom line naming no product.
+        """
         with self.lock:
             entity_id = self._new_id()
             stamp = self._tick()
             items: list[dict[str, Any]] = []
             total = Decimal("0")
             for sku, quantity in lines:
-                product = self.products.get(sku)
-                if product is None:
-                    raise KeyError(f"no product {sku!r} to order")
-                price = Decimal(str(product.get("price", 0)))
-                total += price * quantity
-                parent_sku = self.parent_of(sku)
-                row = {
-                    "item_id": self._new_id(),
-                    "order_id": entity_id,
-                    "sku": sku,
-                    "name": product.get("name", sku),
-                    "price": float(price),
-                    "qty_ordered": float(quantity),
-                    "qty_refunded": 0.0,
-                    "product_id": product["id"],
-                    "product_type": "simple",
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-                if parent_sku is not None:
-                    parent = self.products[parent_sku]
-                    parent_row = dict(
-                        row,
-                        product_type="configurable",
-                        product_id=parent["id"],
-                        name=parent.get("name", parent_sku),
-                    )
-                    child_row = dict(
-                        row, item_id=self._new_id(), parent_item_id=parent_row["item_id"], price=0.0
-                    )
-                    items += [parent_row, child_row]
-                else:
-                    items.append(row)
+                rows = self._order_rows(entity_id, stamp, sku, quantity)
+                total += Decimal(str(rows[0]["price"])) * quantity
+                items += rows
             order = {
                 "entity_id": entity_id,
                 "increment_id": f"{entity_id:09d}",
+                "protect_code": f"{entity_id:06x}a1b2c3",
                 "created_at": stamp,
                 "updated_at": stamp,
                 "customer_email": "shopper@example.com",
@@ -264,6 +256,98 @@ class FakeMagento(FakeChannel):
             self.orders[entity_id] = order
             self._apply_status(order, status)
             return str(entity_id)
+
+    def damage_order(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil a stored order as a buggy extension or a broken import leaves real ones.
+
+        ``negative-quantity``: its first item's ``qty_ordered`` is -1; ``missing-field``: its
+        first item has no ``qty_ordered``; ``unknown-status``: a state Magento does not have.
+        The order counts as updated now, so the next read sees it.
+        """
+        with self.lock:
+            order = self.orders[int(order_id)]
+            if damage == "negative-quantity":
+                order["items"][0]["qty_ordered"] = -1.0
+            elif damage == "missing-field":
+                del order["items"][0]["qty_ordered"]
+            elif damage == "unknown-status":
+                order["state"] = order["status"] = "shipped"
+            else:
+                raise ValueError(f"unknown damage {damage!r}")
+            order["updated_at"] = self._tick()
+
+    def _order_rows(
+        self, entity_id: int, stamp: str, sku: str | None, quantity: int
+    ) -> list[dict[str, Any]]:
+        """The item rows of one ordered line (see :meth:`create_order`)."""
+        row: dict[str, Any] = {
+            "item_id": self._new_id(),
+            "order_id": entity_id,
+            "qty_ordered": float(quantity),
+            "qty_refunded": 0.0,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        if sku is None:
+            # Magento's admin adds only catalog products, but extensions and order imports add
+            # lines naming none. Assumed shape (unsure): a virtual row with no product_id (REST
+            # answers leave null fields out) and an empty sku (the 2.4.9 schema requires one).
+            return [
+                {
+                    **row,
+                    "sku": "",
+                    "name": "Custom item",
+                    "price": float(CUSTOM_LINE_PRICE),
+                    "product_type": "virtual",
+                    "is_virtual": 1,
+                }
+            ]
+        product = self.products.get(sku)
+        if product is None:
+            if "|||" in sku:
+                raise ValueError(f"no product {sku!r} to order")
+            product = self._plain_product(sku)
+        if product.get("type_id") == "configurable":
+            raise ValueError(f"{sku!r} is configurable: order one of its children")
+        row.update(
+            sku=sku,
+            name=product.get("name", sku),
+            price=float(Decimal(str(product.get("price", 0)))),
+            product_id=product["id"],
+            product_type=product.get("type_id", "simple"),
+        )
+        parent_sku = self.parent_of(sku)
+        if parent_sku is None:
+            return [row]
+        parent = self.products[parent_sku]
+        parent_row = dict(
+            row,
+            product_type="configurable",
+            product_id=parent["id"],
+            name=parent.get("name", parent_sku),
+        )
+        child_row = dict(
+            row, item_id=self._new_id(), parent_item_id=parent_row["item_id"], price=0.0
+        )
+        return [parent_row, child_row]
+
+    def _plain_product(self, sku: str) -> dict[str, Any]:
+        """A simple product made now, as staff would, in stock: no variant serialsync sells."""
+        product = {
+            "id": self._new_id(),
+            "sku": sku,
+            "name": sku,
+            "price": float(PLAIN_PRODUCT_PRICE),
+            "type_id": "simple",
+            "status": 1,
+            "visibility": 4,
+            "attribute_set_id": 4,
+            "custom_attributes": [],
+        }
+        self.products[sku] = product
+        self.plain_skus.add(sku)
+        self.source_items[(sku, "default")] = {"quantity": 100, "status": 1}
+        return product
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on, as the store's staff would (invoice, cancel, credit memo)."""
@@ -378,6 +462,8 @@ class FakeMagento(FakeChannel):
             return self._save_source_items(body)
         if seg == ["orders"] and method == "GET":
             return self._search_orders(query)
+        if n == 2 and seg[0] == "orders" and method == "GET":
+            return self._order(seg[1])
         raise MagentoError(404, "Request does not match any route.")
 
     # -- attributes -----------------------------------------------------------------------------
@@ -852,6 +938,12 @@ class FakeMagento(FakeChannel):
         return []
 
     # -- orders ---------------------------------------------------------------------------------
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        order = self.orders.get(int(order_id)) if order_id.isdigit() else None
+        if order is None:
+            raise MagentoError(404, _NO_ENTITY)
+        return json.loads(json.dumps(order))  # type: ignore[no-any-return]
 
     def _search_orders(self, query: dict[str, str]) -> dict[str, Any]:
         orders = [o for o in self.orders.values() if _matches(o, query)]

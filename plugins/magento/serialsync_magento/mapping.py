@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+from pydantic import ValidationError
+from serialsync import (
+    FinancialStatus,
+    Order,
+    OrderLine,
+    Product,
+    SerializedUnit,
+    UnreadableRecord,
+)
 
 from serialsync_magento.settings import MagentoSettings
 
@@ -216,33 +224,84 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime(MAGENTO_TIME)
 
 
-def _decimal(value: Any) -> Decimal:
+class UnmappableOrderError(ValueError):
+    """An order this mapping cannot read. The message is the quarantine reason: it names the
+    field and the value at fault, never the customer's data."""
+
+
+#: Order fields kept out of a quarantined payload: ``protect_code`` opens a guest's order to
+#: anyone holding it, and ``payment`` carries the gateway's data.
+_PRIVATE_FIELDS = ("protect_code", "payment")
+
+
+def _amount(value: Any, what: str) -> Decimal:
+    """A money amount; a missing or unreadable one is refused, never read as zero."""
+    if value is None or value == "" or isinstance(value, bool):
+        raise UnmappableOrderError(f"missing field {what!r}")
     try:
-        return Decimal(str(value)) if value is not None else Decimal("0")
+        number = Decimal(str(value))
     except InvalidOperation:
-        return Decimal("0")
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise UnmappableOrderError(f"{what} {str(value)[:20]!r} is not an amount")
+    return number
 
 
-def _count(value: Any) -> int:
-    return int(_decimal(value))
+def _count(value: Any, what: str) -> int:
+    """A quantity (Magento sends ``1.0``): a whole number, never rounded or made up."""
+    number = _amount(value, what)
+    if number != number.to_integral_value():
+        raise UnmappableOrderError(f"{what} {number} is not a whole number")
+    if number < 0:
+        raise UnmappableOrderError(f"{what} {number} is negative")
+    return int(number)
+
+
+def _time(value: Any, what: str) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise UnmappableOrderError(f"missing field {what!r}")
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise UnmappableOrderError(f"{what} {value[:40]!r} is not a date") from None
+
+
+def _id(record: Mapping[str, Any], field: str) -> str:
+    value = record.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        raise UnmappableOrderError(f"missing field {field!r}")
+    return str(value)
 
 
 def order_status(raw: Mapping[str, Any]) -> FinancialStatus:
-    """The order's state mapped; a paid order with a refund is partially refunded."""
-    state = str(raw.get("state") or "new")
-    status = ORDER_STATES.get(state, FinancialStatus.PENDING)
-    if status is FinancialStatus.PAID and _decimal(raw.get("total_refunded")) > 0:
+    """The order's state mapped; a paid order with a refund is partially refunded.
+
+    Magento's states are a fixed set (a store adds *statuses* within them), so a state outside
+    it is refused: read as pending, a paid order's sale would never be reported.
+    """
+    state = raw.get("state")
+    if not isinstance(state, str) or not state:
+        raise UnmappableOrderError("missing field 'state'")
+    status = ORDER_STATES.get(state)
+    if status is None:
+        raise UnmappableOrderError(f"unknown order state {state[:40]!r}")
+    refunded = raw.get("total_refunded")
+    if status is FinancialStatus.PAID and refunded and _amount(refunded, "total_refunded") > 0:
         return FinancialStatus.PARTIALLY_REFUNDED
     return status
 
 
-def order_lines(items: Sequence[Mapping[str, Any]]) -> tuple[OrderLine, ...]:
+def order_lines(items: Sequence[Any]) -> tuple[OrderLine, ...]:
     """The lines of an order, each configurable line counted once.
 
     Magento lists a configurable line twice: the parent row (``product_type: configurable``,
     carrying the child's SKU, the price and quantities) and the child row pointing to it with
-    ``parent_item_id``. The parent row is kept; its child row is dropped.
+    ``parent_item_id``. The parent row is kept; its child row is dropped. A row with an empty
+    SKU, or none (a custom line an extension or an import added; Magento leaves null fields out
+    of its answers), is a line with ``raw_sku`` None.
     """
+    if any(not isinstance(item, Mapping) for item in items):
+        raise UnmappableOrderError("an order item is not a JSON object")
     configurable_ids = {
         str(item.get("item_id"))
         for item in items
@@ -253,35 +312,88 @@ def order_lines(items: Sequence[Mapping[str, Any]]) -> tuple[OrderLine, ...]:
         parent = item.get("parent_item_id")
         if parent is not None and str(parent) in configurable_ids:
             continue
+        line_id = _id(item, "item_id")
+        sku = item.get("sku")
+        refunded = item.get("qty_refunded")
         lines.append(
             OrderLine(
-                line_id=str(item.get("item_id")),
-                raw_sku=item.get("sku"),
-                quantity=_count(item.get("qty_ordered")),
-                price=_decimal(item.get("price")),
+                line_id=line_id,
+                raw_sku=sku if isinstance(sku, str) and sku else None,
+                quantity=_count(item.get("qty_ordered"), f"item {line_id} qty_ordered"),
+                price=_amount(item.get("price"), f"item {line_id} price"),
                 title=str(item.get("name") or ""),
-                quantity_refunded=_count(item.get("qty_refunded")),
+                quantity_refunded=(
+                    _count(refunded, f"item {line_id} qty_refunded") if refunded is not None else 0
+                ),
             )
         )
     return tuple(lines)
 
 
 def order_from(raw: Mapping[str, Any], channel: str) -> Order:
-    """One Magento order as the canonical :class:`Order`."""
+    """One Magento order as the canonical :class:`Order`.
+
+    :raises UnmappableOrderError: when a field the sale needs is missing or makes no sense
+        (no id, an unknown state, a negative quantity); the message says which.
+    """
+    if not isinstance(raw, Mapping):
+        raise UnmappableOrderError("the order is not a JSON object")
+    order_id = _id(raw, "entity_id")
     first = raw.get("customer_firstname") or ""
     last = raw.get("customer_lastname") or ""
     name = f"{first} {last}".strip() or None
-    created = parse_time(raw.get("created_at"))
+    items = raw.get("items")
+    if not isinstance(items, list):
+        raise UnmappableOrderError("missing field 'items'")
+    created = _time(raw.get("created_at"), "created_at")
     return Order(
         channel=channel,
-        order_id=str(raw["entity_id"]),
-        order_number=str(raw.get("increment_id") or raw["entity_id"]),
+        order_id=order_id,
+        order_number=str(raw.get("increment_id") or order_id),
         status=order_status(raw),
-        lines=order_lines(raw.get("items") or ()),
+        lines=order_lines(items),
         currency=str(raw.get("order_currency_code") or "USD"),
-        total=_decimal(raw.get("grand_total")),
+        total=_amount(raw.get("grand_total"), "grand_total"),
         customer_name=name,
         customer_email=raw.get("customer_email"),
         created_at=created,
-        updated_at=parse_time(raw.get("updated_at")) if raw.get("updated_at") else created,
+        updated_at=_time(raw["updated_at"], "updated_at") if raw.get("updated_at") else created,
     )
+
+
+def read_order(raw: Any, channel: str) -> Order | UnreadableRecord:
+    """One order as an :class:`Order`, or as an :class:`UnreadableRecord` with its reason.
+
+    An order this mapping cannot read is handed back whole (its raw JSON, without
+    :data:`_PRIVATE_FIELDS`), so the engine quarantines it and reads on past it.
+    """
+    try:
+        return order_from(raw, channel)
+    except UnmappableOrderError as exc:
+        reason = str(exc)
+    except ValidationError as exc:
+        # Field names and messages only: pydantic's own text would quote the values.
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+    return unreadable_order(raw, f"Magento order cannot be read: {reason}")
+
+
+def unreadable_order(raw: Any, reason: str) -> UnreadableRecord:
+    """``raw`` as an :class:`UnreadableRecord`, keyed by its ``entity_id`` (a digest of it when
+    it has none) and dated by its last update when that much can be read."""
+    key: Any = None
+    stamp: Any = None
+    if isinstance(raw, Mapping):
+        kept = {k: v for k, v in raw.items() if k not in _PRIVATE_FIELDS}
+        payload = json.dumps(kept, sort_keys=True, default=str)
+        key, stamp = raw.get("entity_id"), raw.get("updated_at") or raw.get("created_at")
+    else:
+        payload = json.dumps(raw, default=str)
+    if isinstance(key, bool) or not isinstance(key, int | str) or not str(key).strip():
+        key = "unidentified-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+    try:
+        updated: datetime | None = _time(stamp, "updated_at")
+    except UnmappableOrderError:
+        updated = None
+    return UnreadableRecord(key=str(key), reason=reason, payload=payload, updated_at=updated)

@@ -203,14 +203,3 @@ def test_child_rows_of_a_non_configurable_parent_are_kept():
 def test_a_foreign_page_token_is_refused(make_connector):
     with pytest.raises(ValueError, match="page token"):
         make_connector().fetch_orders(None, "abc")
-
-
-def test_an_unreadable_order_stops_the_page_instead_of_being_skipped(fake, make_connector):
-    from serialsync import PermanentRemoteError
-
-    connector = make_connector()
-    [sku] = _listed(connector, ["BAD1"])
-    order_id = fake.create_order([(sku, 1)])
-    fake.orders[int(order_id)]["created_at"] = "not a date"
-    with pytest.raises(PermanentRemoteError, match=f"order {order_id} could not be read"):
-        connector.fetch_orders(None, None)
