@@ -376,7 +376,7 @@ def read_order(raw: Any, channel: str) -> Order | UnreadableRecord:
         reason = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
-    return unreadable_order(raw, f"Magento order cannot be read: {reason}")
+    return unreadable_order(raw, reason)
 
 
 def unreadable_order(raw: Any, reason: str) -> UnreadableRecord:
