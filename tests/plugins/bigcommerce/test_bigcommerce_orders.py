@@ -17,6 +17,7 @@ from serialsync_bigcommerce.mapping import (
     format_rfc2822,
     parse_rfc2822,
 )
+from structlog.testing import capture_logs
 
 from .conftest import Clock, product, units
 
@@ -171,9 +172,38 @@ def test_a_page_of_orders_sharing_one_second_moves_by_page_number(fake, make_con
     assert len(seen) == 5
 
 
-def test_an_unreadable_token_restarts_from_since(fake, connector):
-    page = connector.fetch_orders(since=None, page="not a token")
-    assert page.next_page is None
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not a token",
+        "[]",
+        '{"since": "yesterday", "page": 1, "seen": []}',
+        '{"since": null, "page": 0, "seen": []}',
+        '{"page": 2}',
+    ],
+)
+def test_an_unreadable_token_restarts_from_since(fake, make_connector, clock, token):
+    connector = make_connector(orders_page_size=2)
+    batch = units(7)
+    list_units(connector, batch)
+    before = [fake.create_order([(u.integration_id, 1)]) for u in batch[:2]]
+    clock.advance(3600)
+    since = datetime.fromtimestamp(clock.now, UTC)
+    after = []
+    for unit in batch[2:]:
+        after.append(fake.create_order([(unit.integration_id, 1)]))
+        clock.advance(60)
+    with capture_logs() as events:
+        page = connector.fetch_orders(since=since, page=token)
+    seen = [o.order_id for o in page.orders]
+    while page.next_page is not None:
+        page = connector.fetch_orders(since=since, page=page.next_page)
+        seen += [o.order_id for o in page.orders]
+        assert len(seen) < 50, "paging does not end"
+    # From `since` again: every order since then, none lost, none from before it.
+    assert sorted(seen) == sorted(after)
+    assert not set(before) & set(seen)
+    assert [e for e in events if e["event"] == "bigcommerce.bad_page_token"]
 
 
 def test_v2_without_accept_json_is_refused_by_the_fake(fake, connector):
@@ -221,5 +251,26 @@ def test_rfc2822_with_an_offset_becomes_utc():
     assert parsed == datetime(2012, 11, 20, 15, 0, tzinfo=UTC)
 
 
-def test_clock_is_the_fake_clock(clock: Clock, fake):
-    assert fake.clock is clock
+def test_clock_is_the_fake_clock(clock: Clock, fake, make_connector):
+    # Order dates are the fake clock's: a day later on it is a day later in the orders, however
+    # little wall-clock time the test takes.
+    connector = make_connector(plan_quota=10, rate_limit_reserve=2)
+    fake.quota = 10
+    batch = units(2)
+    list_units(connector, batch)
+    first_at = clock.now
+    first = fake.create_order([(batch[0].integration_id, 1)])
+    clock.advance(86_400)
+    second = fake.create_order([(batch[1].integration_id, 1)])
+    by_id = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
+    assert by_id[first].created_at == datetime.fromtimestamp(int(first_at), UTC)
+    assert by_id[second].created_at - by_id[first].created_at == timedelta(days=1)
+    # The rate-limit window runs on it too: the connector waits on this clock when the window
+    # is spent, the window opens again when this clock has moved on, and nothing is refused.
+    slept = len(clock.sleeps)
+    for _ in range(12):
+        connector.fetch_orders(since=None, page=None)
+    waits = clock.sleeps[slept:]
+    assert waits, "a spent window must be waited out on the fake clock"
+    assert all(0 < wait <= fake.window_ms / 1000 for wait in waits)
+    assert fake.throttled == 0
