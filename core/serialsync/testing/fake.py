@@ -238,9 +238,25 @@ class FakeChannel(FakePlatform):
 
     @abstractmethod
     def create_order(
-        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+        self,
+        lines: Sequence[tuple[str | None, int]],
+        *,
+        status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """Place an order for ``(variant SKU, quantity)`` lines as a shopper would; its id."""
+        """Place an order for ``(sku, quantity)`` lines as a shopper would; return its id.
+
+        Each line is what a real order of this platform can hold, shaped exactly as the
+        platform's order API shows it:
+
+        * a SKU of a variant serialsync published (``SKU|||SERIAL``): that variant is bought
+          and its stock taken (an unknown integration id, or one out of stock, is refused with
+          ``ValueError``, as the storefront would refuse it);
+        * any other SKU: a plain shop product that serialsync does not sell (a strap, a gift
+          card); the fake creates it on the fly, in stock, and the line names it as the
+          platform names a product line;
+        * ``None``: a custom line with no SKU and no product ("Setup service", a tip), as staff
+          add to an order by hand.
+        """
 
     @abstractmethod
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:

@@ -174,44 +174,41 @@ class FakeBigCommerce(FakeChannel):
         return bool(tracking != "variant" or variant["inventory_level"] > 0)
 
     def create_order(
-        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+        self,
+        lines: Sequence[tuple[str | None, int]],
+        *,
+        status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """A shopper buys ``(variant SKU, quantity)`` lines; stock goes down. Returns the id."""
+        """A shopper buys ``(sku, quantity)`` lines; stock goes down. Returns the id.
+
+        An integration id must name a variant for sale (``ValueError`` otherwise; nothing is
+        taken then). Any other SKU is a plain product of the store, created on first sale.
+        ``None`` is a custom product added to the order by hand: BigCommerce shows it with
+        ``product_id`` 0, ``variant_id`` 0 and an empty ``sku``.
+        """
         with self.lock:
-            chosen = []
+            chosen: list[tuple[dict[str, Any] | None, str | None, int]] = []
             for sku, quantity in lines:
-                variant = self._variant_by_sku(sku)
-                if variant is None:
+                variant = self._variant_by_sku(sku) if sku is not None else None
+                if sku is not None and variant is None and "|||" in sku:
                     raise ValueError(f"no variant has the SKU {sku!r}")
-                tracked = self.products[variant["product_id"]]["inventory_tracking"] == "variant"
-                if not self._sellable(variant) or (
-                    tracked and variant["inventory_level"] < quantity
-                ):
-                    raise ValueError(f"{sku!r} is out of stock")
-                chosen.append((variant, quantity))
+                if variant is not None:
+                    tracked = (
+                        self.products[variant["product_id"]]["inventory_tracking"] == "variant"
+                    )
+                    if not self._sellable(variant) or (
+                        tracked and variant["inventory_level"] < quantity
+                    ):
+                        raise ValueError(f"{sku!r} is out of stock")
+                chosen.append((variant, sku, quantity))
             order_id = self._next_id()
             now = self.clock()
             order_lines = []
             total = 0.0
-            for variant, quantity in chosen:
-                if self.products[variant["product_id"]]["inventory_tracking"] == "variant":
-                    variant["inventory_level"] -= quantity
-                price = float(variant["price"] or self.products[variant["product_id"]]["price"])
-                total += price * quantity
-                order_lines.append(
-                    {
-                        "id": self._next_id(),
-                        "order_id": order_id,
-                        "product_id": variant["product_id"],
-                        "variant_id": variant["id"],
-                        "name": self.products[variant["product_id"]]["name"],
-                        "sku": variant["sku"],
-                        "quantity": quantity,
-                        "quantity_refunded": 0,
-                        "base_price": f"{price:.4f}",
-                        "price_inc_tax": f"{price:.4f}",
-                    }
-                )
+            for variant, sku, quantity in chosen:
+                line = self._order_line(order_id, variant, sku, quantity)
+                total += float(line["base_price"]) * quantity
+                order_lines.append(line)
             self.orders[order_id] = {
                 "id": order_id,
                 "status_id": STATUS_IDS[status],
@@ -227,6 +224,64 @@ class FakeBigCommerce(FakeChannel):
             }
             self.order_lines[order_id] = order_lines
             return str(order_id)
+
+    def _order_line(
+        self, order_id: int, variant: dict[str, Any] | None, sku: str | None, quantity: int
+    ) -> dict[str, Any]:
+        """One ``/v2/orders/{id}/products`` row; takes stock from a tracked variant."""
+        if variant is None and sku is None:
+            product_id, variant_id, name, price, line_sku = 0, 0, "Setup service", 25.0, ""
+        elif variant is None:
+            assert sku is not None
+            plain = self._plain_product(sku)
+            product_id, variant_id, name = plain["id"], plain["base_variant_id"], plain["name"]
+            price, line_sku = float(plain["price"]), plain["sku"]
+        else:
+            product = self.products[variant["product_id"]]
+            if product["inventory_tracking"] == "variant":
+                variant["inventory_level"] -= quantity
+            product_id, variant_id, name = product["id"], variant["id"], product["name"]
+            price, line_sku = float(variant["price"] or product["price"]), variant["sku"]
+        return {
+            "id": self._next_id(),
+            "order_id": order_id,
+            "product_id": product_id,
+            "variant_id": variant_id,
+            "type": "physical",
+            "name": name,
+            "sku": line_sku,
+            "quantity": quantity,
+            "quantity_refunded": 0,
+            "base_price": f"{price:.4f}",
+            "price_inc_tax": f"{price:.4f}",
+        }
+
+    def _plain_product(self, sku: str) -> dict[str, Any]:
+        """The store's own product with SKU ``sku`` (not one of ours), created on first sale.
+
+        It has no options, so its only variant is the base variant BigCommerce gives every
+        product; inventory is not tracked, so any quantity can be sold.
+        """
+        folded = sku.casefold()
+        for product in self.products.values():
+            if product["sku"] and product["sku"].casefold() == folded:
+                return product
+        product = {
+            "id": self._next_id(),
+            "name": f"Shop product {sku}",
+            "type": "physical",
+            "sku": sku,
+            "price": 19.99,
+            "weight": 1,
+            "description": "",
+            "inventory_tracking": "none",
+            "is_visible": True,
+            "images": [],
+            "option_ids": [],
+            "base_variant_id": self._next_id(),
+        }
+        self.products[product["id"]] = product
+        return product
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order to the status id the shop's staff would pick for ``status``."""

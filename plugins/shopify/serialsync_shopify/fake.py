@@ -146,10 +146,15 @@ class FakeShopify(FakeChannel):
     # -- FakeChannel --------------------------------------------------------------------------
 
     def listings(self) -> list[FakeListing]:
-        """Every variant, with its stock at all locations, and whether it can be bought."""
+        """Every variant, with its stock at all locations, and whether it can be bought.
+
+        The shop's plain products (created by :meth:`create_order`) are left out.
+        """
         out = []
         for variant in self.variants.values():
             product = self.products[variant.product_id]
+            if product.plain:
+                continue  # the shop's own product, sold beside ours: never a listing of ours
             stock = self.stock_of(variant.id)
             out.append(
                 FakeListing(
@@ -162,11 +167,16 @@ class FakeShopify(FakeChannel):
         return out
 
     def create_order(
-        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+        self,
+        lines: Sequence[tuple[str | None, int]],
+        *,
+        status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """A shopper buys ``(variant SKU, quantity)`` lines; stock is taken as Shopify does.
+        """A shopper buys ``(sku, quantity)`` lines; stock is taken as Shopify does.
 
-        Raises ``ValueError`` when a SKU is not sold or not in stock (policy DENY).
+        ``None`` is a custom line item (no variant, no SKU); a SKU that is not an integration
+        id is a plain product of the shop, created on first sale. Raises ``ValueError`` when
+        an integration id is not sold or not in stock (policy DENY).
         """
         with self.lock:
             return self.orderbook.create(lines, status=status)

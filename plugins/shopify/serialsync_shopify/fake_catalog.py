@@ -71,6 +71,8 @@ class FakeProduct:
     metafields: dict[tuple[str, str], str] = field(default_factory=dict)
     variant_ids: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)
+    #: A product of the shop that serialsync never published (a strap, a gift card).
+    plain: bool = False
 
 
 @dataclass
@@ -103,6 +105,39 @@ class Catalog:
     def variants_with_sku(self, sku: str) -> list[FakeVariant]:
         """Every variant carrying ``sku`` (Shopify does not keep SKUs unique)."""
         return [v for v in self.variants.values() if v.sku == sku]
+
+    def plain_variant(self, sku: str) -> FakeVariant:
+        """The variant of the shop's own plain product ``sku``, created on first sale.
+
+        Stands for a product the merchant sells outside serialsync: its own product with one
+        default variant, not tracked (so any quantity can be sold), priced 19.99.
+        """
+        existing = next((v for v in self.variants_with_sku(sku)), None)
+        if existing is not None:
+            return existing
+        product = FakeProduct(
+            id=self._gid("Product"),
+            handle=f"plain-{_slug(sku)}-{len(self.products) + 1}",
+            title=f"Shop product {sku}",
+            status="ACTIVE",
+            option_name="Title",
+            plain=True,
+        )
+        self.products[product.id] = product
+        variant = FakeVariant(
+            id=self._gid("ProductVariant"),
+            product_id=product.id,
+            sku=sku,
+            price=Decimal("19.99"),
+            option_value="Default Title",
+            inventory_item_id=self._gid("InventoryItem"),
+            policy="DENY",
+            tracked=False,
+        )
+        self.variants[variant.id] = variant
+        product.variant_ids.append(variant.id)
+        self.levels[(variant.inventory_item_id, PRIMARY_LOCATION)] = 0
+        return variant
 
     def stock_of(self, variant_id: str) -> int:
         """A variant's available quantity over all locations."""

@@ -16,13 +16,21 @@ from typing import Any
 
 from serialsync import FinancialStatus
 
-from serialsync_shopify.fake_catalog import Catalog, gid_number
+from serialsync_shopify.fake_catalog import Catalog, FakeVariant, gid_number
 from serialsync_shopify.fake_graphql import connection
+
+#: What a custom line item (no product, no SKU) is called and costs in the fake.
+CUSTOM_LINE_TITLE = "Setup service"
+CUSTOM_LINE_PRICE = Decimal("25.00")
 
 
 @dataclass
 class FakeLine:
-    """One order line: the SKU as sold, quantity, and what is left after refunds."""
+    """One order line: the SKU as sold, quantity, and what is left after refunds.
+
+    ``variant_id`` is ``None`` for a custom line item (added by hand, no product behind it),
+    whose ``sku`` is then ``None`` too, as Shopify shows such lines.
+    """
 
     id: str
     sku: str | None
@@ -30,6 +38,7 @@ class FakeLine:
     quantity: int
     price: Decimal
     current_quantity: int
+    variant_id: str | None = None
 
 
 @dataclass
@@ -61,32 +70,33 @@ class OrderBook:
         self._last_stamp: datetime | None = None
 
     def create(
-        self, lines: Sequence[tuple[str, int]], *, status: FinancialStatus = FinancialStatus.PAID
+        self,
+        lines: Sequence[tuple[str | None, int]],
+        *,
+        status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """A shopper buys ``(variant SKU, quantity)`` lines; stock is taken as Shopify does.
+        """A shopper buys ``(sku, quantity)`` lines; stock is taken as Shopify does.
 
-        Raises ``ValueError`` when a SKU is not sold or not in stock (policy DENY).
+        An integration id (``SKU|||SERIAL``) must name a variant for sale; any other SKU is a
+        plain product of the shop (created on first sale); ``None`` is a custom line item,
+        which Shopify shows with no variant and no SKU. Raises ``ValueError`` when an
+        integration id is not sold or not in stock (policy DENY); nothing is taken then.
         """
-        order_lines = []
+        chosen: list[tuple[FakeVariant | None, int]] = []
         for sku, quantity in lines:
+            if sku is None:
+                chosen.append((None, quantity))
+                continue
             variant = next((v for v in self.catalog.variants.values() if v.sku == sku), None)
-            if variant is None:
+            if variant is None and "|||" in sku:
                 raise ValueError(f"no variant with SKU {sku!r} is for sale")
-            key = self.catalog.stocked_level(variant)
-            if variant.tracked and variant.policy == "DENY" and self.catalog.levels[key] < quantity:
-                raise ValueError(f"{sku!r} is out of stock")
-            self.catalog.levels[key] -= quantity
-            product = self.catalog.products[variant.product_id]
-            order_lines.append(
-                FakeLine(
-                    id=self._gid("LineItem"),
-                    sku=variant.sku,
-                    title=f"{product.title} - {variant.option_value}",
-                    quantity=quantity,
-                    price=variant.price,
-                    current_quantity=quantity,
-                )
-            )
+            if variant is not None:
+                key = self.catalog.stocked_level(variant)
+                tracked = variant.tracked and variant.policy == "DENY"
+                if tracked and self.catalog.levels[key] < quantity:
+                    raise ValueError(f"{sku!r} is out of stock")
+            chosen.append((variant or self.catalog.plain_variant(sku), quantity))
+        order_lines = [self._line(variant, quantity) for variant, quantity in chosen]
         stamp = self._stamp()
         self._number += 1
         order = FakeOrder(
@@ -101,6 +111,31 @@ class OrderBook:
         if status is not FinancialStatus.PAID:
             self.set_status(order.id, status)
         return order.id
+
+    def _line(self, variant: FakeVariant | None, quantity: int) -> FakeLine:
+        """One line item, taking stock from a tracked variant."""
+        if variant is None:
+            return FakeLine(
+                id=self._gid("LineItem"),
+                sku=None,
+                title=CUSTOM_LINE_TITLE,
+                quantity=quantity,
+                price=CUSTOM_LINE_PRICE,
+                current_quantity=quantity,
+            )
+        if variant.tracked:
+            self.catalog.levels[self.catalog.stocked_level(variant)] -= quantity
+        product = self.catalog.products[variant.product_id]
+        title = product.title if product.plain else f"{product.title} - {variant.option_value}"
+        return FakeLine(
+            id=self._gid("LineItem"),
+            sku=variant.sku,
+            title=title,
+            quantity=quantity,
+            price=variant.price,
+            current_quantity=quantity,
+            variant_id=variant.id,
+        )
 
     def set_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on as staff would: pay, cancel (restocks), refund (restocks)."""
@@ -168,6 +203,9 @@ class OrderBook:
                     "__typename": "LineItem",
                     "id": line.id,
                     "sku": line.sku,
+                    "variant": (
+                        self.catalog.variant_view(line.variant_id) if line.variant_id else None
+                    ),
                     "name": line.title,
                     "title": line.title,
                     "quantity": line.quantity,
@@ -198,8 +236,9 @@ class OrderBook:
             if take <= 0:
                 continue
             line.current_quantity -= take
-            variant = next((v for v in self.catalog.variants.values() if v.sku == line.sku), None)
-            if variant is not None:
+            # A custom line has no variant; a deleted variant has nothing left to restock.
+            variant = self.catalog.variants.get(line.variant_id or "")
+            if variant is not None and variant.tracked:
                 key = self.catalog.stocked_level(variant)
                 self.catalog.levels[key] = self.catalog.levels.get(key, 0) + take
 
