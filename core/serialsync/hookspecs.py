@@ -32,11 +32,13 @@ from serialsync.connector import ConnectorTypeRegistrar
 from serialsync.model import (
     InventoryPage,
     ListingChange,
+    Order,
     OrdersPage,
     Product,
     PublishOutcome,
     Sale,
     SaleReceipt,
+    UnreadableRecord,
 )
 
 PROJECT_NAME = "serialsync"
@@ -168,11 +170,38 @@ def fetch_orders(connector: str, since: datetime | None, page: str | None) -> Or
         the platform allows.
     :param page: ``None`` for the first page, else the previous page's ``next_page``.
     :returns: an :class:`~serialsync.model.OrdersPage`. Each order's lines carry ``raw_sku`` exactly
-        as sold (``SKU|||SERIAL`` for a serialized unit); cancellation and refunds are mapped to
-        :class:`~serialsync.model.FinancialStatus`.
+        as sold (``SKU|||SERIAL`` for a serialized unit, the plain SKU of any other product,
+        ``None`` for a custom line with no SKU); cancellation and refunds are mapped to
+        :class:`~serialsync.model.FinancialStatus`. An order the plugin cannot map (a negative
+        quantity, a missing field, a state it does not know) is **not** raised: it goes into
+        ``unreadable`` with its reason and raw payload (its ``updated_at`` when that much
+        could be read), and the page goes on; the host quarantines it and reads on past it.
+        Since 0.2: a plugin never stops a stream for one order.
     :raises RemoteError: when the channel cannot answer; the cursor does not move.
 
     Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def fetch_order(connector: str, order_id: str) -> Order | UnreadableRecord | None:
+    """Read one order again by its id, as :func:`fetch_orders` would return it.
+
+    **Optional.** Used by ``serialsync quarantine retry`` to re-read an order that was
+    quarantined (one the plugin could not map, or whose lines could not be processed) from the
+    channel as it is now, once its cause is fixed. A plugin without it still works; such
+    orders are then processed again only when ``fetch_orders`` sends them again.
+
+    :param connector: name of the channel connector called.
+    :param order_id: the order's id as the plugin gave it (``Order.order_id``, or
+        ``UnreadableRecord.key``).
+    :returns: the :class:`~serialsync.model.Order`, mapped exactly as ``fetch_orders`` maps it;
+        an :class:`~serialsync.model.UnreadableRecord` (with its reason and raw payload) when
+        the order still cannot be mapped; ``None`` when the channel has no such order.
+    :raises RemoteError: when the channel cannot answer.
+
+    Stops at the first non-``None`` result. New in serialsync 0.2.
     """
     raise NotImplementedError
 

@@ -21,14 +21,16 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from serialsync.connector import ConnectorContext
 from serialsync.engine.context import EngineContext, Progress
 from serialsync.engine.inventory import inventory_pass
-from serialsync.engine.orders import order_pass, process_order
+from serialsync.engine.orders import order_pass, process_order, quarantine_unreadable_order
 from serialsync.engine.summary import PassSummary
+from serialsync.errors import ConfigurationError, SerialsyncError
 from serialsync.manager import PluginManager
-from serialsync.model import Order
+from serialsync.model import Order, UnreadableRecord
 from serialsync.settings import Settings, SyncSettings
 from serialsync.store import OutboxState, SQLiteStore, Store
 from serialsync.store.sqlite import utcnow
@@ -144,21 +146,58 @@ class Host:
         return True
 
     def retry_quarantined(self, record_id: int) -> str:
-        """Process a quarantined order again (after its cause was fixed); say what happened."""
+        """Process a quarantined order again (after its cause was fixed); say what happened.
+
+        The order is read again from its channel when the channel's plugin implements
+        ``fetch_order`` (so an order the plugin could not map, or one fixed on the channel, is
+        seen as it is now); otherwise the order as it was stored is processed again, and an
+        order that could not even be read waits for the channel to send it again. Returns
+        ``"processed"`` when the order is out of quarantine, else a sentence saying why not.
+        """
         record = self.store.get_quarantined(record_id)
         if record is None:
             return "not found"
-        if record.kind != "order" or record.payload is None:
+        if record.kind != "order":
             return (
                 f"a quarantined {record.kind} is processed again when its source sends it again "
                 "(fix it in the POS, or drop it)"
             )
-        order = Order.model_validate_json(record.payload)
+        channel = record.connector
+        order_id = record.key.removeprefix(f"{channel}:")
+        try:
+            can_fetch = self.plugins.implements(channel, "fetch_order")
+        except ConfigurationError:
+            return f"the connector {channel!r} is not configured; drop the record or configure it"
         summary = PassSummary(kind="retry", started_at=self.engine.now())
-        with self.store.transaction():
-            process_order(self.engine, summary, record.connector, order)
-        still = any(q.id == record_id for q in self.store.quarantined(kind="order"))
-        return "still quarantined" if still else "processed"
+        if can_fetch:
+            try:
+                found = self.plugins.fetch_order(channel, order_id)
+            except SerialsyncError as exc:
+                return f"could not read order {order_id} from {channel} again: {exc}"
+            if found is None:
+                return (
+                    f"{channel} has no order {order_id} any more; "
+                    f"drop the record (`serialsync quarantine drop {record_id}`)"
+                )
+            with self.store.transaction():
+                if isinstance(found, UnreadableRecord):
+                    quarantine_unreadable_order(self.engine, summary, channel, found)
+                else:
+                    process_order(self.engine, summary, channel, found)
+        else:
+            try:
+                order = Order.model_validate_json(record.payload or "")
+            except ValidationError:
+                plugin = self.plugins.connector(channel).type.plugin
+                return (
+                    f"the {plugin!r} plugin of connector {channel!r} cannot read one order again "
+                    "(it does not implement fetch_order); the order is processed when the "
+                    "channel sends it again, or drop the record"
+                )
+            with self.store.transaction():
+                process_order(self.engine, summary, channel, order)
+        still = next((q for q in self.store.quarantined(kind="order") if q.id == record_id), None)
+        return f"still quarantined: {still.reason}" if still else "processed"
 
     def drop_quarantined(self, record_id: int) -> bool:
         """Forget a quarantined record."""

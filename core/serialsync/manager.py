@@ -38,11 +38,13 @@ from serialsync.logging import get_logger
 from serialsync.model import (
     InventoryPage,
     ListingChange,
+    Order,
     OrdersPage,
     Product,
     PublishOutcome,
     Sale,
     SaleReceipt,
+    UnreadableRecord,
 )
 from serialsync.redaction import MaskedOptions, Redactor, register_secret
 
@@ -201,7 +203,7 @@ class PluginManager:
         """Raise :class:`PluginError` when ``plugin`` implements a hook no spec declares.
 
         pluggy accepts such an implementation silently, and it is then never called: a typo
-        (``fetch_order``) would look like a connector that "does not implement" the hook.
+        (``fetch_inventories``) would look like a connector that "does not implement" the hook.
         """
         unknown = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [] if c.spec is None)
         if unknown:
@@ -376,6 +378,31 @@ class PluginManager:
             "fetch_orders",
             connector,
         )
+
+    def implements(self, connector: str, hook: str) -> bool:
+        """Whether ``connector`` itself implements ``hook`` (wrapper plugins not counted)."""
+        impl = self.connector(connector).impl
+        return any(caller.name == hook for caller in self.pm.get_hookcallers(impl) or [])
+
+    def fetch_order(self, connector: str, order_id: str) -> Order | UnreadableRecord | None:
+        """Call the optional ``fetch_order`` on one channel connector.
+
+        ``None`` means the channel has no such order. Raises :class:`PluginError` when the
+        connector's plugin does not implement the hook (check :meth:`implements` first).
+        """
+        if not self.implements(connector, "fetch_order"):
+            plugin = self.connector(connector).type.plugin
+            raise PluginError(
+                f"connector {connector!r} (plugin {plugin!r}) cannot read one order by id: "
+                "its plugin does not implement fetch_order"
+            )
+        result = self._caller("fetch_order", connector)(connector=connector, order_id=order_id)
+        if result is not None and not isinstance(result, Order | UnreadableRecord):
+            raise PluginError(
+                f"connector {connector!r}: fetch_order returned {type(result).__name__}, "
+                "expected Order, UnreadableRecord or None"
+            )
+        return result
 
     def check_connection(self, connector: str) -> str:
         """Call ``check_connection`` on one connector."""

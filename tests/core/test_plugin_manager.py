@@ -419,8 +419,8 @@ def test_connector_secrets_are_registered_for_log_redaction():
 
 class Typo:
     @hookimpl
-    def fetch_order(self, connector):  # not a hook: fetch_orders
-        return OrdersPage()
+    def fetch_inventories(self, connector):  # not a hook: fetch_inventory
+        return InventoryPage()
 
 
 class WrongArgument:
@@ -430,7 +430,7 @@ class WrongArgument:
 
 
 @pytest.mark.parametrize(
-    ("impl", "words"), [(Typo(), "unknown hook.*fetch_order;"), (WrongArgument(), "cursor")]
+    ("impl", "words"), [(Typo(), "unknown hook.*fetch_inventories;"), (WrongArgument(), "cursor")]
 )
 def test_connector_with_a_hook_the_spec_does_not_know_is_refused(impl, words):
     manager = PluginManager(load_entrypoints=False)

@@ -40,6 +40,7 @@ from serialsync import (
     SaleReceipt,
     SerializedUnit,
     UnitKey,
+    UnreadableRecord,
     hookimpl,
 )
 
@@ -290,21 +291,40 @@ class MemoryChannel(_Persisted):
             key=lambda o: (o["updated_at"], o["order_id"]),
         )
         offset = int(page or 0)
-        chunk = found[offset : offset + self.page_size]
-        orders = tuple(
-            Order(
+        chunk = [self._map(connector, o) for o in found[offset : offset + self.page_size]]
+        last = offset + self.page_size >= len(found)
+        return OrdersPage(
+            orders=tuple(o for o in chunk if isinstance(o, Order)),
+            unreadable=tuple(o for o in chunk if isinstance(o, UnreadableRecord)),
+            next_page=None if last else str(offset + self.page_size),
+        )
+
+    @hookimpl
+    def fetch_order(self, connector: str, order_id: str) -> Order | UnreadableRecord | None:
+        found = self.state["orders"].get(order_id)
+        return None if found is None else self._map(connector, found)
+
+    @staticmethod
+    def _map(connector: str, o: dict[str, Any]) -> Order | UnreadableRecord:
+        """An order, or (as a careful plugin does) an unreadable record: never an exception."""
+        try:
+            return Order(
                 channel=connector,
                 order_id=o["order_id"],
                 order_number=o["order_number"],
                 status=FinancialStatus(o["status"]),
                 lines=tuple(OrderLine.model_validate(line) for line in o["lines"]),
+                customer_email=o.get("email"),
                 created_at=_t(o["created_at"]),
                 updated_at=_t(o["updated_at"]),
             )
-            for o in chunk
-        )
-        last = offset + self.page_size >= len(found)
-        return OrdersPage(orders=orders, next_page=None if last else str(offset + self.page_size))
+        except (KeyError, ValueError) as exc:
+            return UnreadableRecord(
+                key=str(o.get("order_id")),
+                reason=" ".join(f"{type(exc).__name__}: {exc}".split()),
+                payload=json.dumps(o),
+                updated_at=_t(o["updated_at"]) if "updated_at" in o else None,
+            )
 
     @hookimpl
     def check_connection(self, connector: str) -> str:

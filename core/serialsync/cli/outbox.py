@@ -160,9 +160,11 @@ def retry_quarantined(
     config: ConfigOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Process a quarantined order again, once its cause is fixed.
+    """Read a quarantined order again from its channel and process it, once its cause is fixed.
 
-    Exit code 1 when it is still quarantined, unknown, or not an order.
+    A channel whose plugin cannot read one order by id (no ``fetch_order``) processes the
+    order as it was stored, or says so when the order could not be read at all. Exit code 1
+    when it is still quarantined, unknown, not an order, or could not be read again.
     """
     rt = runtime(ctx)
     with rt.host(rt.settings(config)) as host:

@@ -30,7 +30,15 @@ from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import IntegrationIdError, PermanentRemoteError
 from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
-from serialsync.model import FinancialStatus, Order, OrderLine, Sale, SaleLine
+from serialsync.model import (
+    FinancialStatus,
+    Order,
+    OrderLine,
+    Sale,
+    SaleLine,
+    UnreadableRecord,
+)
+from serialsync.redaction import redact_personal_data
 from serialsync.store import ListingState, OutboxRecord, OutboxState, UnitRecord
 
 ORDERS_STREAM = "orders"
@@ -83,6 +91,16 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
     high_water = cursor
     fetch = partial(ctx.plugins.fetch_orders, channel, since)
     for page in pages(fetch, what=f"{channel}: fetch_orders"):
+        for record in page.unreadable:
+            # One order the plugin could not map must not hold the channel's stream: keep it
+            # durably for a person (`quarantine retry` re-reads it) and read on past it.
+            with ctx.store.transaction():
+                quarantine_unreadable_order(ctx, summary, channel, record)
+            ctx.checkpoint("orders.order_committed")
+            if record.updated_at is not None and (
+                high_water is None or record.updated_at > high_water
+            ):
+                high_water = record.updated_at
         for order in page.orders:
             with ctx.store.transaction():
                 process_order(ctx, summary, channel, order)
@@ -94,6 +112,28 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
         with ctx.store.transaction():
             ctx.store.set_cursor(channel, ORDERS_STREAM, high_water.isoformat())
         ctx.checkpoint("orders.cursor_saved")
+
+
+def quarantine_unreadable_order(
+    ctx: EngineContext, summary: PassSummary, channel: str, record: UnreadableRecord
+) -> None:
+    """Quarantine an order the channel's plugin could not map. Call it inside a transaction.
+
+    The key is the one :func:`process_order` uses (``"<channel>:<order id>"``), so the record
+    is released as soon as the order reads fine. The raw payload is stored with the customer's
+    personal data masked.
+    """
+    ctx.store.quarantine(
+        kind="order",
+        key=f"{channel}:{record.key}",
+        connector=channel,
+        reason=f"unreadable order: {record.reason}",
+        payload=redact_personal_data(record.payload) if record.payload else None,
+    )
+    summary.counts(channel).quarantined += 1
+    ctx.log(connector=channel, operation="order", order_id=record.key).warning(
+        "orders.unreadable", reason=record.reason
+    )
 
 
 def process_order(ctx: EngineContext, summary: PassSummary, channel: str, order: Order) -> None:
