@@ -14,6 +14,13 @@ the real plugin manager and the real HTTP client, with an ``httpx.MockTransport`
 sleeps recorded rather than waited. ``settings_overrides`` adjusts the connector's settings
 (for example a small page size, so paging is exercised with a few orders).
 
+The secrets check looks for the connector's secret settings (its :class:`~pydantic.SecretStr`
+fields) in everything it logged. A connector that declares none gives it nothing to look for,
+so it does not pass quietly: it fails, unless the test class says ``holds_no_secrets = True``
+(a platform that takes no credential at all), and then it is reported *skipped*, with that
+reason. A settings field named like a credential (``token``, ``api_key``, ``password``…) but
+typed ``str`` fails it too.
+
 The suite is shipped as a pytest plugin (entry point ``pytest11``), so installing serialsync is
 enough to use it.
 """
@@ -21,6 +28,7 @@ enough to use it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +38,7 @@ from typing import Any
 import pytest
 import structlog.testing
 
-from serialsync.connector import ConnectorContext, ConnectorType
+from serialsync.connector import ConnectorContext, ConnectorSettings, ConnectorType
 from serialsync.manager import PluginManager
 from serialsync.model import (
     FinancialStatus,
@@ -70,6 +78,61 @@ class Harness:
         settings = self.manager.connector(self.name).settings
         return [reveal(s) for s in settings.secret_values()] if settings else []
 
+    def secrets_to_look_for(self, holds_no_secrets: bool) -> list[str]:
+        """The secrets the secrets check looks for; fails or skips when there are none.
+
+        ``holds_no_secrets`` is the test class's declaration that the platform takes no
+        credential at all.
+        """
+        settings = self.manager.connector(self.name).settings
+        plain = plain_credentials(settings) if settings is not None else []
+        if plain:
+            pytest.fail(
+                f"the settings field(s) {', '.join(plain)} look like credentials but are plain "
+                "str: declare them as pydantic.SecretStr so serialsync keeps them out of logs, "
+                "errors and reprs"
+            )
+        secrets = self.secrets()
+        if secrets and holds_no_secrets:
+            pytest.fail(
+                f"the test class says holds_no_secrets = True, but the settings hold "
+                f"{len(secrets)} SecretStr value(s): remove the declaration"
+            )
+        if not secrets:
+            if holds_no_secrets:
+                pytest.skip(
+                    "no secret to look for: the plugin declares that it holds none "
+                    "(holds_no_secrets = True)"
+                )
+            pytest.fail(
+                "the connector's settings declare no secret (no SecretStr field), so this check "
+                "would pass without checking anything. Declare the platform's credentials as "
+                "pydantic.SecretStr; if the platform truly takes none, set "
+                "holds_no_secrets = True on the test class"
+            )
+        return secrets
+
+
+#: The last word of a settings field's name that says it is a credential.
+_CREDENTIAL_WORDS = frozenset(
+    {"token", "secret", "password", "passwd", "passphrase", "apikey", "credential", "credentials"}
+)
+#: ``<word>_key`` names that are credentials (``sort_key``, ``idempotency_key`` are not).
+_KEY_PREFIXES = frozenset({"api", "access", "private", "secret", "consumer", "client", "signing"})
+
+
+def plain_credentials(settings: ConnectorSettings) -> list[str]:
+    """Names of ``settings``' fields named like a credential whose value is a plain ``str``."""
+    found = []
+    for name in type(settings).model_fields:
+        words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+        if not words or not isinstance(getattr(settings, name), str):
+            continue
+        last, before = words[-1], words[-2] if len(words) > 1 else ""
+        if last in _CREDENTIAL_WORDS or (last == "key" and before in _KEY_PREFIXES):
+            found.append(name)
+    return found
+
 
 def build_harness(
     plugin: object,
@@ -95,6 +158,9 @@ class _Conformance:
     plugin: object
     connector_type: str
     settings_overrides: dict[str, Any] = {}
+    #: True for a platform that takes no credential at all: the secrets check is then reported
+    #: skipped (nothing to look for) instead of failing for want of a secret.
+    holds_no_secrets: bool = False
 
     def make_fake(self) -> FakePlatform:
         """A fresh fake of the platform (default: the connector type's ``fake``)."""
@@ -337,6 +403,7 @@ class ChannelConformance(_Conformance):
         assert harness.sleeps, "a 429 must be waited out"
 
     def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
+        secrets = harness.secrets_to_look_for(self.holds_no_secrets)
         with structlog.testing.capture_logs() as events:
             product = sample_product(2)
             first = self.publish(harness, product, upserts(product))
@@ -344,7 +411,7 @@ class ChannelConformance(_Conformance):
             harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
             self.read_orders(harness, None)
         text = repr(events) + repr(harness.connector)
-        for secret in harness.secrets():
+        for secret in secrets:
             assert secret not in text, "a secret reached a log line or a repr"
 
 
@@ -441,12 +508,13 @@ class PosConformance(_Conformance):
         assert recorded[0].lines == ((unit.sku, unit.serial, 1),)
 
     def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
+        secrets = harness.secrets_to_look_for(self.holds_no_secrets)
         with structlog.testing.capture_logs() as events:
             self.stock(harness)
             harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
             self.read_inventory(harness, None)
         text = repr(events) + repr(harness.connector)
-        for secret in harness.secrets():
+        for secret in secrets:
             assert secret not in text, "a secret reached a log line or a repr"
 
 
@@ -455,6 +523,7 @@ __all__ = [
     "Harness",
     "PosConformance",
     "build_harness",
+    "plain_credentials",
     "sample_product",
     "upserts",
     "withdrawals",
