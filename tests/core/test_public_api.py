@@ -74,6 +74,7 @@ EXPECTED_TESTING_ALL = [
     "FakePOS",
     "FakePlatform",
     "Faults",
+    "OrderDamage",
     "RecordedOrder",
 ]
 

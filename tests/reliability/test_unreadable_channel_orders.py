@@ -15,6 +15,7 @@ import pytest
 from serialsync import UnitStatus
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
+from serialsync.testing import OrderDamage
 
 from tests.reliability import harness as h
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.ti
 
 CLOCK = h.VirtualTime()
 CHANNELS = ("magento", "woocommerce")
-DAMAGES = ("negative-quantity", "missing-field", "unknown-status")
+DAMAGES: tuple[OrderDamage, ...] = ("negative-quantity", "missing-field", "unknown-status")
 
 
 def test_damaged_orders_do_not_hold_the_later_paid_orders_of_their_store(tmp_path) -> None:
@@ -42,7 +43,7 @@ def test_damaged_orders_do_not_hold_the_later_paid_orders_of_their_store(tmp_pat
                 fake = fakes[name]
                 for damage in DAMAGES:
                     order_id = fake.create_order([(next(pool).integration_id, 1)])
-                    fake.damage_order(order_id, damage)  # type: ignore[attr-defined]
+                    fake.damage_order(order_id, damage)
                     damaged[name].append(order_id)
                 # Placed after the damaged ones, so read after them.
                 unit = next(pool)

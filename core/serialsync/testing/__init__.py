@@ -10,7 +10,16 @@ from serialsync.testing.fake import (
     FakePlatform,
     FakePOS,
     Faults,
+    OrderDamage,
     RecordedOrder,
 )
 
-__all__ = ["FakeChannel", "FakeListing", "FakePOS", "FakePlatform", "Faults", "RecordedOrder"]
+__all__ = [
+    "FakeChannel",
+    "FakeListing",
+    "FakePOS",
+    "FakePlatform",
+    "Faults",
+    "OrderDamage",
+    "RecordedOrder",
+]

@@ -23,7 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from serialsync.model import FinancialStatus, Product
 
 ASGIScope = MutableMapping[str, Any]
+
+#: How :meth:`FakeChannel.damage_order` spoils an order.
+OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
 ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
@@ -261,6 +264,16 @@ class FakeChannel(FakePlatform):
     @abstractmethod
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on (paid, cancelled, refunded), as the shop's staff would."""
+
+    def damage_order(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil a stored order as a buggy extension or a broken import leaves real ones.
+
+        ``negative-quantity``: its first line's quantity is -1; ``missing-field``: its first
+        line has no quantity; ``unknown-status``: a state the platform's plugin cannot know.
+        The order counts as changed now, so the next read sees it. Optional: a fake that
+        cannot hold such orders raises :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot damage an order")
 
     @abstractmethod
     def connector_settings(self, base_url: str) -> dict[str, Any]:

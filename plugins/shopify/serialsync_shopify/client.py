@@ -204,6 +204,13 @@ class ShopifyClient:
             },
         )
 
+    def order_by_id(self, order_id: str, lines: int) -> dict[str, Any]:
+        """One order by id (``{"order": null}`` when the store has none)."""
+        return self.execute(
+            "OrderById",
+            {"id": order_id, "lines": lines, "withEmail": self.settings.customer_email},
+        )
+
     def order_line_items(self, order_id: str, first: int, after: str | None) -> dict[str, Any]:
         """The next page of one order's line items."""
         return self.execute("OrderLineItems", {"id": order_id, "first": first, "after": after})

@@ -16,6 +16,7 @@ from serialsync import (
     PermanentRemoteError,
     Product,
     PublishOutcome,
+    UnreadableRecord,
     hookimpl,
 )
 
@@ -29,7 +30,8 @@ LINES_PER_ORDER = 10
 
 
 class ShopifyConnector(Connector[ShopifySettings]):
-    """One Shopify store as a sales channel: ``publish_variants``, ``fetch_orders``."""
+    """One Shopify store as a sales channel: ``publish_variants``, ``fetch_orders`` (and one
+    order again by id, ``fetch_order``)."""
 
     def __init__(self, settings: ShopifySettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -136,28 +138,42 @@ class ShopifyConnector(Connector[ShopifySettings]):
                     "shopify.page_shrunk", operation="fetch_orders", size=self.orders_page_size
                 )
         connection = data.get("orders") or {}
-        orders = [self._order(node) for node in connection.get("nodes") or []]
+        read = [self._order(node) for node in connection.get("nodes") or []]
         info = connection.get("pageInfo") or {}
         next_page = None
         if info.get("hasNextPage") and info.get("endCursor"):
             next_page = json.dumps({"after": info["endCursor"], "query": query})
-        return OrdersPage(orders=tuple(orders), next_page=next_page)
+        return OrdersPage(
+            orders=tuple(o for o in read if isinstance(o, Order)),
+            unreadable=tuple(o for o in read if isinstance(o, UnreadableRecord)),
+            next_page=next_page,
+        )
+
+    @hookimpl
+    def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
+        """One order by its id (``gid://shopify/Order/…``), mapped as ``fetch_orders`` maps it."""
+        data = self.client.order_by_id(order_id, LINES_PER_ORDER)
+        node = data.get("order")
+        return self._order(node) if node else None
 
     def _orders_variables(self) -> dict[str, Any]:
         return {"first": self.orders_page_size, "lines": LINES_PER_ORDER, "withEmail": False}
 
-    def _order(self, node: dict[str, Any]) -> Order:
+    def _order(self, node: dict[str, Any]) -> Order | UnreadableRecord:
         items = node.get("lineItems") or {}
         lines: list[dict[str, Any]] = list(items.get("nodes") or [])
         info = items.get("pageInfo") or {}
-        while info.get("hasNextPage"):
+        while info.get("hasNextPage") and node.get("id"):
             more = self.client.order_line_items(
                 str(node["id"]), LINES_PER_ORDER * 5, info.get("endCursor")
             )
             items = (more.get("order") or {}).get("lineItems") or {}
             lines.extend(items.get("nodes") or [])
             info = items.get("pageInfo") or {}
-        return mapping.order_from_node(node, lines, channel=self.name)
+        found = mapping.read_order(node, lines, channel=self.name)
+        if isinstance(found, UnreadableRecord):
+            self.log.warning("shopify.order_unreadable", order_id=found.key, reason=found.reason)
+        return found
 
 
 def _read_token(page: str) -> tuple[str, str | None]:

@@ -83,13 +83,9 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
 """
 
 # ``email`` is protected customer data: asked only when the app is approved for it (a field
-# the app may not read would fail the whole query).
-ORDERS_PAGE_DOCUMENT = """
-query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!,
-    $withEmail: Boolean!) {
-  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
+# the app may not read would fail the whole query). ``sku`` is null on a custom line item (no
+# variant behind it) and may be "" on a product without one; the plugin maps both to no SKU.
+_ORDER_FIELDS = """
       id
       name
       createdAt
@@ -110,9 +106,23 @@ query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!,
           originalUnitPriceSet { shopMoney { amount } }
         }
       }
-    }
-  }
-}
+"""
+
+ORDERS_PAGE_DOCUMENT = f"""
+query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!,
+    $withEmail: Boolean!) {{
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{{_ORDER_FIELDS}    }}
+  }}
+}}
+"""
+
+# One order read again by id (``quarantine retry``), with the same fields as a page's orders.
+ORDER_BY_ID_DOCUMENT = f"""
+query OrderById($id: ID!, $lines: Int!, $withEmail: Boolean!) {{
+  order(id: $id) {{{_ORDER_FIELDS}  }}
+}}
 """
 
 ORDER_LINE_ITEMS_DOCUMENT = """
@@ -199,6 +209,7 @@ DOCUMENTS: dict[str, str] = {
     "VariantsById": VARIANTS_BY_ID_DOCUMENT,
     "ProductVariantsPage": PRODUCT_VARIANTS_PAGE_DOCUMENT,
     "OrdersPage": ORDERS_PAGE_DOCUMENT,
+    "OrderById": ORDER_BY_ID_DOCUMENT,
     "OrderLineItems": ORDER_LINE_ITEMS_DOCUMENT,
     "ProductCreateWithVariants": PRODUCT_SET_DOCUMENT,
     "VariantsCreate": VARIANTS_BULK_CREATE_DOCUMENT,
@@ -237,6 +248,8 @@ def estimated_cost(operation: str, variables: Mapping[str, Any]) -> float:
     if operation == "OrdersPage":
         per_order = 5 + 3 * _size(variables, "lines")
         return float(2 + _size(variables, "first") * per_order)
+    if operation == "OrderById":
+        return float(5 + 3 * _size(variables, "lines"))
     if operation == "ProductCreateWithVariants":
         return float(13 + 2 * 250)  # its answer lists up to 250 variants
     fixed, per_item, sized_by = _COST_SHAPES[operation]

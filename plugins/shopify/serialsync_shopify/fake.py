@@ -31,7 +31,7 @@ import httpx
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.execution.values import get_variable_values
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
 
 from serialsync_shopify.fake_catalog import (
     PRIMARY_LOCATION,
@@ -185,6 +185,11 @@ class FakeShopify(FakeChannel):
         """Move an order on as staff would: pay, cancel (restocks), refund (restocks)."""
         with self.lock:
             self.orderbook.set_status(order_id, status)
+
+    def damage_order(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil an order as a broken app or import leaves one (see ``OrderBook.damage``)."""
+        with self.lock:
+            self.orderbook.damage(order_id, damage)
 
     def cancel_order(self, order_id: str) -> None:
         """Cancel an order, restocking its lines and refunding what was paid."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from serialsync import FinancialStatus
+from serialsync.testing import OrderDamage
 
 from serialsync_shopify.fake_catalog import Catalog, FakeVariant, gid_number
 from serialsync_shopify.fake_graphql import connection
@@ -39,6 +40,8 @@ class FakeLine:
     price: Decimal
     current_quantity: int
     variant_id: str | None = None
+    #: Fields the store has lost for this line (a damaged record, see ``damage``).
+    lost: tuple[str, ...] = ()
 
 
 @dataclass
@@ -137,6 +140,25 @@ class OrderBook:
             variant_id=variant.id,
         )
 
+    def damage(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil an order as a broken app or import leaves one (see ``FakeChannel``).
+
+        ``negative-quantity``: the first line's quantity is -1; ``missing-field``: the first
+        line comes without its quantity; ``unknown-status``: a financial status outside the
+        2026-07 enum (``DISPUTED``). The order counts as updated now.
+        """
+        order = self.orders[order_id]
+        first = order.lines[0]
+        if damage == "negative-quantity":
+            first.quantity = first.current_quantity = -1
+        elif damage == "missing-field":
+            first.lost = (*first.lost, "quantity")
+        elif damage == "unknown-status":
+            order.financial = "DISPUTED"
+        else:
+            raise ValueError(f"unknown damage {damage!r}")
+        order.updated_at = self._stamp()
+
     def set_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on as staff would: pay, cancel (restocks), refund (restocks)."""
         if status is FinancialStatus.CANCELLED:
@@ -194,24 +216,24 @@ class OrderBook:
             value = {"amount": format(amount, "f"), "currencyCode": order.currency}
             return {"shopMoney": value, "presentmentMoney": value}
 
+        def line_view(line: FakeLine) -> dict[str, Any]:
+            view = {
+                "__typename": "LineItem",
+                "id": line.id,
+                "sku": line.sku,
+                # A custom line item has no variant; a deleted variant leaves null too.
+                "variant": self.catalog.variant_view(line.variant_id) if line.variant_id else None,
+                "name": line.title,
+                "title": line.title,
+                "quantity": line.quantity,
+                "currentQuantity": line.current_quantity,
+                "originalUnitPriceSet": money(line.price),
+            }
+            return {key: value for key, value in view.items() if key not in line.lost}
+
         def line_items(a: dict[str, Any]) -> dict[str, Any]:
             return connection(
-                order.lines,
-                a,
-                key=lambda line: (gid_number(line.id),),
-                view=lambda line: {
-                    "__typename": "LineItem",
-                    "id": line.id,
-                    "sku": line.sku,
-                    "variant": (
-                        self.catalog.variant_view(line.variant_id) if line.variant_id else None
-                    ),
-                    "name": line.title,
-                    "title": line.title,
-                    "quantity": line.quantity,
-                    "currentQuantity": line.current_quantity,
-                    "originalUnitPriceSet": money(line.price),
-                },
+                order.lines, a, key=lambda line: (gid_number(line.id),), view=line_view
             )
 
         return {

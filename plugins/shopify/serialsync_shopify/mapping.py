@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+from pydantic import ValidationError
+from serialsync import (
+    FinancialStatus,
+    Order,
+    OrderLine,
+    Product,
+    SerializedUnit,
+    UnreadableRecord,
+)
 
 #: Where the plugin marks a product as the listing of one POS SKU.
 METAFIELD_NAMESPACE = "serialsync"
@@ -135,13 +144,25 @@ def bulk_create_media(units: Sequence[SerializedUnit]) -> list[dict[str, Any]]:
 # -- orders ---------------------------------------------------------------------------------
 
 _PAID = {"PAID", "AUTHORIZED", "PARTIALLY_PAID"}
+#: Every value of ``OrderDisplayFinancialStatus`` in 2026-07; anything else is not guessed at.
+_KNOWN_FINANCIAL = _PAID | {"PENDING", "REFUNDED", "PARTIALLY_REFUNDED", "VOIDED", "EXPIRED"}
+
+
+class UnmappableOrderError(ValueError):
+    """An order that cannot be mapped to the model; the message names the fault."""
 
 
 def financial_status(node: dict[str, Any]) -> FinancialStatus:
-    """The canonical status of an order: cancellation first, then the financial status."""
+    """The canonical status of an order: cancellation first, then the financial status.
+
+    Raises :class:`UnmappableOrderError` for a financial status Shopify does not define (a
+    newer API version's, or a broken record): reading it as paid or pending would be a guess.
+    """
     if node.get("cancelledAt"):
         return FinancialStatus.CANCELLED
     shown = node.get("displayFinancialStatus")
+    if shown is not None and shown not in _KNOWN_FINANCIAL:
+        raise UnmappableOrderError(f"unknown financial status {shown!r}")
     if shown == "REFUNDED":
         return FinancialStatus.REFUNDED
     if shown == "PARTIALLY_REFUNDED":
@@ -151,6 +172,7 @@ def financial_status(node: dict[str, Any]) -> FinancialStatus:
     if shown in ("VOIDED", "EXPIRED"):
         # Authorisation voided or expired: nothing was collected, the unit is free again.
         return FinancialStatus.CANCELLED
+    # PENDING, or null (the field is nullable): not paid yet, so the unit is only reserved.
     return FinancialStatus.PENDING
 
 
@@ -162,15 +184,42 @@ def parse_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _required(node: dict[str, Any], field: str, what: str) -> Any:
+    value = node.get(field)
+    if value is None or value == "":
+        raise UnmappableOrderError(f"{what} has no {field}")
+    return value
+
+
+def _stamp(node: dict[str, Any], field: str) -> datetime:
+    value = _required(node, field, "the order")
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        raise UnmappableOrderError(f"the order's {field} {value!r} is not a date") from None
+
+
 def order_line(node: dict[str, Any]) -> OrderLine:
-    """One line item. ``quantity_refunded`` is what refunds and edits removed from it."""
-    quantity = int(node.get("quantity") or 0)
+    """One line item. ``quantity_refunded`` is what refunds and edits removed from it.
+
+    ``raw_sku`` is the SKU as sold: ``None`` for a custom line item (Shopify gives it no
+    variant and a null SKU) and for a product sold without a SKU (``""``); any other SKU as it
+    is, plain products' included. Raises :class:`UnmappableOrderError` for a line without an
+    id or a whole, non-negative quantity.
+    """
+    line_id = str(_required(node, "id", "a line item"))
+    quantity = node.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        raise UnmappableOrderError(f"line {line_id} has no whole quantity ({quantity!r})")
+    if quantity < 0:
+        raise UnmappableOrderError(f"line {line_id} has a negative quantity ({quantity})")
     current = node.get("currentQuantity")
     removed = quantity - int(current) if isinstance(current, int) else 0
     price = ((node.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    sku = node.get("sku")
     return OrderLine(
-        line_id=str(node["id"]),
-        raw_sku=node.get("sku"),
+        line_id=line_id,
+        raw_sku=str(sku) if sku else None,
         quantity=quantity,
         price=parse_money(price),
         title=str(node.get("name") or ""),
@@ -181,20 +230,58 @@ def order_line(node: dict[str, Any]) -> OrderLine:
 def order_from_node(
     node: dict[str, Any], lines: Sequence[dict[str, Any]], *, channel: str
 ) -> Order:
-    """The canonical :class:`Order` of one ``Order`` node and all its line items."""
+    """The canonical :class:`Order` of one ``Order`` node and all its line items.
+
+    Raises :class:`UnmappableOrderError` naming the fault when the order cannot be mapped.
+    """
     total = ((node.get("totalPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    order_id = str(_required(node, "id", "the order"))
     return Order(
         channel=channel,
-        order_id=str(node["id"]),
-        order_number=str(node.get("name") or node["id"]),
+        order_id=order_id,
+        order_number=str(node.get("name") or order_id),
         status=financial_status(node),
         lines=tuple(order_line(line) for line in lines),
         currency=str(node.get("currencyCode") or "USD"),
         total=parse_money(total),
         customer_email=node.get("email"),
-        created_at=parse_datetime(str(node["createdAt"])),
-        updated_at=parse_datetime(str(node["updatedAt"])),
+        created_at=_stamp(node, "createdAt"),
+        updated_at=_stamp(node, "updatedAt"),
     )
+
+
+def read_order(
+    node: dict[str, Any], lines: Sequence[dict[str, Any]], *, channel: str
+) -> Order | UnreadableRecord:
+    """The order, or, when it cannot be mapped, an :class:`UnreadableRecord` for quarantine.
+
+    Never raises for the order's content: one broken order must not stop the page it is on.
+    The record keeps the order as received (its line items gathered in) and its ``updatedAt``
+    when that much is readable, so the cursor may move past it.
+    """
+    try:
+        return order_from_node(node, lines, channel=channel)
+    except (UnmappableOrderError, ValidationError, TypeError, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, UnmappableOrderError) else _first_error(exc)
+    try:
+        updated_at: datetime | None = parse_datetime(str(node["updatedAt"]))
+    except (KeyError, TypeError, ValueError):
+        updated_at = None
+    raw = dict(node, lineItems={"nodes": list(lines)})
+    return UnreadableRecord(
+        key=str(node.get("id") or node.get("name") or "(no id)"),
+        reason=reason,
+        payload=json.dumps(raw, default=str),
+        updated_at=updated_at,
+    )
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return f"{where}: {error['msg']}" if where else str(error["msg"])
+    return f"{type(exc).__name__}: {exc}"
 
 
 def updated_since_query(since: datetime | None) -> str | None:
