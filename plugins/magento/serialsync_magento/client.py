@@ -368,6 +368,21 @@ class MagentoClient:
         result: dict[str, Any] = self._call("GET", "orders", "search orders", params=params)
         return result
 
+    def get_order(self, entity_id: str) -> Any:
+        """``GET /V1/orders/{id}``: one order as Magento answers it; ``None`` when there is none.
+
+        The answer is returned as it came (a malformed one included), for the mapping to read
+        or hand to the quarantine.
+        """
+        if not entity_id.isdigit():
+            return None  # Magento's order ids are numbers; anything else names none
+        try:
+            return self._call("GET", f"orders/{entity_id}", "get order")
+        except PermanentRemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # -- images -----------------------------------------------------------------------------
 
     def download(self, url: str) -> tuple[bytes, str]:

@@ -122,6 +122,13 @@ class MagentoConnector(Connector[MagentoSettings]):
             next_page=str(number + 1) if more else None,
         )
 
+    @hookimpl
+    def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
+        """One order again by its ``entity_id`` (``GET /V1/orders/{id}``), mapped exactly as
+        :meth:`fetch_orders` maps it; ``None`` when the store has no such order."""
+        raw = self.client.get_order(order_id)
+        return None if raw is None else mapping.read_order(raw, self.name)
+
 
 def _page_number(page: str | None) -> int:
     if page is None:

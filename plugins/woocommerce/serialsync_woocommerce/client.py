@@ -258,6 +258,18 @@ class WooClient:
         rows = list(orders) if isinstance(orders, list) else []
         return rows, _total_pages(response)
 
+    def get_order(self, order_id: str) -> Any:
+        """One order as WooCommerce answers it (a malformed one included, for the mapping to
+        read or hand to the quarantine); ``None`` when the store has no such order."""
+        if not order_id.isdigit():
+            return None  # WooCommerce's order ids are numbers; anything else names none
+        try:
+            return self._call("GET", f"orders/{order_id}", operation="order.get")
+        except RemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def count_products(self) -> int | None:
         """The store's product count (one cheap authenticated read)."""
         response = self.http.get(

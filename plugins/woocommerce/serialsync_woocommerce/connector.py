@@ -104,6 +104,13 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             next_page=str(number + 1) if number < total_pages and rows else None,
         )
 
+    @hookimpl
+    def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
+        """One order again by its id (``GET /orders/{id}``), mapped exactly as
+        :meth:`fetch_orders` maps it; ``None`` when the store has no such order."""
+        raw = self.client.get_order(order_id)
+        return None if raw is None else self._read(raw)
+
     def _read(self, raw: Any) -> Order | UnreadableRecord:
         return read_order(
             raw,

@@ -16,11 +16,13 @@ import pytest
 import respx
 from serialsync import (
     ConnectorContext,
+    FinancialStatus,
     ListingAction,
     ListingChange,
     Order,
     Product,
     SerializedUnit,
+    UnreadableRecord,
 )
 from serialsync_magento import FakeMagento, MagentoConnector, MagentoSettings
 
@@ -260,3 +262,43 @@ def test_rows_without_a_sku_map_to_no_sku_and_plain_skus_as_they_are(plain_conne
         ("6", None),
         ("7", "PLAIN-STRAP"),
     ]
+
+
+# -- fetch_order: one order read again (``quarantine retry``) ---------------------------------
+
+
+def test_fetch_order_reads_one_order_as_fetch_orders_does(fake, make_connector):
+    connector = make_connector()
+    first, second = _listed(connector, ["S-A", "S-B"])
+    good = fake.create_order([(first, 1), ("PLAIN-STRAP", 1), (None, 1)])
+    bad = fake.create_order([(second, 1)])
+    fake.damage_order(bad, "missing-field")
+    page = connector.fetch_orders(None, None)
+
+    assert connector.fetch_order(good) == page.orders[0]
+    assert connector.fetch_order(bad) == page.unreadable[0]
+    assert [r.path for r in fake.received[-2:]] == [
+        f"/rest/all/V1/orders/{good}",
+        f"/rest/all/V1/orders/{bad}",
+    ]
+
+
+def test_fetch_order_reads_an_order_once_its_cause_is_fixed(fake, make_connector):
+    connector = make_connector()
+    [sku] = _listed(connector, ["S-A"])
+    order_id = fake.create_order([(sku, 1)])
+    fake.damage_order(order_id, "unknown-status")
+    assert isinstance(connector.fetch_order(order_id), UnreadableRecord)
+    fake.set_order_status(order_id, FinancialStatus.PAID)  # staff put the order right
+
+    fixed = connector.fetch_order(order_id)
+
+    assert isinstance(fixed, Order) and fixed.status is FinancialStatus.PAID
+    assert [li.raw_sku for li in fixed.lines] == [sku]
+
+
+def test_fetch_order_of_an_order_the_store_does_not_have_is_none(fake, make_connector):
+    connector = make_connector()
+    assert connector.fetch_order("424242") is None
+    assert connector.fetch_order("unidentified-0a1b2c") is None  # no such id can exist
+    assert [r.path for r in fake.received] == ["/rest/all/V1/orders/424242"]

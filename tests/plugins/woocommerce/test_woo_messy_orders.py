@@ -260,3 +260,40 @@ def test_lines_without_product_or_sku_and_fees_map_to_no_sku(make_connector):
         ("13", "PLAIN-STRAP", Decimal("25")),
         ("14", None, Decimal("-3.00")),
     ]
+
+
+# -- fetch_order: one order read again (``quarantine retry``) ---------------------------------
+
+
+def test_fetch_order_reads_one_order_as_fetch_orders_does(fake, connector):
+    first, second = _listed(fake, connector)
+    good = fake.create_order([(first, 1), ("PLAIN-STRAP", 1)], fees=[("Tip", "5.00")])
+    bad = fake.create_order([(second, 1)])
+    fake.damage_order(bad, "negative-quantity")
+    page = connector.fetch_orders(None, None)
+
+    assert connector.fetch_order(good) == page.orders[0]
+    assert connector.fetch_order(bad) == page.unreadable[0]
+    assert [p for m, p in fake.requests if m == "GET"][-2:] == [
+        f"/wp-json/wc/v3/orders/{good}",
+        f"/wp-json/wc/v3/orders/{bad}",
+    ]
+
+
+def test_fetch_order_reads_an_order_once_its_cause_is_fixed(fake, make_connector):
+    (sku,) = _listed(fake, make_connector(), 1)
+    order_id = fake.create_order([(sku, 1)])
+    fake.damage_order(order_id, "unknown-status")
+    assert isinstance(make_connector().fetch_order(order_id), UnreadableRecord)
+
+    fixed = make_connector(order_statuses={"shipped": "paid"}).fetch_order(order_id)
+
+    assert isinstance(fixed, Order) and fixed.status is FinancialStatus.PAID
+    assert fixed.lines[0].raw_sku == sku
+
+
+def test_fetch_order_of_an_order_the_store_does_not_have_is_none(fake, connector):
+    requests = len(fake.requests)
+    assert connector.fetch_order("999999") is None
+    assert connector.fetch_order("unidentified-0a1b2c") is None  # no such id can exist
+    assert len(fake.requests) == requests + 1
