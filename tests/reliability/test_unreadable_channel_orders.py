@@ -4,7 +4,8 @@ A buggy extension or a broken import leaves orders no plugin can map: a negative
 missing field, a state the platform does not define. Before, the first such order stopped the
 channel's whole order stream: every later order, paid ones included, was never read, its unit
 stayed for sale on every channel, and the cursor stayed put. Through the sandbox's fakes over
-loopback HTTP, every later paid order must be sold, withdrawn everywhere and reported.
+loopback HTTP, every later paid order must be sold, withdrawn everywhere and reported; each
+damaged order waits in the quarantine, and `quarantine retry` reads it again from its store.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from serialsync import UnitStatus
+from serialsync import FinancialStatus, UnitStatus
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
 from serialsync.testing import OrderDamage
@@ -72,3 +73,34 @@ def test_damaged_orders_do_not_hold_the_later_paid_orders_of_their_store(tmp_pat
                 for _sku, serial, _quantity in order.lines
             }
             assert reported == {sold[name].serial for name in CHANNELS}
+
+            # Each damaged order waits in the quarantine with its reason and its raw order.
+            held = {q.key: q for q in host.store.quarantined(kind="order")}
+            expected = {f"{n}:{order_id}" for n in CHANNELS for order_id in damaged[n]}
+            assert set(held) == expected
+            for name in CHANNELS:
+                negative, missing, unknown = (held[f"{name}:{o}"] for o in damaged[name])
+                assert "is negative" in negative.reason, negative.reason
+                assert "missing field" in missing.reason, missing.reason
+                assert "unknown order st" in unknown.reason, unknown.reason
+                for record in (negative, missing, unknown):
+                    assert record.connector == name and record.payload
+                    assert "Shopper" not in record.payload  # the customer's name is masked
+
+            # Staff put the unknown-status orders right; `quarantine retry` reads them again
+            # from the store and sells their units, before any further pass.
+            fakes["woocommerce"].set_order_woo_status(damaged["woocommerce"][2], "processing")  # type: ignore[attr-defined]
+            fakes["magento"].set_order_status(damaged["magento"][2], FinancialStatus.PAID)
+            for name in CHANNELS:
+                negative, _missing, unknown = (held[f"{name}:{o}"] for o in damaged[name])
+                assert host.retry_quarantined(unknown.id) == "processed", name
+                record = host.store.get_outbox(name, damaged[name][2])
+                assert record is not None and record.state == OutboxState.PENDING, name
+                assert host.retry_quarantined(negative.id).startswith("still quarantined")
+            host.run_once()
+            for name in CHANNELS:
+                record = host.store.get_outbox(name, damaged[name][2])
+                assert record is not None and record.state == OutboxState.REPORTED, name
+            assert {q.key for q in host.store.quarantined(kind="order")} == expected - {
+                f"{n}:{damaged[n][2]}" for n in CHANNELS
+            }
