@@ -83,9 +83,9 @@ def test_damaged_orders_do_not_hold_the_later_paid_orders_of_their_store(tmp_pat
                 assert "is negative" in negative.reason, negative.reason
                 assert "missing field" in missing.reason, missing.reason
                 assert "unknown order st" in unknown.reason, unknown.reason
-                for record in (negative, missing, unknown):
-                    assert record.connector == name and record.payload
-                    assert "Shopper" not in record.payload  # the customer's name is masked
+                for held_order in (negative, missing, unknown):
+                    assert held_order.connector == name and held_order.payload
+                    assert "Shopper" not in held_order.payload  # the customer's name is masked
 
             # Staff put the unknown-status orders right; `quarantine retry` reads them again
             # from the store and sells their units, before any further pass.
