@@ -282,6 +282,21 @@ class BigCommerceClient:
             )
         return [dict(record) for record in data]
 
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        """``GET /v2/orders/{id}``; ``None`` when the store has no such order (404)."""
+        if not order_id.isdigit():
+            return None  # v2 order ids are numbers; anything else names no order
+        response = self.http.get(f"/v2/orders/{order_id}", operation="order")
+        if response.status_code == 404:
+            return None
+        data = self.read_json(response)
+        if not isinstance(data, dict):
+            raise PermanentRemoteError(
+                f"GET /v2/orders/{order_id} did not answer an object",
+                connector=self.http.connector,
+            )
+        return dict(data)
+
     def order_lines(self, order_id: int | str) -> list[dict[str, Any]]:
         """Every ``GET /v2/orders/{id}/products`` line, all pages."""
         lines: list[dict[str, Any]] = []

@@ -9,20 +9,23 @@ from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    Order,
     OrdersPage,
     Product,
     PublishOutcome,
+    UnreadableRecord,
     hookimpl,
 )
 
 from serialsync_bigcommerce.client import BigCommerceClient
-from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page
+from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page, read_order
 from serialsync_bigcommerce.publish import Publisher
 from serialsync_bigcommerce.settings import BigCommerceSettings
 
 
 class BigCommerceConnector(Connector[BigCommerceSettings]):
-    """One BigCommerce store as a sales channel: ``publish_variants``, ``fetch_orders``."""
+    """One BigCommerce store as a sales channel: ``publish_variants``, ``fetch_orders``,
+    ``fetch_order``."""
 
     def __init__(self, settings: BigCommerceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -53,6 +56,12 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
             known_products=self._products,
         )
         return publisher.run(changes)
+
+    @hookimpl
+    def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
+        """One order by id (``GET /v2/orders/{id}`` and its lines), mapped as in a page."""
+        record = self.client.order(order_id)
+        return None if record is None else read_order(self.client, self.name, record)
 
     @hookimpl
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 
 import httpx
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
 
 MAX_BATCH = 50
 MAX_VARIANTS = 600
@@ -283,6 +283,26 @@ class FakeBigCommerce(FakeChannel):
         self.products[product["id"]] = product
         return product
 
+    def damage_order(self, order_id: str, damage: OrderDamage) -> None:
+        """Spoil a stored order as a broken app or import leaves one (see ``FakeChannel``).
+
+        ``negative-quantity``: its first line's quantity is -1; ``missing-field``: its first
+        line has no ``quantity``; ``unknown-status``: a status id BigCommerce does not define
+        (99). The order counts as modified now.
+        """
+        with self.lock:
+            order = self.orders[int(order_id)]
+            first = self.order_lines[int(order_id)][0]
+            if damage == "negative-quantity":
+                first["quantity"] = -1
+            elif damage == "missing-field":
+                del first["quantity"]
+            elif damage == "unknown-status":
+                order["status_id"] = 99
+            else:
+                raise ValueError(f"unknown damage {damage!r}")
+            order["modified"] = self.clock()
+
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order to the status id the shop's staff would pick for ``status``."""
         self.set_order_status_id(order_id, STATUS_IDS[status])
@@ -366,6 +386,7 @@ class FakeBigCommerce(FakeChannel):
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/v2/store", self._store),
             ("GET", r"/v2/orders", self._list_orders),
+            ("GET", r"/v2/orders/(\d+)", self._get_order),
             ("GET", r"/v2/orders/(\d+)/products", self._list_order_lines),
             ("GET", r"/v3/catalog/products", self._list_products),
             ("POST", r"/v3/catalog/products", self._create_product),
@@ -825,6 +846,14 @@ class FakeBigCommerce(FakeChannel):
         if not chosen:
             return 204, None  # BigCommerce's empty page: no body at all
         return 200, [self._order_json(o) for o in chosen]
+
+    def _get_order(
+        self, request: httpx.Request, query: dict[str, str], order_id: int
+    ) -> tuple[int, Any]:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise _Error(404, f"Order {order_id} not found")
+        return 200, self._order_json(order)
 
     def _list_order_lines(
         self, request: httpx.Request, query: dict[str, str], order_id: int

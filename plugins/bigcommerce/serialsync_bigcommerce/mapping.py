@@ -7,13 +7,21 @@ Nothing here talks HTTP; :mod:`.client` does. Dates on orders v2 are RFC 2822
 from __future__ import annotations
 
 import email.utils
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from serialsync import FinancialStatus, Order, OrderLine, Product, SerializedUnit
+from serialsync import (
+    FinancialStatus,
+    Order,
+    OrderLine,
+    Product,
+    SerializedUnit,
+    UnreadableRecord,
+)
 
 #: BigCommerce order status ids (``GET /v2/order_statuses``) -> what the POS cares about.
 #:
@@ -45,13 +53,22 @@ STATUS_MAP: dict[int, FinancialStatus] = {
 }
 
 
+class UnmappableOrderError(ValueError):
+    """An order record that cannot be mapped to the model; the message names the fault."""
+
+
 def financial_status(status_id: int) -> FinancialStatus:
     """The :class:`FinancialStatus` of a BigCommerce status id.
 
-    An id this table does not know (a newer status) is PENDING: the unit stays reserved, which
-    is safe both ways (it is neither sold to the POS nor offered again).
+    Raises :class:`UnmappableOrderError` for an id this table does not know (a newer status,
+    or a broken record): reading it as paid, pending or cancelled would be a guess, and each
+    guess costs something (a sale reported or a unit held or offered wrongly). The order is
+    quarantined for a person instead.
     """
-    return STATUS_MAP.get(status_id, FinancialStatus.PENDING)
+    try:
+        return STATUS_MAP[status_id]
+    except KeyError:
+        raise UnmappableOrderError(f"unknown status id {status_id!r}") from None
 
 
 def parse_rfc2822(value: str) -> datetime:
@@ -83,38 +100,101 @@ def _decimal(value: Any) -> Decimal:
 def order_from_json(
     channel: str, record: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]
 ) -> Order:
-    """One ``/v2/orders`` record and its ``/products`` lines as a canonical :class:`Order`."""
+    """One ``/v2/orders`` record and its ``/products`` lines as a canonical :class:`Order`.
+
+    Raises :class:`UnmappableOrderError` naming the fault when the record cannot be mapped.
+    """
     billing = record.get("billing_address") or {}
     name = " ".join(
         part for part in (billing.get("first_name"), billing.get("last_name")) if part
     ).strip()
+    status_id = _whole(record.get("status_id"), "the order's status_id")
     return Order(
         channel=channel,
-        order_id=str(record["id"]),
+        order_id=str(_required(record, "id", "the order")),
         # BigCommerce shows the order id to shoppers as the order number.
         order_number=str(record["id"]),
-        status=financial_status(int(record.get("status_id", -1))),
+        status=financial_status(status_id),
         lines=tuple(line_from_json(line) for line in lines),
         currency=str(record.get("currency_code") or "USD"),
         total=_decimal(record.get("total_inc_tax")),
         customer_name=name or None,
         customer_email=billing.get("email") or None,
-        created_at=parse_rfc2822(str(record["date_created"])),
-        updated_at=parse_rfc2822(str(record["date_modified"])),
+        created_at=_date(record, "date_created"),
+        updated_at=_date(record, "date_modified"),
     )
 
 
 def line_from_json(line: Mapping[str, Any]) -> OrderLine:
-    """One ``/v2/orders/{id}/products`` record; ``raw_sku`` exactly as sold."""
+    """One ``/v2/orders/{id}/products`` record; ``raw_sku`` exactly as sold.
+
+    A custom product (added to the order by hand) has ``product_id`` 0 and the SKU it was
+    given, often none (``""``): ``raw_sku`` is then ``None``. A product of the store that
+    serialsync does not sell keeps its own SKU. Raises :class:`UnmappableOrderError` for a
+    line without an id or a whole, non-negative quantity.
+    """
+    line_id = str(_required(line, "id", "a line"))
+    quantity = _whole(line.get("quantity"), f"line {line_id}'s quantity")
+    if quantity < 0:
+        raise UnmappableOrderError(f"line {line_id} has a negative quantity ({quantity})")
+    refunded = _whole(line.get("quantity_refunded") or 0, f"line {line_id}'s quantity_refunded")
     sku = line.get("sku")
     return OrderLine(
-        line_id=str(line["id"]),
+        line_id=line_id,
         raw_sku=str(sku) if sku not in (None, "") else None,
-        quantity=int(line.get("quantity", 0)),
-        quantity_refunded=int(line.get("quantity_refunded", 0) or 0),
+        quantity=quantity,
+        quantity_refunded=max(0, min(quantity, refunded)),
         price=_decimal(line.get("price_inc_tax", line.get("base_price"))),
         title=str(line.get("name") or ""),
     )
+
+
+def unreadable_order(
+    record: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], reason: str
+) -> UnreadableRecord:
+    """A record for quarantine: the order as received, its lines gathered in, and the fault.
+
+    ``updated_at`` is its ``date_modified`` when that much can be read, so the cursor may
+    move past it.
+    """
+    try:
+        updated_at: datetime | None = parse_rfc2822(str(record["date_modified"]))
+    except (KeyError, ValueError):
+        updated_at = None
+    return UnreadableRecord(
+        key=str(record.get("id") or "(no id)"),
+        reason=reason,
+        payload=json.dumps({**record, "products": list(lines)}, default=str),
+        updated_at=updated_at,
+    )
+
+
+def _required(record: Mapping[str, Any], field: str, what: str) -> Any:
+    value = record.get(field)
+    if value is None or value == "":
+        raise UnmappableOrderError(f"{what} has no {field}")
+    return value
+
+
+def _whole(value: Any, what: str) -> int:
+    """A whole number as BigCommerce sends it (a number or a numeric string)."""
+    if isinstance(value, bool) or value is None:
+        raise UnmappableOrderError(f"{what} is missing")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise UnmappableOrderError(f"{what} {value!r} is not a number") from None
+    if number != number.to_integral_value():
+        raise UnmappableOrderError(f"{what} {value!r} is not a whole number")
+    return int(number)
+
+
+def _date(record: Mapping[str, Any], field: str) -> datetime:
+    value = _required(record, field, "the order")
+    try:
+        return parse_rfc2822(str(value))
+    except ValueError:
+        raise UnmappableOrderError(f"the order's {field} {value!r} is not a date") from None
 
 
 # -- catalog --------------------------------------------------------------------------------

@@ -17,10 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from serialsync import Order, OrdersPage, PermanentRemoteError
+from serialsync import Order, OrdersPage, UnreadableRecord
 
 from serialsync_bigcommerce.client import BigCommerceClient
-from serialsync_bigcommerce.mapping import order_from_json, parse_rfc2822
+from serialsync_bigcommerce.mapping import (
+    UnmappableOrderError,
+    order_from_json,
+    parse_rfc2822,
+    unreadable_order,
+)
 
 
 @dataclass(frozen=True)
@@ -72,27 +77,53 @@ def fetch_orders_page(
     records = client.orders(cursor.since, cursor.page, limit)
     fresh = [r for r in records if str(r.get("id")) not in cursor.seen]
     orders: list[Order] = []
+    unreadable: list[UnreadableRecord] = []
     for record in fresh:
-        lines = client.order_lines(record["id"])
-        try:
-            orders.append(order_from_json(channel, record, lines))
-        except (KeyError, ValueError, ValidationError) as exc:
-            # Skipping it would move the cursor past an order; stop instead, loudly.
-            raise PermanentRemoteError(
-                f"BigCommerce order {record.get('id')!r} cannot be read: {exc}",
-                connector=channel,
-            ) from None
+        found = read_order(client, channel, record)
+        if isinstance(found, Order):
+            orders.append(found)
+        else:
+            unreadable.append(found)
     orders.sort(key=lambda order: order.updated_at)
+    page = OrdersPage(orders=tuple(orders), unreadable=tuple(unreadable))
     if len(records) < limit:
-        return OrdersPage(orders=tuple(orders), next_page=None)
-    return OrdersPage(orders=tuple(orders), next_page=_next(cursor, records).encode())
+        return page
+    return page.model_copy(update={"next_page": _next(cursor, records).encode()})
+
+
+def read_order(
+    client: BigCommerceClient, channel: str, record: dict[str, Any]
+) -> Order | UnreadableRecord:
+    """One ``/v2/orders`` record with its lines, or the record for quarantine.
+
+    Never raises for what the record holds: one order that cannot be mapped must not stop
+    the stream (it would hold every later order of the store). The platform failing to
+    answer still raises, so the cursor does not move.
+    """
+    if record.get("id") in (None, ""):
+        return unreadable_order(record, [], "the order has no id")
+    lines = client.order_lines(record["id"])
+    try:
+        return order_from_json(channel, record, lines)
+    except UnmappableOrderError as exc:
+        return unreadable_order(record, lines, str(exc))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return unreadable_order(record, lines, f"{where}: {error['msg']}")
 
 
 def _next(cursor: OrdersCursor, records: list[dict[str, Any]]) -> OrdersCursor:
-    stamps = [(parse_rfc2822(str(r["date_modified"])), str(r["id"])) for r in records]
-    last = max(stamp for stamp, _ in stamps)
-    at_last = frozenset(order_id for stamp, order_id in stamps if stamp == last)
-    if cursor.since is None or last > cursor.since:
-        return OrdersCursor(last, 1, at_last)
-    # The whole page shares the cursor's second: step by page number within it.
-    return OrdersCursor(cursor.since, cursor.page + 1, cursor.seen | at_last)
+    stamps = []
+    for record in records:
+        try:
+            stamps.append((parse_rfc2822(str(record["date_modified"])), str(record.get("id"))))
+        except (KeyError, ValueError):
+            continue  # an unreadable order's date cannot place the next page; the others can
+    last = max((stamp for stamp, _ in stamps), default=None)
+    if last is not None and (cursor.since is None or last > cursor.since):
+        return OrdersCursor(last, 1, frozenset(i for stamp, i in stamps if stamp == last))
+    # The whole page shares the cursor's second (or has no readable date): step by page
+    # number within it.
+    at_since = frozenset(i for stamp, i in stamps if stamp == cursor.since)
+    return OrdersCursor(cursor.since, cursor.page + 1, cursor.seen | at_since)

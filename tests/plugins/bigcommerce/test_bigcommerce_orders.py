@@ -229,7 +229,6 @@ def test_v2_without_accept_json_is_refused_by_the_fake(fake, connector):
         (5, FinancialStatus.CANCELLED),
         (6, FinancialStatus.CANCELLED),
         (14, FinancialStatus.PARTIALLY_REFUNDED),
-        (99, FinancialStatus.PENDING),
     ],
 )
 def test_status_ids_map_as_documented(status_id, expected):
