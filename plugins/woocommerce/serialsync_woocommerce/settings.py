@@ -51,8 +51,9 @@ class WooCommerceSettings(ConnectorSettings):
     order_statuses: dict[str, FinancialStatus] = Field(
         default_factory=dict,
         description=(
-            "custom order statuses (added by the store's plugins) and what each means: "
-            "an order in a status neither here nor WooCommerce's own is quarantined"
+            "custom order statuses (added by the store's plugins) and what each means, "
+            'such as {shipped = "paid"}: an order in a status neither here nor '
+            "WooCommerce's own is quarantined"
         ),
     )
 
