@@ -25,12 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
 
 DEFAULT_TOKEN = "fake-magento-integration-token"  # noqa: S105 - a fake's fixed test token
 SKU_MAX = 64
@@ -43,9 +43,6 @@ _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 #: What a plain product made on the fly by ``create_order`` costs, and a custom line.
 PLAIN_PRODUCT_PRICE = Decimal("25.00")
 CUSTOM_LINE_PRICE = Decimal("50.00")
-
-#: How :meth:`FakeMagento.damage_order` spoils an order.
-OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
 
 _NO_ENTITY = "The entity that was requested doesn't exist. Verify the entity and try again."
 _NO_PRODUCT = "The product that was requested doesn't exist. Verify the product and try again."

@@ -34,11 +34,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
 
 from serialsync_woocommerce.fake_auth import AuthRefusedError, WooAuthChecker
 
@@ -50,9 +50,6 @@ MAX_PER_PAGE = 100
 #: What a plain shop product made on the fly by ``create_order`` costs, and a custom line.
 PLAIN_PRODUCT_PRICE = Decimal("25.00")
 CUSTOM_LINE_PRICE = Decimal("50.00")
-
-#: How :meth:`FakeWooCommerce.damage_order` spoils an order.
-OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
 
 _STATUS_TO_WOO = {
     FinancialStatus.PENDING: "pending",
