@@ -347,7 +347,13 @@ def _masked_pair(match: re.Match[str]) -> str:
 def _mask_personal_text(text: str) -> str:
     for pattern in (_JSON_PAIR, _FORM_PAIR, _XML_PAIR, _PHP_PAIR):
         text = pattern.sub(_masked_pair, text)
-    return _PHONE.sub(MASK, _EMAIL.sub(MASK, text))
+    return _PHONE.sub(_masked_phone, _EMAIL.sub(MASK, text))
+
+
+def _masked_phone(match: re.Match[str]) -> str:
+    # A phone number has at least 8 digits with its country code; "+0000" ending an RFC 2822
+    # date, or "+1 2 3", has fewer.
+    return MASK if sum(ch.isdigit() for ch in match[0]) >= 8 else match[0]
 
 
 def redact_personal_data(text: str) -> str:
