@@ -157,6 +157,36 @@ def publish_variants(
 
 
 @hookspec(firstresult=True)
+def withdraw_units(connector: str, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+    """Make many units unsellable at once, across products; one outcome per unit answered.
+
+    **Optional**, new in serialsync 0.2 (a plugin written for 0.1 keeps working): the host
+    calls it, when implemented, to withdraw the units that orders sold or reserved, so that a
+    burst of orders costs a few batched requests instead of one ``publish_variants`` call per
+    product. Without it the host withdraws through ``publish_variants``, one product at a time.
+
+    Every change is a ``WITHDRAW`` whose ``change.remote`` holds the ids the last publish
+    returned; the units may belong to many products. Withdraw **only** these units' listings
+    (stock 0, or the variant removed, as the platform allows), in as few requests as its batch
+    endpoints allow, and never touch a unit that is not named. Idempotent, as for
+    ``publish_variants``: a unit already withdrawn, or whose listing is gone, is ``WITHDRAWN``.
+
+    :param connector: name of the channel connector called.
+    :param changes: the withdrawals, at most a few thousand, from many products.
+    :returns: :class:`~serialsync.model.PublishOutcome` s, at most one per change, in any
+        order: ``WITHDRAWN`` (with the ids to remember, or ``None`` when the listing is gone),
+        or ``FAILED`` with the platform's code and message. A change **left without an
+        outcome** is one the plugin cannot withdraw in a batch (no remembered ids, say): the
+        host withdraws it through ``publish_variants`` with its product.
+    :raises RemoteError: only when nothing could be done (credentials refused, platform down
+        after retries); every unit of the call is then retried later.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def fetch_orders(connector: str, since: datetime | None, page: str | None) -> OrdersPage:
     """Return one page of orders created or updated at or after ``since``, oldest first.
 

@@ -370,6 +370,23 @@ class PluginManager:
             )
         return result
 
+    def withdraw_units(
+        self, connector: str, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome] | None:
+        """Call the optional ``withdraw_units`` on one channel connector.
+
+        Returns ``None`` when the connector does not implement it: the caller then withdraws
+        through :meth:`publish_variants`, one product at a time.
+        """
+        if not self.implements(connector, "withdraw_units"):
+            return None
+        result = self._call("withdraw_units", connector, changes=changes)
+        if not isinstance(result, list) or not all(isinstance(o, PublishOutcome) for o in result):
+            raise PluginError(
+                f"connector {connector!r}: withdraw_units must return a list of PublishOutcome"
+            )
+        return result
+
     def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
         """Call ``fetch_orders`` on one channel connector."""
         return _expect(

@@ -50,13 +50,14 @@ def test_the_generated_sections_are_up_to_date() -> None:
     )
 
 
-def test_the_specs_are_the_six_hooks_and_the_registrar() -> None:
+def test_the_specs_are_the_seven_hooks_and_the_registrar() -> None:
     # Guards the reading below: if no spec were found, every other test would pass vacuously.
     assert set(_specs()) == {
         "register_connector_types",
         "fetch_inventory",
         "report_sale",
         "publish_variants",
+        "withdraw_units",
         "fetch_orders",
         "fetch_order",
         "check_connection",

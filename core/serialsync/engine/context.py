@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,49 @@ Progress = Callable[[str, str, int, int | None], None]
 """``progress(task, connector, done, total)``: called as a pass advances (for progress bars)."""
 
 
+class ListingLocks:
+    """One lock per channel and product, so that the two loops never cross on one listing.
+
+    The inventory loop holds a product's lock from planning its publish to recording the
+    outcomes; the order loop holds it from planning a withdrawal to recording it. A unit sold
+    while its product is being published is therefore withdrawn *after* that publish call and
+    from what it recorded: the publish already under way can never re-list it afterwards.
+    A publish holds one lock at a time, so the order loop, which may hold many, cannot deadlock
+    with it.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+
+    def _lock(self, channel: str, sku: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((channel, sku), threading.Lock())
+
+    @contextlib.contextmanager
+    def hold(self, channel: str, sku: str) -> Iterator[None]:
+        """Hold one product's lock on one channel (waiting for it)."""
+        with self._lock(channel, sku):
+            yield
+
+    @contextlib.contextmanager
+    def hold_free(self, channel: str, skus: Iterable[str]) -> Iterator[tuple[list[str], list[str]]]:
+        """Hold the locks that are free now; yields ``(held, busy)`` SKUs, busy ones not held."""
+        held: list[tuple[str, threading.Lock]] = []
+        busy: list[str] = []
+        try:
+            for sku in skus:
+                lock = self._lock(channel, sku)
+                if lock.acquire(blocking=False):
+                    held.append((sku, lock))
+                else:
+                    busy.append(sku)
+            yield [sku for sku, _ in held], busy
+        finally:
+            for _, lock in held:
+                lock.release()
+
+
 @dataclass
 class EngineContext:
     """The shared machinery of the passes.
@@ -37,6 +82,8 @@ class EngineContext:
     ``"report.after_call"`` …), where everything before is committed. Crash tests make it raise
     to prove that a pass interrupted at any boundary loses nothing and repeats nothing; the CLI
     makes it raise to stop cleanly on SIGTERM. ``progress`` reports how far a pass has got.
+    ``locks`` keep an inventory pass and an order pass running side by side (``serialsync
+    run``) off the same product on the same channel at the same time.
     """
 
     plugins: PluginManager
@@ -46,6 +93,7 @@ class EngineContext:
     logger: Any = None
     checkpoint: Callable[[str], None] = _no_checkpoint
     progress: Progress = _no_progress
+    locks: ListingLocks = field(default_factory=ListingLocks)
 
     def log(self, **bind: Any) -> Any:
         """A structlog logger bound with ``bind``."""

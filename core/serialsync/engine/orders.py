@@ -7,7 +7,7 @@
       → parse each line's SKU; quarantine what cannot be processed
       → reserve (unpaid) or sell (paid) each unit, write the outbox row   (one transaction)
       → save the cursor                               (after every order it covers is stored)
-      → withdraw every reserved or sold unit from every channel
+      → withdraw every reserved or sold unit from every channel   (batched: see withdraw.py)
       → report pending sales to the POS, each marked reported with the POS's receipt
 
 The outbox row is written in the same transaction as the unit moves, and the cursor only after,
@@ -18,7 +18,6 @@ and ``report_sale`` is idempotent, so a crash between the two repeats nothing.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -26,8 +25,9 @@ from functools import partial
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
 from serialsync.engine.paging import pages
-from serialsync.engine.publish import publish_all
+from serialsync.engine.publish import for_each_channel
 from serialsync.engine.summary import PassSummary
+from serialsync.engine.withdraw import withdraw_all
 from serialsync.errors import IntegrationIdError, PermanentRemoteError
 from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
 from serialsync.model import (
@@ -57,24 +57,18 @@ class SerializedLine:
 
 def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
     """Read every channel's orders, withdraw what sold, and report sales to the POS."""
-    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
-    if len(channels) > 1 and ctx.sync.workers > 1:
-        with ThreadPoolExecutor(
-            max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix="orders"
-        ) as pool:
-            for future in [pool.submit(_read_channel, ctx, summary, c) for c in channels]:
-                future.result()
-    else:
-        for channel in channels:
-            _read_channel(ctx, summary, channel)
+    touched: set[str] = set()
+    for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
     # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
-    publish_all(ctx, summary)
+    withdraw_all(ctx, summary, touched)
     report_sales(ctx, summary)
 
 
-def _read_channel(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
+def _read_channel(
+    ctx: EngineContext, summary: PassSummary, channel: str, touched: set[str]
+) -> None:
     try:
-        read_orders(ctx, summary, channel)
+        read_orders(ctx, summary, channel, touched)
     except Exception as exc:  # one channel down must not stop the others
         reason = f"{type(exc).__name__}: {exc}"
         ctx.log(connector=channel, operation="fetch_orders").error(
@@ -83,8 +77,13 @@ def _read_channel(ctx: EngineContext, summary: PassSummary, channel: str) -> Non
         summary.counts(channel).errors.append(reason)
 
 
-def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
-    """Read one channel's orders from its cursor (minus the overlap) and process each."""
+def read_orders(
+    ctx: EngineContext, summary: PassSummary, channel: str, touched: set[str] | None = None
+) -> None:
+    """Read one channel's orders from its cursor (minus the overlap) and process each.
+
+    :param touched: collects the SKUs of the units the orders moved.
+    """
     saved = ctx.store.get_cursor(channel, ORDERS_STREAM)
     cursor = datetime.fromisoformat(saved) if saved else None
     since = cursor - ctx.sync.order_overlap if cursor else None
@@ -103,7 +102,7 @@ def read_orders(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
                 high_water = record.updated_at
         for order in page.orders:
             with ctx.store.transaction():
-                process_order(ctx, summary, channel, order)
+                process_order(ctx, summary, channel, order, touched)
             ctx.checkpoint("orders.order_committed")
             ctx.progress("fetch_orders", channel, summary.counts(channel).orders, None)
             if high_water is None or order.updated_at > high_water:
@@ -136,8 +135,17 @@ def quarantine_unreadable_order(
     )
 
 
-def process_order(ctx: EngineContext, summary: PassSummary, channel: str, order: Order) -> None:
-    """Apply one order to the units and the outbox. Call it inside a transaction."""
+def process_order(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    order: Order,
+    touched: set[str] | None = None,
+) -> None:
+    """Apply one order to the units and the outbox. Call it inside a transaction.
+
+    :param touched: collects the SKUs of the order's units (their listings may need a change).
+    """
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="order", order_id=order.order_id)
     existing = ctx.store.get_outbox(channel, order.order_id)
@@ -165,6 +173,8 @@ def process_order(ctx: EngineContext, summary: PassSummary, channel: str, order:
     if not serialized and ctx.sync.report_orders == "serialized":
         return  # no unit of ours in it; the POS hears only of orders it asked for
     counts.orders += 1
+    if touched is not None:
+        touched.update(line.unit.unit.sku for line in serialized)
     sale = _build_sale(channel, order, serialized, plain)
     transition = _OrderTransition(ctx, summary, channel, order, serialized, existing)
     state, note = transition.apply()

@@ -4,14 +4,17 @@ For each channel and product, :func:`plan_changes` compares every unit with what
 was last given (the listing) and keeps only the difference: a sellable unit whose content hash
 is unchanged and whose listing is live costs nothing. :func:`publish_channel` sends the
 difference, one ``publish_variants`` call per product, and records each unit's outcome. A
-failure is that unit's alone: it is retried in a later pass and never blocks the others.
+failure is that unit's alone: it is retried in a later pass and never blocks the others. Each
+product is planned, sent and recorded under its listing lock (see
+:class:`~serialsync.engine.context.ListingLocks`), so the order loop's withdrawals
+(:mod:`serialsync.engine.withdraw`) never cross it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -92,19 +95,25 @@ def publish_all(
     ctx: EngineContext, summary: PassSummary, skus: Sequence[str] | None = None
 ) -> None:
     """Bring every channel in line with the units, channels side by side."""
-    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
-    if not channels:
+    if not ctx.plugins.connectors(Role.CHANNEL):
         return
-    skus = list(skus) if skus is not None else ctx.store.product_skus()
-    if len(channels) == 1 or ctx.sync.workers == 1:
+    every = list(skus) if skus is not None else ctx.store.product_skus()
+    for_each_channel(
+        ctx, lambda channel: publish_channel(ctx, summary, channel, every), name="publish"
+    )
+
+
+def for_each_channel(ctx: EngineContext, work: Callable[[str], None], *, name: str) -> None:
+    """Run ``work(channel)`` for every channel connector, side by side up to ``sync.workers``."""
+    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
+    if len(channels) <= 1 or ctx.sync.workers == 1:
         for channel in channels:
-            publish_channel(ctx, summary, channel, skus)
+            work(channel)
         return
     with ThreadPoolExecutor(
-        max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix="publish"
+        max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix=name
     ) as pool:
-        futures = [pool.submit(publish_channel, ctx, summary, c, skus) for c in channels]
-        for future in futures:
+        for future in [pool.submit(work, c) for c in channels]:
             future.result()
 
 
@@ -113,36 +122,63 @@ def publish_channel(
 ) -> None:
     """Send one channel the difference for each product, and record the outcomes."""
     counts = summary.counts(channel)
-    log = ctx.log(connector=channel, operation="publish")
     for done, sku in enumerate(skus, 1):
         ctx.progress("publish", channel, done, len(skus))
-        product = ctx.store.get_product(sku)
-        if product is None:
-            continue
-        units = ctx.store.units_of(sku)
-        listings = ctx.store.listings_of(channel, sku)
-        planned = plan_changes(product, units, listings)
-        upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
-        counts.unchanged += sum(1 for u in units if is_sellable(u)) - upserts
-        if not planned:
-            continue
-        changes = [change for change, _ in planned]
-        ctx.checkpoint("publish.before_call")
-        try:
-            outcomes = ctx.plugins.publish_variants(channel, product, changes)
-        except Exception as exc:  # one product's failure must not stop the others
-            retryable = not isinstance(exc, PermanentRemoteError)
-            reason = f"{type(exc).__name__}: {exc}"
-            log.error("publish.call_failed", sku=sku, units=len(changes), error=reason)
-            counts.errors.append(f"{sku}: {reason}")
-            outcomes = [c.failed(reason, retryable=retryable) for c in changes]
-        ctx.checkpoint("publish.after_call")
-        with ctx.store.transaction():
-            _record_outcomes(ctx, summary, channel, planned, outcomes, listings)
-        ctx.checkpoint("publish.recorded")
+        # Planned, sent and recorded under the product's lock: the order loop withdraws a unit
+        # of this product only before or after, from what this publish recorded.
+        with ctx.locks.hold(channel, sku):
+            product = ctx.store.get_product(sku)
+            if product is None:
+                continue
+            units = ctx.store.units_of(sku)
+            listings = ctx.store.listings_of(channel, sku)
+            planned = plan_changes(product, units, listings)
+            upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
+            counts.unchanged += sum(1 for u in units if is_sellable(u)) - upserts
+            if planned:
+                send_product(ctx, summary, channel, product, planned, listings)
 
 
-def _record_outcomes(
+def send_product(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    product: Product,
+    planned: list[tuple[ListingChange, str | None]],
+    listings: dict[str, ListingRecord],
+) -> None:
+    """One ``publish_variants`` call for one product's planned changes, and its record."""
+    changes = [change for change, _ in planned]
+    ctx.checkpoint("publish.before_call")
+    try:
+        outcomes = ctx.plugins.publish_variants(channel, product, changes)
+    except Exception as exc:  # one product's failure must not stop the others
+        outcomes = failed_call(ctx, summary, channel, product.sku, changes, exc)
+    ctx.checkpoint("publish.after_call")
+    with ctx.store.transaction():
+        record_outcomes(ctx, summary, channel, planned, outcomes, listings)
+    ctx.checkpoint("publish.recorded")
+
+
+def failed_call(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    what: str,
+    changes: Sequence[ListingChange],
+    exc: Exception,
+) -> list[PublishOutcome]:
+    """A whole call failed: log it, count it, and fail each of its changes."""
+    retryable = not isinstance(exc, PermanentRemoteError)
+    reason = f"{type(exc).__name__}: {exc}"
+    ctx.log(connector=channel, operation="publish").error(
+        "publish.call_failed", sku=what, units=len(changes), error=reason
+    )
+    summary.counts(channel).errors.append(f"{what}: {reason}")
+    return [c.failed(reason, retryable=retryable) for c in changes]
+
+
+def record_outcomes(
     ctx: EngineContext,
     summary: PassSummary,
     channel: str,
@@ -150,6 +186,7 @@ def _record_outcomes(
     outcomes: list[PublishOutcome],
     listings: dict[str, ListingRecord],
 ) -> None:
+    """Remember each planned change's outcome as its listing (a missing outcome is a failure)."""
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="publish")
     by_serial = {o.serial: o for o in outcomes}

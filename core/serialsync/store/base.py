@@ -18,6 +18,7 @@ from serialsync.model import Product, SerializedUnit
 from serialsync.store.records import (
     Claim,
     ListingRecord,
+    ListingState,
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
@@ -101,6 +102,24 @@ class Store(ABC):
     @abstractmethod
     def put_listing(self, record: ListingRecord) -> None:
         """Insert or replace one listing."""
+
+    def skus_to_withdraw(self, connector: str) -> list[str]:
+        """SKUs with a unit not sellable whose listing on ``connector`` is not withdrawn.
+
+        The order loop withdraws these between inventory passes (a withdrawal that failed is
+        retried at the next order pass, not only at the next inventory pass). This default
+        reads every SKU; a store with SQL overrides it with one query.
+        """
+        found = []
+        for sku in self.product_skus():
+            listings = self.listings_of(connector, sku)
+            for record in self.units_of(sku):
+                listing = listings.get(record.unit.serial)
+                unsellable = record.status != UnitStatus.IN_STOCK or record.deleted
+                if unsellable and listing is not None and listing.state != ListingState.WITHDRAWN:
+                    found.append(sku)
+                    break
+        return found
 
     @abstractmethod
     def get_cursor(self, connector: str, stream: str) -> str | None:

@@ -307,6 +307,15 @@ class SQLiteStore(Store):
             ),
         )
 
+    def skus_to_withdraw(self, connector: str) -> list[str]:
+        rows = self._all(
+            "SELECT DISTINCT l.sku FROM listings l JOIN units u ON u.serial = l.serial "
+            "WHERE l.connector = ? AND l.state != ? AND (u.status != ? OR u.deleted = 1) "
+            "ORDER BY l.sku",
+            (connector, ListingState.WITHDRAWN.value, UnitStatus.IN_STOCK.value),
+        )
+        return [str(r["sku"]) for r in rows]
+
     # -- cursors -------------------------------------------------------------------------------
 
     def get_cursor(self, connector: str, stream: str) -> str | None:

@@ -1,0 +1,155 @@
+"""Withdrawals: the units that orders sold or reserved, off every channel, batched across products.
+
+::
+
+    for each channel (side by side):
+      the products to look at: those the pass's orders touched, and those with a unit that is
+        not sellable but still listed (a withdrawal that failed before is tried again)
+      → plan each product (plan_changes), under its listing lock
+      → withdraw_units: every product's withdrawals in few calls      (the optional hook)
+      → what it left unanswered, or every withdrawal when the plugin lacks the hook, and the
+        touched products' other changes (a cancelled order's unit listed again):
+        publish_variants, one product at a time
+      → each outcome recorded as the unit's listing
+
+The listing locks (:class:`~serialsync.engine.context.ListingLocks`) keep this step and an
+inventory publish off the same product on the same channel: the products whose lock is free are
+withdrawn in one batch, and a product being published right now is withdrawn alone, right after
+that publish has recorded what it sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from serialsync.engine.context import EngineContext
+from serialsync.engine.publish import (
+    failed_call,
+    for_each_channel,
+    plan_changes,
+    record_outcomes,
+    send_product,
+)
+from serialsync.engine.summary import PassSummary
+from serialsync.model import ListingAction, ListingChange, Product, PublishOutcome
+from serialsync.store import ListingRecord
+
+#: Withdrawals handed to one ``withdraw_units`` call (the plugin splits them into requests);
+#: bounded so that what was sent is recorded as it goes.
+WITHDRAW_CHUNK = 1000
+
+
+@dataclass
+class _ProductPlan:
+    product: Product
+    listings: dict[str, ListingRecord]
+    planned: list[tuple[ListingChange, str | None]]
+
+
+def withdraw_all(ctx: EngineContext, summary: PassSummary, touched: Collection[str] = ()) -> None:
+    """Withdraw every unit that is not sellable but listed, from every channel, side by side.
+
+    :param touched: SKUs whose units the pass's orders moved: their other changes (a unit
+        listed again after a cancellation) are published too.
+    """
+    for_each_channel(
+        ctx, lambda channel: withdraw_channel(ctx, summary, channel, touched), name="withdraw"
+    )
+
+
+def withdraw_channel(
+    ctx: EngineContext, summary: PassSummary, channel: str, touched: Collection[str] = ()
+) -> None:
+    """Withdraw one channel's unsellable listings (and publish the touched products' changes)."""
+    skus = sorted(set(touched) | set(ctx.store.skus_to_withdraw(channel)))
+    if not skus:
+        return
+    with ctx.locks.hold_free(channel, skus) as (free, busy):
+        _withdraw(ctx, summary, channel, free, touched)
+    for sku in busy:  # an inventory publish had it: withdraw from what that publish recorded
+        with ctx.locks.hold(channel, sku):
+            _withdraw(ctx, summary, channel, [sku], touched)
+
+
+def _withdraw(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    skus: Sequence[str],
+    touched: Collection[str],
+) -> None:
+    plans: dict[str, _ProductPlan] = {}
+    for sku in skus:
+        product = ctx.store.get_product(sku)
+        if product is None:
+            continue
+        listings = ctx.store.listings_of(channel, sku)
+        planned = plan_changes(product, ctx.store.units_of(sku), listings)
+        if sku not in touched:
+            # Untouched products are here for their withdrawals only; the rest is the
+            # inventory loop's work.
+            planned = [p for p in planned if p[0].action == ListingAction.WITHDRAW]
+        if planned:
+            plans[sku] = _ProductPlan(product, listings, planned)
+    withdrawals = [
+        (sku, change, digest)
+        for sku, plan in plans.items()
+        for change, digest in plan.planned
+        if change.action == ListingAction.WITHDRAW
+    ]
+    total = len(withdrawals)
+    answered: set[str] = set()
+    ctx.progress("withdraw", channel, 0, total)
+    for start in range(0, total, WITHDRAW_CHUNK):
+        chunk = withdrawals[start : start + WITHDRAW_CHUNK]
+        answered |= _withdraw_batch(ctx, summary, channel, plans, chunk)
+        ctx.progress("withdraw", channel, min(total, start + WITHDRAW_CHUNK), total)
+    # Whatever the batch did not settle goes product by product, as a publish would send it.
+    for plan in plans.values():
+        rest = [p for p in plan.planned if p[0].unit.serial not in answered]
+        if rest:
+            send_product(ctx, summary, channel, plan.product, rest, plan.listings)
+
+
+def _withdraw_batch(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    plans: dict[str, _ProductPlan],
+    chunk: list[tuple[str, ListingChange, str | None]],
+) -> set[str]:
+    """One ``withdraw_units`` call; records what it answered and returns those serials.
+
+    Returns nothing when the plugin does not implement the hook (every withdrawal then goes
+    through ``publish_variants``).
+    """
+    changes = [change for _, change, _ in chunk]
+    ctx.checkpoint("withdraw.before_call")
+    outcomes: list[PublishOutcome] | None
+    try:
+        outcomes = ctx.plugins.withdraw_units(channel, changes)
+    except Exception as exc:  # the whole call failed: each unit is retried later
+        outcomes = failed_call(ctx, summary, channel, "withdraw_units", changes, exc)
+    if outcomes is None:
+        return set()
+    ctx.checkpoint("withdraw.after_call")
+    wanted = {change.unit.serial for change in changes}
+    by_serial: dict[str, PublishOutcome] = {}
+    for outcome in outcomes:
+        if outcome.serial in wanted:
+            by_serial.setdefault(outcome.serial, outcome)
+        else:
+            ctx.log(connector=channel, operation="withdraw").warning(
+                "withdraw.unexpected_outcome", serial=outcome.serial, result=outcome.result.value
+            )
+    settled: dict[str, list[tuple[ListingChange, str | None]]] = {}
+    for sku, change, digest in chunk:
+        if change.unit.serial in by_serial:
+            settled.setdefault(sku, []).append((change, digest))
+    with ctx.store.transaction():
+        for sku, mine in settled.items():
+            outcomes = [by_serial[change.unit.serial] for change, _ in mine]
+            record_outcomes(ctx, summary, channel, mine, outcomes, plans[sku].listings)
+    ctx.checkpoint("withdraw.recorded")
+    return set(by_serial)
