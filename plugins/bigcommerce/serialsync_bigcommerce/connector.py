@@ -64,6 +64,16 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         return None if record is None else read_order(self.client, self.name, record)
 
     @hookimpl
+    def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for sold units of many products, 50 variants a batch request."""
+        publisher = Publisher(
+            self.client, None, withdraw_mode=self.settings.withdraw_mode, log=self.log
+        )
+        outcomes = publisher.withdraw(changes)
+        self.log.info("bigcommerce.withdrawn", units=len(changes), answered=len(outcomes))
+        return outcomes
+
+    @hookimpl
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:
         """One page of orders modified at or after ``since``, oldest first (see :mod:`.orders`)."""
         cursor = OrdersCursor.decode(page, since, self.log)

@@ -129,12 +129,17 @@ class _Round:
 
 
 class Publisher:
-    """Publishes one product's changes; :meth:`run` returns one outcome per change."""
+    """Publishes one product's changes; :meth:`run` returns one outcome per change.
+
+    :meth:`withdraw` serves ``withdraw_units``: stock 0 for known variants of any products, 50
+    items a ``PUT /v3/catalog/variants`` (the batch endpoint names each variant by id, whatever
+    its product), so a burst of orders costs one request per 50 sold units.
+    """
 
     def __init__(
         self,
         client: BigCommerceClient,
-        product: Product,
+        product: Product | None,
         *,
         withdraw_mode: str,
         log: Any,
@@ -144,12 +149,22 @@ class Publisher:
         #: POS SKU -> product id, kept by the connector across calls: new units of a known
         #: product skip the create attempt.
         self.known_products = known_products if known_products is not None else {}
-        self.product = product
+        self._product = product
         self.withdraw_mode = withdraw_mode
-        self.log = log.bind(operation="publish_variants", product_sku=product.sku)
+        self.log = log.bind(
+            operation="publish_variants" if product else "withdraw_units",
+            product_sku=product.sku if product else None,
+        )
         self.outcomes: dict[int, PublishOutcome] = {}
         #: index of a change repeated in the call -> index of its first occurrence
         self._repeats: dict[int, int] = {}
+
+    @property
+    def product(self) -> Product:
+        """The product of a ``publish_variants`` call (a withdrawal across products has none)."""
+        if self._product is None:
+            raise RuntimeError("this publisher withdraws across products: it has no product")
+        return self._product
 
     # -- entry ---------------------------------------------------------------------------
 
@@ -167,6 +182,24 @@ class Publisher:
         for index, first in self._repeats.items():
             self.outcomes[index] = self.outcomes[first]
         return [self.outcomes[i] for i in range(len(changes))]
+
+    def withdraw(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for the known variants among ``changes``, of any products, 50 a request.
+
+        A change without remembered ids (or in ``delete`` mode, which BigCommerce cannot batch)
+        gets no outcome: the host withdraws it through ``publish_variants`` with its product.
+        """
+        items: list[_Item] = []
+        for index, change in enumerate(changes):
+            ids = _ids(change.remote)
+            if change.action is not ListingAction.WITHDRAW or ids is None:
+                continue
+            if self.withdraw_mode != "zero_stock":
+                continue
+            work = _Work(index, change, change.unit.integration_id)
+            items.append(self._withdraw_item(work, *ids))
+        self._write(items)
+        return [self.outcomes[i] for i in sorted(self.outcomes)]
 
     def _validate(self, changes: Sequence[ListingChange]) -> list[_Work]:
         works: list[_Work] = []

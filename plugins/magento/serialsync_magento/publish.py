@@ -14,6 +14,9 @@ Requests, per call of ``publish_variants`` (N units of one product):
   is kept because it names the configured source and cannot be misread from a stale ``remote``.
 * N withdrawn units: ``1`` source-items save (per ``source_items_batch``), plus N updates when
   ``disable_on_withdraw`` is on. A unit whose child payload is unchanged is not rewritten.
+* ``withdraw_units``: the sold units of many products in ``1`` source-items save per
+  ``source_items_batch`` (MSI names each source item by SKU, whatever its parent), plus one
+  update each when ``disable_on_withdraw`` is on.
 * with ``bulk`` on, a new product costs a constant **7 requests plus the status polls**
   whatever N (one bulk of options, one read of the options, one bulk of children, one lookup
   of their ids per 50, the children read, the parent, the stock).
@@ -123,6 +126,30 @@ class Publisher:
             requests=self.client.http.stats["requests"] - sent_before,
         )
         return outcomes
+
+    def withdraw(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for the listed units among ``changes``, of any parents, in few saves.
+
+        A unit the host holds no ids for (never listed here, or the record was lost) gets no
+        outcome: the host withdraws it through ``publish_variants`` with its product.
+        """
+        units = [
+            _Unit(change=change, sku=change.unit.integration_id)
+            for change in changes
+            if change.action is ListingAction.WITHDRAW
+            and change.remote is not None
+            and change.remote.product_id
+        ]
+        for unit in units:
+            self._withdraw(unit)
+        self._save_stock(units)
+        # A withdrawal's outcome keeps the parent it was listed under; no parent hash is used.
+        return [
+            self._outcome(
+                unit, str(unit.change.remote.product_id if unit.change.remote else ""), ""
+            )
+            for unit in units
+        ]
 
     def _publish_upserts(self, product: Product, units: list[_Unit]) -> None:
         try:

@@ -16,6 +16,7 @@ from serialsync import (
     PermanentRemoteError,
     Product,
     PublishOutcome,
+    PublishResult,
     UnreadableRecord,
     hookimpl,
 )
@@ -110,6 +111,19 @@ class ShopifyConnector(Connector[ShopifySettings]):
             results={
                 r: sum(1 for o in outcomes if o.result == r) for r in {o.result for o in outcomes}
             },
+        )
+        return outcomes
+
+    @hookimpl
+    def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for sold units of many products in few ``inventorySetQuantities`` calls."""
+        outcomes = self.publisher.withdraw(changes)
+        self.log.info(
+            "shopify.withdrawn",
+            operation="withdraw_units",
+            units=len(changes),
+            answered=len(outcomes),
+            failed=sum(1 for o in outcomes if o.result == PublishResult.FAILED),
         )
         return outcomes
 

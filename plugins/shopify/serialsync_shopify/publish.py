@@ -17,6 +17,12 @@ One call handles one POS product (one Shopify product, found by its handle):
 
 A mutation refused for some units is resent without them, so one bad unit never holds back the
 others. Every change gets exactly one outcome.
+
+``withdraw_units`` (:meth:`Publisher.withdraw`) takes the sold units of many products off sale at
+once: stock 0 through ``inventorySetQuantities``, which names inventory items of any product,
+up to 250 a call. The variants stay (at stock 0, unsellable), so a unit that comes back is
+listed again by a stock update; a unit whose inventory item the host does not know is left to
+``publish_variants``.
 """
 
 from __future__ import annotations
@@ -152,6 +158,38 @@ class Publisher:
                         reason=outcome.reason,
                     )
         return [outcomes[i] for i in range(len(changes))]
+
+    def withdraw(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for units of any products, up to ``batch_size`` (250) inventory items a call.
+
+        A unit without a remembered inventory item gets no outcome: the host withdraws it
+        through ``publish_variants`` with its product.
+        """
+        items: list[tuple[ListingChange, Listed]] = []
+        for change in changes:
+            remote = change.remote
+            if change.action is not ListingAction.WITHDRAW or remote is None:
+                continue
+            if not remote.inventory_item_id:
+                continue
+            listed = Listed(
+                variant_id=remote.variant_id or "",
+                sku=change.unit.integration_id,
+                price=Decimal("0"),
+                quantity=None,
+                inventory_item_id=remote.inventory_item_id,
+                product_id=remote.product_id or "",
+            )
+            items.append((change, listed))
+        if not items:
+            return []
+        results: dict[int, PublishOutcome] = {}
+
+        def done(change: ListingChange, outcome: PublishOutcome) -> None:
+            results[id(change)] = outcome
+
+        self._set_stock(items, 0, self._context(), done, PublishResult.WITHDRAWN)
+        return list(results.values())
 
     def _publish_valid(
         self, product: Product, changes: list[ListingChange], shop: ShopContext

@@ -21,7 +21,7 @@ from serialsync import (
 
 from serialsync_woocommerce.client import WooClient
 from serialsync_woocommerce.mapping import read_order
-from serialsync_woocommerce.publish import Publisher
+from serialsync_woocommerce.publish import Publisher, withdraw_across_products
 from serialsync_woocommerce.settings import WooCommerceSettings
 
 
@@ -69,6 +69,25 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         for outcome in outcomes:
             counts[outcome.result.value] += 1
         log.info("woocommerce.published", units=len(changes), **counts)
+        return outcomes
+
+    @hookimpl
+    def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
+        """Stock 0 for sold units of many products (see :func:`.withdraw_across_products`)."""
+        if self.settings.withdraw_mode != "stock_zero":
+            return []  # deleting also prunes each product's options: publish_variants does it
+        outcomes = withdraw_across_products(
+            self.client,
+            changes,
+            batch_size=self.settings.batch_size,
+            concurrency=self.settings.withdraw_concurrency,
+        )
+        self.log.info(
+            "woocommerce.withdrawn",
+            operation="withdraw_units",
+            units=len(changes),
+            answered=len(outcomes),
+        )
         return outcomes
 
     @hookimpl

@@ -15,12 +15,17 @@ The steps, in the order WooCommerce needs them:
    (a crash after an earlier create): it is found by SKU and adopted, updated if it differs. An
    update of a variation that is gone becomes a create.
 5. **Delete mode only.** Serials whose variation was deleted leave the parent's options.
+
+:func:`withdraw_across_products` serves ``withdraw_units``: the sold units of many products at
+stock 0. WooCommerce has no batch across products (``products/batch`` refuses variations), so
+it sends one ``variations/batch`` per product, several products side by side.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -542,3 +547,87 @@ def _id(body: Json | None) -> str | None:
         return None
     value = body.get("id")
     return str(value) if isinstance(value, int) and value > 0 else None
+
+
+def withdraw_across_products(
+    client: WooClient,
+    changes: Sequence[ListingChange],
+    *,
+    batch_size: int,
+    concurrency: int,
+) -> list[PublishOutcome]:
+    """Stock 0 for the known variations among ``changes``: one batch per product, side by side.
+
+    A change without remembered product and variation ids, or whose product is gone, gets no
+    outcome: the host withdraws it through ``publish_variants``, which looks it up by SKU.
+    """
+    by_product: dict[str, list[ListingChange]] = {}
+    for change in changes:
+        remote = change.remote
+        if change.action is not ListingAction.WITHDRAW or remote is None:
+            continue
+        if not remote.product_id or not _variant_id(remote):
+            continue
+        by_product.setdefault(remote.product_id, []).append(change)
+    if not by_product:
+        return []
+    groups = list(by_product.items())
+    if len(groups) == 1 or concurrency == 1:
+        answers = [_withdraw_product(client, pid, group, batch_size) for pid, group in groups]
+    else:
+        with ThreadPoolExecutor(
+            max_workers=min(concurrency, len(groups)), thread_name_prefix="woo-withdraw"
+        ) as pool:
+            answers = list(
+                pool.map(lambda g: _withdraw_product(client, g[0], g[1], batch_size), groups)
+            )
+    return [outcome for answer in answers for outcome in answer]
+
+
+def _withdraw_product(
+    client: WooClient, product_id: str, changes: list[ListingChange], batch_size: int
+) -> list[PublishOutcome]:
+    outcomes: list[PublishOutcome] = []
+    for start in range(0, len(changes), batch_size):
+        chunk = changes[start : start + batch_size]
+        update = [
+            {"id": int(str(_variant_id(c.remote))), "manage_stock": True, "stock_quantity": 0}
+            for c in chunk
+        ]
+        try:
+            answer = client.batch_variations(product_id, update=update)
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            if exc.status == 404 or exc.code == INVALID_PRODUCT_ID:
+                continue  # the product is gone: left to publish_variants, which looks up SKUs
+            retryable = isinstance(exc, RetryableRemoteError)
+            code = exc.code or f"http_{exc.status}"
+            outcomes += [c.failed(str(exc), code=code, retryable=retryable) for c in chunk]
+            continue
+        items = answer.get("update")
+        items = items if isinstance(items, list) else []
+        for position, change in enumerate(chunk):
+            item = items[position] if position < len(items) else None
+            outcomes.append(_withdrawn(change, item))
+    return outcomes
+
+
+def _withdrawn(change: ListingChange, item: Any) -> PublishOutcome:
+    """One batch answer item of a withdrawal as its outcome."""
+    unit = change.unit
+    if item is None:
+        return change.failed("the batch answer left this item out", code="missing_batch_item")
+    error = item_error(item)
+    if error is None:
+        return PublishOutcome(
+            sku=unit.sku, serial=unit.serial, result=PublishResult.WITHDRAWN, remote=change.remote
+        )
+    code, message, data = error
+    if code == INVALID_VARIATION_ID or data.get("status") == 404:
+        # Already gone: nothing left to sell, and no variation id left to remember.
+        remote = change.remote.model_copy(update={"variant_id": None}) if change.remote else None
+        return PublishOutcome(
+            sku=unit.sku, serial=unit.serial, result=PublishResult.WITHDRAWN, remote=remote
+        )
+    return change.failed(message, code=code, retryable=error_is_retryable(code, data))

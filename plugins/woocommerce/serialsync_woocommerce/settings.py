@@ -30,7 +30,8 @@ class WooCommerceSettings(ConnectorSettings):
 
     ``withdraw_mode`` is how a unit is taken off sale: ``stock_zero`` keeps its variation with
     stock 0 (the default: order history keeps its SKU), ``delete`` removes the variation and its
-    serial from the product's options.
+    serial from the product's options. ``withdraw_concurrency`` is how many products' batches a
+    withdrawal of many sold units sends at once.
 
     ``order_statuses`` maps custom order statuses to what they mean (``{shipped = "paid"}``);
     an order in a status WooCommerce does not define and this does not map is quarantined
@@ -43,6 +44,16 @@ class WooCommerceSettings(ConnectorSettings):
     auth_mode: AuthMode = "basic"
     batch_size: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
     withdraw_mode: Literal["stock_zero", "delete"] = "stock_zero"
+    withdraw_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=32,
+        description=(
+            "variations/batch requests sent side by side when sold units of many products are "
+            "withdrawn (WooCommerce batches variations of one product only); lower it for a "
+            "host with few PHP workers"
+        ),
+    )
     serial_attribute: str = Field(
         default="Serial",
         min_length=1,
