@@ -51,9 +51,10 @@ from serialsync.model import (
     Sale,
     SaleLine,
     SerializedUnit,
+    UnreadableRecord,
 )
 from serialsync.redaction import reveal
-from serialsync.testing.fake import FakeChannel, FakePlatform, Faults
+from serialsync.testing.fake import FakeChannel, FakePlatform, Faults, OrderDamage
 
 BASE_URL = "https://conformance.invalid"
 CONNECTOR = "conformance"
@@ -257,13 +258,24 @@ class ChannelConformance(_Conformance):
         )
         return outcomes
 
-    def read_orders(self, harness: Harness, since: datetime | None) -> list[Order]:
-        """Every order from ``since``, following ``next_page`` to the end."""
+    def read_orders(
+        self,
+        harness: Harness,
+        since: datetime | None,
+        *,
+        unreadable: list[UnreadableRecord] | None = None,
+    ) -> list[Order]:
+        """Every order from ``since``, following ``next_page`` to the end.
+
+        The orders the plugin could not map are added to ``unreadable`` when it is given.
+        """
         orders: list[Order] = []
         page: str | None = None
         for _ in range(1000):
             result = harness.manager.fetch_orders(CONNECTOR, since, page)
             orders.extend(result.orders)
+            if unreadable is not None:
+                unreadable.extend(result.unreadable)
             if result.next_page is None:
                 return orders
             assert result.next_page != page, "fetch_orders repeated its page token"
@@ -386,6 +398,47 @@ class ChannelConformance(_Conformance):
         assert status[cancelled] == FinancialStatus.CANCELLED
         assert status[refunded] == FinancialStatus.REFUNDED
         assert status[paid] == FinancialStatus.PAID
+
+    def test_custom_lines_and_plain_products_are_mapped_as_sold(self, harness: Harness) -> None:
+        product = sample_product(1)
+        self.publish(harness, product, upserts(product))
+        unit = product.units[0]
+        order_id = harness.fake.create_order(
+            [(unit.integration_id, 1), (None, 1), ("PLAIN-CONFORMANCE", 2)]
+        )
+        [order] = [o for o in self.read_orders(harness, None) if o.order_id == order_id]
+        # A custom line has no SKU (None, never ""); a plain product keeps its own SKU.
+        assert [(line.raw_sku, line.quantity) for line in order.lines] == [
+            (unit.integration_id, 1),
+            (None, 1),
+            ("PLAIN-CONFORMANCE", 2),
+        ]
+
+    @pytest.mark.parametrize("damage", ["negative-quantity", "missing-field", "unknown-status"])
+    def test_an_order_that_cannot_be_mapped_never_stops_the_stream(
+        self, harness: Harness, damage: OrderDamage
+    ) -> None:
+        placed = self._place(harness, 3)
+        try:
+            harness.fake.damage_order(placed[1], damage)
+        except NotImplementedError:
+            pytest.skip("the fake cannot hold a damaged order (FakeChannel.damage_order)")
+        unreadable: list[UnreadableRecord] = []
+        orders = self.read_orders(harness, None, unreadable=unreadable)
+        assert {placed[0], placed[2]} <= {o.order_id for o in orders}
+        assert placed[1] not in {o.order_id for o in orders}
+        [record] = [r for r in unreadable if r.key == placed[1]]
+        assert record.reason, "an unreadable order must say why"
+        assert record.payload, "an unreadable order must carry its raw payload"
+
+    def test_fetch_order_reads_an_order_as_fetch_orders_does(self, harness: Harness) -> None:
+        if not harness.manager.implements(CONNECTOR, "fetch_order"):
+            pytest.skip("the plugin does not implement the optional fetch_order")
+        placed = self._place(harness, 2)
+        harness.fake.set_order_status(placed[1], FinancialStatus.CANCELLED)
+        read = {o.order_id: o for o in self.read_orders(harness, None)}
+        for order_id in placed:
+            assert harness.manager.fetch_order(CONNECTOR, order_id) == read[order_id]
 
     # -- throttling and secrets ---------------------------------------------------------------
 
