@@ -14,7 +14,8 @@
     │   ├── RetryableRemoteError    transient: try again later (timeouts, 5xx, throttling)
     │   │   └── RateLimitedError    throttled, with the wait the platform asked for
     │   └── PermanentRemoteError    the platform refused: retrying the same request won't help
-    │       └── AuthenticationError credentials refused or expired beyond renewal
+    │       ├── AuthenticationError credentials refused or expired beyond renewal
+    │       └── SaleLinesRefusedError  the POS refused a sale for some of its lines (named)
     └── StoreError                  the state store cannot be used
         ├── StoreLockedError        another runner holds the store
         └── SchemaVersionError      the database was written by a newer serialsync
@@ -127,6 +128,20 @@ class PermanentRemoteError(RemoteError):
 
 class AuthenticationError(PermanentRemoteError):
     """Credentials were refused, or expired and could not be renewed."""
+
+
+class SaleLinesRefusedError(PermanentRemoteError):
+    """The POS refused a sale because of some of its lines; ``line_ids`` names them.
+
+    A POS plugin raises it from ``report_sale`` when the POS names what it will not take (a
+    plain SKU it does not carry). The host then reports the sale again without those lines when
+    none of them is a serialized unit, and notes on the sale what was left out.
+    """
+
+    def __init__(self, message: str, *, line_ids: tuple[str, ...], **details: Any) -> None:
+        # ``details`` are RemoteError's own keywords (connector, status, url, code).
+        super().__init__(message, **details)
+        self.line_ids = line_ids
 
 
 class StoreError(SerialsyncError):

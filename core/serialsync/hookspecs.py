@@ -110,8 +110,12 @@ def report_sale(connector: str, sale: Sale) -> SaleReceipt:
     :returns: the POS's :class:`~serialsync.model.SaleReceipt`.
     :raises RetryableRemoteError: the POS could not take it now; the host retries in a later
         pass with backoff.
+    :raises SaleLinesRefusedError: the POS refused some lines and names them (a plain SKU it
+        does not carry); when none is a serialized line, the host reports the sale again
+        without them and notes what was left out.
     :raises PermanentRemoteError: the POS refused it (unknown SKU, validation); the sale is
-        marked failed with the message, for a person to look at.
+        marked failed with the message, for a person to look at. A sale with plain lines is
+        first tried again with its serialized lines alone: a plain line never fails a unit.
 
     Stops at the first non-``None`` result.
     """

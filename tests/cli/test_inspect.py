@@ -135,6 +135,18 @@ def test_sales_list_filters_by_state(traded: CliWorld):
     assert traded.invoke("sales", "list", "--state", "nonsense").exit_code == 2
 
 
+def test_sales_list_shows_what_was_left_out_of_the_pos_order(synced: CliWorld):
+    order = synced.channel("shop_a").place_order([(SOLD_ID, 1), (None, 1)])  # a custom line
+    assert synced.invoke("run", "--once").exit_code == 0
+    [sale] = synced.json("sales", "list")["sales"]
+    assert sale["state"] == "reported" and sale["integration_ids"] == [SOLD_ID]
+    assert f"line {order}-2 has no SKU: left out of the POS order" in sale["note"]
+    human = synced.invoke("sales", "list", "--state", "reported")
+    assert human.exit_code == 0, human.output
+    text = " ".join(human.stdout.split())
+    assert "AIM-1" in text and "has no SKU" in text
+
+
 def test_sales_retry_puts_a_refused_sale_back(synced: CliWorld):
     synced.write_config(refuse_sales=True)
     order = synced.sell("shop_a", [SOLD_ID])

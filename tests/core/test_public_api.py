@@ -49,6 +49,7 @@ EXPECTED_ALL = [
     "Role",
     "Sale",
     "SaleLine",
+    "SaleLinesRefusedError",
     "SaleReceipt",
     "SchemaVersionError",
     "SerialPatternError",
@@ -111,5 +112,5 @@ def test_every_exported_error_belongs_to_the_one_tree():
         if isinstance(getattr(serialsync, name), type)
         and issubclass(getattr(serialsync, name), BaseException)
     ]
-    assert len(errors) == 16
+    assert len(errors) == 17
     assert all(issubclass(error, serialsync.SerialsyncError) for error in errors)

@@ -37,6 +37,7 @@ from serialsync import (
     RemoteIds,
     Role,
     Sale,
+    SaleLinesRefusedError,
     SaleReceipt,
     SerializedUnit,
     UnitKey,
@@ -72,11 +73,21 @@ class MemoryPos(_Persisted):
 
     def __init__(self, path: Path | None = None, *, page_size: int = 50) -> None:
         super().__init__(
-            path, {"products": {}, "units": {}, "deleted": {}, "orders": {}, "calls": 0}
+            path,
+            {
+                "products": {},
+                "units": {},
+                "deleted": {},
+                "orders": {},
+                "calls": 0,
+                "calls_by_order": {},
+            },
         )
         self.page_size = page_size
         self.clock = T0
         self.report_failures: list[Exception] = []
+        #: The plain (non-serialized) SKUs the POS carries; ``None`` takes any plain SKU.
+        self.plain_skus: set[str] | None = None
 
     # -- staff actions ------------------------------------------------------------------------
 
@@ -153,15 +164,30 @@ class MemoryPos(_Persisted):
             high_water=max(stamps) if stamps else None,
         )
 
+    def report_calls(self, order_number: str, channel: str) -> int:
+        """How many times ``report_sale`` was called for one order (repeats included)."""
+        return int(self.state["calls_by_order"].get(f"{order_number}@{channel}", 0))
+
     @hookimpl
     def report_sale(self, connector: str, sale: Sale) -> SaleReceipt:
+        key = sale.order_number + "@" + sale.channel
         self.state["calls"] += 1
+        self.state["calls_by_order"][key] = self.state["calls_by_order"].get(key, 0) + 1
         self.save()
-        existing = self.state["orders"].get(sale.order_number + "@" + sale.channel)
+        existing = self.state["orders"].get(key)
         if existing is not None:
             return SaleReceipt(pos_order_id=existing["pos_id"], already_recorded=True)
         if self.report_failures:
             raise self.report_failures.pop(0)
+        if self.plain_skus is not None:
+            unknown = [
+                ln for ln in sale.lines if ln.serial is None and ln.sku not in self.plain_skus
+            ]
+            if unknown:
+                raise SaleLinesRefusedError(
+                    f"unknown SKU {unknown[0].sku!r}",
+                    line_ids=tuple(ln.line_id for ln in unknown),
+                )
         pos_id = f"AIM-{len(self.state['orders']) + 1}"
         self.state["orders"][sale.order_number + "@" + sale.channel] = {
             "pos_id": pos_id,
@@ -224,6 +250,12 @@ class MemoryChannel(_Persisted):
                 self.variants[sku]["stock"] = max(0, self.variants[sku]["stock"] - qty)
         self.save()
         return order_id
+
+    def edit_order(self, order_id: str) -> None:
+        """Staff change what the POS does not care about (fulfilled, a note, the address)."""
+        self.clock += timedelta(seconds=1)
+        self.state["orders"][order_id]["updated_at"] = self.clock.isoformat()
+        self.save()
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         self.clock += timedelta(seconds=1)

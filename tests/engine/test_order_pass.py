@@ -162,9 +162,7 @@ def test_bad_orders_are_quarantined_and_the_others_go_on(world: World) -> None:
     world.host.inventory_pass()
     unknown = world.a.place_order([("0113942719|||NOPE", 1)])
     malformed = world.a.place_order([("0113942719|||BAD|X", 1)])
-    two = world.a.place_order([(OTHER, 2)])
-    missing = world.a.place_order([(None, 1)])
-    wrong_sku = world.a.place_order([("0113942720|||US210033736", 1)])
+    padded_serial = world.a.place_order([("0113942719|||US210033735 ", 1)])
     good = world.a.place_order([(BASS, 1)])
 
     summary = world.host.order_pass()
@@ -172,13 +170,204 @@ def test_bad_orders_are_quarantined_and_the_others_go_on(world: World) -> None:
     reasons = {q.key: q.reason for q in world.store.quarantined(kind="order")}
     assert "unknown serial 'NOPE'" in reasons[f"shop_a:{unknown}"]
     assert "'|'" in reasons[f"shop_a:{malformed}"]
-    assert "quantity 2" in reasons[f"shop_a:{two}"]
-    assert "no SKU" in reasons[f"shop_a:{missing}"]
-    assert "belongs to SKU '0113942719'" in reasons[f"shop_a:{wrong_sku}"]
-    assert summary.counts("shop_a").quarantined == 5
+    # Names no known unit exactly: nothing is claimed, a person looks.
+    assert "whitespace" in reasons[f"shop_a:{padded_serial}"]
+    assert status_of(world, "US210033735") == UnitStatus.IN_STOCK
+    assert summary.counts("shop_a").quarantined == 3
     assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942720", "MX1001", 1]]]
     assert world.store.get_outbox("shop_a", good) is not None
     assert world.store.get_cursor("shop_a", "orders") is not None
+
+
+def test_an_order_is_never_held_hostage_by_a_line_that_is_not_a_unit(world: World) -> None:
+    # Issue 15 #1: a custom line with no SKU, a tip, a gift card, a plain product the POS does
+    # not carry, a shipping-protection line, beside two guitars and strings the POS carries.
+    world.pos.plain_skus = {"STRINGS-10"}
+    world.host.inventory_pass()
+    order_id = world.a.place_order(
+        [
+            (GUITAR, 1),
+            (None, 1),  # "Setup service": a custom line
+            ("PLAIN-STRAP", 1),
+            ("", 1),  # a tip, as some shops send it: an empty SKU
+            ("STRINGS-10", 2),
+            ("ROUTEINS", 1),  # shipping protection
+            (BASS, 1),
+        ]
+    )
+
+    summary = world.host.order_pass()
+
+    for serial in ("US210033734", "MX1001"):
+        assert status_of(world, serial) == UnitStatus.SOLD
+    assert not {GUITAR, BASS} & (world.a.live() | world.b.live())
+    [sale] = world.pos.orders.values()
+    assert sorted(sale["lines"], key=str) == sorted(
+        [["0113942719", "US210033734", 1], ["0113942720", "MX1001", 1], ["STRINGS-10", None, 2]],
+        key=str,
+    )
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+    note = record.note or ""
+    assert f"line {order_id}-2 has no SKU" in note and f"line {order_id}-4 has no SKU" in note
+    assert "PLAIN-STRAP" in note and "ROUTEINS" in note and "STRINGS-10" not in note
+    assert {line.sku for line in record.sale.lines} == {"0113942719", "0113942720", "STRINGS-10"}
+    assert world.store.quarantined() == []
+    assert summary.counts("shop_a").sales_reported == 1
+    # Refused once for its plain lines, then taken without them: two calls, never a third.
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 2
+    world.advance(minutes=5)
+    world.a.edit_order(order_id)
+    world.host.order_pass()
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 2
+
+
+def test_a_refusal_that_names_no_line_is_answered_by_reporting_the_units_alone(
+    world: World,
+) -> None:
+    world.host.inventory_pass()
+    world.pos.report_failures.append(RefusedError("AIM: item not found"))
+    order_id = world.a.place_order([(GUITAR, 1), ("GIFT-CARD-50", 1)])
+
+    world.host.order_pass()
+
+    [sale] = world.pos.orders.values()
+    assert sale["lines"] == [["0113942719", "US210033734", 1]]
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+    assert "GIFT-CARD-50" in (record.note or "") and "item not found" in (record.note or "")
+
+
+def test_an_order_of_plain_lines_the_pos_refuses_fails_for_a_person(tmp_path) -> None:
+    w = build_world(tmp_path, sync=SyncSettings(workers=1, report_orders="all"))
+    w.pos.plain_skus = set()
+    order_id = w.a.place_order([("PLAIN-STRAP", 1), (None, 1)])
+    w.host.order_pass()
+    record = w.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.FAILED
+    assert "PLAIN-STRAP" in (record.last_error or "")
+    w.store.close()
+
+
+def test_a_unit_sold_with_quantity_two_is_claimed_reported_once_and_the_excess_is_a_conflict(
+    world: World,
+) -> None:
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(OTHER, 2)])
+
+    summary = world.host.order_pass()
+
+    assert status_of(world, "US210033735") == UnitStatus.SOLD
+    assert OTHER not in world.a.live() | world.b.live()
+    assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942719", "US210033735", 1]]]
+    [line] = world.store.quarantined(kind="order_line")
+    assert line.key == f"shop_a:{order_id}" and "quantity 2" in line.reason
+    assert "conflict" in line.reason
+    assert summary.counts("shop_a").conflicts == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (" 0113942719|||US210033734", "whitespace"),
+        ("0113942719 |||US210033734", "whitespace"),
+        ("0113942720|||US210033734", "belongs to SKU '0113942719'"),
+    ],
+)
+def test_a_bad_line_naming_a_unit_exactly_claims_and_withdraws_it_first(
+    world: World, raw: str, why: str
+) -> None:
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(raw, 1)])
+
+    world.host.order_pass()
+
+    # Sold once is bad enough: the unit is off every channel before anyone looks.
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+    assert GUITAR not in world.a.live() | world.b.live()
+    assert world.pos.orders == {}  # what was sold is for a person to say
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.CONFLICT
+    [conflict] = world.store.quarantined(kind="conflict")
+    assert why in conflict.reason and "US210033734" in conflict.reason
+
+    # The shop cancels the order: the unit is for sale again.
+    world.a.set_order_status(order_id, FinancialStatus.CANCELLED)
+    world.host.order_pass()
+    assert status_of(world, "US210033734") == UnitStatus.IN_STOCK
+    assert GUITAR in world.a.live() and GUITAR in world.b.live()
+    assert world.store.quarantined() == []
+
+
+def test_a_bad_line_beside_a_good_one_holds_its_unit_and_the_good_one_is_reported(
+    world: World,
+) -> None:
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(BASS, 1), ("0113942720|||US210033734", 1)])
+
+    world.host.order_pass()
+
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+    assert GUITAR not in world.a.live() | world.b.live()
+    assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942720", "MX1001", 1]]]
+    [line] = world.store.quarantined(kind="order_line")
+    assert line.key == f"shop_a:{order_id}" and "belongs to SKU" in line.reason
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+
+
+def test_a_reserved_unit_sold_at_the_counter_makes_the_web_payment_a_conflict(
+    world: World,
+) -> None:
+    # Issue 15 #8: reserved by an unpaid web order, then sold in the POS; the web order is paid.
+    world.host.inventory_pass()
+    order_id = world.b.place_order([(BASS, 1)], status=FinancialStatus.PENDING)
+    world.host.order_pass()
+    assert status_of(world, "MX1001") == UnitStatus.RESERVED
+    world.pos.set_unit("0113942720", "MX1001", status="sold")
+    world.host.inventory_pass()
+
+    world.b.set_order_status(order_id, FinancialStatus.PAID)
+    summary = world.host.order_pass()
+
+    assert world.pos.orders == {}
+    assert world.pos.report_calls(f"#{order_id}", "shop_b") == 0
+    record = world.store.get_outbox("shop_b", order_id)
+    assert record is not None and record.state == OutboxState.CONFLICT
+    [conflict] = world.store.quarantined(kind="conflict")
+    assert "sold in the POS" in conflict.reason and "MX1001" in conflict.reason
+    assert summary.counts("shop_b").conflicts == 1
+    assert status_of(world, "MX1001") == UnitStatus.SOLD
+    assert BASS not in world.a.live() | world.b.live()
+
+    # Refunding the web order settles the conflict; the counter sale stands: not relisted.
+    world.b.set_order_status(order_id, FinancialStatus.REFUNDED)
+    world.host.order_pass()
+    world.host.run_once()
+    assert status_of(world, "MX1001") == UnitStatus.SOLD
+    assert BASS not in world.a.live() | world.b.live()
+    assert world.pos.orders == {}
+
+
+def test_a_reported_order_changed_afterwards_is_never_reported_again(world: World) -> None:
+    # Issue 15 #16: fulfilled, a note or the address edited: a new updated_at, same sale.
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.REPORTED
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 1
+
+    for _ in range(3):
+        world.advance(minutes=5)
+        world.a.edit_order(order_id)
+        world.host.order_pass()
+
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 1
+    again = world.store.get_outbox("shop_a", order_id)
+    assert again is not None and again.state == OutboxState.REPORTED
+    assert again.order_updated_at > record.order_updated_at  # it was read again
+    assert again.receipt == record.receipt
 
 
 def test_plain_sku_lines_travel_in_the_sale(world: World) -> None:
@@ -221,6 +410,11 @@ def test_transient_report_failures_back_off_and_never_duplicate(world: World) ->
     assert len(world.pos.orders) == 1
     record = world.store.get_outbox("shop_a", order_id)
     assert record is not None and record.state == OutboxState.REPORTED
+    # Two failed calls and the one that took: the POS's rows would hide a repeat, calls do not.
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 3
+    world.advance(hours=2)
+    world.host.order_pass()
+    assert world.pos.report_calls(f"#{order_id}", "shop_a") == 3
 
 
 def test_refused_sale_is_failed_for_a_person_and_can_be_retried(world: World) -> None:

@@ -68,7 +68,10 @@ def list_sales(
         None, "channel", "order", "state", "payment", "units", "attempts", "receipt / error / note"
     )
     for r in rows:
-        detail = receipt_text(r["receipt"]) or r["last_error"] or r["note"] or "-"
+        # The note too, beside the receipt or the error: what was left out of the POS order.
+        detail = "\n".join(
+            part for part in (receipt_text(r["receipt"]) or r["last_error"], r["note"]) if part
+        )
         grid.add_row(
             r["channel"],
             f"{r['order_number']} ({r['order_id']})",
@@ -76,7 +79,7 @@ def list_sales(
             r["financial_status"],
             "\n".join(r["integration_ids"]),
             str(r["attempts"]),
-            detail,
+            detail or "-",
         )
     rt.out.print(grid)
 

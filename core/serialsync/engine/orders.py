@@ -18,17 +18,18 @@ and ``report_sale`` is idempotent, so a crash between the two repeats nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import for_each_channel
 from serialsync.engine.summary import PassSummary
 from serialsync.engine.withdraw import withdraw_all
-from serialsync.errors import IntegrationIdError, PermanentRemoteError
+from serialsync.errors import AuthenticationError, PermanentRemoteError, SaleLinesRefusedError
 from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
 from serialsync.model import (
     FinancialStatus,
@@ -36,6 +37,7 @@ from serialsync.model import (
     OrderLine,
     Sale,
     SaleLine,
+    SaleReceipt,
     UnreadableRecord,
 )
 from serialsync.redaction import redact_personal_data
@@ -45,14 +47,6 @@ ORDERS_STREAM = "orders"
 
 _PAID = {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED}
 _ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
-
-
-@dataclass(frozen=True)
-class SerializedLine:
-    """An order line naming one known unit."""
-
-    line: OrderLine
-    unit: UnitRecord
 
 
 def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
@@ -156,9 +150,11 @@ def process_order(
     ):
         return  # seen already: the overlap window reads some orders twice
     key = f"{channel}:{order.order_id}"
-    serialized, plain, problems = _split_lines(ctx, order)
-    if problems:
-        reason = "; ".join(problems)
+    lines = read_lines(ctx.store, order)
+    if lines.problems and not lines.units:
+        # Nothing in it can be processed yet (an unknown serial may be in the POS tomorrow):
+        # the whole order waits, and `quarantine retry` processes it once the cause is fixed.
+        reason = "; ".join(lines.problems)
         ctx.store.quarantine(
             kind="order",
             key=key,
@@ -170,14 +166,23 @@ def process_order(
         log.warning("orders.quarantined", order_number=order.order_number, reason=reason)
         return
     ctx.store.release_quarantine("order", key)
-    if not serialized and ctx.sync.report_orders == "serialized":
+    if not lines.units and (ctx.sync.report_orders == "serialized" or not lines.plain):
         return  # no unit of ours in it; the POS hears only of orders it asked for
     counts.orders += 1
     if touched is not None:
-        touched.update(line.unit.unit.sku for line in serialized)
-    sale = _build_sale(channel, order, serialized, plain)
-    transition = _OrderTransition(ctx, summary, channel, order, serialized, existing)
+        touched.update(line.unit.unit.sku for line in lines.units)
+    sale = _build_sale(channel, order, lines.reported_units, lines.plain)
+    transition = _OrderTransition(ctx, summary, channel, order, lines.units, existing)
     state, note = transition.apply()
+    if lines.units and not lines.reported_units and state == OutboxState.PENDING:
+        # Every unit it names is held only to protect it: a person decides what was sold.
+        state, note = transition.hold_for_a_person("; ".join(lines.problems))
+    elif state in (OutboxState.CANCELLED, OutboxState.CONFLICT) or not (
+        lines.problems or lines.excess
+    ):
+        ctx.store.release_quarantine("order_line", key)
+    else:
+        _quarantine_lines(ctx, summary, channel, order, lines)
     record = OutboxRecord(
         channel=channel,
         order_id=order.order_id,
@@ -190,45 +195,40 @@ def process_order(
         last_error=existing.last_error if existing else None,
         next_attempt_at=existing.next_attempt_at if existing else None,
         receipt=existing.receipt if existing else None,
-        note=note or (existing.note if existing else None),
+        note=with_note(existing.note if existing else None, *lines.left_out, note),
         reported_at=existing.reported_at if existing else None,
     )
     ctx.store.put_outbox(record)
 
 
-def _split_lines(
-    ctx: EngineContext, order: Order
-) -> tuple[list[SerializedLine], list[tuple[OrderLine, str]], list[str]]:
-    serialized: list[SerializedLine] = []
-    plain: list[tuple[OrderLine, str]] = []
-    problems: list[str] = []
-    for line in order.lines:
-        try:
-            parsed = line.parsed()
-        except IntegrationIdError as exc:
-            problems.append(f"line {line.line_id}: {exc}")
-            continue
-        if parsed.serial is None:
-            plain.append((line, parsed.sku))
-            continue
-        if line.quantity != 1:
-            problems.append(
-                f"line {line.line_id}: serialized unit {line.raw_sku!r} sold with quantity "
-                f"{line.quantity} (a unit is one of a kind)"
-            )
-            continue
-        record = ctx.store.get_unit(parsed.serial)
-        if record is None:
-            problems.append(f"line {line.line_id}: unknown serial {parsed.serial!r}")
-            continue
-        if record.unit.sku != parsed.sku:
-            problems.append(
-                f"line {line.line_id}: serial {parsed.serial!r} belongs to SKU "
-                f"{record.unit.sku!r}, not {parsed.sku!r}"
-            )
-            continue
-        serialized.append(SerializedLine(line, record))
-    return serialized, plain, problems
+def with_note(note: str | None, *parts: str | None) -> str | None:
+    """``note`` with each part added once: a sale's note tells its whole story, no repeats."""
+    for part in parts:
+        if part and part not in (note or ""):
+            note = f"{note}; {part}" if note else part
+    return note
+
+
+def _quarantine_lines(
+    ctx: EngineContext, summary: PassSummary, channel: str, order: Order, lines: OrderLines
+) -> None:
+    """Set aside the lines of a processed order that a person must look at."""
+    counts = summary.counts(channel)
+    reason = f"order {order.order_number} ({channel}:{order.order_id}): " + "; ".join(
+        lines.problems + lines.excess
+    )
+    ctx.store.quarantine(
+        kind="order_line",
+        key=f"{channel}:{order.order_id}",
+        connector=channel,
+        reason=reason,
+        payload=order.model_dump_json(),
+    )
+    counts.quarantined += bool(lines.problems)
+    counts.conflicts += bool(lines.excess)
+    ctx.log(connector=channel, operation="order", order_id=order.order_id).warning(
+        "orders.lines_quarantined", order_number=order.order_number, reason=reason
+    )
 
 
 def _build_sale(
@@ -351,6 +351,12 @@ class _OrderTransition:
                 self.channel,
                 self.order.order_id,
             )
+            if (
+                not line.reported
+                and not ours
+                and (claim is not None or current.status != UnitStatus.IN_STOCK or current.deleted)
+            ):
+                continue  # held only to protect it, and something else holds it already
             if claim is not None and not ours:
                 conflicts.append(
                     f"serial {serial!r} was already sold by order {claim.order_id} on "
@@ -361,27 +367,45 @@ class _OrderTransition:
                 why = "deleted" if current.deleted else current.status.value
                 conflicts.append(f"serial {serial!r} is {why} in the POS")
                 continue
+            if ours and self._sold_by_the_pos(current, to_status):
+                # Reporting this order would sell the serial twice. The order no longer holds
+                # the unit, which stays sold and withdrawn.
+                store.release_claim(serial, self.channel, self.order.order_id)
+                conflicts.append(
+                    f"serial {serial!r} was sold in the POS while this order held it reserved"
+                )
+                continue
             if not ours:
                 store.put_claim(serial, self.channel, self.order.order_id)
             self._move(
                 current, to_status, f"order {self.order.order_number} is {self.order.status.value}"
             )
         if conflicts:
-            reason = (
-                f"order {self.order.order_number} ({self.channel}:{self.order.order_id}): "
-                + "; ".join(conflicts)
-            )
-            self.summary.counts(self.channel).conflicts += 1
-            store.quarantine(
-                kind="conflict",
-                key=f"{self.channel}:{self.order.order_id}",
-                connector=self.channel,
-                reason=reason,
-                payload=self.order.model_dump_json(),
-            )
-            self.log.error("orders.conflict", reason=reason)
-            return OutboxState.CONFLICT, reason
+            return self.hold_for_a_person("; ".join(conflicts))
         return state, None
+
+    def _sold_by_the_pos(self, current: UnitRecord, to_status: UnitStatus) -> bool:
+        """True when a unit this order only reserved is sold already: the POS sold it."""
+        return (
+            to_status == UnitStatus.SOLD
+            and current.status == UnitStatus.SOLD
+            and self.existing is not None
+            and self.existing.state == OutboxState.WAITING
+        )
+
+    def hold_for_a_person(self, why: str) -> tuple[OutboxState, str]:
+        """Make the order a conflict: kept from the POS, in the quarantine for a person."""
+        reason = f"order {self.order.order_number} ({self.channel}:{self.order.order_id}): {why}"
+        self.summary.counts(self.channel).conflicts += 1
+        self.ctx.store.quarantine(
+            kind="conflict",
+            key=f"{self.channel}:{self.order.order_id}",
+            connector=self.channel,
+            reason=reason,
+            payload=self.order.model_dump_json(),
+        )
+        self.log.error("orders.conflict", reason=reason)
+        return OutboxState.CONFLICT, reason
 
     def _publish_here_again(self) -> None:
         """Have this channel's listings of the order's units published again.
@@ -475,7 +499,7 @@ def report_one(ctx: EngineContext, summary: PassSummary, record: OutboxRecord) -
         return
     ctx.checkpoint("report.before_call")
     try:
-        receipt = ctx.plugins.report_sale(pos, sale)
+        receipt = _report(ctx, pos, record)
     except PermanentRemoteError as exc:
         with ctx.store.transaction():
             _update(ctx, record, state=OutboxState.FAILED, error=f"{type(exc).__name__}: {exc}")
@@ -514,6 +538,67 @@ def report_one(ctx: EngineContext, summary: PassSummary, record: OutboxRecord) -
         pos_order_id=receipt.pos_order_id,
         already_recorded=receipt.already_recorded,
     )
+
+
+def _report(ctx: EngineContext, pos: str, record: OutboxRecord) -> SaleReceipt:
+    """Call ``report_sale``; when the POS refuses plain lines, report the units without them.
+
+    A plain line (strings, a strap the POS does not carry) never fails the serialized part of
+    a sale: the sale, minus the refused plain lines, is stored with a note before it is sent
+    again, so a crash in between resends the smaller sale, never the refused one.
+    """
+    sale = record.sale
+    while True:
+        try:
+            return ctx.plugins.report_sale(pos, sale)
+        except PermanentRemoteError as exc:
+            refused = refused_plain_lines(sale, exc)
+            if not refused:
+                raise
+            # Each round leaves out at least one line and keeps at least one: it ends.
+            sale = sale.model_copy(
+                update={"lines": tuple(line for line in sale.lines if line not in refused)}
+            )
+            named = ", ".join(f"{line.line_id} ({line.sku})" for line in refused)
+            note = (
+                f"the POS refused the sale with plain line(s) {named} ({exc}): "
+                "left out of the POS order"
+            )
+            with ctx.store.transaction():
+                current = ctx.store.get_outbox(record.channel, record.order_id) or record
+                ctx.store.put_outbox(
+                    replace(
+                        current,
+                        sale_json=sale.model_dump_json(),
+                        note=with_note(current.note, note),
+                    )
+                )
+            ctx.log(
+                connector=record.channel, operation="report_sale", order_id=record.order_id
+            ).warning(
+                "report.plain_lines_left_out", pos=pos, lines=[line.line_id for line in refused]
+            )
+
+
+def refused_plain_lines(sale: Sale, refusal: PermanentRemoteError) -> tuple[SaleLine, ...]:
+    """The plain lines to leave out of ``sale`` after ``refusal``; empty to fail the sale.
+
+    A :class:`~serialsync.errors.SaleLinesRefusedError` names the lines: they are left out when
+    every one is a plain line. Any other refusal of a sale that has plain lines and units is
+    answered by trying the units alone (a POS plugin that cannot say which line was refused
+    still never fails the units for a strap). A refusal naming a unit fails the sale.
+    """
+    plain = tuple(line for line in sale.lines if line.serial is None)
+    units = [line for line in sale.lines if line.serial is not None]
+    if isinstance(refusal, SaleLinesRefusedError):
+        named = set(refusal.line_ids)
+        refused = tuple(line for line in sale.lines if line.line_id in named)
+        if not refused or any(line.serial is not None for line in refused):
+            return ()
+        return refused if len(refused) < len(sale.lines) else ()
+    if isinstance(refusal, AuthenticationError):
+        return ()
+    return plain if plain and units else ()
 
 
 def _update(
