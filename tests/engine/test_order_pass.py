@@ -524,3 +524,27 @@ def test_a_conflict_settled_by_cancelling_the_losing_order_leaves_the_quarantine
 
     assert world.store.quarantined(kind="conflict") == []
     assert status_of(world, "US210033734") == UnitStatus.SOLD
+
+
+def test_a_clean_sale_takes_a_unit_over_from_a_bad_line_that_only_held_it(world: World) -> None:
+    # A bad line held the guitar (to protect it) before the clean sale of the same guitar was
+    # read: the clean sale wins and is reported; the bad one stays a conflict for a person.
+    world.host.inventory_pass()
+    bad = world.a.place_order([("0113942720|||US210033734", 1)])
+    world.host.order_pass()
+    clean = world.b.place_order([(GUITAR, 1)])
+    world.host.order_pass()
+
+    winner = world.store.get_outbox("shop_b", clean)
+    assert winner is not None and winner.state == OutboxState.REPORTED
+    assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942719", "US210033734", 1]]]
+    claim = world.store.get_claim("US210033734")
+    assert claim is not None and (claim.channel, claim.order_id) == ("shop_b", clean)
+    [conflict] = world.store.quarantined(kind="conflict")
+    assert conflict.key == f"shop_a:{bad}"
+
+    # The bad order is cancelled: the guitar stays sold to the clean one.
+    world.a.set_order_status(bad, FinancialStatus.CANCELLED)
+    world.host.run_once()
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+    assert GUITAR not in world.a.live() | world.b.live()

@@ -10,9 +10,11 @@ HTML error pages and truncated JSON for a whole pass.
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
+from serialsync.lifecycle import UnitStatus
 from serialsync.model import Product, SerializedUnit
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
@@ -122,25 +124,38 @@ def test_bad_units_and_orders_are_quarantined_with_reasons_and_the_rest_goes_thr
             woo = fakes["woocommerce"]
             hand_made = {
                 "unknown serial": "GHOST|||GH0000001",
-                "belongs to SKU": f"{good[1].sku}|||{units[0].serial}",
                 "empty": "GHOST|||",
             }
-            options = ["GH0000001", units[0].serial, "X"]
+            # Hand-made too, but naming a known unit exactly by its serial: the unit is held
+            # (claimed, withdrawn everywhere) and a person decides. units[0] was sold already.
+            protecting = {
+                "belongs to SKU": (f"{good[1].sku}|||{units[0].serial}", units[0]),
+                f"belongs to SKU {good[1].sku!r}": (
+                    f"{good[2].sku}|||{units[11].serial}",
+                    units[11],
+                ),
+                "whitespace": (f"{units[10].sku} |||{units[10].serial}", units[10]),
+            }
+            options = ["GH0000001", "X"] + [unit.serial for _, unit in protecting.values()]
             ghost = woo.add_product("GHOST", options=options)  # type: ignore[attr-defined]
-            for sku in hand_made.values():
+            for sku in [*hand_made.values(), *(sku for sku, _ in protecting.values())]:
                 serial = sku.rpartition("|||")[2] or "X"
                 woo.add_variation(ghost, sku, serial, stock=5)  # type: ignore[attr-defined]
             bad_orders = {
                 f"woocommerce:{woo.create_order([(sku, 1)])}": why for why, sku in hand_made.items()
             }
-            # Quantity 2 of one unit: Magento's fake takes any quantity.
+            held = {
+                f"woocommerce:{woo.create_order([(sku, 1)])}": (why, unit)
+                for why, (sku, unit) in protecting.items()
+            }
+            # Quantity 2 of one unit (Magento's fake takes any quantity): the unit is sold and
+            # reported once, the excess is a conflict for a person.
             quantity_two = fakes["magento"].create_order([(units[5].integration_id, 2)])
-            bad_orders[f"magento:{quantity_two}"] = "quantity 2"
-            # A good line and a bad one: the whole order waits in quarantine, neither unit sold.
+            # A good line and a bad one: both units sold and reported, the bad line set aside.
             mixed = fakes["magento"].create_order(
                 [(units[6].integration_id, 1), (units[8].integration_id, 2)]
             )
-            bad_orders[f"magento:{mixed}"] = "quantity 2"
+            set_aside = {f"magento:{quantity_two}", f"magento:{mixed}"}
             orders = h.run_until_quiet(host, sb, max_passes=10)
             assert orders.quiet_after is not None, orders.why.most_common(5)
 
@@ -154,11 +169,25 @@ def test_bad_units_and_orders_are_quarantined_with_reasons_and_the_rest_goes_thr
                 assert outbox[f"{channel}:{order_id}"].state == OutboxState.REPORTED
             for key in bad_orders:
                 assert key not in outbox
+            conflicts = {q.key: q.reason for q in host.store.quarantined(kind="conflict")}
+            assert set(conflicts) == set(held), conflicts
+            for key, (why, unit) in held.items():
+                assert outbox[key].state == OutboxState.CONFLICT
+                assert why in conflicts[key] and unit.serial in conflicts[key], conflicts[key]
+                assert host.store.get_unit(unit.serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
+            lines = {q.key: q.reason for q in host.store.quarantined(kind="order_line")}
+            assert set(lines) == set_aside and all("quantity 2" in r for r in lines.values())
+            for key in set_aside:
+                assert outbox[key].state == OutboxState.REPORTED
             recorded = sb.pos_fakes()[h.POS].recorded_orders()
-            reported = {s for r in recorded for _, s, _ in r.lines if s}
-            assert not {units[5].serial, units[6].serial, units[8].serial} & reported
+            reported = Counter(s for r in recorded for _, s, _ in r.lines if s)
+            for unit in (units[5], units[6], units[8]):
+                assert reported[unit.serial] == 1, unit.serial
+            assert not {units[10].serial, units[11].serial} & set(reported)
+            assert reported[units[0].serial] == 1  # its own sale, once
             assert unicode_unit.serial in reported
-            h.check_listings(host.store, sb, extra_ok=hand_made.values())
+            extra_ok = [*hand_made.values(), *(sku for sku, _ in protecting.values())]
+            h.check_listings(host.store, sb, extra_ok=extra_ok)
             h.report(
                 "bad input",
                 seed=seed,

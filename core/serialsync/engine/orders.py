@@ -41,7 +41,7 @@ from serialsync.model import (
     UnreadableRecord,
 )
 from serialsync.redaction import redact_personal_data
-from serialsync.store import ListingState, OutboxRecord, OutboxState, UnitRecord
+from serialsync.store import Claim, ListingState, OutboxRecord, OutboxState, UnitRecord
 
 ORDERS_STREAM = "orders"
 
@@ -357,6 +357,13 @@ class _OrderTransition:
                 and (claim is not None or current.status != UnitStatus.IN_STOCK or current.deleted)
             ):
                 continue  # held only to protect it, and something else holds it already
+            if claim is not None and not ours and self._takes_over(claim, to_status):
+                # Another order held it only to protect it (a bad line naming it): this one
+                # sells it cleanly, and the POS must hear of it.
+                store.release_claim(serial, claim.channel, claim.order_id)
+                store.put_claim(serial, self.channel, self.order.order_id)
+                self._move(current, to_status, f"order {self.order.order_number} is paid")
+                continue
             if claim is not None and not ours:
                 conflicts.append(
                     f"serial {serial!r} was already sold by order {claim.order_id} on "
@@ -383,6 +390,17 @@ class _OrderTransition:
         if conflicts:
             return self.hold_for_a_person("; ".join(conflicts))
         return state, None
+
+    def _takes_over(self, claim: Claim, to_status: UnitStatus) -> bool:
+        """True when ``claim`` only protects the unit and this paid order sells it cleanly.
+
+        A claim protects when the unit is not in its order's sale: a bad line named it, and a
+        person decides about that order anyway.
+        """
+        if to_status != UnitStatus.SOLD:
+            return False
+        other = self.ctx.store.get_outbox(claim.channel, claim.order_id)
+        return other is not None and claim.serial not in {line.serial for line in other.sale.lines}
 
     def _sold_by_the_pos(self, current: UnitRecord, to_status: UnitStatus) -> bool:
         """True when a unit this order only reserved is sold already: the POS sold it."""
