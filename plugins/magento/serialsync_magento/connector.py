@@ -119,7 +119,7 @@ class MagentoConnector(Connector[MagentoSettings]):
                 orders.append(read)
             else:
                 unreadable.append(read)
-                self.log.warning("magento.order_unreadable", order_id=read.key)
+                self.log.warning("magento.order_unreadable", order_id=read.key, reason=read.reason)
         more = bool(items) and number * size < total
         self.log.info(
             "magento.orders_page",

@@ -376,6 +376,10 @@ def read_order(raw: Any, channel: str) -> Order | UnreadableRecord:
         reason = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # A shape no rule above foresaw: still one order, never the whole stream. The
+        # exception's own text may quote the order's data, so only its kind is kept.
+        reason = f"unexpected order shape ({type(exc).__name__})"
     return unreadable_order(raw, reason)
 
 

@@ -108,7 +108,9 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
                 orders.append(read)
             else:
                 unreadable.append(read)
-                self.log.warning("woocommerce.order_unreadable", order_id=read.key)
+                self.log.warning(
+                    "woocommerce.order_unreadable", order_id=read.key, reason=read.reason
+                )
         orders.sort(key=lambda o: (o.updated_at, o.order_id))
         self.log.debug(
             "woocommerce.orders_page",

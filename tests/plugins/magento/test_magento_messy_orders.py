@@ -302,3 +302,22 @@ def test_fetch_order_of_an_order_the_store_does_not_have_is_none(fake, make_conn
     assert connector.fetch_order("424242") is None
     assert connector.fetch_order("unidentified-0a1b2c") is None  # no such id can exist
     assert [r.path for r in fake.received] == ["/rest/all/V1/orders/424242"]
+
+
+def test_a_shape_no_rule_foresaw_is_one_unreadable_order_without_its_data(
+    plain_connector, monkeypatch
+):
+    from serialsync_magento import mapping
+
+    real = mapping.order_lines
+
+    def surprised(items):
+        if items[0]["item_id"] == 20:
+            raise KeyError("Sam Shopper")
+        return real(items)
+
+    monkeypatch.setattr(mapping, "order_lines", surprised)
+    orders, [record] = _read(plain_connector, [_order(1), _order(2), _order(3)])
+
+    assert [o.order_id for o in orders] == ["1", "3"]
+    assert record.key == "2" and record.reason == "unexpected order shape (KeyError)"

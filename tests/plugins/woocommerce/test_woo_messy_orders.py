@@ -297,3 +297,20 @@ def test_fetch_order_of_an_order_the_store_does_not_have_is_none(fake, connector
     assert connector.fetch_order("999999") is None
     assert connector.fetch_order("unidentified-0a1b2c") is None  # no such id can exist
     assert len(fake.requests) == requests + 1
+
+
+def test_a_shape_no_rule_foresaw_is_one_unreadable_order_without_its_data(
+    make_connector, monkeypatch
+):
+    from serialsync_woocommerce import mapping
+
+    def surprised(line, *_args):
+        if line["id"] == 20:
+            raise TypeError("cannot read Ada Lovelace's line")
+        return line["sku"]
+
+    monkeypatch.setattr(mapping, "line_raw_sku", surprised)
+    orders, (record,) = _read(make_connector, [_order(1), _order(2), _order(3)])
+
+    assert [o.order_id for o in orders] == ["1", "3"]
+    assert record.key == "2" and record.reason == "unexpected order shape (TypeError)"
