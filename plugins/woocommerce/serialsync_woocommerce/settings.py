@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from serialsync import ConnectorSettings, FinancialStatus
 
 #: WooCommerce refuses a variations batch of more than 100 items (create + update + delete).
@@ -67,6 +67,13 @@ class WooCommerceSettings(ConnectorSettings):
             "WooCommerce's own is quarantined"
         ),
     )
+
+    @field_validator("order_statuses")
+    @classmethod
+    def _status_slugs(cls, value: dict[str, FinancialStatus]) -> dict[str, FinancialStatus]:
+        # WordPress stores a status as "wc-shipped" and the REST API shows "shipped": an
+        # operator may copy either from the store's admin.
+        return {key.strip().removeprefix("wc-"): status for key, status in value.items()}
 
     @model_validator(mode="after")
     def _no_clear_text_secret(self) -> WooCommerceSettings:

@@ -314,3 +314,13 @@ def test_a_shape_no_rule_foresaw_is_one_unreadable_order_without_its_data(
 
     assert [o.order_id for o in orders] == ["1", "3"]
     assert record.key == "2" and record.reason == "unexpected order shape (TypeError)"
+
+
+def test_a_custom_status_may_be_named_as_wordpress_stores_it(fake, make_connector):
+    connector = make_connector(order_statuses={"wc-shipped": "paid"})
+    (sku,) = _listed(fake, connector, 1)
+    order_id = fake.create_order([(sku, 1)])
+    fake.damage_order(order_id, "unknown-status")  # status "shipped", as the REST API shows it
+
+    assert connector.settings.order_statuses == {"shipped": FinancialStatus.PAID}
+    assert [o.order_id for o in connector.fetch_orders(None, None).orders] == [order_id]
