@@ -115,7 +115,9 @@ class SyncSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    interval: timedelta = Field(default=timedelta(minutes=5), description="between passes")
+    interval: timedelta = Field(
+        default=timedelta(minutes=5), description="between inventory passes (serialsync run)"
+    )
     inventory_interval: timedelta | None = None
     orders_interval: timedelta | None = None
     order_overlap: timedelta = Field(

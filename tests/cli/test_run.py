@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from serialsync.cli.run import ProgressBars, Stopper, StopRequested, _Schedule
+from serialsync.cli.run import ProgressBars, Scheduler, Stopper, StopRequested, intervals
+from serialsync.settings import SyncSettings
 from serialsync.store import SQLiteStore
 
 from tests.cli.conftest import SERIALS_A, SKU_A, SKU_B, CliWorld, config_toml, table_rows
@@ -121,7 +123,9 @@ def test_sigterm_between_passes_ends_the_wait_at_once(world: CliWorld):
     assert time.monotonic() - started < 5
     assert result.exit_code == 0, result.output
     passes = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(passes) == 1 and passes[0]["ok"] is True  # one pass, then the wait was cut
+    # One pass of each loop, then both waits were cut.
+    assert sorted(p["kind"] for p in passes) == ["inventory", "orders"]
+    assert all(p["ok"] is True for p in passes)
     assert "stopped cleanly" in result.stderr  # stdout stays pure JSON lines
 
 
@@ -194,15 +198,76 @@ def test_stopper_turns_the_flag_into_stop_requested_but_not_between_call_and_rec
     assert time.monotonic() - started < 0.1
 
 
-def test_schedule_runs_inventory_and_orders_on_their_own_intervals():
-    schedule = _Schedule(inventory_every=300, orders_every=60)
-    assert schedule.due(0) == (True, True)
-    schedule.ran(0, True, True)
-    assert schedule.due(59) == (False, False)
-    assert schedule.wait_from(0) == 60
-    assert schedule.due(60) == (False, True)
-    schedule.ran(60, False, True)
-    assert schedule.due(300) == (True, True)
+def test_intervals_inventory_from_the_interval_orders_every_60_seconds_by_default():
+    assert intervals(SyncSettings()) == (300.0, 60.0)
+    assert intervals(SyncSettings(), 30.0) == (30.0, 30.0)  # --interval shorter than 60 s
+    assert intervals(SyncSettings(interval=timedelta(minutes=10))) == (600.0, 60.0)
+    assert intervals(
+        SyncSettings(inventory_interval=timedelta(hours=1), orders_interval=timedelta(seconds=20))
+    ) == (3600.0, 20.0)
+    assert intervals(SyncSettings(orders_interval=timedelta(seconds=1)))[1] == 5.0  # floor
+
+
+def test_a_long_inventory_pass_never_holds_the_order_loop_back():
+    stopper = Stopper()
+    orders_ran = []
+    three = threading.Event()
+
+    def inventory() -> None:  # a 5,000-second publish, as far as the order loop can tell
+        assert three.wait(30), "the order loop waited for the inventory pass"
+        stopper.requested = True
+
+    def orders() -> None:
+        orders_ran.append(threading.current_thread().name)
+        if len(orders_ran) == 3:
+            three.set()
+
+    scheduler = Scheduler(stopper)
+    scheduler.add("inventory", 300, inventory)
+    scheduler.add("orders", 0, orders)
+    scheduler.run()
+
+    assert len(orders_ran) >= 3 and set(orders_ran) == {"orders-loop"}
+    assert not scheduler.failures
+
+
+def test_a_stop_at_a_checkpoint_ends_that_loop_and_a_stop_request_ends_the_others():
+    stopper = Stopper()
+    stopper.install()
+    try:
+
+        def inventory() -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # the operator, mid-pass
+            while True:
+                stopper.checkpoint("publish.recorded")  # the pass's next boundary stops it
+                time.sleep(0.01)
+
+        scheduler = Scheduler(stopper)
+        scheduler.add("inventory", 300, inventory)
+        scheduler.add("orders", 300, lambda: None)  # waiting for its next pass
+        scheduler.run()
+    finally:
+        stopper.restore()
+    assert [str(s) for s in scheduler.stopped] == ["publish.recorded"]
+    assert stopper.signal_name == "SIGTERM"
+
+
+def test_a_loop_that_fails_stops_the_other_and_the_error_surfaces():
+    stopper = Stopper()
+    seen = []
+
+    def orders() -> None:
+        seen.append("orders")
+
+    def inventory() -> None:
+        raise RuntimeError("the store is gone")
+
+    scheduler = Scheduler(stopper)
+    scheduler.add("orders", 0.01, orders)
+    scheduler.add("inventory", 300, inventory)
+    with pytest.raises(RuntimeError, match="the store is gone"):
+        scheduler.run()
+    assert stopper.requested
 
 
 def test_progress_bars_follow_the_engine_callback():

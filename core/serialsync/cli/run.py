@@ -1,18 +1,27 @@
-"""``serialsync run``: passes on an interval until SIGTERM / Ctrl-C, or one pass (``--once``).
+"""``serialsync run``: loops of passes until SIGTERM / Ctrl-C, or one of each pass (``--once``).
+
+Two loops run side by side, each in its own thread and on its own schedule (a
+:class:`Scheduler` of named :class:`Loop` s): **inventory** every ``[sync] inventory_interval``
+(default ``[sync] interval``) and **orders** every ``[sync] orders_interval`` (default 60 s, or
+the interval when shorter). A long publish therefore never delays reading orders, withdrawing
+sold units and reporting sales. The two share the store (its transactions are serialized) and
+never work on the same product of the same channel at once (the engine's listing locks).
 
 Stopping is cooperative. The signal handler only sets a flag; the engine calls
 ``checkpoint(step)`` at every committed boundary of a pass, and there the flag turns into
 :class:`StopRequested`, which unwinds the pass with nothing half-done (the host closes the
-pass's run record as interrupted). Between passes the
-runner sleeps in short slices, so a signal ends the wait at once.
+pass's run record as interrupted). Between passes each loop sleeps in short slices, so a signal
+ends the wait at once; ``run`` returns once every loop has stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 from typing import Annotated, Any
@@ -35,8 +44,10 @@ from serialsync.cli.render import summary_errors, summary_table
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, runtime
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
+from serialsync.settings import SyncSettings
 
 MIN_INTERVAL = 5.0
+ORDERS_EVERY = 60.0  # seconds: the order loop's default interval (issue 16: orders never wait)
 _SLICE = 0.2  # seconds: how long a signal may wait to be noticed between passes
 
 _log = structlog.get_logger("serialsync.cli")
@@ -45,6 +56,7 @@ _TASK_LABELS = {
     "fetch_inventory": "reading inventory",
     "publish": "publishing",
     "fetch_orders": "reading orders",
+    "withdraw": "withdrawing sold units",
     "report_sale": "reporting sales",
 }
 
@@ -116,52 +128,123 @@ class ProgressBars:
             console=console,
             transient=True,
         )
+        # Passes of both loops draw on one display; the kinds of bar they add never overlap
+        # (an inventory pass reads inventory and publishes, an order pass does the rest).
+        self._lock = threading.Lock()
+        self._users = 0
         self._tasks: dict[tuple[str, str], TaskID] = {}
 
     def __call__(self, task: str, connector: str, done: int, total: int | None) -> None:
         key = (task, connector)
-        task_id = self._tasks.get(key)
-        if task_id is None:
-            label = f"{connector}: {_TASK_LABELS.get(task, task)}"
-            task_id = self.progress.add_task(label, total=total)
-            self._tasks[key] = task_id
+        with self._lock:  # the engine calls this from its channel threads
+            task_id = self._tasks.get(key)
+            if task_id is None:
+                label = f"{connector}: {_TASK_LABELS.get(task, task)}"
+                task_id = self.progress.add_task(label, total=total)
+                self._tasks[key] = task_id
         self.progress.update(task_id, completed=done, total=total)
 
+    @contextlib.contextmanager
+    def showing(self, tasks: Collection[str] | None = None) -> Iterator[ProgressBars]:
+        """Draw the bars while one pass runs; its bars (of ``tasks``, or all) go when it ends."""
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                self.progress.start()
+        try:
+            yield self
+        finally:
+            with self._lock:
+                for key in [k for k in self._tasks if tasks is None or k[0] in tasks]:
+                    self.progress.remove_task(self._tasks.pop(key))
+                self._users -= 1
+                if self._users == 0:
+                    self.progress.stop()
+
     def __enter__(self) -> ProgressBars:
-        self._tasks.clear()
-        self.progress.start()
-        return self
+        self._session = self.showing()
+        return self._session.__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-        for task_id in self._tasks.values():
-            self.progress.remove_task(task_id)
+        self._session.__exit__(None, None, None)
+
+
+#: The bars each kind of pass draws.
+INVENTORY_TASKS = ("fetch_inventory", "publish")
+ORDER_TASKS = ("fetch_orders", "withdraw", "report_sale")
 
 
 @dataclass
-class _Schedule:
-    """When each kind of pass is next due (``time.monotonic`` seconds)."""
+class Loop:
+    """A job run again and again, ``every`` seconds from the start of the last run."""
 
-    inventory_every: float
-    orders_every: float
-    next_inventory: float = 0.0
-    next_orders: float = 0.0
+    name: str
+    every: float
+    job: Callable[[], object]
 
-    def due(self, now: float) -> tuple[bool, bool]:
-        return now >= self.next_inventory, now >= self.next_orders
 
-    def ran(self, started: float, inventory: bool, orders: bool) -> None:
-        if inventory:
-            self.next_inventory = started + self.inventory_every
-        if orders:
-            self.next_orders = started + self.orders_every
+@dataclass
+class Scheduler:
+    """Runs named loops side by side, a thread each, until the stopper is asked to stop.
 
-    def wait_from(self, now: float) -> float:
-        return max(0.0, min(self.next_inventory, self.next_orders) - now)
+    A loop whose job raises :class:`StopRequested` ends quietly; any other error stops the other
+    loops too and is raised again by :meth:`run` once every loop has ended. Signals reach the
+    main thread only, so :meth:`run` waits there in short slices.
+    """
+
+    stopper: Stopper
+    loops: list[Loop] = field(default_factory=list)
+    stopped: list[StopRequested] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+
+    def add(self, name: str, every: float, job: Callable[[], object]) -> None:
+        """Add a loop (before :meth:`run`)."""
+        self.loops.append(Loop(name, every, job))
+
+    def run(self) -> None:
+        """Run every loop until a stop is asked for (or one fails); wait for all of them."""
+        threads = [
+            # Daemons: a second Ctrl-C (KeyboardInterrupt in the main thread) must not wait.
+            threading.Thread(target=self._loop, args=(loop,), name=f"{loop.name}-loop", daemon=True)
+            for loop in self.loops
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(_SLICE)
+        if self.failures:
+            raise self.failures[0]
+
+    def _loop(self, loop: Loop) -> None:
+        try:
+            while not self.stopper.requested:
+                started = time.monotonic()
+                loop.job()
+                self.stopper.wait(started + loop.every - time.monotonic())
+        except StopRequested as stop:
+            self.stopped.append(stop)
+        except BaseException as exc:  # stop the other loops, and let run() raise it
+            _log.error("run.loop_failed", loop=loop.name, error=f"{type(exc).__name__}: {exc}")
+            self.failures.append(exc)
+            self.stopper.requested = True
 
 
 def _seconds(value: timedelta | None, default: float) -> float:
     return default if value is None else max(MIN_INTERVAL, value.total_seconds())
+
+
+def intervals(sync: SyncSettings, interval: float | None = None) -> tuple[float, float]:
+    """Seconds between inventory passes and between order passes.
+
+    Inventory: ``inventory_interval``, else ``--interval``, else ``interval``. Orders:
+    ``orders_interval``, else 60 s (or that interval when it is shorter).
+    """
+    every = interval if interval is not None else _seconds(sync.interval, 300.0)
+    return (
+        _seconds(sync.inventory_interval, every),
+        _seconds(sync.orders_interval, min(every, ORDERS_EVERY)),
+    )
 
 
 class _Runner:
@@ -178,58 +261,65 @@ class _Runner:
             host.engine.progress = self.bars
         host.engine.checkpoint = stopper.checkpoint
 
-    def one_pass(self, inventory: bool, orders: bool) -> PassSummary:
-        """Run the passes that are due, show their summary, and return it."""
+        self._show_lock = threading.Lock()
+
+    def one_pass(
+        self, step: Callable[[], PassSummary], tasks: Collection[str] | None = None
+    ) -> PassSummary:
+        """Run one pass (``host.inventory_pass`` …), show its summary, and return it.
+
+        :param tasks: the progress bars the pass draws (``None``: any).
+        """
         if self.bars is not None:
-            with self.bars:
-                summary = self._passes(inventory, orders)
+            with self.bars.showing(tasks):
+                summary = step()
         else:
-            summary = self._passes(inventory, orders)
+            summary = step()
         self.show(summary)
         return summary
 
-    def _passes(self, inventory: bool, orders: bool) -> PassSummary:
-        if inventory and orders:
-            return self.host.run_once()
-        return self.host.inventory_pass() if inventory else self.host.order_pass()
-
     def show(self, summary: PassSummary) -> None:
-        if self.json_out:
-            self.rt.print_json_line(summary.as_dict())
-            return
-        self.rt.out.print(summary_table(summary))
-        for line in summary_errors(summary):
-            self.rt.out.print(Text.assemble(("  error ", "red"), line))
+        """Print a pass's summary (a table, or one JSON line); safe from both loops."""
+        with self._show_lock:
+            if self.json_out:
+                self.rt.print_json_line(summary.as_dict())
+                return
+            self.rt.out.print(summary_table(summary))
+            for line in summary_errors(summary):
+                self.rt.out.print(Text.assemble(("  error ", "red"), line))
 
 
 def run_command(
     ctx: typer.Context,
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="Run one pass, then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one inventory pass and one order pass, then exit.")
+    ] = False,
     interval: Annotated[
         float | None,
         typer.Option(
             "--interval",
             min=MIN_INTERVAL,
-            help="Seconds between passes (overrides sync.interval; at least 5).",
+            help=(
+                "Seconds between inventory passes (overrides sync.interval; at least 5); "
+                "order passes run every sync.orders_interval (default 60 s, or this when shorter)."
+            ),
             show_default=False,
         ),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Run passes forever on an interval (or one, with --once); SIGTERM / Ctrl-C stop cleanly.
+    """Run inventory and order passes, each on its own interval (or one of each, with --once).
+
+    The two loops run side by side, so orders are read, sold units withdrawn and sales reported
+    while a long publish is under way. SIGTERM / Ctrl-C stop both cleanly.
 
     Exit code: 0 when the pass went cleanly (or the runner was stopped), 1 when --once had
     failures, 2 on bad configuration.
     """
     rt = runtime(ctx)
     settings = rt.settings(config)
-    sync = settings.sync
-    every = interval if interval is not None else _seconds(sync.interval, 300.0)
-    schedule = _Schedule(
-        inventory_every=_seconds(sync.inventory_interval, every),
-        orders_every=_seconds(sync.orders_interval, every),
-    )
+    inventory_every, orders_every = intervals(settings.sync, interval)
     host = rt.host(settings)
     stopper = Stopper()
     runner = _Runner(rt, host, stopper, json_out)
@@ -238,21 +328,17 @@ def run_command(
     stopped: StopRequested | None = None
     try:
         if once:
-            code = 0 if runner.one_pass(True, True).ok else 1
+            code = 0 if runner.one_pass(host.run_once).ok else 1
         else:
-            _log.info(
-                "run.started",
-                inventory_every=schedule.inventory_every,
-                orders_every=schedule.orders_every,
+            _log.info("run.started", inventory_every=inventory_every, orders_every=orders_every)
+            scheduler = Scheduler(stopper)
+            scheduler.add(
+                "inventory", inventory_every, lambda: runner.one_pass(host.inventory_pass)
             )
-            while not stopper.requested:
-                started = time.monotonic()
-                inventory, orders = schedule.due(started)
-                if inventory or orders:
-                    runner.one_pass(inventory, orders)
-                    schedule.ran(started, inventory, orders)
-                stopper.wait(schedule.wait_from(time.monotonic()))
-            stopped = StopRequested("between passes")
+            scheduler.add("orders", orders_every, lambda: runner.one_pass(host.order_pass))
+            scheduler.run()
+            # Each interrupted pass closed its run record; name the first stop seen.
+            stopped = scheduler.stopped[0] if scheduler.stopped else StopRequested("between passes")
     except StopRequested as stop:
         stopped = stop  # the host closed the interrupted pass's run record
     finally:

@@ -115,9 +115,9 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "[store]\n# The state file (relative paths are relative to this file).\n"
         'path = "serialsync.db"\n',
         "[sync]\n"
-        f"interval = {toml_value(sync.interval)}  # seconds between passes\n"
+        f"interval = {toml_value(sync.interval)}  # seconds between inventory passes\n"
         "# inventory_interval = 300  # seconds; inventory passes on their own interval\n"
-        "# orders_interval = 60  # seconds; order passes on their own interval\n"
+        "# orders_interval = 60  # seconds (default 60); order passes beside the inventory\n"
         f"order_overlap = {toml_value(sync.order_overlap)}"
         "  # seconds an order pass re-reads before its cursor\n"
         f'report_orders = "{sync.report_orders}"  # or "all": also orders without our units\n'
