@@ -13,13 +13,16 @@ back from each store as they were sold.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
 from serialsync import FinancialStatus, Order, UnitStatus
+from serialsync.cli import app
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
 from serialsync.testing import OrderDamage
+from typer.testing import CliRunner
 
 from tests.reliability import harness as h
 
@@ -28,6 +31,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.ti
 CLOCK = h.VirtualTime()
 CHANNELS = ("bigcommerce", "shopify")
 DAMAGES: tuple[OrderDamage, ...] = ("negative-quantity", "missing-field", "unknown-status")
+runner = CliRunner()
 REASONS = {
     "bigcommerce": ("negative quantity (-1)", "quantity is missing", "unknown status id 99"),
     "shopify": (
@@ -134,3 +138,37 @@ def test_custom_lines_and_plain_products_come_back_as_sold(tmp_path) -> None:
                 ]
                 page = host.plugins.fetch_orders(name, None, None)
                 assert [o for o in page.orders if o.order_id == order_id] == [found]
+
+
+def test_the_cli_lists_a_damaged_order_and_retry_reads_it_again(tmp_path) -> None:
+    catalogue = h.catalogue(skus=1, units=4, seed=h.seed())
+    units = [u for p in catalogue for u in p.units]
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "shopify"]) as sandbox:
+        config = ["--config", str(h.write_config(sandbox, tmp_path, sync={"workers": 1}))]
+        shop = sandbox.channel_fakes()["shopify"]
+        assert runner.invoke(app, ["run", "--once", *config]).exit_code == 0
+        bad = shop.create_order([(units[0].integration_id, 1)])
+        shop.damage_order(bad, "unknown-status")
+        paid = shop.create_order([(units[1].integration_id, 1)])
+
+        assert runner.invoke(app, ["run", "--once", *config]).exit_code == 1  # one quarantined
+        listed = runner.invoke(app, ["quarantine", "list", "--json", *config])
+        [record] = json.loads(listed.stdout)["quarantine"]
+        assert record["key"] == f"shopify:{bad}"
+        assert "unknown financial status 'DISPUTED'" in record["reason"]
+        sales = json.loads(runner.invoke(app, ["sales", "list", "--json", *config]).stdout)
+        assert [(s["order_id"], s["state"]) for s in sales["sales"]] == [(paid, "reported")]
+
+        still = runner.invoke(app, ["quarantine", "retry", str(record["id"]), *config])
+        assert still.exit_code == 1 and "still quarantined" in still.stdout
+        shop.set_order_status(bad, FinancialStatus.PAID)  # staff put it right
+        retried = runner.invoke(app, ["quarantine", "retry", str(record["id"]), *config])
+        assert retried.exit_code == 0, retried.output
+        assert "processed" in retried.stdout
+        assert runner.invoke(app, ["run", "--once", *config]).exit_code == 0
+        sales = json.loads(runner.invoke(app, ["sales", "list", "--json", *config]).stdout)
+        assert {(s["order_id"], s["state"]) for s in sales["sales"]} == {
+            (paid, "reported"),
+            (bad, "reported"),
+        }
+        assert units[0].integration_id not in h.live_on(shop)
