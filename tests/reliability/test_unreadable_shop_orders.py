@@ -172,3 +172,37 @@ def test_the_cli_lists_a_damaged_order_and_retry_reads_it_again(tmp_path) -> Non
             (bad, "reported"),
         }
         assert units[0].integration_id not in h.live_on(shop)
+
+
+def test_orders_with_plain_products_and_custom_lines_sell_their_guitars(tmp_path) -> None:
+    catalogue = h.catalogue(skus=1, units=4, seed=h.seed())
+    units = [u for p in catalogue for u in p.units]
+    with Sandbox(
+        catalogue=catalogue, types=["aim_pos", *CHANNELS], plugins=h.sandbox_plugins(CLOCK)
+    ) as sandbox:
+        fakes = sandbox.channel_fakes()
+        with h.open_host(h.write_config(sandbox, tmp_path, sync={"workers": 1}), CLOCK) as host:
+            host.run_once()
+            orders = {
+                name: fakes[name].create_order(
+                    [(units[i].integration_id, 1), ("PLAIN-STRAP", 1), (None, 1)]
+                )
+                for i, name in enumerate(CHANNELS)
+            }
+
+            host.run_once()
+
+            assert host.store.quarantined(kind="order") == []
+            recorded = sandbox.pos_fakes()[h.POS].recorded_orders()
+            reported = [serial for r in recorded for _sku, serial, _n in r.lines if serial]
+            assert sorted(reported) == sorted(units[i].serial for i in range(len(CHANNELS)))
+            for i, name in enumerate(CHANNELS):
+                unit = units[i]
+                assert host.store.get_unit(unit.serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
+                for other, fake in fakes.items():
+                    assert unit.integration_id not in h.live_on(fake), (name, other)
+                record = host.store.get_outbox(name, orders[name])
+                assert record is not None and record.state == OutboxState.REPORTED, name
+                assert "PLAIN-STRAP" in (record.note or ""), (name, record.note)
+                assert "has no SKU" in (record.note or ""), (name, record.note)
+            h.check_listings(host.store, sandbox)
