@@ -4,7 +4,9 @@
 breaks one is refused with :class:`~serialsync.errors.IntegrationIdError` naming the rule, never
 trimmed or rewritten:
 
-* neither part is empty, and neither starts or ends with whitespace;
+* neither part is empty or blank, starts or ends with whitespace, or holds a character that
+  some system would alter or hide (controls, non-breaking spaces, zero-width characters,
+  unpaired surrogates; see :mod:`serialsync.validation`);
 * neither part contains the separator ``|||``;
 * the serial contains no ``|`` at all (WooCommerce stores attribute options ``|``-delimited, and
   GS1 serials never contain it);
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from serialsync.errors import IntegrationIdError, SerialPatternError
+from serialsync.validation import check_identifier
 
 SEPARATOR = "|||"
 
@@ -59,12 +62,7 @@ class IntegrationId:
 
 
 def _check_part(value: str, part: Literal["sku", "serial"]) -> None:
-    if not value:
-        raise IntegrationIdError(f"the {part} is empty", rule=f"{part}-empty")
-    if value != value.strip():
-        raise IntegrationIdError(
-            f"the {part} {value!r} starts or ends with whitespace", rule=f"{part}-padded"
-        )
+    check_identifier(value, part)
     if SEPARATOR in value:
         raise IntegrationIdError(
             f"the {part} {value!r} contains the separator {SEPARATOR!r}",
