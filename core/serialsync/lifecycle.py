@@ -8,8 +8,19 @@
         └──────────────────▶ sold ──▶ defective
 
 Every move carries when it happened, why, and who made it (the POS, a channel's order, an
-operator), so a unit's whole life can be traced. Anything else raises
-:class:`~serialsync.errors.LifecycleError`.
+operator), so a unit's whole life can be traced.
+
+The moves serialsync makes itself follow this table strictly (:func:`move`); anything else
+raises :class:`~serialsync.errors.LifecycleError`. Two kinds of record stand outside it, each
+marked as what it is, never padded with invented steps to look like it followed the table:
+
+* **asserted** (:func:`asserted_move`): a status another system or a person states, recorded
+  as one move from where the unit stood to that status, because the POS (the source of truth)
+  says so. A unit the POS flags defective while serialsync holds it in stock is one move
+  ``in_stock → defective``, not an invented sale in between.
+* **reversal** (:func:`reversal`): serialsync taking back a claim of its own, such as a sale
+  cancelled before it was reported to the POS: one move back to where the unit stood before
+  the claim, not an invented return.
 """
 
 from __future__ import annotations
@@ -53,11 +64,20 @@ class MoveSource(StrEnum):
     OPERATOR = "operator"
 
 
+class MoveBasis(StrEnum):
+    """On what grounds a move was recorded."""
+
+    TABLE = "table"  # a move the lifecycle table allows, made by serialsync
+    ASSERTED = "asserted"  # a status the POS (or a person) states, recorded as one move
+    REVERSAL = "reversal"  # serialsync taking back a claim of its own
+
+
 class Move(BaseModel):
     """One lifecycle move of one unit: from, to, when, why and who.
 
     ``source_ref`` says which POS, channel order or operator made it, for example
-    ``"shopify-main:order/1001"``.
+    ``"shopify-main:order/1001"``. ``basis`` says whether it followed the table, records a
+    status asserted from outside, or reverses serialsync's own claim (see the module).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -68,6 +88,12 @@ class Move(BaseModel):
     reason: str
     source: MoveSource
     source_ref: str = ""
+    basis: MoveBasis = MoveBasis.TABLE
+
+    @property
+    def asserted(self) -> bool:
+        """True when the move records a status stated by the POS (or a person)."""
+        return self.basis is MoveBasis.ASSERTED
 
 
 def can_move(from_status: UnitStatus, to_status: UnitStatus) -> bool:
@@ -105,28 +131,63 @@ def move(
     )
 
 
-def path_to(from_status: UnitStatus, to_status: UnitStatus) -> list[UnitStatus]:
-    """The shortest chain of allowed statuses leading from one status to another.
+def asserted_move(
+    from_status: UnitStatus,
+    to_status: UnitStatus,
+    *,
+    reason: str,
+    source: MoveSource,
+    source_ref: str = "",
+    at: datetime | None = None,
+) -> Move:
+    """The one move that records a status stated from outside, table or not.
 
-    Used when the POS reports a status the unit cannot reach in one move (a unit sold and
-    returned between two passes): the engine records each step instead of one illegal jump.
-    Returns ``[]`` when they are equal; raises :class:`LifecycleError` when none exists.
-    Between chains of equal length, the one through the earlier statuses of
-    :class:`UnitStatus` wins: a sold unit back in stock was ``returned``, not ``defective``.
+    Used when the POS reports a unit's status (or a person confirms what the POS shows): the
+    unit goes straight to it, marked asserted, with no intermediate step invented. A channel's
+    order never asserts a status; it claims units through :func:`move`.
     """
-    if from_status == to_status:
-        return []
-    frontier: list[list[UnitStatus]] = [[from_status]]
-    seen = {from_status}
-    while frontier:
-        nxt: list[list[UnitStatus]] = []
-        for chain in frontier:
-            for candidate in sorted(ALLOWED_MOVES[chain[-1]], key=_ORDER.index):
-                if candidate in seen:
-                    continue
-                if candidate == to_status:
-                    return [*chain[1:], candidate]
-                seen.add(candidate)
-                nxt.append([*chain, candidate])
-        frontier = nxt
-    raise LifecycleError(f"no chain of allowed moves leads from {from_status} to {to_status}")
+    if source is MoveSource.CHANNEL:
+        raise LifecycleError(
+            f"a channel's order cannot assert a status ({from_status} to {to_status}); "
+            f"it moves units through the lifecycle table ({source_ref or reason})"
+        )
+    return Move(
+        from_status=from_status,
+        to_status=to_status,
+        at=at or datetime.now(UTC),
+        reason=reason,
+        source=source,
+        source_ref=source_ref,
+        basis=MoveBasis.ASSERTED,
+    )
+
+
+def reversal(
+    from_status: UnitStatus,
+    to_status: UnitStatus,
+    *,
+    reason: str,
+    source: MoveSource,
+    source_ref: str,
+    at: datetime | None = None,
+) -> Move:
+    """The one move that takes back serialsync's own claim ``source_ref`` made.
+
+    ``to_status`` is where the unit stood before the claim. Where the table allows the move
+    back (``reserved → in_stock``) it is an ordinary move; otherwise (``sold → in_stock``, a
+    sale cancelled before the POS heard of it) it is recorded as a reversal, not as an
+    invented return.
+    """
+    if can_move(from_status, to_status):
+        return move(
+            from_status, to_status, reason=reason, source=source, source_ref=source_ref, at=at
+        )
+    return Move(
+        from_status=from_status,
+        to_status=to_status,
+        at=at or datetime.now(UTC),
+        reason=reason,
+        source=source,
+        source_ref=source_ref,
+        basis=MoveBasis.REVERSAL,
+    )

@@ -1,4 +1,4 @@
-"""Lifecycle: the whole 5 x 5 table of moves, and chains of allowed moves between any two."""
+"""Lifecycle: the 5 x 5 table of moves, and the two records outside it (asserted, reversal)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from serialsync import LifecycleError, MoveSource, UnitStatus
-from serialsync.lifecycle import ALLOWED_MOVES, can_move, move, path_to
+from serialsync.lifecycle import (
+    ALLOWED_MOVES,
+    MoveBasis,
+    asserted_move,
+    can_move,
+    move,
+    reversal,
+)
 
 S = UnitStatus
 # The issue's table, written out independently of the module under test.
@@ -87,29 +94,51 @@ def test_move_is_immutable():
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), ALL_PAIRS)
-def test_path_to_every_pair_is_a_chain_of_allowed_moves(from_status, to_status):
-    chain = path_to(from_status, to_status)
-    if from_status == to_status:
-        assert chain == []
-        return
-    assert chain[-1] == to_status
-    steps = list(zip([from_status, *chain], chain, strict=False))
-    assert all((a, b) in ALLOWED for a, b in steps)
-    # One step exactly when the move is allowed directly; never a detour through a status twice.
-    assert (len(chain) == 1) == ((from_status, to_status) in ALLOWED)
-    assert len(set(chain)) == len(chain)
-    assert from_status not in chain
+def test_a_status_the_pos_asserts_is_one_move_marked_asserted(from_status, to_status):
+    done = asserted_move(
+        from_status, to_status, reason="the POS says so", source=MoveSource.POS, at=WHEN
+    )
+    assert (done.from_status, done.to_status) == (from_status, to_status)
+    assert done.basis is MoveBasis.ASSERTED
+    assert done.asserted
 
 
-def test_path_to_is_shortest():
-    assert path_to(S.SOLD, S.IN_STOCK) == [S.RETURNED, S.IN_STOCK]
-    assert path_to(S.SOLD, S.RESERVED) == [S.RETURNED, S.IN_STOCK, S.RESERVED]
-    assert path_to(S.RESERVED, S.DEFECTIVE) == [S.SOLD, S.DEFECTIVE]
+@pytest.mark.parametrize(("from_status", "to_status"), ALL_PAIRS)
+def test_a_channel_order_never_asserts_a_status(from_status, to_status):
+    with pytest.raises(LifecycleError, match="cannot assert"):
+        asserted_move(
+            from_status, to_status, reason="paid", source=MoveSource.CHANNEL, source_ref="o/1"
+        )
+
+
+def test_a_reversal_the_table_allows_is_an_ordinary_move():
+    done = reversal(
+        S.RESERVED, S.IN_STOCK, reason="cancelled", source=MoveSource.CHANNEL, source_ref="o/1"
+    )
+    assert done.basis is MoveBasis.TABLE
+    assert not done.asserted
+
+
+def test_a_sale_taken_back_is_one_reversal_not_an_invented_return():
+    done = reversal(
+        S.SOLD, S.IN_STOCK, reason="cancelled", source=MoveSource.CHANNEL, source_ref="o/1"
+    )
+    assert (done.from_status, done.to_status) == (S.SOLD, S.IN_STOCK)
+    assert done.basis is MoveBasis.REVERSAL
+
+
+def test_there_is_no_chain_builder_left_to_pad_moves():
+    import serialsync.lifecycle as lifecycle
+
+    assert not hasattr(lifecycle, "path_to")
 
 
 @given(st.sampled_from(UnitStatus), st.sampled_from(UnitStatus))
-def test_path_to_steps_can_be_replayed_with_move(from_status, to_status):
-    current = from_status
-    for step in path_to(from_status, to_status):
-        current = move(current, step, reason="catch up", source=MoveSource.POS).to_status
-    assert current == to_status
+def test_move_is_table_basis_exactly_when_allowed(from_status, to_status):
+    if (from_status, to_status) in ALLOWED:
+        assert move(from_status, to_status, reason="r", source=MoveSource.POS).basis is (
+            MoveBasis.TABLE
+        )
+    else:
+        with pytest.raises(LifecycleError):
+            move(from_status, to_status, reason="r", source=MoveSource.POS)

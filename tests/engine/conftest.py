@@ -14,6 +14,7 @@ from serialsync.settings import SyncSettings
 from serialsync.store import SQLiteStore
 
 from tests.engine.memory import CHANNEL_TYPE, POS_TYPE, MemoryChannel, MemoryPos
+from tests.history import assert_history_follows_the_lifecycle
 
 
 @dataclass
@@ -66,4 +67,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     w.pos.add_product("0113942719", ["US210033734", "US210033735", "US210033736"])
     w.pos.add_product("0113942720", ["MX1001", "MX1002"], price="1499.00")
     yield w
+    # Every test of the engine ends with a history that follows the lifecycle (issue 15 #15).
+    assert_history_follows_the_lifecycle(w.host.store)
     w.host.store.close()

@@ -3,14 +3,16 @@
 ::
 
     fetch_inventory (page by page, from the cursor)
-      → validate each unit (integration id rules, organisation serial rules, uniqueness)
-      → upsert units and apply the POS's lifecycle moves      (one transaction per page)
+      → quarantine each record the plugin could not read, and go on
+      → validate each unit (identifiers, organisation serial rules, uniqueness, a price)
+      → upsert units and record the POS's statuses as asserted moves  (one transaction per page)
       → save the cursor                                        (after every page is committed)
       → publish the difference to every channel                (see publish.py)
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import partial
 
@@ -21,11 +23,15 @@ from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import DuplicateSerialError, InvalidRecordError
 from serialsync.integration_id import validate_pair
-from serialsync.lifecycle import Move, MoveSource, UnitStatus, move, path_to
+from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
+from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
 from serialsync.store import OutboxState
+from serialsync.validation import check_identifier, price_problem, shown
 
 INVENTORY_STREAM = "inventory"
+#: The quarantine kind of a POS record the plugin could not map.
+POS_ITEM = "pos_item"
 
 # While an order holds a unit, the POS may not have heard of the sale yet: its "in stock" is
 # stale, and believing it would relist a sold unit. Only these POS statuses override an order.
@@ -65,35 +71,102 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
 
 
 def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: InventoryPage) -> None:
-    """Store one page: products, their units (validated), and the units the POS deleted."""
+    """Store one page: products, their units (validated), the units the POS deleted, and
+    the records the plugin could not read (quarantined; the page goes on past them)."""
     counts = summary.counts(pos)
+    for record in page.unreadable:
+        counts.quarantined += 1
+        ctx.store.quarantine(
+            kind=POS_ITEM,
+            key=storable(f"{pos}:{record.key}"),
+            connector=pos,
+            reason=storable(record.reason),
+            payload=storable(record.payload) or None,
+        )
+        ctx.log(connector=pos, operation="ingest").warning(
+            "inventory.item_unreadable", key=shown(record.key), reason=shown(record.reason)
+        )
     for product in page.products:
+        try:
+            check_identifier(product.sku, "sku")
+        except InvalidRecordError as exc:
+            # No unit of it can be named: each is quarantined with the product's reason.
+            for unit in product.units or (None,):
+                counts.units_in += unit is not None
+                _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
+            continue
         ctx.store.put_product(product, pos=pos)
         for unit in product.units:
             counts.units_in += 1
             try:
-                ingest_unit(ctx, pos, product, unit)
+                ingest_unit(ctx, summary, pos, product, unit)
             except InvalidRecordError as exc:
-                counts.quarantined += 1
-                ctx.store.quarantine(
-                    kind="unit",
-                    key=f"{unit.sku}|||{unit.serial}",
-                    connector=pos,
-                    reason=str(exc),
-                    payload=unit.model_dump_json(),
-                )
-                ctx.log(connector=pos, operation="ingest").warning(
-                    "inventory.unit_quarantined", sku=unit.sku, serial=unit.serial, reason=str(exc)
-                )
+                _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
     for key in page.deleted:
         mark_deleted(ctx, key)
 
 
-def ingest_unit(ctx: EngineContext, pos: str, product: Product, unit: SerializedUnit) -> None:
-    """Validate one unit and upsert it, applying the POS's status through the lifecycle."""
+def unit_key(sku: str, serial: str) -> str:
+    """The quarantine key of a unit: its integration id as written, escaped only where the
+    text cannot be stored at all (an unpaired surrogate)."""
+    return storable(f"{sku}|||{serial}")
+
+
+def storable(text: str) -> str:
+    """``text`` unchanged when it can be stored as UTF-8; otherwise with each unencodable
+    character written as a ``\\uXXXX`` escape, so a record is kept rather than lost."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _quarantine_unit(
+    ctx: EngineContext,
+    summary: PassSummary,
+    pos: str,
+    product: Product,
+    unit: SerializedUnit | None,
+    reason: str,
+) -> None:
+    summary.counts(pos).quarantined += 1
+    record: Product | SerializedUnit = unit if unit is not None else product
+    ctx.store.quarantine(
+        kind="unit",
+        key=unit_key(product.sku, unit.serial if unit is not None else ""),
+        connector=pos,
+        reason=reason,
+        payload=storable(_json(record)),
+    )
+    ctx.log(connector=pos, operation="ingest").warning(
+        "inventory.unit_quarantined",
+        sku=shown(product.sku),
+        serial=shown(unit.serial) if unit is not None else None,
+        reason=reason,
+    )
+
+
+def _json(record: Product | SerializedUnit) -> str:
+    try:
+        return record.model_dump_json()
+    except ValueError:  # text that UTF-8 cannot carry: keep the record, escaped
+        return json.dumps(record.model_dump(mode="python"), default=str)
+
+
+def ingest_unit(
+    ctx: EngineContext, summary: PassSummary, pos: str, product: Product, unit: SerializedUnit
+) -> None:
+    """Validate one unit and upsert it, applying the POS's status as one asserted move.
+
+    A unit without a valid price is stored (so its life is traced) but quarantined with the
+    reason and never published (see :func:`~serialsync.engine.publish.plan_changes`); it is
+    listed once the POS gives it a price.
+    """
     if unit.sku != product.sku:
         raise InvalidRecordError(
-            f"unit {unit.serial!r} names SKU {unit.sku!r} but came under product {product.sku!r}"
+            f"unit {shown(unit.serial)} names SKU {shown(unit.sku)} but came under product "
+            f"{shown(product.sku)}"
         )
     validate_pair(unit.sku, unit.serial)
     ctx.sync.serial_rules().check(unit.serial)
@@ -103,18 +176,22 @@ def ingest_unit(ctx: EngineContext, pos: str, product: Product, unit: Serialized
             f"serial {unit.serial!r} of SKU {unit.sku!r} already belongs to SKU "
             f"{existing.unit.sku!r}: serials are unique within the organisation"
         )
-    # The quarantine is for records that *could not* be processed; this one now can.
-    ctx.store.release_quarantine("unit", f"{unit.sku}|||{unit.serial}")
     ref = f"{pos}:{unit.sku}"
+    unpriced = price_problem(unit.price, product.price)
+    if unpriced is None:
+        # The quarantine is for records that *could not* be processed; this one now can.
+        ctx.store.release_quarantine("unit", unit_key(unit.sku, unit.serial))
+    else:
+        _quarantine_unit(ctx, summary, pos, product, unit, unpriced)
     if existing is None:
         ctx.store.put_unit(unit, status=unit.status)
-        first = Move(
-            from_status=unit.status,
-            to_status=unit.status,
-            at=ctx.now(),
+        first = asserted_move(
+            unit.status,
+            unit.status,
             reason="first seen in the POS",
             source=MoveSource.POS,
             source_ref=ref,
+            at=ctx.now(),
         )
         ctx.store.record_move(unit.serial, unit.sku, first)
         return
@@ -122,11 +199,32 @@ def ingest_unit(ctx: EngineContext, pos: str, product: Product, unit: Serialized
     if existing.deleted:
         ctx.store.set_unit_deleted(unit.serial, False)
     if unit.status == existing.status:
+        if unit.status != UnitStatus.IN_STOCK:
+            # The POS agrees again (it invoiced the web order): nothing left to look at.
+            settle_discrepancy(ctx.store, unit.sku, unit.serial)
         return
     claim = ctx.store.get_claim(unit.serial)
     if claim is not None and unit.status not in _POS_OVERRIDES_ORDER:
         outbox = ctx.store.get_outbox(claim.channel, claim.order_id)
         if outbox is None or outbox.state != OutboxState.CANCELLED:
+            if (
+                outbox is not None
+                and outbox.state == OutboxState.REPORTED
+                and unit.status == UnitStatus.IN_STOCK
+            ):
+                # The POS had the web sale and shows the unit available again: a return at
+                # the counter, or an open order not invoiced. A person decides; never relisted
+                # on its own while the web sale stands.
+                record_discrepancy(
+                    ctx.store,
+                    pos=pos,
+                    unit=unit,
+                    status=existing.status,
+                    channel=claim.channel,
+                    order_id=claim.order_id,
+                    order_number=outbox.order_number,
+                )
+                return
             ctx.log(connector=pos, operation="ingest").debug(
                 "inventory.pos_behind_order",
                 serial=unit.serial,
@@ -134,18 +232,16 @@ def ingest_unit(ctx: EngineContext, pos: str, product: Product, unit: Serialized
                 order=f"{claim.channel}:{claim.order_id}",
             )
             return
-    current = existing.status
-    for step in path_to(current, unit.status):
-        done = move(
-            current,
-            step,
-            reason=f"the POS reports the unit {unit.status.value}",
-            source=MoveSource.POS,
-            source_ref=ref,
-            at=ctx.now(),
-        )
-        ctx.store.record_move(unit.serial, unit.sku, done)
-        current = step
+    done = asserted_move(
+        existing.status,
+        unit.status,
+        reason=f"the POS reports the unit {unit.status.value}",
+        source=MoveSource.POS,
+        source_ref=ref,
+        at=ctx.now(),
+    )
+    ctx.store.record_move(unit.serial, unit.sku, done)
+    settle_discrepancy(ctx.store, unit.sku, unit.serial)
     if claim is not None and unit.status in _POS_OVERRIDES_ORDER - {UnitStatus.SOLD}:
         # Returned or defective in the POS: the order no longer holds it.
         ctx.store.release_claim(unit.serial, claim.channel, claim.order_id)

@@ -30,7 +30,7 @@ from serialsync.engine.publish import for_each_channel
 from serialsync.engine.summary import PassSummary
 from serialsync.engine.withdraw import withdraw_all
 from serialsync.errors import AuthenticationError, PermanentRemoteError, SaleLinesRefusedError
-from serialsync.lifecycle import MoveSource, UnitStatus, move, path_to
+from serialsync.lifecycle import MoveSource, UnitStatus, move, reversal
 from serialsync.model import (
     FinancialStatus,
     Order,
@@ -470,21 +470,43 @@ class _OrderTransition:
             store.release_claim(serial, self.channel, self.order.order_id)
             current = store.get_unit(serial)
             assert current is not None
-            self._move(current, UnitStatus.IN_STOCK, reason)
+            self._take_back(current, reason)
+
+    def _take_back(self, record: UnitRecord, reason: str) -> None:
+        """Undo this order's own claim on a unit: one move back to where the unit stood before
+        it, marked as a reversal where the table has no such step (a sale cancelled before the
+        POS heard of it was never a sale, so it is no return either). When the POS moved the
+        unit since the claim (sold at the counter, flagged defective), its word stands."""
+        ours = [m for m in self.ctx.store.history(record.unit.serial) if m.source_ref == self.ref]
+        if not ours or ours[-1].to_status != record.status:
+            return
+        before = ours[0].from_status
+        if before == record.status:
+            return
+        done = reversal(
+            record.status,
+            before,
+            reason=reason,
+            source=MoveSource.CHANNEL,
+            source_ref=self.ref,
+            at=self.ctx.now(),
+        )
+        self.ctx.store.record_move(record.unit.serial, record.unit.sku, done)
 
     def _move(self, record: UnitRecord, to_status: UnitStatus, reason: str) -> None:
-        current = record.status
-        for step in path_to(current, to_status):
-            done = move(
-                current,
-                step,
-                reason=reason,
-                source=MoveSource.CHANNEL,
-                source_ref=self.ref,
-                at=self.ctx.now(),
-            )
-            self.ctx.store.record_move(record.unit.serial, record.unit.sku, done)
-            current = step
+        """Claim a unit through the lifecycle table: one allowed move, or none when it is
+        there already (raises :class:`LifecycleError` for a move the table forbids)."""
+        if record.status == to_status:
+            return
+        done = move(
+            record.status,
+            to_status,
+            reason=reason,
+            source=MoveSource.CHANNEL,
+            source_ref=self.ref,
+            at=self.ctx.now(),
+        )
+        self.ctx.store.record_move(record.unit.serial, record.unit.sku, done)
 
 
 def report_sales(ctx: EngineContext, summary: PassSummary) -> None:

@@ -32,6 +32,7 @@ from serialsync.model import (
     SerializedUnit,
 )
 from serialsync.store import ListingRecord, ListingState, UnitRecord
+from serialsync.validation import price_problem
 
 _LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED}
 
@@ -52,9 +53,14 @@ def content_hash(product: Product, unit: SerializedUnit) -> str:
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
-def is_sellable(record: UnitRecord) -> bool:
-    """True when the unit should be listed: in stock and not deleted in the POS."""
-    return record.status == UnitStatus.IN_STOCK and not record.deleted
+def is_sellable(record: UnitRecord, product: Product) -> bool:
+    """True when the unit should be listed: in stock, not deleted in the POS, and priced
+    (its own price, else the product's; see :func:`~serialsync.validation.price_problem`)."""
+    return (
+        record.status == UnitStatus.IN_STOCK
+        and not record.deleted
+        and price_problem(record.unit.price, product.price) is None
+    )
 
 
 def plan_changes(
@@ -64,15 +70,15 @@ def plan_changes(
 ) -> list[tuple[ListingChange, str | None]]:
     """The changes one channel needs for one product, each with its content hash.
 
-    Sellable units are upserted unless live with the same hash (or refused for good with the
-    same hash: that waits for a person or a change). Units not sellable are withdrawn unless
-    already withdrawn, or never listed.
+    Sellable units (:func:`is_sellable`) are upserted unless live with the same hash (or
+    refused for good with the same hash: that waits for a person or a change). Units not
+    sellable are withdrawn unless already withdrawn, or never listed.
     """
     changes: list[tuple[ListingChange, str | None]] = []
     for record in units:
         listing = listings.get(record.unit.serial)
         remote = listing.remote if listing else None
-        if is_sellable(record):
+        if is_sellable(record, product):
             digest = content_hash(product, record.unit)
             if listing is not None and listing.content_hash == digest:
                 if listing.state == ListingState.LIVE:
@@ -134,7 +140,7 @@ def publish_channel(
             listings = ctx.store.listings_of(channel, sku)
             planned = plan_changes(product, units, listings)
             upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
-            counts.unchanged += sum(1 for u in units if is_sellable(u)) - upserts
+            counts.unchanged += sum(1 for u in units if is_sellable(u, product)) - upserts
             if planned:
                 send_product(ctx, summary, channel, product, planned, listings)
 

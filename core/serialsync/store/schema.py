@@ -117,6 +117,12 @@ MIGRATIONS: list[list[str]] = [
             summary TEXT
         )""",
     ],
+    # 2: each move says on what grounds it was recorded (issue 15 #7): "table" (the lifecycle
+    # allows it), "asserted" (the POS states the status) or "reversal" (serialsync takes back a
+    # claim of its own). Moves recorded before say "table", as they all claimed to.
+    [
+        "ALTER TABLE unit_moves ADD COLUMN basis TEXT NOT NULL DEFAULT 'table'",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -247,7 +247,7 @@ class SQLiteStore(Store):
         )
         self._exec(
             "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
-            "source_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_ref, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 serial,
                 sku,
@@ -257,6 +257,7 @@ class SQLiteStore(Store):
                 move.reason,
                 move.source.value,
                 move.source_ref,
+                move.basis.value,
             ),
         )
 
@@ -270,6 +271,7 @@ class SQLiteStore(Store):
                 reason=r["reason"],
                 source=r["source"],
                 source_ref=r["source_ref"],
+                basis=r["basis"],
             )
             for r in rows
         ]
