@@ -89,6 +89,11 @@ def shown(value: str) -> str:
     return ascii(value) if not value.isprintable() else repr(value)
 
 
+def loggable(value: str) -> str:
+    """``value`` itself when every character prints, else its escaped form (for log fields)."""
+    return value if value.isprintable() else ascii(value)
+
+
 def _bad_char(char: str) -> tuple[str, str] | None:
     """(rule suffix, what it is) when ``char`` may not appear in an identifier."""
     code = ord(char)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from serialsync import FinancialStatus
+from serialsync.engine.publish import is_sellable
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 from serialsync.lifecycle import UnitStatus
@@ -508,8 +509,11 @@ def check_listings(store: Store, sandbox: Sandbox, *, extra_ok: Iterable[str] = 
     serialsync must leave alone.
     """
     records = store.all_units()
+    products = {sku: store.get_product(sku) for sku in store.product_skus()}
     sellable = {
-        r.unit.integration_id for r in records if r.status == UnitStatus.IN_STOCK and not r.deleted
+        r.unit.integration_id
+        for r in records
+        if (product := products.get(r.unit.sku)) is not None and is_sellable(r, product)
     }
     withdrawn = {r.unit.integration_id for r in records} - sellable
     allowed = set(extra_ok)

@@ -144,7 +144,8 @@ def list_quarantine(
         grid.add_row(
             str(r["id"]),
             r["kind"],
-            r["key"],
+            # A key may hold the very characters it was refused for: escaped, never emitted.
+            r["key"] if r["key"].isprintable() else ascii(r["key"]),
             r["connector"],
             r["reason"],
             f"{r['count']}x",

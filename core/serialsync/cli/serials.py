@@ -1,4 +1,5 @@
-"""``serialsync serials list|find|show``: the units, by integration id, and each one's life."""
+"""``serialsync serials list|find|show|restock``: the units, by integration id, each one's life,
+and putting a unit the POS shows available again back on sale."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.text import Text
 
 from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
+from serialsync.operations.discrepancies import RestockRefusedError, restock
 from serialsync.store import OutboxRecord, SQLiteStore, UnitRecord
 
 app = typer.Typer(
@@ -107,6 +109,43 @@ def show_unit(
     _print_history(rt, data)
 
 
+@app.command("restock")
+def restock_unit(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="The unit's serial.")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sell a unit again that was sold online and that the POS shows available again.
+
+    Only for a unit with a discrepancy (see `serialsync status`): check the unit first (was it
+    returned at the counter, or is the web order still to be invoiced?). The next pass lists it
+    on every channel. Exit code 1 when the unit is unknown or has no discrepancy.
+    """
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        try:
+            with host.store.transaction():
+                done = restock(host.store, serial, who="an operator (serials restock)")
+        except RestockRefusedError as exc:
+            raise fail(str(exc), 1) from None
+    data = {
+        "integration_id": f"{done.sku}|||{done.serial}",
+        "from_status": done.from_status.value,
+        "released_order": done.released_order,
+    }
+    if json_out:
+        rt.print_json({"restocked": data})
+        return
+    released = (
+        f"; web order {done.released_order} no longer holds it" if done.released_order else ""
+    )
+    rt.out.print(
+        f"{data['integration_id']}: {done.from_status.value} -> in_stock{released}; "
+        "the next pass lists it on every channel"
+    )
+
+
 def _history(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
     unit = record.unit
     product = store.get_product(unit.sku)
@@ -136,6 +175,7 @@ def _history(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
                 "reason": m.reason,
                 "source": m.source.value,
                 "source_ref": m.source_ref,
+                "basis": m.basis.value,
             }
             for m in store.history(unit.serial)
         ],
@@ -194,6 +234,8 @@ def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
     moves = table("lifecycle", "when", "from", "to", "why", "source")
     for m in data["moves"]:
         source = m["source"] + (f" {m['source_ref']}" if m["source_ref"] else "")
+        if m["basis"] != "table":
+            source += f" ({m['basis']})"
         moves.add_row(when(m["at"]), m["from"], m["to"], m["reason"], source)
     out.print(moves if data["moves"] else "lifecycle: no moves yet")
     listings = table("channels", "channel", "state", "remote ids", "last error", "updated")

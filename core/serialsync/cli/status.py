@@ -8,6 +8,7 @@ import typer
 
 from serialsync.cli.render import table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, runtime
+from serialsync.operations.discrepancies import discrepancies
 from serialsync.store import ListingState, OutboxState, RunRecord, SQLiteStore
 
 _RUNS_READ = 200
@@ -22,7 +23,8 @@ _FAILURE_COUNTS = (
 def status_command(
     ctx: typer.Context, config: ConfigOption = None, json_out: JsonOption = False
 ) -> None:
-    """Per connector: last pass, cursors, units live / withdrawn / failed, sales, quarantine.
+    """Per connector: last pass, cursors, units live / withdrawn / failed, sales, quarantine;
+    and every discrepancy (a unit sold online that the POS shows available again).
 
     Reads the store read-only, so it works while `serialsync run` is running.
     """
@@ -42,6 +44,10 @@ def status_command(
             "units": store.counts("units", "status"),
             "last_pass": _run_dict(runs[0]) if runs else None,
             "connectors": connectors,
+            "discrepancies": [
+                {"key": q.key, "pos": q.connector, "explanation": q.reason, "since": q.first_seen}
+                for q in discrepancies(store)
+            ],
         }
     finally:
         store.close()
@@ -141,3 +147,8 @@ def _print_status(out: Any, data: dict[str, Any]) -> None:
         )
     out.print(passes)
     out.print(counts)
+    if data["discrepancies"]:
+        grid = table("discrepancies: sold online, available in the POS", "unit", "what to do")
+        for d in data["discrepancies"]:
+            grid.add_row(d["key"], d["explanation"])
+        out.print(grid)

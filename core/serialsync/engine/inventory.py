@@ -27,7 +27,7 @@ from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
 from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
 from serialsync.store import OutboxState
-from serialsync.validation import check_identifier, price_problem, shown
+from serialsync.validation import check_identifier, loggable, price_problem, shown
 
 INVENTORY_STREAM = "inventory"
 #: The quarantine kind of a POS record the plugin could not map.
@@ -84,7 +84,9 @@ def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: Invent
             payload=storable(record.payload) or None,
         )
         ctx.log(connector=pos, operation="ingest").warning(
-            "inventory.item_unreadable", key=shown(record.key), reason=shown(record.reason)
+            "inventory.item_unreadable",
+            key=loggable(record.key),
+            reason=loggable(record.reason),
         )
     for product in page.products:
         try:
@@ -141,8 +143,8 @@ def _quarantine_unit(
     )
     ctx.log(connector=pos, operation="ingest").warning(
         "inventory.unit_quarantined",
-        sku=shown(product.sku),
-        serial=shown(unit.serial) if unit is not None else None,
+        sku=loggable(product.sku),
+        serial=loggable(unit.serial) if unit is not None else None,
         reason=reason,
     )
 

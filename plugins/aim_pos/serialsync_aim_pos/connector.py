@@ -30,6 +30,7 @@ from serialsync import (
     Sale,
     SaleReceipt,
     UnitKey,
+    UnreadableRecord,
     hookimpl,
 )
 
@@ -40,6 +41,7 @@ from serialsync_aim_pos.mapping import (
     format_aim_date,
     map_item,
     parse_aim_date,
+    raw_json,
     sale_to_order,
     same_order,
 )
@@ -109,6 +111,7 @@ class AimConnector(Connector[AimSettings]):
             records_new = records
         products: list[Product] = []
         deleted: list[UnitKey] = []
+        unreadable: list[UnreadableRecord] = []
         high_water = token.high_water
         for record in records_new:
             changed, result = self._read_item(record, since)
@@ -117,6 +120,7 @@ class AimConnector(Connector[AimSettings]):
             if result.product is not None:
                 products.append(result.product)
             deleted.extend(result.deleted)
+            unreadable.extend(result.unreadable)
         remaining = found.get("RemainingRecords")
         more = remaining > 0 if isinstance(remaining, int) else len(records) >= count
         next_page = (
@@ -137,6 +141,7 @@ class AimConnector(Connector[AimSettings]):
             products=len(products),
             units=sum(len(p.units) for p in products),
             deleted=len(deleted),
+            unreadable=len(unreadable),
             more=next_page is not None,
         )
         cursor = since
@@ -146,6 +151,7 @@ class AimConnector(Connector[AimSettings]):
         return InventoryPage(
             products=tuple(products),
             deleted=tuple(deleted),
+            unreadable=tuple(unreadable),
             next_page=next_page,
             high_water=cursor,
         )
@@ -162,8 +168,13 @@ class AimConnector(Connector[AimSettings]):
         changed = parse_aim_date(item.get("ChangedDate"), zone)
         pk = item.get("Pk")
         if not isinstance(pk, int) or isinstance(pk, bool):
-            self.log.warning("aim.item_without_pk", sku=item.get("Sku"))
-            return changed, ItemResult()
+            # Without its Pk the item's serials cannot be asked for: quarantined, not skipped.
+            self.log.warning("aim.item_without_pk", sku=ascii(item.get("Sku")))
+            reason = f"AIM item {item.get('Sku')!a} has no Pk, so its serials cannot be read"
+            key = f"item-without-pk/{item.get('Sku')}"
+            return changed, ItemResult(
+                unreadable=[UnreadableRecord(key=key, reason=reason, payload=raw_json(record))]
+            )
         detail = self.client.inventory_detail(pk)
         if detail is None:
             # Its serials cannot be named, so they cannot be withdrawn from here.

@@ -15,6 +15,8 @@ Dates are written in the store's local time without offset, as AIM does.
 
 Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_unit`,
 :meth:`~FakeAim.mark_sold`, :meth:`~FakeAim.set_price`, :meth:`~FakeAim.set_status`,
+:meth:`~FakeAim.set_item_price`,
+:meth:`~FakeAim.override_serial_fields`, :meth:`~FakeAim.override_item_fields`,
 :meth:`~FakeAim.move_unit`, :meth:`~FakeAim.set_sell_online`, :meth:`~FakeAim.delete_item`,
 :meth:`~FakeAim.expire_tokens`, :meth:`~FakeAim.fail_next`, :meth:`~FakeAim.set_licensed`,
 :meth:`~FakeAim.recorded_orders`.
@@ -82,6 +84,8 @@ class _Serial:
     attributes: dict[str, str] = field(default_factory=dict)
     images: tuple[str, ...] = ()
     deleted: bool = False
+    #: Fields served as given, over the row's own (messy data a real store holds).
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +102,7 @@ class _Item:
     images: tuple[str, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     serials: dict[str, _Serial] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,6 +229,27 @@ class FakeAim(FakePOS):
                 price=Decimal(str(price)),
                 sale_price=Decimal(str(sale_price)) if sale_price is not None else None,
             )
+
+    def set_item_price(self, sku: str, price: Decimal | str) -> None:
+        """Change the item's own price (served as ``CustomerPrice``)."""
+        with self.lock:
+            item = self._item(sku)
+            item.price = Decimal(str(price))
+            item.changed = self._tick()
+
+    def override_serial_fields(self, sku: str, serial: str, **fields: Any) -> None:
+        """Serve these raw fields in the serial's ``InventoryDetail`` row, as a store whose
+        data was entered or imported badly would (``Serial=None``, a price of ``"abc"``)."""
+        with self.lock:
+            self._item(sku).serials[serial].raw.update(fields)
+            self._change(sku, serial)
+
+    def override_item_fields(self, sku: str, **fields: Any) -> None:
+        """Serve these raw fields in the item's ``SearchInventory`` row (``Pk=None`` …)."""
+        with self.lock:
+            item = self._item(sku)
+            item.raw.update(fields)
+            item.changed = self._tick()
 
     def move_unit(self, sku: str, serial: str, location: str) -> None:
         """Transfer a serial to another location."""
@@ -453,6 +479,7 @@ class FakeAim(FakePOS):
             "Manufacturer": item.mfg,
             "ChangedDate": self._local(item.changed),
             "Deleted": item.deleted,
+            **item.raw,
         }
 
     def _inventory_detail(self, request: httpx.Request, args: dict[str, Any]) -> httpx.Response:
@@ -491,6 +518,7 @@ class FakeAim(FakePOS):
             "Deleted": unit.deleted,
             "Attributes": [{"Name": k, "Value": v} for k, v in unit.attributes.items()],
             "Images": [{"Url": url} for url in unit.images],
+            **unit.raw,
         }
 
     def _order_status(self, request: httpx.Request, args: dict[str, Any]) -> httpx.Response:

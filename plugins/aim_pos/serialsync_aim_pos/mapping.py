@@ -12,6 +12,7 @@ and turned into timezone-aware UTC.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from serialsync import (
     SerializedUnit,
     UnitKey,
     UnitStatus,
+    UnreadableRecord,
 )
 
 _WCF_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
@@ -92,11 +94,15 @@ def _money(value: Any) -> Decimal | None:
 
 
 def web_price(fields: Mapping[str, Any]) -> Decimal | None:
-    """The price to sell at online: the first positive of ActiveEPrice, SalePrice, OurPrice,
-    Retail (AIM uses 0 for "not set")."""
+    """The price to sell at online: the first set of ActiveEPrice, SalePrice, OurPrice, Retail.
+
+    AIM uses 0 for "not set", so a 0 passes to the next field. Any other amount is the price,
+    even a negative or absurd one: the engine refuses to list at it and quarantines the unit
+    ("no price in the POS"), where skipping it would hide the mistake behind another price.
+    """
     for name in WEB_PRICE_FIELDS:
         amount = _money(fields.get(name))
-        if amount is not None and amount > 0:
+        if amount is not None and amount != 0:
             return amount
     return None
 
@@ -158,6 +164,27 @@ class ItemResult:
     product: Product | None = None
     deleted: list[UnitKey] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
+    #: Serial rows (or the whole item) that could not be mapped: quarantined, never dropped.
+    unreadable: list[UnreadableRecord] = field(default_factory=list)
+
+
+def raw_json(*parts: Any) -> str:
+    """The records as received, as one JSON text (for a quarantined record's payload)."""
+    return json.dumps(parts[0] if len(parts) == 1 else list(parts), default=str)
+
+
+class _UnreadableError(ValueError):
+    """A field of an AIM record that cannot be read; the message says which and why."""
+
+
+def _identifier(value: Any, name: str) -> str:
+    """An identifier exactly as AIM sent it: never stripped or cleaned (the engine refuses
+    one a system would alter). Only a value that is not text at all cannot be read."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a number is written the one way it reads
+    raise _UnreadableError(f"{name} is {'missing' if value is None else type(value).__name__}")
 
 
 def map_item(
@@ -175,58 +202,74 @@ def map_item(
     A serial is deleted too when AIM marks it deleted or it sits in a location not sold from.
     Sold and deleted serials that did not change since ``since`` are left out: they were
     reported before. ``detail`` is ``None`` when AIM no longer knows the item.
+
+    SKUs and serials are passed on exactly as AIM holds them (the engine quarantines one that
+    breaks a rule). A serial row that cannot be read (no serial, not an object) is returned in
+    ``unreadable``, and so is the whole item when its own fields cannot be. Prices are passed on
+    as AIM holds them (a unit's own first, else the product's) for the engine to judge; a unit
+    without one never borrows a sibling's.
     """
-    sku = _text(record.get("Sku"))
     result = ItemResult()
-    if not sku or detail is None:
+    pk = record.get("Pk")
+    try:
+        sku = _identifier(record.get("Sku"), "Sku")
+        if detail is None:
+            return result
+        rows = detail.get("Serials") or ()
+        if not isinstance(rows, list):
+            raise _UnreadableError(f"Serials is {type(rows).__name__}, not a list")
+    except _UnreadableError as exc:
+        result.unreadable.append(
+            UnreadableRecord(
+                key=f"item/{pk}",
+                reason=f"AIM item {pk}: {exc}",
+                payload=raw_json(record, detail),
+            )
+        )
         return result
     wanted = {loc.upper() for loc in locations}
     # Assumed field names: "Deleted" on the item and on each serial, "Serials" for the
     # IncludeSerialInfo list (documented entries: InventoryDetailBySerial).
     item_gone = _truthy(record.get("Deleted")) or _truthy(detail.get("Deleted"))
     offered = not item_gone and _truthy(detail.get("SellSerialsOnline"))
+    own_price = web_price(detail) or _money(record.get("CustomerPrice")) or None
     units: list[SerializedUnit] = []
-    for serial_info in detail.get("Serials") or ():
-        if not isinstance(serial_info, Mapping):
-            continue
-        serial = _text(serial_info.get("Serial"))
-        if not serial:
-            continue
-        changed = parse_aim_date(serial_info.get("ChangedDate"), zone)
-        stale = since is not None and changed is not None and changed < since
-        location = _text(serial_info.get("Location")) or None
-        serial_gone = _truthy(serial_info.get("Deleted"))
-        elsewhere = bool(wanted) and (location or "").upper() not in wanted
-        if not offered or serial_gone or elsewhere:
-            if not stale or not offered:
-                result.deleted.append(UnitKey(sku=sku, serial=serial))
-            continue
-        status = unit_status(serial_info.get("Status"))
-        if stale and status is not UnitStatus.IN_STOCK:
-            continue
-        price = web_price(serial_info)
-        if price is None and status is UnitStatus.IN_STOCK:
-            result.unpriced.append(serial)
-        units.append(
-            SerializedUnit(
-                sku=sku,
-                serial=serial,
-                status=status,
-                location=location,
-                price=price,
-                attributes=attributes_of(serial_info.get("Attributes")),
-                images=images_of(serial_info.get("Images")),
-                changed_at=changed,
+    for number, serial_info in enumerate(rows):
+        try:
+            unit = _map_serial(
+                serial_info, sku, zone=zone, since=since, wanted=wanted, offered=offered
             )
-        )
+        except _UnreadableError as exc:
+            row_pk = serial_info.get("SasPk") if isinstance(serial_info, Mapping) else None
+            row = f"serial row {row_pk}" if row_pk is not None else f"serial row #{number + 1}"
+            result.unreadable.append(
+                UnreadableRecord(
+                    key=f"item/{pk}/{row.replace(' ', '-')}",
+                    reason=f"AIM item {pk} ({sku!r}), {row}: {exc}",
+                    payload=raw_json(serial_info),
+                )
+            )
+            continue
+        if unit is None:
+            continue
+        if isinstance(unit, UnitKey):
+            result.deleted.append(unit)
+            continue
+        if unit.price is None and own_price is None and unit.status is UnitStatus.IN_STOCK:
+            result.unpriced.append(unit.serial)
+        units.append(unit)
     if not offered:
         return result
     prices = [u.price for u in units if u.price is not None]
-    product_price = (
-        web_price(detail)
-        or _money(record.get("CustomerPrice"))
-        or min(prices, default=Decimal("0"))
-    )
+    if own_price is not None:
+        product_price = own_price
+    elif prices and len(prices) == len(units):
+        # Every unit carries its own price: the lowest stands for the product on channels
+        # that show one. A unit without a price never borrows a sibling's.
+        product_price = min(prices)
+    else:
+        # No price for the product: its unpriced units are quarantined by the engine.
+        product_price = Decimal("0")
     attributes = attributes_of(detail.get("Attributes"))
     for name, key in (
         ("model", "Model"),
@@ -249,6 +292,46 @@ def map_item(
         units=tuple(units),
     )
     return result
+
+
+def _map_serial(
+    serial_info: Any,
+    sku: str,
+    *,
+    zone: ZoneInfo,
+    since: datetime | None,
+    wanted: set[str],
+    offered: bool,
+) -> SerializedUnit | UnitKey | None:
+    """One ``InventoryDetailBySerial`` row: a unit, the key of a unit gone (its item no longer
+    offered, the serial deleted, or in a location not sold from), or ``None`` when it is gone
+    or not in stock and unchanged since ``since`` (reported before). Raises
+    :class:`_UnreadableError` for a row that cannot be read."""
+    if not isinstance(serial_info, Mapping):
+        raise _UnreadableError(f"the row is {type(serial_info).__name__}, not an object")
+    serial = _identifier(serial_info.get("Serial"), "Serial")
+    if not offered:
+        return UnitKey(sku=sku, serial=serial)
+    changed = parse_aim_date(serial_info.get("ChangedDate"), zone)
+    stale = since is not None and changed is not None and changed < since
+    location = _text(serial_info.get("Location")) or None
+    serial_gone = _truthy(serial_info.get("Deleted"))
+    elsewhere = bool(wanted) and (location or "").upper() not in wanted
+    if serial_gone or elsewhere:
+        return None if stale else UnitKey(sku=sku, serial=serial)
+    status = unit_status(serial_info.get("Status"))
+    if stale and status is not UnitStatus.IN_STOCK:
+        return None
+    return SerializedUnit(
+        sku=sku,
+        serial=serial,
+        status=status,
+        location=location,
+        price=web_price(serial_info),
+        attributes=attributes_of(serial_info.get("Attributes")),
+        images=images_of(serial_info.get("Images")),
+        changed_at=changed,
+    )
 
 
 # -- sales ------------------------------------------------------------------------------------
