@@ -38,6 +38,8 @@ from serialsync.settings import load_settings
 from serialsync.store import ListingState, OutboxState, Store
 from serialsync.testing import FakeChannel, FakePOS, Faults
 
+from tests.history import assert_history_follows_the_lifecycle
+
 CHANNELS = ("bigcommerce", "magento", "shopify", "woocommerce")
 POS = "aim_pos"
 DEFAULT_SEED = 20261123
@@ -560,6 +562,12 @@ def _explain(store: Store, fake: FakeChannel, channel: str, integration_id: str)
     on_channel = [x for x in fake.listings() if x.sku == integration_id]
     moves = [(m.from_status.value, m.to_status.value, m.reason) for m in store.history(serial)]
     return f"store listing {record}; on the channel {on_channel}; moves {moves}"
+
+
+def check_history(store: Store) -> None:
+    """Every stored lifecycle move follows the table or is marked as what it is (asserted by
+    the POS, or the reversal of serialsync's own claim): see :mod:`tests.history`."""
+    assert_history_follows_the_lifecycle(store)
 
 
 def check_orders(store: Store, pos: FakePOS, scenario: Scenario) -> None:

@@ -188,6 +188,7 @@ def test_bad_units_and_orders_are_quarantined_with_reasons_and_the_rest_goes_thr
             assert unicode_unit.serial in reported
             extra_ok = [*hand_made.values(), *(sku for sku, _ in protecting.values())]
             h.check_listings(host.store, sb, extra_ok=extra_ok)
+            h.check_history(host.store)
             h.report(
                 "bad input",
                 seed=seed,

@@ -187,6 +187,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
         with h.open_host(config) as host:
             h.check_listings(host.store, sandbox)
             h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
+            h.check_history(host.store)
         h.report(
             "crashes",
             seed=seed,

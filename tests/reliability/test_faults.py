@@ -92,6 +92,7 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
 
             h.check_listings(host.store, sandbox)
             h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
+            h.check_history(host.store)
             # The quarantine holds the double sales' losers and nothing else.
             quarantined = host.store.quarantined()
             assert {q.kind for q in quarantined} <= {"conflict"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,21 @@ class World:
         }
 
 
+class PosClock:
+    """AIM's clock (whole seconds): the catalogue stocked an hour ago, each change ten seconds
+    after the one before, so two changes made between passes never share a second."""
+
+    def __init__(self) -> None:
+        self._next = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        self._next += timedelta(seconds=10)
+        return self._next
+
+
 def _world(tmp_path: Path, catalogue: list[Product]) -> Iterator[World]:
-    sandbox = Sandbox(catalogue=catalogue, plugins=h.sandbox_plugins(CLOCK)).start()
+    options = {"aim_pos": {"clock": PosClock()}}
+    sandbox = Sandbox(catalogue=catalogue, plugins=h.sandbox_plugins(CLOCK, options)).start()
     config = h.write_config(sandbox, tmp_path, sync={"workers": 1, "serial_pattern": ".*"})
     world = World(sandbox, config, h.open_host(config, CLOCK))
     try:

@@ -53,6 +53,7 @@ def test_an_order_cancelled_after_it_was_reported_does_not_relist_a_unit_the_pos
         assert "the POS decides" in (record.note or "")
         assert host.store.get_unit(units[0].serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
         h.check_listings(host.store, sandbox)  # not for sale on WooCommerce again
+        h.check_history(host.store)
     finally:
         host.close()
         sandbox.stop()
@@ -75,6 +76,7 @@ def test_cancelling_the_losing_order_of_a_double_sale_does_not_relist_the_unit(t
         assert record is not None and record.state == OutboxState.CANCELLED
         assert host.store.get_unit(units[1].serial).status == UnitStatus.SOLD  # type: ignore[union-attr]
         h.check_listings(host.store, sandbox)
+        h.check_history(host.store)
     finally:
         host.close()
         sandbox.stop()

@@ -213,10 +213,12 @@ def ingest_unit(
                 outbox is not None
                 and outbox.state == OutboxState.REPORTED
                 and unit.status == UnitStatus.IN_STOCK
+                and _changed_since(unit, existing.unit)
             ):
-                # The POS had the web sale and shows the unit available again: a return at
-                # the counter, or an open order not invoiced. A person decides; never relisted
-                # on its own while the web sale stands.
+                # The POS had the web sale and, changing the unit since, shows it available
+                # again: a return at the counter, or an open order not invoiced. A person
+                # decides; never relisted on its own while the web sale stands. (A unit the POS
+                # has not touched since it was last read is only behind: nothing to look at.)
                 record_discrepancy(
                     ctx.store,
                     pos=pos,
@@ -247,6 +249,14 @@ def ingest_unit(
     if claim is not None and unit.status in _POS_OVERRIDES_ORDER - {UnitStatus.SOLD}:
         # Returned or defective in the POS: the order no longer holds it.
         ctx.store.release_claim(unit.serial, claim.channel, claim.order_id)
+
+
+def _changed_since(unit: SerializedUnit, before: SerializedUnit) -> bool:
+    """Whether the POS changed its record of the unit since serialsync last read it (a POS
+    that gives no change times is taken at its word)."""
+    if unit.changed_at is None or before.changed_at is None:
+        return True
+    return unit.changed_at > before.changed_at
 
 
 def mark_deleted(ctx: EngineContext, key: UnitKey) -> None:
