@@ -30,6 +30,7 @@ from serialsync.errors import (
     SerialsyncError,
     StoreError,
     StoreLockedError,
+    WebhookSignatureError,
 )
 from serialsync.hookspecs import hookimpl
 from serialsync.http import (
@@ -67,7 +68,10 @@ from serialsync.model import (
     SerializedUnit,
     UnitKey,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
 )
+from serialsync.signing import hmac_sha256_base64, secret_matches, signature_matches
 
 __version__ = "0.1.0"
 
@@ -123,9 +127,15 @@ __all__ = [
     "UnitKey",
     "UnitStatus",
     "UnreadableRecord",
+    "WebhookDelivery",
+    "WebhookSignatureError",
+    "WebhookSubscription",
     "__version__",
     "check_length",
     "compose",
+    "hmac_sha256_base64",
     "hookimpl",
     "parse",
+    "secret_matches",
+    "signature_matches",
 ]

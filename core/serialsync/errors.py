@@ -5,6 +5,7 @@
     SerialsyncError
     ├── ConfigurationError          bad settings file, unknown plugin, invalid connector section
     ├── PluginError                 a plugin failed to import, register or answer its hook
+    ├── WebhookSignatureError       a webhook delivery whose signature is missing or wrong
     ├── InvalidRecordError          a record that breaks a rule of the domain (quarantined)
     │   ├── IntegrationIdError      an SKU / serial pair that cannot make an unambiguous id
     │   ├── SerialPatternError      a serial that breaks the organisation's pattern or profile
@@ -48,6 +49,10 @@ class ConfigurationError(SerialsyncError):
 
 class PluginError(SerialsyncError):
     """A plugin could not be loaded, registered, or did not answer its hook."""
+
+
+class WebhookSignatureError(SerialsyncError):
+    """A webhook delivery whose signature is missing or does not match: it is refused (401)."""
 
 
 class InvalidRecordError(SerialsyncError, ValueError):

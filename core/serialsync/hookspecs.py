@@ -23,10 +23,11 @@ Errors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pluggy
+from pydantic import SecretStr
 
 from serialsync.connector import ConnectorTypeRegistrar
 from serialsync.model import (
@@ -39,6 +40,8 @@ from serialsync.model import (
     Sale,
     SaleReceipt,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 
 PROJECT_NAME = "serialsync"
@@ -224,7 +227,8 @@ def fetch_order(connector: str, order_id: str) -> Order | UnreadableRecord | Non
 
     **Optional.** Used by ``serialsync quarantine retry`` to re-read an order that was
     quarantined (one the plugin could not map, or whose lines could not be processed) from the
-    channel as it is now, once its cause is fixed. A plugin without it still works; such
+    channel as it is now, once its cause is fixed, and by the service when a webhook names an
+    order, to run it through the order path at once. A plugin without it still works; such
     orders are then processed again only when ``fetch_orders`` sends them again.
 
     :param connector: name of the channel connector called.
@@ -236,6 +240,86 @@ def fetch_order(connector: str, order_id: str) -> Order | UnreadableRecord | Non
     :raises RemoteError: when the channel cannot answer.
 
     Stops at the first non-``None`` result. New in serialsync 0.2.
+    """
+    raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------------
+# Channels: webhooks (optional; added in 0.2 — a plugin without them is served by polling)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def verify_webhook(
+    connector: str, headers: Mapping[str, str], body: bytes, secret: SecretStr
+) -> WebhookDelivery:
+    """Check one webhook delivery's signature and name the order it concerns.
+
+    Optional. The host serves ``POST /webhooks/<connector>`` and calls this hook with the raw
+    request; it has already refused a body over 1 MiB. Check the signature over ``body``
+    **as received**, before parsing anything, with :func:`hmac.compare_digest` (or
+    :func:`serialsync.signature_matches`); then read only what names the event and the order.
+
+    :param connector: name of the channel connector the delivery was addressed to.
+    :param headers: the request headers, names in lower case.
+    :param body: the raw request body.
+    :param secret: the secret serialsync chose for this connector's subscriptions (the one
+        ``register_webhooks`` was given); a platform that signs with a key of its own (an
+        app's client secret) uses that instead.
+    :returns: a :class:`~serialsync.model.WebhookDelivery`: the topic, the event's id (the
+        host de-duplicates on it), and the order id as ``fetch_orders`` reports it, or
+        ``order_id=None`` for a delivery that concerns no order (a ping, a topic not followed).
+        The host then fetches the order itself; the payload is never trusted.
+    :raises WebhookSignatureError: the signature is missing or wrong; the host answers 401
+        and changes nothing.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def register_webhooks(connector: str, url: str, secret: SecretStr) -> list[WebhookSubscription]:
+    """Subscribe ``url`` to the channel's order events; return the subscriptions now in place.
+
+    Optional. **Must be idempotent**: subscriptions already there for ``url`` are kept, and only
+    the missing topics are created, so registering twice creates nothing new.
+
+    :param connector: name of the channel connector called.
+    :param url: the address the platform is to call (``<public_url>/webhooks/<connector>``).
+    :param secret: the secret to sign (or to send with) each delivery, where the platform lets
+        the subscriber choose one; the same one reaches ``verify_webhook``.
+    :returns: every subscription for ``url`` after the call.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def list_webhooks(connector: str, url: str | None) -> list[WebhookSubscription]:
+    """Return the channel's webhook subscriptions for ``url`` (every one when ``None``).
+
+    Optional; read-only.
+
+    :param connector: name of the channel connector called.
+    :param url: only subscriptions calling this address; ``None`` for all the connector sees.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def remove_webhooks(connector: str, url: str) -> list[WebhookSubscription]:
+    """Delete the channel's subscriptions for ``url``; return those removed (none is no error).
+
+    Optional.
+
+    :param connector: name of the channel connector called.
+    :param url: the address whose subscriptions go.
+
+    Stops at the first non-``None`` result.
     """
     raise NotImplementedError
 

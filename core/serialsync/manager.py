@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pluggy
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from serialsync import hookspecs
 from serialsync.connector import (
@@ -45,6 +45,8 @@ from serialsync.model import (
     Sale,
     SaleReceipt,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from serialsync.redaction import MaskedOptions, Redactor, register_secret
 
@@ -421,6 +423,39 @@ class PluginManager:
             )
         return result
 
+    def verify_webhook(
+        self, connector: str, headers: Mapping[str, str], body: bytes, secret: SecretStr
+    ) -> WebhookDelivery:
+        """Call ``verify_webhook`` on one channel connector (it raises on a bad signature)."""
+        return _expect(
+            self._call("verify_webhook", connector, headers=headers, body=body, secret=secret),
+            WebhookDelivery,
+            "verify_webhook",
+            connector,
+        )
+
+    def register_webhooks(
+        self, connector: str, url: str, secret: SecretStr
+    ) -> list[WebhookSubscription]:
+        """Call ``register_webhooks`` on one channel connector."""
+        return _subscriptions(
+            self._call("register_webhooks", connector, url=url, secret=secret),
+            "register_webhooks",
+            connector,
+        )
+
+    def list_webhooks(self, connector: str, url: str | None) -> list[WebhookSubscription]:
+        """Call ``list_webhooks`` on one channel connector."""
+        return _subscriptions(
+            self._call("list_webhooks", connector, url=url), "list_webhooks", connector
+        )
+
+    def remove_webhooks(self, connector: str, url: str) -> list[WebhookSubscription]:
+        """Call ``remove_webhooks`` on one channel connector."""
+        return _subscriptions(
+            self._call("remove_webhooks", connector, url=url), "remove_webhooks", connector
+        )
+
     def check_connection(self, connector: str) -> str:
         """Call ``check_connection`` on one connector."""
         return _expect(
@@ -433,6 +468,14 @@ def _expect(value: Any, kind: type[_T], hook: str, connector: str) -> _T:
         raise PluginError(
             f"connector {connector!r}: {hook} returned {type(value).__name__}, "
             f"expected {kind.__name__}"
+        )
+    return value
+
+
+def _subscriptions(value: Any, hook: str, connector: str) -> list[WebhookSubscription]:
+    if not isinstance(value, list) or not all(isinstance(s, WebhookSubscription) for s in value):
+        raise PluginError(
+            f"connector {connector!r}: {hook} must return a list of WebhookSubscription"
         )
     return value
 

@@ -37,6 +37,8 @@ __all__ = [
     "UnitKey",
     "UnitStatus",
     "UnreadableRecord",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]
 
 
@@ -321,3 +323,28 @@ class SaleReceipt(_Frozen):
 
     pos_order_id: str
     already_recorded: bool = False
+
+
+class WebhookDelivery(_Frozen):
+    """What a channel's webhook delivery is about, once its signature has been checked.
+
+    A delivery is only a trigger: the host fetches the order it names through the API and never
+    trusts the payload's content. ``order_id`` is the id ``fetch_orders`` uses for that order
+    (``None`` for a delivery that concerns no order: a ping, a topic serialsync does not
+    follow). ``delivery_id`` identifies the *event*: a delivery of the same event again (a
+    platform's retry, or one per subscription) carries the same id, so the host de-duplicates
+    on it.
+    """
+
+    topic: str
+    delivery_id: str
+    order_id: str | None = None
+    ping: bool = False
+
+
+class WebhookSubscription(_Frozen):
+    """One webhook subscription as the channel keeps it: its id, topic and the address called."""
+
+    remote_id: str
+    topic: str
+    url: str

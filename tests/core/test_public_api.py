@@ -62,14 +62,22 @@ EXPECTED_ALL = [
     "UnitKey",
     "UnitStatus",
     "UnreadableRecord",
+    "WebhookDelivery",
+    "WebhookSignatureError",
+    "WebhookSubscription",
     "__version__",
     "check_length",
     "compose",
+    "hmac_sha256_base64",
     "hookimpl",
     "parse",
+    "secret_matches",
+    "signature_matches",
 ]
 
 EXPECTED_TESTING_ALL = [
+    "Delivery",
+    "DeliveryLog",
     "FakeChannel",
     "FakeListing",
     "FakePOS",
@@ -77,6 +85,7 @@ EXPECTED_TESTING_ALL = [
     "Faults",
     "OrderDamage",
     "RecordedOrder",
+    "WebhookSender",
 ]
 
 
