@@ -52,6 +52,9 @@ class Host:
     ) -> None:
         self.plugins = plugins
         self.store = store
+        #: Called with each pass's summary once it ended (``ok`` false when it was interrupted
+        #: or failed): the service's metrics listen here.
+        self.pass_observers: list[Callable[[PassSummary, bool], None]] = []
         self.engine = EngineContext(
             plugins=plugins, store=store, sync=sync or SyncSettings(), now=now, logger=logger
         )
@@ -126,11 +129,20 @@ class Host:
             record = summary.as_dict() | {"interrupted": True, "why": type(stop).__name__}
             self.store.finish_run(run_id, ok=False, summary=record)
             log.warning("pass.interrupted", why=type(stop).__name__)
+            self._observed(summary, False)
             raise
         summary.finished_at = self.engine.now()
         self.store.finish_run(run_id, ok=summary.ok, summary=summary.as_dict())
         log.info("pass.finished", ok=summary.ok, **_totals(summary))
+        self._observed(summary, summary.ok)
         return summary
+
+    def _observed(self, summary: PassSummary, ok: bool) -> None:
+        for observer in list(self.pass_observers):
+            try:
+                observer(summary, ok)
+            except Exception:  # an observer's bug must never fail a pass
+                self.engine.log(operation="pass").exception("pass.observer_failed")
 
     # -- what needs a person ------------------------------------------------------------------
 

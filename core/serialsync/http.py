@@ -216,6 +216,33 @@ def _guard_httpx_log() -> None:
         logger.addFilter(_HTTPX_URL_FILTER)
 
 
+ResponseObserver = Callable[[str, str, bool], None]
+"""``observer(connector, status, throttled)``: called once per attempt, ``status`` being the HTTP
+status (``"200"``) or ``"error"`` for a request that got no answer (for metrics)."""
+
+_response_observers: list[ResponseObserver] = []
+
+
+def add_response_observer(observer: ResponseObserver) -> None:
+    """Have ``observer`` called after every attempt of every client in this process."""
+    if observer not in _response_observers:
+        _response_observers.append(observer)
+
+
+def remove_response_observer(observer: ResponseObserver) -> None:
+    """Stop calling ``observer`` (no-op when it was not added)."""
+    if observer in _response_observers:
+        _response_observers.remove(observer)
+
+
+def _notify(connector: str, status: str, throttled: bool) -> None:
+    for observer in list(_response_observers):
+        try:
+            observer(connector, status, throttled)
+        except Exception:  # an observer's bug must never fail a request
+            get_logger("serialsync.http").exception("http.observer_failed")
+
+
 class HttpClient:
     """One connector's HTTP client. Create it with :meth:`ConnectorContext.http_client`."""
 
@@ -460,6 +487,7 @@ class HttpClient:
             self.rate_limiter.observe(response)
         hint = self.retry_signal(response) if self.retry_signal is not None else None
         status = response.status_code
+        _notify(self.connector, str(status), hint is not None or status == 429)
         if hint is not None:
             self.stats["throttled"] += 1
             log.warning(
@@ -486,6 +514,7 @@ class HttpClient:
         return response
 
     def _log_failure(self, log: Any, started: float, exc: Exception) -> None:
+        _notify(self.connector, "error", False)
         log.warning(
             "http.transport_error",
             error=type(exc).__name__,

@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -164,6 +165,61 @@ class LogSettings(BaseModel):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+def _host_port(value: str | None) -> str | None:
+    """``host:port`` (``127.0.0.1:8787``, ``[::1]:8787``, ``:8787`` for every address)."""
+    if value is None:
+        return None
+    _host, sep, port = value.strip().rpartition(":")
+    # Port 0 asks the kernel for a free port (tests, and the sandbox).
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port (like '127.0.0.1:8787')")
+    return value.strip()
+
+
+class WebhookSettings(BaseModel):
+    """Receiving the channels' webhooks (``serialsync run`` serves them when ``listen`` is set).
+
+    ``listen`` is where the server binds (``127.0.0.1:8787``); ``public_url`` is the address
+    the platforms call (a reverse proxy's ``https://sync.example.com``), to which
+    ``/webhooks/<connector>`` is appended. ``secret`` keys the per-connector secrets that
+    signed subscriptions are created with (WooCommerce, BigCommerce); keep it in the
+    environment (``SERIALSYNC_WEBHOOKS__SECRET``). Shopify signs with its app's client secret.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str | None = None
+    public_url: str | None = None
+    secret: SecretStr | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _host_port(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class MetricsSettings(BaseModel):
+    """Serving ``/healthz`` and ``/metrics`` (also without webhooks) when ``listen`` is set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _host_port(value)
+
+
 class Settings(BaseSettings):
     """Everything serialsync is configured with."""
 
@@ -179,6 +235,8 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     connectors: dict[str, ConnectorSection] = Field(default_factory=dict)
 
     @field_validator("connectors")

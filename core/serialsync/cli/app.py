@@ -11,7 +11,17 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from serialsync.cli import connectors, demo, ids, newplugin, outbox, serials, starter, status
+from serialsync.cli import (
+    connectors,
+    demo,
+    ids,
+    newplugin,
+    outbox,
+    serials,
+    starter,
+    status,
+    webhooks,
+)
 from serialsync.cli.run import run_command
 from serialsync.cli.runtime import EXTRA_PLUGINS, ConfigOption, Runtime
 from serialsync.errors import ConfigurationError, PluginError, StoreError
@@ -61,6 +71,7 @@ app.add_typer(serials.app, name="serials")
 app.add_typer(outbox.sales_app, name="sales")
 app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("init")(starter.init_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(demo.sandbox_app, name="sandbox")

@@ -44,6 +44,7 @@ from serialsync.cli.render import summary_errors, summary_table
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, runtime
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
+from serialsync.service import Service
 from serialsync.settings import SyncSettings
 
 MIN_INTERVAL = 5.0
@@ -323,6 +324,16 @@ def run_command(
     host = rt.host(settings)
     stopper = Stopper()
     runner = _Runner(rt, host, stopper, json_out)
+    # Webhooks, /healthz and /metrics beside the loops (not for a single pass).
+    service = Service(
+        host,
+        webhooks=settings.webhooks,
+        metrics=settings.metrics,
+        every={
+            "inventory": timedelta(seconds=inventory_every),
+            "orders": timedelta(seconds=orders_every),
+        },
+    )
     stopper.install()
     code = 0
     stopped: StopRequested | None = None
@@ -330,6 +341,10 @@ def run_command(
         if once:
             code = 0 if runner.one_pass(host.run_once).ok else 1
         else:
+            if service.enabled:
+                service.start()
+                for url in service.urls:
+                    _log.info("run.serving", url=url)
             _log.info("run.started", inventory_every=inventory_every, orders_every=orders_every)
             scheduler = Scheduler(stopper)
             scheduler.add(
@@ -343,6 +358,7 @@ def run_command(
         stopped = stop  # the host closed the interrupted pass's run record
     finally:
         stopper.restore()
+        service.stop()
         host.close()
     if stopped is not None:
         _log.info("run.stopped", signal=stopper.signal_name, at=str(stopped))

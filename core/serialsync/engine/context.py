@@ -27,6 +27,10 @@ def _no_progress(_task: str, _connector: str, _done: int, _total: int | None) ->
     return None
 
 
+def _no_withdrawn(_channel: str, _serial: str, _at: datetime) -> None:
+    return None
+
+
 Progress = Callable[[str, str, int, int | None], None]
 """``progress(task, connector, done, total)``: called as a pass advances (for progress bars)."""
 
@@ -83,7 +87,8 @@ class EngineContext:
     to prove that a pass interrupted at any boundary loses nothing and repeats nothing; the CLI
     makes it raise to stop cleanly on SIGTERM. ``progress`` reports how far a pass has got.
     ``locks`` keep an inventory pass and an order pass running side by side (``serialsync
-    run``) off the same product on the same channel at the same time.
+    run``) off the same product on the same channel at the same time. ``withdrawn`` hears of
+    each unit withdrawn from a channel as it is recorded.
     """
 
     plugins: PluginManager
@@ -94,6 +99,9 @@ class EngineContext:
     checkpoint: Callable[[str], None] = _no_checkpoint
     progress: Progress = _no_progress
     locks: ListingLocks = field(default_factory=ListingLocks)
+    #: ``withdrawn(channel, serial, at)``: a unit's withdrawal from a channel was recorded
+    #: (the service's metrics time the oversell window from it).
+    withdrawn: Callable[[str, str, datetime], None] = _no_withdrawn
 
     def log(self, **bind: Any) -> Any:
         """A structlog logger bound with ``bind``."""

@@ -192,9 +192,14 @@ def record_outcomes(
     outcomes: list[PublishOutcome],
     listings: dict[str, ListingRecord],
 ) -> None:
-    """Remember each planned change's outcome as its listing (a missing outcome is a failure)."""
+    """Remember each planned change's outcome as its listing (a missing outcome is a failure).
+
+    Call it inside the transaction that records the outcomes; each unit withdrawn is told to
+    ``ctx.withdrawn`` once it is written (the oversell window is timed from there).
+    """
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="publish")
+    withdrawn: list[str] = []
     by_serial = {o.serial: o for o in outcomes}
     for change, digest in planned:
         outcome = by_serial.pop(change.unit.serial, None)
@@ -212,12 +217,15 @@ def record_outcomes(
             )
         elif record.state == ListingState.WITHDRAWN:
             counts.withdrawn += 1
+            withdrawn.append(record.serial)
         else:
             counter = _COUNTERS.get(outcome.result, "updated")
             setattr(counts, counter, getattr(counts, counter) + 1)
         ctx.store.put_listing(record)
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
+    for serial in withdrawn:
+        ctx.withdrawn(channel, serial, ctx.now())
 
 
 _COUNTERS = {

@@ -1,4 +1,4 @@
-"""Serving an ASGI app over real HTTP on a free loopback port, in a background thread."""
+"""Serving an ASGI app over real HTTP in a background thread (a free loopback port by default)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import uvicorn
 
 
 class LoopbackServer:
-    """One uvicorn server on ``127.0.0.1`` and a port the kernel picks."""
+    """One uvicorn server on ``127.0.0.1`` and a port the kernel picks (or the given ones)."""
 
-    def __init__(self, app: Any, *, name: str) -> None:
+    def __init__(self, app: Any, *, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.name = name
         self._app = app
+        self._host = host
+        self._port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -25,9 +27,14 @@ class LoopbackServer:
         # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only
         # when the listening socket says it is TCP; without it every response (headers, then
         # body) waits for the client's delayed ACK, about 40 ms.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind((self._host, self._port))
+        except OSError:
+            sock.close()
+            raise
         port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app,
@@ -49,7 +56,10 @@ class LoopbackServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the sandbox server for {self.name} did not start")
             time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
+        shown = f"[{self._host}]" if family == socket.AF_INET6 else self._host
+        if self._host in ("0.0.0.0", "::"):  # noqa: S104 - naming it, not binding
+            shown = "127.0.0.1" if family == socket.AF_INET else "[::1]"
+        self.base_url = f"http://{shown}:{port}"
         return self.base_url
 
     def stop(self) -> None:

@@ -13,8 +13,11 @@ from serialsync.testing.fake import (
     OrderDamage,
     RecordedOrder,
 )
+from serialsync.testing.webhooks import Delivery, DeliveryLog, WebhookSender
 
 __all__ = [
+    "Delivery",
+    "DeliveryLog",
     "FakeChannel",
     "FakeListing",
     "FakePOS",
@@ -22,4 +25,5 @@ __all__ = [
     "Faults",
     "OrderDamage",
     "RecordedOrder",
+    "WebhookSender",
 ]

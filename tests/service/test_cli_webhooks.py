@@ -1,0 +1,167 @@
+"""``serialsync webhooks …`` and ``serialsync run`` serving webhooks, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from serialsync.cli import app
+from serialsync.sandbox import Sandbox, demo_catalogue
+from serialsync.store import OutboxState, SQLiteStore
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(sandbox: Sandbox, folder: Path, port: int) -> Path:
+    config = folder / "serialsync.toml"
+    text = sandbox.config_toml(folder / "state.db")
+    text = text.replace(
+        "[sync]\n",
+        f'[webhooks]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
+        'secret = "cli-test-master-secret"\n\n[sync]\n',
+    )
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture
+def sandbox():
+    catalogue = demo_catalogue(seed=2, products=2, units_per_product=2)
+    with Sandbox(types=["aim_pos", "shopify", "woocommerce"], catalogue=catalogue) as box:
+        yield box
+        for fake in box.channel_fakes().values():
+            sender = getattr(getattr(fake, "webhooks", None), "sender", None)
+            if sender is not None:
+                sender.close()
+
+
+def test_register_twice_list_and_remove(sandbox: Sandbox, tmp_path: Path):
+    config = _config(sandbox, tmp_path, _free_port())
+    shop = sandbox.channel_fakes()["shopify"]
+    for _ in range(2):
+        result = runner.invoke(app, ["webhooks", "register", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+    assert len(shop.webhooks.subscriptions) == 4  # type: ignore[attr-defined]
+    listed = json.loads(
+        runner.invoke(app, ["webhooks", "list", "--json", "--config", str(config)]).stdout
+    )
+    by_name = {c["connector"]: c for c in listed["channels"]}
+    assert len(by_name["shopify"]["subscriptions"]) == 4
+    assert by_name["shopify"]["url"].endswith("/webhooks/shopify")
+    shown = runner.invoke(app, ["webhooks", "list", "--config", str(config)])
+    assert "ORDERS_CREATE" in shown.stdout
+    assert "cli-test-master-secret" not in shown.stdout + shown.stderr
+    removed = runner.invoke(
+        app, ["webhooks", "remove", "--connector", "shopify", "--config", str(config)]
+    )
+    assert removed.exit_code == 0, removed.output
+    assert shop.webhooks.subscriptions == {}  # type: ignore[attr-defined]
+
+
+def test_register_without_a_public_url_is_a_usage_error(sandbox: Sandbox, tmp_path: Path):
+    config = tmp_path / "serialsync.toml"
+    config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+    result = runner.invoke(app, ["webhooks", "register", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "webhooks.public_url" in result.stderr
+
+
+def test_run_serves_webhooks_and_withdraws_a_sold_unit_before_any_order_pass(
+    sandbox: Sandbox, tmp_path: Path
+):
+    port = _free_port()
+    config = _config(sandbox, tmp_path, port)
+    # One pass lists the units; then the runner is started with passes far apart, so only a
+    # webhook can bring the order in while the test watches.
+    assert runner.invoke(app, ["run", "--once", "--config", str(config)]).exit_code == 0
+    assert runner.invoke(app, ["webhooks", "register", "--config", str(config)]).exit_code == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SERIALSYNC_EXTRA_PLUGINS", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "serialsync.cli",
+            "run",
+            "--interval",
+            "3600",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=5) as client:
+            _wait(lambda: _healthy(client, url), proc, "the service never answered /healthz")
+            _wait(lambda: _order_passes_ended(tmp_path) == 2, proc, "no first order pass")
+            shop = sandbox.channel_fakes()["shopify"]
+            woo = sandbox.channel_fakes()["woocommerce"]
+            with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+                unit = store.all_units()[0].unit
+            sku = f"{unit.sku}|||{unit.serial}"
+            order_id = shop.create_order([(sku, 1)])
+            _wait(
+                lambda: not any(x.sku == sku and x.sellable and x.stock for x in woo.listings()),
+                proc,
+                "the unit was never withdrawn from WooCommerce",
+            )
+            metrics = client.get(f"{url}/metrics").text
+            assert (
+                'serialsync_webhook_deliveries_total{connector="shopify",result="accepted"}'
+                in metrics
+            )
+        proc.send_signal(signal.SIGTERM)
+        _stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+        record = store.get_outbox("shopify", order_id)
+        assert record is not None and record.state == OutboxState.REPORTED
+        # Only the first pass of the runner ran: the order came by webhook.
+        assert [r.kind for r in store.runs()].count("orders") == 2
+
+
+def _order_passes_ended(folder: Path) -> int:
+    with SQLiteStore.open(folder / "state.db", lock=False) as store:
+        return sum(1 for r in store.runs() if r.kind == "orders" and r.finished_at is not None)
+
+
+def _healthy(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait(condition, proc: subprocess.Popen[str], message: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
