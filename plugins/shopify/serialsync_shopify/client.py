@@ -211,6 +211,29 @@ class ShopifyClient:
             {"id": order_id, "lines": lines, "withEmail": self.settings.customer_email},
         )
 
+    def webhook_subscriptions(
+        self, first: int, after: str | None, uri: str | None, topics: list[str] | None
+    ) -> dict[str, Any]:
+        """One page of the app's webhook subscriptions (for ``uri`` and ``topics`` if given)."""
+        data = self.execute(
+            "WebhookSubscriptions",
+            {"first": first, "after": after, "uri": uri, "topics": topics},
+        )
+        return dict(data.get("webhookSubscriptions") or {})
+
+    def webhook_subscription_create(self, topic: str, uri: str) -> dict[str, Any]:
+        """``webhookSubscriptionCreate`` payload (JSON deliveries to ``uri``)."""
+        data = self.execute(
+            "WebhookSubscriptionCreate",
+            {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}},
+        )
+        return dict(data.get("webhookSubscriptionCreate") or {})
+
+    def webhook_subscription_delete(self, subscription_id: str) -> dict[str, Any]:
+        """``webhookSubscriptionDelete`` payload (deleting twice is harmless: not found)."""
+        data = self.execute("WebhookSubscriptionDelete", {"id": subscription_id}, idempotent=True)
+        return dict(data.get("webhookSubscriptionDelete") or {})
+
     def order_line_items(self, order_id: str, first: int, after: str | None) -> dict[str, Any]:
         """The next page of one order's line items."""
         return self.execute("OrderLineItems", {"id": order_id, "first": first, "after": after})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from serialsync import (
+    ConfigurationError,
     Connector,
     ConnectorContext,
     ListingChange,
@@ -18,10 +19,12 @@ from serialsync import (
     PublishOutcome,
     PublishResult,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
     hookimpl,
 )
 
-from serialsync_shopify import mapping
+from serialsync_shopify import mapping, webhooks
 from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
 from serialsync_shopify.publish import Publisher, ShopContext
 from serialsync_shopify.settings import ShopifySettings
@@ -170,6 +173,57 @@ class ShopifyConnector(Connector[ShopifySettings]):
         node = data.get("order")
         return self._order(node) if node else None
 
+    # -- webhooks -----------------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """Check ``X-Shopify-Hmac-Sha256`` with the app's client secret; name the order."""
+        return webhooks.verify(headers, body, self.settings.client_secret)
+
+    @hookimpl
+    def register_webhooks(self, url: str) -> list[WebhookSubscription]:
+        """Subscribe ``url`` to the order topics Shopify lacks for it; return all of them."""
+        if self.settings.client_secret is None:
+            raise ConfigurationError(
+                f"connectors.{self.name}.client_secret: Shopify signs webhooks with the app's "
+                "client secret; set it (SERIALSYNC_CONNECTORS__"
+                f"{self.name.upper()}__CLIENT_SECRET) before registering webhooks"
+            )
+        present = self.list_webhooks(url)
+        have = {s.topic for s in present}
+        for topic in ORDER_TOPIC_NAMES:
+            if topic in have:
+                continue
+            payload = self.client.webhook_subscription_create(topic, url)
+            _refuse_user_errors(payload, f"webhookSubscriptionCreate {topic}", self.name)
+            created = payload.get("webhookSubscription") or {}
+            present.append(_subscription(created))
+            self.log.info("shopify.webhook_created", operation="register_webhooks", topic=topic)
+        return present
+
+    @hookimpl
+    def list_webhooks(self, url: str | None) -> list[WebhookSubscription]:
+        """The app's subscriptions to the order topics (for ``url`` when given)."""
+        found: list[WebhookSubscription] = []
+        after: str | None = None
+        while True:
+            page = self.client.webhook_subscriptions(100, after, url, list(ORDER_TOPIC_NAMES))
+            found.extend(_subscription(node) for node in page.get("nodes") or [])
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage") or not info.get("endCursor"):
+                return found
+            after = str(info["endCursor"])
+
+    @hookimpl
+    def remove_webhooks(self, url: str) -> list[WebhookSubscription]:
+        """Delete the subscriptions calling ``url``; return those removed."""
+        removed = []
+        for subscription in self.list_webhooks(url):
+            payload = self.client.webhook_subscription_delete(subscription.remote_id)
+            _refuse_user_errors(payload, "webhookSubscriptionDelete", self.name)
+            removed.append(subscription)
+        return removed
+
     def _orders_variables(self) -> dict[str, Any]:
         return {"first": self.orders_page_size, "lines": LINES_PER_ORDER, "withEmail": False}
 
@@ -188,6 +242,24 @@ class ShopifyConnector(Connector[ShopifySettings]):
         if isinstance(found, UnreadableRecord):
             self.log.warning("shopify.order_unreadable", order_id=found.key, reason=found.reason)
         return found
+
+
+ORDER_TOPIC_NAMES = tuple(webhooks.ORDER_TOPICS)
+
+
+def _subscription(node: dict[str, Any]) -> WebhookSubscription:
+    return WebhookSubscription(
+        remote_id=str(node.get("id") or ""),
+        topic=str(node.get("topic") or ""),
+        url=str(node.get("uri") or ""),
+    )
+
+
+def _refuse_user_errors(payload: dict[str, Any], what: str, connector: str) -> None:
+    errors = payload.get("userErrors") or []
+    if errors:
+        text = "; ".join(str(e.get("message")) for e in errors)
+        raise PermanentRemoteError(f"Shopify refused {what}: {text}", connector=connector)
 
 
 def _read_token(page: str) -> tuple[str, str | None]:

@@ -118,7 +118,8 @@ query OrdersPage($first: Int!, $after: String, $query: String, $lines: Int!,
 }}
 """
 
-# One order read again by id (``quarantine retry``), with the same fields as a page's orders.
+# One order read again by id (``quarantine retry``, and the order a webhook names), with the
+# same fields as a page's orders.
 ORDER_BY_ID_DOCUMENT = f"""
 query OrderById($id: ID!, $lines: Int!, $withEmail: Boolean!) {{
   order(id: $id) {{{_ORDER_FIELDS}  }}
@@ -202,6 +203,38 @@ mutation StockSet($input: InventorySetQuantitiesInput!, $key: String!) {
 }
 """
 
+# -- webhook subscriptions ------------------------------------------------------------------
+# ``uri`` (not the deprecated ``callbackUrl``) names the address in 2026-07.
+
+WEBHOOK_SUBSCRIPTIONS_DOCUMENT = """
+query WebhookSubscriptions($first: Int!, $after: String, $uri: String,
+    $topics: [WebhookSubscriptionTopic!]) {
+  webhookSubscriptions(first: $first, after: $after, uri: $uri, topics: $topics) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id topic uri }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE_DOCUMENT = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
+    $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_DELETE_DOCUMENT = """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors { field message }
+  }
+}
+"""
+
 #: Every document the plugin sends, by operation name.
 DOCUMENTS: dict[str, str] = {
     "ShopContext": SHOP_CONTEXT_DOCUMENT,
@@ -216,6 +249,9 @@ DOCUMENTS: dict[str, str] = {
     "VariantsUpdate": VARIANTS_BULK_UPDATE_DOCUMENT,
     "VariantsDelete": VARIANTS_BULK_DELETE_DOCUMENT,
     "StockSet": INVENTORY_SET_DOCUMENT,
+    "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_DOCUMENT,
+    "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE_DOCUMENT,
+    "WebhookSubscriptionDelete": WEBHOOK_SUBSCRIPTION_DELETE_DOCUMENT,
 }
 
 
@@ -240,6 +276,9 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "VariantsUpdate": (11, 0, None),
     "VariantsDelete": (11, 0, None),
     "StockSet": (12, 0, None),
+    "WebhookSubscriptions": (2, 1, "first"),
+    "WebhookSubscriptionCreate": (11, 0, None),
+    "WebhookSubscriptionDelete": (10, 0, None),
 }
 
 

@@ -31,7 +31,7 @@ import httpx
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.execution.values import get_variable_values
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
 
 from serialsync_shopify.fake_catalog import (
     PRIMARY_LOCATION,
@@ -41,10 +41,12 @@ from serialsync_shopify.fake_catalog import (
 )
 from serialsync_shopify.fake_graphql import Document, GraphQLFaultError
 from serialsync_shopify.fake_orders import FakeOrder, OrderBook
+from serialsync_shopify.fake_webhooks import WebhookBook
 
-__all__ = ["DEFAULT_TOKEN", "PRIMARY_LOCATION", "FakeShopify"]
+__all__ = ["DEFAULT_CLIENT_SECRET", "DEFAULT_TOKEN", "PRIMARY_LOCATION", "FakeShopify"]
 
 DEFAULT_TOKEN = "shpat_fake_0123456789abcdef"  # noqa: S105 - the fake's own token
+DEFAULT_CLIENT_SECRET = "shpss_fake_0123456789abcdef"  # noqa: S105 - the fake app's secret
 MAX_QUERY_COST = 1000
 _PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 
@@ -74,6 +76,8 @@ class FakeShopify(FakeChannel):
         throttle_status: int = 200,
         schema: GraphQLSchema | None = None,
         shop_name: str = "Fake Shop",
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        webhook_sender: WebhookSender | None = None,
     ) -> None:
         super().__init__(faults=faults, sleep=sleep)
         self.access_token = access_token
@@ -94,6 +98,19 @@ class FakeShopify(FakeChannel):
         self.calls: list[str] = []
         #: Every document received, as ``(operation name, query text)``.
         self.documents: list[tuple[str | None, str]] = []
+        self.client_secret = client_secret
+        #: Subscriptions, and signed deliveries of order events (``webhooks.sender.log``).
+        self.webhooks = WebhookBook(
+            gid=self._gid,
+            client_secret=client_secret,
+            shop_domain=self.host,
+            api_version="2026-07",
+            sender=webhook_sender or WebhookSender(seed=faults.seed if faults else None),
+        )
+        #: Orders the API cannot show yet (Shopify may deliver an event before the order reads),
+        #: and whether new orders start so (a test clears both to make them readable).
+        self.unreadable: set[str] = set()
+        self.hide_new_orders = False
 
     # -- the store, for tests and the sandbox -------------------------------------------------
 
@@ -179,12 +196,17 @@ class FakeShopify(FakeChannel):
         an integration id is not sold or not in stock (policy DENY).
         """
         with self.lock:
-            return self.orderbook.create(lines, status=status)
+            order_id = self.orderbook.create(lines, status=status)
+            if self.hide_new_orders:
+                self.unreadable.add(order_id)
+            self._order_events(order_id, "ORDERS_CREATE")
+            return order_id
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order on as staff would: pay, cancel (restocks), refund (restocks)."""
         with self.lock:
             self.orderbook.set_status(order_id, status)
+            self._order_events(order_id, "ORDERS_UPDATED")
 
     def damage_order(self, order_id: str, damage: OrderDamage) -> None:
         """Spoil an order as a broken app or import leaves one (see ``OrderBook.damage``)."""
@@ -195,15 +217,34 @@ class FakeShopify(FakeChannel):
         """Cancel an order, restocking its lines and refunding what was paid."""
         with self.lock:
             self.orderbook.cancel(order_id)
+            self._order_events(order_id, "ORDERS_UPDATED")
 
     def refund_order(self, order_id: str, quantities: dict[str, int] | None = None) -> None:
         """Refund (and restock) whole lines, or ``{line id: quantity}`` of them."""
         with self.lock:
             self.orderbook.refund(order_id, quantities)
+            self._order_events(order_id, "ORDERS_UPDATED")
+
+    def _order_events(self, order_id: str, topic: str) -> None:
+        # Shopify sends the specific topics beside the general one: a paid order also raises
+        # orders/paid, a cancelled one orders/cancelled.
+        order = self.orderbook.orders[order_id]
+        topics = [topic]
+        if order.cancelled_at is not None:
+            topics.append("ORDERS_CANCELLED")
+        elif order.financial == "PAID":
+            topics.append("ORDERS_PAID")
+        for each in topics:
+            self.webhooks.order_event(each, order)
 
     def connector_settings(self, base_url: str) -> dict[str, Any]:
         """Settings for the Shopify connector pointing at this fake served at ``base_url``."""
-        return {"shop": self.host, "access_token": self.access_token, "base_url": base_url}
+        return {
+            "shop": self.host,
+            "access_token": self.access_token,
+            "client_secret": self.client_secret,
+            "base_url": base_url,
+        }
 
     # -- helpers for tests ----------------------------------------------------------------
 
@@ -362,6 +403,8 @@ class FakeShopify(FakeChannel):
                 "productVariantsBulkCreate": self.catalog.bulk_create,
                 "productVariantsBulkUpdate": self.catalog.bulk_update,
                 "productVariantsBulkDelete": self.catalog.bulk_delete,
+                "webhookSubscriptionCreate": self.webhooks.create,
+                "webhookSubscriptionDelete": self.webhooks.delete,
             }
             resolver = mutations.get(name)
             if resolver is None:
@@ -377,8 +420,9 @@ class FakeShopify(FakeChannel):
             "productVariant": lambda a: self.catalog.variant_view(a.get("id")),
             "nodes": lambda a: [self._node(i) for i in self.catalog.node_ids(a)],
             "node": lambda a: self._node(a.get("id")),
-            "orders": self.orderbook.search,
-            "order": lambda a: self.orderbook.order_view(a.get("id")),
+            "orders": self._readable_orders,
+            "order": lambda a: self._readable_order(a.get("id")),
+            "webhookSubscriptions": self.webhooks.search,
         }
         query = queries.get(name)
         if query is None:
@@ -386,6 +430,20 @@ class FakeShopify(FakeChannel):
                 f"The fake does not implement query field {name}", "NOT_IMPLEMENTED"
             )
         return query(args)
+
+    def _readable_orders(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.unreadable:
+            return self.orderbook.search(args)
+        hidden = {i: self.orderbook.orders.pop(i) for i in self.unreadable if i in self.orders}
+        try:
+            return self.orderbook.search(args)
+        finally:
+            self.orderbook.orders.update(hidden)
+
+    def _readable_order(self, order_id: str | None) -> dict[str, Any] | None:
+        if order_id in self.unreadable:
+            return None
+        return self.orderbook.order_view(order_id)
 
     # -- views (what the projector walks) -----------------------------------------------
 

@@ -22,11 +22,13 @@ class ShopifySettings(ConnectorSettings):
     ``https://<shop>``. ``location_id`` is the location units are stocked at; by default the
     shop's primary location. ``batch_size`` caps every bulk mutation (Shopify's limit: 250).
     ``customer_email`` reads the order's email, which Shopify treats as protected customer data:
-    turn it on only once the app is approved to read it.
+    turn it on only once the app is approved to read it. ``client_secret`` is the app's client
+    secret (API secret key): Shopify signs every webhook delivery with it, so webhooks need it.
     """
 
     shop: str
     access_token: SecretStr
+    client_secret: SecretStr | None = None
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{4}-\d{2}$")
     location_id: str | None = None
     product_status: Literal["ACTIVE", "DRAFT", "UNLISTED"] = "ACTIVE"
