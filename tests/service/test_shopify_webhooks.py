@@ -256,7 +256,7 @@ def test_a_delivery_before_the_order_is_readable_is_left_to_the_next_poll(runnin
     assert running.host.store.get_outbox("shopify", order_id) is None
     assert running.sellable("woocommerce", unit)
 
-    shop.unreadable.clear()  # readable now: polling, the safety net, finds it
+    shop.hidden_orders.clear()  # readable now: polling, the safety net, finds it
     shop.hide_new_orders = False
     running.host.order_pass()
     assert running.outbox_state("shopify", order_id) == OutboxState.REPORTED

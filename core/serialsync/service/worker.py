@@ -15,12 +15,12 @@ import threading
 from collections.abc import Callable
 from enum import StrEnum
 
-from serialsync.engine.orders import process_order, report_one
+from serialsync.engine.orders import process_order, quarantine_unreadable_order, report_one
 from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import IntegrationIdError
 from serialsync.host import Host
-from serialsync.model import Order
+from serialsync.model import Order, UnreadableRecord
 from serialsync.store import OutboxState
 
 
@@ -28,6 +28,9 @@ class OrderResult(StrEnum):
     """What came of one order a webhook named."""
 
     PROCESSED = "processed"  # fetched and applied (withdrawn and reported where due)
+    QUARANTINED = (
+        "quarantined"  # read, but the plugin could not map it: quarantined, as polling does
+    )
     NOT_READABLE = "not_readable"  # the channel could not show it yet: the next poll will
     FETCH_FAILED = "fetch_failed"  # the channel did not answer: the next poll will
     FAILED = "failed"  # applying it failed; the next poll tries again
@@ -120,6 +123,10 @@ class OrderWorker:
             log.info("webhook.order_not_readable_yet")
             return OrderResult.NOT_READABLE
         summary = PassSummary(kind="webhook", started_at=engine.now())
+        if isinstance(order, UnreadableRecord):
+            with engine.store.transaction():
+                quarantine_unreadable_order(engine, summary, connector, order)
+            return OrderResult.QUARANTINED
         with engine.store.transaction():
             process_order(engine, summary, connector, order)
         # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.

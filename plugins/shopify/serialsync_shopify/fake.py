@@ -109,7 +109,7 @@ class FakeShopify(FakeChannel):
         )
         #: Orders the API cannot show yet (Shopify may deliver an event before the order reads),
         #: and whether new orders start so (a test clears both to make them readable).
-        self.unreadable: set[str] = set()
+        self.hidden_orders: set[str] = set()
         self.hide_new_orders = False
 
     # -- the store, for tests and the sandbox -------------------------------------------------
@@ -198,7 +198,7 @@ class FakeShopify(FakeChannel):
         with self.lock:
             order_id = self.orderbook.create(lines, status=status)
             if self.hide_new_orders:
-                self.unreadable.add(order_id)
+                self.hidden_orders.add(order_id)
             self._order_events(order_id, "ORDERS_CREATE")
             return order_id
 
@@ -432,16 +432,16 @@ class FakeShopify(FakeChannel):
         return query(args)
 
     def _readable_orders(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not self.unreadable:
+        if not self.hidden_orders:
             return self.orderbook.search(args)
-        hidden = {i: self.orderbook.orders.pop(i) for i in self.unreadable if i in self.orders}
+        hidden = {i: self.orderbook.orders.pop(i) for i in self.hidden_orders if i in self.orders}
         try:
             return self.orderbook.search(args)
         finally:
             self.orderbook.orders.update(hidden)
 
     def _readable_order(self, order_id: str | None) -> dict[str, Any] | None:
-        if order_id in self.unreadable:
+        if order_id in self.hidden_orders:
             return None
         return self.orderbook.order_view(order_id)
 

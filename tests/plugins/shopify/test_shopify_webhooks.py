@@ -59,7 +59,7 @@ def test_fetch_order_reads_one_order_as_polling_maps_it(shop, clock):
     (polled,) = connector.fetch_orders(None, None).orders
     assert one == polled
     assert connector.fetch_order("gid://shopify/Order/999999") is None
-    shop.unreadable.add(order_id)
+    shop.hidden_orders.add(order_id)
     assert connector.fetch_order(order_id) is None
 
 
