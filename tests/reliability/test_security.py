@@ -259,15 +259,43 @@ def test_signatures_are_compared_in_constant_time_everywhere() -> None:
     assert users, "the OAuth 1.0a signers use hmac: the scan must see them"
 
 
-def test_no_webhook_receiver_exists_yet() -> None:
-    # When one is added, its signature check is covered by the scan above; then replace this
-    # test by one that sends it a forged signature and expects a refusal.
-    mentions: dict[str, Any] = {}
-    for path in python_sources():
-        text = path.read_text().lower()
-        if "webhook" in text and ("x-shopify-hmac" in text or "def receive" in text):
-            mentions[str(path.relative_to(ROOT))] = True
-    assert mentions == {}
+def test_every_webhook_receiver_refuses_a_forged_or_missing_signature() -> None:
+    # Every channel plugin that verifies webhooks, built against its own fake's settings: a
+    # delivery without a signature, or signed with another key, is refused before anything in
+    # it is read. (The scan above keeps the comparison constant-time.)
+    from pydantic import SecretStr
+    from serialsync import WebhookSignatureError, hmac_sha256_base64
+    from serialsync.manager import PluginManager
+
+    manager = PluginManager()
+    body = json.dumps({"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"}).encode()
+    forged = hmac_sha256_base64("not the secret", body)
+    checked = []
+    for name, ctype in sorted(manager.connector_types.items()):
+        if ctype.fake is None:
+            continue
+        fake = ctype.fake()
+        settings = fake.connector_settings("http://127.0.0.1:9")
+        manager.add_connector(name, name, settings)
+        if not manager.implements(name, "verify_webhook"):
+            continue
+        secret = SecretStr("the real secret of this connector")
+        for headers in (
+            {},
+            {name: forged for name in _SIGNATURE_HEADERS},
+        ):
+            with pytest.raises(WebhookSignatureError):
+                manager.verify_webhook(name, headers, body, secret)
+        checked.append(name)
+    manager.close()
+    assert "shopify" in checked
+
+
+_SIGNATURE_HEADERS = (
+    "x-shopify-hmac-sha256",
+    "x-wc-webhook-signature",
+    "x-serialsync-webhook-secret",
+)
 
 
 def test_no_code_turns_tls_verification_off_by_itself() -> None:
