@@ -16,8 +16,8 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from serialsync.engine.orders import process_order, quarantine_unreadable_order, report_one
-from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
+from serialsync.engine.withdraw import withdraw_all
 from serialsync.errors import IntegrationIdError
 from serialsync.host import Host
 from serialsync.model import Order, UnreadableRecord
@@ -131,8 +131,9 @@ class OrderWorker:
             process_order(engine, summary, connector, order)
         # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
         skus = [s for s in _skus_of(order) if engine.store.get_product(s) is not None]
-        if skus:
-            publish_all(engine, summary, skus)
+        # The order pass's own withdrawal step: batched, and under the listing locks, so an
+        # inventory publish under way cannot list the unit again.
+        withdraw_all(engine, summary, skus)
         record = engine.store.get_outbox(connector, order.order_id)
         if (
             record is not None
