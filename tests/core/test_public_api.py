@@ -121,5 +121,5 @@ def test_every_exported_error_belongs_to_the_one_tree():
         if isinstance(getattr(serialsync, name), type)
         and issubclass(getattr(serialsync, name), BaseException)
     ]
-    assert len(errors) == 17
+    assert len(errors) == 18
     assert all(issubclass(error, serialsync.SerialsyncError) for error in errors)
