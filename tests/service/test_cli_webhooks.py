@@ -36,7 +36,7 @@ def _config(sandbox: Sandbox, folder: Path, port: int) -> Path:
     text = text.replace(
         "[sync]\n",
         f'[webhooks]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
-        'secret = "cli-test-master-secret"\n\n[sync]\n',
+        'secret = "cli-test-master-secret"\n\n[sync]\norders_interval = 3600\n',
     )
     config.write_text(text)
     return config
