@@ -31,6 +31,7 @@ from serialsync.store import SQLiteStore
 from serialsync.testing import FakePlatform
 
 from tests.reliability import harness as h
+from tests.reliability.pos_mess import check_pos_mess, mess_up_pos, messy_products
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
@@ -143,6 +144,8 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
     skus, units_count = max(4, size.skus // 2), max(40, size.units // 4)
     catalogue = h.catalogue(skus=skus, units=units_count, seed=seed)
     units = [u for p in catalogue for u in p.units]
+    # Beside the clean catalogue, what a real store's data holds (never sold online).
+    catalogue += messy_products()
     # Wide quotas: the runner's sleeps are real (capped), so throttling would only slow it.
     options = {"bigcommerce": {"quota": 10**6}, "shopify": {"restore_rate": 10**6}}
     faults = {"*": h.faults(0.02, seed=seed, stall=0.6)}
@@ -168,6 +171,8 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
         # 1. The first listing of every unit on every channel, killed again and again.
         crash_runs(config, switch, rng, per_phase[0], log)
         settle()
+        with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+            check_pos_mess(store, sandbox, None)
         # 2. Orders of every kind, double sales included.
         scenario = h.place_orders(
             sandbox, units, orders=size.orders // 2, doubles=max(2, size.doubles // 2), seed=seed
@@ -178,6 +183,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
         h.move_orders_on(sandbox, scenario)
         with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
             h.settle_conflicts(sandbox, scenario, store)
+        mess = mess_up_pos(sandbox, scenario, units)
         crash_runs(config, switch, rng, per_phase[2] // 2, log)
         settle()
         h.restock_refunds(sandbox, scenario, {u.serial: u.sku for u in units})
@@ -188,6 +194,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(tmp_path) ->
             h.check_listings(host.store, sandbox)
             h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
             h.check_history(host.store)
+            check_pos_mess(host.store, sandbox, mess)
         h.report(
             "crashes",
             seed=seed,

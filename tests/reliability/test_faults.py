@@ -20,6 +20,7 @@ from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
 
 from tests.reliability import harness as h
+from tests.reliability.pos_mess import KINDS, check_pos_mess, mess_up_pos, messy_products
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(h.timeout())]
 
@@ -31,6 +32,8 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
     rate = h.fault_rate(0.1)
     catalogue = h.catalogue(skus=size.skus, units=size.units, seed=seed)
     units = [u for p in catalogue for u in p.units]
+    # Beside the clean catalogue, what a real store's data holds (never sold online).
+    catalogue += messy_products()
     clock = h.VirtualTime()
     started = time.monotonic()
     faults = {"*": h.faults(rate, seed=seed, stall=0.6)}
@@ -52,6 +55,7 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
             try:
                 until_quiet("listing", step=lambda x: x.inventory_pass())
                 h.check_listings(host.store, sandbox)
+                check_pos_mess(host.store, sandbox, None)
 
                 scenario = h.place_orders(
                     sandbox, units, orders=size.orders, doubles=size.doubles, seed=seed
@@ -59,6 +63,7 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
                 until_quiet("orders")
                 h.move_orders_on(sandbox, scenario)
                 h.settle_conflicts(sandbox, scenario, host.store)
+                mess = mess_up_pos(sandbox, scenario, units)
                 until_quiet("paid/cancelled/refunded")
                 # Sold units stay off every channel even where a shop restocked a cancellation.
                 h.check_listings(host.store, sandbox)
@@ -93,9 +98,10 @@ def test_under_every_fault_every_invariant_holds(tmp_path) -> None:
             h.check_listings(host.store, sandbox)
             h.check_orders(host.store, sandbox.pos_fakes()[h.POS], scenario)
             h.check_history(host.store)
-            # The quarantine holds the double sales' losers and nothing else.
-            quarantined = host.store.quarantined()
-            assert {q.kind for q in quarantined} <= {"conflict"}
+            check_pos_mess(host.store, sandbox, mess)
+            # The quarantine holds the double sales' losers and the messy POS records only.
+            assert {q.kind for q in host.store.quarantined()} <= {"conflict", *KINDS}
+            quarantined = host.store.quarantined(kind="conflict")
             conflicts = host.store.outbox(states=(OutboxState.CONFLICT,), limit=100_000)
             assert len(quarantined) == len(conflicts)
             assert len(conflicts) == len(scenario.doubles) - len(scenario.settled)
