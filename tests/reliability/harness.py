@@ -35,14 +35,18 @@ from serialsync.manager import PluginManager
 from serialsync.model import Product, SerializedUnit
 from serialsync.sandbox import Sandbox
 from serialsync.settings import load_settings
-from serialsync.store import ListingState, OutboxState, Store
+from serialsync.store import ListingState, OutboxRecord, OutboxState, Store
 from serialsync.testing import FakeChannel, FakePOS, Faults
+from serialsync_aim_pos.fake import FakeAim
+from serialsync_aim_pos.mapping import aim_order_number
+from serialsync_aim_pos.settings import AimSettings
 
 from tests.history import assert_history_follows_the_lifecycle
 
 CHANNELS = ("bigcommerce", "magento", "shopify", "woocommerce")
 POS = "aim_pos"
 DEFAULT_SEED = 20261123
+AIM_ORDER_NUMBER_FORMAT: str = AimSettings.model_fields["order_number_format"].default
 
 #: The organisation's serial pattern in every world: upper-case letters and digits.
 SERIAL_PATTERN = r"^[A-Z0-9]{6,24}$"
@@ -441,7 +445,25 @@ def fingerprint(store: Store, sandbox: Sandbox) -> tuple[Any, ...]:
         for name, fake in sorted(sandbox.channel_fakes().items())
     )
     recorded = tuple(len(p.recorded_orders()) for p in sandbox.pos_fakes().values())
-    return units, listings, outbox, quarantine, platforms, recorded
+    # Report calls too: the orders a POS holds hide a repeated report (it is answered from the
+    # lookup), so a runner re-reporting every pass would otherwise look quiet.
+    calls = tuple(report_calls(p) for p in sandbox.pos_fakes().values())
+    return units, listings, outbox, quarantine, platforms, recorded, calls
+
+
+def report_calls(pos: FakePOS, order_number: str | None = None) -> int:
+    """The report calls a POS fake received (for one order, or all); only the AIM fake counts
+    them, so any other POS counts what it recorded."""
+    if isinstance(pos, FakeAim):
+        return pos.report_calls(order_number)
+    return sum(
+        1 for r in pos.recorded_orders() if order_number is None or r.order_number == order_number
+    )
+
+
+def aim_number(record: OutboxRecord) -> str:
+    """The order number AIM files a sale under (the connector's default format)."""
+    return aim_order_number(record.sale, AIM_ORDER_NUMBER_FORMAT)
 
 
 def run_until_quiet(
@@ -570,13 +592,30 @@ def check_history(store: Store) -> None:
     assert_history_follows_the_lifecycle(store)
 
 
-def check_orders(store: Store, pos: FakePOS, scenario: Scenario) -> None:
+def check_orders(store: Store, pos: FakePOS, scenario: Scenario, *, repeats: int = 0) -> int:
     """Every paid order reached the POS exactly once; each double sale is one recorded conflict;
-    every order's outbox state and its units' statuses are what its story says."""
+    every order's outbox state and its units' statuses are what its story says.
+
+    The POS's report *calls* are counted, not only the orders it holds (which hide a repeat):
+    each order the POS must have was reported, no other order ever was, and at most
+    ``repeats`` calls in all were repeats (those the engine could not know were done: a kill
+    between the POS's answer and the stored receipt, a fault on the POS's answer). Returns how
+    many calls were repeats.
+    """
     recorded = Counter(r.order_number for r in pos.recorded_orders())
-    repeats = {n: c for n, c in recorded.items() if c > 1}
-    assert not repeats, f"orders reported to the POS more than once: {repeats}"
+    duplicates = {n: c for n, c in recorded.items() if c > 1}
+    assert not duplicates, f"orders posted to the POS more than once: {duplicates}"
     outbox = {f"{r.channel}:{r.order_id}": r for r in store.outbox(limit=100_000)}
+    calls = {
+        order.key: report_calls(pos, aim_number(outbox[order.key]))
+        for order in scenario.orders
+        if order.key in outbox
+    }
+    must = {o.key for o in scenario.orders if outbox[o.key].state == OutboxState.REPORTED}
+    assert {key for key, n in calls.items() if n} == must, "reported: exactly the paid orders"
+    extra = sum(calls.values()) - len(must)
+    assert extra <= repeats, f"{extra} repeated report calls, at most {repeats} allowed: {calls}"
+    assert report_calls(pos) == sum(calls.values()), "report calls for orders of no scenario"
     reported_serials = Counter(
         serial for r in pos.recorded_orders() for _, serial, _ in r.lines if serial
     )
@@ -633,6 +672,7 @@ def check_orders(store: Store, pos: FakePOS, scenario: Scenario) -> None:
                 assert reported_serials[serial] == 0, (order.key, serial)
     expected_reports = sum(1 for o in scenario.orders if o.reported) - winners
     assert sum(recorded.values()) == expected_reports
+    return extra
 
 
 # -- the report --------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Inventory, one page per call:
 
 Sales: look the order up (``ECommerceOrderStatus``, type 3) and return the existing receipt if
 AIM has it; only then post it (``CustomerOrders``). AIM has no idempotency key, so the lookup is
-what makes a repeated report harmless.
+what makes a repeated report harmless. When AIM refuses the order for SKUs it names (a plain
+product it does not carry), the refusal is a :class:`~serialsync.SaleLinesRefusedError` naming
+those lines, and the host reports the units without them.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import Any
 
 import httpx
 from serialsync import (
+    AuthenticationError,
     Connector,
     ConnectorContext,
     InventoryPage,
     PermanentRemoteError,
     Product,
     Sale,
+    SaleLinesRefusedError,
     SaleReceipt,
     UnitKey,
     UnreadableRecord,
@@ -42,6 +46,7 @@ from serialsync_aim_pos.mapping import (
     map_item,
     parse_aim_date,
     raw_json,
+    refused_lines,
     sale_to_order,
     same_order,
 )
@@ -234,7 +239,17 @@ class AimConnector(Connector[AimSettings]):
                 )
             log.info("aim.sale_already_recorded", aim_status=existing.get("OrderStatus"))
             return SaleReceipt(pos_order_id=number, already_recorded=True)
-        self.client.post_order(order)
+        try:
+            self.client.post_order(order)
+        except PermanentRemoteError as exc:
+            refused = () if isinstance(exc, AuthenticationError) else refused_lines(sale, str(exc))
+            if not refused:
+                raise
+            # AIM took nothing (one order is all or nothing) and named what it will not carry:
+            # say which lines, so the host can report the units without them.
+            raise SaleLinesRefusedError(
+                str(exc), line_ids=refused, connector=self.name, status=exc.status, code=exc.code
+            ) from None
         log.info("aim.sale_recorded", lines=len(order["LineItems"]))
         return SaleReceipt(pos_order_id=number)
 

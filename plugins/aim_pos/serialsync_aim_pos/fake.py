@@ -10,7 +10,8 @@ HTTP 200**; secured calls need ``ApiKey``, ``AppId``, ``OAuthToken`` and a login
 tokens can expire (:meth:`FakeAim.expire_tokens`); operations can be unlicensed
 (:meth:`FakeAim.set_licensed`); ``SearchInventory`` pages by ``StartOffset``/``RecordCount``
 and filters by ``ChangedDate`` (store-local, seconds precision, "at or after");
-``CustomerOrders`` refuses unknown SKUs and serials; a repeated order is recorded twice.
+``CustomerOrders`` refuses unknown SKUs (naming every one) and serials, all or nothing; a
+repeated order is recorded twice.
 Dates are written in the store's local time without offset, as AIM does.
 
 Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_unit`,
@@ -19,7 +20,7 @@ Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_u
 :meth:`~FakeAim.override_serial_fields`, :meth:`~FakeAim.override_item_fields`,
 :meth:`~FakeAim.move_unit`, :meth:`~FakeAim.set_sell_online`, :meth:`~FakeAim.delete_item`,
 :meth:`~FakeAim.expire_tokens`, :meth:`~FakeAim.fail_next`, :meth:`~FakeAim.set_licensed`,
-:meth:`~FakeAim.recorded_orders`.
+:meth:`~FakeAim.recorded_orders`, :meth:`~FakeAim.report_calls`, :meth:`~FakeAim.add_plain_item`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +105,8 @@ class _Item:
     attributes: dict[str, str] = field(default_factory=dict)
     serials: dict[str, _Serial] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    #: False for a plain item sold by quantity (strings, straps): AIM sells it, never by serial.
+    serialized: bool = True
 
 
 @dataclass
@@ -144,6 +148,10 @@ class FakeAim(FakePOS):
         self._unlicensed: set[str] = set()
         self._orders: dict[str, list[dict[str, Any]]] = {}
         self._recorded: list[RecordedOrder] = []
+        #: ``ECommerceOrderStatus`` lookups per order number. The plugin's ``report_sale``
+        #: starts with one, so this counts report calls, repeats included (a repeat is answered
+        #: from the lookup, so the orders AIM holds never show it).
+        self._lookups: Counter[str] = Counter()
         self._last_change = datetime(2000, 1, 1, tzinfo=UTC)
         #: Successful logins (``Security`` calls that issued a token).
         self.logins = 0
@@ -181,6 +189,20 @@ class FakeAim(FakePOS):
                     images=unit.images,
                 )
 
+    def add_plain_item(self, sku: str, description: str, price: Decimal | str) -> None:
+        """Stock a plain item sold by quantity (no serials): orders may sell it, inventory
+        searches for serialized items never list it."""
+        with self.lock:
+            self._items[sku] = _Item(
+                pk=self._pk(),
+                sku=sku,
+                description=description,
+                changed=self._tick(),
+                price=Decimal(str(price)),
+                sell_online=False,
+                serialized=False,
+            )
+
     def remove_unit(self, sku: str, serial: str) -> None:
         """Delete a serial in AIM: it comes back from inventory as deleted."""
         with self.lock:
@@ -190,6 +212,17 @@ class FakeAim(FakePOS):
         """Every order AIM received through ``CustomerOrders``, in arrival order."""
         with self.lock:
             return list(self._recorded)
+
+    def report_calls(self, order_number: str | None = None) -> int:
+        """How many times the order ``order_number`` (every order when ``None``) was reported,
+        that is looked up, repeats included.
+
+        A transport retry of the lookup (a dropped answer, a body cut short) counts again.
+        """
+        with self.lock:
+            if order_number is None:
+                return self._lookups.total()
+            return self._lookups[order_number]
 
     def connector_settings(self, base_url: str) -> dict[str, Any]:
         """Settings of an ``aim_pos`` connector for this fake served at ``base_url``."""
@@ -452,6 +485,7 @@ class FakeAim(FakePOS):
             item
             for item in self._items.values()
             if _flag(args.get("IncludeSerials"))
+            and item.serialized
             and (_flag(args.get("IncludeDeleted")) or not item.deleted)
             and (since is None or item.changed >= since)
         ]
@@ -525,6 +559,7 @@ class FakeAim(FakePOS):
         number = str(args.get("OrderNumber") or "")
         if not number:
             return _failure(FailureKind.VALIDATION, "OrderNumber is required.")
+        self._lookups[number] += 1
         if str(args.get("OrderType") or "3") != "3":
             return _failure(FailureKind.VALIDATION, "Order not found.", code="OrderNotFound")
         posted = self._orders.get(number)
@@ -571,6 +606,11 @@ class FakeAim(FakePOS):
         lines = order.get("LineItems")
         if not isinstance(lines, list) or not lines:
             return f"Order {order['OrderNumber']}: LineItems is required."
+        # Like a validator, it names every SKU it does not carry, not only the first.
+        skus = [str(line.get("Sku") or "") for line in lines if isinstance(line, dict)]
+        unknown = [sku for sku in skus if sku not in self._items or self._items[sku].deleted]
+        if unknown:
+            return " ".join(f"Sku {sku!r} not found." for sku in dict.fromkeys(unknown))
         for line in lines:
             if not isinstance(line, dict):
                 return "A line item is not an object."

@@ -406,6 +406,24 @@ def sale_to_order(
     }
 
 
+#: A sentence of AIM's refusal naming a SKU it does not carry: ``Sku 'PLAIN-STRAP' not found.``
+#: (an assumption: AIM documents no error codes, and integrators quote it so). A sentence about
+#: a serial (``Serial 'X' of Sku 'Y' not found.``) names a unit, not a SKU, and does not match.
+_SKU_NOT_CARRIED = re.compile(
+    r"""(?:^|[:.!]\s+)Sku\s+(?P<q>['"])(?P<sku>.+?)(?P=q)\s+(?:not found|does not exist)""",
+    re.IGNORECASE,
+)
+
+
+def refused_lines(sale: Sale, refusal: str) -> tuple[str, ...]:
+    """The ids of the lines of ``sale`` selling a SKU that AIM's refusal says it does not carry.
+
+    ``CustomerOrders`` refuses a whole order for such a SKU (see :data:`_SKU_NOT_CARRIED`).
+    """
+    named = {match["sku"] for match in _SKU_NOT_CARRIED.finditer(refusal)}
+    return tuple(line.line_id for line in sale.lines if line.sku in named)
+
+
 def same_order(existing: Mapping[str, Any], order: Mapping[str, Any]) -> bool:
     """Whether the order AIM has under this number sells the SKUs of ``order``.
 

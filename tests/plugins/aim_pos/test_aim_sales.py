@@ -12,6 +12,7 @@ from serialsync import (
     FinancialStatus,
     PermanentRemoteError,
     RetryableRemoteError,
+    SaleLinesRefusedError,
 )
 from serialsync.testing import RecordedOrder
 from serialsync_aim_pos import AimConnector, AimSettings, FakeAim
@@ -130,6 +131,56 @@ def test_validation_error_is_permanent_with_aims_message(stocked, connector, hel
 def test_unknown_serial_is_refused_by_aim_as_a_permanent_error(stocked, connector, helpers):
     with pytest.raises(PermanentRemoteError, match="Serial 'NOPE'"):
         connector.report_sale(helpers.sale(("STRAP", "NOPE")))
+
+
+def test_plain_skus_aim_does_not_carry_are_named_with_their_lines(stocked, connector, helpers):
+    stocked.add_plain_item("STRINGS-10", "Strings 10-46", "8.99")
+    the_sale = helpers.sale(
+        ("0113942719", "US210033734"),
+        ("PLAIN-STRAP", None),
+        ("STRINGS-10", None),
+        ("ROUTEINS", None),
+        ("STRAP", None),  # a SKU AIM carries (serialized there, sold here by quantity)
+    )
+    with pytest.raises(SaleLinesRefusedError) as refused:
+        connector.report_sale(the_sale)
+    # Every SKU AIM does not carry, each with its line; 'STRAP' is not read in 'PLAIN-STRAP'.
+    assert refused.value.line_ids == ("2", "4")
+    assert "PLAIN-STRAP" in str(refused.value) and "ROUTEINS" in str(refused.value)
+    assert stocked.recorded_orders() == []  # all or nothing
+
+    kept = the_sale.model_copy(
+        update={"lines": tuple(ln for ln in the_sale.lines if ln.line_id not in ("2", "4"))}
+    )
+    assert connector.report_sale(kept).already_recorded is False
+    [order] = stocked.recorded_orders()
+    assert order.lines == (
+        ("0113942719", "US210033734", 1),
+        ("STRINGS-10", None, 1),
+        ("STRAP", None, 1),
+    )
+    assert stocked.report_calls("shop-1001") == 2
+
+
+def test_a_refusal_naming_a_serial_is_not_a_refusal_of_lines(stocked, connector, helpers):
+    with pytest.raises(PermanentRemoteError) as refused:
+        connector.report_sale(helpers.sale(("STRAP", "NOPE")))
+    assert not isinstance(refused.value, SaleLinesRefusedError)
+
+
+def test_report_calls_count_every_report_of_an_order_repeats_included(stocked, connector, helpers):
+    the_sale = helpers.sale(("0113942719", "US210033734"))
+    for _ in range(3):
+        connector.report_sale(the_sale)
+    assert len(stocked.recorded_orders()) == 1  # what AIM holds hides the repeats
+    assert stocked.report_calls("shop-1001") == 3
+    assert stocked.report_calls("shop-1002") == 0
+
+
+def test_a_plain_item_is_never_listed_as_serialized_inventory(stocked, connector):
+    stocked.add_plain_item("STRINGS-10", "Strings 10-46", "8.99")
+    page = connector.fetch_inventory(None, None)
+    assert "STRINGS-10" not in {p.sku for p in page.products}
 
 
 def test_not_licensed_is_permanent_and_says_what_to_do(stocked, connector, helpers):
