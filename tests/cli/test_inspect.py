@@ -54,9 +54,9 @@ def test_status_reads_while_a_runner_holds_the_lock(synced: CliWorld):
         assert "shop_a" in result.stdout
         locked = synced.invoke("sales", "retry", "shop_a", "1001")
         second_runner = synced.invoke("run", "--once")
-    assert second_runner.exit_code == 2
+    assert second_runner.exit_code == 3  # the store cannot be used
     assert "in use by another runner" in second_runner.stderr
-    assert locked.exit_code == 2
+    assert locked.exit_code == 3
     assert "in use by another runner" in locked.stderr
     assert len(locked.stderr.strip().splitlines()) == 1
     assert "Traceback" not in locked.output

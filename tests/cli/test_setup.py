@@ -102,13 +102,13 @@ def test_config_comes_from_the_root_option_or_the_environment(
     assert runner.invoke(app, ["check"]).exit_code == 0  # ./serialsync.toml
 
 
-def test_a_store_from_a_newer_serialsync_is_exit_2(synced: CliWorld):
+def test_a_store_from_a_newer_serialsync_is_exit_3(synced: CliWorld):
     db = sqlite3.connect(synced.folder / "state.db")
     db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     db.commit()
     db.close()
     result = synced.invoke("status")
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # the store cannot be used
     assert "upgrade serialsync" in result.stderr
     assert "Traceback" not in result.output
 

@@ -1,7 +1,13 @@
 """The ``serialsync`` command: one Typer app, its commands, and how errors become exit codes.
 
-Exit codes: 0 ok; 1 the work had failures (a pass, a check, a retry that could not be done, a
-unit not found); 2 bad configuration or usage (one clear line on stderr, no traceback).
+Exit codes (also in ``serialsync run --help`` and docs/operators.md), each failure one clear
+line on stderr, never a traceback:
+
+* 0 ok;
+* 1 the work had failures (a pass, a check, a retry that could not be done, a unit not found);
+* 2 bad configuration or usage;
+* 3 the state store cannot be used: missing where one was used before, replaced, damaged,
+  read-only, on a full disk, written by a newer serialsync, or in use by another runner.
 """
 
 from __future__ import annotations
@@ -29,18 +35,25 @@ from serialsync.errors import ConfigurationError, PluginError, StoreError
 __all__ = ["EXTRA_PLUGINS", "app", "main"]
 
 #: Errors that mean "fix the configuration or the command line", not "the work failed".
-_USAGE_ERRORS = (ConfigurationError, StoreError, PluginError)
+_USAGE_ERRORS = (ConfigurationError, PluginError)
+
+#: The exit code of each kind of error that stops a command (see the module docstring).
+EXIT_USAGE = 2
+EXIT_STORE = 3
 
 
 class _Group(TyperGroup):
-    """The root group: turns configuration and store errors into exit code 2 and one line."""
+    """The root group: turns configuration and store errors into their exit code and one line."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context; Any keeps mypy quiet
         try:
             return super().invoke(ctx)
         except _USAGE_ERRORS as exc:
             typer.echo(f"serialsync: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
+        except StoreError as exc:
+            typer.echo(f"serialsync: {exc}", err=True)
+            raise typer.Exit(EXIT_STORE) from None
 
 
 app = typer.Typer(

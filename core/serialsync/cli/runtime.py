@@ -28,6 +28,7 @@ from serialsync.logging import configure_logging
 from serialsync.manager import PluginManager
 from serialsync.settings import Settings, find_config, load_settings
 from serialsync.store import SQLiteStore
+from serialsync.store.file import marker_path, real_path
 
 EXTRA_PLUGINS_ENV = "SERIALSYNC_EXTRA_PLUGINS"
 
@@ -146,18 +147,30 @@ class Runtime:
         self.setup_logging()
         return PluginManager(plugins=extra_plugins())
 
-    def host(self, settings: Settings, *, store: SQLiteStore | None = None) -> Host:
-        """The host built from ``settings``; it holds the runner lock unless given a store."""
-        return Host.from_settings(settings, plugins=extra_plugins(), store=store)
+    def host(
+        self, settings: Settings, *, store: SQLiteStore | None = None, new_store: bool = False
+    ) -> Host:
+        """The host built from ``settings``; it holds the runner lock unless given a store.
+
+        :param new_store: accept starting a new store where one was used before (``--new-store``).
+        """
+        if store is None:
+            store = SQLiteStore.open(settings.store.path, new=new_store)
+        try:
+            return Host.from_settings(settings, plugins=extra_plugins(), store=store)
+        except BaseException:
+            store.close()
+            raise
 
     def read_store(self, settings: Settings) -> SQLiteStore:
-        """The state store, read-only: no runner lock, so it works while ``run`` runs."""
+        """The state store, read-only: no runner lock, so it works while ``run`` runs, and it
+        works on a file serialsync may not write."""
         path = settings.store.path
-        if not path.exists():
+        if not path.exists() and not marker_path(real_path(path)).exists():
             raise ConfigurationError(
                 f"there is no state store at {path} yet (run `serialsync run --once` first)"
             )
-        return SQLiteStore.open(path, lock=False)
+        return SQLiteStore.open(path, read_only=True)
 
     def print_json(self, data: Any) -> None:
         """Print ``data`` as JSON on stdout (dates as ISO text)."""

@@ -5,29 +5,40 @@ work: a page of inventory, one order, one product's outcomes), so what a step di
 there after a crash or not at all. The SQL is kept portable so that a PostgreSQL store can
 implement the same methods.
 
-Only one runner may write to a store: :meth:`SQLiteStore.open` takes an exclusive lock on a
-sidecar ``.lock`` file (released by the kernel if the process dies, even by SIGKILL) and
-refuses with :class:`~serialsync.errors.StoreLockedError` while another runner holds it.
-Read-only users (``serialsync status``) open it with ``lock=False``.
+Only one runner may write to a store: :meth:`SQLiteStore.open` takes an exclusive lock on the
+store file itself, resolved through symlinks (released by the kernel if the process dies, even
+by SIGKILL), and refuses with :class:`~serialsync.errors.StoreLockedError` while another runner
+holds it. A marker beside the file tells a lost store from a first start. Read-only users
+(``serialsync status``) open it with ``read_only=True``. See :mod:`serialsync.store.file`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from serialsync.errors import SchemaVersionError, StoreError, StoreLockedError
+from serialsync.errors import SchemaVersionError, StoreError
 from serialsync.lifecycle import Move, UnitStatus
 from serialsync.model import Product, RemoteIds, SerializedUnit
 from serialsync.store.base import Store
+from serialsync.store.file import (
+    FileLock,
+    lost_store_message,
+    marker_path,
+    new_store_id,
+    read_marker,
+    real_path,
+    replaced_store_message,
+    sqlite_errors,
+    write_marker,
+)
 from serialsync.store.records import (
     Claim,
     ListingRecord,
@@ -57,52 +68,140 @@ def _dt(value: str | None) -> datetime | None:
 class SQLiteStore(Store):
     """The :class:`Store` on one SQLite file (WAL); use :meth:`open`. See :class:`Store`."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, lock_file: IO[str] | None):
+    def __init__(self, path: Path, connection: sqlite3.Connection, file: FileLock | None):
         self.path = path
         self._db = connection
-        self._lock_file = lock_file
+        self._file = file
         self._mutex = threading.RLock()
         self._depth = 0
 
     # -- opening and closing -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, lock: bool = True) -> SQLiteStore:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        lock: bool = True,
+        read_only: bool = False,
+        new: bool = False,
+    ) -> SQLiteStore:
         """Open (creating it if needed) the store at ``path`` and bring its schema up to date.
 
         :param lock: take the single-runner lock (refused with :class:`StoreLockedError` while
-            another runner holds it). Read-only users pass ``False``.
+            another runner holds it, whatever path it opened the file by).
+        :param read_only: open without writing anything, not even the lock: what ``status``
+            and the other read-only commands use; works on a read-only file and while a runner
+            runs. The file must exist.
+        :param new: accept starting a new store where the marker beside it says another one
+            was used (``--new-store``): the file is missing, empty, or not the one last used.
+        :raises StoreError: with one line naming the file and what to do (lost, replaced,
+            damaged, read-only, disk full); :class:`StoreLockedError` when it is in use.
         """
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        lock_file = _take_lock(path) if lock and str(path) != ":memory:" else None
-        try:
-            db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
+        if str(path) == ":memory:":
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            store = cls(path, db, lock_file)
+            store = cls(Path(":memory:"), db, None)
             store._migrate()
-        except sqlite3.DatabaseError as exc:
-            if lock_file is not None:
-                lock_file.close()
-            raise StoreError(f"cannot open the state store {path}: {exc}") from None
+            return store
+        shown = Path(path)
+        real = real_path(shown)
+        if read_only:
+            return cls._open_read_only(shown, real)
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder {real.parent} for the state store {shown} "
+                f"({exc.strerror}): create it, or set [store] path to a folder that exists"
+            ) from None
+        marker = read_marker(real)
+        missing = not real.exists()
+        if marker is not None and not new and (missing or real.stat().st_size == 0):
+            raise StoreError(lost_store_message(shown, marker_path(real), empty=not missing))
+        file = FileLock.open(real, lock=lock)
+        try:
+            if marker is not None and not new and file.size() == 0:
+                raise StoreError(lost_store_message(shown, marker_path(real), empty=True))
+            with sqlite_errors(shown):
+                db = sqlite3.connect(
+                    str(real), isolation_level=None, check_same_thread=False, timeout=30.0
+                )
         except BaseException:
-            if lock_file is not None:
-                lock_file.close()
+            file.close()
             raise
+        store = cls(shown, db, file)
+        try:
+            with sqlite_errors(shown):
+                db.row_factory = sqlite3.Row
+                stored = store._stored_identity()
+                if marker is not None and not new:
+                    if store._stored_version() is None:
+                        raise StoreError(lost_store_message(shown, marker_path(real), empty=True))
+                    if marker and stored != marker:
+                        raise StoreError(replaced_store_message(shown, marker_path(real)))
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                store._migrate()
+                identity = store._claim_identity(stored or new_store_id())
+            if marker != identity:
+                write_marker(real, identity)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def _open_read_only(cls, shown: Path, real: Path) -> SQLiteStore:
+        marker = read_marker(real)
+        if not real.exists():
+            if marker is not None:
+                raise StoreError(lost_store_message(shown, marker_path(real), empty=False))
+            raise StoreError(
+                f"there is no state store at {shown} yet (run `serialsync run --once` first)"
+            )
+        uri = f"file:{urllib.parse.quote(str(real))}?mode=ro"
+        with sqlite_errors(shown):
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0)
+        store = cls(shown, db, None)
+        try:
+            with sqlite_errors(shown):
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA query_only=ON")
+                version = store._stored_version()
+        except BaseException:
+            store.close()
+            raise
+        if version is None:
+            store.close()
+            if marker is not None:
+                raise StoreError(lost_store_message(shown, marker_path(real), empty=True))
+            raise StoreError(
+                f"there is no state store at {shown} yet (run `serialsync run --once` first)"
+            )
+        if version > LATEST_VERSION:
+            store.close()
+            raise SchemaVersionError(_newer_schema(shown, version))
+        if version < LATEST_VERSION:
+            # Written by an older serialsync: bring it up to date once (a write), then read.
+            store.close()
+            return cls.open(shown, lock=False)
         return store
 
     def close(self) -> None:
         with self._mutex:
             self._db.close()
-            if self._lock_file is not None:
-                self._lock_file.close()
-                self._lock_file = None
+            # Only after the database: closing a descriptor of the file drops the process's
+            # POSIX locks on it, SQLite's included.
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def check_in_place(self) -> None:
+        """Raise :class:`StoreError` if the file was deleted or replaced since it was opened."""
+        if self._file is not None:
+            self._file.check_in_place(self.path)
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -110,22 +209,37 @@ class SQLiteStore(Store):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _stored_version(self) -> int | None:
+        """The schema version the file records; ``None`` for a file with no store in it."""
+        has_meta = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if not has_meta:
+            return None
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def _stored_identity(self) -> str | None:
+        """The store id kept in ``meta``; ``None`` for a file with no store (or id) in it."""
+        if self._stored_version() is None:
+            return None
+        row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        return str(row["value"]) if row else None
+
+    def _claim_identity(self, identity: str) -> str:
+        """Keep ``identity`` as this store's id (a store from before ids gets one now)."""
+        with self.transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+            if row is not None:
+                return str(row["value"])
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (identity,))
+        return identity
+
     def _migrate(self) -> None:
         with self.transaction():
-            has_meta = self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-            ).fetchone()
-            version = 0
-            if has_meta:
-                row = self._db.execute(
-                    "SELECT value FROM meta WHERE key='schema_version'"
-                ).fetchone()
-                version = int(row["value"]) if row else 0
+            version = self._stored_version() or 0
             if version > LATEST_VERSION:
-                raise SchemaVersionError(
-                    f"the state store {self.path} has schema version {version}, but this "
-                    f"serialsync knows only up to {LATEST_VERSION}: upgrade serialsync"
-                )
+                raise SchemaVersionError(_newer_schema(self.path, version))
             for number in range(version, LATEST_VERSION):
                 for statement in MIGRATIONS[number]:
                     self._db.execute(statement)
@@ -137,8 +251,15 @@ class SQLiteStore(Store):
 
     @property
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        with self._mutex, sqlite_errors(self.path):
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row["value"])
+
+    @property
+    def store_id(self) -> str | None:
+        """This store's identity (also recorded in the marker beside the file)."""
+        with self._mutex, sqlite_errors(self.path):
+            return self._stored_identity()
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -152,29 +273,42 @@ class SQLiteStore(Store):
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            with sqlite_errors(self.path):
+                self._db.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             else:
-                self._db.execute("COMMIT")
+                try:
+                    with sqlite_errors(self.path):
+                        self._db.execute("COMMIT")
+                except StoreError:
+                    self._rollback()
+                    raise
             finally:
                 self._depth = 0
 
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does): then there is nothing to
+        # undo, and an error here must not hide the one that got us here.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        with self._mutex:
+        with self._mutex, sqlite_errors(self.path):
             row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
             return row
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._mutex:
+        with self._mutex, sqlite_errors(self.path):
             return list(self._db.execute(sql, params).fetchall())
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        with self._mutex:
+        with self._mutex, sqlite_errors(self.path):
             cursor = self._db.execute(sql, params)
             return int(cursor.lastrowid or 0)
 
@@ -436,7 +570,7 @@ class SQLiteStore(Store):
         )
 
     def release_quarantine(self, kind: str, key: str) -> bool:
-        with self._mutex:
+        with self._mutex, sqlite_errors(self.path):
             cursor = self._db.execute(
                 "DELETE FROM quarantine WHERE kind = ? AND record_key = ?", (kind, key)
             )
@@ -454,7 +588,7 @@ class SQLiteStore(Store):
         return None if row is None else _quarantine(row)
 
     def drop_quarantined(self, record_id: int) -> bool:
-        with self._mutex:
+        with self._mutex, sqlite_errors(self.path):
             return (
                 self._db.execute("DELETE FROM quarantine WHERE id = ?", (record_id,)).rowcount > 0
             )
@@ -506,24 +640,11 @@ class SQLiteStore(Store):
         return {str(r["k"]): int(r["n"]) for r in rows}
 
 
-def _take_lock(path: Path) -> IO[str]:
-    lock_path = path.with_name(path.name + ".lock")
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise StoreLockedError(
-            f"the state store {path} is in use by another runner ({holder}); "
-            "only one runner may use a store at a time"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
-    return handle
+def _newer_schema(path: Path, version: int) -> str:
+    return (
+        f"the state store {path} has schema version {version}, but this serialsync knows only "
+        f"up to {LATEST_VERSION}: upgrade serialsync"
+    )
 
 
 def _unit(row: sqlite3.Row) -> UnitRecord:
