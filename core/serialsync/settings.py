@@ -125,6 +125,14 @@ class SyncSettings(BaseModel):
         default=timedelta(minutes=10),
         description="how far before its cursor an order pass re-reads",
     )
+    order_lookback: timedelta = Field(
+        default=timedelta(days=30),
+        gt=timedelta(0),
+        description=(
+            "how far back a channel's orders are read the first time (a new store): units "
+            "sold in that window are never listed again"
+        ),
+    )
     report_orders: Literal["serialized", "all"] = "serialized"
     serial_pattern: str | None = None
     serial_profile: Literal["gs1"] | None = None

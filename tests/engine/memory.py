@@ -45,7 +45,9 @@ from serialsync import (
     hookimpl,
 )
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+#: Where the fakes' clocks start: recent, as a shop's orders are, so that a first read of a
+#: channel (which looks back ``sync.order_lookback`` from the real clock) finds them.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
 
 
 class _Persisted:

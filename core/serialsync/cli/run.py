@@ -106,10 +106,19 @@ class Stopper:
         if self.requested and not step.endswith(".after_call"):
             raise StopRequested(step)
 
-    def wait(self, seconds: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Sleep ``seconds`` in short slices, returning early when a stop is asked for."""
+    def wait(
+        self,
+        seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+        check: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Sleep ``seconds`` in short slices, returning early when a stop is asked for.
+
+        ``check`` runs at every slice (the store still in place): what it raises ends the wait.
+        """
         deadline = time.monotonic() + seconds
         while not self.requested:
+            check()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -194,6 +203,9 @@ class Scheduler:
     """
 
     stopper: Stopper
+    #: Run at every slice of a loop's wait (the store still in place); what it raises is
+    #: that loop's failure.
+    check: Callable[[], None] = lambda: None
     loops: list[Loop] = field(default_factory=list)
     stopped: list[StopRequested] = field(default_factory=list)
     failures: list[BaseException] = field(default_factory=list)
@@ -222,7 +234,7 @@ class Scheduler:
             while not self.stopper.requested:
                 started = time.monotonic()
                 loop.job()
-                self.stopper.wait(started + loop.every - time.monotonic())
+                self.stopper.wait(started + loop.every - time.monotonic(), check=self.check)
         except StopRequested as stop:
             self.stopped.append(stop)
         except BaseException as exc:  # stop the other loops, and let run() raise it
@@ -260,9 +272,17 @@ class _Runner:
         self.bars = ProgressBars(rt.err) if show_bars else None
         if self.bars is not None:
             host.engine.progress = self.bars
-        host.engine.checkpoint = stopper.checkpoint
-
+        host.engine.checkpoint = self.checkpoint
         self._show_lock = threading.Lock()
+
+    def checkpoint(self, step: str) -> None:
+        """Stop here if asked to; fail here if the store file was deleted or replaced.
+
+        A runner that went on with a store nobody will read again would relist and report
+        from a state that is gone: a :class:`StoreError` stops it, with exit code 3.
+        """
+        self.stopper.checkpoint(step)
+        self.host.store.check_in_place()
 
     def one_pass(
         self, step: Callable[[], PassSummary], tasks: Collection[str] | None = None
@@ -271,6 +291,7 @@ class _Runner:
 
         :param tasks: the progress bars the pass draws (``None``: any).
         """
+        self.host.store.check_in_place()
         if self.bars is not None:
             with self.bars.showing(tasks):
                 summary = step()
@@ -309,19 +330,32 @@ def run_command(
         ),
     ] = None,
     json_out: JsonOption = False,
+    new_store: Annotated[
+        bool,
+        typer.Option(
+            "--new-store",
+            help=(
+                "Start a new state store where one was used before (it was lost, or another "
+                "file is in its place). Its first pass reads the channels' recent orders "
+                "(sync.order_lookback) before it lists anything."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Run inventory and order passes, each on its own interval (or one of each, with --once).
 
     The two loops run side by side, so orders are read, sold units withdrawn and sales reported
     while a long publish is under way. SIGTERM / Ctrl-C stop both cleanly.
 
-    Exit code: 0 when the pass went cleanly (or the runner was stopped), 1 when --once had
-    failures, 2 on bad configuration.
+    Exit code: 0 when the pass went cleanly (or the runner was stopped); 1 when --once had
+    failures; 2 on bad configuration; 3 when the state store cannot be used (missing where one
+    was used before, replaced, damaged, read-only, disk full, in use by another runner, or
+    deleted or replaced while running), with one line saying what to do.
     """
     rt = runtime(ctx)
     settings = rt.settings(config)
     inventory_every, orders_every = intervals(settings.sync, interval)
-    host = rt.host(settings)
+    host = rt.host(settings, new_store=new_store)
     stopper = Stopper()
     runner = _Runner(rt, host, stopper, json_out)
     # Webhooks, /healthz and /metrics beside the loops (not for a single pass).
@@ -346,7 +380,7 @@ def run_command(
                 for url in service.urls:
                     _log.info("run.serving", url=url)
             _log.info("run.started", inventory_every=inventory_every, orders_every=orders_every)
-            scheduler = Scheduler(stopper)
+            scheduler = Scheduler(stopper, check=host.store.check_in_place)
             scheduler.add(
                 "inventory", inventory_every, lambda: runner.one_pass(host.inventory_pass)
             )

@@ -120,6 +120,8 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "# orders_interval = 60  # seconds (default 60); order passes beside the inventory\n"
         f"order_overlap = {toml_value(sync.order_overlap)}"
         "  # seconds an order pass re-reads before its cursor\n"
+        f"order_lookback = {toml_value(sync.order_lookback)}"
+        "  # seconds of orders a new store reads before it lists anything (30 days)\n"
         f'report_orders = "{sync.report_orders}"  # or "all": also orders without our units\n'
         '# serial_pattern = "^[A-Z]{2}[0-9]{6,}$"  # a regex every serial must match\n'
         '# serial_profile = "gs1"  # serials must be GS1 AI (21) serials\n'

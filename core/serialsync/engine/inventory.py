@@ -7,6 +7,7 @@
       → validate each unit (identifiers, organisation serial rules, uniqueness, a price)
       → upsert units and record the POS's statuses as asserted moves  (one transaction per page)
       → save the cursor                                        (after every page is committed)
+      → read the recent orders of a channel never read yet     (a new store: see orders.py)
       → publish the difference to every channel                (see publish.py)
 """
 
@@ -18,10 +19,11 @@ from functools import partial
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.orders import read_unread_channels
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
-from serialsync.errors import DuplicateSerialError, InvalidRecordError
+from serialsync.errors import DuplicateSerialError, InvalidRecordError, StoreError
 from serialsync.integration_id import validate_pair
 from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
@@ -43,12 +45,16 @@ def inventory_pass(ctx: EngineContext, summary: PassSummary) -> None:
     for pos in ctx.plugins.connectors(Role.POS):
         try:
             ingest_pos(ctx, summary, pos.name)
+        except StoreError:
+            raise  # nothing more can be recorded: the pass stops (see Store)
         except Exception as exc:  # one POS down must not stop the channels' work
             reason = f"{type(exc).__name__}: {exc}"
             ctx.log(connector=pos.name, operation="fetch_inventory").error(
                 "inventory.fetch_failed", error=reason
             )
             summary.counts(pos.name).errors.append(reason)
+    # A new store reads each channel's recent orders before it publishes anything there.
+    read_unread_channels(ctx, summary)
     publish_all(ctx, summary)
 
 

@@ -26,10 +26,15 @@ from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
 from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
 from serialsync.engine.paging import pages
-from serialsync.engine.publish import for_each_channel
+from serialsync.engine.publish import ORDERS_STREAM, for_each_channel
 from serialsync.engine.summary import PassSummary
 from serialsync.engine.withdraw import withdraw_all
-from serialsync.errors import AuthenticationError, PermanentRemoteError, SaleLinesRefusedError
+from serialsync.errors import (
+    AuthenticationError,
+    PermanentRemoteError,
+    SaleLinesRefusedError,
+    StoreError,
+)
 from serialsync.lifecycle import MoveSource, UnitStatus, move, reversal
 from serialsync.model import (
     FinancialStatus,
@@ -42,8 +47,6 @@ from serialsync.model import (
 )
 from serialsync.redaction import redact_personal_data
 from serialsync.store import Claim, ListingState, OutboxRecord, OutboxState, UnitRecord
-
-ORDERS_STREAM = "orders"
 
 _PAID = {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED}
 _ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
@@ -58,11 +61,36 @@ def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
     report_sales(ctx, summary)
 
 
+def read_unread_channels(ctx: EngineContext, summary: PassSummary) -> None:
+    """Read the orders of every channel never read yet (the first pass of a new store).
+
+    Nothing is published to a channel before its orders were read once (see
+    :func:`~serialsync.engine.publish.publish_all`): with a new store (a lost one started
+    again), a unit sold online in the look-back window is in stock for the POS until the sale
+    reaches it, and publishing first would put it back on sale.
+    """
+    unread = [
+        h.name
+        for h in ctx.plugins.connectors(Role.CHANNEL)
+        if ctx.store.get_cursor(h.name, ORDERS_STREAM) is None
+    ]
+    if unread:
+        touched: set[str] = set()
+        for_each_channel(
+            ctx,
+            lambda c: _read_channel(ctx, summary, c, touched),
+            name="orders",
+            channels=unread,
+        )
+
+
 def _read_channel(
     ctx: EngineContext, summary: PassSummary, channel: str, touched: set[str]
 ) -> None:
     try:
         read_orders(ctx, summary, channel, touched)
+    except StoreError:
+        raise  # nothing more can be recorded: the pass stops (see Store)
     except Exception as exc:  # one channel down must not stop the others
         reason = f"{type(exc).__name__}: {exc}"
         ctx.log(connector=channel, operation="fetch_orders").error(
@@ -76,12 +104,16 @@ def read_orders(
 ) -> None:
     """Read one channel's orders from its cursor (minus the overlap) and process each.
 
+    A channel read for the first time (a new store, or a lost one started again) is read
+    ``order_lookback`` back, and its cursor is saved even when no order was found: the
+    cursor is how :func:`read_unread_channels` knows the channel has been read.
+
     :param touched: collects the SKUs of the units the orders moved.
     """
     saved = ctx.store.get_cursor(channel, ORDERS_STREAM)
     cursor = datetime.fromisoformat(saved) if saved else None
-    since = cursor - ctx.sync.order_overlap if cursor else None
-    high_water = cursor
+    since = cursor - ctx.sync.order_overlap if cursor else ctx.now() - ctx.sync.order_lookback
+    high_water = cursor or since
     fetch = partial(ctx.plugins.fetch_orders, channel, since)
     for page in pages(fetch, what=f"{channel}: fetch_orders"):
         for record in page.unreadable:

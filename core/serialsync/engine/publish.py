@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -35,6 +35,10 @@ from serialsync.store import ListingRecord, ListingState, UnitRecord
 from serialsync.validation import price_problem
 
 _LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED}
+
+#: The cursor of each channel's order stream (kept by the order pass). Its presence says the
+#: channel's orders were read at least once, which publishing waits for.
+ORDERS_STREAM = "orders"
 
 
 def content_hash(product: Product, unit: SerializedUnit) -> str:
@@ -67,12 +71,16 @@ def plan_changes(
     product: Product,
     units: Iterable[UnitRecord],
     listings: dict[str, ListingRecord],
+    held: Container[str] = (),
 ) -> list[tuple[ListingChange, str | None]]:
     """The changes one channel needs for one product, each with its content hash.
 
     Sellable units (:func:`is_sellable`) are upserted unless live with the same hash (or
     refused for good with the same hash: that waits for a person or a change). Units not
-    sellable are withdrawn unless already withdrawn, or never listed.
+    sellable are withdrawn unless already withdrawn, or never listed. A unit an order holds
+    (serials in ``held``, see :func:`held_serials`) counts as listed everywhere: an order names
+    it by an id serialsync published, and a new store (a lost one started again) cannot know
+    where, so it is withdrawn wherever no withdrawal is recorded.
     """
     changes: list[tuple[ListingChange, str | None]] = []
     for record in units:
@@ -88,30 +96,79 @@ def plan_changes(
             change = ListingChange(unit=record.unit, action=ListingAction.UPSERT, remote=remote)
             changes.append((change, digest))
         else:
-            if listing is None or listing.state == ListingState.WITHDRAWN:
+            if listing is None and record.unit.serial not in held:
                 continue
-            if listing.state == ListingState.FAILED and remote is None and not listing.retryable:
+            if listing is not None and listing.state == ListingState.WITHDRAWN:
+                continue
+            if (
+                listing is not None
+                and listing.state == ListingState.FAILED
+                and remote is None
+                and not listing.retryable
+            ):
                 continue  # refused at creation: there is nothing on the channel to withdraw
             change = ListingChange(unit=record.unit, action=ListingAction.WITHDRAW, remote=remote)
             changes.append((change, None))
     return changes
 
 
+def held_serials(
+    ctx: EngineContext, units: Iterable[UnitRecord], listings: dict[str, ListingRecord]
+) -> set[str]:
+    """The units an order holds that this channel has no listing of (see :func:`plan_changes`)."""
+    return {
+        u.unit.serial
+        for u in units
+        if u.unit.serial not in listings
+        and u.status != UnitStatus.IN_STOCK  # an order holds only reserved or sold units
+        and ctx.store.get_claim(u.unit.serial) is not None
+    }
+
+
+def orders_read(ctx: EngineContext, channel: str) -> bool:
+    """True once the channel's orders were read (its order cursor is saved)."""
+    return ctx.store.get_cursor(channel, ORDERS_STREAM) is not None
+
+
 def publish_all(
     ctx: EngineContext, summary: PassSummary, skus: Sequence[str] | None = None
 ) -> None:
-    """Bring every channel in line with the units, channels side by side."""
-    if not ctx.plugins.connectors(Role.CHANNEL):
+    """Bring every channel in line with the units, channels side by side.
+
+    A channel whose orders were never read (a new store whose first read of it failed) is
+    left alone: until its recent orders are known, a unit sold there looks in stock.
+    """
+    channels = []
+    for handle in ctx.plugins.connectors(Role.CHANNEL):
+        if not orders_read(ctx, handle.name):
+            ctx.log(connector=handle.name, operation="publish").warning(
+                "publish.waits_for_orders",
+                why="the channel's recent orders have not been read yet",
+            )
+            continue
+        channels.append(handle.name)
+    if not channels:
         return
     every = list(skus) if skus is not None else ctx.store.product_skus()
     for_each_channel(
-        ctx, lambda channel: publish_channel(ctx, summary, channel, every), name="publish"
+        ctx,
+        lambda channel: publish_channel(ctx, summary, channel, every),
+        name="publish",
+        channels=channels,
     )
 
 
-def for_each_channel(ctx: EngineContext, work: Callable[[str], None], *, name: str) -> None:
-    """Run ``work(channel)`` for every channel connector, side by side up to ``sync.workers``."""
-    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
+def for_each_channel(
+    ctx: EngineContext,
+    work: Callable[[str], None],
+    *,
+    name: str,
+    channels: Sequence[str] | None = None,
+) -> None:
+    """Run ``work(channel)`` for every channel connector (or those in ``channels``), side by
+    side up to ``sync.workers``."""
+    if channels is None:
+        channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
     if len(channels) <= 1 or ctx.sync.workers == 1:
         for channel in channels:
             work(channel)
@@ -138,7 +195,7 @@ def publish_channel(
                 continue
             units = ctx.store.units_of(sku)
             listings = ctx.store.listings_of(channel, sku)
-            planned = plan_changes(product, units, listings)
+            planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
             upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
             counts.unchanged += sum(1 for u in units if is_sellable(u, product)) - upserts
             if planned:

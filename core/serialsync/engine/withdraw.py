@@ -27,6 +27,8 @@ from serialsync.engine.context import EngineContext
 from serialsync.engine.publish import (
     failed_call,
     for_each_channel,
+    held_serials,
+    orders_read,
     plan_changes,
     record_outcomes,
     send_product,
@@ -62,6 +64,8 @@ def withdraw_channel(
     ctx: EngineContext, summary: PassSummary, channel: str, touched: Collection[str] = ()
 ) -> None:
     """Withdraw one channel's unsellable listings (and publish the touched products' changes)."""
+    if not orders_read(ctx, channel):
+        touched = ()  # withdraw only: nothing is listed before the channel's orders are read
     skus = sorted(set(touched) | set(ctx.store.skus_to_withdraw(channel)))
     if not skus:
         return
@@ -85,7 +89,8 @@ def _withdraw(
         if product is None:
             continue
         listings = ctx.store.listings_of(channel, sku)
-        planned = plan_changes(product, ctx.store.units_of(sku), listings)
+        units = ctx.store.units_of(sku)
+        planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
         if sku not in touched:
             # Untouched products are here for their withdrawals only; the rest is the
             # inventory loop's work.

@@ -28,11 +28,20 @@ from serialsync.store.records import (
 
 
 class Store(ABC):
-    """Durable, transactional state: units, listings, cursors, the outbox, quarantine, runs."""
+    """Durable, transactional state: units, listings, cursors, the outbox, quarantine, runs.
+
+    A store that cannot do what it is asked (its file damaged, read-only, on a full disk)
+    raises :class:`~serialsync.errors.StoreError` with one line saying what to do; the engine
+    lets it stop the pass, since nothing more could be recorded.
+    """
 
     @abstractmethod
     def close(self) -> None:
         """Close the database and release the runner lock."""
+
+    def check_in_place(self) -> None:  # noqa: B027 - optional, a no-op where nothing can vanish
+        """Raise :class:`~serialsync.errors.StoreError` when the store was deleted or replaced
+        under the runner since it was opened; a runner calls it between its steps."""
 
     @property
     @abstractmethod

@@ -30,6 +30,7 @@ from serialsync.model import Product, RemoteIds, SerializedUnit
 from serialsync.store.base import Store
 from serialsync.store.file import (
     FileLock,
+    explain,
     lost_store_message,
     marker_path,
     new_store_id,
@@ -161,18 +162,21 @@ class SQLiteStore(Store):
             raise StoreError(
                 f"there is no state store at {shown} yet (run `serialsync run --once` first)"
             )
-        uri = f"file:{urllib.parse.quote(str(real))}?mode=ro"
-        with sqlite_errors(shown):
-            db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0)
-        store = cls(shown, db, None)
         try:
-            with sqlite_errors(shown):
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA query_only=ON")
-                version = store._stored_version()
-        except BaseException:
-            store.close()
-            raise
+            store, version = cls._connect_read_only(shown, real, immutable=False)
+        except sqlite3.OperationalError as exc:
+            wal = real.with_name(real.name + "-wal")
+            if _primary(exc) != sqlite3.SQLITE_CANTOPEN or (wal.exists() and wal.stat().st_size):
+                raise StoreError(explain(shown, exc)) from None
+            # A read-only folder: SQLite cannot create the shared-memory file a WAL reader
+            # needs. No runner can be writing there (it could not create its journal either)
+            # and nothing waits in a journal, so the file alone is the whole store.
+            try:
+                store, version = cls._connect_read_only(shown, real, immutable=True)
+            except sqlite3.Error as again:
+                raise StoreError(explain(shown, again)) from None
+        except sqlite3.Error as exc:
+            raise StoreError(explain(shown, exc)) from None
         if version is None:
             store.close()
             if marker is not None:
@@ -188,6 +192,23 @@ class SQLiteStore(Store):
             store.close()
             return cls.open(shown, lock=False)
         return store
+
+    @classmethod
+    def _connect_read_only(
+        cls, shown: Path, real: Path, *, immutable: bool
+    ) -> tuple[SQLiteStore, int | None]:
+        uri = f"file:{urllib.parse.quote(str(real))}?mode=ro"
+        if immutable:
+            uri += "&immutable=1"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0)
+        store = cls(shown, db, None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA query_only=ON")
+            return store, store._stored_version()
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         with self._mutex:
@@ -638,6 +659,11 @@ class SQLiteStore(Store):
             sql += f" WHERE {where}"
         rows = self._all(sql + f" GROUP BY {group_by}", params)
         return {str(r["k"]): int(r["n"]) for r in rows}
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def _newer_schema(path: Path, version: int) -> str:
