@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from tests.readonly import ReadOnly, read_only_paths
+
 
 @pytest.fixture(autouse=True)
 def _restore_structlog() -> Iterator[None]:
@@ -22,3 +24,10 @@ def _restore_structlog() -> Iterator[None]:
         structlog.configure(**old)
     else:
         structlog.reset_defaults()
+
+
+@pytest.fixture
+def read_only() -> Iterator[ReadOnly]:
+    """``read_only(path)`` makes a file or folder read-only for this test (root included)."""
+    with read_only_paths() as make:
+        yield make

@@ -110,7 +110,9 @@ class FakeMagento(FakeChannel):
         self.oauth_consumer_key = oauth_consumer_key
         self.input_list_limit = input_list_limit
         self.received: list[ReceivedRequest] = []
-        self._now = datetime(2026, 1, 1, tzinfo=UTC)
+        # Magento stamps records with the time of the change: the fake's clock starts now (and
+        # ticks a second per change), so a first read that looks back from now finds them.
+        self._now = datetime.now(UTC).replace(microsecond=0)
         self._next_id = 100
         self.attributes: dict[str, dict[str, Any]] = {}
         self.attribute_sets: dict[int, dict[str, Any]] = {

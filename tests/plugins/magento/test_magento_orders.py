@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -88,7 +88,7 @@ def test_since_filters_on_updated_at_gteq_sorted_ascending(fake, make_connector)
     connector = make_connector()
     [sku] = _listed(connector, ["P1"])
     old = fake.create_order([(sku, 1)])
-    since = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=1)
+    since = fake._now + timedelta(days=1)
     fake._now = since + timedelta(hours=1)
     fresh = fake.create_order([(sku, 1)])
 
@@ -98,7 +98,9 @@ def test_since_filters_on_updated_at_gteq_sorted_ascending(fake, make_connector)
     [query] = _order_queries(fake)
     assert query["searchCriteria[filterGroups][0][filters][0][field]"] == "updated_at"
     assert query["searchCriteria[filterGroups][0][filters][0][conditionType]"] == "gteq"
-    assert query["searchCriteria[filterGroups][0][filters][0][value]"] == "2026-01-02 00:00:00"
+    assert query["searchCriteria[filterGroups][0][filters][0][value]"] == since.strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
     assert query["searchCriteria[sortOrders][0][field]"] == "updated_at"
     assert query["searchCriteria[sortOrders][0][direction]"] == "ASC"
     assert old not in [o.order_id for o in page.orders]
