@@ -213,9 +213,12 @@ def test_a_platform_answering_garbage_fails_its_own_work_with_a_clear_reason(
     catalogue = h.catalogue(skus=3, units=12, seed=seed)
     with Sandbox(catalogue=catalogue, seed=seed, plugins=h.sandbox_plugins(CLOCK)) as sb:
         broken = sb.fakes["woocommerce"]
-        broken.set_faults(faults.model_copy(update={"seed": seed}))
         config = h.write_config(sb, tmp_path)
         with h.open_host(config, CLOCK) as host:
+            # Every channel's orders read once (a new store lists nothing before), then the
+            # platform breaks.
+            assert host.order_pass().ok
+            broken.set_faults(faults.model_copy(update={"seed": seed}))
             summary = host.inventory_pass()
             counts = summary.counts("woocommerce")
             assert counts.failed == 12 and counts.created == 0
