@@ -50,7 +50,7 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path) -> None:
 def test_not_a_database_is_a_store_error(tmp_path) -> None:
     path = tmp_path / "state.db"
     path.write_text("this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="state.db is damaged .file is not a database.: restore"):
+    with pytest.raises(StoreError, match=r"state\.db is damaged \(file is not a database\)"):
         SQLiteStore.open(path)
 
 
