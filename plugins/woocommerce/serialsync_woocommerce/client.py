@@ -270,6 +270,51 @@ class WooClient:
                 return None
             raise
 
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[Json]:
+        """Every webhook of the store, page by page."""
+        found: list[Json] = []
+        page = 1
+        while True:
+            response = self.http.get(
+                "webhooks",
+                params={"per_page": PAGE_SIZE, "page": page},
+                operation="webhooks.list",
+            )
+            rows = self._checked(response)
+            if isinstance(rows, list):
+                found.extend(r for r in rows if isinstance(r, dict))
+            if page >= _total_pages(response):
+                return found
+            page += 1
+
+    def create_webhook(self, payload: Json) -> Json:
+        """``POST webhooks``; not resent once sent (a resend could make a second webhook)."""
+        response = self.http.request(
+            "POST", "webhooks", json=payload, idempotent=False, operation="webhook.create"
+        )
+        created = self._checked(response)
+        return created if isinstance(created, dict) else {}
+
+    def update_webhook(self, webhook_id: int, payload: Json) -> Json:
+        """``PUT webhooks/{id}`` (setting the same fields twice is harmless)."""
+        answer = self._call("PUT", f"webhooks/{webhook_id}", body=payload, operation="webhook.put")
+        return answer if isinstance(answer, dict) else {}
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """``DELETE webhooks/{id}?force=true`` (webhooks cannot be trashed); gone is no error."""
+        try:
+            self._call(
+                "DELETE",
+                f"webhooks/{webhook_id}",
+                params={"force": "true"},
+                operation="webhook.delete",
+            )
+        except RemoteError as exc:
+            if exc.status != 404:
+                raise
+
     def count_products(self) -> int | None:
         """The store's product count (one cheap authenticated read)."""
         response = self.http.get(

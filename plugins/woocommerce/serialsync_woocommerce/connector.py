@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from serialsync import (
+    ConfigurationError,
     Connector,
     ConnectorContext,
     ListingChange,
@@ -16,13 +18,24 @@ from serialsync import (
     PublishOutcome,
     PublishResult,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
     hookimpl,
 )
 
-from serialsync_woocommerce.client import WooClient
+from serialsync_woocommerce import webhooks
+from serialsync_woocommerce.client import Json, WooClient
 from serialsync_woocommerce.mapping import read_order
 from serialsync_woocommerce.publish import Publisher, withdraw_across_products
 from serialsync_woocommerce.settings import WooCommerceSettings
+
+
+def _subscription(hook: Json) -> WebhookSubscription:
+    return WebhookSubscription(
+        remote_id=str(hook.get("id") or ""),
+        topic=str(hook.get("topic") or ""),
+        url=str(hook.get("delivery_url") or ""),
+    )
 
 
 def modified_after_param(since: datetime) -> str:
@@ -140,6 +153,71 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             parent_sku=self._parent_sku,
             statuses=self.settings.order_statuses,
         )
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, secret: SecretStr
+    ) -> WebhookDelivery:
+        """Answer the ping; check ``X-WC-Webhook-Signature`` with our secret; name the order."""
+        return webhooks.verify(headers, body, secret)
+
+    @hookimpl
+    def register_webhooks(self, url: str, secret: SecretStr) -> list[WebhookSubscription]:
+        """An active webhook per order topic calling ``url``; only what is missing is made.
+
+        A webhook WooCommerce disabled (after repeated failed deliveries) is switched back on
+        with the secret given.
+        """
+        if not secret.get_secret_value():
+            raise ConfigurationError(
+                "webhooks.secret: WooCommerce webhooks are signed with a secret serialsync "
+                "chooses; set one (SERIALSYNC_WEBHOOKS__SECRET) before registering"
+            )
+        mine = self._webhooks_for(url)
+        kept = []
+        for topic in webhooks.ORDER_TOPICS:
+            found = next((w for w in mine if w.get("topic") == topic), None)
+            if found is None:
+                found = self.client.create_webhook(
+                    {
+                        "name": f"serialsync {topic} ({self.name})",
+                        "topic": topic,
+                        "delivery_url": url,
+                        "secret": secret.get_secret_value(),
+                        "status": "active",
+                    }
+                )
+                self.log.info("woocommerce.webhook_created", operation="register_webhooks")
+            elif found.get("status") != "active":
+                found = self.client.update_webhook(
+                    int(found["id"]), {"status": "active", "secret": secret.get_secret_value()}
+                )
+            kept.append(_subscription(found))
+        return kept
+
+    @hookimpl
+    def list_webhooks(self, url: str | None) -> list[WebhookSubscription]:
+        """The store's order webhooks (those calling ``url`` when given)."""
+        return [_subscription(w) for w in self._webhooks_for(url)]
+
+    @hookimpl
+    def remove_webhooks(self, url: str) -> list[WebhookSubscription]:
+        """Delete the order webhooks calling ``url``; return those removed."""
+        removed = []
+        for hook in self._webhooks_for(url):
+            self.client.delete_webhook(int(hook["id"]))
+            removed.append(_subscription(hook))
+        return removed
+
+    def _webhooks_for(self, url: str | None) -> list[Json]:
+        return [
+            w
+            for w in self.client.list_webhooks()
+            if w.get("topic") in webhooks.ORDER_TOPICS
+            and (url is None or w.get("delivery_url") == url)
+        ]
 
     @hookimpl
     def check_connection(self) -> str:

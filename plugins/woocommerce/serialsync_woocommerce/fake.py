@@ -38,9 +38,10 @@ from typing import Any
 
 import httpx
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
 
 from serialsync_woocommerce.fake_auth import AuthRefusedError, WooAuthChecker
+from serialsync_woocommerce.fake_webhooks import WebhookError, WooWebhooks
 
 Json = dict[str, Any]
 
@@ -123,6 +124,17 @@ class FakeWooCommerce(FakeChannel):
         #: Variation SKUs whose create or update the store refuses: sku -> (status, code, message).
         self.refusals: dict[str, tuple[int, str, str]] = {}
         self._next_id = 10
+        #: Webhooks, and signed deliveries of order events (``webhooks.sender.log``).
+        self.webhooks = WooWebhooks(
+            new_id=self._new_id,
+            stamp=self._stamp,
+            source=f"https://{self.host}/",
+            sender=WebhookSender(seed=faults.seed if faults else None),
+        )
+        #: Orders the API cannot show yet (the event left before the order reads), and whether
+        #: new orders start so.
+        self.hidden_orders: set[int] = set()
+        self.hide_new_orders = False
 
     # -- extra helpers for tests and the sandbox ------------------------------------------------
 
@@ -182,6 +194,7 @@ class FakeWooCommerce(FakeChannel):
                 self._restock(order)
             order["status"] = status
             order["date_modified_gmt"] = self._stamp()
+            self.webhooks.order_event("order.updated", self._order_view(order))
 
     # -- FakeChannel --------------------------------------------------------------------------
 
@@ -271,6 +284,9 @@ class FakeWooCommerce(FakeChannel):
                     variation = self.variations.get(item["variation_id"])
                     if variation is not None and variation["manage_stock"]:
                         variation["stock_quantity"] -= item["quantity"]
+            if self.hide_new_orders:
+                self.hidden_orders.add(order_id)
+            self.webhooks.order_event("order.created", self._order_view(order))
             return str(order_id)
 
     def damage_order(self, order_id: str, damage: OrderDamage) -> None:
@@ -291,6 +307,7 @@ class FakeWooCommerce(FakeChannel):
             else:
                 raise ValueError(f"unknown damage {damage!r}")
             order["date_modified_gmt"] = self._stamp()
+            self.webhooks.order_event("order.updated", self._order_view(order))
 
     def _order_item(self, sku: str | None, quantity: int) -> Json:
         """One ``line_items`` entry for ``sku`` (see :meth:`create_order`)."""
@@ -416,9 +433,30 @@ class FakeWooCommerce(FakeChannel):
                 return self._page(params, [self._order_view(o) for o in self._orders(params)])
             case ["orders", oid] if method == "GET":
                 order = self.orders.get(_int(oid))
-                if order is None:
+                if order is None or order["id"] in self.hidden_orders:
                     raise _WooError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
                 return _json(200, self._order_view(order))
+        return self._webhook_route(request, parts, params)
+
+    def _webhook_route(
+        self, request: httpx.Request, parts: list[str], params: dict[str, str]
+    ) -> httpx.Response:
+        method = request.method
+        try:
+            match parts:
+                case ["webhooks"] if method == "GET":
+                    return self._page(params, self.webhooks.listing())
+                case ["webhooks"] if method == "POST":
+                    return _json(201, self.webhooks.create(_body(request)))
+                case ["webhooks", wid] if method == "GET":
+                    return _json(200, self.webhooks.view(self.webhooks.get(_int(wid))))
+                case ["webhooks", wid] if method in ("PUT", "PATCH", "POST"):
+                    return _json(200, self.webhooks.update(_int(wid), _body(request)))
+                case ["webhooks", wid] if method == "DELETE":
+                    force = params.get("force", "false").lower() in ("true", "1")
+                    return _json(200, self.webhooks.delete(_int(wid), force))
+        except WebhookError as exc:
+            raise _WooError(exc.status, exc.code, exc.message) from None
         raise _WooError(
             404, "rest_no_route", "No route was found matching the URL and request method."
         )
@@ -639,7 +677,7 @@ class FakeWooCommerce(FakeChannel):
     # -- orders -------------------------------------------------------------------------------
 
     def _orders(self, params: dict[str, str]) -> list[Json]:
-        rows = list(self.orders.values())
+        rows = [o for o in self.orders.values() if o["id"] not in self.hidden_orders]
         after = params.get("modified_after")
         if after:
             bound = _parse_date(after, "modified_after")
