@@ -241,11 +241,19 @@ def test_an_aim_record_the_plugin_cannot_map_is_quarantined_and_the_pass_goes_on
 
         unreadable = _quarantined(world.host, "pos_item")
         assert len(unreadable) == 2, unreadable
-        assert any("Serial is missing" in r for r in unreadable.values()), unreadable
-        assert any("has no Pk" in r for r in unreadable.values()), unreadable
+        assert "Serial is missing" in unreadable[f"{h.POS}:ITEM-1"]
+        assert "has no Pk" in unreadable[f"{h.POS}:ITEM-2"]
         assert {"ITEM-1|||ROW01", "ITEM-3|||ROW04"} <= world.live()
         assert world.host.store.get_cursor(h.POS, "inventory") is not None
         h.check_listings(world.host.store, world.sandbox)
+
+        # Staff put both items right in AIM: read whole again, they leave the quarantine.
+        world.aim.clear_overrides("ITEM-1")
+        world.aim.clear_overrides("ITEM-2")
+        world.host.run_once()
+
+        assert _quarantined(world.host, "pos_item") == {}
+        assert {"ITEM-1|||ROW02", "ITEM-2|||ROW03"} <= world.live()
 
 
 # -- #7: what the POS asserts is one move ------------------------------------------------------

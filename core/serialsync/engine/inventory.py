@@ -78,7 +78,11 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
 
 def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: InventoryPage) -> None:
     """Store one page: products, their units (validated), the units the POS deleted, and
-    the records the plugin could not read (quarantined; the page goes on past them)."""
+    the records the plugin could not read (quarantined; the page goes on past them).
+
+    A POS plugin that keys an unreadable record by its product's SKU has it released as soon
+    as a page brings that product again without it: the item was put right in the POS.
+    """
     counts = summary.counts(pos)
     for record in page.unreadable:
         counts.quarantined += 1
@@ -112,6 +116,11 @@ def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: Invent
                 _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
     for key in page.deleted:
         mark_deleted(ctx, key)
+    # A product read whole again lets go of an unreadable record its POS keyed by its SKU.
+    still = {record.key for record in page.unreadable}
+    for product in page.products:
+        if product.sku not in still:
+            ctx.store.release_quarantine(POS_ITEM, storable(f"{pos}:{product.sku}"))
 
 
 def unit_key(sku: str, serial: str) -> str:

@@ -45,10 +45,10 @@ from serialsync_aim_pos.mapping import (
     format_aim_date,
     map_item,
     parse_aim_date,
-    raw_json,
     refused_lines,
     sale_to_order,
     same_order,
+    unreadable_item,
 )
 from serialsync_aim_pos.settings import MAX_PAGE_SIZE, AimSettings
 
@@ -175,11 +175,10 @@ class AimConnector(Connector[AimSettings]):
         if not isinstance(pk, int) or isinstance(pk, bool):
             # Without its Pk the item's serials cannot be asked for: quarantined, not skipped.
             self.log.warning("aim.item_without_pk", sku=ascii(item.get("Sku")))
-            reason = f"AIM item {item.get('Sku')!a} has no Pk, so its serials cannot be read"
-            key = f"item-without-pk/{item.get('Sku')}"
-            return changed, ItemResult(
-                unreadable=[UnreadableRecord(key=key, reason=reason, payload=raw_json(record))]
-            )
+            sku = item.get("Sku")
+            reason = f"AIM item {sku!a} has no Pk, so its serials cannot be read"
+            key = sku if isinstance(sku, str) and sku else f"item-without-pk/{sku}"
+            return changed, ItemResult(unreadable=[unreadable_item(key, reason, record)])
         detail = self.client.inventory_detail(pk)
         if detail is None:
             # Its serials cannot be named, so they cannot be withdrawn from here.

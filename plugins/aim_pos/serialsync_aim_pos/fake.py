@@ -18,6 +18,7 @@ Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_u
 :meth:`~FakeAim.mark_sold`, :meth:`~FakeAim.set_price`, :meth:`~FakeAim.set_status`,
 :meth:`~FakeAim.set_item_price`,
 :meth:`~FakeAim.override_serial_fields`, :meth:`~FakeAim.override_item_fields`,
+:meth:`~FakeAim.clear_overrides`,
 :meth:`~FakeAim.move_unit`, :meth:`~FakeAim.set_sell_online`, :meth:`~FakeAim.delete_item`,
 :meth:`~FakeAim.expire_tokens`, :meth:`~FakeAim.fail_next`, :meth:`~FakeAim.set_licensed`,
 :meth:`~FakeAim.recorded_orders`, :meth:`~FakeAim.report_calls`, :meth:`~FakeAim.add_plain_item`.
@@ -282,6 +283,15 @@ class FakeAim(FakePOS):
         with self.lock:
             item = self._item(sku)
             item.raw.update(fields)
+            item.changed = self._tick()
+
+    def clear_overrides(self, sku: str) -> None:
+        """Staff put the item right: its rows are served as the fake holds them again."""
+        with self.lock:
+            item = self._item(sku)
+            item.raw.clear()
+            for unit in item.serials.values():
+                unit.raw.clear()
             item.changed = self._tick()
 
     def move_unit(self, sku: str, serial: str, location: str) -> None:

@@ -173,6 +173,15 @@ def raw_json(*parts: Any) -> str:
     return json.dumps(parts[0] if len(parts) == 1 else list(parts), default=str)
 
 
+def unreadable_item(key: str, reason: str, *parts: Any) -> UnreadableRecord:
+    """An AIM item (or part of one) that cannot be mapped, with its raw records as payload.
+
+    ``key`` is the item's SKU when that much could be read, so the engine releases the record
+    once the item maps whole again; otherwise ``item/<Pk>``.
+    """
+    return UnreadableRecord(key=key, reason=reason, payload=raw_json(*parts))
+
+
 class _UnreadableError(ValueError):
     """A field of an AIM record that cannot be read; the message says which and why."""
 
@@ -204,8 +213,9 @@ def map_item(
     reported before. ``detail`` is ``None`` when AIM no longer knows the item.
 
     SKUs and serials are passed on exactly as AIM holds them (the engine quarantines one that
-    breaks a rule). A serial row that cannot be read (no serial, not an object) is returned in
-    ``unreadable``, and so is the whole item when its own fields cannot be. Prices are passed on
+    breaks a rule). Serial rows that cannot be read (no serial, not an object) are returned as
+    one ``unreadable`` record of the item, keyed by its SKU, beside the units that could be
+    read; so is the whole item when its own fields cannot be. Prices are passed on
     as AIM holds them (a unit's own first, else the product's) for the engine to judge; a unit
     without one never borrows a sibling's.
     """
@@ -213,19 +223,15 @@ def map_item(
     pk = record.get("Pk")
     try:
         sku = _identifier(record.get("Sku"), "Sku")
-        if detail is None:
-            return result
-        rows = detail.get("Serials") or ()
-        if not isinstance(rows, list):
-            raise _UnreadableError(f"Serials is {type(rows).__name__}, not a list")
     except _UnreadableError as exc:
-        result.unreadable.append(
-            UnreadableRecord(
-                key=f"item/{pk}",
-                reason=f"AIM item {pk}: {exc}",
-                payload=raw_json(record, detail),
-            )
-        )
+        result.unreadable.append(unreadable_item(f"item/{pk}", f"AIM item {pk}: {exc}", record))
+        return result
+    if detail is None:
+        return result
+    rows = detail.get("Serials") or ()
+    if not isinstance(rows, list):
+        reason = f"AIM item {pk} ({sku!r}): Serials is {type(rows).__name__}, not a list"
+        result.unreadable.append(unreadable_item(sku, reason, record, detail))
         return result
     wanted = {loc.upper() for loc in locations}
     # Assumed field names: "Deleted" on the item and on each serial, "Serials" for the
@@ -234,6 +240,7 @@ def map_item(
     offered = not item_gone and _truthy(detail.get("SellSerialsOnline"))
     own_price = web_price(detail) or _money(record.get("CustomerPrice")) or None
     units: list[SerializedUnit] = []
+    broken: list[str] = []
     for number, serial_info in enumerate(rows):
         try:
             unit = _map_serial(
@@ -242,13 +249,7 @@ def map_item(
         except _UnreadableError as exc:
             row_pk = serial_info.get("SasPk") if isinstance(serial_info, Mapping) else None
             row = f"serial row {row_pk}" if row_pk is not None else f"serial row #{number + 1}"
-            result.unreadable.append(
-                UnreadableRecord(
-                    key=f"item/{pk}/{row.replace(' ', '-')}",
-                    reason=f"AIM item {pk} ({sku!r}), {row}: {exc}",
-                    payload=raw_json(serial_info),
-                )
-            )
+            broken.append(f"{row}: {exc}")
             continue
         if unit is None:
             continue
@@ -258,6 +259,11 @@ def map_item(
         if unit.price is None and own_price is None and unit.status is UnitStatus.IN_STOCK:
             result.unpriced.append(unit.serial)
         units.append(unit)
+    if broken:
+        # One record per item, keyed by its SKU: the engine lets it go once the item is read
+        # whole again (see InventoryPage), and the rest of the item is not held back by it.
+        reason = f"AIM item {pk} ({sku!r}): " + "; ".join(broken)
+        result.unreadable.append(unreadable_item(sku, reason, record, detail))
     if not offered:
         return result
     prices = [u.price for u in units if u.price is not None]

@@ -16,6 +16,7 @@ from serialsync_aim_pos import AimSettings
 from serialsync_aim_pos.mapping import (
     WEB_PRICE_FIELDS,
     format_aim_date,
+    map_item,
     parse_aim_date,
     unit_status,
     web_price,
@@ -171,3 +172,58 @@ def test_settings_repr_hides_secrets():
     settings = AimSettings.model_validate(BASE)
     assert "key-1234" not in repr(settings)
     assert "pw-1234" not in repr(settings)
+
+
+# -- messy items: identifiers kept exactly, unreadable rows handed back (issue 15 #3, #6) --------
+
+
+def _item(
+    *rows: Any, sku: Any = "0113942719", price: Any = 1299.0
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = {"Pk": 7, "Sku": sku, "Description": "Guitar", "CustomerPrice": price}
+    detail = {"SellSerialsOnline": True, "Serials": list(rows)}
+    return record, detail
+
+
+def _row(serial: Any, **fields: Any) -> dict[str, Any]:
+    return {"SasPk": 70, "Serial": serial, "Status": "Available", "ActiveEPrice": 0, **fields}
+
+
+@pytest.mark.parametrize("serial", [" US1", "US1 ", "US\u00a01", "US\x1b1", "", "   ", "US\u200b1"])
+def test_a_serial_is_passed_on_exactly_as_aim_holds_it(serial):
+    result = map_item(*_item(_row(serial)), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is not None
+    assert [u.serial for u in result.product.units] == [serial]
+
+
+def test_a_padded_sku_is_passed_on_exactly():
+    result = map_item(*_item(_row("US1"), sku=" 0113942719 "), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is not None and result.product.sku == " 0113942719 "
+
+
+def test_rows_that_cannot_be_read_are_one_unreadable_record_of_the_item_and_the_rest_maps():
+    rows = (_row("US1"), _row(None, SasPk=71), "not a row", _row("US2", SasPk=72))
+    result = map_item(*_item(*rows), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is not None
+    assert [u.serial for u in result.product.units] == ["US1", "US2"]
+    [unreadable] = result.unreadable
+    assert unreadable.key == "0113942719"
+    assert "serial row 71: Serial is missing" in unreadable.reason
+    assert "serial row #3: the row is str, not an object" in unreadable.reason
+    assert "not a row" in unreadable.payload
+
+
+def test_an_item_without_a_sku_is_unreadable_by_its_pk():
+    result = map_item(*_item(_row("US1"), sku=None), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is None
+    assert [(u.key, u.reason) for u in result.unreadable] == [
+        ("item/7", "AIM item 7: Sku is missing")
+    ]
+
+
+def test_a_unit_without_a_price_never_borrows_a_siblings():
+    rows = (_row("US1", ActiveEPrice=899.0), _row("US2", SasPk=71))
+    result = map_item(*_item(*rows, price=0), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is not None
+    assert [u.price for u in result.product.units] == [Decimal("899.0"), None]
+    assert result.product.price == Decimal("0")  # no price of its own: US2 is quarantined
