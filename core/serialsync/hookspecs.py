@@ -37,6 +37,7 @@ from serialsync.model import (
     OrdersPage,
     Product,
     PublishOutcome,
+    RemoteIds,
     Sale,
     SaleReceipt,
     UnreadableRecord,
@@ -187,6 +188,45 @@ def withdraw_units(connector: str, changes: Sequence[ListingChange]) -> list[Pub
         host withdraws it through ``publish_variants`` with its product.
     :raises RemoteError: only when nothing could be done (credentials refused, platform down
         after retries); every unit of the call is then retried later.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def product_capacity(connector: str) -> int | None:
+    """The most units one product of this channel can hold; ``None`` when there is no limit.
+
+    **Optional**, new in serialsync 0.3. Past this many units a POS product continues in
+    *sibling* products (``product.part`` 2, 3, …, each with its own title and
+    ``product.listing_sku``), which the host plans, fills, empties and retires like any other:
+    no unit is refused for a product limit. Give the platform's real limit (BigCommerce: 250
+    values of one option; Shopify: the shop's ``maxProductVariants``); the host calls it once
+    per publish of a channel, so a value read from the platform should be cached.
+
+    :param connector: name of the channel connector called.
+    :returns: a positive number of units, or ``None`` (no limit: one product per POS SKU).
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def retire_product(connector: str, product: Product, remote: RemoteIds) -> bool:
+    """Take an emptied sibling product off the storefront (delete it, as the platform allows).
+
+    **Optional**, new in serialsync 0.3. Called when no unit of a sibling product
+    (``product.part`` > 1) is listed any more; ``remote`` holds the ids one of its units was
+    last published with (``remote.product_id`` names the product). Idempotent: a product
+    already gone is retired. Orders placed on it still map back by their variant SKUs.
+
+    :param connector: name of the channel connector called.
+    :param product: the sibling product, as it was published.
+    :param remote: the ids a unit of it was last published with.
+    :returns: ``True`` once the product is gone from the storefront.
+    :raises RemoteError: when it could not be done now; the host tries again next pass.
 
     Stops at the first non-``None`` result.
     """

@@ -42,6 +42,7 @@ from serialsync.model import (
     OrdersPage,
     Product,
     PublishOutcome,
+    RemoteIds,
     Sale,
     SaleReceipt,
     UnreadableRecord,
@@ -388,6 +389,37 @@ class PluginManager:
                 f"connector {connector!r}: withdraw_units must return a list of PublishOutcome"
             )
         return result
+
+    def product_capacity(self, connector: str) -> int | None:
+        """Call the optional ``product_capacity`` on one channel connector.
+
+        ``None`` when the connector does not implement it or names no limit: one product per
+        POS SKU. Raises :class:`PluginError` for an answer that is not a positive ``int``.
+        """
+        if not self.implements(connector, "product_capacity"):
+            return None
+        result = self._caller("product_capacity", connector)(connector=connector)
+        if result is None:
+            return None
+        if not isinstance(result, int) or isinstance(result, bool) or result < 1:
+            raise PluginError(
+                f"connector {connector!r}: product_capacity must return a positive int or None, "
+                f"not {result!r}"
+            )
+        return result
+
+    def retire_product(self, connector: str, product: Product, remote: RemoteIds) -> bool:
+        """Call the optional ``retire_product`` on one channel connector.
+
+        ``False`` when the connector does not implement it (the emptied sibling stays, its
+        units withdrawn).
+        """
+        if not self.implements(connector, "retire_product"):
+            return False
+        result = self._caller("retire_product", connector)(
+            connector=connector, product=product, remote=remote
+        )
+        return bool(result)
 
     def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
         """Call ``fetch_orders`` on one channel connector."""

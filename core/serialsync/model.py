@@ -96,6 +96,12 @@ class Product(_Frozen):
     ``option_name`` is the name of the option whose values are the serials (``"Serial"``).
     ``units`` lists the units the POS reported in this page; it need not be every unit of the
     product (inventory is fetched by what changed).
+
+    ``part`` is which of the channel's products holds the units: 1 for the product itself,
+    2, 3, … for its *siblings*, which continue it past the channel's per-product capacity
+    (see the ``product_capacity`` hook). A sibling keeps the POS ``sku`` (its units' variant
+    SKUs stay ``SKU|||SERIAL``), carries its own ``title`` (``"Fender Stratocaster (2)"``), and
+    is told apart on the channel by :attr:`listing_sku`.
     """
 
     sku: str
@@ -107,6 +113,19 @@ class Product(_Frozen):
     images: tuple[str, ...] = ()
     attributes: dict[str, str] = Field(default_factory=dict)
     units: tuple[SerializedUnit, ...] = ()
+    part: int = Field(default=1, ge=1)
+
+    @property
+    def listing_sku(self) -> str:
+        """The product-level key of this product on a channel (its product SKU, handle seed).
+
+        The POS SKU for part 1; for a sibling, the SKU, the separator, the part number and the
+        separator again (``"0113942719|||2|||"``). No unit's integration id can ever equal it:
+        a serial never contains the separator.
+        """
+        if self.part == 1:
+            return self.sku
+        return f"{self.sku}|||{self.part}|||"
 
 
 class UnreadableRecord(_Frozen):

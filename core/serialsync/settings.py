@@ -139,6 +139,32 @@ class SyncSettings(BaseModel):
     report_retry_initial: timedelta = timedelta(minutes=1)
     report_retry_max: timedelta = timedelta(hours=1)
     workers: int = Field(default=4, ge=1, le=32, description="channels served side by side")
+    sibling_title: str = Field(
+        default="{title} ({n})",
+        description=(
+            "title of a product continuing a POS product past a channel's per-product limit "
+            "({title}, {sku}, {n}: 2, 3, ...)"
+        ),
+    )
+
+    @field_validator("sibling_title")
+    @classmethod
+    def _formats(cls, value: str) -> str:
+        try:
+            shown = value.format(title="Fender Stratocaster", sku="0113942719", n=2)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"may use only {{title}}, {{sku}} and {{n}} ({type(exc).__name__}: {exc})"
+            ) from None
+        if "{n}" not in value:
+            raise ValueError("must contain {n}: siblings need titles of their own")
+        if not shown.strip():
+            raise ValueError("gives an empty title")
+        return value
+
+    def sibling(self, title: str, sku: str, n: int) -> str:
+        """The title of sibling ``n`` (2, 3, …) of the POS product ``sku`` titled ``title``."""
+        return self.sibling_title.format(title=title, sku=sku, n=n)
 
     @field_validator("serial_pattern")
     @classmethod

@@ -58,6 +58,8 @@ def test_the_specs_are_the_hooks_and_the_registrar() -> None:
         "report_sale",
         "publish_variants",
         "withdraw_units",
+        "product_capacity",
+        "retire_product",
         "fetch_orders",
         "fetch_order",
         "check_connection",

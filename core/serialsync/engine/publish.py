@@ -3,9 +3,10 @@
 For each channel and product, :func:`plan_changes` compares every unit with what the channel
 was last given (the listing) and keeps only the difference: a sellable unit whose content hash
 is unchanged and whose listing is live costs nothing. :func:`publish_channel` sends the
-difference, one ``publish_variants`` call per product, and records each unit's outcome. A
-failure is that unit's alone: it is retried in a later pass and never blocks the others. Each
-product is planned, sent and recorded under its listing lock (see
+difference, one ``publish_variants`` call per product (or per sibling product, past the
+channel's per-product capacity: see :mod:`serialsync.engine.siblings`), and records each
+unit's outcome. A failure is that unit's alone: it is retried in a later pass and never
+blocks the others. Each product is planned, sent and recorded under its listing lock (see
 :class:`~serialsync.engine.context.ListingLocks`), so the order loop's withdrawals
 (:mod:`serialsync.engine.withdraw`) never cross it.
 """
@@ -20,6 +21,14 @@ from dataclasses import replace
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.siblings import (
+    assign_parts,
+    emptied_parts,
+    group_by_part,
+    part_of,
+    sibling,
+    with_part,
+)
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import PermanentRemoteError
 from serialsync.lifecycle import UnitStatus
@@ -185,6 +194,15 @@ def publish_channel(
 ) -> None:
     """Send one channel the difference for each product, and record the outcomes."""
     counts = summary.counts(channel)
+    try:
+        capacity = ctx.plugins.product_capacity(channel)
+    except Exception as exc:  # without it, units could be sent past a product's limit
+        reason = f"{type(exc).__name__}: {exc}"
+        ctx.log(connector=channel, operation="publish").error(
+            "publish.capacity_unknown", error=reason
+        )
+        counts.errors.append(f"product_capacity: {reason}")
+        return
     for done, sku in enumerate(skus, 1):
         ctx.progress("publish", channel, done, len(skus))
         # Planned, sent and recorded under the product's lock: the order loop withdraws a unit
@@ -199,7 +217,10 @@ def publish_channel(
             upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
             counts.unchanged += sum(1 for u in units if is_sellable(u, product)) - upserts
             if planned:
-                send_product(ctx, summary, channel, product, planned, listings)
+                parts = assign_parts(planned, listings, capacity)
+                send_product(ctx, summary, channel, product, planned, listings, parts)
+            if capacity is not None:
+                retire_emptied(ctx, summary, channel, product)
 
 
 def send_product(
@@ -209,18 +230,53 @@ def send_product(
     product: Product,
     planned: list[tuple[ListingChange, str | None]],
     listings: dict[str, ListingRecord],
+    parts: dict[str, int] | None = None,
 ) -> None:
-    """One ``publish_variants`` call for one product's planned changes, and its record."""
-    changes = [change for change, _ in planned]
-    ctx.checkpoint("publish.before_call")
-    try:
-        outcomes = ctx.plugins.publish_variants(channel, product, changes)
-    except Exception as exc:  # one product's failure must not stop the others
-        outcomes = failed_call(ctx, summary, channel, product.sku, changes, exc)
-    ctx.checkpoint("publish.after_call")
-    with ctx.store.transaction():
-        record_outcomes(ctx, summary, channel, planned, outcomes, listings)
-    ctx.checkpoint("publish.recorded")
+    """One ``publish_variants`` call for one product's planned changes, and its record; one
+    call per sibling product when the changes span several (``parts``: each unit's part, by
+    serial; by default the part each unit was listed in)."""
+    if parts is None:
+        parts = assign_parts(planned, listings, None)
+    for part, mine in group_by_part(planned, parts).items():
+        target = sibling(product, part, ctx.sync.sibling_title)
+        changes = [change for change, _ in mine]
+        ctx.checkpoint("publish.before_call")
+        try:
+            outcomes = ctx.plugins.publish_variants(channel, target, changes)
+        except Exception as exc:  # one product's failure must not stop the others
+            outcomes = failed_call(ctx, summary, channel, target.listing_sku, changes, exc)
+        ctx.checkpoint("publish.after_call")
+        with ctx.store.transaction():
+            record_outcomes(ctx, summary, channel, mine, outcomes, listings, part=part)
+        ctx.checkpoint("publish.recorded")
+
+
+def retire_emptied(
+    ctx: EngineContext, summary: PassSummary, channel: str, product: Product
+) -> None:
+    """Retire the sibling products of ``product`` that no unit holds any more; their units'
+    listings forget the ids of the product retired."""
+    listings = ctx.store.listings_of(channel, product.sku)
+    for part, remote in emptied_parts(listings).items():
+        target = sibling(product, part, ctx.sync.sibling_title)
+        try:
+            retired = ctx.plugins.retire_product(channel, target, remote)
+        except Exception as exc:  # tried again next pass; the units are withdrawn already
+            reason = f"{type(exc).__name__}: {exc}"
+            ctx.log(connector=channel, operation="retire_product").warning(
+                "publish.retire_failed", sku=product.sku, part=part, error=reason
+            )
+            summary.counts(channel).errors.append(f"{target.listing_sku}: {reason}")
+            continue
+        if not retired:
+            continue
+        ctx.log(connector=channel, operation="retire_product").info(
+            "publish.sibling_retired", sku=product.sku, part=part
+        )
+        with ctx.store.transaction():
+            for listing in listings.values():
+                if part_of(listing.remote) == part:
+                    ctx.store.put_listing(replace(listing, remote=None))
 
 
 def failed_call(
@@ -248,12 +304,15 @@ def record_outcomes(
     planned: list[tuple[ListingChange, str | None]],
     outcomes: list[PublishOutcome],
     listings: dict[str, ListingRecord],
+    *,
+    part: int | None = None,
 ) -> None:
     """Remember each planned change's outcome as its listing (a missing outcome is a failure).
 
     Call it inside the transaction that records the outcomes; each unit withdrawn is told to
     ``ctx.withdrawn`` once it is written (the oversell window is timed from there).
-    """
+
+    ``part`` is the sibling product the changes were sent to (by default, each unit's own)."""
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="publish")
     withdrawn: list[str] = []
@@ -262,7 +321,9 @@ def record_outcomes(
         outcome = by_serial.pop(change.unit.serial, None)
         if outcome is None:
             outcome = change.failed("the plugin returned no outcome for this unit")
-        record = listing_after(channel, change, digest, outcome, listings.get(change.unit.serial))
+        record = listing_after(
+            channel, change, digest, outcome, listings.get(change.unit.serial), part=part
+        )
         if record.state == ListingState.FAILED:
             counts.failed += 1
             log.warning(
@@ -298,15 +359,18 @@ def listing_after(
     digest: str | None,
     outcome: PublishOutcome,
     previous: ListingRecord | None,
+    *,
+    part: int | None = None,
 ) -> ListingRecord:
-    """What the store remembers of one unit on one channel after a publish's outcome."""
+    """What the store remembers of one unit on one channel after a publish's outcome (with
+    the sibling product it lives in: ``part``, else the one it was listed in)."""
     listing = ListingRecord(
         connector=channel,
         serial=change.unit.serial,
         sku=change.unit.sku,
         state=ListingState.LIVE,
         content_hash=digest,
-        remote=outcome.remote or change.remote,
+        remote=with_part(outcome.remote or change.remote, part or part_of(change.remote) or 1),
     )
     if outcome.result == PublishResult.FAILED:
         return replace(
