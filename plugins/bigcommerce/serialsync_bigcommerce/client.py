@@ -30,6 +30,9 @@ from serialsync_bigcommerce.settings import BigCommerceSettings
 BATCH_LIMIT = 50
 #: Variants (SKUs) one product may hold.
 VARIANT_LIMIT = 600
+#: Values one option may hold (the option values reference); with one "Serial" option, the
+#: units one product holds.
+OPTION_VALUE_LIMIT = 250
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -260,6 +263,28 @@ class BigCommerceClient:
         response = self.http.delete(
             f"/v3/catalog/products/{product_id}/variants/{variant_id}",
             operation="delete_variant",
+        )
+        if response.status_code == 404:
+            return False
+        self.http.raise_for_status(response)
+        return True
+
+    def delete_option_value(self, product_id: int, option_id: int, value_id: int) -> bool:
+        """``DELETE …/options/{id}/values/{id}``; ``False`` when it was already gone."""
+        response = self.http.delete(
+            f"/v3/catalog/products/{product_id}/options/{option_id}/values/{value_id}",
+            operation="delete_option_value",
+        )
+        if response.status_code == 404:
+            return False
+        self.http.raise_for_status(response)
+        return True
+
+    def delete_product(self, product_id: int) -> bool:
+        """``DELETE /v3/catalog/products/{id}`` (its variants and options go with it);
+        ``False`` when it was already gone."""
+        response = self.http.delete(
+            f"/v3/catalog/products/{product_id}", operation="delete_product"
         )
         if response.status_code == 404:
             return False

@@ -13,11 +13,12 @@ from serialsync import (
     OrdersPage,
     Product,
     PublishOutcome,
+    RemoteIds,
     UnreadableRecord,
     hookimpl,
 )
 
-from serialsync_bigcommerce.client import BigCommerceClient
+from serialsync_bigcommerce.client import OPTION_VALUE_LIMIT, BigCommerceClient
 from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page, read_order
 from serialsync_bigcommerce.publish import Publisher
 from serialsync_bigcommerce.settings import BigCommerceSettings
@@ -56,6 +57,22 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
             known_products=self._products,
         )
         return publisher.run(changes)
+
+    @hookimpl
+    def product_capacity(self) -> int:
+        """250 units: one "Serial" option holds at most 250 values (below 600 variants)."""
+        return OPTION_VALUE_LIMIT
+
+    @hookimpl
+    def retire_product(self, product: Product, remote: RemoteIds) -> bool:
+        """``DELETE /v3/catalog/products/{id}`` for an emptied sibling (gone already: done)."""
+        if not remote.product_id or not remote.product_id.isdigit():
+            return False
+        product_id = int(remote.product_id)
+        self.client.delete_product(product_id)
+        self._products.pop(product.listing_sku, None)
+        self.log.info("bigcommerce.product_retired", product_id=product_id, part=product.part)
+        return True
 
     @hookimpl
     def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:

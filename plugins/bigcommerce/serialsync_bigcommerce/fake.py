@@ -10,6 +10,10 @@ What it enforces, as BigCommerce does:
   response in ``X-Rate-Limit-*`` headers, and 429 once spent;
 * SKUs unique store-wide and **case-insensitive** (409 on a duplicate), at most 255 characters;
   product names unique (409);
+* at most **250 values per option** (the option values reference; a 251st is refused with 422
+  in the usual error shape, whether it comes in a product create, an option create or an option
+  update; *unsure*: the exact title, which the reference does not give); a deleted variant's
+  value stays until it is deleted (``DELETE …/options/{id}/values/{id}``);
 * at most **600 variants per product**; at most **50 items per** ``PUT /v3/catalog/variants``
   (413), whose answer is 200, 207 (partial) or 422 with ``batch_errors``;
 * a variant's one image as ``image_url``, accepted in the product create's variants, in the
@@ -40,6 +44,7 @@ from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
 
 MAX_BATCH = 50
 MAX_VARIANTS = 600
+MAX_OPTION_VALUES = 250
 MAX_SKU = 255
 MAX_ORDERS_PAGE = 250
 _ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
@@ -88,6 +93,16 @@ class _Error(Exception):
             "type": _ERROR_TYPE,
             "errors": self.errors,
         }
+
+
+def _check_value_count(option: str, count: int) -> None:
+    """422 when an option would hold more values than BigCommerce allows."""
+    if count > MAX_OPTION_VALUES:
+        raise _Error(
+            422,
+            f"An option can have at most {MAX_OPTION_VALUES} option values",
+            {"option_values": f"option {option!r} would have {count} values"},
+        )
 
 
 def _rfc2822(stamp: float) -> str:
@@ -394,6 +409,12 @@ class FakeBigCommerce(FakeChannel):
             ("PUT", r"/v3/catalog/products/(\d+)", self._update_product),
             ("POST", r"/v3/catalog/products/(\d+)/options", self._create_option),
             ("PUT", r"/v3/catalog/products/(\d+)/options/(\d+)", self._update_option),
+            ("DELETE", r"/v3/catalog/products/(\d+)", self._delete_product),
+            (
+                "DELETE",
+                r"/v3/catalog/products/(\d+)/options/(\d+)/values/(\d+)",
+                self._delete_option_value,
+            ),
             ("DELETE", r"/v3/catalog/products/(\d+)/variants/(\d+)", self._delete_variant),
             ("POST", r"/v3/catalog/products/(\d+)/variants/(\d+)/image", self._variant_image),
             ("GET", r"/v3/catalog/variants", self._list_variants),
@@ -619,6 +640,13 @@ class FakeBigCommerce(FakeChannel):
                     raise _Error(422, "option_values need option_display_name and label")
         if conflicts:
             raise _Error(409, "Sku is not unique", conflicts)
+        labels: dict[str, set[str]] = {}
+        for item in variants:
+            for value in item.get("option_values") or []:
+                option_name = str(value["option_display_name"]).casefold()
+                labels.setdefault(option_name, set()).add(str(value["label"]).casefold())
+        for option_name, named in labels.items():
+            _check_value_count(option_name, len(named))
         product = {
             "id": self._next_id(),
             "name": name,
@@ -651,6 +679,7 @@ class FakeBigCommerce(FakeChannel):
             raise _Error(422, "display_name and at least one option value are required")
         if len({label.casefold() for label in labels}) != len(labels):
             raise _Error(422, "Option value labels must be unique")
+        _check_value_count(str(body["display_name"]), len(labels))
         for label in labels:
             self._option_value(product, str(body["display_name"]), label)
         option = next(
@@ -673,6 +702,7 @@ class FakeBigCommerce(FakeChannel):
             labels = [str(v.get("label", "")).casefold() for v in listed]
             if len(set(labels)) != len(labels) or "" in labels:
                 raise _Error(422, "Option value labels must be unique and not empty")
+            _check_value_count(option["display_name"], len(labels))
             by_id = {v["id"]: v for v in option["option_values"]}
             kept: list[dict[str, Any]] = []
             for i, value in enumerate(listed):
@@ -698,6 +728,41 @@ class FakeBigCommerce(FakeChannel):
         if body.get("display_name"):
             option["display_name"] = str(body["display_name"])
         return 200, {"data": option, "meta": {}}
+
+    def _delete_product(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        for vid in [v["id"] for v in self.variants.values() if v["product_id"] == product_id]:
+            del self.variants[vid]
+        for option_id in product["option_ids"]:
+            self.options.pop(option_id, None)
+        del self.products[product_id]
+        return 204, None
+
+    def _delete_option_value(
+        self,
+        request: httpx.Request,
+        query: dict[str, str],
+        product_id: int,
+        option_id: int,
+        value_id: int,
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        option = self.options.get(option_id)
+        if option is None or option_id not in product["option_ids"]:
+            raise _Error(404, f"Option {option_id} not found")
+        if not any(v["id"] == value_id for v in option["option_values"]):
+            raise _Error(404, f"Option value {value_id} not found")
+        option["option_values"] = [v for v in option["option_values"] if v["id"] != value_id]
+        # A value's variants go with it.
+        for vid in [
+            v["id"]
+            for v in self.variants.values()
+            if any(ov["id"] == value_id for ov in v["option_values"])
+        ]:
+            del self.variants[vid]
+        return 204, None
 
     def _delete_variant(
         self, request: httpx.Request, query: dict[str, str], product_id: int, variant_id: int

@@ -249,7 +249,8 @@ def new_product(
     body: dict[str, Any] = {
         "name": name,
         "type": "physical",
-        "sku": product.sku,
+        # A sibling product (part 2, 3, …) is told apart by its own product-level SKU.
+        "sku": product.listing_sku,
         "price": float(product.price),
         "weight": 0,
         "description": product.description,
@@ -327,6 +328,8 @@ class RemoteVariant:
     price: float | None
     inventory_level: int
     image_url: str
+    #: The ids of its option values (its serial's value).
+    option_value_ids: tuple[int, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RemoteVariant:
@@ -339,6 +342,9 @@ class RemoteVariant:
             price=float(price) if price is not None else None,
             inventory_level=int(data.get("inventory_level") or 0),
             image_url=str(data.get("image_url") or ""),
+            option_value_ids=tuple(
+                int(v["id"]) for v in data.get("option_values") or () if v.get("id") is not None
+            ),
         )
 
 

@@ -30,11 +30,13 @@ product lookup, or, when it lives on another product, after the platform's 409 b
 adopted: this plugin always writes the exact id, so such a variant was written by someone else
 for what may be another unit; the unit fails with code ``sku-case-conflict``.
 
-The 600-variants-per-product limit is **refused, not split**: units that would take a product
-past 600 variants fail with code ``variant-limit`` (``retryable=False``). Splitting would invent
-a second product the POS does not know, with its own name and SKU, and scatter one POS SKU over
-several storefront pages; an operator should split the POS SKU instead, or use
-``withdraw_mode = "delete"`` so sold units stop taking room.
+Capacity: one "Serial" option holds at most **250 values** (below the 600-variant cap), so a
+product holds at most :data:`~serialsync_bigcommerce.client.OPTION_VALUE_LIMIT` units; the
+connector says so through ``product_capacity`` and the host continues the POS product in
+sibling products (``product.part`` > 1, product SKU ``product.listing_sku``). When a product
+is full of withdrawn units' leftovers (variants at stock 0, each holding a value), those are
+deleted with their values to make room; a unit that still finds no room fails, retryable.
+A deleted variant's option value is deleted with it, so values never go stale.
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ from serialsync import (
 from serialsync_bigcommerce import mapping
 from serialsync_bigcommerce.client import (
     BATCH_LIMIT,
-    VARIANT_LIMIT,
+    OPTION_VALUE_LIMIT,
     BatchResult,
     BigCommerceClient,
     chunks,
 )
-from serialsync_bigcommerce.mapping import RemoteProduct, RemoteVariant
+from serialsync_bigcommerce.mapping import RemoteOption, RemoteProduct, RemoteVariant
 
 SKU_LIMIT = CHANNEL_SKU_LIMITS["bigcommerce"]
 _PRICE_TOLERANCE = 0.005
@@ -158,6 +160,8 @@ class Publisher:
         self.outcomes: dict[int, PublishOutcome] = {}
         #: index of a change repeated in the call -> index of its first occurrence
         self._repeats: dict[int, int] = {}
+        #: the integration ids this call is about (never reclaimed as leftovers)
+        self._named: set[str] = set()
 
     @property
     def product(self) -> Product:
@@ -171,6 +175,7 @@ class Publisher:
     def run(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Apply ``changes``; exactly one outcome per change, in the same order."""
         works = self._validate(changes)
+        self._named = {w.iid for w in works}
         direct = [w for w in works if _ids(w.change.remote) is not None]
         resolve = [w for w in works if _ids(w.change.remote) is None]
         if direct:
@@ -279,16 +284,15 @@ class Publisher:
     # -- lookup, adopt, create -------------------------------------------------------------
 
     def _resolve(self, works: list[_Work], *, hint: int | None) -> None:
-        hint = hint if hint is not None else self.known_products.get(self.product.sku)
+        key = self.product.listing_sku
+        hint = hint if hint is not None else self.known_products.get(key)
         record = self.client.product(hint) if hint is not None else None
-        if record is not None and str(record.get("sku", "")).casefold() != (
-            self.product.sku.casefold()
-        ):
+        if record is not None and str(record.get("sku", "")).casefold() != key.casefold():
             # The ids led to another product: a unit adopted where a 409 found it.
             record = None
         optimistic = hint is None and all(w.change.action is ListingAction.UPSERT for w in works)
         if record is None and not optimistic:
-            record = self.client.product_by_sku(self.product.sku)
+            record = self.client.product_by_sku(key)
         if record is None:
             # Nothing known of this product: most likely new, so try to create it with all
             # its units in one request; a 409 on its SKU sends us to the existing one.
@@ -297,7 +301,7 @@ class Publisher:
                 return
             record, works = found
         remote = RemoteProduct.from_json(record)
-        self.known_products[self.product.sku] = remote.id
+        self.known_products[key] = remote.id
         if remote.inventory_tracking != "variant":
             # Made by hand, perhaps: without per-variant tracking, stock 0 withdraws nothing
             # and a sold unit stays buyable. One write puts it right before anything else.
@@ -351,11 +355,30 @@ class Publisher:
 
     def _create_items(self, remote: RemoteProduct, works: list[_Work]) -> list[_Item]:
         """Batch-create items for units new to an existing product (option values first)."""
-        works = self._within_limit(works, already=len(remote.variants), product_id=remote.id)
         if not works:
             return []
         name = self.product.option_name
         option = remote.option(name)
+        held = len(option.values) if option is not None else 0
+        new_labels = {w.unit_serial.casefold() for w in works} - set(
+            option.values if option is not None else ()
+        )
+        if held + len(new_labels) > OPTION_VALUE_LIMIT:
+            freed = self._reclaim(remote, option, held + len(new_labels) - OPTION_VALUE_LIMIT)
+            if freed:
+                record = self.client.product(remote.id)
+                if record is not None:
+                    remote = RemoteProduct.from_json(record)
+                    option = remote.option(name)
+                    held = len(option.values) if option is not None else 0
+        works = self._within_limit(
+            works,
+            already=held,
+            product_id=remote.id,
+            labels=option.values if option is not None else {},
+        )
+        if not works:
+            return []
         wanted = [w.unit_serial for w in works]
         if option is None:
             created = self.client.create_option(remote.id, name, wanted)
@@ -391,22 +414,66 @@ class Publisher:
         return items
 
     def _within_limit(
-        self, works: list[_Work], *, already: int, product_id: int | None
+        self,
+        works: list[_Work],
+        *,
+        already: int,
+        product_id: int | None,
+        labels: Mapping[str, int] | None = None,
     ) -> list[_Work]:
-        room = max(VARIANT_LIMIT - already, 0)
-        for work in works[room:]:
+        """The works that fit beside ``already`` values (a serial among ``labels`` has its
+        value already); the rest fail, retryable (the host places at most the capacity in one
+        product, so only a product filled behind its back gets here)."""
+        room = max(OPTION_VALUE_LIMIT - already, 0)
+        fits: list[_Work] = []
+        over: list[_Work] = []
+        for work in works:
+            if labels is not None and work.unit_serial.casefold() in labels:
+                fits.append(work)
+            elif room > 0:
+                room -= 1
+                fits.append(work)
+            else:
+                over.append(work)
+        for work in over:
             where = f"product {product_id}" if product_id is not None else "the new product"
             self._fail(
                 work.index,
                 work.change,
-                f"BigCommerce allows {VARIANT_LIMIT} variants per product and {where} "
-                f"(SKU {self.product.sku!r}) would exceed it; the unit is refused, not split "
-                "onto another product: split the POS SKU, or withdraw sold units by deleting "
-                "them (withdraw_mode = 'delete')",
-                code="variant-limit",
-                retryable=False,
+                f"{where} ({self.product.listing_sku!r}) already holds {already} of the "
+                f"{OPTION_VALUE_LIMIT} values BigCommerce allows in one option",
+                code="product-full",
+                retryable=True,
             )
-        return works[:room]
+        return fits
+
+    def _reclaim(self, remote: RemoteProduct, option: RemoteOption | None, needed: int) -> int:
+        """Delete up to ``needed`` withdrawn leftovers (variants at stock 0, not named in this
+        call) with their option values; returns how many values were freed."""
+        if option is None or needed <= 0:
+            return 0
+        named = {w.casefold() for w in self._named}
+        freed = 0
+        for variant in remote.variants:
+            if freed >= needed:
+                break
+            if variant.inventory_level > 0 or variant.sku.casefold() in named:
+                continue
+            try:
+                self.client.delete_variant(remote.id, variant.id)
+                for value_id in variant.option_value_ids:
+                    self.client.delete_option_value(remote.id, option.id, value_id)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                self.log.warning(
+                    "bigcommerce.reclaim_failed", variant_id=variant.id, error=str(exc)
+                )
+                continue
+            freed += 1
+        if freed:
+            self.log.info("bigcommerce.reclaimed", product_id=remote.id, variants=freed)
+        return freed
 
     def _create_product(self, works: list[_Work]) -> tuple[dict[str, Any], list[_Work]] | None:
         """Create the product with its units; or, if it exists after all, return it.
@@ -464,7 +531,7 @@ class Publisher:
                 self._adopt(named)
                 upserts = [w for w in upserts if w not in named]
                 continue
-            existing = self.client.product_by_sku(self.product.sku)
+            existing = self.client.product_by_sku(self.product.listing_sku)
             if existing is not None:
                 return existing, upserts
             if name == self.product.title and "name" in text:
@@ -496,7 +563,7 @@ class Publisher:
 
     def _created(self, works: list[_Work], data: Mapping[str, Any]) -> None:
         product_id = int(data["id"])
-        self.known_products[self.product.sku] = product_id
+        self.known_products[self.product.listing_sku] = product_id
         variants = data.get("variants")
         if not variants:
             record = self.client.product(product_id) or {}
@@ -564,8 +631,10 @@ class Publisher:
         """Send the items: deletes one by one, the rest in batches of 50."""
         left = _Round()
         if self.withdraw_mode == "delete":
-            for item in [i for i in items if i.kind == "withdraw"]:
+            deletes = [i for i in items if i.kind == "withdraw"]
+            for item in deletes:
                 self._delete(item)
+            self._sweep_values({i.product_id for i in deletes})
             items = [i for i in items if i.kind != "withdraw"]
         while items:
             # Items whose image alone was refused go round once more, without it.
@@ -582,6 +651,30 @@ class Publisher:
                 again += self._read_batch(batch, result, left)
             items = again
         return left
+
+    def _sweep_values(self, product_ids: set[int]) -> None:
+        """Delete the serial option's values no variant uses any more (BigCommerce keeps a
+        value when its variant is deleted, and a product holds only 250 of them): one read
+        per product, one request per stale value."""
+        for product_id in sorted(product_ids):
+            try:
+                record = self.client.product(product_id)
+                if record is None:
+                    continue
+                remote = RemoteProduct.from_json(record)
+                option = remote.option(self._product.option_name if self._product else "Serial")
+                if option is None:
+                    continue
+                used = {v for variant in remote.variants for v in variant.option_value_ids}
+                for value_id in sorted(set(option.values.values()) - used):
+                    self.client.delete_option_value(product_id, option.id, value_id)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                # The units are withdrawn; a stale value is swept by the next delete.
+                self.log.warning(
+                    "bigcommerce.value_sweep_failed", product_id=product_id, error=str(exc)
+                )
 
     def _delete(self, item: _Item) -> None:
         variant_id = int(item.body["id"])

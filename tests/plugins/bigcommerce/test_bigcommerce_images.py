@@ -73,7 +73,7 @@ def by_serial(outcomes: list[PublishOutcome]) -> dict[str, dict[str, str]]:
     return {o.serial: o.remote.extra for o in outcomes if o.remote is not None}
 
 
-@pytest.mark.parametrize("count", [1, 20, 600])
+@pytest.mark.parametrize("count", [1, 20, 250])
 def test_new_product_with_n_pictured_units_costs_exactly_one_request(fake, recorded, count):
     batch = pictured(count)
     outcomes = recorded.publish_variants(product=product(), changes=upserts(batch))
