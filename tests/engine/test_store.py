@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 from serialsync import SchemaVersionError, SerializedUnit, StoreError, UnitStatus
+from serialsync.lifecycle import MoveBasis
 from serialsync.store import SQLiteStore
-from serialsync.store.schema import LATEST_VERSION
+from serialsync.store.schema import LATEST_VERSION, MIGRATIONS
 
 
 def test_created_on_first_use_in_wal_mode(tmp_path) -> None:
@@ -61,3 +62,27 @@ def test_quarantine_counts_repeats(tmp_path) -> None:
                 store.quarantine(kind="order", key="shop:1", connector="shop", reason="bad")
         [record] = store.quarantined()
         assert record.count == 3 and record.reason == "bad"
+
+
+def test_a_store_of_schema_1_gains_each_moves_basis_and_keeps_its_history(tmp_path) -> None:
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    db.execute(
+        "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
+        "source_ref) VALUES ('1', 'A', 'in_stock', 'sold', '2026-11-23T10:00:00+00:00', "
+        "'sold online', 'channel', 'shop:order/1')"
+    )
+    db.commit()
+    db.close()
+
+    with SQLiteStore.open(path) as store:
+        assert store.schema_version == LATEST_VERSION
+        [old] = store.history("1")
+    assert (old.from_status, old.to_status, old.basis) == (
+        UnitStatus.IN_STOCK,
+        UnitStatus.SOLD,
+        MoveBasis.TABLE,
+    )
