@@ -33,7 +33,7 @@ from serialsync.manager import PluginManager
 from serialsync.model import Order, UnreadableRecord
 from serialsync.settings import Settings, SyncSettings
 from serialsync.store import OutboxState, SQLiteStore, Store
-from serialsync.store.sqlite import utcnow
+from serialsync.store.sql import utcnow
 
 
 class Host:
