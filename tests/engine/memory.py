@@ -212,6 +212,8 @@ class MemoryChannel(_Persisted):
         self.page_size = page_size
         self.clock = T0
         self.refuse: dict[str, str] = {}  # serial -> error code the platform answers
+        #: Raised, one per call, by the next fetch_orders calls (a channel that cannot answer).
+        self.fetch_failures: list[Exception] = []
 
     @property
     def variants(self) -> dict[str, dict[str, Any]]:
@@ -316,6 +318,8 @@ class MemoryChannel(_Persisted):
 
     @hookimpl
     def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
+        if self.fetch_failures:
+            raise self.fetch_failures.pop(0)
         found = sorted(
             (
                 o

@@ -141,11 +141,17 @@ def test_another_store_put_in_its_place_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere" / "state.db"
     with SQLiteStore.open(other) as store:
         add_units(store, 1)
+    with SQLiteStore.open(other) as store, store.transaction():
+        store.set_cursor("shop", "orders", "2026-11-01T00:00:00+00:00")
+        store.set_cursor("aim", "inventory", "2026-11-01T00:00:00+00:00")
     shutil.copy(other, path)
     with pytest.raises(StoreError, match="not the one serialsync last used here"):
         SQLiteStore.open(path)
     with SQLiteStore.open(path, new=True) as accepted:
         assert len(accepted.all_units()) == 1
+        # Accepted as a new store: every channel's recent orders are read again first.
+        assert accepted.get_cursor("shop", "orders") is None
+        assert accepted.get_cursor("aim", "inventory") is not None
     SQLiteStore.open(path).close()
 
 

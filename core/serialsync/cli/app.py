@@ -1,6 +1,6 @@
 """The ``serialsync`` command: one Typer app, its commands, and how errors become exit codes.
 
-Exit codes (also in ``serialsync run --help`` and docs/operators.md), each failure one clear
+Exit codes (also in ``serialsync run --help`` and the README), each failure one clear
 line on stderr, never a traceback:
 
 * 0 ok;

@@ -119,6 +119,8 @@ class SQLiteStore(SQLStore):
                 db.execute("PRAGMA foreign_keys=ON")
                 store._migrate()
                 identity = store._claim_identity(stored or new_store_id())
+                if new and marker and stored is not None and stored != marker:
+                    store._forget_order_cursors()
             if marker != identity:
                 write_marker(real, identity)
         except BaseException:
@@ -228,6 +230,13 @@ class SQLiteStore(SQLStore):
                 return str(row["value"])
             self._db.execute("INSERT INTO meta (key, value) VALUES ('store_id', ?)", (identity,))
         return identity
+
+    def _forget_order_cursors(self) -> None:
+        """Have every channel's orders read again from the look-back window before anything
+        is published there (an older copy accepted with ``--new-store``: the units sold since
+        it was taken are in stock in it). The stream name is the engine's ``ORDERS_STREAM``."""
+        with self.transaction():
+            self._db.execute("DELETE FROM cursors WHERE stream = 'orders'")
 
     def _migrate(self) -> None:
         with self.transaction():
