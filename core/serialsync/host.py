@@ -31,6 +31,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.errors import ConfigurationError, SerialsyncError
 from serialsync.manager import PluginManager
 from serialsync.model import Order, UnreadableRecord
+from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.settings import Settings, SyncSettings
 from serialsync.store import OutboxState, SQLiteStore, Store
 from serialsync.store.sql import utcnow
@@ -169,6 +170,12 @@ class Host:
         record = self.store.get_quarantined(record_id)
         if record is None:
             return "not found"
+        if record.kind == DISCREPANCY:
+            serial = record.key.rpartition("|||")[2]
+            return (
+                f"a discrepancy is settled by a person: check the unit, then `serialsync serials "
+                f"restock {serial}`; or it settles when the POS shows the unit sold again"
+            )
         if record.kind != "order":
             return (
                 f"a quarantined {record.kind} is processed again when its source sends it again "

@@ -118,6 +118,28 @@ def test_serials_show_tells_the_whole_story(traded: CliWorld):
         assert text in human.stdout
 
 
+def test_serials_show_marks_a_status_the_pos_asserted(synced: CliWorld):
+    pos = synced.pos()
+    pos.set_unit(SKU_B, SERIALS_B[0], status="defective")
+    assert synced.invoke("run", "--once").exit_code == 0
+
+    data = synced.json("serials", "show", SERIALS_B[0])
+
+    assert [(m["from"], m["to"], m["basis"]) for m in data["moves"]] == [
+        ("in_stock", "in_stock", "asserted"),
+        ("in_stock", "defective", "asserted"),  # one move, no invented sale before it
+    ]
+    human = synced.invoke("serials", "show", SERIALS_B[0])
+    assert "(asserted)" in human.stdout
+
+
+def test_serials_restock_without_a_discrepancy_is_refused(traded: CliWorld):
+    result = traded.invoke("serials", "restock", SOLD)
+    assert result.exit_code == 1
+    assert "has no discrepancy" in result.stderr
+    assert traded.json("serials", "show", SOLD)["status"] == "sold"
+
+
 def test_serials_show_of_an_unknown_serial_exits_1(traded: CliWorld):
     result = traded.invoke("serials", "show", "NOPE123")
     assert result.exit_code == 1

@@ -308,10 +308,13 @@ def test_a_reported_sale_the_pos_shows_available_again_is_a_discrepancy_until_re
         assert [d["key"] for d in shown] == [unit]
         assert "available again" in shown[0]["explanation"]
         listing = world.cli("quarantine", "list", "--json")
-        assert any(
-            r["kind"] == "discrepancy" and r["key"] == unit
+        [row] = [
+            r
             for r in json.loads(listing.stdout)["quarantine"]
-        )
+            if r["kind"] == "discrepancy" and r["key"] == unit
+        ]
+        retry = world.cli("quarantine", "retry", str(row["id"]))
+        assert retry.exit_code == 1 and "serials restock RET01" in retry.stdout
         text = world.cli("status")
         assert "discrepancies" in text.stdout and "RET-1|||RET01" in text.stdout
 
