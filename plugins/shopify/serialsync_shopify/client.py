@@ -263,6 +263,11 @@ class ShopifyClient:
         )
         return dict(data.get("productVariantsBulkUpdate") or {})
 
+    def product_delete(self, product_id: str) -> dict[str, Any]:
+        """``productDelete`` payload."""
+        data = self.execute("ProductDelete", {"input": {"id": product_id}})
+        return dict(data.get("productDelete") or {})
+
     def variants_delete(self, product_id: str, variant_ids: list[str]) -> dict[str, Any]:
         """``productVariantsBulkDelete`` payload."""
         data = self.execute("VariantsDelete", {"productId": product_id, "variantsIds": variant_ids})

@@ -18,6 +18,7 @@ from serialsync import (
     Product,
     PublishOutcome,
     PublishResult,
+    RemoteIds,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
@@ -116,6 +117,27 @@ class ShopifyConnector(Connector[ShopifySettings]):
             },
         )
         return outcomes
+
+    @hookimpl
+    def product_capacity(self) -> int:
+        """The shop's ``resourceLimits.maxProductVariants`` (2,048 by default), read once."""
+        return self.shop_context().max_variants
+
+    @hookimpl
+    def retire_product(self, product: Product, remote: RemoteIds) -> bool:
+        """``productDelete`` of an emptied sibling (a product already gone counts as done)."""
+        if not remote.product_id:
+            return False
+        payload = self.client.product_delete(remote.product_id)
+        errors = payload.get("userErrors") or []
+        if errors and not any("not exist" in str(e.get("message")) for e in errors):
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            raise PermanentRemoteError(
+                f"Shopify refused to delete product {remote.product_id}: {messages}",
+                connector=self.name,
+            )
+        self.log.info("shopify.product_retired", product_id=remote.product_id, part=product.part)
+        return True
 
     @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:

@@ -235,6 +235,16 @@ mutation WebhookSubscriptionDelete($id: ID!) {
 }
 """
 
+# An emptied sibling product (part 2, 3, …) is deleted: orders keep their lines' SKUs.
+PRODUCT_DELETE_DOCUMENT = """
+mutation ProductDelete($input: ProductDeleteInput!) {
+  productDelete(input: $input, synchronous: true) {
+    deletedProductId
+    userErrors { field message }
+  }
+}
+"""
+
 #: Every document the plugin sends, by operation name.
 DOCUMENTS: dict[str, str] = {
     "ShopContext": SHOP_CONTEXT_DOCUMENT,
@@ -249,6 +259,7 @@ DOCUMENTS: dict[str, str] = {
     "VariantsUpdate": VARIANTS_BULK_UPDATE_DOCUMENT,
     "VariantsDelete": VARIANTS_BULK_DELETE_DOCUMENT,
     "StockSet": INVENTORY_SET_DOCUMENT,
+    "ProductDelete": PRODUCT_DELETE_DOCUMENT,
     "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS_DOCUMENT,
     "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE_DOCUMENT,
     "WebhookSubscriptionDelete": WEBHOOK_SUBSCRIPTION_DELETE_DOCUMENT,
@@ -276,6 +287,7 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "VariantsUpdate": (11, 0, None),
     "VariantsDelete": (11, 0, None),
     "StockSet": (12, 0, None),
+    "ProductDelete": (11, 0, None),
     "WebhookSubscriptions": (2, 1, "first"),
     "WebhookSubscriptionCreate": (11, 0, None),
     "WebhookSubscriptionDelete": (10, 0, None),

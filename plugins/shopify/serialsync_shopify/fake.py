@@ -403,6 +403,7 @@ class FakeShopify(FakeChannel):
                 "productVariantsBulkCreate": self.catalog.bulk_create,
                 "productVariantsBulkUpdate": self.catalog.bulk_update,
                 "productVariantsBulkDelete": self.catalog.bulk_delete,
+                "productDelete": self.catalog.product_delete,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,
             }

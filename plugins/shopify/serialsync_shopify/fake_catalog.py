@@ -305,6 +305,10 @@ class Catalog:
         elif identifier.get("handle"):
             existing = self.product_by_handle(identifier["handle"])
         variants_in = list(data.get("variants") or [])
+        # Every input list holds at most 250 entries (productSet's variants: the variant cap).
+        _check_size(list(data.get("files") or []), ["input", "files"])
+        _check_size(list(data.get("metafields") or []), ["input", "metafields"])
+        _check_size(list(data.get("productOptions") or []), ["input", "productOptions"])
         if len(variants_in) > self.max_variants:
             raise _UserErrorsError(
                 [
@@ -456,6 +460,7 @@ class Catalog:
         """The ``productVariantsBulkCreate`` mutation: all or nothing."""
         variants_in = list(args.get("variants") or [])
         _check_size(variants_in, ["variants"])
+        _check_size(list(args.get("media") or []), ["media"])
         product = self.products.get(str(args.get("productId")))
         if product is None:
             return {**_product_missing(), "productVariants": None}
@@ -644,6 +649,20 @@ class Catalog:
         gone = set(ids)
         product.variant_ids = [v for v in product.variant_ids if v not in gone]
         return {"product": self.product_view(product.id), "userErrors": []}
+
+    def product_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productDelete`` mutation (synchronous): the product and its variants."""
+        product_id = str((args.get("input") or {}).get("id") or "")
+        product = self.products.get(product_id)
+        if product is None:
+            return {
+                "deletedProductId": None,
+                "userErrors": [_user_error(["id"], "Product does not exist", None)],
+            }
+        for variant_id in list(product.variant_ids):
+            self._drop_variant(variant_id)
+        del self.products[product_id]
+        return {"deletedProductId": product_id, "userErrors": []}
 
     def set_quantities(self, args: dict[str, Any], key: Any) -> dict[str, Any]:
         """The ``inventorySetQuantities`` mutation under its ``@idempotent`` key."""

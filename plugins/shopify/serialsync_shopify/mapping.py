@@ -80,7 +80,8 @@ def product_set_input(
                 "namespace": METAFIELD_NAMESPACE,
                 "key": METAFIELD_KEY,
                 "type": "single_line_text_field",
-                "value": product.sku,
+                # A sibling (part 2, 3, …) is marked with its own key.
+                "value": product.listing_sku,
             }
         ],
         "productOptions": [

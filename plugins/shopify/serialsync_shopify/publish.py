@@ -59,6 +59,7 @@ from serialsync_shopify.outcomes import (
 _LOOKUP_IDS = 250  # remembered variant ids re-read per query (cost 3 each)
 _VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
 _STOCK_REASON = "correction"
+_INPUT_LIMIT = 250  # entries in any input list (MAX_INPUT_SIZE_EXCEEDED beyond)
 
 
 @dataclass(frozen=True)
@@ -195,14 +196,15 @@ class Publisher:
         self, product: Product, changes: list[ListingChange], shop: ShopContext
     ) -> list[PublishOutcome]:
         results: dict[int, PublishOutcome] = {}
-        handle = mapping.handle_for(product.sku)
+        handle = mapping.handle_for(product.listing_sku)
         found, product_node = self._look_up(product, changes, handle)
         if product_node is not None:
             owner = ((product_node.get("metafield") or {}) or {}).get("value")
-            if owner != product.sku:
+            if owner != product.listing_sku:
                 reason = (
                     f"the Shopify product with handle {handle!r} does not belong to POS SKU "
-                    f"{product.sku!r} (its serialsync.pos_sku metafield is {owner!r}); rename "
+                    f"{product.listing_sku!r} (its serialsync.pos_sku metafield is {owner!r}); "
+                    "rename "
                     "that product's handle or remove it"
                 )
                 return [failed(c, reason, "HANDLE_TAKEN", retryable=False) for c in changes]
@@ -427,11 +429,24 @@ class Publisher:
             for change in creates[room:]:
                 done(change, failed(change, reason, "VARIANT_LIMIT", retryable=True))
             creates = creates[:room]
-        for batch in batches(creates, self.batch_size):
+        first = self.batch_size
+        if product_id is None:
+            # productSet's files list (the product's images and each unit's first image)
+            # holds at most 250 entries like every input list: the first batch leaves room
+            # for the product's own images; later batches go by productVariantsBulkCreate.
+            first = max(1, min(self.batch_size, _INPUT_LIMIT - len(product.images)))
+        if product_id is None and creates:
+            product_id = self._create_product(product, handle, creates[:first], shop, done)
+            creates = creates[first:]
             if product_id is None:
-                product_id = self._create_product(product, handle, batch, shop, done)
-            else:
-                self._create_variants(product, product_id, batch, shop, done)
+                reason = "the product could not be created with its first units"
+                for change in creates:
+                    done(change, failed(change, reason, "PRODUCT_NOT_CREATED", retryable=True))
+                return
+        if product_id is None:
+            return
+        for batch in batches(creates, self.batch_size):
+            self._create_variants(product, product_id, batch, shop, done)
 
     def _create_product(
         self,

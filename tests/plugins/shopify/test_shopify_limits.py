@@ -1,0 +1,96 @@
+"""Shopify's limits: input lists of at most 250 entries (productSet's files among them), the
+shop's maxProductVariants as the product capacity, and emptied siblings deleted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from serialsync import Product, PublishResult, SerializedUnit
+
+from .conftest import make_connector, upserts
+
+SKU = "0113942719"
+
+
+def _pictured(count: int, prefix: str = "US") -> list[SerializedUnit]:
+    return [
+        SerializedUnit(
+            sku=SKU,
+            serial=f"{prefix}{210000000 + i}",
+            images=(f"https://img.example/{prefix}{i}.jpg",),
+        )
+        for i in range(count)
+    ]
+
+
+def _product(images: tuple[str, ...] = ("https://img.example/product.jpg",)) -> Product:
+    return Product(sku=SKU, title="Les Paul Standard", price=Decimal("199.00"), images=images)
+
+
+def test_fake_refuses_a_product_set_with_251_files_as_shopify_does(shop, clock):
+    connector = make_connector(shop, clock)
+    files = [
+        {"originalSource": f"https://img.example/{i}.jpg", "contentType": "IMAGE"}
+        for i in range(251)
+    ]
+    body = {
+        "query": "mutation M($input: ProductSetInput!) { productSet(input: $input) "
+        "{ product { id } userErrors { field message code } } }",
+        "variables": {"input": {"title": "Too many files", "files": files}},
+    }
+    response = connector.client.http.post(connector.settings.graphql_path, json=body)
+    errors = response.json()["errors"]
+    assert errors[0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert "251" in errors[0]["message"]
+    assert shop.catalog.products == {}
+
+
+def test_250_pictured_units_and_a_product_image_are_all_listed_with_their_photos(shop, clock):
+    connector = make_connector(shop, clock)
+    stock = _pictured(250)
+    outcomes = connector.publish_variants(_product(), upserts(stock))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    created = next(iter(shop.catalog.products.values()))
+    assert len(created.variant_ids) == 250
+    # Every unit's photo reached the product: 249 with productSet, 1 with the bulk create.
+    assert set(created.media) >= {u.images[0] for u in stock}
+
+
+def test_product_capacity_is_the_shops_max_product_variants(shop, clock):
+    shop.max_variants = 300
+    assert make_connector(shop, clock).product_capacity() == 300
+
+
+def test_a_sibling_is_its_own_product_and_retire_deletes_it(shop, clock):
+    connector = make_connector(shop, clock)
+    connector.publish_variants(_product(), upserts(_pictured(2)))
+    sibling = _product().model_copy(update={"part": 2, "title": "Les Paul Standard (2)"})
+    made = connector.publish_variants(sibling, upserts(_pictured(2, prefix="SB")))
+    assert {o.result for o in made} == {PublishResult.CREATED}
+    titles = sorted(p.title for p in shop.catalog.products.values())
+    assert titles == ["Les Paul Standard", "Les Paul Standard (2)"]
+    remote = made[0].remote
+    assert remote is not None
+    assert connector.retire_product(sibling, remote) is True
+    assert [p.title for p in shop.catalog.products.values()] == ["Les Paul Standard"]
+    assert connector.retire_product(sibling, remote) is True  # gone already
+
+
+@pytest.mark.parametrize("count", [251])
+def test_fake_refuses_bulk_create_media_past_250(shop, clock, count):
+    connector = make_connector(shop, clock)
+    connector.publish_variants(_product(), upserts(_pictured(1)))
+    product_id = next(iter(shop.catalog.products))
+    media = [
+        {"originalSource": f"https://img.example/m{i}.jpg", "mediaContentType": "IMAGE"}
+        for i in range(count)
+    ]
+    body = {
+        "query": "mutation M($p: ID!, $v: [ProductVariantsBulkInput!]!, $m: [CreateMediaInput!])"
+        " { productVariantsBulkCreate(productId: $p, variants: $v, media: $m)"
+        " { productVariants { id } userErrors { field message code } } }",
+        "variables": {"p": product_id, "v": [], "m": media},
+    }
+    response = connector.client.http.post(connector.settings.graphql_path, json=body)
+    assert response.json()["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
