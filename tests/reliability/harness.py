@@ -46,6 +46,8 @@ from tests.history import assert_history_follows_the_lifecycle
 CHANNELS = ("bigcommerce", "magento", "shopify", "woocommerce")
 POS = "aim_pos"
 DEFAULT_SEED = 20261123
+#: A shop's own product beside the units of a messy order; AIM does not carry it.
+MESSY_PLAIN_SKU = "PLAIN-STRAP"
 AIM_ORDER_NUMBER_FORMAT: str = AimSettings.model_fields["order_number_format"].default
 
 #: The organisation's serial pattern in every world: upper-case letters and digits.
@@ -274,7 +276,7 @@ class PlacedOrder:
     order_id: str
     serials: tuple[str, ...]
     #: paid | pending | pending_paid | cancelled | paid_cancelled | refunded |
-    #: reported_cancelled | multi | double
+    #: reported_cancelled | multi | messy | double
     kind: str
     expect: OutboxState
     #: True when the POS must have received it (exactly once).
@@ -310,6 +312,9 @@ _KINDS = [
     ("paid_cancelled", 5),  # paid and cancelled before any pass saw it
     ("reported_cancelled", 5),  # paid, reported, then cancelled (the POS keeps the sale)
     ("multi", 10),  # paid, two units of different SKUs in one order
+    # paid, a unit beside a custom line with no SKU and a plain product AIM does not carry
+    # (issue 15 #1): the unit is sold and reported, the other lines left out of AIM's order
+    ("messy", 12),
 ]
 
 
@@ -348,7 +353,9 @@ def place_orders(
             if other is not None:
                 pool.remove(other)
                 bought.append(other)
-        lines = [(u.integration_id, 1) for u in bought]
+        lines: list[tuple[str | None, int]] = [(u.integration_id, 1) for u in bought]
+        if kind == "messy":
+            lines += [(None, 1), (MESSY_PLAIN_SKU, 1)]
         serials = tuple(u.serial for u in bought)
         pending = kind in ("pending", "pending_paid", "cancelled")
         status = FinancialStatus.PENDING if pending else FinancialStatus.PAID
@@ -358,6 +365,7 @@ def place_orders(
         expect, reported = {
             "paid": (OutboxState.REPORTED, True),
             "multi": (OutboxState.REPORTED, True),
+            "messy": (OutboxState.REPORTED, True),
             "pending": (OutboxState.WAITING, False),
             "pending_paid": (OutboxState.REPORTED, True),
             "cancelled": (OutboxState.CANCELLED, False),
@@ -613,9 +621,19 @@ def check_orders(store: Store, pos: FakePOS, scenario: Scenario, *, repeats: int
     }
     must = {o.key for o in scenario.orders if outbox[o.key].state == OutboxState.REPORTED}
     assert {key for key, n in calls.items() if n} == must, "reported: exactly the paid orders"
-    extra = sum(calls.values()) - len(must)
+    # A messy order takes two calls: AIM refuses the plain product it does not carry, then
+    # takes the unit alone.
+    due = sum(2 if o.kind == "messy" else 1 for o in scenario.orders if o.key in must)
+    extra = sum(calls.values()) - due
     assert extra <= repeats, f"{extra} repeated report calls, at most {repeats} allowed: {calls}"
     assert report_calls(pos) == sum(calls.values()), "report calls for orders of no scenario"
+    by_number = {r.order_number: r for r in pos.recorded_orders()}
+    for order in scenario.orders:
+        if order.kind == "messy":
+            note = outbox[order.key].note or ""
+            taken = by_number[aim_number(outbox[order.key])]
+            assert [sku for sku, _, _ in taken.lines if sku == MESSY_PLAIN_SKU] == [], taken
+            assert MESSY_PLAIN_SKU in note and "has no SKU" in note, note
     reported_serials = Counter(
         serial for r in pos.recorded_orders() for _, serial, _ in r.lines if serial
     )
@@ -656,6 +674,7 @@ def check_orders(store: Store, pos: FakePOS, scenario: Scenario, *, repeats: int
             want = {
                 "paid": UnitStatus.SOLD,
                 "multi": UnitStatus.SOLD,
+                "messy": UnitStatus.SOLD,
                 "pending_paid": UnitStatus.SOLD,
                 # Refunded after it was reported: the POS decides, and its staff restocked it.
                 "refunded": UnitStatus.IN_STOCK,
