@@ -1,0 +1,132 @@
+"""End to end over loopback: one POS product with 700 serials, each with its own photo, listed
+whole on all four channels within their real per-product limits (BigCommerce: 250 values per
+option; Shopify: the shop's maxProductVariants, here 300), sold from a sibling and reported,
+then shrunk to 100 units with no emptied sibling left and no stale option value."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from serialsync import Product, SerializedUnit
+from serialsync.host import Host
+from serialsync.sandbox import Sandbox
+from serialsync.settings import load_settings
+
+pytestmark = pytest.mark.e2e
+
+SKU = "0113942719"
+CHANNELS = ("shopify", "bigcommerce", "woocommerce", "magento")
+
+
+def _catalogue(count: int) -> Product:
+    units = tuple(
+        SerializedUnit(
+            sku=SKU,
+            serial=f"FS{i:05d}",
+            images=(f"https://img.example/fs/{i}.jpg",),
+            price=Decimal("1299.00") + i,
+        )
+        for i in range(count)
+    )
+    return Product(
+        sku=SKU,
+        title="Fender Stratocaster",
+        price=Decimal("1299.00"),
+        images=("https://img.example/fs/product.jpg",),
+        units=units,
+    )
+
+
+def _live(sandbox: Sandbox, channel: str) -> Counter[str]:
+    return Counter(
+        listing.sku
+        for listing in sandbox.channel_fakes()[channel].listings()
+        if listing.stock > 0 and listing.sellable
+    )
+
+
+def _open_host(sandbox: Sandbox, tmp_path: Path) -> Host:
+    config = tmp_path / "serialsync.toml"
+    config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+    return Host.from_settings(load_settings(config), sleep=lambda _s: None)
+
+
+def test_700_serials_listed_whole_everywhere_then_shrunk_to_100(tmp_path: Path) -> None:
+    product = _catalogue(700)
+    units = list(product.units)
+    with Sandbox(catalogue=[product]) as sandbox:
+        fakes = sandbox.channel_fakes()
+        fakes["shopify"].max_variants = 300  # type: ignore[attr-defined]
+        # The host sleeps no real time here: the bucket refills fast enough not to throttle
+        # (pacing is tested elsewhere; this test is about the per-product limits).
+        fakes["shopify"].restore_rate = 1_000_000.0  # type: ignore[attr-defined]
+        host = _open_host(sandbox, tmp_path)
+        host.inventory_pass()
+        every = Counter(u.integration_id for u in units)
+        for channel in CHANNELS:
+            assert _live(sandbox, channel) == every, channel
+
+        bigcommerce = fakes["bigcommerce"]
+        names = sorted(p["name"] for p in bigcommerce.products.values())  # type: ignore[attr-defined]
+        assert names == [
+            "Fender Stratocaster",
+            "Fender Stratocaster (2)",
+            "Fender Stratocaster (3)",
+        ]
+        for option in bigcommerce.options.values():  # type: ignore[attr-defined]
+            assert len(option["option_values"]) <= 250
+        shopify = fakes["shopify"]
+        sizes = sorted(
+            len(p.variant_ids)
+            for p in shopify.catalog.products.values()  # type: ignore[attr-defined]
+        )
+        assert sizes == [100, 300, 300]
+        # Every unit's own photo reached Shopify.
+        media = {m for p in shopify.catalog.products.values() for m in p.media}  # type: ignore[attr-defined]
+        assert media >= {u.images[0] for u in units}
+
+        # A unit sold from a sibling maps back to its unit and is reported once.
+        sold = units[650]
+        bigcommerce.create_order([(sold.integration_id, 1)])
+        host.order_pass()
+        recorded = sandbox.pos_fakes()["aim_pos"].recorded_orders()
+        assert [line[:2] for o in recorded for line in o.lines] == [(SKU, sold.serial)]
+        for channel in CHANNELS:
+            assert _live(sandbox, channel)[sold.integration_id] == 0, channel
+
+        # 700 -> 100: the POS no longer offers the last 600.
+        aim = sandbox.pos_fakes()["aim_pos"]
+        for unit in units[100:]:
+            if unit is not sold:
+                aim.remove_unit(SKU, unit.serial)
+        host.inventory_pass()
+        kept = Counter(u.integration_id for u in units[:100])
+        for channel in CHANNELS:
+            assert _live(sandbox, channel) == kept, channel
+        # No emptied sibling left, on either platform with siblings.
+        assert [p["name"] for p in bigcommerce.products.values()] == ["Fender Stratocaster"]  # type: ignore[attr-defined]
+        assert len(shopify.catalog.products) == 1  # type: ignore[attr-defined]
+        # No stale option value: each belongs to a variant of its product.
+        for option in bigcommerce.options.values():  # type: ignore[attr-defined]
+            used = {
+                ov["id"]
+                for v in bigcommerce.variants.values()  # type: ignore[attr-defined]
+                if v["product_id"] == option["product_id"]
+                for ov in v["option_values"]
+            }
+            assert {v["id"] for v in option["option_values"]} <= used
+        # Quiet afterwards: a further pass writes nothing.
+        before = {n: len(f.requests) for n, f in fakes.items()}
+        host.inventory_pass()
+        for name, fake in fakes.items():
+            new = fake.requests[before[name] :]
+            writes = [r for r in new if r[0] in {"PUT", "DELETE", "PATCH"}]
+            if name != "shopify":
+                writes += [r for r in new if r[0] == "POST"]
+            else:
+                writes = new
+            assert writes == [], (name, writes[:3])
+        host.close()
