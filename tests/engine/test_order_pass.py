@@ -315,6 +315,15 @@ def test_a_bad_line_beside_a_good_one_holds_its_unit_and_the_good_one_is_reporte
     record = world.store.get_outbox("shop_a", order_id)
     assert record is not None and record.state == OutboxState.REPORTED
 
+    # Cancelled after it was reported: the POS decides the bass, but it never heard of the
+    # guitar, which the order only held: that one is for sale again.
+    world.a.set_order_status(order_id, FinancialStatus.CANCELLED)
+    world.host.run_once()
+    assert status_of(world, "US210033734") == UnitStatus.IN_STOCK
+    assert GUITAR in world.a.live() and GUITAR in world.b.live()
+    assert status_of(world, "MX1001") == UnitStatus.SOLD
+    assert BASS not in world.a.live() | world.b.live()
+
 
 def test_a_reserved_unit_sold_at_the_counter_makes_the_web_payment_a_conflict(
     world: World,

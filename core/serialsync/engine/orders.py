@@ -354,7 +354,12 @@ class _OrderTransition:
         if state in (OutboxState.REPORTED, OutboxState.FAILED):
             if status in _ENDED or status == FinancialStatus.PARTIALLY_REFUNDED:
                 # The POS has the sale; its staff settle the refund, and the unit then
-                # follows what the POS says. The order no longer holds the unit.
+                # follows what the POS says. The order no longer holds the unit. A unit it held
+                # only to protect it never reached the POS: it is taken back and relisted.
+                self._release(
+                    "the order was cancelled; the POS never heard of this unit",
+                    [line for line in self.serialized if not line.reported],
+                )
                 for line in self.serialized:
                     self.ctx.store.release_claim(
                         line.unit.unit.serial, self.channel, self.order.order_id
@@ -489,9 +494,9 @@ class _OrderTransition:
                     )
                 )
 
-    def _release(self, reason: str) -> None:
+    def _release(self, reason: str, lines: list[SerializedLine] | None = None) -> None:
         store = self.ctx.store
-        for line in self.serialized:
+        for line in self.serialized if lines is None else lines:
             serial = line.unit.unit.serial
             claim = store.get_claim(serial)
             if claim is None or (claim.channel, claim.order_id) != (
