@@ -40,3 +40,8 @@ def test_every_command_on_the_page_exists(words: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("kind", ["unit", POS_ITEM, DISCREPANCY])
 def test_every_kind_of_pos_record_is_on_the_page(kind: str) -> None:
     assert f"kind `{kind}`" in TEXT
+
+
+@pytest.mark.parametrize("kind", ["order", "order_line", "conflict"])
+def test_every_kind_of_order_record_is_on_the_page(kind: str) -> None:
+    assert f"kind `{kind}`" in TEXT
