@@ -340,13 +340,14 @@ class Catalog:
         )
         handle = data.get("handle") or _slug(str(data.get("title") or "product"))
         if existing is None and self.product_by_handle(handle) is not None:
-            # Assumed: an explicit handle already in use is refused rather than renamed.
+            # An explicit handle already in use is refused, not renamed; real productSet answers
+            # it with code null (recorded traffic), so only the field and message tell.
             raise _UserErrorsError(
                 [
                     _user_error(
                         ["input", "handle"],
-                        f"Handle '{handle}' is already in use",
-                        "HANDLE_NOT_UNIQUE",
+                        f"Handle '{handle}' has already been taken",
+                        None,
                     )
                 ]
             )
@@ -375,13 +376,8 @@ class Catalog:
                 )
                 continue
             if value in seen:
-                errors.append(
-                    _user_error(
-                        [*path, "optionValues"],
-                        f"Duplicated option value '{value}'",
-                        "DUPLICATED_OPTION_VALUE",
-                    )
-                )
+                # As real productSet answers a duplicate variant: the variant's path, code null.
+                errors.append(_user_error(path, f"The variant '{value}' already exists.", None))
                 continue
             seen.add(value)
             price = _price(variant.get("price"))
@@ -469,7 +465,7 @@ class Catalog:
             # Assumed code and wording; the limit itself is Shopify's.
             return {
                 "product": self.product_view(product.id),
-                "productVariants": None,
+                "productVariants": [],
                 "userErrors": [
                     _user_error(
                         ["variants"],
@@ -530,10 +526,11 @@ class Catalog:
                 continue
             prepared.append((variant, value, price))
         if errors:
-            # All or nothing: one refused variant and none is created.
+            # All or nothing: one refused variant and none is created (an empty list, as
+            # Shopify answers, not null).
             return {
                 "product": self.product_view(product.id),
-                "productVariants": None,
+                "productVariants": [],
                 "userErrors": errors,
             }
         for media in args.get("media") or []:
@@ -622,12 +619,14 @@ class Catalog:
         product = self.products.get(str(args.get("productId")))
         if product is None:
             return _product_missing()
-        if any(i not in product.variant_ids for i in ids):
+        stranger = next((n for n, i in enumerate(ids) if i not in product.variant_ids), None)
+        if stranger is not None:
+            # Real bulk delete names the input item: ["variantsIds", "0"].
             return {
                 "product": None,
                 "userErrors": [
                     _user_error(
-                        ["variantsIds"],
+                        ["variantsIds", str(stranger)],
                         "At least one variant does not belong to the product",
                         "AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT",
                     )
@@ -638,7 +637,7 @@ class Catalog:
                 "product": None,
                 "userErrors": [
                     _user_error(
-                        ["variantsIds"],
+                        ["variantsIds", "0"],
                         "Cannot delete the last variant of a product",
                         "CANNOT_DELETE_LAST_VARIANT",
                     )

@@ -104,15 +104,43 @@ def failed(
     return change.failed(reason, code=code, retryable=retryable)
 
 
+#: Words of a message saying that sending again later may succeed.
+_TRANSIENT_WORDS = ("try again", "temporar", "throttl", "timed out", "timeout", "locked", "busy")
+
+
+def classify(error: dict[str, Any]) -> tuple[str, bool]:
+    """``(code, retryable)`` of one userError.
+
+    With a code, the code decides. Real ``productSet`` answers some errors with ``code: null``
+    (a duplicate variant, field ``["input", "variants", "4"]``; a handle in use, field
+    ``["input", "handle"]``): then the field and the message decide. A handle taken or a
+    variant that already exists is named as such; any other refusal without a code is a
+    validation that resending cannot change, unless its message says to try again.
+    """
+    code = error.get("code")
+    if code:
+        return str(code), str(code) not in NOT_RETRYABLE_CODES
+    path = [str(p) for p in error.get("field") or []]
+    message = str(error.get("message") or "").casefold()
+    if (path and path[-1] == "handle") or ("handle" in message and "taken" in message):
+        return "HANDLE_NOT_UNIQUE", False
+    if "already exists" in message or "duplicate" in message:
+        return "DUPLICATE_VARIANT", False
+    if any(word in message for word in _TRANSIENT_WORDS):
+        return "USER_ERROR", True
+    return "USER_ERROR", False
+
+
 def failed_user_errors(
     change: ListingChange, errors: list[dict[str, Any]], retryable: bool | None
 ) -> PublishOutcome:
-    """A ``FAILED`` outcome from ``userErrors``; ``retryable=None`` decides by the code."""
-    codes = [str(e.get("code")) for e in errors if e.get("code")]
-    code = codes[0] if codes else "USER_ERROR"
+    """A ``FAILED`` outcome from ``userErrors``; ``retryable=None`` decides by the errors
+    (:func:`classify`: by code, else by field and message): retryable only when all are."""
+    classified = [classify(e) for e in errors] or [("USER_ERROR", True)]
+    code = classified[0][0]
     reason = "; ".join(str(e.get("message")) for e in errors) or "refused by Shopify"
     if retryable is None:
-        retryable = code not in NOT_RETRYABLE_CODES
+        retryable = all(again for _, again in classified)
     return failed(change, reason, code, retryable=retryable)
 
 

@@ -524,8 +524,11 @@ class Publisher:
                 return payload, todo
             refused = refused_indexes(errors, len(todo))
             if not refused or attempt == 1:
+                # About the whole request (a handle taken, say): retryable only if the errors
+                # say so; units refused again after a resend would be refused once more.
+                again = None if not refused else False
                 for change in todo:
-                    done(change, failed_user_errors(change, errors, retryable=not refused))
+                    done(change, failed_user_errors(change, errors, retryable=again))
                 return None, []
             for index in sorted(refused):
                 mine = [e for e in errors if input_index(e) == index]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from serialsync import Product, PublishResult, SerializedUnit
+from serialsync import ListingAction, ListingChange, Product, PublishResult, SerializedUnit
+from serialsync_shopify.outcomes import classify, failed_user_errors
 
 from .conftest import make_connector, upserts
 
@@ -94,3 +95,84 @@ def test_fake_refuses_bulk_create_media_past_250(shop, clock, count):
     }
     response = connector.client.http.post(connector.settings.graphql_path, json=body)
     assert response.json()["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+
+
+# -- Shopify's real error shapes ------------------------------------------------------------
+
+_PRODUCT_SET = (
+    "mutation M($input: ProductSetInput!) { productSet(input: $input) "
+    "{ product { id } userErrors { field message code } } }"
+)
+
+
+def _variant(serial: str) -> dict[str, object]:
+    return {
+        "optionValues": [{"optionName": "Serial", "name": serial}],
+        "price": "1.00",
+        "inventoryItem": {"sku": f"{SKU}|||{serial}"},
+    }
+
+
+def test_fake_answers_a_duplicate_variant_and_a_handle_in_use_with_code_null(shop, clock):
+    connector = make_connector(shop, clock)
+    http = connector.client.http
+    path = connector.settings.graphql_path
+    duplicate = {
+        "title": "Twice",
+        "handle": "twice",
+        "productOptions": [{"name": "Serial", "values": [{"name": "A"}]}],
+        "variants": [_variant("A"), _variant("A")],
+    }
+    body = http.post(path, json={"query": _PRODUCT_SET, "variables": {"input": duplicate}})
+    errors = body.json()["data"]["productSet"]["userErrors"]
+    assert errors == [
+        {
+            "field": ["input", "variants", "1"],
+            "message": "The variant 'A' already exists.",
+            "code": None,
+        }
+    ]
+    once = {**duplicate, "variants": [_variant("A")]}
+    http.post(path, json={"query": _PRODUCT_SET, "variables": {"input": once}})
+    taken = http.post(path, json={"query": _PRODUCT_SET, "variables": {"input": once}})
+    errors = taken.json()["data"]["productSet"]["userErrors"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["input", "handle"], None)]
+
+
+def test_fake_bulk_delete_names_the_input_item(shop, clock):
+    connector = make_connector(shop, clock)
+    made = connector.publish_variants(_product(), upserts(_pictured(2)))
+    remote = made[0].remote
+    assert remote is not None and remote.product_id
+    payload = connector.client.variants_delete(
+        remote.product_id, ["gid://shopify/ProductVariant/1"]
+    )
+    assert payload["userErrors"][0]["field"] == ["variantsIds", "0"]
+
+
+def test_a_handle_in_use_with_code_null_fails_the_units_for_good(shop, clock, monkeypatch):
+    connector = make_connector(shop, clock)
+    connector.publish_variants(_product(), upserts(_pictured(1)))
+    # The lookup misses the product (as when Shopify's index lags): productSet then meets its
+    # handle, and Shopify says so with code null.
+    monkeypatch.setattr(shop.catalog, "product_by_identifier", lambda _args: None)
+    outcomes = connector.publish_variants(_product(), upserts(_pictured(2, prefix="NEW")))
+    assert {o.result for o in outcomes} == {PublishResult.FAILED}
+    assert {o.code for o in outcomes} == {"HANDLE_NOT_UNIQUE"}
+    assert {o.retryable for o in outcomes} == {False}  # not resent every pass forever
+
+
+def test_a_duplicate_variant_with_code_null_is_not_retried():
+    change = ListingChange(unit=_pictured(1)[0], action=ListingAction.UPSERT)
+    error = {
+        "field": ["input", "variants", "4"],
+        "message": "The variant 'X' already exists.",
+        "code": None,
+    }
+    outcome = failed_user_errors(change, [error], retryable=None)
+    assert (outcome.code, outcome.retryable) == ("DUPLICATE_VARIANT", False)
+    assert classify({"field": None, "message": "Please try again later", "code": None})[1] is True
+    assert classify({"field": ["x"], "message": "Boom", "code": "INTERNAL_ERROR"}) == (
+        "INTERNAL_ERROR",
+        True,
+    )
