@@ -220,6 +220,10 @@ def test_an_order_is_never_held_hostage_by_a_line_that_is_not_a_unit(world: Worl
     world.a.edit_order(order_id)
     world.host.order_pass()
     assert world.pos.report_calls(f"#{order_id}", "shop_a") == 2
+    # Read again, the sale on record is still what the POS took.
+    again = world.store.get_outbox("shop_a", order_id)
+    assert again is not None and again.sale == record.sale
+    assert again.order_updated_at > record.order_updated_at
 
 
 def test_a_refusal_that_names_no_line_is_answered_by_reporting_the_units_alone(

@@ -222,7 +222,13 @@ def process_order(
         state=state,
         financial_status=order.status.value,
         order_updated_at=order.updated_at,
-        sale_json=sale.model_dump_json(),
+        # What the POS was sent stays on record (a later read would bring back the plain
+        # lines it refused, as if they had been reported).
+        sale_json=(
+            existing.sale_json
+            if existing is not None and existing.state == OutboxState.REPORTED
+            else sale.model_dump_json()
+        ),
         attempts=existing.attempts if existing else 0,
         last_error=existing.last_error if existing else None,
         next_attempt_at=existing.next_attempt_at if existing else None,
