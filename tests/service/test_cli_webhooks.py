@@ -128,6 +128,13 @@ def test_run_serves_webhooks_and_withdraws_a_sold_unit_before_any_order_pass(
                 proc,
                 "the unit was never withdrawn from WooCommerce",
             )
+            # Withdrawn first, reported right after: wait for the receipt before stopping (a
+            # stop at the report's checkpoint would leave it, rightly, to the next run).
+            _wait(
+                lambda: _outbox_state(tmp_path, order_id) == OutboxState.REPORTED,
+                proc,
+                "the sale was never reported",
+            )
             metrics = client.get(f"{url}/metrics").text
             assert (
                 'serialsync_webhook_deliveries_total{connector="shopify",result="accepted"}'
@@ -145,6 +152,12 @@ def test_run_serves_webhooks_and_withdraws_a_sold_unit_before_any_order_pass(
         assert record is not None and record.state == OutboxState.REPORTED
         # Only the first pass of the runner ran: the order came by webhook.
         assert [r.kind for r in store.runs()].count("orders") == 2
+
+
+def _outbox_state(folder: Path, order_id: str) -> OutboxState | None:
+    with SQLiteStore.open(folder / "state.db", lock=False) as store:
+        record = store.get_outbox("shopify", order_id)
+        return None if record is None else record.state
 
 
 def _order_passes_ended(folder: Path) -> int:
