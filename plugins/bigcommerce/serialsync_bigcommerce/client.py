@@ -322,6 +322,45 @@ class BigCommerceClient:
             )
         return dict(data)
 
+    # -- webhooks -------------------------------------------------------------------------
+
+    def hooks(self) -> list[dict[str, Any]]:
+        """``GET /v3/hooks``: every webhook of this app on the store, page by page."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.http.get(
+                "/v3/hooks", params={"page": page, "limit": 250}, operation="hooks"
+            )
+            body = self.read_json(response) or {}
+            found.extend(h for h in body.get("data") or [] if isinstance(h, dict))
+            pages = ((body.get("meta") or {}).get("pagination") or {}).get("total_pages") or 1
+            if page >= int(pages):
+                return found
+            page += 1
+
+    def create_hook(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v3/hooks``; not resent once sent (a resend could make a second webhook)."""
+        response = self.http.request(
+            "POST", "/v3/hooks", json=dict(body), idempotent=False, operation="hook.create"
+        )
+        return dict((self.read_json(response) or {}).get("data") or {})
+
+    def update_hook(self, hook_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v3/hooks/{id}`` (the same fields twice is harmless)."""
+        response = self.http.request(
+            "PUT", f"/v3/hooks/{hook_id}", json=dict(body), idempotent=True, operation="hook.put"
+        )
+        return dict((self.read_json(response) or {}).get("data") or {})
+
+    def delete_hook(self, hook_id: int) -> None:
+        """``DELETE /v3/hooks/{id}``; a webhook already gone is no error."""
+        response = self.http.request(
+            "DELETE", f"/v3/hooks/{hook_id}", idempotent=True, operation="hook.delete"
+        )
+        if response.status_code != 404:
+            self.read_json(response)
+
     def order_lines(self, order_id: int | str) -> list[dict[str, Any]]:
         """Every ``GET /v2/orders/{id}/products`` line, all pages."""
         lines: list[dict[str, Any]] = []

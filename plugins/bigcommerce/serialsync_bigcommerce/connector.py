@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+from pydantic import SecretStr
 from serialsync import (
+    ConfigurationError,
     Connector,
     ConnectorContext,
     ListingChange,
@@ -15,9 +18,12 @@ from serialsync import (
     PublishOutcome,
     RemoteIds,
     UnreadableRecord,
+    WebhookDelivery,
+    WebhookSubscription,
     hookimpl,
 )
 
+from serialsync_bigcommerce import webhooks
 from serialsync_bigcommerce.client import OPTION_VALUE_LIMIT, BigCommerceClient
 from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page, read_order
 from serialsync_bigcommerce.publish import Publisher
@@ -80,6 +86,72 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         record = self.client.order(order_id)
         return None if record is None else read_order(self.client, self.name, record)
 
+    # -- webhooks -------------------------------------------------------------------------
+
+    @hookimpl
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, secret: SecretStr
+    ) -> WebhookDelivery:
+        """Check the secret header set at creation (BigCommerce signs nothing); name the order."""
+        return webhooks.verify(headers, body, secret)
+
+    @hookimpl
+    def register_webhooks(self, url: str, secret: SecretStr) -> list[WebhookSubscription]:
+        """One active ``store/order/*`` webhook calling ``url`` with the secret header.
+
+        Made only when missing; one that BigCommerce deactivated (after failed deliveries) is
+        switched back on with the secret given.
+        """
+        if not secret.get_secret_value():
+            raise ConfigurationError(
+                "webhooks.secret: BigCommerce deliveries carry a secret header serialsync "
+                "chooses; set one (SERIALSYNC_WEBHOOKS__SECRET) before registering"
+            )
+        self.client.http.add_secret(secret)  # it travels in bodies: never in an error excerpt
+        headers = {webhooks.SECRET_HEADER: secret.get_secret_value()}
+        found = self._hooks_for(url)
+        if not found:
+            created = self.client.create_hook(
+                {
+                    "scope": webhooks.ORDER_SCOPE,
+                    "destination": url,
+                    "is_active": True,
+                    "headers": headers,
+                }
+            )
+            self.log.info("bigcommerce.webhook_created", operation="register_webhooks")
+            return [_subscription(created)]
+        kept = []
+        for hook in found:
+            if not hook.get("is_active") or hook.get("headers") != headers:
+                hook = self.client.update_hook(
+                    int(hook["id"]), {"is_active": True, "headers": headers}
+                )
+            kept.append(_subscription(hook))
+        return kept
+
+    @hookimpl
+    def list_webhooks(self, url: str | None) -> list[WebhookSubscription]:
+        """The app's order webhooks on the store (those calling ``url`` when given)."""
+        return [_subscription(h) for h in self._hooks_for(url)]
+
+    @hookimpl
+    def remove_webhooks(self, url: str) -> list[WebhookSubscription]:
+        """Delete the order webhooks calling ``url``; return those removed."""
+        removed = []
+        for hook in self._hooks_for(url):
+            self.client.delete_hook(int(hook["id"]))
+            removed.append(_subscription(hook))
+        return removed
+
+    def _hooks_for(self, url: str | None) -> list[dict[str, Any]]:
+        return [
+            h
+            for h in self.client.hooks()
+            if h.get("scope") == webhooks.ORDER_SCOPE
+            and (url is None or h.get("destination") == url)
+        ]
+
     @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Stock 0 for sold units of many products, 50 variants a batch request."""
@@ -102,3 +174,11 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
             more=result.next_page is not None,
         )
         return result
+
+
+def _subscription(hook: dict[str, Any]) -> WebhookSubscription:
+    return WebhookSubscription(
+        remote_id=str(hook.get("id") or ""),
+        topic=str(hook.get("scope") or ""),
+        url=str(hook.get("destination") or ""),
+    )

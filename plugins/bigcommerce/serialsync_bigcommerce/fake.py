@@ -40,7 +40,9 @@ from urllib.parse import parse_qs
 
 import httpx
 from serialsync import FinancialStatus
-from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage
+from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
+
+from serialsync_bigcommerce.fake_webhooks import BigCommerceHooks, HookError
 
 MAX_BATCH = 50
 MAX_VARIANTS = 600
@@ -164,6 +166,17 @@ class FakeBigCommerce(FakeChannel):
         self._ids = 100
         self._window_start: float | None = None
         self._used = 0
+        #: Webhooks, and deliveries of order events (``webhooks.sender.log``).
+        self.webhooks = BigCommerceHooks(
+            new_id=self._next_id,
+            clock=clock,
+            store_hash=store_hash,
+            sender=WebhookSender(seed=faults.seed if faults else None),
+        )
+        #: Orders the API cannot show yet (the event left before the order reads), and whether
+        #: new orders start so.
+        self.hidden_orders: set[int] = set()
+        self.hide_new_orders = False
 
     # -- FakeChannel -----------------------------------------------------------------------
 
@@ -238,6 +251,9 @@ class FakeBigCommerce(FakeChannel):
                 },
             }
             self.order_lines[order_id] = order_lines
+            if self.hide_new_orders:
+                self.hidden_orders.add(order_id)
+            self.webhooks.order_event("store/order/created", order_id)
             return str(order_id)
 
     def _order_line(
@@ -317,6 +333,7 @@ class FakeBigCommerce(FakeChannel):
             else:
                 raise ValueError(f"unknown damage {damage!r}")
             order["modified"] = self.clock()
+            self.webhooks.order_event("store/order/updated", int(order_id))
 
     def set_order_status(self, order_id: str, status: FinancialStatus) -> None:
         """Move an order to the status id the shop's staff would pick for ``status``."""
@@ -331,6 +348,8 @@ class FakeBigCommerce(FakeChannel):
             if status_id == 4:
                 for line in self.order_lines[int(order_id)]:
                     line["quantity_refunded"] = line["quantity"]
+            self.webhooks.order_event("store/order/statusUpdated", int(order_id))
+            self.webhooks.order_event("store/order/updated", int(order_id))
 
     def connector_settings(self, base_url: str) -> dict[str, Any]:
         """Settings of a ``bigcommerce`` connector pointing at this fake at ``base_url``."""
@@ -419,6 +438,11 @@ class FakeBigCommerce(FakeChannel):
             ("POST", r"/v3/catalog/products/(\d+)/variants/(\d+)/image", self._variant_image),
             ("GET", r"/v3/catalog/variants", self._list_variants),
             ("PUT", r"/v3/catalog/variants", self._batch_variants),
+            ("GET", r"/v3/hooks", self._hooks),
+            ("POST", r"/v3/hooks", self._hooks),
+            ("GET", r"/v3/hooks/(\d+)", self._hook),
+            ("PUT", r"/v3/hooks/(\d+)", self._hook),
+            ("DELETE", r"/v3/hooks/(\d+)", self._hook),
         ]
         allowed = False
         for verb, pattern, handler in routes:
@@ -898,7 +922,7 @@ class FakeBigCommerce(FakeChannel):
             raise _Error(400, "page and limit must be numbers") from None
         if page < 1 or not 1 <= limit <= MAX_ORDERS_PAGE:
             raise _Error(400, f"limit must be 1 to {MAX_ORDERS_PAGE}, page at least 1")
-        orders = list(self.orders.values())
+        orders = [o for o in self.orders.values() if o["id"] not in self.hidden_orders]
         if "min_date_modified" in query:
             floor = _parse_date(query["min_date_modified"])
             # v2 dates have whole seconds; compare at that precision.
@@ -912,11 +936,31 @@ class FakeBigCommerce(FakeChannel):
             return 204, None  # BigCommerce's empty page: no body at all
         return 200, [self._order_json(o) for o in chosen]
 
+    def _hooks(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        try:
+            if request.method == "POST":
+                return 200, {"data": self.webhooks.create(self._body(request)), "meta": {}}
+        except HookError as exc:
+            raise _Error(exc.status, exc.title) from None
+        hooks = self.webhooks.listing()
+        meta = {"pagination": {"total": len(hooks), "total_pages": 1, "current_page": 1}}
+        return 200, {"data": hooks, "meta": meta}
+
+    def _hook(self, request: httpx.Request, query: dict[str, str], hook_id: int) -> tuple[int, Any]:
+        try:
+            if request.method == "PUT":
+                return 200, {"data": self.webhooks.update(hook_id, self._body(request)), "meta": {}}
+            if request.method == "DELETE":
+                return 200, {"data": self.webhooks.delete(hook_id), "meta": {}}
+            return 200, {"data": dict(self.webhooks.get(hook_id)), "meta": {}}
+        except HookError as exc:
+            raise _Error(exc.status, exc.title) from None
+
     def _get_order(
         self, request: httpx.Request, query: dict[str, str], order_id: int
     ) -> tuple[int, Any]:
         order = self.orders.get(order_id)
-        if order is None:
+        if order is None or order_id in self.hidden_orders:
             raise _Error(404, f"Order {order_id} not found")
         return 200, self._order_json(order)
 

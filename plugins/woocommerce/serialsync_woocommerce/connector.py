@@ -175,6 +175,7 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
                 "webhooks.secret: WooCommerce webhooks are signed with a secret serialsync "
                 "chooses; set one (SERIALSYNC_WEBHOOKS__SECRET) before registering"
             )
+        self.client.http.add_secret(secret)  # it travels in bodies: never in an error excerpt
         mine = self._webhooks_for(url)
         kept = []
         for topic in webhooks.ORDER_TOPICS:
