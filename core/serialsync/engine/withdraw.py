@@ -115,6 +115,7 @@ def _withdraw(
         rest = [p for p in plan.planned if p[0].unit.serial not in answered]
         if rest:
             send_product(ctx, summary, channel, plan.product, rest, plan.listings)
+    ctx.progress("withdraw", channel, total, total)
 
 
 def _withdraw_batch(

@@ -334,6 +334,35 @@ class ChannelConformance(_Conformance):
         assert outcome.result in {PublishResult.CREATED, PublishResult.UPDATED}
         assert stock_by_sku(harness.fake)[product.units[0].integration_id] == [1]
 
+    def test_withdraw_units_takes_off_exactly_the_named_units_of_many_products(
+        self, harness: Harness
+    ) -> None:
+        if not harness.manager.implements(CONNECTOR, "withdraw_units"):
+            pytest.skip("the plugin does not implement the optional withdraw_units")
+        products = [sample_product(3), sample_product(2)]
+        firsts = [self.publish(harness, p, upserts(p)) for p in products]
+        sold = [
+            *withdrawals(products[0], firsts[0], products[0].units[:2]),
+            *withdrawals(products[1], firsts[1], products[1].units[1:]),
+        ]
+        outcomes = harness.manager.withdraw_units(CONNECTOR, sold)
+        assert outcomes is not None
+        answered = {o.serial: o for o in outcomes}
+        assert set(answered) <= {c.unit.serial for c in sold}, "outcomes for units not asked"
+        assert {o.result for o in outcomes} <= {PublishResult.WITHDRAWN}, outcomes
+        stock = stock_by_sku(harness.fake)
+        for change in sold:
+            if change.unit.serial in answered:
+                assert sum(stock.get(change.unit.integration_id, [0])) == 0, stock
+        for product in products:
+            for unit in product.units:
+                if unit.serial not in {c.unit.serial for c in sold}:
+                    assert stock.get(unit.integration_id) == [1], "a unit not named was touched"
+        # Withdrawing again is harmless: the same units, already off sale.
+        again = harness.manager.withdraw_units(CONNECTOR, sold)
+        assert again is not None
+        assert {o.result for o in again} <= {PublishResult.WITHDRAWN}, again
+
     def test_a_crash_between_create_and_record_does_not_duplicate(self, harness: Harness) -> None:
         product = sample_product(3)
         self.publish(harness, product, upserts(product))  # outcomes lost: the host crashed
