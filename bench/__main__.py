@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serialsync.cli.run import MIN_INTERVAL, intervals
 from serialsync.settings import SyncSettings
 
 from bench.platforms import Limits
 from bench.report import RESULTS, render, save
 from bench.worker import run_in_process
-
-MIN_INTERVAL = 5.0  # `serialsync run --interval` refuses less
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,23 +90,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def oversell(full: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Mean and worst window for the default interval and the minimum one.
+    """Mean and worst window for the default order interval and the minimum one.
 
-    A pass starts every ``max(interval, cycle)`` seconds (the runner schedules from each
-    pass's start). An order that shows up just after its channel was read waits one whole
-    period for the next read, then that pass's fetch and withdraw: worst = period + fetch +
-    withdraw; arriving uniformly, it waits half a period on average.
+    ``serialsync run`` starts an order pass every ``max(orders_interval, order pass)`` seconds
+    (the loop schedules from each pass's start), beside the inventory loop, whatever that is
+    doing. An order that shows up just after its channel was read waits one whole period for
+    the next read, then that pass's fetch and withdraw: worst = period + fetch + withdraw;
+    arriving uniformly, it waits half a period on average.
     """
     cycle = full["cycle"]["platform"]
+    default_orders = intervals(SyncSettings())[1]
     period_of = {
-        f"default ({SyncSettings().interval.total_seconds():.0f} s)": (
-            SyncSettings().interval.total_seconds()
-        ),
-        f"minimum (--interval {MIN_INTERVAL:.0f})": MIN_INTERVAL,
+        f"default (orders every {default_orders:.0f} s)": default_orders,
+        f"minimum (orders_interval = {MIN_INTERVAL:.0f})": MIN_INTERVAL,
     }
     out = {}
     for label, interval in period_of.items():
-        period = max(interval, cycle["cycle"])
+        period = max(interval, cycle["total"])
         tail = cycle["fetch"] + cycle["withdraw"]
         out[label] = {"period": period, "mean": period / 2 + tail, "worst": period + tail}
     return out

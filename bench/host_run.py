@@ -27,7 +27,7 @@ from serialsync.store import SQLiteStore
 
 from bench.platforms import CHANNELS, POS, Limits, request_floor, time_floor
 from bench.sandbox_process import SandboxProcess
-from bench.timescale import TimeScale, unscaled, waited
+from bench.timescale import TimeScale, unscaled, waited, waited_union
 
 
 class Timeline:
@@ -55,7 +55,7 @@ class Timeline:
 
     def progress(self, task: str, connector: str, done: int, total: int | None) -> None:
         """The engine's ``progress`` callback."""
-        if task == "publish":
+        if task in ("publish", "withdraw"):
             with self._lock:
                 self.thread_channel[threading.get_ident()] = connector
         self._note(task, connector)
@@ -63,7 +63,7 @@ class Timeline:
     def checkpoint(self, step: str) -> None:
         """The engine's ``checkpoint`` callback."""
         channel = self.thread_channel.get(threading.get_ident(), "")
-        self._note(step, channel if step.startswith("publish") else "")
+        self._note(step, channel if step.startswith(("publish", "withdraw")) else "")
 
     def bounds(
         self, task: str, channel: str, end_step: str = "publish.recorded"
@@ -321,22 +321,56 @@ def _phases(
     """Fetch, withdraw and report durations of an order pass: real, and platform seconds.
 
     Channels run side by side in the fetch and withdraw steps; a step's platform time takes
-    the sleeps of the channel that slept most in it.
+    the sleeps of the channel that slept most in it (overlapping sleeps counted once).
     """
-    publish = timeline.earliest("publish")
+    withdraw = timeline.earliest("withdraw") or timeline.earliest("publish")
     report = timeline.earliest("report.before_call")
-    fetch_end = publish or report or end
+    fetch_end = withdraw or report or end
     withdraw_end = report or end
     steps = {"fetch": (start, fetch_end), "withdraw": (fetch_end, withdraw_end)}
     steps["report"] = (withdraw_end, end)
     real = {k: max(0.0, b - a) for k, (a, b) in steps.items()}
     platform = {
-        k: unscaled(real[k], max(waited(events, a, b, c) for c in (*CHANNELS, POS)), scale.factor)
+        k: unscaled(
+            real[k],
+            max(waited_union(events, a, b, c, scale.factor) for c in (*CHANNELS, POS)),
+            scale.factor,
+        )
         for k, (a, b) in steps.items()
     }
     real["total"] = end - start
     platform["total"] = sum(platform[k] for k in steps)
     return real, platform
+
+
+def withdraw_by_channel(
+    timeline: Timeline,
+    events: list[tuple[str, float, float]],
+    scale: TimeScale,
+    sandbox: SandboxProcess,
+    withdrawn: dict[str, int],
+) -> dict[str, dict[str, Any]]:
+    """Each channel's withdraw step: its span in platform seconds and the requests it sent.
+
+    The span runs from the channel's first ``withdraw`` progress call to its last, in the
+    channel's own thread; the requests are those its fake served within that span.
+    """
+    spans = {name: timeline.bounds("withdraw", name, "withdraw.recorded") for name in CHANNELS}
+    served = sandbox.call("requests_between", spans=spans)
+    out: dict[str, dict[str, Any]] = {}
+    for name, (begin, finish) in spans.items():
+        real = finish - begin
+        slept = waited_union(events, begin, finish, name, scale.factor)
+        estimate, upper = span_times(name, real, slept, scale)
+        out[name] = {
+            "withdrawn": withdrawn.get(name, 0),
+            "requests": served[name]["requests"],
+            "patterns": served[name]["patterns"],
+            "real_seconds": real,
+            "platform_seconds": estimate,
+            "platform_upper": upper,
+        }
+    return out
 
 
 def measure_orders(
@@ -353,7 +387,9 @@ def measure_orders(
     cpu = time.process_time() - cpu0
     sold = [sku for skus in placed.values() for sku in skus]
     child = sandbox.call("stats")["fakes"]
-    real, platform = _phases(timeline, start, end, _events(scale, sandbox), scale)
+    events = _events(scale, sandbox)
+    real, platform = _phases(timeline, start, end, events, scale)
+    withdrawn = {n: c.withdrawn for n, c in summary.connectors.items()}
     return {
         "placed": len(sold),
         "orders": summary.total("orders"),
@@ -364,6 +400,7 @@ def measure_orders(
         "still_for_sale": sandbox.call("still_listed", skus=sold),
         "real": real,
         "platform": platform,
+        "withdraw_by_channel": withdraw_by_channel(timeline, events, scale, sandbox, withdrawn),
         "host_cpu": cpu,
         "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
         "patterns": {n: child[n]["patterns"][:4] for n in (*CHANNELS, POS)},

@@ -151,6 +151,21 @@ def render(results: dict[str, Any]) -> str:
     )
     out.append(f"Requests: {orders['requests']}; host CPU {orders['host_cpu']:.1f} s.")
     out.append("")
+    by_channel = orders.get("withdraw_by_channel")
+    if by_channel:
+        out += ["**Withdraw step** of that order pass, per channel (side by side)", ""]
+        rows = [
+            [
+                name,
+                _num(w["withdrawn"]),
+                _num(w["requests"]),
+                _range(w["platform_seconds"], w["platform_upper"], 1),
+                ", ".join(f"{p} x{n}" for p, n in w["patterns"][:2]),
+            ]
+            for name, w in by_channel.items()
+        ]
+        out += _table(["channel", "withdrawn", "requests", "platform s", "requests by kind"], rows)
+        out.append("")
     out += ["**Oversell window** (order visible on one channel → withdrawn on the others)", ""]
     rows = []
     for label, window in results["oversell"].items():

@@ -99,6 +99,30 @@ class _Served:
         shopify = self.sandbox.fakes.get("shopify")
         if shopify is not None:
             self._count_costs(shopify)
+        #: When each fake served each request (CLOCK_MONOTONIC, as the host reads it), and what.
+        self.served: dict[str, list[tuple[float, str]]] = {}
+        for name, fake in self.sandbox.fakes.items():
+            self._stamp_requests(name, fake)
+
+    def _stamp_requests(self, name: str, fake: FakePlatform) -> None:
+        handle = fake.handle
+        served = self.served.setdefault(name, [])
+
+        def stamped(request: httpx.Request) -> httpx.Response:
+            served.append((time.monotonic(), request_pattern(request.method, request.url.path)))
+            return handle(request)
+
+        setattr(fake, "handle", stamped)  # noqa: B010 - an instance attribute on purpose
+
+    def requests_between(self, spans: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+        """Requests each fake served within the host's span for it (``[begin, end]``)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, (begin, end) in spans.items():
+            fake = self.sandbox.fakes[name]
+            with fake.lock:
+                inside = [p for at, p in self.served.get(name, []) if begin <= at <= end]
+            out[name] = {"requests": len(inside), "patterns": Counter(inside).most_common(4)}
+        return out
 
     def _count_costs(self, fake: FakePlatform) -> None:
         # The fake keeps no record of what it charged; read it from each answer.
@@ -120,10 +144,11 @@ class _Served:
         if op == "stats":
             return self.stats()
         if op == "reset":
-            for fake in self.sandbox.fakes.values():
+            for name, fake in self.sandbox.fakes.items():
                 with fake.lock:
                     fake.requests.clear()
                     fake.injected.clear()
+                    self.served.get(name, []).clear()
                     if hasattr(fake, "throttled"):
                         fake.throttled = 0
                     documents = getattr(fake, "documents", None)
@@ -131,6 +156,8 @@ class _Served:
                         documents.clear()
             self.costs.clear()
             return None
+        if op == "requests_between":
+            return self.requests_between(args["spans"])
         if op == "sleeps":
             return self.scale.take_events()
         if op == "orders":

@@ -86,6 +86,28 @@ def waited(events: list[tuple[str, float, float]], start: float, end: float, cha
     return sum(s for name, at, s in events if name in names and start <= at <= end)
 
 
+def waited_union(
+    events: list[tuple[str, float, float]], start: float, end: float, channel: str, factor: float
+) -> float:
+    """Platform seconds ``channel`` spent sleeping between two real instants, overlaps once.
+
+    :func:`waited` adds sleeps up, right for one request at a time; requests sent side by side
+    (WooCommerce's withdrawal, product batches in parallel) sleep at the same time, so here the
+    sleeps' real intervals are merged first and their union is put back at platform speed.
+    """
+    names = {f"client:{channel}", f"fake:{channel}"}
+    spans = sorted(
+        (at, at + s / factor) for name, at, s in events if name in names and start <= at <= end
+    )
+    total, cursor = 0.0, float("-inf")
+    for begin, finish in spans:
+        if finish <= cursor:
+            continue
+        total += finish - max(begin, cursor)
+        cursor = finish
+    return total * factor
+
+
 def unscaled(real: float, slept: float, factor: float) -> float:
     """A real span with its sleeps put back at platform speed: ``real + slept x (1 - 1/N)``.
 
