@@ -96,7 +96,11 @@ def _withdraw(
             # inventory loop's work.
             planned = [p for p in planned if p[0].action == ListingAction.WITHDRAW]
         if planned:
-            plans[sku] = _ProductPlan(product, listings, planned)
+            # Keep only the listings of what is planned: a burst spans hundreds of products,
+            # each channel plans them all at once, and the rest is not needed to record it.
+            mine = {c.unit.serial for c, _ in planned}
+            kept = {serial: rec for serial, rec in listings.items() if serial in mine}
+            plans[sku] = _ProductPlan(product, kept, planned)
     withdrawals = [
         (sku, change, digest)
         for sku, plan in plans.items()

@@ -45,7 +45,7 @@ class WooCommerceSettings(ConnectorSettings):
     batch_size: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
     withdraw_mode: Literal["stock_zero", "delete"] = "stock_zero"
     withdraw_concurrency: int = Field(
-        default=10,
+        default=16,
         ge=1,
         le=32,
         description=(
