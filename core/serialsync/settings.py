@@ -30,6 +30,7 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -94,13 +95,21 @@ class ConnectorSection(BaseModel):
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
         data = handler(self)
-        reveal = bool(isinstance(info.context, dict) and info.context.get("reveal_secrets"))
-        return {**data, **self.options(reveal_secrets=reveal)}
+        return {**data, **self.options(reveal_secrets=_reveal_asked(info))}
 
     def __repr_args__(self) -> Iterator[tuple[str, Any]]:
         yield "plugin", self.plugin
         yield "enabled", self.enabled
         yield "options", f"<{len(self._options)} hidden>"
+
+
+def _reveal_asked(info: SerializationInfo) -> bool:
+    """Whether a ``model_dump`` asked for the secrets: ``context={"reveal_secrets": True}``."""
+    return bool(isinstance(info.context, dict) and info.context.get("reveal_secrets"))
+
+
+def _revealed(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 class StoreSettings(BaseModel):
@@ -225,6 +234,10 @@ class WebhookSettings(BaseModel):
     listen: str | None = None
     public_url: str | None = None
     secret: SecretStr | None = None
+
+    @field_serializer("secret")
+    def _dump_secret(self, value: SecretStr | None, info: SerializationInfo) -> Any:
+        return _revealed(value) if _reveal_asked(info) else value
 
     @field_validator("listen")
     @classmethod

@@ -260,9 +260,15 @@ def every_way_out(settings: Settings) -> list[str]:
 
 def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
     monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__PASSWORD", "pw_from_the_environment")
+    monkeypatch.setenv("SERIALSYNC_WEBHOOKS__SECRET", "whsec_master_secret")
     settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
     for shown in every_way_out(settings):
-        for secret in ("shpat_in_the_file_0001", "key_eu_in_the_file", "pw_from_the"):
+        for secret in (
+            "shpat_in_the_file_0001",
+            "key_eu_in_the_file",
+            "pw_from_the",
+            "whsec_master",
+        ):
             assert secret not in shown, shown
     dumped = settings.model_dump()["connectors"]["shop"]
     # The options' keys stay readable; the section is not validated yet, so only the plugin
@@ -280,9 +286,12 @@ def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
     assert not hasattr(settings.connectors["shop"], "access_token")
 
 
-def test_secrets_come_out_only_when_the_caller_asks(tmp_path):
+def test_secrets_come_out_only_when_the_caller_asks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERIALSYNC_WEBHOOKS__SECRET", "whsec_master_secret")
     settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
     revealed = {"reveal_secrets": True}
+    assert settings.model_dump(context=revealed)["webhooks"]["secret"] == "whsec_master_secret"
+    assert "whsec_master_secret" in settings.model_dump_json(context=revealed)
     plain = settings.model_dump(context=revealed)["connectors"]["shop"]
     assert plain["access_token"] == "shpat_in_the_file_0001"
     assert plain["keys"] == {"eu": "key_eu_in_the_file"}
