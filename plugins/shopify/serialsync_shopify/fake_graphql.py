@@ -7,14 +7,18 @@ those values, so the answer holds exactly the fields asked for, under their alia
 
 :func:`query_cost` follows Shopify's published rules for the calculated query cost: a scalar or
 enum costs 0, an object 1, a connection (or a list sized by ``first``/``last``/``ids``) 2 plus its
-size times the cost of one node, and a mutation field 10 plus what its payload selects. Given
-the answer, it computes the *actual* cost with the sizes actually returned.
+size times the cost of one node, and a mutation field 10 plus what its payload selects; a
+mutation Shopify prices by its input (``productSet``: per variant, variant file, metafield and
+product file) costs that in place of the 10. Given the answer, it computes the *actual* cost
+with the sizes actually returned. (The published schema, being introspected, carries no cost
+directives: the input prices come from Shopify's changelog of 2025-10.)
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +33,10 @@ from graphql import (
     Undefined,
     value_from_ast_untyped,
 )
+
+# Shopify's published price of productSet's input, which the plugin paces by as well; a test
+# checks it against hand-computed numbers.
+from serialsync_shopify.documents import product_set_input_cost
 
 _CONNECTION_PARTS = ("nodes", "edges")
 _MISSING = object()
@@ -164,10 +172,18 @@ class Document:
             value = data.get(key, _MISSING) if data is not None else _MISSING
             if self.is_mutation:
                 payload = field.selection_set
-                total += 10 + (self._set_cost(payload, value) if payload else 0)
+                total += self._mutation_cost(field)
+                total += self._set_cost(payload, value) if payload else 0
             else:
                 total += self._field_cost(field, value)
         return total
+
+    def _mutation_cost(self, field: FieldNode) -> int:
+        """A mutation field's own cost: 10, or, where Shopify prices its input (productSet,
+        from 2025-10), 10 plus its input fields' costs, rounded up."""
+        if field.name.value != "productSet":
+            return 10
+        return math.ceil(product_set_input_cost(self.arguments(field).get("input") or {}))
 
     def _set_cost(self, selection_set: SelectionSetNode, value: Any) -> int:
         total = 0

@@ -3,6 +3,7 @@ shop's maxProductVariants as the product capacity, and emptied siblings deleted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
@@ -176,3 +177,56 @@ def test_a_duplicate_variant_with_code_null_is_not_retried():
         "INTERNAL_ERROR",
         True,
     )
+
+
+# -- input-field costs ----------------------------------------------------------------------
+
+
+def test_fake_prices_product_set_by_its_input(shop, clock):
+    """10 + 0.2 a variant + 0.6 a variant file + 0.4 a metafield + 1.9 a product file, rounded
+    up, in place of the mutation's flat 10 (Shopify's pricing since 2025-10)."""
+    connector = make_connector(shop, clock)
+
+    def requested(product_input: Mapping[str, object]) -> int:
+        body = {"query": _PRODUCT_SET, "variables": {"input": product_input}}
+        answer = connector.client.http.post(connector.settings.graphql_path, json=body).json()
+        return int(answer["extensions"]["cost"]["requestedQueryCost"])
+
+    serials = [f"C{i}" for i in range(10)]
+    variants = [
+        {
+            **_variant(s),
+            **({"file": {"originalSource": f"https://img.example/{s}.jpg"}} if i < 5 else {}),
+        }
+        for i, s in enumerate(serials)
+    ]
+    full = {
+        "title": "Priced",
+        "handle": "priced",
+        "productOptions": [{"name": "Serial", "values": [{"name": s} for s in serials]}],
+        "variants": variants,
+        "metafields": [
+            {"namespace": "a", "key": k, "type": "single_line_text_field", "value": "v"}
+            for k in ("x", "y")
+        ],
+        "files": [{"originalSource": f"https://img.example/p{i}.jpg"} for i in range(3)],
+    }
+    # 0.2 * 10 + 0.6 * 5 + 0.4 * 2 + 1.9 * 3 = 11.5 above the base 10: 21.5, rounded up to 22.
+    assert requested(full) - requested({"title": "Plain", "handle": "plain"}) == 12
+
+
+def test_a_new_product_of_250_pictured_units_stays_under_1000_points(shop, clock):
+    connector = make_connector(shop, clock)
+    seen: list[int] = []
+    original = shop.handle
+
+    def spy(request):
+        response = original(request)
+        cost = (response.json().get("extensions") or {}).get("cost") or {}
+        seen.append(int(cost.get("requestedQueryCost") or 0))
+        return response
+
+    shop.handle = spy  # type: ignore[method-assign]
+    outcomes = connector.publish_variants(_product(), upserts(_pictured(250)))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert seen and max(seen) <= 1000
