@@ -226,7 +226,7 @@ def test_a_new_product_of_250_pictured_units_stays_under_1000_points(shop, clock
         seen.append(int(cost.get("requestedQueryCost") or 0))
         return response
 
-    shop.handle = spy  # type: ignore[method-assign]
+    shop.handle = spy
     outcomes = connector.publish_variants(_product(), upserts(_pictured(250)))
     assert {o.result for o in outcomes} == {PublishResult.CREATED}
     assert seen and max(seen) <= 1000
