@@ -32,9 +32,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_demo_leaves_a_store_the_other_commands_read(isolated: Path):
     result = runner.invoke(app, ["demo", "--dir", "demo"])
     assert result.exit_code == 0, result.output
-    for told in ("Units listed per channel", "Sales reported to the POS", "withdrawn everywhere"):
+    told_all = (
+        "Units listed per channel",
+        "Sales reported to the POS",
+        "withdrawn everywhere",
+        "Withdrawn by webhook",
+    )
+    for told in told_all:
         assert told in result.stdout
     assert "[bold]" not in result.stdout, "markup printed as text"
+    assert "still for sale" not in result.stdout, "a webhook sale was not withdrawn everywhere"
     config = ["--config", str(isolated / "demo" / "serialsync.toml")]
     status = json.loads(runner.invoke(app, ["status", "--json", *config]).stdout)
     assert sum(status["units"].values()) == 20

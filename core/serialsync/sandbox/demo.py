@@ -9,9 +9,11 @@ and shows what happened. It leaves the store and the configuration behind, so th
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -23,7 +25,7 @@ from serialsync.host import Host
 from serialsync.logging import configure_logging
 from serialsync.model import FinancialStatus, SerializedUnit
 from serialsync.sandbox.sandbox import Sandbox
-from serialsync.settings import load_settings
+from serialsync.settings import WebhookSettings, load_settings
 from serialsync.store import OutboxState
 from serialsync.testing.fake import FakeChannel, RecordedOrder
 
@@ -81,6 +83,8 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
             _show_withdrawn(console, channels, placed["sold"])
             _show_conflicts(console, host)
             ok = _expectations_met(host, pos.recorded_orders(), orders, placed)
+            _say(console, "\n[bold]4. Webhooks.[/bold]")
+            ok = _webhook_sale(console, host, channels, units[1]) and ok
     _say(
         console,
         f"\nThe store is in [cyan]{store_path}[/cyan] and the configuration in "
@@ -95,6 +99,59 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
         _say(console, "[red]The demo did not end as expected: see the tables above.[/red]")
         return 1
     return 0
+
+
+#: How long the demo waits for a webhook's order to be worked (it takes well under a second).
+WEBHOOK_WAIT = 30.0
+
+
+def _webhook_sale(
+    console: Console, host: Host, channels: dict[str, FakeChannel], unit: SerializedUnit
+) -> bool:
+    """Serve webhooks, subscribe every channel, sell one unit, and time its withdrawal."""
+    # Imported here: the service serves on the sandbox's loopback server, so importing it at
+    # the top would make the two packages import each other.
+    from serialsync.service import Service
+    from serialsync.service.subscriptions import Action, manage
+
+    listen = WebhookSettings(listen="127.0.0.1:0", secret=SecretStr("serialsync-demo-secret"))
+    with Service(host, webhooks=listen) as service:
+        webhooks = listen.model_copy(update={"public_url": service.urls[0]})
+        subscribed = manage(host.plugins, webhooks, Action.REGISTER)
+        following = [r.connector for r in subscribed if r.supported and not r.error]
+        _say(
+            console,
+            f"serialsync now serves [cyan]{service.urls[0]}/webhooks/<connector>[/cyan]; "
+            f"subscribed on: {', '.join(following) or 'none'} "
+            "(the others stay on polling). No order pass runs from here on.",
+        )
+        seller = "shopify" if "shopify" in following else (following or [""])[0]
+        if seller not in channels:
+            return False
+        others = [name for name in channels if name != seller]
+        started = time.monotonic()
+        channels[seller].create_order([(unit.integration_id, 1)], status=FinancialStatus.PAID)
+        _say(console, f"  {seller}: a paid order for [cyan]{escape(unit.integration_id)}[/cyan]")
+        gone: dict[str, float] = {}
+        while len(gone) < len(others) and time.monotonic() - started < WEBHOOK_WAIT:
+            for name in others:
+                if name not in gone and not _sellable(channels[name], unit):
+                    gone[name] = time.monotonic() - started
+            time.sleep(0.02)
+    table = Table(title="Withdrawn by webhook", title_justify="left")
+    table.add_column("channel")
+    table.add_column("unsellable after")
+    for name in others:
+        table.add_row(name, f"{gone[name]:.2f} s" if name in gone else "[red]still for sale[/red]")
+    console.print(table)
+    return len(gone) == len(others)
+
+
+def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
+    return any(
+        listing.sku == unit.integration_id and listing.sellable and listing.stock > 0
+        for listing in fake.listings()
+    )
 
 
 def _say(console: Console, markup: str) -> None:
