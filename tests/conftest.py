@@ -8,6 +8,9 @@ import pytest
 import structlog
 
 from tests.readonly import ReadOnly, read_only_paths
+from tests.stores import postgres_database, store, store_spec
+
+__all__ = ["postgres_database", "store", "store_spec"]  # fixtures for every test
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,8 @@ from serialsync.manager import PluginManager
 from serialsync.model import Order, UnreadableRecord
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.settings import Settings, SyncSettings
-from serialsync.store import OutboxState, SQLiteStore, Store
+from serialsync.store import OutboxState, Store
+from serialsync.store.opening import open_store
 from serialsync.store.sql import utcnow
 
 
@@ -80,7 +81,7 @@ class Host:
         """Build the host from settings: load plugins, build each enabled connector, open the store.
 
         :param transport: an httpx transport every connector's client uses (embedding, tests).
-        :param store: a store to use instead of opening ``settings.store.path``.
+        :param store: a store to use instead of opening the one ``settings.store`` names.
         :param plugins: extra plugin objects to register by name (besides entry points).
         :param sleep: how connectors wait (retries, pacing); tests and benchmarks replace it.
         :param clock: the monotonic clock connectors pace by (a benchmark's scaled time).
@@ -100,7 +101,7 @@ class Host:
             manager.add_connector(
                 name, section.plugin, section.options(reveal_secrets=True), context
             )
-        opened = store if store is not None else SQLiteStore.open(settings.store.path)
+        opened = store if store is not None else open_store(settings.store)
         return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger)
 
     # -- passes ---------------------------------------------------------------------------------

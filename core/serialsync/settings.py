@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import timedelta
@@ -113,11 +114,41 @@ def _revealed(value: SecretStr | None) -> str | None:
 
 
 class StoreSettings(BaseModel):
-    """Where state is kept: a SQLite file (created on first use)."""
+    """Where state is kept: a SQLite file (``path``, created on first use), or a PostgreSQL
+    database (``url``, with the ``postgres`` extra installed) where many runners share one.
+
+    The database password never goes in the URL (a file others read): it comes from the
+    environment, ``SERIALSYNC_STORE__PASSWORD`` (or libpq's own ``PGPASSWORD``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path = Path("serialsync.db")
+    url: str | None = Field(
+        default=None,
+        description='a PostgreSQL store, "postgresql://user@host:5432/database" (no password)',
+    )
+    password: SecretStr | None = Field(
+        default=None, description="the PostgreSQL password (SERIALSYNC_STORE__PASSWORD)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_without_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            # Never echo the value: it may hold a password.
+            raise ValueError("must be a postgresql:// URL (a SQLite file is [store] path)")
+        parts = urllib.parse.urlsplit(value)
+        if ":" in parts.netloc.rpartition("@")[0] or "password" in urllib.parse.parse_qs(
+            parts.query
+        ):
+            raise ValueError(
+                "must not hold the password: set SERIALSYNC_STORE__PASSWORD (or PGPASSWORD) "
+                "in the environment instead"
+            )
+        return value
 
 
 class SyncSettings(BaseModel):

@@ -1,4 +1,5 @@
-"""A small world for engine tests: one memory POS, two memory channels, a real SQLite store."""
+"""A small world for engine tests: one memory POS, two memory channels, a real store (SQLite
+unless a test asks for another backend)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 from serialsync.host import Host
 from serialsync.manager import PluginManager
 from serialsync.settings import SyncSettings
-from serialsync.store import SQLiteStore
+from serialsync.store.sql import SQLStore
 
 from tests.engine.memory import CHANNEL_TYPE, POS_TYPE, MemoryChannel, MemoryPos
 from tests.history import assert_history_follows_the_lifecycle
+from tests.stores import StoreSpec
 
 
 @dataclass
@@ -23,8 +25,9 @@ class World:
     pos: MemoryPos
     a: MemoryChannel
     b: MemoryChannel
-    store: SQLiteStore
+    store: SQLStore
     clock: list[datetime]
+    spec: StoreSpec | None = None  # None: the SQLite file the store was opened from
 
     def advance(self, **delta: float) -> None:
         self.clock[0] += timedelta(**delta)
@@ -32,7 +35,8 @@ class World:
     def reopen(self, checkpoint: Callable[[str], None] | None = None) -> None:
         """A new runner on the same store and platforms (what a restart is)."""
         self.host.store.close()
-        self.store = SQLiteStore.open(self.store.path)
+        spec = self.spec or StoreSpec("sqlite", Path(self.store.location))
+        self.store = spec.open()
         self.host = Host(
             plugins=self.host.plugins,
             store=self.store,
@@ -42,7 +46,13 @@ class World:
         )
 
 
-def build_world(path: Path, *, sync: SyncSettings | None = None, files: bool = False) -> World:
+def build_world(
+    path: Path,
+    *,
+    sync: SyncSettings | None = None,
+    files: bool = False,
+    spec: StoreSpec | None = None,
+) -> World:
     pos = MemoryPos(path / "pos.json" if files else None)
     a = MemoryChannel(path / "a.json" if files else None)
     b = MemoryChannel(path / "b.json" if files else None)
@@ -50,7 +60,8 @@ def build_world(path: Path, *, sync: SyncSettings | None = None, files: bool = F
     manager.add_connector_instance("aim", POS_TYPE, pos)
     manager.add_connector_instance("shop_a", CHANNEL_TYPE, a)
     manager.add_connector_instance("shop_b", CHANNEL_TYPE, b)
-    store = SQLiteStore.open(path / "state.db")
+    spec = spec or StoreSpec("sqlite", path / "state.db")
+    store = spec.open()
     clock = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
     host = Host(
         plugins=manager,
@@ -58,7 +69,7 @@ def build_world(path: Path, *, sync: SyncSettings | None = None, files: bool = F
         sync=sync or SyncSettings(workers=1),
         now=lambda: clock[0],
     )
-    return World(host, pos, a, b, store, clock)
+    return World(host, pos, a, b, store, clock, spec)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from serialsync import FinancialStatus, StoreLockedError
-from serialsync.store import OutboxState, SQLiteStore
+from serialsync.store import OutboxState
 
 from tests.engine.conftest import World, build_world
 
@@ -97,8 +97,10 @@ def check_invariants(w: World, expected: dict[str, str], *, repeats: int = 0) ->
 
 @pytest.mark.parametrize("hit", [1, 2])
 @pytest.mark.parametrize("step", STEPS)
-def test_a_crash_at_any_step_loses_nothing_and_repeats_nothing(tmp_path, step, hit) -> None:
-    w = build_world(tmp_path)
+def test_a_crash_at_any_step_loses_nothing_and_repeats_nothing(
+    tmp_path, step, hit, store_spec
+) -> None:
+    w = build_world(tmp_path, spec=store_spec)
     expected = scenario(w)
     w.reopen(checkpoint=crash_at(step, hit))
     crashed = False
@@ -121,8 +123,8 @@ def test_a_crash_at_any_step_loses_nothing_and_repeats_nothing(tmp_path, step, h
     w.store.close()
 
 
-def test_sigkill_mid_pass_then_restart(tmp_path) -> None:
-    w = build_world(tmp_path, files=True)
+def test_sigkill_mid_pass_then_restart(tmp_path, store_spec) -> None:
+    w = build_world(tmp_path, files=True, spec=store_spec)
     expected = scenario(w)
     w.store.close()
     rng = random.Random(20261123)
@@ -130,7 +132,14 @@ def test_sigkill_mid_pass_then_restart(tmp_path) -> None:
     kills = 0
     for _ in range(6):
         runner = subprocess.Popen(
-            [sys.executable, "-m", "tests.engine.crash_runner", str(tmp_path), "3"],
+            [
+                sys.executable,
+                "-m",
+                "tests.engine.crash_runner",
+                str(tmp_path),
+                "3",
+                *store_spec.argv(),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -144,7 +153,7 @@ def test_sigkill_mid_pass_then_restart(tmp_path) -> None:
         assert runner.returncode in (0, -signal.SIGKILL), err.decode()
     assert kills >= 1  # at least one run died mid-way
 
-    final = build_world(tmp_path, files=True)
+    final = build_world(tmp_path, files=True, spec=store_spec)
     final.host.run_once()
     final.host.run_once()
     # Each kill can cut at most one report between the POS's answer and the stored receipt.
@@ -152,15 +161,15 @@ def test_sigkill_mid_pass_then_restart(tmp_path) -> None:
     final.store.close()
 
 
-def test_a_second_runner_is_refused_while_the_first_holds_the_store(tmp_path) -> None:
-    first = SQLiteStore.open(tmp_path / "state.db")
+def test_a_second_runner_is_refused_while_the_first_holds_the_store(store_spec) -> None:
+    first = store_spec.open()
     with pytest.raises(StoreLockedError, match="in use by another runner"):
-        SQLiteStore.open(tmp_path / "state.db")
-    reader = SQLiteStore.open(tmp_path / "state.db", lock=False)  # status readers may look
+        store_spec.open()
+    reader = store_spec.open(lock=False)  # status readers may look
     assert reader.outbox() == []
     reader.close()
     first.close()
-    SQLiteStore.open(tmp_path / "state.db").close()  # free again once released
+    store_spec.open().close()  # free again once released
 
 
 def test_outbox_state_values_are_stable() -> None:
@@ -175,8 +184,8 @@ def test_outbox_state_values_are_stable() -> None:
     ]
 
 
-def test_an_interrupted_pass_is_recorded_as_such(tmp_path) -> None:
-    w = build_world(tmp_path)
+def test_an_interrupted_pass_is_recorded_as_such(tmp_path, store_spec) -> None:
+    w = build_world(tmp_path, spec=store_spec)
     scenario(w)
     w.reopen(checkpoint=crash_at("publish.recorded", 1))
     with pytest.raises(Crash):

@@ -27,8 +27,10 @@ from serialsync.host import Host
 from serialsync.logging import configure_logging
 from serialsync.manager import PluginManager
 from serialsync.settings import Settings, find_config, load_settings
-from serialsync.store import SQLiteStore
+from serialsync.store import SQLiteStore, Store
 from serialsync.store.file import marker_path, real_path
+from serialsync.store.opening import open_store
+from serialsync.store.sql import SQLStore
 
 EXTRA_PLUGINS_ENV = "SERIALSYNC_EXTRA_PLUGINS"
 
@@ -148,23 +150,25 @@ class Runtime:
         return PluginManager(plugins=extra_plugins())
 
     def host(
-        self, settings: Settings, *, store: SQLiteStore | None = None, new_store: bool = False
+        self, settings: Settings, *, store: Store | None = None, new_store: bool = False
     ) -> Host:
         """The host built from ``settings``; it holds the runner lock unless given a store.
 
         :param new_store: accept starting a new store where one was used before (``--new-store``).
         """
         if store is None:
-            store = SQLiteStore.open(settings.store.path, new=new_store)
+            store = open_store(settings.store, new=new_store)
         try:
             return Host.from_settings(settings, plugins=extra_plugins(), store=store)
         except BaseException:
             store.close()
             raise
 
-    def read_store(self, settings: Settings) -> SQLiteStore:
+    def read_store(self, settings: Settings) -> SQLStore:
         """The state store, read-only: no runner lock, so it works while ``run`` runs, and it
         works on a file serialsync may not write."""
+        if settings.store.url is not None:
+            return open_store(settings.store, lock=False, read_only=True)
         path = settings.store.path
         if not path.exists() and not marker_path(real_path(path)).exists():
             raise ConfigurationError(

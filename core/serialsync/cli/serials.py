@@ -11,7 +11,7 @@ from rich.text import Text
 from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
 from serialsync.operations.discrepancies import RestockRefusedError, restock
-from serialsync.store import OutboxRecord, SQLiteStore, UnitRecord
+from serialsync.store import OutboxRecord, Store, UnitRecord
 
 app = typer.Typer(
     help="The units: integration id, status, and where each is listed.", no_args_is_help=True
@@ -24,7 +24,7 @@ _OUTBOX_SCAN = 1_000_000
 LimitOption = Annotated[int, typer.Option("--limit", min=1, help="At most this many units.")]
 
 
-def _unit_row(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
+def _unit_row(store: Store, record: UnitRecord) -> dict[str, Any]:
     unit = record.unit
     return {
         "integration_id": unit.integration_id,
@@ -146,7 +146,7 @@ def restock_unit(
     )
 
 
-def _history(store: SQLiteStore, record: UnitRecord) -> dict[str, Any]:
+def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
     unit = record.unit
     product = store.get_product(unit.sku)
     claim = store.get_claim(unit.serial)

@@ -9,7 +9,8 @@ import typer
 from serialsync.cli.render import table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, runtime
 from serialsync.operations.discrepancies import discrepancies
-from serialsync.store import ListingState, OutboxState, RunRecord, SQLiteStore
+from serialsync.store import ListingState, OutboxState, RunRecord
+from serialsync.store.sql import SQLStore
 
 _RUNS_READ = 200
 _FAILURE_COUNTS = (
@@ -40,7 +41,7 @@ def status_command(
             _connector_status(store, name, runs, settings.connectors.get(name)) for name in names
         ]
         data = {
-            "store": str(store.path),
+            "store": store.location,
             "units": store.counts("units", "status"),
             "last_pass": _run_dict(runs[0]) if runs else None,
             "connectors": connectors,
@@ -57,13 +58,13 @@ def status_command(
     _print_status(rt.out, data)
 
 
-def _names_in_store(store: SQLiteStore) -> set[str]:
+def _names_in_store(store: SQLStore) -> set[str]:
     # Every connector that ran leaves a cursor.
     return {connector for connector, _, _, _ in store.cursors()}
 
 
 def _connector_status(
-    store: SQLiteStore, name: str, runs: list[RunRecord], section: Any
+    store: SQLStore, name: str, runs: list[RunRecord], section: Any
 ) -> dict[str, Any]:
     listings = store.counts("listings", "state", "connector = ?", (name,))
     sales = store.counts("outbox", "state", "channel = ?", (name,))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from serialsync.lifecycle import Move, UnitStatus
 from serialsync.model import Product, RemoteIds, SerializedUnit
@@ -51,6 +51,22 @@ def _dt(value: str | None) -> datetime | None:
 
 class SQLStore(Store):
     """Every :class:`Store` query, on top of a backend's four primitives."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store is, for people: a file path, or a database URL without password."""
+
+    @property
+    @abstractmethod
+    def stored_version(self) -> int | None:
+        """The schema version the database records, migrated or not (``None``: no store)."""
 
     @abstractmethod
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:

@@ -185,6 +185,29 @@ class SQLiteStore(SQLStore):
             store.close()
             raise
 
+    @classmethod
+    def open_unmigrated(cls, path: Path | str) -> SQLiteStore:
+        """Open an existing store read-only and as it is, an older schema left alone (what
+        ``serialsync store version`` reports on)."""
+        shown = Path(path)
+        real = real_path(shown)
+        if not real.exists():
+            raise StoreError(f"there is no state store at {shown} yet")
+        try:
+            store, _ = cls._connect_read_only(shown, real, immutable=False)
+        except sqlite3.Error as exc:
+            raise StoreError(explain(shown, exc)) from None
+        return store
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def stored_version(self) -> int | None:
+        with self._mutex, sqlite_errors(self.path):
+            return self._stored_version()
+
     def close(self) -> None:
         with self._mutex:
             self._db.close()

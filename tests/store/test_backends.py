@@ -1,0 +1,257 @@
+"""The store's behaviour, the same on both backends: every method of the interface, run against
+a SQLite file and a PostgreSQL schema on a real server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from serialsync import SchemaVersionError, SerializedUnit, UnitStatus
+from serialsync.lifecycle import Move, MoveBasis, MoveSource
+from serialsync.model import Product, RemoteIds
+from serialsync.store import (
+    ListingRecord,
+    ListingState,
+    OutboxRecord,
+    OutboxState,
+)
+from serialsync.store.schema import LATEST_VERSION
+from serialsync.store.sql import SQLStore
+
+from tests.stores import StoreSpec
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _unit(sku: str, serial: str) -> SerializedUnit:
+    return SerializedUnit(sku=sku, serial=serial)
+
+
+def _sale(channel: str, order_id: str, state: OutboxState, **extra: object) -> OutboxRecord:
+    return OutboxRecord(
+        channel=channel,
+        order_id=order_id,
+        order_number=f"#{order_id}",
+        state=state,
+        financial_status="paid",
+        order_updated_at=T0,
+        sale_json=json.dumps({"channel": channel}),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_a_new_store_is_at_the_latest_version_with_an_identity(store: SQLStore) -> None:
+    assert store.schema_version == LATEST_VERSION
+    assert store.stored_version == LATEST_VERSION
+
+
+def test_reopening_keeps_data_and_does_not_migrate_twice(store_spec: StoreSpec) -> None:
+    with store_spec.open() as store, store.transaction():
+        store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+    with store_spec.open() as store:
+        record = store.get_unit("1")
+        assert record is not None and record.unit.sku == "A"
+        assert store.schema_version == LATEST_VERSION
+
+
+def test_a_newer_database_is_refused_with_a_clear_message(store_spec: StoreSpec) -> None:
+    with store_spec.open() as store, store.transaction():
+        store._exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionError, match=r"schema version 99.*upgrade serialsync"):
+        store_spec.open()
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: SQLStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+        with store.transaction():  # an inner one joins the outer one
+            store.set_cursor("shop", "orders", "x")
+        raise RuntimeError("crash")
+    assert store.get_unit("1") is None
+    assert store.get_cursor("shop", "orders") is None
+
+
+def test_products_and_units(store: SQLStore) -> None:
+    with store.transaction():
+        store.put_product(Product(sku="B", title="Bass", price=Decimal("10")), pos="aim")
+        store.put_product(Product(sku="B", title="Bass guitar", price=Decimal("10")), pos="aim2")
+        store.put_unit(_unit("B", "b-2"), status=UnitStatus.IN_STOCK)
+        store.put_unit(_unit("B", "B-1"), status=UnitStatus.IN_STOCK)
+        store.put_unit(_unit("A", "a1"), status=UnitStatus.SOLD, deleted=True)
+        store.set_unit_deleted("b-2", True)
+    product = store.get_product("B")
+    assert product is not None and product.title == "Bass guitar"
+    assert store.product_pos("B") == "aim2"
+    assert store.get_product("nope") is None and store.product_pos("nope") is None
+    assert store.product_skus() == ["A", "B"]
+    # Byte order on both backends, whatever the database's locale: upper case first.
+    assert [r.unit.serial for r in store.units_of("B")] == ["B-1", "b-2"]
+    assert [r.deleted for r in store.units_of("B")] == [False, True]
+    assert [r.unit.serial for r in store.find_units("b-")] == ["B-1", "b-2"]
+    assert [r.unit.serial for r in store.all_units()] == ["a1", "B-1", "b-2"]
+    assert [r.unit.serial for r in store.all_units(limit=1)] == ["a1"]
+    a1 = store.get_unit("a1")
+    assert a1 is not None and a1.status == UnitStatus.SOLD and a1.deleted
+    assert store.find_units("100%") == []  # a LIKE wildcard in the text is only text
+
+
+def test_moves_and_history(store: SQLStore) -> None:
+    with store.transaction():
+        store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+        steps = ((UnitStatus.RESERVED, MoveBasis.TABLE), (UnitStatus.SOLD, MoveBasis.ASSERTED))
+        for to, basis in steps:
+            record = store.get_unit("1")
+            assert record is not None
+            store.record_move(
+                "1",
+                "A",
+                Move(
+                    from_status=record.status,
+                    to_status=to,
+                    at=T0,
+                    reason=f"to {to.value}",
+                    source=MoveSource.CHANNEL,
+                    source_ref="shop:1",
+                    basis=basis,
+                ),
+            )
+    moves = store.history("1")
+    assert [(m.from_status, m.to_status, m.basis) for m in moves] == [
+        (UnitStatus.IN_STOCK, UnitStatus.RESERVED, MoveBasis.TABLE),
+        (UnitStatus.RESERVED, UnitStatus.SOLD, MoveBasis.ASSERTED),
+    ]
+    assert moves[0].at == T0
+    record = store.get_unit("1")
+    assert record is not None and record.status == UnitStatus.SOLD
+    assert store.counts("units", "status") == {"sold": 1}
+
+
+def test_listings(store: SQLStore) -> None:
+    remote = RemoteIds(product_id="p1", variant_id="v1")
+    with store.transaction():
+        store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+        store.put_unit(_unit("A", "2"), status=UnitStatus.SOLD)
+        store.put_listing(ListingRecord("shop", "1", "A", ListingState.LIVE, "h1", remote))
+        store.put_listing(ListingRecord("shop", "2", "A", ListingState.LIVE, "h2"))
+        store.put_listing(
+            ListingRecord(
+                "other", "2", "A", ListingState.FAILED, None, None, "boom", False, attempts=3
+            )
+        )
+    mine = store.listings_of("shop", "A")
+    assert set(mine) == {"1", "2"} and mine["1"].remote == remote
+    assert mine["1"].updated_at is not None
+    [other, shop] = store.listings_of_unit("2")
+    assert (other.connector, other.last_error, other.retryable, other.attempts) == (
+        "other",
+        "boom",
+        False,
+        3,
+    )
+    assert shop.connector == "shop"
+    assert store.skus_to_withdraw("shop") == ["A"]  # unit 2 is sold but still live
+    with store.transaction():
+        store.put_listing(ListingRecord("shop", "2", "A", ListingState.WITHDRAWN))
+    assert store.skus_to_withdraw("shop") == []
+    assert store.counts("listings", "state", "connector = ?", ("shop",)) == {
+        "live": 1,
+        "withdrawn": 1,
+    }
+
+
+def test_cursors(store: SQLStore) -> None:
+    with store.transaction():
+        store.set_cursor("shop", "orders", "2026-11-23T09:00:00+00:00")
+        store.set_cursor("shop", "orders", "2026-11-23T10:00:00+00:00")
+        store.set_cursor("aim", "inventory", "x")
+    assert store.get_cursor("shop", "orders") == "2026-11-23T10:00:00+00:00"
+    assert store.get_cursor("shop", "inventory") is None
+    assert [c[:3] for c in store.cursors()] == [
+        ("aim", "inventory", "x"),
+        ("shop", "orders", "2026-11-23T10:00:00+00:00"),
+    ]
+
+
+def test_claims(store: SQLStore) -> None:
+    with store.transaction():
+        store.put_claim("1", "shop", "o1")
+    claim = store.get_claim("1")
+    assert claim is not None and (claim.channel, claim.order_id) == ("shop", "o1")
+    with store.transaction():
+        store.release_claim("1", "shop", "other-order")  # held by another order: no-op
+    assert store.get_claim("1") is not None
+    with store.transaction():
+        store.release_claim("1", "shop", "o1")
+    assert store.get_claim("1") is None
+
+
+def test_outbox(store: SQLStore) -> None:
+    with store.transaction():
+        store.put_outbox(_sale("shop", "1", OutboxState.PENDING))
+        store.put_outbox(_sale("shop", "2", OutboxState.PENDING, next_attempt_at=T0))
+        store.put_outbox(_sale("shop", "3", OutboxState.WAITING))
+        store.put_outbox(
+            _sale("shop", "1", OutboxState.REPORTED, receipt='{"r": 1}', reported_at=T0, attempts=1)
+        )
+    one = store.get_outbox("shop", "1")
+    assert one is not None and one.state == OutboxState.REPORTED and one.receipt == '{"r": 1}'
+    assert one.reported_at == T0 and one.attempts == 1 and one.created_at is not None
+    assert store.get_outbox("shop", "9") is None
+    assert [r.order_id for r in store.outbox()] == ["1", "2", "3"]
+    assert [r.order_id for r in store.outbox(states=(OutboxState.WAITING,))] == ["3"]
+    assert [r.order_id for r in store.outbox(limit=1)] == ["1"]
+    assert [r.order_id for r in store.due_reports(T0 - timedelta(seconds=1))] == []
+    assert [r.order_id for r in store.due_reports(T0)] == ["2"]
+    assert store.counts("outbox", "state", "channel = ?", ("shop",)) == {
+        "reported": 1,
+        "pending": 1,
+        "waiting": 1,
+    }
+
+
+def test_quarantine(store: SQLStore) -> None:
+    for _ in range(3):
+        with store.transaction():
+            store.quarantine(kind="order", key="shop:1", connector="shop", reason="bad")
+    with store.transaction():
+        store.quarantine(kind="unit", key="X", connector="aim", reason="odd", payload="{}")
+    first, second = store.quarantined()
+    assert (first.count, first.reason, first.key) == (3, "bad", "shop:1")
+    assert [q.key for q in store.quarantined(kind="unit")] == ["X"]
+    assert store.get_quarantined(second.id) == second
+    with store.transaction():
+        assert store.release_quarantine("order", "shop:1") is True
+        assert store.release_quarantine("order", "shop:1") is False
+        assert store.drop_quarantined(second.id) is True
+        assert store.drop_quarantined(second.id) is False
+    assert store.quarantined() == []
+    assert store.get_quarantined(second.id) is None
+
+
+def test_runs(store: SQLStore) -> None:
+    with store.transaction():
+        first = store.start_run("inventory")
+        second = store.start_run("orders")
+    assert second > first
+    with store.transaction():
+        store.finish_run(first, ok=True, summary={"units": 3})
+    newest, oldest = store.runs()
+    assert (newest.id, newest.finished_at, newest.ok) == (second, None, None)
+    assert oldest.ok is True and oldest.summary == {"units": 3}
+    assert [r.id for r in store.runs(limit=1)] == [second]
+
+
+def test_counts_refuse_a_table_not_allowed(store: SQLStore) -> None:
+    with pytest.raises(ValueError, match=r"no count of meta\.key"):
+        store.counts("meta", "key")
+
+
+def test_read_only_opening_reads_and_writes_nothing(store_spec: StoreSpec) -> None:
+    with store_spec.open() as store, store.transaction():
+        store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+    with store_spec.open() as runner, store_spec.open(read_only=True) as reader:
+        # A reader works while a runner holds the store.
+        assert [r.unit.serial for r in reader.all_units()] == ["1"]
+        assert runner.get_unit("1") is not None
