@@ -572,7 +572,26 @@ def pos_for(ctx: EngineContext, sale: Sale) -> str | None:
 
 
 def report_one(ctx: EngineContext, summary: PassSummary, record: OutboxRecord) -> None:
-    """Report one sale, with backoff on transient failures."""
+    """Report one sale, with backoff on transient failures.
+
+    Only while holding the right to report it (:meth:`~serialsync.store.Store.reporting`), and
+    only if it is still pending and due when read again under it: another thread or worker on
+    the same store may have reported it since ``record`` was read, or be reporting it now.
+    """
+    with ctx.store.reporting(record.channel, record.order_id) as mine:
+        current = ctx.store.get_outbox(record.channel, record.order_id) if mine else None
+        if current is None or not _due(ctx, current):
+            return  # reported (or being reported) by another: once is the point
+        _report_one(ctx, summary, current)
+
+
+def _due(ctx: EngineContext, record: OutboxRecord) -> bool:
+    return record.state == OutboxState.PENDING and (
+        record.next_attempt_at is None or record.next_attempt_at <= ctx.now()
+    )
+
+
+def _report_one(ctx: EngineContext, summary: PassSummary, record: OutboxRecord) -> None:
     sale = record.sale
     counts = summary.counts(record.channel)
     log = ctx.log(connector=record.channel, operation="report_sale", order_id=record.order_id)

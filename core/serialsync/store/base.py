@@ -1,15 +1,17 @@
 """The state store's interface: what the engine, the host and the CLI ask of it.
 
-:class:`~serialsync.store.sqlite.SQLiteStore` implements it on one SQLite file. A store on a
-shared PostgreSQL (many runners, one database) implements the same methods with the same
-portable SQL; the engine does not change. Every method runs inside :meth:`Store.transaction`
-when it writes.
+:class:`~serialsync.store.sqlite.SQLiteStore` implements it on one SQLite file,
+:class:`~serialsync.store.postgres.PostgresStore` on a shared PostgreSQL (many runners, one
+database), both with the same portable SQL (:mod:`serialsync.store.sql`); the engine does not
+change. Every method runs inside :meth:`Store.transaction` when it writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,9 @@ from serialsync.store.records import (
     RunRecord,
     UnitRecord,
 )
+
+_IN_FLIGHT_MUTEX = threading.Lock()
+_IN_FLIGHT: set[tuple[str, str, str]] = set()  # (store, channel, order id) being reported
 
 
 class Store(ABC):
@@ -171,6 +176,33 @@ class Store(ABC):
     @abstractmethod
     def due_reports(self, now: datetime) -> list[OutboxRecord]:
         """Pending sales whose next attempt is due."""
+
+    @contextlib.contextmanager
+    def reporting(self, channel: str, order_id: str) -> Iterator[bool]:
+        """The right to report one sale now, held for the ``with`` block.
+
+        Yields ``True`` to the one caller that holds it and ``False`` to any other while it is
+        held: that one skips the sale (whoever holds it reports it, and re-reads the outbox row
+        first, so a sale reported meanwhile is not reported again). Reporting is a call to the
+        POS between two transactions, so no transaction can guard it. This default guards the
+        threads of one process (the order loop and the webhook worker of one runner); a store
+        shared by many processes also guards them against each other.
+        """
+        key = (self.reporting_scope(), channel, order_id)
+        with _IN_FLIGHT_MUTEX:
+            mine = key not in _IN_FLIGHT
+            _IN_FLIGHT.add(key)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with _IN_FLIGHT_MUTEX:
+                    _IN_FLIGHT.discard(key)
+
+    def reporting_scope(self) -> str:
+        """What :meth:`reporting` guards in this process: this store object, unless several
+        objects of one process can be the same store (a file, a database)."""
+        return f"object {id(self)}"
 
     @abstractmethod
     def quarantine(

@@ -20,6 +20,9 @@ Two advisory locks, both keyed by the store (database and schema):
   saving a cursor are each read-then-write steps, and two of them interleaved would claim a
   unit twice or report a sale twice. The second one waits; it never doubles. Stores of other
   merchants (other schemas) do not wait for each other.
+
+Reporting a sale is a call to the POS between two transactions; a third lock, per sale
+(:meth:`PostgresStore.reporting`), lets one worker report it while any other skips it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ DEFAULT_SCHEMA = "public"
 
 _RUNNER = "runner"
 _WRITER = "writer"
+_REPORT = "report"
 
 
 def is_postgres_url(location: str) -> bool:
@@ -332,6 +336,24 @@ class PostgresStore(SQLStore):
                     raise
             finally:
                 self._depth = 0
+
+    @contextlib.contextmanager
+    def reporting(self, channel: str, order_id: str) -> Iterator[bool]:
+        """The right to report one sale, across every process on this store: a session
+        advisory lock on the sale, which the server drops with a killed worker's connection (so
+        its sale is reported by the next one at once, not after a lease runs out)."""
+        with super().reporting(channel, order_id) as mine:
+            if not mine:
+                yield False
+                return
+            key = lock_key(f"{_REPORT}:{channel}:{order_id}", self.schema)
+            row = self._one("SELECT pg_try_advisory_lock(?) AS got", (key,))
+            got = bool(row is not None and row["got"])
+            try:
+                yield got
+            finally:
+                if got:
+                    self._one("SELECT pg_advisory_unlock(?)", (key,))
 
     def _rollback(self) -> None:
         import psycopg

@@ -63,6 +63,10 @@ class SQLStore(Store):
     def location(self) -> str:
         """Where the store is, for people: a file path, or a database URL without password."""
 
+    def reporting_scope(self) -> str:
+        """The store itself (its location), however many connections this process opened."""
+        return self.location
+
     @property
     @abstractmethod
     def stored_version(self) -> int | None:
