@@ -83,6 +83,7 @@ EXPECTED_TESTING_ALL = [
     "FakePOS",
     "FakePlatform",
     "Faults",
+    "ItemDamage",
     "OrderDamage",
     "RecordedOrder",
     "WebhookSender",

@@ -10,6 +10,7 @@ from serialsync.testing.fake import (
     FakePlatform,
     FakePOS,
     Faults,
+    ItemDamage,
     OrderDamage,
     RecordedOrder,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "FakePOS",
     "FakePlatform",
     "Faults",
+    "ItemDamage",
     "OrderDamage",
     "RecordedOrder",
     "WebhookSender",

@@ -54,7 +54,13 @@ from serialsync.model import (
     UnreadableRecord,
 )
 from serialsync.redaction import reveal
-from serialsync.testing.fake import FakeChannel, FakePlatform, Faults, OrderDamage
+from serialsync.testing.fake import (
+    FakeChannel,
+    FakePlatform,
+    Faults,
+    ItemDamage,
+    OrderDamage,
+)
 
 BASE_URL = "https://conformance.invalid"
 CONNECTOR = "conformance"
@@ -510,9 +516,14 @@ class PosConformance(_Conformance):
     units_per_product: int = 3
 
     def read_inventory(
-        self, harness: Harness, since: datetime | None
+        self,
+        harness: Harness,
+        since: datetime | None,
+        *,
+        unreadable: list[UnreadableRecord] | None = None,
     ) -> tuple[list[SerializedUnit], list[str], datetime | None]:
-        """Every unit and deleted serial from ``since``, and the highest high-water mark."""
+        """Every unit and deleted serial from ``since``, and the highest high-water mark;
+        records the plugin could not map are added to ``unreadable`` when given."""
         units: list[SerializedUnit] = []
         deleted: list[str] = []
         high: datetime | None = None
@@ -521,6 +532,8 @@ class PosConformance(_Conformance):
             result = harness.manager.fetch_inventory(CONNECTOR, since, page)
             units.extend(u for p in result.products for u in p.units)
             deleted.extend(k.serial for k in result.deleted)
+            if unreadable is not None:
+                unreadable.extend(result.unreadable)
             if result.high_water and (high is None or result.high_water > high):
                 high = result.high_water
             if result.next_page is None:
@@ -559,6 +572,40 @@ class PosConformance(_Conformance):
             u.serial for u in units if u.changed_at and u.changed_at < high - timedelta(seconds=1)
         ]
         assert not stale, f"units changed before the cursor were read again: {stale}"
+
+    def test_identifiers_are_passed_on_exactly_as_the_pos_holds_them(
+        self, harness: Harness
+    ) -> None:
+        # The host refuses an identifier a system would alter; a plugin that trims or cleans
+        # one first hides it, and the sale of that unit is later refused by the POS.
+        product = sample_product(1)
+        messy = (" PADDED-1", "PADDED-2 ", "NBSP\u00a0X", "TAB\tX")
+        units = tuple(u.model_copy(update={"serial": s}) for s in messy for u in product.units)
+        harness.fake.add_product(product.model_copy(update={"units": units}))
+        unreadable: list[UnreadableRecord] = []
+        read, _, _ = self.read_inventory(harness, None, unreadable=unreadable)
+        serials = {u.serial for u in read if u.sku == product.sku}
+        altered = {s.strip() for s in messy} | {s.replace("\u00a0", " ") for s in messy}
+        assert not (altered - set(messy)) & serials, "an identifier was trimmed or cleaned"
+        missing = set(messy) - serials
+        assert not missing or unreadable, f"serials dropped without a word: {sorted(missing)}"
+
+    @pytest.mark.parametrize("damage", ["missing-serial", "missing-id"])
+    def test_an_item_that_cannot_be_mapped_never_stops_the_stream(
+        self, harness: Harness, damage: ItemDamage
+    ) -> None:
+        catalogue = self.stock(harness)
+        try:
+            harness.fake.damage_item(catalogue[1].sku, damage)
+        except NotImplementedError:
+            pytest.skip("the fake cannot hold a damaged item (FakePOS.damage_item)")
+        unreadable: list[UnreadableRecord] = []
+        units, _, high = self.read_inventory(harness, None, unreadable=unreadable)
+        read = {u.sku for u in units}
+        assert {catalogue[0].sku, catalogue[2].sku} <= read, "the read stopped at a bad item"
+        assert unreadable, "an item the plugin cannot map must be handed back as unreadable"
+        assert all(r.reason and r.payload for r in unreadable), "say why, keep the raw record"
+        assert high is not None, "the cursor must move on past an unreadable item"
 
     def test_report_sale_is_idempotent(self, harness: Harness) -> None:
         [product] = [sample_product(1)]

@@ -32,6 +32,8 @@ from serialsync.model import FinancialStatus, Product
 
 ASGIScope = MutableMapping[str, Any]
 
+#: How :meth:`FakePOS.damage_item` spoils an item.
+ItemDamage = Literal["missing-serial", "missing-id"]
 #: How :meth:`FakeChannel.damage_order` spoils an order.
 OrderDamage = Literal["negative-quantity", "missing-field", "unknown-status"]
 ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -302,6 +304,15 @@ class FakePOS(FakePlatform):
     @abstractmethod
     def recorded_orders(self) -> list[RecordedOrder]:
         """Every order the POS received, in arrival order (a repeat shows up twice)."""
+
+    def damage_item(self, sku: str, damage: ItemDamage) -> None:
+        """Spoil a stored item as a broken import leaves real ones.
+
+        ``missing-serial``: its first unit's row has no serial; ``missing-id``: the item has
+        no id of its own. The item counts as changed now, so the next read sees it. Optional:
+        a fake that cannot hold such items raises :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot damage an item")
 
     @abstractmethod
     def connector_settings(self, base_url: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_u
 :meth:`~FakeAim.mark_sold`, :meth:`~FakeAim.set_price`, :meth:`~FakeAim.set_status`,
 :meth:`~FakeAim.set_item_price`,
 :meth:`~FakeAim.override_serial_fields`, :meth:`~FakeAim.override_item_fields`,
-:meth:`~FakeAim.clear_overrides`,
+:meth:`~FakeAim.clear_overrides`, :meth:`~FakeAim.damage_item`,
 :meth:`~FakeAim.move_unit`, :meth:`~FakeAim.set_sell_online`, :meth:`~FakeAim.delete_item`,
 :meth:`~FakeAim.expire_tokens`, :meth:`~FakeAim.fail_next`, :meth:`~FakeAim.set_licensed`,
 :meth:`~FakeAim.recorded_orders`, :meth:`~FakeAim.report_calls`, :meth:`~FakeAim.add_plain_item`.
@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from serialsync import Product, UnitStatus
-from serialsync.testing import FakePOS, Faults, RecordedOrder
+from serialsync.testing import FakePOS, Faults, ItemDamage, RecordedOrder
 
 #: The largest RecordCount the fake serves (an assumption; see settings.MAX_PAGE_SIZE).
 MAX_RECORD_COUNT = 500
@@ -284,6 +284,14 @@ class FakeAim(FakePOS):
             item = self._item(sku)
             item.raw.update(fields)
             item.changed = self._tick()
+
+    def damage_item(self, sku: str, damage: ItemDamage) -> None:
+        """Spoil an item: its first serial row without ``Serial``, or its row without ``Pk``."""
+        if damage == "missing-serial":
+            first = next(iter(self._item(sku).serials))
+            self.override_serial_fields(sku, first, Serial=None)
+        else:
+            self.override_item_fields(sku, Pk=None)
 
     def clear_overrides(self, sku: str) -> None:
         """Staff put the item right: its rows are served as the fake holds them again."""
