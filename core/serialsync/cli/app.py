@@ -26,6 +26,7 @@ from serialsync.cli import (
     serials,
     starter,
     status,
+    store,
     webhooks,
 )
 from serialsync.cli.run import run_command
@@ -84,6 +85,7 @@ app.add_typer(serials.app, name="serials")
 app.add_typer(outbox.sales_app, name="sales")
 app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")
+app.add_typer(store.app, name="store")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("init")(starter.init_command)
 app.command("demo")(demo.demo_command)
