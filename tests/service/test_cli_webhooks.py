@@ -178,3 +178,63 @@ def _wait(condition, proc: subprocess.Popen[str], message: str, timeout: float =
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, message
         time.sleep(0.05)
+
+
+def test_sigkill_while_deliveries_arrive_loses_nothing_polling_picks_up_the_rest(
+    sandbox: Sandbox, tmp_path: Path
+):
+    port = _free_port()
+    config = _config(sandbox, tmp_path, port)
+    assert runner.invoke(app, ["run", "--once", "--config", str(config)]).exit_code == 0
+    assert runner.invoke(app, ["webhooks", "register", "--config", str(config)]).exit_code == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SERIALSYNC_EXTRA_PLUGINS", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "serialsync.cli",
+            "run",
+            "--interval",
+            "3600",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    shop = sandbox.channel_fakes()["shopify"]
+    woo = sandbox.channel_fakes()["woocommerce"]
+    with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+        units = [f"{u.unit.sku}|||{u.unit.serial}" for u in store.all_units()][:4]
+    try:
+        with httpx.Client(timeout=5) as client:
+            _wait(lambda: _healthy(client, f"http://127.0.0.1:{port}"), proc, "no /healthz")
+            _wait(lambda: _order_passes_ended(tmp_path) == 2, proc, "no first order pass")
+        orders = [shop.create_order([(sku, 1)]) for sku in units[:3]]
+        proc.kill()  # SIGKILL: no clean stop, whatever was under way is cut off
+        proc.communicate(timeout=20)
+        orders.append(shop.create_order([(units[3], 1)]))  # delivered to nobody
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The platform retries, then gives up on the dead address: polling is the safety net.
+    assert shop.webhooks.sender.wait_idle(30)  # type: ignore[attr-defined]
+    assert runner.invoke(app, ["run", "--once", "--config", str(config)]).exit_code == 0
+    with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+        states = [store.get_outbox("shopify", order_id) for order_id in orders]
+        assert [s.state if s else None for s in states] == [OutboxState.REPORTED] * 4
+    reported = [
+        serial
+        for order in sandbox.pos_fakes()["aim_pos"].recorded_orders()
+        for _, serial, _ in order.lines
+        if serial is not None
+    ]
+    missed = [d for d in shop.webhooks.sender.log if not d.delivered]  # type: ignore[attr-defined]
+    assert missed, "no delivery was missed: the test would not prove the safety net"
+    assert sorted(reported) == sorted(sku.split("|||")[1] for sku in units)  # each once
+    for sku in units:
+        assert not any(x.sku == sku and x.sellable and x.stock for x in woo.listings()), sku
