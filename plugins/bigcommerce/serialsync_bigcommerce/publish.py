@@ -316,8 +316,8 @@ class Publisher:
                 self._case_conflict(work, variant)
             elif work.change.action is ListingAction.WITHDRAW:
                 if variant is None:
-                    # Nothing listed under this SKU here: already withdrawn.
-                    self._done(work, PublishResult.WITHDRAWN, None)
+                    # Not in this product: maybe in a sibling (a store that lost its ids).
+                    items += self._withdraw_elsewhere(work)
                 elif variant.inventory_level <= 0 and self.withdraw_mode == "zero_stock":
                     self._done(work, PublishResult.WITHDRAWN, _remote(variant))
                 else:
@@ -338,6 +338,20 @@ class Publisher:
                 code="variant-missing",
                 retryable=True,
             )
+
+    def _withdraw_elsewhere(self, work: _Work) -> list[_Item]:
+        """A withdrawal of a unit this product does not hold and whose ids are not known: its
+        SKU is unique store-wide, so one lookup finds it in whichever product (a sibling)
+        holds it; nothing found, or stock 0 already, is withdrawn as asked."""
+        record = self.client.variant_by_sku(work.iid)
+        variant = RemoteVariant.from_json(record) if record is not None else None
+        if variant is None or variant.sku != work.iid:
+            self._done(work, PublishResult.WITHDRAWN, None)
+            return []
+        if variant.inventory_level <= 0 and self.withdraw_mode == "zero_stock":
+            self._done(work, PublishResult.WITHDRAWN, _remote(variant))
+            return []
+        return [self._withdraw_item(work, variant.product_id, variant.id)]
 
     def _update_or_keep(self, work: _Work, variant: RemoteVariant) -> list[_Item]:
         """An update item for a found variant, or none (UNCHANGED) when it already fits."""
@@ -482,11 +496,14 @@ class Publisher:
         SKU is taken (the product exists: the caller goes on with it), else ``None``.
         """
         upserts: list[_Work] = []
+        items: list[_Item] = []
         for work in works:
             if work.change.action is ListingAction.WITHDRAW:
-                self._done(work, PublishResult.WITHDRAWN, None)  # no product: nothing listed
+                # No product here: the unit may still be listed in a sibling.
+                items += self._withdraw_elsewhere(work)
             else:
                 upserts.append(work)
+        self._write(items)
         upserts = self._within_limit(upserts, already=0, product_id=None)
         name = self.product.title
         with_images = True

@@ -139,3 +139,18 @@ def test_retire_product_deletes_an_emptied_sibling(fake, connector):
     assert fake.listings() == []
     # Gone already: still retired.
     assert connector.retire_product(product=sibling, remote=made[0].remote) is True
+
+
+def test_a_unit_in_a_sibling_is_withdrawn_even_without_its_ids(fake, connector):
+    """A store that lost its ids asks to withdraw through the product itself: the unit,
+    listed in a sibling, is found by its SKU store-wide and taken off sale."""
+    connector.publish_variants(product=product(), changes=_changes(units(2)))
+    sibling = product().model_copy(update={"part": 2, "title": "Martin D-28 (2)"})
+    moved = units(1, prefix="SIB")
+    connector.publish_variants(product=sibling, changes=_changes(moved))
+    outcomes = connector.publish_variants(
+        product=product(), changes=_changes(moved, ListingAction.WITHDRAW)
+    )
+    assert [o.result for o in outcomes] == [PublishResult.WITHDRAWN]
+    stock = {listing.sku: listing.stock for listing in fake.listings()}
+    assert stock[moved[0].integration_id] == 0
