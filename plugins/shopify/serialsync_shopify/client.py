@@ -263,6 +263,13 @@ class ShopifyClient:
         )
         return dict(data.get("productVariantsBulkUpdate") or {})
 
+    def variants_by_sku(self, sku: str, first: int = 10) -> list[dict[str, Any]]:
+        """Variants whose SKU matches ``sku`` in Shopify's search (exact ones: the caller's
+        to pick), in any product."""
+        quoted = sku.replace("\\", "\\\\").replace('"', '\\"')
+        data = self.execute("VariantsBySku", {"query": f'sku:"{quoted}"', "first": first})
+        return list(((data.get("productVariants") or {}).get("nodes")) or [])
+
     def product_delete(self, product_id: str) -> dict[str, Any]:
         """``productDelete`` payload."""
         data = self.execute("ProductDelete", {"input": {"id": product_id}})

@@ -83,6 +83,16 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
 }
 """
 
+# A unit to withdraw that its product does not hold, without remembered ids (a store that
+# lost them): found by its SKU in whichever product holds it (a sibling).
+VARIANTS_BY_SKU_DOCUMENT = """
+query VariantsBySku($query: String!, $first: Int!) {
+  productVariants(first: $first, query: $query) {
+    nodes { id sku price inventoryQuantity inventoryItem { id } product { id } }
+  }
+}
+"""
+
 # ``email`` is protected customer data: asked only when the app is approved for it (a field
 # the app may not read would fail the whole query). ``sku`` is null on a custom line item (no
 # variant behind it) and may be "" on a product without one; the plugin maps both to no SKU.
@@ -252,6 +262,7 @@ DOCUMENTS: dict[str, str] = {
     "ProductLookup": PRODUCT_LOOKUP_DOCUMENT,
     "VariantsById": VARIANTS_BY_ID_DOCUMENT,
     "ProductVariantsPage": PRODUCT_VARIANTS_PAGE_DOCUMENT,
+    "VariantsBySku": VARIANTS_BY_SKU_DOCUMENT,
     "OrdersPage": ORDERS_PAGE_DOCUMENT,
     "OrderById": ORDER_BY_ID_DOCUMENT,
     "OrderLineItems": ORDER_LINE_ITEMS_DOCUMENT,
@@ -282,6 +293,7 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "ProductLookup": (7, 3, "variantIds"),
     "VariantsById": (2, 3, "ids"),
     "ProductVariantsPage": (3, 2, "first"),
+    "VariantsBySku": (2, 3, "first"),
     "OrderLineItems": (3, 3, "first"),
     "ProductCreateWithVariants": (13, 2, None),
     "VariantsCreate": (12, 0, None),

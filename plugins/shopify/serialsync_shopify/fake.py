@@ -419,6 +419,7 @@ class FakeShopify(FakeChannel):
             "productByIdentifier": self.catalog.product_by_identifier,
             "product": lambda a: self.catalog.product_view(a.get("id")),
             "productVariant": lambda a: self.catalog.variant_view(a.get("id")),
+            "productVariants": self.catalog.variants_search,
             "nodes": lambda a: [self._node(i) for i in self.catalog.node_ids(a)],
             "node": lambda a: self._node(a.get("id")),
             "orders": self._readable_orders,

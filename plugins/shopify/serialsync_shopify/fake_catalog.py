@@ -235,6 +235,21 @@ class Catalog:
             "totalInventory": lambda _a: sum(self.stock_of(v) for v in product.variant_ids),
         }
 
+    def variants_search(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``productVariants(first, query)`` for the one filter the plugin uses:
+        ``sku:"…"`` (quoted, ``\\`` and ``\"`` escaped), matched exactly here (Shopify's
+        search may match more loosely; the plugin keeps exact SKUs only)."""
+        match = re.fullmatch(r'sku:"((?:[^"\\]|\\.)*)"', str(args.get("query") or ""))
+        if match is None:
+            raise GraphQLFaultError('The fake searches variants by sku:"…" only', "NOT_IMPLEMENTED")
+        sku = re.sub(r"\\(.)", r"\1", match.group(1))
+        found = [v.id for v in self.variants.values() if v.sku == sku]
+        first = int(args.get("first") or 0)
+        return {
+            "nodes": [self.variant_view(v) for v in found[:first]],
+            "pageInfo": {"hasNextPage": len(found) > first, "endCursor": None},
+        }
+
     def variant_view(self, variant_id: str | None) -> dict[str, Any] | None:
         """A variant as the projector walks it (``None`` when there is none)."""
         variant = self.variants.get(variant_id or "")

@@ -334,7 +334,12 @@ class Publisher:
             listed = found.get(change.unit.integration_id)
             if change.action is ListingAction.WITHDRAW:
                 if listed is None:
-                    results[index] = outcome(change, PublishResult.WITHDRAWN, None)
+                    # Not in this product: maybe in a sibling, on a store that lost its ids.
+                    elsewhere = self._listed_elsewhere(change)
+                    if elsewhere is None:
+                        results[index] = outcome(change, PublishResult.WITHDRAWN, None)
+                    else:
+                        plan.zero_stock.append((change, elsewhere))
                 else:
                     plan.deletes.append((change, listed))
             elif listed is None:
@@ -347,6 +352,17 @@ class Publisher:
                 else:
                     results[index] = outcome(change, PublishResult.UNCHANGED, listed.remote())
         return plan
+
+    def _listed_elsewhere(self, change: ListingChange) -> Listed | None:
+        """The sellable variant of a unit outside this product, found by its exact SKU."""
+        if change.remote is not None and change.remote.variant_id:
+            return None  # its remembered variant is gone: nothing to look for
+        sku = change.unit.integration_id
+        for node in self.client.variants_by_sku(sku):
+            listed = Listed.from_node(node)
+            if listed.sku == sku and (listed.quantity is None or listed.quantity > 0):
+                return listed
+        return None
 
     # -- 2. withdraw ------------------------------------------------------------------------
 

@@ -230,3 +230,18 @@ def test_a_new_product_of_250_pictured_units_stays_under_1000_points(shop, clock
     outcomes = connector.publish_variants(_product(), upserts(_pictured(250)))
     assert {o.result for o in outcomes} == {PublishResult.CREATED}
     assert seen and max(seen) <= 1000
+
+
+def test_a_unit_in_a_sibling_is_withdrawn_even_without_its_ids(shop, clock):
+    """A store that lost its ids asks to withdraw through the product itself: the unit,
+    listed in a sibling, is found by its SKU and set to stock 0."""
+    connector = make_connector(shop, clock)
+    connector.publish_variants(_product(), upserts(_pictured(2)))
+    sibling = _product().model_copy(update={"part": 2, "title": "Les Paul Standard (2)"})
+    moved = _pictured(1, prefix="SB")
+    connector.publish_variants(sibling, upserts(moved))
+    change = ListingChange(unit=moved[0], action=ListingAction.WITHDRAW)
+    outcomes = connector.publish_variants(_product(), [change])
+    assert [o.result for o in outcomes] == [PublishResult.WITHDRAWN]
+    stock = {listing.sku: listing.stock for listing in shop.listings()}
+    assert stock[moved[0].integration_id] == 0

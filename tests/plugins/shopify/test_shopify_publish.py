@@ -178,7 +178,16 @@ def test_withdrawing_a_unit_already_gone_is_withdrawn(connector, shop):
 def test_withdrawing_from_a_product_never_listed_is_withdrawn(connector, shop):
     outcomes = connector.publish_variants(product(), withdraws(units(count=2)))
     assert results(outcomes) == {PublishResult.WITHDRAWN: 2}
-    assert shop.calls == ["shop", "location", "productByIdentifier", "nodes"]
+    # Each unit is looked for by its SKU in the other products (a sibling may hold it): reads
+    # only, no write.
+    assert shop.calls == [
+        "shop",
+        "location",
+        "productByIdentifier",
+        "nodes",
+        "productVariants",
+        "productVariants",
+    ]
 
 
 def test_resume_after_a_crash_adopts_variants_without_duplicates(connector, shop):
