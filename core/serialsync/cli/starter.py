@@ -113,7 +113,10 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
     parts = [
         _HEADER,
         "[store]\n# The state file (relative paths are relative to this file).\n"
-        'path = "serialsync.db"\n',
+        'path = "serialsync.db"\n'
+        "# Or a PostgreSQL database (pip install 'serialsync[postgres]'), where runners on many\n"
+        "# machines share the state; the password comes from SERIALSYNC_STORE__PASSWORD:\n"
+        '# url = "postgresql://serialsync@db.example:5432/serialsync"\n',
         "[sync]\n"
         f"interval = {toml_value(sync.interval)}  # seconds between inventory passes\n"
         "# inventory_interval = 300  # seconds; inventory passes on their own interval\n"
