@@ -115,13 +115,14 @@ def _revealed(value: SecretStr | None) -> str | None:
 
 class StoreSettings(BaseModel):
     """Where state is kept: a SQLite file (``path``, created on first use), or a PostgreSQL
-    database (``url``, with the ``postgres`` extra installed) where many runners share one.
+    database (``url``, with the ``postgres`` extra installed) where many runners share one,
+    each store in a schema of its own (``schema``, ``public`` unless told).
 
     The database password never goes in the URL (a file others read): it comes from the
     environment, ``SERIALSYNC_STORE__PASSWORD`` (or libpq's own ``PGPASSWORD``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     path: Path = Path("serialsync.db")
     url: str | None = Field(
@@ -130,6 +131,15 @@ class StoreSettings(BaseModel):
     )
     password: SecretStr | None = Field(
         default=None, description="the PostgreSQL password (SERIALSYNC_STORE__PASSWORD)"
+    )
+    db_schema: str = Field(
+        default="public",
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description=(
+            "the PostgreSQL schema that holds this store: one per merchant keeps each "
+            "merchant's rows apart in one database"
+        ),
     )
 
     @field_validator("url")

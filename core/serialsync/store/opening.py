@@ -32,6 +32,7 @@ def open_store(
         return PostgresStore.open(
             settings.url,
             password=password,
+            schema=settings.db_schema,
             lock=lock,
             read_only=read_only,
             new=new,
