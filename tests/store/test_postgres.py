@@ -152,3 +152,30 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     assert "s3cret-pw" not in str(caught.value)
     assert "\n" not in str(caught.value)
     assert describe(url) == "postgresql://app@127.0.0.1:1/state (public)"
+
+
+def test_stores_opened_in_turn_share_a_pool_and_leave_nothing_on_its_connections(
+    spec, tmp_path, request
+) -> None:
+    from serialsync.store.postgres import connection_pool
+
+    assert spec.url is not None
+    others = [new_spec("postgres", tmp_path, request) for _ in range(3)]
+    with connection_pool(spec.url, max_size=1) as pool:
+        for round_ in range(2):
+            for number, merchant in enumerate([spec, *others]):
+                store = PostgresStore.open(merchant.url or "", schema=merchant.schema, pool=pool)
+                with store.transaction():
+                    unit = SerializedUnit(sku=f"M{number}", serial=f"{number}-{round_}")
+                    store.put_unit(unit, status=UnitStatus.IN_STOCK)
+                # One connection for all: the last store's schema and runner lock are gone.
+                assert {r.unit.sku for r in store.all_units()} == {f"M{number}"}
+                store.close()
+                store.close()  # twice is harmless: the connection is the pool's again
+        # Every runner lock was released with its store.
+        for merchant in [spec, *others]:
+            merchant.open().close()
+        with PostgresStore.open(spec.url, schema=spec.schema, pool=pool, read_only=True) as r:
+            assert len(r.all_units()) == 2
+        with PostgresStore.open(spec.url, schema=spec.schema, pool=pool) as w, w.transaction():
+            w.set_cursor("shop", "orders", "x")  # not read-only: that was undone too

@@ -40,6 +40,7 @@ from serialsync.store.sql import Row, SQLStore
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg_pool import ConnectionPool
 
 DEFAULT_SCHEMA = "public"
 
@@ -119,13 +120,55 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def connection_pool(
+    url: str, *, password: str | None = None, min_size: int = 1, max_size: int = 4
+) -> ConnectionPool[Any]:
+    """A pool of connections to one database, for a process that opens many stores in turn (a
+    worker serving many merchants, one job after another): :meth:`PostgresStore.open` with
+    ``pool=`` takes a connection from it and :meth:`PostgresStore.close` gives it back, its
+    session reset (advisory locks released, search path and read-only mode undone), so the next
+    store on it starts clean. Close the pool when the process ends."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    options: dict[str, Any] = {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "application_name": "serialsync",
+    }
+    if password is not None:
+        options["password"] = password
+    return ConnectionPool(
+        url,
+        kwargs=options,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_reset_session,
+        name="serialsync",
+        open=True,
+    )
+
+
+def _reset_session(connection: psycopg.Connection[Any]) -> None:
+    connection.execute("SELECT pg_advisory_unlock_all()")
+    connection.execute("RESET ALL")
+
+
 class PostgresStore(SQLStore):
     """The :class:`~serialsync.store.base.Store` in one PostgreSQL schema; use :meth:`open`."""
 
     def __init__(
-        self, connection: psycopg.Connection[Any], *, shown: str, schema: str, read_only: bool
+        self,
+        connection: psycopg.Connection[Any],
+        *,
+        shown: str,
+        schema: str,
+        read_only: bool,
+        pool: ConnectionPool[Any] | None = None,
     ):
         self._db = connection
+        self._pool = pool
+        self._closed = False
         self.shown = shown
         self.schema = schema
         self.read_only = read_only
@@ -149,6 +192,7 @@ class PostgresStore(SQLStore):
         read_only: bool = False,
         migrate: bool = True,
         new: bool = False,
+        pool: ConnectionPool[Any] | None = None,
     ) -> PostgresStore:
         """Connect to the store at ``url`` (in ``schema``) and bring its schema up to date.
 
@@ -161,6 +205,8 @@ class PostgresStore(SQLStore):
             store version``); the engine needs it migrated.
         :param new: accepted for symmetry with the SQLite store: the database itself is the
             store, so there is no marker to disagree with.
+        :param pool: take the connection from this pool (:func:`connection_pool`, same
+            database) instead of connecting; :meth:`close` gives it back.
         :raises StoreError: with one line naming the store (no password) and what to do.
         """
         del new  # nothing beside the database can say a store was lost
@@ -174,10 +220,17 @@ class PostgresStore(SQLStore):
         shown = describe(url, schema)
         extra: dict[str, Any] = {} if password is None else {"password": password}
         with pg_errors(shown):
-            db = psycopg.connect(
-                url, autocommit=True, row_factory=dict_row, application_name="serialsync", **extra
-            )
-        store = cls(db, shown=shown, schema=schema, read_only=read_only)
+            if pool is not None:
+                db = pool.getconn()
+            else:
+                db = psycopg.connect(
+                    url,
+                    autocommit=True,
+                    row_factory=dict_row,
+                    application_name="serialsync",
+                    **extra,
+                )
+        store = cls(db, shown=shown, schema=schema, read_only=read_only, pool=pool)
         try:
             with pg_errors(shown):
                 store._enter_schema(create=not read_only)
@@ -196,7 +249,7 @@ class PostgresStore(SQLStore):
                     raise SchemaVersionError(_newer_schema(shown, version))
                 if version < LATEST_VERSION and migrate:
                     store.close()
-                    return cls.open(url, password=password, schema=schema, lock=False)
+                    return cls.open(url, password=password, schema=schema, lock=False, pool=pool)
                 with pg_errors(shown):
                     db.execute("SET default_transaction_read_only = on")
                 return store
@@ -235,9 +288,16 @@ class PostgresStore(SQLStore):
             )
 
     def close(self) -> None:
-        """Close the connection; the server releases the runner lock with it."""
+        """Close the connection (or give it back to its pool, reset); the server releases the
+        runner lock with it."""
         with self._mutex:
-            self._db.close()
+            if self._closed:
+                return  # a pooled connection given back is someone else's now
+            self._closed = True
+            if self._pool is None:
+                self._db.close()
+            else:
+                self._pool.putconn(self._db)
 
     # -- schema versions -----------------------------------------------------------------------
 
