@@ -561,3 +561,22 @@ def test_a_clean_sale_takes_a_unit_over_from_a_bad_line_that_only_held_it(world:
     world.host.run_once()
     assert status_of(world, "US210033734") == UnitStatus.SOLD
     assert GUITAR not in world.a.live() | world.b.live()
+
+
+def test_a_line_removed_by_an_order_edit_claims_nothing(world: World) -> None:
+    # An order edit leaves a removed line at quantity 0: it sells nothing, even a unit.
+    world.host.inventory_pass()
+    order_id = world.a.place_order(
+        [(GUITAR, 1), (OTHER, 0), ("0113942720|||US210033736", 0), ("STRINGS-10", 0)]
+    )
+
+    world.host.order_pass()
+
+    assert status_of(world, "US210033734") == UnitStatus.SOLD
+    for serial in ("US210033735", "US210033736"):
+        assert status_of(world, serial) == UnitStatus.IN_STOCK
+    assert OTHER in world.a.live() and OTHER in world.b.live()
+    assert [o["lines"] for o in world.pos.orders.values()] == [[["0113942719", "US210033734", 1]]]
+    record = world.store.get_outbox("shop_a", order_id)
+    assert record is not None and (record.note or "").count("has quantity 0") == 3
+    assert world.store.quarantined() == []

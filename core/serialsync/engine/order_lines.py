@@ -13,7 +13,8 @@ One line never holds the rest of its order hostage. Each line is one of:
 * **a plain SKU**: text without ``|||``. Reported as a plain SKU line (the POS may refuse it;
   the sale is then reported without it).
 * **left out**: no SKU at all (custom lines, tips, gift cards), a SKU no POS can carry, or
-  quantity 0. Not reported; the sale's note says so.
+  quantity 0 (a line removed by an order edit; it claims nothing). Not reported; the sale's
+  note says so.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def read_lines(store: Store, order: Order) -> OrderLines:
         if raw is None or not raw.strip():
             lines.left_out.append(f"{_label(line)} has no SKU: left out of the POS order")
             continue
+        if line.quantity <= 0:
+            # Removed from the order (an order edit leaves the line at 0): it sells nothing.
+            lines.left_out.append(f"{_label(line)} has quantity 0: left out of the POS order")
+            continue
         try:
             parsed = parse(raw)
         except IntegrationIdError as exc:
@@ -80,10 +85,7 @@ def read_lines(store: Store, order: Order) -> OrderLines:
             _protect_or_refuse(store, lines, line, f"line {line.line_id}: {exc}")
             continue
         if parsed.serial is None:
-            if line.quantity <= 0:
-                lines.left_out.append(f"{_label(line)} has quantity 0: left out of the POS order")
-            else:
-                lines.plain.append((line, parsed.sku))
+            lines.plain.append((line, parsed.sku))
             continue
         record = store.get_unit(parsed.serial)
         if record is None:
@@ -96,9 +98,6 @@ def read_lines(store: Store, order: Order) -> OrderLines:
             )
             lines.units.append(SerializedLine(line, record, reported=False))
             lines.problems.append(reason + "; the unit is held until a person settles it")
-            continue
-        if line.quantity <= 0:
-            lines.left_out.append(f"{_label(line)} has quantity 0: left out of the POS order")
             continue
         lines.units.append(SerializedLine(line, record))
         if line.quantity > 1:
