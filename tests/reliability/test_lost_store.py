@@ -98,8 +98,8 @@ def test_a_lost_store_relists_no_sold_unit_and_reports_no_sale_twice(tmp_path: P
             # The new store cannot know which sales of the look-back window reached AIM: each
             # is reported once more, and AIM's lookup (report_sale's idempotency) answers that
             # it has it; nothing is posted again, and no sale is asked about twice.
-            for number in reported_before:
-                assert h.report_calls(aim, number) == 2, number
+            for aim_order in reported_before:
+                assert h.report_calls(aim, aim_order) == 2, aim_order
             new = [r for r in aim.recorded_orders() if r.order_number not in reported_before]
             assert [[serial for _, serial, _ in r.lines] for r in new] == [[late.serial]], (
                 "the sale placed after the last pass was not reported exactly once"
