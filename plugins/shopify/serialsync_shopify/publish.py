@@ -436,11 +436,15 @@ class Publisher:
         done: Callable[[ListingChange, PublishOutcome], None],
     ) -> None:
         room = max(0, shop.max_variants - count)
+        if len(creates) > room and product_id is not None and count > 0:
+            # Full of withdrawn units' leftovers (variants kept at stock 0): make room.
+            keep = {c.unit.integration_id for c in creates}
+            room += self._reclaim(product_id, len(creates) - room, keep, count)
         if len(creates) > room:
             reason = (
-                f"POS SKU {product.sku!r} would need {count + len(creates)} variants on one "
-                f"Shopify product; this shop allows {shop.max_variants} per product. Withdraw "
-                "units or split the SKU in the POS; no unit was truncated"
+                f"the Shopify product of {product.listing_sku!r} would need "
+                f"{count + len(creates)} variants; this shop allows {shop.max_variants} per "
+                "product. The host places the rest in a sibling product next pass"
             )
             for change in creates[room:]:
                 done(change, failed(change, reason, "VARIANT_LIMIT", retryable=True))
@@ -458,6 +462,36 @@ class Publisher:
             return
         for batch in batches(creates, self.batch_size):
             self._create_variants(product, product_id, batch, shop, done)
+
+    def _reclaim(self, product_id: str, needed: int, keep: set[str], count: int) -> int:
+        """Delete up to ``needed`` variants at stock 0 (withdrawn units' leftovers, not among
+        ``keep``) of a full product; never its last variant. Returns how many went."""
+        leftovers: list[str] = []
+        after: str | None = None
+        limit = min(needed, count - 1)
+        while len(leftovers) < limit:
+            data = self.client.variants_page(product_id, _VARIANT_PAGE, after)
+            connection = (data.get("product") or {}).get("variants") or {}
+            for node in connection.get("nodes") or []:
+                listed = Listed.from_node(node, product_id)
+                if (listed.quantity or 0) <= 0 and listed.sku not in keep:
+                    leftovers.append(listed.variant_id)
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                break
+            after = page.get("endCursor")
+        freed = 0
+        for batch in batches(leftovers[:limit], self.batch_size):
+            payload = self.client.variants_delete(product_id, batch)
+            if payload.get("userErrors"):
+                self.log.warning(
+                    "shopify.reclaim_refused", product_id=product_id, errors=payload["userErrors"]
+                )
+                break
+            freed += len(batch)
+        if freed:
+            self.log.info("shopify.reclaimed", product_id=product_id, variants=freed)
+        return freed
 
     def _first_batch(
         self, product: Product, handle: str, creates: list[ListingChange], shop: ShopContext

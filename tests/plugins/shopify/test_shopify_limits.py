@@ -245,3 +245,23 @@ def test_a_unit_in_a_sibling_is_withdrawn_even_without_its_ids(shop, clock):
     assert [o.result for o in outcomes] == [PublishResult.WITHDRAWN]
     stock = {listing.sku: listing.stock for listing in shop.listings()}
     assert stock[moved[0].integration_id] == 0
+
+
+def test_a_product_full_of_withdrawn_leftovers_makes_room_for_new_units(shop, clock):
+    """Units sold through withdraw_units stay as variants at stock 0; a product full of them
+    deletes some for new units rather than refusing them every pass."""
+    shop.max_variants = 5
+    connector = make_connector(shop, clock)
+    stock = _pictured(5)
+    made = connector.publish_variants(_product(), upserts(stock))
+    remotes = {o.serial: o.remote for o in made}
+    sold = [
+        ListingChange(unit=u, action=ListingAction.WITHDRAW, remote=remotes[u.serial])
+        for u in stock[:2]
+    ]
+    connector.withdraw_units(sold)
+    fresh = _pictured(2, prefix="NEW")
+    outcomes = connector.publish_variants(_product(), upserts(fresh))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    skus = {listing.sku for listing in shop.listings()}
+    assert skus == {u.integration_id for u in stock[2:] + fresh}
