@@ -128,7 +128,7 @@ def test_a_version_1_store_gets_the_move_basis_and_keeps_its_moves(tmp_path: Pat
         "version": 1,
         "latest": LATEST_VERSION,
     }
-    assert _cli(config, "store", "migrate") == {"store": str(path), "from": 1, "to": 2}
+    assert _cli(config, "store", "migrate") == {"store": str(path), "from": 1, "to": LATEST_VERSION}
     with SQLiteStore.open(path) as store:
         [move] = store.history("1")
         assert (move.reason, move.basis.value) == ("sold in the POS", "table")

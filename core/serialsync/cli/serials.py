@@ -1,8 +1,11 @@
-"""``serialsync serials list|find|show|restock``: the units, by integration id, each one's life,
-and putting a unit the POS shows available again back on sale."""
+"""``serialsync serials list|find|show|warranty|import|mark|restock``: the units, by integration
+id, what each carries and its life; recording what the POS does not carry; a person's moves of a
+unit; and putting a unit the POS shows available again back on sale."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +13,18 @@ from rich.text import Text
 
 from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
+from serialsync.lifecycle import UnitStatus
 from serialsync.operations.discrepancies import RestockRefusedError, restock
+from serialsync.operations.units import (
+    ImportRefusedError,
+    UnitFilter,
+    UnitView,
+    details_json,
+    import_details,
+    list_units,
+    view_unit,
+    warranty,
+)
 from serialsync.store import OutboxRecord, Store, UnitRecord
 
 app = typer.Typer(
@@ -24,14 +38,16 @@ _OUTBOX_SCAN = 1_000_000
 LimitOption = Annotated[int, typer.Option("--limit", min=1, help="At most this many units.")]
 
 
-def _unit_row(store: Store, record: UnitRecord) -> dict[str, Any]:
+def _unit_row(store: Store, record: UnitRecord, view: UnitView | None = None) -> dict[str, Any]:
     unit = record.unit
+    view = view or view_unit(store, record)
     return {
         "integration_id": unit.integration_id,
         "sku": unit.sku,
         "serial": unit.serial,
         "status": record.status.value,
         "deleted": record.deleted,
+        **details_json(view),
         "listings": {
             listing.connector: listing.state.value
             for listing in store.listings_of_unit(unit.serial)
@@ -55,18 +71,67 @@ def _print_units(rt: Runtime, rows: list[dict[str, Any]], json_out: bool) -> Non
     rt.out.print(f"{len(rows)} unit(s)")
 
 
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 @app.command("list")
-def list_units(
+def list_command(
     ctx: typer.Context,
     config: ConfigOption = None,
-    limit: LimitOption = 1000,
+    status: Annotated[
+        UnitStatus | None, typer.Option("--status", help="Only units in this status.")
+    ] = None,
+    lot: Annotated[str | None, typer.Option("--lot", help="Only units of this lot.")] = None,
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", help="Only units in this warehouse.")
+    ] = None,
+    warranty_before: Annotated[
+        str | None,
+        typer.Option("--warranty-before", help="Only units whose warranty ends before DATE."),
+    ] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Which page, from 1.")] = 1,
+    page_size: Annotated[
+        int, typer.Option("--page-size", "--limit", min=1, help="Units per page.")
+    ] = 1000,
     json_out: JsonOption = False,
 ) -> None:
-    """Every unit, by SKU and serial."""
+    """The units, by SKU and serial, a page at a time, with the count in each status."""
+    where = UnitFilter(
+        status=status,
+        lot=lot,
+        warehouse=warehouse,
+        warranty_before=_day(warranty_before, "--warranty-before"),
+    )
     rt = runtime(ctx)
     with rt.read_store(rt.settings(config)) as store:
-        rows = [_unit_row(store, r) for r in store.all_units(limit=limit)]
-    _print_units(rt, rows, json_out)
+        found = list_units(store, where, page=page, page_size=page_size)
+        rows = [_unit_row(store, v.record, v) for v in found.units]
+    if json_out:
+        rt.print_json(
+            {
+                "units": rows,
+                "counts": found.counts,
+                "page": found.page,
+                "pages": found.pages,
+                "page_size": found.page_size,
+                "total": found.total,
+            }
+        )
+        return
+    tabs = "  ".join(
+        f"[{name} {n}]" if name == (status.value if status else None) else f"{name} {n}"
+        for name, n in found.counts.items()
+    )
+    rt.out.print(tabs, markup=False)
+    _print_units(rt, rows, False)
+    if found.pages > 1:
+        rt.out.print(f"page {found.page} of {found.pages} ({found.total} unit(s))")
 
 
 @app.command("find")
@@ -109,6 +174,62 @@ def show_unit(
     _print_history(rt, data)
 
 
+@app.command("warranty")
+def warranty_command(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="The unit's serial.")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Whether a unit is in warranty: "in warranty until …", "expired on …" or "no warranty
+    recorded". Exit code 1 when no unit has this serial."""
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        record = store.get_unit(serial)
+        if record is None:
+            raise fail(f"no unit with serial {serial!r} (try `serialsync serials find`)", 1)
+        view = view_unit(store, record)
+    answer = warranty(view, datetime.now(UTC).date())
+    if json_out:
+        rt.print_json({"serial": serial, **details_json(view), "warranty": answer})
+        return
+    rt.out.print(f"{record.unit.integration_id}: {answer}")
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A CSV file: serial and the columns to record.")],
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record lot, warehouse, location, purchase date and warranty expiry from a CSV file.
+
+    Columns: serial, lot, warehouse, location, purchase_date, warranty_expiry (dates as
+    YYYY-MM-DD; an empty cell leaves the field as it was). Every row is checked first: one bad
+    row refuses the whole file, with each problem's line number, and nothing is applied
+    (exit code 1).
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        try:
+            with host.store.transaction():
+                count = import_details(host.store, text)
+        except ImportRefusedError as exc:
+            if json_out:
+                rt.print_json({"imported": 0, "problems": exc.problems})
+                raise typer.Exit(1) from None
+            raise fail(str(exc), 1) from None
+    if json_out:
+        rt.print_json({"imported": count, "problems": []})
+        return
+    rt.out.print(f"recorded the details of {count} unit(s) from {file}")
+
+
 @app.command("restock")
 def restock_unit(
     ctx: typer.Context,
@@ -149,6 +270,7 @@ def restock_unit(
 def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
     unit = record.unit
     product = store.get_product(unit.sku)
+    view = view_unit(store, record)
     claim = store.get_claim(unit.serial)
     orders = [o for o in store.outbox(limit=_OUTBOX_SCAN) if _touches(o, unit.serial)]
     return {
@@ -166,6 +288,9 @@ def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
             if product
             else None
         ),
+        "details": details_json(view),
+        "details_source": view.sources,
+        "warranty": warranty(view, datetime.now(UTC).date()),
         "pos": unit.model_dump(mode="json", exclude={"sku", "serial", "status"}),
         "moves": [
             {
@@ -226,6 +351,12 @@ def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
             f"product: {product['title']} ({data['sku']}), {product['price']}, "
             f"from POS {product['pos']}"
         )
+    details = table("unit", "field", "value", "from")
+    for key, value in data["details"].items():
+        if value is not None:
+            details.add_row(key, str(value), data["details_source"].get(key, "-"))
+    details.add_row("warranty", data["warranty"], "")
+    out.print(details)
     pos = {k: v for k, v in data["pos"].items() if v not in (None, {}, [], ())}
     pos_grid = table("POS data", "field", "value")
     for key, value in pos.items():

@@ -3,18 +3,21 @@
 from serialsync.store.base import Store
 from serialsync.store.records import (
     Claim,
+    Hold,
     ListingRecord,
     ListingState,
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
     RunRecord,
+    UnitDetails,
     UnitRecord,
 )
 from serialsync.store.sqlite import SQLiteStore
 
 __all__ = [
     "Claim",
+    "Hold",
     "ListingRecord",
     "ListingState",
     "OutboxRecord",
@@ -23,5 +26,6 @@ __all__ = [
     "RunRecord",
     "SQLiteStore",
     "Store",
+    "UnitDetails",
     "UnitRecord",
 ]

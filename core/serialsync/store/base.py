@@ -19,12 +19,14 @@ from serialsync.lifecycle import Move, UnitStatus
 from serialsync.model import Product, SerializedUnit
 from serialsync.store.records import (
     Claim,
+    Hold,
     ListingRecord,
     ListingState,
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
     RunRecord,
+    UnitDetails,
     UnitRecord,
 )
 
@@ -104,6 +106,36 @@ class Store(ABC):
     @abstractmethod
     def history(self, serial: str) -> list[Move]:
         """Every lifecycle move of a unit, oldest first."""
+
+    # -- the registry's side of a unit (issue 20) ---------------------------------------------
+
+    @abstractmethod
+    def unit_details(self) -> dict[str, UnitDetails]:
+        """What people recorded about units beside the POS, by serial."""
+
+    @abstractmethod
+    def put_unit_details(self, serial: str, details: UnitDetails) -> None:
+        """Insert or replace what is recorded about one unit beside the POS."""
+
+    @abstractmethod
+    def get_hold(self, serial: str) -> Hold | None:
+        """The operator's hold on a unit, or ``None``."""
+
+    @abstractmethod
+    def holds(self) -> list[Hold]:
+        """Every operator's hold, by serial."""
+
+    @abstractmethod
+    def put_hold(self, hold: Hold) -> None:
+        """Insert or replace the operator's hold on a unit."""
+
+    @abstractmethod
+    def set_hold_pos_status(self, serial: str, pos_status: UnitStatus | None) -> None:
+        """Record what the POS says of a held unit when it disagrees (``None``: it agrees)."""
+
+    @abstractmethod
+    def drop_hold(self, serial: str) -> bool:
+        """Lift the hold on a unit; True when there was one."""
 
     @abstractmethod
     def listings_of(self, connector: str, sku: str) -> dict[str, ListingRecord]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +37,35 @@ class UnitRecord:
     unit: SerializedUnit
     status: UnitStatus
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class UnitDetails:
+    """What a person recorded about a unit beside the POS (``serials import``); ``None`` where
+    nothing was recorded."""
+
+    lot: str | None = None
+    warehouse: str | None = None
+    location: str | None = None
+    purchase_date: date | None = None
+    warranty_expiry: date | None = None
+
+
+#: The fields of :class:`UnitDetails`, in the order the docs and the CSV name them.
+DETAIL_FIELDS = ("lot", "warehouse", "location", "purchase_date", "warranty_expiry")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An operator's hold on a unit: its status stands whatever the POS says, until a person
+    returns the unit to stock. ``pos_status`` is what the POS said last when it disagreed."""
+
+    serial: str
+    status: UnitStatus
+    held_by: str
+    reason: str
+    at: datetime
+    pos_status: UnitStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,30 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE unit_moves ADD COLUMN basis TEXT NOT NULL DEFAULT 'table'",
     ],
+    # 3: the registry's side of a unit (issue 20). What a person records about a unit that the
+    # POS does not carry (lot, warehouse, location, purchase date, warranty expiry; dates as
+    # ISO text), kept apart from the POS's data so that a pass never overwrites it; and an
+    # operator's hold, which outranks the POS's status until a person returns the unit to
+    # stock (``pos_status``: what the POS said last when it disagreed, else NULL).
+    [
+        """CREATE TABLE unit_details (
+            serial TEXT PRIMARY KEY,
+            lot TEXT,
+            warehouse TEXT,
+            location TEXT,
+            purchase_date TEXT,
+            warranty_expiry TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE unit_holds (
+            serial TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            held_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL,
+            pos_status TEXT
+        )""",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

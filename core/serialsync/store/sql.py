@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, Self
 
 from serialsync.lifecycle import Move, UnitStatus
@@ -19,12 +19,14 @@ from serialsync.model import Product, RemoteIds, SerializedUnit
 from serialsync.store.base import Store
 from serialsync.store.records import (
     Claim,
+    Hold,
     ListingRecord,
     ListingState,
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
     RunRecord,
+    UnitDetails,
     UnitRecord,
 )
 
@@ -185,6 +187,71 @@ class SQLStore(Store):
             )
             for r in rows
         ]
+
+    # -- the registry's side of a unit ----------------------------------------------------------
+
+    def unit_details(self) -> dict[str, UnitDetails]:
+        rows = self._all("SELECT * FROM unit_details ORDER BY serial")
+        return {
+            r["serial"]: UnitDetails(
+                lot=r["lot"],
+                warehouse=r["warehouse"],
+                location=r["location"],
+                purchase_date=_day(r["purchase_date"]),
+                warranty_expiry=_day(r["warranty_expiry"]),
+            )
+            for r in rows
+        }
+
+    def put_unit_details(self, serial: str, details: UnitDetails) -> None:
+        self._exec(
+            "INSERT INTO unit_details (serial, lot, warehouse, location, purchase_date, "
+            "warranty_expiry, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
+            "DO UPDATE SET lot = excluded.lot, warehouse = excluded.warehouse, "
+            "location = excluded.location, purchase_date = excluded.purchase_date, "
+            "warranty_expiry = excluded.warranty_expiry, updated_at = excluded.updated_at",
+            (
+                serial,
+                details.lot,
+                details.warehouse,
+                details.location,
+                _iso(details.purchase_date),
+                _iso(details.warranty_expiry),
+                _ts(utcnow()),
+            ),
+        )
+
+    def get_hold(self, serial: str) -> Hold | None:
+        row = self._one("SELECT * FROM unit_holds WHERE serial = ?", (serial,))
+        return None if row is None else _hold(row)
+
+    def holds(self) -> list[Hold]:
+        return [_hold(r) for r in self._all("SELECT * FROM unit_holds ORDER BY serial")]
+
+    def put_hold(self, hold: Hold) -> None:
+        self._exec(
+            "INSERT INTO unit_holds (serial, status, held_by, reason, at, pos_status) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET "
+            "status = excluded.status, held_by = excluded.held_by, reason = excluded.reason, "
+            "at = excluded.at, pos_status = excluded.pos_status",
+            (
+                hold.serial,
+                hold.status.value,
+                hold.held_by,
+                hold.reason,
+                _ts(hold.at),
+                hold.pos_status.value if hold.pos_status else None,
+            ),
+        )
+
+    def set_hold_pos_status(self, serial: str, pos_status: UnitStatus | None) -> None:
+        self._exec(
+            "UPDATE unit_holds SET pos_status = ? WHERE serial = ?",
+            (pos_status.value if pos_status else None, serial),
+        )
+
+    def drop_hold(self, serial: str) -> bool:
+        return self._exec("DELETE FROM unit_holds WHERE serial = ?", (serial,)) > 0
 
     # -- listings ------------------------------------------------------------------------------
 
@@ -416,6 +483,25 @@ def _unit(row: Row) -> UnitRecord:
         unit=SerializedUnit.model_validate_json(row["data"]),
         status=UnitStatus(row["status"]),
         deleted=bool(row["deleted"]),
+    )
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _hold(row: Row) -> Hold:
+    return Hold(
+        serial=row["serial"],
+        status=UnitStatus(row["status"]),
+        held_by=row["held_by"],
+        reason=row["reason"],
+        at=_dt(row["at"]) or utcnow(),
+        pos_status=UnitStatus(row["pos_status"]) if row["pos_status"] else None,
     )
 
 
