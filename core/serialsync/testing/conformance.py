@@ -37,8 +37,10 @@ from typing import Any
 
 import pytest
 import structlog.testing
+from pydantic import SecretStr
 
 from serialsync.connector import ConnectorContext, ConnectorSettings, ConnectorType
+from serialsync.errors import WebhookSignatureError
 from serialsync.manager import PluginManager
 from serialsync.model import (
     FinancialStatus,
@@ -474,6 +476,36 @@ class ChannelConformance(_Conformance):
         read = {o.order_id: o for o in self.read_orders(harness, None)}
         for order_id in placed:
             assert harness.manager.fetch_order(CONNECTOR, order_id) == read[order_id]
+
+    # -- webhooks (optional) ---------------------------------------------------------------------
+
+    def test_registering_webhooks_twice_creates_nothing_new(self, harness: Harness) -> None:
+        if not harness.manager.implements(CONNECTOR, "register_webhooks"):
+            pytest.skip("the plugin does not implement the optional register_webhooks")
+        url = f"{BASE_URL}/webhooks/{CONNECTOR}"
+        secret = SecretStr("conformance-webhook-secret")
+        first = harness.manager.register_webhooks(CONNECTOR, url, secret)
+        assert first, "register_webhooks made no subscription"
+        again = harness.manager.register_webhooks(CONNECTOR, url, secret)
+        assert sorted(s.remote_id for s in again) == sorted(s.remote_id for s in first)
+        listed = harness.manager.list_webhooks(CONNECTOR, url)
+        assert sorted(s.remote_id for s in listed) == sorted(s.remote_id for s in first)
+        assert {s.url for s in listed} == {url}
+        removed = harness.manager.remove_webhooks(CONNECTOR, url)
+        assert sorted(s.remote_id for s in removed) == sorted(s.remote_id for s in first)
+        assert harness.manager.list_webhooks(CONNECTOR, url) == []
+        assert harness.manager.remove_webhooks(CONNECTOR, url) == []  # again: harmless
+
+    def test_a_webhook_without_a_valid_signature_is_refused(self, harness: Harness) -> None:
+        if not harness.manager.implements(CONNECTOR, "verify_webhook"):
+            pytest.skip("the plugin does not implement the optional verify_webhook")
+        body = b'{"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"}'
+        secret = SecretStr("conformance-webhook-secret")
+        with pytest.raises(WebhookSignatureError):
+            harness.manager.verify_webhook(CONNECTOR, {}, body, secret)
+        forged = {"content-type": "application/json", "x-signature": "forged"}
+        with pytest.raises(WebhookSignatureError):
+            harness.manager.verify_webhook(CONNECTOR, forged, body, secret)
 
     # -- throttling and secrets ---------------------------------------------------------------
 
