@@ -134,6 +134,15 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "deny = []\n",
         '[log]\nlevel = "info"  # debug, info, warning, error\n'
         'format = "auto"  # auto: JSON lines unless on a terminal; json; console\n',
+        "[webhooks]\n"
+        "# Orders within seconds: `serialsync run` receives the channels' webhooks here, and\n"
+        "# `serialsync webhooks register` subscribes <public_url>/webhooks/<connector>.\n"
+        '# listen = "127.0.0.1:8787"\n'
+        '# public_url = "https://sync.example.com"  # what the platforms call (your proxy)\n'
+        "# The secret signed subscriptions are made with: SERIALSYNC_WEBHOOKS__SECRET=...\n",
+        "[metrics]\n"
+        "# /healthz and /metrics (Prometheus), also without webhooks (and with them on listen).\n"
+        '# listen = "127.0.0.1:9187"\n',
         "# Connectors: one [connectors.<name>] section each; <name> is yours to choose (lower\n"
         "# case, so that SERIALSYNC_CONNECTORS__<NAME>__... finds it). One POS, any channels.\n",
     ]
