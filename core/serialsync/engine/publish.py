@@ -219,7 +219,10 @@ def publish_channel(
             if planned:
                 parts = assign_parts(planned, listings, capacity)
                 send_product(ctx, summary, channel, product, planned, listings, parts)
-            if capacity is not None:
+            # Only a product that has siblings can leave one empty (a second read otherwise).
+            if capacity is not None and any(
+                (part_of(listing.remote) or 1) > 1 for listing in listings.values()
+            ):
                 retire_emptied(ctx, summary, channel, product)
 
 
