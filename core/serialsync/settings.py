@@ -20,18 +20,18 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     SecretStr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
-    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -109,8 +109,15 @@ def _reveal_asked(info: SerializationInfo) -> bool:
     return bool(isinstance(info.context, dict) and info.context.get("reveal_secrets"))
 
 
-def _revealed(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
+def _secret_out(value: SecretStr, info: SerializationInfo) -> Any:
+    if _reveal_asked(info):
+        return value.get_secret_value()
+    return value if info.mode == "python" else str(value)
+
+
+#: A secret of the host's own settings: masked like any :class:`SecretStr`, and given in
+#: plain only to ``model_dump(context={"reveal_secrets": True})``, like the connector options.
+SettingSecret = Annotated[SecretStr, PlainSerializer(_secret_out)]
 
 
 class StoreSettings(BaseModel):
@@ -129,7 +136,7 @@ class StoreSettings(BaseModel):
         default=None,
         description='a PostgreSQL store, "postgresql://user@host:5432/database" (no password)',
     )
-    password: SecretStr | None = Field(
+    password: SettingSecret | None = Field(
         default=None, description="the PostgreSQL password (SERIALSYNC_STORE__PASSWORD)"
     )
     db_schema: str = Field(
@@ -274,11 +281,7 @@ class WebhookSettings(BaseModel):
 
     listen: str | None = None
     public_url: str | None = None
-    secret: SecretStr | None = None
-
-    @field_serializer("secret")
-    def _dump_secret(self, value: SecretStr | None, info: SerializationInfo) -> Any:
-        return _revealed(value) if _reveal_asked(info) else value
+    secret: SettingSecret | None = None
 
     @field_validator("listen")
     @classmethod

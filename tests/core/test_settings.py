@@ -261,6 +261,7 @@ def every_way_out(settings: Settings) -> list[str]:
 def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
     monkeypatch.setenv("SERIALSYNC_CONNECTORS__SHOP__PASSWORD", "pw_from_the_environment")
     monkeypatch.setenv("SERIALSYNC_WEBHOOKS__SECRET", "whsec_master_secret")
+    monkeypatch.setenv("SERIALSYNC_STORE__PASSWORD", "pg_store_password")
     settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
     for shown in every_way_out(settings):
         for secret in (
@@ -268,6 +269,7 @@ def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
             "key_eu_in_the_file",
             "pw_from_the",
             "whsec_master",
+            "pg_store_pass",
         ):
             assert secret not in shown, shown
     dumped = settings.model_dump()["connectors"]["shop"]
@@ -288,10 +290,14 @@ def test_settings_keep_secrets_masked_on_every_way_out(tmp_path, monkeypatch):
 
 def test_secrets_come_out_only_when_the_caller_asks(tmp_path, monkeypatch):
     monkeypatch.setenv("SERIALSYNC_WEBHOOKS__SECRET", "whsec_master_secret")
+    monkeypatch.setenv("SERIALSYNC_STORE__PASSWORD", "pg_store_password")
     settings = load_settings(write(tmp_path / "s.toml", SECRET_TOML))
     revealed = {"reveal_secrets": True}
-    assert settings.model_dump(context=revealed)["webhooks"]["secret"] == "whsec_master_secret"
+    plain = settings.model_dump(context=revealed)
+    assert plain["webhooks"]["secret"] == "whsec_master_secret"
+    assert plain["store"]["password"] == "pg_store_password"
     assert "whsec_master_secret" in settings.model_dump_json(context=revealed)
+    assert "pg_store_password" in settings.model_dump_json(context=revealed)
     plain = settings.model_dump(context=revealed)["connectors"]["shop"]
     assert plain["access_token"] == "shpat_in_the_file_0001"
     assert plain["keys"] == {"eu": "key_eu_in_the_file"}
