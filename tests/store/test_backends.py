@@ -4,7 +4,7 @@ a SQLite file and a PostgreSQL schema on a real server."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -255,3 +255,15 @@ def test_read_only_opening_reads_and_writes_nothing(store_spec: StoreSpec) -> No
         # A reader works while a runner holds the store.
         assert [r.unit.serial for r in reader.all_units()] == ["1"]
         assert runner.get_unit("1") is not None
+
+
+def test_a_cursor_only_moves_forward(store: SQLStore) -> None:
+    later = T0 + timedelta(minutes=5)
+    assert store.advance_cursor("shop", "orders", later) is True
+    # A worker that read less (or a clock in another zone) does not take it back.
+    assert store.advance_cursor("shop", "orders", T0) is False
+    earlier_elsewhere = (T0 + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=9)))
+    assert str(earlier_elsewhere) > str(later)  # later as text, earlier in time
+    assert store.advance_cursor("shop", "orders", earlier_elsewhere) is False
+    assert store.get_cursor("shop", "orders") == later.isoformat()
+    assert store.advance_cursor("shop", "orders", later + timedelta(seconds=1)) is True

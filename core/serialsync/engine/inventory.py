@@ -72,8 +72,7 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
         if page.high_water and (high_water is None or page.high_water > high_water):
             high_water = page.high_water
     if high_water is not None and high_water != since:
-        with ctx.store.transaction():
-            ctx.store.set_cursor(pos, INVENTORY_STREAM, high_water.isoformat())
+        ctx.store.advance_cursor(pos, INVENTORY_STREAM, high_water)
 
 
 def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: InventoryPage) -> None:

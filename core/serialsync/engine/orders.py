@@ -134,8 +134,7 @@ def read_orders(
             if high_water is None or order.updated_at > high_water:
                 high_water = order.updated_at
     if high_water is not None and high_water != cursor:
-        with ctx.store.transaction():
-            ctx.store.set_cursor(channel, ORDERS_STREAM, high_water.isoformat())
+        ctx.store.advance_cursor(channel, ORDERS_STREAM, high_water)
         ctx.checkpoint("orders.cursor_saved")
 
 

@@ -175,6 +175,20 @@ class Store(ABC):
     def set_cursor(self, connector: str, stream: str, value: str) -> None:
         """Save a cursor. Call it in the transaction that commits what the cursor covers."""
 
+    def advance_cursor(self, connector: str, stream: str, value: datetime) -> bool:
+        """Save a timestamp cursor if it moves the saved one forward; True if it did.
+
+        Two workers reading one stream at once each end with the high-water mark of what they
+        read: the one that read less must not take back the cursor the other saved. Call it in
+        a transaction (the writer lock makes the read and the write one step).
+        """
+        with self.transaction():
+            saved = self.get_cursor(connector, stream)
+            if saved is not None and datetime.fromisoformat(saved) >= value:
+                return False
+            self.set_cursor(connector, stream, value.isoformat())
+            return True
+
     @abstractmethod
     def cursors(self) -> list[tuple[str, str, str, datetime | None]]:
         """Every cursor: ``(connector, stream, value, updated_at)``."""
