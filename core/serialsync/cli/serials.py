@@ -15,6 +15,7 @@ from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
 from serialsync.lifecycle import UnitStatus
 from serialsync.operations.discrepancies import RestockRefusedError, restock
+from serialsync.operations.marking import ACTIONS, MarkRefusedError, actions_from, mark
 from serialsync.operations.units import (
     ImportRefusedError,
     UnitFilter,
@@ -230,6 +231,57 @@ def import_command(
     rt.out.print(f"recorded the details of {count} unit(s) from {file}")
 
 
+@app.command("mark")
+def mark_command(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="The unit's serial.")],
+    action: Annotated[
+        str, typer.Argument(help="sold | reserved | returned | defective | in-stock")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why; kept in the unit's history.")],
+    by: Annotated[str, typer.Option("--by", help="Who acts (default: an operator).")] = (
+        "an operator"
+    ),
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Move a unit through its lifecycle, as the table allows (see `serials show`).
+
+    From in_stock: sold, reserved. From reserved: sold, in-stock. From sold: returned,
+    defective. From returned: in-stock, defective. From defective: in-stock. Anything else is
+    refused (exit code 1) with the actions the unit allows. A mark other than in-stock holds the
+    unit in that status whatever the POS says, until a person returns it to stock. The next
+    pass withdraws a unit not in stock from every channel and lists a unit back in stock.
+    """
+    if action not in ACTIONS:
+        raise fail(f"no action {action!r}; the actions are: {', '.join(ACTIONS)}")
+    rt = runtime(ctx)
+    with rt.host(rt.settings(config)) as host:
+        try:
+            with host.store.transaction():
+                done = mark(host.store, serial, action, reason=reason, by=by)
+        except MarkRefusedError as exc:
+            raise fail(str(exc), 1) from None
+    data = {
+        "integration_id": f"{done.sku}|||{done.serial}",
+        "from_status": done.from_status.value,
+        "to_status": done.to_status.value,
+        "held": done.held,
+        "next_actions": actions_from(done.to_status),
+    }
+    if json_out:
+        rt.print_json({"marked": data})
+        return
+    effect = (
+        "held against the POS until returned to stock; the next pass withdraws it everywhere"
+        if done.held
+        else "the next pass lists it on every channel"
+    )
+    rt.out.print(
+        f"{data['integration_id']}: {done.from_status.value} -> {done.to_status.value}; {effect}"
+    )
+
+
 @app.command("restock")
 def restock_unit(
     ctx: typer.Context,
@@ -272,6 +324,7 @@ def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
     product = store.get_product(unit.sku)
     view = view_unit(store, record)
     claim = store.get_claim(unit.serial)
+    hold = store.get_hold(unit.serial)
     orders = [o for o in store.outbox(limit=_OUTBOX_SCAN) if _touches(o, unit.serial)]
     return {
         "integration_id": unit.integration_id,
@@ -288,6 +341,18 @@ def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
             if product
             else None
         ),
+        "hold": (
+            {
+                "status": hold.status.value,
+                "by": hold.held_by,
+                "reason": hold.reason,
+                "since": hold.at,
+                "pos_says": hold.pos_status.value if hold.pos_status else None,
+            }
+            if hold
+            else None
+        ),
+        "actions": actions_from(record.status),
         "details": details_json(view),
         "details_source": view.sources,
         "warranty": warranty(view, datetime.now(UTC).date()),
@@ -345,6 +410,16 @@ def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
     out = rt.out
     status = data["status"] + (" (deleted in the POS)" if data["deleted"] else "")
     out.print(Text.assemble((data["integration_id"], "bold"), f"  status: {status}"))
+    hold = data["hold"]
+    if hold:
+        disagreement = (
+            f"; the POS says {hold['pos_says']} (the hold stands)" if hold["pos_says"] else ""
+        )
+        out.print(
+            f"held {hold['status']} by {hold['by']} since {when(hold['since'])}: "
+            f"{hold['reason']}{disagreement}"
+        )
+    out.print(f"actions: {', '.join(data['actions']) or 'none'}")
     product = data["product"]
     if product:
         out.print(

@@ -49,6 +49,17 @@ def status_command(
                 {"key": q.key, "pos": q.connector, "explanation": q.reason, "since": q.first_seen}
                 for q in discrepancies(store)
             ],
+            "holds": [
+                {
+                    "serial": h.serial,
+                    "status": h.status.value,
+                    "by": h.held_by,
+                    "reason": h.reason,
+                    "since": h.at,
+                    "pos_says": h.pos_status.value if h.pos_status else None,
+                }
+                for h in store.holds()
+            ],
         }
     finally:
         store.close()
@@ -148,6 +159,13 @@ def _print_status(out: Any, data: dict[str, Any]) -> None:
         )
     out.print(passes)
     out.print(counts)
+    if data["holds"]:
+        holds = table("operator holds (they outrank the POS)", "serial", "held", "by", "POS says")
+        for h in data["holds"]:
+            holds.add_row(
+                h["serial"], f"{h['status']}: {h['reason']}", h["by"], h["pos_says"] or "agrees"
+            )
+        out.print(holds)
     if data["discrepancies"]:
         grid = table("discrepancies: sold online, available in the POS", "unit", "what to do")
         for d in data["discrepancies"]:

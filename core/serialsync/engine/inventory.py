@@ -28,6 +28,7 @@ from serialsync.integration_id import validate_pair
 from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
 from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
+from serialsync.operations.marking import keep_hold
 from serialsync.store import OutboxState
 from serialsync.validation import check_identifier, loggable, price_problem, shown
 
@@ -214,6 +215,9 @@ def ingest_unit(
     ctx.store.put_unit(unit, status=existing.status)
     if existing.deleted:
         ctx.store.set_unit_deleted(unit.serial, False)
+    if keep_hold(ctx.store, pos=pos, sku=unit.sku, serial=unit.serial, pos_status=unit.status):
+        # An operator's hold outranks the POS until a person returns the unit to stock.
+        return
     if unit.status == existing.status:
         if unit.status != UnitStatus.IN_STOCK:
             # The POS agrees again (it invoiced the web order): nothing left to look at.
