@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from serialsync.cli.run import ProgressBars, Scheduler, Stopper, StopRequested, intervals
+from serialsync.cli.run import (
+    INVENTORY_TASKS,
+    ORDER_TASKS,
+    ProgressBars,
+    Scheduler,
+    Stopper,
+    StopRequested,
+    intervals,
+)
 from serialsync.settings import SyncSettings
 from serialsync.store import SQLiteStore
 
@@ -279,3 +287,17 @@ def test_progress_bars_follow_the_engine_callback():
         bars("fetch_orders", "shop_b", 2, None)
         tasks = {t.description: (t.completed, t.total) for t in bars.progress.tasks}
     assert tasks == {"shop_a: publishing": (3, 4), "shop_b: reading orders": (2, None)}
+
+
+def test_progress_bars_of_two_passes_side_by_side_go_with_their_own_pass():
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    bars = ProgressBars(console)
+    with bars.showing(INVENTORY_TASKS):
+        bars("publish", "shop_a", 1, 400)  # a long publish
+        with bars.showing(ORDER_TASKS):  # an order pass starts and ends meanwhile
+            bars("fetch_orders", "shop_a", 2, None)
+            bars("withdraw", "shop_a", 3, 3)
+        left = {t.description for t in bars.progress.tasks}
+        assert left == {"shop_a: publishing"}
+        assert bars.progress.live.is_started  # the inventory pass still draws
+    assert not bars.progress.tasks and not bars.progress.live.is_started

@@ -382,9 +382,13 @@ def run_command(
             _log.info("run.started", inventory_every=inventory_every, orders_every=orders_every)
             scheduler = Scheduler(stopper, check=host.store.check_in_place)
             scheduler.add(
-                "inventory", inventory_every, lambda: runner.one_pass(host.inventory_pass)
+                "inventory",
+                inventory_every,
+                lambda: runner.one_pass(host.inventory_pass, INVENTORY_TASKS),
             )
-            scheduler.add("orders", orders_every, lambda: runner.one_pass(host.order_pass))
+            scheduler.add(
+                "orders", orders_every, lambda: runner.one_pass(host.order_pass, ORDER_TASKS)
+            )
             scheduler.run()
             # Each interrupted pass closed its run record; name the first stop seen.
             stopped = scheduler.stopped[0] if scheduler.stopped else StopRequested("between passes")
