@@ -51,6 +51,7 @@ from serialsync.integration_id import (
 )
 from serialsync.lifecycle import MoveSource, UnitStatus
 from serialsync.model import (
+    FieldGroup,
     FinancialStatus,
     InventoryPage,
     ListingAction,
@@ -85,6 +86,7 @@ __all__ = [
     "ConnectorType",
     "ConnectorTypeRegistrar",
     "DuplicateSerialError",
+    "FieldGroup",
     "FinancialStatus",
     "HttpClient",
     "IntegrationId",

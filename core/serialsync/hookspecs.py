@@ -142,6 +142,10 @@ def publish_variants(
     1: create its variant, or update what changed) or a ``WITHDRAW`` (make it unsellable: stock
     0, or the variant removed, as the platform allows; withdrawing the last variant of a
     product must not fail). ``change.remote`` holds the ids the last publish returned.
+    ``change.changed`` names the field groups (:class:`~serialsync.model.FieldGroup`) that
+    differ from what the channel was last given: send only those (a title change is one
+    product update, not a re-send of every variant); an upsert whose groups are all unchanged
+    is a unit to make sellable again (stock 1).
 
     **Must be idempotent**: after a crash between a remote create and the host's record, the
     same change arrives again with ``remote=None``. Find the existing variant by its SKU (the

@@ -181,12 +181,32 @@ class ListingAction(StrEnum):
     WITHDRAW = "withdraw"  # make it unsellable: stock 0 or variant removed
 
 
+class FieldGroup(StrEnum):
+    """A group of what a channel shows, compared and sent as one (see ``ListingChange.changed``).
+
+    ``PRODUCT``: the product's title, description, brand, images, attributes and option name
+    (sent once per product, whichever unit carries it). ``UNIT``: the unit's own attributes,
+    images and location. ``PRICE``: the unit's price (its own, else the product's).
+    """
+
+    PRODUCT = "product"
+    UNIT = "unit"
+    PRICE = "price"
+
+
 class ListingChange(_Frozen):
-    """One unit's change for one channel. ``remote`` is what the last publish recorded."""
+    """One unit's change for one channel. ``remote`` is what the last publish recorded.
+
+    ``changed`` names the field groups that differ from what this channel was last given: every
+    group for a unit never listed (or listed before serialsync kept groups apart), fewer for a
+    unit already live. A plugin may leave a group it is not named in as the channel has it; the
+    stock of an upsert is always made 1.
+    """
 
     unit: SerializedUnit
     action: ListingAction
     remote: RemoteIds | None = None
+    changed: frozenset[FieldGroup] = frozenset(FieldGroup)
 
     def outcome(self, result: PublishResult, remote: RemoteIds | None = None) -> PublishOutcome:
         """The outcome of this change: ``result``, with the ids the channel gave (or knew)."""

@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "ConnectorType",
     "ConnectorTypeRegistrar",
     "DuplicateSerialError",
+    "FieldGroup",
     "FinancialStatus",
     "HttpClient",
     "IntegrationId",

@@ -212,6 +212,8 @@ class MemoryChannel(_Persisted):
         self.page_size = page_size
         self.clock = T0
         self.refuse: dict[str, str] = {}  # serial -> error code the platform answers
+        #: Every change publish_variants was given, in order (what the host asked for).
+        self.received: list[ListingChange] = []
         #: Raised, one per call, by the next fetch_orders calls (a channel that cannot answer).
         self.fetch_failures: list[Exception] = []
 
@@ -274,6 +276,7 @@ class MemoryChannel(_Persisted):
         self, connector: str, product: Product, changes: Sequence[ListingChange]
     ) -> list[PublishOutcome]:
         self.state["publish_calls"] += 1
+        self.received.extend(changes)
         outcomes = []
         for change in changes:
             unit = change.unit

@@ -33,6 +33,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.errors import PermanentRemoteError
 from serialsync.lifecycle import UnitStatus
 from serialsync.model import (
+    FieldGroup,
     ListingAction,
     ListingChange,
     Product,
@@ -50,20 +51,56 @@ _LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNC
 ORDERS_STREAM = "orders"
 
 
-def content_hash(product: Product, unit: SerializedUnit) -> str:
-    """A fingerprint of everything a channel shows of one unit (not its status or timestamps)."""
-    shown = {
-        "product": product.model_dump(
-            mode="json",
-            include={"sku", "title", "description", "brand", "price", "option_name", "images"},
-        ),
-        "product_attributes": product.attributes,
-        "unit": unit.model_dump(
-            mode="json", include={"sku", "serial", "price", "attributes", "images", "location"}
-        ),
-    }
+_HASH_VERSION = "g1"
+
+
+def _digest(shown: object) -> str:
     encoded = json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:32]
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def group_hashes(product: Product, unit: SerializedUnit) -> dict[FieldGroup, str]:
+    """A fingerprint of each field group a channel shows of one unit (see
+    :class:`~serialsync.model.FieldGroup`); not its status or timestamps."""
+    return {
+        FieldGroup.PRODUCT: _digest(
+            {
+                "product": product.model_dump(
+                    mode="json",
+                    include={"sku", "title", "description", "brand", "option_name", "images"},
+                ),
+                "attributes": product.attributes,
+            }
+        ),
+        FieldGroup.UNIT: _digest(
+            unit.model_dump(
+                mode="json", include={"sku", "serial", "attributes", "images", "location"}
+            )
+        ),
+        FieldGroup.PRICE: _digest(str(unit.price if unit.price is not None else product.price)),
+    }
+
+
+def content_hash(product: Product, unit: SerializedUnit) -> str:
+    """A fingerprint of everything a channel shows of one unit, one part per field group
+    (``g1:product.unit.price``), so that a later pass tells which groups changed."""
+    groups = group_hashes(product, unit)
+    return f"{_HASH_VERSION}:" + ".".join(groups[g] for g in _GROUP_ORDER)
+
+
+_GROUP_ORDER = (FieldGroup.PRODUCT, FieldGroup.UNIT, FieldGroup.PRICE)
+
+
+def changed_groups(previous: str | None, current: str) -> frozenset[FieldGroup]:
+    """The field groups whose part differs between two content hashes; every group when the
+    previous hash is missing or older than field groups (a store written before them)."""
+    if previous is None or not previous.startswith(f"{_HASH_VERSION}:"):
+        return frozenset(FieldGroup)
+    before = previous.partition(":")[2].split(".")
+    after = current.partition(":")[2].split(".")
+    if len(before) != len(_GROUP_ORDER) or len(after) != len(_GROUP_ORDER):
+        return frozenset(FieldGroup)
+    return frozenset(g for g, b, a in zip(_GROUP_ORDER, before, after, strict=True) if b != a)
 
 
 def is_sellable(record: UnitRecord, product: Product) -> bool:
@@ -85,7 +122,8 @@ def plan_changes(
     """The changes one channel needs for one product, each with its content hash.
 
     Sellable units (:func:`is_sellable`) are upserted unless live with the same hash (or
-    refused for good with the same hash: that waits for a person or a change). Units not
+    refused for good with the same hash: that waits for a person or a change); an upsert of a
+    live unit names only the field groups that changed (``ListingChange.changed``). Units not
     sellable are withdrawn unless already withdrawn, or never listed. A unit an order holds
     (serials in ``held``, see :func:`held_serials`) counts as listed everywhere: an order names
     it by an id serialsync published, and a new store (a lost one started again) cannot know
@@ -102,7 +140,16 @@ def plan_changes(
                     continue
                 if listing.state == ListingState.FAILED and not listing.retryable:
                     continue
-            change = ListingChange(unit=record.unit, action=ListingAction.UPSERT, remote=remote)
+            # A unit live on the channel is sent only the groups that differ; any other state
+            # (failed, withdrawn, never listed) gets every group, as the channel may lack any.
+            changed = (
+                changed_groups(listing.content_hash, digest)
+                if listing is not None and listing.state == ListingState.LIVE
+                else frozenset(FieldGroup)
+            )
+            change = ListingChange(
+                unit=record.unit, action=ListingAction.UPSERT, remote=remote, changed=changed
+            )
             changes.append((change, digest))
         else:
             if listing is None and record.unit.serial not in held:

@@ -1,0 +1,80 @@
+"""Field groups: a change to a live unit names only what differs (issue 17 #3)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from serialsync import FieldGroup, ListingAction, Product, SerializedUnit
+from serialsync.engine.publish import changed_groups, content_hash
+
+from tests.engine.conftest import World
+
+STRAT = ("US210033734", "US210033735", "US210033736")
+
+
+def _received(world: World) -> dict[str, frozenset[FieldGroup]]:
+    return {c.unit.serial: c.changed for c in world.a.received}
+
+
+def test_a_first_listing_names_every_group(world: World) -> None:
+    world.host.inventory_pass()
+
+    assert world.a.received
+    assert {c.changed for c in world.a.received} == {frozenset(FieldGroup)}
+
+
+def test_a_price_change_names_only_the_price(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.received.clear()
+    world.pos.set_unit("0113942719", "US210033735", price=Decimal("1234.50"))
+
+    world.host.inventory_pass()
+
+    assert _received(world) == {"US210033735": frozenset({FieldGroup.PRICE})}
+
+
+def test_a_unit_attribute_change_names_only_the_unit(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.received.clear()
+    world.pos.set_unit("0113942719", "US210033734", attributes={"finish": "Sunburst"})
+
+    world.host.inventory_pass()
+
+    assert _received(world) == {"US210033734": frozenset({FieldGroup.UNIT})}
+
+
+def test_a_title_change_names_only_the_product(world: World) -> None:
+    world.host.inventory_pass()
+    world.a.received.clear()
+    world.pos.state["products"]["0113942719"]["title"] = "Fender Stratocaster"
+    for serial in STRAT:
+        world.pos.set_unit("0113942719", serial)  # the POS reports the product's units again
+
+    world.host.inventory_pass()
+
+    assert _received(world) == {s: frozenset({FieldGroup.PRODUCT}) for s in STRAT}
+    assert {c.action for c in world.a.received} == {ListingAction.UPSERT}
+
+
+def test_a_unit_back_on_sale_names_every_group(world: World) -> None:
+    world.host.inventory_pass()
+    world.pos.set_unit("0113942720", "MX1001", status="sold")
+    world.host.inventory_pass()
+    world.a.received.clear()
+    world.pos.set_unit("0113942720", "MX1001", status="in_stock")
+
+    world.host.inventory_pass()
+
+    assert _received(world) == {"MX1001": frozenset(FieldGroup)}
+
+
+def test_a_hash_from_before_field_groups_names_every_group() -> None:
+    product = Product(sku="S", title="T", price=Decimal("10"))
+    unit = SerializedUnit(sku="S", serial="A1")
+    current = content_hash(product, unit)
+
+    assert changed_groups("0123456789abcdef0123456789abcdef", current) == frozenset(FieldGroup)
+    assert changed_groups(None, current) == frozenset(FieldGroup)
+    assert changed_groups(current, current) == frozenset()
+    retitled = content_hash(product.model_copy(update={"title": "U"}), unit)
+    assert changed_groups(current, retitled) == frozenset({FieldGroup.PRODUCT})
