@@ -263,6 +263,12 @@ class ShopifyClient:
         )
         return dict(data.get("productVariantsBulkUpdate") or {})
 
+    def product_update(self, product_input: dict[str, Any]) -> dict[str, Any]:
+        """``productUpdate`` payload (the product's own fields; ``id`` names it)."""
+        # Setting the same fields twice is harmless, so a resend after a lost answer is safe.
+        data = self.execute("ProductUpdate", {"product": product_input}, idempotent=True)
+        return dict(data.get("productUpdate") or {})
+
     def variants_by_sku(self, sku: str, first: int = 10) -> list[dict[str, Any]]:
         """Variants whose SKU matches ``sku`` in Shopify's search (exact ones: the caller's
         to pick), in any product."""

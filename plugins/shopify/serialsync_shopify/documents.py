@@ -40,6 +40,9 @@ query ProductLookup($identifier: ProductIdentifierInput!, $variantIds: [ID!]!) {
     id
     handle
     status
+    title
+    descriptionHtml
+    vendor
     metafield(namespace: "serialsync", key: "pos_sku") { value }
     variantsCount { count }
     options { name optionValues { name hasVariants } }
@@ -194,6 +197,17 @@ mutation VariantsUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!
 }
 """
 
+# The product's own content (title, description, vendor) after a change in the POS: only the
+# fields that differ from what the lookup read are sent.
+PRODUCT_UPDATE_DOCUMENT = """
+mutation ProductUpdate($product: ProductUpdateInput!) {
+  productUpdate(product: $product) {
+    product { id }
+    userErrors { field message }
+  }
+}
+"""
+
 VARIANTS_BULK_DELETE_DOCUMENT = """
 mutation VariantsDelete($productId: ID!, $variantsIds: [ID!]!) {
   productVariantsBulkDelete(productId: $productId, variantsIds: $variantsIds) {
@@ -269,6 +283,7 @@ DOCUMENTS: dict[str, str] = {
     "ProductCreateWithVariants": PRODUCT_SET_DOCUMENT,
     "VariantsCreate": VARIANTS_BULK_CREATE_DOCUMENT,
     "VariantsUpdate": VARIANTS_BULK_UPDATE_DOCUMENT,
+    "ProductUpdate": PRODUCT_UPDATE_DOCUMENT,
     "VariantsDelete": VARIANTS_BULK_DELETE_DOCUMENT,
     "StockSet": INVENTORY_SET_DOCUMENT,
     "ProductDelete": PRODUCT_DELETE_DOCUMENT,
@@ -298,6 +313,7 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "ProductCreateWithVariants": (13, 2, None),
     "VariantsCreate": (12, 0, None),
     "VariantsUpdate": (11, 0, None),
+    "ProductUpdate": (11, 0, None),
     "VariantsDelete": (11, 0, None),
     "StockSet": (12, 0, None),
     "ProductDelete": (11, 0, None),

@@ -403,6 +403,7 @@ class FakeShopify(FakeChannel):
                 "productVariantsBulkCreate": self.catalog.bulk_create,
                 "productVariantsBulkUpdate": self.catalog.bulk_update,
                 "productVariantsBulkDelete": self.catalog.bulk_delete,
+                "productUpdate": self.catalog.product_update,
                 "productDelete": self.catalog.product_delete,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,

@@ -82,6 +82,10 @@ class _UserErrorsError(Exception):
         self.errors = errors
 
 
+_TITLE_LIMIT = 255  # characters in a product title
+_STATUSES = {"ACTIVE", "ARCHIVED", "DRAFT", "UNLISTED"}
+
+
 def _user_error(path: Sequence[str | int], message: str, code: str | None) -> dict[str, Any]:
     return {"field": [str(p) for p in path] if path else None, "message": message, "code": code}
 
@@ -662,6 +666,38 @@ class Catalog:
             self._drop_variant(variant_id)
         gone = set(ids)
         product.variant_ids = [v for v in product.variant_ids if v not in gone]
+        return {"product": self.product_view(product.id), "userErrors": []}
+
+    def product_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productUpdate`` mutation: the fields given (title, description, vendor,
+        status) of the product ``product.id``; a blank or over-long title is refused."""
+        data = args.get("product") or {}
+        product = self.products.get(str(data.get("id") or ""))
+        if product is None:
+            return {
+                "product": None,
+                "userErrors": [_user_error(["id"], "Product does not exist", None)],
+            }
+        errors: list[dict[str, Any]] = []
+        if "title" in data:
+            title = str(data.get("title") or "")
+            if not title.strip():
+                errors.append(_user_error(["title"], "Title can't be blank", None))
+            elif len(title) > _TITLE_LIMIT:
+                message = f"Title is too long (maximum is {_TITLE_LIMIT} characters)"
+                errors.append(_user_error(["title"], message, None))
+        if "status" in data and data["status"] not in _STATUSES:
+            errors.append(_user_error(["status"], "Status is not included in the list", None))
+        if errors:
+            return {"product": None, "userErrors": errors}
+        for key, attribute in (
+            ("title", "title"),
+            ("descriptionHtml", "description"),
+            ("vendor", "vendor"),
+            ("status", "status"),
+        ):
+            if key in data:
+                setattr(product, attribute, str(data.get(key) or ""))
         return {"product": self.product_view(product.id), "userErrors": []}
 
     def product_delete(self, args: dict[str, Any]) -> dict[str, Any]:

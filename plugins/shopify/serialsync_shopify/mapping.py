@@ -112,6 +112,15 @@ def product_set_input(
     return payload
 
 
+def product_content(product: Product) -> dict[str, str]:
+    """The product's own fields as ``ProductUpdateInput`` names them, as Shopify should hold
+    them (the vendor only when the POS names a brand: Shopify keeps one otherwise)."""
+    content = {"title": product.title, "descriptionHtml": product.description}
+    if product.brand:
+        content["vendor"] = product.brand
+    return content
+
+
 def _product_images(product: Product, units: Sequence[SerializedUnit]) -> list[str]:
     seen: dict[str, None] = dict.fromkeys(product.images)
     for unit in units:

@@ -30,10 +30,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from serialsync import (
     AuthenticationError,
+    FieldGroup,
     ListingAction,
     ListingChange,
     Product,
@@ -60,6 +62,8 @@ _LOOKUP_IDS = 250  # remembered variant ids re-read per query (cost 3 each)
 _VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
 _STOCK_REASON = "correction"
 _INPUT_LIMIT = 250  # entries in any input list (MAX_INPUT_SIZE_EXCEEDED beyond)
+#: The field groups a variant shows of its unit: a change to none of them needs no re-read.
+_VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
 
 
 @dataclass(frozen=True)
@@ -219,12 +223,58 @@ class Publisher:
         def done(change: ListingChange, outcome: PublishOutcome) -> None:
             results[ids[id(change)]] = outcome
 
+        content_sent, content_error = self._update_content(product, changes, product_node)
         if product_id is not None:
             count -= self._delete(product_id, plan, done)
         self._create(product, product_id, handle, plan.creates, count, shop, done)
         self._update(product, plan.updates, shop, done)
         self._zero(plan.zero_stock, shop, done)
+        for index, change in enumerate(changes):
+            if FieldGroup.PRODUCT not in change.changed or product_node is None:
+                continue
+            if results[index].result is PublishResult.FAILED:
+                continue
+            if content_error is not None:
+                results[index] = content_error(change)
+            elif content_sent and results[index].result is PublishResult.UNCHANGED:
+                results[index] = outcome(change, PublishResult.UPDATED, change.remote)
         return [results[i] for i in range(len(changes))]
+
+    # -- product content ------------------------------------------------------------------
+
+    def _update_content(
+        self,
+        product: Product,
+        changes: list[ListingChange],
+        product_node: dict[str, Any] | None,
+    ) -> tuple[bool, Callable[[ListingChange], PublishOutcome] | None]:
+        """Bring the product's own fields (title, description, vendor) in line with the POS,
+        sending only those that differ from what the lookup read; one ``productUpdate``.
+
+        Done only when some upsert names the product group (a new product gets them at
+        creation). Returns whether an update was sent, and how to fail each change that named
+        the group when Shopify refused it.
+        """
+        if product_node is None or not any(
+            c.action is ListingAction.UPSERT and FieldGroup.PRODUCT in c.changed for c in changes
+        ):
+            return False, None
+        wanted = mapping.product_content(product)
+        differs = {k: v for k, v in wanted.items() if (product_node.get(k) or "") != v}
+        if not differs:
+            return False, None
+        try:
+            payload = self.client.product_update({"id": str(product_node["id"]), **differs})
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            return True, partial(failed_remote, exc=exc)
+        errors = payload.get("userErrors") or []
+        if errors:
+            # A title Shopify refuses (blank, too long) needs a change in the POS.
+            return True, partial(failed_user_errors, errors=errors, retryable=False)
+        self.log.info("shopify.product_updated", sku=product.listing_sku, fields=sorted(differs))
+        return True, None
 
     # -- 1. look up -----------------------------------------------------------------------
 
@@ -242,8 +292,13 @@ class Publisher:
             remote = change.remote
             if remote is None or not remote.variant_id:
                 continue
+            # A live unit whose own fields are unchanged (only its product's changed) is
+            # trusted as listed too: it costs no re-read, and no variant update.
+            as_listed = change.action is ListingAction.UPSERT and not (
+                change.changed & _VARIANT_GROUPS
+            )
             if (
-                change.action is ListingAction.WITHDRAW
+                (change.action is ListingAction.WITHDRAW or as_listed)
                 and remote.inventory_item_id
                 and remote.product_id
             ):
@@ -251,8 +306,8 @@ class Publisher:
                     Listed(
                         variant_id=remote.variant_id,
                         sku=change.unit.integration_id,
-                        price=Decimal("0"),
-                        quantity=None,
+                        price=mapping.unit_price(product, change.unit) if as_listed else Decimal(0),
+                        quantity=1 if as_listed else None,
                         inventory_item_id=remote.inventory_item_id,
                         product_id=remote.product_id,
                     )
