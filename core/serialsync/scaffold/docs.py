@@ -123,6 +123,10 @@ def _default_text(field: Any) -> str:
     if field.default is PydanticUndefined:
         return "required"
     value = field.default
+    if isinstance(value, frozenset):
+        # A set's order changes from one process to the next: the guide lists it sorted.
+        items = sorted(v.value if isinstance(v, enum.Enum) else v for v in value)
+        return f"`frozenset({items!r})`"
     return f"`{value.value!r}`" if isinstance(value, enum.Enum) else f"`{value!r}`"
 
 
