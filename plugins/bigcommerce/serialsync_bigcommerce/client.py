@@ -181,6 +181,13 @@ class BigCommerceClient:
         # The next pass finds the first by SKU instead.
         return self.http.post("/v3/catalog/products", json=body, operation="create_product")
 
+    def update_product(self, product_id: int, body: Mapping[str, Any]) -> httpx.Response:
+        """``PUT /v3/catalog/products/{id}`` with ``body``; the raw response (409 is read)."""
+        # Setting the same fields again is harmless: safe to resend after a lost answer.
+        return self.http.put(
+            f"/v3/catalog/products/{product_id}", json=body, operation="update_product"
+        )
+
     def track_by_variant(self, product_id: int) -> None:
         """``PUT /v3/catalog/products/{id}`` setting ``inventory_tracking: "variant"``."""
         response = self.http.put(

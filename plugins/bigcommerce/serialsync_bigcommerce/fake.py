@@ -48,6 +48,7 @@ MAX_BATCH = 50
 MAX_VARIANTS = 600
 MAX_OPTION_VALUES = 250
 MAX_SKU = 255
+_NAME_LIMIT = 250  # characters in a product name (v3 products: minLength 1, maxLength 250)
 MAX_ORDERS_PAGE = 250
 _ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
 
@@ -617,6 +618,8 @@ class FakeBigCommerce(FakeChannel):
         tracking = body.get("inventory_tracking", product["inventory_tracking"])
         if tracking not in ("none", "product", "variant"):
             raise _Error(422, "inventory_tracking must be none, product or variant")
+        if "name" in body and not 1 <= len(str(body["name"])) <= _NAME_LIMIT:
+            raise _Error(422, f"name must be 1 to {_NAME_LIMIT} characters", {"name": "length"})
         if "name" in body and any(
             p["name"].casefold() == str(body["name"]).casefold() and p["id"] != product_id
             for p in self.products.values()

@@ -7,6 +7,7 @@ Nothing here talks HTTP; :mod:`.client` does. Dates on orders v2 are RFC 2822
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -267,6 +268,19 @@ def new_product(
             {"image_url": url, "is_thumbnail": i == 0} for i, url in enumerate(product.images)
         ]
     return body
+
+
+def product_content(product: Product) -> dict[str, Any]:
+    """``PUT /v3/catalog/products/{id}`` body of the product's own fields (its title and
+    description); a sibling carries its own title."""
+    return {"name": product.title, "description": product.description}
+
+
+def content_digest(product: Product) -> str:
+    """A fingerprint of :func:`product_content`, remembered with each unit's ids so that a
+    product already holding the POS's content is not sent it again."""
+    encoded = json.dumps(product_content(product), sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def batch_create(

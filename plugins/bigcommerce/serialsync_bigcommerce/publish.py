@@ -48,6 +48,7 @@ from typing import Any, Literal
 from serialsync import (
     CHANNEL_SKU_LIMITS,
     AuthenticationError,
+    FieldGroup,
     IntegrationIdError,
     ListingAction,
     ListingChange,
@@ -74,6 +75,8 @@ SKU_LIMIT = CHANNEL_SKU_LIMITS["bigcommerce"]
 _PRICE_TOLERANCE = 0.005
 
 Kind = Literal["create", "update", "withdraw"]
+#: The field groups a variant shows of its unit: a change to none of them writes no variant.
+_VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
 
 
 @dataclass
@@ -176,6 +179,7 @@ class Publisher:
         """Apply ``changes``; exactly one outcome per change, in the same order."""
         works = self._validate(changes)
         self._named = {w.iid for w in works}
+        works = self._update_content(works)
         direct = [w for w in works if _ids(w.change.remote) is not None]
         resolve = [w for w in works if _ids(w.change.remote) is None]
         if direct:
@@ -187,6 +191,60 @@ class Publisher:
         for index, first in self._repeats.items():
             self.outcomes[index] = self.outcomes[first]
         return [self.outcomes[i] for i in range(len(changes))]
+
+    def _update_content(self, works: list[_Work]) -> list[_Work]:
+        """The product's own fields (name, description) after a change in the POS: one
+        ``PUT /v3/catalog/products/{id}``, sent when a listed unit names the product group and
+        the content it remembers (``RemoteIds.extra["content"]``) is not the POS's.
+
+        Returns the works left to write: a listed unit whose own groups (price, photo) are
+        unchanged needs no variant write, and is done here.
+        """
+        wanted = mapping.content_digest(self.product)
+        named = [
+            w
+            for w in works
+            if w.change.action is ListingAction.UPSERT
+            and FieldGroup.PRODUCT in w.change.changed
+            and _ids(w.change.remote) is not None
+        ]
+        if not named:
+            return works
+        error: RemoteError | None = None
+        stale = [
+            w for w in named if w.change.remote and w.change.remote.extra.get("content") != wanted
+        ]
+        if stale:
+            ids = _ids(stale[0].change.remote)
+            assert ids is not None
+            try:
+                self._put_content(ids[0])
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                error = exc
+        left: list[_Work] = []
+        for work in works:
+            if work in named and error is not None:
+                self._fail_remote(work, error)
+            elif work in named and not (work.change.changed & _VARIANT_GROUPS):
+                known = work.change.remote.extra.get("image") if work.change.remote else None
+                work.image = known if isinstance(known, str) else None
+                result = PublishResult.UPDATED if stale else PublishResult.UNCHANGED
+                self._done(work, result, work.change.remote)
+            else:
+                left.append(work)
+        return left
+
+    def _put_content(self, product_id: int) -> None:
+        body = mapping.product_content(self.product)
+        response = self.client.update_product(product_id, body)
+        if response.status_code == 409 and "name" in response.text.casefold():
+            # Names are unique store-wide: the same fallback as at creation.
+            body["name"] = f"{self.product.title} [{self.product.sku}]"
+            response = self.client.update_product(product_id, body)
+        self.client.http.raise_for_status(response)
+        self.log.info("bigcommerce.product_updated", product_id=product_id, fields=sorted(body))
 
     def withdraw(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Stock 0 for the known variants among ``changes``, of any products, 50 a request.
@@ -754,6 +812,15 @@ class Publisher:
         unit = work.change.unit
         if remote is not None and work.image is not None:
             remote = _with_image(remote, work.image)
+        if (
+            remote is not None
+            and self._product is not None
+            and result is not PublishResult.WITHDRAWN
+        ):
+            # Listed or updated: the product holds the POS's content (created with it, or put
+            # before any variant write of this call).
+            content = mapping.content_digest(self._product)
+            remote = remote.model_copy(update={"extra": {**remote.extra, "content": content}})
         self.outcomes[work.index] = PublishOutcome(
             sku=unit.sku, serial=unit.serial, result=result, remote=remote
         )

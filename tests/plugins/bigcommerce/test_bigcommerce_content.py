@@ -1,0 +1,98 @@
+"""Product content changed in the POS reaches BigCommerce, only what differs (issue 17 #3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serialsync import FieldGroup, ListingAction, ListingChange, PublishOutcome, PublishResult
+from serialsync_bigcommerce import FakeBigCommerce
+
+from .conftest import calls, product, units
+from .test_bigcommerce_publish import upserts
+
+ONLY_PRODUCT = frozenset({FieldGroup.PRODUCT})
+
+
+def _again(outcomes: list[PublishOutcome], changed: frozenset[FieldGroup]) -> list[ListingChange]:
+    remotes = {o.serial: o.remote for o in outcomes}
+    return [
+        ListingChange(
+            unit=u, action=ListingAction.UPSERT, remote=remotes[u.serial], changed=changed
+        )
+        for u in units(len(outcomes))
+    ]
+
+
+def _listed(fake: FakeBigCommerce) -> dict[str, Any]:  # the one product of the fake store
+    (record,) = fake.products.values()
+    return dict(record)
+
+
+def test_a_title_change_is_one_product_put_and_no_variant_write(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(3)))
+    fake.requests.clear()
+    renamed = product(title="Martin D-28 Authentic")
+
+    outcomes = connector.publish_variants(renamed, _again(created, ONLY_PRODUCT))
+
+    assert [o.result for o in outcomes] == [PublishResult.UPDATED] * 3
+    assert len(fake.requests) == 1
+    assert calls(fake, "PUT", "/v3/catalog/products/" + created[0].remote.product_id) == 1
+    assert _listed(fake)["name"] == "Martin D-28 Authentic"
+    assert [o.remote.variant_id for o in outcomes] == [o.remote.variant_id for o in created]
+
+
+def test_a_product_group_the_product_holds_already_sends_nothing(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(2)))
+    fake.requests.clear()
+
+    outcomes = connector.publish_variants(product(), _again(created, ONLY_PRODUCT))
+
+    assert fake.requests == []
+    assert {o.result for o in outcomes} == {PublishResult.UNCHANGED}
+
+
+def test_a_description_change_is_sent(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(2)))
+    described = product().model_copy(update={"description": "<p>Sitka spruce top</p>"})
+
+    connector.publish_variants(described, _again(created, ONLY_PRODUCT))
+
+    assert _listed(fake)["description"] == "<p>Sitka spruce top</p>"
+
+
+def test_a_title_another_product_holds_gets_the_sku_suffix(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(2)))
+    connector.publish_variants(
+        product(sku="OTHER", title="Taken"), upserts(units(1, sku="OTHER", prefix="X"))
+    )
+
+    connector.publish_variants(product(title="Taken"), _again(created, ONLY_PRODUCT))
+
+    names = sorted(p["name"] for p in fake.products.values())
+    assert names == ["Taken", "Taken [0113942719]"]
+
+
+def test_a_name_bigcommerce_refuses_fails_the_units_with_its_reason(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(2)))
+
+    outcomes = connector.publish_variants(product(title="x" * 251), _again(created, ONLY_PRODUCT))
+
+    assert {o.result for o in outcomes} == {PublishResult.FAILED}
+    assert {o.retryable for o in outcomes} == {False}
+    assert _listed(fake)["name"] == "Martin D-28"
+
+
+def test_a_price_change_beside_a_title_change_writes_both(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(2)))
+    fake.requests.clear()
+
+    outcomes = connector.publish_variants(
+        product(title="Martin HD-28", price="2499.00"),
+        _again(created, frozenset({FieldGroup.PRODUCT, FieldGroup.PRICE})),
+    )
+
+    assert [o.result for o in outcomes] == [PublishResult.UPDATED] * 2
+    assert calls(fake, "PUT", "/v3/catalog/variants") == 1
+    assert len(fake.requests) == 2
+    assert _listed(fake)["name"] == "Martin HD-28"
