@@ -165,6 +165,8 @@ class Publisher:
         self._repeats: dict[int, int] = {}
         #: the integration ids this call is about (never reclaimed as leftovers)
         self._named: set[str] = set()
+        #: True once the product holds the POS's content (created or put by this call)
+        self._content_sent = False
 
     @property
     def product(self) -> Product:
@@ -219,6 +221,7 @@ class Publisher:
             assert ids is not None
             try:
                 self._put_content(ids[0])
+                self._content_sent = True
             except AuthenticationError:
                 raise
             except RemoteError as exc:
@@ -639,6 +642,7 @@ class Publisher:
     def _created(self, works: list[_Work], data: Mapping[str, Any]) -> None:
         product_id = int(data["id"])
         self.known_products[self.product.listing_sku] = product_id
+        self._content_sent = True  # created with the POS's content
         variants = data.get("variants")
         if not variants:
             record = self.client.product(product_id) or {}
