@@ -119,6 +119,18 @@ def new_product_payload(product: Product, serials: Iterable[str]) -> Json:
     return payload
 
 
+def product_content(product: Product) -> Json:
+    """The product's own fields as a ``PUT /products/{id}`` body (its title and description)."""
+    return {"name": product.title, "description": product.description}
+
+
+def content_digest(product: Product) -> str:
+    """A fingerprint of :func:`product_content`, remembered with each unit's ids so that a
+    product already holding the POS's content is not sent it again."""
+    encoded = json.dumps(product_content(product), sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
 def variation_fields(unit: SerializedUnit, product: Product, *, stock: int) -> Json:
     """What a variation must hold for one unit (without its id or image)."""
     return {

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from serialsync import (
     CHANNEL_SKU_LIMITS,
     AuthenticationError,
+    FieldGroup,
     IntegrationIdError,
     ListingAction,
     ListingChange,
@@ -52,9 +53,11 @@ from serialsync_woocommerce.client import (
 )
 from serialsync_woocommerce.mapping import (
     attributes_with_serials,
+    content_digest,
     error_is_retryable,
     item_error,
     new_product_payload,
+    product_content,
     serial_options,
     variation_fields,
     variation_matches,
@@ -63,6 +66,9 @@ from serialsync_woocommerce.mapping import (
 SKU_LIMIT = CHANNEL_SKU_LIMITS["woocommerce"]
 DUPLICATE_SKU = "product_invalid_sku"
 IMAGE_KEY = "image_src"
+CONTENT_KEY = "content"  # RemoteIds.extra: the product content the product is known to hold
+#: The field groups a variation shows of its unit: a change to none of them writes none.
+_VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
 
 Kind = Literal["create", "update", "delete"]
 
@@ -103,6 +109,8 @@ class Publisher:
     withdraw_mode: str = "stock_zero"
     log: Any = None
     outcomes: dict[int, PublishOutcome] = field(default_factory=dict)
+    #: True once the product holds the POS's content (created or put by this call).
+    content_sent: bool = False
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -156,8 +164,10 @@ class Publisher:
                 return
         if parent.body is not None and not self._parent_usable(parent, valid):
             return
+        self._update_content(parent, valid, remote)
         blocked = self._ensure_options(parent, [i for i in new_serials if i not in self.outcomes])
-        ops = self._first_round(parent, [i for i in valid if i not in blocked], remote)
+        left = [i for i in valid if i not in blocked and i not in self.outcomes]
+        ops = self._first_round(parent, left, remote)
         retry = self._send(parent, ops, first_call=trust_remote)
         if retry:
             self._second_round(parent, retry)
@@ -220,6 +230,49 @@ class Publisher:
                 retryable=False,
             )
         return False
+
+    def _update_content(
+        self, parent: _Parent, valid: list[int], remote: dict[int, RemoteIds | None]
+    ) -> None:
+        """The product's own fields (name, description) after a change in the POS: one
+        ``PUT /products/{id}``, sent when a listed unit names the product group and the
+        content its ids remember (``extra["content"]``) is not the POS's. A listed unit whose
+        own groups (price, photo) are unchanged needs no variation write: it is done here."""
+        if parent.created_now:
+            self.content_sent = True
+        if parent.product_id is None or parent.created_now:
+            return
+        wanted = content_digest(self.product)
+        named = [
+            i
+            for i in valid
+            if self.changes[i].action is ListingAction.UPSERT
+            and FieldGroup.PRODUCT in self.changes[i].changed
+            and _variant_id(remote[i])
+        ]
+        stale = [i for i in named if (remote[i] or RemoteIds()).extra.get(CONTENT_KEY) != wanted]
+        if stale:
+            try:
+                parent.body = self.client.update_product(
+                    parent.product_id, product_content(self.product)
+                )
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                for i in named:
+                    self._fail(
+                        i,
+                        exc.code or "product_not_updated",
+                        f"the product's title or description could not be updated: {exc}",
+                        retryable=isinstance(exc, RetryableRemoteError),
+                    )
+                return
+            self.content_sent = True
+        for i in named:
+            if not (self.changes[i].changed & _VARIANT_GROUPS):
+                kept = remote[i] or RemoteIds()
+                result = PublishResult.UPDATED if stale else PublishResult.UNCHANGED
+                self._done(i, result, kept.model_copy(update={"product_id": parent.product_id}))
 
     # -- step 2: options before variations ----------------------------------------------------
 
@@ -524,6 +577,18 @@ class Publisher:
 
     def _done(self, index: int, result: PublishResult, remote: RemoteIds | None) -> None:
         unit = self.changes[index].unit
+        if remote is not None and result is not PublishResult.WITHDRAWN:
+            # The content the product is known to hold: the POS's when this call created the
+            # product or put its content, else what was remembered (none for a product adopted).
+            previous = self.changes[index].remote
+            content = (
+                content_digest(self.product)
+                if self.content_sent
+                else (previous.extra.get(CONTENT_KEY) if previous else None)
+            )
+            if content:
+                extra = {**remote.extra, CONTENT_KEY: content}
+                remote = remote.model_copy(update={"extra": extra})
         self.outcomes[index] = PublishOutcome(
             sku=unit.sku, serial=unit.serial, result=result, remote=remote
         )
