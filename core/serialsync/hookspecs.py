@@ -33,6 +33,7 @@ from serialsync.connector import ConnectorTypeRegistrar
 from serialsync.model import (
     InventoryPage,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     Product,
@@ -231,6 +232,30 @@ def retire_product(connector: str, product: Product, remote: RemoteIds) -> bool:
     :param remote: the ids a unit of it was last published with.
     :returns: ``True`` once the product is gone from the storefront.
     :raises RemoteError: when it could not be done now; the host tries again next pass.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def list_listings(connector: str, page: str | None) -> ListingsPage:
+    """Return one page of the channel's variants whose SKU is an integration id.
+
+    **Optional**, new in serialsync 0.4 (a plugin written before keeps working; ``serialsync
+    reconcile`` then skips its channel). The host reads every page, passing back ``next_page``
+    until it is ``None``, and compares what the channel holds with what its store says was
+    published: a variant deleted or duplicated by hand, a sold unit's stock set back, a SKU
+    retyped. Read with the platform's cheapest listing call (a paged variants list, not one
+    request per product), and report **every** variant whose SKU holds ``|||``, duplicates
+    included, exactly as the platform holds the SKU; change nothing.
+
+    :param connector: name of the channel connector called.
+    :param page: ``None`` for the first page, then the previous page's ``next_page``.
+    :returns: a :class:`~serialsync.model.ListingsPage` of
+        :class:`~serialsync.model.RemoteListing` s (ids, sellable now, stock).
+    :raises RemoteError: when the page could not be read; the host reports the channel as
+        unread and repairs nothing on it.
 
     Stops at the first non-``None`` result.
     """

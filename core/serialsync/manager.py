@@ -38,6 +38,7 @@ from serialsync.logging import get_logger
 from serialsync.model import (
     InventoryPage,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     Product,
@@ -420,6 +421,20 @@ class PluginManager:
             connector=connector, product=product, remote=remote
         )
         return bool(result)
+
+    def list_listings(self, connector: str, page: str | None) -> ListingsPage | None:
+        """Call the optional ``list_listings`` on one channel connector.
+
+        ``None`` when the connector does not implement it: its channel cannot be reconciled.
+        """
+        if not self.implements(connector, "list_listings"):
+            return None
+        return _expect(
+            self._call("list_listings", connector, page=page),
+            ListingsPage,
+            "list_listings",
+            connector,
+        )
 
     def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
         """Call ``fetch_orders`` on one channel connector."""

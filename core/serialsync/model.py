@@ -310,6 +310,28 @@ class Order(_Frozen):
     updated_at: datetime
 
 
+class RemoteListing(_Frozen):
+    """One variant a channel holds whose SKU is an integration id, as ``list_listings`` reads it.
+
+    ``integration_id`` is the variant's SKU exactly as the channel holds it (it may not parse:
+    staff retype SKUs); ``remote`` the ids that address it (as ``publish_variants`` returns
+    them); ``sellable`` whether a shopper can buy it now (stock above 0 and purchasable);
+    ``stock`` the channel's count when it has one.
+    """
+
+    integration_id: str
+    remote: RemoteIds
+    sellable: bool
+    stock: int | None = None
+
+
+class ListingsPage(_Frozen):
+    """One page of ``list_listings``; ``next_page`` is ``None`` on the last page."""
+
+    listings: tuple[RemoteListing, ...] = ()
+    next_page: str | None = None
+
+
 class OrdersPage(_Frozen):
     """One page of ``fetch_orders``; ``next_page`` is ``None`` on the last page.
 

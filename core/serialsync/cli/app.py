@@ -29,6 +29,7 @@ from serialsync.cli import (
     store,
     webhooks,
 )
+from serialsync.cli.reconcile import reconcile_command
 from serialsync.cli.run import run_command
 from serialsync.cli.runtime import EXTRA_PLUGINS, ConfigOption, Runtime
 from serialsync.errors import ConfigurationError, PluginError, StoreError
@@ -80,6 +81,7 @@ def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
 app.command("run")(run_command)
 app.command("check")(connectors.check_command)
 app.command("status")(status.status_command)
+app.command("reconcile")(reconcile_command)
 app.command("plugins")(connectors.plugins_command)
 app.add_typer(serials.app, name="serials")
 app.add_typer(outbox.sales_app, name="sales")

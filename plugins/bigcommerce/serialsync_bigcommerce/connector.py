@@ -12,6 +12,7 @@ from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     Product,
@@ -25,6 +26,7 @@ from serialsync import (
 
 from serialsync_bigcommerce import webhooks
 from serialsync_bigcommerce.client import OPTION_VALUE_LIMIT, BigCommerceClient
+from serialsync_bigcommerce.listings import read_listings
 from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page, read_order
 from serialsync_bigcommerce.publish import Publisher
 from serialsync_bigcommerce.settings import BigCommerceSettings
@@ -161,6 +163,11 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         outcomes = publisher.withdraw(changes)
         self.log.info("bigcommerce.withdrawn", units=len(changes), answered=len(outcomes))
         return outcomes
+
+    @hookimpl
+    def list_listings(self, page: str | None) -> ListingsPage:
+        """One page of the store's serialized variants (see :mod:`.listings`)."""
+        return read_listings(self.client, page)
 
     @hookimpl
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:

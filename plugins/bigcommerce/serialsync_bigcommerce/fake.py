@@ -816,8 +816,24 @@ class FakeBigCommerce(FakeChannel):
         variants = list(self.variants.values())
         if "sku" in query:
             variants = [v for v in variants if v["sku"].casefold() == query["sku"].casefold()]
-        data = [self._variant_json(v) for v in variants]
-        return 200, {"data": data, "meta": {"pagination": {"total": len(data), "count": len(data)}}}
+        # Paged as the API pages: ``limit`` at most 250 (default 50), ``page`` from 1.
+        limit = max(1, min(250, int(query.get("limit") or 50)))
+        page = max(1, int(query.get("page") or 1))
+        total = len(variants)
+        data = [self._variant_json(v) for v in variants[(page - 1) * limit : page * limit]]
+        pages = max(1, -(-total // limit))
+        return 200, {
+            "data": data,
+            "meta": {
+                "pagination": {
+                    "total": total,
+                    "count": len(data),
+                    "per_page": limit,
+                    "current_page": page,
+                    "total_pages": pages,
+                }
+            },
+        }
 
     def _batch_variants(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
         items = self._body(request)

@@ -1,0 +1,93 @@
+"""``serialsync reconcile`` against the channel fakes over loopback: drift made by hand through
+the platform's own API, found by ``--dry-run`` (exit 1, nothing changed), repaired without it,
+then ``--dry-run`` exits 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from serialsync.cli import app
+from serialsync.sandbox import Sandbox, demo_catalogue
+from serialsync_bigcommerce.fake import FakeBigCommerce
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+
+
+def _sellable(sandbox: Sandbox, channel: str) -> dict[str, int]:
+    """Integration id → how many sellable variants hold it."""
+    found: dict[str, int] = {}
+    for x in sandbox.channel_fakes()[channel].listings():
+        if x.sellable and x.stock > 0:
+            found[x.sku] = found.get(x.sku, 0) + 1
+    return found
+
+
+def _reconcile(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["reconcile", "--json", "--config", str(config), *args])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
+    catalogue = demo_catalogue(seed=3, products=2, units_per_product=3)
+    deleted, at_zero, _kept = catalogue[0].units
+    sold = catalogue[1].units[0]
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "bigcommerce"]) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        fake = sandbox.channel_fakes()["bigcommerce"]
+        assert isinstance(fake, FakeBigCommerce)
+        for step in range(2):
+            if step:
+                fake.create_order([(sold.integration_id, 1)])  # sold, then withdrawn
+            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
+            assert done.exit_code == 0, done.output
+        assert sold.integration_id not in _sellable(sandbox, "bigcommerce")
+        code, report = _reconcile(config, "--dry-run")
+        assert code == 0 and not report["drift_found"], report
+
+        # Staff at work in the control panel (the same API it calls).
+        base = sandbox.endpoints()["bigcommerce"].rstrip("/") + f"/stores/{fake.store_hash}"
+        api = httpx.Client(base_url=base, headers={"X-Auth-Token": fake.access_token})
+        variants = {v["sku"]: v for v in api.get("/v3/catalog/variants?limit=250").json()["data"]}
+        gone = variants[deleted.integration_id]
+        api.delete(f"/v3/catalog/products/{gone['product_id']}/variants/{gone['id']}")
+        changed = api.put(
+            "/v3/catalog/variants",
+            json=[
+                {"id": variants[sold.integration_id]["id"], "inventory_level": 1},
+                {"id": variants[at_zero.integration_id]["id"], "inventory_level": 0},
+            ],
+        )
+        assert changed.status_code == 200, changed.text
+        before = _sellable(sandbox, "bigcommerce")
+
+        code, report = _reconcile(config, "--dry-run", "--channel", "bigcommerce")
+        assert code == 1
+        (channel,) = report["channels"]
+        kinds = {(d["kind"], d["integration_id"]) for d in channel["drift"]}
+        assert kinds == {
+            ("oversell", sold.integration_id),
+            ("out-of-stock", at_zero.integration_id),
+            ("missing", deleted.integration_id),
+        }
+        assert channel["drift"][0]["kind"] == "oversell"  # the oversell waiting comes first
+        assert _sellable(sandbox, "bigcommerce") == before  # a dry run changes nothing
+
+        code, report = _reconcile(config)
+        assert code == 0, report["channels"][0]["repair_errors"]
+        assert report["channels"][0]["repaired"] is True
+        after = _sellable(sandbox, "bigcommerce")
+        assert sold.integration_id not in after
+        for unit in (deleted, at_zero):
+            assert after.get(unit.integration_id) == 1, unit.integration_id
+
+        code, report = _reconcile(config, "--dry-run")
+        assert code == 0, report
