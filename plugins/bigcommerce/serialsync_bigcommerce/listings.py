@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from serialsync import ListingsPage, RemoteIds, RemoteListing
-from serialsync.integration_id import SEPARATOR
 
 from serialsync_bigcommerce.client import BigCommerceClient
+
+#: What every integration id holds between SKU and serial.
+SEPARATOR = "|||"
 
 #: The most variants one page of ``/v3/catalog/variants`` gives (BigCommerce's own limit).
 PAGE_SIZE = 250
