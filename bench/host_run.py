@@ -207,6 +207,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
                 results["rss_after_publish_mb"] = _peak_rss_mb()
                 if spec.get("full", True):
                     results["noop"] = measure_noop(host, sandbox)
+                    results["changes"] = measure_changes(host, sandbox)
                     results["orders"] = measure_orders(
                         host, sandbox, timeline, scale, spec["orders"]
                     )
@@ -309,6 +310,34 @@ def measure_noop(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
         },
         "pos": {"requests": child[POS]["requests"], "patterns": child[POS]["patterns"]},
     }
+
+
+CHANGE_KINDS = ("attribute", "image", "title")
+
+
+def measure_changes(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
+    """One inventory pass after each of one change in the POS (a unit's attribute, a unit's
+    photo, a product's title): the requests each channel was sent, which should be the few
+    that change needs, never a re-send of the product."""
+    out: dict[str, Any] = {}
+    for kind in CHANGE_KINDS:
+        changed = sandbox.call("change", kind=kind)
+        sandbox.call("reset")
+        summary = host.inventory_pass()
+        child = sandbox.call("stats")["fakes"]
+        out[kind] = {
+            "changed": changed,
+            "ok": summary.ok,
+            "channels": {
+                n: {
+                    "requests": child[n]["requests"],
+                    "writes": child[n]["writes"],
+                    "patterns": child[n]["patterns"],
+                }
+                for n in CHANNELS
+            },
+        }
+    return out
 
 
 def _phases(

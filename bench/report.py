@@ -122,6 +122,33 @@ def render(results: dict[str, Any]) -> str:
         f"(POS reads are POST-shaped queries: {noop['pos']['patterns']})."
     )
     out.append("")
+    changes = full.get("changes")
+    if changes:
+        out += ["**Change passes** (one change in the POS, then one inventory pass)", ""]
+        out += _table(
+            ["channel", *(f"{kind}: requests (writes)" for kind in changes)],
+            [
+                [
+                    n,
+                    *(
+                        f"{_num(c['channels'][n]['requests'])} ({_num(c['channels'][n]['writes'])})"
+                        for c in changes.values()
+                    ),
+                ]
+                for n in CHANNELS
+            ],
+        )
+        out.append(
+            "attribute: one unit's finish; image: one unit's photo; title: one product's title. "
+            "Operations: "
+            + "; ".join(
+                f"{kind} {n} {c['channels'][n]['patterns']}"
+                for kind, c in changes.items()
+                for n in CHANNELS
+            )
+            + "."
+        )
+        out.append("")
     orders = full["orders"]
     plat = orders["platform"]
     out += [f"**Orders**: {orders['placed']:,} one-unit orders over the four channels", ""]

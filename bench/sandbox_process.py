@@ -164,6 +164,8 @@ class _Served:
             return self.place_orders(args["count"], args["channels"])
         if op == "still_listed":
             return self.still_listed(args["skus"])
+        if op == "change":
+            return self.change(args["kind"])
         raise ValueError(f"unknown command {op!r}")
 
     def stats(self) -> dict[str, Any]:
@@ -190,6 +192,26 @@ class _Served:
             names = Counter(str(op) for op, _ in getattr(shopify, "documents", []))
             out["fakes"]["shopify"]["patterns"] = names.most_common(8)
         return out
+
+    def change(self, kind: str) -> str:
+        """One change in the POS, as staff would make it: ``attribute`` (one unit's finish),
+        ``image`` (one unit's photo) or ``title`` (one product's); names what was changed."""
+        # AIM dates have whole seconds and the cursor moves one second past the last change
+        # read: a change within the second of the one before would be taken as read. Staff
+        # take longer than that; the bench waits it out.
+        time.sleep(1.1)
+        # The AIM fake's own editing methods (not part of the generic FakePOS protocol).
+        pos: Any = self.sandbox.fakes[POS]
+        sku, serial, title = pos.first_unit()
+        if kind == "attribute":
+            pos.set_unit_content(sku, serial, attributes={"Finish": "Aged Cherry Burst"})
+        elif kind == "image":
+            pos.set_unit_content(sku, serial, images=(f"https://img.example/{serial}-retake.jpg",))
+        elif kind == "title":
+            pos.set_item_title(sku, f"{title} (Relic)")
+        else:
+            raise ValueError(f"unknown change {kind!r}")
+        return f"{sku}|||{serial}"
 
     def place_orders(self, count: int, channels: list[str]) -> dict[str, list[str]]:
         """``count`` one-unit orders, round robin over ``channels``, each a different unit."""

@@ -264,6 +264,38 @@ class FakeAim(FakePOS):
                 sale_price=Decimal(str(sale_price)) if sale_price is not None else None,
             )
 
+    def set_unit_content(
+        self,
+        sku: str,
+        serial: str,
+        *,
+        attributes: dict[str, str] | None = None,
+        images: tuple[str, ...] | None = None,
+    ) -> None:
+        """Change a serial's own attributes (those named are set, the others kept) and/or
+        photos, as staff editing it would."""
+        with self.lock:
+            unit = self._item(sku).serials[serial]
+            self._change(
+                sku,
+                serial,
+                attributes={**unit.attributes, **attributes} if attributes is not None else None,
+                images=tuple(images) if images is not None else None,
+            )
+
+    def first_unit(self) -> tuple[str, str, str]:
+        """The first item's SKU, its first serial and its title (for a change to make)."""
+        with self.lock:
+            item = next(iter(self._items.values()))
+            return item.sku, next(iter(item.serials)), item.description
+
+    def set_item_title(self, sku: str, title: str) -> None:
+        """Rename the item (its ``Description``, the product's title online)."""
+        with self.lock:
+            item = self._item(sku)
+            item.description = title
+            item.changed = self._tick()
+
     def set_item_price(self, sku: str, price: Decimal | str) -> None:
         """Change the item's own price (served as ``CustomerPrice``)."""
         with self.lock:
