@@ -190,6 +190,14 @@ class SyncSettings(BaseModel):
             "sold in that window are never listed again"
         ),
     )
+    reconcile_every: timedelta = Field(
+        default=timedelta(hours=6),
+        ge=timedelta(0),
+        description=(
+            "between reconciles of what each channel holds with the store (serialsync run; "
+            "0 turns them off)"
+        ),
+    )
     report_orders: Literal["serialized", "all"] = "serialized"
     serial_pattern: str | None = None
     serial_profile: Literal["gs1"] | None = None

@@ -5,13 +5,17 @@ then ``--dry-run`` exits 0."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from serialsync.cli import app
+from serialsync.cli.run import Reconciler
+from serialsync.host import Host
 from serialsync.sandbox import Sandbox, demo_catalogue
+from serialsync.settings import SyncSettings, load_settings
 from serialsync_bigcommerce.fake import FakeBigCommerce
 from typer.testing import CliRunner
 
@@ -91,3 +95,32 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
 
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report
+
+
+def test_the_run_loops_reconcile_repairs_an_oversell_from_its_second_turn(tmp_path: Path) -> None:
+    assert SyncSettings().reconcile_every == timedelta(hours=6)
+    catalogue = demo_catalogue(seed=4, products=1, units_per_product=2)
+    sold = catalogue[0].units[0]
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "bigcommerce"]) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        fake = sandbox.channel_fakes()["bigcommerce"]
+        assert isinstance(fake, FakeBigCommerce)
+        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        try:
+            host.run_once()
+            fake.create_order([(sold.integration_id, 1)])
+            host.order_pass()
+            (variant,) = [v for v in fake.variants.values() if v["sku"] == sold.integration_id]
+            base = sandbox.endpoints()["bigcommerce"].rstrip("/") + f"/stores/{fake.store_hash}"
+            api = httpx.Client(base_url=base, headers={"X-Auth-Token": fake.access_token})
+            api.put("/v3/catalog/variants", json=[{"id": variant["id"], "inventory_level": 1}])
+            assert sold.integration_id in _sellable(sandbox, "bigcommerce")
+            job = Reconciler(host)
+            assert job() is None  # the first turn waits for the first inventory pass
+            report = job()
+            assert report is not None and report.channels[0].repaired
+            assert [d.kind.value for d in report.channels[0].drifts] == ["oversell"]
+            assert sold.integration_id not in _sellable(sandbox, "bigcommerce")
+        finally:
+            host.close()

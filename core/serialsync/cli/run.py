@@ -42,6 +42,7 @@ from rich.text import Text
 
 from serialsync.cli.render import summary_errors, summary_table
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, runtime
+from serialsync.engine.reconcile import ReconcileReport, reconcile
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 from serialsync.service import Service
@@ -243,6 +244,32 @@ class Scheduler:
             self.stopper.requested = True
 
 
+class Reconciler:
+    """The ``reconcile`` loop's job: skips the loop's first turn (the first inventory pass is
+    publishing then), then reconciles every channel and repairs its drift."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.turns = 0
+
+    def __call__(self) -> ReconcileReport | None:
+        """One turn of the loop; the report, or ``None`` on the first turn."""
+        self.turns += 1
+        if self.turns == 1:
+            return None
+        self.host.store.check_in_place()
+        report = reconcile(self.host.engine)
+        for channel in report.channels:
+            _log.info(
+                "run.reconciled",
+                connector=channel.channel,
+                drift=len(channel.drifts),
+                repaired=channel.repaired,
+                error=channel.error or "; ".join(channel.repair_errors) or None,
+            )
+        return report
+
+
 def _seconds(value: timedelta | None, default: float) -> float:
     return default if value is None else max(MIN_INTERVAL, value.total_seconds())
 
@@ -389,6 +416,9 @@ def run_command(
             scheduler.add(
                 "orders", orders_every, lambda: runner.one_pass(host.order_pass, ORDER_TASKS)
             )
+            reconcile_every = settings.sync.reconcile_every.total_seconds()
+            if reconcile_every > 0:
+                scheduler.add("reconcile", max(MIN_INTERVAL, reconcile_every), Reconciler(host))
             scheduler.run()
             # Each interrupted pass closed its run record; name the first stop seen.
             stopped = scheduler.stopped[0] if scheduler.stopped else StopRequested("between passes")
