@@ -17,6 +17,7 @@ from serialsync.host import Host
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.settings import SyncSettings, load_settings
 from serialsync_bigcommerce.fake import FakeBigCommerce
+from serialsync_woocommerce.client import WooClient
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.e2e
@@ -124,3 +125,63 @@ def test_the_run_loops_reconcile_repairs_an_oversell_from_its_second_turn(tmp_pa
             assert sold.integration_id not in _sellable(sandbox, "bigcommerce")
         finally:
             host.close()
+
+
+def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
+    catalogue = demo_catalogue(seed=6, products=2, units_per_product=3)
+    deleted, at_zero, _kept = catalogue[0].units
+    sold = catalogue[1].units[0]
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "woocommerce"]) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        fake = sandbox.channel_fakes()["woocommerce"]
+        for step in range(2):
+            if step:
+                fake.create_order([(sold.integration_id, 1)])
+            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
+            assert done.exit_code == 0, done.output
+        assert _reconcile(config, "--dry-run")[0] == 0
+
+        # Staff at work in wp-admin: the same REST API, signed as the shop's own key.
+        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        try:
+            connector = host.plugins.connector("woocommerce").impl
+            client: WooClient = connector.client  # type: ignore[attr-defined]
+            by_sku = {
+                v["sku"]: v
+                for p, _pages in [client.products_page(1)]
+                for product in p
+                if product.get("type") == "variable"
+                for v in client.list_variations(str(product["id"]))
+            }
+            for iid, update in (
+                (sold.integration_id, {"stock_quantity": 1}),
+                (at_zero.integration_id, {"stock_quantity": 0}),
+            ):
+                variation = by_sku[iid]
+                client.batch_variations(
+                    str(variation["parent_id"]), update=[{"id": variation["id"], **update}]
+                )
+            gone = by_sku[deleted.integration_id]
+            client.batch_variations(str(gone["parent_id"]), delete=[int(gone["id"])])
+        finally:
+            host.close()
+        before = _sellable(sandbox, "woocommerce")
+
+        code, report = _reconcile(config, "--dry-run", "--channel", "woocommerce")
+        assert code == 1
+        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
+        assert kinds == {
+            ("oversell", sold.integration_id),
+            ("out-of-stock", at_zero.integration_id),
+            ("missing", deleted.integration_id),
+        }
+        assert _sellable(sandbox, "woocommerce") == before
+
+        code, report = _reconcile(config)
+        assert code == 0, report["channels"][0]["repair_errors"]
+        after = _sellable(sandbox, "woocommerce")
+        assert sold.integration_id not in after
+        assert after.get(deleted.integration_id) == 1
+        assert after.get(at_zero.integration_id) == 1
+        assert _reconcile(config, "--dry-run")[0] == 0

@@ -165,6 +165,14 @@ class WooClient:
                 return out
             page += 1
 
+    def products_page(self, page: int) -> tuple[list[Json], int]:
+        """One page of every product (``PAGE_SIZE`` a page), and the number of pages."""
+        response = self.http.get(
+            "products", params={"per_page": PAGE_SIZE, "page": page}, operation="product.page"
+        )
+        batch = self._checked(response)
+        return [p for p in batch or [] if isinstance(p, dict)], _total_pages(response)
+
     def create_product(self, payload: Json) -> Json:
         """Create a product; raises with ``code="product_invalid_sku"`` if the SKU is taken."""
         created = self._call("POST", "products", body=payload, operation="product.create")

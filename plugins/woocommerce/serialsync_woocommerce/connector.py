@@ -12,6 +12,7 @@ from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     Product,
@@ -25,6 +26,7 @@ from serialsync import (
 
 from serialsync_woocommerce import webhooks
 from serialsync_woocommerce.client import Json, WooClient
+from serialsync_woocommerce.listings import read_listings
 from serialsync_woocommerce.mapping import read_order
 from serialsync_woocommerce.publish import Publisher, withdraw_across_products
 from serialsync_woocommerce.settings import WooCommerceSettings
@@ -102,6 +104,11 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             answered=len(outcomes),
         )
         return outcomes
+
+    @hookimpl
+    def list_listings(self, page: str | None) -> ListingsPage:
+        """One page of products' serialized variations (see :mod:`.listings`)."""
+        return read_listings(self.client, page)
 
     @hookimpl
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:
