@@ -4,7 +4,8 @@ a SQLite file and a PostgreSQL schema on a real server."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from serialsync.store import (
     OutboxRecord,
     OutboxState,
 )
+from serialsync.store.records import Hold, UnitDetails
 from serialsync.store.schema import LATEST_VERSION
 from serialsync.store.sql import SQLStore
 
@@ -267,3 +269,20 @@ def test_a_cursor_only_moves_forward(store: SQLStore) -> None:
     assert store.advance_cursor("shop", "orders", earlier_elsewhere) is False
     assert store.get_cursor("shop", "orders") == later.isoformat()
     assert store.advance_cursor("shop", "orders", later + timedelta(seconds=1)) is True
+
+
+def test_the_registry_side_of_units(store: SQLStore) -> None:
+    details = UnitDetails(lot="L7", warehouse="back", purchase_date=date(2026, 1, 2))
+    hold = Hold(serial="2", status=UnitStatus.DEFECTIVE, held_by="ana", reason="cracked", at=T0)
+    with store.transaction():
+        store.put_unit_details("1", details)
+        store.put_unit_details("1", replace(details, location="shelf 3"))
+        store.put_hold(hold)
+        store.set_hold_pos_status("2", UnitStatus.IN_STOCK)
+    assert store.unit_details() == {"1": replace(details, location="shelf 3")}
+    assert store.get_hold("2") == replace(hold, pos_status=UnitStatus.IN_STOCK)
+    assert store.holds() == [replace(hold, pos_status=UnitStatus.IN_STOCK)]
+    with store.transaction():
+        assert store.drop_hold("2") is True
+        assert store.drop_hold("2") is False
+    assert store.get_hold("2") is None and store.holds() == []
