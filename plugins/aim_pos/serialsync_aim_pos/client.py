@@ -4,10 +4,14 @@ Login (well attested by integrators, not first-party documented):
 
 1. ``GET {discovery}/api/GetEndPoint`` with ``ApiKey`` + ``AppId`` headers answers the store's
    own root (``NewEndpointDomain``) and an ``OAuthToken``;
-2. ``POST {store}/api/Security`` (Username = employee id, Password, AppId, DeviceId) answers a
-   login ``Token``.
+2. ``POST {store}/api/Security`` (the ``Security`` request DTO: ``Username`` = employee id,
+   ``Password``, ``DeviceId``, ``AppId``, and ``Acct`` / ``DeviceName`` when configured) answers
+   a login ``Token``, a session ``OAuthToken``, the store's ``Domain`` and the employee's
+   ``UserDetails.Location``.
 
-Every later call sends ``ApiKey``, ``AppId``, ``OAuthToken``, ``Token`` and ``DeviceId`` headers.
+Every later call sends ``ApiKey``, ``AppId``, ``DeviceId``, the ``OAuthToken`` that ``Security``
+returned (the discovery one only when it returned none) and ``Token``; ``Domain`` becomes the
+API root, and ``UserDetails.Location`` the orders' location unless ``order_location`` is set.
 When AIM refuses a token (in ``Status`` or by HTTP 401/403) the client logs in again **once** and
 repeats the call; a second refusal is an :class:`~serialsync.AuthenticationError`.
 
@@ -46,11 +50,12 @@ THIRD_PARTY_ORDER_TYPE = "3"
 
 @dataclass(frozen=True)
 class _Session:
-    """A logged-in session: the store's API root and the two tokens."""
+    """A logged-in session: the store's API root, the two tokens, the employee's location."""
 
     api_root: str
     oauth_token: str
     token: str
+    location: str | None = None
 
 
 def _operation_of(url: httpx.URL) -> str:
@@ -145,12 +150,7 @@ class AimClient:
             self.http.post(
                 f"{root}/Security",
                 headers={**self._base_headers(), "OAuthToken": oauth},
-                json={
-                    "Username": self.settings.username,
-                    "Password": self.settings.password.get_secret_value(),
-                    "AppId": self.settings.app_id,
-                    "DeviceId": self.settings.device_id,
-                },
+                json=self._login_fields(),
                 operation="Security",
                 # A login changes nothing a repeat could double: safe to retry on a 5xx.
                 idempotent=True,
@@ -162,8 +162,40 @@ class AimClient:
                 "AIM Security answered without a Token; check username and password",
                 connector=self.connector,
             )
+        # Security's own OAuthToken and Domain supersede discovery's (the store may hand the
+        # session a token and host of its own); discovery's stay as the fallback.
+        oauth = str(answer.get("OAuthToken") or "") or oauth
+        domain = str(answer.get("Domain") or "")
+        if domain:
+            root = store_root(domain)
+        details = answer.get("UserDetails")
+        location = details.get("Location") if isinstance(details, Mapping) else None
         self.log.info("aim.logged_in", store=httpx.URL(root).host)
-        return _Session(api_root=root, oauth_token=oauth, token=token)
+        return _Session(
+            api_root=root,
+            oauth_token=oauth,
+            token=token,
+            location=str(location) if location else None,
+        )
+
+    def _login_fields(self) -> dict[str, str]:
+        """The ``Security`` request DTO; the optional fields only when configured."""
+        fields = {
+            "Username": self.settings.username,
+            "Password": self.settings.password.get_secret_value(),
+            "DeviceId": self.settings.device_id,
+            "AppId": self.settings.app_id,
+        }
+        if self.settings.acct:
+            fields["Acct"] = self.settings.acct
+        if self.settings.device_name:
+            fields["DeviceName"] = self.settings.device_name
+        return fields
+
+    def login_location(self) -> str | None:
+        """The logged-in employee's ``UserDetails.Location`` (logs in when needed)."""
+        self._session = self._session or self._login()
+        return self._session.location
 
     def _checked(self, operation: str, response: httpx.Response) -> dict[str, Any]:
         """The body of a login call, or the typed error (no renewal: this *is* the login)."""

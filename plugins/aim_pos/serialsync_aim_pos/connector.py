@@ -226,6 +226,13 @@ class AimConnector(Connector[AimSettings]):
             location=self.settings.order_location,
             connector=self.name,
         )
+        if self.settings.order_location is None:
+            # Else the location AIM logs the integration's employee in at (Security's
+            # UserDetails.Location), asked only once the sale is known to be postable.
+            location = self.client.login_location()
+            if location:
+                for line in order["LineItems"]:
+                    line["Location"] = location
         log = self.log.bind(order_number=number, key=sale.idempotency_key)
         existing = self.client.order_status(number)
         if existing is not None:

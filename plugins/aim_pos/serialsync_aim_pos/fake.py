@@ -133,6 +133,8 @@ class FakeAim(FakePOS):
         timezone: str = "UTC",
         clock: Callable[[], datetime] | None = None,
         store_domain: str | None = None,
+        acct: str | None = None,
+        login_location: str = "MAIN",
     ) -> None:
         super().__init__(faults=faults, sleep=sleep)
         self.zone = ZoneInfo(timezone)
@@ -141,6 +143,15 @@ class FakeAim(FakePOS):
         #: Answer this as NewEndpointDomain instead of the request's own root (to prove the
         #: plugin moves to the store's host); ``None`` for loopback use.
         self.store_domain = store_domain
+        #: When set, ``Security`` refuses a login whose ``Acct`` differs (a multi-account key).
+        self.acct = acct
+        #: The employee's ``UserDetails.Location`` that ``Security`` answers.
+        self.login_location = login_location
+        #: OAuthTokens that only ``Security`` accepts (handed out by ``GetEndPoint``): a
+        #: secured call must carry the OAuthToken ``Security`` returned.
+        self._discovery_tokens: set[str] = set()
+        #: The last ``Security`` request's fields, so tests can see what the plugin sent.
+        self.last_login: dict[str, Any] = {}
         self._items: dict[str, _Item] = {}
         self._next_pk = 1000
         self._oauth_tokens: set[str] = set()
@@ -359,6 +370,7 @@ class FakeAim(FakePOS):
             self._tokens.clear()
             if oauth:
                 self._oauth_tokens.clear()
+                self._discovery_tokens.clear()
 
     def fail_next(
         self,
@@ -450,9 +462,11 @@ class FakeAim(FakePOS):
             return _failure(FailureKind.AUTH, "Invalid ApiKey.", code="InvalidApiKey")
         if not request.headers.get("AppId"):
             return _failure(FailureKind.VALIDATION, "AppId is required.")
-        if operation != "getendpoint" and request.headers.get("OAuthToken") not in (
-            self._oauth_tokens
-        ):
+        oauth = request.headers.get("OAuthToken")
+        # GetEndPoint's OAuthToken opens Security only; later calls need the one Security
+        # returned (the plugin once kept the first and ignored the second).
+        accepted = self._oauth_tokens | (self._discovery_tokens if not secured else set())
+        if operation != "getendpoint" and oauth not in accepted:
             return _failure(FailureKind.AUTH, "OAuthToken is invalid or expired.")
         if secured and request.headers.get("Token") not in self._tokens:
             return _failure(FailureKind.AUTH, code="InvalidToken", login="Expired")
@@ -485,7 +499,7 @@ class FakeAim(FakePOS):
 
     def _get_endpoint(self, request: httpx.Request, args: dict[str, Any]) -> httpx.Response:
         token = secrets.token_hex(16)
-        self._oauth_tokens.add(token)
+        self._discovery_tokens.add(token)
         self.issued_tokens.append(token)
         if self.store_domain is not None:
             domain = self.store_domain
@@ -505,13 +519,32 @@ class FakeAim(FakePOS):
                 code="LoginFailed",
                 login="Failed",
             )
-        if not args.get("AppId"):
-            return _failure(FailureKind.VALIDATION, "AppId is required.")
-        token = secrets.token_hex(16)
+        if not args.get("AppId") or not args.get("DeviceId"):
+            return _failure(FailureKind.VALIDATION, "AppId and DeviceId are required.")
+        if self.acct is not None and args.get("Acct") != self.acct:
+            return _failure(FailureKind.AUTH, "Acct is required for this key.", code="LoginFailed")
+        self.last_login = {k: v for k, v in args.items() if k != "Password"}
+        token, oauth = secrets.token_hex(16), secrets.token_hex(16)
         self._tokens.add(token)
-        self.issued_tokens.append(token)
+        self._oauth_tokens.add(oauth)
+        self.issued_tokens.extend((token, oauth))
         self.logins += 1
-        return _ok({"Token": token, "UserDetails": {"Firstname": "Web", "Type": "Employee"}})
+        path = request.url.path
+        domain = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+        domain += path[: path.lower().rindex("/api/")]
+        return _ok(
+            {
+                "Token": token,
+                "OAuthToken": oauth,
+                "Domain": domain,
+                "IsAdmin": False,
+                "UserDetails": {
+                    "Firstname": "Web",
+                    "Type": "Employee",
+                    "Location": self.login_location,
+                },
+            }
+        )
 
     def _search_inventory(self, request: httpx.Request, args: dict[str, Any]) -> httpx.Response:
         try:

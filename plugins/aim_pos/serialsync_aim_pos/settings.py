@@ -49,6 +49,10 @@ class AimSettings(ConnectorSettings):
     username: str = Field(min_length=1)
     password: SecretStr
     device_id: str = "serialsync"
+    #: ``Security``'s optional ``Acct`` (an API key serving several accounts) and
+    #: ``DeviceName``; sent only when set.
+    acct: str | None = None
+    device_name: str | None = None
     discovery_url: str = DEFAULT_DISCOVERY_URL
     locations: tuple[str, ...] = ()
     order_location: str | None = None

@@ -1,9 +1,11 @@
 """AIM's in-band ``Status``: what kind of failure it reports, and the typed error for it.
 
 Every AIM response carries ``Status {StatusCode, ErrorCode, ErrorMessage, ErrorDisplayText,
-Login}``; ``StatusCode`` is ``"Ok"`` on success, and a failure often arrives with HTTP 200. The
-error codes are not documented, so :func:`classify` reads the code, the messages and ``Login``
-by keyword (an assumption, written down in :data:`_KEYWORDS`), most specific kind first.
+Login}``; ``StatusCode`` is ``"Ok"`` on success, and a failure often arrives with HTTP 200. A
+response **without** ``Status`` is not taken as a success. :func:`classify` maps the status
+values listed in :data:`STATUS_CODES`, :data:`ERROR_CODES` and :data:`LOGIN_FAILURES` (each with
+its source or "assumed" in ``docs/aim.md``); anything else is an :attr:`StatusKind.UNKNOWN`
+failure carrying AIM's own text, never a guess from keywords.
 """
 
 from __future__ import annotations
@@ -34,27 +36,31 @@ class StatusKind(StrEnum):
     UNKNOWN = "unknown"  # an error we cannot place
 
 
-# Keywords looked for in the normalised ErrorCode + messages (upper case, letters and digits
-# only). Assumed from the operation docs ("Requires active-e … Service") and common ServiceStack
-# codes; the order matters: "InvalidToken" is an auth failure, not a validation one.
-_KEYWORDS: tuple[tuple[StatusKind, tuple[str, ...]], ...] = (
-    (StatusKind.NOT_FOUND, ("NOTFOUND", "DOESNOTEXIST", "NORECORD")),
-    (StatusKind.NOT_LICENSED, ("LICENS", "LICENC", "REQUIRESACTIVEE")),
-    (
-        StatusKind.AUTH,
-        # Not "EXPIRED" alone: SQL Server's "Timeout expired" is a transient failure.
-        ("TOKEN", "LOGIN", "AUTH", "APIKEY", "CREDENTIAL", "PASSWORD", "SESSION"),
-    ),
-    (
-        StatusKind.TRANSIENT,
-        ("TIMEOUT", "TIMEDOUT", "BUSY", "UNAVAILABLE", "TEMPORAR", "DEADLOCK", "TRYAGAIN"),
-    ),
-    (
-        StatusKind.VALIDATION,
-        ("VALIDAT", "INVALID", "REQUIRED", "MISSING", "ARGUMENT", "FORMAT", "UNKNOWNSKU"),
-    ),
-)
-_FAILED_LOGINS = frozenset({"EXPIRED", "INVALID", "FAILED", "LOGGEDOUT", "NOTLOGGEDIN"})
+#: ``StatusCode`` values: ``Ok`` is documented; the failure values are assumed (integrators quote
+#: ``Failed``; ``Error`` is ServiceStack's usual word). Compared without case.
+STATUS_CODES: dict[str, bool] = {"ok": True, "failed": False, "error": False}
+
+#: ``ErrorCode`` values the plugin relies on, each mapped to its kind (all assumed: AIM
+#: publishes no error-code list; see ``docs/aim.md``). Compared without case.
+ERROR_CODES: dict[str, StatusKind] = {
+    "invalidapikey": StatusKind.AUTH,
+    "invalidtoken": StatusKind.AUTH,
+    "tokenexpired": StatusKind.AUTH,
+    "loginfailed": StatusKind.AUTH,
+    "notlicensed": StatusKind.NOT_LICENSED,
+    "validationerror": StatusKind.VALIDATION,
+    "ordernotfound": StatusKind.NOT_FOUND,
+    "notfound": StatusKind.NOT_FOUND,
+    "servicebusy": StatusKind.TRANSIENT,
+    "timeout": StatusKind.TRANSIENT,
+}
+
+#: ``Login`` values that mean the session is gone (assumed). Compared without case.
+LOGIN_FAILURES = frozenset({"expired", "invalid", "failed", "loggedout", "notloggedin"})
+
+#: The documented refusal of an operation the store is not licensed for: each operation's page
+#: says "Requires active-e … Service"; AIM sends that sentence as the message.
+_UNLICENSED = re.compile(r"\brequires active-e\b", re.IGNORECASE)
 
 
 def _norm(text: object) -> str:
@@ -78,25 +84,29 @@ class AimStatus:
 def classify(body: Mapping[str, Any] | None) -> AimStatus:
     """Read the ``Status`` of a response body.
 
-    A body without ``Status`` is taken as a success only when it has other content (some
-    ServiceStack replies omit it); an empty body is an :attr:`StatusKind.UNKNOWN` failure.
+    No ``Status`` block, or a ``StatusCode`` not in :data:`STATUS_CODES`, is an
+    :attr:`StatusKind.UNKNOWN` failure; a failure's ``ErrorCode`` is looked up in
+    :data:`ERROR_CODES` and ``Login`` in :data:`LOGIN_FAILURES`; an unknown code is an
+    :attr:`StatusKind.UNKNOWN` failure with AIM's text.
     """
     status = (body or {}).get("Status")
     if not isinstance(status, Mapping):
-        if body:
-            return AimStatus(StatusKind.OK, "", "")
-        return AimStatus(StatusKind.UNKNOWN, "", "empty answer")
+        return AimStatus(StatusKind.UNKNOWN, "", "answered without a Status")
     code = str(status.get("ErrorCode") or "")
     message = str(status.get("ErrorMessage") or status.get("ErrorDisplayText") or "")
-    if _norm(status.get("StatusCode")) in ("OK", "SUCCESS"):
+    status_code = str(status.get("StatusCode") or "")
+    success = STATUS_CODES.get(status_code.strip().lower())
+    if success is None:
+        return AimStatus(StatusKind.UNKNOWN, code, message or f"unknown StatusCode {status_code!r}")
+    if success:
         return AimStatus(StatusKind.OK, code, message)
-    if _norm(status.get("Login")) in _FAILED_LOGINS:
+    if _norm(status.get("Login")).lower() in LOGIN_FAILURES:
         return AimStatus(StatusKind.AUTH, code, message or "login expired")
-    # The code decides when it is known; the free text only when the code says nothing.
-    for haystack in (_norm(code), _norm(f"{message} {status.get('ErrorDisplayText') or ''}")):
-        for kind, words in _KEYWORDS:
-            if any(word in haystack for word in words):
-                return AimStatus(kind, code, message)
+    kind = ERROR_CODES.get(_norm(code).lower())
+    if kind is not None:
+        return AimStatus(kind, code, message)
+    if _UNLICENSED.search(message):
+        return AimStatus(StatusKind.NOT_LICENSED, code, message)
     return AimStatus(StatusKind.UNKNOWN, code, message)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import respx
@@ -40,7 +42,63 @@ def test_discovery_then_login_then_call_with_all_headers(fake, helpers):
     assert FakeAim.PASSWORD in login.content.decode()
     for name in ("ApiKey", "AppId", "OAuthToken", "Token", "DeviceId"):
         assert search.headers.get(name), name
-    assert search.headers["OAuthToken"] == login.headers["OAuthToken"]
+    # Later calls carry the OAuthToken that Security returned, not discovery's (which the fake,
+    # like AIM, accepts for Security alone).
+    assert search.headers["OAuthToken"] != login.headers["OAuthToken"]
+    assert search.headers["OAuthToken"] in fake.issued_tokens
+    sent = json.loads(login.content)
+    assert set(sent) == {"Username", "Password", "DeviceId", "AppId"}
+
+
+def test_optional_login_fields_are_sent_when_configured(clock, helpers):
+    fake = FakeAim(clock=clock, acct="ACME-2")
+    fake.add_product(helpers.product("SKU1", "S1"))
+    options = fake.connector_settings(DISCOVERY)
+    refused = AimConnector(
+        AimSettings.model_validate(options),
+        ConnectorContext(name="aim", transport=httpx.MockTransport(fake)),
+    )
+    with pytest.raises(AuthenticationError):
+        refused.check_connection()
+    connector = AimConnector(
+        AimSettings.model_validate({**options, "acct": "ACME-2", "device_name": "Web sync"}),
+        ConnectorContext(name="aim", transport=httpx.MockTransport(fake)),
+    )
+    connector.check_connection()
+    assert fake.last_login["Acct"] == "ACME-2"
+    assert fake.last_login["DeviceName"] == "Web sync"
+
+
+def test_a_secured_call_with_the_discovery_oauth_token_is_refused(fake, helpers):
+    fake.add_product(helpers.product("SKU1", "S1"))
+    client = httpx.Client(transport=httpx.MockTransport(fake))
+    base = {"ApiKey": FakeAim.API_KEY, "AppId": FakeAim.APP_ID, "DeviceId": "d"}
+    found = client.get(f"{DISCOVERY}/api/GetEndPoint", headers=base).json()
+    login = client.post(
+        f"{DISCOVERY}/api/Security",
+        headers={**base, "OAuthToken": found["OAuthToken"]},
+        json={
+            "Username": FakeAim.USERNAME,
+            "Password": FakeAim.PASSWORD,
+            "AppId": "a",
+            "DeviceId": "d",
+        },
+    ).json()
+    assert login["Status"]["StatusCode"] == "Ok"
+    assert login["UserDetails"]["Location"] == fake.login_location
+    search = f"{DISCOVERY}/api/SearchInventory"
+    stale = client.post(
+        search,
+        headers={**base, "OAuthToken": found["OAuthToken"], "Token": login["Token"]},
+        json={},
+    )
+    assert stale.json()["Status"]["StatusCode"] == "Failed"
+    fresh = client.post(
+        search,
+        headers={**base, "OAuthToken": login["OAuthToken"], "Token": login["Token"]},
+        json={},
+    )
+    assert fresh.json()["Status"]["StatusCode"] == "Ok"
 
 
 def test_calls_move_to_the_store_host_that_discovery_names(clock, helpers):
@@ -144,7 +202,8 @@ def test_secrets_never_reach_logs_or_errors(fake, make_connector, helpers):
         with pytest.raises(AuthenticationError) as refused:
             connector.fetch_inventory(None, None)
     assert logs, "the connector logged nothing: the check below would be empty"
-    assert len(fake.issued_tokens) == 6  # three logins, two tokens each
+    # Three logins, three tokens each (discovery OAuthToken, Security Token and OAuthToken).
+    assert len(fake.issued_tokens) == 9
     text = repr(logs) + str(refused.value) + repr(connector) + repr(connector.settings)
     for secret in (FakeAim.API_KEY, FakeAim.PASSWORD, *fake.issued_tokens):
         assert secret not in text

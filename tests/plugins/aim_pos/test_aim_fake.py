@@ -28,10 +28,16 @@ def logged_in(fake: FakeAim) -> dict[str, str]:
             "POST",
             f"{ROOT}/Security",
             headers=oauth,
-            json={"Username": "1001", "Password": FakeAim.PASSWORD, "AppId": "a"},
+            json={
+                "Username": "1001",
+                "Password": FakeAim.PASSWORD,
+                "AppId": "a",
+                "DeviceId": "d",
+            },
         )
     ).json()
-    return {**oauth, "Token": login["Token"]}
+    # Secured calls carry the OAuthToken Security returned, as AIM's login hands it out.
+    return {**base, "OAuthToken": login["OAuthToken"], "Token": login["Token"]}
 
 
 def call(

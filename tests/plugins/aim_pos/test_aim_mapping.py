@@ -33,22 +33,27 @@ def status(**fields: str) -> dict[str, Any]:
     [
         ({"Status": {"StatusCode": "Ok"}}, StatusKind.OK),
         ({"Status": {"StatusCode": "OK"}, "Token": "x"}, StatusKind.OK),
-        ({"Token": "x"}, StatusKind.OK),
+        # A response without Status is not a success, however full it looks.
+        ({"Token": "x"}, StatusKind.UNKNOWN),
         ({}, StatusKind.UNKNOWN),
+        ({"Status": {"StatusCode": "Success"}}, StatusKind.UNKNOWN),
+        ({"Status": {}}, StatusKind.UNKNOWN),
         (status(ErrorCode="InvalidToken"), StatusKind.AUTH),
         (status(ErrorCode="X", Login="Expired"), StatusKind.AUTH),
         (status(ErrorCode="InvalidApiKey"), StatusKind.AUTH),
         (status(ErrorMessage="Requires active-e Inventory Service"), StatusKind.NOT_LICENSED),
         (status(ErrorCode="NotLicensed"), StatusKind.NOT_LICENSED),
         (status(ErrorCode="ValidationError"), StatusKind.VALIDATION),
-        (status(ErrorCode="", ErrorMessage="OrderNumber is required."), StatusKind.VALIDATION),
+        # Unknown codes are errors with AIM's text, not a guess from words in the message.
+        (status(ErrorCode="", ErrorMessage="OrderNumber is required."), StatusKind.UNKNOWN),
         (status(ErrorCode="ServiceBusy"), StatusKind.TRANSIENT),
-        (status(ErrorMessage="Timeout expired. Try again"), StatusKind.TRANSIENT),
+        (status(ErrorMessage="Timeout expired. Try again"), StatusKind.UNKNOWN),
+        (status(ErrorCode="E7", ErrorMessage="Token rejected"), StatusKind.UNKNOWN),
         (status(ErrorCode="OrderNotFound"), StatusKind.NOT_FOUND),
         (status(ErrorCode="E42", ErrorMessage="Something odd"), StatusKind.UNKNOWN),
     ],
 )
-def test_status_is_classified_by_code_then_message(body, kind):
+def test_status_is_classified_by_documented_values_only(body, kind):
     assert classify(body).kind is kind
 
 
