@@ -306,6 +306,12 @@ class Order(_Frozen):
     total: Decimal = Decimal("0")
     customer_name: str | None = None
     customer_email: str | None = None
+    #: Optional order-level money and payment, where the channel reports them: the tax and the
+    #: shipping charged (``None``: not read), and the payment gateway's name as the channel
+    #: spells it (a POS plugin maps it to its own payment types).
+    tax: Decimal | None = None
+    shipping: Decimal | None = None
+    gateway: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -372,6 +378,10 @@ class Sale(_Frozen):
     total: Decimal = Decimal("0")
     customer_name: str | None = None
     customer_email: str | None = None
+    #: The order's tax, shipping and payment gateway, as :class:`Order` carries them.
+    tax: Decimal | None = None
+    shipping: Decimal | None = None
+    gateway: str | None = None
     placed_at: datetime
 
 

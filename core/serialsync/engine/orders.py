@@ -307,6 +307,9 @@ def _build_sale(
         total=order.total,
         customer_name=order.customer_name,
         customer_email=order.customer_email,
+        tax=order.tax,
+        shipping=order.shipping,
+        gateway=order.gateway,
         placed_at=order.created_at,
     )
 

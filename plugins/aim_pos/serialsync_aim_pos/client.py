@@ -23,6 +23,8 @@ the connector looks the order up before posting again.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -259,8 +261,9 @@ class AimClient:
                 method,
                 f"{session.api_root}/{operation}",
                 params=params,
-                json=dict(body) if body is not None else None,
+                content=exact_json(body) if body is not None else None,
                 headers={
+                    **({"Content-Type": "application/json"} if body is not None else {}),
                     **self._base_headers(),
                     "OAuthToken": session.oauth_token,
                     "Token": session.token,
@@ -339,3 +342,21 @@ class AimClient:
                 f"AIM answered {what} that is not a list of objects", connector=self.connector
             )
         return value
+
+
+def exact_json(body: Mapping[str, Any]) -> bytes:
+    """``body`` as JSON with each :class:`~decimal.Decimal` written as the exact number it is.
+
+    ``json`` would refuse a Decimal, and a float loses digits (``12345678901234567.89``);
+    ServiceStack reads a JSON number into a .NET ``decimal`` exactly.
+    """
+    # A marker no string of the body can hold (fresh each call), replaced by the number.
+    marker = f"exact-{secrets.token_hex(8)}:"
+
+    def encode(value: object) -> str:
+        if isinstance(value, Decimal) and value.is_finite():
+            return f"{marker}{value}"
+        raise TypeError(f"{type(value).__name__} {value!r} is not a JSON number")
+
+    text = json.dumps(body, default=encode, ensure_ascii=False)
+    return re.sub(f'"{re.escape(marker)}([^"]+)"', lambda m: m[1], text).encode()

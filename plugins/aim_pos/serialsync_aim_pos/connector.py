@@ -45,6 +45,7 @@ from serialsync_aim_pos.mapping import (
     format_aim_date,
     map_item,
     parse_aim_date,
+    payment_type,
     refused_lines,
     sale_to_order,
     same_order,
@@ -225,6 +226,9 @@ class AimConnector(Connector[AimSettings]):
             zone=self.settings.zone,
             location=self.settings.order_location,
             connector=self.name,
+            payment=payment_type(
+                sale.gateway, self.settings.payment_types, self.settings.default_payment_type
+            ),
         )
         if self.settings.order_location is None:
             # Else the location AIM logs the integration's employee in at (Security's

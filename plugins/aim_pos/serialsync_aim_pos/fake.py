@@ -26,6 +26,7 @@ Test and sandbox controls: :meth:`FakeAim.add_product`, :meth:`~FakeAim.remove_u
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import time
@@ -224,6 +225,12 @@ class FakeAim(FakePOS):
         """Every order AIM received through ``CustomerOrders``, in arrival order."""
         with self.lock:
             return list(self._recorded)
+
+    def posted_order(self, order_number: str) -> dict[str, Any]:
+        """The ``ThirdPartyOrder`` body AIM received under ``order_number`` (numbers as
+        :class:`~decimal.Decimal`, exactly as they were on the wire)."""
+        with self.lock:
+            return copy.deepcopy(self._orders[order_number][0])
 
     def report_calls(self, order_number: str | None = None) -> int:
         """How many times the order ``order_number`` (every order when ``None``) was reported,

@@ -342,7 +342,10 @@ def _map_serial(
 
 # -- sales ------------------------------------------------------------------------------------
 
-_TRANSACTION_STATES = {
+#: ``TransactionState`` per financial status. AIM publishes no value list for it; "Paid" and
+#: "Pending" are assumed (see ``docs/aim.md``), and ``aim probe`` reports whether the store's
+#: metadata names the field at all.
+TRANSACTION_STATES = {
     FinancialStatus.PAID: "Paid",
     FinancialStatus.PENDING: "Pending",
     FinancialStatus.PARTIALLY_REFUNDED: "Paid",
@@ -356,15 +359,32 @@ def aim_order_number(sale: Sale, template: str) -> str:
     )
 
 
+def payment_type(gateway: str | None, types: Mapping[str, str], default: str) -> str:
+    """The AIM payment type of a channel's payment gateway (``payment_types``, no case)."""
+    wanted = (gateway or "").strip().lower()
+    for name, aim_type in types.items():
+        if name.strip().lower() == wanted:
+            return aim_type
+    return default
+
+
 def sale_to_order(
-    sale: Sale, *, order_number: str, zone: ZoneInfo, location: str | None, connector: str
+    sale: Sale,
+    *,
+    order_number: str,
+    zone: ZoneInfo,
+    location: str | None,
+    connector: str,
+    payment: str = "Web",
 ) -> dict[str, Any]:
     """The ``ThirdPartyOrder`` for a sale; each serialized line with its own Sku and serial.
 
+    Money stays :class:`~decimal.Decimal` (sent as exact JSON numbers by the client);
+    ``WebNumber`` is the channel's own order number; ``payment`` the AIM payment type.
     Refuses (:class:`PermanentRemoteError`, nothing sent) what AIM must not receive: a
     cancelled or refunded order, a serialized line of quantity other than 1, no lines.
     """
-    state = _TRANSACTION_STATES.get(sale.status)
+    state = TRANSACTION_STATES.get(sale.status)
     if state is None:
         raise PermanentRemoteError(
             f"sale {sale.channel}:{sale.order_number} is {sale.status.value}; "
@@ -385,10 +405,9 @@ def sale_to_order(
             "Sku": line.sku,
             "ProductName": line.title or line.sku,
             "Qty": line.quantity,
-            "Price": float(line.price),
-            # Assumption: the line's WebNumber carries the web order's number, as the issue
-            # asks ("the channel's order number as the order number and the web number").
-            "WebNumber": order_number,
+            "Price": line.price,
+            # The channel's own number (#1001), which staff search for; OrderNumber is AIM's.
+            "WebNumber": sale.order_number,
         }
         if line.serial is not None:
             item["SerialNumber"] = line.serial
@@ -400,16 +419,26 @@ def sale_to_order(
             f"sale {sale.channel}:{sale.order_number} has no line to post", connector=connector
         )
     subtotal = sum((line.price * line.quantity for line in sale.lines), Decimal("0"))
-    return {
+    order: dict[str, Any] = {
         "OrderNumber": order_number,
+        "WebNumber": sale.order_number,
         "OrderDate": format_aim_date(sale.placed_at, zone),
         "TransactionState": state,
-        "PaymentMethod": sale.channel,
+        "PaymentMethod": payment,
         "OrderNotes": f"serialsync: {sale.channel} order {sale.order_id}",
-        "Total": float(sale.total),
-        "SubTotal": float(subtotal),
+        "Total": sale.total,
+        "SubTotal": subtotal,
         "LineItems": lines,
     }
+    # Only what the channel reported: an absent tax is unknown, not zero.
+    optional = {
+        "Tax": sale.tax,
+        "Shipping": sale.shipping,
+        "CustomerName": sale.customer_name,
+        "Email": sale.customer_email,
+    }
+    order.update({key: value for key, value in optional.items() if value is not None})
+    return order
 
 
 #: A sentence of AIM's refusal naming a SKU it does not carry: ``Sku 'PLAIN-STRAP' not found.``

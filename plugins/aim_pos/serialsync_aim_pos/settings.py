@@ -62,6 +62,11 @@ class AimSettings(ConnectorSettings):
     # AIM finds an order by its number alone: the channel's name keeps them apart by default.
     order_number_format: str = "{channel}-{order_number}"
     cursor_margin_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: The channel's payment gateway name (as the channel spells it, any case) → the AIM
+    #: payment type an order paid through it is posted with; others get
+    #: ``default_payment_type``. Example: ``{"shopify_payments" = "VISA", "paypal" = "PAYPAL"}``.
+    payment_types: dict[str, str] = Field(default_factory=dict)
+    default_payment_type: str = Field(default="Web", min_length=1)
 
     @field_validator("api_key", "password")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from serialsync import (
     FinancialStatus,
     PermanentRemoteError,
     RetryableRemoteError,
+    SaleLine,
     SaleLinesRefusedError,
 )
 from serialsync.testing import RecordedOrder
@@ -71,7 +73,9 @@ def test_the_lookup_asks_by_order_number_for_the_third_party_order_type(stocked,
     posted = [c.request for c in route.calls if c.request.url.path.endswith("CustomerOrders")]
     (order,) = json.loads(posted[0].content)["Orders"]
     assert order["OrderNumber"] == "shop-#77"
-    assert order["LineItems"][0]["WebNumber"] == "shop-#77"
+    # WebNumber is the channel's own order number; OrderNumber is the one AIM finds it by.
+    assert order["WebNumber"] == "#77"
+    assert order["LineItems"][0]["WebNumber"] == "#77"
     assert order["OrderDate"] == "2026-11-23T14:00:00"
 
 
@@ -258,3 +262,54 @@ def test_a_dropped_connection_after_posting_is_safe_to_report_again(stocked, con
     stocked.handle = original
     assert connector.report_sale(the_sale).already_recorded is True
     assert len(stocked.recorded_orders()) == 1
+
+
+def test_money_travels_as_exact_decimals_with_tax_shipping_customer_and_payment(
+    stocked, make_connector, helpers
+):
+    stocked.add_plain_item("PICKS", "Pick pack", "1.10")
+    base = helpers.sale(("STRAP", "ST1"), number="#88")
+    line = base.lines[0].model_copy(update={"price": Decimal("12345678901234567.89")})
+    picks = SaleLine(
+        line_id="9", sku="PICKS", serial=None, quantity=3, price=Decimal("0.10"), title="Picks"
+    )
+    sale = base.model_copy(
+        update={
+            "lines": (line, picks),
+            "total": Decimal("12345678901234600.19"),
+            "tax": Decimal("31.70"),
+            "shipping": Decimal("0.30"),
+            "gateway": "Shopify_Payments",
+            "customer_name": "Ada Lovelace",
+            "customer_email": "ada@example.com",
+        }
+    )
+    connector = make_connector(payment_types={"shopify_payments": "VISA"})
+    connector.report_sale(sale)
+    posted = stocked.posted_order("shop-#88")
+    # The fake parses numbers as Decimals: a float would have lost the cents.
+    assert posted["LineItems"][0]["Price"] == Decimal("12345678901234567.89")
+    assert posted["LineItems"][1]["Price"] == Decimal("0.10")
+    assert posted["LineItems"][1]["Sku"] == "PICKS"
+    assert "SerialNumber" not in posted["LineItems"][1]
+    assert posted["Total"] == Decimal("12345678901234600.19")
+    assert posted["SubTotal"] == Decimal("12345678901234568.19")
+    assert (posted["Tax"], posted["Shipping"]) == (Decimal("31.70"), Decimal("0.30"))
+    assert (posted["CustomerName"], posted["Email"]) == ("Ada Lovelace", "ada@example.com")
+    assert posted["PaymentMethod"] == "VISA"
+    assert posted["TransactionState"] == "Paid"
+
+
+def test_an_unmapped_gateway_gets_the_default_payment_type_and_unknown_tax_is_left_out(
+    stocked, make_connector, helpers
+):
+    connector = make_connector(default_payment_type="WEBPAY")
+    connector.report_sale(helpers.sale(("STRAP", "ST1"), number="#89"))
+    posted = stocked.posted_order("shop-#89")
+    assert posted["PaymentMethod"] == "WEBPAY"
+    assert "Tax" not in posted and "Shipping" not in posted
+
+
+def test_orders_take_the_login_location_unless_one_is_configured(stocked, make_connector, helpers):
+    make_connector().report_sale(helpers.sale(("STRAP", "ST1"), number="#90"))
+    assert stocked.posted_order("shop-#90")["LineItems"][0]["Location"] == stocked.login_location
