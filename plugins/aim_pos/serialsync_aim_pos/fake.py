@@ -629,21 +629,27 @@ class FakeAim(FakePOS):
         return _ok(body)
 
     def _serial_row(self, unit: _Serial) -> dict[str, Any]:
-        return {
-            "SasPk": unit.pk,
-            "Serial": unit.serial,
-            "Location": unit.location,
-            "Status": unit.status,
+        # As SerialDetail documents it: a serial's prices and status sit under Details{}, not
+        # beside the serial (a raw override of one of those fields lands there too).
+        details: dict[str, Any] = {
             "Retail": float(unit.price),
             "OurPrice": float(unit.price),
             "SalePrice": float(unit.sale_price) if unit.sale_price is not None else None,
             "ActiveEPrice": float(unit.price),
+            "Status": unit.status,
+        }
+        row: dict[str, Any] = {
+            "SasPk": unit.pk,
+            "Serial": unit.serial,
+            "Location": unit.location,
             "ChangedDate": self._local(unit.changed),
             "Deleted": unit.deleted,
             "Attributes": [{"Name": k, "Value": v} for k, v in unit.attributes.items()],
             "Images": [{"Url": url} for url in unit.images],
-            **unit.raw,
         }
+        for key, value in unit.raw.items():
+            (details if key in details else row)[key] = value
+        return {**row, "Details": details}
 
     def _order_status(self, request: httpx.Request, args: dict[str, Any]) -> httpx.Response:
         number = str(args.get("OrderNumber") or "")

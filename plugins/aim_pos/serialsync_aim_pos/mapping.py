@@ -325,7 +325,11 @@ def _map_serial(
     elsewhere = bool(wanted) and (location or "").upper() not in wanted
     if serial_gone or elsewhere:
         return None if stale else UnitKey(sku=sku, serial=serial)
-    status = unit_status(serial_info.get("Status"))
+    # SerialDetail nests a serial's prices and status under Details{}; a row without it
+    # (older answers) carries them beside the serial.
+    details = serial_info.get("Details")
+    fields: Mapping[str, Any] = details if isinstance(details, Mapping) else serial_info
+    status = unit_status(fields.get("Status", serial_info.get("Status")))
     if stale and status is not UnitStatus.IN_STOCK:
         return None
     return SerializedUnit(
@@ -333,7 +337,7 @@ def _map_serial(
         serial=serial,
         status=status,
         location=location,
-        price=web_price(serial_info),
+        price=web_price(fields),
         attributes=attributes_of(serial_info.get("Attributes")),
         images=images_of(serial_info.get("Images")),
         changed_at=changed,

@@ -232,3 +232,36 @@ def test_a_unit_without_a_price_never_borrows_a_siblings():
     assert result.product is not None
     assert [u.price for u in result.product.units] == [Decimal("899.0"), None]
     assert result.product.price == Decimal("0")  # no price of its own: US2 is quarantined
+
+
+# -- SerialDetail: a serial's prices and status under Details{} (issue 23 #1) --------------------
+
+
+def test_a_serials_price_and_status_are_read_under_details_first():
+    nested = _row(
+        "US1",
+        ActiveEPrice=1.0,
+        Status="Sold",
+        Details={"ActiveEPrice": Decimal("1499.50"), "Status": "Available"},
+    )
+    flat = _row("US2", SasPk=71, ActiveEPrice=Decimal("999.00"))
+    bare = {"SasPk": 72, "Serial": "US3", "Details": {"Status": "Available"}}
+    result = map_item(*_item(nested, flat, bare), zone=ZoneInfo("UTC"), since=None)
+    assert result.product is not None
+    units = {u.serial: u for u in result.product.units}
+    assert units["US1"].price == Decimal("1499.50")
+    assert units["US1"].status is UnitStatus.IN_STOCK
+    # A row without Details (an older answer) still reads its prices beside the serial.
+    assert units["US2"].price == Decimal("999.00")
+    # No price of its own: the item's price stands for it (never a sibling's).
+    assert units["US3"].price is None
+    assert result.product.price == Decimal("1299.0")
+
+
+def test_a_unit_price_read_over_http_comes_from_details(fake, make_connector, helpers):
+    fake.add_product(helpers.product("SKU1", "S1"))
+    fake.set_item_price("SKU1", "5.00")
+    fake.set_price("SKU1", "S1", "777.77")
+    page = make_connector().fetch_inventory(None, None)
+    (unit,) = page.products[0].units
+    assert unit.price == Decimal("777.77")
