@@ -51,6 +51,7 @@ from serialsync.integration_id import (
 )
 from serialsync.lifecycle import MoveSource, UnitStatus
 from serialsync.model import (
+    ContractGap,
     FieldGroup,
     FinancialStatus,
     InventoryPage,
@@ -60,6 +61,7 @@ from serialsync.model import (
     Order,
     OrderLine,
     OrdersPage,
+    ProbeReport,
     Product,
     PublishOutcome,
     PublishResult,
@@ -87,6 +89,7 @@ __all__ = [
     "ConnectorSettings",
     "ConnectorType",
     "ConnectorTypeRegistrar",
+    "ContractGap",
     "DuplicateSerialError",
     "FieldGroup",
     "FinancialStatus",
@@ -105,6 +108,7 @@ __all__ = [
     "OrdersPage",
     "PermanentRemoteError",
     "PluginError",
+    "ProbeReport",
     "Product",
     "PublishOutcome",
     "PublishResult",

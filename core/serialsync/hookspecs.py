@@ -36,6 +36,7 @@ from serialsync.model import (
     ListingsPage,
     Order,
     OrdersPage,
+    ProbeReport,
     Product,
     PublishOutcome,
     RemoteIds,
@@ -405,6 +406,23 @@ def check_connection(connector: str) -> str:
     Used by ``serialsync check``. Return a short human description (``"shop Acme, plan
     Basic"``); raise :class:`~serialsync.errors.AuthenticationError` for refused credentials or
     another :class:`~serialsync.errors.RemoteError` when the platform cannot be reached.
+
+    :param connector: name of the connector called.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def probe_contract(connector: str) -> ProbeReport:
+    """Optional: compare the names the plugin relies on with what the live platform publishes.
+
+    Read-only (metadata pages, schema introspection; never a write). Used by ``serialsync
+    probe`` and ``serialsync aim probe``, so a merchant learns before the first write which
+    operations or fields their platform lacks. Return a :class:`~serialsync.model.ProbeReport`
+    (its ``missing`` empty when everything is there); raise a
+    :class:`~serialsync.errors.RemoteError` when the metadata cannot be read.
 
     :param connector: name of the connector called.
 

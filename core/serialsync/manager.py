@@ -41,6 +41,7 @@ from serialsync.model import (
     ListingsPage,
     Order,
     OrdersPage,
+    ProbeReport,
     Product,
     PublishOutcome,
     RemoteIds,
@@ -501,6 +502,14 @@ class PluginManager:
         """Call ``remove_webhooks`` on one channel connector."""
         return _subscriptions(
             self._call("remove_webhooks", connector, url=url), "remove_webhooks", connector
+        )
+
+    def probe_contract(self, connector: str) -> ProbeReport | None:
+        """Call the optional ``probe_contract``; ``None`` when the connector has none."""
+        if not self.implements(connector, "probe_contract"):
+            return None
+        return _expect(
+            self._call("probe_contract", connector), ProbeReport, "probe_contract", connector
         )
 
     def check_connection(self, connector: str) -> str:

@@ -385,6 +385,32 @@ class Sale(_Frozen):
     placed_at: datetime
 
 
+class ContractGap(_Frozen):
+    """One name a plugin relies on that the live platform does not publish.
+
+    ``kind`` is ``"operation"`` or ``"field"``; ``owner`` the operation or type a field belongs
+    to (empty for an operation); ``source`` where the plugin's reliance comes from (a document,
+    or ``"assumed"``).
+    """
+
+    kind: str
+    name: str
+    owner: str = ""
+    source: str = "assumed"
+
+
+class ProbeReport(_Frozen):
+    """What a read-only probe of a platform's published contract found (``probe_contract``).
+
+    ``checked`` counts the operations and fields compared; ``missing`` lists those the platform
+    does not have; ``summary`` is one line for people.
+    """
+
+    summary: str
+    checked: int = 0
+    missing: tuple[ContractGap, ...] = ()
+
+
 class SaleReceipt(_Frozen):
     """The POS's answer to ``report_sale``.
 

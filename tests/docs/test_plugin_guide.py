@@ -68,6 +68,7 @@ def test_the_specs_are_the_hooks_and_the_registrar() -> None:
         "register_webhooks",
         "list_webhooks",
         "remove_webhooks",
+        "probe_contract",
     }
 
 

@@ -23,6 +23,7 @@ from serialsync.cli import (
     ids,
     newplugin,
     outbox,
+    probe,
     serials,
     starter,
     status,
@@ -89,6 +90,8 @@ app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")
 app.add_typer(store.app, name="store")
 app.add_typer(webhooks.app, name="webhooks")
+app.command("probe")(probe.probe_command)
+app.add_typer(probe.aim_app, name="aim")
 app.command("init")(starter.init_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(demo.sandbox_app, name="sandbox")

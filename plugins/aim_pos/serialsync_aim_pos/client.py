@@ -75,7 +75,9 @@ def _json_body(response: httpx.Response) -> dict[str, Any] | None:
 
 def retry_signal(response: httpx.Response) -> RetryHint | None:
     """Retry a read that AIM answered with a transient in-band error or a malformed body."""
-    if _operation_of(response.request.url) in WRITE_OPERATIONS or response.status_code >= 300:
+    operation = _operation_of(response.request.url)
+    if operation in WRITE_OPERATIONS or operation == "metadata" or response.status_code >= 300:
+        # A write is never repeated; ServiceStack's metadata pages are HTML, not AIM replies.
         return None
     body = _json_body(response)
     if body is None:
@@ -332,6 +334,23 @@ class AimClient:
     def post_order(self, order: Mapping[str, Any]) -> None:
         """Post one ``ThirdPartyOrder``; AIM answers only a ``Status``."""
         self.call("CustomerOrders", "POST", body={"Orders": [dict(order)]})
+
+    def metadata(self) -> tuple[str, bytes]:
+        """The store's ServiceStack ``/metadata`` page and ``/types/metadata`` JSON (read-only).
+
+        Logs in first only to learn the store's API root (the login writes nothing).
+        """
+        self._session = self._session or self._login()
+        root = self._session.api_root
+        pages = []
+        for path in ("metadata", "types/metadata"):
+            response = self.http.get(
+                f"{root}/{path}", headers=self._base_headers(), operation=f"/{path}"
+            )
+            if response.status_code >= 400:
+                raise self.http.error_for(response)
+            pages.append(response.content)
+        return pages[0].decode("utf-8", "replace"), pages[1]
 
     def require_list(self, value: Any, what: str) -> list[dict[str, Any]]:
         """``value`` as a list of objects, or a clear error naming the field."""

@@ -29,6 +29,7 @@ from serialsync import (
     ConnectorContext,
     InventoryPage,
     PermanentRemoteError,
+    ProbeReport,
     Product,
     Sale,
     SaleLinesRefusedError,
@@ -51,6 +52,7 @@ from serialsync_aim_pos.mapping import (
     same_order,
     unreadable_item,
 )
+from serialsync_aim_pos.probe import CONTRACT, compare, operations_of, types_of
 from serialsync_aim_pos.settings import MAX_PAGE_SIZE, AimSettings
 
 _PAGE_PREFIX = "offset:"
@@ -79,6 +81,14 @@ class AimConnector(Connector[AimSettings]):
         host = httpx.URL(self.settings.discovery_url).host
         count = f"{total} serialized items" if total is not None else "inventory readable"
         return f"AIM via {host}: logged in as employee {self.settings.username}, {count}"
+
+    @hookimpl
+    def probe_contract(self) -> ProbeReport:
+        """Compare :data:`~serialsync_aim_pos.probe.CONTRACT` with the store's metadata."""
+        page, types = self.client.metadata()
+        report = compare(operations_of(page), types_of(types, connector=self.name), CONTRACT)
+        self.log.info("aim.probe", checked=report.checked, missing=len(report.missing))
+        return report
 
     @hookimpl
     def fetch_inventory(self, since: datetime | None, page: str | None) -> InventoryPage:

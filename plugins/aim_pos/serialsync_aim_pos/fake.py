@@ -76,6 +76,68 @@ _FAILURES: dict[FailureKind, tuple[str, str]] = {
 }
 
 
+#: The fake's ServiceStack contract, as its ``/metadata`` and ``/types/metadata`` publish it:
+#: each request DTO (an operation) with its response, and the nested types, with the fields
+#: the fake reads or answers. Written from what the handlers below do, not from the plugin.
+_OPERATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Security": (
+        ("Username", "Password", "DeviceId", "AppId", "Acct", "DeviceName"),
+        ("Token", "OAuthToken", "Domain", "IsAdmin", "UserDetails", "AccountDetails", "Status"),
+    ),
+    "SearchInventory": (
+        (
+            "IncludeSerials",
+            "IncludeMedia",
+            "IncludeAccessories",
+            "IncludePackages",
+            "IncludeDeleted",
+            "ChangedDate",
+            "MinimumAvailableQuantity",
+            "StartOffset",
+            "RecordCount",
+        ),
+        ("TotalRecords", "Records", "Status"),
+    ),
+    "InventoryDetail": (
+        ("Pk", "IncludeSerialInfo", "SkipImages"),
+        ("Sku", "Description", "SellSerialsOnline", "Serials", "Deleted", "Status"),
+    ),
+    "SerialDetail": (("Serial", "Sku"), ("Sku", "Location", "Details", "Status")),
+    "ECommerceOrderStatus": (
+        ("OrderNumber", "OrderType"),
+        ("OrderStatus", "OrderStatusDescription", "LineItems", "ShippingInfo", "Status"),
+    ),
+    "CustomerOrders": (("Orders",), ("Status",)),
+}
+_TYPES: dict[str, tuple[str, ...]] = {
+    "ThirdPartyOrder": (
+        "OrderNumber",
+        "WebNumber",
+        "OrderDate",
+        "TransactionState",
+        "PaymentMethod",
+        "OrderNotes",
+        "Total",
+        "SubTotal",
+        "Tax",
+        "Shipping",
+        "CustomerName",
+        "Email",
+        "LineItems",
+    ),
+    "ThirdPartyOrderItem": (
+        "Sku",
+        "SerialNumber",
+        "WebNumber",
+        "ProductName",
+        "Location",
+        "Qty",
+        "Price",
+    ),
+    "SerialDetails": ("Retail", "OurPrice", "SalePrice", "ActiveEPrice", "Status"),
+}
+
+
 @dataclass
 class _Serial:
     pk: int
@@ -153,6 +215,8 @@ class FakeAim(FakePOS):
         self._discovery_tokens: set[str] = set()
         #: The last ``Security`` request's fields, so tests can see what the plugin sent.
         self.last_login: dict[str, Any] = {}
+        #: Operations and ``(type, field)`` pairs this store's metadata leaves out (an older AIM).
+        self._unpublished: set[str | tuple[str, str]] = set()
         self._items: dict[str, _Item] = {}
         self._next_pk = 1000
         self._oauth_tokens: set[str] = set()
@@ -371,6 +435,39 @@ class FakeAim(FakePOS):
             item.deleted = True
             item.changed = self._tick()
 
+    def unpublish(
+        self, operation: str | None = None, *, field: tuple[str, str] | None = None
+    ) -> None:
+        """Leave an operation, or a ``(type, field)``, out of ``/metadata`` and
+        ``/types/metadata``, as an older AIM version would (for ``aim probe``)."""
+        with self.lock:
+            if operation is not None:
+                self._unpublished.add(operation)
+            if field is not None:
+                self._unpublished.add(field)
+
+    def _metadata_page(self) -> httpx.Response:
+        links = "".join(
+            f'<li><a href="json/metadata?op={name}">{name}</a></li>'
+            for name in _OPERATIONS
+            if name not in self._unpublished
+        )
+        html = f"<html><body><h3>Operations</h3><ul>{links}</ul></body></html>"
+        return httpx.Response(200, text=html, headers={"content-type": "text/html"})
+
+    def _types_metadata(self) -> httpx.Response:
+        def kind(name: str, fields: tuple[str, ...]) -> dict[str, Any]:
+            kept = [f for f in fields if (name, f) not in self._unpublished]
+            return {"name": name, "properties": [{"name": f, "type": "String"} for f in kept]}
+
+        operations = [
+            {"request": kind(name, req), "response": kind(f"{name}Response", res)}
+            for name, (req, res) in _OPERATIONS.items()
+            if name not in self._unpublished
+        ]
+        types = [kind(name, fields) for name, fields in _TYPES.items()]
+        return _json(200, {"config": {"baseUrl": ""}, "operations": operations, "types": types})
+
     def expire_tokens(self, *, oauth: bool = False) -> None:
         """Expire every login Token (and the OAuthTokens too when ``oauth``)."""
         with self.lock:
@@ -452,6 +549,10 @@ class FakeAim(FakePOS):
             return _json(404, {"ResponseStatus": {"ErrorCode": "NotFound", "Message": path}})
         cut = path.lower().rindex("/api/")
         operation = path[cut + len("/api/") :].strip("/").lower()
+        if request.method == "GET" and operation in ("metadata", "types/metadata"):
+            # ServiceStack publishes its contract to anyone, without a login.
+            with self.lock:
+                return self._metadata_page() if operation == "metadata" else self._types_metadata()
         route = self._routes().get(operation)
         if route is None:
             return _json(

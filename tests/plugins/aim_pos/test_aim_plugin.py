@@ -60,6 +60,7 @@ def test_hooks_answer_through_the_plugin_manager():
     assert sorted(manager.plugin_hooks("store")) == [
         "check_connection",
         "fetch_inventory",
+        "probe_contract",
         "report_sale",
     ]
 
