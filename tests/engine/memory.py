@@ -308,6 +308,8 @@ class MemoryChannel(_Persisted):
                 else:
                     existing.update(stock=1, price=price)
                     result = PublishResult.UPDATED
+                if unit.attributes:  # the unit's own attributes, as a channel shows them
+                    self.variants[sku]["attributes"] = dict(unit.attributes)
             self.save()
             outcomes.append(
                 PublishOutcome(

@@ -24,6 +24,7 @@ from serialsync.cli import (
     newplugin,
     outbox,
     probe,
+    refs,
     serials,
     starter,
     status,
@@ -85,6 +86,7 @@ app.command("status")(status.status_command)
 app.command("reconcile")(reconcile_command)
 app.command("plugins")(connectors.plugins_command)
 app.add_typer(serials.app, name="serials")
+app.add_typer(refs.app, name="refs")
 app.add_typer(outbox.sales_app, name="sales")
 app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")

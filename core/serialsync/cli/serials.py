@@ -49,6 +49,7 @@ def _unit_row(store: Store, record: UnitRecord, view: UnitView | None = None) ->
         "status": record.status.value,
         "deleted": record.deleted,
         **details_json(view),
+        "reference": ref.ref if (ref := store.ref_of_unit(unit.serial)) else None,
         "listings": {
             listing.connector: listing.state.value
             for listing in store.listings_of_unit(unit.serial)
@@ -325,6 +326,7 @@ def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
     view = view_unit(store, record)
     claim = store.get_claim(unit.serial)
     hold = store.get_hold(unit.serial)
+    reference = store.ref_of_unit(unit.serial)
     orders = [o for o in store.outbox(limit=_OUTBOX_SCAN) if _touches(o, unit.serial)]
     return {
         "integration_id": unit.integration_id,
@@ -353,6 +355,7 @@ def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
             else None
         ),
         "actions": actions_from(record.status),
+        "reference": reference.ref if reference else None,
         "details": details_json(view),
         "details_source": view.sources,
         "warranty": warranty(view, datetime.now(UTC).date()),
@@ -420,6 +423,8 @@ def _print_history(rt: Runtime, data: dict[str, Any]) -> None:
             f"{hold['reason']}{disagreement}"
         )
     out.print(f"actions: {', '.join(data['actions']) or 'none'}")
+    if data["reference"]:
+        out.print(f"serial reference: {data['reference']}")
     product = data["product"]
     if product:
         out.print(

@@ -41,6 +41,7 @@ from serialsync.model import (
     PublishResult,
     SerializedUnit,
 )
+from serialsync.registry import REFERENCE_ATTRIBUTE
 from serialsync.store import ListingRecord, ListingState, UnitRecord
 from serialsync.validation import price_problem
 
@@ -258,7 +259,7 @@ def publish_channel(
             product = ctx.store.get_product(sku)
             if product is None:
                 continue
-            units = ctx.store.units_of(sku)
+            units = with_references(ctx.store.units_of(sku), ctx.store.refs_of_sku(sku))
             listings = ctx.store.listings_of(channel, sku)
             planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
             upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
@@ -271,6 +272,24 @@ def publish_channel(
                 (part_of(listing.remote) or 1) > 1 for listing in listings.values()
             ):
                 retire_emptied(ctx, summary, channel, product)
+
+
+def with_references(units: list[UnitRecord], refs: dict[str, str]) -> list[UnitRecord]:
+    """The units, each carrying its assigned serial reference (if any) among its attributes,
+    so that every channel shows it with the unit's own attributes (a change republishes)."""
+    if not refs:
+        return units
+    return [
+        replace(
+            r,
+            unit=r.unit.model_copy(
+                update={"attributes": {**r.unit.attributes, REFERENCE_ATTRIBUTE: refs[serial]}}
+            ),
+        )
+        if (serial := r.unit.serial) in refs
+        else r
+        for r in units
+    ]
 
 
 def send_product(

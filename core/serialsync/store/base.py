@@ -25,6 +25,8 @@ from serialsync.store.records import (
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
+    Reference,
+    RefGroup,
     RunRecord,
     UnitDetails,
     UnitRecord,
@@ -136,6 +138,70 @@ class Store(ABC):
     @abstractmethod
     def drop_hold(self, serial: str) -> bool:
         """Lift the hold on a unit; True when there was one."""
+
+    # -- serial references (issue 20 #3) -------------------------------------------------------
+
+    @abstractmethod
+    def put_ref_group(self, group: RefGroup) -> None:
+        """Create a group of references (its name must be new)."""
+
+    @abstractmethod
+    def ref_groups(self) -> list[RefGroup]:
+        """Every group of references, by name."""
+
+    @abstractmethod
+    def put_ref_batch(self, group: str, name: str) -> None:
+        """Create a named batch in a group (its name must be new in the group)."""
+
+    @abstractmethod
+    def ref_batches(self, group: str) -> list[tuple[str, datetime, int]]:
+        """A group's batches: ``(name, created_at, live references)``, oldest first."""
+
+    @abstractmethod
+    def count_refs(self, group: str) -> int:
+        """How many live (not deleted) references a group holds."""
+
+    @abstractmethod
+    def taken(self, codes: list[str]) -> set[str]:
+        """Which of ``codes`` are references already minted (deleted ones included) or unit
+        serials."""
+
+    @abstractmethod
+    def add_refs(self, group: str, batch: str | None, codes: list[str]) -> None:
+        """Insert minted references, in the order given."""
+
+    @abstractmethod
+    def refs(
+        self,
+        *,
+        group: str | None = None,
+        batch: str | None = None,
+        contains: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Reference]:
+        """Live references, in minting order, of a group (a batch), or containing ``contains``
+        (case-insensitive)."""
+
+    @abstractmethod
+    def get_ref(self, ref: str) -> Reference | None:
+        """One reference (deleted ones too), or ``None``."""
+
+    @abstractmethod
+    def ref_of_unit(self, serial: str) -> Reference | None:
+        """The live reference assigned to a unit, or ``None``."""
+
+    @abstractmethod
+    def delete_ref(self, ref: str) -> bool:
+        """Mark a reference deleted (kept so it is never minted again); True if it was live."""
+
+    @abstractmethod
+    def assign_ref(self, ref: str, serial: str) -> None:
+        """Link a reference to a unit."""
+
+    @abstractmethod
+    def refs_of_sku(self, sku: str) -> dict[str, str]:
+        """The live references assigned to one SKU's units: ``{serial: reference}``."""
 
     @abstractmethod
     def listings_of(self, connector: str, sku: str) -> dict[str, ListingRecord]:

@@ -144,3 +144,29 @@ class RunRecord:
     finished_at: datetime | None
     ok: bool | None
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefGroup:
+    """A group of serial references: ``kind`` ``"continuous"`` (minted one at a time) or
+    ``"batch"`` (minted in named batches); at most ``limit`` live references, each ``length``
+    characters of ``alphabet``."""
+
+    name: str
+    kind: str
+    limit: int
+    alphabet: str
+    length: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One minted serial reference; ``serial`` is the unit it is assigned to, if any."""
+
+    ref: str
+    group: str
+    batch: str | None
+    serial: str | None
+    deleted: bool
+    created_at: datetime

@@ -147,6 +147,35 @@ MIGRATIONS: list[list[str]] = [
             pos_status TEXT
         )""",
     ],
+    # 4: serial references (issue 20 #3): codes the organisation mints, in groups (continuous,
+    # or in named batches), each used once. A deleted reference keeps its row (``deleted``) so
+    # that it is never minted again.
+    [
+        """CREATE TABLE ref_groups (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref_limit INTEGER NOT NULL,
+            alphabet TEXT NOT NULL,
+            length INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE ref_batches (
+            grp TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (grp, name)
+        )""",
+        """CREATE TABLE refs (
+            id INTEGER PRIMARY KEY,
+            ref TEXT NOT NULL UNIQUE,
+            grp TEXT NOT NULL,
+            batch TEXT,
+            serial TEXT UNIQUE,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX refs_by_group ON refs (grp, batch)",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -25,6 +25,8 @@ from serialsync.store.records import (
     OutboxRecord,
     OutboxState,
     QuarantineRecord,
+    Reference,
+    RefGroup,
     RunRecord,
     UnitDetails,
     UnitRecord,
@@ -252,6 +254,132 @@ class SQLStore(Store):
 
     def drop_hold(self, serial: str) -> bool:
         return self._exec("DELETE FROM unit_holds WHERE serial = ?", (serial,)) > 0
+
+    # -- serial references ---------------------------------------------------------------------
+
+    def put_ref_group(self, group: RefGroup) -> None:
+        self._exec(
+            "INSERT INTO ref_groups (name, kind, ref_limit, alphabet, length, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                group.name,
+                group.kind,
+                group.limit,
+                group.alphabet,
+                group.length,
+                _ts(group.created_at),
+            ),
+        )
+
+    def ref_groups(self) -> list[RefGroup]:
+        return [
+            RefGroup(
+                name=r["name"],
+                kind=r["kind"],
+                limit=int(r["ref_limit"]),
+                alphabet=r["alphabet"],
+                length=int(r["length"]),
+                created_at=_dt(r["created_at"]) or utcnow(),
+            )
+            for r in self._all("SELECT * FROM ref_groups ORDER BY name")
+        ]
+
+    def put_ref_batch(self, group: str, name: str) -> None:
+        self._exec(
+            "INSERT INTO ref_batches (grp, name, created_at) VALUES (?, ?, ?)",
+            (group, name, _ts(utcnow())),
+        )
+
+    def ref_batches(self, group: str) -> list[tuple[str, datetime, int]]:
+        rows = self._all(
+            "SELECT b.name AS name, b.created_at AS created_at, COUNT(r.id) AS n "
+            "FROM ref_batches b LEFT JOIN refs r ON r.grp = b.grp AND r.batch = b.name "
+            "AND r.deleted = 0 WHERE b.grp = ? GROUP BY b.name, b.created_at "
+            "ORDER BY b.created_at, b.name",
+            (group,),
+        )
+        return [(r["name"], _dt(r["created_at"]) or utcnow(), int(r["n"])) for r in rows]
+
+    def count_refs(self, group: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM refs WHERE grp = ? AND deleted = 0", (group,))
+        return 0 if row is None else int(row["n"])
+
+    def taken(self, codes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(codes), _CHUNK):
+            chunk = tuple(codes[start : start + _CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            in_refs = f"SELECT ref AS code FROM refs WHERE ref IN ({marks})"  # noqa: S608 - placeholders only
+            in_units = f"SELECT serial AS code FROM units WHERE serial IN ({marks})"  # noqa: S608 - placeholders only
+            found.update(r["code"] for r in self._all(in_refs, chunk))
+            found.update(r["code"] for r in self._all(in_units, chunk))
+        return found
+
+    def add_refs(self, group: str, batch: str | None, codes: list[str]) -> None:
+        now = _ts(utcnow())
+        for start in range(0, len(codes), _CHUNK):
+            chunk = codes[start : start + _CHUNK]
+            values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+            params: list[Any] = []
+            for code in chunk:
+                params += [code, group, batch, now]
+            self._exec(
+                f"INSERT INTO refs (ref, grp, batch, created_at) VALUES {values}",  # noqa: S608 - placeholders only
+                tuple(params),
+            )
+
+    def refs(
+        self,
+        *,
+        group: str | None = None,
+        batch: str | None = None,
+        contains: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Reference]:
+        sql = "SELECT * FROM refs WHERE deleted = 0"
+        params: list[Any] = []
+        if group is not None:
+            sql += " AND grp = ?"
+            params.append(group)
+        if batch is not None:
+            sql += " AND batch = ?"
+            params.append(batch)
+        if contains is not None:
+            sql += " AND upper(ref) LIKE ?"
+            params.append(f"%{contains.upper()}%")
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [_reference(r) for r in self._all(sql, tuple(params))]
+
+    def get_ref(self, ref: str) -> Reference | None:
+        row = self._one("SELECT * FROM refs WHERE ref = ?", (ref,))
+        return None if row is None else _reference(row)
+
+    def ref_of_unit(self, serial: str) -> Reference | None:
+        row = self._one("SELECT * FROM refs WHERE serial = ? AND deleted = 0", (serial,))
+        return None if row is None else _reference(row)
+
+    def delete_ref(self, ref: str) -> bool:
+        return (
+            self._exec(
+                "UPDATE refs SET deleted = 1, serial = NULL WHERE ref = ? AND deleted = 0", (ref,)
+            )
+            > 0
+        )
+
+    def assign_ref(self, ref: str, serial: str) -> None:
+        self._exec("UPDATE refs SET serial = ? WHERE ref = ?", (serial, ref))
+
+    def refs_of_sku(self, sku: str) -> dict[str, str]:
+        rows = self._all(
+            "SELECT r.ref AS ref, r.serial AS serial FROM refs r JOIN units u "
+            "ON u.serial = r.serial WHERE u.sku = ? AND r.deleted = 0",
+            (sku,),
+        )
+        return {r["serial"]: r["ref"] for r in rows}
 
     # -- listings ------------------------------------------------------------------------------
 
@@ -492,6 +620,22 @@ def _iso(value: date | None) -> str | None:
 
 def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
+
+
+#: How many values one statement carries (SQLite allows 32,766 placeholders; 500 rows of four
+#: stay far below, and below PostgreSQL's 65,535).
+_CHUNK = 500
+
+
+def _reference(row: Row) -> Reference:
+    return Reference(
+        ref=row["ref"],
+        group=row["grp"],
+        batch=row["batch"],
+        serial=row["serial"],
+        deleted=bool(row["deleted"]),
+        created_at=_dt(row["created_at"]) or utcnow(),
+    )
 
 
 def _hold(row: Row) -> Hold:
