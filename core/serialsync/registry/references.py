@@ -142,7 +142,7 @@ def mint_batch(
     batch = name or datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if not _NAME.fullmatch(batch):
         raise RefusedError(f"batch name {batch!r}: letters, digits, space . _ : - (up to 64)")
-    if any(b[0] == batch for b in store.ref_batches(group.name)):
+    if store.has_ref_batch(group.name, batch):
         raise RefusedError(f"group {group.name!r} has a batch {batch!r} already")
     codes = _mint(store, group, count, batch)
     store.put_ref_batch(group.name, batch)

@@ -158,6 +158,10 @@ class Store(ABC):
         """A group's batches: ``(name, created_at, live references)``, oldest first."""
 
     @abstractmethod
+    def has_ref_batch(self, group: str, name: str) -> bool:
+        """Whether group ``group`` has a batch ``name``."""
+
+    @abstractmethod
     def count_refs(self, group: str) -> int:
         """How many live (not deleted) references a group holds."""
 

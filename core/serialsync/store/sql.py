@@ -300,6 +300,10 @@ class SQLStore(Store):
         )
         return [(r["name"], _dt(r["created_at"]) or utcnow(), int(r["n"])) for r in rows]
 
+    def has_ref_batch(self, group: str, name: str) -> bool:
+        row = self._one("SELECT 1 AS x FROM ref_batches WHERE grp = ? AND name = ?", (group, name))
+        return row is not None
+
     def count_refs(self, group: str) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM refs WHERE grp = ? AND deleted = 0", (group,))
         return 0 if row is None else int(row["n"])
