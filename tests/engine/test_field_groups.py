@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from serialsync import FieldGroup, ListingAction, Product, SerializedUnit
-from serialsync.engine.publish import changed_groups, content_hash
+from serialsync.engine.publish import changed_groups, content_hash, legacy_content_hash
 
 from tests.engine.conftest import World
 
@@ -78,3 +79,27 @@ def test_a_hash_from_before_field_groups_names_every_group() -> None:
     assert changed_groups(current, current) == frozenset()
     retitled = content_hash(product.model_copy(update={"title": "U"}), unit)
     assert changed_groups(current, retitled) == frozenset({FieldGroup.PRODUCT})
+
+
+def test_a_store_from_before_field_groups_sends_nothing_for_an_unchanged_unit(
+    world: World,
+) -> None:
+    world.host.inventory_pass()
+    store = world.store
+    # As the release before field groups left it: one legacy fingerprint per live listing.
+    listings = store.listings_of("shop_a", "0113942719")
+    product = store.get_product("0113942719")
+    assert product is not None
+    units = {u.unit.serial: u.unit for u in store.units_of("0113942719")}
+    with store.transaction():
+        for serial, listing in listings.items():
+            legacy = legacy_content_hash(product, units[serial])
+            store.put_listing(replace(listing, content_hash=legacy))
+    world.a.received.clear()
+
+    world.host.inventory_pass()
+    assert world.a.received == []
+
+    world.pos.set_unit("0113942719", "US210033735", price=Decimal("1234.50"))
+    world.host.inventory_pass()
+    assert _received(world) == {"US210033735": frozenset(FieldGroup)}

@@ -92,6 +92,26 @@ def content_hash(product: Product, unit: SerializedUnit) -> str:
 _GROUP_ORDER = (FieldGroup.PRODUCT, FieldGroup.UNIT, FieldGroup.PRICE)
 
 
+def legacy_content_hash(product: Product, unit: SerializedUnit) -> str:
+    """The one fingerprint a store written before field groups holds for a unit.
+
+    A live listing holding it for the unit as it is now is unchanged: without this, the first
+    pass after an upgrade would send every unit of the catalogue again.
+    """
+    shown = {
+        "product": product.model_dump(
+            mode="json",
+            include={"sku", "title", "description", "brand", "price", "option_name", "images"},
+        ),
+        "product_attributes": product.attributes,
+        "unit": unit.model_dump(
+            mode="json", include={"sku", "serial", "price", "attributes", "images", "location"}
+        ),
+    }
+    encoded = json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
 def changed_groups(previous: str | None, current: str) -> frozenset[FieldGroup]:
     """The field groups whose part differs between two content hashes; every group when the
     previous hash is missing or older than field groups (a store written before them)."""
@@ -141,6 +161,14 @@ def plan_changes(
                     continue
                 if listing.state == ListingState.FAILED and not listing.retryable:
                     continue
+            if (
+                listing is not None
+                and listing.state == ListingState.LIVE
+                and listing.content_hash is not None
+                and not listing.content_hash.startswith(f"{_HASH_VERSION}:")
+                and listing.content_hash == legacy_content_hash(product, record.unit)
+            ):
+                continue  # unchanged since a release before field groups
             # A unit live on the channel is sent only the groups that differ; any other state
             # (failed, withdrawn, never listed) gets every group, as the channel may lack any.
             changed = (
