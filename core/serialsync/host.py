@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -106,17 +107,21 @@ class Host:
 
     # -- passes ---------------------------------------------------------------------------------
 
-    def inventory_pass(self) -> PassSummary:
-        """POS → state → every channel. Sends each channel only what changed."""
-        return self._run("inventory", inventory_pass)
+    def inventory_pass(self, *, full: bool = False) -> PassSummary:
+        """POS → state → every channel. Sends each channel only what changed.
+
+        ``full`` re-reads each POS's whole catalogue, ignoring its cursor (also done on its own
+        every ``[sync] full_resync_every``).
+        """
+        return self._run("inventory", partial(inventory_pass, full=full))
 
     def order_pass(self) -> PassSummary:
         """Orders → units reserved or sold → withdrawn from every channel → reported to the POS."""
         return self._run("orders", order_pass)
 
-    def run_once(self) -> PassSummary:
-        """An inventory pass, then an order pass; their summaries merged."""
-        return self.inventory_pass().merge(self.order_pass())
+    def run_once(self, *, full: bool = False) -> PassSummary:
+        """An inventory pass (a whole one with ``full``), then an order pass; merged."""
+        return self.inventory_pass(full=full).merge(self.order_pass())
 
     def _run(self, kind: str, step: Callable[[EngineContext, PassSummary], None]) -> PassSummary:
         summary = PassSummary(kind=kind, started_at=self.engine.now())

@@ -190,6 +190,15 @@ class SyncSettings(BaseModel):
             "sold in that window are never listed again"
         ),
     )
+    full_resync_every: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        description=(
+            "between inventory passes that re-read the whole POS catalogue, ignoring the "
+            "cursor, so a change the incremental read missed is caught (0 turns them off; "
+            "serialsync run --full forces one)"
+        ),
+    )
     reconcile_every: timedelta = Field(
         default=timedelta(hours=6),
         ge=timedelta(0),

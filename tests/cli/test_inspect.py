@@ -36,7 +36,9 @@ def test_status_per_connector(traded: CliWorld):
     assert b["sales"]["conflict"] == 1
     # The conflict and the order with an unknown serial both wait for a person.
     assert b["quarantined"] == 2 and a["quarantined"] == 0
-    assert set(b["cursors"]) == {"orders"} and set(by_name["aim"]["cursors"]) == {"inventory"}
+    assert set(b["cursors"]) == {"orders"}
+    # The POS: its incremental cursor, and when it was last read whole (full_resync_every).
+    assert set(by_name["aim"]["cursors"]) == {"inventory", "inventory_full"}
     assert b["last_pass"]["ok"] is False and a["last_pass"]["ok"] is True
     assert data["last_pass"]["kind"] == "orders"
     human = traded.invoke("status")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from types import FrameType
 from typing import Annotated, Any
 
@@ -357,6 +358,16 @@ def run_command(
         ),
     ] = None,
     json_out: JsonOption = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help=(
+                "Make the (first) inventory pass re-read the whole POS catalogue, ignoring the "
+                "cursor (also done every sync.full_resync_every, daily by default)."
+            ),
+        ),
+    ] = False,
     new_store: Annotated[
         bool,
         typer.Option(
@@ -400,7 +411,7 @@ def run_command(
     stopped: StopRequested | None = None
     try:
         if once:
-            code = 0 if runner.one_pass(host.run_once).ok else 1
+            code = 0 if runner.one_pass(partial(host.run_once, full=full)).ok else 1
         else:
             if service.enabled:
                 service.start()
@@ -408,11 +419,13 @@ def run_command(
                     _log.info("run.serving", url=url)
             _log.info("run.started", inventory_every=inventory_every, orders_every=orders_every)
             scheduler = Scheduler(stopper, check=host.store.check_in_place)
-            scheduler.add(
-                "inventory",
-                inventory_every,
-                lambda: runner.one_pass(host.inventory_pass, INVENTORY_TASKS),
-            )
+            whole = [full]  # --full: the first inventory pass only
+
+            def inventory() -> PassSummary:
+                first, whole[0] = whole[0], False
+                return runner.one_pass(partial(host.inventory_pass, full=first), INVENTORY_TASKS)
+
+            scheduler.add("inventory", inventory_every, inventory)
             scheduler.add(
                 "orders", orders_every, lambda: runner.one_pass(host.order_pass, ORDER_TASKS)
             )

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from serialsync.connector import Role
@@ -33,6 +33,8 @@ from serialsync.store import OutboxState
 from serialsync.validation import check_identifier, loggable, price_problem, shown
 
 INVENTORY_STREAM = "inventory"
+#: When each POS was last read whole (a cursor of its own, beside the incremental one).
+FULL_RESYNC_STREAM = "inventory_full"
 #: The quarantine kind of a POS record the plugin could not map.
 POS_ITEM = "pos_item"
 
@@ -41,11 +43,15 @@ POS_ITEM = "pos_item"
 _POS_OVERRIDES_ORDER = {UnitStatus.SOLD, UnitStatus.RETURNED, UnitStatus.DEFECTIVE}
 
 
-def inventory_pass(ctx: EngineContext, summary: PassSummary) -> None:
-    """Fetch what changed in every POS, store it, and publish the difference to every channel."""
+def inventory_pass(ctx: EngineContext, summary: PassSummary, *, full: bool = False) -> None:
+    """Fetch what changed in every POS, store it, and publish the difference to every channel.
+
+    A POS is read whole (its cursor ignored) when ``full`` is asked (``serialsync run --full``)
+    or its last whole read is older than ``[sync] full_resync_every``.
+    """
     for pos in ctx.plugins.connectors(Role.POS):
         try:
-            ingest_pos(ctx, summary, pos.name)
+            ingest_pos(ctx, summary, pos.name, full=full or full_resync_due(ctx, pos.name))
         except StoreError:
             raise  # nothing more can be recorded: the pass stops (see Store)
         except Exception as exc:  # one POS down must not stop the channels' work
@@ -59,10 +65,31 @@ def inventory_pass(ctx: EngineContext, summary: PassSummary) -> None:
     publish_all(ctx, summary)
 
 
-def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
-    """Read one POS from its cursor to the end; move the cursor once every page is stored."""
+def full_resync_due(ctx: EngineContext, pos: str) -> bool:
+    """Whether the last whole read of ``pos`` is older than ``full_resync_every`` (0: never).
+
+    A POS never read whole is due only once it has an incremental cursor: a first read is whole
+    anyway, and is recorded as one.
+    """
+    every = ctx.sync.full_resync_every
+    if every <= timedelta(0) or ctx.store.get_cursor(pos, INVENTORY_STREAM) is None:
+        return False
+    last = ctx.store.get_cursor(pos, FULL_RESYNC_STREAM)
+    return last is None or ctx.now() - datetime.fromisoformat(last) >= every
+
+
+def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str, *, full: bool = False) -> None:
+    """Read one POS from its cursor (from the start when ``full``) to the end; move the cursor
+    once every page is stored (never back: a whole read ends where the catalogue does)."""
     saved = ctx.store.get_cursor(pos, INVENTORY_STREAM)
-    since = datetime.fromisoformat(saved) if saved else None
+    started = ctx.now()
+    since = datetime.fromisoformat(saved) if saved and not full else None
+    if since is None:
+        # A whole read: a change the incremental read missed (a serial edited without its
+        # item's change date moving) is caught here.
+        ctx.log(connector=pos, operation="fetch_inventory").info(
+            "inventory.full_resync", had_cursor=saved is not None
+        )
     high_water = since
     fetch = partial(ctx.plugins.fetch_inventory, pos, since)
     for page in pages(fetch, what=f"{pos}: fetch_inventory"):
@@ -74,6 +101,10 @@ def ingest_pos(ctx: EngineContext, summary: PassSummary, pos: str) -> None:
             high_water = page.high_water
     if high_water is not None and high_water != since:
         ctx.store.advance_cursor(pos, INVENTORY_STREAM, high_water)
+    if since is None:
+        # Only a read that reached the end counts as the whole catalogue (a failure raised).
+        with ctx.store.transaction():
+            ctx.store.set_cursor(pos, FULL_RESYNC_STREAM, started.isoformat())
 
 
 def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: InventoryPage) -> None:
