@@ -127,6 +127,8 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "  # seconds of orders a new store reads before it lists anything (30 days)\n"
         f"reconcile_every = {toml_value(sync.reconcile_every)}"
         "  # seconds between reconciles of the channels with the store (0: never)\n"
+        f"full_resync_every = {toml_value(sync.full_resync_every)}"
+        "  # seconds between whole re-reads of the POS catalogue (0: never; run --full)\n"
         f'report_orders = "{sync.report_orders}"  # or "all": also orders without our units\n'
         '# serial_pattern = "^[A-Z]{2}[0-9]{6,}$"  # a regex every serial must match\n'
         '# serial_profile = "gs1"  # serials must be GS1 AI (21) serials\n'

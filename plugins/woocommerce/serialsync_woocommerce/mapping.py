@@ -303,6 +303,11 @@ def _money(value: Any, what: str) -> Decimal:
     return number
 
 
+def _optional_money(value: Any) -> Decimal | None:
+    number = _decimal(value)
+    return number if number is not None and number.is_finite() else None
+
+
 def _item_id(item: Json, what: str) -> str:
     value = item.get("id")
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
@@ -385,6 +390,10 @@ def order_from_json(
         total=_money(raw.get("total"), "total"),
         customer_name=name or None,
         customer_email=billing.get("email") or None,
+        # Optional: an order without them (or with an unreadable one) is still read.
+        tax=_optional_money(raw.get("total_tax")),
+        shipping=_optional_money(raw.get("shipping_total")),
+        gateway=str(raw.get("payment_method") or "") or None,
         created_at=created,
         updated_at=gmt(modified, "date_modified_gmt") if modified else created,
     )
