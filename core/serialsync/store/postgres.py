@@ -149,6 +149,25 @@ def connection_pool(
     )
 
 
+def _release_locks(connection: psycopg.Connection[Any]) -> None:
+    """Give the session's advisory locks back before the connection closes.
+
+    Closing only tells the server to end the session; it drops the locks as its backend exits,
+    a moment after the client has moved on, so a runner that reopens the store at once (a
+    restart) could find its own lock still held. Asking for the release waits for it.
+    """
+    import psycopg  # only loaded with the postgres extra
+
+    if connection.closed or connection.broken:
+        return  # the server drops the locks with the dead session
+    try:
+        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            connection.execute("ROLLBACK")
+        connection.execute("SELECT pg_advisory_unlock_all()")
+    except psycopg.Error:
+        pass  # the session is going away either way; the server releases what it held
+
+
 def _reset_session(connection: psycopg.Connection[Any]) -> None:
     connection.execute("SELECT pg_advisory_unlock_all()")
     connection.execute("RESET ALL")
@@ -295,6 +314,7 @@ class PostgresStore(SQLStore):
                 return  # a pooled connection given back is someone else's now
             self._closed = True
             if self._pool is None:
+                _release_locks(self._db)
                 self._db.close()
             else:
                 self._pool.putconn(self._db)
