@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serialsync.cli.run import MIN_INTERVAL, intervals
+from serialsync.cli.run import intervals
 from serialsync.settings import SyncSettings
 
 from bench.platforms import Limits
-from bench.report import RESULTS, render, save
+from bench.report import RESULTS, render, render_oversell, save
 from bench.worker import run_in_process
 
 
@@ -86,29 +86,67 @@ def _parser() -> argparse.ArgumentParser:
         help="only the two publish runs that memory is compared with, fast (no latency, "
         "x1000), added to the results file as 'memory'",
     )
+    parser.add_argument(
+        "--oversell-only",
+        action="store_true",
+        help="only the oversell window (webhooks on, then polling only), merged into the "
+        "results file as 'oversell'",
+    )
+    parser.add_argument(
+        "--oversell-orders",
+        type=int,
+        default=None,
+        help="orders placed at random moments during the publish, per mode (default 100; "
+        "--quick 30)",
+    )
+    parser.add_argument(
+        "--orders-interval",
+        type=float,
+        default=intervals(SyncSettings())[1],
+        metavar="S",
+        help="[sync] orders_interval of the host (default: serialsync's own, 60 s)",
+    )
+    parser.add_argument(
+        "--oversell-scale",
+        type=float,
+        default=10.0,
+        help="time scale of the oversell runs (default 10, --quick too: the window is read "
+        "as real x N, so the host's own work counts N times)",
+    )
+    parser.add_argument(
+        "--oversell-poll",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="platform seconds between polls of the fakes' listings (default 0.2)",
+    )
     return parser
 
 
-def oversell(full: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Mean and worst window for the default order interval and the minimum one.
+def oversell_runs(spec: dict[str, Any], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The oversell window measured with webhooks on, then with polling only.
 
-    ``serialsync run`` starts an order pass every ``max(orders_interval, order pass)`` seconds
-    (the loop schedules from each pass's start), beside the inventory loop, whatever that is
-    doing. An order that shows up just after its channel was read waits one whole period for
-    the next read, then that pass's fetch and withdraw: worst = period + fetch + withdraw;
-    arriving uniformly, it waits half a period on average.
+    Each mode is a fresh host process publishing the whole catalogue with the loops of
+    ``serialsync run``, while orders land on the fakes at random moments (``bench.oversell``).
+    The gap between orders spreads ``--oversell-orders`` over the slowest channel's publish
+    (Magento: ``2n + 3`` requests per product at its latency).
     """
-    cycle = full["cycle"]["platform"]
-    default_orders = intervals(SyncSettings())[1]
-    period_of = {
-        f"default (orders every {default_orders:.0f} s)": default_orders,
-        f"minimum (orders_interval = {MIN_INTERVAL:.0f})": MIN_INTERVAL,
+    limits = spec["limits"]
+    magento = spec["skus"] * (2 * spec["units"] + 3) * limits["magento_latency"]
+    base = {
+        **spec,
+        "time_scale": args.oversell_scale,
+        "orders_interval": args.orders_interval,
+        "poll": args.oversell_poll,
+        "oversell_orders": args.oversell_orders,
+        "order_gap": max(1.0, magento / max(1, args.oversell_orders)),
     }
-    out = {}
-    for label, interval in period_of.items():
-        period = max(interval, cycle["total"])
-        tail = cycle["fetch"] + cycle["withdraw"]
-        out[label] = {"period": period, "mean": period / 2 + tail, "worst": period + tail}
+    out: dict[str, Any] = {}
+    for mode in ("webhooks", "polling"):
+        print(f"oversell, {mode}: {args.oversell_orders} orders during the publish …", flush=True)
+        out[mode] = run_in_process(
+            "run_oversell", {**base, "mode": mode, "workdir": str(workdir / f"o-{mode}")}
+        )
     return out
 
 
@@ -118,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.skus, args.units, args.orders = 40, 10, 100
         args.time_scale, args.baseline_skus = 50.0, 8
+        args.oversell_orders = args.oversell_orders or 30
+    args.oversell_orders = args.oversell_orders or 100
     limits = Limits(
         woocommerce_latency=args.woocommerce_latency, magento_latency=args.magento_latency
     )
@@ -131,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_skus": min(args.baseline_skus, args.skus),
         "pos_age": args.pos_age,
     }
+    if args.oversell_only:
+        return oversell_only(spec, args)
     if args.render_only:
         print(render(json.loads((RESULTS / args.output).read_text())))
         return 0
@@ -146,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"full run: {args.skus} SKUs x {args.units}, {args.orders} orders …", flush=True)
     results["full"] = run_in_process("run_scenario", {**spec, "workdir": str(workdir / "f")})
-    results["oversell"] = oversell(results["full"])
+    results["oversell"] = oversell_runs(spec, args, workdir)
     if spec["baseline_skus"]:
         print(f"baseline: {spec['baseline_skus']} SKUs, naive …", flush=True)
         results["baseline"] = run_in_process(
@@ -162,6 +204,26 @@ def main(argv: list[str] | None = None) -> int:
     }
     print()
     print(render(results))
+    print(f"written to {save(results, args.output)}")
+    return 0
+
+
+def oversell_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """Only the oversell measurement; merged into the results file as ``oversell``."""
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-oversell-"))
+    started = time.monotonic()
+    runs = oversell_runs(spec, args, workdir)
+    runs["meta"] = {
+        "skus": spec["skus"],
+        "units": spec["units"],
+        "real_seconds": time.monotonic() - started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    print(render_oversell(runs))
+    path = RESULTS / args.output
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["oversell"] = runs
     print(f"written to {save(results, args.output)}")
     return 0
 

@@ -10,6 +10,7 @@ and ``checkpoint`` callbacks, which run in that channel's thread.
 
 from __future__ import annotations
 
+import random
 import resource
 import threading
 import time
@@ -527,4 +528,116 @@ def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
             "time_floor": time_floor(name, requests, limits, cost),
             "fake_throttled": stats[name]["throttled"],
         }
+    return out
+
+
+#: Channels whose fakes deliver webhooks (Magento Open Source has none: it stays on polling).
+WEBHOOK_CHANNELS = ("shopify", "bigcommerce", "woocommerce")
+
+
+def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
+    """The oversell window measured end to end during a publish, as ``serialsync run`` runs.
+
+    The host runs the inventory loop and the order loop side by side (the ``run`` command's
+    :class:`Scheduler`), and with ``spec["mode"] == "webhooks"`` the service too, its
+    subscriptions registered on every channel that has them. While the first publish is under
+    way the sandbox's child places orders at random moments (gaps uniform in
+    ``[0, 2 x order_gap]`` platform seconds) and watches, on the fakes' side, when each sold
+    unit is unsellable on every other channel (:mod:`bench.oversell`). Once the publish is done
+    it waits for the open orders (at most ``orders_interval`` + 120 platform seconds), stops
+    the loops and reports the windows.
+    """
+    from pydantic import SecretStr
+    from serialsync.cli.run import Scheduler, Stopper
+    from serialsync.service import Service
+    from serialsync.service.subscriptions import Action, manage
+    from serialsync.settings import MetricsSettings, WebhookSettings
+
+    from bench.oversell import summarise
+
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob("state.db*"):
+        stale.unlink()
+    log = (workdir / "host.log").open("w")
+    configure_logging(level="info", format="json", stream=log)
+    scale = TimeScale(spec["time_scale"])
+    webhooks = spec["mode"] == "webhooks"
+    channels = list(WEBHOOK_CHANNELS if webhooks else CHANNELS)
+    orders_every = float(spec["orders_interval"])
+    child = {
+        "scale": scale.spec(),
+        "limits": spec["limits"],
+        "skus": spec["skus"],
+        "units": spec["units"],
+        "seed": spec["seed"],
+        "types": [POS, *CHANNELS],
+        "store": str(workdir / "state.db"),
+        "pos_age": spec.get("pos_age", 0),
+    }
+    rng = random.Random(spec["seed"])
+    out: dict[str, Any] = {"mode": spec["mode"], "orders_interval": orders_every}
+    try:
+        with SandboxProcess(child) as sandbox:
+            config = workdir / "serialsync.toml"
+            config.write_text(distinct_order_numbers(sandbox.config))
+            settings = load_settings(config)
+            with build_host(settings, scale, Timeline()) as host:
+                service: Service | None = None
+                if webhooks:
+                    listen = WebhookSettings(listen="127.0.0.1:0", secret=SecretStr("bench-secret"))
+                    service = Service(host, webhooks=listen, metrics=MetricsSettings()).start()
+                    public = listen.model_copy(update={"public_url": service.urls[0]})
+                    registered = manage(host.plugins, public, Action.REGISTER)
+                    out["subscriptions"] = {
+                        r.connector: r.error or len(r.subscriptions) for r in registered
+                    }
+                stopper = Stopper()
+                published = threading.Event()
+                started = time.monotonic()
+
+                def publish() -> None:
+                    if not published.is_set():
+                        summary = host.inventory_pass()
+                        out["publish"] = {
+                            "ok": summary.ok,
+                            "created": summary.total("created"),
+                            "platform_seconds": (time.monotonic() - started) * scale.factor,
+                        }
+                        published.set()
+
+                scheduler = Scheduler(stopper)
+                scheduler.add("inventory", 10.0**6, publish)
+                scheduler.add("orders", orders_every / scale.factor, host.order_pass)
+                loops = threading.Thread(target=scheduler.run, name="bench-loops", daemon=True)
+                sandbox.call("watch_start", seed=spec["seed"], poll=spec["poll"] / scale.factor)
+                loops.start()
+                placed = skipped = 0
+                while not published.is_set() and placed < spec["oversell_orders"]:
+                    published.wait(rng.uniform(0, 2 * spec["order_gap"]) / scale.factor)
+                    if published.is_set():
+                        break
+                    if sandbox.call("watch_place", channels=channels) is None:
+                        skipped += 1
+                    else:
+                        placed += 1
+                published.wait()
+                deadline = time.monotonic() + (orders_every + 120) / scale.factor
+                while sandbox.call("watch_open") and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                stopper.requested = True
+                loops.join(timeout=600)
+                if service is not None:
+                    service.stop()
+                watched = sandbox.call("watch_report")
+                out.update(
+                    placed=placed,
+                    skipped=skipped,
+                    polls=watched["polls"],
+                    failures=[repr(e) for e in scheduler.failures],
+                    windows=summarise(watched["orders"], scale.factor),
+                    real_seconds=time.monotonic() - started,
+                )
+    finally:
+        log.close()
     return out

@@ -193,11 +193,8 @@ def render(results: dict[str, Any]) -> str:
         ]
         out += _table(["channel", "withdrawn", "requests", "platform s", "requests by kind"], rows)
         out.append("")
-    out += ["**Oversell window** (order visible on one channel → withdrawn on the others)", ""]
-    rows = []
-    for label, window in results["oversell"].items():
-        rows.append([label, _num(window["mean"], 1), _num(window["worst"], 1)])
-    out += _table(["interval", "mean s", "worst s"], rows)
+    if "webhooks" in results.get("oversell", {}):
+        out += [render_oversell(results["oversell"]), ""]
     cycle = full["cycle"]["platform"]
     out.append(
         "Measured steady cycle (one order per channel): "
@@ -250,6 +247,54 @@ def render(results: dict[str, Any]) -> str:
     for name in CHANNELS:
         patterns = ", ".join(f"{p} x{n}" for p, n in publish["channels"][name]["patterns"][:5])
         out.append(f"* {name}: {patterns}")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_oversell(runs: dict[str, Any]) -> str:
+    """The measured oversell window of each mode: p50 / p99 / max, per ordering channel too."""
+    out = [
+        "**Oversell window, measured** (order created on a channel's fake → its unit unsellable "
+        "on every other channel's fake, polled on the fakes' side; platform seconds = real x N, "
+        "so the host's own work counts N times)",
+        "",
+    ]
+    rows = []
+    for mode in ("webhooks", "polling"):
+        run = runs.get(mode)
+        if run is None:
+            continue
+        windows = run["windows"]
+        for label, w in [("all", windows), *windows["by_channel"].items()]:
+            rows.append(
+                [
+                    mode if label == "all" else "",
+                    label,
+                    _num(w["n"]),
+                    _num(w["open"]),
+                    _num(w["p50"], 1),
+                    _num(w["p99"], 1),
+                    _num(w["max"], 1),
+                ]
+            )
+    out += _table(
+        ["mode", "ordered on", "orders", "never withdrawn", "p50 s", "p99 s", "max s"], rows
+    )
+    for mode in ("webhooks", "polling"):
+        run = runs.get(mode)
+        if run is None:
+            continue
+        publish = run.get("publish", {})
+        w = run["windows"]
+        out.append(
+            f"* {mode}: orders_interval {run['orders_interval']:.0f} s; {run['placed']} orders "
+            f"placed during a publish of {_num(publish.get('created'))} listings "
+            f"({_num(publish.get('platform_seconds'), 0)} platform s, ok {publish.get('ok')}); "
+            f"other channels selling the unit when ordered: {w['listed_elsewhere']}; seen for "
+            f"sale again after withdrawn: {w['relisted']} {w.get('relisted_on', {})}; "
+            f"{run['polls']} polls; loop failures: {run['failures'] or 'none'}"
+            + (f"; subscriptions {run['subscriptions']}" if "subscriptions" in run else "")
+        )
     out.append("")
     return "\n".join(out)
 

@@ -29,6 +29,7 @@ from serialsync.model import Product
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.testing.fake import FakeChannel, FakePlatform
 
+from bench.oversell import OversellWatch
 from bench.platforms import POS, Limits, fake_options
 from bench.timescale import TimeScale
 
@@ -96,6 +97,7 @@ class _Served:
         self.sandbox.start()
         self.costs: list[float] = []
         self.sold: set[str] = set()
+        self.watch: OversellWatch | None = None
         shopify = self.sandbox.fakes.get("shopify")
         if shopify is not None:
             self._count_costs(shopify)
@@ -166,7 +168,28 @@ class _Served:
             return self.still_listed(args["skus"])
         if op == "change":
             return self.change(args["kind"])
+        if op == "watch_start":
+            self.watch = OversellWatch(
+                self.sandbox.channel_fakes(), seed=args["seed"], poll=args["poll"]
+            )
+            self.watch.start()
+            return None
+        if op == "watch_place":
+            return self._watch().place(args["channels"])
+        if op == "watch_open":
+            return self._watch().open_orders()
+        if op == "watch_report":
+            self._watch().stop()
+            watch = self._watch()
+            if watch.error is not None:
+                raise RuntimeError(f"the oversell watch stopped polling: {watch.error}")
+            return {"orders": watch.report(), "polls": watch.polls}
         raise ValueError(f"unknown command {op!r}")
+
+    def _watch(self) -> OversellWatch:
+        if self.watch is None:
+            raise RuntimeError("watch_start first")
+        return self.watch
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cpu": time.process_time(), "fakes": {}}
