@@ -193,4 +193,18 @@ def summarise(orders: list[dict[str, Any]], factor: float) -> dict[str, Any]:
         # How many other channels sold the unit when it was ordered: {count: orders}.
         "listed_elsewhere": dict(sorted(Counter(o["listed_elsewhere"] for o in orders).items())),
         "by_channel": by_channel,
+        # The five longest windows, to tell a queue from a relisting.
+        "slowest": sorted(
+            (
+                {
+                    "channel": o["channel"],
+                    "window": (o["resolved"] - o["created"]) * factor,
+                    "listed_elsewhere": o["listed_elsewhere"],
+                    "relisted_on": o["relisted_on"],
+                }
+                for o in orders
+                if o["resolved"] is not None
+            ),
+            key=lambda row: -float(row["window"]),
+        )[:5],
     }

@@ -294,6 +294,12 @@ def render_oversell(runs: dict[str, Any]) -> str:
             f"sale again after withdrawn: {w['relisted']} {w.get('relisted_on', {})}; "
             f"{run['polls']} polls; loop failures: {run['failures'] or 'none'}"
             + (f"; subscriptions {run['subscriptions']}" if "subscriptions" in run else "")
+            + "; slowest: "
+            + ", ".join(
+                f"{s['channel']} {s['window']:.1f} s"
+                + (f" (relisted on {', '.join(s['relisted_on'])})" if s["relisted_on"] else "")
+                for s in w.get("slowest", [])
+            )
         )
     out.append("")
     return "\n".join(out)
