@@ -386,36 +386,16 @@ class PostgresStore(SQLStore):
 
     # -- transactions --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._mutex:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            with pg_errors(self.shown):
-                self._db.execute("BEGIN")
-                if not self.read_only:
-                    # Every writer of this store, one at a time (see the module docstring).
-                    self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._writer,))
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._rollback()
-                raise
-            else:
-                try:
-                    with pg_errors(self.shown):
-                        self._db.execute("COMMIT")
-                except StoreError:
-                    self._rollback()
-                    raise
-            finally:
-                self._depth = 0
+    def _begin(self) -> None:
+        with pg_errors(self.shown):
+            self._db.execute("BEGIN")
+            if not self.read_only:
+                # Every writer of this store, one at a time (see the module docstring).
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._writer,))
+
+    def _commit(self) -> None:
+        with pg_errors(self.shown):
+            self._db.execute("COMMIT")
 
     @contextlib.contextmanager
     def reporting(self, channel: str, order_id: str) -> Iterator[bool]:

@@ -9,11 +9,15 @@ sorts as it compares), so both backends hold and return the very same rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from abc import abstractmethod
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, Self
 
+from serialsync.errors import StoreError
 from serialsync.lifecycle import Move, UnitStatus
 from serialsync.model import Product, RemoteIds, SerializedUnit
 from serialsync.store.base import Store
@@ -56,11 +60,55 @@ def _dt(value: str | None) -> datetime | None:
 class SQLStore(Store):
     """Every :class:`Store` query, on top of a backend's four primitives."""
 
+    #: Held by every statement and for a whole transaction (the runner's loops share a store).
+    _mutex: threading.RLock
+    #: How deep the transactions open on this store are nested (0: none open).
+    _depth: int
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction; a nested one joins the transaction already open."""
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._begin()
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                try:
+                    self._commit()
+                except StoreError:
+                    self._rollback()
+                    raise
+            finally:
+                self._depth = 0
+
+    @abstractmethod
+    def _begin(self) -> None:
+        """Open a write transaction (a :class:`StoreError` when the backend refuses)."""
+
+    @abstractmethod
+    def _commit(self) -> None:
+        """Commit it (a :class:`StoreError` when the backend refuses)."""
+
+    @abstractmethod
+    def _rollback(self) -> None:
+        """Undo it; never raises (the error that got us here is the one to show)."""
 
     @property
     @abstractmethod

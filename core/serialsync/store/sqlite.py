@@ -18,7 +18,6 @@ import contextlib
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -289,33 +288,13 @@ class SQLiteStore(SQLStore):
 
     # -- transactions --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._mutex:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            with sqlite_errors(self.path):
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._rollback()
-                raise
-            else:
-                try:
-                    with sqlite_errors(self.path):
-                        self._db.execute("COMMIT")
-                except StoreError:
-                    self._rollback()
-                    raise
-            finally:
-                self._depth = 0
+    def _begin(self) -> None:
+        with sqlite_errors(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        with sqlite_errors(self.path):
+            self._db.execute("COMMIT")
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (a full disk does): then there is nothing to
