@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,7 +17,9 @@ from serialsync.cli.run import Reconciler
 from serialsync.host import Host
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.settings import SyncSettings, load_settings
+from serialsync_aim_pos.fake import FakeAim
 from serialsync_bigcommerce.fake import FakeBigCommerce
+from serialsync_magento.fake import FakeMagento
 from serialsync_woocommerce.client import WooClient
 from typer.testing import CliRunner
 
@@ -185,3 +188,78 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
         assert after.get(deleted.integration_id) == 1
         assert after.get(at_zero.integration_id) == 1
         assert _reconcile(config, "--dry-run")[0] == 0
+
+
+def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
+    catalogue = demo_catalogue(seed=7, products=2, units_per_product=3)
+    deleted, at_zero, _kept = catalogue[0].units
+    sold, never_listed, _other = catalogue[1].units
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "magento"]) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        fake = sandbox.channel_fakes()["magento"]
+        assert isinstance(fake, FakeMagento)
+        (pos,) = sandbox.pos_fakes().values()
+        assert isinstance(pos, FakeAim)
+        # Defective in the POS from the start: serialsync never lists it on Magento.
+        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
+        for step in range(2):
+            if step:
+                fake.create_order([(sold.integration_id, 1)])
+            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
+            assert done.exit_code == 0, done.output
+        assert never_listed.integration_id not in {x.sku for x in fake.listings()}
+        assert _reconcile(config, "--dry-run")[0] == 0
+
+        # Staff at work through the REST API, with the store's own integration token.
+        base = sandbox.endpoints()["magento"].rstrip("/") + "/rest/all/V1"
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {fake.token}"})
+        assert api.delete(f"/products/{quote(deleted.integration_id, safe='')}").json() is True
+        stock = [
+            {"sku": sold.integration_id, "source_code": "default", "quantity": 1, "status": 1},
+            {"sku": at_zero.integration_id, "source_code": "default", "quantity": 0, "status": 0},
+            {
+                "sku": never_listed.integration_id,
+                "source_code": "default",
+                "quantity": 1,
+                "status": 1,
+            },
+        ]
+        made = api.post(
+            "/products",
+            json={
+                "product": {
+                    "sku": never_listed.integration_id,
+                    "name": "Added by hand",
+                    "attribute_set_id": 4,
+                    "price": 10,
+                    "status": 1,
+                    "visibility": 1,
+                    "type_id": "simple",
+                }
+            },
+        )
+        assert made.status_code == 200, made.text
+        assert api.post("/inventory/source-items", json={"sourceItems": stock}).status_code == 200
+        before = _sellable(sandbox, "magento")
+
+        code, report = _reconcile(config, "--dry-run", "--channel", "magento")
+        assert code == 1
+        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
+        assert kinds == {
+            ("oversell", sold.integration_id),
+            ("out-of-stock", at_zero.integration_id),
+            ("missing", deleted.integration_id),
+            ("orphan", never_listed.integration_id),
+        }
+        assert _sellable(sandbox, "magento") == before  # a dry run changes nothing
+
+        code, report = _reconcile(config)
+        assert code == 0, report["channels"][0]["repair_errors"]
+        after = _sellable(sandbox, "magento")
+        assert sold.integration_id not in after
+        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
+        assert after.get(deleted.integration_id) == 1
+        assert after.get(at_zero.integration_id) == 1
+        code, report = _reconcile(config, "--dry-run")
+        assert code == 0, report

@@ -311,6 +311,11 @@ class MagentoClient:
         result = self._call("GET", "products", "find products", params=params)
         return {str(item["sku"]): item for item in (result or {}).get("items") or []}
 
+    def search_products(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """``GET /V1/products`` by a ready ``searchCriteria``: ``{items, total_count}``."""
+        result = self._call("GET", "products", "search products", params=params)
+        return dict(result or {})
+
     # -- asynchronous bulk ------------------------------------------------------------------
 
     def bulk(self, path: str, items: Sequence[Mapping[str, Any]], operation: str) -> str:
@@ -354,6 +359,22 @@ class MagentoClient:
             json={"sourceItems": list(items)},
             idempotent=True,
         )
+
+    def source_items(self, skus: Sequence[str], source_code: str) -> list[dict[str, Any]]:
+        """``GET /V1/inventory/source-items`` of these SKUs at one source (one request)."""
+        params = search_criteria([("sku", sku, "eq") for sku in skus], any_of=True)
+        # The source is a second filter group, AND-ed with the OR-ed SKUs.
+        prefix = "searchCriteria[filterGroups][1][filters][0]"
+        params.update(
+            {
+                f"{prefix}[field]": "source_code",
+                f"{prefix}[value]": source_code,
+                f"{prefix}[conditionType]": "eq",
+                "searchCriteria[pageSize]": str(max(1, len(skus))),
+            }
+        )
+        result = self._call("GET", "inventory/source-items", "read source items", params=params)
+        return list((result or {}).get("items") or [])
 
     # -- orders -----------------------------------------------------------------------------
 

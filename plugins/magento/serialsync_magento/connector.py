@@ -9,6 +9,7 @@ from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     Product,
@@ -21,6 +22,7 @@ from serialsync_magento import mapping
 from serialsync_magento.auth import OAuth1Auth
 from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient
+from serialsync_magento.listings import read_listings
 from serialsync_magento.publish import Publisher
 from serialsync_magento.settings import MagentoSettings
 
@@ -92,6 +94,14 @@ class MagentoConnector(Connector[MagentoSettings]):
             answered=len(outcomes),
         )
         return outcomes
+
+    # -- reconcile --------------------------------------------------------------------------
+
+    @hookimpl
+    def list_listings(self, page: str | None) -> ListingsPage:
+        """One page of the store's simple products whose SKU is an integration id, with their
+        stock at the connector's source (see :mod:`serialsync_magento.listings`)."""
+        return read_listings(self.client, self.settings.source_code, page)
 
     # -- orders -----------------------------------------------------------------------------
 

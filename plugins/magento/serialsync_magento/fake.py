@@ -194,6 +194,24 @@ class FakeMagento(FakeChannel):
                 return str(option["label"])
         return None
 
+    def retype_sku(self, sku: str, new_sku: str) -> None:
+        """Change a product's SKU as staff do in the admin (the REST API cannot: the SKU in
+        a PUT body is ignored). The product keeps its id, links and attribute values; its
+        source items follow the SKU (assumed: MSI moves them with the product)."""
+        with self.lock:
+            product = self.products.pop(sku)
+            if new_sku in self.products:
+                self.products[sku] = product
+                raise ValueError(f"the SKU {new_sku!r} is taken")
+            product["sku"] = new_sku
+            product["updated_at"] = self._tick()
+            self.products[new_sku] = product
+            for (item_sku, source), item in list(self.source_items.items()):
+                if item_sku == sku:
+                    del self.source_items[(item_sku, source)]
+                    self.source_items[(new_sku, source)] = item
+            self.url_keys = {k: (new_sku if v == sku else v) for k, v in self.url_keys.items()}
+
     # -- FakeChannel ----------------------------------------------------------------------------
 
     def listings(self) -> list[FakeListing]:
@@ -455,10 +473,14 @@ class FakeMagento(FakeChannel):
                 return self._save_product(_body(body, "product"), seg[1])
             if method == "GET":
                 return self._show(self._get_product(seg[1]))
+            if method == "DELETE":
+                return self._delete_product(seg[1])
         if n == 3 and seg[0] == "configurable-products":
             return self._configurable(method, seg[1], seg[2], body)
         if seg == ["inventory", "source-items"] and method == "POST":
             return self._save_source_items(body)
+        if seg == ["inventory", "source-items"] and method == "GET":
+            return self._search_source_items(query)
         if seg == ["orders"] and method == "GET":
             return self._search_orders(query)
         if n == 2 and seg[0] == "orders" and method == "GET":
@@ -582,6 +604,19 @@ class FakeMagento(FakeChannel):
         if product is None:
             raise MagentoError(404, _NO_PRODUCT)
         return product
+
+    def _delete_product(self, sku: str) -> bool:
+        """``DELETE /V1/products/{sku}``: the product, its links and source items; ``true``."""
+        product = self._get_product(sku)
+        del self.products[sku]
+        self.links.pop(sku, None)
+        for ids in self.links.values():
+            if product["id"] in ids:
+                ids.remove(product["id"])
+        self.url_keys = {k: v for k, v in self.url_keys.items() if v != sku}
+        for key in [k for k in self.source_items if k[0] == sku]:
+            del self.source_items[key]
+        return True
 
     def _show(self, product: dict[str, Any]) -> dict[str, Any]:
         shown: dict[str, Any] = json.loads(json.dumps(product))
@@ -883,9 +918,14 @@ class FakeMagento(FakeChannel):
         }
 
     def _search_products(self, query: dict[str, str]) -> dict[str, Any]:
-        products = [p for p in self.products.values() if _matches(p, query)]
+        products = [p for p in self.products.values() if _matches(_as_row(p), query)]
+        sort_field = query.get("searchCriteria[sortOrders][0][field]")
+        if sort_field:
+            descending = query.get("searchCriteria[sortOrders][0][direction]", "ASC") == "DESC"
+            products.sort(key=lambda p: _sort_key(_as_row(p).get(sort_field)), reverse=descending)
         size = int(query.get("searchCriteria[pageSize]") or 20)
         page = int(query.get("searchCriteria[currentPage]") or 1)
+        page = min(page, max(1, -(-len(products) // size)))  # past the end: the last page again
         window = products[(page - 1) * size : page * size]
         return {
             "items": [self._show(p) for p in window],
@@ -894,6 +934,22 @@ class FakeMagento(FakeChannel):
         }
 
     # -- MSI ------------------------------------------------------------------------------------
+
+    def _search_source_items(self, query: dict[str, str]) -> dict[str, Any]:
+        rows = [
+            {"sku": sku, "source_code": source, **item}
+            for (sku, source), item in self.source_items.items()
+        ]
+        found = [r for r in rows if _matches(r, query)]
+        size = int(query.get("searchCriteria[pageSize]") or 20)
+        page = int(query.get("searchCriteria[currentPage]") or 1)
+        page = min(page, max(1, -(-len(found) // size)))
+        window = found[(page - 1) * size : page * size]
+        return {
+            "items": json.loads(json.dumps(window)),
+            "search_criteria": {"current_page": page, "page_size": size},
+            "total_count": len(found),
+        }
 
     def _save_source_items(self, body: Any) -> list[Any]:
         items = _body(body, "sourceItems")
@@ -1003,6 +1059,16 @@ def _matches(record: dict[str, Any], query: dict[str, str]) -> bool:
     return all(any(hits) for hits in groups.values())
 
 
+def _as_row(product: dict[str, Any]) -> dict[str, Any]:
+    """A product as its collection filters and sorts it: ``entity_id`` is its ``id``."""
+    return {**product, "entity_id": product.get("id")}
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers sort as numbers, the rest as text."""
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
+
+
 def _filter_value(query: dict[str, str], field: str) -> str | None:
     for _group, name, value, _condition in _filters(query):
         if name == field:
@@ -1027,4 +1093,8 @@ def _compare(actual: str, value: str, condition: str) -> bool:
         return actual < value
     if condition == "eq":
         return actual == value
+    if condition == "like":
+        # SQL LIKE: % any run, _ any one character; the rest literal.
+        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
+        return re.fullmatch(pattern, actual, re.DOTALL | re.IGNORECASE) is not None
     raise MagentoError(400, 'Invalid condition type "%1".', condition)

@@ -40,6 +40,7 @@ ENDPOINTS = {
     ("POST", "/V1/configurable-products/{sku}/options"),
     ("POST", "/V1/configurable-products/{sku}/child"),
     ("POST", "/V1/inventory/source-items"),
+    ("GET", "/V1/inventory/source-items"),
     ("GET", "/V1/orders"),
     # with bulk=True
     ("GET", "/V1/products"),
@@ -93,6 +94,7 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
     order = fake.create_order([(f"{PRODUCT.sku}|||A2", 1)])
     fake.set_order_status(order, FinancialStatus.REFUNDED)
     assert main.fetch_orders(None, None).orders
+    assert main.list_listings(None).listings
 
     problems = [p for request in fake.received for p in contract.problems(request)]
     assert problems == []
