@@ -18,6 +18,7 @@ A plugin declares its types from the ``register_connector_types`` hook::
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,8 @@ class ConnectorContext:
     clock: Callable[[], float] = time.monotonic
     rng: random.Random | None = None
     logger: Any = None
+    #: The host's stop event: set, it ends the client's waits and keeps requests from going.
+    stop: threading.Event | None = None
 
     def log(self) -> Any:
         """A structlog logger bound with this connector's name."""
@@ -132,6 +135,7 @@ class ConnectorContext:
             rng=self.rng,
             verify=settings.verify_tls,
             logger=self.logger,
+            stop=self.stop,
         )
 
 

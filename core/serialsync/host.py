@@ -14,6 +14,7 @@ returns a :class:`PassSummary` of counts per connector.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -34,6 +35,7 @@ from serialsync.manager import PluginManager
 from serialsync.model import Order, UnreadableRecord
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.settings import Settings, SyncSettings
+from serialsync.stopping import raise_if_stopped
 from serialsync.store import OutboxState, Store
 from serialsync.store.opening import open_store
 from serialsync.store.sql import utcnow
@@ -52,9 +54,13 @@ class Host:
         logger: Any = None,
         checkpoint: Callable[[str], None] | None = None,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.plugins = plugins
         self.store = store
+        #: Set it to stop: no pass starts after, and connectors' waits and requests stop at once
+        #: (those built by :meth:`from_settings`, or given this event in their context).
+        self.stop_event = stop if stop is not None else threading.Event()
         #: Called with each pass's summary once it ended (``ok`` false when it was interrupted
         #: or failed): the service's metrics listen here.
         self.pass_observers: list[Callable[[PassSummary, bool], None]] = []
@@ -78,6 +84,7 @@ class Host:
         load_entrypoints: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
     ) -> Host:
         """Build the host from settings: load plugins, build each enabled connector, open the store.
 
@@ -86,7 +93,9 @@ class Host:
         :param plugins: extra plugin objects to register by name (besides entry points).
         :param sleep: how connectors wait (retries, pacing); tests and benchmarks replace it.
         :param clock: the monotonic clock connectors pace by (a benchmark's scaled time).
+        :param stop: the host's stop event (:attr:`stop_event`; a new one when not given).
         """
+        stop = stop if stop is not None else threading.Event()
         manager = PluginManager(
             load_entrypoints=load_entrypoints,
             allow=settings.plugins.allow,
@@ -97,13 +106,13 @@ class Host:
             if not section.enabled:
                 continue
             context = ConnectorContext(
-                name=name, transport=transport, logger=logger, sleep=sleep, clock=clock
+                name=name, transport=transport, logger=logger, sleep=sleep, clock=clock, stop=stop
             )
             manager.add_connector(
                 name, section.plugin, section.options(reveal_secrets=True), context
             )
         opened = store if store is not None else open_store(settings.store)
-        return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger)
+        return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger, stop=stop)
 
     # -- passes ---------------------------------------------------------------------------------
 
@@ -121,9 +130,12 @@ class Host:
 
     def run_once(self, *, full: bool = False) -> PassSummary:
         """An inventory pass (a whole one with ``full``), then an order pass; merged."""
-        return self.inventory_pass(full=full).merge(self.order_pass())
+        inventory = self.inventory_pass(full=full)
+        self.engine.checkpoint("run_once.between_passes")
+        return inventory.merge(self.order_pass())
 
     def _run(self, kind: str, step: Callable[[EngineContext, PassSummary], None]) -> PassSummary:
+        raise_if_stopped(self.stop_event, f"{kind}_pass.start")  # no pass starts after a stop
         summary = PassSummary(kind=kind, started_at=self.engine.now())
         run_id = self.store.start_run(kind)
         log = self.engine.log(operation=f"{kind}_pass", run=run_id)

@@ -18,6 +18,8 @@ connection never opened, or the platform refused it outright (429, a throttle si
 Attempts and total wait are bounded by :class:`RetryPolicy`. ``sleep``, ``clock`` and the
 jitter's random source are injectable, so tests never wait; ``transport`` lets tests (respx,
 :class:`httpx.MockTransport`) and embedding applications put their own transport underneath.
+``stop`` (a :class:`threading.Event`, the host's) ends any wait at once and keeps the next
+request from being sent: both raise :class:`~serialsync.stopping.StopRequested`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import logging
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -53,6 +56,7 @@ from serialsync.redaction import (
     register_secret,
     registered_secrets,
 )
+from serialsync.stopping import raise_if_stopped, stoppable
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_EXCERPT = 300
@@ -267,12 +271,15 @@ class HttpClient:
         rng: random.Random | None = None,
         verify: bool = True,
         logger: Any = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.connector = connector
         self.policy = policy or RetryPolicy()
         self.rate_limiter = rate_limiter
         self.retry_signal = retry_signal
-        self._sleep = sleep
+        self._stop_event = stop
+        # Retry backoffs and pacing pauses end at once on a stop (SIGTERM during a long wait).
+        self._sleep = stoppable(sleep, stop, "http.wait")
         self._clock = clock
         self._rng = rng or random.Random()
         secrets = list(secrets)
@@ -447,6 +454,8 @@ class HttpClient:
         expect_json: bool = False,
     ) -> httpx.Response:
         attempt = next(attempts)
+        # Stopped: the request is not sent at all (never half of a pass's writes after a stop).
+        raise_if_stopped(self._stop_event, "http.before_send")
         request = build()
         if self.rate_limiter is not None:
             pause = self.rate_limiter.wait_time()

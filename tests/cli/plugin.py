@@ -64,6 +64,7 @@ class CliChannel(MemoryChannel):
     def __init__(self, settings: CliMemorySettings, context: ConnectorContext) -> None:
         super().__init__(settings.state_file)
         self.settings = settings
+        self.context = context
         self.publishes = 0
 
     @hookimpl
@@ -84,6 +85,10 @@ class CliChannel(MemoryChannel):
         outcomes = super().publish_variants(connector, product, changes)
         if self.publishes == self.settings.sigterm_after_publishes:
             os.kill(os.getpid(), signal.SIGTERM)
+            # As an operator's signal would, it lands while this call is still under way: the
+            # pass runs off the main thread, whose handler notices it and sets the stop event.
+            if self.context.stop is not None:
+                assert self.context.stop.wait(30), "the stop never reached the connector"
         return outcomes
 
 

@@ -7,11 +7,15 @@ the interval when shorter). A long publish therefore never delays reading orders
 sold units and reporting sales. The two share the store (its transactions are serialized) and
 never work on the same product of the same channel at once (the engine's listing locks).
 
-Stopping is cooperative. The signal handler only sets a flag; the engine calls
-``checkpoint(step)`` at every committed boundary of a pass, and there the flag turns into
-:class:`StopRequested`, which unwinds the pass with nothing half-done (the host closes the
-pass's run record as interrupted). Between passes each loop sleeps in short slices, so a signal
-ends the wait at once; ``run`` returns once every loop has stopped.
+Stopping is cooperative. The signal handler only sets a flag (setting an Event from a handler
+could deadlock on the Event's own lock); the main thread, which only watches the loops, relays
+the flag to the host's stop event. The engine calls ``checkpoint(step)`` at every committed
+boundary of a pass, and there the flag turns into :class:`StopRequested`, which unwinds the pass
+with nothing half-done (the host closes the pass's run record as interrupted); the stop event
+ends the connectors' retry waits and pacing pauses at once and keeps their next request from
+being sent. Between passes each loop sleeps in short slices, so a signal ends the wait at once;
+``run`` returns once every loop has stopped. Even ``--once`` runs its passes off the main thread,
+for the same reason.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 from serialsync.service import Service
 from serialsync.settings import SyncSettings
+from serialsync.stopping import StopRequested as StopRequested  # where it was first defined
 
 MIN_INTERVAL = 5.0
 ORDERS_EVERY = 60.0  # seconds: the order loop's default interval (issue 16: orders never wait)
@@ -64,21 +69,30 @@ _TASK_LABELS = {
 }
 
 
-class StopRequested(BaseException):
-    """Raised at a checkpoint once a stop was asked for.
+class Stopper:
+    """Turns SIGTERM / SIGINT into a flag, and the flag into :class:`StopRequested`.
 
-    A ``BaseException``, so that the engine's "one connector's failure must not stop the others"
-    handlers (``except Exception``) let it through.
+    ``event`` is the host's stop event: :meth:`relay` sets it from the main thread once the flag
+    is up, which ends the connectors' waits.
     """
 
-
-class Stopper:
-    """Turns SIGTERM / SIGINT into a flag, and the flag into :class:`StopRequested`."""
-
-    def __init__(self) -> None:
+    def __init__(self, event: threading.Event | None = None) -> None:
         self.requested = False
         self.signal_name: str | None = None
+        self.event = event if event is not None else threading.Event()
         self._previous: dict[int, Any] = {}
+
+    def relay(self) -> None:
+        """Pass a stop asked for on to the stop event (from the main thread, not a handler)."""
+        if self.requested and not self.event.is_set():
+            self.event.set()
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for the signal that stopped the run (128 + its number), else 1."""
+        if self.signal_name is None:
+            return 1
+        return 128 + int(signal.Signals[self.signal_name])
 
     def install(self) -> None:
         """Handle SIGTERM and SIGINT (until :meth:`restore`)."""
@@ -228,6 +242,7 @@ class Scheduler:
         for thread in threads:
             while thread.is_alive():
                 thread.join(_SLICE)
+                self.stopper.relay()
         if self.failures:
             raise self.failures[0]
 
@@ -243,6 +258,31 @@ class Scheduler:
             _log.error("run.loop_failed", loop=loop.name, error=f"{type(exc).__name__}: {exc}")
             self.failures.append(exc)
             self.stopper.requested = True
+
+
+def run_watched(stopper: Stopper, job: Callable[[], PassSummary]) -> PassSummary:
+    """Run ``job`` in a thread while the main thread relays a signal to the stop event.
+
+    The job's error (:class:`StopRequested` included) is raised again here.
+    """
+    outcome: list[PassSummary] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(job())
+        except BaseException as exc:  # handed to the main thread, which raises it
+            failure.append(exc)
+
+    # A daemon: a second Ctrl-C (KeyboardInterrupt in the main thread) must not wait for it.
+    thread = threading.Thread(target=target, name="once", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(_SLICE)
+        stopper.relay()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 class Reconciler:
@@ -385,16 +425,20 @@ def run_command(
     The two loops run side by side, so orders are read, sold units withdrawn and sales reported
     while a long publish is under way. SIGTERM / Ctrl-C stop both cleanly.
 
-    Exit code: 0 when the pass went cleanly (or the runner was stopped); 1 when --once had
-    failures; 2 on bad configuration; 3 when the state store cannot be used (missing where one
-    was used before, replaced, damaged, read-only, disk full, in use by another runner, or
-    deleted or replaced while running), with one line saying what to do.
+    SIGTERM / Ctrl-C stop at once: retry waits end, no new pass or step starts, what was
+    committed stays, and "stopped cleanly" is printed (a second Ctrl-C does not wait).
+
+    Exit code: 0 when the pass went cleanly, or the looping runner was stopped; 1 when --once
+    had failures; 2 on bad configuration; 3 when the state store cannot be used (missing where
+    one was used before, replaced, damaged, read-only, disk full, in use by another runner, or
+    deleted or replaced while running), with one line saying what to do; 130 (Ctrl-C) or 143
+    (SIGTERM) when --once was stopped before its passes ended.
     """
     rt = runtime(ctx)
     settings = rt.settings(config)
     inventory_every, orders_every = intervals(settings.sync, interval)
     host = rt.host(settings, new_store=new_store)
-    stopper = Stopper()
+    stopper = Stopper(host.stop_event)
     runner = _Runner(rt, host, stopper, json_out)
     # Webhooks, /healthz and /metrics beside the loops (not for a single pass).
     service = Service(
@@ -411,7 +455,9 @@ def run_command(
     stopped: StopRequested | None = None
     try:
         if once:
-            code = 0 if runner.one_pass(partial(host.run_once, full=full)).ok else 1
+            both = partial(host.run_once, full=full)
+            summary = run_watched(stopper, partial(runner.one_pass, both))
+            code = 0 if summary.ok else 1
         else:
             if service.enabled:
                 service.start()
@@ -437,6 +483,8 @@ def run_command(
             stopped = scheduler.stopped[0] if scheduler.stopped else StopRequested("between passes")
     except StopRequested as stop:
         stopped = stop  # the host closed the interrupted pass's run record
+        if once:
+            code = stopper.exit_code  # a cron job must not take a cut pass for a whole one
     finally:
         stopper.restore()
         service.stop()
