@@ -587,11 +587,34 @@ class FakeWooCommerce(FakeChannel):
         for key in ("regular_price", "manage_stock", "stock_quantity", "backorders", "status"):
             if key in body:
                 variation[key] = body[key]
+        if "description" in body:
+            if not isinstance(body["description"], str):
+                raise _WooError(400, "rest_invalid_param", "Invalid parameter(s): description")
+            variation["description"] = body["description"]
+        if "meta_data" in body:
+            self._apply_meta(variation, body["meta_data"])
         if "attributes" in body:
             variation["attributes"] = self._variation_attributes(parent, body["attributes"])
         if "image" in body and isinstance(body["image"], dict):
             variation["image"] = {"id": self._new_id(), "src": body["image"].get("src")}
         variation["date_modified_gmt"] = self._stamp()
+
+    def _apply_meta(self, record: Json, entries: Any) -> None:
+        """``meta_data`` as the REST API applies it: each entry updates the meta of its key (or
+        of its id), a new key is added; nothing is ever removed this way."""
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("key"), str) and e["key"] for e in entries
+        ):
+            raise _WooError(400, "rest_invalid_param", "Invalid parameter(s): meta_data")
+        meta: list[Json] = record.setdefault("meta_data", [])
+        for entry in entries:
+            held = next((m for m in meta if m["key"] == entry["key"]), None)
+            if held is None:
+                meta.append(
+                    {"id": self._new_id(), "key": entry["key"], "value": entry.get("value")}
+                )
+            else:
+                held["value"] = entry.get("value")
 
     def _create_variation(self, parent: Json, body: Json) -> int:
         variation: Json = {
@@ -605,6 +628,8 @@ class FakeWooCommerce(FakeChannel):
             "status": "publish",
             "attributes": [],
             "image": None,
+            "description": "",
+            "meta_data": [],
         }
         self._apply_variation(parent, variation, body)
         variation["id"] = self._new_id()

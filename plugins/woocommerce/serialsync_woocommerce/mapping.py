@@ -8,6 +8,7 @@ is one variation whose SKU is the integration id ``SKU|||SERIAL``.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -131,7 +132,43 @@ def content_digest(product: Product) -> str:
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
-def variation_fields(unit: SerializedUnit, product: Product, *, stock: int) -> Json:
+#: Prefix of the variation meta keys that carry a unit's attributes (``serialsync_finish``):
+#: kept apart from other plugins' meta, and from WooCommerce's own (``_``-prefixed) keys.
+META_PREFIX = "serialsync_"
+
+
+def meta_key(name: str) -> str:
+    """The variation meta key of one unit attribute: ``Wood grain`` -> ``serialsync_wood_grain``."""
+    return META_PREFIX + (re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_") or "attr")
+
+
+def unit_meta(unit: SerializedUnit, previous: Iterable[str] = ()) -> list[Json]:
+    """The unit's attributes as variation ``meta_data``, one entry per attribute.
+
+    ``previous`` names the meta keys the last publish sent: a key no attribute carries any more
+    is sent empty, since WooCommerce's REST API updates meta by key and never removes one.
+    """
+    meta: dict[str, str] = {}
+    for name, value in sorted(unit.attributes.items()):
+        key = meta_key(name)
+        # Two names that slug alike ("Body wood", "body-wood") are kept both, never one lost.
+        meta[key if key not in meta else f"{key}_{len(meta)}"] = value
+    for key in previous:
+        meta.setdefault(key, "")
+    return [{"key": key, "value": value} for key, value in meta.items()]
+
+
+def unit_description(unit: SerializedUnit) -> str:
+    """A short per-unit summary for the variation's ``description`` (shown by the storefront
+    when the shopper picks the serial): the serial and each attribute, HTML-escaped."""
+    parts = [f"Serial {unit.serial}"]
+    parts.extend(f"{name}: {value}" for name, value in sorted(unit.attributes.items()))
+    return "<p>" + html.escape(" · ".join(parts)) + "</p>"
+
+
+def variation_fields(
+    unit: SerializedUnit, product: Product, *, stock: int, previous_meta: Iterable[str] = ()
+) -> Json:
     """What a variation must hold for one unit (without its id or image)."""
     return {
         "sku": unit.integration_id,
@@ -141,6 +178,8 @@ def variation_fields(unit: SerializedUnit, product: Product, *, stock: int) -> J
         # With stock managed and backorders off, WooCommerce derives stock_status itself.
         "backorders": "no",
         "attributes": [{"name": product.option_name, "option": unit.serial}],
+        "description": unit_description(unit),
+        "meta_data": unit_meta(unit, previous_meta),
     }
 
 
@@ -157,6 +196,14 @@ def variation_matches(current: Json, wanted: Json) -> bool:
                 return False
         elif key == "regular_price":
             if _decimal(current.get(key)) != _decimal(value):
+                return False
+        elif key == "meta_data":
+            have_meta = {
+                str(m.get("key")): m.get("value")
+                for m in current.get("meta_data") or []
+                if isinstance(m, dict)
+            }
+            if any(have_meta.get(m["key"], "") != m["value"] for m in value):
                 return False
         elif current.get(key) != value:
             return False

@@ -66,6 +66,7 @@ from serialsync_woocommerce.mapping import (
 SKU_LIMIT = CHANNEL_SKU_LIMITS["woocommerce"]
 DUPLICATE_SKU = "product_invalid_sku"
 IMAGE_KEY = "image_src"
+META_KEYS = "meta_keys"  # RemoteIds.extra: the attribute meta keys the variation was sent
 CONTENT_KEY = "content"  # RemoteIds.extra: the product content the product is known to hold
 #: The field groups a variation shows of its unit: a change to none of them writes none.
 _VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
@@ -397,7 +398,7 @@ class Publisher:
 
     def _wanted(self, index: int, remote: RemoteIds | None) -> Json:
         unit = self.changes[index].unit
-        wanted = variation_fields(unit, self.product, stock=1)
+        wanted = variation_fields(unit, self.product, stock=1, previous_meta=_meta_keys(remote))
         image = unit.images[0] if unit.images else None
         # An image URL is downloaded into the media library each time it is sent: send it only
         # when it differs from the one last published.
@@ -499,7 +500,7 @@ class Publisher:
             wanted = self._wanted(index, None)
             wanted.pop("image", None)
             if variation_matches(found, wanted):
-                self._done(index, PublishResult.UNCHANGED, self._ids(parent, found))
+                self._done(index, PublishResult.UNCHANGED, self._ids(parent, found, wanted))
             else:
                 again.append(_Op(index, "update", {"id": found["id"], **wanted}))
         for op in self._send(parent, again, first_call=False):
@@ -558,8 +559,18 @@ class Publisher:
         *,
         index: int | None = None,
     ) -> RemoteIds:
-        """The ids to remember; ``extra`` keeps the image URL the variation is known to hold."""
+        """The ids to remember; ``extra`` keeps the image URL the variation is known to hold,
+        and the meta keys its unit's attributes were sent under (to empty one later removed)."""
         extra = {}
+        meta = (payload or {}).get("meta_data")
+        if isinstance(meta, list):
+            keys = [str(m["key"]) for m in meta if m.get("value") != ""]
+            if keys:
+                extra[META_KEYS] = ",".join(keys)
+        elif index is not None:
+            known_keys = _meta_keys(self.changes[index].remote)
+            if known_keys:
+                extra[META_KEYS] = ",".join(known_keys)
         image = (payload or {}).get("image")
         if isinstance(image, dict) and image.get("src"):
             extra[IMAGE_KEY] = str(image["src"])
@@ -595,6 +606,12 @@ class Publisher:
 
     def _fail(self, index: int, code: str, reason: str, *, retryable: bool = True) -> None:
         self.outcomes[index] = self.changes[index].failed(reason, code=code, retryable=retryable)
+
+
+def _meta_keys(remote: RemoteIds | None) -> list[str]:
+    """The attribute meta keys the last publish sent to the unit's variation."""
+    known = remote.extra.get(META_KEYS, "") if remote is not None else ""
+    return [key for key in known.split(",") if key]
 
 
 def _variant_id(remote: RemoteIds | None) -> str | None:

@@ -74,6 +74,8 @@ def test_a_variation_payload_lists_the_unit_for_sale():
         "stock_quantity": 1,
         "backorders": "no",
         "attributes": [{"name": "Serial", "option": "US1"}],
+        "description": "<p>Serial US1</p>",
+        "meta_data": [],
     }
 
 
