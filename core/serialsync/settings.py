@@ -328,6 +328,21 @@ class MetricsSettings(BaseModel):
         return _host_port(value)
 
 
+class MerchantsSettings(BaseModel):
+    """Where a deployment of many merchants keeps its register of them (on the PostgreSQL
+    store of ``[store] url``). Each merchant's state lives in a schema of its own, named
+    ``<schema>__<merchant>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    db_schema: str = Field(
+        default="serialsync_merchants",
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,20}$",
+        description="the PostgreSQL schema of the merchants' register",
+    )
+
+
 class Settings(BaseSettings):
     """Everything serialsync is configured with."""
 
@@ -345,6 +360,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    merchants: MerchantsSettings = Field(default_factory=MerchantsSettings)
     connectors: dict[str, ConnectorSection] = Field(default_factory=dict)
 
     @field_validator("connectors")
@@ -458,3 +474,35 @@ def load_settings(config: Path | str | None = None, **explicit: Any) -> Settings
         store = settings.store.model_copy(update={"path": folder / settings.store.path})
         settings = settings.model_copy(update={"store": store})
     return settings
+
+
+class _StoredSettings(Settings):
+    """Settings from given values only: no environment, no ``.env``, no file.
+
+    A merchant's configuration comes from the deployment's register; the worker's environment
+    (``SERIALSYNC_CONNECTORS__SHOP__ACCESS_TOKEN=…``) must not leak into every merchant it
+    serves.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values only."""
+        return (init_settings,)
+
+
+def settings_from_data(data: dict[str, Any], *, where: str, **explicit: Any) -> Settings:
+    """Settings from parsed TOML ``data`` and ``explicit`` values alone, ignoring the
+    environment (a merchant's stored configuration); ``where`` names it in errors."""
+    try:
+        return _StoredSettings(**{**data, **explicit})
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"invalid configuration in {where}: {format_validation_error(exc, prefix='')}"
+        ) from None

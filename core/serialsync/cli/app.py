@@ -12,7 +12,7 @@ line on stderr, never a traceback:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -21,6 +21,7 @@ from serialsync.cli import (
     connectors,
     demo,
     ids,
+    merchants,
     newplugin,
     outbox,
     probe,
@@ -72,12 +73,25 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
+def _root(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    merchant: Annotated[
+        str | None,
+        typer.Option(
+            "--merchant",
+            "-m",
+            envvar="SERIALSYNC_MERCHANT",
+            help="Work on this merchant of a deployment on PostgreSQL (`serialsync merchants`).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Keep serialized inventory in step between a point of sale and the web shops.
 
     Start with `serialsync demo`, then `serialsync init` for a configuration of your own.
     """
-    ctx.obj = Runtime(config=config)
+    ctx.obj = Runtime(config=config, merchant=merchant)
 
 
 app.command("run")(run_command)
@@ -91,6 +105,7 @@ app.add_typer(outbox.sales_app, name="sales")
 app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")
 app.add_typer(store.app, name="store")
+app.add_typer(merchants.app, name="merchants")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("probe")(probe.probe_command)
 app.add_typer(probe.aim_app, name="aim")

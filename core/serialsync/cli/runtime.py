@@ -107,6 +107,8 @@ class Runtime:
     """One invocation's shared state (kept in the click context's ``obj``)."""
 
     config: Path | None = None
+    merchant: str | None = None
+    """The merchant every command works on (``--merchant``), in a deployment of many."""
     out: Console = field(default_factory=make_console)
     err: Console = field(default_factory=lambda: make_console(stderr=True))
     _settings: Settings | None = None
@@ -124,8 +126,25 @@ class Runtime:
         )
         self._logging_ready = True
 
+    def deployment_settings(self, config: Path | None = None) -> Settings:
+        """The settings of the deployment itself (its ``[store] url`` holds the merchants):
+        the file of ``config``, else the root's ``--config``, else the default."""
+        path = find_config(config or self.config)
+        try:
+            settings = load_settings(path)
+        finally:
+            self.setup_logging()
+        return settings
+
     def settings(self, config: Path | None = None) -> Settings:
-        """Load the settings (the command's ``--config``, else the root's, else the default)."""
+        """Load the settings (the command's ``--config``, else the root's, else the default);
+        with ``--merchant``, that merchant's settings from the deployment's register."""
+        if self._settings is None and self.merchant is not None:
+            from serialsync.merchants.registry import MerchantRegistry
+
+            with MerchantRegistry.open(self.deployment_settings(config)) as registry:
+                self._settings = registry.settings(self.merchant)
+            return self._settings
         if self._settings is None:
             path = find_config(config or self.config)
             try:

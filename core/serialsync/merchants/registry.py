@@ -1,0 +1,328 @@
+"""The register of a deployment's merchants, in its PostgreSQL database.
+
+One row per merchant: its name, the schema that holds its state (``<register>__<name>``: a
+store of its own, so no query of one merchant's store can read another's rows), the names and
+plugins of its connectors (in clear, to list them), whether it is enabled, and its whole
+configuration sealed with :class:`~serialsync.merchants.secrets.SecretBox`: connector tokens
+and passwords are never in clear in the database.
+
+A merchant's :class:`~serialsync.settings.Settings` are built from that configuration alone
+(the process's environment does not leak into it), with ``[store]`` set by the deployment: the
+database of the deployment's ``[store] url``, the merchant's own schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from serialsync.errors import ConfigurationError
+from serialsync.merchants.secrets import SecretBox
+from serialsync.settings import Settings, StoreSettings, settings_from_data
+
+if TYPE_CHECKING:
+    import psycopg
+
+MERCHANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class MerchantNotFoundError(ConfigurationError):
+    """No merchant of that name is registered."""
+
+
+class MerchantExistsError(ConfigurationError):
+    """A merchant of that name is registered already."""
+
+
+@dataclass(frozen=True)
+class Merchant:
+    """One merchant as the register lists it (nothing secret: its configuration stays sealed)."""
+
+    name: str
+    store_schema: str
+    connectors: dict[str, str]
+    """Connector name → plugin."""
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a merchant (it names a PostgreSQL schema too), else an error."""
+    if not MERCHANT_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"merchant name {name!r} must be 1 to 40 lower-case letters, digits and '_', "
+            "starting with a letter"
+        )
+    return name
+
+
+def parse_configuration(text: str, *, where: str) -> dict[str, Any]:
+    """A merchant's TOML configuration, parsed; ``[store]`` is refused (the deployment sets it)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{where}: not valid TOML: {exc}") from None
+    if "store" in data:
+        raise ConfigurationError(
+            f"{where}: a merchant's configuration has no [store] section: its state lives in "
+            "the deployment's database, in a schema of its own"
+        )
+    if "merchants" in data:
+        raise ConfigurationError(f"{where}: [merchants] belongs to the deployment's configuration")
+    return data
+
+
+class MerchantRegistry:
+    """The merchants of one deployment; use :meth:`open`, and close it (or use ``with``)."""
+
+    def __init__(
+        self,
+        connection: psycopg.Connection[Any],
+        *,
+        store: StoreSettings,
+        schema: str,
+        box: SecretBox | None,
+    ):
+        self._db = connection
+        self._store = store
+        self.schema = schema
+        self._box = box
+
+    def __repr__(self) -> str:
+        return f"MerchantRegistry(schema={self.schema!r})"
+
+    @classmethod
+    def open(cls, settings: Settings, *, box: SecretBox | None = None) -> MerchantRegistry:
+        """The register of the deployment that ``settings`` configures (its ``[store] url``).
+
+        :param box: the keys that seal and open configurations; without it, the register lists
+            merchants but cannot add one or build one's settings (the key is asked for then).
+        """
+        if settings.store.url is None:
+            raise ConfigurationError(
+                "merchants live in a PostgreSQL database: set [store] url in the deployment's "
+                "configuration (and install the postgres extra)"
+            )
+        from psycopg.rows import dict_row
+
+        from serialsync.store.postgres import describe, pg_errors
+
+        password = settings.store.password
+        extra: dict[str, Any] = (
+            {} if password is None else {"password": password.get_secret_value()}
+        )
+        schema = settings.merchants.db_schema
+        with pg_errors(describe(settings.store.url, schema)):
+            import psycopg
+
+            db = psycopg.connect(
+                settings.store.url,
+                autocommit=True,
+                row_factory=dict_row,
+                application_name="serialsync merchants",
+                **extra,
+            )
+        registry = cls(db, store=settings.store, schema=schema, box=box)
+        try:
+            with pg_errors(describe(settings.store.url, schema)):
+                registry._create()
+        except BaseException:
+            registry.close()
+            raise
+        return registry
+
+    def close(self) -> None:
+        """Close the connection to the database."""
+        self._db.close()
+
+    def __enter__(self) -> MerchantRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the table -----------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        from psycopg import sql
+
+        with self._transaction():
+            # CREATE … IF NOT EXISTS is not safe against a second process doing the same at
+            # the same moment; the advisory lock makes the two wait in turn.
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
+            self._db.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            self._db.execute(
+                sql.SQL(
+                    """CREATE TABLE IF NOT EXISTS {}.merchants (
+                        name TEXT PRIMARY KEY,
+                        store_schema TEXT NOT NULL UNIQUE,
+                        connectors JSONB NOT NULL,
+                        sealed BYTEA NOT NULL,
+                        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )"""
+                ).format(sql.Identifier(self.schema))
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._db.transaction():
+            yield
+
+    def _table(self) -> Any:
+        from psycopg import sql
+
+        return sql.SQL("{}.merchants").format(sql.Identifier(self.schema))
+
+    def _query(self, template: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        from psycopg import sql
+
+        cursor = self._db.execute(sql.SQL(template).format(table=self._table()), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def store_schema(self, name: str) -> str:
+        """The schema that holds merchant ``name``'s state."""
+        return f"{self.schema}__{check_name(name)}"
+
+    def _require_box(self) -> SecretBox:
+        if self._box is None:
+            self._box = SecretBox.from_env()
+        return self._box
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def list(self) -> list[Merchant]:
+        """Every merchant, by name."""
+        return [_merchant(row) for row in self._query("SELECT * FROM {table} ORDER BY name")]
+
+    def get(self, name: str) -> Merchant:
+        """Merchant ``name``, or :class:`MerchantNotFoundError`."""
+        rows = self._query("SELECT * FROM {table} WHERE name = %s", (name,))
+        if not rows:
+            raise MerchantNotFoundError(
+                f"no merchant named {name!r} (`serialsync merchants list` shows them)"
+            )
+        return _merchant(rows[0])
+
+    def configuration(self, name: str) -> str:
+        """Merchant ``name``'s configuration as it was added (TOML text, secrets included:
+        callers show it masked, through :meth:`settings`)."""
+        rows = self._query("SELECT sealed FROM {table} WHERE name = %s", (name,))
+        if not rows:
+            self.get(name)  # raises the not-found error
+        return self._require_box().open(rows[0]["sealed"], what=f"merchant {name!r}")
+
+    def settings(self, name: str) -> Settings:
+        """Merchant ``name``'s settings: its configuration, with the deployment's database and
+        the merchant's own schema as ``[store]``; the environment does not leak in."""
+        text = self.configuration(name)
+        return self.settings_of(name, text)
+
+    def settings_of(self, name: str, text: str) -> Settings:
+        """The settings merchant ``name`` would have with configuration ``text`` (validated)."""
+        where = f"merchant {name!r}"
+        data = parse_configuration(text, where=where)
+        store = StoreSettings(
+            url=self._store.url,
+            password=self._store.password,
+            db_schema=self.store_schema(name),
+        )
+        return settings_from_data(data, where=where, store=store)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add(self, name: str, text: str) -> Merchant:
+        """Register merchant ``name`` with its configuration ``text`` (TOML), sealed.
+
+        The configuration is validated first (a bad one is refused with every problem named);
+        the merchant's store is created on its first run.
+        """
+        check_name(name)
+        settings = self.settings_of(name, text)
+        sealed = self._require_box().seal(text)
+        connectors = json.dumps({key: c.plugin for key, c in settings.connectors.items()})
+        with self._transaction():
+            if self._query("SELECT 1 AS found FROM {table} WHERE name = %s FOR UPDATE", (name,)):
+                raise MerchantExistsError(
+                    f"a merchant named {name!r} exists already "
+                    "(`serialsync merchants update` replaces its configuration)"
+                )
+            self._query(
+                "INSERT INTO {table} (name, store_schema, connectors, sealed) "
+                "VALUES (%s, %s, %s, %s)",
+                (name, self.store_schema(name), connectors, sealed),
+            )
+        return self.get(name)
+
+    def update(self, name: str, text: str) -> Merchant:
+        """Replace merchant ``name``'s configuration with ``text`` (validated, sealed)."""
+        self.get(name)
+        settings = self.settings_of(name, text)
+        sealed = self._require_box().seal(text)
+        connectors = json.dumps({key: c.plugin for key, c in settings.connectors.items()})
+        self._query(
+            "UPDATE {table} SET sealed = %s, connectors = %s, updated_at = now() WHERE name = %s",
+            (sealed, connectors, name),
+        )
+        return self.get(name)
+
+    def set_enabled(self, name: str, enabled: bool) -> Merchant:
+        """Enable or disable merchant ``name`` (a disabled merchant gets no passes)."""
+        self.get(name)
+        self._query(
+            "UPDATE {table} SET enabled = %s, updated_at = now() WHERE name = %s", (enabled, name)
+        )
+        return self.get(name)
+
+    def remove(self, name: str) -> Merchant:
+        """Unregister merchant ``name`` and drop its state (its schema), in one transaction."""
+        from psycopg import sql
+
+        merchant = self.get(name)
+        with self._transaction():
+            self._db.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(merchant.store_schema)
+                )
+            )
+            self._query("DELETE FROM {table} WHERE name = %s", (name,))
+        return merchant
+
+    def rotate_key(self) -> int:
+        """Reseal every merchant's configuration with the newest key; returns how many.
+
+        One transaction: either every row is resealed or none is.
+        """
+        box = self._require_box()
+        with self._transaction():
+            rows = self._query("SELECT name, sealed FROM {table} ORDER BY name FOR UPDATE")
+            for row in rows:
+                resealed = box.reseal(row["sealed"], what=f"merchant {row['name']!r}")
+                self._query(
+                    "UPDATE {table} SET sealed = %s WHERE name = %s", (resealed, row["name"])
+                )
+        return len(rows)
+
+
+def _merchant(row: dict[str, Any]) -> Merchant:
+    connectors = row["connectors"]
+    if isinstance(connectors, str):
+        connectors = json.loads(connectors)
+    return Merchant(
+        name=row["name"],
+        store_schema=row["store_schema"],
+        connectors=dict(connectors),
+        enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
