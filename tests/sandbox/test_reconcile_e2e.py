@@ -20,6 +20,9 @@ from serialsync.settings import SyncSettings, load_settings
 from serialsync_aim_pos.fake import FakeAim
 from serialsync_bigcommerce.fake import FakeBigCommerce
 from serialsync_magento.fake import FakeMagento
+from serialsync_shopify.client import ShopifyClient
+from serialsync_shopify.fake import FakeShopify
+from serialsync_shopify.fake_catalog import PRIMARY_LOCATION
 from serialsync_woocommerce.client import WooClient
 from typer.testing import CliRunner
 
@@ -261,5 +264,98 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
         assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
         assert after.get(deleted.integration_id) == 1
         assert after.get(at_zero.integration_id) == 1
+        code, report = _reconcile(config, "--dry-run")
+        assert code == 0, report
+
+
+def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
+    catalogue = demo_catalogue(seed=8, products=2, units_per_product=4)
+    deleted, at_zero, doubled, _kept = catalogue[0].units
+    sold, never_listed, *_rest = catalogue[1].units
+    with Sandbox(catalogue=catalogue, types=["aim_pos", "shopify"]) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        fake = sandbox.channel_fakes()["shopify"]
+        assert isinstance(fake, FakeShopify)
+        (pos,) = sandbox.pos_fakes().values()
+        assert isinstance(pos, FakeAim)
+        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
+        for step in range(2):
+            if step:
+                fake.create_order([(sold.integration_id, 1)])
+            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
+            assert done.exit_code == 0, done.output
+        assert _reconcile(config, "--dry-run")[0] == 0
+
+        # Staff at work in the Shopify admin: the same GraphQL Admin API, the app's token.
+        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        try:
+            client: ShopifyClient = host.plugins.connector("shopify").impl.client  # type: ignore[attr-defined]
+            variants = {v.sku: v for v in fake.catalog.variants.values()}
+            location = PRIMARY_LOCATION
+            stock = [
+                (variants[sold.integration_id], 1, 0),
+                (variants[at_zero.integration_id], 0, 1),
+            ]
+            client.set_available(
+                [
+                    {
+                        "inventoryItemId": v.inventory_item_id,
+                        "locationId": location,
+                        "quantity": quantity,
+                        "changeFromQuantity": was,
+                    }
+                    for v, quantity, was in stock
+                ],
+                reason="correction",
+            )
+            gone = variants[deleted.integration_id]
+            assert not client.variants_delete(gone.product_id, [gone.id])["userErrors"]
+            twin = variants[doubled.integration_id]
+            option = fake.catalog.products[twin.product_id].option_name
+            for product_id, serial, iid in (
+                (twin.product_id, f"{doubled.serial} copy", doubled.integration_id),
+                (twin.product_id, never_listed.serial, never_listed.integration_id),
+            ):
+                made = client.variants_create(
+                    product_id,
+                    [
+                        {
+                            "optionValues": [{"optionName": option, "name": serial}],
+                            "price": "10.00",
+                            "inventoryPolicy": "DENY",
+                            "inventoryItem": {"sku": iid, "tracked": True},
+                            "inventoryQuantities": [
+                                {"availableQuantity": 1, "locationId": location}
+                            ],
+                        }
+                    ],
+                    [],
+                )
+                assert not made["userErrors"], made
+        finally:
+            host.close()
+        before = _sellable(sandbox, "shopify")
+        assert before[doubled.integration_id] == 2
+
+        code, report = _reconcile(config, "--dry-run", "--channel", "shopify")
+        assert code == 1
+        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
+        assert kinds == {
+            ("oversell", sold.integration_id),
+            ("out-of-stock", at_zero.integration_id),
+            ("missing", deleted.integration_id),
+            ("duplicate", doubled.integration_id),
+            ("orphan", never_listed.integration_id),
+        }
+        assert _sellable(sandbox, "shopify") == before  # a dry run changes nothing
+
+        code, report = _reconcile(config)
+        assert code == 0, report["channels"][0]["repair_errors"]
+        after = _sellable(sandbox, "shopify")
+        assert sold.integration_id not in after
+        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
+        for unit in (deleted, at_zero, doubled):
+            assert after.get(unit.integration_id) == 1, unit.integration_id
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report

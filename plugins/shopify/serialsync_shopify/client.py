@@ -189,6 +189,11 @@ class ShopifyClient:
             "ProductVariantsPage", {"id": product_id, "first": first, "after": after}
         )
 
+    def listings_page(self, first: int, after: str | None) -> dict[str, Any]:
+        """One page of every variant of the shop, by id (``productVariants``)."""
+        data = self.execute("ListingsPage", {"first": first, "after": after})
+        return dict(data.get("productVariants") or {})
+
     def orders_page(
         self, first: int, after: str | None, query: str | None, lines: int
     ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from serialsync import (
     Connector,
     ConnectorContext,
     ListingChange,
+    ListingsPage,
     Order,
     OrdersPage,
     PermanentRemoteError,
@@ -25,7 +26,7 @@ from serialsync import (
     hookimpl,
 )
 
-from serialsync_shopify import mapping, webhooks
+from serialsync_shopify import listings, mapping, webhooks
 from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
 from serialsync_shopify.publish import Publisher, ShopContext
 from serialsync_shopify.settings import ShopifySettings
@@ -151,6 +152,16 @@ class ShopifyConnector(Connector[ShopifySettings]):
             failed=sum(1 for o in outcomes if o.result == PublishResult.FAILED),
         )
         return outcomes
+
+    @hookimpl
+    def list_listings(self, page: str | None) -> ListingsPage:
+        """One page of the shop's variants whose SKU is an integration id (see
+        :mod:`serialsync_shopify.listings`)."""
+        if page is None:
+            return listings.read_page(self.client, None)
+        if page.startswith(listings.PAGE_PREFIX):
+            return listings.read_page(self.client, page[len(listings.PAGE_PREFIX) :])
+        raise ValueError(f"not a Shopify listings page token: {page!r}")
 
     @hookimpl
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:

@@ -96,6 +96,18 @@ query VariantsBySku($query: String!, $first: Int!) {
 }
 """
 
+# Reconcile on a small catalogue: every variant of the shop, a page at a time, by id. Shopify's
+# search matches SKU terms as whole tokens (or prefixes), so ``|||`` inside a SKU cannot be
+# searched: the integration ids are picked from each page here.
+LISTINGS_PAGE_DOCUMENT = """
+query ListingsPage($first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, sortKey: ID) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id sku inventoryQuantity inventoryPolicy inventoryItem { id tracked } product { id } }
+  }
+}
+"""
+
 # ``email`` is protected customer data: asked only when the app is approved for it (a field
 # the app may not read would fail the whole query). ``sku`` is null on a custom line item (no
 # variant behind it) and may be "" on a product without one; the plugin maps both to no SKU.
@@ -277,6 +289,7 @@ DOCUMENTS: dict[str, str] = {
     "VariantsById": VARIANTS_BY_ID_DOCUMENT,
     "ProductVariantsPage": PRODUCT_VARIANTS_PAGE_DOCUMENT,
     "VariantsBySku": VARIANTS_BY_SKU_DOCUMENT,
+    "ListingsPage": LISTINGS_PAGE_DOCUMENT,
     "OrdersPage": ORDERS_PAGE_DOCUMENT,
     "OrderById": ORDER_BY_ID_DOCUMENT,
     "OrderLineItems": ORDER_LINE_ITEMS_DOCUMENT,
@@ -309,6 +322,7 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "VariantsById": (2, 3, "ids"),
     "ProductVariantsPage": (3, 2, "first"),
     "VariantsBySku": (2, 3, "first"),
+    "ListingsPage": (2, 3, "first"),
     "OrderLineItems": (3, 3, "first"),
     "ProductCreateWithVariants": (13, 2, None),
     "VariantsCreate": (12, 0, None),

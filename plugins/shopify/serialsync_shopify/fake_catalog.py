@@ -240,9 +240,18 @@ class Catalog:
         }
 
     def variants_search(self, args: dict[str, Any]) -> dict[str, Any]:
-        """``productVariants(first, query)`` for the one filter the plugin uses:
+        """``productVariants(first, after)`` over every variant, or ``(first, query)`` for the one
+        filter the plugin uses:
         ``sku:"…"`` (quoted, ``\\`` and ``\"`` escaped), matched exactly here (Shopify's
         search may match more loosely; the plugin keeps exact SKUs only)."""
+        if args.get("query") is None:
+            # No search: every variant, in the order of its id (sortKey ID, Shopify's default).
+            return connection(
+                list(self.variants.values()),
+                args,
+                key=lambda v: (_numeric_id(v.id),),
+                view=lambda v: self.variant_view(v.id),
+            )
         match = re.fullmatch(r'sku:"((?:[^"\\]|\\.)*)"', str(args.get("query") or ""))
         if match is None:
             raise GraphQLFaultError('The fake searches variants by sku:"…" only', "NOT_IMPLEMENTED")
@@ -943,3 +952,9 @@ def _product_missing() -> dict[str, Any]:
             _user_error(["productId"], "Product does not exist", "PRODUCT_DOES_NOT_EXIST")
         ],
     }
+
+
+def _numeric_id(gid: str) -> int:
+    """The number at the end of a global id (``gid://shopify/ProductVariant/12`` → 12)."""
+    tail = gid.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
