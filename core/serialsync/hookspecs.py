@@ -240,6 +240,37 @@ def retire_product(connector: str, product: Product, remote: RemoteIds) -> bool:
 
 
 @hookspec(firstresult=True)
+def set_product_visibility(
+    connector: str, product: Product, remote: RemoteIds, visible: bool
+) -> bool:
+    """Hide a sold-out product from the storefront, or show it again when a unit returns.
+
+    **Optional**, new in serialsync 0.5 (a plugin written before keeps working: its sold-out
+    products then stay visible, as they always did). The host calls it when no unit of a
+    product (or of one sibling, ``product.part``) is for sale on the channel any more
+    (``visible=False``), and again once a unit is listed there (``visible=True``); the
+    operator's ``[sync] sold_out = "show"`` keeps sold-out products visible. The host remembers
+    what it set, per channel and product, so it calls this only when the answer changes —
+    including after the units were withdrawn by ``withdraw_units``. Hide the product the way
+    the platform documents for taking a product off sale without deleting it (Shopify: status
+    ``DRAFT``; BigCommerce: ``is_visible``; WooCommerce: ``catalog_visibility``; Magento: the
+    parent's ``visibility``), in one request, and change nothing else. Idempotent.
+
+    :param connector: name of the channel connector called.
+    :param product: the product (or sibling) as it was published.
+    :param remote: the ids a unit of it was last published with (``remote.product_id``
+        names the product).
+    :param visible: ``True`` to show it on the storefront, ``False`` to hide it.
+    :returns: ``True`` once the storefront shows (or hides) it as asked; ``False`` when the
+        product is gone (there is nothing left to show or hide).
+    :raises RemoteError: when it could not be done now; the host tries again next pass.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def list_listings(connector: str, page: str | None) -> ListingsPage:
     """Return one page of the channel's variants whose SKU is an integration id.
 

@@ -423,6 +423,21 @@ class PluginManager:
         )
         return bool(result)
 
+    def set_product_visibility(
+        self, connector: str, product: Product, remote: RemoteIds, visible: bool
+    ) -> bool | None:
+        """Call the optional ``set_product_visibility`` on one channel connector.
+
+        ``None`` when the connector does not implement it (its sold-out products stay
+        visible); else whether the product is now shown or hidden as asked.
+        """
+        if not self.implements(connector, "set_product_visibility"):
+            return None
+        result = self._caller("set_product_visibility", connector)(
+            connector=connector, product=product, remote=remote, visible=visible
+        )
+        return bool(result)
+
     def list_listings(self, connector: str, page: str | None) -> ListingsPage | None:
         """Call the optional ``list_listings`` on one channel connector.
 

@@ -221,6 +221,14 @@ class SyncSettings(BaseModel):
         ),
     )
 
+    sold_out: Literal["hide", "show"] = Field(
+        default="hide",
+        description=(
+            "what a channel shows of a product none of whose units is for sale: hide it from "
+            "the storefront until a unit returns, or show it sold out"
+        ),
+    )
+
     @field_validator("sibling_title")
     @classmethod
     def _formats(cls, value: str) -> str:

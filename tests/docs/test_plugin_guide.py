@@ -60,6 +60,7 @@ def test_the_specs_are_the_hooks_and_the_registrar() -> None:
         "withdraw_units",
         "product_capacity",
         "retire_product",
+        "set_product_visibility",
         "list_listings",
         "fetch_orders",
         "fetch_order",

@@ -17,6 +17,7 @@ from serialsync.store import (
     ListingState,
     OutboxRecord,
     OutboxState,
+    VisibilityRecord,
 )
 from serialsync.store.records import Hold, UnitDetails
 from serialsync.store.schema import LATEST_VERSION
@@ -161,6 +162,25 @@ def test_listings(store: SQLStore) -> None:
         "live": 1,
         "withdrawn": 1,
     }
+
+
+def test_product_visibility(store: SQLStore) -> None:
+    remote = RemoteIds(product_id="p2", extra={"serialsync.part": "2"})
+    assert store.visibility_of("shop", "A") == {}
+    with store.transaction():
+        store.put_visibility(VisibilityRecord("shop", "A", 1, True, RemoteIds(product_id="p1")))
+        store.put_visibility(VisibilityRecord("shop", "A", 2, False, remote))
+        store.put_visibility(VisibilityRecord("other", "A", 1, False, None))
+    mine = store.visibility_of("shop", "A")
+    assert sorted(mine) == [1, 2]
+    assert (mine[2].visible, mine[2].remote, mine[2].part) == (False, remote, 2)
+    assert mine[1].visible and mine[1].updated_at is not None
+    with store.transaction():  # replaced, not added
+        store.put_visibility(VisibilityRecord("shop", "A", 2, True, None))
+    again = store.visibility_of("shop", "A")[2]
+    assert (again.visible, again.remote) == (True, None)
+    assert store.visibility_of("other", "A")[1].remote is None
+    assert store.visibility_of("shop", "B") == {}
 
 
 def test_cursors(store: SQLStore) -> None:

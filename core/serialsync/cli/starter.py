@@ -132,6 +132,7 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         f'report_orders = "{sync.report_orders}"  # or "all": also orders without our units\n'
         '# serial_pattern = "^[A-Z]{2}[0-9]{6,}$"  # a regex every serial must match\n'
         '# serial_profile = "gs1"  # serials must be GS1 AI (21) serials\n'
+        f'sold_out = "{sync.sold_out}"  # or "show": keep products with no unit for sale visible\n'
         f"workers = {sync.workers}  # channels served side by side\n",
         "[plugins]\n"
         '# allow = ["aim_pos", "shopify"]  # only these installed plugins load\n'

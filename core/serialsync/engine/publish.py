@@ -30,6 +30,7 @@ from serialsync.engine.siblings import (
     with_part,
 )
 from serialsync.engine.summary import PassSummary
+from serialsync.engine.visibility import forget_retired, settle_visibility
 from serialsync.errors import PermanentRemoteError
 from serialsync.lifecycle import UnitStatus
 from serialsync.model import (
@@ -296,10 +297,15 @@ def publish_channel(
                 parts = assign_parts(planned, listings, capacity)
                 send_product(ctx, summary, channel, product, planned, listings, parts)
             # Only a product that has siblings can leave one empty (a second read otherwise).
-            if capacity is not None and any(
+            siblings = capacity is not None and any(
                 (part_of(listing.remote) or 1) > 1 for listing in listings.values()
-            ):
+            )
+            if siblings:
                 retire_emptied(ctx, summary, channel, product)
+            # Shown while a unit is for sale, hidden once none is ([sync] sold_out).
+            settle_visibility(
+                ctx, summary, channel, product, None if planned or siblings else listings
+            )
 
 
 def with_references(units: list[UnitRecord], refs: dict[str, str]) -> list[UnitRecord]:
@@ -374,6 +380,7 @@ def retire_emptied(
             for listing in listings.values():
                 if part_of(listing.remote) == part:
                     ctx.store.put_listing(replace(listing, remote=None))
+            forget_retired(ctx, channel, product.sku, part)
 
 
 def failed_call(

@@ -34,6 +34,7 @@ from serialsync.engine.publish import (
     send_product,
 )
 from serialsync.engine.summary import PassSummary
+from serialsync.engine.visibility import settle_visibility
 from serialsync.model import ListingAction, ListingChange, Product, PublishOutcome
 from serialsync.store import ListingRecord
 
@@ -119,6 +120,9 @@ def _withdraw(
         rest = [p for p in plan.planned if p[0].unit.serial not in answered]
         if rest:
             send_product(ctx, summary, channel, plan.product, rest, plan.listings)
+    # A product whose last unit went is hidden now, not at the next inventory pass.
+    for plan in plans.values():
+        settle_visibility(ctx, summary, channel, plan.product)
     ctx.progress("withdraw", channel, total, total)
 
 

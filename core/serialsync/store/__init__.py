@@ -14,6 +14,7 @@ from serialsync.store.records import (
     RunRecord,
     UnitDetails,
     UnitRecord,
+    VisibilityRecord,
 )
 from serialsync.store.sqlite import SQLiteStore
 
@@ -32,4 +33,5 @@ __all__ = [
     "Store",
     "UnitDetails",
     "UnitRecord",
+    "VisibilityRecord",
 ]

@@ -30,6 +30,7 @@ from serialsync.store.records import (
     RunRecord,
     UnitDetails,
     UnitRecord,
+    VisibilityRecord,
 )
 
 _IN_FLIGHT_MUTEX = threading.Lock()
@@ -218,6 +219,15 @@ class Store(ABC):
     @abstractmethod
     def put_listing(self, record: ListingRecord) -> None:
         """Insert or replace one listing."""
+
+    @abstractmethod
+    def visibility_of(self, connector: str, sku: str) -> dict[int, VisibilityRecord]:
+        """Whether ``connector`` shows each part of product ``sku``, as last set, by part
+        (a part without a row is shown, as the channel created it)."""
+
+    @abstractmethod
+    def put_visibility(self, record: VisibilityRecord) -> None:
+        """Insert or replace what is remembered of one product's visibility on one channel."""
 
     def skus_to_withdraw(self, connector: str) -> list[str]:
         """SKUs with a unit not sellable whose listing on ``connector`` is not withdrawn.

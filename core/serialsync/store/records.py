@@ -69,6 +69,20 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class VisibilityRecord:
+    """Whether a channel's storefront shows one product (or one sibling, ``part``), as
+    serialsync last set it, with the ids that name the product there (``remote``: a unit's
+    ids, kept after its listing forgot them, so the product can be shown again)."""
+
+    connector: str
+    sku: str
+    part: int
+    visible: bool
+    remote: RemoteIds | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ListingRecord:
     """What one channel was last given for one unit."""
 

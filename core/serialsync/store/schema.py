@@ -176,6 +176,21 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX refs_by_group ON refs (grp, batch)",
     ],
+    # 5: whether each channel's storefront shows each product (issue 17 #4): a product none of
+    # whose units is for sale is hidden, and shown again when one returns. Remembered per
+    # sibling (``part``) with the ids naming the product, since withdrawals (batched across
+    # products) may leave no listing that still holds them. No row: shown, as created.
+    [
+        """CREATE TABLE product_visibility (
+            connector TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            visible INTEGER NOT NULL,
+            remote TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (connector, sku, part)
+        )""",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

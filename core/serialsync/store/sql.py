@@ -34,6 +34,7 @@ from serialsync.store.records import (
     RunRecord,
     UnitDetails,
     UnitRecord,
+    VisibilityRecord,
 )
 
 
@@ -466,6 +467,28 @@ class SQLStore(Store):
             ),
         )
 
+    def visibility_of(self, connector: str, sku: str) -> dict[int, VisibilityRecord]:
+        rows = self._all(
+            "SELECT * FROM product_visibility WHERE connector = ? AND sku = ?", (connector, sku)
+        )
+        return {int(r["part"]): _visibility(r) for r in rows}
+
+    def put_visibility(self, record: VisibilityRecord) -> None:
+        self._exec(
+            "INSERT INTO product_visibility (connector, sku, part, visible, remote, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sku, part) DO UPDATE SET "
+            "visible = excluded.visible, remote = excluded.remote, "
+            "updated_at = excluded.updated_at",
+            (
+                record.connector,
+                record.sku,
+                record.part,
+                int(record.visible),
+                record.remote.model_dump_json() if record.remote else None,
+                _ts(utcnow()),
+            ),
+        )
+
     def skus_to_withdraw(self, connector: str) -> list[str]:
         rows = self._all(
             "SELECT DISTINCT l.sku FROM listings l JOIN units u ON u.serial = l.serial "
@@ -712,6 +735,17 @@ def _listing(row: Row) -> ListingRecord:
         last_error=row["last_error"],
         retryable=bool(row["retryable"]),
         attempts=int(row["attempts"]),
+        updated_at=_dt(row["updated_at"]),
+    )
+
+
+def _visibility(row: Row) -> VisibilityRecord:
+    return VisibilityRecord(
+        connector=row["connector"],
+        sku=row["sku"],
+        part=int(row["part"]),
+        visible=bool(row["visible"]),
+        remote=RemoteIds.model_validate_json(row["remote"]) if row["remote"] else None,
         updated_at=_dt(row["updated_at"]),
     )
 
