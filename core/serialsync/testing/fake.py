@@ -57,6 +57,9 @@ class Faults(BaseModel):
     stall: float = Field(default=5.0, ge=0)
     #: Share of timeouts and dropped connections that happen after the request was applied.
     after_apply: float = Field(default=0.5, ge=0, le=1)
+    #: A server that works at most this many requests at once (a host's PHP workers): one more
+    #: is answered 503 at once, as a saturated web server or its proxy answers. None: no limit.
+    max_in_flight: int | None = Field(default=None, ge=1)
     seed: int | None = None
 
     @property
@@ -84,6 +87,11 @@ class FakePlatform(ABC):
         self, *, faults: Faults | None = None, sleep: Callable[[float], None] = time.sleep
     ):
         self.lock = threading.RLock()
+        self._flight_lock = threading.Lock()
+        #: Requests being served right now (in their latency or handling).
+        self.in_flight = 0
+        #: The most requests that were ever served at once.
+        self.peak_in_flight = 0
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
         self._sleep = sleep
@@ -106,6 +114,28 @@ class FakePlatform(ABC):
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         """Serve one request with faults applied: the respx side effect / MockTransport handler."""
+        limit = self.faults.max_in_flight
+        with self._flight_lock:
+            busy = limit is not None and self.in_flight >= limit
+            if not busy:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        if busy:
+            with self.lock:
+                self.requests.append((request.method, request.url.path))
+                self._count("busy")
+            return httpx.Response(
+                503,
+                content=b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+                headers={"content-type": "text/html"},
+            )
+        try:
+            return self._serve(request)
+        finally:
+            with self._flight_lock:
+                self.in_flight -= 1
+
+    def _serve(self, request: httpx.Request) -> httpx.Response:
         if self.faults.latency:
             # Outside the lock: a platform serves concurrent requests concurrently.
             self._sleep(self.faults.latency)
