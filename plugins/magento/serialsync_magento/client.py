@@ -8,12 +8,14 @@ whole (``quote(sku, safe="")``): an integration id holds ``|`` and may hold ``+`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from serialsync import HttpClient, PermanentRemoteError, RetryableRemoteError
 
+from serialsync_magento.concurrency import AdaptiveLimit
 from serialsync_magento.mapping import option_body
 
 #: Magento's message when a configurable child is linked a second time (LinkManagement).
@@ -22,6 +24,18 @@ ALREADY_ATTACHED = "already attached"
 OPTION_EXISTS = "already exists"
 #: Magento's message when a parent varies by the attribute already (OptionRepository::save).
 ALREADY_HAS_OPTION = "already has this option"
+
+
+#: What an attribute save must carry to be taken for the existing attribute and to satisfy the
+#: schema's required fields; the rest of the attribute is left as it is.
+_ATTRIBUTE_IDENTITY = (
+    "attribute_id",
+    "attribute_code",
+    "frontend_input",
+    "entity_type_id",
+    "is_required",
+    "frontend_labels",
+)
 
 
 def sku_path(sku: str) -> str:
@@ -91,10 +105,18 @@ class MagentoClient:
     An error carries Magento's rendered message; ``code`` is ``HTTP <status>``.
     """
 
-    def __init__(self, http: HttpClient, *, images: HttpClient | None = None) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        images: HttpClient | None = None,
+        limit: AdaptiveLimit | None = None,
+    ) -> None:
         self.http = http
         # Images are fetched from third-party hosts: a client without the store's credentials.
         self.images = images
+        #: The gate of requests in flight when several threads share this client.
+        self.limit = limit
 
     def close(self) -> None:
         """Close both connection pools."""
@@ -139,17 +161,21 @@ class MagentoClient:
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> Any:
-        response = self.http.request(
-            method,
-            f"/V1/{path}",
-            json=json,
-            params=params,
-            idempotent=idempotent,
-            operation=operation,
-            # A body cut short is resent when the call is safe to repeat (reads, upserts).
-            expect_json=True,
-        )
+        with self._slot():
+            response = self.http.request(
+                method,
+                f"/V1/{path}",
+                json=json,
+                params=params,
+                idempotent=idempotent,
+                operation=operation,
+                # A body cut short is resent when the call is safe to repeat (reads, upserts).
+                expect_json=True,
+            )
         return self._check(response, operation)
+
+    def _slot(self) -> AbstractContextManager[None]:
+        return self.limit.slot() if self.limit is not None else nullcontext()
 
     # -- store ------------------------------------------------------------------------------
 
@@ -238,6 +264,26 @@ class MagentoClient:
             )
         return int(text)
 
+    def add_options(self, attribute: Mapping[str, Any], labels: Sequence[str]) -> list[Any]:
+        """``PUT /V1/products/attributes/{code}`` carrying new options: many in one request.
+
+        The per-option endpoint takes one ``option``; the attribute's own save takes an
+        ``options`` array and adds each option without a known ``value``. Unlike the
+        per-option endpoint it does not check labels, so only labels the attribute lacks may
+        be sent. Options not sent are kept. Returns every option of the attribute after the
+        save. A repeat after a lost answer would add the labels twice: not retried.
+        """
+        body = {key: attribute[key] for key in _ATTRIBUTE_IDENTITY if key in attribute}
+        body["options"] = [option_body(label) for label in labels]
+        result = self._call(
+            "PUT",
+            f"products/attributes/{quote(str(attribute['attribute_code']), safe='')}",
+            "add serial options",
+            json={"attribute": body},
+            idempotent=False,
+        )
+        return list((result or {}).get("options") or [])
+
     # -- products ---------------------------------------------------------------------------
 
     def save_product(self, product: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,13 +370,14 @@ class MagentoClient:
         Path parameters become ``by<Name>`` segments, their values moved into each item. Only
         upserts are sent this way, so a repeated bulk is harmless.
         """
-        response = self.http.request(
-            "POST",
-            f"/async/bulk/V1/{path}",
-            json=list(items),
-            idempotent=True,
-            operation=operation,
-        )
+        with self._slot():
+            response = self.http.request(
+                "POST",
+                f"/async/bulk/V1/{path}",
+                json=list(items),
+                idempotent=True,
+                operation=operation,
+            )
         result = self._check(response, operation)
         uuid = (result or {}).get("bulk_uuid")
         if not uuid:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from serialsync import (
@@ -22,6 +23,7 @@ from serialsync_magento import mapping
 from serialsync_magento.auth import OAuth1Auth
 from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient
+from serialsync_magento.concurrency import AdaptiveLimit
 from serialsync_magento.listings import read_listings
 from serialsync_magento.publish import Publisher
 from serialsync_magento.settings import MagentoSettings
@@ -38,11 +40,22 @@ class MagentoConnector(Connector[MagentoSettings]):
             headers["Authorization"] = f"Bearer {settings.access_token.get_secret_value()}"
         elif settings.oauth is not None:
             auth = OAuth1Auth(settings.oauth)
+        #: Requests in flight, shrinking while the store is busy (see ``concurrency``).
+        self.limit = AdaptiveLimit(settings.concurrency, clock=context.clock)
         http = context.http_client(
-            settings, base_url=settings.rest_root, headers=headers, auth=auth
+            settings,
+            base_url=settings.rest_root,
+            headers=headers,
+            auth=auth,
+            rate_limiter=self.limit,
         )
         images = context.http_client(settings) if settings.upload_images else None
-        self.client = MagentoClient(http, images=images)
+        self.client = MagentoClient(http, images=images, limit=self.limit)
+        self.pool: ThreadPoolExecutor | None = None
+        if settings.concurrency > 1:
+            self.pool = ThreadPoolExecutor(
+                max_workers=settings.concurrency, thread_name_prefix=f"{self.name}-send"
+            )
         self.bulk: BulkRunner | None = None
         if settings.bulk:
             self.bulk = BulkRunner(
@@ -53,11 +66,13 @@ class MagentoConnector(Connector[MagentoSettings]):
                 connector=self.name,
             )
         self.publisher = Publisher(
-            self.client, settings, bulk=self.bulk, log=self.log, name=self.name
+            self.client, settings, bulk=self.bulk, log=self.log, name=self.name, pool=self.pool
         )
 
     def close(self) -> None:
-        """Close the HTTP connection pools."""
+        """Close the HTTP connection pools and the sending threads."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
         self.client.close()
 
     # -- check ------------------------------------------------------------------------------

@@ -529,6 +529,8 @@ class FakeMagento(FakeChannel):
             return self._show_attribute(attribute)
         if len(seg) == 1 and method == "GET":
             return self._show_attribute(self._attribute(seg[0]))
+        if len(seg) == 1 and method == "PUT":
+            return self._save_attribute(self._attribute(seg[0]), _body(body, "attribute"))
         if len(seg) == 2 and seg[1] == "options":
             attribute = self._attribute(seg[0])
             if method == "GET":
@@ -537,6 +539,37 @@ class FakeMagento(FakeChannel):
             if method == "POST":
                 return self._add_option(attribute, _body(body, "option"))
         raise MagentoError(404, "Request does not match any route.")
+
+    def _save_attribute(self, attribute: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /V1/products/attributes/{code}`` as the product attribute repository saves.
+
+        Without ``attribute_id`` the repository takes it for a new attribute, whose code is
+        taken. Each given option with the value of one of the attribute's options renames it;
+        any other is added, *without* the label check ``POST .../options`` makes (the
+        repository does not make it): a label sent twice is two options, as on Magento.
+        Options not given are kept.
+        """
+        if not data.get("attribute_id"):
+            raise MagentoError(400, "An attribute with this code already exists.")
+        options = data.get("options") or []
+        for option in options:
+            if not str(option.get("label") or "").strip():
+                raise MagentoError(400, "The value of Admin scope can't be empty.")
+        if options and attribute["frontend_input"] not in ("select", "multiselect"):
+            raise MagentoError(
+                400, 'The "%1" attribute doesn\'t work with options.', attribute["attribute_code"]
+            )
+        by_value = {o["value"]: o for o in attribute["options"]}
+        for option in options:
+            label = str(option["label"]).strip()
+            existing = by_value.get(str(option.get("value") or ""))
+            if existing is not None:
+                existing["label"] = label
+            else:
+                attribute["options"].append({"label": label, "value": str(self._new_id())})
+        if "default_frontend_label" in data:
+            attribute["default_frontend_label"] = data["default_frontend_label"]
+        return self._show_attribute(attribute)
 
     def _show_attribute(self, attribute: dict[str, Any]) -> dict[str, Any]:
         return {**attribute, "options": [{"label": " ", "value": ""}, *attribute["options"]]}

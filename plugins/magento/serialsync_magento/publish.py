@@ -24,9 +24,10 @@ Requests, per call of ``publish_variants`` (N units of one product):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from serialsync import (
     AuthenticationError,
@@ -51,6 +52,7 @@ from serialsync_magento.settings import MagentoSettings
 #: Magento trims SKUs longer than this on save: the unit would be lost, so it is refused.
 SKU_LIMIT = 64
 CHANNEL = "magento"
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,8 +87,10 @@ class Publisher:
         bulk: BulkRunner | None,
         log: Any,
         name: str,
+        pool: Executor | None = None,
     ) -> None:
         self.client = client
+        self.pool = pool
         self.settings = settings
         self.bulk = bulk
         self.log = log
@@ -112,8 +116,7 @@ class Publisher:
         withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
         if upserts:
             self._publish_upserts(product, upserts)
-        for unit in withdraws:
-            self._withdraw(unit)
+        self._side_by_side(self._withdraw, withdraws)
         self._save_stock([u for u in units if u.failure is None and u.stock])
         parent_sku = self.settings.parent_sku(product.sku)
         parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
@@ -140,8 +143,7 @@ class Publisher:
             and change.remote is not None
             and change.remote.product_id
         ]
-        for unit in units:
-            self._withdraw(unit)
+        self._side_by_side(self._withdraw, units)
         self._save_stock(units)
         # A withdrawal's outcome keeps the parent it was listed under; no parent hash is used.
         return [
@@ -172,6 +174,7 @@ class Publisher:
                 unit.option_id = option
         images: dict[str, dict[str, Any] | None] = {}
         creates: list[tuple[_Unit, dict[str, Any]]] = []
+        sends: list[tuple[_Unit, dict[str, Any]]] = []
         for unit in units:
             if unit.failure is not None:
                 continue
@@ -181,10 +184,27 @@ class Publisher:
             if self.bulk is not None and unit.needs_link:
                 creates.append((unit, payload))
             else:
-                self._send_child(unit, payload)
+                sends.append((unit, payload))
+        # Each child is its own product: they are saved side by side, as many at once as the
+        # client's limit lets through.
+        self._side_by_side(lambda item: self._send_child(*item), sends)
         if creates and self.bulk is not None:
             self._bulk_children(self.bulk, creates)
         self._write_parent(product, attribute_id, units)
+
+    def _side_by_side(self, work: Callable[[T], None], items: Sequence[T]) -> None:
+        """``work`` on each item, on the connector's threads when it has them.
+
+        The first exception a worker raises (an :class:`AuthenticationError`: everything
+        else is kept on the unit) is raised here once every item has run.
+        """
+        if self.pool is None or len(items) < 2:
+            for item in items:
+                work(item)
+            return
+        futures = [self.pool.submit(work, item) for item in items]
+        for future in futures:
+            future.result()
 
     def _image_entry(
         self, product: Product, unit: _Unit, cache: dict[str, dict[str, Any] | None]

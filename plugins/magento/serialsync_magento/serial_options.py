@@ -40,6 +40,8 @@ class SerialAttribute:
         self.log = log
         self.connector = connector
         self._attribute_id: int | None = None
+        self._attribute: dict[str, Any] = {}
+        self._loaded = False
         #: Option ids by upper-cased label (Magento compares labels case-insensitively).
         self._options: dict[str, tuple[str, int]] = {}
 
@@ -67,6 +69,7 @@ class SerialAttribute:
         # the attribute exists: a run interrupted after creating it never assigned it.
         if code not in self.client.set_attribute_codes(settings.attribute_set_id):
             self._assign(code)
+        self._attribute = attribute
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
 
@@ -108,8 +111,9 @@ class SerialAttribute:
     def option_ids(self, wanted: Sequence[tuple[str, str | None]]) -> list[int | RemoteError]:
         """The option id of each ``(serial, id the last publish recorded)``, or its error.
 
-        Missing options are added (one call each, or one bulk); an option an interrupted run
-        added already is adopted. Raises only :class:`AuthenticationError`.
+        Missing options are added (one request for one, one attribute save for many, or one
+        bulk); an option an interrupted run added already is adopted. Raises only
+        :class:`AuthenticationError`.
         """
         results: list[int | RemoteError | None] = [self._known(s, h) for s, h in wanted]
         missing = [
@@ -120,6 +124,8 @@ class SerialAttribute:
         failures: dict[str, RemoteError] = {}
         if missing and self.bulk is not None:
             failures = self._add_by_bulk(self.bulk, missing)
+        elif len(missing) > 1:
+            failures = self._add_many(missing)
         else:
             for serial in missing:
                 error = self._add(serial)
@@ -164,6 +170,45 @@ class SerialAttribute:
         self._options[serial.upper()] = (serial, option_id)
         return None
 
+    def _add_many(self, serials: list[str]) -> dict[str, RemoteError]:
+        """Add many options in one attribute save; per serial that is still missing, why.
+
+        The attribute save adds a label even when the attribute has it, so the options are
+        read first (once per connector: an earlier, interrupted run may have added some), and
+        read again after a failed save, which may have been applied before its answer was lost.
+        """
+        failures: dict[str, RemoteError] = {}
+        try:
+            if not self._loaded:
+                self._load()
+            for _attempt in range(2):
+                todo = self._unknown(serials)
+                if not todo:
+                    return {}
+                try:
+                    self._remember(self.client.add_options(self._attribute, todo))
+                except RetryableRemoteError as exc:
+                    failures = dict.fromkeys(todo, exc)
+                    self._load()
+                    continue
+                return {}
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            return dict.fromkeys(serials, exc)
+        return failures
+
+    def _unknown(self, serials: list[str]) -> list[str]:
+        """The serials no option holds yet, once each (labels compared without case)."""
+        seen: set[str] = set()
+        todo = []
+        for serial in serials:
+            key = serial.upper()
+            if key not in seen and key not in self._options:
+                seen.add(key)
+                todo.append(serial)
+        return todo
+
     def _add_by_bulk(self, bulk: BulkRunner, serials: list[str]) -> dict[str, RemoteError]:
         try:
             errors: list[RemoteError | None] = list(
@@ -182,7 +227,11 @@ class SerialAttribute:
         }
 
     def _load(self) -> None:
-        for option in self.client.attribute_options(self.settings.serial_attribute):
+        self._remember(self.client.attribute_options(self.settings.serial_attribute))
+        self._loaded = True
+
+    def _remember(self, options: Sequence[Any]) -> None:
+        for option in options:
             value = str(option.get("value") or "")
             label = str(option.get("label") or "")
             if value.isdigit() and label:

@@ -65,6 +65,13 @@ class MagentoSettings(ConnectorSettings):
     upload_images: bool = Field(
         default=True, description="download unit/product images and upload them to the child"
     )
+    concurrency: int = Field(
+        default=6,
+        ge=1,
+        le=32,
+        description="requests kept in flight at most (a store's PHP workers serve several at "
+        "once); fewer while the store answers 429/503 or slows down",
+    )
     bulk: bool = Field(
         default=False,
         description="create new serial options and children through the asynchronous bulk "

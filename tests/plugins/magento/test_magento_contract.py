@@ -34,6 +34,7 @@ ENDPOINTS = {
     ("GET", "/V1/products/attribute-sets/{attributeSetId}/attributes"),
     ("GET", "/V1/products/attributes/{attributeCode}/options"),
     ("POST", "/V1/products/attributes/{attributeCode}/options"),
+    ("PUT", "/V1/products/attributes/{attributeCode}"),
     ("POST", "/V1/products"),
     ("PUT", "/V1/products/{sku}"),
     ("GET", "/V1/configurable-products/{sku}/children"),
@@ -84,6 +85,7 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
         renamed, _changes(["A1", "A2"], outcomes=created, images=("https://img.example/a.jpg",))
     )
     main.publish_variants(PRODUCT, _changes(["A1"], ListingAction.WITHDRAW, created))
+    main.publish_variants(PRODUCT, _changes(["A9"]))  # one new option: its own POST
     make_connector().publish_variants(PRODUCT, _changes(["A2", "A3"]))  # adopt after a "crash"
     make_connector(link_mode="per_child", parent_sku_template="pc-{sku}").publish_variants(
         PRODUCT, _changes(["B1", "B2"])

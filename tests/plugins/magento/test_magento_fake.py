@@ -20,7 +20,7 @@ from serialsync import (
     SerializedUnit,
 )
 from serialsync.manager import PluginManager
-from serialsync.testing import FakeChannel
+from serialsync.testing import FakeChannel, Faults
 from serialsync_magento import FakeMagento, MagentoConnector, MagentoSettings, plugin
 from serialsync_magento.fake import DEFAULT_TOKEN
 
@@ -296,3 +296,55 @@ def test_under_injected_faults_repeated_passes_converge_without_duplicates(link_
     assert sorted(labels) == sorted(u.serial for u in units)  # one option per serial
     assert sorted(c["sku"] for c in store.children_of("P1")) == sorted(skus)
     assert {x.stock for x in store.listings()} == {1}
+
+
+def test_an_attribute_save_adds_its_options_without_the_label_check_and_keeps_the_rest():
+    store = FakeMagento(serial_attribute="serial")
+    _call(store, "POST", "products/attributes/serial/options", {"option": {"label": "S1"}})
+    _, attribute = _call(store, "GET", "products/attributes/serial")
+    identity = {k: attribute[k] for k in ("attribute_id", "attribute_code", "frontend_input")}
+    status, saved = _call(
+        store,
+        "PUT",
+        "products/attributes/serial",
+        {"attribute": {**identity, "options": [{"label": "S2"}, {"label": "s1"}]}},
+    )
+    assert status == 200
+    # The repository's save checks no label: "s1" is a second option beside "S1", as on Magento.
+    assert [o["label"] for o in saved["options"]] == [" ", "S1", "S2", "s1"]
+    assert all(o["value"].isdigit() for o in saved["options"][1:])
+
+
+def test_an_attribute_save_without_its_id_is_taken_for_a_new_attribute_and_refused():
+    store = FakeMagento(serial_attribute="serial")
+    status, body = _call(
+        store,
+        "PUT",
+        "products/attributes/serial",
+        {"attribute": {"attribute_code": "serial", "options": [{"label": "S2"}]}},
+    )
+    assert status == 400 and "already exists" in body["message"]
+    _, attribute = _call(store, "GET", "products/attributes/serial")
+    status, body = _call(
+        store,
+        "PUT",
+        "products/attributes/serial",
+        {"attribute": {"attribute_id": attribute["attribute_id"], "options": [{"label": " "}]}},
+    )
+    assert status == 400 and "Admin scope" in body["message"]
+    assert store.attributes["serial"]["options"] == []
+
+
+def test_past_its_workers_the_fake_answers_503_at_once():
+    store = FakeMagento(serial_attribute="serial", faults=Faults(max_in_flight=1))
+    store.in_flight = 1  # one request is being served
+    request = httpx.Request(
+        "GET",
+        f"http://{store.host}/rest/all/V1/store/storeConfigs",
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+    )
+    assert store(request).status_code == 503
+    assert store.injected == {"busy": 1}
+    store.in_flight = 0
+    assert store(request).status_code == 200
+    assert store.in_flight == 0 and store.peak_in_flight == 1

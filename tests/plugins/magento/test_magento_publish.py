@@ -52,23 +52,27 @@ def _calls(fake, start: int = 0) -> Counter[str]:
 SERIALS = [f"US21{i:07d}" for i in range(30)]
 
 
-def test_new_product_with_30_serials_is_one_parent_30_children_in_2n_plus_3_requests(
+def test_new_product_with_30_serials_is_one_parent_30_children_in_n_plus_4_requests(
     fake, make_connector
 ):
     connector = make_connector()
     outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS])
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
-    # 2 reads of the serial attribute and its set (once per connector), then 2N + 3.
+    # 3 reads of the serial attribute, its set and its options (once per connector), then
+    # N + 4: the children, one attribute save adding the 30 options, the parent, the stock.
     assert _calls(fake) == {
         "GET products/attributes/serial_number": 1,
         "GET products/attribute-sets/4/attributes": 1,
+        "GET products/attributes/serial_number/options": 1,
         "GET configurable-products/{sku}/children": 1,
-        "POST products/attributes/serial_number/options": 30,
+        "PUT products/attributes/serial_number": 1,
         "POST products": 31,
         "POST inventory/source-items": 1,
     }
-    assert len(fake.received) == 2 + 2 * 30 + 3
+    assert len(fake.received) == 3 + 30 + 4
+    saved = next(r for r in fake.received if r.method == "PUT")
+    assert [o["label"] for o in saved.body["attribute"]["options"]] == SERIALS
     parent = fake.product(POS_SKU)
     assert parent is not None and parent["type_id"] == "configurable"
     children = fake.children_of(POS_SKU)

@@ -1,0 +1,111 @@
+"""How many requests one connector keeps in flight: a limit that adapts to the store's answers.
+
+Magento has no rate limit of its own, but a store serves only as many requests at once as its
+PHP workers allow, and answers more with 503 (or a CDN's 429). The limit starts at the
+configured ``concurrency`` and moves as TCP's congestion window does: it halves on a 429 or
+503, shrinks by a tenth when answers take more than ``slow_factor`` times the quickest recent
+answer (the store is queueing), and grows back by one request per full window of good answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+#: Statuses that say the store has more than it can serve right now.
+BUSY_STATUSES = frozenset({429, 503})
+
+
+class AdaptiveLimit:
+    """A thread-safe gate of requests in flight, fed each answer through :meth:`observe`.
+
+    It is given to the connector's :class:`~serialsync.HttpClient` as its rate limiter, so it
+    sees every attempt (retries included) and holds a retry back while the limit is exceeded;
+    callers hold a :meth:`slot` around each request.
+    """
+
+    def __init__(
+        self,
+        maximum: int,
+        *,
+        clock: Callable[[], float],
+        slow_factor: float = 3.0,
+        memory: int = 200,
+    ) -> None:
+        self.maximum = maximum
+        self.limit = float(maximum)
+        self.in_flight = 0
+        #: How often the limit went down, by cause (for logs and benchmarks).
+        self.cuts = {"busy": 0, "slow": 0}
+        self._clock = clock
+        self._slow_factor = slow_factor
+        self._memory = memory
+        self._quickest: float | None = None
+        self._answers = 0
+        self._ready = threading.Condition()
+        self._started: dict[int, float] = {}
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Wait until fewer than the limit are in flight, and count this request in."""
+        with self._ready:
+            while self.in_flight >= int(self.limit):
+                self._ready.wait()
+            self.in_flight += 1
+            self._started[threading.get_ident()] = self._clock()
+        try:
+            yield
+        finally:
+            with self._ready:
+                self.in_flight -= 1
+                self._started.pop(threading.get_ident(), None)
+                self._ready.notify_all()
+
+    # -- the RateLimiter protocol of HttpClient ------------------------------------------------
+
+    def wait_time(self) -> float:
+        """Before each attempt: a request in a slot waits until it is within the limit again.
+
+        A retry after a 503 must not go while the limit it caused is still exceeded; the
+        waiting request is not counted in flight meanwhile, so the others can finish. Returns 0:
+        the waiting is done here.
+        """
+        me = threading.get_ident()
+        with self._ready:
+            if me in self._started:
+                self.in_flight -= 1
+                while self.in_flight >= int(self.limit):
+                    self._ready.wait()
+                self.in_flight += 1
+                self._started[me] = self._clock()
+        return 0.0
+
+    def observe(self, response: httpx.Response) -> None:
+        """Adjust the limit from one answer: its status, and how long it took."""
+        with self._ready:
+            started = self._started.get(threading.get_ident())
+            now = self._clock()
+            if response.status_code in BUSY_STATUSES:
+                self.limit = max(1.0, self.limit / 2)
+                self.cuts["busy"] += 1
+            elif started is not None:
+                self._latency(now - started)
+            # A retry of this request times from now, not from its first attempt.
+            if started is not None:
+                self._started[threading.get_ident()] = now
+            self._ready.notify_all()
+
+    def _latency(self, seconds: float) -> None:
+        self._answers += 1
+        if self._answers % self._memory == 0:
+            self._quickest = None  # forget: the store's quickest may have changed
+        if self._quickest is None or seconds < self._quickest:
+            self._quickest = seconds
+        if self._quickest > 0 and seconds > self._slow_factor * self._quickest:
+            self.limit = max(1.0, self.limit * 0.9)
+            self.cuts["slow"] += 1
+        else:
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
