@@ -13,7 +13,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -35,11 +35,19 @@ class DeliveryLog:
 
     delivery: Delivery
     statuses: list[int | None] = field(default_factory=list)
+    on_done: Callable[[bool], None] | None = None
+    """Told whether the delivery succeeded, once its last attempt is answered (a platform that
+    counts failures per subscription, as WooCommerce does)."""
 
     @property
     def delivered(self) -> bool:
-        """True once an attempt got a 2xx answer."""
-        return any(s is not None and 200 <= s < 300 for s in self.statuses)
+        """True once an attempt got an answer the platform counts as a success."""
+        return any(self.succeeded(s) for s in self.statuses)
+
+    @staticmethod
+    def succeeded(status: int | None) -> bool:
+        """2xx; WooCommerce also takes a 301 or 302 as delivered (its documented rule)."""
+        return status is not None and (200 <= status < 300 or status in (301, 302))
 
 
 class WebhookSender:
@@ -75,9 +83,13 @@ class WebhookSender:
         #: Every delivery sent, with the status of each attempt.
         self.log: list[DeliveryLog] = []
 
-    def send(self, delivery: Delivery) -> None:
-        """Queue one delivery (it leaves at once, from the sender's thread)."""
-        entry = DeliveryLog(delivery)
+    def send(self, delivery: Delivery, on_done: Callable[[bool], None] | None = None) -> None:
+        """Queue one delivery (it leaves at once, from the sender's thread).
+
+        :param on_done: called with ``True`` or ``False`` once the delivery succeeded or was
+            given up (from the sender's thread).
+        """
+        entry = DeliveryLog(delivery, on_done=on_done)
         with self._lock:
             self.log.append(entry)
             self._busy += 1
@@ -114,7 +126,7 @@ class WebhookSender:
             entry, attempt = item
             status = self._post(entry.delivery)
             entry.statuses.append(status)
-            ok = status is not None and 200 <= status < 300
+            ok = entry.succeeded(status)
             if not ok and attempt < self.max_attempts:
                 # Retried later from a timer, so one failing subscriber holds up no other.
                 timer = threading.Timer(
@@ -126,6 +138,8 @@ class WebhookSender:
             if ok and attempt == 1 and self._rng.random() < self.duplicate_rate:
                 again = self._post(entry.delivery)
                 entry.statuses.append(again)
+            if entry.on_done is not None:
+                entry.on_done(ok)
             with self._idle:
                 self._busy -= 1
                 self._idle.notify_all()

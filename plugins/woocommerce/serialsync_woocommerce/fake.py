@@ -129,7 +129,8 @@ class FakeWooCommerce(FakeChannel):
             new_id=self._new_id,
             stamp=self._stamp,
             source=f"https://{self.host}/",
-            sender=WebhookSender(seed=faults.seed if faults else None),
+            # WooCommerce sends each delivery once (Action Scheduler), never retrying it.
+            sender=WebhookSender(seed=faults.seed if faults else None, max_attempts=1),
         )
         #: Orders the API cannot show yet (the event left before the order reads), and whether
         #: new orders start so.

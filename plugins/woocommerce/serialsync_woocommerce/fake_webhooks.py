@@ -10,6 +10,7 @@ on non-2xx).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import uuid
@@ -23,6 +24,10 @@ Json = dict[str, Any]
 
 #: The topics this fake knows (WooCommerce has more; these are the order ones and a product one).
 TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored", "product.updated")
+
+#: WooCommerce disables a webhook when its consecutive failures exceed this (the default of the
+#: ``woocommerce_max_webhook_delivery_failures`` filter).
+MAX_DELIVERY_FAILURES = 5
 
 
 class WebhookError(Exception):
@@ -51,6 +56,9 @@ class WooWebhooks:
         self.source = source
         self.sender = sender
         self.hooks: dict[int, Json] = {}
+        #: Consecutive failed deliveries per webhook (kept in the webhook's post meta by
+        #: WooCommerce, not shown by the REST API).
+        self.failures: dict[int, int] = {}
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -91,6 +99,7 @@ class WooWebhooks:
                 hook[key] = body[key]
         hook["date_modified_gmt"] = self._stamp()
         if hook["status"] == "active" and was != "active":
+            self.failures[hook_id] = 0
             self.ping(hook)
         return self.view(hook)
 
@@ -155,5 +164,18 @@ class WooWebhooks:
                         "X-WC-Webhook-ID": str(hook["id"]),
                         "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
                     },
-                )
+                ),
+                on_done=functools.partial(self.delivered, hook["id"]),
             )
+
+    def delivered(self, hook_id: int, ok: bool) -> None:
+        """Count one delivery's outcome; disable the webhook past the failure limit."""
+        hook = self.hooks.get(hook_id)
+        if hook is None:
+            return  # deleted meanwhile
+        if ok:
+            self.failures[hook_id] = 0
+            return
+        self.failures[hook_id] = self.failures.get(hook_id, 0) + 1
+        if self.failures[hook_id] > MAX_DELIVERY_FAILURES:
+            hook["status"] = "disabled"

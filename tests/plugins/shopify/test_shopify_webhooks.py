@@ -128,7 +128,7 @@ def test_the_fake_delivers_signed_events_the_plugin_verifies(fake, clock):
             super().__init__(duplicate_rate=0)
             self.sent: list[Delivery] = []
 
-        def send(self, delivery) -> None:  # kept, not posted: this test has no server
+        def send(self, delivery, on_done=None) -> None:  # kept, not posted: no server here
             self.sent.append(delivery)
 
     collector = Collect()
