@@ -47,14 +47,18 @@ def _reconcile(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
-    catalogue = demo_catalogue(seed=3, products=2, units_per_product=3)
-    deleted, at_zero, _kept = catalogue[0].units
-    sold = catalogue[1].units[0]
+    # No duplicate here: BigCommerce refuses a second variant with a SKU it holds (409).
+    catalogue = demo_catalogue(seed=3, products=2, units_per_product=4)
+    deleted, at_zero, retyped, _kept = catalogue[0].units
+    sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "bigcommerce"]) as sandbox:
         config = tmp_path / "serialsync.toml"
         config.write_text(sandbox.config_toml(tmp_path / "state.db"))
         fake = sandbox.channel_fakes()["bigcommerce"]
         assert isinstance(fake, FakeBigCommerce)
+        (pos,) = sandbox.pos_fakes().values()
+        assert isinstance(pos, FakeAim)
+        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
         for step in range(2):
             if step:
                 fake.create_order([(sold.integration_id, 1)])  # sold, then withdrawn
@@ -70,14 +74,41 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
         variants = {v["sku"]: v for v in api.get("/v3/catalog/variants?limit=250").json()["data"]}
         gone = variants[deleted.integration_id]
         api.delete(f"/v3/catalog/products/{gone['product_id']}/variants/{gone['id']}")
+        typo = f"{retyped.integration_id}X"
         changed = api.put(
             "/v3/catalog/variants",
             json=[
                 {"id": variants[sold.integration_id]["id"], "inventory_level": 1},
                 {"id": variants[at_zero.integration_id]["id"], "inventory_level": 0},
+                {"id": variants[retyped.integration_id]["id"], "sku": typo},
             ],
         )
         assert changed.status_code == 200, changed.text
+        # A variant added by hand for a unit serialsync never listed here (defective).
+        home = variants[sold.integration_id]["product_id"]
+        product = api.get(f"/v3/catalog/products/{home}?include=options").json()["data"]
+        (option,) = product["options"]
+        values = [{"id": v["id"], "label": v["label"]} for v in option["option_values"]]
+        updated = api.put(
+            f"/v3/catalog/products/{home}/options/{option['id']}",
+            json={"option_values": [*values, {"label": never_listed.serial}]},
+        )
+        assert updated.status_code == 200, updated.text
+        value = next(
+            v for v in updated.json()["data"]["option_values"] if v["label"] == never_listed.serial
+        )
+        made = api.put(
+            "/v3/catalog/variants",
+            json=[
+                {
+                    "product_id": home,
+                    "sku": never_listed.integration_id,
+                    "inventory_level": 1,
+                    "option_values": [{"id": value["id"], "option_id": option["id"]}],
+                }
+            ],
+        )
+        assert made.status_code == 200, made.text
         before = _sellable(sandbox, "bigcommerce")
 
         code, report = _reconcile(config, "--dry-run", "--channel", "bigcommerce")
@@ -88,6 +119,9 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
             ("oversell", sold.integration_id),
             ("out-of-stock", at_zero.integration_id),
             ("missing", deleted.integration_id),
+            ("missing", retyped.integration_id),
+            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+            ("orphan", never_listed.integration_id),
         }
         assert channel["drift"][0]["kind"] == "oversell"  # the oversell waiting comes first
         assert _sellable(sandbox, "bigcommerce") == before  # a dry run changes nothing
@@ -97,8 +131,11 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
         assert report["channels"][0]["repaired"] is True
         after = _sellable(sandbox, "bigcommerce")
         assert sold.integration_id not in after
-        for unit in (deleted, at_zero):
+        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
+        for unit in (deleted, at_zero, retyped):
             assert after.get(unit.integration_id) == 1, unit.integration_id
+        # The retyped variant got its SKU back (its option value is the unit's serial).
+        assert typo not in {v["sku"] for v in fake.variants.values()}
 
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report

@@ -384,7 +384,11 @@ class Publisher:
                 else:
                     items.append(self._withdraw_item(work, variant.product_id, variant.id))
             elif variant is None:
-                new.append(work)
+                retyped = _holder_of_serial(remote, self.product.option_name, work.unit_serial)
+                if retyped is None:
+                    new.append(work)
+                else:
+                    items.append(self._restore_sku(work, retyped))
             else:
                 items += self._update_or_keep(work, variant)
         items += self._create_items(remote, new)
@@ -413,6 +417,25 @@ class Publisher:
             self._done(work, PublishResult.WITHDRAWN, _remote(variant))
             return []
         return [self._withdraw_item(work, variant.product_id, variant.id)]
+
+    def _restore_sku(self, work: _Work, variant: RemoteVariant) -> _Item:
+        """An update giving back the unit's SKU to the variant that holds its serial's option
+        value under another SKU (retyped by hand): creating a second variant would be refused
+        (422, the value combination exists), and the option value *is* the unit's serial."""
+        self.log.warning(
+            "bigcommerce.sku_restored",
+            variant_id=variant.id,
+            found=variant.sku,
+            sku=work.iid,
+        )
+        body = mapping.batch_upsert(
+            self.product,
+            work.change.unit,
+            variant.id,
+            sku=work.iid,
+            image=work.image_to_send(variant.image_url or None),
+        )
+        return _Item(work, "update", body, variant.product_id, PublishResult.UPDATED)
 
     def _update_or_keep(self, work: _Work, variant: RemoteVariant) -> list[_Item]:
         """An update item for a found variant, or none (UNCHANGED) when it already fits."""
@@ -892,3 +915,12 @@ def _variant_id(item: _Item) -> int | None:
 
 def _with_image(remote: RemoteIds, url: str) -> RemoteIds:
     return remote.model_copy(update={"extra": {**remote.extra, "image": url}})
+
+
+def _holder_of_serial(remote: RemoteProduct, option_name: str, serial: str) -> RemoteVariant | None:
+    """The variant holding ``serial``'s value of the serial option, if any."""
+    option = remote.option(option_name)
+    value_id = option.values.get(serial.casefold()) if option is not None else None
+    if value_id is None:
+        return None
+    return next((v for v in remote.variants if value_id in v.option_value_ids), None)

@@ -97,6 +97,20 @@ def test_repeat_after_a_crash_adopts_instead_of_duplicating(fake, make_connector
     assert [m for m, _ in fake.requests] == ["POST", "GET"]
 
 
+def test_a_unit_whose_variant_sku_was_retyped_gets_the_sku_back(fake, make_connector):
+    batch = units(2)
+    first = make_connector().publish_variants(product=product(), changes=upserts(batch))
+    (variant,) = [v for v in fake.variants.values() if v["sku"] == batch[0].integration_id]
+    variant["sku"] = f"{batch[0].integration_id}-typo"  # retyped by hand
+    # Listed again without ids (reconcile found it missing): the serial's option value is
+    # still held by the retyped variant, so a create would be refused with 422.
+    outcomes = make_connector().publish_variants(product=product(), changes=upserts(batch[:1]))
+    assert results(outcomes) == {PublishResult.UPDATED}
+    assert outcomes[0].remote == first[0].remote
+    assert variant["sku"] == batch[0].integration_id
+    assert len(fake.listings()) == 2
+
+
 def hand_made_product(
     connector: BigCommerceConnector, name: str, sku: str, variant_sku: str
 ) -> dict[str, Any]:
