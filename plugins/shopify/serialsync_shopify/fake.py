@@ -165,10 +165,15 @@ class FakeShopify(FakeChannel):
     def listings(self) -> list[FakeListing]:
         """Every variant, with its stock at all locations, and whether it can be bought.
 
-        The shop's plain products (created by :meth:`create_order`) are left out.
+        The shop's plain products (created by :meth:`create_order`) are left out. Read under
+        the fake's lock: a watcher (the oversell benchmark) reads while requests change it.
         """
+        with self.lock:
+            return self._listings()
+
+    def _listings(self) -> list[FakeListing]:
         out = []
-        for variant in self.variants.values():
+        for variant in list(self.variants.values()):
             product = self.products[variant.product_id]
             if product.plain:
                 continue  # the shop's own product, sold beside ours: never a listing of ours
