@@ -93,6 +93,8 @@ class ConnectorContext:
     logger: Any = None
     #: The host's stop event: set, it ends the client's waits and keeps requests from going.
     stop: threading.Event | None = None
+    #: Give up at once on a host that cannot be reached (``check``), instead of retrying.
+    fail_fast: bool = False
 
     def log(self) -> Any:
         """A structlog logger bound with this connector's name."""
@@ -136,6 +138,7 @@ class ConnectorContext:
             verify=settings.verify_tls,
             logger=self.logger,
             stop=self.stop,
+            fail_fast=self.fail_fast,
         )
 
 

@@ -85,6 +85,7 @@ class Host:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         stop: threading.Event | None = None,
+        fail_fast: bool = False,
     ) -> Host:
         """Build the host from settings: load plugins, build each enabled connector, open the store.
 
@@ -94,6 +95,7 @@ class Host:
         :param sleep: how connectors wait (retries, pacing); tests and benchmarks replace it.
         :param clock: the monotonic clock connectors pace by (a benchmark's scaled time).
         :param stop: the host's stop event (:attr:`stop_event`; a new one when not given).
+        :param fail_fast: connectors give up at once on a host they cannot reach (``check``).
         """
         stop = stop if stop is not None else threading.Event()
         manager = PluginManager(
@@ -106,7 +108,13 @@ class Host:
             if not section.enabled:
                 continue
             context = ConnectorContext(
-                name=name, transport=transport, logger=logger, sleep=sleep, clock=clock, stop=stop
+                name=name,
+                transport=transport,
+                logger=logger,
+                sleep=sleep,
+                clock=clock,
+                stop=stop,
+                fail_fast=fail_fast,
             )
             manager.add_connector(
                 name, section.plugin, section.options(reveal_secrets=True), context

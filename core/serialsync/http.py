@@ -128,12 +128,34 @@ class _RetryNeededError(Exception):
         wait: float | None,
         response: httpx.Response | None = None,
         throttled: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
         self.response = response
         self.throttled = throttled
+        self.unreachable = unreachable
+
+
+#: :attr:`RemoteError.code` of a request that never reached its host (refused, unknown name,
+#: connect timeout): the setting naming the host, or the host itself, is what to check.
+UNREACHABLE = "unreachable"
+
+
+def _connect_cause(exc: httpx.TransportError) -> str:
+    """What kept a connection from opening, in an operator's words (no exception class)."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return "timed out"
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    unknown = ("name or service not known", "nodename nor servname", "name resolution")
+    if any(words in text for words in unknown):
+        return "unknown host name"
+    if "certificate" in text or "ssl" in text:
+        return "TLS failed"
+    return "no connection"
 
 
 def _default_transport(verify: bool) -> httpx.HTTPTransport:
@@ -272,12 +294,15 @@ class HttpClient:
         verify: bool = True,
         logger: Any = None,
         stop: threading.Event | None = None,
+        fail_fast: bool = False,
     ) -> None:
         self.connector = connector
         self.policy = policy or RetryPolicy()
         self.rate_limiter = rate_limiter
         self.retry_signal = retry_signal
         self._stop_event = stop
+        # `check` asks a host that cannot be reached once: refused or unknown is not transient.
+        self._fail_fast = fail_fast
         # Retry backoffs and pacing pauses end at once on a stop (SIGTERM during a long wait).
         self._sleep = stoppable(sleep, stop, "http.wait")
         self._clock = clock
@@ -478,9 +503,15 @@ class HttpClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # The request never left: repeating it cannot apply it twice.
             self._log_failure(log, started, exc)
-            raise _RetryNeededError(
-                f"could not connect ({type(exc).__name__})", wait=None
-            ) from None
+            reason = f"could not connect to {request.url.netloc.decode()} ({_connect_cause(exc)})"
+            if self._fail_fast and not isinstance(exc, httpx.PoolTimeout):
+                raise RetryableRemoteError(
+                    reason,
+                    connector=self.connector,
+                    url=self.redactor.url(str(request.url)),
+                    code=UNREACHABLE,
+                ) from None
+            raise _RetryNeededError(reason, wait=None, unreachable=True) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             self._log_failure(log, started, exc)
             if not safe_to_repeat:
@@ -575,4 +606,7 @@ class HttpClient:
             return RateLimitedError(
                 text, connector=self.connector, status=status, url=url, retry_after=last.wait
             )
-        return RetryableRemoteError(text, connector=self.connector, status=status, url=url)
+        code = UNREACHABLE if last.unreachable else None
+        return RetryableRemoteError(
+            text, connector=self.connector, status=status, url=url, code=code
+        )

@@ -33,6 +33,7 @@ from serialsync.connector import (
     ConnectorTypeRegistrar,
     Role,
 )
+from serialsync.diagnosis import env_var
 from serialsync.errors import ConfigurationError, PluginError, SerialsyncError
 from serialsync.logging import get_logger
 from serialsync.model import (
@@ -100,7 +101,12 @@ def format_validation_error(error: ValidationError, *, prefix: str) -> str:
     for item in error.errors():
         loc = ".".join(str(part) for part in item["loc"])
         key = ".".join(part for part in (prefix, loc) if part) or "(top level)"
-        lines.append(f"{key}: {item['msg']}")
+        if item["type"] == "missing" and key != "(top level)":
+            # A missing secret most often: say where it is set (secrets live in the environment).
+            env = env_var(*key.split("."))
+            lines.append(f"{key}: missing; set {env} in the environment (or the key in the file)")
+        else:
+            lines.append(f"{key}: {item['msg']}")
     return "; ".join(lines)
 
 

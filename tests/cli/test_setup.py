@@ -39,11 +39,24 @@ def test_check_exits_1_when_a_connector_fails_and_says_why(world: CliWorld):
     assert data["ok"] is False
     by_name = {c["connector"]: c for c in data["connectors"]}
     assert by_name["aim"]["ok"] is False
-    assert by_name["aim"]["message"] == "AuthenticationError: the POS refused the credentials"
+    # One style for every plugin: connector, "credentials refused", the settings to check.
+    assert by_name["aim"]["message"] == (
+        "aim: credentials refused; check api_token (SERIALSYNC_CONNECTORS__AIM__API_TOKEN)"
+    )
     assert by_name["shop_a"]["ok"] is True
     result = world.invoke("check")
     assert result.exit_code == 1
-    assert "FAILED" in result.stdout
+    assert "FAILED aim: credentials refused" in result.stdout
+    assert "AuthenticationError" not in result.stdout
+    verbose = world.invoke("check", "-v")  # the plugin's own words, with -v only
+    assert "[AuthenticationError: the POS refused the credentials]" in verbose.stdout
+
+
+def test_check_with_no_connector_is_an_error(world: CliWorld):
+    world.config.write_text(f'[store]\npath = "{world.folder / "state.db"}"\n')
+    result = world.invoke("check")
+    assert result.exit_code == 2
+    assert "no connector is configured" in result.stderr
 
 
 def test_check_works_while_a_runner_holds_the_store(synced: CliWorld):

@@ -2,63 +2,105 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
 from serialsync import hookspecs
 from serialsync.cli.render import table
-from serialsync.cli.runtime import ConfigOption, JsonOption, runtime
+from serialsync.cli.runtime import ConfigOption, JsonOption, fail, runtime
 from serialsync.connector import ConnectorType
+from serialsync.diagnosis import explain
 from serialsync.hookspecs import PROJECT_NAME
+from serialsync.host import Host
+from serialsync.manager import ConnectorHandle
 from serialsync.store import SQLiteStore
+
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Show each failure's error class and whole (redacted) message."
+    ),
+]
 
 
 def check_command(
-    ctx: typer.Context, config: ConfigOption = None, json_out: JsonOption = False
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Validate the configuration and make one read-only call per connector.
+    """Validate the configuration and make one read-only call per connector, side by side.
 
-    Exit code: 0 when every connector answered, 1 when one failed, 2 on bad configuration.
+    A host that cannot be reached is reported at once (not retried). Each failure is one line:
+    the connector, what failed, and the settings to check with their SERIALSYNC_ variables.
+
+    Exit code: 0 when every connector answered, 1 when one failed, 2 on bad configuration or
+    when no connector is configured.
     """
     rt = runtime(ctx)
     settings = rt.settings(config)
     # An in-memory store: checking touches no state, and works while `run` holds the lock.
-    host = rt.host(settings, store=SQLiteStore.open(":memory:"))
-    rows = []
+    host = rt.host(settings, store=SQLiteStore.open(":memory:"), fail_fast=True)
     try:
-        for handle in host.plugins.connectors():
-            try:
-                message = host.plugins.check_connection(handle.name)
-                ok = True
-            except Exception as exc:  # every failure is a row of the report, not a crash
-                message, ok = f"{type(exc).__name__}: {exc}", False
-            rows.append(
-                {
-                    "connector": handle.name,
-                    "plugin": handle.type.name,
-                    "role": handle.role.value,
-                    "ok": ok,
-                    "message": message,
-                }
+        handles = host.plugins.connectors()
+        if not handles:
+            if json_out:
+                rt.print_json({"ok": False, "connectors": []})
+            raise fail(
+                "no connector is configured: add a [connectors.<name>] section "
+                "(see `serialsync init`)"
             )
+        spinner = (
+            rt.err.status(f"checking {len(handles)} connector(s)…")
+            if rt.err.is_terminal and not json_out
+            else contextlib.nullcontext()
+        )
+        with spinner, ThreadPoolExecutor(max_workers=len(handles)) as pool:
+            rows = list(pool.map(partial(_check_one, host, verbose), handles))
     finally:
         host.close()
+    ok = all(r["ok"] for r in rows)
     if json_out:
-        rt.print_json({"ok": all(r["ok"] for r in rows), "connectors": rows})
-    else:
+        rt.print_json({"ok": ok, "connectors": rows})
+        raise typer.Exit(0 if ok else 1)
+    answered = [r for r in rows if r["ok"]]
+    if answered:
         grid = table("connections", "connector", "plugin", "role", "result", "message")
-        for r in rows:
-            result = Text("OK", style="green") if r["ok"] else Text("FAILED", style="red")
+        for r in answered:
             grid.add_row(
-                str(r["connector"]), str(r["plugin"]), str(r["role"]), result, str(r["message"])
+                str(r["connector"]),
+                str(r["plugin"]),
+                str(r["role"]),
+                Text("OK", style="green"),
+                str(r["message"]),
             )
-        if not rows:
-            rt.out.print("no connector is configured (see `serialsync init`)")
-        else:
-            rt.out.print(grid)
-    raise typer.Exit(0 if all(r["ok"] for r in rows) else 1)
+        rt.out.print(grid)
+    for r in rows:
+        if not r["ok"]:
+            rt.out.print(Text.assemble(("FAILED ", "red"), str(r["message"])), soft_wrap=True)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _check_one(host: Host, verbose: bool, handle: ConnectorHandle) -> dict[str, Any]:
+    """One connector's check, as a row of the report (a failure is a row, not a crash)."""
+    try:
+        message = host.plugins.check_connection(handle.name)
+        ok = True
+    except Exception as exc:
+        message = explain(exc, connector=handle.name, settings=handle.settings, verbose=verbose)
+        ok = False
+    return {
+        "connector": handle.name,
+        "plugin": handle.type.name,
+        "role": handle.role.value,
+        "ok": ok,
+        "message": message,
+    }
 
 
 def plugins_command(ctx: typer.Context, json_out: JsonOption = False) -> None:

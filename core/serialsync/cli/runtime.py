@@ -169,16 +169,24 @@ class Runtime:
         return PluginManager(plugins=extra_plugins())
 
     def host(
-        self, settings: Settings, *, store: Store | None = None, new_store: bool = False
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        new_store: bool = False,
+        fail_fast: bool = False,
     ) -> Host:
         """The host built from ``settings``; it holds the runner lock unless given a store.
 
         :param new_store: accept starting a new store where one was used before (``--new-store``).
+        :param fail_fast: connectors give up at once on a host they cannot reach (``check``).
         """
         if store is None:
             store = open_store(settings.store, new=new_store)
         try:
-            return Host.from_settings(settings, plugins=extra_plugins(), store=store)
+            return Host.from_settings(
+                settings, plugins=extra_plugins(), store=store, fail_fast=fail_fast
+            )
         except BaseException:
             store.close()
             raise

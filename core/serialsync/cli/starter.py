@@ -7,18 +7,17 @@ environment (``SERIALSYNC_CONNECTORS__<NAME>__<FIELD>``) rather than written in 
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from serialsync.cli.runtime import fail, runtime
 from serialsync.connector import ConnectorSettings, ConnectorType
+from serialsync.diagnosis import env_var, field_kinds, is_secret
 from serialsync.settings import DEFAULT_CONFIG_FILE, SyncSettings
 from serialsync.tomlwrite import toml_value
 
@@ -37,26 +36,11 @@ _HEADER = """\
 """
 
 
-def _kinds(annotation: Any) -> list[Any]:
-    """The types an annotation allows (``X | None`` → ``[X, NoneType]``)."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return [kind for arg in typing.get_args(annotation) for kind in _kinds(arg)]
-    return [annotation]
-
-
-def _is_secret(field: FieldInfo) -> bool:
-    return any(kind is SecretStr for kind in _kinds(field.annotation))
-
-
 def _model_of(field: FieldInfo) -> type[BaseModel] | None:
-    for kind in _kinds(field.annotation):
+    for kind in field_kinds(field.annotation):
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             return kind
     return None
-
-
-def _env_name(*parts: str) -> str:
-    return "SERIALSYNC_" + "__".join(part.upper() for part in parts)
 
 
 def _placeholder(name: str) -> str:
@@ -74,9 +58,9 @@ def _field_lines(model: type[BaseModel], path: tuple[str, ...]) -> Iterable[str]
             continue
         about = f"; {field.description}" if field.description else ""
         nested = _model_of(field)
-        if _is_secret(field):
+        if is_secret(field):
             need = "required" if field.is_required() else "optional"
-            yield f"## {name}: a secret ({need}), from the environment: {_env_name(*path, name)}"
+            yield f"## {name}: a secret ({need}), from the environment: {env_var(*path, name)}"
         elif nested is not None:
             yield f"## {name}: a table [{'.'.join((*path, name))}] with:"
             for line in _field_lines(nested, (*path, name)):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from serialsync.connector import Role
+from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
 from serialsync.engine.orders import read_unread_channels
 from serialsync.engine.paging import pages
@@ -59,7 +60,9 @@ def inventory_pass(ctx: EngineContext, summary: PassSummary, *, full: bool = Fal
             ctx.log(connector=pos.name, operation="fetch_inventory").error(
                 "inventory.fetch_failed", error=reason
             )
-            summary.counts(pos.name).errors.append(reason)
+            summary.counts(pos.name).errors.append(
+                describe(exc, connector=pos.name, settings=pos.settings)
+            )
     # A new store reads each channel's recent orders before it publishes anything there.
     read_unread_channels(ctx, summary)
     publish_all(ctx, summary)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from serialsync.connector import Role
+from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
 from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
 from serialsync.engine.paging import pages
@@ -96,7 +97,8 @@ def _read_channel(
         ctx.log(connector=channel, operation="fetch_orders").error(
             "orders.fetch_failed", error=reason
         )
-        summary.counts(channel).errors.append(reason)
+        settings = ctx.plugins.connector(channel).settings
+        summary.counts(channel).errors.append(describe(exc, connector=channel, settings=settings))
 
 
 def read_orders(
