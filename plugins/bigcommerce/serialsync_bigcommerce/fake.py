@@ -245,6 +245,11 @@ class FakeBigCommerce(FakeChannel):
                 "modified": now,
                 "currency_code": "USD",
                 "total_inc_tax": f"{total:.4f}",
+                # No tax or shipping charged unless a test sets them; paid by card.
+                "total_tax": "0.0000",
+                "shipping_cost_ex_tax": "0.0000",
+                "shipping_cost_inc_tax": "0.0000",
+                "payment_method": "Credit Card",
                 "billing_address": {
                     "first_name": "Ada",
                     "last_name": "Shopper",

@@ -98,6 +98,17 @@ def _decimal(value: Any) -> Decimal:
         return Decimal("0")
 
 
+def _optional_decimal(value: Any) -> Decimal | None:
+    """An amount as orders v2 writes it (a decimal string); ``None`` when absent or unreadable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
 def order_from_json(
     channel: str, record: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]
 ) -> Order:
@@ -121,6 +132,10 @@ def order_from_json(
         total=_decimal(record.get("total_inc_tax")),
         customer_name=name or None,
         customer_email=billing.get("email") or None,
+        # Optional for the POS: absent or unreadable, the order is still read without them.
+        tax=_optional_decimal(record.get("total_tax")),
+        shipping=_optional_decimal(record.get("shipping_cost_ex_tax")),
+        gateway=str(record.get("payment_method") or "").strip() or None,
         created_at=_date(record, "date_created"),
         updated_at=_date(record, "date_modified"),
     )

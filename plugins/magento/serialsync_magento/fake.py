@@ -267,6 +267,18 @@ class FakeMagento(FakeChannel):
                 "order_currency_code": "USD",
                 "base_grand_total": float(total),
                 "grand_total": float(total),
+                # No tax or shipping charged unless a test sets them; paid by check / money order.
+                "tax_amount": 0.0,
+                "shipping_amount": 0.0,
+                # The 2.4.9 schema requires account_status and cc_last4 as strings (values
+                # assumed: empty for a check / money order).
+                "payment": {
+                    "account_status": "",
+                    "additional_information": ["Check / Money order"],
+                    "cc_last4": "",
+                    "method": "checkmo",
+                    "amount_ordered": float(total),
+                },
                 "total_refunded": 0.0,
                 "items": items,
             }

@@ -247,6 +247,20 @@ def _amount(value: Any, what: str) -> Decimal:
     return number
 
 
+def _optional_amount(value: Any) -> Decimal | None:
+    """An amount the order may leave out: ``None`` when absent or unreadable."""
+    try:
+        return _amount(value, "amount")
+    except UnmappableOrderError:
+        return None
+
+
+def _payment_method(payment: Any) -> str | None:
+    """The order's payment method code (``payment.method``: ``checkmo``, ``braintree``…)."""
+    method = payment.get("method") if isinstance(payment, Mapping) else None
+    return method.strip() or None if isinstance(method, str) else None
+
+
 def _count(value: Any, what: str) -> int:
     """A quantity (Magento sends ``1.0``): a whole number, never rounded or made up."""
     number = _amount(value, what)
@@ -356,6 +370,10 @@ def order_from(raw: Mapping[str, Any], channel: str) -> Order:
         total=_amount(raw.get("grand_total"), "grand_total"),
         customer_name=name,
         customer_email=raw.get("customer_email"),
+        # Optional for the POS: absent or unreadable, the order is still read without them.
+        tax=_optional_amount(raw.get("tax_amount")),
+        shipping=_optional_amount(raw.get("shipping_amount")),
+        gateway=_payment_method(raw.get("payment")),
         created_at=created,
         updated_at=_time(raw["updated_at"], "updated_at") if raw.get("updated_at") else created,
     )

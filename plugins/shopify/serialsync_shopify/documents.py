@@ -121,6 +121,9 @@ _ORDER_FIELDS = """
       currencyCode
       email @include(if: $withEmail)
       totalPriceSet { shopMoney { amount } }
+      totalTaxSet { shopMoney { amount } }
+      totalShippingPriceSet { shopMoney { amount } }
+      paymentGatewayNames
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }
         nodes {
@@ -340,10 +343,11 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
 def estimated_cost(operation: str, variables: Mapping[str, Any]) -> float:
     """The requested cost Shopify will calculate for ``operation`` with ``variables``."""
     if operation == "OrdersPage":
-        per_order = 5 + 3 * _size(variables, "lines")
+        # 5, and 2 for each of the tax and shipping money bags (object + money).
+        per_order = 9 + 3 * _size(variables, "lines")
         return float(2 + _size(variables, "first") * per_order)
     if operation == "OrderById":
-        return float(5 + 3 * _size(variables, "lines"))
+        return float(9 + 3 * _size(variables, "lines"))
     if operation == "ProductCreateWithVariants":
         # Its answer lists up to 250 variants; its input is priced too (since 2025-10: 10, 0.2
         # a variant, 0.6 a variant file, 0.4 a metafield, 1.9 a product file), in place of

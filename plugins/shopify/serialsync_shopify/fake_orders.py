@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -57,6 +57,10 @@ class FakeOrder:
     cancelled_at: datetime | None = None
     email: str | None = "shopper@example.com"
     currency: str = "USD"
+    #: Charged on top of the lines (0 unless a test sets them), and the gateways paid through.
+    tax: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+    gateways: list[str] = field(default_factory=lambda: ["shopify_payments"])
 
 
 class OrderBook:
@@ -210,7 +214,8 @@ class OrderBook:
         order = self.orders.get(order_id or "")
         if order is None:
             return None
-        total = sum((line.price * line.current_quantity for line in order.lines), Decimal("0"))
+        lines_total = sum((line.price * line.current_quantity for line in order.lines), Decimal(0))
+        total = lines_total + order.tax + order.shipping
 
         def money(amount: Decimal) -> dict[str, Any]:
             value = {"amount": format(amount, "f"), "currencyCode": order.currency}
@@ -247,6 +252,9 @@ class OrderBook:
             "currencyCode": order.currency,
             "email": order.email,
             "totalPriceSet": money(total),
+            "totalTaxSet": money(order.tax),
+            "totalShippingPriceSet": money(order.shipping),
+            "paymentGatewayNames": list(order.gateways),
             "lineItems": line_items,
         }
 

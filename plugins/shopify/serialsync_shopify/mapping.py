@@ -53,6 +53,25 @@ def parse_money(value: Any) -> Decimal:
         return Decimal("0")
 
 
+def _optional_money(node: dict[str, Any], name: str) -> Decimal | None:
+    """A ``MoneyBag``'s shop amount as an exact decimal; ``None`` when absent or unreadable."""
+    amount = ((node.get(name) or {}).get("shopMoney") or {}).get("amount")
+    try:
+        number = Decimal(str(amount)) if amount is not None else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() else None
+
+
+def _gateway(names: Any) -> str | None:
+    """The first payment gateway Shopify names (``paymentGatewayNames``), if any."""
+    if isinstance(names, list):
+        for name in names:
+            if isinstance(name, str) and name.strip():
+                return name
+    return None
+
+
 def unit_price(product: Product, unit: SerializedUnit) -> Decimal:
     """The price a unit is listed at: its own, else its product's."""
     return unit.price if unit.price is not None else product.price
@@ -255,6 +274,10 @@ def order_from_node(
         currency=str(node.get("currencyCode") or "USD"),
         total=parse_money(total),
         customer_email=node.get("email"),
+        # Optional for the POS: absent or unreadable, the order is still read without them.
+        tax=_optional_money(node, "totalTaxSet"),
+        shipping=_optional_money(node, "totalShippingPriceSet"),
+        gateway=_gateway(node.get("paymentGatewayNames")),
         created_at=_stamp(node, "createdAt"),
         updated_at=_stamp(node, "updatedAt"),
     )

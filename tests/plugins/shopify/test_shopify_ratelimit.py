@@ -175,8 +175,8 @@ def test_max_cost_exceeded_shrinks_the_orders_page(clock):
         connector = make_connector(FakeShopify(clock=clock.now), clock, orders_page_size=250)
         assert connector.fetch_orders(None, None).orders == ()
         connector.fetch_orders(None, None)
-    # 250 is first cut to what our estimate allows (25), then by the refusal to 14, for good.
-    assert sent == [25, 14, 14]
+    # 250 is first cut to what our estimate allows (23), then by the refusal to 14, for good.
+    assert sent == [23, 14, 14]
     assert connector.orders_page_size == 14
 
 
