@@ -2,6 +2,10 @@
 
 One call handles one POS product (one Shopify product, found by its handle):
 
+0. **Create first**: units never listed here, of a handle this connector has not seen taken,
+   go straight into the creating ``productSet`` (one request for a new product). Shopify
+   refuses a handle in use (``code: null``, field ``["input", "handle"]``) without changing
+   anything; only then is the product looked up, as below.
 1. **Look up** (one query): the product, which serials already have a variant (its option
    values), and the variants whose ids the host remembered. Only when a unit without remembered
    ids has a serial that is already an option value (a crash between create and record) are the
@@ -134,6 +138,9 @@ class Publisher:
         self.product_status = product_status
         self._context = context
         self.log = log
+        #: Handles this connector has seen taken (created or read back): a new unit of such a
+        #: product needs the lookup, not a create first.
+        self._taken: set[str] = set()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -201,7 +208,13 @@ class Publisher:
     ) -> list[PublishOutcome]:
         results: dict[int, PublishOutcome] = {}
         handle = mapping.handle_for(product.listing_sku)
+        if handle not in self._taken and all(_never_listed(c) for c in changes):
+            created = self._create_first(product, changes, handle, shop)
+            if created is not None:
+                return created
         found, product_node = self._look_up(product, changes, handle)
+        if product_node is not None:
+            self._taken.add(handle)
         if product_node is not None:
             owner = ((product_node.get("metafield") or {}) or {}).get("value")
             if owner != product.listing_sku:
@@ -238,6 +251,35 @@ class Publisher:
                 results[index] = content_error(change)
             elif content_sent and results[index].result is PublishResult.UNCHANGED:
                 results[index] = outcome(change, PublishResult.UPDATED, change.remote)
+        return [results[i] for i in range(len(changes))]
+
+    def _create_first(
+        self, product: Product, changes: list[ListingChange], handle: str, shop: ShopContext
+    ) -> list[PublishOutcome] | None:
+        """Create the product with its units without looking it up first: one request.
+
+        Only for units never listed on this channel whose handle this connector has not seen
+        taken. ``productSet`` without an identifier refuses a handle in use (a product made by
+        an earlier run that crashed before recording it, or new units of a product this process
+        has not read yet) and changes nothing: ``None`` is returned then, and the caller looks
+        the product up and adopts what it holds, as before.
+        """
+        results: dict[int, PublishOutcome] = {}
+        ids = {id(c): i for i, c in enumerate(changes)}
+        taken = False
+
+        def done(change: ListingChange, result: PublishOutcome) -> None:
+            nonlocal taken
+            taken = taken or result.code == "HANDLE_NOT_UNIQUE"
+            results[ids[id(change)]] = result
+
+        self._create(product, None, handle, list(changes), 0, shop, done)
+        if taken:
+            self.log.info("shopify.handle_taken", sku=product.listing_sku, handle=handle)
+            self._taken.add(handle)
+            return None
+        if any(r.result is PublishResult.CREATED for r in results.values()):
+            self._taken.add(handle)
         return [results[i] for i in range(len(changes))]
 
     # -- product content ------------------------------------------------------------------
@@ -809,3 +851,11 @@ class Publisher:
                 todo = [item for i, item in enumerate(todo) if i not in refused]
                 if not todo:
                     break
+
+
+def _never_listed(change: ListingChange) -> bool:
+    """An upsert of a unit this channel holds no ids for (as far as the host knows)."""
+    remote = change.remote
+    return change.action is ListingAction.UPSERT and (
+        remote is None or not (remote.variant_id or remote.product_id)
+    )

@@ -61,8 +61,8 @@ def test_a_600_unit_product_needs_three_create_calls(connector, shop):
     assert results(outcomes) == {PublishResult.CREATED: 600}
     creates = [c for c in shop.calls if c in ("productSet", "productVariantsBulkCreate")]
     assert creates == ["productSet", "productVariantsBulkCreate", "productVariantsBulkCreate"]
-    # Measured: shop context (once per connector) + lookup + 3 creates.
-    assert connector.client.http.stats["requests"] == 5
+    # Measured: shop context (once per connector) + 3 creates: a new product is not looked up.
+    assert connector.client.http.stats["requests"] == 4
     assert len(shop.variants) == 600
     assert connector.client.http.stats["throttled"] == 0
 
@@ -351,3 +351,20 @@ def test_handles_are_valid_deterministic_and_tell_skus_apart(first, second):
         assert len(handle) <= 255
     if first != second:
         assert handle_for(first) != handle_for(second)
+
+
+def test_a_new_product_costs_one_request_and_new_units_of_a_known_one_no_failed_create(
+    connector, shop
+):
+    connector.shop_context()
+    sent = connector.client.http.stats["requests"]
+    created = connector.publish_variants(product(), upserts(units(count=3)))
+    assert results(created) == {PublishResult.CREATED: 3}
+    assert connector.client.http.stats["requests"] - sent == 1  # productSet, no lookup
+    assert shop.calls.count("productSet") == 1
+    # New units of the product this connector made: looked up and added, no create tried.
+    sent = connector.client.http.stats["requests"]
+    added = connector.publish_variants(product(), upserts(units(count=2, start=3)))
+    assert results(added) == {PublishResult.CREATED: 2}
+    assert shop.calls.count("productSet") == 1
+    assert connector.client.http.stats["requests"] - sent == 2  # lookup + bulk create

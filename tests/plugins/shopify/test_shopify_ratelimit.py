@@ -128,10 +128,12 @@ def test_throttled_waits_for_the_restore_and_retries(clock, wall, optional_schem
     )
     connector = make_connector(fake, clock, transport=True)
     connector.shop_context()
+    connector.publish_variants(product(), upserts(units(count=1)))
     fake.drain_bucket(to=0)
     # The limiter believes the bucket is full (another process of the same app emptied it).
     connector.client.limiter.observe(httpx.Response(200, json=cost_body(1, 1000.0)))
-    outcomes = connector.publish_variants(product(), upserts(units(count=2)))
+    # New units of a product this connector made: it is looked up first (cost 7).
+    outcomes = connector.publish_variants(product(), upserts(units(count=2, start=1)))
     assert {o.result for o in outcomes} == {PublishResult.CREATED}
     assert connector.client.http.stats["throttled"] == 1
     # Waited (requested cost - available) / restore rate (+ under 0.1 s of jitter).

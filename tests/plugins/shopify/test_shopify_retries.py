@@ -36,8 +36,12 @@ def connector_over(fake: FakeShopify, clock: Clock, transport: httpx.MockTranspo
 
 def test_a_lost_read_is_resent(clock, wall):
     fake = FakeShopify(clock=clock.now, now=wall)
+    make_connector(fake, clock, transport=True).publish_variants(product(), upserts(units(count=1)))
+    # A new unit of that product, from a new runner: the create finds the handle taken, and
+    # the lookup that follows is dropped once.
     connector = connector_over(fake, clock, dropping(fake, "ProductLookup", after_apply=True))
-    outcomes = connector.publish_variants(product(), upserts(units(count=2)))
+    fresh = [u.model_copy(update={"serial": u.serial + "B"}) for u in units(count=2)]
+    outcomes = connector.publish_variants(product(), upserts(fresh))
     assert {o.result for o in outcomes} == {PublishResult.CREATED}
     assert connector.client.http.stats["retries"] == 1
 
@@ -53,6 +57,14 @@ def test_a_lost_create_is_not_resent(clock, wall):
     assert connector.client.http.stats["retries"] == 0
     assert fake.calls.count("productSet") == 1  # applied once, never twice
     assert len(fake.variants) == 2
+
+    # The next pass creates first, finds the handle taken, looks the product up and adopts.
+    again = make_connector(fake, clock, transport=True).publish_variants(
+        product(), upserts(units(count=2))
+    )
+    assert {o.result for o in again} == {PublishResult.UNCHANGED}
+    assert all(o.remote and o.remote.variant_id for o in again)
+    assert len(fake.variants) == 2 and len(fake.products) == 1
 
 
 def test_a_lost_stock_set_is_resent_under_the_same_key_and_applied_once(clock, wall):
