@@ -5,7 +5,6 @@ schema of its own, and every command of the CLI working on one merchant with ``-
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -21,46 +20,10 @@ from serialsync.merchants import (
     new_key,
 )
 from serialsync.settings import load_settings
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from tests.cli.conftest import EXTRA, SECRETS, SKU_A, config_toml
-from tests.engine.memory import MemoryPos
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A deployment's configuration: the run's database, a register schema of this test's."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SERIALSYNC_CONFIG", raising=False)
-    monkeypatch.delenv("SERIALSYNC_MERCHANT", raising=False)
-    monkeypatch.setenv("SERIALSYNC_EXTRA_PLUGINS", EXTRA)
-    monkeypatch.setenv(SECRET_KEY_ENV, new_key())
-    config = tmp_path / "deployment.toml"
-    register = f"r_{uuid.uuid4().hex[:12]}"
-    config.write_text(
-        f'[store]\nurl = "{postgres_database}"\n\n[merchants]\nschema = "{register}"\n'
-    )
-    return config
-
-
-def merchant_file(folder: Path, serials: tuple[str, ...]) -> Path:
-    """A merchant of memory connectors (its own POS and shops under ``folder``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    pos = MemoryPos(folder / "aim.json")
-    pos.add_product(SKU_A, serials)
-    text = config_toml(folder)
-    # A merchant's configuration has no [store]: the deployment gives it one.
-    text = text.replace('[store]\npath = "state.db"\n', "")
-    path = folder / "merchant.toml"
-    path.write_text(text)
-    return path
-
-
-def invoke(deployment: Path, *args: str) -> Result:
-    result = CliRunner().invoke(app, ["--config", str(deployment), *args])
-    for secret in SECRETS.values():
-        assert secret not in result.stdout and secret not in result.stderr, args
-    return result
+from tests.cli.conftest import SECRETS
+from tests.merchants.world import invoke, merchant_file
 
 
 def _units(deployment: Path, merchant: str) -> list[dict[str, object]]:

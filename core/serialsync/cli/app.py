@@ -31,6 +31,7 @@ from serialsync.cli import (
     status,
     store,
     webhooks,
+    workers,
 )
 from serialsync.cli.reconcile import reconcile_command
 from serialsync.cli.run import run_command
@@ -106,6 +107,8 @@ app.add_typer(outbox.quarantine_app, name="quarantine")
 app.add_typer(ids.app, name="id")
 app.add_typer(store.app, name="store")
 app.add_typer(merchants.app, name="merchants")
+app.command("worker")(workers.worker_command)
+app.command("schedule")(workers.schedule_command)
 app.add_typer(webhooks.app, name="webhooks")
 app.command("probe")(probe.probe_command)
 app.add_typer(probe.aim_app, name="aim")

@@ -83,6 +83,12 @@ def _row(merchant: Merchant) -> dict[str, Any]:
     }
 
 
+def _queue_state(rt: Runtime, deployment: Path | None, name: str) -> dict[str, dict[str, int]]:
+    from serialsync.workers.queue import queue_state
+
+    return queue_state(rt.deployment_settings(deployment), name)
+
+
 @app.command("add")
 def add_command(
     ctx: typer.Context,
@@ -164,6 +170,7 @@ def show_command(
         for key, section in settings.connectors.items()
     }
     data["sync"] = settings.sync.model_dump(mode="json")
+    data["jobs"] = _queue_state(rt, deployment, name)
     if json_out:
         rt.print_json(data)
         return
@@ -172,6 +179,9 @@ def show_command(
     for key, options in data["connector_settings"].items():
         shown = ", ".join(f"{k}={v}" for k, v in options.items() if k != "plugin")
         rt.out.print(f"  {key} ({options['plugin']}): {shown}")
+    for flow, counts in data["jobs"].items():
+        shown = ", ".join(f"{status} {n}" for status, n in counts.items())
+        rt.out.print(f"  jobs {flow}: {shown}")
 
 
 def _set_enabled(ctx: typer.Context, name: str, deployment: Path | None, enabled: bool) -> None:

@@ -48,9 +48,26 @@ class Merchant:
     store_schema: str
     connectors: dict[str, str]
     """Connector name → plugin."""
+    intervals: dict[str, float]
+    """Seconds between passes of each flow (``inventory``, ``orders``, ``reconcile``; 0 is off),
+    from its ``[sync]`` settings: kept in clear so that scheduling needs no secret key."""
     enabled: bool
     created_at: datetime
     updated_at: datetime
+
+
+def flow_intervals(settings: Settings) -> dict[str, float]:
+    """Seconds between a merchant's passes of each flow, as ``serialsync run`` would space
+    them (``inventory``, ``orders``; ``reconcile``, 0 when off)."""
+    from serialsync.cli.run import MIN_INTERVAL, intervals
+
+    inventory, orders = intervals(settings.sync)
+    reconcile = settings.sync.reconcile_every.total_seconds()
+    return {
+        "inventory": inventory,
+        "orders": orders,
+        "reconcile": max(MIN_INTERVAL, reconcile) if reconcile > 0 else 0.0,
+    }
 
 
 def check_name(name: str) -> str:
@@ -112,23 +129,15 @@ class MerchantRegistry:
             )
         from psycopg.rows import dict_row
 
-        from serialsync.store.postgres import describe, pg_errors
+        from serialsync.store.postgres import connect_settings, describe, pg_errors
 
-        password = settings.store.password
-        extra: dict[str, Any] = (
-            {} if password is None else {"password": password.get_secret_value()}
-        )
         schema = settings.merchants.db_schema
-        with pg_errors(describe(settings.store.url, schema)):
-            import psycopg
-
-            db = psycopg.connect(
-                settings.store.url,
-                autocommit=True,
-                row_factory=dict_row,
-                application_name="serialsync merchants",
-                **extra,
-            )
+        db = connect_settings(
+            settings.store,
+            autocommit=True,
+            row_factory=dict_row,
+            application_name="serialsync merchants",
+        )
         registry = cls(db, store=settings.store, schema=schema, box=box)
         try:
             with pg_errors(describe(settings.store.url, schema)):
@@ -153,7 +162,7 @@ class MerchantRegistry:
     def _create(self) -> None:
         from psycopg import sql
 
-        with self._transaction():
+        with self.transaction():
             # CREATE … IF NOT EXISTS is not safe against a second process doing the same at
             # the same moment; the advisory lock makes the two wait in turn.
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
@@ -166,6 +175,7 @@ class MerchantRegistry:
                         name TEXT PRIMARY KEY,
                         store_schema TEXT NOT NULL UNIQUE,
                         connectors JSONB NOT NULL,
+                        intervals JSONB NOT NULL DEFAULT '{{}}',
                         sealed BYTEA NOT NULL,
                         enabled BOOLEAN NOT NULL DEFAULT TRUE,
                         created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -175,9 +185,15 @@ class MerchantRegistry:
             )
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
+        """One transaction on the register's connection (nested ones are savepoints)."""
         with self._db.transaction():
             yield
+
+    def execute(self, statement: Any, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Run one statement on the register's database; its rows, if it returns any."""
+        cursor = self._db.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description else []
 
     def _table(self) -> Any:
         from psycopg import sql
@@ -187,8 +203,7 @@ class MerchantRegistry:
     def _query(self, template: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         from psycopg import sql
 
-        cursor = self._db.execute(sql.SQL(template).format(table=self._table()), params)
-        return list(cursor.fetchall()) if cursor.description else []
+        return self.execute(sql.SQL(template).format(table=self._table()), params)
 
     def store_schema(self, name: str) -> str:
         """The schema that holds merchant ``name``'s state."""
@@ -251,16 +266,17 @@ class MerchantRegistry:
         settings = self.settings_of(name, text)
         sealed = self._require_box().seal(text)
         connectors = json.dumps({key: c.plugin for key, c in settings.connectors.items()})
-        with self._transaction():
+        intervals = json.dumps(flow_intervals(settings))
+        with self.transaction():
             if self._query("SELECT 1 AS found FROM {table} WHERE name = %s FOR UPDATE", (name,)):
                 raise MerchantExistsError(
                     f"a merchant named {name!r} exists already "
                     "(`serialsync merchants update` replaces its configuration)"
                 )
             self._query(
-                "INSERT INTO {table} (name, store_schema, connectors, sealed) "
-                "VALUES (%s, %s, %s, %s)",
-                (name, self.store_schema(name), connectors, sealed),
+                "INSERT INTO {table} (name, store_schema, connectors, intervals, sealed) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (name, self.store_schema(name), connectors, intervals, sealed),
             )
         return self.get(name)
 
@@ -270,9 +286,11 @@ class MerchantRegistry:
         settings = self.settings_of(name, text)
         sealed = self._require_box().seal(text)
         connectors = json.dumps({key: c.plugin for key, c in settings.connectors.items()})
+        intervals = json.dumps(flow_intervals(settings))
         self._query(
-            "UPDATE {table} SET sealed = %s, connectors = %s, updated_at = now() WHERE name = %s",
-            (sealed, connectors, name),
+            "UPDATE {table} SET sealed = %s, connectors = %s, intervals = %s, updated_at = now() "
+            "WHERE name = %s",
+            (sealed, connectors, intervals, name),
         )
         return self.get(name)
 
@@ -289,7 +307,7 @@ class MerchantRegistry:
         from psycopg import sql
 
         merchant = self.get(name)
-        with self._transaction():
+        with self.transaction():
             self._db.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                     sql.Identifier(merchant.store_schema)
@@ -304,7 +322,7 @@ class MerchantRegistry:
         One transaction: either every row is resealed or none is.
         """
         box = self._require_box()
-        with self._transaction():
+        with self.transaction():
             rows = self._query("SELECT name, sealed FROM {table} ORDER BY name FOR UPDATE")
             for row in rows:
                 resealed = box.reseal(row["sealed"], what=f"merchant {row['name']!r}")
@@ -322,6 +340,7 @@ def _merchant(row: dict[str, Any]) -> Merchant:
         name=row["name"],
         store_schema=row["store_schema"],
         connectors=dict(connectors),
+        intervals={key: float(value) for key, value in dict(row["intervals"] or {}).items()},
         enabled=bool(row["enabled"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

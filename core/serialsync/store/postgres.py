@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
+    from serialsync.settings import StoreSettings
+
 DEFAULT_SCHEMA = "public"
 
 _RUNNER = "runner"
@@ -118,6 +120,19 @@ def pg_errors(shown: str) -> Iterator[None]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def connect_settings(store: StoreSettings, **options: Any) -> psycopg.Connection[Any]:
+    """A connection to the database of ``store`` (``[store] url``, its password from the
+    settings), for the deployment's own tables (merchants, jobs); ``options`` go to psycopg."""
+    import psycopg
+
+    if store.url is None:
+        raise StoreError("no PostgreSQL database is configured ([store] url)")
+    if store.password is not None:
+        options["password"] = store.password.get_secret_value()
+    with pg_errors(describe(store.url)):
+        return psycopg.connect(store.url, **options)
 
 
 def connection_pool(

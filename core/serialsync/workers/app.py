@@ -1,0 +1,146 @@
+"""The Procrastinate app of a deployment: its jobs, its tick, and where its tables live.
+
+Procrastinate keeps its queue in the deployment's PostgreSQL database, in a schema of its own
+(``<register>_jobs``, reached through the connections' ``search_path``), so a deployment's
+queue, register and merchants' stores sit side by side in one database.
+
+Jobs:
+
+* ``serialsync.flow(merchant, flow)``: one pass of one merchant (:func:`run_flow`). Its
+  Procrastinate ``lock`` is the merchant: no two jobs of one merchant ever run at once, on any
+  machine, so they never race on a listing and never pace against one shop's rate limit from two
+  places (the in-process listing locks of ``serialsync run`` do not reach across machines). Its
+  ``queueing_lock`` is the merchant and flow: a flow is never queued twice. Orders go first
+  (:data:`PRIORITY`). A job that raises is retried with a growing pause.
+* ``serialsync.tick``: every few seconds (a periodic task: each tick is deferred once whatever
+  the number of workers), it gives stalled jobs back to the queue — those of a worker that
+  stopped sending heartbeats, killed with its job under way — and defers the flows that are due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from serialsync.errors import ConfigurationError
+from serialsync.settings import Settings
+from serialsync.workers.flows import PRIORITY, Flow, run_flow
+from serialsync.workers.schedule import take_due
+
+QUEUE = "serialsync"
+FLOW_TASK = "serialsync.flow"
+TICK_TASK = "serialsync.tick"
+#: How often the tick runs (croniter's sixth field is seconds).
+TICK_CRON = "* * * * * */5"
+#: A worker silent for this long is taken for dead, and its jobs are given to others.
+STALLED_AFTER = 30.0
+
+if TYPE_CHECKING:  # procrastinate is imported when an app is built (the postgres extra)
+    import procrastinate
+
+
+def jobs_schema(deployment: Settings) -> str:
+    """The PostgreSQL schema of the deployment's job queue."""
+    return f"{deployment.merchants.db_schema}_jobs"
+
+
+def build_app(
+    deployment: Settings,
+    *,
+    plugins: dict[str, object] | None = None,
+    tick_cron: str = TICK_CRON,
+    stalled_after: float = STALLED_AFTER,
+) -> procrastinate.App:
+    """The Procrastinate app of the deployment that ``deployment`` configures.
+
+    :param plugins: extra plugin objects every job's host registers (tests, embedding).
+    :param tick_cron: when the tick runs.
+    :param stalled_after: seconds without a heartbeat after which a worker's jobs are retried.
+    """
+    try:
+        import procrastinate
+        from procrastinate import exceptions as pexc
+    except ImportError:  # pragma: no cover - part of the postgres extra
+        raise ConfigurationError(
+            "workers need the postgres extra: pip install 'serialsync[postgres]'"
+        ) from None
+    if deployment.store.url is None:
+        raise ConfigurationError(
+            "workers serve merchants of a PostgreSQL deployment: set [store] url in its "
+            "configuration"
+        )
+    options: dict[str, Any] = {
+        "options": f"-c search_path={jobs_schema(deployment)}",
+        "application_name": "serialsync worker",
+    }
+    if deployment.store.password is not None:
+        options["password"] = deployment.store.password.get_secret_value()
+    connector = procrastinate.PsycopgConnector(
+        conninfo=deployment.store.url, kwargs=options, min_size=1, max_size=8
+    )
+    app = procrastinate.App(connector=connector, periodic_defaults={"max_delay": 60})
+
+    @app.task(
+        name=FLOW_TASK,
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2),
+    )
+    def flow_job(merchant: str, flow: str) -> dict[str, Any]:
+        return run_flow(deployment, merchant, Flow(flow), plugins=plugins).as_dict()
+
+    @app.periodic(cron=tick_cron, periodic_id="tick")
+    @app.task(name=TICK_TASK, queue=QUEUE, queueing_lock=TICK_TASK, pass_context=True)
+    async def tick(context: procrastinate.JobContext, timestamp: int) -> dict[str, Any]:
+        manager = context.app.job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
+        for job in stalled:
+            await manager.retry_job(job)
+        due = await asyncio.to_thread(take_due, deployment)
+        deferred = 0
+        for merchant, flow in due:
+            try:
+                await flow_deferrer(context.app, merchant, flow).defer_async(
+                    merchant=merchant, flow=str(flow)
+                )
+                deferred += 1
+            except pexc.AlreadyEnqueued:
+                pass  # the flow is queued already and not started: one is enough
+        return {"retried": len(stalled), "due": len(due), "deferred": deferred}
+
+    del flow_job, tick  # registered on the app
+    return app
+
+
+def flow_deferrer(app: procrastinate.App, merchant: str, flow: Flow) -> Any:
+    """A deferrer of ``flow`` for ``merchant``, with its locks and priority."""
+    return app.configure_task(
+        FLOW_TASK,
+        lock=f"merchant:{merchant}",
+        queueing_lock=f"{flow}:{merchant}",
+        priority=PRIORITY[flow],
+    )
+
+
+def apply_schema(app: procrastinate.App, deployment: Settings) -> bool:
+    """Create the job queue's schema and tables when missing; True when it created them.
+
+    Under an advisory lock, so workers starting together on several machines create it once.
+    """
+    from psycopg import sql
+
+    from serialsync.store.postgres import connect_settings
+
+    schema = jobs_schema(deployment)
+    with connect_settings(deployment.store, autocommit=True) as db, db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        found = db.execute(
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name = 'procrastinate_jobs'",
+            (schema,),
+        ).fetchone()
+        if found is not None:
+            return False
+        db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        db.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        db.execute(app.schema_manager.get_schema())
+    return True

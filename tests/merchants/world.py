@@ -1,0 +1,51 @@
+"""A deployment of merchants for tests: the run's PostgreSQL database, a register of the test's
+own, and merchants of memory connectors (each its own POS and shops in a folder)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from serialsync.cli import app
+from serialsync.merchants import SECRET_KEY_ENV, new_key
+from typer.testing import CliRunner, Result
+
+from tests.cli.conftest import EXTRA, SECRETS, SKU_A, config_toml
+from tests.engine.memory import MemoryPos
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A deployment's configuration: the run's database, a register schema of this test's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERIALSYNC_CONFIG", raising=False)
+    monkeypatch.delenv("SERIALSYNC_MERCHANT", raising=False)
+    monkeypatch.setenv("SERIALSYNC_EXTRA_PLUGINS", EXTRA)
+    monkeypatch.setenv(SECRET_KEY_ENV, new_key())
+    config = tmp_path / "deployment.toml"
+    register = f"r_{uuid.uuid4().hex[:12]}"
+    config.write_text(
+        f'[store]\nurl = "{postgres_database}"\n\n[merchants]\nschema = "{register}"\n'
+    )
+    return config
+
+
+def merchant_file(folder: Path, serials: tuple[str, ...], channel_extra: str = "") -> Path:
+    """A merchant of memory connectors (its own POS and shops under ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pos = MemoryPos(folder / "aim.json")
+    pos.add_product(SKU_A, serials)
+    text = config_toml(folder, channel_extra=channel_extra)
+    # A merchant's configuration has no [store]: the deployment gives it one.
+    text = text.replace('[store]\npath = "state.db"\n', "")
+    path = folder / "merchant.toml"
+    path.write_text(text)
+    return path
+
+
+def invoke(deployment: Path, *args: str) -> Result:
+    result = CliRunner().invoke(app, ["--config", str(deployment), *args])
+    for secret in SECRETS.values():
+        assert secret not in result.stdout and secret not in result.stderr, args
+    return result
