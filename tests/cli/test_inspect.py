@@ -49,19 +49,28 @@ def test_status_per_connector(traded: CliWorld):
     assert rows["shop_b"][1:] == ["4", "1", "0", "0", "0", "0", "0", "1", "2"]
 
 
-def test_status_reads_while_a_runner_holds_the_lock(synced: CliWorld):
-    with SQLiteStore.open(synced.folder / "state.db"):  # the lock, as `run` holds it
-        result = synced.invoke("status")
+def test_status_reads_and_a_person_acts_while_a_runner_holds_the_lock(traded: CliWorld):
+    [record] = [q for q in traded.json("quarantine", "list")["quarantine"] if q["kind"] == "order"]
+    with SQLiteStore.open(traded.folder / "state.db") as runner:  # the lock, as `run` holds it
+        result = traded.invoke("status")
         assert result.exit_code == 0, result.output
         assert "shop_a" in result.stdout
-        locked = synced.invoke("sales", "retry", "shop_a", "1001")
-        second_runner = synced.invoke("run", "--once")
-    assert second_runner.exit_code == 3  # the store cannot be used
+        # A person's writes are not refused beside the runner (issue 19): they take their turn.
+        unknown = traded.invoke("sales", "retry", "shop_a", "1001")
+        dropped = traded.invoke("quarantine", "drop", str(record["id"]))
+        marked = traded.invoke(
+            "serials", "mark", SERIALS_B[0], "reserved", "--reason", "held for a customer"
+        )
+        second_runner = traded.invoke("run", "--once")
+        # The runner's own connection sees the person's writes at once.
+        assert runner.get_quarantined(record["id"]) is None
+        assert runner.get_hold(SERIALS_B[0]) is not None
+    assert second_runner.exit_code == 3  # a second runner is still refused
     assert "in use by another runner" in second_runner.stderr
-    assert locked.exit_code == 3
-    assert "in use by another runner" in locked.stderr
-    assert len(locked.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in locked.output
+    assert unknown.exit_code == 1, unknown.output
+    assert "no failed or pending sale shop_a/1001" in unknown.stderr
+    assert dropped.exit_code == 0, dropped.output
+    assert marked.exit_code == 0, marked.output
 
 
 def test_status_without_a_store_says_what_to_do(world: CliWorld):

@@ -1,7 +1,8 @@
 """``serialsync sales …`` and ``serialsync quarantine …``: what needs a person, and acting on it.
 
-Listing reads the store without its lock; ``retry`` and ``drop`` write, so they take the runner
-lock (and are refused, exit 2, while ``serialsync run`` holds it).
+Listing reads the store without its lock; ``retry`` and ``drop`` write without the runner lock
+too, so they work while ``serialsync run`` runs: each is one transaction that waits its turn
+with the runner's writes and reads again what it depends on (see ``Runtime.operator_store``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def retry_sale(
     Exit code 1 when there is no failed or pending sale with this key.
     """
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         done = host.retry_sale(channel, order_id)
     if json_out:
         rt.print_json({"channel": channel, "order_id": order_id, "retry": done})
@@ -171,7 +172,7 @@ def retry_quarantined(
     when it is still quarantined, unknown, not an order, or could not be read again.
     """
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         outcome = host.retry_quarantined(record_id)
     if json_out:
         rt.print_json({"id": record_id, "outcome": outcome})
@@ -189,7 +190,7 @@ def drop_quarantined(
 ) -> None:
     """Forget a quarantined record. Exit code 1 when there is none with this id."""
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         dropped = host.drop_quarantined(record_id)
     if json_out:
         rt.print_json({"id": record_id, "dropped": dropped})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,17 @@ from typing import Any
 from rich.table import Table
 
 from serialsync.engine.summary import PassSummary
+from serialsync.operations.history import receipt
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "receipt",
+    "receipt_text",
+    "summary_errors",
+    "summary_table",
+    "table",
+    "when",
+]
 
 #: The columns of a pass summary: (heading, ConnectorCounts attribute).
 SUMMARY_COLUMNS = (
@@ -30,16 +40,6 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def receipt(text: str | None) -> Any:
-    """The POS's receipt of a sale, parsed when it is JSON (as the engine stores it)."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def receipt_text(parsed: Any) -> str | None:

@@ -191,6 +191,18 @@ class Runtime:
             store.close()
             raise
 
+    def operator_store(self, settings: Settings) -> SQLStore:
+        """The state store for a person's writes (``sales retry``, ``quarantine``, the panel):
+        without the runner lock, so they work while ``serialsync run`` runs. Each write is
+        one transaction that waits its turn with the runner's (SQLite's write lock,
+        PostgreSQL's writer lock) and reads again what it depends on inside it."""
+        return open_store(settings.store, lock=False)
+
+    def operator_host(self, settings: Settings) -> Host:
+        """The host for a person's acts beside a running runner (see :meth:`operator_store`);
+        its plugins can read an order again (``quarantine retry``)."""
+        return self.host(settings, store=self.operator_store(settings))
+
     def read_store(self, settings: Settings) -> SQLStore:
         """The state store, read-only: no runner lock, so it works while ``run`` runs, and it
         works on a file serialsync may not write."""

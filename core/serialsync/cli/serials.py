@@ -11,10 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from serialsync.cli.render import receipt, receipt_text, table, when
+from serialsync.cli.render import receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
 from serialsync.lifecycle import UnitStatus
 from serialsync.operations.discrepancies import RestockRefusedError, restock
+from serialsync.operations.history import unit_story
 from serialsync.operations.marking import ACTIONS, MarkRefusedError, actions_from, mark
 from serialsync.operations.units import (
     ImportRefusedError,
@@ -26,7 +27,7 @@ from serialsync.operations.units import (
     view_unit,
     warranty,
 )
-from serialsync.store import OutboxRecord, Store, UnitRecord
+from serialsync.store import Store, UnitRecord
 
 app = typer.Typer(
     help="The units: integration id, status, and where each is listed.", no_args_is_help=True
@@ -169,7 +170,7 @@ def show_unit(
         record = store.get_unit(serial)
         if record is None:
             raise fail(f"no unit with serial {serial!r} (try `serialsync serials find`)", 1)
-        data = _history(store, record)
+        data = unit_story(store, record)
     if json_out:
         rt.print_json(data)
         return
@@ -217,7 +218,7 @@ def import_command(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}") from None
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         try:
             with host.store.transaction():
                 count = import_details(host.store, text)
@@ -257,7 +258,7 @@ def mark_command(
     if action not in ACTIONS:
         raise fail(f"no action {action!r}; the actions are: {', '.join(ACTIONS)}")
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         try:
             with host.store.transaction():
                 done = mark(host.store, serial, action, reason=reason, by=by)
@@ -297,7 +298,7 @@ def restock_unit(
     on every channel. Exit code 1 when the unit is unknown or has no discrepancy.
     """
     rt = runtime(ctx)
-    with rt.host(rt.settings(config)) as host:
+    with rt.operator_host(rt.settings(config)) as host:
         try:
             with host.store.transaction():
                 done = restock(host.store, serial, who="an operator (serials restock)")
@@ -318,95 +319,6 @@ def restock_unit(
         f"{data['integration_id']}: {done.from_status.value} -> in_stock{released}; "
         "the next pass lists it on every channel"
     )
-
-
-def _history(store: Store, record: UnitRecord) -> dict[str, Any]:
-    unit = record.unit
-    product = store.get_product(unit.sku)
-    view = view_unit(store, record)
-    claim = store.get_claim(unit.serial)
-    hold = store.get_hold(unit.serial)
-    reference = store.ref_of_unit(unit.serial)
-    orders = [o for o in store.outbox(limit=_OUTBOX_SCAN) if _touches(o, unit.serial)]
-    return {
-        "integration_id": unit.integration_id,
-        "sku": unit.sku,
-        "serial": unit.serial,
-        "status": record.status.value,
-        "deleted": record.deleted,
-        "product": (
-            {
-                "title": product.title,
-                "price": str(product.price),
-                "pos": store.product_pos(unit.sku),
-            }
-            if product
-            else None
-        ),
-        "hold": (
-            {
-                "status": hold.status.value,
-                "by": hold.held_by,
-                "reason": hold.reason,
-                "since": hold.at,
-                "pos_says": hold.pos_status.value if hold.pos_status else None,
-            }
-            if hold
-            else None
-        ),
-        "actions": actions_from(record.status),
-        "reference": reference.ref if reference else None,
-        "details": details_json(view),
-        "details_source": view.sources,
-        "warranty": warranty(view, datetime.now(UTC).date()),
-        "pos": unit.model_dump(mode="json", exclude={"sku", "serial", "status"}),
-        "moves": [
-            {
-                "at": m.at,
-                "from": m.from_status.value,
-                "to": m.to_status.value,
-                "reason": m.reason,
-                "source": m.source.value,
-                "source_ref": m.source_ref,
-                "basis": m.basis.value,
-            }
-            for m in store.history(unit.serial)
-        ],
-        "listings": [
-            {
-                "channel": listing.connector,
-                "state": listing.state.value,
-                "remote": listing.remote.model_dump(mode="json") if listing.remote else None,
-                "last_error": listing.last_error,
-                "attempts": listing.attempts,
-                "updated_at": listing.updated_at,
-            }
-            for listing in store.listings_of_unit(unit.serial)
-        ],
-        "claim": (
-            {"channel": claim.channel, "order_id": claim.order_id, "claimed_at": claim.claimed_at}
-            if claim
-            else None
-        ),
-        "orders": [
-            {
-                "channel": o.channel,
-                "order_id": o.order_id,
-                "order_number": o.order_number,
-                "state": o.state.value,
-                "financial_status": o.financial_status,
-                "receipt": receipt(o.receipt),
-                "note": o.note,
-                "last_error": o.last_error,
-                "reported_at": o.reported_at,
-            }
-            for o in orders
-        ],
-    }
-
-
-def _touches(record: OutboxRecord, serial: str) -> bool:
-    return any(line.serial == serial for line in record.sale.lines)
 
 
 def _print_history(rt: Runtime, data: dict[str, Any]) -> None:

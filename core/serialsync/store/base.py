@@ -22,8 +22,10 @@ from serialsync.store.records import (
     Hold,
     ListingRecord,
     ListingState,
+    OperatorAction,
     OutboxRecord,
     OutboxState,
+    PanelUser,
     QuarantineRecord,
     Reference,
     RefGroup,
@@ -93,6 +95,21 @@ class Store(ABC):
     @abstractmethod
     def all_units(self, *, limit: int | None = None) -> list[UnitRecord]:
         """Every unit, by SKU and serial."""
+
+    @abstractmethod
+    def units_page(
+        self,
+        *,
+        status: UnitStatus | None = None,
+        contains: str | None = None,
+        after: tuple[str, str] | None = None,
+        before: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> list[UnitRecord]:
+        """One page of units by SKU and serial, keyed by the last (``after``) or first
+        (``before``) ``(sku, serial)`` of the page beside it rather than by an offset, so a unit
+        added meanwhile never shifts a page or shows twice. ``contains`` as in
+        :meth:`find_units`; the page is always in ascending order."""
 
     @abstractmethod
     def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
@@ -363,6 +380,34 @@ class Store(ABC):
     @abstractmethod
     def runs(self, *, limit: int = 20) -> list[RunRecord]:
         """The latest passes, newest first."""
+
+    # -- the admin panel (issue 19) ------------------------------------------------------------
+
+    @abstractmethod
+    def put_panel_user(self, user: PanelUser) -> None:
+        """Insert a panel user, or replace one of that name (its role and password hash)."""
+
+    @abstractmethod
+    def get_panel_user(self, name: str) -> PanelUser | None:
+        """The panel user ``name``, or ``None``."""
+
+    @abstractmethod
+    def panel_users(self) -> list[PanelUser]:
+        """Every panel user, by name."""
+
+    @abstractmethod
+    def record_action(
+        self, *, who: str, action: str, target: str, reason: str, outcome: str
+    ) -> int:
+        """Append what a person did to the operator log; returns its id. Call it in the
+        transaction of the act itself where there is one, so that the act and its record go
+        together."""
+
+    @abstractmethod
+    def operator_actions(
+        self, *, target: str | None = None, limit: int = 100
+    ) -> list[OperatorAction]:
+        """The latest actions people took (on one record), newest first."""
 
     @abstractmethod
     def counts(

@@ -184,3 +184,28 @@ class Reference:
     serial: str | None
     deleted: bool
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class PanelUser:
+    """A person who may log in to the admin panel: ``role`` ``"viewer"`` (reads) or
+    ``"operator"`` (reads and acts). ``password_hash`` is an argon2 hash; its repr hides it."""
+
+    name: str
+    role: str
+    password_hash: str = field(repr=False)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OperatorAction:
+    """One thing a person did to the state (retry a sale, settle a conflict, mark a unit…):
+    who, when, what (``action``), on which record (``target``), why, and what came of it."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    target: str
+    reason: str
+    outcome: str

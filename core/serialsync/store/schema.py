@@ -191,6 +191,29 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (connector, sku, part)
         )""",
     ],
+    # 6: the admin panel (issue 19). Its users (an argon2 hash, never the password; role
+    # ``viewer`` or ``operator``), and every action a person took through the panel or the CLI
+    # (who, when, what, on which record, and why), so that a settled conflict or a retried sale
+    # names the person who did it, as a unit's own moves do.
+    [
+        """CREATE TABLE panel_users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE operator_actions (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            who TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            outcome TEXT NOT NULL
+        )""",
+        "CREATE INDEX operator_actions_by_target ON operator_actions (target)",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

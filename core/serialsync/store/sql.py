@@ -26,8 +26,10 @@ from serialsync.store.records import (
     Hold,
     ListingRecord,
     ListingState,
+    OperatorAction,
     OutboxRecord,
     OutboxState,
+    PanelUser,
     QuarantineRecord,
     Reference,
     RefGroup,
@@ -186,6 +188,39 @@ class SQLStore(Store):
         sql = "SELECT * FROM units ORDER BY sku, serial"
         rows = self._all(sql + " LIMIT ?", (limit,)) if limit else self._all(sql)
         return [_unit(r) for r in rows]
+
+    def units_page(
+        self,
+        *,
+        status: UnitStatus | None = None,
+        contains: str | None = None,
+        after: tuple[str, str] | None = None,
+        before: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> list[UnitRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if contains:
+            like = f"%{contains.lower()}%"
+            where.append("(lower(serial) LIKE ? OR lower(sku) LIKE ?)")
+            params += [like, like]
+        order = "sku, serial"
+        if after is not None:
+            where.append("(sku > ? OR (sku = ? AND serial > ?))")
+            params += [after[0], after[0], after[1]]
+        elif before is not None:
+            where.append("(sku < ? OR (sku = ? AND serial < ?))")
+            params += [before[0], before[0], before[1]]
+            order = "sku DESC, serial DESC"
+        sql = "SELECT * FROM units"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._all(f"{sql} ORDER BY {order} LIMIT ?", (*params, limit))
+        units = [_unit(r) for r in rows]
+        return units[::-1] if before is not None and after is None else units
 
     def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
         data = unit.model_copy(update={"status": status}).model_dump_json()
@@ -661,6 +696,56 @@ class SQLStore(Store):
             for r in rows
         ]
 
+    # -- the admin panel -----------------------------------------------------------------------
+
+    def put_panel_user(self, user: PanelUser) -> None:
+        now = _ts(utcnow())
+        self._exec(
+            "INSERT INTO panel_users (name, role, password_hash, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+            "password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+            (user.name, user.role, user.password_hash, now, now),
+        )
+
+    def get_panel_user(self, name: str) -> PanelUser | None:
+        row = self._one("SELECT * FROM panel_users WHERE name = ?", (name,))
+        return None if row is None else _panel_user(row)
+
+    def panel_users(self) -> list[PanelUser]:
+        return [_panel_user(r) for r in self._all("SELECT * FROM panel_users ORDER BY name")]
+
+    def record_action(
+        self, *, who: str, action: str, target: str, reason: str, outcome: str
+    ) -> int:
+        return self._insert(
+            "INSERT INTO operator_actions (at, who, action, target, reason, outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (_ts(utcnow()), who, action, target, reason, outcome),
+        )
+
+    def operator_actions(
+        self, *, target: str | None = None, limit: int = 100
+    ) -> list[OperatorAction]:
+        if target is None:
+            rows = self._all("SELECT * FROM operator_actions ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._all(
+                "SELECT * FROM operator_actions WHERE target = ? ORDER BY id DESC LIMIT ?",
+                (target, limit),
+            )
+        return [
+            OperatorAction(
+                id=int(r["id"]),
+                at=_dt(r["at"]) or utcnow(),
+                who=r["who"],
+                action=r["action"],
+                target=r["target"],
+                reason=r["reason"],
+                outcome=r["outcome"],
+            )
+            for r in rows
+        ]
+
     # -- counts for status ---------------------------------------------------------------------
 
     def counts(
@@ -710,6 +795,15 @@ def _reference(row: Row) -> Reference:
         serial=row["serial"],
         deleted=bool(row["deleted"]),
         created_at=_dt(row["created_at"]) or utcnow(),
+    )
+
+
+def _panel_user(row: Row) -> PanelUser:
+    return PanelUser(
+        name=row["name"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        created_at=_dt(row["created_at"]),
     )
 
 
