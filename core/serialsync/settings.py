@@ -351,6 +351,49 @@ class MerchantsSettings(BaseModel):
     )
 
 
+#: Where ``serialsync panel`` listens unless told otherwise: loopback only.
+PANEL_DEFAULT_LISTEN = "127.0.0.1:8788"
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(address: str) -> bool:
+    """True when ``host:port`` binds only this machine (``127.x``, ``::1``, ``localhost``)."""
+    host = address.rpartition(":")[0].strip("[]")
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class PanelSettings(BaseModel):
+    """The admin panel (``serialsync panel``, and within ``serialsync run`` when ``listen`` is
+    set).
+
+    ``listen`` binds loopback unless ``allow_remote`` says otherwise: the panel speaks plain
+    HTTP, so anything wider belongs behind a TLS proxy. ``session_secret`` signs the session
+    cookies (keep it in the environment, ``SERIALSYNC_PANEL__SESSION_SECRET``); without it a
+    random one is drawn at each start, and everyone logs in again after a restart.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str | None = None
+    allow_remote: bool = False
+    session_secret: SettingSecret | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        return _host_port(value)
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> PanelSettings:
+        if self.listen and not self.allow_remote and not is_loopback(self.listen):
+            raise ValueError(
+                f"[panel] listen = {self.listen!r} is not a loopback address: the panel speaks "
+                "plain HTTP; put a TLS proxy in front and set allow_remote = true to bind it"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything serialsync is configured with."""
 
@@ -369,6 +412,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     merchants: MerchantsSettings = Field(default_factory=MerchantsSettings)
+    panel: PanelSettings = Field(default_factory=PanelSettings)
     connectors: dict[str, ConnectorSection] = Field(default_factory=dict)
 
     @field_validator("connectors")

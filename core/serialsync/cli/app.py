@@ -24,6 +24,7 @@ from serialsync.cli import (
     merchants,
     newplugin,
     outbox,
+    panel,
     probe,
     refs,
     serials,
@@ -110,6 +111,7 @@ app.add_typer(merchants.app, name="merchants")
 app.command("worker")(workers.worker_command)
 app.command("schedule")(workers.schedule_command)
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(panel.app, name="panel")
 app.command("probe")(probe.probe_command)
 app.add_typer(probe.aim_app, name="aim")
 app.command("init")(starter.init_command)

@@ -445,6 +445,7 @@ def run_command(
         host,
         webhooks=settings.webhooks,
         metrics=settings.metrics,
+        panel=settings.panel,
         every={
             "inventory": timedelta(seconds=inventory_every),
             "orders": timedelta(seconds=orders_every),

@@ -15,7 +15,7 @@ from serialsync.service.health import HealthPolicy
 from serialsync.service.metrics import Metrics
 from serialsync.service.webhooks import WebhookReceiver
 from serialsync.service.worker import OrderWorker
-from serialsync.settings import MetricsSettings, WebhookSettings
+from serialsync.settings import MetricsSettings, PanelSettings, WebhookSettings
 
 _log = get_logger("serialsync.service")
 
@@ -34,6 +34,9 @@ class Service:
     :param webhooks: ``[webhooks]``: with ``listen`` set, deliveries are received and worked.
     :param metrics: ``[metrics]``: with ``listen`` set, health and metrics are served there
         (also on the webhooks address when both are set).
+    :param panel: ``[panel]``: with ``listen`` set, the admin panel is served there, on an
+        address of its own (webhooks face the platforms, the panel only the staff); it needs
+        the ``panel`` extra.
     :param every: how often each kind of pass is scheduled (``/healthz`` expects them).
     """
 
@@ -43,11 +46,13 @@ class Service:
         *,
         webhooks: WebhookSettings | None = None,
         metrics: MetricsSettings | None = None,
+        panel: PanelSettings | None = None,
         every: Mapping[str, timedelta] | None = None,
     ) -> None:
         self.host = host
         self.webhook_settings = webhooks or WebhookSettings()
         self.metric_settings = metrics or MetricsSettings()
+        self.panel_settings = panel or PanelSettings()
         self.metrics = Metrics(host.store)
         self.health = HealthPolicy(every=dict(every or {}))
         self.worker: OrderWorker | None = None
@@ -64,11 +69,17 @@ class Service:
             store=host.store, metrics=self.metrics, health=self.health, receiver=self.receiver
         )
         self._servers: list[LoopbackServer] = []
+        #: The panel's base URL once started (``None``: not served).
+        self.panel_url: str | None = None
 
     @property
     def enabled(self) -> bool:
         """True when there is anything to serve."""
-        return bool(self.webhook_settings.listen or self.metric_settings.listen)
+        return bool(
+            self.webhook_settings.listen
+            or self.metric_settings.listen
+            or self.panel_settings.listen
+        )
 
     @property
     def urls(self) -> list[str]:
@@ -97,16 +108,38 @@ class Service:
                     ) from None
                 self._servers.append(server)
                 _log.info("service.listening", url=server.base_url)
+            if self.panel_settings.listen:
+                self._start_panel(self.panel_settings.listen)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_panel(self, address: str) -> None:
+        try:
+            from serialsync.panel import create_panel_app
+        except ImportError:
+            raise ConfigurationError(
+                "[panel] listen is set, but the panel needs the panel extra: "
+                "pip install 'serialsync[panel]'"
+            ) from None
+        app = create_panel_app(self.host, session_secret=self.panel_settings.session_secret)
+        where, port = split_listen(address)
+        server = LoopbackServer(app, name=f"panel {address}", host=where, port=port)
+        try:
+            server.start()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {address}: {exc.strerror}") from None
+        self._servers.append(server)
+        self.panel_url = server.base_url
+        _log.info("service.panel", url=server.base_url)
 
     def stop(self) -> None:
         """Stop serving, finish the order under way, and unhook the observers."""
         for server in self._servers:
             server.stop()
         self._servers.clear()
+        self.panel_url = None
         if self.worker is not None:
             self.worker.stop()
         remove_response_observer(self.metrics.observe_response)

@@ -1,0 +1,116 @@
+"""``serialsync panel``: serve the admin panel; ``serialsync panel user add``: let a person in.
+
+The panel needs the ``panel`` extra (``pip install 'serialsync[panel]'``). It opens the store
+without the runner lock, so it serves beside a running ``serialsync run`` (operator writes take
+their turn with the runner's, see :mod:`serialsync.operations.acts`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from serialsync.cli.runtime import ConfigOption, fail, runtime
+from serialsync.service.server import split_listen
+from serialsync.settings import PANEL_DEFAULT_LISTEN, is_loopback
+
+app = typer.Typer(
+    help="The admin panel: see and settle the state in a browser.",
+    invoke_without_command=True,
+)
+user_app = typer.Typer(help="Who may log in to the panel.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _missing_extra() -> typer.Exit:
+    return fail("the panel needs the panel extra: pip install 'serialsync[panel]'")
+
+
+@app.callback()
+def panel_command(
+    ctx: typer.Context,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help=f"host:port to serve on (else [panel] listen, else {PANEL_DEFAULT_LISTEN}).",
+        ),
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow an address other than loopback (put a TLS proxy in front).",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the admin panel (Ctrl-C stops it). It binds loopback unless --allow-remote."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rt = runtime(ctx)
+    settings = rt.settings(config)
+    address = listen or settings.panel.listen or PANEL_DEFAULT_LISTEN
+    if not is_loopback(address) and not (allow_remote or settings.panel.allow_remote):
+        raise fail(
+            f"{address} is not a loopback address: the panel speaks plain HTTP; put a TLS "
+            "proxy in front and pass --allow-remote"
+        )
+    try:
+        import uvicorn
+
+        from serialsync.panel import create_panel_app
+    except ImportError:
+        raise _missing_extra() from None
+    host = rt.operator_host(settings)
+    try:
+        where, port = split_listen(address)
+        panel = create_panel_app(host, session_secret=settings.panel.session_secret)
+        if not host.store.panel_users():
+            rt.err.print("no panel user yet: add one with `serialsync panel user add NAME`")
+        rt.out.print(f"serialsync panel on http://{address}/ (Ctrl-C stops it)")
+        uvicorn.run(panel, host=where, port=port, log_level="warning", access_log=False)
+    finally:
+        host.close()
+
+
+@user_app.command("add")
+def add_user_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The name the person logs in with.")],
+    role: Annotated[
+        str, typer.Option("--role", help="viewer (reads) or operator (reads and acts).")
+    ] = "viewer",
+    config: ConfigOption = None,
+) -> None:
+    """Add a panel user (or set their role and password); asks for the password twice."""
+    try:
+        from serialsync.panel.users import Role, UserRefusedError, add_user
+    except ImportError:
+        raise _missing_extra() from None
+    if role not in {r.value for r in Role}:
+        raise fail(f"--role must be viewer or operator, not {role!r}")
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    rt = runtime(ctx)
+    settings = rt.settings(config)
+    store = rt.operator_store(settings)
+    try:
+        add_user(store, name, Role(role), password)
+    except UserRefusedError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    rt.out.print(f"panel user {name!r} ({role}) saved")
+
+
+@user_app.command("list")
+def list_users_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """The panel's users and their roles (never a password or its hash)."""
+    rt = runtime(ctx)
+    with rt.read_store(rt.settings(config)) as store:
+        users = store.panel_users()
+    for user in users:
+        rt.out.print(f"{user.name} ({user.role})")
+    if not users:
+        rt.out.print("no panel users")

@@ -1,0 +1,223 @@
+"""The panel's pages over real HTTP: who gets in, what each page shows, and that every value
+from the POS or a channel renders as text."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+import pytest
+
+from tests.panel.world import OPERATOR, PASSWORD, VIEWER, XSS, XSS_SERIALS, World, login
+
+pytestmark = pytest.mark.e2e
+
+PAGES = ("/", "/serials", "/sales", "/conflicts", "/quarantine", "/runs")
+
+
+def test_every_page_asks_for_a_login_first(shared_world: World) -> None:
+    with shared_world.client() as client:
+        for page in (*PAGES, "/unit?serial=x", "/charts/oversell.svg"):
+            answer = client.get(page)
+            assert answer.status_code == 303, page
+            assert answer.headers["location"].startswith("/login"), page
+
+
+def test_a_login_sets_a_signed_httponly_samesite_cookie_and_no_secret_is_rendered(
+    shared_world: World,
+) -> None:
+    with shared_world.client() as client:
+        answer = login(client, VIEWER)
+        assert answer.status_code == 303
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        for page in PAGES:
+            text = client.get(page).text
+            assert PASSWORD not in text
+            assert "argon2" not in text  # no hash either
+        # A cookie altered by hand is not a session.
+        forged = client.cookies["serialsync_panel"]
+        client.cookies.clear()
+        client.cookies.set("serialsync_panel", forged[:-3] + "AAA")
+        assert client.get("/").status_code == 303
+
+
+def test_a_wrong_password_is_refused(shared_world: World) -> None:
+    with shared_world.client() as client:
+        assert login(client, OPERATOR, "not the password").status_code == 401
+        assert login(client, "nobody", PASSWORD).status_code == 401
+        assert client.get("/").status_code == 303
+
+
+def test_a_login_form_without_its_csrf_token_is_refused(shared_world: World) -> None:
+    with shared_world.client() as client:
+        answer = client.post("/login", data={"name": OPERATOR, "password": PASSWORD})
+        assert answer.status_code == 403
+        assert client.get("/").status_code == 303
+
+
+def test_the_dashboard_counts_what_needs_a_person(shared_world: World) -> None:
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        page = client.get("/").text
+    assert re.search(r"<b>1</b> sales failed", page)
+    assert re.search(r"<b>1</b> conflicts", page)
+    for connector in ("aim_pos", "shopify", "woocommerce"):
+        assert f"<td>{connector}</td>" in page
+    assert 'src="/charts/pass-durations.svg"' in page and 'src="/charts/oversell.svg"' in page
+
+
+def test_charts_are_svg_drawn_on_the_server_with_no_script(shared_world: World) -> None:
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        for name in ("pass-durations", "oversell"):
+            answer = client.get(f"/charts/{name}.svg")
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("image/svg+xml")
+            assert answer.text.startswith("<svg")
+            assert "<script" not in answer.text
+        # The oversell chart has a point for the sale reported on Shopify.
+        assert "sold on shopify" in client.get("/charts/oversell.svg").text
+
+
+def test_serials_search_needs_three_characters_and_finds_by_serial_or_sku(
+    shared_world: World,
+) -> None:
+    serial = shared_world.sold
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        everything = client.get("/serials").text
+        short = client.get("/serials", params={"q": serial[:2]}).text
+        found = client.get("/serials", params={"q": serial[-5:].lower()}).text
+    rows = re.compile(r'<td class="id">')
+    assert "at least 3 characters" in short
+    assert len(rows.findall(short)) == len(rows.findall(everything))
+    assert len(rows.findall(found)) == 1 and serial in found
+
+
+def test_status_tabs_count_and_filter(shared_world: World) -> None:
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        sold = client.get("/serials", params={"status": "sold"}).text
+    n = shared_world.host.store.counts("units", "status")["sold"]
+    assert n == 3  # the sale reported, the one that failed, and the one sold twice
+    assert re.search(f'class="active" aria-current="page">Sold <span class="n">{n}</span>', sold)
+    assert sold.count('<span class="status sold">') == n
+    assert '<span class="status in_stock">' not in sold
+
+
+def test_paging_is_keyed_and_stable_when_units_are_added(
+    shared_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking Next page by page sees every unit once, even when units arrive meanwhile that
+    sort before the page being read; Previous comes back to the same page."""
+    from serialsync.lifecycle import UnitStatus
+    from serialsync.model import SerializedUnit
+    from serialsync.panel.views import serials
+
+    monkeypatch.setattr(serials, "PAGE_SIZE", 3)
+    store = shared_world.host.store
+    everyone = [r.unit.integration_id for r in store.all_units()]
+    seen: list[list[str]] = []
+    added = []
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        url: str | None = "/serials"
+        while url:
+            page = client.get(url).text
+            seen.append(re.findall(r'<td class="id"><a [^>]+>([^<]+)</a>', page))
+            nxt = re.search(r'<a rel="next" href="([^"]+)"', page)
+            url = html.unescape(nxt.group(1)) if nxt else None
+            if len(seen) == 1:
+                prev_of_second = None
+            if len(seen) == 2:
+                back = re.search(r'<a rel="prev" href="([^"]+)"', page)
+                assert back
+                prev_of_second = html.unescape(back.group(1))
+            # A new unit, sorting first, after each page read.
+            serial = f"AAA{len(seen):03d}"
+            with store.transaction():
+                store.put_unit(
+                    SerializedUnit(sku="000-NEW", serial=serial), status=UnitStatus.IN_STOCK
+                )
+            added.append(serial)
+        assert prev_of_second is not None
+        again = re.findall(r'<td class="id"><a [^>]+>([^<]+)</a>', client.get(prev_of_second).text)
+    try:
+        walked = [html.unescape(i) for page in seen for i in page]
+        assert walked == everyone  # each once, in order, none of the newcomers shifting a page
+        assert all(len(page) == 3 for page in seen[:-1])
+        assert [html.unescape(i) for i in again][-1] == walked[2]
+    finally:
+        with store.transaction():
+            for serial in added:
+                store._exec("DELETE FROM units WHERE serial = ?", (serial,))  # type: ignore[attr-defined]
+
+
+def test_a_serials_page_shows_its_history_listings_orders_and_allowed_actions(
+    shared_world: World,
+) -> None:
+    with shared_world.client() as client:
+        login(client, OPERATOR)
+        page = client.get("/unit", params={"serial": shared_world.sold}).text
+    assert "first seen in the POS" in page
+    assert "<td>in_stock</td><td>sold</td>" in page
+    assert "<td>shopify</td><td>live</td>" in page or "<td>shopify</td>" in page
+    assert "<td>woocommerce</td><td>withdrawn</td>" in page
+    # From sold the table allows exactly: Mark as Returned, Mark as Defective.
+    offered = re.findall(r'href="/act/mark\?[^"]*action=([a-z-]+)"', page)
+    assert sorted(offered) == ["defective", "returned"]
+
+
+def test_a_viewer_is_offered_no_action(shared_world: World) -> None:
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        page = client.get("/unit", params={"serial": shared_world.sold}).text
+        sales = client.get("/sales").text
+    assert "/act/" not in page and "/act/" not in sales
+
+
+def test_every_value_from_the_pos_renders_as_text(shared_world: World) -> None:
+    pages = []
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        for serial in XSS_SERIALS:
+            pages.append(client.get("/unit", params={"serial": serial}).text)
+        pages.append(client.get("/serials", params={"q": "xss"}).text)
+        pages.append(client.get("/quarantine").text)
+    for page in pages:
+        assert "<script>" not in page.split("</head>")[1]
+        assert "<img src=x" not in page and "<h1>broken" not in page
+        assert 'href="javascript:' not in page
+        assert "\x1b" not in page and "\x00" not in page and "\x07" not in page
+    unit_page = pages[1]
+    assert html.escape(XSS[0], quote=True).replace("&quot;", "&#34;") in unit_page
+    assert "ESC\\x1b[31mred NUL\\x00 BEL\\x07" in unit_page
+    assert quote("XSS<b>0002") in pages[2]
+
+
+def test_the_quarantine_shows_the_bad_input_corpus_as_text(tmp_path) -> None:
+    """The reliability suite's bad serials (control characters, spaces, an empty one) are
+    quarantined by a pass and shown escaped, each with its reason."""
+    from decimal import Decimal
+
+    from serialsync.model import Product, SerializedUnit
+
+    from tests.reliability.test_pos_data import BAD_SERIALS
+
+    bad = Product(
+        sku="MESSY-1",
+        title="Messy",
+        price=Decimal("5"),
+        units=tuple(SerializedUnit(sku="MESSY-1", serial=s) for s in BAD_SERIALS),
+    )
+    from tests.panel.world import build_world
+
+    for world in build_world(tmp_path, extra=[bad]):
+        with world.client() as client:
+            login(client, VIEWER)
+            page = client.get("/quarantine").text
+        for serial, words in BAD_SERIALS.items():
+            assert html.escape(words) in page, serial
+        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", page)
