@@ -54,6 +54,18 @@ def test_demo_leaves_a_store_the_other_commands_read(isolated: Path):
     assert len(json.loads(conflicts.stdout)["sales"]) == 1
     shown = runner.invoke(app, ["serials", "show", sold[0]["serial"], *config])
     assert shown.exit_code == 0 and "reported" in shown.stdout
+    # It ends with the panel's address and a login made for this run, which lets one in.
+    import re
+
+    from serialsync.panel.users import authenticate
+    from serialsync.store import SQLiteStore
+
+    login = re.search(r"http://127\.0\.0\.1:8788/ and log in as demo with the password (\S+)",
+                     " ".join(result.stdout.split()))  # fmt: skip
+    assert login, result.stdout[-600:]
+    with SQLiteStore.open(isolated / "demo" / "serialsync.db", read_only=True) as store:
+        user = authenticate(store, "demo", login.group(1))
+        assert user is not None and user.role == "operator"
 
 
 def test_sandbox_serve_with_faults_then_run_and_check_against_it(isolated: Path):

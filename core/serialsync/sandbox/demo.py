@@ -3,12 +3,14 @@
 It starts every fake on loopback, writes a configuration pointing at them, lists the POS's
 guitars on every channel, places orders (one serial on two channels at once), runs an order pass,
 and shows what happened. It leaves the store and the configuration behind, so that
-``serialsync status`` and ``serialsync serials show`` can look at the result afterwards.
+``serialsync status``, ``serialsync serials show`` and the admin panel (``serialsync panel``,
+with the login the demo prints) can look at the result afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +27,8 @@ from serialsync.host import Host
 from serialsync.logging import configure_logging
 from serialsync.model import FinancialStatus, SerializedUnit
 from serialsync.sandbox.sandbox import Sandbox
-from serialsync.settings import WebhookSettings, load_settings
-from serialsync.store import OutboxState
+from serialsync.settings import PANEL_DEFAULT_LISTEN, WebhookSettings, load_settings
+from serialsync.store import OutboxState, SQLiteStore
 from serialsync.testing.fake import FakeChannel, RecordedOrder
 
 
@@ -95,10 +97,38 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
         f"  serialsync sales list --config {config}\n"
         f"  serialsync quarantine list --config {config}",
     )
+    _panel_login(console, store_path, config)
     if not ok:
         _say(console, "[red]The demo did not end as expected: see the tables above.[/red]")
         return 1
     return 0
+
+
+#: The name of the panel user each demo makes (its password is new at each run).
+DEMO_USER = "demo"
+
+
+def _panel_login(console: Console, store_path: Path, config: Path) -> None:
+    """End with the admin panel: its address and a login made for this demo (an operator
+    whose password is drawn anew at each run), or how to install it."""
+    try:
+        from serialsync.panel.users import Role, add_user
+    except ImportError:
+        _say(
+            console,
+            "\n[bold]The admin panel[/bold] needs its extra: pip install 'serialsync[panel]', "
+            f"then serialsync panel user add NAME --role operator --config {config}",
+        )
+        return
+    password = secrets.token_urlsafe(12)
+    with SQLiteStore.open(store_path, lock=False) as store:
+        add_user(store, DEMO_USER, Role.OPERATOR, password)
+    _say(
+        console,
+        f"\n[bold]The admin panel:[/bold] serialsync panel --config {config}\n"
+        f"  then open http://{PANEL_DEFAULT_LISTEN}/ and log in as [cyan]{DEMO_USER}[/cyan] "
+        f"with the password [cyan]{password}[/cyan] (made for this demo run only)",
+    )
 
 
 #: How long the demo waits for a webhook's order to be worked (it takes well under a second).
