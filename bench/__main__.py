@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import tempfile
 import time
@@ -76,6 +77,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--magento-latency", type=float, default=Limits.magento_latency, metavar="S"
     )
+    parser.add_argument(
+        "--woocommerce-workers",
+        type=int,
+        default=Limits.woocommerce_workers,
+        metavar="N",
+        help="requests the WooCommerce host serves at once; one more is answered 503",
+    )
+    parser.add_argument(
+        "--magento-workers",
+        type=int,
+        default=Limits.magento_workers,
+        metavar="N",
+        help="requests the Magento host serves at once; one more is answered 503",
+    )
+    parser.add_argument(
+        "--no-oversell",
+        action="store_true",
+        help="leave out the two oversell runs (the longest part of a full run)",
+    )
     parser.add_argument("--output", default="latest.json", help="file name under bench/results/")
     parser.add_argument(
         "--render-only", action="store_true", help="print the tables of the results file again"
@@ -129,10 +149,10 @@ def oversell_runs(spec: dict[str, Any], args: argparse.Namespace, workdir: Path)
     Each mode is a fresh host process publishing the whole catalogue with the loops of
     ``serialsync run``, while orders land on the fakes at random moments (``bench.oversell``).
     The gap between orders spreads ``--oversell-orders`` over the slowest channel's publish
-    (Magento: ``2n + 3`` requests per product at its latency).
+    (Magento: about 4 rounds per product plus its children six at a time, at its latency).
     """
     limits = spec["limits"]
-    magento = spec["skus"] * (2 * spec["units"] + 3) * limits["magento_latency"]
+    magento = spec["skus"] * (4 + math.ceil(spec["units"] / 6)) * limits["magento_latency"]
     base = {
         **spec,
         "time_scale": args.oversell_scale,
@@ -159,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         args.oversell_orders = args.oversell_orders or 30
     args.oversell_orders = args.oversell_orders or 100
     limits = Limits(
-        woocommerce_latency=args.woocommerce_latency, magento_latency=args.magento_latency
+        woocommerce_latency=args.woocommerce_latency,
+        magento_latency=args.magento_latency,
+        woocommerce_workers=args.woocommerce_workers,
+        magento_workers=args.magento_workers,
     )
     spec: dict[str, Any] = {
         "skus": args.skus,
@@ -188,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"full run: {args.skus} SKUs x {args.units}, {args.orders} orders …", flush=True)
     results["full"] = run_in_process("run_scenario", {**spec, "workdir": str(workdir / "f")})
-    results["oversell"] = oversell_runs(spec, args, workdir)
+    if not args.no_oversell:
+        results["oversell"] = oversell_runs(spec, args, workdir)
     if spec["baseline_skus"]:
         print(f"baseline: {spec['baseline_skus']} SKUs, naive …", flush=True)
         results["baseline"] = run_in_process(

@@ -478,11 +478,22 @@ def host_channels(host: Host) -> list[str]:
 
 
 def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
-    """The naive publish of the first ``baseline_skus`` products, four channels side by side."""
+    """The two scripts serialsync is compared with, on the first ``baseline_skus`` products:
+    the careful one (``bench/careful.py``, the main baseline) and the naive one
+    (``bench/naive.py``, one request per variant), each on fresh fakes, four channels side by
+    side."""
+    from bench.careful import run_careful
+    from bench.naive import run_naive
+
+    naive = _run_script(spec, run_naive, "naive")
+    careful = _run_script(spec, run_careful, "careful")
+    return {**naive, "careful": {"channels": careful["channels"]}}
+
+
+def _run_script(spec: dict[str, Any], script: Any, label: str) -> dict[str, Any]:
     import tomllib
     from concurrent.futures import ThreadPoolExecutor
 
-    from bench.naive import run_naive
     from bench.sandbox_process import bench_catalogue
 
     scale = TimeScale(spec["time_scale"])
@@ -495,8 +506,8 @@ def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
         "units": spec["units"],
         "seed": spec["seed"],
         "types": [POS, *CHANNELS],
-        "store": str(Path(spec["workdir"]) / "baseline.db"),
-        # The naive client speaks Basic auth, and finds Magento's serial attribute made.
+        "store": str(Path(spec["workdir"]) / f"{label}.db"),
+        # The scripts speak Basic auth, and find Magento's serial attribute made.
         "fake_extra": {
             "woocommerce": {"basic_over_http": True},
             "magento": {"serial_attribute": "serial_number"},
@@ -508,7 +519,7 @@ def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
         sections = tomllib.loads(sandbox.config)["connectors"]
         with ThreadPoolExecutor(max_workers=len(CHANNELS)) as pool:
             futures = {
-                name: pool.submit(run_naive, name, sections[name], catalogue, scale)
+                name: pool.submit(script, name, sections[name], catalogue, scale)
                 for name in CHANNELS
             }
             runs = {name: future.result() for name, future in futures.items()}

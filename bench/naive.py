@@ -73,8 +73,11 @@ def _bigcommerce_wait(response: httpx.Response) -> float | None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    # No rate limit on these platforms; a host under load may still answer 429.
-    return float(response.headers.get("Retry-After", "1")) if response.status_code == 429 else None
+    # No rate limit on these platforms; a host under load answers 429, or 503 past its workers
+    # (never applied: the request was turned away before any work).
+    if response.status_code not in (429, 503):
+        return None
+    return float(response.headers.get("Retry-After", "1"))
 
 
 def publish_shopify(send: Send, product: Product, counter: Counter) -> None:
@@ -292,57 +295,73 @@ def publish_magento(send: Send, product: Product, counter: Counter, attribute_id
         )
 
 
-def run_naive(
-    name: str,
-    section: dict[str, Any],
-    catalogue: list[Product],
-    scale: TimeScale,
-) -> dict[str, Any]:
-    """Publish ``catalogue`` to one channel the naive way; requests, refusals, times."""
-    counter = Counter()
+def channel_client(name: str, section: dict[str, Any]) -> tuple[httpx.Client, Any]:
+    """An httpx client for one channel's sandbox section, and how it reads a refusal."""
     if name == "shopify":
         client = httpx.Client(
             base_url=section["base_url"],
             headers={"X-Shopify-Access-Token": section["access_token"]},
         )
-        wait: Any = _shopify_wait
-    elif name == "bigcommerce":
+        return client, _shopify_wait
+    if name == "bigcommerce":
         client = httpx.Client(
             base_url=f"{section['base_url']}/stores/{section['store_hash']}",
             headers={"X-Auth-Token": section["access_token"], "Accept": "application/json"},
         )
-        wait = _bigcommerce_wait
-    elif name == "woocommerce":
+        return client, _bigcommerce_wait
+    if name == "woocommerce":
         client = httpx.Client(
             base_url=section["site_url"],
             auth=(section["consumer_key"], section["consumer_secret"]),
         )
-        wait = _retry_after
-    else:
-        client = httpx.Client(
-            base_url=section["base_url"],
-            headers={"Authorization": f"Bearer {section['access_token']}"},
-        )
-        wait = _retry_after
+        return client, _retry_after
+    client = httpx.Client(
+        base_url=section["base_url"],
+        headers={"Authorization": f"Bearer {section['access_token']}"},
+    )
+    return client, _retry_after
+
+
+Publish = Callable[[Send, Product, Counter, dict[str, Any]], None]
+
+
+def run_script(
+    name: str,
+    section: dict[str, Any],
+    catalogue: list[Product],
+    scale: TimeScale,
+    publish: Publish,
+) -> dict[str, Any]:
+    """Publish ``catalogue`` to one channel with one script's ``publish``; requests, times.
+
+    ``publish`` is given Magento's serial attribute as read once (empty for the others).
+    """
+    counter = Counter()
+    client, wait = channel_client(name, section)
     send = _sender(client, counter, scale, name, wait)
     start = time.monotonic()
     with client:
-        attribute_id = 0
+        attribute: dict[str, Any] = {}
         if name == "magento":
             attribute = send("GET", "/rest/all/V1/products/attributes/serial_number").json()
-            attribute_id = int(attribute["attribute_id"])
         for product in catalogue:
-            if name == "shopify":
-                publish_shopify(send, product, counter)
-            elif name == "bigcommerce":
-                publish_bigcommerce(send, product, counter)
-            elif name == "woocommerce":
-                publish_woocommerce(send, product, counter)
-            else:
-                publish_magento(send, product, counter, attribute_id)
+            publish(send, product, counter, attribute)
     return {
         "requests": counter.requests,
         "throttled": counter.throttled,
         "failed": counter.failed,
         "real_seconds": time.monotonic() - start,
     }
+
+
+def run_naive(
+    name: str, section: dict[str, Any], catalogue: list[Product], scale: TimeScale
+) -> dict[str, Any]:
+    """Publish ``catalogue`` to one channel the naive way; requests, refusals, times."""
+    publish: dict[str, Publish] = {
+        "shopify": lambda send, p, c, _a: publish_shopify(send, p, c),
+        "bigcommerce": lambda send, p, c, _a: publish_bigcommerce(send, p, c),
+        "woocommerce": lambda send, p, c, _a: publish_woocommerce(send, p, c),
+        "magento": lambda send, p, c, a: publish_magento(send, p, c, int(a["attribute_id"])),
+    }
+    return run_script(name, section, catalogue, scale, publish[name])

@@ -9,18 +9,19 @@ grow with the catalogue is counted apart, as ``overhead``):
   values and ``image_url``): ``ceil(n / 600)`` per product.
 * WooCommerce — the product ``POST`` cannot carry variations, and a variations batch holds 100
   items: ``1 + ceil(n / 100)`` per product.
-* Magento — no batch on the synchronous REST API: each serial needs its own attribute option
-  (``POST /V1/products/attributes/{code}/options`` takes one) and its own simple child
-  (``POST /V1/products`` takes one); the configurable parent carries its option and child links
-  in ``extension_attributes`` (one ``POST``), and one ``POST /V1/inventory/source-items`` stocks
-  every child: ``2n + 2`` per product. (The optional async bulk API would need fewer requests,
-  but needs the store's message-queue consumers; it is not the default path.)
+* Magento — the synchronous REST API has no batch create of products: each serial needs its
+  own simple child (``POST /V1/products`` takes one); the serial options of a product go in one
+  attribute save (``PUT /V1/products/attributes/{code}`` takes an ``options`` array); the
+  configurable parent carries its option and child links in ``extension_attributes`` (one
+  ``POST``), and one ``POST /V1/inventory/source-items`` stocks every child: ``n + 3`` per
+  product. (The async bulk API needs fewer, but needs the store's message-queue consumers.)
 
 Time floor for the requests actually made (``R`` of them), in platform seconds:
 
 * Shopify — the cost bucket: ``max(0, total actual cost - bucket size) / restore rate``.
 * BigCommerce — ``quota`` requests per window: ``(ceil(R / quota) - 1) * window``.
-* WooCommerce, Magento — a fixed latency per request, one request at a time: ``R * latency``.
+* WooCommerce, Magento — a fixed latency per request, and a host that serves ``workers``
+  requests at once (one more is answered 503): ``ceil(R / workers) * latency``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class Limits:
     bigcommerce_window: float = 30.0
     woocommerce_latency: float = 0.25  # assumed: a typical WordPress host answering wc/v3
     magento_latency: float = 0.25  # assumed: a typical Magento REST answer
+    # Assumed: requests a host works at once (its PHP workers); one more is answered 503.
+    woocommerce_workers: int = 8
+    magento_workers: int = 8
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -79,9 +83,13 @@ def fake_options(name: str, limits: Limits, scale: TimeScale) -> dict[str, Any]:
             "window_ms": int(limits.bigcommerce_window * 1000),
         }
     if name == "woocommerce":
-        return {"sleep": sleep, "faults": Faults(latency=limits.woocommerce_latency)}
+        faults = Faults(
+            latency=limits.woocommerce_latency, max_in_flight=limits.woocommerce_workers
+        )
+        return {"sleep": sleep, "faults": faults}
     if name == "magento":
-        return {"sleep": sleep, "faults": Faults(latency=limits.magento_latency)}
+        faults = Faults(latency=limits.magento_latency, max_in_flight=limits.magento_workers)
+        return {"sleep": sleep, "faults": faults}
     return {}
 
 
@@ -94,7 +102,7 @@ def request_floor(name: str, units_per_product: list[int]) -> int:
     if name == "woocommerce":
         return sum(1 + math.ceil(n / WOOCOMMERCE_BATCH) for n in units_per_product)
     if name == "magento":
-        return sum(2 * n + 2 for n in units_per_product)
+        return sum(n + 3 for n in units_per_product)
     raise ValueError(f"no floor for {name!r}")
 
 
@@ -102,7 +110,8 @@ FLOOR_FORMULA = {
     "shopify": "ceil(n/250) per product (productSet with its variants)",
     "bigcommerce": "ceil(n/600) per product (product POST with variants + image_url)",
     "woocommerce": "1 + ceil(n/100) per product (product POST + variations batch)",
-    "magento": "2n + 2 per product (n options, n children, parent with links, 1 source-items)",
+    "magento": "n + 3 per product (1 attribute save with n options, n children, parent with "
+    "links, 1 source-items)",
 }
 
 
@@ -114,9 +123,9 @@ def time_floor(name: str, requests: int, limits: Limits, cost: float = 0.0) -> f
         windows = math.ceil(requests / limits.bigcommerce_quota)
         return max(0, windows - 1) * limits.bigcommerce_window
     if name == "woocommerce":
-        return requests * limits.woocommerce_latency
+        return math.ceil(requests / limits.woocommerce_workers) * limits.woocommerce_latency
     if name == "magento":
-        return requests * limits.magento_latency
+        return math.ceil(requests / limits.magento_workers) * limits.magento_latency
     return 0.0
 
 

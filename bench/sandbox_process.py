@@ -153,6 +153,8 @@ class _Served:
                     self.served.get(name, []).clear()
                     if hasattr(fake, "throttled"):
                         fake.throttled = 0
+                    if hasattr(fake, "peak_in_flight"):
+                        fake.peak_in_flight = fake.in_flight
                     documents = getattr(fake, "documents", None)
                     if isinstance(documents, list):
                         documents.clear()
@@ -204,7 +206,9 @@ class _Served:
                 "writes": sum(1 for m, _ in requests if m != "GET"),
                 "reads": sum(1 for m, _ in requests if m == "GET"),
                 "patterns": patterns.most_common(8),
-                "throttled": throttled + injected.get("429", 0),
+                # A 503 past the host's workers is a refusal too (bench/platforms.py).
+                "throttled": throttled + injected.get("429", 0) + injected.get("busy", 0),
+                "peak_in_flight": getattr(fake, "peak_in_flight", 0),
                 "injected": injected,
             }
         shopify = self.sandbox.fakes.get("shopify")

@@ -2,12 +2,14 @@
 
 Requests, per call of ``publish_variants`` (N units of one product):
 
-* a new product: the serial attribute once per connector (1 read), then ``1`` read of the
-  parent's children (does the parent exist, which children does it have), ``N`` option creates
-  (Magento adds one option per call), ``N`` child saves (no batch create in synchronous REST),
-  ``1`` parent save carrying the configurable option and every child link, and ``1`` MSI
-  source-items save for all N: **2N + 3**. The documented alternative (``per_child``: options
-  call + one ``/child`` call per child) costs 3N + 3.
+* a new product: the serial attribute once per connector (3 reads: the attribute, its set,
+  its options), then ``1`` read of the parent's children (does the parent exist, which
+  children does it have), ``1`` attribute save adding the N options (``PUT`` with an
+  ``options`` array; a lone new option goes by ``POST .../options``), ``N`` child saves (no
+  batch create in synchronous REST; sent side by side, ``concurrency`` at once), ``1`` parent
+  save carrying the configurable option and every child link, and ``1`` MSI source-items save
+  for all N: **N + 4**. The documented alternative (``per_child``: options call + one
+  ``/child`` call per child, one at a time) costs 2N + 5.
 * N changed units: ``N`` product updates (Magento has no synchronous batch update) plus ``1``
   source-items save that re-asserts their stock: **N + 1**. The API's floor is N (the legacy
   ``stock_item`` inside each product save, on single-source stores only); the explicit MSI save
