@@ -1,7 +1,8 @@
 """End to end over loopback: one POS product with 700 serials, each with its own photo, listed
 whole on all four channels within their real per-product limits (BigCommerce: 250 values per
 option; Shopify: the shop's maxProductVariants, here 300), sold from a sibling and reported,
-then shrunk to 100 units with no emptied sibling left and no stale option value."""
+then shrunk to 100 units with no emptied sibling left and no stale option value, sold out
+(hidden on every storefront) and shown again when a unit returns (issue 17, done when)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from serialsync import Product, SerializedUnit
 from serialsync.host import Host
 from serialsync.sandbox import Sandbox
 from serialsync.settings import load_settings
+from serialsync.testing import FakeChannel
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +56,7 @@ def _open_host(sandbox: Sandbox, tmp_path: Path) -> Host:
     return Host.from_settings(load_settings(config), sleep=lambda _s: None)
 
 
-def test_700_serials_listed_whole_everywhere_then_shrunk_to_100(tmp_path: Path) -> None:
+def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_back(tmp_path: Path) -> None:
     product = _catalogue(700)
     units = list(product.units)
     with Sandbox(catalogue=[product]) as sandbox:
@@ -118,15 +120,44 @@ def test_700_serials_listed_whole_everywhere_then_shrunk_to_100(tmp_path: Path) 
                 for ov in v["option_values"]
             }
             assert {v["id"] for v in option["option_values"]} <= used
-        # Quiet afterwards: a further pass writes nothing.
-        before = {n: len(f.requests) for n, f in fakes.items()}
+        # Every product left is on show: it has units for sale.
+        for channel in CHANNELS:
+            assert set(fakes[channel].storefront().values()) == {True}, channel
+        _assert_quiet(host, fakes)
+
+        # Sold out: 99 sold at the counter, the last one online (withdrawn by the batched
+        # withdrawal of the order pass): the product is hidden on every channel.
+        for unit in units[1:100]:
+            aim.mark_sold(SKU, unit.serial)  # type: ignore[attr-defined]
         host.inventory_pass()
-        for name, fake in fakes.items():
-            new = fake.requests[before[name] :]
-            writes = [r for r in new if r[0] in {"PUT", "DELETE", "PATCH"}]
-            if name != "shopify":
-                writes += [r for r in new if r[0] == "POST"]
-            else:
-                writes = new
-            assert writes == [], (name, writes[:3])
+        for channel in CHANNELS:
+            assert set(fakes[channel].storefront().values()) == {True}, channel
+        fakes["woocommerce"].create_order([(units[0].integration_id, 1)])
+        host.order_pass()
+        for channel in CHANNELS:
+            assert _live(sandbox, channel) == Counter(), channel
+            assert set(fakes[channel].storefront().values()) == {False}, channel
+        _assert_quiet(host, fakes)
+
+        # A unit returns to stock: listed, and its product shown again, everywhere.
+        aim.set_status(SKU, units[7].serial, "Available")  # type: ignore[attr-defined]
+        host.inventory_pass()
+        for channel in CHANNELS:
+            assert _live(sandbox, channel) == Counter([units[7].integration_id]), channel
+            assert set(fakes[channel].storefront().values()) == {True}, channel
+        _assert_quiet(host, fakes)
         host.close()
+
+
+def _assert_quiet(host: Host, fakes: dict[str, FakeChannel]) -> None:
+    """A further inventory pass writes nothing anywhere."""
+    before = {n: len(f.requests) for n, f in fakes.items()}
+    host.inventory_pass()
+    for name, fake in fakes.items():
+        new = fake.requests[before[name] :]
+        writes = [r for r in new if r[0] in {"PUT", "DELETE", "PATCH"}]
+        if name != "shopify":
+            writes += [r for r in new if r[0] == "POST"]
+        else:
+            writes = new
+        assert writes == [], (name, writes[:3])

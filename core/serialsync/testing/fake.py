@@ -271,6 +271,16 @@ class FakeChannel(FakePlatform):
     def listings(self) -> list[FakeListing]:
         """Every variant on the platform now (duplicates included: tests look for them)."""
 
+    def storefront(self) -> dict[str, bool]:
+        """Whether the storefront shows each product holding a listing, by the name
+        :attr:`FakeListing.product` gives it (a product hidden, or taken off sale, is
+        ``False``).
+
+        Optional: a fake that does not model product visibility raises
+        :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not model product visibility")
+
     @abstractmethod
     def create_order(
         self,

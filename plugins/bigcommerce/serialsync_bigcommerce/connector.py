@@ -83,6 +83,25 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         return True
 
     @hookimpl
+    def set_product_visibility(self, product: Product, remote: RemoteIds, visible: bool) -> bool:
+        """``PUT /v3/catalog/products/{id} {is_visible}``: a hidden product is off the
+        storefront (its variants and orders untouched); a product gone (404) is reported so."""
+        if not remote.product_id or not remote.product_id.isdigit():
+            return False
+        product_id = int(remote.product_id)
+        response = self.client.update_product(product_id, {"is_visible": visible})
+        if response.status_code == 404:
+            return False
+        self.client.http.raise_for_status(response)
+        self.log.info(
+            "bigcommerce.product_visibility",
+            product_id=product_id,
+            part=product.part,
+            visible=visible,
+        )
+        return True
+
+    @hookimpl
     def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
         """One order by id (``GET /v2/orders/{id}`` and its lines), mapped as in a page."""
         record = self.client.order(order_id)

@@ -199,8 +199,20 @@ class FakeBigCommerce(FakeChannel):
         # sells the variant whatever its inventory_level says.
         if variant.get("purchasing_disabled"):
             return False
+        if not self.products[variant["product_id"]].get("is_visible", True):
+            return False  # a hidden product is not on the storefront to be bought
         tracking = self.products[variant["product_id"]]["inventory_tracking"]
         return bool(tracking != "variant" or variant["inventory_level"] > 0)
+
+    def storefront(self) -> dict[str, bool]:
+        """Each product holding a variant, by SKU: shown while ``is_visible``."""
+        with self.lock:
+            held = {v["product_id"] for v in self.variants.values()}
+            return {
+                p["sku"]: bool(p.get("is_visible", True))
+                for p in self.products.values()
+                if p["id"] in held
+            }
 
     def create_order(
         self,
@@ -623,6 +635,8 @@ class FakeBigCommerce(FakeChannel):
         tracking = body.get("inventory_tracking", product["inventory_tracking"])
         if tracking not in ("none", "product", "variant"):
             raise _Error(422, "inventory_tracking must be none, product or variant")
+        if "is_visible" in body and not isinstance(body["is_visible"], bool):
+            raise _Error(422, "is_visible must be a boolean", {"is_visible": "type"})
         if "name" in body and not 1 <= len(str(body["name"])) <= _NAME_LIMIT:
             raise _Error(422, f"name must be 1 to {_NAME_LIMIT} characters", {"name": "length"})
         if "name" in body and any(

@@ -13,8 +13,10 @@ from serialsync import (
     ListingsPage,
     Order,
     OrdersPage,
+    PermanentRemoteError,
     Product,
     PublishOutcome,
+    RemoteIds,
     UnreadableRecord,
     hookimpl,
 )
@@ -109,6 +111,33 @@ class MagentoConnector(Connector[MagentoSettings]):
             answered=len(outcomes),
         )
         return outcomes
+
+    @hookimpl
+    def set_product_visibility(self, product: Product, remote: RemoteIds, visible: bool) -> bool:
+        """One ``PUT /V1/products/{parent sku}`` of the configurable parent's ``visibility``:
+        1 (not visible individually: no catalog, search or product page) hides a sold-out
+        product, 4 (catalog and search, as it was created) shows it again; its children keep
+        theirs. A parent gone is reported so."""
+        if not remote.product_id:
+            return False
+        wanted = mapping.VISIBILITY_BOTH if visible else mapping.VISIBILITY_NOT_VISIBLE
+        try:
+            self.client.update_product(
+                remote.product_id, {"sku": remote.product_id, "visibility": wanted}
+            )
+        except PermanentRemoteError:
+            # A PUT of an unknown SKU is a create, refused for its missing name: only a read
+            # tells a parent deleted by hand from a refusal of the visibility itself.
+            if self.client.configurable_children(remote.product_id) is None:
+                return False
+            raise
+        self.log.info(
+            "magento.visibility",
+            parent=remote.product_id,
+            part=product.part,
+            visibility=wanted,
+        )
+        return True
 
     # -- reconcile --------------------------------------------------------------------------
 

@@ -223,15 +223,29 @@ class FakeMagento(FakeChannel):
                     continue
                 item = self.source_items.get((sku, "default"), {"quantity": 0, "status": 0})
                 stock = int(item["quantity"]) if item["status"] == 1 else 0
+                parent = self.parent_of(sku)
+                # A parent not visible individually has no page: its children cannot be bought.
+                shown = parent is None or self.products[parent].get("visibility", 4) != 1
                 result.append(
                     FakeListing(
                         sku=sku,
                         stock=stock,
-                        product=self.parent_of(sku) or sku,
-                        sellable=stock > 0 and product.get("status", 1) == 1,
+                        product=parent or sku,
+                        sellable=stock > 0 and product.get("status", 1) == 1 and shown,
                     )
                 )
             return result
+
+    def storefront(self) -> dict[str, bool]:
+        """Each configurable parent holding a child, by SKU: shown unless its visibility is 1
+        (not visible individually)."""
+        with self.lock:
+            parents = {self.parent_of(sku) for sku in self.products}
+            return {
+                sku: self.products[sku].get("visibility", 4) != 1
+                for sku in parents
+                if sku is not None and sku in self.products
+            }
 
     def create_order(
         self,
@@ -703,6 +717,10 @@ class FakeMagento(FakeChannel):
             raise MagentoError(
                 400, 'The "%1" attribute value is empty. Set the attribute and try again.', "name"
             )
+        # Magento's visibility options: 1 not visible individually, 2 catalog, 3 search, 4
+        # both. Assumed (unsure): another value is refused as an invalid select value.
+        if "visibility" in data and data["visibility"] not in (1, 2, 3, 4):
+            raise MagentoError(400, 'The value of attribute "%1" is invalid.', "visibility")
         for field in (
             "name",
             "price",

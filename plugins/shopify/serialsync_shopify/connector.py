@@ -141,6 +141,32 @@ class ShopifyConnector(Connector[ShopifySettings]):
         return True
 
     @hookimpl
+    def set_product_visibility(self, product: Product, remote: RemoteIds, visible: bool) -> bool:
+        """One ``productUpdate`` of the status: ``DRAFT`` takes a sold-out product off every
+        sales channel (Shopify: "unavailable to customers on sales channels and apps") without
+        unpublishing it, and the connector's ``product_status`` brings it back."""
+        if not remote.product_id:
+            return False
+        status = self.settings.product_status if visible else "DRAFT"
+        payload = self.client.product_update({"id": remote.product_id, "status": status})
+        errors = payload.get("userErrors") or []
+        if any("not exist" in str(e.get("message")) for e in errors):
+            return False  # deleted by hand: nothing left to show or hide
+        if errors:
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            raise PermanentRemoteError(
+                f"Shopify refused status {status} for product {remote.product_id}: {messages}",
+                connector=self.name,
+            )
+        self.log.info(
+            "shopify.product_status",
+            product_id=remote.product_id,
+            part=product.part,
+            status=status,
+        )
+        return True
+
+    @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Stock 0 for sold units of many products in few ``inventorySetQuantities`` calls."""
         outcomes = self.publisher.withdraw(changes)

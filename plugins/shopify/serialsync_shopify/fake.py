@@ -188,6 +188,15 @@ class FakeShopify(FakeChannel):
             )
         return out
 
+    def storefront(self) -> dict[str, bool]:
+        """Each product holding a variant, by handle: shown only while ``ACTIVE`` (a draft or
+        archived product is unavailable on every sales channel)."""
+        return {
+            product.handle: product.status == "ACTIVE"
+            for product in self.products.values()
+            if not product.plain and product.variant_ids
+        }
+
     def create_order(
         self,
         lines: Sequence[tuple[str | None, int]],

@@ -18,6 +18,8 @@ from serialsync import (
     Product,
     PublishOutcome,
     PublishResult,
+    RemoteError,
+    RemoteIds,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
@@ -25,7 +27,7 @@ from serialsync import (
 )
 
 from serialsync_woocommerce import webhooks
-from serialsync_woocommerce.client import Json, WooClient
+from serialsync_woocommerce.client import INVALID_PRODUCT_ID, Json, WooClient
 from serialsync_woocommerce.listings import read_listings
 from serialsync_woocommerce.mapping import read_order
 from serialsync_woocommerce.publish import Publisher, withdraw_across_products
@@ -104,6 +106,28 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             answered=len(outcomes),
         )
         return outcomes
+
+    @hookimpl
+    def set_product_visibility(self, product: Product, remote: RemoteIds, visible: bool) -> bool:
+        """One product ``PUT`` of ``catalog_visibility``: ``hidden`` keeps a sold-out product
+        out of the shop pages and search, ``visible`` (WooCommerce's default) brings it back;
+        a product gone (404) is reported so."""
+        if not remote.product_id:
+            return False
+        wanted = "visible" if visible else "hidden"
+        try:
+            self.client.update_product(remote.product_id, {"catalog_visibility": wanted})
+        except RemoteError as exc:
+            if exc.status == 404 or exc.code == INVALID_PRODUCT_ID:
+                return False
+            raise
+        self.log.info(
+            "woocommerce.catalog_visibility",
+            product_id=remote.product_id,
+            part=product.part,
+            catalog_visibility=wanted,
+        )
+        return True
 
     @hookimpl
     def list_listings(self, page: str | None) -> ListingsPage:

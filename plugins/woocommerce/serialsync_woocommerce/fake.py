@@ -78,6 +78,25 @@ class _WooError(Exception):
         }
 
 
+#: Where WooCommerce shows a product: shop pages and search, one of them, or neither
+#: ("hidden": only its own page, by direct link).
+_CATALOG_VISIBILITY = ("visible", "catalog", "search", "hidden")
+
+
+def _catalog_visibility(value: Any) -> str:
+    if value not in _CATALOG_VISIBILITY:
+        raise _WooError(
+            400,
+            "rest_invalid_param",
+            "Invalid parameter(s): catalog_visibility",
+            params={
+                "catalog_visibility": "catalog_visibility is not one of visible, catalog, "
+                "search, and hidden."
+            },
+        )
+    return str(value)
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", name.strip().lower()).strip("-")
 
@@ -215,6 +234,17 @@ class FakeWooCommerce(FakeChannel):
                     )
                 )
             return out
+
+    def storefront(self) -> dict[str, bool]:
+        """Each product holding a variation, by SKU: shown unless its catalog visibility is
+        ``hidden`` (then only its own page shows it, to whoever has the link)."""
+        with self.lock:
+            held = {v["parent_id"] for v in self.variations.values()}
+            return {
+                p["sku"]: p.get("catalog_visibility", "visible") != "hidden"
+                for p in self.products.values()
+                if p["id"] in held
+            }
 
     def create_order(
         self,
@@ -516,6 +546,7 @@ class FakeWooCommerce(FakeChannel):
             "name": str(body.get("name", "")),
             "type": kind,
             "status": body.get("status", "publish"),
+            "catalog_visibility": _catalog_visibility(body.get("catalog_visibility", "visible")),
             "sku": self._check_sku(body.get("sku")),
             "description": str(body.get("description", "")),
             "attributes": _attributes(body.get("attributes") or []),
@@ -532,6 +563,8 @@ class FakeWooCommerce(FakeChannel):
     def _update_product(self, product: Json, body: Json) -> None:
         if "sku" in body:
             product["sku"] = self._check_sku(body["sku"], besides=product["id"])
+        if "catalog_visibility" in body:
+            product["catalog_visibility"] = _catalog_visibility(body["catalog_visibility"])
         for key in ("name", "description", "status"):
             if key in body:
                 product[key] = str(body[key])
