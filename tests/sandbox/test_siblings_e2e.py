@@ -56,7 +56,9 @@ def _open_host(sandbox: Sandbox, tmp_path: Path) -> Host:
     return Host.from_settings(load_settings(config), sleep=lambda _s: None)
 
 
-def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_back(tmp_path: Path) -> None:
+def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_back(
+    tmp_path: Path,
+) -> None:
     product = _catalogue(700)
     units = list(product.units)
     with Sandbox(catalogue=[product]) as sandbox:
