@@ -92,6 +92,44 @@ def parent_payload(settings: MagentoSettings, product: Product) -> dict[str, Any
     }
 
 
+def parent_fields(product: Product) -> dict[str, Any]:
+    """The parent's fields a change in the POS can move after creation, each as the PUT
+    names it (the description is a custom attribute; the url_key is left as created, so a
+    renamed product keeps its address)."""
+    return {
+        "name": product.title,
+        "price": _money(product.price),
+        "description": product.description,
+    }
+
+
+def field_digests(fields: Mapping[str, Any]) -> str:
+    """``name:<hash>,price:<hash>,…``: remembered with each unit, to tell which of the
+    parent's fields changed since the last publish."""
+    return ",".join(f"{k}:{fingerprint(v)[:8]}" for k, v in sorted(fields.items()))
+
+
+def changed_fields(fields: Mapping[str, Any], remembered: str) -> dict[str, Any]:
+    """The fields of ``fields`` whose digest differs from ``remembered`` (see
+    :func:`field_digests`)."""
+    known = dict(item.split(":", 1) for item in remembered.split(",") if ":" in item)
+    return {k: v for k, v in fields.items() if known.get(k) != fingerprint(v)[:8]}
+
+
+def parent_update(sku: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``PUT /V1/products/{sku}`` body setting only ``fields`` (see :func:`parent_fields`)."""
+    body: dict[str, Any] = {"sku": sku}
+    custom = []
+    for key, value in fields.items():
+        if key == "description":
+            custom.append({"attribute_code": "description", "value": value})
+        else:
+            body[key] = value
+    if custom:
+        body["custom_attributes"] = custom
+    return body
+
+
 def with_links(
     parent: Mapping[str, Any],
     *,

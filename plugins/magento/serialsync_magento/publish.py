@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from serialsync import (
     AuthenticationError,
+    FieldGroup,
     IntegrationIdError,
     ListingAction,
     ListingChange,
@@ -50,6 +51,10 @@ from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient, chunks
 from serialsync_magento.serial_options import SerialAttribute
 from serialsync_magento.settings import MagentoSettings
+
+#: The field groups a child shows itself (its serial's attributes, photo, price); a change of
+#: the product group alone is the parent's.
+_CHILD_GROUPS = frozenset({FieldGroup.UNIT, FieldGroup.PRICE})
 
 #: Magento trims SKUs longer than this on save: the unit would be lost, so it is refused.
 SKU_LIMIT = 64
@@ -122,8 +127,9 @@ class Publisher:
         self._save_stock([u for u in units if u.failure is None and u.stock])
         parent_sku = self.settings.parent_sku(product.sku)
         parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
+        fields = mapping.field_digests(mapping.parent_fields(product))
         for unit in units:
-            outcomes.append(self._outcome(unit, parent_sku, parent_hash))
+            outcomes.append(self._outcome(unit, parent_sku, parent_hash, fields))
         log.info(
             "magento.published",
             units=len(changes),
@@ -248,7 +254,19 @@ class Publisher:
         unit.stock = "1"
         if not known_id:
             unit.needs_link = True  # new, or adopted after a crash: (re)link it
-        elif extra.get("child_hash") == unit.child_hash:
+        elif extra.get("child_hash") == unit.child_hash or (
+            extra.get("child_hash") and not (unit.change.changed & _CHILD_GROUPS)
+        ):
+            # Only the product's fields changed: they are the parent's to show (a child is not
+            # visible individually), so no child is re-sent; a child takes the new title into
+            # its name when its own fields next change.
+            if extra.get("child_hash") != unit.child_hash:
+                unit.child_hash = extra["child_hash"]
+                unit.image = extra.get("image", "")
+            if unit.change.changed and not (unit.change.changed & _CHILD_GROUPS):
+                # Listed and for sale as it is: stock is not asserted again (a sale on the
+                # shop since the last pass must not be undone by a title change).
+                unit.stock = ""
             unit.child_id = int(known_id)
             # The child stays as it is; its stock is set to 1 again. The host sends an upsert
             # with unchanged content only to re-list a unit, so this counts as an update.
@@ -318,13 +336,25 @@ class Publisher:
                     self._link_in_parent(parent, attribute_id, new, existing or [])
             elif stale:
                 # A PUT without configurable_product_links leaves the links as they are.
-                self.client.update_product(parent["sku"], parent)
+                self.client.update_product(parent["sku"], self._parent_changes(product, live))
         except AuthenticationError:
             raise
         except RemoteError as exc:
             for unit in new or live:
                 if unit.failure is None:
                     unit.failure = exc
+
+    def _parent_changes(self, product: Product, live: list[_Unit]) -> dict[str, Any]:
+        """The parent's fields that changed since a unit remembered them (the whole parent
+        when none does: a listing from before fields were remembered)."""
+        sku = self.settings.parent_sku(product.sku)
+        fields = mapping.parent_fields(product)
+        remembered = next(
+            (u.extra["parent_fields"] for u in live if "parent_fields" in u.extra), None
+        )
+        if remembered is None:
+            return mapping.parent_payload(self.settings, product)
+        return mapping.parent_update(sku, mapping.changed_fields(fields, remembered))
 
     def _link_in_parent(
         self,
@@ -416,7 +446,9 @@ class Publisher:
                 for unit in batch:
                     unit.failure = exc
 
-    def _outcome(self, unit: _Unit, parent_sku: str, parent_hash: str) -> PublishOutcome:
+    def _outcome(
+        self, unit: _Unit, parent_sku: str, parent_hash: str, parent_fields: str = ""
+    ) -> PublishOutcome:
         change = unit.change
         if unit.failure is not None:
             exc = unit.failure
@@ -433,6 +465,7 @@ class Publisher:
                 option_id=str(unit.option_id),
                 child_hash=unit.child_hash,
                 parent_hash=parent_hash,
+                parent_fields=parent_fields,
                 image=unit.image,
             )
         elif self.settings.disable_on_withdraw:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from serialsync import (
+    FieldGroup,
     ListingAction,
     ListingChange,
     Product,
@@ -176,6 +177,56 @@ def test_a_title_change_updates_the_parent_once_without_touching_links(fake, mak
     assert _calls(fake, mark) == {"PUT products/{sku}": 4, "POST inventory/source-items": 1}
     assert fake.product(POS_SKU)["name"] == "Gibson Les Paul Custom"
     assert len(fake.children_of(POS_SKU)) == 3
+
+
+def test_a_product_content_change_is_one_put_of_the_parents_changed_fields_only(
+    fake, make_connector
+):
+    """Issue 17 #3: the engine names the product group alone; no child is re-sent, no stock
+    re-asserted, and the parent PUT carries only what changed."""
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:10]]
+    first = connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    children = {u.integration_id: fake.product(u.integration_id) for u in units}
+
+    def content_change(product: Product, before: list[PublishOutcome]) -> list[PublishOutcome]:
+        changes = [
+            ListingChange(
+                unit=u,
+                action=ListingAction.UPSERT,
+                remote=o.remote,
+                changed=frozenset({FieldGroup.PRODUCT}),
+            )
+            for u, o in zip(units, before, strict=True)
+        ]
+        outcomes: list[PublishOutcome] = connector.publish_variants(product, changes)
+        return outcomes
+
+    mark = len(fake.received)
+    renamed = PRODUCT.model_copy(update={"title": "Gibson Les Paul Custom"})
+    second = content_change(renamed, first)
+    assert {o.result for o in second} == {PublishResult.UPDATED}
+    assert _calls(fake, mark) == {"PUT products/{sku}": 1}
+    [put] = fake.received[mark:]
+    assert put.body == {"product": {"sku": POS_SKU, "name": "Gibson Les Paul Custom"}}
+    assert fake.product(POS_SKU)["name"] == "Gibson Les Paul Custom"
+    assert {u: fake.product(u) for u in children} == children  # children untouched
+    assert len(fake.children_of(POS_SKU)) == 10
+
+    mark = len(fake.received)
+    described = renamed.model_copy(update={"description": "Aged nitro finish."})
+    third = content_change(described, second)
+    [put] = fake.received[mark:]
+    assert put.body == {
+        "product": {
+            "sku": POS_SKU,
+            "custom_attributes": [{"attribute_code": "description", "value": "Aged nitro finish."}],
+        }
+    }
+    # Nothing changed: nothing sent (the ids remember the parent as it is now).
+    mark = len(fake.received)
+    content_change(described, third)
+    assert fake.received[mark:] == []
 
 
 def test_relisting_a_withdrawn_unit_sets_its_stock_back(fake, make_connector):
