@@ -159,6 +159,8 @@ class FakeBigCommerce(FakeChannel):
         self.plan_name = plan_name
         self.products: dict[int, dict[str, Any]] = {}
         self.options: dict[int, dict[str, Any]] = {}
+        #: Brands by id: made by a product write naming a ``brand_name`` not known yet.
+        self.brands: dict[int, dict[str, Any]] = {}
         self.variants: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_lines: dict[int, list[dict[str, Any]]] = {}
@@ -518,6 +520,25 @@ class FakeBigCommerce(FakeChannel):
     def _variant_json(self, variant: dict[str, Any]) -> dict[str, Any]:
         return dict(variant)
 
+    def _brand_id(self, name: Any) -> int:
+        """The id of the brand named ``name``, made when none matches; 0 for no name.
+
+        BigCommerce matches ``brand_name`` loosely ("Common Good" is "Common good") and
+        answers only the ``brand_id``; case-insensitive here."""
+        if not isinstance(name, str) or not name.strip():
+            return 0
+        for brand in self.brands.values():
+            if brand["name"].casefold() == name.strip().casefold():
+                return int(brand["id"])
+        brand_id = self._next_id()
+        self.brands[brand_id] = {"id": brand_id, "name": name.strip()}
+        return brand_id
+
+    def brand_of(self, product_id: int) -> str | None:
+        """The name of a product's brand, if it has one."""
+        brand = self.brands.get(int(self.products[product_id].get("brand_id") or 0))
+        return None if brand is None else str(brand["name"])
+
     def _product(self, product_id: int) -> dict[str, Any]:
         product = self.products.get(product_id)
         if product is None:
@@ -647,6 +668,8 @@ class FakeBigCommerce(FakeChannel):
         for key in ("name", "price", "description", "inventory_tracking", "is_visible"):
             if key in body:
                 product[key] = body[key]
+        if body.get("brand_name"):
+            product["brand_id"] = self._brand_id(body["brand_name"])
         return 200, {"data": self._product_json(product, ""), "meta": {}}
 
     def _create_product(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
@@ -704,6 +727,7 @@ class FakeBigCommerce(FakeChannel):
             "inventory_tracking": body.get("inventory_tracking", "none"),
             "is_visible": body.get("is_visible", True),
             "images": body.get("images") or [],
+            "brand_id": self._brand_id(body.get("brand_name")) or body.get("brand_id", 0),
             "option_ids": [],
         }
         self.products[product["id"]] = product

@@ -282,13 +282,22 @@ def new_product(
         body["images"] = [
             {"image_url": url, "is_thumbnail": i == 0} for i, url in enumerate(product.images)
         ]
+    if product.brand:
+        body["brand_name"] = product.brand
     return body
 
 
 def product_content(product: Product) -> dict[str, Any]:
-    """``PUT /v3/catalog/products/{id}`` body of the product's own fields (its title and
-    description); a sibling carries its own title."""
-    return {"name": product.title, "description": product.description}
+    """``PUT /v3/catalog/products/{id}`` body of the product's own fields (its title,
+    description and brand); a sibling carries its own title.
+
+    The brand goes by ``brand_name``: BigCommerce adds the product to the brand of that name,
+    making the brand when the store has none, so no brand is looked up first. Without a brand
+    in the POS, the store's is left as it is."""
+    content: dict[str, Any] = {"name": product.title, "description": product.description}
+    if product.brand:
+        content["brand_name"] = product.brand
+    return content
 
 
 def content_digest(product: Product) -> str:

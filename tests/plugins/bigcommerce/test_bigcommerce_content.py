@@ -61,6 +61,27 @@ def test_a_description_change_is_sent(fake, connector):
     assert _listed(fake)["description"] == "<p>Sitka spruce top</p>"
 
 
+def test_a_brand_set_at_creation_and_changed_later_is_one_product_put(fake, connector):
+    fender = product().model_copy(update={"brand": "Fender"})
+    created = connector.publish_variants(fender, upserts(units(2)))
+    product_id = int(created[0].remote.product_id)
+    assert fake.brand_of(product_id) == "Fender"
+    fake.requests.clear()
+    custom = fender.model_copy(update={"brand": "Fender Custom Shop"})
+
+    outcomes = connector.publish_variants(custom, _again(created, ONLY_PRODUCT))
+
+    assert {o.result for o in outcomes} == {PublishResult.UPDATED}
+    assert len(fake.requests) == 1  # brand_name makes the brand: no lookup first
+    assert fake.brand_of(product_id) == "Fender Custom Shop"
+    assert "brand_name" not in _listed(fake)  # BigCommerce answers only the brand_id
+    # A second product of the same brand joins it, whatever its case.
+    other = product(sku="0113942720").model_copy(update={"brand": "fender custom shop"})
+    [made] = connector.publish_variants(other, upserts(units(1, sku="0113942720")))
+    assert fake.brand_of(int(made.remote.product_id)) == "Fender Custom Shop"
+    assert len(fake.brands) == 2
+
+
 def test_a_title_another_product_holds_gets_the_sku_suffix(fake, connector):
     created = connector.publish_variants(product(), upserts(units(2)))
     connector.publish_variants(
