@@ -568,6 +568,14 @@ class FakeWooCommerce(FakeChannel):
         for key in ("name", "description", "status"):
             if key in body:
                 product[key] = str(body[key])
+        if "images" in body:
+            # The gallery becomes the list given: each src fetched anew (a new id), an id
+            # kept; images left out are detached from the product.
+            product["images"] = [
+                {"id": self._new_id(), "src": i.get("src")} if "id" not in i else dict(i)
+                for i in body["images"] or []
+                if isinstance(i, dict)
+            ]
         if "attributes" in body:
             # A PUT replaces the whole list; variations keep what they stored.
             product["attributes"] = _attributes(body["attributes"] or [])

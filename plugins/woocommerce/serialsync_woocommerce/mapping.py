@@ -121,15 +121,39 @@ def new_product_payload(product: Product, serials: Iterable[str]) -> Json:
 
 
 def product_content(product: Product) -> Json:
-    """The product's own fields as a ``PUT /products/{id}`` body (its title and description)."""
-    return {"name": product.title, "description": product.description}
+    """The product's own fields as a ``PUT /products/{id}`` body: its title, description and
+    photos (WooCommerce replaces the gallery with the list given, fetching each ``src``; none
+    in the POS leaves the store's as they are)."""
+    content: Json = {"name": product.title, "description": product.description}
+    if product.images:
+        content["images"] = [{"src": src} for src in product.images]
+    return content
+
+
+def _digest(value: object) -> str:
+    encoded = json.dumps(value, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def content_digest(product: Product) -> str:
-    """A fingerprint of :func:`product_content`, remembered with each unit's ids so that a
-    product already holding the POS's content is not sent it again."""
-    encoded = json.dumps(product_content(product), sort_keys=True).encode()
-    return hashlib.sha256(encoded).hexdigest()[:16]
+    """A fingerprint of each field of :func:`product_content` (``name:<hash>,…``), remembered
+    with each unit's ids so that only the fields the product does not hold yet are sent."""
+    return ",".join(f"{k}:{_digest(v)[:8]}" for k, v in sorted(product_content(product).items()))
+
+
+def content_changes(product: Product, remembered: str | None) -> Json:
+    """The fields of :func:`product_content` the product does not hold, by what its units'
+    ids remember (:func:`content_digest`): every field when nothing is remembered. A digest
+    written before photos were sent (one hash of the title and description) still tells
+    whether those two are held."""
+    fields = product_content(product)
+    if remembered and ":" in remembered:
+        known = dict(item.split(":", 1) for item in remembered.split(","))
+        return {k: v for k, v in fields.items() if known.get(k) != _digest(v)[:8]}
+    legacy = {"name": product.title, "description": product.description}
+    if remembered == _digest(legacy):
+        return {k: v for k, v in fields.items() if k not in legacy}
+    return fields
 
 
 #: Prefix of the variation meta keys that carry a unit's attributes (``serialsync_finish``):

@@ -53,11 +53,11 @@ from serialsync_woocommerce.client import (
 )
 from serialsync_woocommerce.mapping import (
     attributes_with_serials,
+    content_changes,
     content_digest,
     error_is_retryable,
     item_error,
     new_product_payload,
-    product_content,
     serial_options,
     variation_fields,
     variation_matches,
@@ -252,11 +252,16 @@ class Publisher:
             and _variant_id(remote[i])
         ]
         stale = [i for i in named if (remote[i] or RemoteIds()).extra.get(CONTENT_KEY) != wanted]
-        if stale:
+        changes = (
+            content_changes(self.product, (remote[stale[0]] or RemoteIds()).extra.get(CONTENT_KEY))
+            if stale
+            else {}
+        )
+        if stale and not changes:
+            self.content_sent = True  # held already: only its digest is new
+        if changes:
             try:
-                parent.body = self.client.update_product(
-                    parent.product_id, product_content(self.product)
-                )
+                parent.body = self.client.update_product(parent.product_id, changes)
             except AuthenticationError:
                 raise
             except RemoteError as exc:

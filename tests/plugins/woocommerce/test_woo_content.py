@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from serialsync import FieldGroup, ListingAction, ListingChange, PublishOutcome, PublishResult
 
 from .conftest import calls, product, units, upserts
@@ -63,3 +66,63 @@ def test_a_price_change_beside_a_title_change_writes_both(fake, connector):
     parent = fake.product_by_sku("0113942719")
     assert parent is not None
     assert parent["name"] == "Martin HD-28"
+
+
+def test_a_photo_change_is_one_product_put_of_the_gallery_alone(fake, connector):
+    pictured = product().model_copy(update={"images": ("https://img.example/d28-front.jpg",)})
+    created = connector.publish_variants(pictured, upserts(units(2)))
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    assert [i["src"] for i in parent["images"]] == ["https://img.example/d28-front.jpg"]
+    parent["name"] = "Renamed by the merchant"  # not the POS's to overwrite: nothing changed it
+    fake.requests.clear()
+    retaken = pictured.model_copy(
+        update={"images": ("https://img.example/d28-back.jpg", "https://img.example/d28-side.jpg")}
+    )
+
+    outcomes = connector.publish_variants(retaken, _again(created, ONLY_PRODUCT))
+
+    assert {o.result for o in outcomes} == {PublishResult.UPDATED}
+    assert len(fake.requests) == 1
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    assert [i["src"] for i in parent["images"]] == [
+        "https://img.example/d28-back.jpg",
+        "https://img.example/d28-side.jpg",
+    ]
+    assert parent["name"] == "Renamed by the merchant"
+    # Held now: the same photos again send nothing.
+    fake.requests.clear()
+    connector.publish_variants(retaken, _again(outcomes, ONLY_PRODUCT))
+    assert fake.requests == []
+
+
+def test_a_digest_from_before_photos_were_sent_still_tells_the_title_is_held(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(1)))
+    legacy = mapping_digest_before_photos(product().title, product().description)
+    [outcome] = created
+    assert outcome.remote is not None
+    old = outcome.model_copy(
+        update={
+            "remote": outcome.remote.model_copy(
+                update={"extra": {**outcome.remote.extra, "content": legacy}}
+            )
+        }
+    )
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    parent["name"] = "Renamed by the merchant"
+    pictured = product().model_copy(update={"images": ("https://img.example/d28-front.jpg",)})
+
+    connector.publish_variants(pictured, _again([old], ONLY_PRODUCT))
+
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    assert parent["name"] == "Renamed by the merchant"  # held per the old digest: not sent
+    assert [i["src"] for i in parent["images"]] == ["https://img.example/d28-front.jpg"]
+
+
+def mapping_digest_before_photos(title: str, description: str) -> str:
+    """The one hash a release before photos remembered: of the title and description."""
+    encoded = json.dumps({"name": title, "description": description}, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
