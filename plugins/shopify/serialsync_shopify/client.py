@@ -260,13 +260,28 @@ class ShopifyClient:
         )
         return dict(data.get("productVariantsBulkCreate") or {})
 
-    def variants_update(self, product_id: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
-        """``productVariantsBulkUpdate`` payload (partial updates allowed)."""
-        # Setting the same fields twice is harmless, so a resend after a lost answer is safe.
+    def variants_update(
+        self,
+        product_id: str,
+        variants: list[dict[str, Any]],
+        media: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """``productVariantsBulkUpdate`` payload (partial updates allowed); ``media`` adds the
+        photos the variants' ``mediaSrc`` name to the product."""
+        # Setting the same fields twice is harmless, so a resend after a lost answer is safe
+        # (a photo resent is added twice at worst, which a lost answer cannot tell apart).
         data = self.execute(
-            "VariantsUpdate", {"productId": product_id, "variants": variants}, idempotent=True
+            "VariantsUpdate",
+            {"productId": product_id, "variants": variants, "media": media or None},
+            idempotent=True,
         )
         return dict(data.get("productVariantsBulkUpdate") or {})
+
+    def metafields_delete(self, identifiers: list[dict[str, str]]) -> dict[str, Any]:
+        """``metafieldsDelete`` payload for ``{ownerId, namespace, key}`` identifiers."""
+        # Deleting twice is harmless: a metafield already gone is simply not listed.
+        data = self.execute("UnitMetafieldsDelete", {"metafields": identifiers}, idempotent=True)
+        return dict(data.get("metafieldsDelete") or {})
 
     def product_update(self, product_input: dict[str, Any]) -> dict[str, Any]:
         """``productUpdate`` payload (the product's own fields; ``id`` names it)."""

@@ -419,6 +419,8 @@ class FakeShopify(FakeChannel):
                 "productVariantsBulkDelete": self.catalog.bulk_delete,
                 "productUpdate": self.catalog.product_update,
                 "productDelete": self.catalog.product_delete,
+                "metafieldDefinitionCreate": self.catalog.metafields.create_definition,
+                "metafieldsDelete": self.catalog.delete_metafields,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,
             }
@@ -440,6 +442,7 @@ class FakeShopify(FakeChannel):
             "orders": self._readable_orders,
             "order": lambda a: self._readable_order(a.get("id")),
             "webhookSubscriptions": self.webhooks.search,
+            "metafieldDefinitions": self.catalog.metafields.search,
         }
         query = queries.get(name)
         if query is None:

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from serialsync_shopify.fake_graphql import GraphQLFaultError, connection
+from serialsync_shopify.fake_metafields import Metafields, MetafieldStore, metafield_views
 
 PRIMARY_LOCATION = "gid://shopify/Location/1"
 MAX_INPUT_ARRAY = 250
@@ -55,6 +56,7 @@ class FakeVariant:
     policy: str = "DENY"
     tracked: bool = True
     image: str | None = None
+    metafields: Metafields = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Catalog:
         self._gid = gid
         self.products: dict[str, FakeProduct] = {}
         self.variants: dict[str, FakeVariant] = {}
+        self.metafields = MetafieldStore(gid)
         self.levels: dict[tuple[str, str], int] = {}
         self.locations: dict[str, str] = {PRIMARY_LOCATION: "Main warehouse"}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -302,6 +305,7 @@ class Catalog:
                 "inventoryLevel": level,
             },
             "product": lambda _a: self.product_view(variant.product_id),
+            "metafield": metafield_views(variant.metafields),
         }
 
     def product_set(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -422,6 +426,10 @@ class Catalog:
             if sku_error:
                 errors.append(_user_error([*path, "sku"], sku_error, "INVALID_VARIANT"))
                 continue
+            refused = self._variant_metafields(variant, path, "INVALID_METAFIELD")
+            if refused:
+                errors.extend(refused)
+                continue
             for quantity in variant.get("inventoryQuantities") or []:
                 if quantity.get("locationId") not in self.locations:
                     errors.append(
@@ -468,6 +476,9 @@ class Catalog:
                     (variant.get("inventoryItem") or {}).get("sku")
                     or variant.get("sku")
                     or current.sku
+                )
+                self.metafields.apply(
+                    current.metafields, variant.get("metafields") or [], "PRODUCTVARIANT"
                 )
                 kept.append(current.id)
             else:
@@ -538,6 +549,10 @@ class Catalog:
             if sku_error:
                 errors.append(_user_error([*path, "inventoryItem", "sku"], sku_error, "INVALID"))
                 continue
+            refused = self._variant_metafields(variant, path, "INVALID")
+            if refused:
+                errors.extend(refused)
+                continue
             bad_location = [
                 q
                 for q in variant.get("inventoryQuantities") or []
@@ -578,6 +593,7 @@ class Catalog:
         """The ``productVariantsBulkUpdate`` mutation (``allowPartialUpdates`` honoured)."""
         variants_in = list(args.get("variants") or [])
         _check_size(variants_in, ["variants"])
+        _check_size(list(args.get("media") or []), ["media"])
         product = self.products.get(str(args.get("productId")))
         if product is None:
             return {**_product_missing(), "productVariants": None}
@@ -622,6 +638,10 @@ class Catalog:
                         )
                     )
                     continue
+            refused = self._variant_metafields(variant, path, "INVALID_VALUE")
+            if refused:
+                errors.extend(refused)
+                continue
             valid.append((current, variant))
         if errors and not args.get("allowPartialUpdates"):
             return {
@@ -629,11 +649,18 @@ class Catalog:
                 "productVariants": None,
                 "userErrors": errors,
             }
+        for media in args.get("media") or []:
+            product.media.append(str(media.get("originalSource")))
         for current, variant in valid:
             if "price" in variant:
                 current.price = _price(variant["price"]) or Decimal("0")
             if variant.get("inventoryPolicy"):
                 current.policy = str(variant["inventoryPolicy"])
+            if variant.get("mediaSrc"):
+                current.image = str(variant["mediaSrc"][0])
+            self.metafields.apply(
+                current.metafields, variant.get("metafields") or [], "PRODUCTVARIANT"
+            )
         return {
             "product": self.product_view(product.id),
             "productVariants": [self.variant_view(c.id) for c, _ in valid],
@@ -845,7 +872,29 @@ class Catalog:
             "userErrors": [],
         }
 
+    def delete_metafields(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``metafieldsDelete`` mutation: a metafield not there is answered ``null``."""
+        identifiers = list(args.get("metafields") or [])
+        _check_size(identifiers, ["metafields"])
+        deleted: list[dict[str, Any] | None] = []
+        for identifier in identifiers:
+            variant = self.variants.get(str(identifier.get("ownerId") or ""))
+            key = (str(identifier.get("namespace")), str(identifier.get("key")))
+            if variant is not None and variant.metafields.pop(key, None) is not None:
+                deleted.append({"ownerId": variant.id, "namespace": key[0], "key": key[1]})
+            else:
+                deleted.append(None)
+        return {"deletedMetafields": deleted, "userErrors": []}
+
     # -- internals ------------------------------------------------------------------------
+
+    def _variant_metafields(
+        self, variant: dict[str, Any], path: list[str], code: str
+    ) -> list[dict[str, Any]]:
+        """The user errors of a variant input's metafields (at most 250 of them)."""
+        entries = list(variant.get("metafields") or [])
+        _check_size(entries, [*path, "metafields"])
+        return self.metafields.check("PRODUCTVARIANT", entries, path, code)
 
     def _new_variant(
         self,
@@ -869,6 +918,7 @@ class Catalog:
             image=(variant.get("mediaSrc") or [None])[0]
             or (variant.get("file") or {}).get("originalSource"),
         )
+        self.metafields.apply(created.metafields, variant.get("metafields") or [], "PRODUCTVARIANT")
         self.variants[created.id] = created
         stocked = False
         for quantity in variant.get("inventoryQuantities") or []:

@@ -36,7 +36,7 @@ from graphql import (
 
 # Shopify's published price of productSet's input, which the plugin paces by as well; a test
 # checks it against hand-computed numbers.
-from serialsync_shopify.documents import product_set_input_cost
+from serialsync_shopify.documents import bulk_variants_input_cost, product_set_input_cost
 
 _CONNECTION_PARTS = ("nodes", "edges")
 _MISSING = object()
@@ -179,11 +179,15 @@ class Document:
         return total
 
     def _mutation_cost(self, field: FieldNode) -> int:
-        """A mutation field's own cost: 10, or, where Shopify prices its input (productSet,
-        from 2025-10), 10 plus its input fields' costs, rounded up."""
-        if field.name.value != "productSet":
-            return 10
-        return math.ceil(product_set_input_cost(self.arguments(field).get("input") or {}))
+        """A mutation field's own cost: 10, or, where Shopify prices its input (productSet and
+        the variant bulk create and update, from 2025-10), 10 plus its input fields' costs,
+        rounded up."""
+        name = field.name.value
+        if name == "productSet":
+            return math.ceil(product_set_input_cost(self.arguments(field).get("input") or {}))
+        if name in ("productVariantsBulkCreate", "productVariantsBulkUpdate"):
+            return math.ceil(bulk_variants_input_cost(self.arguments(field)))
+        return 10
 
     def _set_cost(self, selection_set: SelectionSetNode, value: Any) -> int:
         total = 0

@@ -20,6 +20,8 @@ from serialsync import (
     UnreadableRecord,
 )
 
+from serialsync_shopify.unit_fields import metafields_input
+
 #: Where the plugin marks a product as the listing of one POS SKU.
 METAFIELD_NAMESPACE = "serialsync"
 METAFIELD_KEY = "pos_sku"
@@ -115,6 +117,7 @@ def product_set_input(
                 "inventoryQuantities": [
                     {"locationId": location_id, "name": "available", "quantity": 1}
                 ],
+                **({"metafields": fields} if (fields := metafields_input(u)) else {}),
                 **(
                     {"file": {"originalSource": u.images[0], "contentType": "IMAGE"}}
                     if u.images
@@ -161,6 +164,9 @@ def bulk_create_input(
     }
     if unit.images:
         variant["mediaSrc"] = [unit.images[0]]
+    fields = metafields_input(unit)
+    if fields:
+        variant["metafields"] = fields
     return variant
 
 

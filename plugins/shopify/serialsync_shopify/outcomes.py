@@ -14,6 +14,7 @@ from typing import Any
 from serialsync import (
     CHANNEL_SKU_LIMITS,
     IntegrationIdError,
+    ListingAction,
     ListingChange,
     PermanentRemoteError,
     Product,
@@ -23,6 +24,8 @@ from serialsync import (
     RemoteIds,
     check_length,
 )
+
+from serialsync_shopify.unit_fields import unit_problem
 
 NOT_RETRYABLE_CODES = frozenset(
     {
@@ -60,6 +63,9 @@ def invalid_change(
     if integration_id in seen:
         return "DUPLICATE_CHANGE", f"{integration_id!r} appears twice in one publish"
     seen.add(integration_id)
+    problem = unit_problem(unit) if change.action is ListingAction.UPSERT else None
+    if problem is not None:
+        return "INVALID_ATTRIBUTES", problem
     return None
 
 

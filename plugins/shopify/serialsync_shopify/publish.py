@@ -16,8 +16,15 @@ One call handles one POS product (one Shopify product, found by its handle):
 3. **Create**: a new product and its first batch of variants in one ``productSet``; further
    batches with ``productVariantsBulkCreate``. Stock 1 is set in the same request. More units
    than the shop's per-product variant limit are refused, never truncated.
-4. **Update** the price (``productVariantsBulkUpdate``) and stock (``inventorySetQuantities``)
-   of variants that differ.
+4. **Update** the price and the unit's own fields (``productVariantsBulkUpdate``: its
+   attributes as variant metafields, its photo as the variant's media; an attribute gone is
+   removed by ``metafieldsDelete``) and stock (``inventorySetQuantities``) of variants that
+   differ. The unit's fields are sent only when the engine names the unit group as changed.
+
+A unit's attributes travel as variant metafields from its creation on (``productSet`` and
+``productVariantsBulkCreate`` carry them); their definitions are made once per store first
+(:mod:`serialsync_shopify.definitions`). Bulk mutations are priced by their input (per
+variant, media and metafield), so each batch is cut to stay within one query's 1000 points.
 
 A mutation refused for some units is resent without them, so one bad unit never holds back the
 others. Every change gets exactly one outcome.
@@ -49,8 +56,9 @@ from serialsync import (
     RemoteIds,
 )
 
-from serialsync_shopify import documents, mapping
+from serialsync_shopify import documents, mapping, unit_fields
 from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
+from serialsync_shopify.definitions import Definitions
 from serialsync_shopify.outcomes import (
     batches,
     failed,
@@ -114,11 +122,22 @@ class Listed:
 
 
 @dataclass
+class _Update:
+    """One live variant to bring in line: what differs of it."""
+
+    change: ListingChange
+    listed: Listed
+    price: bool
+    stock: bool
+    unit: bool  # the unit's own fields (attributes, photo) changed in the POS
+
+
+@dataclass
 class _Plan:
     deletes: list[tuple[ListingChange, Listed]] = field(default_factory=list)
     zero_stock: list[tuple[ListingChange, Listed]] = field(default_factory=list)
     creates: list[ListingChange] = field(default_factory=list)
-    updates: list[tuple[ListingChange, Listed, bool, bool]] = field(default_factory=list)
+    updates: list[_Update] = field(default_factory=list)
 
 
 class Publisher:
@@ -141,6 +160,7 @@ class Publisher:
         #: Handles this connector has seen taken (created or read back): a new unit of such a
         #: product needs the lookup, not a create first.
         self._taken: set[str] = set()
+        self.definitions = Definitions(client, log)
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -237,11 +257,13 @@ class Publisher:
             results[ids[id(change)]] = outcome
 
         content_sent, content_error = self._update_content(product, changes, product_node)
+        self._define_attributes(plan)
         if product_id is not None:
             count -= self._delete(product_id, plan, done)
         self._create(product, product_id, handle, plan.creates, count, shop, done)
         self._update(product, plan.updates, shop, done)
         self._zero(plan.zero_stock, shop, done)
+        self._remember_shown(changes, results)
         for index, change in enumerate(changes):
             if FieldGroup.PRODUCT not in change.changed or product_node is None:
                 continue
@@ -273,6 +295,7 @@ class Publisher:
             taken = taken or result.code == "HANDLE_NOT_UNIQUE"
             results[ids[id(change)]] = result
 
+        self._define_attributes(_Plan(creates=list(changes)))
         self._create(product, None, handle, list(changes), 0, shop, done)
         if taken:
             self.log.info("shopify.handle_taken", sku=product.listing_sku, handle=handle)
@@ -280,7 +303,45 @@ class Publisher:
             return None
         if any(r.result is PublishResult.CREATED for r in results.values()):
             self._taken.add(handle)
+        self._remember_shown(changes, results)
         return [results[i] for i in range(len(changes))]
+
+    # -- the unit's own fields -------------------------------------------------------------
+
+    def _define_attributes(self, plan: _Plan) -> None:
+        """Definitions for every attribute the units about to be written carry."""
+        units = [c.unit for c in plan.creates] + [u.change.unit for u in plan.updates if u.unit]
+        fields = {
+            key: name
+            for unit in units
+            for key, (name, _) in unit_fields.attribute_fields(unit).items()
+        }
+        self.definitions.ensure(fields)
+
+    def _remember_shown(
+        self, changes: list[ListingChange], results: dict[int, PublishOutcome]
+    ) -> None:
+        """Each listed unit's outcome remembers the metafield keys and photo its variant holds,
+        so a later change removes a gone attribute and sends a photo only when it differs."""
+        for index, change in enumerate(changes):
+            result = results[index]
+            if change.action is not ListingAction.UPSERT or result.remote is None:
+                continue
+            if result.result not in (
+                PublishResult.CREATED,
+                PublishResult.UPDATED,
+                PublishResult.UNCHANGED,
+            ):
+                continue
+            # A photo taken off the unit stays on the variant (it is not detached): the photo
+            # remembered is kept then, as what the variant still shows.
+            before = change.remote.extra if change.remote else {}
+            shown = unit_fields.shown_extra(change.unit)
+            extra = {**before, **result.remote.extra, **shown}
+            if unit_fields.KEYS_EXTRA not in shown:
+                extra.pop(unit_fields.KEYS_EXTRA, None)
+            remote = result.remote.model_copy(update={"extra": extra})
+            results[index] = result.model_copy(update={"remote": remote})
 
     # -- product content ------------------------------------------------------------------
 
@@ -444,8 +505,11 @@ class Publisher:
             else:
                 price_differs = mapping.unit_price(product, change.unit) != listed.price
                 stock_differs = listed.quantity != 1
-                if price_differs or stock_differs:
-                    plan.updates.append((change, listed, price_differs, stock_differs))
+                unit_differs = FieldGroup.UNIT in change.changed and _unit_writes(change)
+                if price_differs or stock_differs or unit_differs:
+                    plan.updates.append(
+                        _Update(change, listed, price_differs, stock_differs, unit_differs)
+                    )
                 else:
                     results[index] = outcome(change, PublishResult.UNCHANGED, listed.remote())
         return plan
@@ -557,7 +621,11 @@ class Publisher:
                 return
         if product_id is None:
             return
-        for batch in batches(creates, self.batch_size):
+
+        def variant_of(change: ListingChange) -> dict[str, Any]:
+            return mapping.bulk_create_input(product, change.unit, location_id=shop.location_id)
+
+        for batch in self._fitted(creates, variant_of, "VariantsCreate"):
             self._create_variants(product, product_id, batch, shop, done)
 
     def _reclaim(self, product_id: str, needed: int, keep: set[str], count: int) -> int:
@@ -745,51 +813,137 @@ class Publisher:
     def _update(
         self,
         product: Product,
-        updates: list[tuple[ListingChange, Listed, bool, bool]],
+        updates: list[_Update],
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
     ) -> None:
         failed: set[int] = set()
-        by_product: dict[str, list[tuple[ListingChange, Listed]]] = {}
-        for change, listed, price_differs, _ in updates:
-            if price_differs:
-                by_product.setdefault(listed.product_id, []).append((change, listed))
+        by_product: dict[str, list[tuple[_Update, dict[str, Any]]]] = {}
+        for update in updates:
+            variant = self._variant_update(product, update)
+            if variant is not None:
+                by_product.setdefault(update.listed.product_id, []).append((update, variant))
         for product_id, items in by_product.items():
-            for batch in batches(items, self.batch_size):
-                try:
-                    payload = self.client.variants_update(
-                        product_id,
-                        [
-                            {
-                                "id": listed.variant_id,
-                                "price": mapping.money(mapping.unit_price(product, change.unit)),
-                            }
-                            for change, listed in batch
-                        ],
-                    )
-                except AuthenticationError:
-                    raise
-                except RemoteError as exc:
-                    for change, _ in batch:
-                        done(change, failed_remote(change, exc))
-                        failed.add(id(change))
-                    continue
-                errors = payload.get("userErrors") or []
-                refused = refused_indexes(errors, len(batch))
-                for index, (change, _) in enumerate(batch):
-                    if index in refused or (errors and not refused):
-                        mine = [e for e in errors if input_index(e) == index] or errors
-                        done(change, failed_user_errors(change, mine, retryable=None))
-                        failed.add(id(change))
-        stock = [
-            (change, listed)
-            for change, listed, _, stock_differs in updates
-            if stock_differs and id(change) not in failed
-        ]
+            for batch in self._fitted(items, lambda item: item[1], "VariantsUpdate"):
+                self._send_updates(product_id, batch, done, failed)
+        stock = [(u.change, u.listed) for u in updates if u.stock and id(u.change) not in failed]
         self._set_stock(stock, 1, shop, done, PublishResult.UPDATED)
-        for change, listed, _, stock_differs in updates:
-            if not stock_differs and id(change) not in failed:
-                done(change, outcome(change, PublishResult.UPDATED, listed.remote()))
+        for update in updates:
+            if not update.stock and id(update.change) not in failed:
+                done(
+                    update.change,
+                    outcome(update.change, PublishResult.UPDATED, update.listed.remote()),
+                )
+
+    def _variant_update(self, product: Product, update: _Update) -> dict[str, Any] | None:
+        """The ``ProductVariantsBulkInput`` of one update, ``None`` when only stock differs."""
+        variant: dict[str, Any] = {"id": update.listed.variant_id}
+        if update.price:
+            variant["price"] = mapping.money(mapping.unit_price(product, update.change.unit))
+        if update.unit:
+            unit = update.change.unit
+            variant["metafields"] = unit_fields.metafields_input(unit)
+            image = unit_fields.unit_image(unit)
+            known = (update.change.remote.extra if update.change.remote else {}).get(
+                unit_fields.IMAGE_EXTRA
+            )
+            # A photo is added to the product's media each time it is sent: only a new one.
+            if image and image != known:
+                variant["mediaSrc"] = [image]
+        return variant if len(variant) > 1 else None
+
+    def _send_updates(
+        self,
+        product_id: str,
+        batch: list[tuple[_Update, dict[str, Any]]],
+        done: Callable[[ListingChange, PublishOutcome], None],
+        failed: set[int],
+    ) -> None:
+        media = list(dict.fromkeys(src for _, v in batch for src in v.get("mediaSrc") or []))
+        try:
+            payload = self.client.variants_update(
+                product_id,
+                [variant for _, variant in batch],
+                [{"originalSource": url, "mediaContentType": "IMAGE"} for url in media],
+            )
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            for update, _ in batch:
+                done(update.change, failed_remote(update.change, exc))
+                failed.add(id(update.change))
+            return
+        errors = payload.get("userErrors") or []
+        refused = refused_indexes(errors, len(batch))
+        sent: list[_Update] = []
+        for index, (update, _) in enumerate(batch):
+            if index in refused or (errors and not refused):
+                mine = [e for e in errors if input_index(e) == index] or errors
+                done(update.change, failed_user_errors(update.change, mine, retryable=None))
+                failed.add(id(update.change))
+            elif update.unit:
+                sent.append(update)
+        self._delete_gone_attributes(sent, done, failed)
+
+    def _delete_gone_attributes(
+        self,
+        updates: list[_Update],
+        done: Callable[[ListingChange, PublishOutcome], None],
+        failed: set[int],
+    ) -> None:
+        """Remove the metafields of attributes a unit no longer has (``metafieldsDelete``)."""
+        gone: list[tuple[_Update, dict[str, str]]] = []
+        for update in updates:
+            extra = update.change.remote.extra if update.change.remote else {}
+            now = set(unit_fields.attribute_fields(update.change.unit))
+            for key in unit_fields.remembered_keys(extra):
+                if key not in now:
+                    identifier = {
+                        "ownerId": update.listed.variant_id,
+                        "namespace": unit_fields.NAMESPACE,
+                        "key": key,
+                    }
+                    gone.append((update, identifier))
+        for batch in batches(gone, _INPUT_LIMIT):
+            try:
+                payload = self.client.metafields_delete([identifier for _, identifier in batch])
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                errors: list[Any] = [{"field": None, "message": str(exc), "code": exc.code}]
+            else:
+                errors = payload.get("userErrors") or []
+            if not errors:
+                continue
+            # Left for the next pass: the unit's change is not recorded as done.
+            for update in {id(u.change): u for u, _ in batch}.values():
+                if id(update.change) not in failed:
+                    done(update.change, failed_user_errors(update.change, errors, retryable=True))
+                    failed.add(id(update.change))
+
+    def _fitted(
+        self,
+        items: Sequence[Any],
+        variant_of: Callable[[Any], dict[str, Any]],
+        operation: str,
+    ) -> list[list[Any]]:
+        """``items`` cut into batches of at most ``batch_size`` whose bulk mutation, priced by
+        its input (per variant, media, metafield), stays within one query's 1000 points."""
+        out: list[list[Any]] = []
+        current: list[Any] = []
+        for item in items:
+            trial = [*current, item]
+            variants = [variant_of(i) for i in trial]
+            media = {src for v in variants for src in v.get("mediaSrc") or []}
+            cost = documents.estimated_cost(operation, {"variants": variants, "media": list(media)})
+            if current and (len(trial) > self.batch_size or cost > MAX_QUERY_COST):
+                out.append(current)
+                current = [item]
+            else:
+                current = trial
+        if current:
+            out.append(current)
+        return out
 
     def _zero(
         self,
@@ -858,4 +1012,16 @@ def _never_listed(change: ListingChange) -> bool:
     remote = change.remote
     return change.action is ListingAction.UPSERT and (
         remote is None or not (remote.variant_id or remote.product_id)
+    )
+
+
+def _unit_writes(change: ListingChange) -> bool:
+    """Whether the unit's own fields need a write: attributes to set, a photo the variant was
+    not given, or attributes it had to remove. A unit with none of them has nothing to send."""
+    extra = change.remote.extra if change.remote else {}
+    image = unit_fields.unit_image(change.unit)
+    return bool(
+        unit_fields.attribute_fields(change.unit)
+        or (image and image != extra.get(unit_fields.IMAGE_EXTRA))
+        or unit_fields.remembered_keys(extra)
     )

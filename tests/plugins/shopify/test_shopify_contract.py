@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from graphql import OperationDefinitionNode, parse, validate
+from serialsync import ListingAction, ListingChange
 from serialsync_shopify import documents
 from serialsync_shopify.fake import FakeShopify
 
@@ -44,13 +45,28 @@ def test_every_document_sent_in_a_full_run_validates(shopify_schema, shop, clock
     assert shop.schema is shopify_schema  # the fake refuses what does not validate
     connector = make_connector(shop, clock, batch_size=2, orders_page_size=2)
     stock = [
-        u.model_copy(update={"images": (f"https://img.example/{u.serial}.jpg",)})
-        for u in units(count=5)
+        u.model_copy(
+            update={
+                "images": (f"https://img.example/{u.serial}.jpg",),
+                "attributes": {"Finish": "Sunburst", "Weight": f"4.{i} kg"},
+            }
+        )
+        for i, u in enumerate(units(count=5))
     ]
     connector.publish_variants(product(), upserts(stock))
     assert shop.variants_with_sku(stock[4].integration_id)[0].image.endswith("210033738.jpg")
     connector.publish_variants(product(), upserts(stock))  # adoption pages variants
     connector.publish_variants(product(price="150.00"), upserts(stock[:2]))
+    # A unit's attribute and photo changed, one attribute gone: update, media, delete.
+    created = connector.publish_variants(product(price="150.00"), upserts(stock[:1]))
+    changed = stock[0].model_copy(
+        update={"attributes": {"Finish": "Ebony"}, "images": ("https://img.example/new.jpg",)}
+    )
+    connector.publish_variants(
+        product(price="150.00"),
+        [ListingChange(unit=changed, action=ListingAction.UPSERT, remote=created[0].remote)],
+    )
+    assert {"metafieldDefinitionCreate", "metafieldsDelete"} <= set(shop.calls)
     connector.publish_variants(product(), withdraws(stock))
     more = units(count=2, start=10)
     connector.publish_variants(product(), upserts(more))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from serialsync import (
+    FieldGroup,
     ListingAction,
     ListingChange,
     PublishOutcome,
@@ -29,10 +30,18 @@ def results(outcomes: list[PublishOutcome]) -> Counter[PublishResult]:
 
 
 def remembered(
-    stock: list[SerializedUnit], outcomes: list[PublishOutcome], action: ListingAction
+    stock: list[SerializedUnit],
+    outcomes: list[PublishOutcome],
+    action: ListingAction,
+    changed: frozenset[FieldGroup] = frozenset({FieldGroup.PRICE}),
 ) -> list[ListingChange]:
+    """Changes of live units with the ids their outcomes gave; the engine names the price
+    group only, unless ``changed`` says more (the unit group makes its fields be sent)."""
     remotes = {o.serial: o.remote for o in outcomes}
-    return [ListingChange(unit=u, action=action, remote=remotes[u.serial]) for u in stock]
+    return [
+        ListingChange(unit=u, action=action, remote=remotes[u.serial], changed=changed)
+        for u in stock
+    ]
 
 
 def test_new_product_and_its_units_are_created_in_one_product_set_request(connector, shop):
