@@ -7,13 +7,17 @@ with the runner's writes and reads again what it depends on (see ``Runtime.opera
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, fail, runtime
+from serialsync.engine.inventory import POS_ITEM
 from serialsync.integration_id import IntegrationId
+from serialsync.operations.discrepancies import DISCREPANCY
+from serialsync.operations.marking import HOLD_DISAGREEMENT
 from serialsync.store import OutboxRecord, OutboxState, QuarantineRecord
 
 sales_app = typer.Typer(
@@ -24,6 +28,18 @@ quarantine_app = typer.Typer(
 )
 
 _LIST_LIMIT = 100_000
+
+
+class QuarantineKind(StrEnum):
+    """The kinds of quarantined record (``quarantine list --kind``)."""
+
+    POS_ITEM = POS_ITEM  # a POS item the plugin could not read
+    UNIT = "unit"  # a POS unit refused (integration id, serial pattern, duplicate serial)
+    ORDER = "order"  # a channel order that could not be read or mapped
+    ORDER_LINE = "order_line"  # one line of an order
+    CONFLICT = "conflict"  # a unit sold on two channels
+    DISCREPANCY = DISCREPANCY  # sold online, available in the POS again
+    HOLD = HOLD_DISAGREEMENT  # an operator's hold the POS disagrees with
 
 
 def _sale_row(record: OutboxRecord) -> dict[str, Any]:
@@ -125,7 +141,8 @@ def _quarantine_row(record: QuarantineRecord) -> dict[str, Any]:
 def list_quarantine(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only records of this kind (unit, order).")
+        QuarantineKind | None,
+        typer.Option("--kind", help="Only records of this kind.", case_sensitive=False),
     ] = None,
     config: ConfigOption = None,
     json_out: JsonOption = False,
@@ -133,7 +150,10 @@ def list_quarantine(
     """Quarantined records, oldest first, with the reason each was refused."""
     rt = runtime(ctx)
     with rt.read_store(rt.settings(config)) as store:
-        rows = [_quarantine_row(r) for r in store.quarantined(kind=kind)]
+        rows = [
+            _quarantine_row(r)
+            for r in store.quarantined(kind=kind.value if kind is not None else None)
+        ]
     if json_out:
         rt.print_json({"quarantine": rows})
         return

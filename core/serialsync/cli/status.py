@@ -12,13 +12,14 @@ from serialsync.operations.discrepancies import discrepancies
 from serialsync.store import ListingState, OutboxState, RunRecord
 from serialsync.store.sql import SQLStore
 
-_RUNS_READ = 200
-_FAILURE_COUNTS = (
-    "failed",
-    "sales_failed",
-    "conflicts",
-    "quarantined",
-)  # the newest passes searched for each connector's last one
+_RUNS_READ = 200  # the newest passes searched for each connector's last one
+#: A pass's failure counts, each with how an operator names it and where to look.
+_FAILURE_COUNTS = {
+    "failed": ("unit(s) failed to publish", "serialsync status --json"),
+    "sales_failed": ("sale(s) failed to report", "serialsync sales list"),
+    "conflicts": ("conflict(s)", "serialsync quarantine list --kind conflict"),
+    "quarantined": ("record(s) quarantined", "serialsync quarantine list"),
+}
 
 
 def status_command(
@@ -110,8 +111,14 @@ def _run_dict(run: RunRecord, connector: str | None = None) -> dict[str, Any]:
         # This connector's part of the pass: ok unless *it* failed, conflicted or quarantined.
         counts = run.summary.get("connectors", {}).get(connector, {})
         data["errors"] = list(counts.get("errors", []))
+        # Why it "had failures", named: a conflict leaves no error text, only its count.
+        data["causes"] = [
+            f"{counts[key]} {what} (see `{where}`)"
+            for key, (what, where) in _FAILURE_COUNTS.items()
+            if counts.get(key)
+        ] + data["errors"]
         if run.ok is not None:
-            data["ok"] = not data["errors"] and not any(counts.get(k) for k in _FAILURE_COUNTS)
+            data["ok"] = not data["causes"]
     return data
 
 
@@ -124,6 +131,8 @@ def _pass_text(run: dict[str, Any] | None) -> str:
         outcome = "stopped"
     else:
         outcome = "ok" if run["ok"] else "had failures"
+        if run.get("causes") and not run["ok"]:
+            outcome += ": " + "; ".join(run["causes"])
     return f"{run['kind']} {when(run['started_at'])}: {outcome}"
 
 
