@@ -110,6 +110,17 @@ def format_validation_error(error: ValidationError, *, prefix: str) -> str:
     return "; ".join(lines)
 
 
+class _TypeClashError(PluginError):
+    """Two plugins declare one connector type: both are reported broken."""
+
+    def __init__(self, type_name: str, owner: str, newcomer: str) -> None:
+        super().__init__(
+            f"connector type {type_name!r} is declared by both plugin {owner!r} and plugin "
+            f"{newcomer!r}; neither is loaded: uninstall one"
+        )
+        self.owner = owner
+
+
 class PluginManager:
     """pluggy underneath, typed methods on top.
 
@@ -133,6 +144,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.loaded: list[LoadedPlugin] = []
         self.broken: list[BrokenPlugin] = []
+        #: Installed plugins that ``allow`` / ``deny`` kept from loading, with why.
+        self.excluded: dict[str, str] = {}
         self.connector_types: dict[str, ConnectorType] = {}
         self._connectors: dict[str, ConnectorHandle] = {}
         self._callers: dict[tuple[str, str], Any] = {}
@@ -145,9 +158,31 @@ class PluginManager:
     # -- plugins ----------------------------------------------------------------------------
 
     def _load_entrypoints(self, allow: set[str] | None, deny: set[str]) -> None:
-        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
-            if ep.name in deny or (allow is not None and ep.name not in allow):
+        found = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key)
+        targets: dict[str, set[str]] = {}
+        for ep in found:
+            targets.setdefault(ep.name, set()).add(ep.value)
+        for ep in found:
+            if ep.name in deny:
+                self.excluded[ep.name] = "denied by [plugins] deny"
+                _log.debug("plugin.skipped", plugin=ep.name, why="denied by settings")
+                continue
+            if allow is not None and ep.name not in allow:
+                self.excluded[ep.name] = "not allowed by [plugins] allow"
                 _log.debug("plugin.skipped", plugin=ep.name, why="not allowed by settings")
+                continue
+            if len(targets[ep.name]) > 1:
+                # Two packages under one name (a generated serialsync_shopify beside the real
+                # one): loading either would silently hide the other, so neither loads.
+                others = ", ".join(sorted(targets[ep.name]))
+                self._record_broken(
+                    ep.name,
+                    ep.value,
+                    PluginError(
+                        f"the plugin name {ep.name!r} is taken by more than one installed "
+                        f"package ({others}); neither is loaded: uninstall one"
+                    ),
+                )
                 continue
             if self.pm.has_plugin(ep.name):
                 continue
@@ -188,6 +223,12 @@ class PluginManager:
         try:
             self._refuse_unknown_hooks(plugin, f"plugin {name!r}")
             self._collect_types(name)
+        except _TypeClashError as clash:
+            # Both plugins are broken: which one would serve the type is an accident of order.
+            self.pm.unregister(name=name)
+            self._record_broken(name, target, clash)
+            self._unload(clash.owner, clash)
+            return False
         except Exception as exc:
             self.pm.unregister(name=name)
             self._record_broken(name, target, exc)
@@ -201,14 +242,32 @@ class PluginManager:
             for impl in self.pm.hook.register_connector_types.get_hookimpls()
             if impl.plugin_name == plugin_name
         ]
-        staged = ConnectorTypeRegistrar()
-        staged._types = dict(self._registrar._types)
-        staged._current_plugin = plugin_name
+        own = ConnectorTypeRegistrar()
+        own._current_plugin = plugin_name
         for impl in impls:
-            impl.function(registrar=staged)
+            impl.function(registrar=own)
+        for type_name in own.types:
+            holder = self._registrar.types.get(type_name)
+            if holder is not None:
+                raise _TypeClashError(type_name, holder.plugin, plugin_name)
         # Commit only when the whole plugin registered cleanly.
+        staged = ConnectorTypeRegistrar()
+        staged._types = {**self._registrar._types, **own._types}
         self._registrar = staged
         self.connector_types = staged.types
+
+    def _unload(self, name: str, why: Exception) -> None:
+        """Take a loaded plugin back out (its types too) and record it as broken."""
+        loaded = next((p for p in self.loaded if p.name == name), None)
+        if loaded is None:
+            return
+        self.pm.unregister(name=name)
+        self.loaded.remove(loaded)
+        self._registrar._types = {
+            n: t for n, t in self._registrar._types.items() if t.plugin != name
+        }
+        self.connector_types = self._registrar.types
+        self._record_broken(name, loaded.module, why)
 
     def _refuse_unknown_hooks(self, plugin: object, who: str) -> None:
         """Raise :class:`PluginError` when ``plugin`` implements a hook no spec declares.
@@ -224,7 +283,8 @@ class PluginManager:
             )
 
     def _record_broken(self, name: str, target: str, exc: BaseException) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        # Our own refusals are sentences; a plugin's crash keeps its class (ImportError: …).
+        error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         self.broken.append(BrokenPlugin(name, target, error))
         _log.warning("plugin.broken", plugin=name, target=target, error=error)
 
@@ -257,6 +317,11 @@ class PluginManager:
             hint = ""
             if any(b.name == type_name for b in self.broken):
                 hint = f" (the plugin {type_name!r} is installed but broken: `serialsync plugins`)"
+            if type_name in self.excluded:
+                raise ConfigurationError(
+                    f"connectors.{name}.plugin: {type_name} is installed but "
+                    f"{self.excluded[type_name]}"
+                )
             raise ConfigurationError(
                 f"connectors.{name}.plugin: unknown connector type {type_name!r}{hint}; "
                 f"known types: {known}"

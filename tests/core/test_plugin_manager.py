@@ -179,13 +179,13 @@ def test_duplicate_connector_type_from_a_second_plugin_is_reported_broken(dists)
     dists.echo("alpha", "shared")
     dists.echo("beta", "shared", role="POS")
     manager = only("alpha", "beta")
-    assert [p.name for p in manager.loaded] == ["alpha"]  # loaded in name order
-    assert [b.name for b in manager.broken] == ["beta"]
-    assert "'shared'" in manager.broken[0].error
-    assert "'alpha'" in manager.broken[0].error
-    assert "'beta'" in manager.broken[0].error
-    assert manager.connector_types["shared"].plugin == "alpha"
-    assert manager.connector_types["shared"].role is Role.CHANNEL
+    # Both are broken (issue 21 #10): which would serve the type was an accident of order.
+    assert [p.name for p in manager.loaded] == []
+    assert sorted(b.name for b in manager.broken) == ["alpha", "beta"]
+    for broken in manager.broken:
+        assert "'shared'" in broken.error and "'alpha'" in broken.error
+        assert "'beta'" in broken.error and "uninstall one" in broken.error
+    assert "shared" not in manager.connector_types
 
 
 def test_plugin_declaring_two_types_where_one_clashes_registers_neither(dists):
@@ -203,8 +203,9 @@ def test_plugin_declaring_two_types_where_one_clashes_registers_neither(dists):
         """,
     )
     manager = only("alpha", "beta")
-    assert [b.name for b in manager.broken] == ["beta"]
+    assert sorted(b.name for b in manager.broken) == ["alpha", "beta"]
     assert "beta_own" not in manager.connector_types
+    assert "shared" not in manager.connector_types
 
 
 def test_disable_autoload_variable_turns_discovery_off(dists, monkeypatch):
@@ -479,3 +480,35 @@ def test_allow_and_deny_lists_come_from_the_settings(dists, tmp_path, monkeypatc
     plugins = load_settings(config).plugins
     manager = PluginManager(allow=plugins.allow, deny=plugins.deny)
     assert [p.name for p in manager.loaded] == ["one", "three"]
+
+
+def test_two_packages_under_one_plugin_name_are_both_broken(dists):
+    # A generated serialsync_shopify installed beside the real plugin, both named "twin".
+    dists.echo("twin", "twin")
+    dists.add(
+        "twin",
+        ECHO_PLUGIN.replace("{type_name}", "twin").replace("{role}", "CHANNEL"),
+        dist="serialsync_twin",
+    )
+    manager = only("twin")
+    assert manager.loaded == []
+    assert [b.name for b in manager.broken] == ["twin", "twin"]
+    assert all("taken by more than one installed package" in b.error for b in manager.broken)
+    with pytest.raises(ConfigurationError, match="installed but broken"):
+        manager.add_connector("shop", "twin", {})
+
+
+def test_a_plugin_left_out_by_allow_or_deny_is_named_as_excluded(dists):
+    dists.echo("one", "one")
+    dists.echo("two", "two")
+    manager = PluginManager(allow=["one"])
+    assert manager.excluded["two"] == "not allowed by [plugins] allow"
+    with pytest.raises(
+        ConfigurationError, match=r"two is installed but not allowed by \[plugins\] allow"
+    ):
+        manager.add_connector("shop", "two", {})
+    denied = PluginManager(allow=["one", "two"], deny=["two"])
+    with pytest.raises(
+        ConfigurationError, match=r"two is installed but denied by \[plugins\] deny"
+    ):
+        denied.add_connector("shop", "two", {})

@@ -103,14 +103,17 @@ def _check_one(host: Host, verbose: bool, handle: ConnectorHandle) -> dict[str, 
     }
 
 
-def plugins_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+def plugins_command(
+    ctx: typer.Context, config: ConfigOption = None, json_out: JsonOption = False
+) -> None:
     """List installed plugins (version, connector types, hooks) and broken ones with their error.
 
-    Needs no configuration file. A plugin's hooks are its own plus those its connectors
-    implement (read from the connector classes, without building a connector).
+    Needs no configuration file; with one, plugins its [plugins] allow / deny leave out are
+    listed as excluded. A plugin's hooks are its own plus those its connectors implement (read
+    from the connector classes, without building a connector).
     """
     rt = runtime(ctx)
-    manager = rt.plugin_manager()
+    manager = rt.plugin_manager(rt.optional_settings(config))
     plugins: list[dict[str, Any]] = []
     for loaded in manager.loaded:
         types = sorted(
@@ -130,8 +133,9 @@ def plugins_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
             }
         )
     broken = [{"name": b.name, "target": b.target, "error": b.error} for b in manager.broken]
+    excluded = [{"name": n, "why": why} for n, why in sorted(manager.excluded.items())]
     if json_out:
-        rt.print_json({"plugins": plugins, "broken": broken})
+        rt.print_json({"plugins": plugins, "broken": broken, "excluded": excluded})
         return
     grid = table("installed plugins", "plugin", "version", "connector types", "hooks")
     for p in plugins:
@@ -147,6 +151,8 @@ def plugins_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
         for b in broken:
             bad.add_row(b["name"], b["target"], b["error"])
         rt.out.print(bad)
+    for e in excluded:
+        rt.out.print(f"{e['name']} is installed but {e['why']}")
 
 
 def connector_hooks(ctype: ConnectorType) -> list[str]:

@@ -163,10 +163,21 @@ class Runtime:
             self.setup_logging(settings)
         return self._settings
 
-    def plugin_manager(self) -> PluginManager:
-        """Every installed plugin and the extra ones, without connectors or settings."""
-        self.setup_logging()
-        return PluginManager(plugins=extra_plugins())
+    def plugin_manager(self, settings: Settings | None = None) -> PluginManager:
+        """Every installed plugin and the extra ones, without connectors; with ``settings``,
+        only those its ``[plugins] allow`` / ``deny`` let load (the others are ``excluded``)."""
+        self.setup_logging(settings)
+        if settings is None:
+            return PluginManager(plugins=extra_plugins())
+        return PluginManager(
+            plugins=extra_plugins(), allow=settings.plugins.allow, deny=settings.plugins.deny
+        )
+
+    def optional_settings(self, config: Path | None = None) -> Settings | None:
+        """The settings when a configuration file is named or found, else ``None``."""
+        if find_config(config or self.config) is None:
+            return None
+        return self.settings(config)
 
     def host(
         self,
