@@ -5,8 +5,9 @@ inside the product create, the documented batch endpoints at their documented si
 one at a time (a script, not a framework), waiting only when refused. It knows the catalogue is
 new (no lookups, no adoption after a crash, no idempotency), so it is the request count to beat.
 
-* Shopify — ``productSet`` carrying the product's first 250 variants (the input-array limit),
-  then ``productVariantsBulkCreate`` 250 at a time: ``ceil(n / 250)`` per product.
+* Shopify — ``productSet`` carrying the product's first 250 variants (the input-array limit)
+  with their stock, then ``productVariantsBulkCreate`` 250 at a time: ``ceil(n / 250)`` per
+  product (and one read of the primary location per run).
 * BigCommerce — ``POST /v3/catalog/products`` carrying up to 600 variants with their option
   values and ``image_url``: ``ceil(n / 600)`` per product.
 * WooCommerce — the variable parent ``POST`` listing every serial, then variations batches of
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from serialsync.model import Product
 
 from bench.naive import _GRAPHQL, Counter, Publish, Send, _shopify_variant, run_script
@@ -36,15 +38,36 @@ def _slices(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def publish_shopify(send: Send, product: Product, counter: Counter) -> None:
-    """``productSet`` with up to 250 variants, then bulk creates of 250."""
+def _variant(product: Product, unit: Any, location: str, *, in_set: bool) -> dict[str, Any]:
+    """A variant with its stock of 1 at the location (the two inputs name it differently)."""
+    stock = (
+        {"locationId": location, "name": "available", "quantity": 1}
+        if in_set
+        else {"availableQuantity": 1, "locationId": location}
+    )
+    return {
+        **_shopify_variant(product, unit),
+        "inventoryPolicy": "DENY",
+        "inventoryQuantities": [stock],
+    }
+
+
+def publish_shopify(send: Send, product: Product, counter: Counter, state: dict[str, Any]) -> None:
+    """``productSet`` with up to 250 variants and their stock, then bulk creates of 250.
+
+    The primary location is read once per run (``location`` without an id), as stock needs it.
+    """
+    if "location" not in state:
+        answer = send("POST", _GRAPHQL, json={"query": "{ location { id } }"}).json()
+        state["location"] = answer["data"]["location"]["id"]
+    location = str(state["location"])
     first, *rest = _slices(list(product.units), SHOPIFY_BATCH)
     variables: dict[str, Any] = {
         "input": {
             "title": product.title,
             "handle": product.sku.lower(),
             "productOptions": [{"name": "Serial", "values": [{"name": u.serial} for u in first]}],
-            "variants": [_shopify_variant(product, u) for u in first],
+            "variants": [_variant(product, u, location, in_set=True) for u in first],
         }
     }
     query = (
@@ -232,13 +255,18 @@ def publish_magento(
 
 
 def run_careful(
-    name: str, section: dict[str, Any], catalogue: list[Product], scale: TimeScale
+    name: str,
+    section: dict[str, Any],
+    catalogue: list[Product],
+    scale: TimeScale,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
     """Publish ``catalogue`` to one channel as the careful script does; requests, times."""
+    state: dict[str, Any] = {}
     publish: dict[str, Publish] = {
-        "shopify": lambda send, p, c, _a: publish_shopify(send, p, c),
+        "shopify": lambda send, p, c, _a: publish_shopify(send, p, c, state),
         "bigcommerce": lambda send, p, c, _a: publish_bigcommerce(send, p, c),
         "woocommerce": lambda send, p, c, _a: publish_woocommerce(send, p, c),
         "magento": publish_magento,
     }
-    return run_script(name, section, catalogue, scale, publish[name])
+    return run_script(name, section, catalogue, scale, publish[name], transport)

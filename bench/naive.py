@@ -295,27 +295,33 @@ def publish_magento(send: Send, product: Product, counter: Counter, attribute_id
         )
 
 
-def channel_client(name: str, section: dict[str, Any]) -> tuple[httpx.Client, Any]:
+def channel_client(
+    name: str, section: dict[str, Any], transport: httpx.BaseTransport | None = None
+) -> tuple[httpx.Client, Any]:
     """An httpx client for one channel's sandbox section, and how it reads a refusal."""
     if name == "shopify":
         client = httpx.Client(
+            transport=transport,
             base_url=section["base_url"],
             headers={"X-Shopify-Access-Token": section["access_token"]},
         )
         return client, _shopify_wait
     if name == "bigcommerce":
         client = httpx.Client(
+            transport=transport,
             base_url=f"{section['base_url']}/stores/{section['store_hash']}",
             headers={"X-Auth-Token": section["access_token"], "Accept": "application/json"},
         )
         return client, _bigcommerce_wait
     if name == "woocommerce":
         client = httpx.Client(
+            transport=transport,
             base_url=section["site_url"],
             auth=(section["consumer_key"], section["consumer_secret"]),
         )
         return client, _retry_after
     client = httpx.Client(
+        transport=transport,
         base_url=section["base_url"],
         headers={"Authorization": f"Bearer {section['access_token']}"},
     )
@@ -331,13 +337,14 @@ def run_script(
     catalogue: list[Product],
     scale: TimeScale,
     publish: Publish,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
     """Publish ``catalogue`` to one channel with one script's ``publish``; requests, times.
 
     ``publish`` is given Magento's serial attribute as read once (empty for the others).
     """
     counter = Counter()
-    client, wait = channel_client(name, section)
+    client, wait = channel_client(name, section, transport)
     send = _sender(client, counter, scale, name, wait)
     start = time.monotonic()
     with client:
@@ -355,7 +362,11 @@ def run_script(
 
 
 def run_naive(
-    name: str, section: dict[str, Any], catalogue: list[Product], scale: TimeScale
+    name: str,
+    section: dict[str, Any],
+    catalogue: list[Product],
+    scale: TimeScale,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
     """Publish ``catalogue`` to one channel the naive way; requests, refusals, times."""
     publish: dict[str, Publish] = {
@@ -364,4 +375,4 @@ def run_naive(
         "woocommerce": lambda send, p, c, _a: publish_woocommerce(send, p, c),
         "magento": lambda send, p, c, a: publish_magento(send, p, c, int(a["attribute_id"])),
     }
-    return run_script(name, section, catalogue, scale, publish[name])
+    return run_script(name, section, catalogue, scale, publish[name], transport)
