@@ -222,7 +222,8 @@ class _Served:
 
     def change(self, kind: str) -> str:
         """One change in the POS, as staff would make it: ``attribute`` (one unit's finish),
-        ``image`` (one unit's photo) or ``title`` (one product's); names what was changed."""
+        ``image`` (one unit's photo), ``title``, ``brand`` or ``product_image`` (one product's
+        title, manufacturer or photo); names what was changed."""
         # AIM dates have whole seconds and the cursor moves one second past the last change
         # read: a change within the second of the one before would be taken as read. Staff
         # take longer than that; the bench waits it out.
@@ -236,6 +237,10 @@ class _Served:
             pos.set_unit_content(sku, serial, images=(f"https://img.example/{serial}-retake.jpg",))
         elif kind == "title":
             pos.set_item_title(sku, f"{title} (Relic)")
+        elif kind == "brand":
+            pos.set_item_content(sku, brand="Fender Custom Shop")
+        elif kind == "product_image":
+            pos.set_item_content(sku, images=(f"https://img.example/{sku}-catalogue.jpg",))
         else:
             raise ValueError(f"unknown change {kind!r}")
         return f"{sku}|||{serial}"

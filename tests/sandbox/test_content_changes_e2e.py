@@ -1,5 +1,6 @@
-"""End to end over loopback: a product's title and description changed in the POS reach every
-channel on the next pass with one product write each, and no variant is re-sent (issue 17 #3)."""
+"""End to end over loopback: a product's title, brand and photo changed in the POS reach the
+channels on the next pass with one product write each, and no variant is re-sent (issue 17
+#3)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def _titles(fakes: dict[str, Any]) -> dict[str, set[str]]:
         "shopify": {p.title for p in fakes["shopify"].catalog.products.values()},
         "bigcommerce": {p["name"] for p in fakes["bigcommerce"].products.values()},
         "woocommerce": {p["name"] for p in fakes["woocommerce"].products.values()},
+        "magento": {
+            p["name"]
+            for p in fakes["magento"].products.values()
+            if p.get("type_id") == "configurable"
+        },
     }
 
 
@@ -54,6 +60,7 @@ def test_a_title_change_reaches_every_channel_with_one_product_write(tmp_path: P
             "shopify": {"Fender Stratocaster Relic"},
             "bigcommerce": {"Fender Stratocaster Relic"},
             "woocommerce": {"Fender Stratocaster Relic"},
+            "magento": {"Fender Stratocaster Relic"},
         }
         # One product write each (Shopify: the lookup, then productUpdate; no variant query).
         writes = {
@@ -62,3 +69,37 @@ def test_a_title_change_reaches_every_channel_with_one_product_write(tmp_path: P
         }
         assert {name: len(w) for name, w in writes.items()} == {"bigcommerce": 1, "woocommerce": 1}
         assert len(fakes["shopify"].requests) == 2
+        # Magento: the parent's name alone, no child re-sent, no stock re-asserted.
+        assert [m for m, _ in fakes["magento"].requests] == ["PUT"]
+
+
+def test_a_brand_and_a_product_photo_reach_the_channels_with_one_product_write_each(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(catalogue=[_catalogue()]) as sandbox:
+        fakes: dict[str, Any] = dict(sandbox.channel_fakes())
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        with host:
+            host.inventory_pass()
+            pos: Any = sandbox.fakes["aim_pos"]  # the AIM fake's own editing methods
+            pos.set_item_content(SKU, brand="Fender Custom Shop")
+            for fake in fakes.values():
+                fake.requests.clear()
+            assert host.inventory_pass().ok
+            [shopify_product] = fakes["shopify"].catalog.products.values()
+            assert shopify_product.vendor == "Fender Custom Shop"
+            [bigcommerce_id] = fakes["bigcommerce"].products
+            assert fakes["bigcommerce"].brand_of(bigcommerce_id) == "Fender Custom Shop"
+            assert len(fakes["bigcommerce"].requests) == 1
+
+            pos.set_item_content(SKU, images=("https://img.example/fs/catalogue.jpg",))
+            for fake in fakes.values():
+                fake.requests.clear()
+            assert host.inventory_pass().ok
+            [woo_product] = fakes["woocommerce"].products.values()
+            assert [i["src"] for i in woo_product["images"]] == [
+                "https://img.example/fs/catalogue.jpg"
+            ]
+            assert len(fakes["woocommerce"].requests) == 1

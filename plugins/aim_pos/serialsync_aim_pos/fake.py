@@ -378,6 +378,26 @@ class FakeAim(FakePOS):
             item.description = title
             item.changed = self._tick()
 
+    def set_item_content(
+        self,
+        sku: str,
+        *,
+        brand: str | None = None,
+        images: tuple[str, ...] | None = None,
+        notes: str | None = None,
+    ) -> None:
+        """Change the item's manufacturer (the product's brand), photos and/or notes (its
+        description online), as staff editing it would; what is not named is kept."""
+        with self.lock:
+            item = self._item(sku)
+            if brand is not None:
+                item.mfg = brand
+            if images is not None:
+                item.images = tuple(images)
+            if notes is not None:
+                item.notes = notes
+            item.changed = self._tick()
+
     def set_item_price(self, sku: str, price: Decimal | str) -> None:
         """Change the item's own price (served as ``CustomerPrice``)."""
         with self.lock:
