@@ -213,6 +213,15 @@ class SyncSettings(BaseModel):
     report_retry_initial: timedelta = timedelta(minutes=1)
     report_retry_max: timedelta = timedelta(hours=1)
     workers: int = Field(default=4, ge=1, le=32, description="channels served side by side")
+    publish_chunk: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "units sent to one product in one call at most; between calls the engine reads "
+            "again which units orders claimed, so a sale during a product's publish is "
+            "withdrawn after that one call"
+        ),
+    )
     sibling_title: str = Field(
         default="{title} ({n})",
         description=(

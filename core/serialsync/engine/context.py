@@ -35,47 +35,98 @@ Progress = Callable[[str, str, int, int | None], None]
 """``progress(task, connector, done, total)``: called as a pass advances (for progress bars)."""
 
 
+class ListingTurn:
+    """The products one holder of :class:`ListingLocks` holds, and how it gives them back.
+
+    A holder plans, sends and records; then :meth:`finish` gives back every product nobody
+    asked for meanwhile and returns those someone asked for (still held): the holder plans them
+    again, sends what that plan holds and calls :meth:`finish` again, until it returns nothing.
+    """
+
+    def __init__(self, locks: ListingLocks, channel: str, held: Iterable[str]) -> None:
+        self._locks = locks
+        self.channel = channel
+        #: The SKUs held now.
+        self.held = list(held)
+
+    def finish(self) -> list[str]:
+        """Give back what nobody asked for; return the SKUs asked for (kept, to plan again)."""
+        self.held = self._locks._finish(self.channel, self.held)
+        return list(self.held)
+
+
 class ListingLocks:
     """One lock per channel and product, so that the two loops never cross on one listing.
 
     The inventory loop holds a product's lock from planning its publish to recording the
-    outcomes; the order loop holds it from planning a withdrawal to recording it. A unit sold
-    while its product is being published is therefore withdrawn *after* that publish call and
-    from what it recorded: the publish already under way can never re-list it afterwards.
-    A publish holds one lock at a time, so the order loop, which may hold many, cannot deadlock
-    with it.
+    outcomes; the order loop holds it from planning a withdrawal to recording it. A withdrawal
+    never waits for a product someone holds: it *asks* the holder (:meth:`hold_or_ask`), which
+    plans that product again after the call under way and before it gives the product back
+    (:meth:`ListingTurn.finish`), so it withdraws the unit itself. The ask is made after the
+    order's claim is committed and the holder's last plan is made after the ask, so a unit an
+    order claimed is never left sellable by a call that was already under way; and a withdrawal
+    is not delayed by a publish longer than that one call.
+
+    A publish holds one lock at a time and a withdrawal never waits, so nothing can deadlock.
     """
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-
-    def _lock(self, channel: str, sku: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault((channel, sku), threading.Lock())
+        self._cond = threading.Condition()
+        self._held: set[tuple[str, str]] = set()
+        self._asked: set[tuple[str, str]] = set()
 
     @contextlib.contextmanager
-    def hold(self, channel: str, sku: str) -> Iterator[None]:
+    def hold(self, channel: str, sku: str) -> Iterator[ListingTurn]:
         """Hold one product's lock on one channel (waiting for it)."""
-        with self._lock(channel, sku):
-            yield
+        key = (channel, sku)
+        with self._cond:
+            while key in self._held:
+                self._cond.wait()
+            self._held.add(key)
+        turn = ListingTurn(self, channel, [sku])
+        try:
+            yield turn
+        finally:
+            self._release(channel, turn.held)
 
     @contextlib.contextmanager
-    def hold_free(self, channel: str, skus: Iterable[str]) -> Iterator[tuple[list[str], list[str]]]:
-        """Hold the locks that are free now; yields ``(held, busy)`` SKUs, busy ones not held."""
-        held: list[tuple[str, threading.Lock]] = []
-        busy: list[str] = []
-        try:
+    def hold_or_ask(self, channel: str, skus: Iterable[str]) -> Iterator[ListingTurn]:
+        """Hold the products that are free now; ask the holders of the others to plan them
+        again before they give them back. Never waits. The turn holds the free ones."""
+        held: list[str] = []
+        with self._cond:
             for sku in skus:
-                lock = self._lock(channel, sku)
-                if lock.acquire(blocking=False):
-                    held.append((sku, lock))
+                key = (channel, sku)
+                if key in self._held:
+                    self._asked.add(key)
                 else:
-                    busy.append(sku)
-            yield [sku for sku, _ in held], busy
+                    self._held.add(key)
+                    held.append(sku)
+        turn = ListingTurn(self, channel, held)
+        try:
+            yield turn
         finally:
-            for _, lock in held:
-                lock.release()
+            self._release(channel, turn.held)
+
+    def _finish(self, channel: str, skus: list[str]) -> list[str]:
+        with self._cond:
+            asked = [s for s in skus if (channel, s) in self._asked]
+            for sku in asked:
+                self._asked.discard((channel, sku))
+            self._release_locked(channel, [s for s in skus if s not in asked])
+            return asked
+
+    def _release(self, channel: str, skus: list[str]) -> None:
+        with self._cond:
+            self._release_locked(channel, skus)
+
+    def _release_locked(self, channel: str, skus: list[str]) -> None:
+        for sku in skus:
+            # An ask left by a holder that failed is dropped with the lock: the unit is still
+            # listed, and the next order pass withdraws it (``skus_to_withdraw``).
+            self._asked.discard((channel, sku))
+            self._held.discard((channel, sku))
+        self._cond.notify_all()
 
 
 @dataclass

@@ -8,7 +8,10 @@ channel's per-product capacity: see :mod:`serialsync.engine.siblings`), and reco
 unit's outcome. A failure is that unit's alone: it is retried in a later pass and never
 blocks the others. Each product is planned, sent and recorded under its listing lock (see
 :class:`~serialsync.engine.context.ListingLocks`), so the order loop's withdrawals
-(:mod:`serialsync.engine.withdraw`) never cross it.
+(:mod:`serialsync.engine.withdraw`) never cross it, in calls of at most ``sync.publish_chunk``
+units with a new plan before each (:func:`publish_product`): a unit sold while its product is
+being published is never sent after its sale, and withdrawn at once if a call already under
+way listed it.
 """
 
 from __future__ import annotations
@@ -282,30 +285,73 @@ def publish_channel(
         return
     for done, sku in enumerate(skus, 1):
         ctx.progress("publish", channel, done, len(skus))
-        # Planned, sent and recorded under the product's lock: the order loop withdraws a unit
-        # of this product only before or after, from what this publish recorded.
-        with ctx.locks.hold(channel, sku):
+        publish_product(ctx, summary, channel, sku, capacity)
+
+
+def publish_product(
+    ctx: EngineContext, summary: PassSummary, channel: str, sku: str, capacity: int | None
+) -> None:
+    """Send one channel one product's difference, in calls of at most ``sync.publish_chunk``
+    units, planning again from the store before each call and once after the last.
+
+    Everything happens under the product's listing lock. Planning again between calls is what
+    keeps a sale made while a call is under way from being undone: a unit claimed meanwhile is
+    not sent in a later call, and a unit the call under way listed again is withdrawn by the
+    next one, before the product is given back (as is any unit an order pass asked about
+    meanwhile: see :class:`~serialsync.engine.context.ListingLocks`).
+    """
+    with ctx.locks.hold(channel, sku) as turn:
+        sent: set[tuple[str, ListingAction]] = set()
+        first = True
+        while True:
             product = ctx.store.get_product(sku)
             if product is None:
-                continue
+                return
             units = with_references(ctx.store.units_of(sku), ctx.store.refs_of_sku(sku))
             listings = ctx.store.listings_of(channel, sku)
             planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
-            upserts = sum(1 for change, _ in planned if change.action == ListingAction.UPSERT)
-            counts.unchanged += sum(1 for u in units if is_sellable(u, product)) - upserts
-            if planned:
-                parts = assign_parts(planned, listings, capacity)
-                send_product(ctx, summary, channel, product, planned, listings, parts)
+            if first:
+                upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
+                summary.counts(channel).unchanged += (
+                    sum(1 for u in units if is_sellable(u, product)) - upserts
+                )
+                first = False
+            chunk = next_chunk(planned, sent, ctx.sync.publish_chunk)
+            if chunk:
+                sent.update((change.unit.serial, change.action) for change, _ in chunk)
+                parts = assign_parts(chunk, listings, capacity)
+                send_product(ctx, summary, channel, product, chunk, listings, parts)
+                continue
             # Only a product that has siblings can leave one empty (a second read otherwise).
             siblings = capacity is not None and any(
                 (part_of(listing.remote) or 1) > 1 for listing in listings.values()
             )
             if siblings:
                 retire_emptied(ctx, summary, channel, product)
-            # Shown while a unit is for sale, hidden once none is ([sync] sold_out).
-            settle_visibility(
-                ctx, summary, channel, product, None if planned or siblings else listings
-            )
+            # Shown while a unit is for sale, hidden once none is ([sync] sold_out); the
+            # listings were read after the last call, so they hold what it recorded.
+            settle_visibility(ctx, summary, channel, product, None if siblings else listings)
+            if not turn.finish():
+                return
+
+
+def next_chunk(
+    planned: list[tuple[ListingChange, str | None]],
+    sent: Container[tuple[str, ListingAction]],
+    size: int,
+) -> list[tuple[ListingChange, str | None]]:
+    """The next call's changes: each unit's change not sent yet in this publish (a failure
+    waits for the next pass), withdrawals of units this publish listed first (sold while it
+    was under way), then the others in plan order, at most ``size``."""
+    todo = [p for p in planned if (p[0].unit.serial, p[0].action) not in sent]
+    urgent = [
+        p
+        for p in todo
+        if p[0].action == ListingAction.WITHDRAW
+        and (p[0].unit.serial, ListingAction.UPSERT) in sent
+    ]
+    first = {id(p) for p in urgent}
+    return (urgent + [p for p in todo if id(p) not in first])[:size]
 
 
 def with_references(units: list[UnitRecord], refs: dict[str, str]) -> list[UnitRecord]:

@@ -14,8 +14,8 @@
 
 The listing locks (:class:`~serialsync.engine.context.ListingLocks`) keep this step and an
 inventory publish off the same product on the same channel: the products whose lock is free are
-withdrawn in one batch, and a product being published right now is withdrawn alone, right after
-that publish has recorded what it sent.
+withdrawn in one batch, and a product being published right now is left to that publish, which
+plans it again after its call under way and withdraws the unit before it lets the product go.
 """
 
 from __future__ import annotations
@@ -70,11 +70,13 @@ def withdraw_channel(
     skus = sorted(set(touched) | set(ctx.store.skus_to_withdraw(channel)))
     if not skus:
         return
-    with ctx.locks.hold_free(channel, skus) as (free, busy):
-        _withdraw(ctx, summary, channel, free, touched)
-    for sku in busy:  # an inventory publish had it: withdraw from what that publish recorded
-        with ctx.locks.hold(channel, sku):
-            _withdraw(ctx, summary, channel, [sku], touched)
+    # A product someone holds (a publish under way) is left to its holder, who plans it again
+    # before giving it back: this step never waits for a publish.
+    with ctx.locks.hold_or_ask(channel, skus) as turn:
+        held = turn.held
+        while held:
+            _withdraw(ctx, summary, channel, held, touched)
+            held = turn.finish()
 
 
 def _withdraw(

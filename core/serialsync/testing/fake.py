@@ -99,6 +99,9 @@ class FakePlatform(ABC):
         self.requests: list[tuple[str, str]] = []
         #: How many of each fault were injected.
         self.injected: dict[str, int] = {}
+        #: Called with each request before it is served, outside :attr:`lock` (so it may place
+        #: orders or wait for other requests): tests use it to act while a call is under way.
+        self.on_request: Callable[[httpx.Request], None] | None = None
 
     @abstractmethod
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -136,6 +139,8 @@ class FakePlatform(ABC):
                 self.in_flight -= 1
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
+        if self.on_request is not None:
+            self.on_request(request)
         if self.faults.latency:
             # Outside the lock: a platform serves concurrent requests concurrently.
             self._sleep(self.faults.latency)

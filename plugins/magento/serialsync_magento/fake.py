@@ -124,6 +124,12 @@ class FakeMagento(FakeChannel):
         self.links: dict[str, list[int]] = {}
         self.sources = {"default"}
         self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
+        #: MSI reservations of the default stock, summed by SKU: an order placed reserves its
+        #: quantity (negative), its cancellation or credit memo gives it back. The salable
+        #: quantity a shopper sees is the source quantity plus these; the source quantity itself
+        #: moves only at shipment (which the fake does not model).
+        self.reservations: dict[str, int] = {}
+        self._compensated: set[int] = set()
         self.orders: dict[int, dict[str, Any]] = {}
         #: SKUs of the plain products ``create_order`` made: shop products, not listings.
         self.plain_skus: set[str] = set()
@@ -214,15 +220,21 @@ class FakeMagento(FakeChannel):
 
     # -- FakeChannel ----------------------------------------------------------------------------
 
+    def salable_quantity(self, sku: str) -> int:
+        """What a shopper can buy of ``sku``: its in-stock source quantity less reservations."""
+        with self.lock:
+            item = self.source_items.get((sku, "default"), {"quantity": 0, "status": 0})
+            on_hand = int(item["quantity"]) if item["status"] == 1 else 0
+            return on_hand + self.reservations.get(sku, 0) if on_hand > 0 else 0
+
     def listings(self) -> list[FakeListing]:
-        """Every simple product, with its default-source stock."""
+        """Every simple product, with its salable quantity (see :attr:`reservations`)."""
         with self.lock:
             result = []
             for sku, product in self.products.items():
                 if product.get("type_id") == "configurable" or sku in self.plain_skus:
                     continue
-                item = self.source_items.get((sku, "default"), {"quantity": 0, "status": 0})
-                stock = int(item["quantity"]) if item["status"] == 1 else 0
+                stock = self.salable_quantity(sku)
                 parent = self.parent_of(sku)
                 # A parent not visible individually has no page: its children cannot be bought.
                 shown = parent is None or self.products[parent].get("visibility", 4) != 1
@@ -253,7 +265,8 @@ class FakeMagento(FakeChannel):
         *,
         status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """Place an order; its id. Any quantity is taken (the fake keeps no salable quantity).
+        """Place an order; its id. Each line reserves its quantity (:attr:`reservations`); any
+        quantity is taken (orders of a unit out of stock are left to tests, as an import would).
 
         Each line is ``(sku, quantity)``: a configurable child comes out as a parent row plus
         a child row; an integration id that is no product is refused; any other SKU is a plain
@@ -297,8 +310,19 @@ class FakeMagento(FakeChannel):
                 "items": items,
             }
             self.orders[entity_id] = order
+            self._reserve(order, -1)
             self._apply_status(order, status)
             return str(entity_id)
+
+    def _reserve(self, order: dict[str, Any], sign: int) -> None:
+        """Reserve (-1) or give back (+1) the quantities of an order's product rows."""
+        for item in order["items"]:
+            if item.get("parent_item_id") is None and item.get("product_type") == "configurable":
+                continue  # the child row names the unit
+            sku = item.get("sku")
+            if sku and "qty_ordered" in item:
+                quantity = int(item["qty_ordered"])
+                self.reservations[sku] = self.reservations.get(sku, 0) + sign * quantity
 
     def damage_order(self, order_id: str, damage: OrderDamage) -> None:
         """Spoil a stored order as a buggy extension or a broken import leaves real ones.
@@ -407,6 +431,10 @@ class FakeMagento(FakeChannel):
             FinancialStatus.REFUNDED: ("closed", "closed"),
             FinancialStatus.PARTIALLY_REFUNDED: ("processing", "processing"),
         }[status]
+        released = status in (FinancialStatus.CANCELLED, FinancialStatus.REFUNDED)
+        if released and order["entity_id"] not in self._compensated:
+            self._compensated.add(order["entity_id"])  # MSI compensates once per order
+            self._reserve(order, +1)
         order["state"], order["status"] = state
         if status is FinancialStatus.REFUNDED:
             order["total_refunded"] = order["grand_total"]
