@@ -316,6 +316,9 @@ class WebhookSettings(BaseModel):
     listen: str | None = None
     public_url: str | None = None
     secret: SettingSecret | None = None
+    workers: int = Field(
+        default=4, ge=1, le=32, description="orders named by webhooks worked side by side"
+    )
 
     @field_validator("listen")
     @classmethod

@@ -58,7 +58,11 @@ class Service:
         self.worker: OrderWorker | None = None
         self.receiver: WebhookReceiver | None = None
         if self.webhook_settings.listen:
-            self.worker = OrderWorker(host, observe=self.metrics.observe_delivery)
+            self.worker = OrderWorker(
+                host,
+                observe=self.metrics.observe_delivery,
+                threads=self.webhook_settings.workers,
+            )
             self.receiver = WebhookReceiver(
                 host.plugins,
                 self.worker,

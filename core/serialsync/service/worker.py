@@ -1,7 +1,7 @@
 """Working the orders that webhooks name: fetched, run through the order path, withdrawn, reported.
 
 A delivery is only a trigger. The receiver answers the platform at once and hands the order id
-here; this worker (one thread, beside the passes) fetches the order through the channel's API
+here; this worker (a few threads, beside the passes) fetches the order through the channel's API
 (``fetch_order``), applies it exactly as an order pass would (:func:`process_order`, one
 transaction), withdraws its units from every channel and reports the sale to the POS, without
 waiting for the next order pass. An order that cannot be read yet, or a fetch that fails, is
@@ -37,51 +37,79 @@ class OrderResult(StrEnum):
 
 
 class OrderWorker:
-    """One thread working the orders webhooks name, in arrival order, each once at a time.
+    """A few threads working the orders webhooks name, in arrival order, each once at a time.
+
+    Orders are worked side by side (``threads``): one slow order (a channel's withdrawal, a
+    POS report backing off) does not hold the others. One order is never worked by two
+    threads at once: a delivery for an order under way is worked again after it (the order may
+    have changed: an update, a cancellation). Working two orders at once is safe: each is
+    applied in one transaction (claims included), and a sale is reported only under the right
+    to report it (:meth:`~serialsync.store.Store.reporting`).
 
     :param host: the host whose plugins, store and engine the order passes use.
     :param observe: ``observe(connector, result)`` after each order (metrics).
+    :param threads: orders worked at once.
     """
 
-    def __init__(self, host: Host, observe: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self, host: Host, observe: Callable[[str, str], None] | None = None, *, threads: int = 4
+    ) -> None:
+        if threads < 1:
+            raise ValueError("an order worker needs at least one thread")
         self.host = host
         self._observe = observe
+        self._size = threads
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self._queued: set[tuple[str, str]] = set()
+        self._queued: set[tuple[str, str]] = set()  # in the queue
+        self._working: set[tuple[str, str]] = set()  # being worked
+        self._again: set[tuple[str, str]] = set()  # delivered again while being worked
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._idle = threading.Event()
         self._idle.set()
 
     def start(self) -> None:
-        """Start the thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="webhook-orders", daemon=True)
-            self._thread.start()
+        """Start the threads."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"webhook-orders-{n}", daemon=True)
+                for n in range(self._size)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the order under way, then stop (what is still queued is left to polling)."""
-        if self._thread is not None:
-            with self._lock:
-                while True:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not None:
-                        self._queued.discard(item)
+        """Finish the orders under way, then stop (what is still queued is left to polling)."""
+        if not self._threads:
+            return
+        with self._lock:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    self._queued.discard(item)
+            self._again.clear()
+        for _ in self._threads:
             self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def submit(self, connector: str, order_id: str) -> bool:
-        """Queue one order; False when it is queued already (deliveries of one order coalesce)."""
+        """Queue one order; False when it is queued already (deliveries of one order coalesce).
+
+        An order under way is queued again once it is done."""
         key = (connector, order_id)
         with self._lock:
-            if key in self._queued:
+            if key in self._queued or key in self._again:
                 return False
-            self._queued.add(key)
             self._idle.clear()
+            if key in self._working:
+                self._again.add(key)
+                return True
+            self._queued.add(key)
         self._queue.put(key)
         return True
 
@@ -96,6 +124,7 @@ class OrderWorker:
                 return
             with self._lock:
                 self._queued.discard(item)
+                self._working.add(item)
             connector, order_id = item
             try:
                 result = self.work(connector, order_id)
@@ -107,7 +136,12 @@ class OrderWorker:
             if self._observe is not None:
                 self._observe(connector, result.value)
             with self._lock:
-                if self._queue.empty() and not self._queued:
+                self._working.discard(item)
+                if item in self._again:
+                    self._again.discard(item)
+                    self._queued.add(item)
+                    self._queue.put(item)
+                elif not self._queued and not self._working and not self._again:
                     self._idle.set()
 
     def work(self, connector: str, order_id: str) -> OrderResult:
