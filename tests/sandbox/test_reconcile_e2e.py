@@ -305,13 +305,21 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
         assert code == 0, report
 
 
-def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read", ["paged", "bulk"])
+def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str) -> None:
     catalogue = demo_catalogue(seed=8, products=2, units_per_product=4)
     deleted, at_zero, doubled, _kept = catalogue[0].units
     sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "shopify"]) as sandbox:
         config = tmp_path / "serialsync.toml"
-        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        text = sandbox.config_toml(tmp_path / "state.db")
+        if read == "bulk":  # a "large" shop from the first variant: one bulk query operation
+            section = "[connectors.shopify]\n"
+            assert section in text
+            text = text.replace(
+                section, f"{section}listings_bulk_from = 1\nbulk_poll_interval = 0.05\n"
+            )
+        config.write_text(text)
         fake = sandbox.channel_fakes()["shopify"]
         assert isinstance(fake, FakeShopify)
         (pos,) = sandbox.pos_fakes().values()
@@ -396,3 +404,5 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
             assert after.get(unit.integration_id) == 1, unit.integration_id
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report
+        ran = [op.status for op in fake.bulk.ops.values()]
+        assert ran == (["COMPLETED"] * 4 if read == "bulk" else [])

@@ -194,6 +194,23 @@ class ShopifyClient:
         data = self.execute("ListingsPage", {"first": first, "after": after})
         return dict(data.get("productVariants") or {})
 
+    def variants_count(self, limit: int) -> int:
+        """How many variants the shop holds, counted up to ``limit``."""
+        data = self.execute("ListingsCount", {"limit": limit})
+        return int((data.get("productVariantsCount") or {}).get("count") or 0)
+
+    def bulk_run_query(self, query: str) -> dict[str, Any]:
+        """``bulkOperationRunQuery`` payload (``bulkOperation`` and ``userErrors``)."""
+        # Not resent on a lost answer: a second operation could be started; the caller reads
+        # the refusal (one in progress) instead.
+        data = self.execute("BulkListingsRun", {"query": query}, idempotent=False)
+        return dict(data.get("bulkOperationRunQuery") or {})
+
+    def bulk_operation(self, operation_id: str) -> dict[str, Any] | None:
+        """One bulk operation by id (``None`` when Shopify has none)."""
+        found = self.execute("BulkOperationPoll", {"id": operation_id}).get("bulkOperation")
+        return dict(found) if isinstance(found, dict) else None
+
     def orders_page(
         self, first: int, after: str | None, query: str | None, lines: int
     ) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from serialsync import (
 )
 
 from serialsync_shopify import listings, mapping, webhooks
+from serialsync_shopify.bulk_listings import BulkListingReader
 from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
 from serialsync_shopify.publish import Publisher, ShopContext
 from serialsync_shopify.settings import ShopifySettings
@@ -42,6 +43,16 @@ class ShopifyConnector(Connector[ShopifySettings]):
     def __init__(self, settings: ShopifySettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         self.client = ShopifyClient(settings, context)
+        # Bulk results are fetched from signed URLs off the shop: never with its token.
+        self.downloads = context.http_client(settings)
+        self.bulk_listings = BulkListingReader(
+            self.client,
+            self.downloads,
+            sleep=context.sleep,
+            clock=context.clock,
+            poll_interval=settings.bulk_poll_interval,
+            timeout=settings.bulk_timeout,
+        )
         self._shop: ShopContext | None = None
         # Shrunk for good when Shopify says a page costs too much.
         self.orders_page_size = settings.orders_page_size
@@ -54,8 +65,9 @@ class ShopifyConnector(Connector[ShopifySettings]):
         )
 
     def close(self) -> None:
-        """Close the HTTP connection pool."""
+        """Close the HTTP connection pools."""
         self.client.close()
+        self.downloads.close()
 
     # -- shop -------------------------------------------------------------------------------
 
@@ -181,9 +193,14 @@ class ShopifyConnector(Connector[ShopifySettings]):
 
     @hookimpl
     def list_listings(self, page: str | None) -> ListingsPage:
-        """One page of the shop's variants whose SKU is an integration id (see
-        :mod:`serialsync_shopify.listings`)."""
+        """One page of the shop's variants whose SKU is an integration id: paged queries for a
+        small shop (:mod:`serialsync_shopify.listings`), one bulk query operation, read as one
+        page, from ``listings_bulk_from`` variants (:mod:`serialsync_shopify.bulk_listings`)."""
         if page is None:
+            threshold = self.settings.listings_bulk_from
+            if self.client.variants_count(threshold) >= threshold:
+                self.log.info("shopify.listings_bulk", operation="list_listings")
+                return self.bulk_listings.read()
             return listings.read_page(self.client, None)
         if page.startswith(listings.PAGE_PREFIX):
             return listings.read_page(self.client, page[len(listings.PAGE_PREFIX) :])

@@ -108,6 +108,49 @@ query ListingsPage($first: Int!, $after: String) {
 }
 """
 
+# Whether the catalogue is large enough to read by a bulk operation: counted up to the
+# threshold only (``precision`` AT_LEAST past it), which is all the choice needs.
+LISTINGS_COUNT_DOCUMENT = """
+query ListingsCount($limit: Int) {
+  productVariantsCount(limit: $limit) { count precision }
+}
+"""
+
+# The query a bulk operation runs for reconcile (sent as a string inside BulkListingsRun):
+# every product and every variant of it; each variant comes back as a JSONL line of its own
+# carrying its product's id as ``__parentId``.
+BULK_LISTINGS_QUERY = """
+{
+  products {
+    edges {
+      node {
+        id
+        variants {
+          edges {
+            node { id sku inventoryQuantity inventoryPolicy inventoryItem { id tracked } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+BULK_RUN_DOCUMENT = """
+mutation BulkListingsRun($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}
+"""
+
+BULK_POLL_DOCUMENT = """
+query BulkOperationPoll($id: ID!) {
+  bulkOperation(id: $id) { id status errorCode objectCount url partialDataUrl }
+}
+"""
+
 # ``email`` is protected customer data: asked only when the app is approved for it (a field
 # the app may not read would fail the whole query). ``sku`` is null on a custom line item (no
 # variant behind it) and may be "" on a product without one; the plugin maps both to no SKU.
@@ -327,6 +370,9 @@ DOCUMENTS: dict[str, str] = {
     "ProductVariantsPage": PRODUCT_VARIANTS_PAGE_DOCUMENT,
     "VariantsBySku": VARIANTS_BY_SKU_DOCUMENT,
     "ListingsPage": LISTINGS_PAGE_DOCUMENT,
+    "ListingsCount": LISTINGS_COUNT_DOCUMENT,
+    "BulkListingsRun": BULK_RUN_DOCUMENT,
+    "BulkOperationPoll": BULK_POLL_DOCUMENT,
     "OrdersPage": ORDERS_PAGE_DOCUMENT,
     "OrderById": ORDER_BY_ID_DOCUMENT,
     "OrderLineItems": ORDER_LINE_ITEMS_DOCUMENT,
@@ -363,6 +409,9 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "ProductVariantsPage": (3, 2, "first"),
     "VariantsBySku": (2, 3, "first"),
     "ListingsPage": (2, 3, "first"),
+    "ListingsCount": (1, 0, None),
+    "BulkListingsRun": (12, 0, None),
+    "BulkOperationPoll": (1, 0, None),
     "OrderLineItems": (3, 3, "first"),
     "ProductCreateWithVariants": (13, 2, None),
     "VariantsCreate": (3, 0, None),  # + the mutation's price by its input

@@ -33,13 +33,14 @@ from graphql.execution.values import get_variable_values
 from serialsync import FinancialStatus
 from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
 
+from serialsync_shopify.fake_bulk import BulkBook
 from serialsync_shopify.fake_catalog import (
     PRIMARY_LOCATION,
     Catalog,
     FakeProduct,
     FakeVariant,
 )
-from serialsync_shopify.fake_graphql import Document, GraphQLFaultError
+from serialsync_shopify.fake_graphql import Document, GraphQLFaultError, connection
 from serialsync_shopify.fake_orders import FakeOrder, OrderBook
 from serialsync_shopify.fake_webhooks import WebhookBook
 
@@ -49,6 +50,7 @@ DEFAULT_TOKEN = "shpat_fake_0123456789abcdef"  # noqa: S105 - the fake's own tok
 DEFAULT_CLIENT_SECRET = "shpss_fake_0123456789abcdef"  # noqa: S105 - the fake app's secret
 MAX_QUERY_COST = 1000
 _PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+_BULK_RESULT = re.compile(r"^/bulk-results/(\d+)\.jsonl$")
 
 
 class FakeShopify(FakeChannel):
@@ -111,6 +113,17 @@ class FakeShopify(FakeChannel):
         #: and whether new orders start so (a test clears both to make them readable).
         self.hidden_orders: set[str] = set()
         self.hide_new_orders = False
+        #: Bulk query operations (``bulk.lag``: reads before one completes).
+        self.bulk = BulkBook(
+            resolve_root=lambda name, args: self._queries()[name](args),
+            gid=self._gid,
+            now=now or (lambda: datetime.now(UTC)),
+            secret=client_secret,
+        )
+        # Where the fake is served and which API version was asked, from the request at hand
+        # (a bulk result's URL points back at the fake; bulk limits depend on the version).
+        self._base_url = f"https://{self.host}"
+        self._api_version = "2026-07"
 
     # -- the store, for tests and the sandbox -------------------------------------------------
 
@@ -277,8 +290,17 @@ class FakeShopify(FakeChannel):
     # -- HTTP -----------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one HTTP request as the Admin API would."""
-        if not _PATH.match(request.url.path):
+        """Answer one HTTP request as the Admin API would (and a bulk result's download)."""
+        result = _BULK_RESULT.match(request.url.path)
+        if result is not None and request.method == "GET":
+            with self.lock:
+                status, body = self.bulk.download(
+                    result.group(1), request.url.params.get("signature", "")
+                )
+            kind = "application/jsonl" if status == 200 else "application/xml"
+            return httpx.Response(status, content=body, headers={"content-type": kind})
+        path = _PATH.match(request.url.path)
+        if not path:
             return _json(404, {"errors": "Not Found"})
         if request.method != "POST":
             return _json(405, {"errors": "Method Not Allowed"})
@@ -299,6 +321,8 @@ class FakeShopify(FakeChannel):
         except (ValueError, KeyError, TypeError):
             return _json(400, {"errors": {"query": "Required parameter missing or invalid"}})
         with self.lock:
+            self._base_url = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+            self._api_version = path.group(1)
             self.documents.append((body.get("operationName"), text))
             return self._graphql(text, body.get("operationName"), variables)
 
@@ -423,6 +447,9 @@ class FakeShopify(FakeChannel):
                 "metafieldsDelete": self.catalog.delete_metafields,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,
+                "bulkOperationRunQuery": lambda a: self.bulk.run_query(
+                    a, api_version=self._api_version, schema=self.schema
+                ),
             }
             resolver = mutations.get(name)
             if resolver is None:
@@ -430,7 +457,16 @@ class FakeShopify(FakeChannel):
                     f"The fake does not implement mutation {name}", "NOT_IMPLEMENTED"
                 )
             return resolver(args)
-        queries: dict[str, Callable[[dict[str, Any]], Any]] = {
+        query = self._queries().get(name)
+        if query is None:
+            raise GraphQLFaultError(
+                f"The fake does not implement query field {name}", "NOT_IMPLEMENTED"
+            )
+        return query(args)
+
+    def _queries(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """The root query fields the fake answers, by name."""
+        return {
             "shop": lambda a: self._shop_view(),
             "location": self.catalog.location,
             "productByIdentifier": self.catalog.product_by_identifier,
@@ -443,13 +479,16 @@ class FakeShopify(FakeChannel):
             "order": lambda a: self._readable_order(a.get("id")),
             "webhookSubscriptions": self.webhooks.search,
             "metafieldDefinitions": self.catalog.metafields.search,
+            "products": lambda a: connection(
+                list(self.catalog.products.values()),
+                a,
+                key=lambda p: (int(p.id.rsplit("/", 1)[-1]),),
+                view=lambda p: self.catalog.product_view(p.id),
+            ),
+            "productVariantsCount": self._variants_count,
+            "bulkOperation": lambda a: self.bulk.read(a.get("id"), self._base_url),
+            "currentBulkOperation": lambda a: self.bulk.current(self._base_url),
         }
-        query = queries.get(name)
-        if query is None:
-            raise GraphQLFaultError(
-                f"The fake does not implement query field {name}", "NOT_IMPLEMENTED"
-            )
-        return query(args)
 
     def _readable_orders(self, args: dict[str, Any]) -> dict[str, Any]:
         if not self.hidden_orders:
@@ -486,7 +525,18 @@ class FakeShopify(FakeChannel):
             },
         }
 
+    def _variants_count(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``productVariantsCount(limit:)``: counted up to ``limit`` (10,000 by default, null
+        for no limit); ``AT_LEAST`` when the count stopped there."""
+        total = len(self.catalog.variants)
+        limit = args.get("limit", 10_000)
+        if limit is not None and total > int(limit):
+            return {"__typename": "Count", "count": int(limit), "precision": "AT_LEAST"}
+        return {"__typename": "Count", "count": total, "precision": "EXACT"}
+
     def _node(self, node_id: str | None) -> dict[str, Any] | None:
+        if node_id in self.bulk.ops:
+            return self.bulk.read(node_id, self._base_url)
         found = self.catalog.node(node_id)
         return found if found is not None else self.orderbook.order_view(node_id)
 

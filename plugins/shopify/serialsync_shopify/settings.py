@@ -36,6 +36,14 @@ class ShopifySettings(ConnectorSettings):
     orders_page_size: int = Field(default=250, ge=1, le=250)
     customer_email: bool = False
     base_url: str | None = None
+    listings_bulk_from: int = Field(
+        default=10_000,
+        ge=1,
+        description="reconcile reads the shop's variants with one bulk query from this many "
+        "variants on (fewer: paged queries, 250 variants each)",
+    )
+    bulk_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls")
+    bulk_timeout: float = Field(default=3600.0, gt=0, description="seconds to wait for a bulk")
 
     @field_validator("shop")
     @classmethod

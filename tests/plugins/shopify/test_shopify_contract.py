@@ -20,6 +20,11 @@ def test_every_document_validates_against_the_2026_07_schema(shopify_schema, nam
     assert operation.name.value == name
 
 
+def test_the_bulk_listings_query_validates_against_the_2026_07_schema(shopify_schema):
+    # Sent as a string inside BulkListingsRun, so DOCUMENTS does not hold it.
+    assert validate(shopify_schema, parse(documents.BULK_LISTINGS_QUERY)) == []
+
+
 def test_documents_are_all_the_module_constants():
     constants = {value for key, value in vars(documents).items() if key.endswith("_DOCUMENT")}
     assert constants == set(documents.DOCUMENTS.values())
