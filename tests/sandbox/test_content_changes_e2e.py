@@ -73,7 +73,7 @@ def test_a_title_change_reaches_every_channel_with_one_product_write(tmp_path: P
         assert [m for m, _ in fakes["magento"].requests] == ["PUT"]
 
 
-def test_a_brand_and_a_product_photo_reach_the_channels_with_one_product_write_each(
+def test_a_brand_and_a_product_photo_reach_the_channels_that_carry_them(
     tmp_path: Path,
 ) -> None:
     with Sandbox(catalogue=[_catalogue()]) as sandbox:
@@ -103,3 +103,7 @@ def test_a_brand_and_a_product_photo_reach_the_channels_with_one_product_write_e
                 "https://img.example/fs/catalogue.jpg"
             ]
             assert len(fakes["woocommerce"].requests) == 1
+            # BigCommerce: its images read, the old one deleted, the new one added.
+            assert fakes["bigcommerce"].image_sources(bigcommerce_id) == [
+                "https://img.example/fs/catalogue.jpg"
+            ]

@@ -287,6 +287,35 @@ class BigCommerceClient:
         self.http.raise_for_status(response)
         return True
 
+    def product_image_ids(self, product_id: int) -> list[int]:
+        """``GET …/products/{id}/images``: the ids of the product's own images."""
+        response = self.http.get(
+            f"/v3/catalog/products/{product_id}/images", operation="product_images"
+        )
+        self.http.raise_for_status(response)
+        body = self.read_json(response) or {}
+        return [int(i["id"]) for i in body.get("data") or []]
+
+    def add_product_image(self, product_id: int, url: str, *, thumbnail: bool) -> None:
+        """``POST …/products/{id}/images {image_url, is_thumbnail}`` (BigCommerce fetches it)."""
+        response = self.http.post(
+            f"/v3/catalog/products/{product_id}/images",
+            json={"image_url": url, "is_thumbnail": thumbnail},
+            operation="add_product_image",
+        )
+        self.http.raise_for_status(response)
+
+    def delete_product_image(self, product_id: int, image_id: int) -> bool:
+        """``DELETE …/products/{id}/images/{id}``; ``False`` when it was already gone."""
+        response = self.http.delete(
+            f"/v3/catalog/products/{product_id}/images/{image_id}",
+            operation="delete_product_image",
+        )
+        if response.status_code == 404:
+            return False
+        self.http.raise_for_status(response)
+        return True
+
     def delete_product(self, product_id: int) -> bool:
         """``DELETE /v3/catalog/products/{id}`` (its variants and options go with it);
         ``False`` when it was already gone."""

@@ -449,6 +449,9 @@ class FakeBigCommerce(FakeChannel):
             ("POST", r"/v3/catalog/products/(\d+)/options", self._create_option),
             ("PUT", r"/v3/catalog/products/(\d+)/options/(\d+)", self._update_option),
             ("DELETE", r"/v3/catalog/products/(\d+)", self._delete_product),
+            ("GET", r"/v3/catalog/products/(\d+)/images", self._list_images),
+            ("POST", r"/v3/catalog/products/(\d+)/images", self._create_image),
+            ("DELETE", r"/v3/catalog/products/(\d+)/images/(\d+)", self._delete_image),
             (
                 "DELETE",
                 r"/v3/catalog/products/(\d+)/options/(\d+)/values/(\d+)",
@@ -726,7 +729,7 @@ class FakeBigCommerce(FakeChannel):
             "description": body.get("description", ""),
             "inventory_tracking": body.get("inventory_tracking", "none"),
             "is_visible": body.get("is_visible", True),
-            "images": body.get("images") or [],
+            "images": [self._image(i) for i in body.get("images") or [] if isinstance(i, dict)],
             "brand_id": self._brand_id(body.get("brand_name")) or body.get("brand_id", 0),
             "option_ids": [],
         }
@@ -798,6 +801,64 @@ class FakeBigCommerce(FakeChannel):
         if body.get("display_name"):
             option["display_name"] = str(body["display_name"])
         return 200, {"data": option, "meta": {}}
+
+    def _image(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A product image as BigCommerce keeps it: its own id; the URL it was fetched from
+        is not answered back (only BigCommerce's own copies are)."""
+        url = body.get("image_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _Error(422, "image_url must be a fully qualified URL", {"image_url": "url"})
+        if len(url) > 255:
+            raise _Error(422, "image_url is longer than 255 characters", {"image_url": "length"})
+        image_id = self._next_id()
+        return {
+            "id": image_id,
+            "is_thumbnail": bool(body.get("is_thumbnail", False)),
+            "sort_order": int(body.get("sort_order", 0) or 0),
+            "source": url,  # the fake's record of what was fetched; never in an answer
+            "url_standard": f"https://cdn.fake-bigcommerce.example/images/{image_id}.jpg",
+        }
+
+    @staticmethod
+    def _image_json(product_id: int, image: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in image.items() if k != "source"}
+        return {**shown, "product_id": product_id}
+
+    def image_sources(self, product_id: int) -> list[str]:
+        """The URLs a product's images were fetched from, thumbnail first (for tests)."""
+        images = sorted(self.products[product_id]["images"], key=lambda i: not i["is_thumbnail"])
+        return [str(i["source"]) for i in images]
+
+    def _list_images(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        data = [self._image_json(product_id, i) for i in product["images"]]
+        return 200, {"data": data, "meta": {"pagination": {"total": len(data)}}}
+
+    def _create_image(
+        self, request: httpx.Request, query: dict[str, str], product_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise _Error(422, "The image must be an object")
+        image = self._image(body)
+        if image["is_thumbnail"]:
+            for other in product["images"]:
+                other["is_thumbnail"] = False
+        product["images"].append(image)
+        return 200, {"data": self._image_json(product_id, image), "meta": {}}
+
+    def _delete_image(
+        self, request: httpx.Request, query: dict[str, str], product_id: int, image_id: int
+    ) -> tuple[int, Any]:
+        product = self._product(product_id)
+        kept = [i for i in product["images"] if i["id"] != image_id]
+        if len(kept) == len(product["images"]):
+            raise _Error(404, f"Image {image_id} not found")
+        product["images"] = kept
+        return 204, None
 
     def _delete_product(
         self, request: httpx.Request, query: dict[str, str], product_id: int

@@ -300,11 +300,39 @@ def product_content(product: Product) -> dict[str, Any]:
     return content
 
 
-def content_digest(product: Product) -> str:
-    """A fingerprint of :func:`product_content`, remembered with each unit's ids so that a
-    product already holding the POS's content is not sent it again."""
-    encoded = json.dumps(product_content(product), sort_keys=True).encode()
+def content_fields(product: Product) -> dict[str, Any]:
+    """Every product field a change in the POS can move after creation: those of
+    :func:`product_content`, and its photos (their own resources on BigCommerce; none in the
+    POS leaves the store's as they are)."""
+    fields = product_content(product)
+    if product.images:
+        fields["images"] = list(product.images)
+    return fields
+
+
+def _digest(value: object) -> str:
+    encoded = json.dumps(value, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def content_digest(product: Product) -> str:
+    """A fingerprint of each of :func:`content_fields` (``name:<hash>,…``), remembered with
+    each unit's ids so that only what the product does not hold yet is sent."""
+    return ",".join(f"{k}:{_digest(v)[:8]}" for k, v in sorted(content_fields(product).items()))
+
+
+def content_changes(product: Product, remembered: str | None) -> dict[str, Any]:
+    """The fields of :func:`content_fields` the product does not hold, by what its units' ids
+    remember: every field when nothing is. A digest from before per-field digests (one hash
+    of the name and description, with the brand once brands were sent) still tells those
+    are held."""
+    fields = content_fields(product)
+    if remembered and ":" in remembered:
+        known = dict(item.split(":", 1) for item in remembered.split(","))
+        return {k: v for k, v in fields.items() if known.get(k) != _digest(v)[:8]}
+    if remembered == _digest(product_content(product)):
+        return {k: v for k, v in fields.items() if k == "images"}
+    return fields
 
 
 def batch_create(

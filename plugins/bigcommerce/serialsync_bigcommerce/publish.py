@@ -219,8 +219,9 @@ class Publisher:
         if stale:
             ids = _ids(stale[0].change.remote)
             assert ids is not None
+            remote = stale[0].change.remote
             try:
-                self._put_content(ids[0])
+                self._put_content(ids[0], remote.extra.get("content") if remote else None)
                 self._content_sent = True
             except AuthenticationError:
                 raise
@@ -239,8 +240,15 @@ class Publisher:
                 left.append(work)
         return left
 
-    def _put_content(self, product_id: int) -> None:
-        body = mapping.product_content(self.product)
+    def _put_content(self, product_id: int, remembered: str | None) -> None:
+        """The fields the product does not hold: one ``PUT`` of its own fields, and its
+        photos replaced when they changed."""
+        body = mapping.content_changes(self.product, remembered)
+        images = body.pop("images", None)
+        if images is not None:
+            self._replace_images(product_id, images)
+        if not body:
+            return
         response = self.client.update_product(product_id, body)
         if response.status_code == 409 and "name" in response.text.casefold():
             # Names are unique store-wide: the same fallback as at creation.
@@ -248,6 +256,19 @@ class Publisher:
             response = self.client.update_product(product_id, body)
         self.client.http.raise_for_status(response)
         self.log.info("bigcommerce.product_updated", product_id=product_id, fields=sorted(body))
+
+    def _replace_images(self, product_id: int, images: list[str]) -> None:
+        """The product's photos become the POS's: the old ones deleted (BigCommerce answers its
+        own copies, not the URLs they came from, so none can be matched and kept), the new
+        ones added, the first as the thumbnail. Variant photos are the variants' own."""
+        old = self.client.product_image_ids(product_id)
+        for image_id in old:
+            self.client.delete_product_image(product_id, image_id)
+        for position, url in enumerate(images):
+            self.client.add_product_image(product_id, url, thumbnail=position == 0)
+        self.log.info(
+            "bigcommerce.product_images", product_id=product_id, removed=len(old), added=len(images)
+        )
 
     def withdraw(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Stock 0 for the known variants among ``changes``, of any products, 50 a request.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from serialsync import FieldGroup, ListingAction, ListingChange, PublishOutcome, PublishResult
@@ -80,6 +82,54 @@ def test_a_brand_set_at_creation_and_changed_later_is_one_product_put(fake, conn
     [made] = connector.publish_variants(other, upserts(units(1, sku="0113942720")))
     assert fake.brand_of(int(made.remote.product_id)) == "Fender Custom Shop"
     assert len(fake.brands) == 2
+
+
+def test_a_photo_change_replaces_the_product_images_and_nothing_else(fake, connector):
+    pictured = product().model_copy(update={"images": ("https://img.example/d28-front.jpg",)})
+    created = connector.publish_variants(pictured, upserts(units(2)))
+    product_id = int(created[0].remote.product_id)
+    assert fake.image_sources(product_id) == ["https://img.example/d28-front.jpg"]
+    fake.products[product_id]["name"] = "Renamed by the merchant"  # not changed in the POS
+    fake.requests.clear()
+    retaken = pictured.model_copy(
+        update={"images": ("https://img.example/d28-back.jpg", "https://img.example/d28-side.jpg")}
+    )
+
+    outcomes = connector.publish_variants(retaken, _again(created, ONLY_PRODUCT))
+
+    assert {o.result for o in outcomes} == {PublishResult.UPDATED}
+    # The images read, the old one deleted, the two new added: no product PUT, no variant.
+    assert [m for m, _ in fake.requests] == ["GET", "DELETE", "POST", "POST"]
+    assert fake.image_sources(product_id) == [
+        "https://img.example/d28-back.jpg",
+        "https://img.example/d28-side.jpg",
+    ]
+    assert _listed(fake)["name"] == "Renamed by the merchant"
+    fake.requests.clear()
+    connector.publish_variants(retaken, _again(outcomes, ONLY_PRODUCT))
+    assert fake.requests == []  # held now
+
+
+def test_a_digest_from_before_per_field_digests_still_tells_the_name_is_held(fake, connector):
+    created = connector.publish_variants(product(), upserts(units(1)))
+    [outcome] = created
+    legacy = hashlib.sha256(
+        json.dumps(
+            {"name": product().title, "description": product().description}, sort_keys=True
+        ).encode()
+    ).hexdigest()[:16]
+    old = outcome.model_copy(
+        update={
+            "remote": outcome.remote.model_copy(
+                update={"extra": {**outcome.remote.extra, "content": legacy}}
+            )
+        }
+    )
+    fake.requests.clear()
+
+    connector.publish_variants(product(), _again([old], ONLY_PRODUCT))
+
+    assert fake.requests == []  # name and description held, no photo in the POS
 
 
 def test_a_title_another_product_holds_gets_the_sku_suffix(fake, connector):
