@@ -561,9 +561,21 @@ class FakeMagento(FakeChannel):
                 if field not in data:
                     raise MagentoError(400, '"%1" is required. Enter and try again.', field)
             code = str(data["attribute_code"])
-            if not re.fullmatch(r"[a-z][a-z_0-9]{0,59}", code):
+            # Magento's EAV code validator: a letter, then letters, digits or _; 1-60 long.
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", code.strip()):
                 raise MagentoError(
-                    400, 'Invalid value of "%1" provided for the %2 field.', code, "attribute_code"
+                    400,
+                    'Attribute code "%1" is invalid. Please use only letters (a-z or A-Z), '
+                    "numbers (0-9) or underscore (_) in this field, and the first character "
+                    "should be a letter.",
+                    code,
+                )
+            if not 1 <= len(code.strip()) <= 60:
+                raise MagentoError(
+                    400,
+                    "An attribute code must not be less than %1 and more than %2 characters.",
+                    "1",
+                    "60",
                 )
             if code in self.attributes:
                 raise MagentoError(400, "An attribute with this code already exists.")
@@ -761,8 +773,13 @@ class FakeMagento(FakeChannel):
             if field in data:
                 product[field] = data[field]
         custom = {c["attribute_code"]: c["value"] for c in product["custom_attributes"]}
+        in_set = self.attribute_sets.get(int(product.get("attribute_set_id") or 4), {})
         for item in data.get("custom_attributes") or []:
-            custom[item["attribute_code"]] = item["value"]
+            code = item["attribute_code"]
+            # As Magento's EAV save: a value of an attribute the store lacks, or that the
+            # product's attribute set does not hold, is dropped without a word.
+            if code in in_set.get("attributes", ()) or code == "url_key":
+                custom[code] = item["value"]
         url_key = str(custom.get("url_key") or _slug(str(product.get("name", sku))))
         owner = self.url_keys.get(url_key)
         if owner is not None and owner != sku:

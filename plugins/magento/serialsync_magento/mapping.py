@@ -169,16 +169,22 @@ def child_payload(
     unit: SerializedUnit,
     integration_id: str,
     option_id: int,
+    codes: Mapping[str, str],
 ) -> dict[str, Any]:
-    """One unit as a simple child: its own serial option, not visible individually."""
+    """One unit as a simple child: its own serial option, not visible individually; each of
+    its attributes under its Magento code (``codes``: POS name -> code)."""
     price = unit.price if unit.price is not None else product.price
     custom = [
         {"attribute_code": settings.serial_attribute, "value": str(option_id)},
         {"attribute_code": "url_key", "value": url_key(product.title, integration_id)},
     ]
-    custom += [
-        {"attribute_code": code, "value": value} for code, value in sorted(unit.attributes.items())
-    ]
+    custom += sorted(
+        (
+            {"attribute_code": codes[name], "value": value}
+            for name, value in unit.attributes.items()
+        ),
+        key=lambda item: item["attribute_code"],
+    )
     return {
         "sku": integration_id,
         "name": child_name(product, unit),

@@ -51,6 +51,7 @@ from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient, chunks
 from serialsync_magento.serial_options import SerialAttribute
 from serialsync_magento.settings import MagentoSettings
+from serialsync_magento.unit_attributes import UnitAttributes, attribute_codes
 
 #: The field groups a child shows itself (its serial's attributes, photo, price); a change of
 #: the product group alone is the parent's.
@@ -103,6 +104,7 @@ class Publisher:
         self.log = log
         self.name = name
         self.serials = SerialAttribute(client, settings, bulk=bulk, log=log, connector=name)
+        self.attributes = UnitAttributes(client, settings, log=log, connector=name)
 
     def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Make the children of ``product``'s configurable parent match ``changes``."""
@@ -180,13 +182,14 @@ class Publisher:
                 unit.failure = option
             else:
                 unit.option_id = option
+        codes = self._unit_attributes(units)
         images: dict[str, dict[str, Any] | None] = {}
         creates: list[tuple[_Unit, dict[str, Any]]] = []
         sends: list[tuple[_Unit, dict[str, Any]]] = []
         for unit in units:
             if unit.failure is not None:
                 continue
-            payload = self._prepare_child(product, unit, images)
+            payload = self._prepare_child(product, unit, images, codes)
             if payload is None:
                 continue
             if self.bulk is not None and unit.needs_link:
@@ -235,14 +238,35 @@ class Publisher:
                 cache[url] = mapping.media_entry(product.title, content, content_type, name)
         return cache[url]
 
+    def _unit_attributes(self, units: list[_Unit]) -> dict[str, str]:
+        """The Magento code of every attribute the units carry, each made ready on the store
+        (created once, in the attribute set); a unit carrying one that is not fails with the
+        reason, never sent without it."""
+        names = {n for u in units if u.failure is None for n in u.change.unit.attributes}
+        codes = attribute_codes(names, self.settings)
+        problems = self.attributes.ensure({code: name for name, code in codes.items()})
+        for unit in units:
+            if unit.failure is not None:
+                continue
+            for name in sorted(unit.change.unit.attributes):
+                problem = problems.get(codes[name])
+                if problem is not None:
+                    unit.failure = problem
+                    break
+        return codes
+
     def _prepare_child(
-        self, product: Product, unit: _Unit, images: dict[str, dict[str, Any] | None]
+        self,
+        product: Product,
+        unit: _Unit,
+        images: dict[str, dict[str, Any] | None],
+        codes: dict[str, str],
     ) -> dict[str, Any] | None:
         """The child's payload to send, or None when the child is already as it should be."""
         assert unit.option_id is not None
         settings = self.settings
         payload = mapping.child_payload(
-            settings, product, unit.change.unit, unit.sku, unit.option_id
+            settings, product, unit.change.unit, unit.sku, unit.option_id, codes
         )
         unit.image = (
             (mapping.image_of(product, unit.change.unit) or "") if settings.upload_images else ""

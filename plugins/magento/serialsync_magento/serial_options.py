@@ -17,6 +17,7 @@ from serialsync import (
     RetryableRemoteError,
 )
 
+from serialsync_magento.attribute_sets import assign_to_set
 from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import OPTION_EXISTS, MagentoClient
 from serialsync_magento.settings import MagentoSettings
@@ -68,7 +69,7 @@ class SerialAttribute:
         # A configurable attribute must be in the products' attribute set. Checked even when
         # the attribute exists: a run interrupted after creating it never assigned it.
         if code not in self.client.set_attribute_codes(settings.attribute_set_id):
-            self._assign(code)
+            assign_to_set(self.client, settings, code, log=self.log, connector=self.connector)
         self._attribute = attribute
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
@@ -90,23 +91,6 @@ class SerialAttribute:
         )
         self.log.info("magento.attribute_created", attribute=code)
         return attribute
-
-    def _assign(self, code: str) -> None:
-        settings = self.settings
-        group_id = settings.attribute_group_id
-        if group_id is None:
-            groups = self.client.attribute_groups(settings.attribute_set_id)
-            if not groups:
-                raise PermanentRemoteError(
-                    f"attribute set {settings.attribute_set_id} has no group to put {code!r} "
-                    "in; set attribute_group_id",
-                    connector=self.connector,
-                )
-            group_id = int(groups[0]["attribute_group_id"])
-        self.client.assign_attribute(settings.attribute_set_id, group_id, code)
-        self.log.info(
-            "magento.attribute_assigned", attribute=code, attribute_set=settings.attribute_set_id
-        )
 
     def option_ids(self, wanted: Sequence[tuple[str, str | None]]) -> list[int | RemoteError]:
         """The option id of each ``(serial, id the last publish recorded)``, or its error.

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from serialsync import ConnectorSettings
+
+#: Magento's longest attribute code (its EAV code validator).
+CODE_LIMIT = 60
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Attributes serialsync writes itself on every child: a unit attribute never lands on them.
+RESERVED_CODES = frozenset(
+    {
+        "sku",
+        "name",
+        "price",
+        "status",
+        "visibility",
+        "url_key",
+        "description",
+        "type_id",
+        "attribute_set_id",
+        "quantity_and_stock_status",
+        "media_gallery",
+        "image",
+        "small_image",
+        "thumbnail",
+    }
+)
 
 
 class OAuth1Credentials(BaseModel):
@@ -80,12 +104,40 @@ class MagentoSettings(ConnectorSettings):
     )
     bulk_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls")
     bulk_timeout: float = Field(default=600.0, gt=0, description="seconds to wait for a bulk")
+    attribute_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="POS attribute name -> Magento attribute code (an attribute the store "
+        "has, or one serialsync creates); a name not listed becomes attribute_prefix + its "
+        "name in lower case",
+    )
+    attribute_prefix: str = Field(
+        default="pos_",
+        pattern=r"^[a-z][a-z0-9_]{0,19}$",
+        description="start of the codes made from POS attribute names, which keeps them clear "
+        "of Magento's own attributes (weight, price, name, status, sku, visibility, ...)",
+    )
     orders_page_size: int = Field(default=100, ge=1, le=300)
     source_items_batch: int = Field(
         default=500,
         ge=1,
         description="source items per request; 20 where the store enables Web API input limits",
     )
+
+    @field_validator("attribute_codes")
+    @classmethod
+    def _valid_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, code in value.items():
+            if not _CODE.match(code) or len(code) > CODE_LIMIT:
+                raise ValueError(
+                    f"attribute_codes[{name!r}] = {code!r} is not a Magento attribute code: "
+                    f"a lower-case letter, then a-z, 0-9 or _, at most {CODE_LIMIT} characters"
+                )
+            if code in RESERVED_CODES:
+                raise ValueError(
+                    f"attribute_codes[{name!r}] = {code!r} is an attribute serialsync writes "
+                    "itself; map the unit attribute to another code"
+                )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -101,6 +153,15 @@ class MagentoSettings(ConnectorSettings):
         if "{sku}" not in value:
             raise ValueError("parent_sku_template must contain {sku}")
         return value
+
+    @model_validator(mode="after")
+    def _serial_not_mapped(self) -> MagentoSettings:
+        if self.serial_attribute in self.attribute_codes.values():
+            raise ValueError(
+                f"attribute_codes maps a unit attribute to {self.serial_attribute!r}, the "
+                "serial attribute"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_credential(self) -> MagentoSettings:
