@@ -117,6 +117,7 @@ def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host
         sync=settings.sync,
         checkpoint=timeline.checkpoint,
         progress=timeline.progress,
+        owns_store=True,
     )
 
 

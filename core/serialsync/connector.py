@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from serialsync.errors import PluginError
 from serialsync.http import HttpClient, RateLimiter, RetryPolicy, RetrySignal, Timeouts
-from serialsync.logging import get_logger
+from serialsync.logging import adapt_logger, get_logger
 
 
 class Role(StrEnum):
@@ -95,6 +95,10 @@ class ConnectorContext:
     stop: threading.Event | None = None
     #: Give up at once on a host that cannot be reached (``check``), instead of retrying.
     fail_fast: bool = False
+
+    def __post_init__(self) -> None:
+        # A standard-library logger is accepted too (see serialsync.logging.adapt_logger).
+        self.logger = adapt_logger(self.logger)
 
     def log(self) -> Any:
         """A structlog logger bound with this connector's name."""

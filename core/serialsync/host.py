@@ -31,6 +31,7 @@ from serialsync.engine.inventory import inventory_pass
 from serialsync.engine.orders import order_pass, process_order, quarantine_unreadable_order
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import ConfigurationError, SerialsyncError
+from serialsync.logging import adapt_logger
 from serialsync.manager import PluginManager
 from serialsync.model import Order, UnreadableRecord
 from serialsync.operations.discrepancies import DISCREPANCY
@@ -55,9 +56,13 @@ class Host:
         checkpoint: Callable[[str], None] | None = None,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        owns_store: bool = False,
     ) -> None:
         self.plugins = plugins
         self.store = store
+        #: Whether :meth:`close` closes the store: only one the host opened itself.
+        self.owns_store = owns_store
+        logger = adapt_logger(logger)
         #: Set it to stop: no pass starts after, and connectors' waits and requests stop at once
         #: (those built by :meth:`from_settings`, or given this event in their context).
         self.stop_event = stop if stop is not None else threading.Event()
@@ -86,6 +91,7 @@ class Host:
         clock: Callable[[], float] = time.monotonic,
         stop: threading.Event | None = None,
         fail_fast: bool = False,
+        owns_store: bool | None = None,
     ) -> Host:
         """Build the host from settings: load plugins, build each enabled connector, open the store.
 
@@ -96,7 +102,11 @@ class Host:
         :param clock: the monotonic clock connectors pace by (a benchmark's scaled time).
         :param stop: the host's stop event (:attr:`stop_event`; a new one when not given).
         :param fail_fast: connectors give up at once on a host they cannot reach (``check``).
+        :param owns_store: whether :meth:`close` closes the store; by default only the store
+            it opened itself (one passed as ``store`` stays open for its owner).
+        :param logger: a structlog logger or a ``logging.Logger`` (see :func:`adapt_logger`).
         """
+        logger = adapt_logger(logger)
         stop = stop if stop is not None else threading.Event()
         manager = PluginManager(
             load_entrypoints=load_entrypoints,
@@ -120,7 +130,14 @@ class Host:
                 name, section.plugin, section.options(reveal_secrets=True), context
             )
         opened = store if store is not None else open_store(settings.store)
-        return cls(plugins=manager, store=opened, sync=settings.sync, logger=logger, stop=stop)
+        return cls(
+            plugins=manager,
+            store=opened,
+            sync=settings.sync,
+            logger=logger,
+            stop=stop,
+            owns_store=store is None if owns_store is None else owns_store,
+        )
 
     # -- passes ---------------------------------------------------------------------------------
 
@@ -250,9 +267,10 @@ class Host:
             return self.store.drop_quarantined(record_id)
 
     def close(self) -> None:
-        """Close connectors and the store."""
+        """Close the connectors, and the store when the host opened it (:attr:`owns_store`)."""
         self.plugins.close()
-        self.store.close()
+        if self.owns_store:
+            self.store.close()
 
     def __enter__(self) -> Host:
         return self

@@ -48,7 +48,7 @@ from serialsync.errors import (
     RemoteError,
     RetryableRemoteError,
 )
-from serialsync.logging import get_logger
+from serialsync.logging import adapt_logger, get_logger
 from serialsync.redaction import (
     MASK,
     Redactor,
@@ -313,7 +313,9 @@ class HttpClient:
         for secret in secrets:
             register_secret(secret)
         _guard_httpx_log()
-        self._log = (logger or get_logger("serialsync.http")).bind(connector=connector)
+        self._log = (adapt_logger(logger) or get_logger("serialsync.http")).bind(
+            connector=connector
+        )
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),

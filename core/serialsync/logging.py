@@ -31,6 +31,34 @@ def get_logger(name: str) -> Any:
     return _LibraryLogger(name, {})
 
 
+def adapt_logger(logger: Any) -> Any:
+    """A logger an application hands serialsync (``logger=``), made one serialsync can bind.
+
+    Accepted: anything structlog-shaped (a ``bind`` method: a structlog logger, bound or not,
+    or serialsync's own), returned as it is; a standard-library :class:`logging.Logger` or
+    :class:`logging.LoggerAdapter`, wrapped by structlog's stdlib integration so that each event
+    reaches it as one line (``event key=value …``, secrets masked) at the event's level, under
+    its handlers and level; ``None`` stays ``None`` (serialsync's own loggers).
+    """
+    if logger is None or hasattr(logger, "bind"):
+        return logger
+    if isinstance(logger, logging.Logger | logging.LoggerAdapter):
+        return structlog.wrap_logger(
+            logger,
+            wrapper_class=structlog.stdlib.BoundLogger,
+            processors=[
+                structlog.stdlib.filter_by_level,  # nothing rendered for a level it drops
+                structlog.processors.format_exc_info,
+                redact_event,
+                structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
+            ],
+            cache_logger_on_first_use=False,
+        )
+    raise TypeError(
+        f"logger= takes a structlog logger or a logging.Logger, not {type(logger).__name__}"
+    )
+
+
 class _LibraryLogger:
     """A structlog-shaped logger that decides *per event* where the event goes.
 

@@ -29,6 +29,7 @@ def main(folder: Path, passes: int, spec: StoreSpec) -> None:
         store=spec.open(),
         sync=SyncSettings(workers=1),
         checkpoint=lambda _step: time.sleep(0.002),
+        owns_store=True,
     )
     for _ in range(passes):
         host.run_once()

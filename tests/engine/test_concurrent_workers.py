@@ -33,6 +33,7 @@ def _worker(w, spec: StoreSpec, pause: Callable[[str], None]) -> Host:
         sync=SyncSettings(workers=1),
         now=lambda: w.clock[0],
         checkpoint=pause,
+        owns_store=True,  # its own connection: closed with the host
     )
 
 

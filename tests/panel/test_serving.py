@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 
 def test_run_serves_the_panel_on_its_own_address(tmp_path: Path) -> None:
     host = Host(
-        plugins=PluginManager(load_entrypoints=False), store=SQLiteStore.open(tmp_path / "s.db")
+        plugins=PluginManager(load_entrypoints=False),
+        store=SQLiteStore.open(tmp_path / "s.db"),
+        owns_store=True,
     )
     service = Service(host, panel=PanelSettings(listen="127.0.0.1:0"))
     assert service.enabled

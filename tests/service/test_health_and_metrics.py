@@ -32,7 +32,9 @@ class Clock:
 def bare(tmp_path: Path) -> Iterator[tuple[Host, Service, httpx.Client]]:
     """A host with no connector, served with metrics only (no [webhooks])."""
     host = Host(
-        plugins=PluginManager(load_entrypoints=False), store=SQLiteStore.open(tmp_path / "s.db")
+        plugins=PluginManager(load_entrypoints=False),
+        store=SQLiteStore.open(tmp_path / "s.db"),
+        owns_store=True,
     )
     service = Service(
         host,

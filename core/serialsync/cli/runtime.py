@@ -195,8 +195,9 @@ class Runtime:
         if store is None:
             store = open_store(settings.store, new=new_store)
         try:
+            # The runtime opened the store for this host: the host closes it.
             return Host.from_settings(
-                settings, plugins=extra_plugins(), store=store, fail_fast=fail_fast
+                settings, plugins=extra_plugins(), store=store, fail_fast=fail_fast, owns_store=True
             )
         except BaseException:
             store.close()
