@@ -93,12 +93,13 @@ def test_a_brand_and_a_product_photo_reach_the_channels_that_carry_them(
             [bigcommerce_id] = fakes["bigcommerce"].products
             assert fakes["bigcommerce"].brand_of(bigcommerce_id) == "Fender Custom Shop"
             assert len(fakes["bigcommerce"].requests) == 1
+            [woo_product] = fakes["woocommerce"].products.values()
+            assert [b["name"] for b in woo_product["brands"]] == ["Fender Custom Shop"]
 
             pos.set_item_content(SKU, images=("https://img.example/fs/catalogue.jpg",))
             for fake in fakes.values():
                 fake.requests.clear()
             assert host.inventory_pass().ok
-            [woo_product] = fakes["woocommerce"].products.values()
             assert [i["src"] for i in woo_product["images"]] == [
                 "https://img.example/fs/catalogue.jpg"
             ]

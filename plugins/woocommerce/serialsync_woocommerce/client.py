@@ -35,6 +35,8 @@ PAGE_SIZE = 100
 
 #: The code WooCommerce gives an id that names no product or variation.
 INVALID_PRODUCT_ID = "woocommerce_rest_product_invalid_id"
+NO_ROUTE = "rest_no_route"
+TERM_EXISTS = "term_exists"
 INVALID_VARIATION_ID = "woocommerce_rest_product_variation_invalid_id"
 
 
@@ -75,6 +77,9 @@ class WooClient:
             auth=build_auth(settings.auth_mode, settings.consumer_key, settings.consumer_secret),
             retry_signal=retry_truncated_reads,
         )
+        #: Brand ids by lower-case name, and whether the store has no brands at all.
+        self._brands: dict[str, int] = {}
+        self._no_brands = False
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -120,6 +125,53 @@ class WooClient:
             method, path, params=params, json=body, idempotent=True, operation=operation
         )
         return self._checked(response)
+
+    # -- brands -------------------------------------------------------------------------------
+
+    def brand_id(self, name: str) -> int | None:
+        """The id of the product brand named ``name`` (case-insensitive), made when the store
+        has none; ``None`` when the store has no brands (WooCommerce before 9.6 without the
+        Brands extension: ``rest_no_route``). Remembered for the connector's life."""
+        key = name.strip().casefold()
+        if self._no_brands:
+            return None
+        if key in self._brands:
+            return self._brands[key]
+        try:
+            match = self._find_brand(name) or self._create_brand(name)
+        except RemoteError as exc:
+            if exc.status == 404 and exc.code == NO_ROUTE:
+                self._no_brands = True  # no brands on this store: no brand is carried
+                return None
+            raise
+        self._brands[key] = int(match["id"])
+        return self._brands[key]
+
+    def _find_brand(self, name: str) -> Json | None:
+        found = self._call(
+            "GET",
+            "products/brands",
+            params={"search": name.strip(), "per_page": 100},
+            operation="brand.find",
+        )
+        key = name.strip().casefold()
+        return next(
+            (b for b in found or [] if str(b.get("name", "")).strip().casefold() == key), None
+        )
+
+    def _create_brand(self, name: str) -> Json:
+        try:
+            created = self._call(
+                "POST", "products/brands", body={"name": name.strip()}, operation="brand.create"
+            )
+        except RemoteError as exc:
+            # Made by a first attempt whose answer was lost: read it back.
+            if exc.code == TERM_EXISTS:
+                found = self._find_brand(name)
+                if found is not None:
+                    return found
+            raise
+        return created if isinstance(created, dict) else {}
 
     # -- products -----------------------------------------------------------------------------
 

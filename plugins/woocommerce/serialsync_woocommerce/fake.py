@@ -137,6 +137,10 @@ class FakeWooCommerce(FakeChannel):
         )
         self.products: dict[int, Json] = {}
         self.variations: dict[int, Json] = {}
+        #: Product brands (WooCommerce 9.6+ core, or the Brands extension), by term id; a store
+        #: without them (``brands_enabled = False``) answers ``rest_no_route``.
+        self.brands: dict[int, Json] = {}
+        self.brands_enabled = True
         self.orders: dict[int, Json] = {}
         #: Batch calls received: ``(creates, updates, deletes)`` item counts of each.
         self.batches: list[tuple[int, int, int]] = []
@@ -447,6 +451,16 @@ class FakeWooCommerce(FakeChannel):
                 return _json(
                     201, self._product_view(self.products[self._create_product(_body(request))])
                 )
+            case ["products", "brands"] if self.brands_enabled and method == "GET":
+                wanted = params.get("search", "").casefold()
+                found = [b for b in self.brands.values() if wanted in b["name"].casefold()]
+                return self._page(params, [dict(b) for b in found])
+            case ["products", "brands"] if self.brands_enabled and method == "POST":
+                return _json(201, dict(self._create_brand(_body(request))))
+            case ["products", "brands"]:
+                raise _WooError(
+                    404, "rest_no_route", "No route was found matching the URL and request method."
+                )
             case ["products", pid] if method == "GET":
                 return _json(200, self._any_view(_int(pid)))
             case ["products", pid] if method in ("PUT", "PATCH", "POST"):
@@ -547,6 +561,7 @@ class FakeWooCommerce(FakeChannel):
             "type": kind,
             "status": body.get("status", "publish"),
             "catalog_visibility": _catalog_visibility(body.get("catalog_visibility", "visible")),
+            "brands": self._product_brands(body.get("brands") or []),
             "sku": self._check_sku(body.get("sku")),
             "description": str(body.get("description", "")),
             "attributes": _attributes(body.get("attributes") or []),
@@ -560,6 +575,37 @@ class FakeWooCommerce(FakeChannel):
         self.products[product["id"]] = product
         return int(product["id"])
 
+    def _create_brand(self, body: Json) -> Json:
+        name = str(body.get("name") or "").strip()
+        if not name:
+            raise _WooError(400, "rest_missing_callback_param", "Missing parameter(s): name")
+        for brand in self.brands.values():
+            if brand["name"].casefold() == name.casefold():
+                # WordPress refuses a second term of the same name, naming the one it holds.
+                raise _WooError(
+                    400,
+                    "term_exists",
+                    "A term with the name provided already exists with this parent.",
+                    resource_id=brand["id"],
+                )
+        term_id = self._new_id()
+        self.brands[term_id] = {"id": term_id, "name": name, "slug": _slug(name)}
+        return self.brands[term_id]
+
+    def _product_brands(self, wanted: Any) -> list[Json]:
+        """``brands`` as a product write gives them (term ids, as the Brands REST documentation
+        shows; ``{"id": …}`` objects taken too), as the product answers them."""
+        if not self.brands_enabled:
+            return []  # an unknown field: WordPress ignores it
+        out = []
+        for item in wanted if isinstance(wanted, list) else []:
+            term_id = item.get("id") if isinstance(item, dict) else item
+            brand = self.brands.get(term_id) if isinstance(term_id, int) else None
+            if brand is None:
+                raise _WooError(400, "rest_invalid_param", "Invalid parameter(s): brands")
+            out.append(dict(brand))
+        return out
+
     def _update_product(self, product: Json, body: Json) -> None:
         if "sku" in body:
             product["sku"] = self._check_sku(body["sku"], besides=product["id"])
@@ -568,6 +614,8 @@ class FakeWooCommerce(FakeChannel):
         for key in ("name", "description", "status"):
             if key in body:
                 product[key] = str(body[key])
+        if "brands" in body:
+            product["brands"] = self._product_brands(body["brands"])
         if "images" in body:
             # The gallery becomes the list given: each src fetched anew (a new id), an id
             # kept; images left out are detached from the product.

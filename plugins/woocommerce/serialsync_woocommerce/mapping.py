@@ -127,7 +127,20 @@ def product_content(product: Product) -> Json:
     content: Json = {"name": product.title, "description": product.description}
     if product.images:
         content["images"] = [{"src": src} for src in product.images]
+    if product.brand:
+        # By name here (what a digest remembers); sent as ``brands: [id]`` (see with_brand).
+        content["brands"] = product.brand
     return content
+
+
+def with_brand(body: Json, brand_id: int | None) -> Json:
+    """``body`` with its brand (a name, see :func:`product_content`) as WooCommerce takes it:
+    ``brands: [id]`` (the Brands REST documentation's form; assumed for core's 9.6+ brands
+    too), or left out when the store carries no brands."""
+    if "brands" not in body:
+        return body
+    rest = {k: v for k, v in body.items() if k != "brands"}
+    return rest if brand_id is None else {**rest, "brands": [brand_id]}
 
 
 def _digest(value: object) -> str:

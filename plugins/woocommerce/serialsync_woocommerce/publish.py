@@ -61,6 +61,7 @@ from serialsync_woocommerce.mapping import (
     serial_options,
     variation_fields,
     variation_matches,
+    with_brand,
 )
 
 SKU_LIMIT = CHANNEL_SKU_LIMITS["woocommerce"]
@@ -208,7 +209,12 @@ class Publisher:
             parent.product_id = _id(parent.body)
             return True
         try:
-            parent.body = self.client.create_product(new_product_payload(self.product, serials))
+            payload = new_product_payload(self.product, serials)
+            if self.product.brand:
+                payload = with_brand(
+                    {**payload, "brands": self.product.brand}, self._new_brand_id()
+                )
+            parent.body = self.client.create_product(payload)
             parent.created_now = True
         except RemoteError as exc:
             if exc.code != DUPLICATE_SKU:
@@ -235,10 +241,11 @@ class Publisher:
     def _update_content(
         self, parent: _Parent, valid: list[int], remote: dict[int, RemoteIds | None]
     ) -> None:
-        """The product's own fields (name, description) after a change in the POS: one
-        ``PUT /products/{id}``, sent when a listed unit names the product group and the
-        content its ids remember (``extra["content"]``) is not the POS's. A listed unit whose
-        own groups (price, photo) are unchanged needs no variation write: it is done here."""
+        """The product's own fields (name, description, photos, brand) after a change in the
+        POS: one ``PUT /products/{id}`` of those the product does not hold, sent when a listed
+        unit names the product group and the content its ids remember (``extra["content"]``)
+        is not the POS's. A listed unit whose own groups (price, photo) are unchanged needs no
+        variation write: it is done here."""
         if parent.created_now:
             self.content_sent = True
         if parent.product_id is None or parent.created_now:
@@ -261,7 +268,10 @@ class Publisher:
             self.content_sent = True  # held already: only its digest is new
         if changes:
             try:
-                parent.body = self.client.update_product(parent.product_id, changes)
+                brand = changes.get("brands")
+                changes = with_brand(changes, self.client.brand_id(brand) if brand else None)
+                if changes:  # else only a brand, and the store carries none
+                    parent.body = self.client.update_product(parent.product_id, changes)
             except AuthenticationError:
                 raise
             except RemoteError as exc:
@@ -279,6 +289,19 @@ class Publisher:
                 kept = remote[i] or RemoteIds()
                 result = PublishResult.UPDATED if stale else PublishResult.UNCHANGED
                 self._done(i, result, kept.model_copy(update={"product_id": parent.product_id}))
+
+    def _new_brand_id(self) -> int | None:
+        """The brand of a product about to be created; a brand that cannot be read or made
+        now must not keep the units off the shop (it is sent with the next product change)."""
+        try:
+            return self.client.brand_id(str(self.product.brand))
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            self.log.warning(
+                "woocommerce.brand_unavailable", brand=self.product.brand, error=str(exc)
+            )
+            return None
 
     # -- step 2: options before variations ----------------------------------------------------
 

@@ -126,3 +126,51 @@ def mapping_digest_before_photos(title: str, description: str) -> str:
     """The one hash a release before photos remembered: of the title and description."""
     encoded = json.dumps({"name": title, "description": description}, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def test_a_brand_is_set_at_creation_and_changed_later_by_its_term_id(fake, connector):
+    fender = product().model_copy(update={"brand": "Fender"})
+    created = connector.publish_variants(fender, upserts(units(2)))
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    assert [b["name"] for b in parent["brands"]] == ["Fender"]
+    fake.requests.clear()
+    custom = fender.model_copy(update={"brand": "Fender Custom Shop"})
+
+    outcomes = connector.publish_variants(custom, _again(created, ONLY_PRODUCT))
+
+    assert {o.result for o in outcomes} == {PublishResult.UPDATED}
+    # The brand looked up, made (the store had none of that name), then one product PUT.
+    assert [m for m, _ in fake.requests] == ["GET", "POST", "PUT"]
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None
+    assert [b["name"] for b in parent["brands"]] == ["Fender Custom Shop"]
+    # Known now: another product of that brand (any case) costs no brand request.
+    fake.requests.clear()
+    other = product(sku="0113942720").model_copy(update={"brand": "fender custom shop"})
+    connector.publish_variants(other, upserts(units(1, sku="0113942720")))
+    assert not any("brands" in path for _, path in fake.requests)
+    assert len(fake.brands) == 2
+
+
+def test_a_store_without_brands_gets_the_product_without_one(fake, connector):
+    fake.brands_enabled = False
+    fender = product().model_copy(update={"brand": "Fender"})
+    created = connector.publish_variants(fender, upserts(units(1)))
+    assert {o.result for o in created} == {PublishResult.CREATED}
+    fake.requests.clear()
+    custom = fender.model_copy(update={"brand": "Fender Custom Shop"})
+    connector.publish_variants(custom, _again(created, ONLY_PRODUCT))
+    assert fake.requests == []  # remembered: the store has no brands, nothing to send
+
+
+def test_a_brand_made_by_a_lost_first_attempt_is_read_back(fake, connector):
+    # The create's answer was lost and it is sent again: WordPress refuses a second term of
+    # that name (term_exists), and the brand it holds is read back.
+    fake.brands[999] = {"id": 999, "name": "Gibson", "slug": "gibson"}
+    assert connector.client._create_brand("Gibson") == {
+        "id": 999,
+        "name": "Gibson",
+        "slug": "gibson",
+    }
+    assert [m for m, _ in fake.requests] == ["POST", "GET"]
