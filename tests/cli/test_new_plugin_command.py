@@ -38,3 +38,28 @@ def test_new_plugin_refuses_bad_input_with_exit_2(tmp_path) -> None:
     assert again.exit_code == 2
     bad_name = CliRunner().invoke(app, ["new-plugin", "Not A Name", "--dir", str(tmp_path)])
     assert bad_name.exit_code == 2
+
+
+def test_new_plugin_refuses_a_name_an_installed_plugin_holds(tmp_path) -> None:
+    taken = CliRunner().invoke(app, ["new-plugin", "shopify", "--dir", str(tmp_path)])
+    assert taken.exit_code == 2
+    assert "the name 'shopify' is taken: an installed plugin registers it" in taken.stderr
+    assert not (tmp_path / "serialsync-shopify").exists()
+
+
+def test_both_scaffold_commands_take_dir_and_print_one_next_line(tmp_path, capsys) -> None:
+    import sys
+
+    from serialsync.scaffold.__main__ import main
+
+    shell = CliRunner().invoke(app, ["new-plugin", "reverb", "--dir", str(tmp_path / "a")])
+    assert main(["reverb", "--dir", str(tmp_path / "b")]) == 0
+    module = capsys.readouterr().out
+    lines = [
+        next(line for line in text.splitlines() if line.startswith("next:"))
+        for text in (shell.stdout, module)
+    ]
+    # The same words, with the Python that runs serialsync (not a new venv that lacks it).
+    assert [line.replace(str(tmp_path / "b"), str(tmp_path / "a")) for line in lines][1] == lines[0]
+    assert f"{sys.executable} -m pip install -e '.[test]'" in lines[0]
+    assert "venv" not in lines[0].replace(sys.executable, "")

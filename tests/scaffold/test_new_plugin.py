@@ -106,10 +106,10 @@ def test_the_module_command_writes_a_package(
 ) -> None:
     from serialsync.scaffold.__main__ import main
 
-    assert main(["till", "--role", "pos", "--dest", str(tmp_path)]) == 0
+    assert main(["till", "--role", "pos", "--dir", str(tmp_path)]) == 0
     assert (tmp_path / "serialsync-till" / "src" / "serialsync_till" / "connector.py").exists()
     assert f"wrote {tmp_path / 'serialsync-till'}" in capsys.readouterr().out
-    assert main(["till", "--dest", str(tmp_path)]) == 2
+    assert main(["till", "--dir", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
 
 

@@ -9,6 +9,7 @@ import typer
 
 from serialsync.cli.runtime import fail, runtime
 from serialsync.scaffold import ScaffoldError, new_plugin
+from serialsync.scaffold.generate import next_steps
 
 
 def new_plugin_command(
@@ -30,8 +31,4 @@ def new_plugin_command(
         package = new_plugin(name, directory, role="pos" if role == "pos" else "channel")
     except ScaffoldError as exc:
         raise fail(str(exc)) from None
-    rt.out.print(
-        f"wrote {package}\n"
-        f"next: cd {package} && python -m venv .venv && . .venv/bin/activate && "
-        "pip install -e '.[test]' && pytest"
-    )
+    rt.out.print(f"wrote {package}\n{next_steps(package)}", soft_wrap=True)

@@ -1,4 +1,4 @@
-"""``python -m serialsync.scaffold NAME [--role channel|pos] [--dest DIR]``: write a plugin.
+"""``python -m serialsync.scaffold NAME [--role channel|pos] [--dir DIR]``: write a plugin.
 
 The same as ``serialsync new-plugin``, for when only the library is at hand.
 """
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from serialsync.scaffold.generate import ScaffoldError, new_plugin
+from serialsync.scaffold.generate import ScaffoldError, new_plugin, next_steps
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,15 +20,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("name", help="the connector type name, e.g. acme or acme_shop")
     parser.add_argument("--role", choices=("channel", "pos"), default="channel")
-    parser.add_argument("--dest", type=Path, default=Path("."), help="folder to write it in")
+    # --dir as `serialsync new-plugin` spells it; --dest, its first spelling, still works.
+    parser.add_argument(
+        "--dir", "--dest", dest="dir", type=Path, default=Path("."), help="folder to write it in"
+    )
     args = parser.parse_args(argv)
     try:
-        root = new_plugin(args.name, args.dest, role=args.role)
+        root = new_plugin(args.name, args.dir, role=args.role)
     except ScaffoldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {root}")
-    print(f"next: cd {root} && pip install -e '.[test]' && pytest")
+    print(next_steps(root))
     return 0
 
 

@@ -9,7 +9,10 @@ replaced by :func:`plugin_names`; a directory named ``__package__`` becomes the 
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import re
+import sys
 from dataclasses import asdict, dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -86,6 +89,12 @@ def new_plugin(name: str, destination: Path, *, role: Role = "channel") -> Path:
     :raises ScaffoldError: for a bad name or role, or when the package folder exists.
     """
     names = plugin_names(name, role)
+    holder = taken_by(names)
+    if holder is not None:
+        raise ScaffoldError(
+            f"the name {names.name!r} is taken: {holder}; a second plugin under it would "
+            "break both (choose another name, e.g. 'acme_" + names.name + "')"
+        )
     target = Path(destination) / names.dist
     if target.exists():
         raise ScaffoldError(f"{target} already exists; choose another name or folder")
@@ -100,6 +109,36 @@ def new_plugin(name: str, destination: Path, *, role: Role = "channel") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return target
+
+
+def taken_by(names: PluginNames) -> str | None:
+    """What already holds one of the plugin's names in this environment, said in words.
+
+    An installed plugin's entry point, a connector type some plugin declares, or an importable
+    package of the same name: a generated package under any of them would clash with it.
+    """
+    from serialsync.hookspecs import PROJECT_NAME
+    from serialsync.manager import PluginManager
+
+    points = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=PROJECT_NAME)}
+    if names.name in points:
+        return f"an installed plugin registers it ({points[names.name]})"
+    types = PluginManager().connector_types
+    if names.name in types:
+        return f"the plugin {types[names.name].plugin!r} declares a connector type of that name"
+    if importlib.util.find_spec(names.package) is not None:
+        return f"the package {names.package} is importable here"
+    return None
+
+
+def next_steps(root: Path) -> str:
+    """The ``next:`` line both scaffold commands print.
+
+    The package is installed with the very Python that runs serialsync, so that serialsync
+    itself comes from where it is installed now (a checkout, a wheel), not from an index.
+    """
+    python = sys.executable
+    return f"next: cd {root} && {python} -m pip install -e '.[test]' && {python} -m pytest"
 
 
 def template_files(role: Role) -> dict[PurePosixPath, str]:
