@@ -64,8 +64,15 @@ def test_a_persons_writes_are_taken_while_a_runner_holds_the_lock(
             runner.quarantine(kind="order", key="shop:2", connector="shop", reason="bad")
         [record] = runner.quarantined()
         config = _config(tmp_path, store_spec)
-        assert _cli(config, "sales", "retry", "shop", "1")["retry"] is True
+        retried = _cli(config, "sales", "retry", "shop", "1", "--by", "sam", "--reason", "POS ok")
+        assert retried["retry"] is True
         assert _cli(config, "quarantine", "drop", str(record.id))["dropped"] is True
+        # Both acts are in the operator log, with who and why (a default for the latter).
+        logged = [(a.who, a.action, a.target, a.reason) for a in runner.operator_actions()]
+        assert logged == [
+            ("an operator", "Drop quarantined", "order:shop:2", "from the command line"),
+            ("sam", "Retry sale", "shop:1", "POS ok"),
+        ]
         sale = runner.get_outbox("shop", "1")
         assert sale is not None and sale.state == OutboxState.PENDING
         assert runner.quarantined() == []
@@ -81,7 +88,7 @@ def test_a_persons_writes_are_taken_while_a_runner_holds_the_lock(
         assert "long enough" not in repr(user) and user.password_hash not in repr(user)
         assert authenticate(runner, "olive", "a long enough password") == user
         assert authenticate(runner, "olive", "a long enough passworD") is None
-        [act] = runner.operator_actions(target="shop:1")
+        act = runner.operator_actions(target="shop:1")[0]
         assert (act.who, act.action, act.reason, act.outcome) == ("olive", "Retry sale", "r", "ok")
 
 

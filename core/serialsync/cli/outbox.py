@@ -16,6 +16,8 @@ from serialsync.cli.render import receipt, receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, fail, runtime
 from serialsync.engine.inventory import POS_ITEM
 from serialsync.integration_id import IntegrationId
+from serialsync.operations import acts
+from serialsync.operations.acts import ActRefusedError
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.operations.marking import HOLD_DISAGREEMENT
 from serialsync.store import OutboxRecord, OutboxState, QuarantineRecord
@@ -28,6 +30,14 @@ quarantine_app = typer.Typer(
 )
 
 _LIST_LIMIT = 100_000
+
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why; kept in the operator log with the act.")
+]
+ByOption = Annotated[str, typer.Option("--by", help="Who acts (default: an operator).")]
+#: What the operator log says when the command line gives no reason.
+NO_REASON = "from the command line"
+ANYONE = "an operator"
 
 
 class QuarantineKind(StrEnum):
@@ -106,16 +116,21 @@ def retry_sale(
     ctx: typer.Context,
     channel: Annotated[str, typer.Argument(help="The channel connector's name.")],
     order_id: Annotated[str, typer.Argument(help="The order's id on that channel.")],
+    reason: ReasonOption = NO_REASON,
+    by: ByOption = ANYONE,
     config: ConfigOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Put a failed (or backing-off) sale back, to be reported in the next pass.
-
-    Exit code 1 when there is no failed or pending sale with this key.
+    """Put a failed (or backing-off) sale back, to be reported in the next pass (recorded in
+    the operator log). Exit code 1 when there is no failed or pending sale with this key.
     """
     rt = runtime(ctx)
     with rt.operator_host(rt.settings(config)) as host:
-        done = host.retry_sale(channel, order_id)
+        try:
+            acts.retry_sale(host, channel, order_id, reason=reason, by=by)
+            done = True
+        except ActRefusedError:
+            done = False
     if json_out:
         rt.print_json({"channel": channel, "order_id": order_id, "retry": done})
     elif done:
@@ -182,6 +197,8 @@ RecordId = Annotated[int, typer.Argument(help="The record's id (see `quarantine 
 def retry_quarantined(
     ctx: typer.Context,
     record_id: RecordId,
+    reason: ReasonOption = NO_REASON,
+    by: ByOption = ANYONE,
     config: ConfigOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -193,7 +210,10 @@ def retry_quarantined(
     """
     rt = runtime(ctx)
     with rt.operator_host(rt.settings(config)) as host:
-        outcome = host.retry_quarantined(record_id)
+        try:
+            outcome = acts.retry_quarantined(host, record_id, reason=reason, by=by)
+        except ActRefusedError:
+            outcome = "not found"
     if json_out:
         rt.print_json({"id": record_id, "outcome": outcome})
     else:
@@ -205,13 +225,20 @@ def retry_quarantined(
 def drop_quarantined(
     ctx: typer.Context,
     record_id: RecordId,
+    reason: ReasonOption = NO_REASON,
+    by: ByOption = ANYONE,
     config: ConfigOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Forget a quarantined record. Exit code 1 when there is none with this id."""
+    """Forget a quarantined record (recorded in the operator log). Exit code 1 when there is
+    none with this id."""
     rt = runtime(ctx)
     with rt.operator_host(rt.settings(config)) as host:
-        dropped = host.drop_quarantined(record_id)
+        try:
+            acts.drop_quarantined(host, record_id, reason=reason, by=by)
+            dropped = True
+        except ActRefusedError:
+            dropped = False
     if json_out:
         rt.print_json({"id": record_id, "dropped": dropped})
     elif dropped:

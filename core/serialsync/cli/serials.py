@@ -14,6 +14,7 @@ from rich.text import Text
 from serialsync.cli.render import receipt_text, table, when
 from serialsync.cli.runtime import ConfigOption, JsonOption, Runtime, fail, runtime
 from serialsync.lifecycle import UnitStatus
+from serialsync.operations.acts import record_mark, record_restock
 from serialsync.operations.discrepancies import RestockRefusedError, restock
 from serialsync.operations.history import unit_story
 from serialsync.operations.marking import ACTIONS, MarkRefusedError, actions_from, mark
@@ -262,6 +263,7 @@ def mark_command(
         try:
             with host.store.transaction():
                 done = mark(host.store, serial, action, reason=reason, by=by)
+                record_mark(host.store, done, reason=reason, by=by)
         except MarkRefusedError as exc:
             raise fail(str(exc), 1) from None
     data = {
@@ -302,6 +304,7 @@ def restock_unit(
         try:
             with host.store.transaction():
                 done = restock(host.store, serial, who="an operator (serials restock)")
+                record_restock(host.store, done, reason="serials restock", by="an operator")
         except RestockRefusedError as exc:
             raise fail(str(exc), 1) from None
     data = {

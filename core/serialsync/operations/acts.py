@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from serialsync.errors import SerialsyncError
 from serialsync.host import Host
+from serialsync.lifecycle import UnitStatus
 from serialsync.operations.conflicts import SettleRefusedError, settle_conflict
-from serialsync.operations.discrepancies import RestockRefusedError, restock
-from serialsync.operations.marking import ACTIONS, LABELS, MarkRefusedError, mark
+from serialsync.operations.discrepancies import Restocked, RestockRefusedError, restock
+from serialsync.operations.marking import LABELS, Marked, MarkRefusedError, mark
+from serialsync.store import Store
 
 
 class ActRefusedError(SerialsyncError):
@@ -32,6 +34,21 @@ def _need_reason(reason: str) -> str:
     return reason.strip()
 
 
+def _record_move(store: Store, done: Marked | Restocked, action: str, reason: str, by: str) -> str:
+    """Record a move of one unit in the operator log; returns the outcome recorded."""
+    to = done.to_status if isinstance(done, Marked) else UnitStatus.IN_STOCK
+    outcome = f"{done.from_status.value} -> {to.value}"
+    target = f"{done.sku}|||{done.serial}"
+    store.record_action(who=by, action=action, target=target, reason=reason, outcome=outcome)
+    return outcome
+
+
+def record_mark(store: Store, done: Marked, *, reason: str, by: str) -> str:
+    """Record a mark :func:`~serialsync.operations.marking.mark` made in the operator log (in
+    its transaction); returns the outcome recorded."""
+    return _record_move(store, done, LABELS[done.to_status], reason, by)
+
+
 def mark_unit(host: Host, serial: str, action: str, *, reason: str, by: str) -> str:
     """Move a unit as the lifecycle table allows (``action`` a key of
     :data:`~serialsync.operations.marking.ACTIONS`); returns what happened."""
@@ -39,17 +56,9 @@ def mark_unit(host: Host, serial: str, action: str, *, reason: str, by: str) -> 
     try:
         with store.transaction():
             done = mark(store, serial, action, reason=_need_reason(reason), by=by)
-            outcome = f"{done.from_status.value} -> {done.to_status.value}"
-            store.record_action(
-                who=by,
-                action=LABELS[ACTIONS[action]],
-                target=f"{done.sku}|||{done.serial}",
-                reason=reason,
-                outcome=outcome,
-            )
+            return record_mark(store, done, reason=reason, by=by)
     except MarkRefusedError as exc:
         raise ActRefusedError(str(exc)) from None
-    return outcome
 
 
 def retry_sale(host: Host, channel: str, order_id: str, *, reason: str, by: str) -> str:
@@ -93,17 +102,15 @@ def restock_unit(host: Host, serial: str, *, reason: str, by: str) -> str:
     try:
         with store.transaction():
             done = restock(store, serial, who=f"{by} ({_need_reason(reason)})")
-            outcome = f"{done.from_status.value} -> in_stock"
-            store.record_action(
-                who=by,
-                action="Restock",
-                target=f"{done.sku}|||{done.serial}",
-                reason=reason,
-                outcome=outcome,
-            )
+            return record_restock(store, done, reason=reason, by=by)
     except RestockRefusedError as exc:
         raise ActRefusedError(str(exc)) from None
-    return outcome
+
+
+def record_restock(store: Store, done: Restocked, *, reason: str, by: str) -> str:
+    """Record a restock :func:`~serialsync.operations.discrepancies.restock` made in the
+    operator log (in its transaction); returns the outcome recorded."""
+    return _record_move(store, done, "Restock", reason, by)
 
 
 def retry_quarantined(host: Host, record_id: int, *, reason: str, by: str) -> str:
