@@ -99,7 +99,8 @@ def build_world(
     with Sandbox(types=["aim_pos", "shopify", "woocommerce"], catalogue=catalogue) as sandbox:
         config = tmp_path / "serialsync.toml"
         config.write_text(sandbox.config_toml(tmp_path / "state.db"))
-        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        # Real sleeps: a throttled Shopify answer is waited out as the bucket refills.
+        host = Host.from_settings(load_settings(config))
         try:
             host.inventory_pass()
             shop, woo = sandbox.channel_fakes()["shopify"], sandbox.channel_fakes()["woocommerce"]
