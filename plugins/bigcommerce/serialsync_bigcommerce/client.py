@@ -90,6 +90,14 @@ class BatchResult:
         return BatchError(status, text)
 
 
+@dataclass
+class MetafieldsResult:
+    """What a metafields batch wrote (``data``) and what it refused (``errors``)."""
+
+    data: list[Any]
+    errors: list[dict[str, Any]]
+
+
 def _leaves(value: Any) -> list[str]:
     """Every scalar in a JSON value, as casefolded text."""
     if isinstance(value, Mapping):
@@ -264,6 +272,38 @@ class BigCommerceClient:
             return BatchResult(response.status_code, list(body.get("data") or []), errors)
         body = self.read_json(response) or {}
         return BatchResult(response.status_code, list(body.get("data") or []), [])
+
+    def metafields_batch(self, method: str, items: list[Any]) -> MetafieldsResult:
+        """``POST`` (create), ``PUT`` (update by id) or ``DELETE`` (ids) on
+        ``/v3/catalog/variants/metafields``: 200 all written, 422 some or none (``errors``
+        says which). Any other error status raises."""
+        response = self.http.request(
+            method,
+            "/v3/catalog/variants/metafields",
+            json=items,
+            # A create resent after a lost answer is refused as a duplicate, never doubled.
+            idempotent=True,
+            operation=f"variant_metafields_{method.lower()}",
+        )
+        if response.status_code == 422:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            if "data" not in body:
+                raise self.http.error_for(response)
+            return MetafieldsResult(list(body.get("data") or []), list(body.get("errors") or []))
+        body = self.read_json(response) or {}
+        return MetafieldsResult(list(body.get("data") or []), [])
+
+    def variant_metafields(self, product_id: int, variant_id: int, namespace: str) -> list[Any]:
+        """One variant's metafields in ``namespace`` (``GET …/variants/{id}/metafields``)."""
+        response = self.http.get(
+            f"/v3/catalog/products/{product_id}/variants/{variant_id}/metafields",
+            params={"namespace": namespace, "limit": 250},
+            operation="variant_metafields",
+        )
+        return list((self.read_json(response) or {}).get("data") or [])
 
     def delete_variant(self, product_id: int, variant_id: int) -> bool:
         """``DELETE …/variants/{id}``; ``False`` when it was already gone."""

@@ -42,6 +42,7 @@ import httpx
 from serialsync import FinancialStatus
 from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
 
+from serialsync_bigcommerce.fake_metafields import VariantMetafields
 from serialsync_bigcommerce.fake_webhooks import BigCommerceHooks, HookError
 
 MAX_BATCH = 50
@@ -162,6 +163,10 @@ class FakeBigCommerce(FakeChannel):
         #: Brands by id: made by a product write naming a ``brand_name`` not known yet.
         self.brands: dict[int, dict[str, Any]] = {}
         self.variants: dict[int, dict[str, Any]] = {}
+        #: Variant metafields (the batch endpoints and each variant's list).
+        self.metafields = VariantMetafields(
+            new_id=self._next_id, variant_exists=lambda v: v in self.variants
+        )
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_lines: dict[int, list[dict[str, Any]]] = {}
         #: Requests refused with 429 by the window (not injected faults).
@@ -461,6 +466,14 @@ class FakeBigCommerce(FakeChannel):
             ("POST", r"/v3/catalog/products/(\d+)/variants/(\d+)/image", self._variant_image),
             ("GET", r"/v3/catalog/variants", self._list_variants),
             ("PUT", r"/v3/catalog/variants", self._batch_variants),
+            ("POST", r"/v3/catalog/variants/metafields", self._metafields_batch),
+            ("PUT", r"/v3/catalog/variants/metafields", self._metafields_batch),
+            ("DELETE", r"/v3/catalog/variants/metafields", self._metafields_batch),
+            (
+                "GET",
+                r"/v3/catalog/products/(\d+)/variants/(\d+)/metafields",
+                self._variant_metafields,
+            ),
             ("GET", r"/v3/hooks", self._hooks),
             ("POST", r"/v3/hooks", self._hooks),
             ("GET", r"/v3/hooks/(\d+)", self._hook),
@@ -915,6 +928,26 @@ class FakeBigCommerce(FakeChannel):
             raise _Error(400, "The image could not be downloaded", {"image_url": url})
         variant["image_url"] = url
         return 200, {"data": {"image_url": url}, "meta": {}}
+
+    def _metafields_batch(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
+        body = self._body(request)
+        batch = {
+            "POST": self.metafields.create,
+            "PUT": self.metafields.update,
+            "DELETE": self.metafields.delete,
+        }[request.method]
+        return batch(body)
+
+    def _variant_metafields(
+        self, request: httpx.Request, query: dict[str, str], product_id: int, variant_id: int
+    ) -> tuple[int, Any]:
+        variant = self.variants.get(variant_id)
+        if variant is None or variant["product_id"] != product_id:
+            raise _Error(404, f"Variant {variant_id} not found")
+        found = self.metafields.of_variant(variant_id)
+        if "namespace" in query:
+            found = [m for m in found if m["namespace"] == query["namespace"]]
+        return 200, {"data": found, "meta": {"pagination": {"total": len(found)}}}
 
     def _list_variants(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
         variants = list(self.variants.values())

@@ -61,7 +61,7 @@ from serialsync import (
     check_length,
 )
 
-from serialsync_bigcommerce import mapping
+from serialsync_bigcommerce import mapping, unit_metafields
 from serialsync_bigcommerce.client import (
     BATCH_LIMIT,
     OPTION_VALUE_LIMIT,
@@ -190,6 +190,7 @@ class Publisher:
             self._adopt(left.conflicts)
         if resolve:
             self._resolve(resolve, hint=_product_hint(changes))
+        self._write_metafields(works)
         for index, first in self._repeats.items():
             self.outcomes[index] = self.outcomes[first]
         return [self.outcomes[i] for i in range(len(changes))]
@@ -332,6 +333,14 @@ class Publisher:
                     code="sku-case-conflict",
                     retryable=False,
                 )
+                continue
+            problem = (
+                unit_metafields.unit_problem(unit)
+                if change.action is ListingAction.UPSERT
+                else None
+            )
+            if problem is not None:
+                self._fail(index, change, problem, code="invalid-attributes", retryable=False)
                 continue
             work = _Work(index, change, iid)
             seen[iid.casefold()] = work
@@ -853,6 +862,82 @@ class Publisher:
                     retryable=error.status >= 500 or error.status in (0, 429),
                 )
         return again
+
+    # -- the unit's attributes -------------------------------------------------------------
+
+    def _write_metafields(self, works: list[_Work]) -> None:
+        """Each listed unit whose own fields changed gets its attributes as metafields of its
+        variant (batched across units); a unit they could not be written for fails, retryable,
+        keeping the ids its variant was given."""
+        jobs: dict[int, unit_metafields.Job] = {}
+        for work in works:
+            outcome = self.outcomes.get(work.index)
+            change = work.change
+            if (
+                outcome is None
+                or change.action is not ListingAction.UPSERT
+                or FieldGroup.UNIT not in change.changed
+                or outcome.result
+                not in (PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED)
+            ):
+                continue
+            ids = _ids(outcome.remote)
+            if ids is None:
+                continue
+            extra = change.remote.extra if change.remote else {}
+            known = unit_metafields.remembered(extra)
+            if known is None and outcome.result is PublishResult.CREATED:
+                known = {}  # a variant made by this call has none
+            if not known and not unit_metafields.wanted(change.unit):
+                continue  # nothing to write, and nothing known to remove
+            jobs[work.index] = unit_metafields.Job(ids[0], ids[1], change.unit, known)
+        self._keep_metafield_ids([w for w in works if w.index not in jobs])
+        if not jobs:
+            return
+        unit_metafields.UnitMetafields(self.client, self.log).sync(list(jobs.values()))
+        for index, job in jobs.items():
+            outcome = self.outcomes[index]
+            assert outcome.remote is not None
+            if job.error is not None:
+                self.log.warning("bigcommerce.metafields_failed", serial=job.unit.serial)
+                self.outcomes[index] = PublishOutcome(
+                    sku=outcome.sku,
+                    serial=outcome.serial,
+                    result=PublishResult.FAILED,
+                    remote=outcome.remote,
+                    reason=job.error,
+                    code="metafields",
+                    retryable=True,
+                )
+                continue
+            extra = {**outcome.remote.extra, unit_metafields.IDS_EXTRA: job.extra()}
+            result = outcome.result
+            if result is PublishResult.UNCHANGED:
+                result = PublishResult.UPDATED
+            self.outcomes[index] = outcome.model_copy(
+                update={
+                    "result": result,
+                    "remote": outcome.remote.model_copy(update={"extra": extra}),
+                }
+            )
+
+    def _keep_metafield_ids(self, works: list[_Work]) -> None:
+        """A listed unit whose attributes were not written keeps the ids it had."""
+        for work in works:
+            outcome = self.outcomes.get(work.index)
+            before = work.change.remote.extra if work.change.remote else {}
+            ids = before.get(unit_metafields.IDS_EXTRA)
+            if (
+                ids is None
+                or outcome is None
+                or outcome.remote is None
+                or outcome.result in (PublishResult.FAILED, PublishResult.WITHDRAWN)
+                or unit_metafields.IDS_EXTRA in outcome.remote.extra
+            ):
+                continue
+            extra = {**outcome.remote.extra, unit_metafields.IDS_EXTRA: ids}
+            remote = outcome.remote.model_copy(update={"extra": extra})
+            self.outcomes[work.index] = outcome.model_copy(update={"remote": remote})
 
     # -- outcomes ------------------------------------------------------------------------
 
