@@ -242,12 +242,36 @@ def withdrawals(
     ]
 
 
+def broken_rule(rule: str, *, sent: object, got: object) -> str:
+    """A conformance failure's message: the rule broken, what was sent, what came back."""
+    return f"rule broken: {rule}\n  sent: {_shown(sent)}\n  came back: {_shown(got)}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, PublishOutcome):
+        why = f" ({value.reason})" if value.reason else ""
+        return f"{value.serial}: {value.result.value}{why}"
+    if isinstance(value, ListingChange):
+        return f"{value.action.value} {value.unit.integration_id}"
+    if isinstance(value, list | tuple) and value:
+        return "[" + "; ".join(_shown(v) for v in value) + "]"
+    return repr(value)
+
+
 def stock_by_sku(fake: FakeChannel) -> dict[str, list[int]]:
     """Every variant SKU on the fake with its stock (a list: duplicates show as two entries)."""
     found: dict[str, list[int]] = {}
     for listing in fake.listings():
         found.setdefault(listing.sku, []).append(listing.stock if listing.sellable else 0)
     return found
+
+
+def _checked(harness: Harness) -> str:
+    """``check_connection``'s answer, or its error's text: neither may hold a secret."""
+    try:
+        return harness.manager.check_connection(CONNECTOR)
+    except Exception as exc:  # a refusal's message is checked like an answer
+        return f"{type(exc).__name__}: {exc}"
 
 
 class ChannelConformance(_Conformance):
@@ -262,7 +286,11 @@ class ChannelConformance(_Conformance):
         """Call ``publish_variants`` through the plugin manager; check one outcome per change."""
         outcomes = harness.manager.publish_variants(CONNECTOR, product, changes)
         assert sorted(o.serial for o in outcomes) == sorted(c.unit.serial for c in changes), (
-            "publish_variants must return exactly one outcome per change"
+            broken_rule(
+                "publish_variants returns exactly one outcome per change",
+                sent=changes,
+                got=outcomes,
+            )
         )
         return outcomes
 
@@ -294,20 +322,34 @@ class ChannelConformance(_Conformance):
 
     def test_publish_creates_every_unit(self, harness: Harness) -> None:
         product = sample_product(3)
-        outcomes = self.publish(harness, product, upserts(product))
-        assert {o.result for o in outcomes} == {PublishResult.CREATED}, outcomes
+        changes = upserts(product)
+        outcomes = self.publish(harness, product, changes)
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}, broken_rule(
+            "each new unit is created", sent=changes, got=outcomes
+        )
         stock = stock_by_sku(harness.fake)
         for unit in product.units:
-            assert stock.get(unit.integration_id) == [1], (unit.integration_id, stock)
+            assert stock.get(unit.integration_id) == [1], broken_rule(
+                "a created unit is one variant, in stock 1, under its integration id",
+                sent=unit.integration_id,
+                got=stock.get(unit.integration_id),
+            )
         assert all(o.remote is not None for o in outcomes), "return remote ids to remember"
 
     def test_republishing_unchanged_units_changes_nothing(self, harness: Harness) -> None:
         product = sample_product(3)
         first = self.publish(harness, product, upserts(product))
         before = stock_by_sku(harness.fake)
-        again = self.publish(harness, product, upserts(product, first))
-        assert {o.result for o in again} <= {PublishResult.UNCHANGED, PublishResult.UPDATED}
-        assert stock_by_sku(harness.fake) == before
+        changes = upserts(product, first)
+        again = self.publish(harness, product, changes)
+        assert {o.result for o in again} <= {PublishResult.UNCHANGED, PublishResult.UPDATED}, (
+            broken_rule("publishing the same units again is unchanged", sent=changes, got=again)
+        )
+        assert stock_by_sku(harness.fake) == before, broken_rule(
+            "publishing the same units again changes no stock",
+            sent=before,
+            got=stock_by_sku(harness.fake),
+        )
 
     def test_an_update_changes_only_that_unit(self, harness: Harness) -> None:
         product = sample_product(3)
@@ -327,8 +369,13 @@ class ChannelConformance(_Conformance):
         product = sample_product(3)
         first = self.publish(harness, product, upserts(product))
         for unit in product.units:  # one by one, so the last withdrawal is of the last variant
-            [outcome] = self.publish(harness, product, withdrawals(product, first, [unit]))
-            assert outcome.result == PublishResult.WITHDRAWN, outcome
+            change = withdrawals(product, first, [unit])
+            [outcome] = self.publish(harness, product, change)
+            assert outcome.result == PublishResult.WITHDRAWN, broken_rule(
+                "a withdrawal is answered withdrawn, down to a product's last variant",
+                sent=change,
+                got=outcome,
+            )
         stock = stock_by_sku(harness.fake)
         for unit in product.units:
             assert sum(stock.get(unit.integration_id, [0])) == 0, (unit.integration_id, stock)
@@ -514,8 +561,13 @@ class ChannelConformance(_Conformance):
         # Enough calls that some are refused, whatever the plugin's batch sizes.
         for _ in range(10):
             product = sample_product(4)
-            outcomes = self.publish(harness, product, upserts(product))
-            assert PublishResult.FAILED not in {o.result for o in outcomes}, outcomes
+            changes = upserts(product)
+            outcomes = self.publish(harness, product, changes)
+            assert PublishResult.FAILED not in {o.result for o in outcomes}, broken_rule(
+                "a 429 is waited out and the request sent again, never a failed unit",
+                sent=changes,
+                got=outcomes,
+            )
             self.read_orders(harness, None)
             if harness.fake.injected.get("429", 0) >= 2:
                 break
@@ -525,12 +577,13 @@ class ChannelConformance(_Conformance):
     def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
         secrets = harness.secrets_to_look_for(self.holds_no_secrets)
         with structlog.testing.capture_logs() as events:
+            answer = _checked(harness)
             product = sample_product(2)
             first = self.publish(harness, product, upserts(product))
             self.publish(harness, product, withdrawals(product, first, product.units[:1]))
             harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
             self.read_orders(harness, None)
-        text = repr(events) + repr(harness.connector)
+        text = repr(events) + repr(harness.connector) + answer
         for secret in secrets:
             assert secret not in text, "a secret reached a log line or a repr"
 
@@ -671,10 +724,11 @@ class PosConformance(_Conformance):
     def test_secrets_never_appear_in_logs(self, harness: Harness) -> None:
         secrets = harness.secrets_to_look_for(self.holds_no_secrets)
         with structlog.testing.capture_logs() as events:
+            answer = _checked(harness)
             self.stock(harness)
             harness.fake.set_faults(Faults(rate_5xx=0.5, seed=3))
             self.read_inventory(harness, None)
-        text = repr(events) + repr(harness.connector)
+        text = repr(events) + repr(harness.connector) + answer
         for secret in secrets:
             assert secret not in text, "a secret reached a log line or a repr"
 
@@ -683,6 +737,7 @@ __all__ = [
     "ChannelConformance",
     "Harness",
     "PosConformance",
+    "broken_rule",
     "build_harness",
     "plain_credentials",
     "sample_product",
