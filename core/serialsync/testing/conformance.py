@@ -524,6 +524,30 @@ class ChannelConformance(_Conformance):
         for order_id in placed:
             assert harness.manager.fetch_order(CONNECTOR, order_id) == read[order_id]
 
+    # -- sold-out products (optional) ----------------------------------------------------------
+
+    def test_a_sold_out_product_is_hidden_and_shown_again(self, harness: Harness) -> None:
+        if not harness.manager.implements(CONNECTOR, "set_product_visibility"):
+            pytest.skip("the plugin does not implement the optional set_product_visibility")
+        product = sample_product(2)
+        first = self.publish(harness, product, upserts(product))
+        remote = first[0].remote
+        assert remote is not None, "a listed unit has ids"
+        assert remote.product_id, "a listed unit names its product"
+        try:
+            shown = harness.fake.storefront()
+        except NotImplementedError:
+            pytest.skip("the plugin's fake does not model product visibility (storefront)")
+        assert set(shown.values()) == {True}, shown
+        self.publish(harness, product, withdrawals(product, first, product.units))
+        for _ in range(2):  # idempotent: hiding a hidden product is done, not an error
+            assert harness.manager.set_product_visibility(CONNECTOR, product, remote, False)
+            assert set(harness.fake.storefront().values()) == {False}
+        assert harness.manager.set_product_visibility(CONNECTOR, product, remote, True)
+        assert set(harness.fake.storefront().values()) == {True}
+        # The units were left as they were: withdrawn.
+        assert all(sum(v) == 0 for v in stock_by_sku(harness.fake).values())
+
     # -- webhooks (optional) ---------------------------------------------------------------------
 
     def test_registering_webhooks_twice_creates_nothing_new(self, harness: Harness) -> None:
