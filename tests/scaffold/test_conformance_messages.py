@@ -17,7 +17,9 @@ PACKAGE = f"serialsync_{NAME}"
 
 
 @pytest.fixture
-def suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, type]]:
+def suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, type[ChannelConformance]]]:
     root = new_plugin(NAME, tmp_path)
     monkeypatch.syspath_prepend(str(root / "src"))
 
@@ -29,7 +31,7 @@ def suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pat
         del sys.modules[module]
 
 
-def _harness(suite_class: type) -> tuple[ChannelConformance, Harness]:
+def _harness(suite_class: type[ChannelConformance]) -> tuple[ChannelConformance, Harness]:
     plugin: ModuleType = __import__(f"{PACKAGE}.plugin", fromlist=["plugin"])
     suite_class.plugin = plugin
     suite = suite_class()
