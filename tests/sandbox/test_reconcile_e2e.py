@@ -307,8 +307,8 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("read", ["paged", "bulk"])
 def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str) -> None:
-    catalogue = demo_catalogue(seed=8, products=2, units_per_product=4)
-    deleted, at_zero, doubled, _kept = catalogue[0].units
+    catalogue = demo_catalogue(seed=8, products=2, units_per_product=5)
+    deleted, at_zero, doubled, retyped, _kept = catalogue[0].units
     sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "shopify"]) as sandbox:
         config = tmp_path / "serialsync.toml"
@@ -356,6 +356,12 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str)
             )
             gone = variants[deleted.integration_id]
             assert not client.variants_delete(gone.product_id, [gone.id])["userErrors"]
+            typo = f"{retyped.integration_id}X"
+            changed = variants[retyped.integration_id]
+            answer = client.variants_update(
+                changed.product_id, [{"id": changed.id, "inventoryItem": {"sku": typo}}]
+            )
+            assert not answer["userErrors"], answer
             twin = variants[doubled.integration_id]
             option = fake.catalog.products[twin.product_id].option_name
             for product_id, serial, iid in (
@@ -392,6 +398,8 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str)
             ("missing", deleted.integration_id),
             ("duplicate", doubled.integration_id),
             ("orphan", never_listed.integration_id),
+            ("missing", retyped.integration_id),
+            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
         }
         assert _sellable(sandbox, "shopify") == before  # a dry run changes nothing
 
@@ -400,8 +408,10 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str)
         after = _sellable(sandbox, "shopify")
         assert sold.integration_id not in after
         assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        for unit in (deleted, at_zero, doubled):
+        for unit in (deleted, at_zero, doubled, retyped):
             assert after.get(unit.integration_id) == 1, unit.integration_id
+        # The retyped variant got its SKU back (its option value is the unit's serial).
+        assert typo not in {v.sku for v in fake.catalog.variants.values()}
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report
         ran = [op.status for op in fake.bulk.ops.values()]

@@ -80,7 +80,7 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
   product(id: $id) {
     variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id sku price inventoryQuantity inventoryItem { id } }
+      nodes { id sku title price inventoryQuantity inventoryItem { id } }
     }
   }
 }

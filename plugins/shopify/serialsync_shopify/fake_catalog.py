@@ -656,6 +656,11 @@ class Catalog:
                 current.price = _price(variant["price"]) or Decimal("0")
             if variant.get("inventoryPolicy"):
                 current.policy = str(variant["inventoryPolicy"])
+            item = variant.get("inventoryItem") or {}
+            if "sku" in item:  # the SKU lives on the inventory item (staff retype it there)
+                current.sku = str(item["sku"] or "")
+            if "tracked" in item:
+                current.tracked = bool(item["tracked"])
             if variant.get("mediaSrc"):
                 current.image = str(variant["mediaSrc"][0])
             self.metafields.apply(

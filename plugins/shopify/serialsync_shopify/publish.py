@@ -99,6 +99,8 @@ class Listed:
     quantity: int | None
     inventory_item_id: str
     product_id: str
+    #: The variant's title: its option value, the serial (read where adoption pages variants).
+    title: str = ""
 
     @classmethod
     def from_node(cls, node: dict[str, Any], product_id: str | None = None) -> Listed:
@@ -110,6 +112,7 @@ class Listed:
             quantity=node.get("inventoryQuantity"),
             inventory_item_id=str((node.get("inventoryItem") or {}).get("id") or ""),
             product_id=str(product_id or (node.get("product") or {}).get("id") or ""),
+            title=str(node.get("title") or ""),
         )
 
     def remote(self) -> RemoteIds:
@@ -130,6 +133,7 @@ class _Update:
     price: bool
     stock: bool
     unit: bool  # the unit's own fields (attributes, photo) changed in the POS
+    sku: bool = False  # the variant holds the unit's serial under another SKU (retyped)
 
 
 @dataclass
@@ -450,10 +454,25 @@ class Publisher:
             if c.unit.integration_id not in found and c.unit.serial in with_variants
         }
         if wanted:
-            self._adopt(str(product_node["id"]), wanted, found)
+            serials = {c.unit.integration_id: c.unit.serial for c in changes}
+            self._adopt(str(product_node["id"]), wanted, found, serials)
         return found, product_node
 
-    def _adopt(self, product_id: str, wanted: set[str], found: dict[str, Listed]) -> None:
+    def _adopt(
+        self,
+        product_id: str,
+        wanted: set[str],
+        found: dict[str, Listed],
+        serials: dict[str, str],
+    ) -> None:
+        """Find the wanted units' variants by SKU, paging the product's variants.
+
+        A unit whose serial has a variant that no SKU names was retyped by hand: the variant
+        holding the serial (its title, the option value) is the unit's, and is taken with the
+        SKU it holds, for the update to write the unit's SKU back (a new variant for the
+        serial would be refused: ``VARIANT_ALREADY_EXISTS``).
+        """
+        by_title: dict[str, Listed] = {}
         after: str | None = None
         first = _VARIANT_PAGE
         while wanted:
@@ -467,6 +486,7 @@ class Publisher:
             connection = (data.get("product") or {}).get("variants") or {}
             for node in connection.get("nodes") or []:
                 listed = Listed.from_node(node, product_id)
+                by_title.setdefault(listed.title, listed)
                 if listed.sku in wanted:
                     if listed.sku in found:
                         self.log.warning("shopify.duplicate_sku", sku=listed.sku)
@@ -477,6 +497,11 @@ class Publisher:
             if not page.get("hasNextPage"):
                 break
             after = page.get("endCursor")
+        for sku in sorted(wanted):
+            retyped = by_title.get(serials.get(sku, ""))
+            if retyped is not None and retyped.sku != sku and retyped.sku not in serials:
+                self.log.warning("shopify.sku_retyped", sku=sku, found=retyped.sku)
+                found[sku] = retyped
 
     # -- plan -----------------------------------------------------------------------------
 
@@ -506,9 +531,12 @@ class Publisher:
                 price_differs = mapping.unit_price(product, change.unit) != listed.price
                 stock_differs = listed.quantity != 1
                 unit_differs = FieldGroup.UNIT in change.changed and _unit_writes(change)
-                if price_differs or stock_differs or unit_differs:
+                sku_differs = listed.sku != change.unit.integration_id
+                if price_differs or stock_differs or unit_differs or sku_differs:
                     plan.updates.append(
-                        _Update(change, listed, price_differs, stock_differs, unit_differs)
+                        _Update(
+                            change, listed, price_differs, stock_differs, unit_differs, sku_differs
+                        )
                     )
                 else:
                     results[index] = outcome(change, PublishResult.UNCHANGED, listed.remote())
@@ -840,6 +868,8 @@ class Publisher:
         variant: dict[str, Any] = {"id": update.listed.variant_id}
         if update.price:
             variant["price"] = mapping.money(mapping.unit_price(product, update.change.unit))
+        if update.sku:
+            variant["inventoryItem"] = {"sku": update.change.unit.integration_id}
         if update.unit:
             unit = update.change.unit
             variant["metafields"] = unit_fields.metafields_input(unit)

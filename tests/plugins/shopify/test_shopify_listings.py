@@ -75,3 +75,21 @@ def test_a_duplicated_variant_is_reported_twice(
 def test_a_page_token_it_never_gave_is_refused(connector: ShopifyConnector) -> None:
     with pytest.raises(ValueError, match="not a Shopify listings page token"):
         connector.list_listings("7")
+
+
+def test_a_unit_whose_variant_sku_was_retyped_gets_the_sku_back(
+    shop: FakeShopify, connector: ShopifyConnector
+) -> None:
+    stock = units(count=2)
+    made = connector.publish_variants(product(), upserts(stock))
+    assert made[0].remote is not None and made[0].remote.variant_id is not None
+    variant = shop.catalog.variants[made[0].remote.variant_id]
+    variant.sku = f"{stock[0].integration_id}-typo"  # retyped by hand
+    # Listed again without ids (reconcile found it missing): a new variant for the serial
+    # would be refused (VARIANT_ALREADY_EXISTS); the variant holding it is the unit's.
+    again = connector.publish_variants(product(), upserts(stock[:1]))
+    assert [o.result for o in again] == [PublishResult.UPDATED]
+    assert again[0].remote is not None
+    assert again[0].remote.variant_id == made[0].remote.variant_id
+    assert variant.sku == stock[0].integration_id
+    assert len(shop.catalog.variants) == 2
