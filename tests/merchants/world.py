@@ -3,7 +3,9 @@ own, and merchants of memory connectors (each its own POS and shops in a folder)
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,13 @@ def invoke(deployment: Path, *args: str) -> Result:
     for secret in SECRETS.values():
         assert secret not in result.stdout and secret not in result.stderr, args
     return result
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` (a hang guard for
+    tests that watch other processes, not a measure of speed)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)

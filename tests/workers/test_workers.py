@@ -10,14 +10,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import SKU_A
 from tests.engine.memory import MemoryChannel, MemoryPos
-from tests.merchants.world import invoke, merchant_file
+from tests.merchants.world import invoke, merchant_file, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,14 +105,6 @@ def _worker(deployment: Path, cwd: Path, name: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout  # a hang guard, not a measure
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def workers() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -137,7 +129,7 @@ def test_a_killed_workers_job_is_run_again_by_another(
 
     first = _worker(deployment, tmp_path, "first")
     workers.append(first)
-    _wait(marker.exists, "acme's publish to start")
+    wait_until(marker.exists, "acme's publish to start")
     first.kill()  # SIGKILL, mid-publish: no clean stop, its job stays 'doing'
     first.wait(timeout=20)
     marker.unlink()
@@ -152,7 +144,7 @@ def test_a_killed_workers_job_is_run_again_by_another(
             for shop in ("shop_a", "shop_b")
         )
 
-    _wait(settled, "the killed worker's job to be run again")
+    wait_until(settled, "the killed worker's job to be run again")
     for shop in ("shop_a", "shop_b"):
         assert _live(tmp_path, "bolt", shop) == _ids(("B1",))
 
@@ -161,7 +153,7 @@ def test_a_killed_workers_job_is_run_again_by_another(
     MemoryChannel(tmp_path / "acme" / "shop_a.json").place_order([(sold, 1)])
     assert invoke(deployment, "schedule", "--now").exit_code == 0
     pos = tmp_path / "acme" / "aim.json"
-    _wait(lambda: sold not in _live(tmp_path, "acme", "shop_b"), "the sold unit's withdrawal")
-    _wait(lambda: len(MemoryPos(pos).orders) == 1, "the sale reported")
+    wait_until(lambda: sold not in _live(tmp_path, "acme", "shop_b"), "the sold unit's withdrawal")
+    wait_until(lambda: len(MemoryPos(pos).orders) == 1, "the sale reported")
     time.sleep(1)  # a second report would land here
     assert [o["lines"] for o in MemoryPos(pos).orders.values()] == [[[SKU_A, "A2", 1]]]

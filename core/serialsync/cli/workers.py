@@ -8,12 +8,16 @@ that are due and gives a dead worker's jobs to the others.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from serialsync.cli.merchants import DeploymentOption
-from serialsync.cli.runtime import JsonOption, extra_plugins, runtime
+from serialsync.cli.runtime import JsonOption, Runtime, extra_plugins, runtime
+from serialsync.errors import ConfigurationError
+from serialsync.settings import Settings
 
 
 def worker_command(
@@ -43,6 +47,15 @@ def worker_command(
         bool,
         typer.Option("--burst", help="Stop once the queue is empty (a cron job's worker)."),
     ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="Also serve every merchant's webhooks here (HOST:PORT): POST "
+            "/m/<merchant>/webhooks/<connector>, each order queued as the merchant's order pass.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a worker: take the deployment's jobs (merchants' passes) until stopped (Ctrl-C)."""
     from serialsync.workers import apply_schema, build_app
@@ -54,17 +67,49 @@ def worker_command(
     if apply_schema(app, settings):
         rt.err.print("serialsync: created the job queue's tables")
     rt.err.print(f"serialsync: worker started (concurrency {concurrency}); Ctrl-C stops it")
-    app.run_worker(
-        queues=["serialsync"],
-        concurrency=concurrency,
-        name=name,
-        update_heartbeat_interval=heartbeat,
-        stalled_worker_timeout=stalled_after,
-        delete_jobs="successful",
-        install_signal_handlers=True,
-        wait=not burst,
-    )
+    with _webhooks_served(rt, settings, listen):
+        app.run_worker(
+            queues=["serialsync"],
+            concurrency=concurrency,
+            name=name,
+            update_heartbeat_interval=heartbeat,
+            stalled_worker_timeout=stalled_after,
+            delete_jobs="successful",
+            install_signal_handlers=True,
+            wait=not burst,
+        )
     rt.err.print("serialsync: worker stopped")
+
+
+@contextlib.contextmanager
+def _webhooks_served(rt: Runtime, settings: Settings, listen: str | None) -> Iterator[None]:
+    """Serve the deployment's webhooks on ``listen`` while the block runs (nothing if None)."""
+    if listen is None:
+        yield
+        return
+    from serialsync.sandbox.server import LoopbackServer
+    from serialsync.service.server import split_listen
+    from serialsync.workers import build_app
+    from serialsync.workers.webhooks import DeploymentWebhooks, queue_deferrer
+
+    # A queue of its own to defer from the server's threads, opened synchronously: the worker's
+    # app runs on its own event loop.
+    queue = build_app(settings)
+    queue.open()
+    webhooks = DeploymentWebhooks(settings, queue_deferrer(queue), plugins=extra_plugins())
+    host, port = split_listen(listen)
+    server = LoopbackServer(webhooks.app(), name=f"webhooks {listen}", host=host, port=port)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {listen}: {exc.strerror}") from None
+        rt.err.print(f"serialsync: webhooks served at {server.base_url}/m/<merchant>/webhooks/")
+        yield
+    finally:
+        server.stop()
+        webhooks.close()
+        queue.close()
 
 
 def schedule_command(

@@ -8,6 +8,8 @@ thread pool, so one slow scrape never holds a webhook's answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,8 +39,25 @@ def create_app(
         body = await run_in_threadpool(metrics.exposition)
         return Response(body, media_type=CONTENT_TYPE)
 
+    webhook = webhook_endpoint(lambda _request: receiver)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/webhooks/{connector}", webhook, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def webhook_endpoint(
+    find: Callable[[Request], WebhookReceiver | None],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of ``POST …/webhooks/{connector}``: ``find`` names the receiver of the request
+    (``None``: webhooks are not served there)."""
+
     async def webhook(request: Request) -> Response:
         connector = request.path_params["connector"]
+        receiver = await run_in_threadpool(find, request)
         if receiver is None:
             return _json(Answer(DeliveryResult.UNKNOWN_CONNECTOR, "webhooks are not served"))
         if not receiver.accepts(connector):
@@ -52,12 +71,7 @@ def create_app(
         answer = await run_in_threadpool(receiver.receive, connector, headers, body)
         return _json(answer)
 
-    routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/webhooks/{connector}", webhook, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
+    return webhook
 
 
 async def _read_body(request: Request) -> bytes | None:

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -31,7 +32,6 @@ from serialsync.connector import Role
 from serialsync.errors import ConfigurationError, WebhookSignatureError
 from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
-from serialsync.service.worker import OrderWorker
 
 MAX_BODY = 1024 * 1024
 DEDUPE_SIZE = 100_000
@@ -127,13 +127,23 @@ class _SeenEvents:
             return True
 
 
+class OrderSink(Protocol):
+    """Where a receiver hands the orders that deliveries name: the
+    :class:`~serialsync.service.worker.OrderWorker` of ``serialsync run``, or a deployment's job
+    queue (:mod:`serialsync.workers.webhooks`)."""
+
+    def submit(self, connector: str, order_id: str) -> bool:
+        """Take one order to work; False when it was taken already."""
+        ...
+
+
 class WebhookReceiver:
     """Answers deliveries (see the module's docstring) and hands orders to the worker."""
 
     def __init__(
         self,
         plugins: PluginManager,
-        worker: OrderWorker,
+        worker: OrderSink,
         *,
         secret: SecretStr | None = None,
         observe: Callable[[str, str], None] | None = None,
