@@ -12,11 +12,13 @@ line on stderr, never a traceback:
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from serialsync import __version__
 from serialsync.cli import (
     connectors,
     demo,
@@ -50,7 +52,19 @@ EXIT_STORE = 3
 
 
 class _Group(TyperGroup):
-    """The root group: turns configuration and store errors into their exit code and one line."""
+    """The root group: turns configuration and store errors into their exit code and one line,
+    and lists its commands with their summaries whole."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """Each command with its whole first sentence (click cuts it at the width, with …)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context; Any keeps mypy quiet
         try:
@@ -74,10 +88,43 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"serialsync {__version__}")
+        raise typer.Exit(0)
+
+
+class LogLevel(StrEnum):
+    """The levels of ``--log-level``."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     config: ConfigOption = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            "--log-level",
+            case_sensitive=False,
+            help="Log from this level on, for any command (wins over [log] level).",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log everything (--log-level debug).")
+    ] = False,
     merchant: Annotated[
         str | None,
         typer.Option(
@@ -93,7 +140,8 @@ def _root(
 
     Start with `serialsync demo`, then `serialsync init` for a configuration of your own.
     """
-    ctx.obj = Runtime(config=config, merchant=merchant)
+    level = "debug" if verbose else (log_level.value if log_level is not None else None)
+    ctx.obj = Runtime(config=config, merchant=merchant, log_level=level)
 
 
 app.command("run")(run_command)

@@ -50,11 +50,34 @@ def receipt_text(parsed: Any) -> str | None:
     return None if parsed is None else str(parsed)
 
 
+#: Headings of columns that hold identifiers: never broken across lines (a folded integration id
+#: cannot be copied or searched); the other columns fold to make room, or the terminal scrolls.
+IDENTIFIER_HEADINGS = frozenset(
+    {
+        "connector",
+        "plugin",
+        "key",
+        "unit",
+        "id",
+        "serial",
+        "sku",
+        "channel",
+        "order",
+        "reference",
+        "batch",
+        "group",
+    }
+)
+
+
 def table(title: str | None, *headings: str) -> Table:
-    """A plain table with the given column headings."""
+    """A plain table with the given column headings (identifier columns kept whole)."""
     grid = Table(title=title, title_justify="left", show_lines=False)
     for heading in headings:
-        grid.add_column(heading, overflow="fold")
+        if heading in IDENTIFIER_HEADINGS:
+            grid.add_column(heading, no_wrap=True, overflow="ignore")
+        else:
+            grid.add_column(heading, overflow="fold")
     return grid
 
 

@@ -109,6 +109,8 @@ class Runtime:
     config: Path | None = None
     merchant: str | None = None
     """The merchant every command works on (``--merchant``), in a deployment of many."""
+    log_level: str | None = None
+    """The root's ``--log-level`` / ``-v``: wins over ``[log] level``."""
     out: Console = field(default_factory=make_console)
     err: Console = field(default_factory=lambda: make_console(stderr=True))
     _settings: Settings | None = None
@@ -120,7 +122,7 @@ class Runtime:
             return
         log = settings.log if settings is not None else None
         configure_logging(
-            level=log.level if log else "info",
+            level=self.log_level or (log.level if log else "info"),
             format=log.format if log else "auto",
             stream=_StderrProxy(),  # type: ignore[arg-type]  # a TextIO in all that is used
         )
