@@ -91,7 +91,7 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
     @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
         """Stock 0 for sold units of many products (see :func:`.withdraw_across_products`)."""
-        if self.settings.withdraw_mode != "stock_zero":
+        if self.settings.withdraw_mode != "zero_stock":
             return []  # deleting also prunes each product's options: publish_variants does it
         outcomes = withdraw_across_products(
             self.client,

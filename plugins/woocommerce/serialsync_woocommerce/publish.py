@@ -108,7 +108,7 @@ class Publisher:
     product: Product
     changes: Sequence[ListingChange]
     batch_size: int
-    withdraw_mode: str = "stock_zero"
+    withdraw_mode: str = "zero_stock"
     log: Any = None
     outcomes: dict[int, PublishOutcome] = field(default_factory=dict)
     #: True once the product holds the POS's content (created or put by this call).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
@@ -28,10 +29,12 @@ class WooCommerceSettings(ConnectorSettings):
     * ``oauth1`` — OAuth 1.0a one-legged HMAC-SHA1 signatures, the only mode WooCommerce accepts
       over plain HTTP (the secret itself never travels).
 
-    ``withdraw_mode`` is how a unit is taken off sale: ``stock_zero`` keeps its variation with
+    ``withdraw_mode`` is how a unit is taken off sale: ``zero_stock`` keeps its variation with
     stock 0 (the default: order history keeps its SKU), ``delete`` removes the variation and its
-    serial from the product's options. ``withdraw_concurrency`` is how many products' batches a
-    withdrawal of many sold units sends at once.
+    serial from the product's options. The spelling is BigCommerce's too; ``stock_zero``, this
+    plugin's first spelling, is still read, with a deprecation warning.
+    ``withdraw_concurrency`` is how many products' batches a withdrawal of many sold units sends
+    at once.
 
     ``order_statuses`` maps custom order statuses to what they mean (``{shipped = "paid"}``);
     an order in a status WooCommerce does not define and this does not map is quarantined
@@ -43,7 +46,7 @@ class WooCommerceSettings(ConnectorSettings):
     consumer_secret: SecretStr = Field(min_length=8)
     auth_mode: AuthMode = "basic"
     batch_size: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
-    withdraw_mode: Literal["stock_zero", "delete"] = "stock_zero"
+    withdraw_mode: Literal["zero_stock", "delete"] = "zero_stock"
     withdraw_concurrency: int = Field(
         default=16,
         ge=1,
@@ -67,6 +70,21 @@ class WooCommerceSettings(ConnectorSettings):
             "WooCommerce's own is quarantined"
         ),
     )
+
+    @field_validator("withdraw_mode", mode="before")
+    @classmethod
+    def _old_spelling(cls, value: object) -> object:
+        # One spelling for one meaning across plugins; a file written for an older release
+        # keeps working, and says what to write instead.
+        if value == "stock_zero":
+            warnings.warn(
+                'withdraw_mode = "stock_zero" is deprecated: write "zero_stock" (the spelling '
+                "every plugin uses); the old one will be refused in a later release",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return "zero_stock"
+        return value
 
     @field_validator("order_statuses")
     @classmethod
