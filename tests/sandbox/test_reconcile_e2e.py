@@ -231,9 +231,9 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
 
 
 def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
-    catalogue = demo_catalogue(seed=7, products=2, units_per_product=3)
-    deleted, at_zero, _kept = catalogue[0].units
-    sold, never_listed, _other = catalogue[1].units
+    catalogue = demo_catalogue(seed=7, products=2, units_per_product=4)
+    deleted, at_zero, retyped, _kept = catalogue[0].units
+    sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "magento"]) as sandbox:
         config = tmp_path / "serialsync.toml"
         config.write_text(sandbox.config_toml(tmp_path / "state.db"))
@@ -255,6 +255,10 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
         base = sandbox.endpoints()["magento"].rstrip("/") + "/rest/all/V1"
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {fake.token}"})
         assert api.delete(f"/products/{quote(deleted.integration_id, safe='')}").json() is True
+        # A SKU cannot be changed through the REST API (a PUT ignores it): staff retype it in
+        # the admin.
+        typo = f"{retyped.integration_id}X"
+        fake.retype_sku(retyped.integration_id, typo)
         stock = [
             {"sku": sold.integration_id, "source_code": "default", "quantity": 1, "status": 1},
             {"sku": at_zero.integration_id, "source_code": "default", "quantity": 0, "status": 0},
@@ -291,6 +295,8 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
             ("out-of-stock", at_zero.integration_id),
             ("missing", deleted.integration_id),
             ("orphan", never_listed.integration_id),
+            ("missing", retyped.integration_id),
+            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
         }
         assert _sellable(sandbox, "magento") == before  # a dry run changes nothing
 
@@ -299,8 +305,9 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
         after = _sellable(sandbox, "magento")
         assert sold.integration_id not in after
         assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        assert after.get(deleted.integration_id) == 1
-        assert after.get(at_zero.integration_id) == 1
+        for unit in (deleted, at_zero, retyped):
+            assert after.get(unit.integration_id) == 1, unit.integration_id
+        assert typo not in fake.products  # the retyped child is replaced by the unit's own
         code, report = _reconcile(config, "--dry-run")
         assert code == 0, report
 

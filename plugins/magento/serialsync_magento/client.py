@@ -303,6 +303,14 @@ class MagentoClient:
         )
         return result
 
+    def delete_product(self, sku: str) -> None:
+        """``DELETE /V1/products/{sku}``; a product already gone counts as deleted."""
+        try:
+            self._call("DELETE", f"products/{sku_path(sku)}", "delete product", idempotent=True)
+        except PermanentRemoteError as exc:
+            if exc.status != 404:
+                raise
+
     def configurable_children(self, sku: str) -> list[dict[str, Any]] | None:
         """``GET /V1/configurable-products/{sku}/children``; ``None`` if no such parent."""
         try:

@@ -37,6 +37,7 @@ from serialsync import (
     IntegrationIdError,
     ListingAction,
     ListingChange,
+    PermanentRemoteError,
     Product,
     PublishOutcome,
     PublishResult,
@@ -57,6 +58,8 @@ from serialsync_magento.unit_attributes import UnitAttributes, attribute_codes
 #: the product group alone is the parent's.
 _CHILD_GROUPS = frozenset({FieldGroup.UNIT, FieldGroup.PRICE})
 
+#: Magento's message when a url_key is held by another product (UrlRewrite's unique check).
+URL_KEY_TAKEN = "URL key for specified store already exists"
 #: Magento trims SKUs longer than this on save: the unit would be lost, so it is refused.
 SKU_LIMIT = 64
 CHANNEL = "magento"
@@ -309,7 +312,12 @@ class Publisher:
         """Create (POST, an upsert by SKU) or update (PUT) one child."""
         try:
             if unit.needs_link:
-                saved = self.client.save_product(payload)
+                try:
+                    saved = self.client.save_product(payload)
+                except PermanentRemoteError as exc:
+                    if URL_KEY_TAKEN not in str(exc) or not self._drop_retyped(unit):
+                        raise
+                    saved = self.client.save_product(payload)
                 unit.result = PublishResult.CREATED
             else:
                 saved = self.client.update_product(unit.sku, payload)
@@ -320,6 +328,26 @@ class Publisher:
             unit.failure = exc
             return
         unit.child_id = int(saved["id"])
+
+    def _drop_retyped(self, unit: _Unit) -> bool:
+        """Delete the child that holds this unit's serial under another SKU; True if one did.
+
+        Staff can change a SKU only in the admin (the REST API ignores it), and Magento keeps
+        the child's url_key and its serial option: the unit's own child could then be neither
+        created (the url_key is taken) nor linked (two children with one option value). The
+        child holding the unit's serial option *is* the unit's, so it is replaced by one with
+        the unit's SKU; orders keep the SKU they were placed with.
+        """
+        parent = self.settings.parent_sku(unit.change.unit.sku)
+        code = self.settings.serial_attribute
+        for child in self.client.configurable_children(parent) or []:
+            value = mapping.custom_attribute(child, code)
+            sku = str(child.get("sku") or "")
+            if value == str(unit.option_id) and sku and sku != unit.sku:
+                self.log.warning("magento.retyped_child_replaced", sku=unit.sku, found=sku)
+                self.client.delete_product(sku)
+                return True
+        return False
 
     def _bulk_children(self, bulk: BulkRunner, creates: list[tuple[_Unit, dict[str, Any]]]) -> None:
         """Create the new children in one bulk and learn their ids in one lookup per 50."""

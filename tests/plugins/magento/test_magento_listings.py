@@ -72,3 +72,36 @@ def test_a_child_without_a_source_item_reads_as_not_sellable(
 def test_a_store_without_serialized_children_is_one_empty_page(make_connector: Any) -> None:
     result = make_connector().list_listings(None)
     assert result.listings == () and result.next_page is None
+
+
+def test_a_unit_whose_child_sku_was_retyped_is_listed_again(
+    fake: FakeMagento, make_connector: Any
+) -> None:
+    _publish(make_connector, ["S1", "S2"])
+    fake.retype_sku("G,1|||S1", "G,1|||S1-typo")  # in the admin: REST cannot change a SKU
+    # Listed again without ids (reconcile found it missing): the retyped child holds the
+    # unit's url_key and serial option, so it is replaced by the unit's own child.
+    _publish(make_connector, ["S1"])
+    assert "G,1|||S1-typo" not in fake.products
+    children = sorted(c["sku"] for c in fake.children_of("G,1"))
+    assert children == ["G,1|||S1", "G,1|||S2"]
+    deletes = [r.path for r in fake.received if r.method == "DELETE"]
+    assert deletes == ["/rest/all/V1/products/G%2C1%7C%7C%7CS1-typo"]
+
+
+def test_a_url_key_taken_by_a_product_outside_the_parent_is_left_alone(
+    fake: FakeMagento, make_connector: Any
+) -> None:
+    _publish(make_connector, ["S1"])
+    fake.retype_sku("G,1|||S1", "OTHER")
+    fake.links["G,1"] = []  # and unlinked: not a child holding the unit's serial
+    changes = [
+        ListingChange(
+            unit=SerializedUnit(sku=PRODUCT.sku, serial="S1"), action=ListingAction.UPSERT
+        )
+    ]
+    (outcome,) = make_connector().publish_variants(PRODUCT, changes)
+    assert outcome.result.value == "failed"
+    assert "URL key for specified store already exists" in (outcome.reason or "")
+    assert "OTHER" in fake.products
+    assert [r for r in fake.received if r.method == "DELETE"] == []
