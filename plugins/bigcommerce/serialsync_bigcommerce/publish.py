@@ -890,6 +890,10 @@ class Publisher:
                 known = {}  # a variant made by this call has none
             if not known and not unit_metafields.wanted(change.unit):
                 continue  # nothing to write, and nothing known to remove
+            if known is not None and extra.get(
+                unit_metafields.DIGEST_EXTRA
+            ) == unit_metafields.digest(change.unit):
+                continue  # the attributes are as written (the photo changed, say)
             jobs[work.index] = unit_metafields.Job(ids[0], ids[1], change.unit, known)
         self._keep_metafield_ids([w for w in works if w.index not in jobs])
         if not jobs:
@@ -910,7 +914,11 @@ class Publisher:
                     retryable=True,
                 )
                 continue
-            extra = {**outcome.remote.extra, unit_metafields.IDS_EXTRA: job.extra()}
+            extra = {
+                **outcome.remote.extra,
+                unit_metafields.IDS_EXTRA: job.extra(),
+                unit_metafields.DIGEST_EXTRA: unit_metafields.digest(job.unit),
+            }
             result = outcome.result
             if result is PublishResult.UNCHANGED:
                 result = PublishResult.UPDATED
@@ -927,6 +935,11 @@ class Publisher:
             outcome = self.outcomes.get(work.index)
             before = work.change.remote.extra if work.change.remote else {}
             ids = before.get(unit_metafields.IDS_EXTRA)
+            kept = {
+                k: before[k]
+                for k in (unit_metafields.IDS_EXTRA, unit_metafields.DIGEST_EXTRA)
+                if k in before
+            }
             if (
                 ids is None
                 or outcome is None
@@ -935,7 +948,7 @@ class Publisher:
                 or unit_metafields.IDS_EXTRA in outcome.remote.extra
             ):
                 continue
-            extra = {**outcome.remote.extra, unit_metafields.IDS_EXTRA: ids}
+            extra = {**outcome.remote.extra, **kept}
             remote = outcome.remote.model_copy(update={"extra": extra})
             self.outcomes[work.index] = outcome.model_copy(update={"remote": remote})
 

@@ -27,6 +27,9 @@ from serialsync_bigcommerce.client import BigCommerceClient, chunks
 NAMESPACE = "serialsync"
 PERMISSION = "read_and_sf_access"
 IDS_EXTRA = "metafields"
+#: ``RemoteIds.extra`` key of a digest of the values last written: a unit whose photo alone
+#: changed (same field group) sends no metafield request.
+DIGEST_EXTRA = "metafields_digest"
 KEY_LIMIT = 64
 VALUE_LIMIT = 65_535
 BATCH = 50  # the most a batch is assumed to take (undocumented; the variants batch's)
@@ -60,6 +63,12 @@ def unit_problem(unit: SerializedUnit) -> str | None:
                 f"value holds at most {VALUE_LIMIT}"
             )
     return None
+
+
+def digest(unit: SerializedUnit) -> str:
+    """A digest of the metafields the unit should have."""
+    encoded = json.dumps(wanted(unit), sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def remembered(extra: dict[str, str]) -> dict[str, int] | None:

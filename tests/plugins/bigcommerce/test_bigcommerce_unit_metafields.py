@@ -123,8 +123,10 @@ def test_a_refused_metafield_fails_its_unit_retryable_keeping_the_variant(fake, 
         update={"extra": {**first.remote.extra, "metafields": '{"Finish": 999999}'}}
     )
 
+    now = stock[0].model_copy(update={"attributes": {**stock[0].attributes, "Finish": "Red"}})
+
     (outcome,) = connector.publish_variants(
-        product(), [ListingChange(unit=stock[0], action=ListingAction.UPSERT, remote=wrong)]
+        product(), [ListingChange(unit=now, action=ListingAction.UPSERT, remote=wrong)]
     )
 
     assert outcome.result is PublishResult.FAILED and outcome.retryable
@@ -191,3 +193,16 @@ def test_the_fake_refuses_a_duplicate_key_an_unknown_variant_and_a_batch_past_50
     assert [e["status"] for e in again["errors"]] == [409, 404]
     too_many = _batch(fake, "POST", [_item(variant_id, key=f"k{n}") for n in range(51)])
     assert too_many.status_code == 413
+
+
+def test_a_photo_change_alone_sends_no_metafield_request(fake, connector):
+    stock = dressed(1)
+    first = connector.publish_variants(product(), upserts(stock))
+    fake.requests.clear()
+    photo = [stock[0].model_copy(update={"images": ("https://img.example/new.jpg",)})]
+
+    (outcome,) = connector.publish_variants(product(), changed(photo, first))
+
+    assert outcome.result is PublishResult.UPDATED
+    assert [m for m, _ in fake.requests] == ["PUT"]  # the variant's batch item, its image_url
+    assert outcome.remote is not None and "metafields" in outcome.remote.extra
