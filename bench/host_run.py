@@ -314,13 +314,13 @@ def measure_noop(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
     }
 
 
-CHANGE_KINDS = ("attribute", "image", "title", "brand", "product_image")
+CHANGE_KINDS = ("attribute", "image", "price", "title", "brand", "product_image")
 
 
 def measure_changes(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
     """One inventory pass after each of one change in the POS (a unit's attribute, a unit's
-    photo, a product's title, brand or photo): the requests each channel was sent, which
-    should be the few that change needs, never a re-send of the product."""
+    photo, a unit's price, a product's title, brand or photo): the requests each channel was
+    sent, which should be the few that change needs, never a re-send of the product."""
     out: dict[str, Any] = {}
     for kind in CHANGE_KINDS:
         changed = sandbox.call("change", kind=kind)

@@ -222,8 +222,8 @@ class _Served:
 
     def change(self, kind: str) -> str:
         """One change in the POS, as staff would make it: ``attribute`` (one unit's finish),
-        ``image`` (one unit's photo), ``title``, ``brand`` or ``product_image`` (one product's
-        title, manufacturer or photo); names what was changed."""
+        ``image`` (one unit's photo), ``price`` (one unit's web price), ``title``, ``brand`` or
+        ``product_image`` (one product's title, manufacturer or photo); names what changed."""
         # AIM dates have whole seconds and the cursor moves one second past the last change
         # read: a change within the second of the one before would be taken as read. Staff
         # take longer than that; the bench waits it out.
@@ -232,9 +232,11 @@ class _Served:
         pos: Any = self.sandbox.fakes[POS]
         sku, serial, title = pos.first_unit()
         if kind == "attribute":
-            pos.set_unit_content(sku, serial, attributes={"Finish": "Aged Cherry Burst"})
+            pos.set_unit_content(sku, serial, attributes={"finish": "Aged Cherry Burst"})
         elif kind == "image":
             pos.set_unit_content(sku, serial, images=(f"https://img.example/{serial}-retake.jpg",))
+        elif kind == "price":
+            pos.set_price(sku, serial, "1234.56")
         elif kind == "title":
             pos.set_item_title(sku, f"{title} (Relic)")
         elif kind == "brand":
