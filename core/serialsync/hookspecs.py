@@ -295,6 +295,24 @@ def list_listings(connector: str, page: str | None) -> ListingsPage:
 
 
 @hookspec(firstresult=True)
+def admin_url(connector: str, remote: RemoteIds) -> str | None:
+    """Return the address of the channel's own admin page for one listing, or ``None``.
+
+    **Optional**, new in serialsync 0.5. The admin panel links each unit's listing to it, so a
+    person goes from a serial straight to the variant on the platform. Build it from ``remote``
+    (the ids the plugin gave the listing) and the connector's settings alone: no request.
+    Return ``None`` when the ids do not name a page (or the platform's admin address cannot be
+    known from the settings).
+
+    :param connector: name of the channel connector called.
+    :param remote: the listing's :class:`~serialsync.model.RemoteIds`.
+
+    Stops at the first non-``None`` result.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def fetch_orders(connector: str, since: datetime | None, page: str | None) -> OrdersPage:
     """Return one page of orders created or updated at or after ``since``, oldest first.
 

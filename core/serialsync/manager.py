@@ -523,6 +523,14 @@ class PluginManager:
             connector,
         )
 
+    def admin_url(self, connector: str, remote: RemoteIds) -> str | None:
+        """Call the optional ``admin_url`` on one channel connector: the platform's admin page
+        of a listing, or ``None`` (not implemented, or no page for these ids)."""
+        if not self.implements(connector, "admin_url"):
+            return None
+        url = self._caller("admin_url", connector)(connector=connector, remote=remote)
+        return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
     def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
         """Call ``fetch_orders`` on one channel connector."""
         return _expect(

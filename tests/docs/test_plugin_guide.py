@@ -62,6 +62,7 @@ def test_the_specs_are_the_hooks_and_the_registrar() -> None:
         "retire_product",
         "set_product_visibility",
         "list_listings",
+        "admin_url",
         "fetch_orders",
         "fetch_order",
         "check_connection",

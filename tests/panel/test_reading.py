@@ -163,8 +163,26 @@ def test_a_serials_page_shows_its_history_listings_orders_and_allowed_actions(
         page = client.get("/unit", params={"serial": shared_world.sold}).text
     assert "first seen in the POS" in page
     assert "<td>in_stock</td><td>sold</td>" in page
-    assert "<td>shopify</td><td>live</td>" in page or "<td>shopify</td>" in page
-    assert "<td>woocommerce</td><td>withdrawn</td>" in page
+    # Each channel's cell links to the platform's admin page of the variant (admin_url).
+    shop = re.search(
+        r'<a href="https://([a-z0-9-]+\.myshopify\.com)/admin/products/(\d+)/variants/(\d+)" '
+        r'rel="noopener noreferrer">shopify</a></td><td>withdrawn</td>',
+        page,
+    )
+    woo = re.search(
+        r'<a href="(http[^"]+)/wp-admin/post\.php\?post=(\d+)&amp;action=edit" '
+        r'rel="noopener noreferrer">woocommerce</a></td><td>withdrawn</td>',
+        page,
+    )
+    assert shop and woo, page
+    listings = {li.connector: li.remote for li in shared_world.host.store.listings_of_unit(
+        shared_world.sold
+    )}  # fmt: skip
+    shop_ids, woo_ids = listings["shopify"], listings["woocommerce"]
+    assert shop_ids is not None and woo_ids is not None
+    assert shop_ids.product_id and shop_ids.product_id.endswith("/" + shop.group(2))
+    assert shop_ids.variant_id and shop_ids.variant_id.endswith("/" + shop.group(3))
+    assert woo.group(2) == woo_ids.product_id
     # From sold the table allows exactly: Mark as Returned, Mark as Defective.
     offered = re.findall(r'href="/act/mark\?[^"]*action=([a-z-]+)"', page)
     assert sorted(offered) == ["defective", "returned"]
@@ -221,3 +239,17 @@ def test_the_quarantine_shows_the_bad_input_corpus_as_text(tmp_path) -> None:
         for serial, words in BAD_SERIALS.items():
             assert html.escape(words) in page, serial
         assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", page)
+
+
+def test_admin_urls_only_from_numeric_ids(shared_world: World) -> None:
+    """A plugin builds an admin address from ids it gave, never from text it cannot vouch for;
+    the host hands back only web addresses."""
+    from serialsync.model import RemoteIds
+
+    plugins = shared_world.host.plugins
+    url = plugins.admin_url("shopify", RemoteIds(product_id="gid://shopify/Product/7"))
+    assert url and re.fullmatch(r"https://[a-z0-9-]+\.myshopify\.com/admin/products/7", url)
+    for bad in ("gid://shopify/Product/7?x=<b>", "javascript:alert(1)", ""):
+        assert plugins.admin_url("shopify", RemoteIds(product_id=bad)) is None
+        assert plugins.admin_url("woocommerce", RemoteIds(product_id=bad)) is None
+    assert plugins.admin_url("aim_pos", RemoteIds(product_id="7")) is None  # a POS has none

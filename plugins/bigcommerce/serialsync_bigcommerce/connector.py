@@ -184,6 +184,15 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         return outcomes
 
     @hookimpl
+    def admin_url(self, remote: RemoteIds) -> str | None:
+        """The product's edit page in the store's control panel (variants are edited there)."""
+        product = remote.product_id or ""
+        if not product.isdigit():
+            return None
+        host = f"store-{self.settings.store_hash}.mybigcommerce.com"
+        return f"https://{host}/manage/products/edit/{product}"
+
+    @hookimpl
     def list_listings(self, page: str | None) -> ListingsPage:
         """One page of the store's serialized variants (see :mod:`.listings`)."""
         return read_listings(self.client, page)

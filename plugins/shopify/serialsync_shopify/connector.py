@@ -192,6 +192,17 @@ class ShopifyConnector(Connector[ShopifySettings]):
         return outcomes
 
     @hookimpl
+    def admin_url(self, remote: RemoteIds) -> str | None:
+        """The variant's page in the shop's admin (``/admin/products/<id>/variants/<id>``), or
+        the product's when only the product is known."""
+        product = _numeric(remote.product_id)
+        if product is None:
+            return None
+        url = f"https://{self.settings.shop}/admin/products/{product}"
+        variant = _numeric(remote.variant_id)
+        return f"{url}/variants/{variant}" if variant else url
+
+    @hookimpl
     def list_listings(self, page: str | None) -> ListingsPage:
         """One page of the shop's variants whose SKU is an integration id: paged queries for a
         small shop (:mod:`serialsync_shopify.listings`), one bulk query operation, read as one
@@ -353,3 +364,9 @@ def _shrunk(size: int, cost: float | None) -> int:
         # Leave a tenth of headroom: the cost is not exactly proportional to the page.
         return max(1, min(size - 1, int(size * MAX_QUERY_COST * 0.9 / cost)))
     return max(1, size // 2)
+
+
+def _numeric(gid: str | None) -> str | None:
+    """The number at the end of a global id (``gid://shopify/Product/1001`` → ``1001``)."""
+    tail = (gid or "").rpartition("/")[2]
+    return tail if tail.isdigit() else None

@@ -130,6 +130,15 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         return True
 
     @hookimpl
+    def admin_url(self, remote: RemoteIds) -> str | None:
+        """The variable product's edit page in WordPress (its variations are edited there)."""
+        product = remote.product_id or ""
+        if not product.isdigit():
+            return None
+        site = str(self.settings.site_url).rstrip("/")
+        return f"{site}/wp-admin/post.php?post={product}&action=edit"
+
+    @hookimpl
     def list_listings(self, page: str | None) -> ListingsPage:
         """One page of products' serialized variations (see :mod:`.listings`)."""
         return read_listings(self.client, page)

@@ -7,11 +7,29 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from serialsync.errors import SerialsyncError
+from serialsync.host import Host
 from serialsync.lifecycle import ALLOWED_MOVES
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.operations.history import unit_story
 from serialsync.operations.marking import ACTIONS, LABELS
 from serialsync.panel.web import login_required, panel_of, render
+
+
+def admin_links(host: Host, serial: str) -> dict[str, str]:
+    """Each channel's admin page for the unit's listing, where its plugin can tell
+    (the optional ``admin_url`` hook); a channel not configured here is left out."""
+    links = {}
+    for listing in host.store.listings_of_unit(serial):
+        if listing.remote is None:
+            continue
+        try:
+            url = host.plugins.admin_url(listing.connector, listing.remote)
+        except SerialsyncError:
+            continue  # the connector is not configured in this process
+        if url:
+            links[listing.connector] = url
+    return links
 
 
 @login_required
@@ -30,6 +48,7 @@ def unit_page(request: Request) -> Response:
     return render(
         request,
         "unit.html",
+        admin=admin_links(panel_of(request).host, record.unit.serial),
         story=story,
         unit=record.unit,
         marks=marks,
