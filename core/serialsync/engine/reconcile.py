@@ -301,11 +301,19 @@ def _primary(items: list[RemoteListing], listing: ListingRecord | None) -> Remot
 
 
 def _forget(listing: ListingRecord, remote: RemoteIds, why: str) -> ListingRecord:
-    """The listing as the next publish must see it to send the unit's true state again."""
+    """The listing as the next publish must see it to send the unit's true state again.
+
+    When the variant read is the one the store remembers, the store's ids are kept: they hold
+    what a listing read does not (a Magento parent SKU and option id, the photo sent), and a
+    plugin without them would send again what the channel already has (a photo uploaded
+    twice).
+    """
+    known = listing.remote
+    same = known is not None and known.variant_id == remote.variant_id
     return replace(
         listing,
         state=ListingState.LIVE,
-        remote=remote,
+        remote=known if same else remote,
         content_hash=None,
         retryable=True,
         last_error=f"reconcile: {why} on the channel",
