@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from serialsync import FinancialStatus, OrdersPage, parse
 from serialsync_shopify import ShopifyConnector
+from serialsync_shopify.connector import ORDERS_PAGE_COST
 from serialsync_shopify.mapping import financial_status, updated_since_query
 
 from .conftest import make_connector, product, units, upserts
@@ -179,3 +180,13 @@ def test_orders_sharing_one_second_are_all_read_across_pages(shop, clock, wall, 
     assert len({shop.orders[i].updated_at for i in ids}) == 1
     orders = [o.order_id for p in read_all(connector, since=wall.at) for o in p.orders]
     assert orders == ids
+
+
+def test_an_orders_page_costs_at_most_a_quarter_of_the_bucket(shop, clock, stocked):
+    # A page near the single-query limit (1,000 points) waits for an almost full bucket: behind
+    # a publish, orders would be read up to 20 s late. The page is cut before it is sent.
+    connector = make_connector(shop, clock)
+    connector.fetch_orders(None, None)
+    asked = connector.client.expected_cost("OrdersPage", connector._orders_variables())
+    assert asked <= ORDERS_PAGE_COST
+    assert connector.orders_page_size > 1

@@ -162,7 +162,7 @@ def test_max_cost_exceeded_shrinks_the_orders_page(clock):
     def answer(request):
         variables = json.loads(request.content)["variables"]
         sent.append(variables["first"])
-        cost = 2 + 60 * variables["first"]
+        cost = 2 + 300 * variables["first"]
         if cost > 1000:
             error = {
                 "message": f"Query cost is {cost}, which exceeds the single query max cost limit",
@@ -177,9 +177,10 @@ def test_max_cost_exceeded_shrinks_the_orders_page(clock):
         connector = make_connector(FakeShopify(clock=clock.now), clock, orders_page_size=250)
         assert connector.fetch_orders(None, None).orders == ()
         connector.fetch_orders(None, None)
-    # 250 is first cut to what our estimate allows (23), then by the refusal to 14, for good.
-    assert sent == [23, 14, 14]
-    assert connector.orders_page_size == 14
+    # 250 is first cut to what our estimate allows within a quarter of the bucket (5), then by
+    # the refusal to 2, then, the real cost learnt (301 an order), to the quarter again: 1.
+    assert sent == [5, 2, 1]
+    assert connector.orders_page_size == 1
 
 
 def test_an_orders_page_is_sized_to_fit_the_single_query_limit(clock, wall):
