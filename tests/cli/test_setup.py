@@ -196,7 +196,8 @@ def test_init_writes_a_starter_that_loads_as_written(cli_env: Path):
     settings = load_settings(written)
     assert settings.connectors == {}
     assert settings.store.path == cli_env / "serialsync.db"
-    for section in ("[store]", "[sync]", "[plugins]", "[log]", "# [connectors.memory_pos]"):
+    sections = ("[store]", "[sync]", "[plugins]", "[log]", "[panel]", "# [connectors.memory_pos]")
+    for section in sections:
         assert section in text
     assert "SERIALSYNC_CONNECTORS__MEMORY_POS__API_TOKEN" in text
     assert "# state_file" not in text or "## state_file" in text

@@ -132,6 +132,12 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "[metrics]\n"
         "# /healthz and /metrics (Prometheus), also without webhooks (and with them on listen).\n"
         '# listen = "127.0.0.1:9187"\n',
+        "[panel]\n"
+        "# The admin panel inside `serialsync run` (or alone: `serialsync panel`); users with\n"
+        "# `serialsync panel user add NAME --role operator`. Loopback only unless\n"
+        "# allow_remote = true (plain HTTP: put TLS in front).\n"
+        '# listen = "127.0.0.1:8788"\n'
+        "# Signs the session cookies: SERIALSYNC_PANEL__SESSION_SECRET=...\n",
         "# Connectors: one [connectors.<name>] section each; <name> is yours to choose (lower\n"
         "# case, so that SERIALSYNC_CONNECTORS__<NAME>__... finds it). One POS, any channels.\n",
     ]
