@@ -83,7 +83,14 @@ def check_command(
     for r in rows:
         if not r["ok"]:
             rt.out.print(Text.assemble(("FAILED ", "red"), str(r["message"])), soft_wrap=True)
+    hint = rt.sandbox_hint(config) if any(_unreachable(r) for r in rows) else None
+    if hint is not None:
+        rt.out.print(hint, soft_wrap=True)
     raise typer.Exit(0 if ok else 1)
+
+
+def _unreachable(row: dict[str, Any]) -> bool:
+    return not row["ok"] and "cannot reach" in str(row["message"])
 
 
 def _check_one(host: Host, verbose: bool, handle: ConnectorHandle) -> dict[str, Any]:

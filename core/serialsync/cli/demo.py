@@ -15,8 +15,9 @@ import typer
 from pydantic import ValidationError
 
 from serialsync.cli.render import table
-from serialsync.cli.runtime import runtime
+from serialsync.cli.runtime import fail, runtime
 from serialsync.errors import ConfigurationError
+from serialsync.settings import load_settings
 from serialsync.testing import Faults
 
 sandbox_app = typer.Typer(
@@ -92,12 +93,23 @@ def serve_command(
         Path, typer.Option("--store", help="The state store the printed configuration names.")
     ] = Path("serialsync-sandbox.db"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample catalogue.")] = 7,
+    again: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A configuration the sandbox wrote before (the demo's): serve its fakes again, "
+            "on its ports.",
+            dir_okay=False,
+            exists=True,
+        ),
+    ] = None,
 ) -> None:
     """Keep the fakes running and print a configuration to use with `serialsync run`."""
     rt = runtime(ctx)
     rt.setup_logging()
     parsed = parse_faults(faults) if faults else None
     from serialsync.sandbox import Sandbox
+    from serialsync.sandbox.sandbox import is_sandbox_config, sandbox_ports
 
     per_fake = {"*": parsed} if parsed is not None else None  # "*": every fake
     stop = {"now": False}
@@ -107,7 +119,14 @@ def serve_command(
 
     previous: dict[int, Any] = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with Sandbox(faults=per_fake, seed=seed) as sandbox:
+        ports: dict[str, int] = {}
+        if again is not None:
+            if not is_sandbox_config(again):
+                raise fail(f"{again} was not written by the sandbox: nothing to serve again")
+            ports = sandbox_ports(again)
+            store = Path(load_settings(again).store.path)
+        types = list(ports) if ports else None
+        with Sandbox(faults=per_fake, seed=seed, types=types, ports=ports) as sandbox:
             config = sandbox.config_toml(store.absolute())
             if write_config is not None:
                 write_config.write_text(config, encoding="utf-8")

@@ -375,8 +375,12 @@ class _Runner:
                 self.rt.print_json_line(summary.as_dict())
                 return
             self.rt.out.print(summary_table(summary))
-            for line in summary_errors(summary):
+            errors = list(summary_errors(summary))
+            for line in errors:
                 self.rt.out.print(Text.assemble(("  error ", "red"), line))
+            hint = self.rt.sandbox_hint() if any("cannot reach" in e for e in errors) else None
+            if hint is not None:
+                self.rt.out.print(hint, soft_wrap=True)
 
 
 def run_command(

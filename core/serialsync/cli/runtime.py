@@ -114,6 +114,7 @@ class Runtime:
     out: Console = field(default_factory=make_console)
     err: Console = field(default_factory=lambda: make_console(stderr=True))
     _settings: Settings | None = None
+    _config_path: Path | None = None
     _logging_ready: bool = False
 
     def setup_logging(self, settings: Settings | None = None) -> None:
@@ -149,6 +150,7 @@ class Runtime:
             return self._settings
         if self._settings is None:
             path = find_config(config or self.config)
+            self._config_path = path
             try:
                 settings = load_settings(path)
                 if path is None and not settings.connectors:
@@ -228,6 +230,19 @@ class Runtime:
                 f"there is no state store at {path} yet (run `serialsync run --once` first)"
             )
         return SQLiteStore.open(path, read_only=True)
+
+    def sandbox_hint(self, config: Path | None = None) -> str | None:
+        """What to say when connectors cannot be reached and the configuration is the
+        sandbox's (the demo's leftovers): its fakes are gone until served again."""
+        from serialsync.sandbox.sandbox import is_sandbox_config
+
+        path = find_config(config) if config is not None else self._config_path
+        if not is_sandbox_config(path):
+            return None
+        return (
+            f"this configuration is the sandbox's: start `serialsync sandbox serve --config "
+            f"{path}` first (its fakes run only while it does)"
+        )
 
     def print_json(self, data: Any) -> None:
         """Print ``data`` as JSON on stdout (dates as ISO text)."""

@@ -22,9 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from serialsync.connector import Role as ConnectorRole
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 from serialsync.logging import configure_logging
+from serialsync.manager import PluginManager
 from serialsync.model import FinancialStatus, SerializedUnit
 from serialsync.sandbox.sandbox import Sandbox
 from serialsync.settings import PANEL_DEFAULT_LISTEN, WebhookSettings, load_settings
@@ -57,7 +59,7 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
         "Every platform below is a fake served on this machine over real HTTP: "
         "no account anywhere, nothing leaves the machine.\n",
     )
-    with Sandbox() as sandbox:
+    with Sandbox(types=demo_types(PluginManager())) as sandbox:
         channels = sandbox.channel_fakes()
         pos_name, pos = next(iter(sandbox.pos_fakes().items()))
         _show_endpoints(console, sandbox)
@@ -306,3 +308,18 @@ def _expectations_met(
         and len(conflicts) == 1
         and summary.total("sales_reported") == 2
     )
+
+
+#: The demo's POS: its story (and its catalogue's fields) are AIM's.
+DEMO_POS = "aim_pos"
+
+
+def demo_types(manager: PluginManager) -> list[str]:
+    """The connector types the demo serves: the AIM fake as the POS, whatever other POS plugin
+    is installed, and every channel type that has a fake."""
+    channels = sorted(
+        name
+        for name, ctype in manager.connector_types.items()
+        if ctype.role == ConnectorRole.CHANNEL and ctype.fake is not None
+    )
+    return [DEMO_POS, *channels]

@@ -8,9 +8,11 @@ speaks real HTTP through the real clients to platforms that need no account.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from serialsync.connector import ConnectorType, Role
 from serialsync.manager import PluginManager
@@ -19,6 +21,34 @@ from serialsync.sandbox.catalogue import demo_catalogue
 from serialsync.sandbox.server import LoopbackServer
 from serialsync.testing.fake import FakeChannel, FakePOS, Faults
 from serialsync.tomlwrite import toml_value
+
+#: The first line of every configuration the sandbox writes.
+SANDBOX_MARK = "# serialsync sandbox configuration"
+
+
+def is_sandbox_config(path: Path | None) -> bool:
+    """Whether ``path`` is a configuration the sandbox wrote (its first line is the mark)."""
+    if path is None:
+        return False
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == SANDBOX_MARK
+    except OSError:
+        return False
+
+
+def sandbox_ports(path: Path) -> dict[str, int]:
+    """The loopback port of each connector of a sandbox configuration (to serve it again)."""
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    ports = {}
+    for name, section in data.get("connectors", {}).items():
+        for value in section.values():
+            url = urlsplit(value) if isinstance(value, str) else None
+            if url is not None and url.hostname == "127.0.0.1" and url.port:
+                ports[name] = url.port
+                break
+    return ports
 
 
 class Sandbox:
@@ -38,12 +68,14 @@ class Sandbox:
         catalogue: list[Product] | None = None,
         types: Iterable[str] | None = None,
         plugins: PluginManager | None = None,
+        ports: Mapping[str, int] | None = None,
     ) -> None:
         self.seed = seed
         self.catalogue = catalogue if catalogue is not None else demo_catalogue(seed=seed)
         self._faults = dict(faults or {})
         self._only = set(types) if types is not None else None
         self._plugins = plugins
+        self._ports = dict(ports or {})
         self.fakes: dict[str, FakeChannel | FakePOS] = {}
         self.connector_types: dict[str, ConnectorType] = {}
         self._servers: dict[str, LoopbackServer] = {}
@@ -73,7 +105,7 @@ class Sandbox:
                 fake.add_product(product)
         try:
             for name, fake in self.fakes.items():
-                server = LoopbackServer(fake.asgi_app(), name=name)
+                server = LoopbackServer(fake.asgi_app(), name=name, port=self._ports.get(name, 0))
                 server.start()
                 self._servers[name] = server
         except BaseException:
@@ -122,7 +154,10 @@ class Sandbox:
     def config_toml(self, store_path: Path) -> str:
         """A ``serialsync.toml`` for these fakes, keeping state in ``store_path``."""
         lines = [
-            "# Written by the serialsync sandbox: every connector points at a fake on loopback.",
+            SANDBOX_MARK,
+            "# Written by the serialsync sandbox: every connector points at a fake on loopback,",
+            "# which exists only while `serialsync sandbox serve` (or the demo) runs; serve them",
+            "# again on these ports with `serialsync sandbox serve --config THIS-FILE`.",
             "# The credentials below are the fakes' own; no real account is involved.",
             "",
             "[store]",
