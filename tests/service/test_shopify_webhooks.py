@@ -10,6 +10,8 @@ import json
 
 import pytest
 from serialsync import hmac_sha256_base64
+from serialsync.service import Service
+from serialsync.settings import MetricsSettings
 from serialsync.store import OutboxState
 from serialsync_shopify.fake import DEFAULT_CLIENT_SECRET, FakeShopify
 
@@ -261,3 +263,30 @@ def test_a_delivery_before_the_order_is_readable_is_left_to_the_next_poll(runnin
     running.host.order_pass()
     assert running.outbox_state("shopify", order_id) == OutboxState.REPORTED
     assert not running.sellable("woocommerce", unit)
+
+
+def test_a_replay_after_a_restart_of_the_service_is_still_a_replay(running: Running):
+    shop = _shop(running)
+    unit = _units(running)[1]
+    order_id = _quiet_order(running, unit)
+    body = _order_body(shop, order_id)
+    assert _post(running, body, _signed(body, event="ev-restart")).json()["result"] == "accepted"
+    assert running.worker_idle()
+    reads = [name for name, _ in shop.documents].count("OrderById")
+
+    # The event ids are in the store, not only in the stopped service's memory.
+    running.service.stop()
+    again = Service(running.host, webhooks=running.webhooks, metrics=MetricsSettings())
+    again.start()
+    try:
+        answer = running.client.post(
+            f"{again.urls[0]}/webhooks/shopify",
+            content=body,
+            headers=_signed(body, event="ev-restart"),
+        )
+        assert (answer.status_code, answer.json()["result"]) == (200, "replay")
+        assert again.worker is not None and again.worker.wait_idle(20)
+    finally:
+        again.stop()
+    assert [name for name, _ in shop.documents].count("OrderById") == reads
+    assert len(running.sandbox.pos_fakes()["aim_pos"].recorded_orders()) == 1

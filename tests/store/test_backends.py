@@ -306,3 +306,18 @@ def test_the_registry_side_of_units(store: SQLStore) -> None:
         assert store.drop_hold("2") is True
         assert store.drop_hold("2") is False
     assert store.get_hold("2") is None and store.holds() == []
+
+
+def test_webhook_events_are_remembered_across_reopening_and_forgotten_by_age(
+    store_spec: StoreSpec,
+) -> None:
+    with store_spec.open() as store:
+        assert store.first_delivery("shopify", "ev-1", T0)
+        assert not store.first_delivery("shopify", "ev-1", T0 + timedelta(minutes=5))
+        assert store.first_delivery("woocommerce", "ev-1", T0)  # per connector
+        assert store.first_delivery("shopify", "ev-2", T0 + timedelta(days=2))
+    with store_spec.open() as store:  # a restart: still a replay
+        assert not store.first_delivery("shopify", "ev-1", T0 + timedelta(hours=1))
+        assert store.forget_deliveries(T0 + timedelta(days=1)) == 2
+        assert store.first_delivery("shopify", "ev-1", T0 + timedelta(days=3))
+        assert not store.first_delivery("shopify", "ev-2", T0 + timedelta(days=3))

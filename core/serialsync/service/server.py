@@ -68,6 +68,8 @@ class Service:
                 self.worker,
                 secret=self.webhook_settings.secret,
                 observe=self.metrics.observe_delivery,
+                store=host.store,
+                now=host.engine.now,
             )
         self.app = create_app(
             store=host.store, metrics=self.metrics, health=self.health, receiver=self.receiver

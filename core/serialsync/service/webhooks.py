@@ -10,8 +10,11 @@
 6. otherwise the order is queued for the :class:`~serialsync.service.worker.OrderWorker` and
    the platform gets its 200 at once; the POS is never waited on here.
 
-The event ids seen are kept in memory (the latest :data:`DEDUPE_SIZE`): after a restart a
-repeated event fetches its order once more, which the order path itself makes harmless (an
+The event ids seen are kept in the store (:meth:`~serialsync.store.Store.first_delivery`), so a
+replay is a replay after a restart too, and for every runner sharing the store; they are
+forgotten after :data:`EVENT_MEMORY` (the platforms stop retrying well within it). The latest
+:data:`DEDUPE_SIZE` are kept in memory as well, so that a burst of replays costs no write. Were
+the store to fail, the delivery is taken: the order path itself makes a repeat harmless (an
 order seen with the same update changes nothing).
 """
 
@@ -23,6 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -32,9 +36,14 @@ from serialsync.connector import Role
 from serialsync.errors import ConfigurationError, WebhookSignatureError
 from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
+from serialsync.store import Store
 
 MAX_BODY = 1024 * 1024
 DEDUPE_SIZE = 100_000
+#: How long an event id is remembered in the store.
+EVENT_MEMORY = timedelta(days=7)
+#: Events taken between two clear-outs of those older than :data:`EVENT_MEMORY`.
+FORGET_EVERY = 1000
 WEBHOOK_PATH = "/webhooks/{connector}"
 
 _log = get_logger("serialsync.service")
@@ -115,7 +124,7 @@ class _SeenEvents:
         self._lock = threading.Lock()
 
     def first_time(self, connector: str, event: str) -> bool:
-        """True (and remembered) when the event was not seen; False for a replay."""
+        """True (and remembered) when the event was not seen here; False for a replay."""
         key = (connector, event)
         with self._lock:
             if key in self._seen:
@@ -147,12 +156,18 @@ class WebhookReceiver:
         *,
         secret: SecretStr | None = None,
         observe: Callable[[str, str], None] | None = None,
+        store: Store | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.plugins = plugins
         self.worker = worker
         self._master = secret
         self._observe = observe
         self._seen = _SeenEvents()
+        self._store = store
+        self._now = now
+        self._taken = 0
+        self._taken_lock = threading.Lock()
 
     def accepts(self, connector: str) -> bool:
         """True when ``connector`` is a channel whose plugin verifies webhooks."""
@@ -193,7 +208,7 @@ class WebhookReceiver:
         if delivery.order_id is None:
             log.debug("webhook.ignored", topic=delivery.topic)
             return Answer(DeliveryResult.IGNORED, f"topic {delivery.topic} is not followed")
-        if not self._seen.first_time(connector, delivery.delivery_id):
+        if not self._first_time(connector, delivery.delivery_id):
             log.info("webhook.replay", topic=delivery.topic, event_id=delivery.delivery_id)
             return Answer(DeliveryResult.REPLAY)
         self.worker.submit(connector, delivery.order_id)
@@ -204,3 +219,22 @@ class WebhookReceiver:
             order_id=delivery.order_id,
         )
         return Answer(DeliveryResult.ACCEPTED)
+
+    def _first_time(self, connector: str, event: str) -> bool:
+        """Whether an event is new: in memory first, then in the store (across restarts)."""
+        if not self._seen.first_time(connector, event):
+            return False
+        if self._store is None:
+            return True
+        now = self._now()
+        try:
+            first = self._store.first_delivery(connector, event, now)
+            with self._taken_lock:
+                self._taken += 1
+                forget = self._taken % FORGET_EVERY == 0
+            if forget:
+                self._store.forget_deliveries(now - EVENT_MEMORY)
+        except Exception as exc:  # taken: a repeat is harmless, a lost order is not
+            _log.warning("webhook.events_not_stored", connector=connector, error=type(exc).__name__)
+            return True
+        return first

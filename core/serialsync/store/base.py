@@ -290,6 +290,17 @@ class Store(ABC):
     def cursors(self) -> list[tuple[str, str, str, datetime | None]]:
         """Every cursor: ``(connector, stream, value, updated_at)``."""
 
+    # -- webhook events ------------------------------------------------------------------------
+
+    @abstractmethod
+    def first_delivery(self, connector: str, event_id: str, at: datetime) -> bool:
+        """Remember a webhook event of ``connector``; True the first time it is seen, False for
+        one seen before (a replay), across restarts and runners sharing the store."""
+
+    @abstractmethod
+    def forget_deliveries(self, before: datetime) -> int:
+        """Forget the webhook events first seen before ``before``; how many were forgotten."""
+
     @abstractmethod
     def get_claim(self, serial: str) -> Claim | None:
         """Which order holds this unit, if any."""

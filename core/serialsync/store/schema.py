@@ -214,6 +214,18 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX operator_actions_by_target ON operator_actions (target)",
     ],
+    # 7: the webhook events seen (issue 16): a platform's retry, or one delivery per
+    # subscription, of an event already taken is a replay after a restart too. Forgotten after a
+    # while (the platforms stop retrying within days), by seen_at.
+    [
+        """CREATE TABLE webhook_events (
+            connector TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (connector, event_id)
+        )""",
+        "CREATE INDEX webhook_events_by_time ON webhook_events (seen_at)",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

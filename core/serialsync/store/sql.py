@@ -553,6 +553,21 @@ class SQLStore(Store):
         rows = self._all("SELECT * FROM cursors ORDER BY connector, stream")
         return [(r["connector"], r["stream"], r["value"], _dt(r["updated_at"])) for r in rows]
 
+    # -- webhook events ------------------------------------------------------------------------
+
+    def first_delivery(self, connector: str, event_id: str, at: datetime) -> bool:
+        with self.transaction():
+            added = self._exec(
+                "INSERT INTO webhook_events (connector, event_id, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (connector, event_id) DO NOTHING",
+                (connector, event_id, _ts(at)),
+            )
+        return added == 1
+
+    def forget_deliveries(self, before: datetime) -> int:
+        with self.transaction():
+            return self._exec("DELETE FROM webhook_events WHERE seen_at < ?", (_ts(before),))
+
     # -- claims --------------------------------------------------------------------------------
 
     def get_claim(self, serial: str) -> Claim | None:
