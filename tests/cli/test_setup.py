@@ -341,3 +341,36 @@ def traded_world_outputs(synced: CliWorld) -> list[str]:
             assert result.exit_code == code, (args, result.output)
             outputs += [result.stdout, result.stderr]
     return outputs
+
+
+def test_init_names_every_setting_of_every_section_with_its_default(cli_env: Path):
+    import re
+    from datetime import timedelta
+
+    from pydantic import BaseModel
+    from serialsync.settings import Settings
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    text = (cli_env / "serialsync.toml").read_text()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if section == "connectors" or not (
+            isinstance(model, type) and issubclass(model, BaseModel)
+        ):
+            continue
+        assert f"[{section}]" in text, section
+        body = text.split(f"[{section}]\n", 1)[1].split("\n[", 1)[0]
+        for name, key_field in model.model_fields.items():
+            key = key_field.alias or name
+            assert re.search(rf"^#* ?{key}( =|:)", body, re.M), f"[{section}] {key} is not named"
+            default = key_field.get_default(call_default_factory=True)
+            if default in (None, [], (), "") or hasattr(default, "get_secret_value"):
+                continue
+            if isinstance(default, timedelta):
+                shown = str(int(default.total_seconds()))
+            elif isinstance(default, bool):
+                shown = str(default).lower()
+            else:
+                shown = str(default)
+            line = next(x for x in body.splitlines() if re.match(rf"^#* ?{key}( =|:)", x))
+            assert shown in line, f"[{section}] {key}: default {default!r} not shown"

@@ -18,7 +18,12 @@ from pydantic.fields import FieldInfo
 from serialsync.cli.runtime import fail, runtime
 from serialsync.connector import ConnectorSettings, ConnectorType
 from serialsync.diagnosis import env_var, field_kinds, is_secret
-from serialsync.settings import DEFAULT_CONFIG_FILE, SyncSettings
+from serialsync.settings import (
+    DEFAULT_CONFIG_FILE,
+    MerchantsSettings,
+    SyncSettings,
+    WebhookSettings,
+)
 from serialsync.tomlwrite import toml_value
 
 # Fields every connector has; their defaults suit almost everyone, so the example skips them.
@@ -87,7 +92,11 @@ def connector_example(ctype: ConnectorType) -> str:
         lines.append(f"## {doc[0]}")
     lines += [f"# [connectors.{ctype.name}]", f'# plugin = "{ctype.name}"']
     lines += _field_lines(ctype.settings_model, ("connectors", ctype.name))
-    lines.append("## (every connector also takes [connectors.<name>.retry] and .timeouts tables)")
+    lines.append(
+        "## (every connector also takes verify_tls = true, and [connectors.<name>.retry] and "
+        ".timeouts tables: `serialsync init` names none of their keys, their defaults suit "
+        "almost everyone)"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -99,8 +108,10 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "[store]\n# The state file (relative paths are relative to this file).\n"
         'path = "serialsync.db"\n'
         "# Or a PostgreSQL database (pip install 'serialsync[postgres]'), where runners on many\n"
-        "# machines share the state; the password comes from SERIALSYNC_STORE__PASSWORD:\n"
-        '# url = "postgresql://serialsync@db.example:5432/serialsync"\n',
+        "# machines share the state:\n"
+        '# url = "postgresql://serialsync@db.example:5432/serialsync"\n'
+        "# password: PostgreSQL's, from the environment only: SERIALSYNC_STORE__PASSWORD=...\n"
+        '# schema = "public"  # PostgreSQL: the schema of this store (one per merchant)\n',
         "[sync]\n"
         f"interval = {toml_value(sync.interval)}  # seconds between inventory passes\n"
         "# inventory_interval = 300  # seconds; inventory passes on their own interval\n"
@@ -117,7 +128,14 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         '# serial_pattern = "^[A-Z]{2}[0-9]{6,}$"  # a regex every serial must match\n'
         '# serial_profile = "gs1"  # serials must be GS1 AI (21) serials\n'
         f'sold_out = "{sync.sold_out}"  # or "show": keep products with no unit for sale visible\n'
-        f"workers = {sync.workers}  # channels served side by side\n",
+        f"workers = {sync.workers}  # channels served side by side\n"
+        f"# report_retry_initial = {toml_value(sync.report_retry_initial)}"
+        "  # seconds before a failed sale report is tried again (then doubled)\n"
+        f"# report_retry_max = {toml_value(sync.report_retry_max)}"
+        "  # seconds between report retries at most\n"
+        f"# publish_chunk = {sync.publish_chunk}  # units sent to one product in one call at most\n"
+        f"# sibling_title = {toml_value(sync.sibling_title)}"
+        "  # a product continued past a channel's limit ({title}, {sku}, {n})\n",
         "[plugins]\n"
         '# allow = ["aim_pos", "shopify"]  # only these installed plugins load\n'
         "deny = []\n",
@@ -128,16 +146,23 @@ def starter_toml(connector_types: Iterable[ConnectorType]) -> str:
         "# `serialsync webhooks register` subscribes <public_url>/webhooks/<connector>.\n"
         '# listen = "127.0.0.1:8787"\n'
         '# public_url = "https://sync.example.com"  # what the platforms call (your proxy)\n'
-        "# The secret signed subscriptions are made with: SERIALSYNC_WEBHOOKS__SECRET=...\n",
+        "# secret: what subscriptions are signed with, from the environment:\n"
+        "#   SERIALSYNC_WEBHOOKS__SECRET=...\n"
+        f"# workers = {WebhookSettings().workers}"
+        "  # orders named by webhooks worked side by side\n",
         "[metrics]\n"
         "# /healthz and /metrics (Prometheus), also without webhooks (and with them on listen).\n"
         '# listen = "127.0.0.1:9187"\n',
         "[panel]\n"
         "# The admin panel inside `serialsync run` (or alone: `serialsync panel`); users with\n"
-        "# `serialsync panel user add NAME --role operator`. Loopback only unless\n"
-        "# allow_remote = true (plain HTTP: put TLS in front).\n"
+        "# `serialsync panel user add NAME --role operator`.\n"
         '# listen = "127.0.0.1:8788"\n'
-        "# Signs the session cookies: SERIALSYNC_PANEL__SESSION_SECRET=...\n",
+        "# allow_remote = false  # true to bind beyond loopback (plain HTTP: put TLS in front)\n"
+        "# session_secret: signs the session cookies, from the environment:\n"
+        "#   SERIALSYNC_PANEL__SESSION_SECRET=... (without it, a new one at each start)\n",
+        "[merchants]\n"
+        "# A deployment of many merchants on PostgreSQL (`serialsync merchants`):\n"
+        f'# schema = "{MerchantsSettings().db_schema}"  # the schema of the merchants\' register\n',
         "# Connectors: one [connectors.<name>] section each; <name> is yours to choose (lower\n"
         "# case, so that SERIALSYNC_CONNECTORS__<NAME>__... finds it). One POS, any channels.\n",
     ]
