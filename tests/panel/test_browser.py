@@ -17,7 +17,9 @@ from serialsync.store import ListingState, OutboxState
 
 from tests.panel.world import OPERATOR, PASSWORD, VIEWER, XSS, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# A walk through every page with a real browser takes about a minute on a loaded machine: more
+# than the suite's default per-test limit.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 
