@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from serialsync import Product, SerializedUnit
@@ -30,6 +31,14 @@ def _catalogue(count: int) -> Product:
             serial=f"FS{i:05d}",
             images=(f"https://img.example/fs/{i}.jpg",),
             price=Decimal("1299.00") + i,
+            # Each unit shown as itself (issue 17 #2): its attributes travel with it, within
+            # each platform's input caps and query costs.
+            attributes={
+                "Finish": ("Sunburst", "Black", "Olympic White")[i % 3],
+                "Wood grain": f"Flame {i % 7}",
+                "Body wood": "Alder",
+                "Weight": f"{7 + i % 3}.{i % 10} lb",
+            },
         )
         for i in range(count)
     )
@@ -48,6 +57,27 @@ def _live(sandbox: Sandbox, channel: str) -> Counter[str]:
         for listing in sandbox.channel_fakes()[channel].listings()
         if listing.stock > 0 and listing.sellable
     )
+
+
+def _finishes(fakes: Any, unit: SerializedUnit) -> set[str]:
+    """The unit's finish as each channel shows it (its variant's own field)."""
+    sku = unit.integration_id
+    (shopify,) = fakes["shopify"].variants_with_sku(sku)
+    bigcommerce = next(v for v in fakes["bigcommerce"].variants.values() if v["sku"] == sku)
+    woo = fakes["woocommerce"].variation_by_sku(sku)
+    magento = fakes["magento"].product(sku)
+    return {
+        shopify.metafields[("serialsync", "finish")][1],
+        next(
+            m["value"]
+            for m in fakes["bigcommerce"].metafields.of_variant(bigcommerce["id"])
+            if m["key"] == "Finish"
+        ),
+        next(m["value"] for m in woo["meta_data"] if m["key"] == "serialsync_finish"),
+        next(
+            c["value"] for c in magento["custom_attributes"] if c["attribute_code"] == "pos_finish"
+        ),
+    }
 
 
 def _open_host(sandbox: Sandbox, tmp_path: Path) -> Host:
@@ -91,6 +121,9 @@ def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_bac
         # Every unit's own photo reached Shopify.
         media = {m for p in shopify.catalog.products.values() for m in p.media}  # type: ignore[attr-defined]
         assert media >= {u.images[0] for u in units}
+        # Every unit's own attributes reached every channel, siblings' units too.
+        assert _finishes(fakes, units[650]) == {"Olympic White"}
+        assert _finishes(fakes, units[3]) == {"Sunburst"}
 
         # A unit sold from a sibling maps back to its unit and is reported once.
         sold = units[650]
