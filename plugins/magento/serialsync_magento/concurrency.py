@@ -3,8 +3,9 @@
 Magento has no rate limit of its own, but a store serves only as many requests at once as its
 PHP workers allow, and answers more with 503 (or a CDN's 429). The limit starts at the
 configured ``concurrency`` and moves as TCP's congestion window does: it halves on a 429 or
-503, shrinks by a tenth when answers take more than ``slow_factor`` times the quickest recent
-answer (the store is queueing), and grows back by one request per full window of good answers.
+503 (down to one), shrinks by a tenth when answers take more than ``slow_factor`` times the
+quickest recent answer (the store is queueing; down to two, so that one long request does not
+hold every other back), and grows back by one request per full window of good answers.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class AdaptiveLimit:
         if self._quickest is None or seconds < self._quickest:
             self._quickest = seconds
         if self._quickest > 0 and seconds > self._slow_factor * self._quickest:
-            self.limit = max(1.0, self.limit * 0.9)
+            # Never below two for slowness alone: one request held long (a big save, a lock on
+            # the store's side) must not queue every other flow of the connector behind it.
+            self.limit = max(min(2.0, float(self.maximum)), self.limit * 0.9)
             self.cuts["slow"] += 1
         else:
             self.limit = min(float(self.maximum), self.limit + 1 / self.limit)

@@ -119,7 +119,7 @@ def test_the_limit_halves_on_busy_answers_and_grows_back_on_good_ones():
     assert limit.limit == 8  # back to the maximum, never past it
 
 
-def test_the_limit_shrinks_when_answers_slow_down_and_never_goes_below_one():
+def test_the_limit_shrinks_when_answers_slow_down_to_two_and_on_503s_to_one():
     clock = _Clock()
     limit = AdaptiveLimit(4, clock=clock)
     with limit.slot():
@@ -129,7 +129,8 @@ def test_the_limit_shrinks_when_answers_slow_down_and_never_goes_below_one():
         with limit.slot():
             clock.now += 1.0  # ten times the quickest answer: the store is queueing
             limit.observe(_answer(200))
-    assert limit.limit == 1 and limit.cuts["slow"] == 30
+    # Slowness alone leaves two in flight: one long request does not hold the others back.
+    assert limit.limit == 2 and limit.cuts["slow"] == 30
     for _ in range(5):
         with limit.slot():
             limit.observe(_answer(503))
