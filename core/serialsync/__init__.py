@@ -4,6 +4,7 @@ The public surface is what this module exports (pinned by ``tests/core/test_publ
 Plugins import only these names.
 """
 
+from serialsync.concurrency import AdaptiveLimit
 from serialsync.connector import (
     Connector,
     ConnectorContext,
@@ -82,6 +83,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CHANNEL_SKU_LIMITS",
+    "AdaptiveLimit",
     "AuthenticationError",
     "ConfigurationError",
     "Connector",

@@ -11,6 +11,7 @@ import serialsync
 import serialsync.testing
 
 EXPECTED_ALL = [
+    "AdaptiveLimit",
     "AuthenticationError",
     "CHANNEL_SKU_LIMITS",
     "ConfigurationError",

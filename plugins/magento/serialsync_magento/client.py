@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from serialsync import HttpClient, PermanentRemoteError, RetryableRemoteError
+from serialsync import AdaptiveLimit, HttpClient, PermanentRemoteError, RetryableRemoteError
 
-from serialsync_magento.concurrency import AdaptiveLimit
 from serialsync_magento.mapping import option_body
 
 #: Magento's message when a configurable child is linked a second time (LinkManagement).

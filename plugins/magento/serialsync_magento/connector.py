@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from serialsync import (
+    AdaptiveLimit,
     Connector,
     ConnectorContext,
     ListingChange,
@@ -25,7 +26,6 @@ from serialsync_magento import mapping
 from serialsync_magento.auth import OAuth1Auth
 from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient
-from serialsync_magento.concurrency import AdaptiveLimit
 from serialsync_magento.listings import read_listings
 from serialsync_magento.publish import Publisher
 from serialsync_magento.settings import MagentoSettings

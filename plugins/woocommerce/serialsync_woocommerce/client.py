@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from serialsync import (
+    AdaptiveLimit,
     ConnectorContext,
     HttpClient,
     RemoteError,
@@ -70,12 +71,15 @@ class WooClient:
     """Typed calls to one store's REST API."""
 
     def __init__(self, settings: WooCommerceSettings, context: ConnectorContext) -> None:
+        #: Requests side by side (withdrawals of many products) follow the host's answers.
+        self.limit = AdaptiveLimit(settings.withdraw_concurrency, clock=context.clock)
         self.http: HttpClient = context.http_client(
             settings,
             base_url=settings.api_root,
             headers={"Accept": "application/json"},
             auth=build_auth(settings.auth_mode, settings.consumer_key, settings.consumer_secret),
             retry_signal=retry_truncated_reads,
+            rate_limiter=self.limit,
         )
         #: Brand ids by lower-case name, and whether the store has no brands at all.
         self._brands: dict[str, int] = {}

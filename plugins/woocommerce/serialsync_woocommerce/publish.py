@@ -688,10 +688,17 @@ def withdraw_across_products(
         with ThreadPoolExecutor(
             max_workers=min(concurrency, len(groups)), thread_name_prefix="woo-withdraw"
         ) as pool:
-            answers = list(
-                pool.map(lambda g: _withdraw_product(client, g[0], g[1], batch_size), groups)
-            )
+            answers = list(pool.map(lambda g: _gated(client, g[0], g[1], batch_size), groups))
     return [outcome for answer in answers for outcome in answer]
+
+
+def _gated(
+    client: WooClient, product_id: str, changes: list[ListingChange], batch_size: int
+) -> list[PublishOutcome]:
+    """One product's withdrawal within the client's adaptive limit of requests in flight: a
+    host past its PHP workers answers 503, and a retry must not go while it still would."""
+    with client.limit.slot():
+        return _withdraw_product(client, product_id, changes, batch_size)
 
 
 def _withdraw_product(

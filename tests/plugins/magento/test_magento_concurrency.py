@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import httpx
-from serialsync import ListingAction, ListingChange, Product, PublishResult, SerializedUnit
+from serialsync import (
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishResult,
+    SerializedUnit,
+)
 from serialsync.testing import Faults
-from serialsync_magento.concurrency import AdaptiveLimit
 
 PRODUCT = Product(sku="0113942719", title="Gibson Les Paul Standard", price=Decimal("2499.00"))
 
@@ -24,18 +28,6 @@ def _upserts(serials: list[str]) -> list[ListingChange]:
 
 def _labels(fake) -> list[str]:
     return [o["label"] for o in fake.attributes["serial_number"]["options"]]
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _answer(status: int) -> httpx.Response:
-    return httpx.Response(status)
 
 
 def test_children_are_saved_side_by_side_within_the_stores_workers(fake, make_connector):
@@ -103,63 +95,3 @@ def test_serials_equal_without_case_share_no_option(fake, make_connector):
     ]
     assert outcomes[1].code == "option-label-conflict"
     assert _labels(fake) == ["ab1", "C2"]
-
-
-def test_the_limit_halves_on_busy_answers_and_grows_back_on_good_ones():
-    clock = _Clock()
-    limit = AdaptiveLimit(8, clock=clock)
-    with limit.slot():
-        limit.observe(_answer(503))
-        limit.observe(_answer(429))
-    assert limit.limit == 2 and limit.cuts == {"busy": 2, "slow": 0}
-    for _ in range(40):
-        with limit.slot():
-            clock.now += 0.1
-            limit.observe(_answer(200))
-    assert limit.limit == 8  # back to the maximum, never past it
-
-
-def test_the_limit_shrinks_when_answers_slow_down_to_two_and_on_503s_to_one():
-    clock = _Clock()
-    limit = AdaptiveLimit(4, clock=clock)
-    with limit.slot():
-        clock.now += 0.1
-        limit.observe(_answer(200))
-    for _ in range(30):
-        with limit.slot():
-            clock.now += 1.0  # ten times the quickest answer: the store is queueing
-            limit.observe(_answer(200))
-    # Slowness alone leaves two in flight: one long request does not hold the others back.
-    assert limit.limit == 2 and limit.cuts["slow"] == 30
-    for _ in range(5):
-        with limit.slot():
-            limit.observe(_answer(503))
-    assert limit.limit == 1
-
-
-def test_a_slot_waits_while_the_limit_is_in_flight():
-    limit = AdaptiveLimit(1, clock=_Clock())
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with limit.slot():
-            entered.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    entered.wait(5)
-    got = threading.Event()
-
-    def wait_for_slot() -> None:
-        with limit.slot():
-            got.set()
-
-    second = threading.Thread(target=wait_for_slot)
-    second.start()
-    assert not got.wait(0.2) and limit.in_flight == 1  # waiting for the slot
-    release.set()
-    holder.join(5)
-    second.join(5)
-    assert got.is_set() and limit.in_flight == 0

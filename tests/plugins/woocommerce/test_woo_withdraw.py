@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from serialsync import ListingChange, PublishResult
+from serialsync.testing import Faults
 from serialsync_woocommerce import FakeWooCommerce, WooCommerceConnector
 
 from .conftest import ConnectorFactory, calls, product, units, upserts, withdrawals
@@ -88,3 +89,20 @@ def test_delete_mode_leaves_every_unit_to_publish_variants(
 
     assert connector.withdraw_units(changes) == []
     assert fake.requests == []
+
+
+def test_a_host_with_fewer_workers_than_the_concurrency_still_gets_every_unit_withdrawn(
+    make_connector: ConnectorFactory, fake: FakeWooCommerce
+) -> None:
+    connector = make_connector(withdraw_concurrency=6)
+    changes = _listed(connector, 2)
+    # Real waits, so that requests overlap; the host works two at once and turns more away.
+    fake.set_faults(Faults(latency=0.05, max_in_flight=2))
+
+    outcomes = connector.withdraw_units(changes)
+
+    assert {o.result for o in outcomes} == {PublishResult.WITHDRAWN}
+    assert all(_stock(fake, c) == 0 for c in changes)
+    assert fake.peak_in_flight <= 2
+    # Each 503 halved the connector's limit; the retries waited until they were within it.
+    assert connector.client.limit.cuts["busy"] == fake.injected.get("busy", 0)

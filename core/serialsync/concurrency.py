@@ -1,11 +1,12 @@
-"""How many requests one connector keeps in flight: a limit that adapts to the store's answers.
+"""How many requests one connector keeps in flight: a limit that adapts to the host's answers.
 
-Magento has no rate limit of its own, but a store serves only as many requests at once as its
-PHP workers allow, and answers more with 503 (or a CDN's 429). The limit starts at the
-configured ``concurrency`` and moves as TCP's congestion window does: it halves on a 429 or
-503 (down to one), shrinks by a tenth when answers take more than ``slow_factor`` times the
-quickest recent answer (the store is queueing; down to two, so that one long request does not
-hold every other back), and grows back by one request per full window of good answers.
+Platforms without a rate limit of their own (Magento, WooCommerce) still serve only as many
+requests at once as their host's workers allow, and answer more with 503 (or a CDN's 429). A
+plugin that sends requests side by side gates them with :class:`AdaptiveLimit`. The limit
+starts at the plugin's configured maximum and moves as TCP's congestion window does: it halves
+on a 429 or 503 (down to one), shrinks by a tenth when answers take more than ``slow_factor``
+times the quickest recent answer (the host is queueing; down to two, so that one long request
+does not hold every other back), and grows back by one request per full window of good answers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 
 import httpx
 
-#: Statuses that say the store has more than it can serve right now.
+#: Statuses that say the host has more than it can serve right now.
 BUSY_STATUSES = frozenset({429, 503})
 
 
@@ -102,12 +103,12 @@ class AdaptiveLimit:
     def _latency(self, seconds: float) -> None:
         self._answers += 1
         if self._answers % self._memory == 0:
-            self._quickest = None  # forget: the store's quickest may have changed
+            self._quickest = None  # forget: the host's quickest may have changed
         if self._quickest is None or seconds < self._quickest:
             self._quickest = seconds
         if self._quickest > 0 and seconds > self._slow_factor * self._quickest:
             # Never below two for slowness alone: one request held long (a big save, a lock on
-            # the store's side) must not queue every other flow of the connector behind it.
+            # the host's side) must not queue every other flow of the connector behind it.
             self.limit = max(min(2.0, float(self.maximum)), self.limit * 0.9)
             self.cuts["slow"] += 1
         else:
