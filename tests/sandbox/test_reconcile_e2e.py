@@ -171,13 +171,17 @@ def test_the_run_loops_reconcile_repairs_an_oversell_from_its_second_turn(tmp_pa
 
 
 def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
-    catalogue = demo_catalogue(seed=6, products=2, units_per_product=3)
-    deleted, at_zero, _kept = catalogue[0].units
-    sold = catalogue[1].units[0]
+    # No duplicate here: WooCommerce refuses a SKU it holds (400 product_invalid_sku).
+    catalogue = demo_catalogue(seed=6, products=2, units_per_product=4)
+    deleted, at_zero, retyped, _kept = catalogue[0].units
+    sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "woocommerce"]) as sandbox:
         config = tmp_path / "serialsync.toml"
         config.write_text(sandbox.config_toml(tmp_path / "state.db"))
         fake = sandbox.channel_fakes()["woocommerce"]
+        (pos,) = sandbox.pos_fakes().values()
+        assert isinstance(pos, FakeAim)
+        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
         for step in range(2):
             if step:
                 fake.create_order([(sold.integration_id, 1)])
@@ -207,6 +211,35 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
                 )
             gone = by_sku[deleted.integration_id]
             client.batch_variations(str(gone["parent_id"]), delete=[int(gone["id"])])
+            typo = f"{retyped.integration_id}X"
+            changed = by_sku[retyped.integration_id]
+            client.batch_variations(
+                str(changed["parent_id"]), update=[{"id": changed["id"], "sku": typo}]
+            )
+            # A variation added by hand for a unit serialsync never listed here (defective):
+            # its serial added to the parent's options first, as the admin does.
+            home = str(by_sku[sold.integration_id]["parent_id"])
+            parent = client.get_product(home)
+            assert parent is not None
+            attributes = [
+                {**a, "options": [*a["options"], never_listed.serial]} if a.get("variation") else a
+                for a in parent["attributes"]
+            ]
+            client.update_product(home, {"attributes": attributes})
+            serial_name = next(a["name"] for a in attributes if a.get("variation"))
+            made = client.batch_variations(
+                home,
+                create=[
+                    {
+                        "sku": never_listed.integration_id,
+                        "regular_price": "10.00",
+                        "manage_stock": True,
+                        "stock_quantity": 1,
+                        "attributes": [{"name": serial_name, "option": never_listed.serial}],
+                    }
+                ],
+            )
+            assert "error" not in str(made), made
         finally:
             host.close()
         before = _sellable(sandbox, "woocommerce")
@@ -218,6 +251,9 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
             ("oversell", sold.integration_id),
             ("out-of-stock", at_zero.integration_id),
             ("missing", deleted.integration_id),
+            ("missing", retyped.integration_id),
+            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+            ("orphan", never_listed.integration_id),
         }
         assert _sellable(sandbox, "woocommerce") == before
 
@@ -225,9 +261,11 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
         assert code == 0, report["channels"][0]["repair_errors"]
         after = _sellable(sandbox, "woocommerce")
         assert sold.integration_id not in after
-        assert after.get(deleted.integration_id) == 1
-        assert after.get(at_zero.integration_id) == 1
-        assert _reconcile(config, "--dry-run")[0] == 0
+        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
+        for unit in (deleted, at_zero, retyped):
+            assert after.get(unit.integration_id) == 1, unit.integration_id
+        code, report = _reconcile(config, "--dry-run")
+        assert code == 0, report["channels"][0]["drift"]
 
 
 def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from serialsync_woocommerce.mapping import (
     error_is_retryable,
     item_error,
     new_product_payload,
+    same_name,
     serial_options,
     variation_fields,
     variation_matches,
@@ -94,6 +95,8 @@ class _Parent:
     body: Json | None = None  # the product as last read, when it was read
     created_now: bool = False
     sent_creates: int = 0  # variation creates sent in this call (for lookup costs)
+    #: Its variations as listed at the start of this call, when they were (see _held_serials).
+    variations: list[Json] | None = None
 
 
 class _ParentGoneError(Exception):
@@ -167,9 +170,10 @@ class Publisher:
         if parent.body is not None and not self._parent_usable(parent, valid):
             return
         self._update_content(parent, valid, remote)
+        held = self._held_serials(parent, [i for i in new_serials if i not in self.outcomes])
         blocked = self._ensure_options(parent, [i for i in new_serials if i not in self.outcomes])
         left = [i for i in valid if i not in blocked and i not in self.outcomes]
-        ops = self._first_round(parent, left, remote)
+        ops = self._first_round(parent, left, remote, held)
         retry = self._send(parent, ops, first_call=trust_remote)
         if retry:
             self._second_round(parent, retry)
@@ -344,8 +348,44 @@ class Publisher:
 
     # -- step 3: batches ----------------------------------------------------------------------
 
+    def _held_serials(self, parent: _Parent, indexes: list[int]) -> dict[int, int]:
+        """The variation holding each unit's serial under another SKU (retyped by hand), for
+        units without ids whose serial the parent still lists (one listing of its variations;
+        none for new serials).
+
+        Such a variation is the unit's. It is updated, the SKU written back, where a create
+        would add a second variation for the same serial (WooCommerce does not refuse one)
+        and leave the retyped one for sale. One holding the unit's own SKU is left to the
+        create, whose refusal (``product_invalid_sku``) adopts it.
+        """
+        if not indexes or parent.product_id is None or parent.created_now:
+            return {}
+        options = set(serial_options(parent.body or {}, self.product.option_name))
+        wanted = {self.changes[i].unit.serial: i for i in indexes}
+        if not options & set(wanted):
+            return {}
+        held: dict[int, int] = {}
+        parent.variations = self.client.list_variations(parent.product_id)
+        for variation in parent.variations:
+            for attribute in variation.get("attributes") or []:
+                if not same_name(attribute.get("name"), self.product.option_name):
+                    continue
+                index = wanted.get(str(attribute.get("option")))
+                if index is None or index in held or not _id(variation):
+                    continue
+                sku = self.changes[index].unit.integration_id
+                found = variation.get("sku")
+                if found != sku:  # one with the same SKU is adopted by the create's refusal
+                    self.log.warning("woocommerce.sku_restored", sku=sku, found=found)
+                    held[index] = int(str(_id(variation)))
+        return held
+
     def _first_round(
-        self, parent: _Parent, indexes: list[int], remote: dict[int, RemoteIds | None]
+        self,
+        parent: _Parent,
+        indexes: list[int],
+        remote: dict[int, RemoteIds | None],
+        held: dict[int, int],
     ) -> list[_Op]:
         ops: list[_Op] = []
         lookups: list[int] = []
@@ -355,6 +395,8 @@ class Publisher:
             if change.action is ListingAction.UPSERT:
                 if variant:
                     ops.append(_Op(i, "update", {"id": int(variant), **self._wanted(i, remote[i])}))
+                elif i in held:
+                    ops.append(_Op(i, "update", {"id": held[i], **self._wanted(i, None)}))
                 else:
                     ops.append(_Op(i, "create", self._wanted(i, None)))
             elif variant:
@@ -386,6 +428,10 @@ class Publisher:
             return {}
         assert parent.product_id is not None
         skus = {i: self.changes[i].unit.integration_id for i in indexes}
+        if parent.variations is not None:
+            # Listed at the start of this call: the SKUs looked up here were there already.
+            listed = {str(v.get("sku")): v for v in parent.variations}
+            return {i: _usable(listed.get(sku)) for i, sku in skus.items()}
         known = (parent.body or {}).get("variations")
         count = (len(known) if isinstance(known, list) else 0) + parent.sent_creates
         pages = max(1, math.ceil(count / 100))

@@ -112,6 +112,19 @@ def test_an_existing_variation_sku_is_adopted_not_duplicated(fake, connector):
     assert calls(fake, "GET", f"/products/{pid}/variations") == 1
 
 
+def test_a_unit_whose_variation_sku_was_retyped_gets_the_sku_back(fake, connector):
+    first = connector.publish_variants(product(), upserts(units(2)))
+    vid = int(str(first[0].remote.variant_id))
+    fake.variations[vid]["sku"] = f"{units(1)[0].integration_id}-typo"  # retyped by hand
+    # Listed again without ids (reconcile found it missing): a create would add a second
+    # variation for the serial, which WooCommerce does not refuse.
+    (outcome,) = connector.publish_variants(product(), upserts(units(1)))
+    assert outcome.result is PublishResult.UPDATED
+    assert outcome.remote is not None and outcome.remote.variant_id == str(vid)
+    assert fake.variations[vid]["sku"] == units(1)[0].integration_id
+    assert len(fake.variations) == 2
+
+
 def test_an_adopted_variation_that_already_matches_is_unchanged(fake, connector):
     connector.publish_variants(product(), upserts(units(1)))
     fake.requests.clear()
