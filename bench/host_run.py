@@ -93,13 +93,14 @@ def distinct_order_numbers(config: str) -> str:
     )
 
 
-def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host:
+def build_host(settings: Settings, scale: TimeScale, timeline: Timeline | None) -> Host:
     """What ``Host.from_settings(settings, sleep=...)`` builds, with a scaled ``clock`` too.
 
     ``Host.from_settings`` takes a ``sleep`` but no ``clock``; the plugins' pacing (Shopify's
     bucket projection, BigCommerce's window reset) reads the context's clock, so on scaled time
     it must be the scaled clock. Each connector also sleeps under its own name, so the
-    platform time it waited is counted apart.
+    platform time it waited is counted apart. Without a ``timeline`` the engine's callbacks
+    stay its own no-ops (a CPU measurement then counts none of the benchmark's work).
     """
     manager = PluginManager(allow=settings.plugins.allow, deny=settings.plugins.deny)
     for name, section in settings.connectors.items():
@@ -115,8 +116,8 @@ def build_host(settings: Settings, scale: TimeScale, timeline: Timeline) -> Host
         plugins=manager,
         store=store,
         sync=settings.sync,
-        checkpoint=timeline.checkpoint,
-        progress=timeline.progress,
+        checkpoint=timeline.checkpoint if timeline is not None else None,
+        progress=timeline.progress if timeline is not None else None,
         owns_store=True,
     )
 
@@ -654,4 +655,77 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
                 )
     finally:
         log.close()
+    return out
+
+
+def run_quiet(spec: dict[str, Any]) -> dict[str, Any]:
+    """Host CPU of a quiet cycle over a published catalogue, and the publish's memory.
+
+    The catalogue is published fast (no latency, time x1000: CPU and memory do not depend on
+    platform time); then, with the POS's catalogue last changed ``pos_age`` seconds ago, one
+    quiet cycle (an inventory pass and an order pass, nothing new) and one more inventory pass
+    are measured by ``time.process_time()``. The host is built without the benchmark's
+    callbacks, so their CPU is not counted. With ``spec["profile"]`` the quiet cycle is also
+    written as a cProfile file there.
+    """
+    import cProfile
+
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob("state.db*"):
+        stale.unlink()
+    log = (workdir / "host.log").open("w")
+    configure_logging(level="warning", format="json", stream=log)
+    scale = TimeScale(spec["time_scale"])
+    child = {
+        "scale": scale.spec(),
+        "limits": spec["limits"],
+        "skus": spec["skus"],
+        "units": spec["units"],
+        "seed": spec["seed"],
+        "types": [POS, *CHANNELS],
+        "store": str(workdir / "state.db"),
+        "pos_age": spec.get("pos_age", 0),
+    }
+    units = spec["skus"] * spec["units"]
+    out: dict[str, Any] = {"units": units, "pos_age": spec.get("pos_age", 0)}
+    try:
+        with SandboxProcess(child) as sandbox:
+            config = workdir / "serialsync.toml"
+            config.write_text(distinct_order_numbers(sandbox.config))
+            with build_host(load_settings(config), scale, None) as host:
+                cpu0 = time.process_time()
+                summary = host.inventory_pass()
+                cpu = time.process_time() - cpu0
+                out["publish"] = {
+                    "ok": summary.ok,
+                    "created": summary.total("created"),
+                    "host_cpu": cpu,
+                    "host_cpu_ms_per_unit": cpu / units * 1000,
+                }
+                out["rss_after_publish_mb"] = _peak_rss_mb()
+                sandbox.call("reset")
+                profile = cProfile.Profile() if spec.get("profile") else None
+                cpu0 = time.process_time()
+                if profile is not None:
+                    profile.enable()
+                inventory = host.inventory_pass()
+                cpu_inventory = time.process_time() - cpu0
+                orders = host.order_pass()
+                cpu_cycle = time.process_time() - cpu0
+                if profile is not None:
+                    profile.disable()
+                    profile.dump_stats(spec["profile"])
+                child_stats = sandbox.call("stats")["fakes"]
+                out["quiet"] = {
+                    "ok": inventory.ok and orders.ok,
+                    "host_cpu_inventory": cpu_inventory,
+                    "host_cpu_orders": cpu_cycle - cpu_inventory,
+                    "host_cpu_cycle": cpu_cycle,
+                    "writes": {n: child_stats[n]["writes"] for n in CHANNELS},
+                    "pos_requests": child_stats[POS]["requests"],
+                }
+    finally:
+        log.close()
+    out["host_peak_rss_mb"] = _peak_rss_mb()
     return out
