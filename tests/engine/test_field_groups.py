@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from serialsync import FieldGroup, ListingAction, Product, SerializedUnit
-from serialsync.engine.publish import changed_groups, content_hash, legacy_content_hash
+from serialsync.engine.hashing import changed_groups, content_hash, legacy_content_hash
 
 from tests.engine.conftest import World
 

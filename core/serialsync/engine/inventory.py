@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
 from serialsync.connector import Role
 from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
+from serialsync.engine.hashing import referenced, unit_hash
 from serialsync.engine.orders import read_unread_channels
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
@@ -142,10 +144,11 @@ def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: Invent
                 _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
             continue
         ctx.store.put_product(product, pos=pos)
+        refs = ctx.store.refs_of_sku(product.sku)
         for unit in product.units:
             counts.units_in += 1
             try:
-                ingest_unit(ctx, summary, pos, product, unit)
+                ingest_unit(ctx, summary, pos, product, unit, refs)
             except InvalidRecordError as exc:
                 _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
     for key in page.deleted:
@@ -206,9 +209,18 @@ def _json(record: Product | SerializedUnit) -> str:
 
 
 def ingest_unit(
-    ctx: EngineContext, summary: PassSummary, pos: str, product: Product, unit: SerializedUnit
+    ctx: EngineContext,
+    summary: PassSummary,
+    pos: str,
+    product: Product,
+    unit: SerializedUnit,
+    refs: Mapping[str, str] | None = None,
 ) -> None:
     """Validate one unit and upsert it, applying the POS's status as one asserted move.
+
+    The unit is stored with its content hash (with its serial reference, from ``refs``: the
+    product's, by serial; read from the store when not given), computed here once for every
+    channel (see :mod:`serialsync.engine.selection`).
 
     A unit without a valid price is stored (so its life is traced) but quarantined with the
     reason and never published (see :func:`~serialsync.engine.publish.plan_changes`); it is
@@ -234,8 +246,11 @@ def ingest_unit(
         ctx.store.release_quarantine("unit", unit_key(unit.sku, unit.serial))
     else:
         _quarantine_unit(ctx, summary, pos, product, unit, unpriced)
+    if refs is None:
+        refs = ctx.store.refs_of_sku(unit.sku)
+    digest = unit_hash(product, referenced(unit, refs.get(unit.serial)))
     if existing is None:
-        ctx.store.put_unit(unit, status=unit.status)
+        ctx.store.put_unit(unit, status=unit.status, content_hash=digest)
         first = asserted_move(
             unit.status,
             unit.status,
@@ -246,7 +261,7 @@ def ingest_unit(
         )
         ctx.store.record_move(unit.serial, unit.sku, first)
         return
-    ctx.store.put_unit(unit, status=existing.status)
+    ctx.store.put_unit(unit, status=existing.status, content_hash=digest)
     if existing.deleted:
         ctx.store.set_unit_deleted(unit.serial, False)
     if keep_hold(ctx.store, pos=pos, sku=unit.sku, serial=unit.serial, pos_status=unit.status):

@@ -16,14 +16,23 @@ way listed it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext
+from serialsync.engine.hashing import (
+    UNPRICED,
+    changed_groups,
+    content_hash,
+    is_legacy,
+    known_hash,
+    legacy_content_hash,
+    referenced,
+    unit_hash,
+)
+from serialsync.engine.selection import select_work
 from serialsync.engine.siblings import (
     assign_parts,
     emptied_parts,
@@ -43,9 +52,7 @@ from serialsync.model import (
     Product,
     PublishOutcome,
     PublishResult,
-    SerializedUnit,
 )
-from serialsync.registry import REFERENCE_ATTRIBUTE
 from serialsync.store import ListingRecord, ListingState, UnitRecord
 from serialsync.validation import price_problem
 
@@ -54,78 +61,6 @@ _LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNC
 #: The cursor of each channel's order stream (kept by the order pass). Its presence says the
 #: channel's orders were read at least once, which publishing waits for.
 ORDERS_STREAM = "orders"
-
-
-_HASH_VERSION = "g1"
-
-
-def _digest(shown: object) -> str:
-    encoded = json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:16]
-
-
-def group_hashes(product: Product, unit: SerializedUnit) -> dict[FieldGroup, str]:
-    """A fingerprint of each field group a channel shows of one unit (see
-    :class:`~serialsync.model.FieldGroup`); not its status or timestamps."""
-    return {
-        FieldGroup.PRODUCT: _digest(
-            {
-                "product": product.model_dump(
-                    mode="json",
-                    include={"sku", "title", "description", "brand", "option_name", "images"},
-                ),
-                "attributes": product.attributes,
-            }
-        ),
-        FieldGroup.UNIT: _digest(
-            unit.model_dump(
-                mode="json", include={"sku", "serial", "attributes", "images", "location"}
-            )
-        ),
-        FieldGroup.PRICE: _digest(str(unit.price if unit.price is not None else product.price)),
-    }
-
-
-def content_hash(product: Product, unit: SerializedUnit) -> str:
-    """A fingerprint of everything a channel shows of one unit, one part per field group
-    (``g1:product.unit.price``), so that a later pass tells which groups changed."""
-    groups = group_hashes(product, unit)
-    return f"{_HASH_VERSION}:" + ".".join(groups[g] for g in _GROUP_ORDER)
-
-
-_GROUP_ORDER = (FieldGroup.PRODUCT, FieldGroup.UNIT, FieldGroup.PRICE)
-
-
-def legacy_content_hash(product: Product, unit: SerializedUnit) -> str:
-    """The one fingerprint a store written before field groups holds for a unit.
-
-    A live listing holding it for the unit as it is now is unchanged: without this, the first
-    pass after an upgrade would send every unit of the catalogue again.
-    """
-    shown = {
-        "product": product.model_dump(
-            mode="json",
-            include={"sku", "title", "description", "brand", "price", "option_name", "images"},
-        ),
-        "product_attributes": product.attributes,
-        "unit": unit.model_dump(
-            mode="json", include={"sku", "serial", "price", "attributes", "images", "location"}
-        ),
-    }
-    encoded = json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:32]
-
-
-def changed_groups(previous: str | None, current: str) -> frozenset[FieldGroup]:
-    """The field groups whose part differs between two content hashes; every group when the
-    previous hash is missing or older than field groups (a store written before them)."""
-    if previous is None or not previous.startswith(f"{_HASH_VERSION}:"):
-        return frozenset(FieldGroup)
-    before = previous.partition(":")[2].split(".")
-    after = current.partition(":")[2].split(".")
-    if len(before) != len(_GROUP_ORDER) or len(after) != len(_GROUP_ORDER):
-        return frozenset(FieldGroup)
-    return frozenset(g for g, b, a in zip(_GROUP_ORDER, before, after, strict=True) if b != a)
 
 
 def is_sellable(record: UnitRecord, product: Product) -> bool:
@@ -159,7 +94,7 @@ def plan_changes(
         listing = listings.get(record.unit.serial)
         remote = listing.remote if listing else None
         if is_sellable(record, product):
-            digest = content_hash(product, record.unit)
+            digest = known_hash(record) or content_hash(product, record.unit)
             if listing is not None and listing.content_hash == digest:
                 if listing.state == ListingState.LIVE:
                     continue
@@ -168,8 +103,7 @@ def plan_changes(
             if (
                 listing is not None
                 and listing.state == ListingState.LIVE
-                and listing.content_hash is not None
-                and not listing.content_hash.startswith(f"{_HASH_VERSION}:")
+                and is_legacy(listing.content_hash)
                 and listing.content_hash == legacy_content_hash(product, record.unit)
             ):
                 continue  # unchanged since a release before field groups
@@ -238,13 +172,34 @@ def publish_all(
         channels.append(handle.name)
     if not channels:
         return
-    every = list(skus) if skus is not None else ctx.store.product_skus()
+    if skus is not None:
+        every = list(skus)
+        for_each_channel(
+            ctx,
+            lambda channel: publish_channel(ctx, summary, channel, every),
+            name="publish",
+            channels=channels,
+        )
+        return
     for_each_channel(
         ctx,
-        lambda channel: publish_channel(ctx, summary, channel, every),
+        lambda channel: publish_changes(ctx, summary, channel),
         name="publish",
         channels=channels,
     )
+
+
+def publish_changes(ctx: EngineContext, summary: PassSummary, channel: str) -> None:
+    """Publish to one channel only the products the store's query finds work in.
+
+    A product whose every unit is as its listing on the channel says (same content hash, same
+    state) and whose storefront visibility is settled is neither read nor hashed: its sellable
+    units count as unchanged. A product with work is planned whole (:func:`publish_channel`).
+    """
+    work = select_work(ctx, channel)
+    summary.counts(channel).unchanged += work.unchanged
+    if work.publish:
+        publish_channel(ctx, summary, channel, work.publish)
 
 
 def for_each_channel(
@@ -304,10 +259,10 @@ def publish_product(
         sent: set[tuple[str, ListingAction]] = set()
         first = True
         while True:
-            product = ctx.store.get_product(sku)
-            if product is None:
+            read = read_product(ctx, sku)
+            if read is None:
                 return
-            units = with_references(ctx.store.units_of(sku), ctx.store.refs_of_sku(sku))
+            product, units = read
             listings = ctx.store.listings_of(channel, sku)
             planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
             if first:
@@ -354,18 +309,43 @@ def next_chunk(
     return (urgent + [p for p in todo if id(p) not in first])[:size]
 
 
+def read_product(ctx: EngineContext, sku: str) -> tuple[Product, list[UnitRecord]] | None:
+    """A product and its units (with their references), each unit's content hash known.
+
+    A unit whose hash is not recorded (a store from before hashes, its product or reference
+    changed since it was stored) gets it here, read and written in one transaction so that a
+    POS read storing the unit meanwhile is never overwritten with a hash of older data.
+    """
+    product = ctx.store.get_product(sku)
+    if product is None:
+        return None
+    units = with_references(ctx.store.units_of(sku), ctx.store.refs_of_sku(sku))
+    if all(known_hash(u) or u.content_hash == UNPRICED for u in units):
+        return product, units
+    with ctx.store.transaction():
+        product = ctx.store.get_product(sku)
+        if product is None:
+            return None
+        units = with_references(ctx.store.units_of(sku), ctx.store.refs_of_sku(sku))
+        fresh = {
+            u.unit.serial: unit_hash(product, u.unit)
+            for u in units
+            if not (known_hash(u) or u.content_hash == UNPRICED)
+        }
+        ctx.store.set_unit_hashes(fresh)
+    return product, [
+        replace(u, content_hash=fresh[u.unit.serial]) if u.unit.serial in fresh else u
+        for u in units
+    ]
+
+
 def with_references(units: list[UnitRecord], refs: dict[str, str]) -> list[UnitRecord]:
     """The units, each carrying its assigned serial reference (if any) among its attributes,
     so that every channel shows it with the unit's own attributes (a change republishes)."""
     if not refs:
         return units
     return [
-        replace(
-            r,
-            unit=r.unit.model_copy(
-                update={"attributes": {**r.unit.attributes, REFERENCE_ATTRIBUTE: refs[serial]}}
-            ),
-        )
+        replace(r, unit=referenced(r.unit, refs[serial]))
         if (serial := r.unit.serial) in refs
         else r
         for r in units

@@ -30,6 +30,7 @@ from serialsync.store.records import (
     Reference,
     RefGroup,
     RunRecord,
+    SkuWork,
     UnitDetails,
     UnitRecord,
     VisibilityRecord,
@@ -112,8 +113,29 @@ class Store(ABC):
         :meth:`find_units`; the page is always in ascending order."""
 
     @abstractmethod
-    def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
-        """Insert or replace a unit's data and status."""
+    def put_unit(
+        self,
+        unit: SerializedUnit,
+        *,
+        status: UnitStatus,
+        deleted: bool = False,
+        content_hash: str | None = None,
+    ) -> None:
+        """Insert or replace a unit's data and status, with the content hash the engine
+        computed of it (``None``: not known)."""
+
+    @abstractmethod
+    def set_unit_hashes(self, hashes: dict[str, str]) -> None:
+        """Record the content hash of units (by serial) whose hash was not known."""
+
+    @abstractmethod
+    def publish_work(self, connector: str, *, unpriced: str, sibling_mark: str) -> list[SkuWork]:
+        """Per product (by SKU), what a publish to ``connector`` has to do, in one query.
+
+        ``unpriced`` is the content hash that marks a unit without a valid price (never
+        sellable); ``sibling_mark`` is text that only the ids of a listing in a sibling product
+        contain. See :class:`~serialsync.store.records.SkuWork`.
+        """
 
     @abstractmethod
     def set_unit_deleted(self, serial: str, deleted: bool) -> None:

@@ -32,11 +32,15 @@ class OutboxState(StrEnum):
 
 @dataclass(frozen=True)
 class UnitRecord:
-    """A unit as the store holds it: the POS's data, serialsync's status, and deletion."""
+    """A unit as the store holds it: the POS's data, serialsync's status, and deletion.
+
+    ``content_hash`` is what the engine recorded of what channels show of the unit when the
+    POS's record was stored (``None``: not known; see :mod:`serialsync.engine.publish`)."""
 
     unit: SerializedUnit
     status: UnitStatus
     deleted: bool = False
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,3 +213,23 @@ class OperatorAction:
     target: str
     reason: str
     outcome: str
+
+
+@dataclass(frozen=True)
+class SkuWork:
+    """What one product asks of one channel's publish, as the store's query sees it.
+
+    ``todo``: units whose listing on the channel is not what the unit asks for (its content
+    hash differs or is unknown, a failure to retry, a withdrawal due); ``sellable``: units in
+    stock, not deleted and priced; ``for_sale``: a listing may be for sale there; ``named``: a
+    listing holds the channel's ids; ``siblings``: a listing lives in a sibling product;
+    ``shown``: the lowest and highest visibility remembered for its parts (``None``: none).
+    """
+
+    sku: str
+    todo: int
+    sellable: int
+    for_sale: bool
+    named: bool
+    siblings: bool
+    shown: tuple[int, int] | None

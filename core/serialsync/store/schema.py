@@ -226,6 +226,14 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX webhook_events_by_time ON webhook_events (seen_at)",
     ],
+    # 8: each unit's content hash (issue 22 #1), recorded once when the POS's record of it is
+    # stored, so that a pass selects by query only the units whose hash differs from what a
+    # channel was last given (or whose state asks for work) instead of hashing the catalogue
+    # once per channel. NULL: not known (a store from before, a product or reference changed
+    # since), which selects the unit until a publish records it again.
+    [
+        "ALTER TABLE units ADD COLUMN content_hash TEXT",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

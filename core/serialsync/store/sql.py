@@ -34,6 +34,7 @@ from serialsync.store.records import (
     Reference,
     RefGroup,
     RunRecord,
+    SkuWork,
     UnitDetails,
     UnitRecord,
     VisibilityRecord,
@@ -147,6 +148,13 @@ class SQLStore(Store):
 
     def put_product(self, product: Product, *, pos: str) -> None:
         data = product.model_copy(update={"units": ()}).model_dump_json()
+        # What a channel shows of each unit includes its product: a product that changed
+        # leaves its units' hashes unknown until each is stored again (or published).
+        self._exec(
+            "UPDATE units SET content_hash = NULL WHERE sku = ? AND content_hash IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM products p WHERE p.sku = ? AND p.data != ?)",
+            (product.sku, product.sku, data),
+        )
         self._exec(
             "INSERT INTO products (sku, pos, data, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (sku) DO UPDATE SET pos = excluded.pos, data = excluded.data, "
@@ -222,15 +230,85 @@ class SQLStore(Store):
         units = [_unit(r) for r in rows]
         return units[::-1] if before is not None and after is None else units
 
-    def put_unit(self, unit: SerializedUnit, *, status: UnitStatus, deleted: bool = False) -> None:
+    def put_unit(
+        self,
+        unit: SerializedUnit,
+        *,
+        status: UnitStatus,
+        deleted: bool = False,
+        content_hash: str | None = None,
+    ) -> None:
         data = unit.model_copy(update={"status": status}).model_dump_json()
         self._exec(
-            "INSERT INTO units (serial, sku, status, deleted, data, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku, "
+            "INSERT INTO units (serial, sku, status, deleted, data, updated_at, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku, "
             "status = excluded.status, deleted = excluded.deleted, data = excluded.data, "
-            "updated_at = excluded.updated_at",
-            (unit.serial, unit.sku, status.value, int(deleted), data, _ts(utcnow())),
+            "updated_at = excluded.updated_at, content_hash = excluded.content_hash",
+            (unit.serial, unit.sku, status.value, int(deleted), data, _ts(utcnow()), content_hash),
         )
+
+    def set_unit_hashes(self, hashes: dict[str, str]) -> None:
+        for serial, digest in hashes.items():
+            self._exec("UPDATE units SET content_hash = ? WHERE serial = ?", (digest, serial))
+
+    def publish_work(self, connector: str, *, unpriced: str, sibling_mark: str) -> list[SkuWork]:
+        # One row per SKU, read in one pass over the units joined by key to the channel's
+        # listings (and the claims); each CASE mirrors a branch of the engine's plan_changes.
+        sellable = (
+            "(u.status = ? AND u.deleted = 0 AND (u.content_hash IS NULL OR u.content_hash != ?))"
+        )
+        rows = self._all(
+            f"SELECT u.sku AS sku, SUM(CASE WHEN {sellable} THEN (CASE "  # noqa: S608 - fixed text
+            "WHEN u.content_hash IS NULL OR l.serial IS NULL OR l.content_hash IS NULL "
+            "OR l.content_hash != u.content_hash THEN 1 "
+            "WHEN l.state = ? THEN 0 WHEN l.state = ? AND l.retryable = 0 THEN 0 ELSE 1 END) "
+            "ELSE (CASE WHEN l.serial IS NULL THEN (CASE WHEN u.status != ? "
+            "AND c.serial IS NOT NULL THEN 1 ELSE 0 END) "
+            "WHEN l.state = ? THEN 0 "
+            "WHEN l.state = ? AND l.remote IS NULL AND l.retryable = 0 THEN 0 ELSE 1 END) END) "
+            f"AS todo, SUM(CASE WHEN {sellable} THEN 1 ELSE 0 END) AS sellable, "
+            "MAX(CASE WHEN l.state = ? OR (l.state = ? AND l.remote IS NOT NULL) "
+            "THEN 1 ELSE 0 END) AS for_sale, "
+            "MAX(CASE WHEN l.remote IS NOT NULL THEN 1 ELSE 0 END) AS named, "
+            "MAX(CASE WHEN l.remote LIKE ? THEN 1 ELSE 0 END) AS siblings "
+            "FROM units u LEFT JOIN listings l ON l.connector = ? AND l.serial = u.serial "
+            "LEFT JOIN claims c ON c.serial = u.serial GROUP BY u.sku ORDER BY u.sku",
+            (
+                UnitStatus.IN_STOCK.value,
+                unpriced,
+                ListingState.LIVE.value,
+                ListingState.FAILED.value,
+                UnitStatus.IN_STOCK.value,
+                ListingState.WITHDRAWN.value,
+                ListingState.FAILED.value,
+                UnitStatus.IN_STOCK.value,
+                unpriced,
+                ListingState.LIVE.value,
+                ListingState.FAILED.value,
+                f"%{sibling_mark}%",
+                connector,
+            ),
+        )
+        shown = {
+            str(r["sku"]): (int(r["lo"]), int(r["hi"]))
+            for r in self._all(
+                "SELECT sku, MIN(visible) AS lo, MAX(visible) AS hi FROM product_visibility "
+                "WHERE connector = ? AND remote IS NOT NULL GROUP BY sku",
+                (connector,),
+            )
+        }
+        return [
+            SkuWork(
+                sku=str(r["sku"]),
+                todo=int(r["todo"] or 0),
+                sellable=int(r["sellable"] or 0),
+                for_sale=bool(r["for_sale"]),
+                named=bool(r["named"]),
+                siblings=bool(r["siblings"]),
+                shown=shown.get(str(r["sku"])),
+            )
+            for r in rows
+        ]
 
     def set_unit_deleted(self, serial: str, deleted: bool) -> None:
         self._exec(
@@ -451,6 +529,7 @@ class SQLStore(Store):
         return None if row is None else _reference(row)
 
     def delete_ref(self, ref: str) -> bool:
+        self._forget_ref_hash(ref)
         return (
             self._exec(
                 "UPDATE refs SET deleted = 1, serial = NULL WHERE ref = ? AND deleted = 0", (ref,)
@@ -459,7 +538,17 @@ class SQLStore(Store):
         )
 
     def assign_ref(self, ref: str, serial: str) -> None:
+        # A unit shows its reference: the units it leaves and joins must be hashed anew.
+        self._forget_ref_hash(ref)
         self._exec("UPDATE refs SET serial = ? WHERE ref = ?", (serial, ref))
+        self._exec("UPDATE units SET content_hash = NULL WHERE serial = ?", (serial,))
+
+    def _forget_ref_hash(self, ref: str) -> None:
+        self._exec(
+            "UPDATE units SET content_hash = NULL WHERE serial = "
+            "(SELECT serial FROM refs WHERE ref = ?)",
+            (ref,),
+        )
 
     def refs_of_sku(self, sku: str) -> dict[str, str]:
         rows = self._all(
@@ -786,6 +875,7 @@ def _unit(row: Row) -> UnitRecord:
         unit=SerializedUnit.model_validate_json(row["data"]),
         status=UnitStatus(row["status"]),
         deleted=bool(row["deleted"]),
+        content_hash=row["content_hash"],
     )
 
 
