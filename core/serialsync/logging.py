@@ -86,6 +86,17 @@ class _LibraryLogger:
         """A logger without ``keys``."""
         return _LibraryLogger(self._name, {k: v for k, v in self._context.items() if k not in keys})
 
+    def is_enabled_for(self, level: int) -> bool:
+        """Whether an event at ``level`` (``logging.DEBUG`` …) would be logged now, decided as
+        :meth:`_emit` decides; ``True`` when the configured structlog cannot say."""
+        if structlog.is_configured():
+            wrapper = structlog.get_config()["wrapper_class"]
+            try:
+                return level >= int(wrapper.get_effective_level(None))
+            except Exception:  # a wrapper that is not structlog's filtering one: log it
+                return True
+        return logging.getLogger(self._name).isEnabledFor(level)
+
     def debug(self, event: str, **values: Any) -> None:
         """Log at debug level."""
         self._emit("debug", event, values)

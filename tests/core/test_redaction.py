@@ -229,12 +229,28 @@ def test_configured_cli_logging_scrubs_a_registered_secret_from_json_lines():
     assert line["detail"] == f"token={MASK}"
 
 
-def test_httpx_own_request_log_carries_no_query_secret(caplog):
+def test_the_http_stack_own_logs_carry_no_secret(caplog):
+    # HttpClient sends through the transport, not httpx.Client (which logged every request
+    # URL at INFO): whatever is logged of a request, down to DEBUG, holds no secret.
+    manager, _ = build(echo_everything(200))
+    with caplog.at_level(logging.DEBUG):
+        manager.check_connection("main")
+    assert "http.response" in caplog.text  # the request was logged, with its path ...
+    assert_no_secret(caplog.text)  # ... without its secrets
+    assert "consumer_secret=***" in caplog.text
+
+
+def test_httpx_own_request_log_is_redacted_by_the_filter(caplog):
+    # An embedding application may still log through httpx.Client: its URL argument is masked.
     manager, _ = build(echo_everything(200))
     with caplog.at_level(logging.INFO, logger="httpx"):
-        manager.check_connection("main")
-    assert "HTTP Request" in caplog.text  # httpx did log the request ...
-    assert_no_secret(caplog.text)  # ... without its secrets
+        logging.getLogger("httpx").info(
+            'HTTP Request: %s %s "%s"',
+            "GET",
+            httpx.URL("https://shop.example/x?consumer_secret=" + CONSUMER_SECRET),
+            "HTTP/1.1 200 OK",
+        )
+    assert_no_secret(caplog.text)
     assert "consumer_secret=***" in caplog.text
 
 

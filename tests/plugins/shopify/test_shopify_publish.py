@@ -225,7 +225,7 @@ def test_resume_after_a_connection_lost_after_create(shop, clock):
         return response
 
     crashy = make_connector(shop, clock)
-    crashy.client.http._client._transport = httpx.MockTransport(drop_after_apply)
+    crashy.client.http._transport = httpx.MockTransport(drop_after_apply)
     more = units(count=4, start=1)
     first = crashy.publish_variants(product(), upserts(more))
     assert results(first) == {PublishResult.FAILED: 4}

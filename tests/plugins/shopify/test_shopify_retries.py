@@ -30,7 +30,7 @@ def dropping(fake: FakeShopify, operation: str, *, after_apply: bool) -> httpx.M
 
 def connector_over(fake: FakeShopify, clock: Clock, transport: httpx.MockTransport):
     connector = make_connector(fake, clock, transport=True)
-    connector.client.http._client._transport = transport
+    connector.client.http._transport = transport
     return connector
 
 
