@@ -107,6 +107,22 @@ def _parser() -> argparse.ArgumentParser:
         "x1000), added to the results file as 'memory'",
     )
     parser.add_argument(
+        "--quiet-only",
+        action="store_true",
+        help="only the quiet cycle (inventory + order pass, nothing new): host CPU at "
+        "--quiet-units (default 20,000) and at a fifth of it (with peak memory after each "
+        "publish), the POS last changed --pos-age ago and a moment ago (0); fast (no latency, "
+        "x1000), merged into the results file as 'quiet'",
+    )
+    parser.add_argument("--quiet-units", type=int, default=20_000, metavar="N")
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="only the HTTP micro-benchmark: host CPU per request through HttpClient on the "
+        "loopback sandbox (and through a bare httpx.Client), merged as 'http'",
+    )
+    parser.add_argument("--http-requests", type=int, default=3000, metavar="N")
+    parser.add_argument(
         "--oversell-only",
         action="store_true",
         help="only the oversell window (webhooks on, then polling only), merged into the "
@@ -196,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.oversell_only:
         return oversell_only(spec, args)
+    if args.quiet_only:
+        return quiet_only(spec, args)
+    if args.http_only:
+        return http_only(spec, args)
     if args.render_only:
         print(render(json.loads((RESULTS / args.output).read_text())))
         return 0
@@ -249,6 +269,74 @@ def oversell_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
     results = json.loads(path.read_text()) if path.exists() else {}
     results["oversell"] = runs
     print(f"written to {save(results, args.output)}")
+    return 0
+
+
+def _fast(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` without latency and at x1000: for what does not depend on platform time."""
+    fast = {**spec, "time_scale": 1000.0}
+    fast["limits"] = {**spec["limits"], "woocommerce_latency": 0.0, "magento_latency": 0.0}
+    return fast
+
+
+def _merge(output: str, key: str, value: Any) -> Path:
+    path = RESULTS / output
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[key] = value
+    return save(results, output)
+
+
+def quiet_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """Host CPU of a quiet cycle and peak memory, at two sizes, for two POS ages."""
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-quiet-"))
+    units = spec["units"]
+    runs: dict[str, Any] = {"machine_at_start": machine()}
+    sizes = [max(units, args.quiet_units // 5 // units * units), args.quiet_units]
+    for total in sizes:
+        for age in dict.fromkeys((spec["pos_age"], 0.0)):
+            if age == 0.0 and total != sizes[-1]:
+                continue
+            skus = max(1, total // units)
+            print(f"quiet cycle: {skus * units:,} units, POS changed {age:g} s ago …", flush=True)
+            run = run_in_process(
+                "run_quiet",
+                {
+                    **_fast(spec),
+                    "skus": skus,
+                    "pos_age": age,
+                    "workdir": str(workdir / f"{total}-{age:g}"),
+                },
+            )
+            runs[f"{skus * units}@{age:g}"] = run
+            quiet = run["quiet"]
+            print(
+                f"  publish {run['publish']['host_cpu_ms_per_unit']:.2f} ms/unit, peak RSS "
+                f"{run['rss_after_publish_mb']:.0f} MB; quiet cycle "
+                f"{quiet['host_cpu_cycle']:.3f} s (inventory "
+                f"{quiet['host_cpu_inventory']:.3f}, orders {quiet['host_cpu_orders']:.3f}), "
+                f"channel writes {quiet['writes']}",
+                flush=True,
+            )
+    runs["machine_at_end"] = machine()
+    runs["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"written to {_merge(args.output, 'quiet', runs)}")
+    return 0
+
+
+def http_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """Host CPU per request through HttpClient on the loopback sandbox."""
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-http-"))
+    run = run_in_process(
+        "run_http", {**_fast(spec), "requests": args.http_requests, "workdir": str(workdir)}
+    )
+    run["machine"] = machine()
+    run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(
+        f"HttpClient: {run['http_client_ms_per_request']:.3f} ms host CPU per request "
+        f"(kernel {run['http_client_kernel_ms_per_request']:.3f}); bare httpx.Client: "
+        f"{run['bare_httpx_ms_per_request']:.3f} ms ({args.http_requests} requests)"
+    )
+    print(f"written to {_merge(args.output, 'http', run)}")
     return 0
 
 

@@ -729,3 +729,72 @@ def run_quiet(spec: dict[str, Any]) -> dict[str, Any]:
         log.close()
     out["host_peak_rss_mb"] = _peak_rss_mb()
     return out
+
+
+def run_http(spec: dict[str, Any]) -> dict[str, Any]:
+    """Host CPU per request through a connector's own :class:`HttpClient`, over loopback.
+
+    Magento's fake (no rate limit, no latency here) answers ``GET /V1/store/storeConfigs``
+    ``spec["requests"]`` times to the Magento connector's client, as the plugin built it
+    (its headers, retries, redaction, transport); then the same through a bare
+    :class:`httpx.Client` on the same connection settings, for comparison. CPU is
+    ``time.process_time()`` of this process; the fake's is the child's.
+    """
+    import cProfile
+
+    import httpx
+
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = (workdir / "host.log").open("w")
+    configure_logging(level="info", format="json", stream=log)
+    scale = TimeScale(spec["time_scale"])
+    child = {
+        "scale": scale.spec(),
+        "limits": spec["limits"],
+        "skus": 1,
+        "units": 1,
+        "seed": spec["seed"],
+        "types": [POS, "magento"],
+        "store": str(workdir / "state.db"),
+    }
+    count = int(spec["requests"])
+    out: dict[str, Any] = {"requests": count}
+    try:
+        with SandboxProcess(child) as sandbox:
+            config = workdir / "serialsync.toml"
+            config.write_text(sandbox.config)
+            with build_host(load_settings(config), scale, None) as host:
+                [client] = http_clients(host.plugins.connector("magento").impl)
+                for _ in range(20):  # the connection opened, imports done
+                    client.get("V1/store/storeConfigs")
+                profile = cProfile.Profile() if spec.get("profile") else None
+                cpu0, use0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+                if profile is not None:
+                    profile.enable()
+                for _ in range(count):
+                    client.raise_for_status(client.get("V1/store/storeConfigs"))
+                cpu = time.process_time() - cpu0
+                use = resource.getrusage(resource.RUSAGE_SELF)
+                if profile is not None:
+                    profile.disable()
+                    profile.dump_stats(spec["profile"])
+                out["http_client_ms_per_request"] = cpu / count * 1000
+                # The kernel's share: on loopback a send also runs the receiving side's TCP
+                # work, charged to the sender; no HTTP client in Python can go below it.
+                out["http_client_kernel_ms_per_request"] = (
+                    (use.ru_stime - use0.ru_stime) / count * 1000
+                )
+                base = str(client.base_url)
+                headers = dict(client.headers)
+                with httpx.Client(base_url=base, headers=headers) as bare:
+                    for _ in range(20):
+                        bare.get("V1/store/storeConfigs")
+                    cpu0 = time.process_time()
+                    for _ in range(count):
+                        bare.get("V1/store/storeConfigs").raise_for_status()
+                    cpu = time.process_time() - cpu0
+                out["bare_httpx_ms_per_request"] = cpu / count * 1000
+    finally:
+        log.close()
+    return out
