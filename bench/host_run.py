@@ -724,6 +724,7 @@ def run_quiet(spec: dict[str, Any]) -> dict[str, Any]:
                     "host_cpu_cycle": cpu_cycle,
                     "writes": {n: child_stats[n]["writes"] for n in CHANNELS},
                     "pos_requests": child_stats[POS]["requests"],
+                    "pos_units_read": inventory.total("units_in"),
                 }
     finally:
         log.close()
