@@ -780,6 +780,10 @@ class FakeMagento(FakeChannel):
             # product's attribute set does not hold, is dropped without a word.
             if code in in_set.get("attributes", ()) or code == "url_key":
                 custom[code] = item["value"]
+                if item["value"] == "":
+                    # An empty value removes the product's value of the attribute (the EAV
+                    # save deletes empty values); leaving the attribute out keeps it.
+                    del custom[code]
         url_key = str(custom.get("url_key") or _slug(str(product.get("name", sku))))
         owner = self.url_keys.get(url_key)
         if owner is not None and owner != sku:

@@ -76,6 +76,8 @@ class _Unit:
     child_id: int | None = None
     child_hash: str = ""
     image: str = ""
+    #: The attribute codes the child holds once saved (remembered to clear one the unit loses).
+    attribute_codes: str | None = None
     result: PublishResult | None = None
     failure: RemoteError | None = None
     needs_link: bool = False
@@ -299,14 +301,37 @@ class Publisher:
             # with unchanged content only to re-list a unit, so this counts as an update.
             unit.result = PublishResult.UPDATED
             return None
+        self._clear_removed_attributes(unit, payload, codes)
         if unit.image and unit.image != extra.get("image"):
             # Sent only when the photo changed: Magento adds, never dedupes, uploaded images.
+            # The list given is the whole gallery (an entry left out is removed), so the old
+            # photo goes with the same save, with no media request of its own.
             entry = self._image_entry(product, unit, images)
             if entry is not None:
                 payload["media_gallery_entries"] = [entry]
             else:
                 unit.image = extra.get("image", "")
+        elif not unit.image and extra.get("image") and settings.upload_images:
+            # The photo was taken off the unit (and the product has none): an empty list is
+            # Magento's explicit "no gallery entries"; leaving the field out keeps them.
+            payload["media_gallery_entries"] = []
         return payload
+
+    @staticmethod
+    def _clear_removed_attributes(
+        unit: _Unit, payload: dict[str, Any], codes: dict[str, str]
+    ) -> None:
+        """Clear on the child each attribute it was given before that the unit no longer has.
+
+        Magento's save leaves an attribute left out of ``custom_attributes`` as it was, so the
+        old value would stay on the storefront; an empty value removes it (a null one is
+        refused). A listing from before the codes were remembered has none to clear.
+        """
+        written = sorted({codes[name] for name in unit.change.unit.attributes})
+        unit.attribute_codes = ",".join(written)
+        remembered = {c for c in unit.extra.get("attribute_codes", "").split(",") if c}
+        for code in sorted(remembered - set(written)):
+            payload["custom_attributes"].append({"attribute_code": code, "value": ""})
 
     def _send_child(self, unit: _Unit, payload: dict[str, Any]) -> None:
         """Create (POST, an upsert by SKU) or update (PUT) one child."""
@@ -520,6 +545,8 @@ class Publisher:
                 parent_fields=parent_fields,
                 image=unit.image,
             )
+            if unit.attribute_codes is not None:
+                extra["attribute_codes"] = unit.attribute_codes
         elif self.settings.disable_on_withdraw:
             extra["child_hash"] = ""  # disabled: the next upsert must write the child again
         remote = change.remote

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from decimal import Decimal
 
@@ -515,3 +516,50 @@ def test_an_attribute_created_but_never_put_in_the_set_is_assigned_later(fake, m
     assert outcomes[0].result is PublishResult.CREATED
     assert "serial_number" in fake.attribute_sets[4]["attributes"]
     assert len(fake.children_of(POS_SKU)) == 1
+
+
+def _photo(respx_mock, url: str, content: bytes) -> None:
+    respx_mock.get(url).mock(
+        return_value=httpx.Response(200, content=content, headers={"content-type": "image/png"})
+    )
+
+
+def test_a_changed_unit_photo_replaces_the_childs_image_in_its_one_save(
+    fake, make_connector, respx_mock
+):
+    _photo(respx_mock, "https://images.example/first.png", b"\x89PNG-first")
+    _photo(respx_mock, "https://images.example/retake.png", b"\x89PNG-retake")
+    connector = make_connector(upload_images=True)
+    unit = _unit("PH1", images=("https://images.example/first.png",))
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    [old] = fake.product(unit.integration_id)["media_gallery_entries"]
+    start = len(fake.received)
+
+    retaken = unit.model_copy(update={"images": ("https://images.example/retake.png",)})
+    change = _upsert(retaken, created).model_copy(update={"changed": frozenset({FieldGroup.UNIT})})
+    [updated] = connector.publish_variants(PRODUCT, [change])
+
+    assert updated.result is PublishResult.UPDATED
+    [entry] = fake.product(unit.integration_id)["media_gallery_entries"]
+    assert entry["id"] != old["id"]  # the new photo alone: the old one is gone, not kept beside
+    [save] = [r for r in fake.received[start:] if r.method == "PUT"]
+    sent = save.body["product"]["media_gallery_entries"]
+    assert base64.b64decode(sent[0]["content"]["base64_encoded_data"]) == b"\x89PNG-retake"
+    # The child's save carries it, and the stock: no media request of its own.
+    assert _calls(fake, start) == {"PUT products/{sku}": 1, "POST inventory/source-items": 1}
+
+
+def test_a_photo_taken_off_a_unit_leaves_its_child_without_it(fake, make_connector, respx_mock):
+    _photo(respx_mock, "https://images.example/only.png", b"\x89PNG-only")
+    connector = make_connector(upload_images=True)
+    unit = _unit("PH2", images=("https://images.example/only.png",))
+    [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
+    assert len(fake.product(unit.integration_id)["media_gallery_entries"]) == 1
+
+    bare = unit.model_copy(update={"images": ()})
+    change = _upsert(bare, created).model_copy(update={"changed": frozenset({FieldGroup.UNIT})})
+    [updated] = connector.publish_variants(PRODUCT, [change])
+
+    assert updated.result is PublishResult.UPDATED
+    assert fake.product(unit.integration_id)["media_gallery_entries"] == []
+    assert updated.remote is not None and updated.remote.extra["image"] == ""

@@ -9,7 +9,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from pydantic import ValidationError
-from serialsync import ListingAction, ListingChange, Product, PublishResult, SerializedUnit
+from serialsync import (
+    FieldGroup,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishResult,
+    SerializedUnit,
+)
 from serialsync_magento import MagentoSettings
 from serialsync_magento.unit_attributes import attribute_codes, derived_code
 
@@ -189,3 +196,59 @@ def test_codes_are_valid_distinct_and_at_most_60_characters(fake):
     codes = attribute_codes(["Body wood", "body-wood"], settings)
     assert len(set(codes.values())) == 2
     assert all(len(c) <= 60 and c[0].isalpha() for c in codes.values())
+
+
+def test_an_attribute_taken_off_a_unit_is_cleared_on_its_child_in_the_one_save(
+    fake, make_connector
+):
+    connector = make_connector()
+    [listed] = connector.publish_variants(PRODUCT, _upserts(_unit("US1")))
+    assert "pos_wood_grain" in _values(fake, "US1")
+    fewer = {"Finish": "Heritage Cherry", "Weight": "4.2 kg"}
+    start = len(fake.received)
+
+    [updated] = connector.publish_variants(
+        PRODUCT,
+        [
+            ListingChange(
+                unit=_unit("US1", fewer),
+                action=ListingAction.UPSERT,
+                remote=listed.remote,
+                changed=frozenset({FieldGroup.UNIT}),
+            )
+        ],
+    )
+
+    assert updated.result is PublishResult.UPDATED
+    values = _values(fake, "US1")
+    assert "pos_wood_grain" not in values
+    assert values["pos_finish"] == "Heritage Cherry"
+    # The child's save and the stock: the removal costs no request of its own.
+    assert [
+        f"{r.method} {r.path.rsplit('/V1/', 1)[1].split('/')[0]}" for r in fake.received[start:]
+    ] == [
+        "PUT products",
+        "POST inventory",
+    ]
+    # The next change does not clear it again (the codes held are remembered).
+    assert updated.remote is not None
+    assert updated.remote.extra["attribute_codes"] == "pos_finish,pos_weight"
+
+
+def test_the_fake_clears_an_attribute_sent_empty_and_keeps_one_left_out(fake, make_connector):
+    make_connector().publish_variants(PRODUCT, _upserts(_unit("US1")))
+    sku = f"{POS_SKU}|||US1"
+    headers = {"Authorization": f"Bearer {fake.token}"}
+    url = f"http://{fake.host}/rest/all/V1/products/{sku.replace('|', '%7C')}"
+    body = {
+        "product": {
+            "sku": sku,
+            "custom_attributes": [{"attribute_code": "pos_finish", "value": ""}],
+        }
+    }
+    response = fake(httpx.Request("PUT", url, json=body, headers=headers))
+
+    assert response.status_code == 200
+    values = _values(fake, "US1")
+    assert "pos_finish" not in values
+    assert values["pos_wood_grain"] == "Flame maple"
