@@ -247,3 +247,42 @@ def rotate_key_command(ctx: typer.Context, deployment: DeploymentOption = None) 
 def new_key_command() -> None:
     """Print a fresh secret key for SERIALSYNC_SECRET_KEY (keep it out of the database)."""
     typer.echo(new_key())
+
+
+UserArgument = Annotated[str, typer.Argument(help="The panel user (serialsync panel user add).")]
+
+
+def _change_grants(
+    ctx: typer.Context, user: str, names: list[str], deployment: Path | None, give: bool
+) -> None:
+    rt = runtime(ctx)
+    with _registry(rt, deployment) as registry:
+        for name in names:
+            if give:
+                registry.grant(user, name)
+            else:
+                registry.revoke(user, name)
+        granted = registry.granted(user)
+    rt.out.print(f"{user} may see: {', '.join(granted) or 'no merchant'}")
+
+
+@app.command("grant")
+def grant_command(
+    ctx: typer.Context,
+    user: UserArgument,
+    names: Annotated[list[str], typer.Argument(help="The merchants to grant.")],
+    deployment: DeploymentOption = None,
+) -> None:
+    """Let a user of the deployment's panel see (and, as operator, act on) merchants."""
+    _change_grants(ctx, user, names, deployment, give=True)
+
+
+@app.command("revoke")
+def revoke_command(
+    ctx: typer.Context,
+    user: UserArgument,
+    names: Annotated[list[str], typer.Argument(help="The merchants to take back.")],
+    deployment: DeploymentOption = None,
+) -> None:
+    """Take merchants back from a user of the deployment's panel (counts at their next page)."""
+    _change_grants(ctx, user, names, deployment, give=False)

@@ -7,13 +7,24 @@ their turn with the runner's, see :mod:`serialsync.operations.acts`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from serialsync.cli.runtime import ConfigOption, fail, runtime
+from serialsync.cli.runtime import ConfigOption, Runtime, extra_plugins, fail, runtime
 from serialsync.service.server import split_listen
 from serialsync.settings import PANEL_DEFAULT_LISTEN, is_loopback
+from serialsync.store.sql import SQLStore
+
+DeploymentFlag = Annotated[
+    bool,
+    typer.Option(
+        "--deployment",
+        help="The panel of every merchant of a deployment on PostgreSQL (its own users, "
+        "each seeing the merchants granted to them: serialsync merchants grant).",
+    ),
+]
 
 app = typer.Typer(
     help="The admin panel: see and settle the state in a browser.",
@@ -45,18 +56,18 @@ def panel_command(
         ),
     ] = False,
     config: ConfigOption = None,
+    deployment: DeploymentFlag = False,
 ) -> None:
     """Serve the admin panel (Ctrl-C stops it). It binds loopback unless --allow-remote."""
     if ctx.invoked_subcommand is not None:
         return
     rt = runtime(ctx)
+    if deployment:
+        _serve_deployment(rt, config, listen, allow_remote)
+        return
     settings = rt.settings(config)
     address = listen or settings.panel.listen or PANEL_DEFAULT_LISTEN
-    if not is_loopback(address) and not (allow_remote or settings.panel.allow_remote):
-        raise fail(
-            f"{address} is not a loopback address: the panel speaks plain HTTP; put a TLS "
-            "proxy in front and pass --allow-remote"
-        )
+    _check_address(address, allow_remote or settings.panel.allow_remote)
     try:
         import uvicorn
 
@@ -75,6 +86,46 @@ def panel_command(
         host.close()
 
 
+def _check_address(address: str, allow_remote: bool) -> None:
+    if not is_loopback(address) and not allow_remote:
+        raise fail(
+            f"{address} is not a loopback address: the panel speaks plain HTTP; put a TLS "
+            "proxy in front and pass --allow-remote"
+        )
+
+
+def _serve_deployment(
+    rt: Runtime, config: Path | None, listen: str | None, allow_remote: bool
+) -> None:
+    """One panel for every merchant of the deployment, each user seeing their grants."""
+    settings = rt.deployment_settings(config)
+    address = listen or settings.panel.listen or PANEL_DEFAULT_LISTEN
+    _check_address(address, allow_remote or settings.panel.allow_remote)
+    try:
+        import uvicorn
+
+        from serialsync.panel.deployment import create_deployment_panel_app
+    except ImportError:
+        raise _missing_extra() from None
+    app, close = create_deployment_panel_app(
+        settings, plugins=extra_plugins(), session_secret=settings.panel.session_secret
+    )
+    try:
+        where, port = split_listen(address)
+        rt.out.print(f"serialsync panel of the deployment on http://{address}/ (Ctrl-C stops it)")
+        uvicorn.run(app, host=where, port=port, log_level="warning", access_log=False)
+    finally:
+        close()
+
+
+def _users_store(rt: Runtime, config: Path | None, deployment: bool) -> SQLStore:
+    if deployment:
+        from serialsync.panel.deployment import open_users_store
+
+        return open_users_store(rt.deployment_settings(config))
+    return rt.operator_store(rt.settings(config))
+
+
 @user_app.command("add")
 def add_user_command(
     ctx: typer.Context,
@@ -83,6 +134,7 @@ def add_user_command(
         str, typer.Option("--role", help="viewer (reads) or operator (reads and acts).")
     ] = "viewer",
     config: ConfigOption = None,
+    deployment: DeploymentFlag = False,
 ) -> None:
     """Add a panel user (or set their role and password); asks for the password twice."""
     try:
@@ -93,8 +145,7 @@ def add_user_command(
         raise fail(f"--role must be viewer or operator, not {role!r}")
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     rt = runtime(ctx)
-    settings = rt.settings(config)
-    store = rt.operator_store(settings)
+    store = _users_store(rt, config, deployment)
     try:
         add_user(store, name, Role(role), password)
     except UserRefusedError as exc:
@@ -105,11 +156,17 @@ def add_user_command(
 
 
 @user_app.command("list")
-def list_users_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+def list_users_command(
+    ctx: typer.Context, config: ConfigOption = None, deployment: DeploymentFlag = False
+) -> None:
     """The panel's users and their roles (never a password or its hash)."""
     rt = runtime(ctx)
-    with rt.read_store(rt.settings(config)) as store:
-        users = store.panel_users()
+    if deployment:
+        with _users_store(rt, config, deployment) as store:
+            users = store.panel_users()
+    else:
+        with rt.read_store(rt.settings(config)) as store:
+            users = store.panel_users()
     for user in users:
         rt.out.print(f"{user.name} ({user.role})")
     if not users:

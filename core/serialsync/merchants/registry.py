@@ -13,6 +13,7 @@ database of the deployment's ``[store] url``, the merchant's own schema.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import re
@@ -183,6 +184,17 @@ class MerchantRegistry:
                     )"""
                 ).format(sql.Identifier(self.schema))
             )
+            # Which merchants each user of the deployment's panel may see and act on.
+            self._db.execute(
+                sql.SQL(
+                    """CREATE TABLE IF NOT EXISTS {}.panel_grants (
+                        user_name TEXT NOT NULL,
+                        merchant TEXT NOT NULL
+                            REFERENCES {}.merchants (name) ON DELETE CASCADE,
+                        PRIMARY KEY (user_name, merchant)
+                    )"""
+                ).format(sql.Identifier(self.schema), sql.Identifier(self.schema))
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -315,6 +327,54 @@ class MerchantRegistry:
             )
             self._query("DELETE FROM {table} WHERE name = %s", (name,))
         return merchant
+
+    # -- the panel's grants ------------------------------------------------------------------
+
+    def _grants_table(self) -> Any:
+        from psycopg import sql
+
+        return sql.SQL("{}.panel_grants").format(sql.Identifier(self.schema))
+
+    def grant(self, user: str, merchant: str) -> None:
+        """Let panel user ``user`` see and act on ``merchant`` (its role says which)."""
+        from psycopg import sql
+
+        self.get(merchant)
+        self.execute(
+            sql.SQL(
+                "INSERT INTO {} (user_name, merchant) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+            ).format(self._grants_table()),
+            (user, merchant),
+        )
+
+    def revoke(self, user: str, merchant: str) -> bool:
+        """Take ``merchant`` from panel user ``user``; False when it was not granted."""
+        from psycopg import sql
+
+        rows = self.execute(
+            sql.SQL(
+                "DELETE FROM {} WHERE user_name = %s AND merchant = %s RETURNING merchant"
+            ).format(self._grants_table()),
+            (user, merchant),
+        )
+        return bool(rows)
+
+    def granted(self, user: str) -> builtins.list[str]:
+        """The enabled merchants panel user ``user`` may see, by name."""
+        from psycopg import sql
+
+        rows = self.execute(
+            sql.SQL(
+                "SELECT g.merchant FROM {} g JOIN {} m ON m.name = g.merchant "
+                "WHERE g.user_name = %s AND m.enabled ORDER BY g.merchant"
+            ).format(self._grants_table(), self._table()),
+            (user,),
+        )
+        return [str(row["merchant"]) for row in rows]
+
+    def panel_schema(self) -> str:
+        """The schema of the deployment panel's users (a store of their own)."""
+        return f"{self.schema}_panel"
 
     def rotate_key(self) -> int:
         """Reseal every merchant's configuration with the newest key; returns how many.

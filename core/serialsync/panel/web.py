@@ -8,7 +8,7 @@ holding ``<script>``, quotes or an escape sequence renders as the text it is.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +25,7 @@ from serialsync.store import PanelUser, Store
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _SESSION_USER = "user"
+_SESSION_MERCHANT = "merchant"
 
 
 def visible(value: Any) -> Any:
@@ -59,30 +60,84 @@ def web_url(value: object) -> str:
     return ""
 
 
+class NoMerchantChosenError(LookupError):
+    """A page of a deployment's panel asked for the merchant before one was chosen."""
+
+
 @dataclass
 class Panel:
     """The panel's state, shared by its pages (``request.app.state.panel``).
 
-    ``merchants_of`` is the seam for many merchants on one PostgreSQL database (issue 18):
-    given a user, the merchants (store schemas) they are granted; ``None`` (the only case
-    today) means the one store this panel serves.
+    A panel serves one store (``host``), or, for a deployment of many merchants, the merchant
+    the session chose among those granted to its user: ``host_of(merchant)`` builds that
+    merchant's host and ``granted_to(user)`` names the merchants a user may see. Users then live
+    in a store of their own (``users``), not in any merchant's.
     """
 
-    host: Host
+    host: Host | None
     templates: jinja2.Environment = field(default_factory=make_templates)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    merchants_of: Callable[[PanelUser], list[str] | None] = lambda _user: None
+    users: Store | None = None
+    host_of: Callable[[str], Host] | None = None
+    granted_to: Callable[[str], list[str]] | None = None
+    merchant: str | None = None
+
+    @property
+    def current_host(self) -> Host:
+        """The host of the store the pages read and act on."""
+        if self.host is None:
+            raise NoMerchantChosenError("no merchant is chosen")
+        return self.host
 
     @property
     def store(self) -> Store:
         """The state store the panel reads (and acts on through operations)."""
-        return self.host.store
+        return self.current_host.store
+
+    @property
+    def users_store(self) -> Store:
+        """Where the panel's users are kept."""
+        return self.users if self.users is not None else self.store
+
+    @property
+    def many(self) -> bool:
+        """True for the panel of a deployment's merchants."""
+        return self.host_of is not None
+
+    def merchants(self, user: str) -> list[str]:
+        """The merchants ``user`` may see (a deployment's panel only)."""
+        return self.granted_to(user) if self.granted_to is not None else []
+
+    def for_request(self, request: Request) -> Panel:
+        """This panel as ``request`` sees it: a deployment's panel on the merchant its session
+        chose, if that merchant is (still) granted to its user."""
+        if self.host_of is None:
+            return self
+        merchant = request.session.get(_SESSION_MERCHANT)
+        user = request.session.get(_SESSION_USER)
+        if not isinstance(merchant, str) or not isinstance(user, str):
+            return self
+        if merchant not in self.merchants(user):
+            request.session.pop(_SESSION_MERCHANT, None)
+            return self
+        return replace(self, host=self.host_of(merchant), merchant=merchant)
 
 
 def panel_of(request: Request) -> Panel:
-    """The :class:`Panel` serving ``request``."""
-    panel: Panel = request.app.state.panel
+    """The :class:`Panel` serving ``request`` (on the merchant its session chose)."""
+    cached = request.scope.get("serialsync.panel")
+    if isinstance(cached, Panel):
+        return cached
+    base: Panel = request.app.state.panel
+    panel = base.for_request(request)
+    request.scope["serialsync.panel"] = panel
     return panel
+
+
+def choose_merchant(request: Request, merchant: str) -> None:
+    """Remember the merchant the session works on (checked against its grants each request)."""
+    request.session[_SESSION_MERCHANT] = merchant
+    request.scope.pop("serialsync.panel", None)
 
 
 def login_session(request: Request, user: PanelUser) -> None:
@@ -98,17 +153,20 @@ def current_user(request: Request) -> PanelUser | None:
     name = request.session.get(_SESSION_USER)
     if not isinstance(name, str):
         return None
-    return panel_of(request).store.get_panel_user(name)
+    return panel_of(request).users_store.get_panel_user(name)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` with the user, the CSRF token and the page's ``context``."""
-    env = panel_of(request).templates
+    panel = panel_of(request)
+    env = panel.templates
     notice = request.session.pop("notice", None)
     user = current_user(request)
     html = env.get_template(template).render(
         request=request,
         user=user,
+        merchant=panel.merchant,
+        many_merchants=panel.many,
         can_act=is_operator(user),
         csrf_field=FIELD,
         csrf=csrf_token(request),

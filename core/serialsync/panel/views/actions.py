@@ -209,7 +209,9 @@ async def perform(request: Request) -> Response:
     reason = str(form.get("reason", ""))
     panel = panel_of(request)
     try:
-        outcome = await run_in_threadpool(act.perform, panel.host, params, reason, user.name)
+        outcome = await run_in_threadpool(
+            act.perform, panel.current_host, params, reason, user.name
+        )
     except ActRefusedError as exc:
         return render(request, "refused.html", 409, why=str(exc), back=act.back(params))
     except SerialsyncError as exc:

@@ -50,7 +50,7 @@ async def login(request: Request) -> Response:
         )
         page.headers["Retry-After"] = str(int(wait) + 1)
         return page
-    user = await run_in_threadpool(authenticate, panel.store, name, password)
+    user = await run_in_threadpool(authenticate, panel.users_store, name, password)
     if user is None:
         panel.limiter.failed(*keys)
         _log.warning("panel.login_failed", user=name)

@@ -48,7 +48,7 @@ def unit_page(request: Request) -> Response:
     return render(
         request,
         "unit.html",
-        admin=admin_links(panel_of(request).host, record.unit.serial),
+        admin=admin_links(panel_of(request).current_host, record.unit.serial),
         story=story,
         unit=record.unit,
         marks=marks,
