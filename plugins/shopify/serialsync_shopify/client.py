@@ -300,6 +300,24 @@ class ShopifyClient:
         data = self.execute("UnitMetafieldsDelete", {"metafields": identifiers}, idempotent=True)
         return dict(data.get("metafieldsDelete") or {})
 
+    def variant_media(self, ids: list[str]) -> dict[str, list[str]]:
+        """The media ids each variant shows, by variant id (a variant that is gone has none)."""
+        nodes = self.execute("VariantMedia", {"ids": ids}).get("nodes") or []
+        return {
+            str(node["id"]): [str(m["id"]) for m in (node.get("media") or {}).get("nodes") or []]
+            for node in nodes
+            if node and node.get("id")
+        }
+
+    def detach_media(self, product_id: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+        """``productVariantDetachMedia`` payload for ``{variantId, mediaIds}`` pairs."""
+        # Sent again after a lost answer it is refused (the media is no longer attached),
+        # which the next pass reads as nothing left to detach.
+        data = self.execute(
+            "VariantDetachMedia", {"productId": product_id, "variantMedia": pairs}, idempotent=True
+        )
+        return dict(data.get("productVariantDetachMedia") or {})
+
     def product_update(self, product_input: dict[str, Any]) -> dict[str, Any]:
         """``productUpdate`` payload (the product's own fields; ``id`` names it)."""
         # Setting the same fields twice is harmless, so a resend after a lost answer is safe.

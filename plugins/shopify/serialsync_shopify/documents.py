@@ -362,6 +362,28 @@ mutation UnitMetafieldsDelete($metafields: [MetafieldIdentifierInput!]!) {
 }
 """
 
+# A photo taken off a unit: the variant's one media is read by id, then detached (the media
+# stays on the product, as Shopify keeps it; a variant shows at most one media).
+VARIANT_MEDIA_DOCUMENT = """
+query VariantMedia($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id
+      media(first: 1) { nodes { id } }
+    }
+  }
+}
+"""
+
+VARIANT_DETACH_MEDIA_DOCUMENT = """
+mutation VariantDetachMedia($productId: ID!, $variantMedia: [ProductVariantDetachMediaInput!]!) {
+  productVariantDetachMedia(productId: $productId, variantMedia: $variantMedia) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 #: Every document the plugin sends, by operation name.
 DOCUMENTS: dict[str, str] = {
     "ShopContext": SHOP_CONTEXT_DOCUMENT,
@@ -389,6 +411,8 @@ DOCUMENTS: dict[str, str] = {
     "VariantMetafieldDefinitions": METAFIELD_DEFINITIONS_DOCUMENT,
     "VariantMetafieldDefinitionCreate": METAFIELD_DEFINITION_CREATE_DOCUMENT,
     "UnitMetafieldsDelete": METAFIELDS_DELETE_DOCUMENT,
+    "VariantMedia": VARIANT_MEDIA_DOCUMENT,
+    "VariantDetachMedia": VARIANT_DETACH_MEDIA_DOCUMENT,
 }
 
 
@@ -426,6 +450,8 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "VariantMetafieldDefinitions": (2, 1, "first"),
     "VariantMetafieldDefinitionCreate": (12, 0, None),
     "UnitMetafieldsDelete": (11, 0, None),
+    "VariantMedia": (2, 4, "ids"),
+    "VariantDetachMedia": (12, 0, None),
 }
 
 

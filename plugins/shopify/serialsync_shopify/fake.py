@@ -445,6 +445,7 @@ class FakeShopify(FakeChannel):
                 "productDelete": self.catalog.product_delete,
                 "metafieldDefinitionCreate": self.catalog.metafields.create_definition,
                 "metafieldsDelete": self.catalog.delete_metafields,
+                "productVariantDetachMedia": self.catalog.detach_media,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,
                 "bulkOperationRunQuery": lambda a: self.bulk.run_query(

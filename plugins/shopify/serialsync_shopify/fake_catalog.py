@@ -73,6 +73,8 @@ class FakeProduct:
     metafields: dict[tuple[str, str], str] = field(default_factory=dict)
     variant_ids: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)
+    #: Each media's global id, by the source it was made from (a variant's media is one of them).
+    media_ids: dict[str, str] = field(default_factory=dict)
     #: A product of the shop that serialsync never published (a strap, a gift card).
     plain: bool = False
 
@@ -306,6 +308,96 @@ class Catalog:
             },
             "product": lambda _a: self.product_view(variant.product_id),
             "metafield": metafield_views(variant.metafields),
+            # A variant shows at most one media (Shopify: PRODUCT_VARIANT_ALREADY_HAS_MEDIA).
+            "media": lambda a: connection(
+                [variant.image] if variant.image else [],
+                a,
+                key=lambda url: (url,),
+                view=lambda url: {
+                    "__typename": "MediaImage",
+                    "id": self.media_id(variant.product_id, url),
+                },
+            ),
+        }
+
+    def media_id(self, product_id: str, source: str) -> str:
+        """The global id of the product's media made from ``source`` (minted when first asked)."""
+        product = self.products[product_id]
+        if source not in product.media_ids:
+            product.media_ids[source] = self._gid("MediaImage")
+        return product.media_ids[source]
+
+    def detach_media(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``productVariantDetachMedia`` mutation: one media per variant-media pair, at
+        most 100 pairs, each variant once and on the product, the media attached to it; a
+        refused pair refuses the call (nothing is detached). The media stays on the product."""
+        product = self.products.get(str(args.get("productId")))
+        if product is None:
+            return {**_product_missing(), "productVariants": None}
+        pairs = list(args.get("variantMedia") or [])
+        errors: list[dict[str, Any]] = []
+        if len(pairs) > 100:
+            errors.append(
+                _user_error(
+                    ["variantMedia"],
+                    "Exceeded the maximum number of 100 variant-media pairs per mutation call.",
+                    "MAXIMUM_VARIANT_MEDIA_PAIRS_EXCEEDED",
+                )
+            )
+        known = {self.media_id(product.id, url) for url in product.media}
+        seen: set[str] = set()
+        detach: list[FakeVariant] = []
+        for index, pair in enumerate(pairs[:100]):
+            path = ["variantMedia", str(index)]
+            variant = self.variants.get(str(pair.get("variantId")))
+            media = [str(m) for m in pair.get("mediaIds") or []]
+            if variant is None or variant.product_id != product.id:
+                problem = (
+                    "variantId",
+                    "Variant does not exist on the given product.",
+                    "PRODUCT_VARIANT_DOES_NOT_EXIST_ON_PRODUCT",
+                )
+            elif variant.id in seen:
+                problem = (
+                    "variantId",
+                    "Variant specified in more than one pair.",
+                    "PRODUCT_VARIANT_SPECIFIED_MULTIPLE_TIMES",
+                )
+            elif len(media) != 1:
+                problem = (
+                    "mediaIds",
+                    "Only one mediaId is allowed per variant-media input pair.",
+                    "TOO_MANY_MEDIA_PER_INPUT_PAIR",
+                )
+            elif media[0] not in known:
+                problem = (
+                    "mediaIds",
+                    "Media does not exist on the given product.",
+                    "MEDIA_DOES_NOT_EXIST_ON_PRODUCT",
+                )
+            elif not variant.image or self.media_id(product.id, variant.image) != media[0]:
+                problem = (
+                    "mediaIds",
+                    "The specified media is not attached to the specified variant.",
+                    "MEDIA_IS_NOT_ATTACHED_TO_VARIANT",
+                )
+            else:
+                seen.add(variant.id)
+                detach.append(variant)
+                continue
+            errors.append(_user_error([*path, problem[0]], problem[1], problem[2]))
+        if errors:
+            return {
+                "product": self.product_view(product.id),
+                "productVariants": None,
+                "userErrors": errors,
+            }
+        for variant in detach:
+            variant.image = None
+        return {
+            "product": self.product_view(product.id),
+            "productVariants": [self.variant_view(v.id) for v in detach],
+            "userErrors": [],
         }
 
     def product_set(self, args: dict[str, Any]) -> dict[str, Any]:

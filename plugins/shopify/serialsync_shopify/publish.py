@@ -18,7 +18,8 @@ One call handles one POS product (one Shopify product, found by its handle):
    than the shop's per-product variant limit are refused, never truncated.
 4. **Update** the price and the unit's own fields (``productVariantsBulkUpdate``: its
    attributes as variant metafields, its photo as the variant's media; an attribute gone is
-   removed by ``metafieldsDelete``) and stock (``inventorySetQuantities``) of variants that
+   removed by ``metafieldsDelete``, a photo taken off by ``productVariantDetachMedia`` after
+   one read of the variants' media ids) and stock (``inventorySetQuantities``) of variants that
    differ. The unit's fields are sent only when the engine names the unit group as changed.
 
 A unit's attributes travel as variant metafields from its creation on (``productSet`` and
@@ -74,6 +75,7 @@ _LOOKUP_IDS = 250  # remembered variant ids re-read per query (cost 3 each)
 _VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
 _STOCK_REASON = "correction"
 _INPUT_LIMIT = 250  # entries in any input list (MAX_INPUT_SIZE_EXCEEDED beyond)
+_DETACH_LIMIT = 100  # variant-media pairs a detach takes (MAXIMUM_VARIANT_MEDIA_PAIRS_EXCEEDED)
 #: The field groups a variant shows of its unit: a change to none of them needs no re-read.
 _VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
 
@@ -337,13 +339,15 @@ class Publisher:
                 PublishResult.UNCHANGED,
             ):
                 continue
-            # A photo taken off the unit stays on the variant (it is not detached): the photo
-            # remembered is kept then, as what the variant still shows.
             before = change.remote.extra if change.remote else {}
             shown = unit_fields.shown_extra(change.unit)
             extra = {**before, **result.remote.extra, **shown}
             if unit_fields.KEYS_EXTRA not in shown:
                 extra.pop(unit_fields.KEYS_EXTRA, None)
+            if unit_fields.IMAGE_EXTRA not in shown and FieldGroup.UNIT in change.changed:
+                # The photo was detached with the unit group's writes (a failed detach gives
+                # no success outcome, so the photo is remembered until it goes).
+                extra.pop(unit_fields.IMAGE_EXTRA, None)
             remote = result.remote.model_copy(update={"extra": extra})
             results[index] = result.model_copy(update={"remote": remote})
 
@@ -914,6 +918,47 @@ class Publisher:
             elif update.unit:
                 sent.append(update)
         self._delete_gone_attributes(sent, done, failed)
+        self._detach_gone_photos(product_id, sent, done, failed)
+
+    def _detach_gone_photos(
+        self,
+        product_id: str,
+        updates: list[_Update],
+        done: Callable[[ListingChange, PublishOutcome], None],
+        failed: set[int],
+    ) -> None:
+        """Take off its variant the photo of each unit that no longer has one: the variants'
+        media ids read in one query, then one ``productVariantDetachMedia`` per 100 (the media
+        stays in the product's media, as Shopify keeps it)."""
+        gone = [
+            u
+            for u in updates
+            if id(u.change) not in failed
+            and not unit_fields.unit_image(u.change.unit)
+            and (u.change.remote.extra if u.change.remote else {}).get(unit_fields.IMAGE_EXTRA)
+        ]
+        for batch in batches(gone, _DETACH_LIMIT):
+            errors: list[Any] = []
+            try:
+                media = self.client.variant_media([u.listed.variant_id for u in batch])
+                pairs = [
+                    {"variantId": u.listed.variant_id, "mediaIds": media[u.listed.variant_id][:1]}
+                    for u in batch
+                    if media.get(u.listed.variant_id)
+                ]
+                if pairs:
+                    errors = self.client.detach_media(product_id, pairs).get("userErrors") or []
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                errors = [{"field": None, "message": str(exc), "code": exc.code}]
+            if not errors:
+                continue
+            # Left for the next pass: the unit's change is not recorded as done.
+            for update in batch:
+                if id(update.change) not in failed:
+                    done(update.change, failed_user_errors(update.change, errors, retryable=True))
+                    failed.add(id(update.change))
 
     def _delete_gone_attributes(
         self,
@@ -1047,11 +1092,12 @@ def _never_listed(change: ListingChange) -> bool:
 
 def _unit_writes(change: ListingChange) -> bool:
     """Whether the unit's own fields need a write: attributes to set, a photo the variant was
-    not given, or attributes it had to remove. A unit with none of them has nothing to send."""
+    not given (or one to take off it), or attributes it had to remove. A unit with none of
+    them has nothing to send."""
     extra = change.remote.extra if change.remote else {}
     image = unit_fields.unit_image(change.unit)
     return bool(
         unit_fields.attribute_fields(change.unit)
-        or (image and image != extra.get(unit_fields.IMAGE_EXTRA))
+        or (image or "") != extra.get(unit_fields.IMAGE_EXTRA, "")
         or unit_fields.remembered_keys(extra)
     )

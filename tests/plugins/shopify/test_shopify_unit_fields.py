@@ -376,3 +376,57 @@ def test_the_fake_refuses_more_than_250_metafields_on_one_variant(shop, connecto
 
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+
+
+def test_a_photo_taken_off_a_unit_is_detached_from_its_variant(connector, shop):
+    stock = dressed(count=2)
+    created = connector.publish_variants(product(), upserts(stock))
+    bare = [stock[1].model_copy(update={"images": ()})]
+    before = len(shop.calls)
+
+    (outcome,) = connector.publish_variants(product(), again(bare, created, UNIT))
+
+    assert outcome.result is PublishResult.UPDATED
+    (variant,) = shop.variants_with_sku(stock[1].integration_id)
+    assert variant.image is None
+    (other,) = shop.variants_with_sku(stock[0].integration_id)
+    assert other.image == stock[0].images[0]
+    # The update, one read of the variant's media id, one detach.
+    assert shop.calls[before:] == [
+        "productByIdentifier",
+        "nodes",
+        "productVariantsBulkUpdate",
+        "nodes",
+        "productVariantDetachMedia",
+    ]
+    assert outcome.remote is not None and "image" not in outcome.remote.extra
+    # Nothing left to detach: the next unit-group pass sends nothing for the unit's photo.
+    (quiet,) = connector.publish_variants(product(), again(bare, [outcome], UNIT))
+    assert "productVariantDetachMedia" not in shop.calls[before + 5 :]
+    assert quiet.remote is not None and "image" not in quiet.remote.extra
+
+
+def test_the_fake_refuses_a_detach_of_media_the_variant_does_not_show(connector, shop):
+    stock = dressed(count=2)
+    connector.publish_variants(product(), upserts(stock))
+    listed = shop.product_by_handle(handle_for("0113942719"))
+    assert listed is not None
+    first, second = (shop.variants_with_sku(u.integration_id)[0] for u in stock)
+    media_of_first = shop.catalog.media_id(listed.id, str(first.image))
+    variables = {
+        "productId": listed.id,
+        "variantMedia": [{"variantId": second.id, "mediaIds": [media_of_first]}],
+    }
+
+    body = post(shop, "VariantDetachMedia", variables)
+
+    payload = body["data"]["productVariantDetachMedia"]
+    assert [e["code"] for e in payload["userErrors"]] == ["MEDIA_IS_NOT_ATTACHED_TO_VARIANT"]
+    assert payload["userErrors"][0]["field"] == ["variantMedia", "0", "mediaIds"]
+    assert second.image == stock[1].images[0]  # nothing detached
+    requested = body["extensions"]["cost"]["requestedQueryCost"]
+    assert documents.estimated_cost("VariantDetachMedia", variables) == requested
+    read = post(shop, "VariantMedia", {"ids": [first.id, second.id]})
+    assert read["data"]["nodes"][0]["media"]["nodes"] == [{"id": media_of_first}]
+    cost = read["extensions"]["cost"]["requestedQueryCost"]
+    assert documents.estimated_cost("VariantMedia", {"ids": [first.id, second.id]}) == cost
