@@ -34,6 +34,8 @@ _ATTRIBUTE_IDENTITY = (
     "entity_type_id",
     "is_required",
     "frontend_labels",
+    # Sent as read: a save with neither labels nor a default label may be refused.
+    "default_frontend_label",
 )
 
 
