@@ -3,9 +3,13 @@ own, and merchants of memory connectors (each its own POS and shops in a folder)
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,8 @@ from typer.testing import CliRunner, Result
 
 from tests.cli.conftest import EXTRA, SECRETS, SKU_A, config_toml
 from tests.engine.memory import MemoryPos
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -61,3 +67,38 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> N
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def start_worker(
+    deployment: Path, cwd: Path, name: str, *, concurrency: int = 2
+) -> subprocess.Popen[str]:
+    """A ``serialsync worker`` process of the deployment, sending a heartbeat every second (so a
+    killed one's jobs are given to others after three); its output goes to ``worker-NAME.log``
+    in ``cwd`` (a pipe nobody reads would fill and stop it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "serialsync.cli", "--config", str(deployment), "worker"]
+    with (cwd / f"worker-{name}.log").open("a") as log:
+        return subprocess.Popen(
+            [*command, "--heartbeat", "1", "--concurrency", str(concurrency), "--name", name],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[str]]]:
+    """Worker processes a test started (append them): stopped after it, killed if they hang."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

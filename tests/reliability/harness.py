@@ -126,13 +126,17 @@ def faults(rate: float, *, seed: int, stall: float = 0.3) -> Faults:
 # -- the catalogue ---------------------------------------------------------------------------
 
 
-def catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
-    """``units`` units spread over ``skus`` products, serials matching :data:`SERIAL_PATTERN`."""
+def catalogue(*, skus: int, units: int, seed: int, prefix: str = "") -> list[Product]:
+    """``units`` units spread over ``skus`` products, serials matching :data:`SERIAL_PATTERN`.
+
+    :param prefix: put before every SKU and serial (upper-case letters and digits): tells one
+        merchant's units from another's.
+    """
     rng = random.Random(seed)
     per, extra = divmod(units, skus)
     products = []
     for index in range(skus):
-        sku = f"REL-{index:03}"
+        sku = f"{prefix}REL-{index:03}"
         price = Decimal(rng.randrange(200, 4000)) + Decimal("0.99")
         count = per + (1 if index < extra else 0)
         products.append(
@@ -145,7 +149,7 @@ def catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
                 units=tuple(
                     SerializedUnit(
                         sku=sku,
-                        serial=f"RS{index:03}{number:05}",
+                        serial=f"{prefix}RS{index:03}{number:05}",
                         location="showroom",
                         attributes={"finish": rng.choice(["Sunburst", "Black", "Natural"])},
                     )

@@ -60,6 +60,7 @@ def build_app(
     try:
         import procrastinate
         from procrastinate import exceptions as pexc
+        from psycopg.errors import UniqueViolation
     except ImportError:  # pragma: no cover - part of the postgres extra
         raise ConfigurationError(
             "workers need the postgres extra: pip install 'serialsync[postgres]'"
@@ -93,8 +94,19 @@ def build_app(
     async def tick(context: procrastinate.JobContext, timestamp: int) -> dict[str, Any]:
         manager = context.app.job_manager
         stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after))
+        superseded = 0
         for job in stalled:
-            await manager.retry_job(job)
+            try:
+                await manager.retry_job(job)
+            except (pexc.UniqueViolation, UniqueViolation):
+                # Its flow was queued again while it sat in 'doing' (the queueing lock holds
+                # only 'todo' jobs): that twin does the work. Retrying it anyway raised every
+                # tick, so no flow was deferred any more, and the dead job kept the merchant's
+                # lock for ever. It goes; the twin runs once the lock is free.
+                await manager.finish_job(
+                    job, status=procrastinate.jobs.Status.FAILED, delete_job=True
+                )
+                superseded += 1
         due = await asyncio.to_thread(take_due, deployment)
         deferred = 0
         for merchant, flow in due:
@@ -105,7 +117,12 @@ def build_app(
                 deferred += 1
             except pexc.AlreadyEnqueued:
                 pass  # the flow is queued already and not started: one is enough
-        return {"retried": len(stalled), "due": len(due), "deferred": deferred}
+        return {
+            "retried": len(stalled) - superseded,
+            "superseded": superseded,
+            "due": len(due),
+            "deferred": deferred,
+        }
 
     del flow_job, tick  # registered on the app
     return app
