@@ -686,7 +686,13 @@ class FakeWooCommerce(FakeChannel):
         if "attributes" in body:
             variation["attributes"] = self._variation_attributes(parent, body["attributes"])
         if "image" in body and isinstance(body["image"], dict):
-            variation["image"] = {"id": self._new_id(), "src": body["image"].get("src")}
+            image = body["image"]
+            if not image.get("src") and str(image.get("id", "")) == "0":
+                # WooCommerce (since 4.5): {"id": 0} takes the image off the variation; the
+                # file stays in the media library.
+                variation["image"] = None
+            else:
+                variation["image"] = {"id": self._new_id(), "src": image.get("src")}
         variation["date_modified_gmt"] = self._stamp()
 
     def _apply_meta(self, record: Json, entries: Any) -> None:

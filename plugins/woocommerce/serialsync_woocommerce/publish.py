@@ -478,6 +478,10 @@ class Publisher:
         # when it differs from the one last published.
         if image and (remote is None or remote.extra.get(IMAGE_KEY) != image):
             wanted["image"] = {"src": image}
+        elif not image and remote is not None and remote.extra.get(IMAGE_KEY):
+            # The photo was taken off the unit: {"id": 0} removes the variation's image
+            # (leaving the field out keeps it).
+            wanted["image"] = {"id": 0}
         return wanted
 
     def _send(self, parent: _Parent, ops: list[_Op], *, first_call: bool) -> list[_Op]:

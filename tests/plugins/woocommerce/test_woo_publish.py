@@ -324,3 +324,21 @@ def test_a_product_whose_sku_has_a_comma_is_adopted_after_the_ids_were_lost(fake
     assert sorted(v["sku"] for v in fake.variations.values()) == sorted(
         u.integration_id for u in batch
     )
+
+
+def test_a_photo_taken_off_a_unit_leaves_its_variation_without_it(fake, connector):
+    unit = SerializedUnit(sku="0113942719", serial="US1", images=("https://img.example/us1.jpg",))
+    (first,) = connector.publish_variants(product(), upserts([unit]))
+    assert fake.variation_by_sku(unit.integration_id)["image"] is not None
+    bare = unit.model_copy(update={"images": ()})
+
+    (again,) = connector.publish_variants(product(), upserts([bare], {"US1": first.remote}))
+
+    assert again.result is PublishResult.UPDATED
+    assert fake.variation_by_sku(unit.integration_id)["image"] is None
+    assert again.remote is not None and "image_src" not in again.remote.extra
+    # Nothing left to take off: the next pass sends no image (an {"id": 0} again is harmless).
+    (quiet,) = connector.publish_variants(product(), upserts([bare], {"US1": again.remote}))
+    assert quiet.result is not PublishResult.FAILED
+    assert fake.variation_by_sku(unit.integration_id)["image"] is None
+    assert quiet.remote is not None and "image_src" not in quiet.remote.extra
