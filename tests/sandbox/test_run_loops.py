@@ -56,11 +56,15 @@ def test_an_order_is_withdrawn_and_reported_while_the_inventory_pass_publishes(
             os.kill(os.getpid(), signal.SIGTERM)
 
         watcher = threading.Thread(target=watch)
+        # Should the run end before the watcher's SIGTERM, the signal must not kill the test
+        # runner: run puts this harmless handler back when it stops.
+        before = signal.signal(signal.SIGTERM, lambda *_: None)
         watcher.start()
         try:
             result = CliRunner().invoke(app, ["run", "--config", str(config), "--json"])
         finally:
             watcher.join(70)
+            signal.signal(signal.SIGTERM, before)
         assert result.exit_code == 0, result.output
         assert "stopped cleanly" in result.stderr
 
