@@ -116,11 +116,12 @@ def _panel_login(console: Console, store_path: Path, config: Path) -> None:
     try:
         from serialsync.panel.users import Role, add_user
     except ImportError:
-        _say(
-            console,
-            "\n[bold]The admin panel[/bold] needs its extra: pip install 'serialsync[panel]', "
-            f"then serialsync panel user add NAME --role operator --config {config}",
+        # The words are escaped: "[panel]" would otherwise be read as a markup tag and vanish.
+        hint = escape(
+            "pip install 'serialsync[panel]' (from a checkout: pip install -e '.[panel]'), "
+            f"then serialsync panel user add NAME --role operator --config {config}"
         )
+        _say(console, f"\n[bold]The admin panel[/bold] needs its extra: {hint}")
         return
     password = secrets.token_urlsafe(12)
     with SQLiteStore.open(store_path, lock=False) as store:
