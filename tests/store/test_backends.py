@@ -321,3 +321,42 @@ def test_webhook_events_are_remembered_across_reopening_and_forgotten_by_age(
         assert store.forget_deliveries(T0 + timedelta(days=1)) == 2
         assert store.first_delivery("shopify", "ev-1", T0 + timedelta(days=3))
         assert not store.first_delivery("shopify", "ev-2", T0 + timedelta(days=3))
+
+
+def test_oversell_windows_open_close_once_and_go_with_a_released_claim(store: SQLStore) -> None:
+    placed = T0 - timedelta(seconds=3)
+    with store.transaction():
+        store.open_sale_window("shop", "o1", "1", placed_at=placed, claimed_at=T0)
+        # Opened again (the order read twice): the first opening stands.
+        store.open_sale_window("shop", "o1", "1", placed_at=T0, claimed_at=T0 + timedelta(hours=1))
+        store.open_sale_window("shop", "o2", "2", placed_at=T0, claimed_at=T0 + timedelta(1))
+        store.open_sale_window("web", "o3", "3", placed_at=T0, claimed_at=T0 + timedelta(2))
+    [one] = store.open_sale_windows("1")
+    assert (one.placed_at, one.claimed_at, one.closed_at, one.seconds) == (placed, T0, None, None)
+    with store.transaction():
+        assert store.close_sale_window("shop", "o1", "1", T0 + timedelta(seconds=2))
+        assert not store.close_sale_window("shop", "o1", "1", T0 + timedelta(seconds=9))
+        store.release_claim("2", "shop", "o2")  # let go while open: nothing to time
+        store.release_claim("1", "shop", "o1")  # closed already: its window stays on record
+    assert store.open_sale_windows("1") == []
+    windows = store.sale_windows()
+    assert [(w.order_id, w.seconds) for w in windows] == [("o1", 5.0), ("o3", None)]
+    assert [w.order_id for w in store.sale_windows(limit=1)] == ["o3"]
+
+
+def test_a_one_time_login_is_spent_once_and_not_after_it_expires(store: SQLStore) -> None:
+    from serialsync.store import PanelLogin
+
+    later = T0 + timedelta(hours=1)
+    with store.transaction():
+        store.put_panel_login(PanelLogin("h1", "demo", created_at=T0, expires_at=later))
+        store.put_panel_login(PanelLogin("h2", "demo", created_at=T0, expires_at=later))
+    assert "h1" not in repr(store.get_panel_login("h1"))
+    spent = store.spend_panel_login("h1", T0 + timedelta(minutes=1))
+    assert spent is not None and spent.name == "demo"
+    assert spent.used_at == T0 + timedelta(minutes=1)
+    assert store.spend_panel_login("h1", T0 + timedelta(minutes=2)) is None  # spent
+    assert store.spend_panel_login("h2", later) is None  # expired at that instant
+    assert store.spend_panel_login("nope", T0) is None
+    unspent = store.get_panel_login("h2")
+    assert unspent is not None and unspent.used_at is None

@@ -25,11 +25,13 @@ from serialsync.store.records import (
     OperatorAction,
     OutboxRecord,
     OutboxState,
+    PanelLogin,
     PanelUser,
     QuarantineRecord,
     Reference,
     RefGroup,
     RunRecord,
+    SaleWindow,
     SkuWork,
     UnitDetails,
     UnitRecord,
@@ -333,7 +335,29 @@ class Store(ABC):
 
     @abstractmethod
     def release_claim(self, serial: str, channel: str, order_id: str) -> None:
-        """Drop the claim of this order on this unit (no-op when another order holds it)."""
+        """Drop the claim of this order on this unit (no-op when another order holds it), and
+        its oversell window if still open (a unit let go is for sale again: nothing to time)."""
+
+    # -- oversell windows ----------------------------------------------------------------------
+
+    @abstractmethod
+    def open_sale_window(
+        self, channel: str, order_id: str, serial: str, *, placed_at: datetime, claimed_at: datetime
+    ) -> None:
+        """Start timing a unit an order claimed while it was for sale elsewhere (kept as it is
+        when that order's window on that unit exists already)."""
+
+    @abstractmethod
+    def open_sale_windows(self, serial: str) -> list[SaleWindow]:
+        """The windows of ``serial`` not closed yet."""
+
+    @abstractmethod
+    def close_sale_window(self, channel: str, order_id: str, serial: str, at: datetime) -> bool:
+        """Close an open window at ``at``; True when this call closed it (each is closed once)."""
+
+    @abstractmethod
+    def sale_windows(self, *, limit: int = 200) -> list[SaleWindow]:
+        """The latest ``limit`` windows by the time they were claimed, oldest first."""
 
     @abstractmethod
     def get_outbox(self, channel: str, order_id: str) -> OutboxRecord | None:
@@ -427,6 +451,19 @@ class Store(ABC):
     @abstractmethod
     def panel_users(self) -> list[PanelUser]:
         """Every panel user, by name."""
+
+    @abstractmethod
+    def put_panel_login(self, login: PanelLogin) -> None:
+        """Keep a one-time login (its token's hash only)."""
+
+    @abstractmethod
+    def get_panel_login(self, token_hash: str) -> PanelLogin | None:
+        """The one-time login of that token hash, spent or not, or ``None``."""
+
+    @abstractmethod
+    def spend_panel_login(self, token_hash: str, at: datetime) -> PanelLogin | None:
+        """Spend a one-time login: the login when it was unspent and unexpired at ``at`` (it is
+        spent now, once, even with two tries at one instant), else ``None``."""
 
     @abstractmethod
     def record_action(

@@ -202,6 +202,41 @@ class PanelUser:
 
 
 @dataclass(frozen=True)
+class SaleWindow:
+    """One unit an order claimed, and how long it stayed for sale elsewhere: from the order's
+    creation on its channel (``placed_at``, as the channel dated it) to the moment the last
+    other channel's withdrawal was recorded (``closed_at``; ``None`` while it is still listed
+    somewhere else). ``claimed_at`` is when serialsync recorded the order."""
+
+    channel: str
+    order_id: str
+    serial: str
+    placed_at: datetime
+    claimed_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """The oversell window in seconds (never below 0: the channel's clock may run ahead of
+        ours), or ``None`` while it is open."""
+        if self.closed_at is None:
+            return None
+        return max(0.0, (self.closed_at - self.placed_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class PanelLogin:
+    """A one-time login to the panel for ``name``: only its token's hash is kept; ``used_at``
+    is set when it is spent."""
+
+    token_hash: str = field(repr=False)
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class OperatorAction:
     """One thing a person did to the state (retry a sale, settle a conflict, mark a unit…):
     who, when, what (``action``), on which record (``target``), why, and what came of it."""

@@ -234,6 +234,31 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE units ADD COLUMN content_hash TEXT",
     ],
+    # 9: the admin panel's dashboard and demo (issue 19). Each unit an order claims, with the
+    # order's creation time on its channel (``placed_at``, the channel's own clock) and the
+    # moment the last other channel's withdrawal was recorded (``closed_at``; NULL while the
+    # unit is still for sale elsewhere): the oversell window, end to end. And one-time logins
+    # (a link the demo prints): only the token's SHA-256 is kept, spent once (``used_at``).
+    [
+        """CREATE TABLE sale_windows (
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            serial TEXT NOT NULL,
+            placed_at TEXT NOT NULL,
+            claimed_at TEXT NOT NULL,
+            closed_at TEXT,
+            PRIMARY KEY (channel, order_id, serial)
+        )""",
+        "CREATE INDEX sale_windows_by_serial ON sale_windows (serial)",
+        "CREATE INDEX sale_windows_by_claim ON sale_windows (claimed_at)",
+        """CREATE TABLE panel_logins (
+            token_hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        )""",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

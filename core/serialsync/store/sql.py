@@ -29,11 +29,13 @@ from serialsync.store.records import (
     OperatorAction,
     OutboxRecord,
     OutboxState,
+    PanelLogin,
     PanelUser,
     QuarantineRecord,
     Reference,
     RefGroup,
     RunRecord,
+    SaleWindow,
     SkuWork,
     UnitDetails,
     UnitRecord,
@@ -676,6 +678,46 @@ class SQLStore(Store):
             "DELETE FROM claims WHERE serial = ? AND channel = ? AND order_id = ?",
             (serial, channel, order_id),
         )
+        self._exec(
+            "DELETE FROM sale_windows WHERE serial = ? AND channel = ? AND order_id = ? "
+            "AND closed_at IS NULL",
+            (serial, channel, order_id),
+        )
+
+    # -- oversell windows ----------------------------------------------------------------------
+
+    def open_sale_window(
+        self, channel: str, order_id: str, serial: str, *, placed_at: datetime, claimed_at: datetime
+    ) -> None:
+        self._exec(
+            "INSERT INTO sale_windows (channel, order_id, serial, placed_at, claimed_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, order_id, serial) DO NOTHING",
+            (channel, order_id, serial, _ts(placed_at), _ts(claimed_at)),
+        )
+
+    def open_sale_windows(self, serial: str) -> list[SaleWindow]:
+        rows = self._all(
+            "SELECT * FROM sale_windows WHERE serial = ? AND closed_at IS NULL", (serial,)
+        )
+        return [_sale_window(r) for r in rows]
+
+    def close_sale_window(self, channel: str, order_id: str, serial: str, at: datetime) -> bool:
+        return (
+            self._exec(
+                "UPDATE sale_windows SET closed_at = ? WHERE channel = ? AND order_id = ? "
+                "AND serial = ? AND closed_at IS NULL",
+                (_ts(at), channel, order_id, serial),
+            )
+            > 0
+        )
+
+    def sale_windows(self, *, limit: int = 200) -> list[SaleWindow]:
+        rows = self._all(
+            "SELECT * FROM sale_windows ORDER BY claimed_at DESC, channel, order_id, serial "
+            "LIMIT ?",
+            (limit,),
+        )
+        return [_sale_window(r) for r in reversed(rows)]
 
     # -- outbox --------------------------------------------------------------------------------
 
@@ -818,6 +860,33 @@ class SQLStore(Store):
     def panel_users(self) -> list[PanelUser]:
         return [_panel_user(r) for r in self._all("SELECT * FROM panel_users ORDER BY name")]
 
+    def put_panel_login(self, login: PanelLogin) -> None:
+        self._exec(
+            "INSERT INTO panel_logins (token_hash, name, created_at, expires_at, used_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                login.token_hash,
+                login.name,
+                _ts(login.created_at),
+                _ts(login.expires_at),
+                _ts(login.used_at),
+            ),
+        )
+
+    def get_panel_login(self, token_hash: str) -> PanelLogin | None:
+        row = self._one("SELECT * FROM panel_logins WHERE token_hash = ?", (token_hash,))
+        return None if row is None else _panel_login(row)
+
+    def spend_panel_login(self, token_hash: str, at: datetime) -> PanelLogin | None:
+        with self.transaction():
+            # One UPDATE decides: of two tries at once, the second finds used_at set.
+            spent = self._exec(
+                "UPDATE panel_logins SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
+                "AND expires_at > ?",
+                (_ts(at), token_hash, _ts(at)),
+            )
+            return self.get_panel_login(token_hash) if spent else None
+
     def record_action(
         self, *, who: str, action: str, target: str, reason: str, outcome: str
     ) -> int:
@@ -900,6 +969,27 @@ def _reference(row: Row) -> Reference:
         serial=row["serial"],
         deleted=bool(row["deleted"]),
         created_at=_dt(row["created_at"]) or utcnow(),
+    )
+
+
+def _sale_window(row: Row) -> SaleWindow:
+    return SaleWindow(
+        channel=row["channel"],
+        order_id=row["order_id"],
+        serial=row["serial"],
+        placed_at=_dt(row["placed_at"]) or utcnow(),
+        claimed_at=_dt(row["claimed_at"]) or utcnow(),
+        closed_at=_dt(row["closed_at"]),
+    )
+
+
+def _panel_login(row: Row) -> PanelLogin:
+    return PanelLogin(
+        token_hash=row["token_hash"],
+        name=row["name"],
+        created_at=_dt(row["created_at"]) or utcnow(),
+        expires_at=_dt(row["expires_at"]) or utcnow(),
+        used_at=_dt(row["used_at"]),
     )
 
 
