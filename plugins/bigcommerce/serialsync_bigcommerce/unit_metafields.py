@@ -9,8 +9,15 @@ ids are remembered in ``RemoteIds.extra["metafields"]`` so a change is one ``PUT
 whose ids are not known (adopted, or a record from before) is read once first
 (``GET …/variants/{id}/metafields``): a create would be refused as a duplicate.
 
+A unit with attributes also gets a short summary, ``_summary`` (``Serial US210033734 ·
+Finish: Sunburst · …``): BigCommerce variants have no description, and a metafield with
+``read_and_sf_access`` is what the storefront can read of a variant (Stencil's and the GraphQL
+Storefront API's variant metafields), so a theme shows the picked unit's summary from one field.
+A unit without attributes gets none (its serial is already the option value the shopper picks).
+
 BigCommerce's limits (the metafield reference): namespace and key 1-64 characters, value
-1-65,535, description at most 255. A blank value is left out; a longer one refuses the unit.
+1-65,535, description at most 255. A blank value is left out; a longer one refuses the unit
+(a summary past the limit is cut: it only repeats the attributes).
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ KEY_LIMIT = 64
 VALUE_LIMIT = 65_535
 BATCH = 50  # the most a batch is assumed to take (undocumented; the variants batch's)
 _DESCRIPTION = "A property of this one unit, from the point of sale (serialsync)"
+#: The key of the per-unit summary. An attribute of that exact name keeps the key (the
+#: attribute is the POS's data; the summary only repeats it).
+SUMMARY_KEY = "_summary"
 
 
 def metafield_key(name: str) -> str:
@@ -46,12 +56,28 @@ def metafield_key(name: str) -> str:
 
 
 def wanted(unit: SerializedUnit) -> dict[str, str]:
-    """``key -> value`` of the unit's attributes that have a value."""
-    return {
+    """``key -> value`` of the unit's attributes that have a value, and its summary."""
+    fields = {
         metafield_key(name): value
         for name, value in sorted(unit.attributes.items())
         if value.strip()
     }
+    if fields:
+        fields.setdefault(SUMMARY_KEY, summary(unit))
+    return fields
+
+
+def summary(unit: SerializedUnit) -> str:
+    """``Serial US210033734 · Finish: Sunburst · …``: the unit's serial and each attribute with
+    a value, one line, within a metafield value's limit."""
+    parts = [f"Serial {unit.serial}"]
+    parts += [
+        f"{name}: {' '.join(value.split())}"
+        for name, value in sorted(unit.attributes.items())
+        if value.strip()
+    ]
+    text = " · ".join(parts)
+    return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
 
 
 def unit_problem(unit: SerializedUnit) -> str | None:

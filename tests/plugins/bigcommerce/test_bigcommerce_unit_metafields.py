@@ -25,9 +25,14 @@ def dressed(count: int) -> list[Unit]:
     ]
 
 
-def held(fake: FakeBigCommerce, unit: Unit) -> dict[str, str]:
+def all_held(fake: FakeBigCommerce, unit: Unit) -> dict[str, str]:
     variant = next(v for v in fake.variants.values() if v["sku"] == unit.integration_id)
     return {m["key"]: m["value"] for m in fake.metafields.of_variant(variant["id"])}
+
+
+def held(fake: FakeBigCommerce, unit: Unit) -> dict[str, str]:
+    """The variant's attribute metafields (without the summary)."""
+    return {k: v for k, v in all_held(fake, unit).items() if k != "_summary"}
 
 
 def changed(units_now: list[Unit], before: list[PublishOutcome]) -> list[ListingChange]:
@@ -96,9 +101,12 @@ def test_a_variant_whose_ids_were_not_recorded_is_read_once_not_doubled(fake, co
     )
 
     assert outcome.result is PublishResult.UPDATED
-    assert held(fake, now) == {"Finish": "Ebony"}
+    assert all_held(fake, now) == {
+        "Finish": "Ebony",
+        "_summary": f"Serial {now.serial} · Finish: Ebony",
+    }
     assert calls(fake, "GET", "/metafields") == 1
-    assert len(fake.metafields.stored) == 1
+    assert len(fake.metafields.stored) == 2
 
 
 def test_an_attribute_too_long_for_bigcommerce_is_refused_with_its_reason(fake, connector):
@@ -206,3 +214,55 @@ def test_a_photo_change_alone_sends_no_metafield_request(fake, connector):
     assert outcome.result is PublishResult.UPDATED
     assert [m for m, _ in fake.requests] == ["PUT"]  # the variant's batch item, its image_url
     assert outcome.remote is not None and "metafields" in outcome.remote.extra
+
+
+# -- the per-unit summary ----------------------------------------------------------------
+
+
+def test_a_unit_with_attributes_carries_a_storefront_readable_summary(fake, connector):
+    stock = dressed(2)
+
+    connector.publish_variants(product(), upserts(stock))
+
+    summary = all_held(fake, stock[1])["_summary"]
+    assert summary == (
+        f"Serial {stock[1].serial} · Finish: Sunburst · Weight: 2.1 kg · Wood grain: Flamed maple"
+    )
+    stored = [m for m in fake.metafields.stored.values() if m["key"] == "_summary"]
+    assert len(stored) == 2 and {m["permission_set"] for m in stored} == {"read_and_sf_access"}
+    # In the same batch POST as the attributes: no request of its own.
+    assert calls(fake, "POST", "/catalog/variants/metafields") == 1
+
+
+def test_a_changed_attribute_updates_the_summary_in_the_same_put(fake, connector):
+    stock = dressed(1)
+    first = connector.publish_variants(product(), upserts(stock))
+    fake.requests.clear()
+    now = [stock[0].model_copy(update={"attributes": {**stock[0].attributes, "Finish": "Red"}})]
+
+    connector.publish_variants(product(), changed(now, first))
+
+    assert "Finish: Red" in all_held(fake, now[0])["_summary"]
+    assert calls(fake, "PUT", "/catalog/variants/metafields") == 1
+    assert calls(fake, "POST", "/catalog/variants/metafields") == 0
+
+
+def test_a_unit_without_attributes_gets_no_summary_and_losing_them_removes_it(fake, connector):
+    stock = dressed(1)
+    first = connector.publish_variants(product(), upserts(stock))
+    bare = [stock[0].model_copy(update={"attributes": {}})]
+
+    connector.publish_variants(product(), changed(bare, first))
+    connector.publish_variants(product(), upserts(units(1, prefix="US2200")))
+
+    assert all_held(fake, bare[0]) == {}
+    assert not fake.metafields.stored
+
+
+def test_an_attribute_named_like_the_summary_keeps_its_own_value(fake, connector):
+    (unit,) = units(1)
+    odd = unit.model_copy(update={"attributes": {"_summary": "the POS's own"}})
+
+    connector.publish_variants(product(), upserts([odd]))
+
+    assert all_held(fake, odd) == {"_summary": "the POS's own"}
