@@ -148,8 +148,11 @@ def test_bad_units_and_orders_are_quarantined_with_reasons_and_the_rest_goes_thr
                 f"woocommerce:{woo.create_order([(sku, 1)])}": (why, unit)
                 for why, (sku, unit) in protecting.items()
             }
-            # Quantity 2 of one unit (Magento's fake takes any quantity): the unit is sold and
-            # reported once, the excess is a conflict for a person.
+            # Quantity 2 of one unit (staff set its stock to 2 by hand first: Magento's cart
+            # refuses more than is salable): the unit is sold and reported once, the excess is
+            # a conflict for a person.
+            for unit in (units[5], units[8]):
+                fakes["magento"].set_source_quantity(unit.integration_id, 2)  # type: ignore[attr-defined]
             quantity_two = fakes["magento"].create_order([(units[5].integration_id, 2)])
             # A good line and a bad one: both units sold and reported, the bad line set aside.
             mixed = fakes["magento"].create_order(

@@ -88,7 +88,9 @@ def test_no_secret_reaches_a_log_an_error_a_repr_the_cli_or_the_store(tmp_path) 
             h.run_until_quiet(host, sandbox, max_passes=20)
             fakes = sandbox.channel_fakes()
             fakes["shopify"].create_order([(units[0].integration_id, 1)])
-            fakes["magento"].create_order([(units[1].integration_id, 2)])  # quarantined
+            # Staff set the unit's stock to 2 by hand, a shopper buys both: quarantined.
+            fakes["magento"].set_source_quantity(units[1].integration_id, 2)  # type: ignore[attr-defined]
+            fakes["magento"].create_order([(units[1].integration_id, 2)])
             fakes["bigcommerce"].create_order([(units[2].integration_id, 1)])
             fakes["woocommerce"].create_order(
                 [(units[2].integration_id, 1)], status=FinancialStatus.PAID

@@ -218,6 +218,12 @@ class FakeMagento(FakeChannel):
                     self.source_items[(new_sku, source)] = item
             self.url_keys = {k: (new_sku if v == sku else v) for k, v in self.url_keys.items()}
 
+    def set_source_quantity(self, sku: str, quantity: int) -> None:
+        """Set ``sku``'s quantity on the default source, in stock, as staff would in the admin
+        (tests use it to let a shopper order more of a unit than serialsync listed)."""
+        with self.lock:
+            self.source_items[(sku, "default")] = {"quantity": quantity, "status": 1}
+
     # -- FakeChannel ----------------------------------------------------------------------------
 
     def salable_quantity(self, sku: str) -> int:
@@ -265,8 +271,12 @@ class FakeMagento(FakeChannel):
         *,
         status: FinancialStatus = FinancialStatus.PAID,
     ) -> str:
-        """Place an order; its id. Each line reserves its quantity (:attr:`reservations`); any
-        quantity is taken (orders of a unit out of stock are left to tests, as an import would).
+        """Place an order as a shopper would; its id. Each line reserves its quantity
+        (:attr:`reservations`). A product of the catalogue not salable in that quantity is
+        refused with ``ValueError`` and Magento's cart message, nothing reserved: "Product that
+        you are trying to add is not available." (out of stock, or disabled) or "The requested
+        qty is not available" (fewer salable than ordered), as ``Quote::addProduct`` and the
+        stock check refuse it.
 
         Each line is ``(sku, quantity)``: a configurable child comes out as a parent row plus
         a child row; an integration id that is no product is refused; any other SKU is a plain
@@ -278,6 +288,8 @@ class FakeMagento(FakeChannel):
             stamp = self._tick()
             items: list[dict[str, Any]] = []
             total = Decimal("0")
+            for sku, quantity in lines:
+                self._check_salable(sku, quantity)
             for sku, quantity in lines:
                 rows = self._order_rows(entity_id, stamp, sku, quantity)
                 total += Decimal(str(rows[0]["price"])) * quantity
@@ -313,6 +325,18 @@ class FakeMagento(FakeChannel):
             self._reserve(order, -1)
             self._apply_status(order, status)
             return str(entity_id)
+
+    def _check_salable(self, sku: str | None, quantity: int) -> None:
+        """Refuse a line as Magento's cart refuses a product it cannot sell (see
+        :meth:`create_order`); a custom line and a plain product yet to be made pass."""
+        product = self.products.get(sku) if sku is not None else None
+        if sku is None or product is None or product.get("type_id") == "configurable":
+            return  # _order_rows names what is wrong with an unknown or configurable SKU
+        salable = self.salable_quantity(sku)
+        if salable <= 0 or product.get("status", 1) != 1:
+            raise ValueError(f"{sku!r}: Product that you are trying to add is not available.")
+        if salable < quantity:
+            raise ValueError(f"{sku!r}: The requested qty is not available")
 
     def _reserve(self, order: dict[str, Any], sign: int) -> None:
         """Reserve (-1) or give back (+1) the quantities of an order's product rows."""

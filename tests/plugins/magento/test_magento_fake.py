@@ -62,6 +62,42 @@ def test_the_fake_serves_the_connector_as_a_transport_too():
     assert order.order_id == order_id
 
 
+def _store_with_units(count: int) -> tuple[FakeMagento, list[SerializedUnit]]:
+    store = FakeMagento()
+    connector = MagentoConnector(
+        MagentoSettings.model_validate(store.connector_settings("http://anything.local")),
+        ConnectorContext(name="m", transport=store.transport(), sleep=lambda _s: None),
+    )
+    units = [SerializedUnit(sku="P1", serial=f"S{i}") for i in range(count)]
+    connector.publish_variants(
+        PRODUCT, [ListingChange(unit=u, action=ListingAction.UPSERT) for u in units]
+    )
+    return store, units
+
+
+def test_a_sold_unit_cannot_be_ordered_again_as_magentos_cart_refuses_it():
+    store, [sold, other] = _store_with_units(2)
+    store.create_order([(sold.integration_id, 1)])
+    orders = dict(store.orders)
+
+    # Quote::addProduct refuses a product that is not salable with this message.
+    with pytest.raises(ValueError, match="Product that you are trying to add is not available"):
+        store.create_order([(other.integration_id, 1), (sold.integration_id, 1)])
+
+    assert store.orders == orders  # nothing placed, nothing reserved: the other unit is for sale
+    assert store.salable_quantity(other.integration_id) == 1
+    with pytest.raises(ValueError, match="The requested qty is not available"):
+        store.create_order([(other.integration_id, 2)])
+    store.create_order([(other.integration_id, 1)])
+
+
+def test_a_disabled_unit_cannot_be_ordered():
+    store, [unit] = _store_with_units(1)
+    store.products[unit.integration_id]["status"] = 2
+    with pytest.raises(ValueError, match="not available"):
+        store.create_order([(unit.integration_id, 1)])
+
+
 def test_errors_have_magentos_message_and_parameters_shape():
     status, body = _call(FakeMagento(), "GET", "products/NOPE")
     assert status == 404
@@ -203,6 +239,8 @@ def test_source_item_validation_answers_msi_errors():
 def test_orders_can_be_placed_and_moved_on(status):
     store = FakeMagento()
     _call(store, "POST", "products", {"product": {"sku": "A", "name": "A", "price": 3}})
+    stock = {"sku": "A", "source_code": "default", "quantity": 1, "status": 1}
+    _call(store, "POST", "inventory/source-items", {"sourceItems": [stock]})
     order_id = store.create_order([("A", 1)])
     store.set_order_status(order_id, status)
     state = store.orders[int(order_id)]["state"]

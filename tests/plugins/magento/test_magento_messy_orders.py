@@ -102,9 +102,9 @@ def test_an_integration_id_that_is_no_product_or_a_parent_cannot_be_ordered(fake
 )
 def test_a_damaged_order_is_handed_back_and_the_page_reads_on(fake, make_connector, damage, reason):
     connector = make_connector(orders_page_size=2)
-    first, second = _listed(connector, ["S-A", "S-B"])
+    first, *others = _listed(connector, ["S-A", "S-B", "S-C"])
     bad = fake.create_order([(first, 1)])
-    good = [fake.create_order([(second, 1)]) for _ in range(2)]
+    good = [fake.create_order([(sku, 1)]) for sku in others]  # a sold unit cannot be ordered
     fake.damage_order(bad, damage)
 
     pages = [connector.fetch_orders(None, None)]

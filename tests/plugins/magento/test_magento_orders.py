@@ -47,8 +47,10 @@ def _order_queries(fake: FakeMagento) -> list[dict[str, str]]:
 
 def test_paging_stops_at_total_count_and_never_asks_past_the_end(fake, make_connector):
     connector = make_connector(orders_page_size=2)
-    [sku] = _listed(connector, ["P1"])
-    ids = [fake.create_order([(sku, 1)]) for _ in range(5)]
+    # One unit a order: Magento refuses a unit already sold (its salable quantity is 0).
+    ids = [
+        fake.create_order([(sku, 1)]) for sku in _listed(connector, ["P1", "P2", "P3", "P4", "P5"])
+    ]
 
     pages = _all_pages(connector)
 
@@ -60,8 +62,7 @@ def test_paging_stops_at_total_count_and_never_asks_past_the_end(fake, make_conn
 
 def test_an_exact_multiple_of_the_page_size_stops_without_an_extra_page(fake, make_connector):
     connector = make_connector(orders_page_size=2)
-    [sku] = _listed(connector, ["P1"])
-    for _ in range(4):
+    for sku in _listed(connector, ["P1", "P2", "P3", "P4"]):
         fake.create_order([(sku, 1)])
     pages = _all_pages(connector)
     assert [len(p.orders) for p in pages] == [2, 2]
@@ -70,8 +71,7 @@ def test_an_exact_multiple_of_the_page_size_stops_without_an_extra_page(fake, ma
 
 def test_the_fake_repeats_the_last_page_past_the_end(fake, make_connector):
     connector = make_connector(orders_page_size=2)
-    [sku] = _listed(connector, ["P1"])
-    for _ in range(3):
+    for sku in _listed(connector, ["P1", "P2", "P3"]):
         fake.create_order([(sku, 1)])
     last = connector.fetch_orders(None, "2")
     past = connector.fetch_orders(None, "7")
@@ -86,11 +86,11 @@ def test_no_orders_is_one_empty_page(fake, make_connector):
 
 def test_since_filters_on_updated_at_gteq_sorted_ascending(fake, make_connector):
     connector = make_connector()
-    [sku] = _listed(connector, ["P1"])
-    old = fake.create_order([(sku, 1)])
+    old_sku, fresh_sku = _listed(connector, ["P1", "P2"])
+    old = fake.create_order([(old_sku, 1)])
     since = fake._now + timedelta(days=1)
     fake._now = since + timedelta(hours=1)
-    fresh = fake.create_order([(sku, 1)])
+    fresh = fake.create_order([(fresh_sku, 1)])
 
     page = connector.fetch_orders(since.astimezone(tz=None), None)
 
@@ -134,6 +134,7 @@ def test_a_simple_product_without_parent_is_one_line(fake, make_connector):
         "type_id": "simple",
         "custom_attributes": [],
     }
+    fake.source_items[("PLAIN", "default")] = {"quantity": 2, "status": 1}
     fake.create_order([("PLAIN", 2)])
     [order] = make_connector().fetch_orders(None, None).orders
     [line] = order.lines
