@@ -54,18 +54,24 @@ def test_demo_leaves_a_store_the_other_commands_read(isolated: Path):
     assert len(json.loads(conflicts.stdout)["sales"]) == 1
     shown = runner.invoke(app, ["serials", "show", sold[0]["serial"], *config])
     assert shown.exit_code == 0 and "reported" in shown.stdout
-    # It ends with the panel's address and a login made for this run, which lets one in.
+    # It ends with the panel's address and a one-time login for this run: it lets one in once.
     import re
 
-    from serialsync.panel.users import authenticate
+    from serialsync.panel.users import login_state, spend_login
     from serialsync.store import SQLiteStore
 
-    login = re.search(r"http://127\.0\.0\.1:8788/ and log in as demo with the password (\S+)",
-                     " ".join(result.stdout.split()))  # fmt: skip
-    assert login, result.stdout[-600:]
-    with SQLiteStore.open(isolated / "demo" / "serialsync.db", read_only=True) as store:
-        user = authenticate(store, "demo", login.group(1))
-        assert user is not None and user.role == "operator"
+    words = " ".join(result.stdout.split())
+    link = re.search(
+        r"one-time login for the demo .*? http://127\.0\.0\.1:8788/login/once/(\S+)", words
+    )
+    assert link, result.stdout[-600:]
+    assert "password" not in words.lower()
+    with SQLiteStore.open(isolated / "demo" / "serialsync.db", lock=False) as store:
+        assert login_state(store, link.group(1)) == "ready"
+        user = spend_login(store, link.group(1))
+        assert user is not None and (user.name, user.role) == ("demo", "operator")
+        assert spend_login(store, link.group(1)) is None
+        assert login_state(store, link.group(1)) == "used"
 
 
 def test_sandbox_serve_with_faults_then_run_and_check_against_it(isolated: Path):

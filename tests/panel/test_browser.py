@@ -216,3 +216,61 @@ def test_the_xss_corpus_renders_as_text(world: World, browser: Browser):
     assert page.locator("b").count() == 0
     assert dialogs == []
     context.close()
+
+
+def test_a_one_time_login_link_logs_in_once(world: World, browser: Browser, tmp_path: Path):
+    from datetime import timedelta
+
+    from serialsync.panel.users import LOGIN_LINK_PATH, issue_login
+
+    store = world.host.store
+    token = issue_login(store, OPERATOR)
+    link = f"{world.url}{LOGIN_LINK_PATH}{token}"
+    first = browser.new_context()
+    page = first.new_page()
+    page.goto(link)
+    page.goto(link)  # opening it (a preview, a prefetch) spends nothing
+    button = page.get_by_role("button", name="Log in with this link")
+    expect(button).to_be_visible()
+    Shots(tmp_path)(page, "once")
+    button.click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator(".who")).to_have_text(f"{OPERATOR} (operator)")
+    first.close()
+
+    # The second use, from another browser, is refused with a page that says why.
+    second = browser.new_context()
+    page = second.new_page()
+    answer = page.goto(link)
+    assert answer is not None and answer.status == 410
+    expect(page.get_by_role("alert")).to_have_text(
+        "This one-time login was used already: it works once."
+    )
+    expect(page.get_by_role("button", name="Log in with this link")).to_have_count(0)
+    page.goto(f"{world.url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    # A form of the link kept from before its use is refused too, and logs nobody in.
+    third = browser.new_context()
+    other = third.new_page()
+    fresh = issue_login(store, VIEWER)
+    other.goto(f"{world.url}{LOGIN_LINK_PATH}{fresh}")
+    page.goto(f"{world.url}{LOGIN_LINK_PATH}{fresh}")
+    page.get_by_role("button", name="Log in with this link").click()
+    expect(page.locator(".who")).to_have_text(f"{VIEWER} (viewer)")
+    other.get_by_role("button", name="Log in with this link").click()
+    expect(other.get_by_role("alert")).to_contain_text("used already")
+    other.goto(f"{world.url}/")
+    expect(other).to_have_url(re.compile(r"/login"))
+    third.close()
+    second.close()
+
+    # An expired link and a made-up one are refused, each saying so.
+    expired = issue_login(store, OPERATOR, lifetime=timedelta(seconds=-1))
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{world.url}{LOGIN_LINK_PATH}{expired}")
+    expect(page.get_by_role("alert")).to_have_text("This one-time login has expired.")
+    answer = page.goto(f"{world.url}{LOGIN_LINK_PATH}{token}x")
+    assert answer is not None and answer.status == 410
+    expect(page.get_by_role("alert")).to_contain_text("not a login link of this panel")
+    context.close()

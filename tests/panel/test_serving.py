@@ -83,3 +83,30 @@ def test_panel_user_add_asks_for_the_password_and_never_shows_it(tmp_path: Path)
         app, ["panel", "user", "add", "vic", "--role", "admin", "--config", config], input="x\n"
     )
     assert bad_role.exit_code == 2 and "viewer or operator" in bad_role.stderr
+
+
+def test_panel_user_link_prints_a_one_time_login_kept_only_as_a_hash(tmp_path: Path) -> None:
+    from serialsync.panel.users import login_state, token_hash
+
+    config = str(_config(tmp_path))
+    unknown = CliRunner().invoke(app, ["panel", "user", "link", "olive", "--config", config])
+    assert unknown.exit_code == 2 and "no panel user named 'olive'" in unknown.stderr
+    secret = "a password nobody sees"
+    CliRunner().invoke(
+        app, ["panel", "user", "add", "olive", "--config", config], input=f"{secret}\n{secret}\n"
+    )
+    linked = CliRunner().invoke(
+        app, ["panel", "user", "link", "olive", "--hours", "2", "--config", config]
+    )
+    assert linked.exit_code == 0, linked.output
+    url = linked.stdout.strip()
+    prefix = "http://127.0.0.1:8788/login/once/"
+    assert url.startswith(prefix) and "\n" not in url
+    token = url.removeprefix(prefix)
+    with SQLiteStore.open(tmp_path / "state.db", lock=False) as store:
+        assert login_state(store, token) == "ready"
+        login = store.get_panel_login(token_hash(token))
+        assert login is not None and login.name == "olive"
+        assert 7150 < (login.expires_at - login.created_at).total_seconds() <= 7200
+        # The token itself is nowhere in the database file.
+    assert token.encode() not in (tmp_path / "state.db").read_bytes()

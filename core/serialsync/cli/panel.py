@@ -7,6 +7,7 @@ their turn with the runner's, see :mod:`serialsync.operations.acts`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -171,3 +172,35 @@ def list_users_command(
         rt.out.print(f"{user.name} ({user.role})")
     if not users:
         rt.out.print("no panel users")
+
+
+@user_app.command("link")
+def login_link_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user the link logs in.")],
+    hours: Annotated[
+        float, typer.Option("--hours", min=0.01, max=24 * 7, help="How long the link stays good.")
+    ] = 24.0,
+    config: ConfigOption = None,
+    deployment: DeploymentFlag = False,
+) -> None:
+    """Print a one-time login link for an existing user: it logs them in once, within --hours
+    (the demo ends with one; it also lets in a person who lost their password)."""
+    try:
+        from serialsync.panel.users import LOGIN_LINK_PATH, UserRefusedError, issue_login
+    except ImportError:
+        raise _missing_extra() from None
+    rt = runtime(ctx)
+    if deployment:
+        address = rt.deployment_settings(config).panel.listen or PANEL_DEFAULT_LISTEN
+    else:
+        address = rt.settings(config).panel.listen or PANEL_DEFAULT_LISTEN
+    store = _users_store(rt, config, deployment)
+    try:
+        token = issue_login(store, name, lifetime=timedelta(hours=hours))
+    except UserRefusedError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    # Printed once, to the person who asked for it; never logged.
+    rt.out.print(f"http://{address}{LOGIN_LINK_PATH}{token}", soft_wrap=True)

@@ -106,15 +106,16 @@ def _demo(workdir: Path, store_path: Path, log_path: Path, console: Console) -> 
     return 0
 
 
-#: The name of the panel user each demo makes (its password is new at each run).
+#: The name of the panel user each demo makes (with a password nobody is told: the demo's way
+#: in is its one-time login link).
 DEMO_USER = "demo"
 
 
 def _panel_login(console: Console, store_path: Path, config: Path) -> None:
-    """End with the admin panel: its address and a login made for this demo (an operator
-    whose password is drawn anew at each run), or how to install it."""
+    """End with the admin panel: its address and a one-time login link made for this demo
+    run (it logs in once, within a day), or how to install it."""
     try:
-        from serialsync.panel.users import Role, add_user
+        from serialsync.panel.users import LOGIN_LINK_PATH, Role, add_user, issue_login
     except ImportError:
         # The words are escaped: "[panel]" would otherwise be read as a markup tag and vanish.
         hint = escape(
@@ -123,14 +124,17 @@ def _panel_login(console: Console, store_path: Path, config: Path) -> None:
         )
         _say(console, f"\n[bold]The admin panel[/bold] needs its extra: {hint}")
         return
-    password = secrets.token_urlsafe(12)
     with SQLiteStore.open(store_path, lock=False) as store:
-        add_user(store, DEMO_USER, Role.OPERATOR, password)
+        # A password drawn and forgotten at once: the link below is the only way in.
+        add_user(store, DEMO_USER, Role.OPERATOR, secrets.token_urlsafe(32))
+        token = issue_login(store, DEMO_USER)
     _say(
         console,
         f"\n[bold]The admin panel:[/bold] serialsync panel --config {config}\n"
-        f"  then open http://{PANEL_DEFAULT_LISTEN}/ and log in as [cyan]{DEMO_USER}[/cyan] "
-        f"with the password [cyan]{password}[/cyan] (made for this demo run only)",
+        f"  then open a one-time login for the demo (as {DEMO_USER}, an operator; it works "
+        "once, within 24 hours):\n"
+        # On a line of its own: a terminal that wraps it still shows it whole to copy.
+        f"  [cyan]http://{PANEL_DEFAULT_LISTEN}{LOGIN_LINK_PATH}{token}[/cyan]",
     )
 
 

@@ -22,6 +22,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/login", auth.login_page, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
+        Route("/login/once/{token}", auth.once_page, methods=["GET"]),
+        Route("/login/once/{token}", auth.once_login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/", dashboard.dashboard, methods=["GET"]),
         Route("/charts/{name}.svg", dashboard.chart, methods=["GET"]),
