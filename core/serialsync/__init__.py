@@ -51,6 +51,7 @@ from serialsync.integration_id import (
     parse,
 )
 from serialsync.lifecycle import MoveSource, UnitStatus
+from serialsync.metering import in_this_context
 from serialsync.model import (
     ContractGap,
     FieldGroup,
@@ -147,6 +148,7 @@ __all__ = [
     "compose",
     "hmac_sha256_base64",
     "hookimpl",
+    "in_this_context",
     "parse",
     "secret_matches",
     "signature_matches",

@@ -33,6 +33,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.errors import ConfigurationError, SerialsyncError
 from serialsync.logging import adapt_logger
 from serialsync.manager import PluginManager
+from serialsync.metering import metering
 from serialsync.model import Order, UnreadableRecord
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.settings import Settings, SyncSettings
@@ -166,7 +167,12 @@ class Host:
         log = self.engine.log(operation=f"{kind}_pass", run=run_id)
         log.info("pass.started")
         try:
-            step(self.engine, summary)
+            with metering() as meter:
+                try:
+                    step(self.engine, summary)
+                finally:
+                    # The requests of the pass, per connector, go in its record either way.
+                    summary.add_requests(meter.snapshot())
         except BaseException as stop:
             # Stopped (SIGTERM at a checkpoint) or failed: what ran is committed; say so.
             summary.finished_at = self.engine.now()
@@ -290,4 +296,7 @@ def _totals(summary: PassSummary) -> dict[str, int]:
         "conflicts",
         "quarantined",
     )
-    return {name: summary.total(name) for name in names}
+    totals = {name: summary.total(name) for name in names}
+    totals["requests"] = sum(c.http.requests for c in summary.connectors.values())
+    totals["throttled"] = sum(c.http.throttled for c in summary.connectors.values())
+    return totals

@@ -50,6 +50,7 @@ from serialsync.errors import (
     RetryableRemoteError,
 )
 from serialsync.logging import adapt_logger, get_logger
+from serialsync.metering import current_meter
 from serialsync.redaction import (
     MASK,
     Redactor,
@@ -421,6 +422,13 @@ class HttpClient:
     def _count(self, key: str, amount: float = 1) -> None:
         with self._stats_lock:
             self._stats[key] += amount
+        self._meter(key, amount)
+
+    def _meter(self, key: str, amount: float = 1) -> None:
+        # The pass this request serves counts it too (see serialsync.metering).
+        meter = current_meter()
+        if meter is not None:
+            meter.add(self.connector, key, amount)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -663,11 +671,15 @@ class HttpClient:
                     url=self.redactor.url(str(request.url)),
                 ) from None
             raise _RetryNeededError(f"{type(exc).__name__} after sending", wait=None) from None
-        elapsed_ms = round((self._clock() - started) * 1000, 1)
+        elapsed = self._clock() - started
+        elapsed_ms = round(elapsed * 1000, 1)
         if self.rate_limiter is not None:
             self.rate_limiter.observe(response)
         hint = self.retry_signal(response) if self.retry_signal is not None else None
         status = response.status_code
+        self._meter("seconds", elapsed)
+        if status >= 500:
+            self._meter("errors")
         _notify(self.connector, str(status), hint is not None or status == 429)
         if hint is not None:
             self._count("throttled")
@@ -696,6 +708,8 @@ class HttpClient:
 
     def _log_failure(self, log: _AttemptLog, started: float, exc: Exception) -> None:
         _notify(self.connector, "error", False)
+        self._meter("errors")
+        self._meter("seconds", self._clock() - started)
         log.warning(
             "http.transport_error",
             error=type(exc).__name__,

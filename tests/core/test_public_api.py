@@ -76,6 +76,7 @@ EXPECTED_ALL = [
     "compose",
     "hmac_sha256_base64",
     "hookimpl",
+    "in_this_context",
     "parse",
     "secret_matches",
     "signature_matches",

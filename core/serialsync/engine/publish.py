@@ -45,6 +45,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.engine.visibility import forget_retired, settle_visibility
 from serialsync.errors import PermanentRemoteError
 from serialsync.lifecycle import UnitStatus
+from serialsync.metering import in_this_context
 from serialsync.model import (
     FieldGroup,
     ListingAction,
@@ -220,7 +221,8 @@ def for_each_channel(
     with ThreadPoolExecutor(
         max_workers=min(ctx.sync.workers, len(channels)), thread_name_prefix=name
     ) as pool:
-        for future in [pool.submit(work, c) for c in channels]:
+        # In this context: each channel's requests count in the pass (serialsync.metering).
+        for future in [pool.submit(in_this_context(work), c) for c in channels]:
             future.result()
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from serialsync.metering import RequestCounts
 from serialsync.redaction import redact_personal_data
 
 
@@ -26,6 +27,8 @@ class ConnectorCounts:
     conflicts: int = 0
     quarantined: int = 0
     errors: list[str] = field(default_factory=list)
+    #: What the pass asked of this connector's platform (see :mod:`serialsync.metering`).
+    http: RequestCounts = field(default_factory=RequestCounts)
 
     @property
     def published(self) -> int:
@@ -70,12 +73,20 @@ class PassSummary:
                 for key, value in asdict(counts).items():
                     if key == "errors":
                         target.errors.extend(value)
+                    elif key == "http":
+                        target.http = _added(target.http, counts.http)
                     elif key == "unchanged":
                         # Each pass counts the whole unchanged catalogue: adding would double it.
                         target.unchanged = max(target.unchanged, value)
                     else:
                         setattr(target, key, getattr(target, key) + value)
         return merged
+
+    def add_requests(self, counts: dict[str, RequestCounts]) -> None:
+        """Add each connector's requests in this pass (from its meter)."""
+        for name, requests in counts.items():
+            target = self.counts(name)
+            target.http = _added(target.http, requests)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``run --json``, the ``runs`` table), errors without personal data."""
@@ -91,7 +102,12 @@ class PassSummary:
                     # plugin's bare exception is not.
                     "errors": [redact_personal_data(e) for e in c.errors],
                     "published": c.published,
+                    "http": c.http.as_dict(),
                 }
                 for name, c in self.connectors.items()
             },
         }
+
+
+def _added(one: RequestCounts, other: RequestCounts) -> RequestCounts:
+    return RequestCounts(**{k: v + getattr(other, k) for k, v in asdict(one).items()})

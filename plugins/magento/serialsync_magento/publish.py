@@ -45,6 +45,7 @@ from serialsync import (
     RemoteIds,
     RetryableRemoteError,
     check_length,
+    in_this_context,
 )
 
 from serialsync_magento import mapping
@@ -218,7 +219,8 @@ class Publisher:
             for item in items:
                 work(item)
             return
-        futures = [self.pool.submit(work, item) for item in items]
+        # In the caller's context: the requests count in the pass that asked for them.
+        futures = [self.pool.submit(in_this_context(work), item) for item in items]
         for future in futures:
             future.result()
 

@@ -43,6 +43,7 @@ from serialsync import (
     RemoteIds,
     RetryableRemoteError,
     check_length,
+    in_this_context,
 )
 
 from serialsync_woocommerce.client import (
@@ -738,7 +739,9 @@ def withdraw_across_products(
         with ThreadPoolExecutor(
             max_workers=min(concurrency, len(groups)), thread_name_prefix="woo-withdraw"
         ) as pool:
-            answers = list(pool.map(lambda g: _gated(client, g[0], g[1], batch_size), groups))
+            # In the caller's context: the requests count in the pass that asked for them.
+            gated = in_this_context(lambda g: _gated(client, g[0], g[1], batch_size))
+            answers = list(pool.map(gated, groups))
     return [outcome for answer in answers for outcome in answer]
 
 
