@@ -55,3 +55,15 @@ def test_every_kind_the_host_quarantines_is_a_choice():
         written |= set(re.findall(r'\bkind="([a-z_]+)",\s*key=', path.read_text()))
     assert written  # the scan found the literal kinds
     assert written <= {k.value for k in QuarantineKind}
+
+
+def test_status_keeps_what_each_last_pass_asked_of_its_platform(synced: CliWorld):
+    # These plugins speak no HTTP: zeros, kept in the JSON, left out of the sentence.
+    data = synced.json("status")
+    for connector in data["connectors"]:
+        http = connector["last_pass"]["http"]
+        assert http == dict.fromkeys(("requests", "throttled", "retries", "errors"), 0) | {
+            "seconds": 0.0,
+            "waited": 0.0,
+        }
+    assert "requests" not in synced.invoke("status").stdout

@@ -47,6 +47,12 @@ def test_demo_leaves_a_store_the_other_commands_read(isolated: Path):
     assert sum(status["units"].values()) == 20
     channels = [c for c in status["connectors"] if c["plugin"] != "aim_pos"]
     assert channels and all(c["units"]["live"] + c["units"]["withdrawn"] == 20 for c in channels)
+    # Each connector's last pass says what it asked of its platform, in the table too.
+    human = " ".join(runner.invoke(app, ["status", *config]).stdout.split())
+    for connector in status["connectors"]:
+        http = connector["last_pass"]["http"]
+        assert http["requests"] > 0, connector["name"]
+        assert f"({http['requests']} requests, {http['throttled']} throttled)" in human
     units = json.loads(runner.invoke(app, ["serials", "list", "--json", *config]).stdout)["units"]
     sold = [u for u in units if u["status"] == "sold"]
     assert sold and all(set(u["listings"].values()) == {"withdrawn"} for u in sold)

@@ -68,10 +68,35 @@ def test_the_dashboard_counts_what_needs_a_person(shared_world: World) -> None:
     assert 'src="/charts/pass-durations.svg"' in page and 'src="/charts/oversell.svg"' in page
 
 
+def test_the_dashboard_shows_each_connectors_requests_in_its_last_pass(
+    shared_world: World,
+) -> None:
+    runs = shared_world.host.store.runs(limit=100)
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        page = client.get("/").text
+        chart = client.get("/charts/requests.svg").text
+        runs_page = client.get("/runs").text
+    sent: list[int] = []
+    for connector in ("aim_pos", "shopify", "woocommerce"):
+        last = next(
+            r for r in runs if r.kind == "inventory" and connector in r.summary["connectors"]
+        )
+        http = last.summary["connectors"][connector]["http"]
+        sent.append(http["requests"])
+        row = re.search(rf"<tr>\s*<td>{connector}</td><td>inventory</td>.*?</tr>", page, re.S)
+        assert row, connector
+        cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row.group(0))
+        assert cells[:4] == [str(http[k]) for k in ("requests", "throttled", "retries", "errors")]
+        assert f"requests {http['requests']}, throttled {http['throttled']}" in runs_page
+        assert f">{connector}<" in chart
+    assert any(sent) and "throttled (all)" in chart
+
+
 def test_charts_are_svg_drawn_on_the_server_with_no_script(shared_world: World) -> None:
     with shared_world.client() as client:
         login(client, VIEWER)
-        for name in ("pass-durations", "oversell"):
+        for name in ("pass-durations", "requests", "oversell"):
             answer = client.get(f"/charts/{name}.svg")
             assert answer.status_code == 200
             assert answer.headers["content-type"].startswith("image/svg+xml")

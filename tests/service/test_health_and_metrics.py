@@ -120,6 +120,11 @@ def _exercise_metrics(running: Running) -> None:
     running.host.order_pass()
     woo.set_faults(Faults())
     assert running.metric("serialsync_http_throttled_total", connector="woocommerce") > 0
+    # Each throttled attempt was sent again (or the pass gave up on it after the last).
+    [last] = running.host.store.runs(limit=1)
+    retried = last.summary["connectors"]["woocommerce"]["http"]["retries"]
+    assert retried > 0
+    assert running.metric("serialsync_http_retries_total", connector="woocommerce") == retried
     assert (
         running.metric("serialsync_http_requests_total", connector="woocommerce", status="429") > 0
     )

@@ -111,6 +111,9 @@ def _run_dict(run: RunRecord, connector: str | None = None) -> dict[str, Any]:
         # This connector's part of the pass: ok unless *it* failed, conflicted or quarantined.
         counts = run.summary.get("connectors", {}).get(connector, {})
         data["errors"] = list(counts.get("errors", []))
+        # What the pass asked of this connector's platform (absent from passes before it was
+        # counted).
+        data["http"] = counts.get("http")
         # Why it "had failures", named: a conflict leaves no error text, only its count.
         data["causes"] = [
             f"{counts[key]} {what} (see `{where}`)"
@@ -133,7 +136,11 @@ def _pass_text(run: dict[str, Any] | None) -> str:
         outcome = "ok" if run["ok"] else "had failures"
         if run.get("causes") and not run["ok"]:
             outcome += ": " + "; ".join(run["causes"])
-    return f"{run['kind']} {when(run['started_at'])}: {outcome}"
+    http = run.get("http")
+    asked = ""
+    if isinstance(http, dict) and http.get("requests"):
+        asked = f" ({http['requests']} requests, {http.get('throttled', 0)} throttled)"
+    return f"{run['kind']} {when(run['started_at'])}{asked}: {outcome}"
 
 
 def _print_status(out: Any, data: dict[str, Any]) -> None:

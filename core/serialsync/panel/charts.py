@@ -89,6 +89,38 @@ def pass_durations(runs: list[RunRecord]) -> bytes:
     return _svg(chart)
 
 
+def requests_per_pass(runs: list[RunRecord]) -> bytes:
+    """An SVG line chart of the requests each connector's platform was sent in each pass, and
+    of the answers that said to slow down (429 or the platform's throttle signal), all
+    connectors together."""
+    chart = pygal.DateTimeLine(
+        _config(),
+        title="Requests per pass, by connector; throttled answers",
+        x_value_formatter=lambda at: at.strftime("%m-%d %H:%M"),
+        dots_size=2,
+    )
+    by_connector: dict[str, list[tuple[datetime, int]]] = {}
+    throttled: list[tuple[datetime, int]] = []
+    for run in sorted(runs, key=lambda r: r.started_at):
+        counted = False
+        total = 0
+        for name, counts in (run.summary.get("connectors") or {}).items():
+            http = counts.get("http")
+            if isinstance(http, dict):
+                counted = True
+                by_connector.setdefault(name, []).append((run.started_at, http["requests"]))
+                total += int(http.get("throttled", 0))
+        if counted:
+            throttled.append((run.started_at, total))
+    for name, points in sorted(by_connector.items()):
+        chart.add(name, points)
+    if throttled:
+        chart.add("throttled (all)", throttled, stroke_style={"dasharray": "4, 3"})
+    else:
+        chart.add("no passes counted yet", [])
+    return _svg(chart)
+
+
 @dataclass(frozen=True)
 class Window:
     """One web sale's oversell window: when serialsync recorded it, and for how many seconds

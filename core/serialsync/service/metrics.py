@@ -65,6 +65,13 @@ class Metrics:
             ["connector"],
             registry=self.registry,
         )
+        self.http_retries = Counter(
+            "serialsync_http_retries",
+            "HTTP attempts sent again after a wait (a throttle, a 5xx, no answer), by connector; "
+            "counted by the passes that sent them",
+            ["connector"],
+            registry=self.registry,
+        )
         self.webhooks = Counter(
             "serialsync_webhook_deliveries",
             "Webhook deliveries received, and orders they triggered, by connector and result",
@@ -90,6 +97,9 @@ class Metrics:
         if summary.finished_at is not None:
             seconds = (summary.finished_at - summary.started_at).total_seconds()
             self.pass_seconds.labels(kind=summary.kind).observe(max(0.0, seconds))
+        for connector, counts in summary.connectors.items():
+            if counts.http.retries:
+                self.http_retries.labels(connector=connector).inc(counts.http.retries)
 
     def observe_response(self, connector: str, status: str, throttled: bool) -> None:
         """One HTTP attempt ended (the HTTP client's response observer)."""

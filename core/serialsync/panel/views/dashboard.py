@@ -28,6 +28,9 @@ class LastPass:
     ok: bool | None
     counts: dict[str, Any]
     errors: list[str]
+    #: What the pass asked of the connector's platform (requests, throttled, retries, errors,
+    #: seconds, waited); empty for a pass recorded before they were counted.
+    http: dict[str, Any]
 
 
 def last_passes(runs: list[RunRecord]) -> list[LastPass]:
@@ -40,7 +43,10 @@ def last_passes(runs: list[RunRecord]) -> list[LastPass]:
             if key not in seen:
                 errors = [str(e) for e in counts.get("errors", [])]
                 shown = {k: v for k, v in counts.items() if isinstance(v, int) and v}
-                seen[key] = LastPass(name, run.kind, run.started_at, seconds, run.ok, shown, errors)
+                http = counts.get("http") if isinstance(counts.get("http"), dict) else {}
+                seen[key] = LastPass(
+                    name, run.kind, run.started_at, seconds, run.ok, shown, errors, http
+                )
     return sorted(seen.values(), key=lambda p: (p.connector, p.kind))
 
 
@@ -70,6 +76,8 @@ def chart(request: Request) -> Response:
     name = request.path_params["name"]
     if name == "pass-durations":
         svg = charts.pass_durations(store.runs(limit=charts.RECENT))
+    elif name == "requests":
+        svg = charts.requests_per_pass(store.runs(limit=charts.RECENT))
     elif name == "oversell":
         svg = charts.oversell_chart(charts.oversell_windows(store))
     else:
