@@ -73,10 +73,12 @@ from serialsync.model import (
     SaleLine,
     SaleReceipt,
     SerializedUnit,
+    StillForSale,
     UnitKey,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
+    every_unit_for_sale,
 )
 from serialsync.signing import hmac_sha256_base64, secret_matches, signature_matches
 
@@ -134,6 +136,7 @@ __all__ = [
     "SerialRules",
     "SerializedUnit",
     "SerialsyncError",
+    "StillForSale",
     "StoreError",
     "StoreLockedError",
     "Timeouts",
@@ -146,6 +149,7 @@ __all__ = [
     "__version__",
     "check_length",
     "compose",
+    "every_unit_for_sale",
     "hmac_sha256_base64",
     "hookimpl",
     "in_this_context",

@@ -42,6 +42,7 @@ from serialsync.model import (
     RemoteIds,
     Sale,
     SaleReceipt,
+    StillForSale,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
@@ -135,7 +136,10 @@ def report_sale(connector: str, sale: Sale) -> SaleReceipt:
 
 @hookspec(firstresult=True)
 def publish_variants(
-    connector: str, product: Product, changes: Sequence[ListingChange]
+    connector: str,
+    product: Product,
+    changes: Sequence[ListingChange],
+    still_for_sale: StillForSale,
 ) -> list[PublishOutcome]:
     """Make the channel's variants of ``product`` match ``changes``; one outcome per unit.
 
@@ -158,10 +162,22 @@ def publish_variants(
         may be empty: the units to act on are in ``changes``.
     :param changes: the per-unit changes, at most a few thousand; batch them as the platform
         allows.
+    :param still_for_sale: **optional to take**, new in serialsync 0.6 (a plugin that leaves
+        it out of its signature keeps working). ``still_for_sale(serials)`` returns those of
+        the named units the host still wants for sale, read from its store at that moment.
+        The changes were planned before the call; a unit may sell on another channel while
+        the call is on the wire, and a call that ends by making it sellable would put a sold
+        unit on sale until the host's next call withdraws it. A plugin whose platform lets a
+        unit be created or updated unsellable (stock 0) and made sellable by a last request
+        (Magento: the MSI source-items save) asks just before that request about the upserts
+        it is about to make sellable, makes sellable only those returned, and answers the
+        others ``WITHDRAWN`` (with their ids: the host records them withdrawn). Ask once per
+        call, at the last moment: it reads the store.
     :returns: exactly one :class:`~serialsync.model.PublishOutcome` per change, in any order,
         with the remote ids to remember. A unit the platform refused is ``FAILED`` with the
         platform's code and message (``retryable=False`` when resending cannot help); the other
-        units still succeed.
+        units still succeed. An upsert answered ``WITHDRAWN`` is recorded as withdrawn (its
+        variant exists, unsellable).
     :raises RemoteError: only when nothing could be done for the whole product (credentials
         refused, platform down after retries); every unit of the call is then retried later.
 

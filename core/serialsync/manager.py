@@ -48,9 +48,11 @@ from serialsync.model import (
     RemoteIds,
     Sale,
     SaleReceipt,
+    StillForSale,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
+    every_unit_for_sale,
 )
 from serialsync.redaction import MaskedOptions, Redactor, register_secret
 
@@ -436,10 +438,21 @@ class PluginManager:
         )
 
     def publish_variants(
-        self, connector: str, product: Product, changes: Sequence[ListingChange]
+        self,
+        connector: str,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
     ) -> list[PublishOutcome]:
-        """Call ``publish_variants`` on one channel connector."""
-        result = self._call("publish_variants", connector, product=product, changes=changes)
+        """Call ``publish_variants`` on one channel connector (``still_for_sale``: what the
+        plugin may ask before it makes units sellable; by default every unit stays for sale)."""
+        result = self._call(
+            "publish_variants",
+            connector,
+            product=product,
+            changes=changes,
+            still_for_sale=still_for_sale,
+        )
         if not isinstance(result, list) or not all(isinstance(o, PublishOutcome) for o in result):
             raise PluginError(
                 f"connector {connector!r}: publish_variants must return a list of PublishOutcome"

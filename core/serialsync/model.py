@@ -8,9 +8,11 @@ immutable; build a changed copy with ``model_copy(update=...)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -258,6 +260,18 @@ class PublishOutcome(_Frozen):
     def key(self) -> UnitKey:
         """The :class:`UnitKey` this outcome is about."""
         return UnitKey(sku=self.sku, serial=self.serial)
+
+
+StillForSale: TypeAlias = Callable[[Collection[str]], frozenset[str]]
+"""``still_for_sale(serials)``: of the units named (by serial), those the host still wants for
+sale, as its store says at the moment of the call; ``publish_variants`` is handed one (see
+:func:`serialsync.hookspecs.publish_variants`)."""
+
+
+def every_unit_for_sale(serials: Collection[str]) -> frozenset[str]:
+    """The ``still_for_sale`` of a ``publish_variants`` call made outside a publish (a test, an
+    embedding application): every unit asked about is still for sale."""
+    return frozenset(serials)
 
 
 class FinancialStatus(StrEnum):

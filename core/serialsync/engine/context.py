@@ -122,8 +122,9 @@ class ListingLocks:
 
     def _release_locked(self, channel: str, skus: list[str]) -> None:
         for sku in skus:
-            # An ask left by a holder that failed is dropped with the lock: the unit is still
-            # listed, and the next order pass withdraws it (``skus_to_withdraw``).
+            # An ask left by a holder that failed is dropped with the lock: a publish that
+            # breaks withdraws its product's sold units first (``publish.withdraw_only``), and
+            # what that could not do is left to the next order pass (``skus_to_withdraw``).
             self._asked.discard((channel, sku))
             self._held.discard((channel, sku))
         self._cond.notify_all()

@@ -11,17 +11,21 @@ blocks the others. Each product is planned, sent and recorded under its listing 
 (:mod:`serialsync.engine.withdraw`) never cross it, in calls of at most ``sync.publish_chunk``
 units with a new plan before each (:func:`publish_product`): a unit sold while its product is
 being published is never sent after its sale, and withdrawn at once if a call already under
-way listed it.
+way listed it. A plugin may also ask, just before it makes units sellable, which are still
+for sale (:func:`still_for_sale`), and leave a unit sold meanwhile unsellable from the start.
+Withdrawals never wait for a publish to succeed: those of a call that raised are sent again on
+their own (:func:`withdraw_apart`), and a publish that breaks withdraws its product's sold
+units before it gives the product back (:func:`withdraw_only`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from serialsync.connector import Role
-from serialsync.engine.context import EngineContext
+from serialsync.engine.context import EngineContext, ListingTurn
 from serialsync.engine.hashing import (
     UNPRICED,
     changed_groups,
@@ -53,6 +57,7 @@ from serialsync.model import (
     Product,
     PublishOutcome,
     PublishResult,
+    StillForSale,
 )
 from serialsync.store import ListingRecord, ListingState, UnitRecord
 from serialsync.validation import price_problem
@@ -258,38 +263,56 @@ def publish_product(
     meanwhile: see :class:`~serialsync.engine.context.ListingLocks`).
     """
     with ctx.locks.hold(channel, sku) as turn:
-        sent: set[tuple[str, ListingAction]] = set()
-        first = True
-        while True:
-            read = read_product(ctx, sku)
-            if read is None:
-                return
-            product, units = read
-            listings = ctx.store.listings_of(channel, sku)
-            planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
-            if first:
-                upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
-                summary.counts(channel).unchanged += (
-                    sum(1 for u in units if is_sellable(u, product)) - upserts
-                )
-                first = False
-            chunk = next_chunk(planned, sent, ctx.sync.publish_chunk)
-            if chunk:
-                sent.update((change.unit.serial, change.action) for change, _ in chunk)
-                parts = assign_parts(chunk, listings, capacity)
-                send_product(ctx, summary, channel, product, chunk, listings, parts)
-                continue
-            # Only a product that has siblings can leave one empty (a second read otherwise).
-            siblings = capacity is not None and any(
-                (part_of(listing.remote) or 1) > 1 for listing in listings.values()
+        try:
+            _publish_held(ctx, summary, channel, sku, capacity, turn)
+        except Exception:
+            # A unit sold while the product was held may have been asked of this publish (see
+            # ListingLocks): it is withdrawn before the lock goes, whatever broke the publish.
+            withdraw_only(ctx, summary, channel, sku)
+            raise
+
+
+def _publish_held(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    sku: str,
+    capacity: int | None,
+    turn: ListingTurn,
+) -> None:
+    """The body of :func:`publish_product`, under the product's listing lock."""
+    sent: set[tuple[str, ListingAction]] = set()
+    first = True
+    while True:
+        read = read_product(ctx, sku)
+        if read is None:
+            return
+        product, units = read
+        listings = ctx.store.listings_of(channel, sku)
+        planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
+        if first:
+            upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
+            summary.counts(channel).unchanged += (
+                sum(1 for u in units if is_sellable(u, product)) - upserts
             )
-            if siblings:
-                retire_emptied(ctx, summary, channel, product)
-            # Shown while a unit is for sale, hidden once none is ([sync] sold_out); the
-            # listings were read after the last call, so they hold what it recorded.
-            settle_visibility(ctx, summary, channel, product, None if siblings else listings)
-            if not turn.finish():
-                return
+            first = False
+        chunk = next_chunk(planned, sent, ctx.sync.publish_chunk)
+        if chunk:
+            sent.update((change.unit.serial, change.action) for change, _ in chunk)
+            parts = assign_parts(chunk, listings, capacity)
+            send_product(ctx, summary, channel, product, chunk, listings, parts)
+            continue
+        # Only a product that has siblings can leave one empty (a second read otherwise).
+        siblings = capacity is not None and any(
+            (part_of(listing.remote) or 1) > 1 for listing in listings.values()
+        )
+        if siblings:
+            retire_emptied(ctx, summary, channel, product)
+        # Shown while a unit is for sale, hidden once none is ([sync] sold_out); the
+        # listings were read after the last call, so they hold what it recorded.
+        settle_visibility(ctx, summary, channel, product, None if siblings else listings)
+        if not turn.finish():
+            return
 
 
 def next_chunk(
@@ -298,8 +321,9 @@ def next_chunk(
     size: int,
 ) -> list[tuple[ListingChange, str | None]]:
     """The next call's changes: each unit's change not sent yet in this publish (a failure
-    waits for the next pass), withdrawals of units this publish listed first (sold while it
-    was under way), then the others in plan order, at most ``size``."""
+    waits for the next pass), at most ``size`` in plan order; but withdrawals of units this
+    publish listed (sold while it was under way) go first and alone, so that the sold unit is
+    off sale after one short call, not after a call of ``size`` creates."""
     todo = [p for p in planned if (p[0].unit.serial, p[0].action) not in sent]
     urgent = [
         p
@@ -307,8 +331,36 @@ def next_chunk(
         if p[0].action == ListingAction.WITHDRAW
         and (p[0].unit.serial, ListingAction.UPSERT) in sent
     ]
-    first = {id(p) for p in urgent}
-    return (urgent + [p for p in todo if id(p) not in first])[:size]
+    return (urgent or todo)[:size]
+
+
+def withdraw_only(ctx: EngineContext, summary: PassSummary, channel: str, sku: str) -> None:
+    """Withdraw one product's units that are listed but not sellable, and nothing else.
+
+    Run by a publish that broke under the product's listing lock before it gave the product
+    back: an order pass may have asked it to withdraw a unit sold meanwhile (it does not ask
+    twice), and the withdrawal must not wait for the publish to succeed. Whatever fails here
+    is logged and left to the next order pass; the publish's own error is the one raised.
+    """
+    try:
+        read = read_product(ctx, sku)
+        if read is None:
+            return
+        product, units = read
+        listings = ctx.store.listings_of(channel, sku)
+        planned = [
+            p
+            for p in plan_changes(product, units, listings, held_serials(ctx, units, listings))
+            if p[0].action == ListingAction.WITHDRAW
+        ]
+        if planned:
+            send_product(ctx, summary, channel, product, planned, listings)
+    except Exception as exc:  # the next order pass tries again (skus_to_withdraw)
+        ctx.log(connector=channel, operation="publish").error(
+            "publish.withdraw_after_failure_failed",
+            sku=sku,
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def read_product(ctx: EngineContext, sku: str) -> tuple[Product, list[UnitRecord]] | None:
@@ -373,13 +425,66 @@ def send_product(
         changes = [change for change, _ in mine]
         ctx.checkpoint("publish.before_call")
         try:
-            outcomes = ctx.plugins.publish_variants(channel, target, changes)
+            outcomes = ctx.plugins.publish_variants(
+                channel, target, changes, still_for_sale(ctx, product)
+            )
         except Exception as exc:  # one product's failure must not stop the others
             outcomes = failed_call(ctx, summary, channel, target.listing_sku, changes, exc)
+            outcomes = withdraw_apart(ctx, summary, channel, target, changes, outcomes)
         ctx.checkpoint("publish.after_call")
         with ctx.store.transaction():
             record_outcomes(ctx, summary, channel, mine, outcomes, listings, part=part)
         ctx.checkpoint("publish.recorded")
+
+
+def still_for_sale(ctx: EngineContext, product: Product) -> StillForSale:
+    """What a ``publish_variants`` call of ``product`` may ask before it makes units sellable:
+    those of the named units that are sellable now (:func:`is_sellable`), read from the store
+    at the moment of asking. An order's claim is committed before the order pass asks the
+    publish to withdraw its unit, so a unit claimed before the plugin asks is never made
+    sellable, and one claimed after is withdrawn by the publish's next call."""
+
+    def ask(serials: Collection[str]) -> frozenset[str]:
+        wanted = set(serials)
+        if not wanted:
+            return frozenset()
+        return frozenset(
+            record.unit.serial
+            for record in ctx.store.units_of(product.sku)
+            if record.unit.serial in wanted and is_sellable(record, product)
+        )
+
+    return ask
+
+
+def withdraw_apart(
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    target: Product,
+    changes: Sequence[ListingChange],
+    outcomes: list[PublishOutcome],
+) -> list[PublishOutcome]:
+    """A call that raised carried withdrawals beside upserts: send those again on their own
+    (``withdraw_units`` where the plugin has it, else ``publish_variants`` with them alone),
+    so that what broke the upserts does not keep sold units on sale until the next order
+    pass. Returns ``outcomes`` with the withdrawals' answers in place of their failures."""
+    withdrawals = [c for c in changes if c.action == ListingAction.WITHDRAW]
+    if not withdrawals or len(withdrawals) == len(changes):
+        return outcomes  # nothing apart to send: the same call would be sent again
+    wanted = {c.unit.serial for c in withdrawals}
+    try:
+        answered = [
+            o for o in ctx.plugins.withdraw_units(channel, withdrawals) or [] if o.serial in wanted
+        ]
+        done = {o.serial for o in answered}
+        rest = [c for c in withdrawals if c.unit.serial not in done]
+        if rest:
+            answered += ctx.plugins.publish_variants(channel, target, rest)
+    except Exception as exc:  # each withdrawal stays failed; the next order pass retries it
+        answered = failed_call(ctx, summary, channel, target.listing_sku, withdrawals, exc)
+    by_serial = {o.serial: o for o in answered if o.serial in wanted}
+    return [by_serial.pop(o.serial, o) for o in outcomes]
 
 
 def retire_emptied(
@@ -512,6 +617,8 @@ def listing_after(
             retryable=outcome.retryable,
             attempts=(previous.attempts if previous else 0) + 1,
         )
-    if change.action == ListingAction.WITHDRAW:
+    if change.action == ListingAction.WITHDRAW or outcome.result == PublishResult.WITHDRAWN:
+        # An upsert answered WITHDRAWN: the plugin left the unit unsellable, as
+        # ``still_for_sale`` told it (sold while the call was on the wire).
         return replace(listing, state=ListingState.WITHDRAWN, content_hash=None)
     return listing
