@@ -435,7 +435,10 @@ def register_webhooks(connector: str, url: str, secret: SecretStr) -> list[Webho
 def list_webhooks(connector: str, url: str | None) -> list[WebhookSubscription]:
     """Return the channel's webhook subscriptions for ``url`` (every one when ``None``).
 
-    Optional; read-only.
+    Optional; read-only. Each carries its ``state``: a subscription the channel stopped
+    delivering to is ``"disabled"``; for ``url``, a topic ``register_webhooks`` would subscribe
+    that the channel holds none for (a platform removes one after failed deliveries) is listed
+    ``"missing"`` with an empty ``remote_id``, so an operator sees it and registers again.
 
     :param connector: name of the channel connector called.
     :param url: only subscriptions calling this address; ``None`` for all the connector sees.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -454,8 +454,16 @@ class WebhookDelivery(_Frozen):
 
 
 class WebhookSubscription(_Frozen):
-    """One webhook subscription as the channel keeps it: its id, topic and the address called."""
+    """One webhook subscription as the channel keeps it: its id, topic and the address called.
+
+    ``state`` is ``"active"`` for one the channel delivers to; ``"disabled"`` for one it keeps
+    but stopped delivering to (after failed deliveries); ``"missing"`` for a topic
+    ``register_webhooks`` subscribes that the channel holds no subscription for (a platform
+    may remove one after failed deliveries): ``remote_id`` is empty then, and registering
+    again makes it.
+    """
 
     remote_id: str
     topic: str
     url: str
+    state: Literal["active", "disabled", "missing"] = "active"

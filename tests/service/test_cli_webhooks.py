@@ -76,6 +76,46 @@ def test_register_twice_list_and_remove(sandbox: Sandbox, tmp_path: Path):
     assert shop.webhooks.subscriptions == {}  # type: ignore[attr-defined]
 
 
+def test_a_subscription_shopify_removed_is_shown_missing_and_registered_again(
+    sandbox: Sandbox, tmp_path: Path
+):
+    # Nothing listens at the public address: every delivery fails, is retried on Shopify's
+    # schedule (time scaled), and the subscriptions of the failed topics are removed.
+    config = _config(sandbox, tmp_path, _free_port())
+    shop = sandbox.channel_fakes()["shopify"]
+    registered = runner.invoke(
+        app, ["webhooks", "register", "--connector", "shopify", "--config", str(config)]
+    )
+    assert registered.exit_code == 0, registered.output
+    shop.create_order([("PLAIN-STRAP", 1)])
+    assert shop.webhooks.sender.wait_idle(30)  # type: ignore[attr-defined]
+    assert len(shop.webhooks.subscriptions) == 2  # type: ignore[attr-defined]
+
+    shown = runner.invoke(
+        app, ["webhooks", "list", "--connector", "shopify", "--config", str(config)]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("MISSING") == 2
+    assert "webhooks register" in shown.stdout
+    listed = json.loads(
+        runner.invoke(app, ["webhooks", "list", "--json", "--config", str(config)]).stdout
+    )
+    (shopify,) = [c for c in listed["channels"] if c["connector"] == "shopify"]
+    states = {s["topic"]: s["state"] for s in shopify["subscriptions"]}
+    assert states == {
+        "ORDERS_CREATE": "missing",
+        "ORDERS_PAID": "missing",
+        "ORDERS_UPDATED": "active",
+        "ORDERS_CANCELLED": "active",
+    }
+
+    again = runner.invoke(app, ["webhooks", "register", "--config", str(config)])
+    assert again.exit_code == 0, again.output
+    assert len(shop.webhooks.subscriptions) == 4  # type: ignore[attr-defined]
+    shown = runner.invoke(app, ["webhooks", "list", "--config", str(config)])
+    assert "MISSING" not in shown.stdout
+
+
 def test_register_without_a_public_url_is_a_usage_error(sandbox: Sandbox, tmp_path: Path):
     config = tmp_path / "serialsync.toml"
     config.write_text(sandbox.config_toml(tmp_path / "state.db"))

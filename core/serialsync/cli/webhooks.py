@@ -72,8 +72,17 @@ def _show(rt: Runtime, action: Action, results: list[ChannelSubscriptions], json
         elif not r.subscriptions:
             grid.add_row(r.connector, "-", "-", f"none for {r.url}")
         for s in r.subscriptions:
-            grid.add_row(r.connector, s.topic, s.remote_id, s.url)
+            state = "" if s.state == "active" else f"{s.state.upper()}: "
+            grid.add_row(r.connector, s.topic, s.remote_id or "-", f"{state}{s.url}")
     rt.out.print(grid)
+    if action is not Action.REMOVE and any(
+        s.state != "active" for r in results for s in r.subscriptions
+    ):
+        # A platform removes or disables a subscription whose deliveries kept failing.
+        rt.out.print(
+            "some subscriptions are missing or disabled (deliveries failed): orders still "
+            "arrive by polling; run 'serialsync webhooks register' to restore them"
+        )
 
 
 @app.command("register")

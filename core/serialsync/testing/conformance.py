@@ -564,7 +564,8 @@ class ChannelConformance(_Conformance):
         assert {s.url for s in listed} == {url}
         removed = harness.manager.remove_webhooks(CONNECTOR, url)
         assert sorted(s.remote_id for s in removed) == sorted(s.remote_id for s in first)
-        assert harness.manager.list_webhooks(CONNECTOR, url) == []
+        left = harness.manager.list_webhooks(CONNECTOR, url)  # at most topics listed missing
+        assert all(s.state == "missing" and not s.remote_id for s in left), left
         assert harness.manager.remove_webhooks(CONNECTOR, url) == []  # again: harmless
 
     def test_a_webhook_without_a_valid_signature_is_refused(self, harness: Harness) -> None:

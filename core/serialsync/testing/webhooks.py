@@ -13,7 +13,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -56,6 +56,8 @@ class WebhookSender:
     :param duplicate_rate: share of delivered requests sent once more (0 to 1).
     :param max_attempts: attempts per delivery before it is given up.
     :param backoff: the pause before the first retry, doubling after each.
+    :param delays: the pause before each retry, in order (a platform's own schedule, time
+        scaled); when given, it sets the attempts (one more than its length) and the pauses.
     :param seed: seeds the duplicate draw, so a run can be replayed.
     :param transport: an httpx transport (tests), else real HTTP.
     """
@@ -66,13 +68,18 @@ class WebhookSender:
         duplicate_rate: float = 0.2,
         max_attempts: int = 5,
         backoff: float = 0.2,
+        delays: Sequence[float] | None = None,
         timeout: float = 5.0,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.duplicate_rate = duplicate_rate
-        self.max_attempts = max_attempts
-        self.backoff = backoff
+        self.delays = (
+            list(delays)
+            if delays is not None
+            else [backoff * 2**n for n in range(max(max_attempts - 1, 0))]
+        )
+        self.max_attempts = len(self.delays) + 1
         self._rng = random.Random(seed)
         self._client = httpx.Client(timeout=timeout, transport=transport)
         self._queue: queue.Queue[tuple[DeliveryLog, int] | None] = queue.Queue()
@@ -130,7 +137,7 @@ class WebhookSender:
             if not ok and attempt < self.max_attempts:
                 # Retried later from a timer, so one failing subscriber holds up no other.
                 timer = threading.Timer(
-                    self.backoff * 2 ** (attempt - 1), self._queue.put, ((entry, attempt + 1),)
+                    self.delays[attempt - 1], self._queue.put, ((entry, attempt + 1),)
                 )
                 timer.daemon = True
                 timer.start()

@@ -282,7 +282,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
                 "client secret; set it (SERIALSYNC_CONNECTORS__"
                 f"{self.name.upper()}__CLIENT_SECRET) before registering webhooks"
             )
-        present = self.list_webhooks(url)
+        present = self._subscriptions(url)
         have = {s.topic for s in present}
         for topic in ORDER_TOPIC_NAMES:
             if topic in have:
@@ -296,7 +296,20 @@ class ShopifyConnector(Connector[ShopifySettings]):
 
     @hookimpl
     def list_webhooks(self, url: str | None) -> list[WebhookSubscription]:
-        """The app's subscriptions to the order topics (for ``url`` when given)."""
+        """The app's subscriptions to the order topics (for ``url`` when given, with each order
+        topic it lacks listed ``missing``: Shopify removes a subscription whose deliveries kept
+        failing)."""
+        found = self._subscriptions(url)
+        if url is None:
+            return found
+        have = {s.topic for s in found}
+        return found + [
+            WebhookSubscription(remote_id="", topic=topic, url=url, state="missing")
+            for topic in ORDER_TOPIC_NAMES
+            if topic not in have
+        ]
+
+    def _subscriptions(self, url: str | None) -> list[WebhookSubscription]:
         found: list[WebhookSubscription] = []
         after: str | None = None
         while True:
@@ -311,7 +324,7 @@ class ShopifyConnector(Connector[ShopifySettings]):
     def remove_webhooks(self, url: str) -> list[WebhookSubscription]:
         """Delete the subscriptions calling ``url``; return those removed."""
         removed = []
-        for subscription in self.list_webhooks(url):
+        for subscription in self._subscriptions(url):
             payload = self.client.webhook_subscription_delete(subscription.remote_id)
             _refuse_user_errors(payload, "webhookSubscriptionDelete", self.name)
             removed.append(subscription)

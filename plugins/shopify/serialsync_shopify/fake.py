@@ -42,7 +42,7 @@ from serialsync_shopify.fake_catalog import (
 )
 from serialsync_shopify.fake_graphql import Document, GraphQLFaultError, connection
 from serialsync_shopify.fake_orders import FakeOrder, OrderBook
-from serialsync_shopify.fake_webhooks import WebhookBook
+from serialsync_shopify.fake_webhooks import WebhookBook, retry_delays
 
 __all__ = ["DEFAULT_CLIENT_SECRET", "DEFAULT_TOKEN", "PRIMARY_LOCATION", "FakeShopify"]
 
@@ -107,7 +107,9 @@ class FakeShopify(FakeChannel):
             client_secret=client_secret,
             shop_domain=self.host,
             api_version="2026-07",
-            sender=webhook_sender or WebhookSender(seed=faults.seed if faults else None),
+            sender=webhook_sender
+            or WebhookSender(seed=faults.seed if faults else None, delays=retry_delays()),
+            lock=self.lock,
         )
         #: Orders the API cannot show yet (Shopify may deliver an event before the order reads),
         #: and whether new orders start so (a test clears both to make them readable).

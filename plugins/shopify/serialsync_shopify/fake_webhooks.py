@@ -5,12 +5,25 @@ Subscriptions are made, listed and deleted through the GraphQL Admin API as on S
 address is refused with a user error, as Shopify does). An order event is delivered to each
 subscription of its topic, signed with the app's client secret, with one
 ``X-Shopify-Event-Id`` per event and one ``X-Shopify-Webhook-Id`` per delivery, through a
-:class:`~serialsync.testing.WebhookSender` (at least once, sometimes twice, retried on non-2xx).
+:class:`~serialsync.testing.WebhookSender` (at least once, sometimes twice).
+
+A delivery not answered 2xx is retried as Shopify retries it: 8 times over 4 hours on an
+exponential schedule, the original payload and headers to the address of the moment it was
+triggered (https://shopify.dev/changelog/updates-to-webhook-retry-mechanism, September 2024;
+older docs said 19 retries over 48 hours). When the retries fail too, Shopify removes the
+subscription ("if failures persist, the subscription is removed",
+https://shopify.dev/docs/apps/build/webhooks/troubleshoot): the fake deletes it, and
+``serialsync webhooks list`` shows its topic missing until ``register`` makes it again.
+Shopify publishes neither the exact intervals nor whether failures of several events count
+together: assumed here, the pause doubles after each retry (the eight sum to 4 hours), and
+one event whose every retry failed removes its subscription.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +37,20 @@ from serialsync_shopify.fake_catalog import gid_number
 from serialsync_shopify.fake_graphql import connection
 from serialsync_shopify.fake_orders import FakeOrder
 from serialsync_shopify.webhooks import ORDER_TOPICS
+
+#: Retries after a failed delivery, and the window they span (seconds).
+RETRIES = 8
+RETRY_WINDOW = 4 * 3600.0
+
+#: How much faster than Shopify the fake retries by default: the 4-hour schedule in 3 seconds.
+TIME_SCALE = 3.0 / RETRY_WINDOW
+
+
+def retry_delays(time_scale: float = TIME_SCALE) -> list[float]:
+    """The pause before each of Shopify's retries, doubling and summing to the 4-hour window
+    (the doubling is assumed: Shopify says only "exponential backoff"), times ``time_scale``."""
+    first = RETRY_WINDOW / (2**RETRIES - 1)
+    return [first * 2**n * time_scale for n in range(RETRIES)]
 
 
 @dataclass
@@ -47,13 +74,17 @@ class WebhookBook:
         shop_domain: str,
         api_version: str,
         sender: WebhookSender,
+        lock: threading.RLock,
     ) -> None:
         self._gid = gid
         self.client_secret = client_secret
         self.shop_domain = shop_domain
         self.api_version = api_version
         self.sender = sender
+        self._lock = lock
         self.subscriptions: dict[str, FakeSubscription] = {}
+        #: Subscriptions Shopify removed after their deliveries failed, by id.
+        self.removed: dict[str, FakeSubscription] = {}
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -140,8 +171,18 @@ class WebhookBook:
                         "X-Shopify-Event-Id": event,
                         "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
                     },
-                )
+                ),
+                on_done=functools.partial(self.delivered, subscription.id),
             )
+
+    def delivered(self, subscription_id: str, ok: bool) -> None:
+        """One delivery's end: a delivery whose retries all failed removes its subscription."""
+        if ok:
+            return
+        with self._lock:
+            subscription = self.subscriptions.pop(subscription_id, None)
+            if subscription is not None:  # not deleted meanwhile
+                self.removed[subscription_id] = subscription
 
 
 def order_payload(order: FakeOrder) -> dict[str, Any]:

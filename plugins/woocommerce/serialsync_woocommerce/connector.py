@@ -39,6 +39,9 @@ def _subscription(hook: Json) -> WebhookSubscription:
         remote_id=str(hook.get("id") or ""),
         topic=str(hook.get("topic") or ""),
         url=str(hook.get("delivery_url") or ""),
+        # WooCommerce disables a webhook after repeated failed deliveries (status "disabled");
+        # "paused" is a merchant's pause: neither is delivered to.
+        state="active" if hook.get("status") == "active" else "disabled",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -29,7 +30,10 @@ def test_register_subscribes_the_order_topics_once(shop, clock, shopify_schema):
     assert len(connector.list_webhooks(None)) == 8
     removed = connector.remove_webhooks(URL)
     assert len(removed) == 4
-    assert connector.list_webhooks(URL) == []
+    listed = connector.list_webhooks(URL)  # each order topic now shown missing
+    assert sorted(s.topic for s in listed) == sorted(webhooks.ORDER_TOPICS)
+    assert {(s.state, s.remote_id) for s in listed} == {("missing", "")}
+    assert connector.remove_webhooks(URL) == []  # nothing real left to delete
     for name, text in shop.documents:
         assert validate(shopify_schema, parse(text)) == [], name
 
@@ -149,3 +153,80 @@ def test_the_fake_delivers_signed_events_the_plugin_verifies(fake, clock):
     assert len(events) == 2  # two events, one id each
     fake.cancel_order(order_id)
     assert sorted(d.topic for d in collector.sent[2:]) == ["ORDERS_CANCELLED", "ORDERS_UPDATED"]
+
+
+def _failing_sender(fails: dict[str, int], time_scale: float):
+    """A sender whose subscriber answers 500 to the first ``fails[topic]`` deliveries of each
+    topic (every one when the topic is not given), then 200."""
+    from collections import Counter
+
+    import httpx
+    from serialsync.testing import WebhookSender
+    from serialsync_shopify.fake_webhooks import retry_delays
+
+    seen: Counter[str] = Counter()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        topic = request.headers["X-Shopify-Topic"]
+        seen[topic] += 1
+        return httpx.Response(500 if seen[topic] <= fails.get(topic, 10**6) else 200)
+
+    return WebhookSender(
+        duplicate_rate=0,
+        delays=retry_delays(time_scale),
+        transport=httpx.MockTransport(answer),
+    )
+
+
+def test_shopify_retry_schedule_is_8_retries_over_4_hours():
+    from serialsync_shopify.fake_webhooks import retry_delays
+
+    delays = retry_delays(1.0)
+    assert len(delays) == 8
+    assert sum(delays) == pytest.approx(4 * 3600)
+    assert all(b == pytest.approx(2 * a) for a, b in itertools.pairwise(delays))
+    assert sum(retry_delays()) == pytest.approx(3.0)  # the fake's default: 4 h in 3 s
+
+
+def test_a_delivery_failing_every_retry_removes_its_subscription(shop, clock):
+    shop.webhooks.sender = _failing_sender({}, time_scale=1e-5)
+    connector = make_connector(shop, clock, transport=True)
+    connector.register_webhooks(URL)
+    stock = units(count=1)
+    connector.publish_variants(product(), upserts(stock))
+    shop.create_order([(stock[0].integration_id, 1)])  # ORDERS_CREATE and ORDERS_PAID
+    assert shop.webhooks.sender.wait_idle(10)
+
+    for entry in shop.webhooks.sender.log:
+        assert entry.statuses == [500] * 9  # the first try and Shopify's 8 retries
+    assert {s.topic for s in shop.webhooks.subscriptions.values()} == {
+        "ORDERS_UPDATED",
+        "ORDERS_CANCELLED",
+    }
+    assert {s.topic for s in shop.webhooks.removed.values()} == {"ORDERS_CREATE", "ORDERS_PAID"}
+    listed = connector.list_webhooks(URL)
+    missing = sorted(s.topic for s in listed if s.state == "missing")
+    assert missing == ["ORDERS_CREATE", "ORDERS_PAID"]
+    # Registering again makes only what was removed.
+    creates = shop.calls.count("webhookSubscriptionCreate")
+    again = connector.register_webhooks(URL)
+    assert shop.calls.count("webhookSubscriptionCreate") == creates + 2
+    assert {s.state for s in again} == {"active"} and len(again) == 4
+    shop.webhooks.sender.close()
+
+
+def test_a_delivery_answered_on_its_last_retry_keeps_its_subscription(shop, clock):
+    # orders/paid is answered on its 9th attempt (Shopify's 8th retry); orders/create never.
+    shop.webhooks.sender = _failing_sender({"orders/paid": 8}, time_scale=1e-5)
+    connector = make_connector(shop, clock, transport=True)
+    connector.register_webhooks(URL)
+    stock = units(count=1)
+    connector.publish_variants(product(), upserts(stock))
+    shop.create_order([(stock[0].integration_id, 1)])
+    assert shop.webhooks.sender.wait_idle(10)
+
+    by_topic = {e.delivery.topic: e.statuses for e in shop.webhooks.sender.log}
+    assert by_topic == {"ORDERS_PAID": [500] * 8 + [200], "ORDERS_CREATE": [500] * 9}
+    assert {s.topic for s in shop.webhooks.removed.values()} == {"ORDERS_CREATE"}
+    assert len(shop.webhooks.subscriptions) == 3
+    shop.webhooks.sender.close()

@@ -52,3 +52,24 @@ def test_an_unfollowed_topic_or_a_body_naming_no_order_names_no_order():
     assert webhooks.verify(_signed(BODY, "product.updated"), BODY, SECRET).order_id is None
     odd = b'{"id": "seventy"}'
     assert webhooks.verify(_signed(odd), odd, SECRET).order_id is None
+
+
+def test_a_webhook_woocommerce_disabled_is_listed_disabled_and_registered_active_again(
+    fake, connector
+):
+    url = "https://sync.example.com/webhooks/woo"
+    secret = SecretStr("woo-webhook-secret")
+    first = connector.register_webhooks(url, secret)
+    assert {s.state for s in first} == {"active"}
+    disabled = first[0]
+    # WooCommerce disables a webhook past its failed deliveries (see the fake's tests).
+    fake.webhooks.hooks[int(disabled.remote_id)]["status"] = "disabled"
+
+    listed = {s.remote_id: s.state for s in connector.list_webhooks(url)}
+    assert listed[disabled.remote_id] == "disabled"
+    assert sorted(listed.values()).count("active") == len(first) - 1
+
+    again = connector.register_webhooks(url, secret)
+    assert {s.state for s in again} == {"active"}
+    assert fake.webhooks.hooks[int(disabled.remote_id)]["status"] == "active"
+    fake.webhooks.sender.close()
