@@ -117,7 +117,10 @@ def check_identifier(value: str, part: str) -> None:
     position (counted from 1). Nothing is ever trimmed or cleaned here."""
     if not value:
         raise IntegrationIdError(f"the {part} is empty", rule=f"{part}-empty")
-    for index, char in enumerate(value):
+    # Printable ASCII (U+0020..U+007E) holds none of the characters refused below, and it is
+    # nearly every identifier: the per-character walk was a sixth of a publish's CPU.
+    clean = value.isascii() and value.isprintable()
+    for index, char in enumerate("" if clean else value):
         bad = _bad_char(char)
         if bad is not None:
             rule, what = bad

@@ -61,6 +61,19 @@ def test_valid_text_is_accepted_exactly_as_it_is(text, part):
     check_identifier(text, part)  # no error, and nothing returned to replace it
 
 
+@pytest.mark.parametrize("code", range(0x80))
+def test_every_ascii_character_is_judged_as_the_character_rule_says(code):
+    # Printable ASCII skips the per-character walk: each of the 128 must still get its verdict.
+    value = f"A{chr(code)}B"
+    if chr(code).isprintable():
+        check_identifier(value, "sku")
+    else:
+        with pytest.raises(IntegrationIdError) as info:
+            check_identifier(value, "sku")
+        assert info.value.rule == "sku-control-character"
+        assert "position 2 of 3" in str(info.value)
+
+
 @given(text=good_text, pad=st.sampled_from(["start", "end", "both"]))
 def test_padding_with_spaces_is_refused_never_trimmed(text, pad):
     value = (" " if pad != "end" else "") + text + (" " if pad != "start" else "")
