@@ -1,107 +1,145 @@
-"""Magento's asynchronous bulk API: many operations in one request, then polling for results.
+"""Magento's asynchronous bulk API: many product saves in one request, then polling.
 
-``POST /async/bulk/V1/…`` only says "accepted"; whether each operation worked is learnt from
-``GET /V1/bulk/{uuid}/status`` (1 complete, 2 retriable failure, 3 failed, 4 open, 5 rejected)
-once the store's message-queue consumers have run them. Off by default: a store whose
-consumers are not running would leave every bulk open until ``bulk_timeout``.
+``POST /async/bulk/V1/products`` takes an array of ``{"product": …}`` bodies and answers 202
+with a ``bulk_uuid``: each item "accepted" into the message queue, which says nothing about
+success. The store's ``async.operations.all`` consumer then runs each operation as the
+synchronous endpoint would, one at a time per consumer process; ``GET
+/V1/bulk/{uuid}/detailed-status`` gives each operation's status (1 complete, 2 failed but
+retriable, 3 failed, 4 open, 5 rejected), its message, and for a completed save the
+serialized answer of the synchronous call (the saved product, with its id).
+
+A store whose consumers do not run (no cron, no supervisor) leaves every operation open for
+good. Whether they run is learnt from the first bulk (``bulk = "auto"``, the default): if
+none of its operations leaves "open" within ``bulk_detect_timeout``, the consumers are taken
+for not running for the rest of the connector's life and the synchronous path is used. An
+operation still open when it is given up is left to the caller, which saves it synchronously:
+should a consumer run it later, it saves the same payload again (an upsert by SKU that sets no
+stock), so no unit is listed or re-listed by it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from serialsync import PermanentRemoteError, RemoteError, RetryableRemoteError
 
-from serialsync_magento.client import MagentoClient, chunks
-from serialsync_magento.mapping import option_body
+from serialsync_magento.client import MagentoClient
 
 COMPLETE, RETRIABLY_FAILED, FAILED, OPEN, REJECTED = 1, 2, 3, 4, 5
-#: SKUs looked up per ``GET /V1/products`` after a bulk save (keeps the URL short).
-LOOKUP_BATCH = 50
+#: The first wait after scheduling, and the shortest between polls, in seconds.
+FIRST_WAIT = 0.5
+SHORTEST_WAIT = 0.2
+
+#: What one item of :meth:`BulkRunner.save_products` comes to: the saved product, the
+#: operation's failure, or ``None`` when it never ran (to be saved synchronously).
+SaveResult = dict[str, Any] | RemoteError | None
 
 
 class BulkRunner:
-    """Schedules bulks and waits for them, sleeping through the connector's ``sleep``."""
+    """Schedules product saves by bulk and waits for them; remembers whether consumers run.
+
+    :param mode: ``"auto"`` (bulk until a first bulk shows the consumers do not run), ``True``
+        (always) or ``False`` (never).
+    """
 
     def __init__(
         self,
         client: MagentoClient,
         *,
+        mode: bool | str,
         sleep: Callable[[float], None],
+        clock: Callable[[], float],
         poll_interval: float,
         timeout: float,
+        detect_timeout: float,
         connector: str,
+        log: Any,
     ) -> None:
         self.client = client
+        self.mode = mode
         self._sleep = sleep
+        self._clock = clock
         self._interval = poll_interval
         self._timeout = timeout
+        self._detect_timeout = detect_timeout
         self._connector = connector
+        self._log = log
+        #: Whether the store's consumers run: None until a bulk has shown it.
+        self.consumers: bool | None = None
 
-    def run(self, path: str, items: Sequence[Mapping[str, Any]], operation: str) -> list[Any]:
-        """Schedule one operation per item and wait; per item, ``None`` or its error."""
-        uuid = self.client.bulk(path, items, operation)
-        operations = self._wait(uuid)
-        return [self._error(operations, index, operation) for index in range(len(items))]
+    @property
+    def usable(self) -> bool:
+        """True when product saves should go by bulk now."""
+        if self.mode == "auto":
+            return self.consumers is not False
+        return bool(self.mode)
 
-    def add_options(self, code: str, labels: Sequence[str]) -> list[RemoteError | None]:
-        """Add one option per label to the attribute ``code``; per label, its error if any.
+    def save_products(self, payloads: Sequence[Mapping[str, Any]]) -> list[SaveResult]:
+        """Upsert products by one bulk; per payload, the saved product, its failure, or
+        ``None`` when its operation never ran (the caller saves it synchronously)."""
+        uuid = self.client.bulk("products", [{"product": p} for p in payloads], "save products")
+        operations = self._wait(uuid, len(payloads))
+        return [self._result(operations, index) for index in range(len(payloads))]
 
-        "Already exists" failures are left to the caller, which reads the options back.
+    def _wait(self, uuid: str, count: int) -> list[dict[str, Any]]:
+        """Poll until no operation is open or the wait is given up; the last operations read.
+
+        The wait after a poll is the time the finished operations took, spread over those
+        still open (bounded by ``bulk_poll_interval``): a bulk is polled about once after its
+        consumers are done, whatever their number and speed.
         """
-        items = [{"attributeCode": code, "option": option_body(label)} for label in labels]
-        return self.run("products/attributes/byAttributeCode/options", items, "add options")
-
-    def save_products(
-        self, payloads: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any] | RemoteError]:
-        """Upsert products by bulk; per payload, the saved product (with its id) or the error."""
-        errors = self.run("products", [{"product": p} for p in payloads], "save products")
-        found: dict[str, dict[str, Any]] = {}
-        skus = [str(p["sku"]) for p in payloads]
-        for batch in chunks(skus, LOOKUP_BATCH):
-            found.update(self.client.find_products(batch))
-        results: list[dict[str, Any] | RemoteError] = []
-        for sku, error in zip(skus, errors, strict=True):
-            product = found.get(sku)
-            if error is not None:
-                results.append(error)
-            elif product is None:
-                results.append(
-                    RetryableRemoteError(
-                        f"the bulk saved {sku!r} but Magento does not find it",
-                        connector=self._connector,
-                    )
-                )
-            else:
-                results.append(product)
-        return results
-
-    def _wait(self, uuid: str) -> list[dict[str, Any]]:
-        waited = 0.0
+        deciding = self.consumers is None
+        limit = self._detect_timeout if deciding else self._timeout
+        started = self._clock()
+        self._sleep(FIRST_WAIT)
         while True:
-            operations = self.client.bulk_status(uuid)
-            if operations and all(int(op.get("status") or OPEN) != OPEN for op in operations):
+            operations = self.client.bulk_detailed_status(uuid)
+            done = sum(1 for op in operations if _status(op) != OPEN)
+            elapsed = self._clock() - started
+            if done and self.consumers is not True:
+                self.consumers = True
+                self._log.info("magento.bulk_consumers_run", bulk=uuid)
+            if operations and done >= count:
                 return operations
-            if waited >= self._timeout:
-                raise RetryableRemoteError(
-                    f"Magento bulk {uuid} is still open after {waited:.0f} s: are the store's "
-                    "message-queue consumers running?",
-                    connector=self._connector,
+            if elapsed >= limit:
+                self.consumers = False
+                self._log.warning(
+                    "magento.bulk_consumers_not_running",
+                    bulk=uuid,
+                    open=len(operations) - done,
+                    waited=round(elapsed, 1),
+                    why="operations still open: saved synchronously instead (are the store's "
+                    "async.operations.all consumers running?)",
                 )
-            self._sleep(self._interval)
-            waited += self._interval
+                return operations
+            # None done yet: wait as long again as so far (the waits double), up to the interval.
+            wait = elapsed / done * (count - done) if done else elapsed
+            self._sleep(min(max(wait, SHORTEST_WAIT), self._interval, max(0.0, limit - elapsed)))
 
-    def _error(
-        self, operations: Sequence[Mapping[str, Any]], index: int, operation: str
-    ) -> RemoteError | None:
+    def _result(self, operations: Sequence[Mapping[str, Any]], index: int) -> SaveResult:
         op = operations[index] if index < len(operations) else {}
-        status = int(op.get("status") or 0)
-        if status == COMPLETE:
+        status = _status(op)
+        if status == OPEN:
             return None
-        message = str(op.get("result_message") or f"the bulk {operation} did not complete")
-        text = f"Magento bulk {operation} failed (status {status}): {message}"
+        if status == COMPLETE:
+            try:
+                saved = json.loads(str(op.get("result_serialized_data") or ""))
+            except ValueError:
+                saved = None
+            if isinstance(saved, dict) and saved.get("id") is not None:
+                return saved
+            # Completed, but the answer does not say which product: saving it again
+            # synchronously (an upsert) tells.
+            return None
+        message = str(op.get("result_message") or "the bulk save did not complete")
+        text = f"Magento bulk save products failed (status {status}): {message}"
         if status == RETRIABLY_FAILED:
             return RetryableRemoteError(text, connector=self._connector, code=f"bulk {status}")
         return PermanentRemoteError(text, connector=self._connector, code=f"bulk {status}")
+
+
+def _status(op: Mapping[str, Any]) -> int:
+    text = str(op.get("status"))
+    return int(text) if text.isdigit() else OPEN

@@ -395,9 +395,12 @@ class MagentoClient:
             )
         return str(uuid)
 
-    def bulk_status(self, uuid: str) -> list[dict[str, Any]]:
-        """``GET /V1/bulk/{uuid}/status``: each operation's status, in scheduling order."""
-        result = self._call("GET", f"bulk/{quote(uuid, safe='')}/status", "bulk status")
+    def bulk_detailed_status(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET /V1/bulk/{uuid}/detailed-status``: each operation (status, message, and the
+        serialized answer of a completed one), in scheduling order."""
+        result = self._call(
+            "GET", f"bulk/{quote(uuid, safe='')}/detailed-status", "bulk detailed status"
+        )
         operations = list((result or {}).get("operations_list") or [])
         return sorted(operations, key=lambda op: int(op.get("id") or 0))
 

@@ -58,15 +58,17 @@ class MagentoConnector(Connector[MagentoSettings]):
             self.pool = ThreadPoolExecutor(
                 max_workers=settings.concurrency, thread_name_prefix=f"{self.name}-send"
             )
-        self.bulk: BulkRunner | None = None
-        if settings.bulk:
-            self.bulk = BulkRunner(
-                self.client,
-                sleep=context.sleep,
-                poll_interval=settings.bulk_poll_interval,
-                timeout=settings.bulk_timeout,
-                connector=self.name,
-            )
+        self.bulk = BulkRunner(
+            self.client,
+            mode=settings.bulk,
+            sleep=context.sleep,
+            clock=context.clock,
+            poll_interval=settings.bulk_poll_interval,
+            timeout=settings.bulk_timeout,
+            detect_timeout=settings.bulk_detect_timeout,
+            connector=self.name,
+            log=self.log,
+        )
         self.publisher = Publisher(
             self.client, settings, bulk=self.bulk, log=self.log, name=self.name, pool=self.pool
         )

@@ -9,9 +9,12 @@ a space, as on a real store. A page of ``GET /V1/orders`` past the end repeats t
 A configurable line of an order is a parent row plus a child row (``parent_item_id``); an
 order also holds rows of plain products and custom lines naming no product, and
 :meth:`FakeMagento.damage_order` spoils one as broken extensions and imports do.
-Asynchronous bulks are accepted and run by the first status poll after ``bulk_lag`` polls
-(a message-queue consumer that takes its time). Every request is kept in :attr:`received`
-(method, raw path, query, JSON body) for contract checks.
+Asynchronous bulks (``/async/bulk/V1/…``) are accepted with one operation per item and run by
+the store's ``async.operations.all`` consumers (:attr:`FakeMagento.consumers` processes, each
+working one operation at a time, each operation taking as long as the synchronous request;
+none: every operation stays open), each exactly as its synchronous endpoint would run it.
+Every request is kept in :attr:`received` (method, raw path, query, JSON body) for contract
+checks.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import binascii
 import hashlib
 import json
 import re
+import time
+import uuid as _uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +42,28 @@ SKU_MAX = 64
 PRODUCT_ENTITY_TYPE = "4"
 _ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/V1/(?P<rest>[^?]*)$")
 _BULK_ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/async/bulk/V1/(?P<rest>[^?]*)$")
-_BULK_OPEN, _BULK_COMPLETE, _BULK_FAILED = 4, 1, 3
+# Operation statuses (AsynchronousOperations OperationInterface::STATUS_TYPE_*).
+_BULK_COMPLETE, _BULK_FAILED, _BULK_OPEN = 1, 3, 4
+#: The topic and handler of each route the fake runs asynchronously: (method, route with
+#: by-segments) -> (topic, the service method named in "Service execution success ...").
+_BULK_TOPICS: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "products"): (
+        "async.magento.catalog.api.productrepositoryinterface.save.post",
+        "Magento\\Catalog\\Model\\ProductRepository\\Interceptor::save",
+    ),
+    ("PUT", "products/bySku"): (
+        "async.magento.catalog.api.productrepositoryinterface.save.put",
+        "Magento\\Catalog\\Model\\ProductRepository\\Interceptor::save",
+    ),
+    ("POST", "products/attributes/byAttributeCode/options"): (
+        "async.magento.catalog.api.productattributeoptionmanagementinterface.add.post",
+        "Magento\\Catalog\\Model\\Product\\Attribute\\OptionManagement::add",
+    ),
+    ("POST", "inventory/source-items"): (
+        "async.magento.inventoryapi.api.sourceitemssaveinterface.execute.post",
+        "Magento\\Inventory\\Model\\SourceItem\\Command\\SourceItemsSave::execute",
+    ),
+}
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 #: What a plain product made on the fly by ``create_order`` costs, and a custom line.
@@ -88,6 +114,9 @@ class FakeMagento(FakeChannel):
         on a fresh store, and the plugin must create it).
     :param input_list_limit: refuse arrays longer than this (Magento's optional Web API input
         limit; off by default, as on Magento).
+    :param consumers: ``async.operations.all`` consumer processes running (0: none, as on a
+        store whose cron or supervisor does not start them: bulk operations stay open).
+    :param clock: seconds, monotonic: when the consumers' operations are done.
     """
 
     host = "magento.test"
@@ -101,6 +130,8 @@ class FakeMagento(FakeChannel):
         input_list_limit: int | None = None,
         faults: Faults | None = None,
         sleep: Callable[[float], None] | None = None,
+        consumers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if sleep is None:
             super().__init__(faults=faults)
@@ -133,9 +164,19 @@ class FakeMagento(FakeChannel):
         self.orders: dict[int, dict[str, Any]] = {}
         #: SKUs of the plain products ``create_order`` made: shop products, not listings.
         self.plain_skus: set[str] = set()
-        #: Asynchronous bulks by uuid; each status poll before ``bulk_lag`` answers "open".
+        #: Asynchronous bulks by uuid, and their operations waiting for a consumer (in order).
         self.bulks: dict[str, dict[str, Any]] = {}
-        self.bulk_lag = 1
+        self._queue: list[dict[str, Any]] = []
+        #: Monotonic seconds: when the consumers' operations are done (tests may set it).
+        self.clock = clock
+        #: Seconds from publishing an operation until a consumer may take it (a MySQL queue's
+        #: idle consumer reads it every 5 s; RabbitMQ delivers at once: 0, the default).
+        self.pickup_delay = 0.0
+        #: Seconds one operation takes a consumer; None: the latency of a synchronous request.
+        self.operation_time: float | None = None
+        self._consumers = 0
+        self._free: list[float] = []
+        self.consumers = consumers
         if serial_attribute is not None:
             self.add_attribute(serial_attribute)
 
@@ -148,6 +189,39 @@ class FakeMagento(FakeChannel):
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    @property
+    def consumers(self) -> int:
+        """The ``async.operations.all`` consumer processes running (0: none)."""
+        return self._consumers
+
+    @consumers.setter
+    def consumers(self, count: int) -> None:
+        # Started (or stopped) now: a consumer takes nothing queued before this moment.
+        with self.lock:
+            self._catch_up()
+            self._consumers = max(0, count)
+            self._free = [self.clock()] * self._consumers
+
+    def _catch_up(self) -> None:
+        """Run every queued operation a consumer has finished by now, in queue order.
+
+        Each consumer works one operation at a time (Magento's consumer reads one message,
+        runs it, then reads the next); an operation waits for the first free consumer.
+        """
+        if not self._consumers:
+            return
+        now = self.clock()
+        cost = self.faults.latency if self.operation_time is None else self.operation_time
+        while self._queue:
+            op = self._queue[0]
+            slot = min(range(len(self._free)), key=self._free.__getitem__)
+            start = max(self._free[slot], op["queued"] + self.pickup_delay)
+            if start + cost > now:
+                return
+            self._free[slot] = start + cost
+            self._queue.pop(0)
+            self._run_operation(op)
 
     def add_attribute(
         self,
@@ -236,6 +310,7 @@ class FakeMagento(FakeChannel):
     def listings(self) -> list[FakeListing]:
         """Every simple product, with its salable quantity (see :attr:`reservations`)."""
         with self.lock:
+            self._catch_up()
             result = []
             for sku, product in self.products.items():
                 if product.get("type_id") == "configurable" or sku in self.plain_skus:
@@ -258,6 +333,7 @@ class FakeMagento(FakeChannel):
         """Each configurable parent holding a child, by SKU: shown unless its visibility is 1
         (not visible individually)."""
         with self.lock:
+            self._catch_up()
             parents = {self.parent_of(sku) for sku in self.products}
             return {
                 sku: self.products[sku].get("visibility", 4) != 1
@@ -492,6 +568,7 @@ class FakeMagento(FakeChannel):
                 self.received.append(ReceivedRequest(request.method, path, query, None))
                 return _response(400, {"message": "Decoding error: the body is not JSON"})
         self.received.append(ReceivedRequest(request.method, path, query, body))
+        self._catch_up()  # what the consumers finished meanwhile is in the store now
         if not self._authorized(request):
             return _response(
                 401,
@@ -502,13 +579,15 @@ class FakeMagento(FakeChannel):
             )
         match = _ROUTE.match(path) or _BULK_ROUTE.match(path)
         bulk = match is not None and match.re is _BULK_ROUTE
-        if match is None or (bulk and request.method != "POST"):
+        if match is None or (bulk and request.method not in ("POST", "PUT")):
             return _response(404, {"message": "Request does not match any route."})
         # PHP's urldecode: '+' becomes a space, %XX its byte.
         segments = [unquote_plus(s) for s in match["rest"].split("/")]
         try:
             if bulk:
-                return _response(202, self._schedule_bulk(segments, body))
+                return _response(
+                    202, self._schedule_bulk(request.method, match["rest"], segments, body)
+                )
             return _response(200, self._route(request.method, segments, dict(query), body))
         except MagentoError as exc:
             answer: dict[str, Any] = {"message": exc.message, "parameters": exc.parameters}
@@ -544,8 +623,8 @@ class FakeMagento(FakeChannel):
             return self._save_product(_body(body, "product"), None)
         if seg == ["products"] and method == "GET":
             return self._search_products(query)
-        if n == 3 and seg[0] == "bulk" and seg[2] == "status" and method == "GET":
-            return self._bulk_status(seg[1])
+        if n >= 3 and seg[0] == "bulk" and method == "GET":
+            return self._bulk_status(seg[1], seg[2:])
         if n == 2 and seg[0] == "products":
             if method == "PUT":
                 return self._save_product(_body(body, "product"), seg[1])
@@ -985,11 +1064,24 @@ class FakeMagento(FakeChannel):
 
     # -- asynchronous bulk ------------------------------------------------------------------------
 
-    def _schedule_bulk(self, segments: list[str], body: Any) -> dict[str, Any]:
-        """Accept one operation per item; a later status poll runs them (the "consumer")."""
+    def _schedule_bulk(
+        self, method: str, route: str, segments: list[str], body: Any
+    ) -> dict[str, Any]:
+        """Accept one operation per item, queued for the consumers (:meth:`_catch_up`).
+
+        As Magento's ``MassSchedule``: each item is one message whose operation is stored
+        open (4) at once; a route the store has no synchronous endpoint for is refused whole.
+        """
+        topic = _BULK_TOPICS.get((method, route))
+        if topic is None:
+            raise MagentoError(404, "Request does not match any route.")
         if not isinstance(body, list) or not body:
             raise MagentoError(400, "Request body is expected to be an array of items.")
-        uuid = f"bulk-{self._new_id():08d}"
+        if self.input_list_limit is not None and len(body) > 5000:
+            # The Web API input limit of asynchronous requests (5,000 when limits are on).
+            raise MagentoError(400, 'Maximum items of type "%1" is %2', "array", 5000)
+        uuid = str(_uuid.UUID(int=self._new_id()))
+        queued = self.clock()
         operations = []
         for item in body:
             data = dict(item) if isinstance(item, dict) else {}
@@ -1001,17 +1093,26 @@ class FakeMagento(FakeChannel):
                     path.append(str(data.pop(name, "")))
                 else:
                     path.append(segment)
-            operations.append(
-                {
-                    "id": self._new_id(),
-                    "status": _BULK_OPEN,
-                    "result_message": "",
-                    "error_code": 0,
-                    "path": path,
-                    "body": data,
-                }
-            )
-        self.bulks[uuid] = {"operations": operations, "polls": 0, "start": self._tick()}
+            op = {
+                "id": self._new_id(),
+                "bulk_uuid": uuid,
+                "topic_name": topic[0],
+                "handler": topic[1],
+                "method": method,
+                "status": _BULK_OPEN,
+                "result_message": None,
+                "error_code": None,
+                "result_serialized_data": None,
+                "serialized_data": json.dumps(
+                    {"entity_id": None, "entity_link": "", "meta_information": json.dumps(item)}
+                ),
+                "path": path,
+                "body": data,
+                "queued": queued,
+            }
+            operations.append(op)
+            self._queue.append(op)
+        self.bulks[uuid] = {"operations": operations, "start": self._tick(), "topic": topic[0]}
         items = [
             {
                 "id": index,
@@ -1022,35 +1123,57 @@ class FakeMagento(FakeChannel):
         ]
         return {"bulk_uuid": uuid, "request_items": items, "errors": False}
 
-    def _bulk_status(self, uuid: str) -> dict[str, Any]:
+    def _run_operation(self, op: dict[str, Any]) -> None:
+        """One operation as the consumer runs it: the synchronous endpoint's own work.
+
+        As ``OperationProcessor``: a refusal (a LocalizedException) fails it for good (3), its
+        rendered message the result and its code (0) the error code; success stores the
+        serialized answer of the synchronous call.
+        """
+        try:
+            result = self._route(op["method"], op["path"], {}, op["body"])
+        except MagentoError as exc:
+            op["status"] = _BULK_FAILED
+            op["result_message"] = _fill(exc.message, exc.parameters)
+            op["error_code"] = 0
+        else:
+            op["status"] = _BULK_COMPLETE
+            op["result_message"] = f"Service execution success {op['handler']}"
+            op["result_serialized_data"] = json.dumps(result)
+
+    def _bulk_status(self, uuid: str, what: list[str]) -> Any:
+        """``GET /V1/bulk/{uuid}/status``, ``…/detailed-status`` and
+        ``…/operation-status/{status}`` (a count)."""
         bulk = self.bulks.get(uuid)
         if bulk is None:
-            raise MagentoError(404, 'Bulk operation "%1" doesn\'t exist.', uuid)
-        bulk["polls"] += 1
-        if bulk["polls"] > self.bulk_lag:
-            for op in bulk["operations"]:
-                if op["status"] != _BULK_OPEN:
-                    continue
-                try:
-                    self._route("POST", op["path"], {}, op["body"])
-                except MagentoError as exc:
-                    op["status"] = _BULK_FAILED
-                    op["result_message"] = _fill(exc.message, exc.parameters)
-                    op["error_code"] = exc.status
-                else:
-                    op["status"] = _BULK_COMPLETE
-                    op["result_message"] = "Service execution success"
+            # BulkStatus: "Bulk uuid %bulkUuid not exist" (a NoSuchEntityException).
+            raise MagentoError(404, "Bulk uuid %1 not exist", uuid)
+        operations = bulk["operations"]
+        if len(what) == 2 and what[0] == "operation-status" and what[1].isdigit():
+            return sum(1 for op in operations if op["status"] == int(what[1]))
+        if what == ["status"]:
+            fields: tuple[str, ...] = ("id", "status", "result_message", "error_code")
+        elif what == ["detailed-status"]:
+            fields = (
+                "id",
+                "bulk_uuid",
+                "topic_name",
+                "serialized_data",
+                "result_serialized_data",
+                "status",
+                "result_message",
+                "error_code",
+            )
+        else:
+            raise MagentoError(404, "Request does not match any route.")
         return {
-            "operations_list": [
-                {k: op[k] for k in ("id", "status", "result_message", "error_code")}
-                for op in bulk["operations"]
-            ],
-            "user_type": 2,
+            "operations_list": [{k: op[k] for k in fields} for op in operations],
+            "user_type": 1,  # an integration
             "bulk_id": uuid,
-            "description": "Topic async.bulk",
+            "description": f"Topic {bulk['topic']}",
             "start_time": bulk["start"],
             "user_id": 1,
-            "operation_count": len(bulk["operations"]),
+            "operation_count": len(operations),
         }
 
     def _search_products(self, query: dict[str, str]) -> dict[str, Any]:

@@ -19,15 +19,18 @@ Requests, per call of ``publish_variants`` (N units of one product):
 * ``withdraw_units``: the sold units of many products in ``1`` source-items save per
   ``source_items_batch`` (MSI names each source item by SKU, whatever its parent), plus one
   update each when ``disable_on_withdraw`` is on.
-* with ``bulk`` on, a new product costs a constant **7 requests plus the status polls**
-  whatever N (one bulk of options, one read of the options, one bulk of children, one lookup
-  of their ids per 50, the children read, the parent, the stock).
+* while the store's message-queue consumers run (``bulk``, see :mod:`serialsync_magento.bulk`),
+  the N new children of a product go in one ``POST /async/bulk/V1/products`` and the status
+  polls (``detailed-status``, which carries each saved child's id): a new product costs **5
+  requests plus the polls** whatever N (the attribute save, the bulk, the children read, the
+  parent, the stock), when N is more than ``concurrency`` (fewer are saved side by side, in
+  one round). A child whose operation failed or never ran is saved synchronously, as above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,6 +86,9 @@ class _Unit:
     failure: RemoteError | None = None
     needs_link: bool = False
     stock: str = ""
+    #: Another child holding this unit's serial was deleted (a SKU retyped in the admin):
+    #: the parent's links read before that are stale.
+    replaced_child: bool = False
 
     @property
     def extra(self) -> dict[str, str]:
@@ -98,7 +104,7 @@ class Publisher:
         client: MagentoClient,
         settings: MagentoSettings,
         *,
-        bulk: BulkRunner | None,
+        bulk: BulkRunner,
         log: Any,
         name: str,
         pool: Executor | None = None,
@@ -109,7 +115,7 @@ class Publisher:
         self.bulk = bulk
         self.log = log
         self.name = name
-        self.serials = SerialAttribute(client, settings, bulk=bulk, log=log, connector=name)
+        self.serials = SerialAttribute(client, settings, log=log, connector=name)
         self.attributes = UnitAttributes(client, settings, log=log, connector=name)
 
     def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
@@ -129,10 +135,16 @@ class Publisher:
             units.append(_Unit(change=change, sku=sku))
         upserts = [u for u in units if u.change.action is ListingAction.UPSERT]
         withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
-        if upserts:
-            self._publish_upserts(product, upserts)
+        parent_step = self._publish_upserts(product, upserts) if upserts else None
         self._side_by_side(self._withdraw, withdraws)
-        self._save_stock([u for u in units if u.failure is None and u.stock])
+        stocked = [u for u in units if u.failure is None and u.stock]
+        # The parent's save (its links) and the stock save go side by side: a child in stock
+        # but not linked yet is no page of its own (not visible individually), and a unit
+        # whose parent failed is reported failed and sent again, whatever its stock.
+        steps: list[Callable[[], None]] = [lambda: self._save_stock(stocked)]
+        if parent_step is not None:
+            steps.insert(0, parent_step)
+        self._side_by_side(lambda step: step(), steps)
         parent_sku = self.settings.parent_sku(product.sku)
         parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
         fields = mapping.field_digests(mapping.parent_fields(product))
@@ -169,7 +181,9 @@ class Publisher:
             for unit in units
         ]
 
-    def _publish_upserts(self, product: Product, units: list[_Unit]) -> None:
+    def _publish_upserts(self, product: Product, units: list[_Unit]) -> Callable[[], None] | None:
+        """Options and children of the upserts; the parent's save, as a step left to run."""
+        children = self._read_children_early(product, units)
         try:
             attribute_id = self.serials.attribute_id()
         except AuthenticationError:
@@ -181,7 +195,7 @@ class Publisher:
             problem.code = exc.code or "serial-attribute"
             for unit in units:
                 unit.failure = problem
-            return
+            return None
         wanted = [(u.change.unit.serial, u.extra.get("option_id")) for u in units]
         for unit, option in zip(units, self.serials.option_ids(wanted), strict=True):
             if isinstance(option, RemoteError):
@@ -198,16 +212,34 @@ class Publisher:
             payload = self._prepare_child(product, unit, images, codes)
             if payload is None:
                 continue
-            if self.bulk is not None and unit.needs_link:
+            if unit.needs_link:
                 creates.append((unit, payload))
             else:
                 sends.append((unit, payload))
+        # More new children than one round of requests carries go by one bulk while the
+        # store's consumers run; those it did not save follow the synchronous path.
+        if len(creates) > max(2, self.settings.concurrency) and self.bulk.usable:
+            sends += self._bulk_children(self.bulk, creates)
+        else:
+            sends += creates
         # Each child is its own product: they are saved side by side, as many at once as the
         # client's limit lets through.
         self._side_by_side(lambda item: self._send_child(*item), sends)
-        if creates and self.bulk is not None:
-            self._bulk_children(self.bulk, creates)
-        self._write_parent(product, attribute_id, units)
+        return lambda: self._write_parent(product, attribute_id, units, children)
+
+    def _read_children_early(
+        self, product: Product, units: list[_Unit]
+    ) -> Future[list[dict[str, Any]] | None] | None:
+        """Start reading the parent's linked children now, beside the option and child saves
+        (the parent's save needs them; they change only by that save), when a unit may need
+        linking (no child id known) and the connector has threads."""
+        if self.pool is None or self.settings.link_mode != "parent_save":
+            return None
+        if all(u.change.remote is not None and u.change.remote.variant_id for u in units):
+            return None
+        return self.pool.submit(
+            self.client.configurable_children, self.settings.parent_sku(product.sku)
+        )
 
     def _side_by_side(self, work: Callable[[T], None], items: Sequence[T]) -> None:
         """``work`` on each item, on the connector's threads when it has them.
@@ -344,6 +376,7 @@ class Publisher:
                 except PermanentRemoteError as exc:
                     if URL_KEY_TAKEN not in str(exc) or not self._drop_retyped(unit):
                         raise
+                    unit.replaced_child = True
                     saved = self.client.save_product(payload)
                 unit.result = PublishResult.CREATED
             else:
@@ -376,25 +409,42 @@ class Publisher:
                 return True
         return False
 
-    def _bulk_children(self, bulk: BulkRunner, creates: list[tuple[_Unit, dict[str, Any]]]) -> None:
-        """Create the new children in one bulk and learn their ids in one lookup per 50."""
+    def _bulk_children(
+        self, bulk: BulkRunner, creates: list[tuple[_Unit, dict[str, Any]]]
+    ) -> list[tuple[_Unit, dict[str, Any]]]:
+        """Create the new children by one bulk; those it did not save, to save synchronously.
+
+        A child counts as created only once its operation completed and its id is known; an
+        operation that failed or never ran is sent again by the synchronous path, which
+        gives its unit the same outcome as without the bulk (and its recoveries).
+        """
         try:
             results = bulk.save_products([payload for _unit, payload in creates])
         except AuthenticationError:
             raise
         except RemoteError as exc:
-            for unit, _payload in creates:
-                unit.failure = exc
-            return
-        for (unit, _payload), result in zip(creates, results, strict=True):
-            if isinstance(result, RemoteError):
-                unit.failure = result
-            else:
+            self.log.warning("magento.bulk_refused", error=str(exc), children=len(creates))
+            return creates
+        later: list[tuple[_Unit, dict[str, Any]]] = []
+        for (unit, payload), result in zip(creates, results, strict=True):
+            if isinstance(result, dict):
                 unit.child_id = int(result["id"])
                 unit.result = PublishResult.CREATED
+                continue
+            if result is not None:
+                self.log.info("magento.bulk_save_failed", sku=unit.sku, error=str(result))
+            later.append((unit, payload))
+        return later
 
-    def _write_parent(self, product: Product, attribute_id: int, units: list[_Unit]) -> None:
-        """Create or update the configurable parent and link the new children to it."""
+    def _write_parent(
+        self,
+        product: Product,
+        attribute_id: int,
+        units: list[_Unit],
+        children: Future[list[dict[str, Any]] | None] | None = None,
+    ) -> None:
+        """Create or update the configurable parent and link the new children to it
+        (``children``: the read of its linked children, when it was started early)."""
         settings = self.settings
         parent = mapping.parent_payload(settings, product)
         parent_hash = mapping.fingerprint(parent)
@@ -406,7 +456,12 @@ class Publisher:
         )
         try:
             if new:
-                existing = self.client.configurable_children(parent["sku"])
+                early = children is not None and not any(u.replaced_child for u in units)
+                existing = (
+                    children.result()
+                    if children is not None and early
+                    else self.client.configurable_children(parent["sku"])
+                )
                 if settings.link_mode == "per_child":
                     if existing is not None and stale:
                         self.client.update_product(parent["sku"], parent)

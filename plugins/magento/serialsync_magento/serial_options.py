@@ -1,8 +1,10 @@
 """The serial attribute: a global select whose options are the serials, one per child.
 
 Each child of a configurable parent needs a distinct value of the configurable attribute, so
-every serial becomes an option. Magento adds options one per call (or many per bulk) and
-compares labels without case; option ids are cached for the connector's life.
+every serial becomes an option. Magento adds options one per call (or many in one attribute
+save) and compares labels without case; option ids are cached for the connector's life. The
+asynchronous bulk API is not used for options: one synchronous attribute save adds them all,
+and answers their ids at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from serialsync import (
 )
 
 from serialsync_magento.attribute_sets import assign_to_set
-from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import OPTION_EXISTS, MagentoClient
 from serialsync_magento.settings import MagentoSettings
 
@@ -31,13 +32,11 @@ class SerialAttribute:
         client: MagentoClient,
         settings: MagentoSettings,
         *,
-        bulk: BulkRunner | None,
         log: Any,
         connector: str,
     ) -> None:
         self.client = client
         self.settings = settings
-        self.bulk = bulk
         self.log = log
         self.connector = connector
         self._attribute_id: int | None = None
@@ -95,8 +94,8 @@ class SerialAttribute:
     def option_ids(self, wanted: Sequence[tuple[str, str | None]]) -> list[int | RemoteError]:
         """The option id of each ``(serial, id the last publish recorded)``, or its error.
 
-        Missing options are added (one request for one, one attribute save for many, or one
-        bulk); an option an interrupted run added already is adopted. Raises only
+        Missing options are added (one request for one, one attribute save for many); an
+        option an interrupted run added already is adopted. Raises only
         :class:`AuthenticationError`.
         """
         results: list[int | RemoteError | None] = [self._known(s, h) for s, h in wanted]
@@ -106,9 +105,7 @@ class SerialAttribute:
             if result is None
         ]
         failures: dict[str, RemoteError] = {}
-        if missing and self.bulk is not None:
-            failures = self._add_by_bulk(self.bulk, missing)
-        elif len(missing) > 1:
+        if len(missing) > 1:
             failures = self._add_many(missing)
         else:
             for serial in missing:
@@ -192,23 +189,6 @@ class SerialAttribute:
                 seen.add(key)
                 todo.append(serial)
         return todo
-
-    def _add_by_bulk(self, bulk: BulkRunner, serials: list[str]) -> dict[str, RemoteError]:
-        try:
-            errors: list[RemoteError | None] = list(
-                bulk.add_options(self.settings.serial_attribute, serials)
-            )
-            # One read gives every new id (and those an earlier run added).
-            self._load()
-        except AuthenticationError:
-            raise
-        except RemoteError as exc:
-            errors = [exc] * len(serials)
-        return {
-            serial: error
-            for serial, error in zip(serials, errors, strict=True)
-            if error is not None
-        }
 
     def _load(self) -> None:
         self._remember(self.client.attribute_options(self.settings.serial_attribute))

@@ -96,14 +96,27 @@ class MagentoSettings(ConnectorSettings):
         description="requests kept in flight at most (a store's PHP workers serve several at "
         "once); fewer while the store answers 429/503 or slows down",
     )
-    bulk: bool = Field(
-        default=False,
-        description="create new serial options and children through the asynchronous bulk "
-        "endpoints (a constant number of requests per product; needs the store's message "
-        "queue consumers running)",
+    bulk: bool | Literal["auto"] = Field(
+        default="auto",
+        description="create new children through the asynchronous bulk endpoint (one request "
+        "for a product's children, then status polls): 'auto' while the store's message-queue "
+        "consumers are seen to run (learnt from the first bulk), true always, false never",
     )
-    bulk_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls")
-    bulk_timeout: float = Field(default=600.0, gt=0, description="seconds to wait for a bulk")
+    bulk_poll_interval: float = Field(
+        default=2.0, gt=0, description="seconds between bulk status polls at most"
+    )
+    bulk_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds a bulk may stay open before it is saved synchronously instead",
+    )
+    bulk_detect_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds the first bulk may stay open before the store's consumers are "
+        "taken for not running ('auto': the synchronous path from then on); cron starts them "
+        "once a minute",
+    )
     attribute_codes: dict[str, str] = Field(
         default_factory=dict,
         description="POS attribute name -> Magento attribute code (an attribute the store "

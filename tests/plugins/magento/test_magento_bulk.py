@@ -1,11 +1,24 @@
-"""The optional asynchronous bulk path: constant requests per product, polling, failures."""
+"""The asynchronous bulk path: children by one bulk while the store's consumers run, the
+synchronous path when they do not (learnt once per connector) and per failed operation, and
+the fake's bulk endpoints as Magento answers them."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 
-from serialsync import ListingAction, ListingChange, Product, PublishResult, SerializedUnit
+import pytest
+from serialsync import (
+    ConnectorContext,
+    ListingAction,
+    ListingChange,
+    Product,
+    PublishResult,
+    SerializedUnit,
+)
+from serialsync_magento import MagentoConnector, MagentoSettings
 from serialsync_magento.mapping import url_key
 
 POS_SKU = "0113942719"
@@ -13,82 +26,277 @@ PRODUCT = Product(sku=POS_SKU, title="Gibson Les Paul", price=Decimal("2499.00")
 SERIALS = [f"US21{i:07d}" for i in range(30)]
 
 
-def _upserts(serials: list[str]) -> list[ListingChange]:
+def _upserts(serials: list[str], sku: str = POS_SKU) -> list[ListingChange]:
     return [
-        ListingChange(unit=SerializedUnit(sku=POS_SKU, serial=s), action=ListingAction.UPSERT)
+        ListingChange(unit=SerializedUnit(sku=sku, serial=s), action=ListingAction.UPSERT)
         for s in serials
     ]
 
 
-def _kinds(fake) -> Counter[str]:
+def _kinds(fake: Any) -> Counter[str]:
     counts: Counter[str] = Counter()
     for request in fake.received:
         path = request.path.split("/rest/all", 1)[1]
         if path.startswith("/V1/bulk/"):
-            path = "/V1/bulk/{uuid}/status"
+            path = "/V1/bulk/{uuid}/" + path.rsplit("/", 1)[1]
         elif path.startswith("/V1/configurable-products/"):
             path = "/V1/configurable-products/{sku}/children"
         counts[f"{request.method} {path}"] += 1
     return counts
 
 
+class Clock:
+    """Platform time shared by the fake's consumers and the connector: a sleep moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(fake: Any) -> Clock:
+    """The fake's clock, moved only by the connector's sleeps (see :func:`timed`)."""
+    shared = Clock()
+    fake.clock = shared
+    fake.consumers = fake.consumers  # restarted on the new clock
+    return shared
+
+
+def timed(fake: Any, clock: Clock, **overrides: Any) -> MagentoConnector:
+    """A connector on the fake whose sleeps move the fake's clock."""
+    raw = {**fake.connector_settings(f"http://{fake.host}"), **overrides}
+    context = ConnectorContext(
+        name="magento-test", transport=fake.transport(), sleep=clock.sleep, clock=clock
+    )
+    return MagentoConnector(MagentoSettings.model_validate(raw), context)
+
+
+# -- the plugin -------------------------------------------------------------------------------
+
+
 def test_a_new_product_with_30_serials_costs_a_constant_number_of_requests(
     fake, make_connector, sleeps
 ):
-    outcomes = make_connector(bulk=True).publish_variants(PRODUCT, _upserts(SERIALS))
+    outcomes = make_connector().publish_variants(PRODUCT, _upserts(SERIALS))
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
     assert _kinds(fake) == {
         "GET /V1/products/attributes/serial_number": 1,
         "GET /V1/products/attribute-sets/4/attributes": 1,
-        "POST /async/bulk/V1/products/attributes/byAttributeCode/options": 1,
-        "GET /V1/bulk/{uuid}/status": 4,  # open, then done, for each of the two bulks
         "GET /V1/products/attributes/serial_number/options": 1,
-        "POST /async/bulk/V1/products": 1,
-        "GET /V1/products": 1,  # the children's ids, in one lookup
+        "PUT /V1/products/attributes/serial_number": 1,  # the 30 options in one save
+        "POST /async/bulk/V1/products": 1,  # the 30 children
+        "GET /V1/bulk/{uuid}/detailed-status": 1,  # done, with each child's id
         "GET /V1/configurable-products/{sku}/children": 1,
         "POST /V1/products": 1,  # the parent, linking all 30
         "POST /V1/inventory/source-items": 1,
     }
-    assert sleeps == [2.0, 2.0]  # one poll interval per "still open" answer, never really slept
-    assert len(fake.children_of(POS_SKU)) == 30
+    assert sleeps == [0.5]  # the first wait (the fake's consumers here take no time)
+    children = fake.children_of(POS_SKU)
+    assert len(children) == 30
     assert {x.stock for x in fake.listings()} == {1}
-    assert {o.remote.variant_id for o in outcomes} == {
-        str(c["id"]) for c in fake.children_of(POS_SKU)
-    }
+    assert {o.remote.variant_id for o in outcomes} == {str(c["id"]) for c in children}
 
 
-def test_an_operation_that_fails_in_the_bulk_fails_only_its_unit(fake, make_connector):
+def test_a_unit_counts_as_created_only_once_its_operation_completed(fake, clock):
+    fake.consumers = 2
+    fake.operation_time = 1.0  # 10 operations, 2 consumers: done 5 s after the bulk
+    seen: list[tuple[float, int, int]] = []
+
+    def watch(request: Any) -> None:
+        if request.url.path.endswith("/detailed-status"):
+            seen.append((clock.now, len(fake.products), len(fake.children_of(POS_SKU))))
+
+    fake.on_request = watch
+    outcomes = timed(fake, clock, concurrency=4).publish_variants(PRODUCT, _upserts(SERIALS[:10]))
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED] * 10
+    assert clock.now == pytest.approx(5.0)
+    assert seen[-1][0] == pytest.approx(5.0)  # polled again when the estimate said done
+    assert len(seen) <= 4  # the waits follow the consumers' pace, not a fixed short interval
+    assert all(children == 0 for _t, _products, children in seen)  # nothing linked meanwhile
+    assert {x.stock for x in fake.listings()} == {1}
+
+
+def test_without_consumers_the_first_bulk_gives_up_and_the_connector_goes_synchronously(
+    fake, clock
+):
+    fake.consumers = 0  # nothing takes the bulk's operations: they stay open
+    connector = timed(fake, clock, concurrency=2, bulk_detect_timeout=30)
+    first = connector.publish_variants(PRODUCT, _upserts(SERIALS[:5]))
+
+    assert [o.result for o in first] == [PublishResult.CREATED] * 5
+    assert 30 <= clock.now < 31  # waited the detection time once
+    assert len(fake.children_of(POS_SKU)) == 5
+    (bulk,) = fake.bulks.values()
+    assert {op["status"] for op in bulk["operations"]} == {4}  # still open
+    assert connector.bulk.consumers is False
+
+    fake.received.clear()
+    other = Product(sku="P2", title="Other", price=Decimal("10"))
+    second = connector.publish_variants(other, _upserts(SERIALS[5:10], sku="P2"))
+    assert [o.result for o in second] == [PublishResult.CREATED] * 5
+    assert "POST /async/bulk/V1/products" not in _kinds(fake)  # remembered for the run
+    assert _kinds(fake)["POST /V1/products"] == 6  # five children and the parent
+
+
+def test_a_late_consumer_running_an_abandoned_operation_lists_nothing_again(fake, clock):
+    fake.consumers = 0
+    connector = timed(fake, clock, concurrency=2, bulk_detect_timeout=10)
+    outcomes = connector.publish_variants(PRODUCT, _upserts(SERIALS[:3]))
+    sold = outcomes[0]
+    connector.publish_variants(
+        PRODUCT,
+        [
+            ListingChange(
+                unit=SerializedUnit(sku=POS_SKU, serial=sold.serial),
+                action=ListingAction.WITHDRAW,
+                remote=sold.remote,
+            )
+        ],
+    )
+    fake.consumers = 1  # the merchant starts them at last: the old operations run now
+    clock.now += 60
+    stock = {x.sku: x.stock for x in fake.listings()}
+    (bulk,) = fake.bulks.values()
+    assert {op["status"] for op in bulk["operations"]} == {1}
+    assert stock[f"{POS_SKU}|||{sold.serial}"] == 0  # a product save sets no stock
+    assert len(fake.children_of(POS_SKU)) == 3
+
+
+def test_a_failed_operation_is_saved_synchronously_and_fails_as_it_would_there(
+    fake, make_connector
+):
     taken = SerializedUnit(sku=POS_SKU, serial="TAKEN")
     fake.url_keys[url_key(PRODUCT.title, taken.integration_id)] = "SOMEONE-ELSE"
     fake.products["SOMEONE-ELSE"] = {"sku": "SOMEONE-ELSE", "id": 1, "custom_attributes": []}
-    outcomes = make_connector(bulk=True).publish_variants(PRODUCT, _upserts(["TAKEN", "FREE"]))
+    outcomes = make_connector(concurrency=1).publish_variants(
+        PRODUCT, _upserts(["TAKEN", "FREE", "FREE2"])
+    )
     by_serial = {o.serial: o for o in outcomes}
     failed = by_serial["TAKEN"]
     assert failed.result is PublishResult.FAILED
     assert failed.retryable is False
     assert "URL key for specified store already exists" in (failed.reason or "")
     assert by_serial["FREE"].result is PublishResult.CREATED
-    assert [c["sku"] for c in fake.children_of(POS_SKU)] == [f"{POS_SKU}|||FREE"]
+    assert sorted(c["sku"] for c in fake.children_of(POS_SKU)) == [
+        f"{POS_SKU}|||FREE",
+        f"{POS_SKU}|||FREE2",
+    ]
+    (bulk,) = fake.bulks.values()
+    first = bulk["operations"][0]
+    assert (first["status"], first["error_code"]) == (3, 0)
+    assert first["result_message"] == "URL key for specified store already exists."
+    # The bulk's failure, then the synchronous save that decided the outcome.
+    assert _kinds(fake)["POST /V1/products"] == 2
 
 
-def test_a_bulk_that_stays_open_fails_the_units_as_retryable(fake, make_connector, sleeps):
-    fake.bulk_lag = 10_000  # the store's consumers are not running
-    outcomes = make_connector(bulk=True, bulk_timeout=10, bulk_poll_interval=2).publish_variants(
-        PRODUCT, _upserts(["S1", "S2"])
-    )
-    assert {o.result for o in outcomes} == {PublishResult.FAILED}
-    assert all(o.retryable for o in outcomes)
-    assert "consumers running" in (outcomes[0].reason or "")
-    assert sum(sleeps) == 10
-    assert fake.product(POS_SKU) is None
+def test_a_few_new_children_go_side_by_side_without_a_bulk(fake, make_connector):
+    outcomes = make_connector(concurrency=6).publish_variants(PRODUCT, _upserts(SERIALS[:6]))
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert not fake.bulks
+
+
+def test_bulk_off_never_sends_one(fake, make_connector):
+    make_connector(bulk=False, concurrency=1).publish_variants(PRODUCT, _upserts(SERIALS[:5]))
+    assert not fake.bulks
 
 
 def test_a_bulk_retry_after_a_crash_adopts_options_and_children(fake, make_connector):
-    make_connector(bulk=True).publish_variants(PRODUCT, _upserts(SERIALS[:3]))
+    make_connector(concurrency=1).publish_variants(PRODUCT, _upserts(SERIALS[:3]))
     options = len(fake.attributes["serial_number"]["options"])
-    again = make_connector(bulk=True).publish_variants(PRODUCT, _upserts(SERIALS[:3]))
+    again = make_connector(concurrency=1).publish_variants(PRODUCT, _upserts(SERIALS[:3]))
     assert {o.result for o in again} == {PublishResult.CREATED}
+    assert len(fake.bulks) == 2
     assert len(fake.attributes["serial_number"]["options"]) == options
     assert len(fake.children_of(POS_SKU)) == 3
     assert len([p for p in fake.products.values() if p["type_id"] == "simple"]) == 3
+
+
+# -- the fake ---------------------------------------------------------------------------------
+
+
+def _bulk(fake: Any, make_connector: Any, items: list[Any], route: str = "products") -> str:
+    connector: MagentoConnector = make_connector()
+    return connector.client.bulk(route, items, "test")
+
+
+def test_the_fakes_operation_is_the_synchronous_endpoints_work(fake, make_connector, contract):
+    good = {"product": {"sku": "A", "name": "A", "attribute_set_id": 4, "price": 1.0}}
+    nameless = {"product": {"sku": "B"}}
+    uuid = _bulk(fake, make_connector, [good, nameless])
+    connector = make_connector()
+    sync_refusal = None
+    try:
+        connector.client.save_product(nameless["product"])
+    except Exception as exc:  # the synchronous answer to the same body
+        sync_refusal = str(exc)
+    answer = connector.client._call("GET", f"bulk/{uuid}/detailed-status", "status")
+    ok, refused = answer["operations_list"]
+    assert ok["status"] == 1
+    assert ok["result_message"].startswith("Service execution success ")
+    assert json.loads(ok["result_serialized_data"])["id"] == fake.product("A")["id"]
+    assert json.loads(json.loads(ok["serialized_data"])["meta_information"]) == good
+    assert refused["status"] == 3
+    assert refused["error_code"] == 0
+    assert refused["result_message"] in (sync_refusal or "")
+    assert answer["operation_count"] == 2
+    assert answer["description"].startswith("Topic async.magento.catalog.api.")
+    schema = contract.paths["/V1/bulk/{bulkUuid}/detailed-status"]["get"]["responses"]["200"]
+    # Magento answers null for what an operation has not got (a success's error code); the
+    # Swagger 2.0 schema cannot say so: nulls are left out of the check.
+    shown = {
+        **answer,
+        "operations_list": [
+            {k: v for k, v in op.items() if v is not None} for op in answer["operations_list"]
+        ],
+    }
+    problems = contract.check_value(shown, schema["schema"], "detailed-status")
+    assert [p for p in problems if "missing" not in p] == []
+    short = connector.client._call("GET", f"bulk/{uuid}/status", "status")
+    assert set(short["operations_list"][0]) == {"id", "status", "result_message", "error_code"}
+    count = connector.client._call("GET", f"bulk/{uuid}/operation-status/3", "count")
+    assert count == 1
+
+
+def test_the_fakes_operations_stay_open_while_no_consumer_runs(fake, make_connector, clock):
+    fake.consumers = 0
+    uuid = _bulk(fake, make_connector, [{"product": {"sku": "A", "name": "A"}}])
+    clock.now += 3600
+    client = make_connector().client
+    assert [op["status"] for op in client.bulk_detailed_status(uuid)] == [4]
+    assert fake.product("A") is None
+    fake.consumers = 1
+    clock.now += 0.0  # an operation of no latency is done the moment a consumer runs
+    assert [op["status"] for op in client.bulk_detailed_status(uuid)] == [1]
+
+
+def test_the_fakes_consumers_each_work_one_operation_at_a_time(fake, make_connector, clock):
+    fake.consumers = 2
+    fake.operation_time = 1.0
+    items = [{"product": {"sku": f"S{i}", "name": f"S{i}"}} for i in range(5)]
+    uuid = _bulk(fake, make_connector, items)
+    client = make_connector().client
+    done = []
+    for _second in range(4):
+        clock.now += 1.0
+        done.append(sum(op["status"] == 1 for op in client.bulk_detailed_status(uuid)))
+    assert done == [2, 4, 5, 5]
+
+
+def test_the_fake_refuses_a_bulk_that_is_not_an_array_or_of_an_unknown_route(fake, make_connector):
+    client = make_connector().client
+    with pytest.raises(Exception, match="expected to be an array"):
+        client.bulk("products", [], "empty")
+    with pytest.raises(Exception, match="does not match any route"):
+        client.bulk("nowhere", [{"a": 1}], "nowhere")
+    with pytest.raises(Exception, match="not exist"):
+        client.bulk_detailed_status("no-such-bulk")
+    fake.received.clear()  # sent wrong on purpose: not for the contract check

@@ -33,7 +33,8 @@ def _labels(fake) -> list[str]:
 def test_children_are_saved_side_by_side_within_the_stores_workers(fake, make_connector):
     # Real waits (0.05 s per request), so that requests overlap as on a store.
     fake.set_faults(Faults(latency=0.05, max_in_flight=3))
-    connector = make_connector(concurrency=6)
+    # The synchronous path (a store whose message-queue consumers do not run: no bulk).
+    connector = make_connector(concurrency=6, bulk=False)
     serials = [f"US{i:04d}" for i in range(12)]
 
     outcomes = connector.publish_variants(PRODUCT, _upserts(serials))

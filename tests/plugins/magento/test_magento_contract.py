@@ -45,8 +45,7 @@ ENDPOINTS = {
     ("GET", "/V1/orders"),
     # with bulk=True
     ("GET", "/V1/products"),
-    ("GET", "/V1/bulk/{bulkUuid}/status"),
-    ("POST", "async /V1/products/attributes/{attributeCode}/options"),
+    ("GET", "/V1/bulk/{bulkUuid}/detailed-status"),
     ("POST", "async /V1/products"),
 }
 
@@ -90,8 +89,8 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
     make_connector(link_mode="per_child", parent_sku_template="pc-{sku}").publish_variants(
         PRODUCT, _changes(["B1", "B2"])
     )
-    make_connector(bulk=True, parent_sku_template="bulk-{sku}").publish_variants(
-        PRODUCT, _changes(["C1", "C2"])
+    make_connector(bulk=True, concurrency=1, parent_sku_template="bulk-{sku}").publish_variants(
+        PRODUCT, _changes(["C1", "C2", "C3"])
     )
     order = fake.create_order([(f"{PRODUCT.sku}|||A2", 1)])
     fake.set_order_status(order, FinancialStatus.REFUNDED)
