@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         help="requests the Magento host serves at once; one more is answered 503",
     )
     parser.add_argument(
+        "--magento-consumers",
+        type=int,
+        default=Limits.magento_consumers,
+        metavar="N",
+        help="async.operations.all consumer processes of the Magento store (0: none run, so "
+        "the plugin publishes synchronously)",
+    )
+    parser.add_argument(
         "--no-oversell",
         action="store_true",
         help="leave out the two oversell runs (the longest part of a full run)",
@@ -199,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         magento_latency=args.magento_latency,
         woocommerce_workers=args.woocommerce_workers,
         magento_workers=args.magento_workers,
+        magento_consumers=args.magento_consumers,
     )
     spec: dict[str, Any] = {
         "skus": args.skus,

@@ -255,9 +255,10 @@ def measure_publish(
         begin, finish = timeline.bounds("publish", name)
         real = finish - begin
         requests = fake["requests"]
-        floor = request_floor(name, per_product)
+        floor = request_floor(name, per_product, limits)
         cost = float(fake.get("cost", 0.0))
-        t_floor = time_floor(name, requests, limits, cost)
+        operations = fake.get("operations", 0) - before_child["fakes"][name].get("operations", 0)
+        t_floor = time_floor(name, requests, limits, cost, operations)
         # Overlapping sleeps once: Magento sends several requests at once, whose latencies
         # pass side by side (for one request at a time the union is the sum).
         slept = waited_union(events, begin, finish, name, scale.factor)
@@ -270,6 +271,7 @@ def measure_publish(
             "requests_per_unit": requests / units,
             "request_floor": floor,
             "request_ratio": requests / floor,
+            "bulk_operations": operations,
             "real_seconds": real,
             "slept": slept,
             "platform_seconds": t_wall,

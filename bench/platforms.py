@@ -14,14 +14,19 @@ grow with the catalogue is counted apart, as ``overhead``):
   attribute save (``PUT /V1/products/attributes/{code}`` takes an ``options`` array); the
   configurable parent carries its option and child links in ``extension_attributes`` (one
   ``POST``), and one ``POST /V1/inventory/source-items`` stocks every child: ``n + 3`` per
-  product. (The async bulk API needs fewer, but needs the store's message-queue consumers.)
+  product. While the store's message-queue consumers run, the asynchronous bulk API takes the
+  ``n`` children in one ``POST /async/bulk/V1/products``, and one ``GET
+  /V1/bulk/{uuid}/detailed-status`` at least says they are saved and gives their ids (the
+  parent's links need them): ``min(n + 3, 5)`` per product.
 
 Time floor for the requests actually made (``R`` of them), in platform seconds:
 
 * Shopify — the cost bucket: ``max(0, total actual cost - bucket size) / restore rate``.
 * BigCommerce — ``quota`` requests per window: ``(ceil(R / quota) - 1) * window``.
 * WooCommerce, Magento — a fixed latency per request, and a host that serves ``workers``
-  requests at once (one more is answered 503): ``ceil(R / workers) * latency``.
+  requests at once (one more is answered 503): ``ceil(R / workers) * latency``. Magento's
+  consumers run the ``O`` bulk operations ``consumers`` at a time, each as long as a request:
+  the floor is at least ``ceil(O / consumers) * latency``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ class Limits:
     # Assumed: requests a host works at once (its PHP workers); one more is answered 503.
     woocommerce_workers: int = 8
     magento_workers: int = 8
+    # Assumed: async.operations.all consumer processes (env.php cron_consumers_runner
+    # multiple_processes), as many as the host's workers: the same concurrency as the
+    # synchronous path; 0 is a store whose consumers do not run.
+    magento_consumers: int = 8
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -89,12 +98,19 @@ def fake_options(name: str, limits: Limits, scale: TimeScale) -> dict[str, Any]:
         return {"sleep": sleep, "faults": faults}
     if name == "magento":
         faults = Faults(latency=limits.magento_latency, max_in_flight=limits.magento_workers)
-        return {"sleep": sleep, "faults": faults}
+        # The consumers' operations take platform time on the fake's (scaled) clock.
+        return {
+            "sleep": sleep,
+            "faults": faults,
+            "clock": scale.monotonic,
+            "consumers": limits.magento_consumers,
+        }
     return {}
 
 
-def request_floor(name: str, units_per_product: list[int]) -> int:
-    """The fewest requests that publish these products, new, to ``name`` (module docstring)."""
+def request_floor(name: str, units_per_product: list[int], limits: Limits | None = None) -> int:
+    """The fewest requests that publish these products, new, to ``name`` (module docstring;
+    Magento's with the bulk API when ``limits`` has consumers running)."""
     if name == "shopify":
         return sum(math.ceil(n / SHOPIFY_SET_VARIANTS) for n in units_per_product)
     if name == "bigcommerce":
@@ -102,6 +118,8 @@ def request_floor(name: str, units_per_product: list[int]) -> int:
     if name == "woocommerce":
         return sum(1 + math.ceil(n / WOOCOMMERCE_BATCH) for n in units_per_product)
     if name == "magento":
+        if limits is not None and limits.magento_consumers:
+            return sum(min(n + 3, 5) for n in units_per_product)
         return sum(n + 3 for n in units_per_product)
     raise ValueError(f"no floor for {name!r}")
 
@@ -111,12 +129,16 @@ FLOOR_FORMULA = {
     "bigcommerce": "ceil(n/600) per product (product POST with variants + image_url)",
     "woocommerce": "1 + ceil(n/100) per product (product POST + variations batch)",
     "magento": "n + 3 per product (1 attribute save with n options, n children, parent with "
-    "links, 1 source-items)",
+    "links, 1 source-items); min(n + 3, 5) while the store's consumers run (the n children in "
+    "1 async bulk and 1 status read)",
 }
 
 
-def time_floor(name: str, requests: int, limits: Limits, cost: float = 0.0) -> float:
-    """The least platform time the limits allow for ``requests`` requests (module docstring)."""
+def time_floor(
+    name: str, requests: int, limits: Limits, cost: float = 0.0, operations: int = 0
+) -> float:
+    """The least platform time the limits allow for ``requests`` requests (and Magento's
+    ``operations`` bulk operations; module docstring)."""
     if name == "shopify":
         return max(0.0, cost - limits.shopify_bucket) / limits.shopify_restore
     if name == "bigcommerce":
@@ -125,7 +147,11 @@ def time_floor(name: str, requests: int, limits: Limits, cost: float = 0.0) -> f
     if name == "woocommerce":
         return math.ceil(requests / limits.woocommerce_workers) * limits.woocommerce_latency
     if name == "magento":
-        return math.ceil(requests / limits.magento_workers) * limits.magento_latency
+        served = math.ceil(requests / limits.magento_workers) * limits.magento_latency
+        consumed = 0.0
+        if operations and limits.magento_consumers:
+            consumed = math.ceil(operations / limits.magento_consumers) * limits.magento_latency
+        return max(served, consumed)
     return 0.0
 
 

@@ -210,6 +210,10 @@ class _Served:
                 "throttled": throttled + injected.get("429", 0) + injected.get("busy", 0),
                 "peak_in_flight": getattr(fake, "peak_in_flight", 0),
                 "injected": injected,
+                # Magento's asynchronous bulk operations accepted so far (never reset).
+                "operations": sum(
+                    len(bulk["operations"]) for bulk in getattr(fake, "bulks", {}).values()
+                ),
             }
         shopify = self.sandbox.fakes.get("shopify")
         if shopify is not None:
