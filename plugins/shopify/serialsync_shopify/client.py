@@ -262,9 +262,17 @@ class ShopifyClient:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def product_set(self, product_input: dict[str, Any]) -> dict[str, Any]:
-        """Create a new product with its first variants (``productSet`` payload)."""
-        data = self.execute("ProductCreateWithVariants", {"input": product_input})
+    def product_set(self, product_input: dict[str, Any], product_media: int = 0) -> dict[str, Any]:
+        """Create a new product with its first variants (``productSet`` payload); its answer
+        lists the ids of the first ``product_media`` media (the product's own photos)."""
+        data = self.execute(
+            "ProductCreateWithVariants",
+            {
+                "input": product_input,
+                "productMedia": product_media,
+                "withMedia": product_media > 0,
+            },
+        )
         return dict(data.get("productSet") or {})
 
     def variants_create(
@@ -323,6 +331,38 @@ class ShopifyClient:
         # Setting the same fields twice is harmless, so a resend after a lost answer is safe.
         data = self.execute("ProductUpdate", {"product": product_input}, idempotent=True)
         return dict(data.get("productUpdate") or {})
+
+    def product_update_media(
+        self, product_input: dict[str, Any], media: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``productUpdate`` payload adding ``media`` (``CreateMediaInput``) to the product;
+        its ``product.media`` lists the ids of the media added, in order."""
+        # Not resent after a lost answer: each send adds the photos once more.
+        data = self.execute(
+            "ProductUpdateMedia",
+            {"product": product_input, "media": media, "added": len(media)},
+            idempotent=False,
+        )
+        return dict(data.get("productUpdate") or {})
+
+    def product_media_replace(
+        self, file_ids: list[str], product_input: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(fileDelete payload, productUpdate payload)``: files deleted and the product's
+        fields set, in one request."""
+        # Resent after a lost answer, the deletes are refused as FILE_DOES_NOT_EXIST (read as
+        # done) and the fields are set again: safe.
+        data = self.execute(
+            "ProductMediaReplace",
+            {"fileIds": file_ids, "product": product_input},
+            idempotent=True,
+        )
+        return dict(data.get("fileDelete") or {}), dict(data.get("productUpdate") or {})
+
+    def media_delete(self, file_ids: list[str]) -> dict[str, Any]:
+        """``fileDelete`` payload (resent after a lost answer: FILE_DOES_NOT_EXIST, done)."""
+        data = self.execute("MediaDelete", {"fileIds": file_ids}, idempotent=True)
+        return dict(data.get("fileDelete") or {})
 
     def variants_by_sku(self, sku: str, first: int = 10) -> list[dict[str, Any]]:
         """Variants whose SKU matches ``sku`` in Shopify's search (exact ones: the caller's

@@ -44,6 +44,7 @@ query ProductLookup($identifier: ProductIdentifierInput!, $variantIds: [ID!]!) {
     descriptionHtml
     vendor
     metafield(namespace: "serialsync", key: "pos_sku") { value }
+    productMedia: metafield(namespace: "serialsync", key: "product_media") { value }
     variantsCount { count }
     options { name optionValues { name hasVariants } }
   }
@@ -220,15 +221,19 @@ query OrderLineItems($id: ID!, $first: Int!, $after: String) {
 
 # Creates a *new* product with its option, metafield and first batch of variants in one
 # request. Never sent with an ``identifier``: productSet deletes every variant it is not
-# given, so it must not be pointed at an existing product.
+# given, so it must not be pointed at an existing product. The product's own photos come first
+# in ``files``: the first ``productMedia`` media are theirs (their ids are what a later photo
+# change removes).
 PRODUCT_SET_DOCUMENT = """
-mutation ProductCreateWithVariants($input: ProductSetInput!) {
+mutation ProductCreateWithVariants($input: ProductSetInput!, $productMedia: Int!,
+    $withMedia: Boolean!) {
   productSet(input: $input, synchronous: true) {
     product {
       id
       variants(first: 250) {
         nodes { id sku inventoryItem { id } }
       }
+      media(first: $productMedia) @include(if: $withMedia) { nodes { id } }
     }
     userErrors { field message code }
   }
@@ -257,12 +262,52 @@ mutation VariantsUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!
 """
 
 # The product's own content (title, description, vendor) after a change in the POS: only the
-# fields that differ from what the lookup read are sent.
+# fields that differ from what the lookup read are sent; also the product's record of its own
+# photos (the ``serialsync.product_media`` metafield).
 PRODUCT_UPDATE_DOCUMENT = """
 mutation ProductUpdate($product: ProductUpdateInput!) {
   productUpdate(product: $product) {
     product { id }
     userErrors { field message }
+  }
+}
+"""
+
+# New product photos, with the content that differs: appended to the product's media in the
+# order given; the ``added`` last media are theirs.
+PRODUCT_UPDATE_MEDIA_DOCUMENT = """
+mutation ProductUpdateMedia($product: ProductUpdateInput!, $media: [CreateMediaInput!]!,
+    $added: Int!) {
+  productUpdate(product: $product, media: $media) {
+    product { id media(last: $added) { nodes { id } } }
+    userErrors { field message }
+  }
+}
+"""
+
+# Product photos the POS no longer has: deleted as files (fileDelete also takes them off the
+# product's gallery; Shopify's productDeleteMedia is deprecated for it), and the product's
+# record of its photos written in the same request.
+PRODUCT_MEDIA_REPLACE_DOCUMENT = """
+mutation ProductMediaReplace($fileIds: [ID!]!, $product: ProductUpdateInput!) {
+  fileDelete(fileIds: $fileIds) {
+    deletedFileIds
+    userErrors { field message code }
+  }
+  productUpdate(product: $product) {
+    product { id }
+    userErrors { field message }
+  }
+}
+"""
+
+# A unit's old photo (changed or taken off): its file is deleted, which takes it off the
+# variant and the product's media, so no orphan stays in the gallery or the Files page.
+MEDIA_DELETE_DOCUMENT = """
+mutation MediaDelete($fileIds: [ID!]!) {
+  fileDelete(fileIds: $fileIds) {
+    deletedFileIds
+    userErrors { field message code }
   }
 }
 """
@@ -402,6 +447,9 @@ DOCUMENTS: dict[str, str] = {
     "VariantsCreate": VARIANTS_BULK_CREATE_DOCUMENT,
     "VariantsUpdate": VARIANTS_BULK_UPDATE_DOCUMENT,
     "ProductUpdate": PRODUCT_UPDATE_DOCUMENT,
+    "ProductUpdateMedia": PRODUCT_UPDATE_MEDIA_DOCUMENT,
+    "ProductMediaReplace": PRODUCT_MEDIA_REPLACE_DOCUMENT,
+    "MediaDelete": MEDIA_DELETE_DOCUMENT,
     "VariantsDelete": VARIANTS_BULK_DELETE_DOCUMENT,
     "StockSet": INVENTORY_SET_DOCUMENT,
     "ProductDelete": PRODUCT_DELETE_DOCUMENT,
@@ -428,7 +476,7 @@ def _size(variables: Mapping[str, Any], name: str) -> int:
 #: client can pace a request before it is sent and shrink a page that would pass 1000.
 _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "ShopContext": (4, 0, None),
-    "ProductLookup": (7, 3, "variantIds"),
+    "ProductLookup": (8, 3, "variantIds"),
     "VariantsById": (2, 3, "ids"),
     "ProductVariantsPage": (3, 2, "first"),
     "VariantsBySku": (2, 3, "first"),
@@ -440,7 +488,10 @@ _COST_SHAPES: dict[str, tuple[int, int, str | None]] = {
     "ProductCreateWithVariants": (13, 2, None),
     "VariantsCreate": (3, 0, None),  # + the mutation's price by its input
     "VariantsUpdate": (2, 0, None),  # + the mutation's price by its input
-    "ProductUpdate": (11, 0, None),
+    "ProductUpdate": (12, 0, None),  # 10, the product, the userErrors list
+    "ProductUpdateMedia": (14, 1, "added"),
+    "ProductMediaReplace": (23, 0, None),
+    "MediaDelete": (11, 0, None),
     "VariantsDelete": (11, 0, None),
     "StockSet": (12, 0, None),
     "ProductDelete": (11, 0, None),
@@ -468,7 +519,9 @@ def estimated_cost(operation: str, variables: Mapping[str, Any]) -> float:
         # a variant, 0.6 a variant file, 0.4 a metafield, 1.9 a product file), in place of
         # the mutation's flat 10.
         product_input = variables.get("input") or {}
-        return float(3 + 2 * 250 + math.ceil(product_set_input_cost(product_input)))
+        media = 2 + _size(variables, "productMedia") if variables.get("withMedia") else 0
+        # 4: the product, the variants connection and the userErrors list (an object).
+        return float(4 + 2 * 250 + media + math.ceil(product_set_input_cost(product_input)))
     fixed, per_item, sized_by = _COST_SHAPES[operation]
     if operation in ("VariantsCreate", "VariantsUpdate"):
         fixed += math.ceil(bulk_variants_input_cost(variables))

@@ -448,6 +448,7 @@ class FakeShopify(FakeChannel):
                 "metafieldDefinitionCreate": self.catalog.metafields.create_definition,
                 "metafieldsDelete": self.catalog.delete_metafields,
                 "productVariantDetachMedia": self.catalog.detach_media,
+                "fileDelete": self.catalog.file_delete,
                 "webhookSubscriptionCreate": self.webhooks.create,
                 "webhookSubscriptionDelete": self.webhooks.delete,
                 "bulkOperationRunQuery": lambda a: self.bulk.run_query(

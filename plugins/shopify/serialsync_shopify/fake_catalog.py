@@ -106,6 +106,9 @@ class Catalog:
         self.levels: dict[tuple[str, str], int] = {}
         self.locations: dict[str, str] = {PRIMARY_LOCATION: "Main warehouse"}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: Media ids a test marks as still being processed: Shopify refuses to delete a file
+        #: with a pending operation (FILE_LOCKED, "File has a pending operation.").
+        self.processing: set[str] = set()
 
     def product_by_handle(self, handle: str) -> FakeProduct | None:
         """The product with this handle, if any."""
@@ -241,6 +244,17 @@ class Catalog:
             "variantsCount": {"count": len(product.variant_ids), "precision": "EXACT"},
             "options": options,
             "variants": variants,
+            # The product's media in gallery order (``last: n`` gives the n added last).
+            "media": lambda a: connection(
+                list(enumerate(product.media)),
+                a,
+                key=lambda item: (item[0],),
+                view=lambda item: {
+                    "__typename": "MediaImage",
+                    "id": self.media_id(pid, item[1]),
+                    "status": "READY",
+                },
+            ),
             "totalInventory": lambda _a: sum(self.stock_of(v) for v in product.variant_ids),
         }
 
@@ -803,8 +817,12 @@ class Catalog:
 
     def product_update(self, args: dict[str, Any]) -> dict[str, Any]:
         """The ``productUpdate`` mutation: the fields given (title, description, vendor,
-        status) of the product ``product.id``; a blank or over-long title is refused."""
+        status, metafields) of the product ``product.id``, and the new ``media`` appended to
+        its gallery in the order given (at most 250, as every input list); a blank or
+        over-long title is refused."""
         data = args.get("product") or {}
+        _check_size(list(args.get("media") or []), ["media"])
+        _check_size(list(data.get("metafields") or []), ["product", "metafields"])
         product = self.products.get(str(data.get("id") or ""))
         if product is None:
             return {
@@ -831,7 +849,54 @@ class Catalog:
         ):
             if key in data:
                 setattr(product, attribute, str(data.get(key) or ""))
+        for metafield in data.get("metafields") or []:
+            held = (str(metafield.get("namespace") or "app"), str(metafield["key"]))
+            product.metafields[held] = str(metafield["value"])
+        for media in args.get("media") or []:
+            product.media.append(str(media.get("originalSource")))
         return {"product": self.product_view(product.id), "userErrors": []}
+
+    def file_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The ``fileDelete`` mutation: each file goes from the store, from the gallery of the
+        product that holds it and from any variant that shows it (Shopify's reference: deleting
+        a file removes its references). An id the store does not hold is reported
+        (``FILE_DOES_NOT_EXIST``, field ``["fileIds"]``); the others are deleted (assumed: the
+        documentation says only that deleting a file that does not exist returns an error)."""
+        ids = [str(i) for i in args.get("fileIds") or []]
+        _check_size(ids, ["fileIds"])
+        deleted: list[str] = []
+        errors: list[dict[str, Any]] = []
+        for file_id in ids:
+            holder = next(
+                (
+                    (product, source)
+                    for product in self.products.values()
+                    for source, known in product.media_ids.items()
+                    if known == file_id and source in product.media
+                ),
+                None,
+            )
+            if holder is None:
+                errors.append(
+                    _user_error(
+                        ["fileIds"], f"File id {file_id} does not exist.", "FILE_DOES_NOT_EXIST"
+                    )
+                )
+                continue
+            if file_id in self.processing:
+                errors.append(
+                    _user_error(["fileIds"], "File has a pending operation.", "FILE_LOCKED")
+                )
+                continue
+            product, source = holder
+            product.media = [m for m in product.media if m != source]
+            del product.media_ids[source]
+            for variant_id in product.variant_ids:
+                variant = self.variants[variant_id]
+                if variant.image == source:
+                    variant.image = None
+            deleted.append(file_id)
+        return {"deletedFileIds": deleted or None, "userErrors": errors}
 
     def product_delete(self, args: dict[str, Any]) -> dict[str, Any]:
         """The ``productDelete`` mutation (synchronous): the product and its variants."""

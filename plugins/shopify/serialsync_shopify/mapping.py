@@ -25,6 +25,10 @@ from serialsync_shopify.unit_fields import metafields_input
 #: Where the plugin marks a product as the listing of one POS SKU.
 METAFIELD_NAMESPACE = "serialsync"
 METAFIELD_KEY = "pos_sku"
+#: The product's record of its own photos: ``[{"src": url, "id": media gid or null}, …]``.
+#: Kept on the product (not with the units) so that every publish call of a product, whichever
+#: units it carries, reads the same record; ids are null until first learnt.
+MEDIA_KEY = "product_media"
 _NOT_HANDLE = re.compile(r"[^a-z0-9]+")
 
 
@@ -131,7 +135,44 @@ def product_set_input(
         payload["vendor"] = product.brand
     if files:
         payload["files"] = files
+    if product.images:
+        payload["metafields"].append(media_record([(url, None) for url in product_images(product)]))
     return payload
+
+
+def product_images(product: Product) -> list[str]:
+    """The product's own photos, each once, in order."""
+    return list(dict.fromkeys(product.images))
+
+
+def media_record(entries: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
+    """The ``MetafieldInput`` recording the product's own photos and their media ids."""
+    return {
+        "namespace": METAFIELD_NAMESPACE,
+        "key": MEDIA_KEY,
+        "type": "json",
+        "value": json.dumps([{"src": src, "id": media_id} for src, media_id in entries]),
+    }
+
+
+def read_media_record(node: dict[str, Any] | None) -> list[tuple[str, str | None]] | None:
+    """The product's recorded photos (``None``: no record, a product listed before it was
+    kept, or one that cannot be read)."""
+    value = (node or {}).get("value")
+    if not isinstance(value, str):
+        return None
+    try:
+        raw = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(raw, list):
+        return None
+    entries: list[tuple[str, str | None]] = []
+    for item in raw:
+        if isinstance(item, dict) and isinstance(item.get("src"), str):
+            media_id = item.get("id")
+            entries.append((item["src"], media_id if isinstance(media_id, str) else None))
+    return entries
 
 
 def product_content(product: Product) -> dict[str, str]:
@@ -144,6 +185,7 @@ def product_content(product: Product) -> dict[str, str]:
 
 
 def _product_images(product: Product, units: Sequence[SerializedUnit]) -> list[str]:
+    # The product's own photos first: the first media of the product are theirs.
     seen: dict[str, None] = dict.fromkeys(product.images)
     for unit in units:
         if unit.images:

@@ -18,9 +18,16 @@ One call handles one POS product (one Shopify product, found by its handle):
    than the shop's per-product variant limit are refused, never truncated.
 4. **Update** the price and the unit's own fields (``productVariantsBulkUpdate``: its
    attributes as variant metafields, its photo as the variant's media; an attribute gone is
-   removed by ``metafieldsDelete``, a photo taken off by ``productVariantDetachMedia`` after
-   one read of the variants' media ids) and stock (``inventorySetQuantities``) of variants that
-   differ. The unit's fields are sent only when the engine names the unit group as changed.
+   removed by ``metafieldsDelete``; a photo changed or taken off has its old media read by id
+   and deleted with ``fileDelete`` first, so no orphan stays in the product's gallery) and
+   stock (``inventorySetQuantities``) of variants that differ. The unit's fields are sent only
+   when the engine names the unit group as changed.
+
+The product's own fields (title, description, vendor, photos) change by ``productUpdate`` when
+the engine names the product group: new photos are added with it, and the photos the POS no
+longer has are deleted (``fileDelete``) in the request that writes the product's record of its
+photos (a ``serialsync.product_media`` metafield: the product's media gallery holds the units'
+photos too, which nothing else tells apart).
 
 A unit's attributes travel as variant metafields from its creation on (``productSet`` and
 ``productVariantsBulkCreate`` carry them); their definitions are made once per store first
@@ -76,6 +83,9 @@ _VARIANT_PAGE = 250  # variants per page while adopting (cost 2 each + 3)
 _STOCK_REASON = "correction"
 _INPUT_LIMIT = 250  # entries in any input list (MAX_INPUT_SIZE_EXCEEDED beyond)
 _DETACH_LIMIT = 100  # variant-media pairs a detach takes (MAXIMUM_VARIANT_MEDIA_PAIRS_EXCEEDED)
+#: ``RemoteIds.extra`` of a unit created with its product: the product's photos and their media
+#: ids, as ``productSet`` answered (the product's record holds no ids until its first change).
+_PRODUCT_MEDIA_EXTRA = "product_media"
 #: The field groups a variant shows of its unit: a change to none of them needs no re-read.
 _VARIANT_GROUPS = frozenset({FieldGroup.PRICE, FieldGroup.UNIT})
 
@@ -136,6 +146,41 @@ class _Update:
     stock: bool
     unit: bool  # the unit's own fields (attributes, photo) changed in the POS
     sku: bool = False  # the variant holds the unit's serial under another SKU (retyped)
+
+
+@dataclass
+class _Photos:
+    """A change of the product's own photos: ``record`` the photos kept (with their media ids
+    when known), ``added`` the new ones, ``removed`` those the POS no longer has."""
+
+    record: list[tuple[str, str | None]]
+    added: list[str]
+    removed: list[tuple[str, str | None]]
+    #: Photos units of this call show: never deleted with the product's.
+    units: set[str] = field(default_factory=set)
+
+    @property
+    def wanted(self) -> list[str]:
+        """The product's photos once the change is made, in order."""
+        return [src for src, _ in self.record] + self.added
+
+
+class _RefusedError(Exception):
+    """Shopify's ``userErrors`` for a write; ``retryable`` as the caller judges it."""
+
+    def __init__(self, errors: list[dict[str, Any]], *, retryable: bool | None) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.retryable = retryable
+
+
+def _raise_refused(errors: list[dict[str, Any]], *, retryable: bool | None) -> None:
+    if errors:
+        raise _RefusedError(errors, retryable=retryable)
+
+
+def _unit_photos(changes: Sequence[ListingChange]) -> set[str]:
+    return {image for c in changes if (image := unit_fields.unit_image(c.unit))}
 
 
 @dataclass
@@ -359,12 +404,15 @@ class Publisher:
         changes: list[ListingChange],
         product_node: dict[str, Any] | None,
     ) -> tuple[bool, Callable[[ListingChange], PublishOutcome] | None]:
-        """Bring the product's own fields (title, description, vendor) in line with the POS,
-        sending only those that differ from what the lookup read; one ``productUpdate``.
+        """Bring the product's own fields (title, description, vendor, photos) in line with the
+        POS, sending only those that differ from what the lookup read.
 
-        Done only when some upsert names the product group (a new product gets them at
-        creation). Returns whether an update was sent, and how to fail each change that named
-        the group when Shopify refused it.
+        Fields alone: one ``productUpdate``. New photos: one ``productUpdate`` carrying them
+        (and the fields), then the product's photo record written, in the same request as the
+        ``fileDelete`` of the photos the POS no longer has, if any. Done only when some upsert
+        names the product group (a new product gets them at creation). Returns whether an
+        update was sent, and how to fail each change that named the group when Shopify
+        refused it.
         """
         if product_node is None or not any(
             c.action is ListingAction.UPSERT and FieldGroup.PRODUCT in c.changed for c in changes
@@ -372,20 +420,126 @@ class Publisher:
             return False, None
         wanted = mapping.product_content(product)
         differs = {k: v for k, v in wanted.items() if (product_node.get(k) or "") != v}
-        if not differs:
+        photos = self._photo_plan(product, changes, product_node)
+        if not differs and photos is None:
             return False, None
+        product_id = str(product_node["id"])
         try:
-            payload = self.client.product_update({"id": str(product_node["id"]), **differs})
+            if photos is None:
+                payload = self.client.product_update({"id": product_id, **differs})
+                _raise_refused(payload.get("userErrors") or [], retryable=False)
+            else:
+                self._replace_photos(product_id, differs, photos)
         except AuthenticationError:
             raise
         except RemoteError as exc:
             return True, partial(failed_remote, exc=exc)
-        errors = payload.get("userErrors") or []
-        if errors:
-            # A title Shopify refuses (blank, too long) needs a change in the POS.
-            return True, partial(failed_user_errors, errors=errors, retryable=False)
-        self.log.info("shopify.product_updated", sku=product.listing_sku, fields=sorted(differs))
+        except _RefusedError as refused:
+            # A title Shopify refuses (blank, too long) needs a change in the POS; a photo
+            # still being processed can be deleted next pass.
+            return True, partial(
+                failed_user_errors, errors=refused.errors, retryable=refused.retryable
+            )
+        self.log.info(
+            "shopify.product_updated",
+            sku=product.listing_sku,
+            fields=sorted(differs),
+            photos_added=len(photos.added) if photos else 0,
+            photos_removed=len(photos.removed) if photos else 0,
+        )
         return True, None
+
+    def _photo_plan(
+        self, product: Product, changes: list[ListingChange], product_node: dict[str, Any]
+    ) -> _Photos | None:
+        """What to add to and remove from the product's own photos, or ``None`` when they are
+        as the POS has them.
+
+        The product records its photos and their media ids in a metafield (unit photos share
+        its media gallery and cannot be told apart otherwise). Ids the record lacks (a product
+        created with its photos) are learnt from the units created with it. A product listed
+        before the record was kept has its photos recorded as the POS has them now: which of
+        its media are its own photos cannot be told, so nothing is added or deleted then.
+        """
+        wanted = mapping.product_images(product)
+        record = mapping.read_media_record(product_node.get("productMedia"))
+        if record is None:
+            if not wanted:
+                return None
+            self.log.warning(
+                "shopify.product_photos_unrecorded",
+                sku=product.listing_sku,
+                detail="listed before photos were recorded: recorded as they are, none changed",
+            )
+            return _Photos(record=[(src, None) for src in wanted], added=[], removed=[])
+        learnt: dict[str, str] = {}
+        for change in changes:
+            extra = change.remote.extra if change.remote else {}
+            for src, media_id in (
+                mapping.read_media_record({"value": extra.get(_PRODUCT_MEDIA_EXTRA)}) or []
+            ):
+                if media_id:
+                    learnt.setdefault(src, media_id)
+        known = {src: media_id or learnt.get(src) for src, media_id in record}
+        added = [src for src in wanted if src not in known]
+        removed = [(src, media_id) for src, media_id in known.items() if src not in wanted]
+        if not added and not removed:
+            return None
+        kept = [(src, known[src]) for src in wanted if src in known]
+        return _Photos(record=kept, added=added, removed=removed, units=_unit_photos(changes))
+
+    def _replace_photos(self, product_id: str, differs: dict[str, str], photos: _Photos) -> None:
+        """Add the new photos (with the fields that differ), then delete the gone ones and
+        write the record in one request; raises :class:`_RefusedError` when Shopify refuses."""
+        ids: dict[str, str] = {}
+        fields: dict[str, Any] = dict(differs)
+        for chunk in batches(photos.added, _INPUT_LIMIT):
+            media = [{"originalSource": src, "mediaContentType": "IMAGE"} for src in chunk]
+            payload = self.client.product_update_media({"id": product_id, **fields}, media)
+            _raise_refused(payload.get("userErrors") or [], retryable=False)
+            fields = {}
+            nodes = (((payload.get("product") or {}).get("media") or {}).get("nodes")) or []
+            # Shopify appends new media in the order given: the last ones are these.
+            for src, node in zip(chunk, nodes, strict=False):
+                if node and node.get("id"):
+                    ids[src] = str(node["id"])
+        wanted = {src: media_id for src, media_id in photos.record}
+        record = [(src, wanted.get(src) or ids.get(src)) for src in photos.wanted]
+        # A photo that is also a unit's photo stays (deleting the file would take it off the
+        # unit's variant too); it is only dropped from the record. An id never learnt cannot
+        # be deleted.
+        doomed = [
+            media_id for src, media_id in photos.removed if media_id and src not in photos.units
+        ]
+        unknown = [src for src, media_id in photos.removed if not media_id]
+        if unknown:
+            self.log.warning("shopify.product_photos_kept", product_id=product_id, photos=unknown)
+        chunks = batches(doomed, _INPUT_LIMIT) or [[]]
+        refused: list[dict[str, Any]] = []
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            update = {"id": product_id, **fields, "metafields": [mapping.media_record(record)]}
+            if not chunk:
+                payload = self.client.product_update(update)
+                _raise_refused(payload.get("userErrors") or [], retryable=False)
+                continue
+            if not last:
+                deleted = self.client.media_delete(chunk)
+            else:
+                deleted, payload = self.client.product_media_replace(chunk, update)
+                _raise_refused(payload.get("userErrors") or [], retryable=False)
+            refused += [
+                e for e in deleted.get("userErrors") or [] if e.get("code") != "FILE_DOES_NOT_EXIST"
+            ]
+        if refused:
+            # Kept in the record as photos to remove: the next pass deletes them again.
+            stay: list[tuple[str, str | None]] = [
+                (src, media_id) for src, media_id in photos.removed if media_id in doomed
+            ]
+            self.client.product_update(
+                {"id": product_id, "metafields": [mapping.media_record(record + stay)]}
+            )
+            raise _RefusedError(refused, retryable=True)
 
     # -- 1. look up -----------------------------------------------------------------------
 
@@ -712,7 +866,11 @@ class Publisher:
                 location_id=shop.location_id,
             )
             files = len(body.get("files") or [])
-            cost = documents.estimated_cost("ProductCreateWithVariants", {"input": body})
+            photos = len(mapping.product_images(product))
+            cost = documents.estimated_cost(
+                "ProductCreateWithVariants",
+                {"input": body, "productMedia": photos, "withMedia": photos > 0},
+            )
             return files <= _INPUT_LIMIT and cost <= MAX_QUERY_COST
 
         if fits(high):
@@ -734,6 +892,8 @@ class Publisher:
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
     ) -> str | None:
+        photos = mapping.product_images(product)
+
         def send(todo: list[ListingChange]) -> dict[str, Any]:
             return self.client.product_set(
                 mapping.product_set_input(
@@ -742,7 +902,8 @@ class Publisher:
                     handle=handle,
                     status=self.product_status,
                     location_id=shop.location_id,
-                )
+                ),
+                product_media=len(photos),
             )
 
         payload, todo = self._send_without_refused(batch, send, done)
@@ -751,7 +912,24 @@ class Publisher:
             return None
         product_id = str(node["id"])
         variants = ((node.get("variants") or {}).get("nodes")) or []
-        self._record_created(todo, variants, product_id, done)
+        media = ((node.get("media") or {}).get("nodes")) or []
+        # The product's own photos are the first media (they come first in ``files``); their
+        # ids go with the units created here until the product's record learns them.
+        learnt = [
+            (src, str(m["id"]) if m and m.get("id") else None)
+            for src, m in zip(photos, media, strict=False)
+        ]
+
+        def done_with_photos(change: ListingChange, result: PublishOutcome) -> None:
+            if learnt and result.result is PublishResult.CREATED and result.remote is not None:
+                value = mapping.media_record(learnt)["value"]
+                extra = {**result.remote.extra, _PRODUCT_MEDIA_EXTRA: value}
+                result = result.model_copy(
+                    update={"remote": result.remote.model_copy(update={"extra": extra})}
+                )
+            done(change, result)
+
+        self._record_created(todo, variants, product_id, done_with_photos)
         return product_id
 
     def _create_variants(
@@ -857,7 +1035,7 @@ class Publisher:
                 by_product.setdefault(update.listed.product_id, []).append((update, variant))
         for product_id, items in by_product.items():
             for batch in self._fitted(items, lambda item: item[1], "VariantsUpdate"):
-                self._send_updates(product_id, batch, done, failed)
+                self._send_updates(product, product_id, batch, done, failed)
         stock = [(u.change, u.listed) for u in updates if u.stock and id(u.change) not in failed]
         self._set_stock(stock, 1, shop, done, PublishResult.UPDATED)
         for update in updates:
@@ -888,11 +1066,15 @@ class Publisher:
 
     def _send_updates(
         self,
+        product: Product,
         product_id: str,
         batch: list[tuple[_Update, dict[str, Any]]],
         done: Callable[[ListingChange, PublishOutcome], None],
         failed: set[int],
     ) -> None:
+        batch = self._retire_old_photos(product, product_id, batch, done, failed)
+        if not batch:
+            return
         media = list(dict.fromkeys(src for _, v in batch for src in v.get("mediaSrc") or []))
         try:
             payload = self.client.variants_update(
@@ -918,47 +1100,93 @@ class Publisher:
             elif update.unit:
                 sent.append(update)
         self._delete_gone_attributes(sent, done, failed)
-        self._detach_gone_photos(product_id, sent, done, failed)
 
-    def _detach_gone_photos(
+    def _retire_old_photos(
         self,
+        product: Product,
         product_id: str,
-        updates: list[_Update],
+        batch: list[tuple[_Update, dict[str, Any]]],
         done: Callable[[ListingChange, PublishOutcome], None],
         failed: set[int],
-    ) -> None:
-        """Take off its variant the photo of each unit that no longer has one: the variants'
-        media ids read in one query, then one ``productVariantDetachMedia`` per 100 (the media
-        stays in the product's media, as Shopify keeps it)."""
-        gone = [
-            u
-            for u in updates
-            if id(u.change) not in failed
-            and not unit_fields.unit_image(u.change.unit)
-            and (u.change.remote.extra if u.change.remote else {}).get(unit_fields.IMAGE_EXTRA)
-        ]
-        for batch in batches(gone, _DETACH_LIMIT):
-            errors: list[Any] = []
+    ) -> list[tuple[_Update, dict[str, Any]]]:
+        """Delete the old photo of each unit whose photo changed or was taken off, before its
+        variant is updated; returns the batch without the units whose photo could not go.
+
+        Shopify keeps a media it was given until it is deleted: a replaced photo would stay in
+        the product's gallery (and the Files page) for good. The variants' media ids are read
+        in one query per 100, then deleted with ``fileDelete`` (which takes them off the
+        variant and the gallery), up to 250 a call. A photo that is also one of the product's
+        own is only detached from the variant. A unit whose old photo is refused (a file still
+        being processed) fails retryable and is not updated this pass, so no new photo is
+        added beside the old one.
+        """
+        old: dict[str, tuple[_Update, str]] = {}
+        for update, _ in batch:
+            extra = update.change.remote.extra if update.change.remote else {}
+            before = extra.get(unit_fields.IMAGE_EXTRA)
+            if update.unit and before and before != unit_fields.unit_image(update.change.unit):
+                old[update.listed.variant_id] = (update, before)
+        if not old:
+            return batch
+        own = set(product.images)
+        deletes: list[tuple[_Update, str]] = []
+        pairs: list[tuple[_Update, dict[str, Any]]] = []
+        troubled: dict[int, list[dict[str, Any]]] = {}
+        for chunk in batches(list(old), _DETACH_LIMIT):
             try:
-                media = self.client.variant_media([u.listed.variant_id for u in batch])
-                pairs = [
-                    {"variantId": u.listed.variant_id, "mediaIds": media[u.listed.variant_id][:1]}
-                    for u in batch
-                    if media.get(u.listed.variant_id)
-                ]
-                if pairs:
-                    errors = self.client.detach_media(product_id, pairs).get("userErrors") or []
+                media = self.client.variant_media(chunk)
             except AuthenticationError:
                 raise
             except RemoteError as exc:
-                errors = [{"field": None, "message": str(exc), "code": exc.code}]
-            if not errors:
+                for variant_id in chunk:
+                    troubled[id(old[variant_id][0])] = [_remote_error(exc)]
+                continue
+            for variant_id in chunk:
+                update, before = old[variant_id]
+                held = media.get(variant_id) or []
+                if not held:
+                    continue  # nothing shown any more: nothing to take off
+                if before in own:
+                    pair = {"variantId": variant_id, "mediaIds": held[:1]}
+                    pairs.append((update, pair))
+                else:
+                    deletes.append((update, held[0]))
+        for detach in batches(pairs, _DETACH_LIMIT):
+            try:
+                payload = self.client.detach_media(product_id, [pair for _, pair in detach])
+                errors = payload.get("userErrors") or []
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                errors = [_remote_error(exc)]
+            for update, _ in detach if errors else []:
+                troubled[id(update)] = errors
+        for chunk in batches(deletes, _INPUT_LIMIT):
+            try:
+                payload = self.client.media_delete([media_id for _, media_id in chunk])
+                errors = [
+                    e
+                    for e in payload.get("userErrors") or []
+                    if e.get("code") != "FILE_DOES_NOT_EXIST"  # gone already: what was asked
+                ]
+                gone = set(payload.get("deletedFileIds") or [])
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                errors, gone = [_remote_error(exc)], set()
+            for update, media_id in chunk if errors else []:
+                if media_id not in gone:
+                    troubled[id(update)] = errors
+        kept: list[tuple[_Update, dict[str, Any]]] = []
+        for update, variant in batch:
+            errors = troubled.get(id(update))
+            if errors is None:
+                kept.append((update, variant))
                 continue
             # Left for the next pass: the unit's change is not recorded as done.
-            for update in batch:
-                if id(update.change) not in failed:
-                    done(update.change, failed_user_errors(update.change, errors, retryable=True))
-                    failed.add(id(update.change))
+            done(update.change, failed_user_errors(update.change, errors, retryable=True))
+            failed.add(id(update.change))
+        return kept
 
     def _delete_gone_attributes(
         self,
@@ -1080,6 +1308,11 @@ class Publisher:
                 todo = [item for i, item in enumerate(todo) if i not in refused]
                 if not todo:
                     break
+
+
+def _remote_error(exc: RemoteError) -> dict[str, Any]:
+    """A failed request as a ``userErrors`` entry, to fail units with."""
+    return {"field": None, "message": str(exc), "code": exc.code}
 
 
 def _never_listed(change: ListingChange) -> bool:

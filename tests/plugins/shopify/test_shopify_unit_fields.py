@@ -378,7 +378,7 @@ def test_the_fake_refuses_more_than_250_metafields_on_one_variant(shop, connecto
     assert error["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
 
 
-def test_a_photo_taken_off_a_unit_is_detached_from_its_variant(connector, shop):
+def test_a_photo_taken_off_a_unit_is_deleted_leaving_no_orphan_media(connector, shop):
     stock = dressed(count=2)
     created = connector.publish_variants(product(), upserts(stock))
     bare = [stock[1].model_copy(update={"images": ()})]
@@ -391,18 +391,20 @@ def test_a_photo_taken_off_a_unit_is_detached_from_its_variant(connector, shop):
     assert variant.image is None
     (other,) = shop.variants_with_sku(stock[0].integration_id)
     assert other.image == stock[0].images[0]
-    # The update, one read of the variant's media id, one detach.
+    listed = shop.product_by_handle(handle_for("0113942719"))
+    assert listed is not None and listed.media == [stock[0].images[0]]
+    # One read of the variant's media id, its file deleted, then the update.
     assert shop.calls[before:] == [
         "productByIdentifier",
         "nodes",
-        "productVariantsBulkUpdate",
         "nodes",
-        "productVariantDetachMedia",
+        "fileDelete",
+        "productVariantsBulkUpdate",
     ]
     assert outcome.remote is not None and "image" not in outcome.remote.extra
-    # Nothing left to detach: the next unit-group pass sends nothing for the unit's photo.
+    # Nothing left to delete: the next unit-group pass sends nothing for the unit's photo.
     (quiet,) = connector.publish_variants(product(), again(bare, [outcome], UNIT))
-    assert "productVariantDetachMedia" not in shop.calls[before + 5 :]
+    assert "fileDelete" not in shop.calls[before + 5 :]
     assert quiet.remote is not None and "image" not in quiet.remote.extra
 
 
