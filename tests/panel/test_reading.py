@@ -106,6 +106,24 @@ def test_charts_are_svg_drawn_on_the_server_with_no_script(shared_world: World) 
         assert "sold on shopify" in client.get("/charts/oversell.svg").text
 
 
+def test_the_dashboard_gives_the_oversell_windows_p50_p99_and_max(shared_world: World) -> None:
+    windows = shared_world.host.store.sale_windows()
+    closed = sorted(w.seconds for w in windows if w.seconds is not None)
+    assert closed  # the world sold units that other channels listed
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        page = client.get("/").text
+    shown = re.search(
+        r"<b>p50 ([\d.]+) s</b>, <b>p99 ([\d.]+) s</b>, <b>max ([\d.]+) s</b> \((\d+) units\)",
+        page,
+    )
+    assert shown, page
+    p50, p99, top, count = shown.groups()
+    assert int(count) == len(closed)
+    assert float(top) == round(closed[-1], 2) and float(p99) == round(closed[-1], 2)
+    assert float(p50) == round(closed[(len(closed) + 1) // 2 - 1], 2)
+
+
 def test_serials_search_needs_three_characters_and_finds_by_serial_or_sku(
     shared_world: World,
 ) -> None:

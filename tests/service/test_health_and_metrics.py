@@ -137,4 +137,9 @@ def _exercise_metrics(running: Running) -> None:
     running.host.order_pass()
     assert running.metric("serialsync_outbox", state="pending") == 1
     assert running.metric("serialsync_oversell_window_seconds_count") == 1
+    # The window the store recorded (and the dashboard charts), observed as it closed.
+    [window] = running.host.store.sale_windows()
+    assert window.seconds is not None
+    observed = running.metric("serialsync_oversell_window_seconds_sum")
+    assert observed == pytest.approx(window.seconds)
     assert running.metric("serialsync_passes_total", kind="orders", ok="false") >= 1

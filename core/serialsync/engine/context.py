@@ -12,7 +12,7 @@ from typing import Any
 from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
 from serialsync.settings import SyncSettings
-from serialsync.store import Store
+from serialsync.store import SaleWindow, Store
 
 
 def _utcnow() -> datetime:
@@ -27,7 +27,7 @@ def _no_progress(_task: str, _connector: str, _done: int, _total: int | None) ->
     return None
 
 
-def _no_withdrawn(_channel: str, _serial: str, _at: datetime) -> None:
+def _no_window(_window: SaleWindow) -> None:
     return None
 
 
@@ -139,8 +139,8 @@ class EngineContext:
     to prove that a pass interrupted at any boundary loses nothing and repeats nothing; the CLI
     makes it raise to stop cleanly on SIGTERM. ``progress`` reports how far a pass has got.
     ``locks`` keep an inventory pass and an order pass running side by side (``serialsync
-    run``) off the same product on the same channel at the same time. ``withdrawn`` hears of
-    each unit withdrawn from a channel as it is recorded.
+    run``) off the same product on the same channel at the same time. ``window_closed`` hears
+    of each oversell window as it closes (see :mod:`serialsync.engine.windows`).
     """
 
     plugins: PluginManager
@@ -151,9 +151,9 @@ class EngineContext:
     checkpoint: Callable[[str], None] = _no_checkpoint
     progress: Progress = _no_progress
     locks: ListingLocks = field(default_factory=ListingLocks)
-    #: ``withdrawn(channel, serial, at)``: a unit's withdrawal from a channel was recorded
-    #: (the service's metrics time the oversell window from it).
-    withdrawn: Callable[[str, str, datetime], None] = _no_withdrawn
+    #: ``window_closed(window)``: a sold unit became unsellable on every other channel, its
+    #: window recorded closed (the service's metrics observe it).
+    window_closed: Callable[[SaleWindow], None] = _no_window
 
     def log(self, **bind: Any) -> Any:
         """A structlog logger bound with ``bind``."""

@@ -29,6 +29,7 @@ from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import ORDERS_STREAM, for_each_channel
 from serialsync.engine.summary import PassSummary
+from serialsync.engine.windows import open_window
 from serialsync.engine.withdraw import withdraw_all
 from serialsync.errors import (
     AuthenticationError,
@@ -409,6 +410,7 @@ class _OrderTransition:
                 # sells it cleanly, and the POS must hear of it.
                 store.release_claim(serial, claim.channel, claim.order_id)
                 store.put_claim(serial, self.channel, self.order.order_id)
+                self._open_window(serial)
                 self._move(current, to_status, f"order {self.order.order_number} is paid")
                 continue
             if claim is not None and not ours:
@@ -431,12 +433,17 @@ class _OrderTransition:
                 continue
             if not ours:
                 store.put_claim(serial, self.channel, self.order.order_id)
+                self._open_window(serial)
             self._move(
                 current, to_status, f"order {self.order.order_number} is {self.order.status.value}"
             )
         if conflicts:
             return self.hold_for_a_person("; ".join(conflicts))
         return state, None
+
+    def _open_window(self, serial: str) -> None:
+        """Time the unit's oversell window from the order's creation on its channel."""
+        open_window(self.ctx, self.channel, self.order.order_id, serial, self.order.created_at)
 
     def _takes_over(self, claim: Claim, to_status: UnitStatus) -> bool:
         """True when ``claim`` only protects the unit and this paid order sells it cleanly.

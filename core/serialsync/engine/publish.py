@@ -47,6 +47,7 @@ from serialsync.engine.siblings import (
 )
 from serialsync.engine.summary import PassSummary
 from serialsync.engine.visibility import forget_retired, settle_visibility
+from serialsync.engine.windows import close_windows
 from serialsync.errors import PermanentRemoteError
 from serialsync.lifecycle import UnitStatus
 from serialsync.metering import in_this_context
@@ -546,8 +547,8 @@ def record_outcomes(
 ) -> None:
     """Remember each planned change's outcome as its listing (a missing outcome is a failure).
 
-    Call it inside the transaction that records the outcomes; each unit withdrawn is told to
-    ``ctx.withdrawn`` once it is written (the oversell window is timed from there).
+    Call it inside the transaction that records the outcomes; each unit withdrawn closes the
+    oversell windows it ends (:func:`~serialsync.engine.windows.close_windows`).
 
     ``part`` is the sibling product the changes were sent to (by default, each unit's own)."""
     counts = summary.counts(channel)
@@ -579,8 +580,9 @@ def record_outcomes(
         ctx.store.put_listing(record)
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
+    at = ctx.now()
     for serial in withdrawn:
-        ctx.withdrawn(channel, serial, ctx.now())
+        close_windows(ctx, serial, at)
 
 
 _COUNTERS = {

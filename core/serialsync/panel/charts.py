@@ -2,13 +2,16 @@
 elsewhere: pygal's tooltips script is left out), so they read without JavaScript.
 
 * pass durations: how long each recent pass took, by kind (inventory, orders, reconcile);
-* the oversell window: for each recent web sale, from the moment serialsync recorded the sale
-  to the moment the unit's last other listing was withdrawn, as the store recorded both. It is
-  the part of the window serialsync controls (the platforms' own delays come before it).
+* requests per pass: what each connector's platform was sent, and the throttled answers;
+* the oversell window: for each unit a recent order claimed, from the order's creation on its
+  channel to the moment the unit was unsellable on every other channel, as the store recorded
+  them (``sale_windows``, see :mod:`serialsync.engine.windows`); ``/metrics`` observes the
+  same windows.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +21,7 @@ import pygal
 from pygal.etree import etree
 from pygal.style import Style
 
-from serialsync.lifecycle import UnitStatus
-from serialsync.store import ListingState, OutboxState, RunRecord, Store
+from serialsync.store import RunRecord, SaleWindow
 
 # pygal appends an old-style finder to sys.meta_path (for its map plugins, unused here) that
 # has no find_spec: any later import that walks the meta path with importlib's spec API (pytest's
@@ -122,52 +124,46 @@ def requests_per_pass(runs: list[RunRecord]) -> bytes:
 
 
 @dataclass(frozen=True)
-class Window:
-    """One web sale's oversell window: when serialsync recorded it, and for how many seconds
-    the unit stayed listed on another channel after that (``None``: still listed)."""
+class WindowStats:
+    """The oversell windows of recent sales: how many closed and their p50, p99 and max in
+    seconds (``None`` with none closed), and how many units are still for sale elsewhere."""
 
-    serial: str
-    channel: str
-    sold_at: datetime
-    seconds: float | None
-
-
-def oversell_windows(store: Store, limit: int = RECENT) -> list[Window]:
-    """The oversell window of the latest ``limit`` web sales (see the module)."""
-    windows: list[Window] = []
-    states = (OutboxState.PENDING, OutboxState.REPORTED, OutboxState.FAILED)
-    records = store.outbox(states=states, limit=100_000)[-limit:]
-    for record in records:
-        ref = f"{record.channel}:order/{record.order_id}"
-        for line in record.sale.lines:
-            if line.serial is None:
-                continue
-            sold = [
-                m.at
-                for m in store.history(line.serial)
-                if m.source_ref == ref and m.to_status == UnitStatus.SOLD
-            ]
-            if not sold:
-                continue
-            others = [
-                li for li in store.listings_of_unit(line.serial) if li.connector != record.channel
-            ]
-            if any(li.state != ListingState.WITHDRAWN for li in others):
-                windows.append(Window(line.serial, record.channel, sold[0], None))
-                continue
-            ends = [li.updated_at for li in others if li.updated_at is not None]
-            seconds = max(0.0, (max(ends) - sold[0]).total_seconds()) if ends else 0.0
-            windows.append(Window(line.serial, record.channel, sold[0], round(seconds, 3)))
-    return windows
+    closed: int
+    still_open: int
+    p50: float | None
+    p99: float | None
+    max: float | None
 
 
-def oversell_chart(windows: list[Window]) -> bytes:
-    """An SVG scatter of each sale's oversell window in seconds, one series per channel that
-    sold; sales still listed elsewhere are counted in the title."""
-    open_ones = sum(1 for w in windows if w.seconds is None)
-    title = "Oversell window: sale recorded to withdrawn everywhere (seconds)"
-    if open_ones:
-        title += f"; {open_ones} still listed elsewhere"
+def _percentile(ordered: list[float], share: float) -> float:
+    # Nearest rank: a value that was observed, never one between two.
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def window_stats(windows: list[SaleWindow]) -> WindowStats:
+    """p50, p99 and max of the closed windows among ``windows``."""
+    seconds = sorted(w.seconds for w in windows if w.seconds is not None)
+    still_open = sum(1 for w in windows if w.seconds is None)
+    if not seconds:
+        return WindowStats(0, still_open, None, None, None)
+    return WindowStats(
+        len(seconds),
+        still_open,
+        _percentile(seconds, 0.50),
+        _percentile(seconds, 0.99),
+        seconds[-1],
+    )
+
+
+def oversell_chart(windows: list[SaleWindow]) -> bytes:
+    """An SVG scatter of each sold unit's oversell window in seconds by the order's creation
+    time, one series per channel that sold; units still for sale elsewhere are counted in the
+    title."""
+    stats = window_stats(windows)
+    title = "Oversell window: order created to unsellable everywhere else (seconds)"
+    if stats.still_open:
+        title += f"; {stats.still_open} still for sale elsewhere"
     chart = pygal.DateTimeLine(
         _config(),
         title=title,
@@ -176,9 +172,9 @@ def oversell_chart(windows: list[Window]) -> bytes:
         dots_size=3,
     )
     by_channel: dict[str, list[tuple[datetime, float]]] = {}
-    for w in sorted(windows, key=lambda w: w.sold_at):
+    for w in sorted(windows, key=lambda w: w.placed_at):
         if w.seconds is not None:
-            by_channel.setdefault(w.channel, []).append((w.sold_at, w.seconds))
+            by_channel.setdefault(w.channel, []).append((w.placed_at, round(w.seconds, 3)))
     for channel, points in sorted(by_channel.items()):
         chart.add(f"sold on {channel}", points)
     if not by_channel:

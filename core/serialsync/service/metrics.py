@@ -2,7 +2,7 @@
 
 Counters and histograms are fed as things happen: passes (from the host's pass observers),
 HTTP attempts (from the HTTP client's response observers), webhook deliveries (from the
-receiver), and the oversell window (from the engine's ``withdrawn`` callback). The state
+receiver), and the oversell window (from the engine's ``window_closed`` callback). The state
 gauges (outbox, quarantine, conflicts) are read from the store at each scrape, so they are
 right even for what happened before this process started.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from serialsync.engine.summary import PassSummary
 from serialsync.logging import get_logger
-from serialsync.store import ListingState, OutboxState, Store
+from serialsync.store import OutboxState, SaleWindow, Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -111,41 +110,21 @@ class Metrics:
         """A webhook delivery was answered, or the order it named was worked."""
         self.webhooks.labels(connector=connector, result=result).inc()
 
-    def observe_withdrawn(self, channel: str, serial: str, at: datetime) -> None:
-        """A unit was withdrawn from ``channel``: time its order's oversell window if now done.
-
-        The window closes when no channel other than the one that sold the unit can still
-        sell it (every listing there withdrawn, or never created). Each order's unit is timed
-        once.
-        """
-        try:
-            claim = self.store.get_claim(serial)
-            if claim is None:
-                return
-            key = (claim.channel, claim.order_id, serial)
-            with self._lock:
-                if key in self._timed:
-                    return
-            for listing in self.store.listings_of_unit(serial):
-                if listing.connector == claim.channel:
-                    continue
-                failed_but_there = (
-                    listing.state == ListingState.FAILED and listing.remote is not None
-                )
-                if listing.state == ListingState.LIVE or failed_but_there:
-                    return  # still for sale somewhere else
-            record = self.store.get_outbox(claim.channel, claim.order_id)
-            if record is None:
-                return
-            placed = record.sale.placed_at
-        except Exception:  # metrics must never fail a pass
-            _log.exception("metrics.oversell_window_failed")
+    def observe_window(self, window: SaleWindow) -> None:
+        """A unit's oversell window closed (the engine's ``window_closed``): from its order's
+        creation on its channel to the unit unsellable on every other channel, as the store
+        recorded it (the dashboard charts the same windows). Each is observed once."""
+        seconds = window.seconds
+        if seconds is None:
             return
+        key = (window.channel, window.order_id, window.serial)
         with self._lock:
+            # The store closes a window once; a transaction rolled back after it closed would
+            # close it again.
             if key in self._timed:
                 return
             self._timed.add(key)
-        self.oversell_window.observe(max(0.0, (at - placed).total_seconds()))
+        self.oversell_window.observe(seconds)
 
     # -- exposition ---------------------------------------------------------------------------
 

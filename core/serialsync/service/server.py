@@ -98,7 +98,7 @@ class Service:
             {a for a in (self.webhook_settings.listen, self.metric_settings.listen) if a}
         )
         self.host.pass_observers.append(self.metrics.observe_pass)
-        self.host.engine.withdrawn = self.metrics.observe_withdrawn
+        self.host.engine.window_closed = self.metrics.observe_window
         add_response_observer(self.metrics.observe_response)
         if self.worker is not None:
             self.worker.start()

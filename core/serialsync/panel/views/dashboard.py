@@ -66,6 +66,8 @@ def dashboard(request: Request) -> Response:
         quarantine=quarantine,
         discrepancies=quarantine.get(DISCREPANCY, 0),
         units={s.value: units.get(s.value, 0) for s in UnitStatus},
+        window=charts.window_stats(store.sale_windows(limit=charts.RECENT)),
+        recent=charts.RECENT,
     )
 
 
@@ -79,7 +81,7 @@ def chart(request: Request) -> Response:
     elif name == "requests":
         svg = charts.requests_per_pass(store.runs(limit=charts.RECENT))
     elif name == "oversell":
-        svg = charts.oversell_chart(charts.oversell_windows(store))
+        svg = charts.oversell_chart(store.sale_windows(limit=charts.RECENT))
     else:
         return Response("no such chart", status_code=404)
     return Response(
