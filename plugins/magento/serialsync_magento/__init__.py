@@ -3,8 +3,8 @@
 Modules: ``settings`` (connector settings), ``auth`` (OAuth 1.0a signing), ``client`` (every
 REST call), ``mapping`` (payloads and orders <-> canonical model), ``serial_options`` (the
 serial attribute and its options), ``publish`` (publish_variants, with its request counts),
-``bulk`` (the optional asynchronous bulk path), ``connector`` (the hooks), ``fake`` (an
-in-memory Magento), ``plugin`` (registration).
+``bulk`` (the asynchronous bulk path, used while the store's consumers run), ``connector``
+(the hooks), ``fake`` (an in-memory Magento), ``plugin`` (registration).
 """
 
 from serialsync_magento.connector import MagentoConnector
