@@ -7,7 +7,10 @@ order is read, claimed and its withdrawal asked for *during* the call, every tim
 * the order pass does not wait for the publish (it asks the publish to withdraw the unit);
 * a unit the call under way re-sent is withdrawn before the publish leaves its product;
 * a unit of the same product that the call did not carry is never sent again after its sale
-  (``publish_chunk = 1``: one unit per call, a new plan before each).
+  (``publish_chunk = 1``: one unit per call, a new plan before each);
+* a new unit ordered on another channel while the call that creates it is on the wire is never
+  for sale on this channel after the order pass ended (the plugin asks ``still_for_sale``
+  before it lists what it created: Magento's source-items save at the end of the call).
 """
 
 from __future__ import annotations
@@ -36,13 +39,40 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
         )
 
 
-class _Race:
-    """Sells ``sold`` on ``fake`` during the first call of the publish of ``sku``, and runs the
-    order pass to its end inside that request."""
+#: Channels whose plugin creates units unsellable and asks ``still_for_sale`` before the request
+#: that lists them: a unit sold while that call is on the wire is never for sale there. The
+#: others list a new unit in the request that creates it (Shopify's variants create with its
+#: quantities, BigCommerce's variant create, WooCommerce's variations batch): a sale while that
+#: request is on the wire leaves the unit for sale until the publish's next call, which
+#: withdraws it alone, before the product is given back (asserted for every channel).
+ASKS_BEFORE_LISTING = {"magento"}
 
-    def __init__(self, host: Host, fake: FakeChannel, sku: str, sold: SerializedUnit) -> None:
-        self.host, self.fake, self.sku, self.sold = host, fake, sku, sold
+#: Where the "elsewhere" case sells the unit: another channel, published before this one.
+ELSEWHERE = {
+    "shopify": "bigcommerce",
+    "bigcommerce": "shopify",
+    "woocommerce": "magento",
+    "magento": "woocommerce",
+}
+
+
+class _Race:
+    """Sells ``sold`` on ``seller`` (by default ``fake``) during the first call of ``fake``'s
+    publish of ``sku``, and runs the order pass to its end inside that request."""
+
+    def __init__(
+        self,
+        host: Host,
+        fake: FakeChannel,
+        channel: str,
+        sku: str,
+        sold: SerializedUnit,
+        seller: FakeChannel | None = None,
+    ) -> None:
+        self.host, self.fake, self.channel, self.sku, self.sold = host, fake, channel, sku, sold
+        self.seller = seller or fake
         self.skus = host.store.product_skus()
+        self.connector: str | None = None
         self.current: str | None = None
         self.armed = False
         self.fired = False
@@ -53,15 +83,23 @@ class _Race:
         self.sellable_after_sale = 0
         self.errors: list[BaseException] = []
 
-    def progress(self, task: str, _connector: str, done: int, _total: int | None) -> None:
+    def progress(self, task: str, connector: str, done: int, _total: int | None) -> None:
         if task != "publish":
             return
-        if self.current == self.sku and self.sellable_when_left is None:
+        if self.on_channel() and self.current == self.sku and self.sellable_when_left is None:
             self.sellable_when_left = _sellable(self.fake, self.sold)
-        self.current = self.skus[done - 1]
+        self.connector, self.current = connector, self.skus[done - 1]
+
+    def on_channel(self) -> bool:
+        return self.connector == self.channel
 
     def checkpoint(self, step: str) -> None:
-        if step == "publish.before_call" and self.current == self.sku and not self.fired:
+        if (
+            step == "publish.before_call"
+            and self.on_channel()
+            and self.current == self.sku
+            and not self.fired
+        ):
             self.armed = True
 
     def on_request(self, _request: httpx.Request) -> None:
@@ -73,7 +111,7 @@ class _Race:
             return
         self.fired = True
         try:
-            self.fake.create_order([(self.sold.integration_id, 1)])
+            self.seller.create_order([(self.sold.integration_id, 1)])
             orders = threading.Thread(target=self.host.order_pass, name="orders-loop")
             orders.start()
             orders.join(20)
@@ -86,7 +124,7 @@ class _Race:
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("case", ["in-the-call", "later-in-the-product"])
+@pytest.mark.parametrize("case", ["in-the-call", "later-in-the-product", "elsewhere"])
 def test_a_sale_during_a_publish_call_is_never_undone(
     tmp_path: Path, channel: str, case: str
 ) -> None:
@@ -95,15 +133,28 @@ def test_a_sale_during_a_publish_call_is_never_undone(
     units = sorted(product.units, key=lambda u: u.serial)  # the order the engine plans in
     # In the call: one call carries the whole product, the sold unit in it. Later: one unit
     # per call, the sold one the last, so the sale lands while the first call is on the wire.
-    sold, chunk = (units[0], 50) if case == "in-the-call" else (units[-1], 1)
-    with Sandbox(catalogue=catalogue, types=["aim_pos", channel]) as sandbox:
+    # Elsewhere: a new unit, listed on another channel first, sold there while this channel's
+    # call that creates it is on the wire.
+    sold, chunk = (units[0], 50) if case != "later-in-the-product" else (units[-1], 1)
+    seller = ELSEWHERE[channel] if case == "elsewhere" else None
+    new = units[0].model_copy(update={"serial": units[0].serial + "N"})
+    if case == "elsewhere":
+        sold = new
+    types = ["aim_pos", channel, *([seller] if seller else [])]
+    with Sandbox(catalogue=catalogue, types=types) as sandbox:
         config = tmp_path / "serialsync.toml"
         config.write_text(
             sandbox.config_toml(tmp_path / "state.db").replace(
-                "[sync]\n", f"[sync]\npublish_chunk = {chunk}\n"
+                # One channel after the other.
+                "[sync]\n",
+                f"[sync]\npublish_chunk = {chunk}\nworkers = 1\n",
             )
         )
-        host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
+        settings = load_settings(config)
+        # The channel raced is published last (the seller's listing exists when it sells).
+        connectors = sorted(settings.connectors.items(), key=lambda item: item[0] == channel)
+        settings = settings.model_copy(update={"connectors": dict(connectors)})
+        host = Host.from_settings(settings, sleep=lambda _s: None)
         # The test holds one request far longer than any other: a connector's adaptive limit
         # of requests in flight (Magento's) takes that for a queueing store and may let one
         # request through at a time, so the order pass's reads would queue behind it.
@@ -113,10 +164,15 @@ def test_a_sale_during_a_publish_call_is_never_undone(
         try:
             host.inventory_pass()
             aim = sandbox.pos_fakes()["aim_pos"]
-            for unit in units:  # a new price: every unit of the product is sent again
-                aim.set_price(product.sku, unit.serial, "1234.00")  # type: ignore[attr-defined]
+            if case == "elsewhere":  # a new unit of the product: created by the next pass
+                aim.add_product(product.model_copy(update={"units": (new,)}))
+                units = [*units, new]
+            else:
+                for unit in units:  # a new price: every unit of the product is sent again
+                    aim.set_price(product.sku, unit.serial, "1234.00")  # type: ignore[attr-defined]
             fake = sandbox.channel_fakes()[channel]
-            race = _Race(host, fake, product.sku, sold)
+            seller_fake = sandbox.channel_fakes()[seller] if seller else None
+            race = _Race(host, fake, channel, product.sku, sold, seller_fake)
             host.engine.progress = race.progress
             host.engine.checkpoint = race.checkpoint
             fake.on_request = race.on_request
@@ -131,12 +187,16 @@ def test_a_sale_during_a_publish_call_is_never_undone(
             assert race.sellable_when_left is False, "the publish left the sold unit for sale"
             if case == "later-in-the-product":
                 assert race.sellable_after_sale == 0, "a later call listed the sold unit again"
+            if case == "elsewhere":
+                assert seller_fake is not None and not _sellable(seller_fake, sold)
+                if channel in ASKS_BEFORE_LISTING:
+                    assert race.sellable_after_sale == 0, "the call on the wire listed it"
             assert not _sellable(fake, sold)
             for other in units:
                 if other != sold:
                     assert _sellable(fake, other), other.serial
-            (listing,) = host.store.listings_of_unit(sold.serial)
-            assert listing.state == ListingState.WITHDRAWN
+            for listing in host.store.listings_of_unit(sold.serial):
+                assert listing.state == ListingState.WITHDRAWN, listing.connector
             reported = [
                 o for o in aim.recorded_orders() if any(s == sold.serial for _, s, _ in o.lines)
             ]

@@ -18,7 +18,9 @@ from serialsync import (
     Product,
     PublishOutcome,
     RemoteIds,
+    StillForSale,
     UnreadableRecord,
+    every_unit_for_sale,
     hookimpl,
 )
 
@@ -95,12 +97,25 @@ class MagentoConnector(Connector[MagentoSettings]):
 
     # -- publish ----------------------------------------------------------------------------
 
-    @hookimpl
-    def publish_variants(
-        self, product: Product, changes: Sequence[ListingChange]
+    @hookimpl(specname="publish_variants")
+    def publish_variants_hook(
+        self, product: Product, changes: Sequence[ListingChange], still_for_sale: StillForSale
     ) -> list[PublishOutcome]:
-        """Make the children of ``product``'s configurable parent match ``changes``."""
-        return self.publisher.publish(product, changes)
+        """The hook: :meth:`publish_variants`, asking the host before units go on sale.
+
+        Its own method because pluggy passes only arguments without a default, and
+        ``publish_variants`` keeps ``still_for_sale`` optional for direct callers."""
+        return self.publish_variants(product, changes, still_for_sale)
+
+    def publish_variants(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """Make the children of ``product``'s configurable parent match ``changes``; a unit
+        ``still_for_sale`` no longer names when its stock is saved stays at 0 (WITHDRAWN)."""
+        return self.publisher.publish(product, changes, still_for_sale)
 
     @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:

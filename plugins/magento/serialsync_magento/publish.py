@@ -47,7 +47,9 @@ from serialsync import (
     RemoteError,
     RemoteIds,
     RetryableRemoteError,
+    StillForSale,
     check_length,
+    every_unit_for_sale,
     in_this_context,
 )
 
@@ -118,8 +120,14 @@ class Publisher:
         self.serials = SerialAttribute(client, settings, log=log, connector=name)
         self.attributes = UnitAttributes(client, settings, log=log, connector=name)
 
-    def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
-        """Make the children of ``product``'s configurable parent match ``changes``."""
+    def publish(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """Make the children of ``product``'s configurable parent match ``changes``; the
+        host's ``still_for_sale`` is asked just before the stock save that lists them."""
         log = self.log.bind(operation="publish_variants", sku=product.sku)
         sent_before = self.client.http.stats["requests"]
         outcomes: list[PublishOutcome] = []
@@ -137,6 +145,9 @@ class Publisher:
         withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
         parent_step = self._publish_upserts(product, upserts) if upserts else None
         self._side_by_side(self._withdraw, withdraws)
+        # Asked as late as can be: after the children are saved, before the one request that
+        # puts them in stock.
+        self._hold_back_sold(upserts, still_for_sale)
         stocked = [u for u in units if u.failure is None and u.stock]
         # The parent's save (its links) and the stock save go side by side: a child in stock
         # but not linked yet is no page of its own (not visible individually), and a unit
@@ -562,6 +573,26 @@ class Publisher:
             self.log.warning(
                 "magento.disable_failed", serial=unit.change.unit.serial, error=str(exc)
             )
+
+    @staticmethod
+    def _hold_back_sold(units: list[_Unit], still_for_sale: StillForSale) -> None:
+        """Keep at stock 0 the upserts the host no longer wants for sale.
+
+        A new child is created out of stock (Magento gives a product saved without stock
+        data a default-source item of quantity 0) and is listed only by the source-items save
+        that ends the call. The host planned the call before it was sent; a unit sold on
+        another channel while the children were being saved is asked about here, as late as
+        can be, and saved at 0 in that same request: it is never for sale after its sale
+        (withdrawn, no request of its own).
+        """
+        listing = [u for u in units if u.failure is None and u.stock == "1"]
+        if not listing:
+            return
+        keep = still_for_sale([u.change.unit.serial for u in listing])
+        for unit in listing:
+            if unit.change.unit.serial not in keep:
+                unit.stock = "0"
+                unit.result = PublishResult.WITHDRAWN
 
     def _save_stock(self, units: list[_Unit]) -> None:
         """One source-items save for every unit of the call (chunked for large calls)."""
