@@ -248,8 +248,10 @@ class Publisher:
             return None
         if all(u.change.remote is not None and u.change.remote.variant_id for u in units):
             return None
+        # In the pass's context, so that the read counts among the pass's requests.
         return self.pool.submit(
-            self.client.configurable_children, self.settings.parent_sku(product.sku)
+            in_this_context(self.client.configurable_children),
+            self.settings.parent_sku(product.sku),
         )
 
     def _side_by_side(self, work: Callable[[T], None], items: Sequence[T]) -> None:
