@@ -58,6 +58,7 @@ class Limits:
     woocommerce_latency: float = 0.25  # assumed: a typical WordPress host answering wc/v3
     magento_latency: float = 0.25  # assumed: a typical Magento REST answer
     # Assumed: requests a host works at once (its PHP workers); one more is answered 503.
+    # A model of a host, not a platform limit (no document gives one; see Faults.max_in_flight).
     woocommerce_workers: int = 8
     magento_workers: int = 8
     # Assumed: async.operations.all consumer processes (env.php cron_consumers_runner

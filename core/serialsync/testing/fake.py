@@ -59,6 +59,9 @@ class Faults(BaseModel):
     after_apply: float = Field(default=0.5, ge=0, le=1)
     #: A server that works at most this many requests at once (a host's PHP workers): one more
     #: is answered 503 at once, as a saturated web server or its proxy answers. None: no limit.
+    #: A model of a host, not a platform limit: neither WooCommerce nor Magento caps concurrent
+    #: requests; PHP-FPM's stock pool runs ``pm.max_children = 5`` and queues the rest in its
+    #: listen backlog, so an immediate 503 is a proxy's answer (a connection limit), assumed.
     max_in_flight: int | None = Field(default=None, ge=1)
     seed: int | None = None
 

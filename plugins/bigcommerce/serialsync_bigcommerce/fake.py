@@ -19,7 +19,8 @@ What it enforces, as BigCommerce does:
 * a variant's one image as ``image_url``, accepted in the product create's variants, in the
   batch's creates and updates, and by ``POST …/variants/{id}/image``; a URL it cannot fetch
   (here: anything but ``http(s)://``) is refused with 422 (400 on the image endpoint), the
-  whole product on a create, the one item in a batch;
+  whole product on a create, the one item in a batch; an empty ``image_url`` in an update
+  removes nothing (no API removes a variant image: bigcommerce/api-specs#1035);
 * ``GET /v2/orders`` sorted by ``date_modified``, at most 250 a page, **204 with no body** when
   a page is empty; dates in RFC 2822.
 
@@ -570,7 +571,8 @@ class FakeBigCommerce(FakeChannel):
 
     @staticmethod
     def _check_image(item: dict[str, Any], ref: Any) -> None:
-        """``image_url``, when sent, must be a URL the platform can download ("" clears it)."""
+        """``image_url``, when sent, must be a URL the platform can download, or ``""`` (no
+        image: the reference's own variant examples carry ``image_url: ''``)."""
         if "image_url" not in item:
             return
         url = item["image_url"]
@@ -1014,6 +1016,10 @@ class FakeBigCommerce(FakeChannel):
                     422, "inventory_level must be a whole number >= 0", {"id": variant["id"]}
                 )
             for key in ("sku", "price", "inventory_level", "purchasing_disabled", "image_url"):
+                if key == "image_url" and not item.get(key):
+                    # BigCommerce has no way to delete a variant image through the API (tested
+                    # and confirmed in bigcommerce/api-specs#1035): an empty one removes nothing.
+                    continue
                 if key in item:
                     variant[key] = item[key]
             return self._variant_json(variant)

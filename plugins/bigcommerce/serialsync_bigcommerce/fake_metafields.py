@@ -5,7 +5,10 @@ Rules (the catalog's metafield reference): ``permission_set`` one of ``app_only`
 characters; ``value`` 1-65,535; ``description`` at most 255; one metafield per variant,
 namespace and key. A batch answers 200 with every metafield written, or 422 with those written
 in ``data`` and one error per refused item in ``errors``. The most items one batch takes is
-not documented that we found: 50 here, as the variants batch (assumed).
+not documented: the reference (bigcommerce/docs ``reference/catalog/product-variants_catalog
+.v3.yml``, ``createVariantsMetafields``) gives the body as an array with no ``maxItems`` and
+no limit in its text, unlike the variants batch ("Currently the limit is 50 variants"). 50
+here, as the variants batch (assumed).
 """
 
 from __future__ import annotations

@@ -906,7 +906,9 @@ class FakeMagento(FakeChannel):
         product["custom_attributes"] = [
             {"attribute_code": k, "value": v} for k, v in sorted(custom.items())
         ]
-        if "media_gallery_entries" in data:
+        # An empty list removes every entry; null, like a field left out, keeps the gallery
+        # (Adobe's REST tutorial "product images at store scope", AdobeDocs/commerce-webapi#548).
+        if data.get("media_gallery_entries") is not None:
             product["media_gallery_entries"] = self._media(sku, data["media_gallery_entries"])
         extension = data.get("extension_attributes") or {}
         if "website_ids" in extension:

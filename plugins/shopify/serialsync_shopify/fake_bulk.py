@@ -6,7 +6,10 @@ As Shopify runs them:
   when the fake has one, holds at least one connection, at most five, nested at most two
   deep) and answers a ``BulkOperation`` in status ``CREATED``, or ``userErrors``. An app may
   run one bulk query at a time per shop before API version 2026-01 and five from 2026-01
-  (code ``OPERATION_IN_PROGRESS``, and ``LIMIT_REACHED`` past five: assumed codes).
+  (shopify.dev/changelog/faster-bulk-operations). The codes are ``BulkOperationUserErrorCode``
+  values (``INVALID``, ``OPERATION_IN_PROGRESS``, ``LIMIT_REACHED``: in the schema); which one
+  answers which refusal is assumed (``OPERATION_IN_PROGRESS`` under the one-at-a-time rule,
+  ``LIMIT_REACHED`` past five), as are the messages.
 * Each read of the operation (``bulkOperation(id:)``, ``node(id:)``,
   ``currentBulkOperation``) moves it on: ``CREATED`` → ``RUNNING`` → ``COMPLETED`` after
   :attr:`BulkBook.lag` reads. The catalogue is read when it completes.

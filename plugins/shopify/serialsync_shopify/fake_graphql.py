@@ -11,7 +11,11 @@ size times the cost of one node, and a mutation field 10 plus what its payload s
 mutation Shopify prices by its input (``productSet``: per variant, variant file, metafield and
 product file) costs that in place of the 10. Given the answer, it computes the *actual* cost
 with the sizes actually returned. (The published schema, being introspected, carries no cost
-directives: the input prices come from Shopify's changelog of 2025-10.)
+directives: the input prices come from Shopify's changelog of 2025-10.) Fields Shopify
+publishes no price of their own for take these default rules, among them the media reads
+(``nodes(ids:)`` over variants) and ``productVariantDetachMedia`` (10 plus its payload):
+the rules are Shopify's (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits); that no
+override applies to those fields is assumed.
 """
 
 from __future__ import annotations

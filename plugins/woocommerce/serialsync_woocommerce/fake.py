@@ -561,7 +561,7 @@ class FakeWooCommerce(FakeChannel):
             "type": kind,
             "status": body.get("status", "publish"),
             "catalog_visibility": _catalog_visibility(body.get("catalog_visibility", "visible")),
-            "brands": self._product_brands(body.get("brands") or []),
+            "brands": self._product_brands(body.get("brands"), []),
             "sku": self._check_sku(body.get("sku")),
             "description": str(body.get("description", "")),
             "attributes": _attributes(body.get("attributes") or []),
@@ -592,18 +592,24 @@ class FakeWooCommerce(FakeChannel):
         self.brands[term_id] = {"id": term_id, "name": name, "slug": _slug(name)}
         return self.brands[term_id]
 
-    def _product_brands(self, wanted: Any) -> list[Json]:
-        """``brands`` as a product write gives them (term ids, as the Brands REST documentation
-        shows; ``{"id": …}`` objects taken too), as the product answers them."""
+    def _product_brands(self, wanted: Any, current: list[Json]) -> list[Json]:
+        """``brands`` as a product write applies them, and as the product answers them.
+
+        As WooCommerce core's ``WC_Brands::rest_api_add_brands_to_product`` (9.4+): term ids,
+        or ``{"id": …}`` objects, each passed through ``absint``; a non-empty list replaces the
+        product's brands through ``wp_set_object_terms``, which skips a term id it does not
+        hold without a word; an empty list changes nothing.
+        """
         if not self.brands_enabled:
-            return []  # an unknown field: WordPress ignores it
+            return current  # an unknown field: WordPress ignores it
+        items = wanted if isinstance(wanted, list) else []
+        if not items:
+            return current
         out = []
-        for item in wanted if isinstance(wanted, list) else []:
-            term_id = item.get("id") if isinstance(item, dict) else item
-            brand = self.brands.get(term_id) if isinstance(term_id, int) else None
-            if brand is None:
-                raise _WooError(400, "rest_invalid_param", "Invalid parameter(s): brands")
-            out.append(dict(brand))
+        for item in items:
+            term_id = _absint(item.get("id") if isinstance(item, dict) else item)
+            if term_id in self.brands:
+                out.append(dict(self.brands[term_id]))
         return out
 
     def _update_product(self, product: Json, body: Json) -> None:
@@ -615,7 +621,7 @@ class FakeWooCommerce(FakeChannel):
             if key in body:
                 product[key] = str(body[key])
         if "brands" in body:
-            product["brands"] = self._product_brands(body["brands"])
+            product["brands"] = self._product_brands(body["brands"], product["brands"])
         if "images" in body:
             # The gallery becomes the list given: each src fetched anew (a new id), an id
             # kept; images left out are detached from the product.
@@ -688,8 +694,8 @@ class FakeWooCommerce(FakeChannel):
         if "image" in body and isinstance(body["image"], dict):
             image = body["image"]
             if not image.get("src") and str(image.get("id", "")) == "0":
-                # WooCommerce (since 4.5): {"id": 0} takes the image off the variation; the
-                # file stays in the media library.
+                # {"id": 0} with no src takes the image off the variation; the file stays in
+                # the media library (woocommerce/woocommerce#27299, merged August 2020).
                 variation["image"] = None
             else:
                 variation["image"] = {"id": self._new_id(), "src": image.get("src")}
@@ -927,3 +933,11 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> http
 
 def _error(exc: _WooError) -> httpx.Response:
     return _json(exc.status, exc.body())
+
+
+def _absint(value: Any) -> int:
+    """PHP's ``absint``: the absolute integer value, 0 for what does not read as a number."""
+    try:
+        return abs(int(str(value).strip()))
+    except ValueError:
+        return 0

@@ -135,8 +135,10 @@ def product_content(product: Product) -> Json:
 
 def with_brand(body: Json, brand_id: int | None) -> Json:
     """``body`` with its brand (a name, see :func:`product_content`) as WooCommerce takes it:
-    ``brands: [id]`` (the Brands REST documentation's form; assumed for core's 9.6+ brands
-    too), or left out when the store carries no brands."""
+    ``brands: [id]`` (the Brands REST documentation's form, which core's brands since 9.6
+    read too: ``WC_Brands::rest_api_add_brands_to_product``), or left out when the store
+    carries no brands. An empty list would remove nothing there: a brand taken off the POS
+    stays on the product."""
     if "brands" not in body:
         return body
     rest = {k: v for k, v in body.items() if k != "brands"}

@@ -245,6 +245,20 @@ def test_fake_stores_image_url_from_batch_and_shows_it_in_get_answers(fake, conn
     assert found["image_url"] == "https://img.example/x.jpg"
 
 
+def test_fake_keeps_a_variant_image_an_empty_image_url_would_clear(fake, connector):
+    # BigCommerce's API has no way to remove a variant image (bigcommerce/api-specs#1035).
+    first = connector.publish_variants(product=product(), changes=upserts(pictured(1)))
+    variant_id = int(first[0].remote.variant_id)
+    before = fake.variants[variant_id]["image_url"]
+    assert before
+    response = connector.client.http.put(
+        "/v3/catalog/variants", json=[{"id": variant_id, "image_url": "", "price": 7}]
+    )
+    assert response.status_code == 200
+    assert fake.variants[variant_id]["image_url"] == before
+    assert fake.variants[variant_id]["price"] == 7  # the rest of the item is written
+
+
 def test_fake_refuses_a_product_whose_variant_image_cannot_be_fetched(fake, connector):
     body = {
         "name": "X",

@@ -98,6 +98,27 @@ def test_a_disabled_unit_cannot_be_ordered():
         store.create_order([(unit.integration_id, 1)])
 
 
+def test_an_empty_gallery_clears_it_and_a_null_one_keeps_it():
+    # AdobeDocs/commerce-webapi#548: [] removes every gallery entry; null is as left out.
+    store = FakeMagento()
+    image = {
+        "media_type": "image",
+        "label": "front",
+        "position": 1,
+        "disabled": False,
+        "types": ["image"],
+        "content": {"base64_encoded_data": "aGVsbG8=", "type": "image/jpeg", "name": "f.jpg"},
+    }
+    product = {"sku": "A", "name": "A", "price": 3, "media_gallery_entries": [image]}
+    assert _call(store, "POST", "products", {"product": product})[0] == 200
+    for kept in ({"media_gallery_entries": None}, {}):
+        status, saved = _call(store, "PUT", "products/A", {"product": {"sku": "A", **kept}})
+        assert status == 200
+        assert len(saved["media_gallery_entries"]) == 1
+    cleared = {"sku": "A", "media_gallery_entries": []}
+    assert _call(store, "PUT", "products/A", {"product": cleared})[1]["media_gallery_entries"] == []
+
+
 def test_errors_have_magentos_message_and_parameters_shape():
     status, body = _call(FakeMagento(), "GET", "products/NOPE")
     assert status == 404

@@ -174,3 +174,25 @@ def test_a_brand_made_by_a_lost_first_attempt_is_read_back(fake, connector):
         "slug": "gibson",
     }
     assert [m for m, _ in fake.requests] == ["POST", "GET"]
+
+
+def test_the_fake_sets_brands_as_woocommerce_core_does(fake, connector):
+    # WC_Brands::rest_api_add_brands_to_product: ids or {"id"} objects through absint, set by
+    # wp_set_object_terms (an id WordPress does not hold is skipped); [] changes nothing.
+    fake.brands[7] = {"id": 7, "name": "Fender", "slug": "fender"}
+    fake.brands[8] = {"id": 8, "name": "Gibson", "slug": "gibson"}
+    connector.publish_variants(product(), upserts(units(1)))
+    parent = fake.product_by_sku("0113942719")
+    assert parent is not None and parent["brands"] == []
+    http = connector.client.http
+
+    def put_brands(brands: object) -> list[str]:
+        response = http.put(f"/products/{parent['id']}", json={"brands": brands})
+        assert response.status_code == 200, response.text
+        return [b["name"] for b in response.json()["brands"]]
+
+    assert put_brands([7]) == ["Fender"]
+    assert put_brands([{"id": 8}]) == ["Gibson"]
+    assert put_brands([]) == ["Gibson"]  # an empty list is no removal
+    assert put_brands(["7", 404]) == ["Fender"]  # "7" read as 7; 404 held by no term: skipped
+    assert put_brands([404]) == []  # every id unknown: the terms set are none
