@@ -90,8 +90,9 @@ class BulkRunner:
         still open (bounded by ``bulk_poll_interval``): a bulk is polled about once after its
         consumers are done, whatever their number and speed.
         """
-        deciding = self.consumers is None
-        limit = self._detect_timeout if deciding else self._timeout
+        # Consumers seen running get the long wait; unknown (or, with bulk forced on, seen
+        # stopped) the short one.
+        limit = self._timeout if self.consumers is True else self._detect_timeout
         started = self._clock()
         self._sleep(FIRST_WAIT)
         while True:

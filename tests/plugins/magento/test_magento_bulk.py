@@ -147,6 +147,17 @@ def test_without_consumers_the_first_bulk_gives_up_and_the_connector_goes_synchr
     assert _kinds(fake)["POST /V1/products"] == 6  # five children and the parent
 
 
+def test_bulk_forced_on_without_consumers_waits_the_detection_time_each_product(fake, clock):
+    fake.consumers = 0
+    connector = timed(fake, clock, bulk=True, concurrency=2, bulk_detect_timeout=10)
+    for sku in ("P1", "P2"):
+        product = Product(sku=sku, title=sku, price=Decimal("10"))
+        outcomes = connector.publish_variants(product, _upserts(SERIALS[:3], sku=sku))
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert len(fake.bulks) == 2
+    assert 20 <= clock.now < 22  # not bulk_timeout (600 s) for the second
+
+
 def test_a_late_consumer_running_an_abandoned_operation_lists_nothing_again(fake, clock):
     fake.consumers = 0
     connector = timed(fake, clock, concurrency=2, bulk_detect_timeout=10)
