@@ -257,6 +257,19 @@ class FakeMagento(FakeChannel):
         by_id = {p["id"]: p for p in self.products.values()}
         return [by_id[i] for i in self.links.get(parent_sku, []) if i in by_id]
 
+    def _parents_by_child_id(self) -> dict[int, str]:
+        """Every linked child's id to its parent's SKU (the first parent, as :meth:`parent_of`).
+
+        Built once per read of the whole catalogue: :meth:`parent_of` scans every link, and a
+        scan per child made :meth:`listings` quadratic (seconds at 10,000 units, under the lock
+        the request threads need, so a watcher polling it starved the fake's own answers).
+        """
+        parents: dict[int, str] = {}
+        for parent, ids in self.links.items():
+            for child_id in ids:
+                parents.setdefault(child_id, parent)
+        return parents
+
     def parent_of(self, child_sku: str) -> str | None:
         """The SKU of the configurable parent a child is linked to."""
         child = self.products.get(child_sku)
@@ -311,12 +324,13 @@ class FakeMagento(FakeChannel):
         """Every simple product, with its salable quantity (see :attr:`reservations`)."""
         with self.lock:
             self._catch_up()
+            parents = self._parents_by_child_id()
             result = []
             for sku, product in self.products.items():
                 if product.get("type_id") == "configurable" or sku in self.plain_skus:
                     continue
                 stock = self.salable_quantity(sku)
-                parent = self.parent_of(sku)
+                parent = parents.get(product["id"])
                 # A parent not visible individually has no page: its children cannot be bought.
                 shown = parent is None or self.products[parent].get("visibility", 4) != 1
                 result.append(
@@ -334,7 +348,8 @@ class FakeMagento(FakeChannel):
         (not visible individually)."""
         with self.lock:
             self._catch_up()
-            parents = {self.parent_of(sku) for sku in self.products}
+            by_child = self._parents_by_child_id()
+            parents = {by_child.get(product["id"]) for product in self.products.values()}
             return {
                 sku: self.products[sku].get("visibility", 4) != 1
                 for sku in parents
