@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from serialsync import SerializedUnit
 from serialsync.cli import app
 from serialsync.cli.run import Reconciler
 from serialsync.host import Host
@@ -46,6 +47,65 @@ def _reconcile(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
+def _listed_then_one_sold(
+    sandbox: Sandbox,
+    config: Path,
+    text: str,
+    *,
+    sold: SerializedUnit,
+    never_listed: SerializedUnit,
+) -> None:
+    """Write ``text`` as ``config``; mark ``never_listed`` defective in the POS (serialsync
+    never lists it); run once, sell ``sold`` on the sandbox's one channel, run again: the
+    channel is in step, and a reconcile dry run finds nothing."""
+    config.write_text(text)
+    (pos,) = sandbox.pos_fakes().values()
+    assert isinstance(pos, FakeAim)
+    pos.set_status(never_listed.sku, never_listed.serial, "Defective")
+    (fake,) = sandbox.channel_fakes().values()
+    for step in range(2):
+        if step:
+            fake.create_order([(sold.integration_id, 1)])  # sold, then withdrawn
+        done = runner.invoke(app, ["run", "--once", "--config", str(config)])
+        assert done.exit_code == 0, done.output
+    assert sold.integration_id not in _sellable(sandbox, next(iter(sandbox.channel_fakes())))
+    code, report = _reconcile(config, "--dry-run")
+    assert code == 0 and not report["drift_found"], report
+
+
+def _found_then_repaired(
+    sandbox: Sandbox,
+    config: Path,
+    channel: str,
+    *,
+    drift: set[tuple[str, str]],
+    gone: tuple[SerializedUnit, ...],
+    restored: tuple[SerializedUnit, ...],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The drift made by hand is found by a dry run (exit 1, exactly ``drift`` as (kind,
+    integration id), nothing changed), repaired by a real run (exit 0: ``gone`` units are
+    no longer sellable, ``restored`` ones sellable once), after which a dry run finds none.
+    Returns the channel's report of the dry run and of the repair."""
+    before = _sellable(sandbox, channel)
+    code, report = _reconcile(config, "--dry-run", "--channel", channel)
+    assert code == 1
+    (found,) = report["channels"]
+    assert {(d["kind"], d["integration_id"]) for d in found["drift"]} == drift
+    assert _sellable(sandbox, channel) == before  # a dry run changes nothing
+
+    code, report = _reconcile(config)
+    (repair,) = report["channels"]
+    assert code == 0, repair["repair_errors"]
+    after = _sellable(sandbox, channel)
+    for unit in gone:
+        assert unit.integration_id not in after, unit.integration_id
+    for unit in restored:
+        assert after.get(unit.integration_id) == 1, unit.integration_id
+    code, report = _reconcile(config, "--dry-run")
+    assert code == 0, report
+    return found, repair
+
+
 def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
     # No duplicate here: BigCommerce refuses a second variant with a SKU it holds (409).
     catalogue = demo_catalogue(seed=3, products=2, units_per_product=4)
@@ -53,20 +113,10 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
     sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "bigcommerce"]) as sandbox:
         config = tmp_path / "serialsync.toml"
-        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        text = sandbox.config_toml(tmp_path / "state.db")
+        _listed_then_one_sold(sandbox, config, text, sold=sold, never_listed=never_listed)
         fake = sandbox.channel_fakes()["bigcommerce"]
         assert isinstance(fake, FakeBigCommerce)
-        (pos,) = sandbox.pos_fakes().values()
-        assert isinstance(pos, FakeAim)
-        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
-        for step in range(2):
-            if step:
-                fake.create_order([(sold.integration_id, 1)])  # sold, then withdrawn
-            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
-            assert done.exit_code == 0, done.output
-        assert sold.integration_id not in _sellable(sandbox, "bigcommerce")
-        code, report = _reconcile(config, "--dry-run")
-        assert code == 0 and not report["drift_found"], report
 
         # Staff at work in the control panel (the same API it calls).
         base = sandbox.endpoints()["bigcommerce"].rstrip("/") + f"/stores/{fake.store_hash}"
@@ -109,36 +159,27 @@ def test_bigcommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
             ],
         )
         assert made.status_code == 200, made.text
-        before = _sellable(sandbox, "bigcommerce")
 
-        code, report = _reconcile(config, "--dry-run", "--channel", "bigcommerce")
-        assert code == 1
-        (channel,) = report["channels"]
-        kinds = {(d["kind"], d["integration_id"]) for d in channel["drift"]}
-        assert kinds == {
-            ("oversell", sold.integration_id),
-            ("out-of-stock", at_zero.integration_id),
-            ("missing", deleted.integration_id),
-            ("missing", retyped.integration_id),
-            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
-            ("orphan", never_listed.integration_id),
-        }
-        assert channel["drift"][0]["kind"] == "oversell"  # the oversell waiting comes first
-        assert _sellable(sandbox, "bigcommerce") == before  # a dry run changes nothing
-
-        code, report = _reconcile(config)
-        assert code == 0, report["channels"][0]["repair_errors"]
-        assert report["channels"][0]["repaired"] is True
-        after = _sellable(sandbox, "bigcommerce")
-        assert sold.integration_id not in after
-        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        for unit in (deleted, at_zero, retyped):
-            assert after.get(unit.integration_id) == 1, unit.integration_id
+        found, repair = _found_then_repaired(
+            sandbox,
+            config,
+            "bigcommerce",
+            drift={
+                ("oversell", sold.integration_id),
+                ("out-of-stock", at_zero.integration_id),
+                ("missing", deleted.integration_id),
+                ("missing", retyped.integration_id),
+                ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+                ("orphan", never_listed.integration_id),
+            },
+            # never_listed is adopted, then withdrawn: it is defective.
+            gone=(sold, never_listed),
+            restored=(deleted, at_zero, retyped),
+        )
+        assert found["drift"][0]["kind"] == "oversell"  # the oversell waiting comes first
+        assert repair["repaired"] is True
         # The retyped variant got its SKU back (its option value is the unit's serial).
         assert typo not in {v["sku"] for v in fake.variants.values()}
-
-        code, report = _reconcile(config, "--dry-run")
-        assert code == 0, report
 
 
 def test_the_run_loops_reconcile_repairs_an_oversell_from_its_second_turn(tmp_path: Path) -> None:
@@ -177,17 +218,8 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
     sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "woocommerce"]) as sandbox:
         config = tmp_path / "serialsync.toml"
-        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
-        fake = sandbox.channel_fakes()["woocommerce"]
-        (pos,) = sandbox.pos_fakes().values()
-        assert isinstance(pos, FakeAim)
-        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
-        for step in range(2):
-            if step:
-                fake.create_order([(sold.integration_id, 1)])
-            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
-            assert done.exit_code == 0, done.output
-        assert _reconcile(config, "--dry-run")[0] == 0
+        text = sandbox.config_toml(tmp_path / "state.db")
+        _listed_then_one_sold(sandbox, config, text, sold=sold, never_listed=never_listed)
 
         # Staff at work in wp-admin: the same REST API, signed as the shop's own key.
         host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
@@ -242,30 +274,22 @@ def test_woocommerce_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> Non
             assert "error" not in str(made), made
         finally:
             host.close()
-        before = _sellable(sandbox, "woocommerce")
 
-        code, report = _reconcile(config, "--dry-run", "--channel", "woocommerce")
-        assert code == 1
-        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
-        assert kinds == {
-            ("oversell", sold.integration_id),
-            ("out-of-stock", at_zero.integration_id),
-            ("missing", deleted.integration_id),
-            ("missing", retyped.integration_id),
-            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
-            ("orphan", never_listed.integration_id),
-        }
-        assert _sellable(sandbox, "woocommerce") == before
-
-        code, report = _reconcile(config)
-        assert code == 0, report["channels"][0]["repair_errors"]
-        after = _sellable(sandbox, "woocommerce")
-        assert sold.integration_id not in after
-        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        for unit in (deleted, at_zero, retyped):
-            assert after.get(unit.integration_id) == 1, unit.integration_id
-        code, report = _reconcile(config, "--dry-run")
-        assert code == 0, report["channels"][0]["drift"]
+        _found_then_repaired(
+            sandbox,
+            config,
+            "woocommerce",
+            drift={
+                ("oversell", sold.integration_id),
+                ("out-of-stock", at_zero.integration_id),
+                ("missing", deleted.integration_id),
+                ("missing", retyped.integration_id),
+                ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+                ("orphan", never_listed.integration_id),
+            },
+            gone=(sold, never_listed),  # never_listed adopted, then withdrawn: defective
+            restored=(deleted, at_zero, retyped),
+        )
 
 
 def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
@@ -274,20 +298,11 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
     sold, never_listed, *_rest = catalogue[1].units
     with Sandbox(catalogue=catalogue, types=["aim_pos", "magento"]) as sandbox:
         config = tmp_path / "serialsync.toml"
-        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        text = sandbox.config_toml(tmp_path / "state.db")
+        _listed_then_one_sold(sandbox, config, text, sold=sold, never_listed=never_listed)
         fake = sandbox.channel_fakes()["magento"]
         assert isinstance(fake, FakeMagento)
-        (pos,) = sandbox.pos_fakes().values()
-        assert isinstance(pos, FakeAim)
-        # Defective in the POS from the start: serialsync never lists it on Magento.
-        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
-        for step in range(2):
-            if step:
-                fake.create_order([(sold.integration_id, 1)])
-            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
-            assert done.exit_code == 0, done.output
         assert never_listed.integration_id not in {x.sku for x in fake.listings()}
-        assert _reconcile(config, "--dry-run")[0] == 0
 
         # Staff at work through the REST API, with the store's own integration token.
         base = sandbox.endpoints()["magento"].rstrip("/") + "/rest/all/V1"
@@ -323,31 +338,23 @@ def test_magento_drift_by_hand_is_found_then_repaired(tmp_path: Path) -> None:
         )
         assert made.status_code == 200, made.text
         assert api.post("/inventory/source-items", json={"sourceItems": stock}).status_code == 200
-        before = _sellable(sandbox, "magento")
 
-        code, report = _reconcile(config, "--dry-run", "--channel", "magento")
-        assert code == 1
-        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
-        assert kinds == {
-            ("oversell", sold.integration_id),
-            ("out-of-stock", at_zero.integration_id),
-            ("missing", deleted.integration_id),
-            ("orphan", never_listed.integration_id),
-            ("missing", retyped.integration_id),
-            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
-        }
-        assert _sellable(sandbox, "magento") == before  # a dry run changes nothing
-
-        code, report = _reconcile(config)
-        assert code == 0, report["channels"][0]["repair_errors"]
-        after = _sellable(sandbox, "magento")
-        assert sold.integration_id not in after
-        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        for unit in (deleted, at_zero, retyped):
-            assert after.get(unit.integration_id) == 1, unit.integration_id
+        _found_then_repaired(
+            sandbox,
+            config,
+            "magento",
+            drift={
+                ("oversell", sold.integration_id),
+                ("out-of-stock", at_zero.integration_id),
+                ("missing", deleted.integration_id),
+                ("orphan", never_listed.integration_id),
+                ("missing", retyped.integration_id),
+                ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+            },
+            gone=(sold, never_listed),  # never_listed adopted, then withdrawn: defective
+            restored=(deleted, at_zero, retyped),
+        )
         assert typo not in fake.products  # the retyped child is replaced by the unit's own
-        code, report = _reconcile(config, "--dry-run")
-        assert code == 0, report
 
 
 @pytest.mark.parametrize("read", ["paged", "bulk"])
@@ -364,18 +371,9 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str)
             text = text.replace(
                 section, f"{section}listings_bulk_from = 1\nbulk_poll_interval = 0.05\n"
             )
-        config.write_text(text)
+        _listed_then_one_sold(sandbox, config, text, sold=sold, never_listed=never_listed)
         fake = sandbox.channel_fakes()["shopify"]
         assert isinstance(fake, FakeShopify)
-        (pos,) = sandbox.pos_fakes().values()
-        assert isinstance(pos, FakeAim)
-        pos.set_status(never_listed.sku, never_listed.serial, "Defective")
-        for step in range(2):
-            if step:
-                fake.create_order([(sold.integration_id, 1)])
-            done = runner.invoke(app, ["run", "--once", "--config", str(config)])
-            assert done.exit_code == 0, done.output
-        assert _reconcile(config, "--dry-run")[0] == 0
 
         # Staff at work in the Shopify admin: the same GraphQL Admin API, the app's token.
         host = Host.from_settings(load_settings(config), sleep=lambda _s: None)
@@ -431,33 +429,25 @@ def test_shopify_drift_by_hand_is_found_then_repaired(tmp_path: Path, read: str)
                 assert not made["userErrors"], made
         finally:
             host.close()
-        before = _sellable(sandbox, "shopify")
-        assert before[doubled.integration_id] == 2
+        assert _sellable(sandbox, "shopify")[doubled.integration_id] == 2
 
-        code, report = _reconcile(config, "--dry-run", "--channel", "shopify")
-        assert code == 1
-        kinds = {(d["kind"], d["integration_id"]) for d in report["channels"][0]["drift"]}
-        assert kinds == {
-            ("oversell", sold.integration_id),
-            ("out-of-stock", at_zero.integration_id),
-            ("missing", deleted.integration_id),
-            ("duplicate", doubled.integration_id),
-            ("orphan", never_listed.integration_id),
-            ("missing", retyped.integration_id),
-            ("orphan", typo),  # the POS knows no such unit: reported, not adopted
-        }
-        assert _sellable(sandbox, "shopify") == before  # a dry run changes nothing
-
-        code, report = _reconcile(config)
-        assert code == 0, report["channels"][0]["repair_errors"]
-        after = _sellable(sandbox, "shopify")
-        assert sold.integration_id not in after
-        assert never_listed.integration_id not in after  # adopted, then withdrawn: defective
-        for unit in (deleted, at_zero, doubled, retyped):
-            assert after.get(unit.integration_id) == 1, unit.integration_id
+        _found_then_repaired(
+            sandbox,
+            config,
+            "shopify",
+            drift={
+                ("oversell", sold.integration_id),
+                ("out-of-stock", at_zero.integration_id),
+                ("missing", deleted.integration_id),
+                ("duplicate", doubled.integration_id),
+                ("orphan", never_listed.integration_id),
+                ("missing", retyped.integration_id),
+                ("orphan", typo),  # the POS knows no such unit: reported, not adopted
+            },
+            gone=(sold, never_listed),  # never_listed adopted, then withdrawn: defective
+            restored=(deleted, at_zero, doubled, retyped),
+        )
         # The retyped variant got its SKU back (its option value is the unit's serial).
         assert typo not in {v.sku for v in fake.catalog.variants.values()}
-        code, report = _reconcile(config, "--dry-run")
-        assert code == 0, report
         ran = [op.status for op in fake.bulk.ops.values()]
         assert ran == (["COMPLETED"] * 4 if read == "bulk" else [])
