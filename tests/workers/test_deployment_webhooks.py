@@ -1,7 +1,8 @@
 """A deployment's webhooks (issue 18 #3, a webhook-triggered order fetch): a worker serving
-``/m/<merchant>/webhooks/<connector>`` answers the platform's signed deliveries and queues the
-merchant's order pass, which withdraws the unit everywhere and reports the sale once; the fakes
-deliver over loopback as the platforms do."""
+``/m/<merchant>/webhooks/<connector>`` answers the platform's signed deliveries and queues a job
+that fetches the one order (as ``serialsync run`` does, not a whole order pass), which withdraws
+the unit everywhere and reports the sale once; the event ids are kept in the merchant's store.
+The fakes deliver over loopback as the platforms do."""
 
 from __future__ import annotations
 
@@ -105,7 +106,17 @@ def test_a_delivery_queues_the_merchants_order_pass_and_the_unit_is_withdrawn(
             pos = sandbox.pos_fakes()["aim_pos"]
             wait_until(lambda: len(pos.recorded_orders()) == 1, "the sale reported")
             delivered = woo.webhooks.sender.log  # type: ignore[attr-defined]
-            assert any(d.delivery.topic == "order.created" and d.delivered for d in delivered)
+            created = [d for d in delivered if d.delivery.topic == "order.created" and d.delivered]
+            assert created
+            # The event is in the merchant's store (not only in this worker's memory), and a
+            # platform's retry of it is a replay: nothing more is worked.
+            assert ("woocommerce",) in _events(deployment, "acme")
+            again = client.post(
+                created[0].delivery.url,
+                content=created[0].delivery.body,
+                headers=dict(created[0].delivery.headers),
+            )
+            assert again.status_code == 200
 
             body = b'{"id": 1}'
             forged = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": "AAAA"}
@@ -131,3 +142,24 @@ def test_a_delivery_queues_the_merchants_order_pass_and_the_unit_is_withdrawn(
             worker.kill()
             out, _ = worker.communicate()
     assert SECRET not in out
+    # The delivery's order was fetched and worked by a job of its own (the order path of
+    # `serialsync run`), not left to a whole order pass.
+    assert '"webhook.order_done"' in out
+
+
+def _events(deployment: Path, merchant: str) -> list[tuple[str]]:
+    """The connectors of the webhook events kept in the merchant's store."""
+    import psycopg
+    from psycopg import sql
+    from serialsync.merchants.registry import MerchantRegistry
+    from serialsync.settings import load_settings
+
+    settings = load_settings(deployment)
+    with MerchantRegistry.open(settings) as registry:
+        schema = registry.store_schema(merchant)
+    assert settings.store.url is not None
+    with psycopg.connect(settings.store.url) as db:
+        rows = db.execute(
+            sql.SQL("SELECT connector FROM {}.webhook_events").format(sql.Identifier(schema))
+        ).fetchall()
+    return [(str(row[0]),) for row in rows]

@@ -1,16 +1,17 @@
 """``serialsync worker`` and ``serialsync schedule``: passes of many merchants, as jobs.
 
 A worker takes jobs from the deployment's queue (PostgreSQL, through Procrastinate): each job is
-one pass of one merchant. Run as many workers, on as many machines, as the merchants need; a
-merchant's jobs never run two at once. Every worker also runs the tick that defers the passes
-that are due and gives a dead worker's jobs to the others.
+one pass of one merchant. Run as many workers, on as many machines, as the merchants need; two
+passes of one flow of a merchant never run at once (an order pass runs beside an inventory
+pass). Every worker also runs the tick that defers the passes that are due and gives a dead
+worker's jobs to the others.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +19,9 @@ from serialsync.cli.merchants import DeploymentOption
 from serialsync.cli.runtime import JsonOption, Runtime, extra_plugins, runtime
 from serialsync.errors import ConfigurationError
 from serialsync.settings import Settings
+
+if TYPE_CHECKING:
+    from serialsync.workers.flows import WorkerResources
 
 
 def worker_command(
@@ -59,15 +63,20 @@ def worker_command(
 ) -> None:
     """Run a worker: take the deployment's jobs (merchants' passes) until stopped (Ctrl-C)."""
     from serialsync.workers import apply_schema, build_app
+    from serialsync.workers.flows import WorkerResources
 
     rt = runtime(ctx)
     settings = rt.deployment_settings(deployment)
     stalled_after = max(3 * heartbeat, 30.0) if heartbeat >= 10 else 3 * heartbeat
-    app = build_app(settings, plugins=extra_plugins(), stalled_after=stalled_after)
+    # One store connection per job running, and a few for the register and webhook deliveries.
+    resources = WorkerResources(settings, max_size=concurrency + 4)
+    app = build_app(
+        settings, plugins=extra_plugins(), stalled_after=stalled_after, resources=resources
+    )
     if apply_schema(app, settings):
         rt.err.print("serialsync: created the job queue's tables")
     rt.err.print(f"serialsync: worker started (concurrency {concurrency}); Ctrl-C stops it")
-    with _webhooks_served(rt, settings, listen):
+    with contextlib.closing(resources), _webhooks_served(rt, settings, listen, resources):
         app.run_worker(
             queues=["serialsync"],
             concurrency=concurrency,
@@ -82,7 +91,9 @@ def worker_command(
 
 
 @contextlib.contextmanager
-def _webhooks_served(rt: Runtime, settings: Settings, listen: str | None) -> Iterator[None]:
+def _webhooks_served(
+    rt: Runtime, settings: Settings, listen: str | None, resources: WorkerResources
+) -> Iterator[None]:
     """Serve the deployment's webhooks on ``listen`` while the block runs (nothing if None)."""
     if listen is None:
         yield
@@ -96,7 +107,9 @@ def _webhooks_served(rt: Runtime, settings: Settings, listen: str | None) -> Ite
     # app runs on its own event loop.
     queue = build_app(settings)
     queue.open()
-    webhooks = DeploymentWebhooks(settings, queue_deferrer(queue), plugins=extra_plugins())
+    webhooks = DeploymentWebhooks(
+        settings, queue_deferrer(queue), plugins=extra_plugins(), resources=resources
+    )
     host, port = split_listen(listen)
     server = LoopbackServer(webhooks.app(), name=f"webhooks {listen}", host=host, port=port)
     try:

@@ -68,6 +68,11 @@ class ListingLocks:
     is not delayed by a publish longer than that one call.
 
     A publish holds one lock at a time and a withdrawal never waits, so nothing can deadlock.
+
+    These locks keep the threads of one process apart (``serialsync run``'s loops). A subclass
+    reaches other processes too by overriding the ``_…_elsewhere`` methods (a deployment's
+    workers: :class:`serialsync.workers.locks.SharedListingLocks`); the engine sees one
+    interface either way.
     """
 
     def __init__(self) -> None:
@@ -83,6 +88,12 @@ class ListingLocks:
             while key in self._held:
                 self._cond.wait()
             self._held.add(key)
+        try:
+            self._wait_elsewhere(channel, sku)
+        except BaseException:
+            with self._cond:
+                self._release_locked(channel, [sku])
+            raise
         turn = ListingTurn(self, channel, [sku])
         try:
             yield turn
@@ -93,7 +104,7 @@ class ListingLocks:
     def hold_or_ask(self, channel: str, skus: Iterable[str]) -> Iterator[ListingTurn]:
         """Hold the products that are free now; ask the holders of the others to plan them
         again before they give them back. Never waits. The turn holds the free ones."""
-        held: list[str] = []
+        free: list[str] = []
         with self._cond:
             for sku in skus:
                 key = (channel, sku)
@@ -101,8 +112,18 @@ class ListingLocks:
                     self._asked.add(key)
                 else:
                     self._held.add(key)
-                    held.append(sku)
-        turn = ListingTurn(self, channel, held)
+                    free.append(sku)
+        try:
+            taken = self._take_elsewhere(channel, free)
+        except BaseException:
+            with self._cond:
+                self._release_locked(channel, free)
+            raise
+        if len(taken) < len(free):
+            mine = set(taken)
+            with self._cond:
+                self._release_locked(channel, [s for s in free if s not in mine])
+        turn = ListingTurn(self, channel, taken)
         try:
             yield turn
         finally:
@@ -110,15 +131,20 @@ class ListingLocks:
 
     def _finish(self, channel: str, skus: list[str]) -> list[str]:
         with self._cond:
-            asked = [s for s in skus if (channel, s) in self._asked]
-            for sku in asked:
+            local = [s for s in skus if (channel, s) in self._asked]
+            for sku in local:
                 self._asked.discard((channel, sku))
+            elsewhere = self._finish_elsewhere(channel, skus, local)
+            asked = set(local) | set(elsewhere)
             self._release_locked(channel, [s for s in skus if s not in asked])
-            return asked
+            return [s for s in skus if s in asked]
 
     def _release(self, channel: str, skus: list[str]) -> None:
         with self._cond:
-            self._release_locked(channel, skus)
+            try:
+                self._release_elsewhere(channel, skus)
+            finally:
+                self._release_locked(channel, skus)
 
     def _release_locked(self, channel: str, skus: list[str]) -> None:
         for sku in skus:
@@ -128,6 +154,26 @@ class ListingLocks:
             self._asked.discard((channel, sku))
             self._held.discard((channel, sku))
         self._cond.notify_all()
+
+    # -- other processes: locks that reach past this one override these (see
+    # :class:`serialsync.workers.locks.SharedListingLocks`); this process's threads are kept
+    # apart above before any of them is called, one thread per product at a time.
+
+    def _wait_elsewhere(self, channel: str, sku: str) -> None:
+        """Wait until no other process holds the product, and hold it there too."""
+
+    def _take_elsewhere(self, channel: str, skus: list[str]) -> list[str]:
+        """Hold there too those no other process holds; ask the holders of the others.
+        Returns those held. Never waits."""
+        return skus
+
+    def _finish_elsewhere(self, channel: str, skus: list[str], keep: list[str]) -> list[str]:
+        """Let go there of the products nobody asked for there, but ``keep`` (asked for here);
+        return those asked for there (still held)."""
+        return []
+
+    def _release_elsewhere(self, channel: str, skus: list[str]) -> None:
+        """Let go there of every product, and drop what was asked for them there."""
 
 
 @dataclass

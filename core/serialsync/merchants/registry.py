@@ -18,6 +18,7 @@ import contextlib
 import json
 import re
 import tomllib
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,12 @@ from serialsync.settings import Settings, StoreSettings, settings_from_data
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg_pool import ConnectionPool
+
+#: The register schemas whose tables were checked on each pool's connections: a worker opens
+#: the register for every job and every webhook delivery, and creating the tables each time
+#: (an advisory lock, three statements) is a round trip too many.
+_CREATED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 MERCHANT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -107,21 +114,32 @@ class MerchantRegistry:
         store: StoreSettings,
         schema: str,
         box: SecretBox | None,
+        pool: ConnectionPool[Any] | None = None,
     ):
         self._db = connection
         self._store = store
         self.schema = schema
         self._box = box
+        self._pool = pool
 
     def __repr__(self) -> str:
         return f"MerchantRegistry(schema={self.schema!r})"
 
     @classmethod
-    def open(cls, settings: Settings, *, box: SecretBox | None = None) -> MerchantRegistry:
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        box: SecretBox | None = None,
+        pool: ConnectionPool[Any] | None = None,
+    ) -> MerchantRegistry:
         """The register of the deployment that ``settings`` configures (its ``[store] url``).
 
         :param box: the keys that seal and open configurations; without it, the register lists
             merchants but cannot add one or build one's settings (the key is asked for then).
+        :param pool: take the connection from this pool (a worker's, shared by its jobs and
+            webhook deliveries: :func:`~serialsync.store.postgres.connection_pool` of the same
+            database) and give it back on :meth:`close`; the tables are checked once per pool.
         """
         if settings.store.url is None:
             raise ConfigurationError(
@@ -133,24 +151,36 @@ class MerchantRegistry:
         from serialsync.store.postgres import connect_settings, describe, pg_errors
 
         schema = settings.merchants.db_schema
-        db = connect_settings(
-            settings.store,
-            autocommit=True,
-            row_factory=dict_row,
-            application_name="serialsync merchants",
-        )
-        registry = cls(db, store=settings.store, schema=schema, box=box)
+        shown = describe(settings.store.url, schema)
+        if pool is not None:
+            with pg_errors(shown):
+                db = pool.getconn()
+        else:
+            db = connect_settings(
+                settings.store,
+                autocommit=True,
+                row_factory=dict_row,
+                application_name="serialsync merchants",
+            )
+        registry = cls(db, store=settings.store, schema=schema, box=box, pool=pool)
+        created = _CREATED.setdefault(pool, set()) if pool is not None else set()
         try:
-            with pg_errors(describe(settings.store.url, schema)):
-                registry._create()
+            if schema not in created:
+                with pg_errors(shown):
+                    registry._create()
+                created.add(schema)
         except BaseException:
             registry.close()
             raise
         return registry
 
     def close(self) -> None:
-        """Close the connection to the database."""
-        self._db.close()
+        """Close the connection to the database (or give it back to its pool)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.putconn(self._db)
+        elif not self._db.closed:
+            self._db.close()
 
     def __enter__(self) -> MerchantRegistry:
         return self

@@ -36,7 +36,6 @@ from serialsync.connector import Role
 from serialsync.errors import ConfigurationError, WebhookSignatureError
 from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
-from serialsync.store import Store
 
 MAX_BODY = 1024 * 1024
 DEDUPE_SIZE = 100_000
@@ -146,6 +145,20 @@ class OrderSink(Protocol):
         ...
 
 
+class DeliveryLog(Protocol):
+    """Where a receiver keeps the event ids it took: a :class:`~serialsync.store.Store`
+    (``serialsync run``), or a deployment merchant's table of them
+    (:class:`~serialsync.workers.webhooks.MerchantDeliveries`)."""
+
+    def first_delivery(self, connector: str, event_id: str, at: datetime) -> bool:
+        """Remember an event; True when it was not seen before."""
+        ...
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Forget the events seen before ``before``; how many."""
+        ...
+
+
 class WebhookReceiver:
     """Answers deliveries (see the module's docstring) and hands orders to the worker."""
 
@@ -156,7 +169,7 @@ class WebhookReceiver:
         *,
         secret: SecretStr | None = None,
         observe: Callable[[str, str], None] | None = None,
-        store: Store | None = None,
+        store: DeliveryLog | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.plugins = plugins

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from serialsync.store.sql import SQLStore
 from serialsync.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
     from serialsync.settings import StoreSettings
 
 
@@ -19,6 +21,8 @@ def open_store(
     read_only: bool = False,
     new: bool = False,
     migrate: bool = True,
+    pool: ConnectionPool[Any] | None = None,
+    shared: bool = False,
 ) -> SQLStore:
     """The store of ``settings``, opened as :meth:`SQLiteStore.open` describes.
 
@@ -37,6 +41,8 @@ def open_store(
             read_only=read_only,
             new=new,
             migrate=migrate,
+            pool=pool,
+            shared=shared,
         )
     if not migrate:
         return SQLiteStore.open_unmigrated(settings.path)

@@ -227,6 +227,7 @@ class PostgresStore(SQLStore):
         migrate: bool = True,
         new: bool = False,
         pool: ConnectionPool[Any] | None = None,
+        shared: bool = False,
     ) -> PostgresStore:
         """Connect to the store at ``url`` (in ``schema``) and bring its schema up to date.
 
@@ -241,6 +242,10 @@ class PostgresStore(SQLStore):
             store, so there is no marker to disagree with.
         :param pool: take the connection from this pool (:func:`connection_pool`, same
             database) instead of connecting; :meth:`close` gives it back.
+        :param shared: take the runner lock shared: the jobs of one merchant (``serialsync
+            worker``) hold it side by side, an inventory pass beside an order pass, each on a
+            store of its own, while ``serialsync run`` (which takes it alone) is refused, and
+            refuses them, as before.
         :raises StoreError: with one line naming the store (no password) and what to do.
         """
         del new  # nothing beside the database can say a store was lost
@@ -269,7 +274,7 @@ class PostgresStore(SQLStore):
             with pg_errors(shown):
                 store._enter_schema(create=not read_only)
                 if lock and not read_only:  # a reader takes no lock, as on SQLite
-                    store._take_runner_lock()
+                    store._take_runner_lock(shared=shared)
             if read_only:
                 version = store._stored_version()
                 if version is None and not migrate:
@@ -311,9 +316,10 @@ class PostgresStore(SQLStore):
                 )
         self._db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
-    def _take_runner_lock(self) -> None:
+    def _take_runner_lock(self, *, shared: bool = False) -> None:
+        take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         row = self._db.execute(
-            "SELECT pg_try_advisory_lock(%s) AS got", (lock_key(_RUNNER, self.schema),)
+            f"SELECT {take}(%s) AS got", (lock_key(_RUNNER, self.schema),)
         ).fetchone()
         if row is None or not row["got"]:
             raise StoreLockedError(

@@ -7,11 +7,17 @@ queue, register and merchants' stores sit side by side in one database.
 Jobs:
 
 * ``serialsync.flow(merchant, flow)``: one pass of one merchant (:func:`run_flow`). Its
-  Procrastinate ``lock`` is the merchant: no two jobs of one merchant ever run at once, on any
-  machine, so they never race on a listing and never pace against one shop's rate limit from two
-  places (the in-process listing locks of ``serialsync run`` do not reach across machines). Its
-  ``queueing_lock`` is the merchant and flow: a flow is never queued twice. Orders go first
-  (:data:`PRIORITY`). A job that raises is retried with a growing pause.
+  Procrastinate ``lock`` is the merchant and flow: two inventory passes (or two order passes)
+  of one merchant never run at once on any machine, but an order pass runs beside an inventory
+  pass, as the two loops of ``serialsync run`` do: a 10,000-unit publish lasts many minutes, and
+  orders must not wait for it. What keeps the two off one listing is a lock per merchant,
+  channel and product across processes (:mod:`serialsync.workers.locks`), the engine's listing
+  locks as ``run`` uses them. Its ``queueing_lock`` is the same: a flow is never queued twice.
+  Orders go first (:data:`PRIORITY`). A job that raises is retried with a growing pause.
+* ``serialsync.order(merchant, connector, order_id)``: one order a webhook delivery named
+  (:func:`run_order`), fetched and worked as ``serialsync run`` works it, at the highest
+  priority. Its lock and queueing lock are the order: deliveries of one order fold into one
+  job, and one arriving while it runs is worked after it. It runs beside the merchant's passes.
 * ``serialsync.tick``: every few seconds (a periodic task: each tick is deferred once whatever
   the number of workers), it gives stalled jobs back to the queue — those of a worker that
   stopped sending heartbeats, killed with its job under way — and defers the flows that are due.
@@ -24,11 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from serialsync.errors import ConfigurationError
 from serialsync.settings import Settings
-from serialsync.workers.flows import PRIORITY, Flow, run_flow
+from serialsync.workers.flows import PRIORITY, Flow, WorkerResources, run_flow, run_order
 from serialsync.workers.schedule import take_due
 
 QUEUE = "serialsync"
 FLOW_TASK = "serialsync.flow"
+ORDER_TASK = "serialsync.order"
+#: A webhook's order goes before every pass.
+ORDER_PRIORITY = 20
 TICK_TASK = "serialsync.tick"
 #: How often the tick runs (croniter's sixth field is seconds).
 TICK_CRON = "* * * * * */5"
@@ -50,10 +59,13 @@ def build_app(
     plugins: dict[str, object] | None = None,
     tick_cron: str = TICK_CRON,
     stalled_after: float = STALLED_AFTER,
+    resources: WorkerResources | None = None,
 ) -> procrastinate.App:
     """The Procrastinate app of the deployment that ``deployment`` configures.
 
     :param plugins: extra plugin objects every job's host registers (tests, embedding).
+    :param resources: the worker process's pool and listing locks, shared by its jobs (each
+        job opens and closes its own when not given); the caller closes them.
     :param tick_cron: when the tick runs.
     :param stalled_after: seconds without a heartbeat after which a worker's jobs are retried.
     """
@@ -88,7 +100,20 @@ def build_app(
         retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2),
     )
     def flow_job(merchant: str, flow: str) -> dict[str, Any]:
-        return run_flow(deployment, merchant, Flow(flow), plugins=plugins).as_dict()
+        return run_flow(
+            deployment, merchant, Flow(flow), plugins=plugins, resources=resources
+        ).as_dict()
+
+    @app.task(
+        name=ORDER_TASK,
+        queue=QUEUE,
+        # Few: the merchant's next order pass reads the order anyway (polling is the net).
+        retry=procrastinate.RetryStrategy(max_attempts=3, exponential_wait=2),
+    )
+    def order_job(merchant: str, connector: str, order_id: str) -> dict[str, Any]:
+        return run_order(
+            deployment, merchant, connector, order_id, plugins=plugins, resources=resources
+        )
 
     @app.periodic(cron=tick_cron, periodic_id="tick")
     @app.task(name=TICK_TASK, queue=QUEUE, queueing_lock=TICK_TASK, pass_context=True)
@@ -125,7 +150,7 @@ def build_app(
             "deferred": deferred,
         }
 
-    del flow_job, tick  # registered on the app
+    del flow_job, order_job, tick  # registered on the app
     return app
 
 
@@ -152,14 +177,25 @@ def _lock_race_tolerant() -> type:
     return LockRaceTolerantJobManager
 
 
+def flow_lock(merchant: str, flow: Flow) -> str:
+    """The Procrastinate lock of a merchant's flow: one job of it running at a time."""
+    return f"merchant:{merchant}:{flow}"
+
+
 def flow_deferrer(app: procrastinate.App, merchant: str, flow: Flow) -> Any:
     """A deferrer of ``flow`` for ``merchant``, with its locks and priority."""
     return app.configure_task(
         FLOW_TASK,
-        lock=f"merchant:{merchant}",
+        lock=flow_lock(merchant, flow),
         queueing_lock=f"{flow}:{merchant}",
         priority=PRIORITY[flow],
     )
+
+
+def order_deferrer(app: procrastinate.App, merchant: str, connector: str, order_id: str) -> Any:
+    """A deferrer of the job that works one order of ``merchant`` a webhook named."""
+    key = f"order:{merchant}:{connector}:{order_id}"
+    return app.configure_task(ORDER_TASK, lock=key, queueing_lock=key, priority=ORDER_PRIORITY)
 
 
 def apply_schema(app: procrastinate.App, deployment: Settings) -> bool:

@@ -6,12 +6,13 @@ from serialsync.settings import Settings
 
 
 def queue_state(deployment: Settings, merchant: str) -> dict[str, dict[str, int]]:
-    """Counts of the merchant's jobs by flow and status (``todo``, ``doing``, ``failed``, …);
-    empty when no worker ever created the queue."""
+    """Counts of the merchant's jobs by flow and status (``todo``, ``doing``, ``failed``, …),
+    the orders webhooks named under ``webhook_orders``; empty when no worker ever created the
+    queue."""
     from psycopg import sql
 
     from serialsync.store.postgres import connect_settings
-    from serialsync.workers.app import jobs_schema
+    from serialsync.workers.app import FLOW_TASK, ORDER_TASK, jobs_schema
 
     schema = jobs_schema(deployment)
     with connect_settings(deployment.store) as db:
@@ -24,10 +25,12 @@ def queue_state(deployment: Settings, merchant: str) -> dict[str, dict[str, int]
             return {}
         rows = db.execute(
             sql.SQL(
-                "SELECT args ->> 'flow' AS flow, status::text AS status, count(*) AS n "
-                "FROM {}.procrastinate_jobs WHERE lock = %s GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT CASE WHEN task_name = %s THEN args ->> 'flow' ELSE 'webhook_orders' END "
+                "AS flow, status::text AS status, count(*) AS n "
+                "FROM {}.procrastinate_jobs WHERE task_name IN (%s, %s) "
+                "AND args ->> 'merchant' = %s GROUP BY 1, 2 ORDER BY 1, 2"
             ).format(sql.Identifier(schema)),
-            (f"merchant:{merchant}",),
+            (FLOW_TASK, FLOW_TASK, ORDER_TASK, merchant),
         ).fetchall()
     state: dict[str, dict[str, int]] = {}
     for flow, status, count in rows:

@@ -7,19 +7,22 @@ register`` exactly as a single runner would be, and its deliveries land here.
 
 Each delivery is answered as ``serialsync run`` answers it (the same
 :class:`~serialsync.service.webhooks.WebhookReceiver`: size, the merchant's own signature
-secret, replays), and an order it names becomes a job: the merchant's order pass, queued at
-once with the highest priority (its queueing lock folds a burst of deliveries into one pass;
-an order arriving while a pass runs queues the next one). The platform gets its answer before
-any of that work starts. A merchant unknown, disabled or without a webhook-capable channel of
-that name is a 404.
+secret, replays), and the order it names becomes a job of its own (``serialsync.order``) that
+fetches that one order and works it as ``run`` does (applied, withdrawn everywhere, reported),
+at the highest priority and beside the merchant's passes: not a whole order pass. Deliveries
+of one order fold into one job (its queueing lock). The event ids are kept in the merchant's
+store (``webhook_events``, as ``run`` keeps them), so a platform's retry that reaches another
+worker, or this one after a restart, is a replay there too. The platform gets its answer
+before any of the work starts. A merchant unknown, disabled or without a webhook-capable
+channel of that name is a 404.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,11 +33,11 @@ from serialsync.connector import ConnectorContext
 from serialsync.errors import ConfigurationError
 from serialsync.logging import get_logger
 from serialsync.manager import PluginManager
-from serialsync.merchants.registry import MerchantRegistry
+from serialsync.merchants.registry import MerchantNotFoundError
 from serialsync.service.app import webhook_endpoint
 from serialsync.service.webhooks import WebhookReceiver
 from serialsync.settings import Settings
-from serialsync.workers.flows import Flow
+from serialsync.workers.flows import WorkerResources
 
 if TYPE_CHECKING:
     import procrastinate
@@ -45,16 +48,21 @@ _log = get_logger("serialsync.workers")
 MERCHANT_WEBHOOK_PATH = "/m/{merchant}/webhooks/{connector}"
 
 
-class QueueOrders:
-    """Hands the orders of one merchant's deliveries to the job queue as its order pass."""
+#: ``defer(merchant, connector, order_id)``: queue the job of one order (True), or find it
+#: queued already (False).
+OrderDeferrer = Callable[[str, str, str], bool]
 
-    def __init__(self, defer: Callable[[str, Flow], bool], merchant: str) -> None:
+
+class QueueOrders:
+    """Hands the orders of one merchant's deliveries to the job queue, one job an order."""
+
+    def __init__(self, defer: OrderDeferrer, merchant: str) -> None:
         self._defer = defer
         self.merchant = merchant
 
     def submit(self, connector: str, order_id: str) -> bool:
-        """Queue the merchant's order pass (which reads the order); False when one is queued."""
-        queued = self._defer(self.merchant, Flow.ORDERS)
+        """Queue the order's job (which fetches it); False when it is queued already."""
+        queued = self._defer(self.merchant, connector, order_id)
         _log.info(
             "workers.webhook_order",
             merchant=self.merchant,
@@ -69,28 +77,36 @@ class DeploymentWebhooks:
     """The receivers of a deployment's merchants, built on first use and rebuilt when the
     merchant's configuration changes.
 
-    :param defer: ``defer(merchant, flow)`` queues a flow (True) or finds it queued (False).
+    :param defer: ``defer(merchant, connector, order_id)`` queues the job of one order (True)
+        or finds it queued (False).
     :param plugins: extra plugin objects (tests), as the jobs take them.
     """
 
     def __init__(
         self,
         deployment: Settings,
-        defer: Callable[[str, Flow], bool],
+        defer: OrderDeferrer,
         *,
         plugins: dict[str, object] | None = None,
+        resources: WorkerResources | None = None,
     ) -> None:
         self.deployment = deployment
         self._defer = defer
         self._plugins = plugins
+        self._own = resources is None
+        #: The process's pool: a delivery borrows a connection instead of opening one.
+        self.resources = resources if resources is not None else WorkerResources(deployment)
         self._lock = threading.Lock()
         self._receivers: dict[str, tuple[datetime, WebhookReceiver, PluginManager]] = {}
 
     def receiver(self, merchant: str) -> WebhookReceiver | None:
         """The receiver of ``merchant``, or ``None`` when it is unknown or disabled."""
-        with MerchantRegistry.open(self.deployment) as registry:
-            found = {m.name: m for m in registry.list()}.get(merchant)
-            if found is None or not found.enabled:
+        with self.resources.registry() as registry:
+            try:
+                found = registry.get(merchant)
+            except MerchantNotFoundError:
+                return None
+            if not found.enabled:
                 return None
             with self._lock:
                 cached = self._receivers.get(merchant)
@@ -107,7 +123,10 @@ class DeploymentWebhooks:
                     name, section.plugin, section.options(reveal_secrets=True), context
                 )
         receiver = WebhookReceiver(
-            manager, QueueOrders(self._defer, merchant), secret=settings.webhooks.secret
+            manager,
+            QueueOrders(self._defer, merchant),
+            secret=settings.webhooks.secret,
+            store=MerchantDeliveries(self.resources, settings.store.db_schema),
         )
         with self._lock:
             old = self._receivers.get(merchant)
@@ -122,6 +141,8 @@ class DeploymentWebhooks:
             for _, _, manager in self._receivers.values():
                 manager.close()
             self._receivers.clear()
+        if self._own:
+            self.resources.close()
 
     def app(self) -> Starlette:
         """The ASGI app: each merchant's webhooks, and ``/healthz`` (the register answers)."""
@@ -150,19 +171,71 @@ class DeploymentWebhooks:
         )
 
     def _count(self) -> int:
-        with MerchantRegistry.open(self.deployment) as registry:
+        with self.resources.registry() as registry:
             return len(registry.list())
 
 
-def queue_deferrer(app: procrastinate.App) -> Callable[[str, Flow], bool]:
-    """``defer(merchant, flow)`` through ``app`` (opened synchronously by the caller)."""
+class MerchantDeliveries:
+    """The event ids of one merchant's deliveries, in its store's ``webhook_events`` (the table
+    ``serialsync run`` keeps them in), written on a connection of the worker's pool.
+
+    Written straight to the table, not through a store opened per delivery: opening one takes
+    the store's writer lock, which a job's transaction may hold for a while, and a platform
+    wants its answer within seconds (Shopify: 5). One ``INSERT … ON CONFLICT DO NOTHING`` is
+    atomic by itself. A store not created yet (no job of the merchant ran) has no table: the
+    receiver then takes the delivery, and the order path makes a repeat harmless.
+    """
+
+    def __init__(self, resources: WorkerResources, store_schema: str) -> None:
+        self._resources = resources
+        self.store_schema = store_schema
+
+    def __repr__(self) -> str:
+        return f"MerchantDeliveries({self.store_schema!r})"
+
+    def _table(self) -> Any:
+        from psycopg import sql
+
+        return sql.SQL("{}.webhook_events").format(sql.Identifier(self.store_schema))
+
+    def first_delivery(self, connector: str, event_id: str, at: datetime) -> bool:
+        """Remember an event; True when it was not seen before (see the Store's)."""
+        from psycopg import sql
+
+        statement = sql.SQL(
+            "INSERT INTO {} (connector, event_id, seen_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (connector, event_id) DO NOTHING"
+        ).format(self._table())
+        with self._resources.pool.connection() as db:
+            cursor = db.execute(statement, (connector, event_id, _seen_at(at)))
+            return bool(cursor.rowcount == 1)
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Forget the events seen before ``before``; how many."""
+        from psycopg import sql
+
+        statement = sql.SQL("DELETE FROM {} WHERE seen_at < %s").format(self._table())
+        with self._resources.pool.connection() as db:
+            return int(db.execute(statement, (_seen_at(before),)).rowcount)
+
+
+def _seen_at(at: datetime) -> str:
+    # As the stores write it (text, ISO 8601 in UTC): forgetting compares it as text.
+    return at.astimezone(UTC).isoformat()
+
+
+def queue_deferrer(app: procrastinate.App) -> OrderDeferrer:
+    """``defer(merchant, connector, order_id)`` through ``app`` (opened synchronously by the
+    caller)."""
     from procrastinate import exceptions as pexc
 
-    from serialsync.workers.app import flow_deferrer
+    from serialsync.workers.app import order_deferrer
 
-    def defer(merchant: str, flow: Flow) -> bool:
+    def defer(merchant: str, connector: str, order_id: str) -> bool:
         try:
-            flow_deferrer(app, merchant, flow).defer(merchant=merchant, flow=str(flow))
+            order_deferrer(app, merchant, connector, order_id).defer(
+                merchant=merchant, connector=connector, order_id=order_id
+            )
         except pexc.AlreadyEnqueued:
             return False
         return True
