@@ -9,7 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 from serialsync.cli.runtime import extra_plugins
-from serialsync.panel.deployment import create_deployment_panel_app, open_users_store
+from serialsync.panel.deployment import (
+    GRANT_TTL,
+    create_deployment_panel_app,
+    open_users_store,
+)
 from serialsync.panel.users import Role, add_user
 from serialsync.sandbox.server import LoopbackServer
 from serialsync.settings import load_settings
@@ -18,6 +22,8 @@ from tests.merchants.world import invoke, merchant_file
 from tests.panel.world import csrf_of, login
 
 PASSWORD = "a-long-enough-password"
+#: The panel's grant cache reads this clock (a test moves it on).
+CLOCK = [0.0]
 
 
 @pytest.fixture
@@ -31,7 +37,9 @@ def served(deployment: Path, tmp_path: Path) -> Iterator[httpx.Client]:
         add_user(users, "ann", Role.OPERATOR, PASSWORD)
         add_user(users, "vic", Role.VIEWER, PASSWORD)
     assert invoke(deployment, "merchants", "grant", "ann", "acme").exit_code == 0
-    app, close = create_deployment_panel_app(settings, plugins=extra_plugins())
+    app, close = create_deployment_panel_app(
+        settings, plugins=extra_plugins(), clock=lambda: CLOCK[0]
+    )
     server = LoopbackServer(app, name="deployment panel")
     server.start()
     try:
@@ -63,8 +71,13 @@ def test_a_user_sees_and_opens_only_the_merchants_granted_to_them(
     serials = served.get("/serials").text
     assert "ACME1" in serials and "ACME2" in serials and "BOLT1" not in serials
 
-    # A grant taken back counts at the next page.
+    # A grant taken back counts once the grants read last are older than GRANT_TTL: until
+    # then the page is still served (the register is not asked on every request).
     assert invoke(deployment, "merchants", "revoke", "ann", "acme").exit_code == 0
+    assert served.get("/serials").status_code == 200
+    CLOCK[0] += GRANT_TTL - 0.5
+    assert served.get("/serials").status_code == 200
+    CLOCK[0] += 1.0
     assert served.get("/serials").headers["location"] == "/merchants"
     assert "acme" not in served.get("/merchants").text.split("<main>")[1]
 

@@ -5,14 +5,16 @@ merchants granted to them.
 schema ``<register>_panel``, added with ``serialsync panel user add NAME --deployment``);
 ``serialsync merchants grant USER MERCHANT`` lets one of them see a merchant. After logging in,
 a user chooses one of their merchants (``/merchants``); every page then reads and acts on that
-merchant's store, and the grant is checked again on every request, so a revoked grant or a
-disabled merchant counts at once. Pages other than the login and the choice are refused until a
-granted merchant is chosen.
+merchant's store, and the grant is checked again on every request. The register is asked at
+most once every :data:`GRANT_TTL` seconds per user (:class:`GrantCache`): a revoked grant or a
+disabled merchant counts within that many seconds, and a new grant shows as soon. Pages other
+than the login and the choice are refused until a granted merchant is chosen.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from pydantic import SecretStr
@@ -41,6 +43,9 @@ from serialsync.settings import Settings
 from serialsync.store.opening import open_store
 from serialsync.store.sql import SQLStore
 
+#: Seconds a user's grants are taken as read: a revoked grant may still work this long.
+GRANT_TTL = 5.0
+
 #: Pages served before a merchant is chosen.
 _OPEN_PATHS = ("/login", "/logout", "/merchants", "/static/")
 
@@ -51,6 +56,39 @@ def open_users_store(deployment: Settings) -> SQLStore:
         schema = registry.panel_schema()
     settings = deployment.store.model_copy(update={"db_schema": schema})
     return open_store(settings, lock=False)
+
+
+class GrantCache:
+    """``granted(user)``, asked of the register at most once every ``ttl`` seconds per user.
+
+    Every request of the panel checks its user's grants (a page, its assets, each form); asked
+    each time, that is a query per request against the deployment's database. For ``ttl``
+    seconds after a read, a revoked grant or a disabled merchant still counts as granted.
+    """
+
+    def __init__(
+        self,
+        granted: Callable[[str], list[str]],
+        *,
+        ttl: float = GRANT_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._granted = granted
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._read: dict[str, tuple[float, list[str]]] = {}
+
+    def __call__(self, user: str) -> list[str]:
+        now = self._clock()
+        with self._lock:
+            found = self._read.get(user)
+            if found is not None and now - found[0] < self._ttl:
+                return list(found[1])
+        merchants = self._granted(user)
+        with self._lock:
+            self._read[user] = (now, merchants)
+        return list(merchants)
 
 
 class _Hosts:
@@ -126,8 +164,14 @@ def create_deployment_panel_app(
     session_secret: SecretStr | None = None,
     https_only: bool = False,
     limiter: LoginLimiter | None = None,
+    grant_ttl: float = GRANT_TTL,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Starlette, Callable[[], None]]:
-    """The deployment's panel, and the function that closes what it opened."""
+    """The deployment's panel, and the function that closes what it opened.
+
+    :param grant_ttl: seconds a user's grants are taken as read (:class:`GrantCache`).
+    :param clock: the monotonic clock of that cache (tests move it on).
+    """
     registry = MerchantRegistry.open(deployment)
     users = open_users_store(deployment)
     hosts = _Hosts(registry, plugins)
@@ -136,7 +180,7 @@ def create_deployment_panel_app(
         limiter=limiter or LoginLimiter(),
         users=users,
         host_of=hosts,
-        granted_to=registry.granted,
+        granted_to=GrantCache(registry.granted, ttl=grant_ttl, clock=clock),
     )
     app = build_app(
         panel,
