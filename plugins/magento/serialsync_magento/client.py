@@ -465,8 +465,14 @@ class MagentoClient:
 
     # -- images -----------------------------------------------------------------------------
 
-    def download(self, url: str) -> tuple[bytes, str]:
-        """Fetch an image (from anywhere but the store): its bytes and content type."""
+    def download(self, url: str, *, limit: int) -> bytes:
+        """Fetch an image (from anywhere but the store): its bytes, at most ``limit`` of them.
+
+        Magento takes an image as base64 content in the product's save, never as a URL, so
+        serialsync downloads it; one larger than ``limit`` (the connector's
+        ``max_image_bytes``) is refused with its size, before its body is read when the server
+        says how long it is.
+        """
         client = self.images or self.http
         if not url.startswith(("http://", "https://")):
             raise PermanentRemoteError(
@@ -483,8 +489,16 @@ class MagentoClient:
             ) from None
         if response.status_code >= 400:
             raise client.error_for(response)
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        return response.content, content_type
+        declared = response.headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else len(response.content)
+        if size > limit or len(response.content) > limit:
+            raise PermanentRemoteError(
+                f"the image {client.redactor.url(url)} is {max(size, len(response.content))} "
+                f"bytes; at most {limit} are uploaded to Magento (max_image_bytes)",
+                connector=client.connector,
+                code="image-too-large",
+            )
+        return response.content
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

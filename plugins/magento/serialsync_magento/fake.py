@@ -64,7 +64,14 @@ _BULK_TOPICS: dict[tuple[str, str], tuple[str, str]] = {
         "Magento\\Inventory\\Model\\SourceItem\\Command\\SourceItemsSave::execute",
     ),
 }
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+#: What Magento's ContentValidator takes (jpg, jpeg, gif, png; webp only with an extension),
+#: told by the image's own bytes (its getimagesizefromstring), as ``(first bytes, MIME type)``.
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 #: What a plain product made on the fly by ``create_order`` costs, and a custom line.
 PLAIN_PRODUCT_PRICE = Decimal("25.00")
@@ -954,14 +961,18 @@ class FakeMagento(FakeChannel):
             if content is None:
                 stored.append(entry)
                 continue
-            if content.get("type") not in _IMAGE_TYPES:
-                raise MagentoError(400, "The image MIME type is not valid or not supported.")
+            # As Magento's ContentValidator: the data must decode to an image, and the type
+            # declared must be the one found in it (getimagesize says image/jpeg for a JPEG, so
+            # a declared image/jpg is refused too).
             try:
-                base64.b64decode(content["base64_encoded_data"], validate=True)
+                data = base64.b64decode(content["base64_encoded_data"], validate=True)
             except (KeyError, binascii.Error):
-                raise MagentoError(
-                    400, "The image content must be valid base64 encoded data."
-                ) from None
+                data = b""
+            sniffed = next((t for magic, t in _IMAGE_SIGNATURES if data.startswith(magic)), None)
+            if sniffed is None:
+                raise MagentoError(400, "The image content must be valid base64 encoded data.")
+            if content.get("type") != sniffed:
+                raise MagentoError(400, "The image MIME type is not valid or not supported.")
             name = content.get("name", "image")
             stored.append(
                 {

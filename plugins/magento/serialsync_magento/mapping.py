@@ -73,12 +73,17 @@ def _money(value: Decimal) -> float:
     return float(value)
 
 
-def parent_payload(settings: MagentoSettings, product: Product) -> dict[str, Any]:
-    """The configurable parent of a POS SKU, without its links (see :func:`with_links`)."""
+def parent_payload(
+    settings: MagentoSettings, product: Product, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The configurable parent of a POS SKU, without its links (see :func:`with_links`) or
+    its photos (see :func:`media_entry`); ``extra``: more custom attributes (the brand's code
+    and value)."""
     sku = settings.parent_sku(product.sku)
     custom = [{"attribute_code": "url_key", "value": url_key(product.title, sku)}]
     if product.description:
         custom.append({"attribute_code": "description", "value": product.description})
+    custom += [{"attribute_code": k, "value": v} for k, v in sorted((extra or {}).items())]
     return {
         "sku": sku,
         "name": product.title,
@@ -92,15 +97,44 @@ def parent_payload(settings: MagentoSettings, product: Product) -> dict[str, Any
     }
 
 
-def parent_fields(product: Product) -> dict[str, Any]:
+def parent_images(settings: MagentoSettings, product: Product) -> list[str]:
+    """The photos the parent shows: the product's own, each once (none when images are not
+    uploaded)."""
+    return list(dict.fromkeys(product.images)) if settings.upload_images else []
+
+
+def parent_digest(
+    settings: MagentoSettings, product: Product, extra: Mapping[str, str] | None = None
+) -> str:
+    """A hash of what the parent shows: its payload, and its photos' URLs when it has any
+    (so a parent without photos keeps the hash it had before photos were sent)."""
+    payload = parent_payload(settings, product, extra)
+    images = parent_images(settings, product)
+    return fingerprint([payload, images] if images else payload)
+
+
+#: Prefix of a custom attribute among :func:`parent_fields` (the brand's code).
+CUSTOM = "custom:"
+#: The key of the parent's photos among :func:`parent_fields`.
+IMAGES = "images"
+
+
+def parent_fields(
+    product: Product, extra: Mapping[str, str] | None = None, images: Sequence[str] = ()
+) -> dict[str, Any]:
     """The parent's fields a change in the POS can move after creation, each as the PUT
     names it (the description is a custom attribute; the url_key is left as created, so a
-    renamed product keeps its address)."""
-    return {
+    renamed product keeps its address); ``extra`` as ``custom:<code>``, and the photos' URLs
+    (see :func:`parent_images`) when there are any."""
+    fields: dict[str, Any] = {
         "name": product.title,
         "price": _money(product.price),
         "description": product.description,
     }
+    fields.update({CUSTOM + k: v for k, v in (extra or {}).items()})
+    if images:
+        fields[IMAGES] = list(images)
+    return fields
 
 
 def field_digests(fields: Mapping[str, Any]) -> str:
@@ -111,9 +145,16 @@ def field_digests(fields: Mapping[str, Any]) -> str:
 
 def changed_fields(fields: Mapping[str, Any], remembered: str) -> dict[str, Any]:
     """The fields of ``fields`` whose digest differs from ``remembered`` (see
-    :func:`field_digests`)."""
-    known = dict(item.split(":", 1) for item in remembered.split(",") if ":" in item)
-    return {k: v for k, v in fields.items() if known.get(k) != fingerprint(v)[:8]}
+    :func:`field_digests`); a custom attribute remembered but no longer given is cleared
+    (``""``: Magento keeps an attribute left out of a save)."""
+    known = dict(item.rsplit(":", 1) for item in remembered.split(",") if ":" in item)
+    changed = {k: v for k, v in fields.items() if known.get(k) != fingerprint(v)[:8]}
+    for key in known:
+        if key.startswith(CUSTOM) and key not in fields:
+            changed[key] = ""
+        elif key == IMAGES and key not in fields:
+            changed[key] = []  # every photo taken off: an empty gallery
+    return changed
 
 
 def parent_update(sku: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,7 +164,9 @@ def parent_update(sku: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
         if key == "description":
             custom.append({"attribute_code": "description", "value": value})
-        else:
+        elif key.startswith(CUSTOM):
+            custom.append({"attribute_code": key.removeprefix(CUSTOM), "value": value})
+        elif key != IMAGES:  # photos go as gallery entries, made by the caller
             body[key] = value
     if custom:
         body["custom_attributes"] = custom
@@ -202,6 +245,27 @@ def image_of(product: Product, unit: SerializedUnit) -> str | None:
     """The URL of the photo a child shows: the unit's own, else the product's."""
     images = unit.images or product.images
     return images[0] if images else None
+
+
+#: What Magento's image validator accepts (its ``ContentValidator``: JPEG, PNG, GIF), by the
+#: first bytes of the file: the declared type must be the one sniffed from the content.
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_type(content: bytes) -> str:
+    """The MIME type Magento will find in ``content``.
+
+    :raises ValueError: not a JPEG, PNG or GIF image (Magento refuses any other).
+    """
+    for magic, mime in _IMAGE_MAGIC:
+        if content.startswith(magic):
+            return mime
+    raise ValueError("not a JPEG, PNG or GIF image: Magento takes no other")
 
 
 def media_entry(label: str, content: bytes, content_type: str, name: str) -> dict[str, Any]:

@@ -19,6 +19,11 @@ Requests, per call of ``publish_variants`` (N units of one product):
 * ``withdraw_units``: the sold units of many products in ``1`` source-items save per
   ``source_items_batch`` (MSI names each source item by SKU, whatever its parent), plus one
   update each when ``disable_on_withdraw`` is on.
+* the parent carries the product's brand (under the code ``attribute_codes`` gives ``Brand``;
+  a select's option is found or added once per connector: one attribute read, one options
+  read, an option add when new) and its photos, downloaded (at most ``max_image_bytes``
+  each) and sent as content, the whole gallery in the parent's save: when it is created or
+  its photos changed, never with new links only (left out, they stay).
 * while the store's message-queue consumers run (``bulk``, see :mod:`serialsync_magento.bulk`),
   the N new children of a product go in one ``POST /async/bulk/V1/products`` and the status
   polls (``detailed-status``, which carries each saved child's id): a new product costs **5
@@ -58,7 +63,7 @@ from serialsync_magento.bulk import BulkRunner
 from serialsync_magento.client import MagentoClient, chunks
 from serialsync_magento.serial_options import SerialAttribute
 from serialsync_magento.settings import MagentoSettings
-from serialsync_magento.unit_attributes import UnitAttributes, attribute_codes
+from serialsync_magento.unit_attributes import BRAND, UnitAttributes, attribute_codes
 
 #: The field groups a child shows itself (its serial's attributes, photo, price); a change of
 #: the product group alone is the parent's.
@@ -143,7 +148,8 @@ class Publisher:
             units.append(_Unit(change=change, sku=sku))
         upserts = [u for u in units if u.change.action is ListingAction.UPSERT]
         withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
-        parent_step = self._publish_upserts(product, upserts) if upserts else None
+        extra = self._parent_extra(product, upserts) if upserts else {}
+        parent_step = self._publish_upserts(product, upserts, extra) if upserts else None
         self._side_by_side(self._withdraw, withdraws)
         # Asked as late as can be: after the children are saved, before the one request that
         # puts them in stock.
@@ -157,8 +163,10 @@ class Publisher:
             steps.insert(0, parent_step)
         self._side_by_side(lambda step: step(), steps)
         parent_sku = self.settings.parent_sku(product.sku)
-        parent_hash = mapping.fingerprint(mapping.parent_payload(self.settings, product))
-        fields = mapping.field_digests(mapping.parent_fields(product))
+        parent_hash = mapping.parent_digest(self.settings, product, extra)
+        fields = mapping.field_digests(
+            mapping.parent_fields(product, extra, mapping.parent_images(self.settings, product))
+        )
         for unit in units:
             outcomes.append(self._outcome(unit, parent_sku, parent_hash, fields))
         log.info(
@@ -192,8 +200,35 @@ class Publisher:
             for unit in units
         ]
 
-    def _publish_upserts(self, product: Product, units: list[_Unit]) -> Callable[[], None] | None:
+    def _parent_extra(self, product: Product, units: list[_Unit]) -> dict[str, str]:
+        """The parent's custom attributes beyond its own fields: the brand, under the code
+        ``attribute_codes`` gives ``Brand`` (its option id for a select). When the brand
+        cannot be written, the units fail with the reason (retryable: the operator's fix of
+        the table needs no change in the POS)."""
+        if not product.brand or not product.brand.strip():
+            return {}
+        code = attribute_codes([BRAND], self.settings)[BRAND]
+        try:
+            return {code: self.attributes.brand_value(code, product.brand)}
+        except AuthenticationError:
+            raise
+        except RemoteError as exc:
+            problem = RetryableRemoteError(
+                f"the brand {product.brand!r} cannot be written to {code!r}: {exc}",
+                connector=self.name,
+                status=exc.status,
+            )
+            problem.code = exc.code or "brand-attribute"
+            for unit in units:
+                unit.failure = problem
+            return {}
+
+    def _publish_upserts(
+        self, product: Product, units: list[_Unit], extra: dict[str, str]
+    ) -> Callable[[], None] | None:
         """Options and children of the upserts; the parent's save, as a step left to run."""
+        if all(u.failure is not None for u in units):
+            return None
         children = self._read_children_early(product, units)
         try:
             attribute_id = self.serials.attribute_id()
@@ -236,7 +271,7 @@ class Publisher:
         # Each child is its own product: they are saved side by side, as many at once as the
         # client's limit lets through.
         self._side_by_side(lambda item: self._send_child(*item), sends)
-        return lambda: self._write_parent(product, attribute_id, units, children)
+        return lambda: self._write_parent(product, attribute_id, units, children, extra)
 
     def _read_children_early(
         self, product: Product, units: list[_Unit]
@@ -274,21 +309,41 @@ class Publisher:
     ) -> dict[str, Any] | None:
         url = unit.image
         if url not in cache:
-            try:
-                content, content_type = self.client.download(url)
-            except RemoteError as exc:
-                # A missing photo must not keep the unit off the shop.
-                self.log.warning(
-                    "magento.image_unavailable", serial=unit.change.unit.serial, error=str(exc)
-                )
-                cache[url] = None
-            else:
-                if not content_type.startswith("image/"):
-                    content_type = "image/jpeg"
-                extension = content_type.split("/")[-1].replace("jpeg", "jpg")
-                name = f"{mapping.url_key(product.title, unit.sku)[:80]}.{extension}"
-                cache[url] = mapping.media_entry(product.title, content, content_type, name)
+            cache[url] = self._uploaded(
+                url, product.title, mapping.url_key(product.title, unit.sku)[:80]
+            )
         return cache[url]
+
+    def _uploaded(self, url: str, label: str, stem: str) -> dict[str, Any] | None:
+        """One gallery entry carrying the image at ``url`` (Magento takes image content, not
+        URLs), or ``None`` when it cannot be had: a missing photo must not keep a unit or a
+        product off the shop; the reason is logged."""
+        try:
+            content = self.client.download(url, limit=self.settings.max_image_bytes)
+            content_type = mapping.image_type(content)
+        except RemoteError as exc:
+            self.log.warning("magento.image_unavailable", url=url, error=str(exc))
+            return None
+        except ValueError as exc:
+            self.log.warning("magento.image_unavailable", url=url, error=str(exc))
+            return None
+        extension = content_type.split("/")[-1].replace("jpeg", "jpg")
+        return mapping.media_entry(label, content, content_type, f"{stem}.{extension}")
+
+    def _parent_gallery(self, product: Product) -> list[dict[str, Any]]:
+        """The parent's whole gallery: each of the product's photos, the first its base image
+        (the list a save carries is the whole gallery: an entry left out is removed)."""
+        sku = self.settings.parent_sku(product.sku)
+        entries: list[dict[str, Any]] = []
+        for index, url in enumerate(mapping.parent_images(self.settings, product)):
+            stem = f"{mapping.url_key(product.title, sku)[:80]}-{index + 1}"
+            entry = self._uploaded(url, product.title, stem)
+            if entry is not None:
+                entry["position"] = len(entries) + 1
+                if entries:
+                    entry["types"] = []  # one base, small and thumbnail image: the first
+                entries.append(entry)
+        return entries
 
     def _unit_attributes(self, units: list[_Unit]) -> dict[str, str]:
         """The Magento code of every attribute the units carry, each made ready on the store
@@ -455,14 +510,17 @@ class Publisher:
         attribute_id: int,
         units: list[_Unit],
         children: Future[list[dict[str, Any]] | None] | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         """Create or update the configurable parent and link the new children to it
-        (``children``: the read of its linked children, when it was started early)."""
+        (``children``: the read of its linked children, when it was started early). Its
+        photos are uploaded when it is created or they changed, never with a new link only."""
         settings = self.settings
-        parent = mapping.parent_payload(settings, product)
-        parent_hash = mapping.fingerprint(parent)
+        parent = mapping.parent_payload(settings, product, extra)
+        parent_hash = mapping.parent_digest(settings, product, extra)
         live = [u for u in units if u.failure is None]
         new = [u for u in live if u.needs_link]
+        changes, photos = self._parent_changes(product, live, extra)
         # Product-level fields (title, description, price) changed since the last publish.
         stale = any(
             u.change.remote is not None and u.extra.get("parent_hash") != parent_hash for u in live
@@ -475,6 +533,10 @@ class Publisher:
                     if children is not None and early
                     else self.client.configurable_children(parent["sku"])
                 )
+                if photos and (existing is None or stale):
+                    # A new parent, or its photos changed; with new links only they are left
+                    # out, and stay as they are.
+                    parent["media_gallery_entries"] = self._parent_gallery(product)
                 if settings.link_mode == "per_child":
                     if existing is not None and stale:
                         self.client.update_product(parent["sku"], parent)
@@ -483,7 +545,9 @@ class Publisher:
                     self._link_in_parent(parent, attribute_id, new, existing or [])
             elif stale:
                 # A PUT without configurable_product_links leaves the links as they are.
-                self.client.update_product(parent["sku"], self._parent_changes(product, live))
+                if photos:
+                    changes["media_gallery_entries"] = self._parent_gallery(product)
+                self.client.update_product(parent["sku"], changes)
         except AuthenticationError:
             raise
         except RemoteError as exc:
@@ -491,17 +555,22 @@ class Publisher:
                 if unit.failure is None:
                     unit.failure = exc
 
-    def _parent_changes(self, product: Product, live: list[_Unit]) -> dict[str, Any]:
+    def _parent_changes(
+        self, product: Product, live: list[_Unit], extra: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], bool]:
         """The parent's fields that changed since a unit remembered them (the whole parent
-        when none does: a listing from before fields were remembered)."""
+        when none does: a listing from before fields were remembered, or a new one), and
+        whether its photos are to be sent (changed, or never remembered as sent)."""
         sku = self.settings.parent_sku(product.sku)
-        fields = mapping.parent_fields(product)
+        images = mapping.parent_images(self.settings, product)
+        fields = mapping.parent_fields(product, extra, images)
         remembered = next(
             (u.extra["parent_fields"] for u in live if "parent_fields" in u.extra), None
         )
         if remembered is None:
-            return mapping.parent_payload(self.settings, product)
-        return mapping.parent_update(sku, mapping.changed_fields(fields, remembered))
+            return mapping.parent_payload(self.settings, product, extra), bool(images)
+        changed = mapping.changed_fields(fields, remembered)
+        return mapping.parent_update(sku, changed), mapping.IMAGES in changed
 
     def _link_in_parent(
         self,

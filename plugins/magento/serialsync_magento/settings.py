@@ -87,7 +87,16 @@ class MagentoSettings(ConnectorSettings):
         "per_child: the documented configurable-products/{sku}/options + /child calls",
     )
     upload_images: bool = Field(
-        default=True, description="download unit/product images and upload them to the child"
+        default=True,
+        description="download the unit's photo (to its child) and the product's photos (to "
+        "the parent) and upload them: Magento takes image content, not URLs",
+    )
+    max_image_bytes: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="largest image downloaded for upload; a larger one is left out with the "
+        "reason (base64 makes it a third larger in the save, which PHP's post_max_size bounds: "
+        "8 MB by default)",
     )
     concurrency: int = Field(
         default=6,

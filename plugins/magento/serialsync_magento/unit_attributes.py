@@ -14,6 +14,11 @@ attribute, shown on the storefront under the POS's name) and put in the attribut
 
 A code that cannot take a text value (a select of the store's) refuses the units carrying it,
 with the reason; nothing is written in its place.
+
+The product's brand goes to the parent the same way, under the name ``Brand``
+(``attribute_codes = { "Brand" = "manufacturer" }``, else ``pos_brand``), with one difference:
+a select (Magento's own ``manufacturer`` is one) takes the brand as an option, found by its
+label or added once, as the serial options are, and its id is what the parent carries.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from serialsync_magento.attribute_sets import assign_to_set
 from serialsync_magento.client import MagentoClient
 from serialsync_magento.settings import CODE_LIMIT, MagentoSettings
 
+#: The name the product's brand goes by in ``attribute_codes``.
+BRAND = "Brand"
 #: Inputs a text value is saved into as it is.
 _TEXT_INPUTS = frozenset({"text", "textarea", "weight", "price", "date"})
 _NOT_CODE = re.compile(r"[^a-z0-9]+")
@@ -86,6 +93,9 @@ class UnitAttributes:
         self._refused: dict[str, RemoteError] = {}
         self._set_codes: set[str] | None = None
         self._lock = threading.Lock()
+        self._brand_kinds: dict[str, str] = {}
+        #: Brand option ids by ``(code, upper-cased label)``.
+        self._brand_options: dict[tuple[str, str], str] = {}
 
     def ensure(self, labels: Mapping[str, str]) -> dict[str, RemoteError]:
         """Make each ``code -> label`` of ``labels`` ready to hold a unit's text value.
@@ -114,7 +124,36 @@ class UnitAttributes:
                     self._ready.add(code)
         return problems
 
-    def _prepare(self, code: str, label: str) -> None:
+    def brand_value(self, code: str, brand: str) -> str:
+        """The value the parent's ``code`` attribute takes for ``brand``: the brand itself for
+        a text attribute, the id of its option (found by label, or added once) for a select.
+
+        :raises RemoteError: the attribute cannot be made ready, or takes neither (a
+            permanent error naming the attribute).
+        """
+        with self._lock:
+            kind = self._brand_kinds.get(code)
+            if kind is None:
+                attribute = self._prepare(code, BRAND, selects=True)
+                kind = str(attribute.get("frontend_input") or "text")
+                self._brand_kinds[code] = kind
+                self._ready.add(code)
+            if kind in _TEXT_INPUTS:
+                return brand
+            key = (code, brand.strip().upper())
+            if key not in self._brand_options:
+                # Magento compares option labels without case.
+                for option in self.client.attribute_options(code):
+                    label = str(option.get("label") or "").strip().upper()
+                    value = str(option.get("value") or "")
+                    if label and value.isdigit():
+                        self._brand_options.setdefault((code, label), value)
+            if key not in self._brand_options:
+                self._brand_options[key] = str(self.client.add_option(code, brand.strip()))
+                self.log.info("magento.brand_option_created", attribute=code, brand=brand)
+            return self._brand_options[key]
+
+    def _prepare(self, code: str, label: str, *, selects: bool = False) -> dict[str, Any]:
         attribute = self.client.get_attribute(code)
         if attribute is None:
             attribute = self.client.create_attribute(
@@ -133,7 +172,17 @@ class UnitAttributes:
             )
             self.log.info("magento.attribute_created", attribute=code, label=label)
         kind = str(attribute.get("frontend_input") or "text")
-        if kind not in _TEXT_INPUTS:
+        if selects and kind == "select":
+            pass  # the brand takes an option id
+        elif selects and kind not in _TEXT_INPUTS:
+            raise PermanentRemoteError(
+                f"the brand maps to the store's attribute {code!r}, a {kind!r}, which takes "
+                "neither text nor one option: map 'Brand' to a text or select attribute in "
+                "attribute_codes",
+                connector=self.connector,
+                code="attribute-not-text",
+            )
+        elif kind not in _TEXT_INPUTS:
             raise PermanentRemoteError(
                 f"the unit attribute {label!r} maps to the store's attribute {code!r}, a "
                 f"{kind!r}, which takes option ids, not text: map it to a text attribute in "
@@ -146,3 +195,4 @@ class UnitAttributes:
         if code not in self._set_codes:
             assign_to_set(self.client, self.settings, code, log=self.log, connector=self.connector)
             self._set_codes.add(code)
+        return attribute

@@ -70,7 +70,9 @@ def test_every_request_the_plugin_makes_matches_the_2_4_9_schema(
     contract, fake, make_connector, respx_mock
 ):
     respx_mock.get("https://img.example/a.jpg").mock(
-        return_value=httpx.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg"})
+        return_value=httpx.Response(
+            200, content=b"\xff\xd8\xffjpeg", headers={"content-type": "image/jpeg"}
+        )
     )
     del fake.attributes["serial_number"]
     fake.attribute_sets[4]["attributes"].discard("serial_number")

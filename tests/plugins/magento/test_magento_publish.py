@@ -426,7 +426,7 @@ def test_a_url_key_taken_by_another_product_fails_that_unit_only(fake, make_conn
 def test_images_are_uploaded_once_without_the_store_credentials(fake, make_connector, respx_mock):
     image = respx_mock.get("https://images.example/u1.png").mock(
         return_value=httpx.Response(
-            200, content=b"\x89PNG-bytes", headers={"content-type": "image/png"}
+            200, content=b"\x89PNG\r\n\x1a\nbytes", headers={"content-type": "image/png"}
         )
     )
     connector = make_connector(upload_images=True)
@@ -529,8 +529,8 @@ def _photo(respx_mock, url: str, content: bytes) -> None:
 def test_a_changed_unit_photo_replaces_the_childs_image_in_its_one_save(
     fake, make_connector, respx_mock
 ):
-    _photo(respx_mock, "https://images.example/first.png", b"\x89PNG-first")
-    _photo(respx_mock, "https://images.example/retake.png", b"\x89PNG-retake")
+    _photo(respx_mock, "https://images.example/first.png", b"\x89PNG\r\n\x1a\nfirst")
+    _photo(respx_mock, "https://images.example/retake.png", b"\x89PNG\r\n\x1a\nretake")
     connector = make_connector(upload_images=True)
     unit = _unit("PH1", images=("https://images.example/first.png",))
     [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
@@ -546,13 +546,13 @@ def test_a_changed_unit_photo_replaces_the_childs_image_in_its_one_save(
     assert entry["id"] != old["id"]  # the new photo alone: the old one is gone, not kept beside
     [save] = [r for r in fake.received[start:] if r.method == "PUT"]
     sent = save.body["product"]["media_gallery_entries"]
-    assert base64.b64decode(sent[0]["content"]["base64_encoded_data"]) == b"\x89PNG-retake"
+    assert base64.b64decode(sent[0]["content"]["base64_encoded_data"]) == b"\x89PNG\r\n\x1a\nretake"
     # The child's save carries it, and the stock: no media request of its own.
     assert _calls(fake, start) == {"PUT products/{sku}": 1, "POST inventory/source-items": 1}
 
 
 def test_a_photo_taken_off_a_unit_leaves_its_child_without_it(fake, make_connector, respx_mock):
-    _photo(respx_mock, "https://images.example/only.png", b"\x89PNG-only")
+    _photo(respx_mock, "https://images.example/only.png", b"\x89PNG\r\n\x1a\nonly")
     connector = make_connector(upload_images=True)
     unit = _unit("PH2", images=("https://images.example/only.png",))
     [created] = connector.publish_variants(PRODUCT, [_upsert(unit)])
