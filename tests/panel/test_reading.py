@@ -296,3 +296,26 @@ def test_admin_urls_only_from_numeric_ids(shared_world: World) -> None:
         assert plugins.admin_url("shopify", RemoteIds(product_id=bad)) is None
         assert plugins.admin_url("woocommerce", RemoteIds(product_id=bad)) is None
     assert plugins.admin_url("aim_pos", RemoteIds(product_id="7")) is None  # a POS has none
+
+
+def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(shared_world: World) -> None:
+    """Every script or style is the package's own: the policy says so to the browser, and no
+    page names anything of another site (the charts are images of this site)."""
+    with shared_world.client() as client:
+        login(client, VIEWER)
+        for path in (*PAGES, "/login", f"/unit?serial={shared_world.sold}"):
+            answer = client.get(path)
+            assert answer.status_code == 200, path
+            policy = dict(
+                part.strip().split(" ", 1)
+                for part in answer.headers["content-security-policy"].split(";")
+            )
+            assert policy["default-src"] == "'self'"
+            assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+            assert policy["frame-ancestors"] == "'none'"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            sources = re.findall(
+                r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]*)"', answer.text
+            )
+            assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+            assert "<script" not in answer.text and " style=" not in answer.text
