@@ -49,6 +49,7 @@ from serialsync.errors import (
     RemoteError,
     RetryableRemoteError,
 )
+from serialsync.http11 import Http11Transport
 from serialsync.logging import adapt_logger, get_logger
 from serialsync.metering import current_meter
 from serialsync.redaction import (
@@ -160,10 +161,10 @@ def _connect_cause(exc: httpx.TransportError) -> str:
     return "no connection"
 
 
-def _default_transport(verify: bool) -> httpx.HTTPTransport:
+def _default_transport(verify: bool) -> Http11Transport:
     # TCP_NODELAY: a request or response written in two segments (headers, then body) would
     # otherwise wait for the peer's delayed ACK, about 40 ms per request on Linux.
-    return httpx.HTTPTransport(
+    return Http11Transport(
         verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
     )
 
