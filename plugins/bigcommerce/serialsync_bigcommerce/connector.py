@@ -216,4 +216,6 @@ def _subscription(hook: dict[str, Any]) -> WebhookSubscription:
         remote_id=str(hook.get("id") or ""),
         topic=str(hook.get("scope") or ""),
         url=str(hook.get("destination") or ""),
+        # BigCommerce deactivates a hook after the final retry of a failed delivery.
+        state="active" if hook.get("is_active") else "disabled",
     )

@@ -44,7 +44,7 @@ from serialsync import FinancialStatus
 from serialsync.testing import FakeChannel, FakeListing, Faults, OrderDamage, WebhookSender
 
 from serialsync_bigcommerce.fake_metafields import VariantMetafields
-from serialsync_bigcommerce.fake_webhooks import BigCommerceHooks, HookError
+from serialsync_bigcommerce.fake_webhooks import BigCommerceHooks, HookError, retry_delays
 
 MAX_BATCH = 50
 MAX_VARIANTS = 600
@@ -180,7 +180,8 @@ class FakeBigCommerce(FakeChannel):
             new_id=self._next_id,
             clock=clock,
             store_hash=store_hash,
-            sender=WebhookSender(seed=faults.seed if faults else None),
+            sender=WebhookSender(seed=faults.seed if faults else None, delays=retry_delays()),
+            lock=self.lock,
         )
         #: Orders the API cannot show yet (the event left before the order reads), and whether
         #: new orders start so.
