@@ -160,6 +160,11 @@ def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_bac
             assert set(fakes[channel].storefront().values()) == {True}, channel
         _assert_quiet(host, fakes)
 
+        # The product's photo and brand and one unit's photo change in the POS: each channel
+        # shows the new ones, and no old photo stays behind in Shopify's gallery.
+        _photos_changed(host, sandbox, fakes, units[5])
+        _assert_quiet(host, fakes)
+
         # Sold out: 99 sold at the counter, the last one online (withdrawn by the batched
         # withdrawal of the order pass): the product is hidden on every channel.
         for unit in units[1:100]:
@@ -182,6 +187,46 @@ def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_bac
             assert set(fakes[channel].storefront().values()) == {True}, channel
         _assert_quiet(host, fakes)
         host.close()
+
+
+def _photos_changed(
+    host: Host, sandbox: Sandbox, fakes: dict[str, FakeChannel], unit: SerializedUnit
+) -> None:
+    aim = sandbox.pos_fakes()["aim_pos"]
+    new_product = "https://img.example/fs/product-2.jpg"
+    new_unit = "https://img.example/fs/retake.jpg"
+    aim.set_item_content(SKU, brand="Fender", images=(new_product,))  # type: ignore[attr-defined]
+    aim.set_unit_content(SKU, unit.serial, images=(new_unit,))  # type: ignore[attr-defined]
+    host.inventory_pass()
+    sku = unit.integration_id
+
+    shopify = fakes["shopify"]
+    (listed,) = shopify.catalog.products.values()  # type: ignore[attr-defined]
+    assert listed.vendor == "Fender"
+    assert listed.media.count(new_product) == 1 and listed.media.count(new_unit) == 1
+    assert "https://img.example/fs/product.jpg" not in listed.media
+    assert unit.images[0] not in listed.media  # the unit's old photo: deleted, not orphaned
+    (variant,) = shopify.variants_with_sku(sku)  # type: ignore[attr-defined]
+    assert variant.image == new_unit
+
+    bigcommerce = fakes["bigcommerce"]
+    (product_id,) = bigcommerce.products  # type: ignore[attr-defined]
+    assert bigcommerce.image_sources(product_id) == [new_product]  # type: ignore[attr-defined]
+    (bc_variant,) = (v for v in bigcommerce.variants.values() if v["sku"] == sku)  # type: ignore[attr-defined]
+    assert bc_variant["image_url"] == new_unit
+
+    woo = fakes["woocommerce"]
+    variation = woo.variation_by_sku(sku)  # type: ignore[attr-defined]
+    assert variation["image"]["src"] == new_unit
+    parent = woo.products[variation["parent_id"]]  # type: ignore[attr-defined]
+    assert [i["src"] for i in parent["images"]] == [new_product]
+
+    # The sandbox runs Magento without downloads (its photo URLs lead nowhere): the brand.
+    magento = fakes["magento"].product(SKU)  # type: ignore[attr-defined]
+    brands = [
+        c["value"] for c in magento["custom_attributes"] if c["attribute_code"] == "pos_brand"
+    ]
+    assert brands == ["Fender"]
 
 
 def _assert_quiet(host: Host, fakes: dict[str, FakeChannel]) -> None:
