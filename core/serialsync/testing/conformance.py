@@ -53,7 +53,9 @@ from serialsync.model import (
     Sale,
     SaleLine,
     SerializedUnit,
+    StillForSale,
     UnreadableRecord,
+    every_unit_for_sale,
 )
 from serialsync.redaction import reveal
 from serialsync.testing.fake import (
@@ -266,6 +268,16 @@ def stock_by_sku(fake: FakeChannel) -> dict[str, list[int]]:
     return found
 
 
+def takes_argument(harness: Harness, hook: str, argument: str) -> bool:
+    """Whether the connector's own implementation of ``hook`` takes ``argument`` (an optional
+    argument a plugin may leave out of its signature)."""
+    impl = harness.manager.connector(CONNECTOR).impl
+    for caller in harness.manager.pm.get_hookcallers(impl) or []:
+        if caller.name == hook:
+            return any(i.plugin is impl and argument in i.argnames for i in caller.get_hookimpls())
+    return False
+
+
 def _checked(harness: Harness) -> str:
     """``check_connection``'s answer, or its error's text: neither may hold a secret."""
     try:
@@ -281,10 +293,14 @@ class ChannelConformance(_Conformance):
     order_count: int = 7
 
     def publish(
-        self, harness: Harness, product: Product, changes: Sequence[ListingChange]
+        self,
+        harness: Harness,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
     ) -> list[PublishOutcome]:
         """Call ``publish_variants`` through the plugin manager; check one outcome per change."""
-        outcomes = harness.manager.publish_variants(CONNECTOR, product, changes)
+        outcomes = harness.manager.publish_variants(CONNECTOR, product, changes, still_for_sale)
         assert sorted(o.serial for o in outcomes) == sorted(c.unit.serial for c in changes), (
             broken_rule(
                 "publish_variants returns exactly one outcome per change",
@@ -388,6 +404,35 @@ class ChannelConformance(_Conformance):
         [outcome] = self.publish(harness, product, upserts(product, withdrawn)[:1])
         assert outcome.result in {PublishResult.CREATED, PublishResult.UPDATED}
         assert stock_by_sku(harness.fake)[product.units[0].integration_id] == [1]
+
+    def test_a_unit_no_longer_for_sale_is_never_listed(self, harness: Harness) -> None:
+        if not takes_argument(harness, "publish_variants", "still_for_sale"):
+            pytest.skip("the plugin's publish_variants does not take the optional still_for_sale")
+        product = sample_product(3)
+        held_back = product.units[1]
+        changes = upserts(product)
+        outcomes = self.publish(
+            harness, product, changes, lambda serials: frozenset(serials) - {held_back.serial}
+        )
+        by_serial = {o.serial: o for o in outcomes}
+        assert by_serial[held_back.serial].result == PublishResult.WITHDRAWN, broken_rule(
+            "a new unit still_for_sale leaves out is answered withdrawn",
+            sent=changes,
+            got=outcomes,
+        )
+        stock = stock_by_sku(harness.fake)
+        assert sum(stock.get(held_back.integration_id, [0])) == 0, broken_rule(
+            "a unit still_for_sale leaves out is not for sale",
+            sent=held_back.integration_id,
+            got=stock.get(held_back.integration_id),
+        )
+        for unit in product.units:
+            if unit != held_back:
+                assert stock.get(unit.integration_id) == [1], (unit.integration_id, stock)
+        # Back for sale later: the host sends it again with the ids it was answered with.
+        [again] = self.publish(harness, product, upserts(product, outcomes)[1:2])
+        assert again.result in {PublishResult.CREATED, PublishResult.UPDATED}
+        assert stock_by_sku(harness.fake)[held_back.integration_id] == [1]
 
     def test_withdraw_units_takes_off_exactly_the_named_units_of_many_products(
         self, harness: Harness
