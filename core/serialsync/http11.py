@@ -111,7 +111,11 @@ class Http11Transport(httpx.BaseTransport):
         self._ssl_context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._slots = threading.BoundedSemaphore(max_connections)
+        # One lock for the idle connections and the count of requests under way: a request
+        # takes it once to start and once to end.
+        self._free = threading.Condition(self._lock)
+        self._active = 0
+        self._max_connections = max_connections
         self._max_idle = max_idle
         self._closed = False
         self._fallback: httpx.HTTPTransport | None = None
@@ -133,24 +137,21 @@ class Http11Transport(httpx.BaseTransport):
                 f"Request URL has an unsupported protocol '{scheme}://'.", request=request
             )
         origin: Origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        if not self._slots.acquire(timeout=_wait_of(timeouts.get("pool"))):
-            raise httpx.PoolTimeout("no connection free within the pool timeout", request=request)
+        connection = self._checkout(origin, timeouts.get("pool"), request)
+        kept: _Connection | None = None
         try:
-            connection = self._take(origin)
-            reused = connection is not None
             if connection is None:
                 connection = self._connect(origin, timeouts.get("connect"), request)
             try:
-                response, keep = self._exchange(connection, request, timeouts, reused=reused)
+                response, keep = self._exchange(connection, request, timeouts)
             except BaseException:
                 connection.close()
                 raise
-            if keep:
-                self._give_back(origin, connection)
-            else:
+            kept = connection if keep else None
+            if kept is None:
                 connection.close()
         finally:
-            self._slots.release()
+            self._checkin(origin, kept)
         return response
 
     def close(self) -> None:
@@ -176,8 +177,18 @@ class Http11Transport(httpx.BaseTransport):
 
     # -- the pool ---------------------------------------------------------------------------
 
-    def _take(self, origin: Origin) -> _Connection | None:
-        with self._lock:
+    def _checkout(
+        self, origin: Origin, timeout: float | None, request: httpx.Request
+    ) -> _Connection | None:
+        """Take a slot (waiting up to the pool timeout) and an open idle connection, if any."""
+        with self._free:
+            if self._active >= self._max_connections and not self._free.wait_for(
+                lambda: self._active < self._max_connections, timeout=timeout
+            ):
+                raise httpx.PoolTimeout(
+                    "no connection free within the pool timeout", request=request
+                )
+            self._active += 1
             idle = self._idle.get(origin)
             while idle:
                 connection = idle.pop()
@@ -186,13 +197,18 @@ class Http11Transport(httpx.BaseTransport):
                 connection.close()
         return None
 
-    def _give_back(self, origin: Origin, connection: _Connection) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(origin, [])
-            if not self._closed and len(idle) < self._max_idle:
-                idle.append(connection)
-                return
-        connection.close()
+    def _checkin(self, origin: Origin, connection: _Connection | None) -> None:
+        """Give the slot back, and the connection to the idle ones when it may be reused."""
+        with self._free:
+            self._active -= 1
+            self._free.notify()
+            if connection is not None and not self._closed:
+                idle = self._idle.setdefault(origin, [])
+                if len(idle) < self._max_idle:
+                    idle.append(connection)
+                    return
+        if connection is not None:
+            connection.close()
 
     def _connect(
         self, origin: Origin, timeout: float | None, request: httpx.Request
@@ -236,8 +252,6 @@ class Http11Transport(httpx.BaseTransport):
         connection: _Connection,
         request: httpx.Request,
         timeouts: dict[str, float | None],
-        *,
-        reused: bool,
     ) -> tuple[httpx.Response, bool]:
         """Write the request, read its answer; the answer and whether the socket may be kept."""
         raw_headers = request.headers.raw
@@ -282,11 +296,6 @@ class Http11Transport(httpx.BaseTransport):
             raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
         except OSError as exc:
             raise httpx.ReadError(str(exc), request=request) from exc
-
-
-def _wait_of(timeout: float | None) -> float:
-    """``threading`` takes -1 for "wait as long as it takes"; httpx says ``None``."""
-    return -1 if timeout is None else timeout
 
 
 class _Reader:

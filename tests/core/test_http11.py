@@ -342,3 +342,29 @@ def test_the_client_uses_it_by_default_and_respx_still_mocks(respx_mock) -> None
     assert isinstance(client._transport, Http11Transport)
     respx_mock.get("https://shop.example/x").respond(json={"mocked": True})
     assert client.get("x").json() == {"mocked": True}
+
+
+def test_past_its_connections_a_request_waits_for_one_then_times_out(serve) -> None:
+    hold = threading.Event()
+
+    def slow(_request: bytes) -> bytes:
+        hold.wait(5)
+        return _answer("200 OK", ["Content-Length: 0"])
+
+    server = serve(slow)
+    transport = Http11Transport(max_connections=1)
+    first = threading.Thread(target=_send, args=(transport, "GET", server.url()))
+    first.start()
+    while not server.requests:
+        hold.wait(0.01)
+    request = httpx.Request("GET", server.url())
+    request.extensions["timeout"] = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 0.1}
+    try:
+        with pytest.raises(httpx.PoolTimeout):
+            transport.handle_request(request)
+    finally:
+        hold.set()
+        first.join()
+    # Its connection given back, the next request goes (on it).
+    assert _send(transport, "GET", server.url()).status_code == 200
+    assert server.connections == 1
