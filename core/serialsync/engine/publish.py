@@ -201,12 +201,17 @@ def publish_changes(ctx: EngineContext, summary: PassSummary, channel: str) -> N
 
     A product whose every unit is as its listing on the channel says (same content hash, same
     state) and whose storefront visibility is settled is neither read nor hashed: its sellable
-    units count as unchanged. A product with work is planned whole (:func:`publish_channel`).
+    units count as unchanged. A product with work is planned whole (:func:`publish_channel`),
+    and looked at once more after the publish (:func:`select_work`), which unmarks it when
+    the publish settled it.
     """
     work = select_work(ctx, channel)
     summary.counts(channel).unchanged += work.unchanged
     if work.publish:
         publish_channel(ctx, summary, channel, work.publish)
+        # The publish marked what it recorded: looked at again now, what it settled is
+        # unmarked, so the next pass does not find it (the rest waits for that pass).
+        select_work(ctx, channel)
 
 
 def for_each_channel(

@@ -1,16 +1,20 @@
-"""Which products a publish to one channel has work in, found by one store query.
+"""Which products a publish to one channel has work in, found by one store query over what
+changed.
 
 ::
 
-    per product (Store.publish_work: the units joined by key to the channel's listings)
+    per product marked as changed for the channel (Store.publish_work: its units joined by key
+    to the channel's listings; a write that can change its work marks it, see schema 10)
       work in its units (a hash that differs or is unknown, a failure to retry, a withdrawal
         due, a unit an order holds), a sibling product, or a storefront visibility that is
-        not as its units ask                                  → planned whole (publish.py)
-      nothing                                                 → its sellable units: unchanged
+        not as its units ask                        → planned whole (publish.py), stays marked
+      nothing                                       → unmarked (Store.settle_work)
+    every product not marked                        → its sellable units: unchanged, counted
 
-A quiet pass therefore reads and hashes no unit: each unit's content hash was recorded when
-the POS's record of it was stored (:func:`~serialsync.engine.hashing.unit_hash`), and each
-listing keeps the hash it was published with. The query's conditions mirror the branches of
+A quiet pass therefore reads no product at all: each unit's content hash was recorded when
+the POS's record of it was stored (:func:`~serialsync.engine.hashing.unit_hash`), each listing
+keeps the hash it was published with, and a product stays marked until a look finds it without
+work. The query's conditions mirror the branches of
 :func:`~serialsync.engine.publish.plan_changes`, which still decides what is sent.
 """
 
@@ -35,15 +39,32 @@ class ChannelWork:
 
 
 def select_work(ctx: EngineContext, channel: str) -> ChannelWork:
-    """The products a publish to ``channel`` has work in (see the module's docstring)."""
+    """The products a publish to ``channel`` has work in (see the module's docstring); those
+    found without work are unmarked."""
     settles = ctx.plugins.implements(channel, VISIBILITY_HOOK)
+    # What the selection depends on besides the store: another value marks every product.
+    basis = f"visibility={int(settles)};sold_out={ctx.sync.sold_out}"
     work = ChannelWork()
-    for row in ctx.store.publish_work(channel, unpriced=UNPRICED, sibling_mark=f'"{PART_KEY}"'):
-        if row.todo or row.siblings or (settles and visibility_unsettled(row, ctx.sync.sold_out)):
+    idle: dict[str, int] = {}
+    busy = 0
+    for row in ctx.store.publish_work(
+        channel, unpriced=UNPRICED, sibling_mark=f'"{PART_KEY}"', basis=basis
+    ):
+        if has_work(row, settles=settles, sold_out=ctx.sync.sold_out):
             work.publish.append(row.sku)
+            busy += row.sellable
         else:
-            work.unchanged += row.sellable
+            idle[row.sku] = row.version
+    if idle:
+        ctx.store.settle_work(channel, idle)
+    work.unchanged = ctx.store.sellable_units(unpriced=UNPRICED) - busy
     return work
+
+
+def has_work(row: SkuWork, *, settles: bool, sold_out: str) -> bool:
+    """Whether a product has work on a channel: in its units, a sibling product (planned on
+    every pass), or (where the channel ``settles`` visibility) a visibility not as asked."""
+    return bool(row.todo or row.siblings or (settles and visibility_unsettled(row, sold_out)))
 
 
 def visibility_unsettled(row: SkuWork, sold_out: str) -> bool:

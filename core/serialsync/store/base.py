@@ -131,13 +131,33 @@ class Store(ABC):
         """Record the content hash of units (by serial) whose hash was not known."""
 
     @abstractmethod
-    def publish_work(self, connector: str, *, unpriced: str, sibling_mark: str) -> list[SkuWork]:
-        """Per product (by SKU), what a publish to ``connector`` has to do, in one query.
+    def publish_work(
+        self, connector: str, *, unpriced: str, sibling_mark: str, basis: str = ""
+    ) -> list[SkuWork]:
+        """Per product marked as changed for ``connector`` since it was last settled (see
+        :meth:`settle_work`), what a publish there has to do, in one query.
+
+        Every write that can change a product's work on a channel marks the product for it
+        (a unit's hash, status or deletion, a claim: every channel; a listing or a visibility:
+        its own), so a quiet pass reads nothing. A channel seen for the first time, or with
+        another ``basis`` (the engine's selection rules: visibility settled or not, sold-out
+        products shown or hidden), has every product marked first.
 
         ``unpriced`` is the content hash that marks a unit without a valid price (never
         sellable); ``sibling_mark`` is text that only the ids of a listing in a sibling product
         contain. See :class:`~serialsync.store.records.SkuWork`.
         """
+
+    @abstractmethod
+    def settle_work(self, connector: str, versions: dict[str, int]) -> int:
+        """Unmark products (SKU: the version :meth:`publish_work` read them at) found without
+        work on ``connector``; a product marked again since stays marked. Returns how many
+        were unmarked."""
+
+    @abstractmethod
+    def sellable_units(self, *, unpriced: str) -> int:
+        """How many units are in stock, not deleted and priced (their hash is not
+        ``unpriced``), counted without reading them."""
 
     @abstractmethod
     def set_unit_deleted(self, serial: str, deleted: bool) -> None:
@@ -275,7 +295,9 @@ class Store(ABC):
 
         The order loop withdraws these between inventory passes (a withdrawal that failed is
         retried at the next order pass, not only at the next inventory pass). This default
-        reads every SKU; a store with SQL overrides it with one query.
+        reads every SKU; a store with SQL overrides it with one query (over the products
+        marked for the channel, once :meth:`publish_work` follows it: a withdrawal due keeps
+        its product marked).
         """
         found = []
         for sku in self.product_skus():

@@ -258,7 +258,9 @@ class SkuWork:
     hash differs or is unknown, a failure to retry, a withdrawal due); ``sellable``: units in
     stock, not deleted and priced; ``for_sale``: a listing may be for sale there; ``named``: a
     listing holds the channel's ids; ``siblings``: a listing lives in a sibling product;
-    ``shown``: the lowest and highest visibility remembered for its parts (``None``: none).
+    ``shown``: the lowest and highest visibility remembered for its parts (``None``: none);
+    ``version``: the version of the product's mark the row was read at, for
+    :meth:`~serialsync.store.base.Store.settle_work`.
     """
 
     sku: str
@@ -268,3 +270,4 @@ class SkuWork:
     named: bool
     siblings: bool
     shown: tuple[int, int] | None
+    version: int = 0

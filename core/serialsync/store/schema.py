@@ -259,6 +259,32 @@ MIGRATIONS: list[list[str]] = [
             used_at TEXT
         )""",
     ],
+    # 10: plan from changes, not from the catalogue (issue 22 #1). Each write that can change
+    # what a channel's publish has to do with a product (a unit's hash, status or deletion, a
+    # claim, a listing, a visibility) raises the product's ``version`` for each channel in
+    # ``change_channels`` (one listing's or visibility's write: for its own channel). A
+    # channel's publish reads only the products whose version is not the one it ``settled``
+    # (found without work at that version), so a quiet pass reads nothing. A channel not in
+    # ``change_channels`` (a store from before, or one whose selection rules changed: ``basis``)
+    # has every product marked first. ``units_sellable`` counts the unchanged units without
+    # reading the table.
+    [
+        """CREATE TABLE change_channels (
+            connector TEXT PRIMARY KEY,
+            basis TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE product_changes (
+            connector TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            settled INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (connector, sku)
+        )""",
+        "CREATE INDEX product_changes_open ON product_changes (connector, sku) "
+        "WHERE settled != version",
+        "CREATE INDEX units_sellable ON units (status, deleted, content_hash)",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -150,19 +150,21 @@ class SQLStore(Store):
 
     def put_product(self, product: Product, *, pos: str) -> None:
         data = product.model_copy(update={"units": ()}).model_dump_json()
-        # What a channel shows of each unit includes its product: a product that changed
-        # leaves its units' hashes unknown until each is stored again (or published).
-        self._exec(
-            "UPDATE units SET content_hash = NULL WHERE sku = ? AND content_hash IS NOT NULL "
-            "AND EXISTS (SELECT 1 FROM products p WHERE p.sku = ? AND p.data != ?)",
-            (product.sku, product.sku, data),
-        )
-        self._exec(
-            "INSERT INTO products (sku, pos, data, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (sku) DO UPDATE SET pos = excluded.pos, data = excluded.data, "
-            "updated_at = excluded.updated_at",
-            (product.sku, pos, data, _ts(utcnow())),
-        )
+        with self.transaction():
+            # What a channel shows of each unit includes its product: a product that changed
+            # leaves its units' hashes unknown until each is stored again (or published).
+            if self._exec(
+                "UPDATE units SET content_hash = NULL WHERE sku = ? AND content_hash IS NOT NULL "
+                "AND EXISTS (SELECT 1 FROM products p WHERE p.sku = ? AND p.data != ?)",
+                (product.sku, product.sku, data),
+            ):
+                self._mark(_EVERY_CHANNEL, (product.sku,))
+            self._exec(
+                "INSERT INTO products (sku, pos, data, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (sku) DO UPDATE SET pos = excluded.pos, data = excluded.data, "
+                "updated_at = excluded.updated_at",
+                (product.sku, pos, data, _ts(utcnow())),
+            )
 
     def get_product(self, sku: str) -> Product | None:
         row = self._one("SELECT data FROM products WHERE sku = ?", (sku,))
@@ -241,29 +243,70 @@ class SQLStore(Store):
         content_hash: str | None = None,
     ) -> None:
         data = unit.model_copy(update={"status": status}).model_dump_json()
-        self._exec(
-            "INSERT INTO units (serial, sku, status, deleted, data, updated_at, content_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET sku = excluded.sku, "
-            "status = excluded.status, deleted = excluded.deleted, data = excluded.data, "
-            "updated_at = excluded.updated_at, content_hash = excluded.content_hash",
-            (unit.serial, unit.sku, status.value, int(deleted), data, _ts(utcnow()), content_hash),
-        )
+        with self.transaction():
+            # Marked only when what a publish selects by changes (a unit stored again as it
+            # was, as a POS read whole gives it, marks nothing); and the product it leaves.
+            self._mark(
+                "SELECT c.connector, CAST(? AS TEXT), 1, 0 FROM change_channels c WHERE NOT "
+                "EXISTS (SELECT 1 FROM units u WHERE u.serial = ? AND u.sku = ? AND u.status = ? "
+                "AND u.deleted = ? AND (u.content_hash = ? "
+                "OR (u.content_hash IS NULL AND CAST(? AS TEXT) IS NULL))) "
+                "UNION SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u "
+                "WHERE u.serial = ? AND u.sku != ?",
+                (
+                    unit.sku,
+                    unit.serial,
+                    unit.sku,
+                    status.value,
+                    int(deleted),
+                    content_hash,
+                    content_hash,
+                    unit.serial,
+                    unit.sku,
+                ),
+            )
+            self._exec(
+                "INSERT INTO units (serial, sku, status, deleted, data, updated_at, content_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET "
+                "sku = excluded.sku, status = excluded.status, deleted = excluded.deleted, "
+                "data = excluded.data, updated_at = excluded.updated_at, "
+                "content_hash = excluded.content_hash",
+                (
+                    unit.serial,
+                    unit.sku,
+                    status.value,
+                    int(deleted),
+                    data,
+                    _ts(utcnow()),
+                    content_hash,
+                ),
+            )
 
     def set_unit_hashes(self, hashes: dict[str, str]) -> None:
-        for serial, digest in hashes.items():
-            self._exec("UPDATE units SET content_hash = ? WHERE serial = ?", (digest, serial))
+        with self.transaction():
+            for serial, digest in hashes.items():
+                self._mark(
+                    _UNIT_CHANNELS + " AND (u.content_hash IS NULL OR u.content_hash != ?)",
+                    (serial, digest),
+                )
+                self._exec("UPDATE units SET content_hash = ? WHERE serial = ?", (digest, serial))
 
-    def publish_work(self, connector: str, *, unpriced: str, sibling_mark: str) -> list[SkuWork]:
-        # One row per SKU, read in one pass over the units joined by key to the channel's
-        # listings (and the claims); each CASE mirrors a branch of the engine's plan_changes.
+    def publish_work(
+        self, connector: str, *, unpriced: str, sibling_mark: str, basis: str = ""
+    ) -> list[SkuWork]:
+        self._track(connector, basis)
+        # One row per product marked for the channel (see schema 10), read in one pass over its
+        # units joined by key to the channel's listings (and the claims); each CASE mirrors a
+        # branch of the engine's plan_changes. A product without units comes with no work.
         sellable = (
             "(u.status = ? AND u.deleted = 0 AND (u.content_hash IS NULL OR u.content_hash != ?))"
         )
         rows = self._all(
-            f"SELECT u.sku AS sku, SUM(CASE WHEN {sellable} THEN (CASE "  # noqa: S608 - fixed text
+            f"SELECT m.sku AS sku, m.version AS version, SUM(CASE WHEN {sellable} THEN (CASE "  # noqa: S608 - fixed text
             "WHEN u.content_hash IS NULL OR l.serial IS NULL OR l.content_hash IS NULL "
             "OR l.content_hash != u.content_hash THEN 1 "
             "WHEN l.state = ? THEN 0 WHEN l.state = ? AND l.retryable = 0 THEN 0 ELSE 1 END) "
+            "WHEN u.serial IS NULL THEN 0 "
             "ELSE (CASE WHEN l.serial IS NULL THEN (CASE WHEN u.status != ? "
             "AND c.serial IS NOT NULL THEN 1 ELSE 0 END) "
             "WHEN l.state = ? THEN 0 "
@@ -273,8 +316,11 @@ class SQLStore(Store):
             "THEN 1 ELSE 0 END) AS for_sale, "
             "MAX(CASE WHEN l.remote IS NOT NULL THEN 1 ELSE 0 END) AS named, "
             "MAX(CASE WHEN l.remote LIKE ? THEN 1 ELSE 0 END) AS siblings "
-            "FROM units u LEFT JOIN listings l ON l.connector = ? AND l.serial = u.serial "
-            "LEFT JOIN claims c ON c.serial = u.serial GROUP BY u.sku ORDER BY u.sku",
+            "FROM product_changes m LEFT JOIN units u ON u.sku = m.sku "
+            "LEFT JOIN listings l ON l.connector = ? AND l.serial = u.serial "
+            "LEFT JOIN claims c ON c.serial = u.serial "
+            "WHERE m.connector = ? AND m.settled != m.version "
+            "GROUP BY m.sku, m.version ORDER BY m.sku",
             (
                 UnitStatus.IN_STOCK.value,
                 unpriced,
@@ -289,13 +335,18 @@ class SQLStore(Store):
                 ListingState.FAILED.value,
                 f"%{sibling_mark}%",
                 connector,
+                connector,
             ),
         )
+        if not rows:
+            return []
         shown = {
             str(r["sku"]): (int(r["lo"]), int(r["hi"]))
             for r in self._all(
-                "SELECT sku, MIN(visible) AS lo, MAX(visible) AS hi FROM product_visibility "
-                "WHERE connector = ? AND remote IS NOT NULL GROUP BY sku",
+                "SELECT v.sku AS sku, MIN(v.visible) AS lo, MAX(v.visible) AS hi "
+                "FROM product_changes m JOIN product_visibility v ON v.connector = m.connector "
+                "AND v.sku = m.sku WHERE m.connector = ? AND m.settled != m.version "
+                "AND v.remote IS NOT NULL GROUP BY v.sku",
                 (connector,),
             )
         }
@@ -308,36 +359,92 @@ class SQLStore(Store):
                 named=bool(r["named"]),
                 siblings=bool(r["siblings"]),
                 shown=shown.get(str(r["sku"])),
+                version=int(r["version"]),
             )
             for r in rows
         ]
 
-    def set_unit_deleted(self, serial: str, deleted: bool) -> None:
+    def settle_work(self, connector: str, versions: dict[str, int]) -> int:
+        settled = 0
+        with self.transaction():
+            for sku, version in versions.items():
+                settled += self._exec(
+                    "UPDATE product_changes SET settled = version "
+                    "WHERE connector = ? AND sku = ? AND version = ?",
+                    (connector, sku, version),
+                )
+        return settled
+
+    def sellable_units(self, *, unpriced: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM units WHERE status = ? AND deleted = 0 "
+            "AND (content_hash IS NULL OR content_hash != ?)",
+            (UnitStatus.IN_STOCK.value, unpriced),
+        )
+        return 0 if row is None else int(row["n"])
+
+    def _track(self, connector: str, basis: str) -> None:
+        """Follow ``connector``'s changes from now on, every product marked for it once: a
+        channel not followed yet, or followed on another ``basis``, has its whole catalogue
+        to look at (a store from before schema 10, changed selection rules)."""
+        row = self._one("SELECT basis FROM change_channels WHERE connector = ?", (connector,))
+        if row is not None and row["basis"] == basis:
+            return
+        # In one write transaction: every writer marks its products in its own transaction
+        # (one at a time: SQLite's, or the PostgreSQL store's writer lock), so a write is
+        # either before this (its product marked here) or after (it marks for this channel).
+        with self.transaction():
+            self._exec(
+                "INSERT INTO change_channels (connector, basis, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (connector) DO UPDATE SET basis = excluded.basis, "
+                "updated_at = excluded.updated_at",
+                (connector, basis, _ts(utcnow())),
+            )
+            self._mark(
+                "SELECT DISTINCT CAST(? AS TEXT), sku, 1, 0 FROM units WHERE 1 = 1",
+                (connector,),
+            )
+
+    def _mark(self, select: str, params: tuple[Any, ...]) -> None:
+        """Mark products as changed for channels: ``select`` gives ``(connector, sku, 1, 0)``
+        rows (it must end in a ``WHERE``: SQLite's upsert after a ``SELECT`` needs one)."""
         self._exec(
-            "UPDATE units SET deleted = ?, updated_at = ? WHERE serial = ?",
-            (int(deleted), _ts(utcnow()), serial),
+            "INSERT INTO product_changes (connector, sku, version, settled) "
+            f"{select} ON CONFLICT (connector, sku) "
+            "DO UPDATE SET version = product_changes.version + 1",
+            params,
         )
 
+    def set_unit_deleted(self, serial: str, deleted: bool) -> None:
+        with self.transaction():
+            self._mark(_UNIT_CHANNELS + " AND u.deleted != ?", (serial, int(deleted)))
+            self._exec(
+                "UPDATE units SET deleted = ?, updated_at = ? WHERE serial = ?",
+                (int(deleted), _ts(utcnow()), serial),
+            )
+
     def record_move(self, serial: str, sku: str, move: Move) -> None:
-        self._exec(
-            "UPDATE units SET status = ?, updated_at = ? WHERE serial = ?",
-            (move.to_status.value, _ts(utcnow()), serial),
-        )
-        self._exec(
-            "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
-            "source_ref, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                serial,
-                sku,
-                move.from_status.value,
-                move.to_status.value,
-                _ts(move.at),
-                move.reason,
-                move.source.value,
-                move.source_ref,
-                move.basis.value,
-            ),
-        )
+        with self.transaction():
+            self._mark(_UNIT_CHANNELS + " AND u.status != ?", (serial, move.to_status.value))
+            self._exec(
+                "UPDATE units SET status = ?, updated_at = ? WHERE serial = ?",
+                (move.to_status.value, _ts(utcnow()), serial),
+            )
+            self._exec(
+                "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
+                "source_ref, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    serial,
+                    sku,
+                    move.from_status.value,
+                    move.to_status.value,
+                    _ts(move.at),
+                    move.reason,
+                    move.source.value,
+                    move.source_ref,
+                    move.basis.value,
+                ),
+            )
 
     def history(self, serial: str) -> list[Move]:
         rows = self._all("SELECT * FROM unit_moves WHERE serial = ? ORDER BY id", (serial,))
@@ -531,26 +638,31 @@ class SQLStore(Store):
         return None if row is None else _reference(row)
 
     def delete_ref(self, ref: str) -> bool:
-        self._forget_ref_hash(ref)
-        return (
-            self._exec(
-                "UPDATE refs SET deleted = 1, serial = NULL WHERE ref = ? AND deleted = 0", (ref,)
+        with self.transaction():
+            self._forget_ref_hash(ref)
+            return (
+                self._exec(
+                    "UPDATE refs SET deleted = 1, serial = NULL WHERE ref = ? AND deleted = 0",
+                    (ref,),
+                )
+                > 0
             )
-            > 0
-        )
 
     def assign_ref(self, ref: str, serial: str) -> None:
         # A unit shows its reference: the units it leaves and joins must be hashed anew.
-        self._forget_ref_hash(ref)
-        self._exec("UPDATE refs SET serial = ? WHERE ref = ?", (serial, ref))
-        self._exec("UPDATE units SET content_hash = NULL WHERE serial = ?", (serial,))
+        with self.transaction():
+            self._forget_ref_hash(ref)
+            self._exec("UPDATE refs SET serial = ? WHERE ref = ?", (serial, ref))
+            self._forget_hash(serial)
 
     def _forget_ref_hash(self, ref: str) -> None:
-        self._exec(
-            "UPDATE units SET content_hash = NULL WHERE serial = "
-            "(SELECT serial FROM refs WHERE ref = ?)",
-            (ref,),
-        )
+        row = self._one("SELECT serial FROM refs WHERE ref = ?", (ref,))
+        if row is not None and row["serial"] is not None:
+            self._forget_hash(str(row["serial"]))
+
+    def _forget_hash(self, serial: str) -> None:
+        self._mark(_UNIT_CHANNELS + " AND u.content_hash IS NOT NULL", (serial,))
+        self._exec("UPDATE units SET content_hash = NULL WHERE serial = ?", (serial,))
 
     def refs_of_sku(self, sku: str) -> dict[str, str]:
         rows = self._all(
@@ -571,6 +683,32 @@ class SQLStore(Store):
         return [_listing(r) for r in rows]
 
     def put_listing(self, record: ListingRecord) -> None:
+        remote = record.remote.model_dump_json() if record.remote else None
+        with self.transaction():
+            # Its own channel alone (the others' work does not read it), and only when what a
+            # publish selects by changes (a retry failing again marks nothing): the listing's
+            # product, and its unit's (the query joins units to listings by serial).
+            was = self._one(
+                "SELECT sku, state, content_hash, remote, retryable FROM listings "
+                "WHERE connector = ? AND serial = ?",
+                (record.connector, record.serial),
+            )
+            if was is None or (
+                was["sku"],
+                was["state"],
+                was["content_hash"],
+                was["remote"],
+                bool(was["retryable"]),
+            ) != (record.sku, record.state.value, record.content_hash, remote, record.retryable):
+                self._mark(
+                    "SELECT c.connector, CAST(? AS TEXT), 1, 0 FROM change_channels c "
+                    "WHERE c.connector = ? UNION SELECT c.connector, u.sku, 1, 0 "
+                    "FROM change_channels c, units u WHERE c.connector = ? AND u.serial = ?",
+                    (record.sku, record.connector, record.connector, record.serial),
+                )
+            self._write_listing(record, remote)
+
+    def _write_listing(self, record: ListingRecord, remote: str | None) -> None:
         self._exec(
             "INSERT INTO listings (connector, serial, sku, state, content_hash, remote, "
             "last_error, retryable, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -585,7 +723,7 @@ class SQLStore(Store):
                 record.sku,
                 record.state.value,
                 record.content_hash,
-                record.remote.model_dump_json() if record.remote else None,
+                remote,
                 record.last_error,
                 int(record.retryable),
                 record.attempts,
@@ -600,6 +738,14 @@ class SQLStore(Store):
         return {int(r["part"]): _visibility(r) for r in rows}
 
     def put_visibility(self, record: VisibilityRecord) -> None:
+        with self.transaction():
+            self._mark(
+                "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels WHERE connector = ?",
+                (record.sku, record.connector),
+            )
+            self._write_visibility(record)
+
+    def _write_visibility(self, record: VisibilityRecord) -> None:
         self._exec(
             "INSERT INTO product_visibility (connector, sku, part, visible, remote, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (connector, sku, part) DO UPDATE SET "
@@ -616,8 +762,18 @@ class SQLStore(Store):
         )
 
     def skus_to_withdraw(self, connector: str) -> list[str]:
+        # A withdrawal due is work its product's mark keeps open until it is done (see
+        # publish_work): a followed channel looks at its open marks alone.
+        followed = self._one("SELECT 1 AS x FROM change_channels WHERE connector = ?", (connector,))
+        marks = (
+            "JOIN product_changes m ON m.connector = l.connector AND m.sku = l.sku "
+            "AND m.settled != m.version "
+            if followed
+            else ""
+        )
         rows = self._all(
-            "SELECT DISTINCT l.sku FROM listings l JOIN units u ON u.serial = l.serial "
+            "SELECT DISTINCT l.sku AS sku FROM listings l "  # noqa: S608 - fixed text
+            f"{marks}JOIN units u ON u.serial = l.serial "
             "WHERE l.connector = ? AND l.state != ? AND (u.status != ? OR u.deleted = 1) "
             "ORDER BY l.sku",
             (connector, ListingState.WITHDRAWN.value, UnitStatus.IN_STOCK.value),
@@ -668,21 +824,25 @@ class SQLStore(Store):
         return Claim(row["serial"], row["channel"], row["order_id"], _dt(row["claimed_at"]))
 
     def put_claim(self, serial: str, channel: str, order_id: str) -> None:
-        self._exec(
-            "INSERT INTO claims (serial, channel, order_id, claimed_at) VALUES (?, ?, ?, ?)",
-            (serial, channel, order_id, _ts(utcnow())),
-        )
+        with self.transaction():
+            self._mark(_UNIT_CHANNELS, (serial,))
+            self._exec(
+                "INSERT INTO claims (serial, channel, order_id, claimed_at) VALUES (?, ?, ?, ?)",
+                (serial, channel, order_id, _ts(utcnow())),
+            )
 
     def release_claim(self, serial: str, channel: str, order_id: str) -> None:
-        self._exec(
-            "DELETE FROM claims WHERE serial = ? AND channel = ? AND order_id = ?",
-            (serial, channel, order_id),
-        )
-        self._exec(
-            "DELETE FROM sale_windows WHERE serial = ? AND channel = ? AND order_id = ? "
-            "AND closed_at IS NULL",
-            (serial, channel, order_id),
-        )
+        with self.transaction():
+            if self._exec(
+                "DELETE FROM claims WHERE serial = ? AND channel = ? AND order_id = ?",
+                (serial, channel, order_id),
+            ):
+                self._mark(_UNIT_CHANNELS, (serial,))
+            self._exec(
+                "DELETE FROM sale_windows WHERE serial = ? AND channel = ? AND order_id = ? "
+                "AND closed_at IS NULL",
+                (serial, channel, order_id),
+            )
 
     # -- oversell windows ----------------------------------------------------------------------
 
@@ -955,6 +1115,14 @@ def _iso(value: date | None) -> str | None:
 def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
+
+#: Mark for every followed channel: the product given as the one parameter.
+_EVERY_CHANNEL = "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels WHERE 1 = 1"
+#: Mark for every followed channel: the product of the unit given first (its serial); more
+#: conditions on the unit (``u``) may follow.
+_UNIT_CHANNELS = (
+    "SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u WHERE u.serial = ?"
+)
 
 #: How many values one statement carries (SQLite allows 32,766 placeholders; 500 rows of four
 #: stay far below, and below PostgreSQL's 65,535).
