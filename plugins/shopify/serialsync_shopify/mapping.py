@@ -135,8 +135,9 @@ def product_set_input(
         payload["vendor"] = product.brand
     if files:
         payload["files"] = files
-    if product.images:
-        payload["metafields"].append(media_record([(url, None) for url in product_images(product)]))
+    # Recorded even when empty: a product made without photos is told apart from one listed
+    # before the record was kept (whose photos cannot be told from its units').
+    payload["metafields"].append(media_record([(url, None) for url in product_images(product)]))
     return payload
 
 

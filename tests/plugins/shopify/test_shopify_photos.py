@@ -162,6 +162,20 @@ def test_a_product_photo_change_adds_the_new_and_deletes_the_old(connector, shop
     assert shop.calls[later:] == ["productByIdentifier", "nodes"]
 
 
+def test_a_first_photo_for_a_product_created_without_one_is_added(connector, shop):
+    stock = pictured(count=1)
+    created = connector.publish_variants(product(), upserts(stock))
+    before = len(shop.calls)
+
+    connector.publish_variants(
+        shown(("https://img.example/first.jpg",)), again(stock, created, PRODUCT)
+    )
+
+    assert gallery(shop).count("https://img.example/first.jpg") == 1
+    # The lookup, the photo added, the record written.
+    assert shop.calls[before:] == ["productByIdentifier", "nodes", "productUpdate", "productUpdate"]
+
+
 def test_a_product_photo_change_split_over_calls_is_made_once(connector, shop):
     stock = pictured(count=4)
     created = connector.publish_variants(shown(("https://img.example/a.jpg",)), upserts(stock))
