@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quiet-units", type=int, default=20_000, metavar="N")
     parser.add_argument(
+        "--quiet-profile",
+        metavar="DIR",
+        default=None,
+        help="with --quiet-only: write each quiet cycle's cProfile to DIR "
+        "(quiet-<units>@<age>.prof, and the publish's beside it, .publish)",
+    )
+    parser.add_argument(
         "--http-only",
         action="store_true",
         help="only the HTTP micro-benchmark: host CPU per request through HttpClient on the "
@@ -316,6 +323,11 @@ def quiet_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
                     "skus": skus,
                     "pos_age": age,
                     "workdir": str(workdir / f"{total}-{age:g}"),
+                    **(
+                        {"profile": str(Path(args.quiet_profile) / f"quiet-{total}@{age:g}.prof")}
+                        if args.quiet_profile
+                        else {}
+                    ),
                 },
             )
             runs[f"{skus * units}@{age:g}"] = run

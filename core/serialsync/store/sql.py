@@ -763,21 +763,27 @@ class SQLStore(Store):
 
     def skus_to_withdraw(self, connector: str) -> list[str]:
         # A withdrawal due is work its product's mark keeps open until it is done (see
-        # publish_work): a followed channel looks at its open marks alone.
+        # publish_work): a followed channel looks at its open marks alone, read first (SQLite
+        # keeps a CROSS JOIN's order; PostgreSQL plans it as any join).
         followed = self._one("SELECT 1 AS x FROM change_channels WHERE connector = ?", (connector,))
-        marks = (
-            "JOIN product_changes m ON m.connector = l.connector AND m.sku = l.sku "
-            "AND m.settled != m.version "
-            if followed
-            else ""
+        due = (
+            "l.connector = ? AND l.state != ? AND (u.status != ? OR u.deleted = 1) "
+            "AND u.serial = l.serial"
         )
-        rows = self._all(
-            "SELECT DISTINCT l.sku AS sku FROM listings l "  # noqa: S608 - fixed text
-            f"{marks}JOIN units u ON u.serial = l.serial "
-            "WHERE l.connector = ? AND l.state != ? AND (u.status != ? OR u.deleted = 1) "
-            "ORDER BY l.sku",
-            (connector, ListingState.WITHDRAWN.value, UnitStatus.IN_STOCK.value),
-        )
+        params = (connector, ListingState.WITHDRAWN.value, UnitStatus.IN_STOCK.value)
+        if followed:
+            rows = self._all(
+                "SELECT DISTINCT l.sku AS sku FROM product_changes m CROSS JOIN listings l "  # noqa: S608 - fixed text
+                f"CROSS JOIN units u WHERE m.connector = ? AND m.settled != m.version "
+                f"AND l.sku = m.sku AND {due} ORDER BY l.sku",
+                (connector, *params),
+            )
+        else:
+            rows = self._all(
+                f"SELECT DISTINCT l.sku AS sku FROM listings l, units u WHERE {due} "  # noqa: S608 - fixed text
+                "ORDER BY l.sku",
+                params,
+            )
         return [str(r["sku"]) for r in rows]
 
     # -- cursors -------------------------------------------------------------------------------
