@@ -146,6 +146,11 @@ def test_700_serials_listed_whole_everywhere_then_shrunk_to_100_sold_out_and_bac
         # No emptied sibling left, on either platform with siblings.
         assert [p["name"] for p in bigcommerce.products.values()] == ["Fender Stratocaster"]  # type: ignore[attr-defined]
         assert len(shopify.catalog.products) == 1  # type: ignore[attr-defined]
+        # No orphan photo: the gallery holds the product's and the kept units' only.
+        (left,) = shopify.catalog.products.values()  # type: ignore[attr-defined]
+        assert sorted(left.media) == sorted(
+            [product.images[0], *(u.images[0] for u in units[:100])]
+        )
         # No stale option value: each belongs to a variant of its product.
         for option in bigcommerce.options.values():  # type: ignore[attr-defined]
             used = {

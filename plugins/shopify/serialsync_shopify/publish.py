@@ -310,7 +310,7 @@ class Publisher:
         content_sent, content_error = self._update_content(product, changes, product_node)
         self._define_attributes(plan)
         if product_id is not None:
-            count -= self._delete(product_id, plan, done)
+            count -= self._delete(product, product_id, plan, done)
         self._create(product, product_id, handle, plan.creates, count, shop, done)
         self._update(product, plan.updates, shop, done)
         self._zero(plan.zero_stock, shop, done)
@@ -715,15 +715,19 @@ class Publisher:
 
     def _delete(
         self,
+        product: Product,
         product_id: str,
         plan: _Plan,
         done: Callable[[ListingChange, PublishOutcome], None],
         *,
         retry: bool = False,
     ) -> int:
-        """Delete in batches; returns how many variants were deleted."""
+        """Delete in batches; returns how many variants were deleted. The photos of the units
+        deleted go too (read before, deleted after): Shopify keeps a deleted variant's media in
+        the product's gallery."""
         deleted = 0
         for batch in batches(plan.deletes, self.batch_size):
+            photos = self._photos_of(product, batch) if not retry else []
             try:
                 payload = self.client.variants_delete(
                     product_id, [listed.variant_id for _, listed in batch]
@@ -739,6 +743,7 @@ class Publisher:
                 deleted += len(batch)
                 for change, listed in batch:
                     done(change, outcome(change, PublishResult.WITHDRAWN, listed.remote()))
+                self._delete_media(product_id, photos)
                 continue
             codes = {e.get("code") for e in errors}
             if "CANNOT_DELETE_LAST_VARIANT" in codes:
@@ -753,12 +758,54 @@ class Publisher:
                     if listed.variant_id not in current:
                         done(change, outcome(change, PublishResult.WITHDRAWN, None))
                 sub = _Plan(deletes=rest)
-                deleted += self._delete(product_id, sub, done, retry=True)
+                deleted += self._delete(product, product_id, sub, done, retry=True)
                 plan.zero_stock.extend(sub.zero_stock)
                 continue
             for change, _ in batch:
                 done(change, failed_user_errors(change, errors, retryable=True))
         return deleted
+
+    def _photos_of(self, product: Product, batch: list[tuple[ListingChange, Listed]]) -> list[str]:
+        """The media ids of the photos the variants of ``batch`` show (those remembered as
+        given, not the product's own), read 100 a query; none when the read fails."""
+        own = set(product.images)
+        pictured = [
+            listed.variant_id
+            for change, listed in batch
+            if (
+                image := (change.remote.extra if change.remote else {}).get(unit_fields.IMAGE_EXTRA)
+            )
+            and image not in own
+        ]
+        ids: list[str] = []
+        for chunk in batches(pictured, _DETACH_LIMIT):
+            try:
+                media = self.client.variant_media(chunk)
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                self.log.warning("shopify.media_not_read", error=str(exc))
+                continue
+            ids += [held[0] for held in media.values() if held]
+        return ids
+
+    def _delete_media(self, product_id: str, ids: list[str]) -> None:
+        """Delete the files of deleted units' photos; one that cannot go is logged (the unit
+        is withdrawn all the same)."""
+        for chunk in batches(ids, _INPUT_LIMIT):
+            try:
+                payload = self.client.media_delete(chunk)
+                errors = [
+                    e
+                    for e in payload.get("userErrors") or []
+                    if e.get("code") != "FILE_DOES_NOT_EXIST"
+                ]
+            except AuthenticationError:
+                raise
+            except RemoteError as exc:
+                errors = [_remote_error(exc)]
+            if errors:
+                self.log.warning("shopify.media_not_deleted", product_id=product_id, errors=errors)
 
     def _still_listed(self, product_id: str, listed: list[Listed]) -> set[str]:
         """The ids among ``listed`` that are still variants of the product."""

@@ -294,3 +294,23 @@ def test_the_costs_of_the_photo_documents_are_estimated_as_the_fake_prices_them(
         body = post(shop, operation, variables)
         requested = body["extensions"]["cost"]["requestedQueryCost"]
         assert documents.estimated_cost(operation, variables) == requested, operation
+
+
+def test_a_deleted_units_photo_goes_with_its_variant(connector, shop):
+    stock = pictured(count=3)
+    created = connector.publish_variants(product(), upserts(stock))
+    gone = [ListingChange(unit=stock[1], action=ListingAction.WITHDRAW, remote=created[1].remote)]
+    before = len(shop.calls)
+
+    (outcome,) = connector.publish_variants(product(), gone)
+
+    assert outcome.result is PublishResult.WITHDRAWN
+    assert sorted(gallery(shop)) == sorted([stock[0].images[0], stock[2].images[0]])
+    # The lookup, the media id read, the delete, the photo's file deleted.
+    assert shop.calls[before:] == [
+        "productByIdentifier",
+        "nodes",
+        "nodes",
+        "productVariantsBulkDelete",
+        "fileDelete",
+    ]
