@@ -155,3 +155,21 @@ def test_a_failed_holder_gives_everything_back_and_its_asks_go_with_it(
     with second.hold_or_ask("shop", ["A", "B"]) as again:
         assert again.held == ["A", "B"]
         assert again.finish() == []  # the ask died with the failed holder
+
+
+def test_a_worker_process_borrows_its_connections_from_one_pool(deployment: Path) -> None:
+    """The register opened for each job and each webhook delivery is a connection of the
+    process's pool, given back and taken again: not a connection opened every time."""
+    from serialsync.workers.flows import WorkerResources
+
+    resources = WorkerResources(load_settings(deployment), max_size=1)
+    try:
+        backends = set()
+        for _ in range(3):
+            with resources.registry() as registry:
+                rows = registry.execute("SELECT pg_backend_pid() AS pid")
+                backends.add(rows[0]["pid"])
+                assert registry.list() == []
+        assert len(backends) == 1
+    finally:
+        resources.close()

@@ -1,7 +1,9 @@
 """Many merchants on many machines: jobs per merchant and flow on Procrastinate.
 
 ``serialsync worker`` runs a Procrastinate worker of the deployment (:func:`build_app`); each job
-runs one pass of one merchant (:func:`run_flow`), never two of one merchant at once anywhere.
+runs one pass of one merchant (:func:`run_flow`), never two of one flow of a merchant at once
+anywhere; a merchant's order pass runs beside its publish, the listing locks across processes
+(:mod:`serialsync.workers.locks`) keeping them off one listing.
 """
 
 from serialsync.workers.app import apply_schema, build_app, flow_deferrer, jobs_schema
