@@ -167,11 +167,17 @@ class SerialAttribute:
                 if not todo:
                     return {}
                 try:
-                    self._remember(self.client.add_options(self._attribute, todo))
+                    options = self.client.add_options(self._attribute, todo)
                 except RetryableRemoteError as exc:
                     failures = dict.fromkeys(todo, exc)
                     self._load()
                     continue
+                # The save answers the attribute with every option it holds, the whole
+                # catalogue's serials: only the ones just sent are read (a per-product walk
+                # of all of them made a first publish quadratic), unless one is missing.
+                self._remember(options, only=frozenset(todo))
+                if self._unknown(todo):
+                    self._remember(options)
                 return {}
         except AuthenticationError:
             raise
@@ -194,8 +200,11 @@ class SerialAttribute:
         self._remember(self.client.attribute_options(self.settings.serial_attribute))
         self._loaded = True
 
-    def _remember(self, options: Sequence[Any]) -> None:
+    def _remember(self, options: Sequence[Any], only: frozenset[str] | None = None) -> None:
+        """Cache the options' ids by label (``only``: just those labels, as sent)."""
         for option in options:
+            if only is not None and option.get("label") not in only:
+                continue
             value = str(option.get("value") or "")
             label = str(option.get("label") or "")
             if value.isdigit() and label:
