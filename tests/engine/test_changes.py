@@ -338,3 +338,31 @@ def test_a_quiet_cycle_looks_at_no_product(world: World, monkeypatch: pytest.Mon
     looked.clear()
     world.host.inventory_pass()
     assert looked == Counter()
+
+
+def test_a_whole_read_of_an_unchanged_catalogue_writes_no_unit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.host.inventory_pass()
+    written: list[str] = []
+    put_unit = world.store.put_unit
+
+    def counting(unit: SerializedUnit, **kw: object) -> None:
+        written.append(unit.serial)
+        put_unit(unit, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.store, "put_unit", counting)
+
+    summary = world.host.inventory_pass(full=True)
+
+    assert summary.counts("aim").units_in == 5  # every unit read again
+    assert written == []  # none hashed or written again
+    # A unit the POS changed is stored (and its move recorded) as before.
+    world.pos.set_unit("A", "US2", price=Decimal("12.50"))
+    world.pos.set_unit("B", "MX1", status="sold")
+    world.host.inventory_pass(full=True)
+    assert sorted(written) == ["MX1", "US2"]  # the two the POS changed, alone
+    assert world.store.get_unit("MX1").status == UnitStatus.SOLD  # type: ignore[union-attr]
+    assert "B|||MX1" not in world.a.live()
+    [sent] = [c for c in world.a.received if c.unit.serial == "US2" and c.unit.price]
+    assert sent.unit.price == Decimal("12.50")

@@ -21,7 +21,7 @@ from functools import partial
 from serialsync.connector import Role
 from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
-from serialsync.engine.hashing import referenced, unit_hash
+from serialsync.engine.hashing import UNPRICED, known_hash, referenced, unit_hash
 from serialsync.engine.orders import read_unread_channels
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
@@ -32,7 +32,7 @@ from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
 from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
 from serialsync.operations.marking import keep_hold
-from serialsync.store import OutboxState
+from serialsync.store import OutboxState, UnitRecord
 from serialsync.validation import check_identifier, loggable, price_problem, shown
 
 INVENTORY_STREAM = "inventory"
@@ -246,22 +246,14 @@ def ingest_unit(
         ctx.store.release_quarantine("unit", unit_key(unit.sku, unit.serial))
     else:
         _quarantine_unit(ctx, summary, pos, product, unit, unpriced)
-    if refs is None:
-        refs = ctx.store.refs_of_sku(unit.sku)
-    digest = unit_hash(product, referenced(unit, refs.get(unit.serial)))
+    # A unit read again as it is stored (a POS read whole) is neither hashed nor written again.
+    if existing is None or not _stored_as_is(existing, unit):
+        if refs is None:
+            refs = ctx.store.refs_of_sku(unit.sku)
+        digest = unit_hash(product, referenced(unit, refs.get(unit.serial)))
+        _store_unit(ctx, unit, existing, digest, source_ref=ref)
     if existing is None:
-        ctx.store.put_unit(unit, status=unit.status, content_hash=digest)
-        first = asserted_move(
-            unit.status,
-            unit.status,
-            reason="first seen in the POS",
-            source=MoveSource.POS,
-            source_ref=ref,
-            at=ctx.now(),
-        )
-        ctx.store.record_move(unit.serial, unit.sku, first)
         return
-    ctx.store.put_unit(unit, status=existing.status, content_hash=digest)
     if existing.deleted:
         ctx.store.set_unit_deleted(unit.serial, False)
     if keep_hold(ctx.store, pos=pos, sku=unit.sku, serial=unit.serial, pos_status=unit.status):
@@ -316,6 +308,43 @@ def ingest_unit(
     if claim is not None and unit.status in _POS_OVERRIDES_ORDER - {UnitStatus.SOLD}:
         # Returned or defective in the POS: the order no longer holds it.
         ctx.store.release_claim(unit.serial, claim.channel, claim.order_id)
+
+
+def _stored_as_is(existing: UnitRecord, unit: SerializedUnit) -> bool:
+    """Whether the store holds ``unit`` as the POS gives it now, with its hash known.
+
+    The hash is a function of the unit, its product and its reference; a product or a
+    reference that changed since leaves the unit's hash unknown (``None``, see the store), so
+    a known hash with the same unit is the hash this unit would be given again.
+    """
+    if existing.content_hash != UNPRICED and known_hash(existing) is None:
+        return False
+    return existing.unit == unit.model_copy(update={"status": existing.status})
+
+
+def _store_unit(
+    ctx: EngineContext,
+    unit: SerializedUnit,
+    existing: UnitRecord | None,
+    digest: str,
+    *,
+    source_ref: str,
+) -> None:
+    """Store a unit read from the POS with its hash; a unit seen first is recorded with its
+    first (asserted) move."""
+    if existing is not None:
+        ctx.store.put_unit(unit, status=existing.status, content_hash=digest)
+        return
+    ctx.store.put_unit(unit, status=unit.status, content_hash=digest)
+    first = asserted_move(
+        unit.status,
+        unit.status,
+        reason="first seen in the POS",
+        source=MoveSource.POS,
+        source_ref=source_ref,
+        at=ctx.now(),
+    )
+    ctx.store.record_move(unit.serial, unit.sku, first)
 
 
 def _changed_since(unit: SerializedUnit, before: SerializedUnit) -> bool:
