@@ -58,10 +58,19 @@ class VariantMetafields:
     new_id: Callable[[], int]
     variant_exists: Callable[[int], bool]
     stored: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Metafield ids by variant id. A scan of every stored metafield per created one made a
+    # 10,000-unit publish quadratic (50,000 metafields, seconds per product under the fake's
+    # lock). Entries whose metafield is gone from ``stored`` are skipped when read.
+    _by_variant: dict[int, list[int]] = field(default_factory=dict, repr=False)
 
     def of_variant(self, variant_id: int) -> list[dict[str, Any]]:
         """The metafields of one variant."""
-        return [m for m in self.stored.values() if m["resource_id"] == variant_id]
+        found = []
+        for metafield_id in self._by_variant.get(variant_id, ()):
+            metafield = self.stored.get(metafield_id)
+            if metafield is not None and metafield["resource_id"] == variant_id:
+                found.append(metafield)
+        return found
 
     def create(self, items: list[Any]) -> tuple[int, dict[str, Any]]:
         """``POST /v3/catalog/variants/metafields``."""
@@ -122,6 +131,7 @@ class VariantMetafields:
             "description": item.get("description", ""),
         }
         self.stored[metafield["id"]] = metafield
+        self._by_variant.setdefault(resource, []).append(metafield["id"])
         return dict(metafield)
 
     def _update_one(self, item: Any) -> dict[str, Any]:
@@ -137,6 +147,10 @@ class VariantMetafields:
         return dict(held)
 
     def _delete_one(self, metafield_id: Any) -> int:
-        if self.stored.pop(metafield_id, None) is None:
+        held = self.stored.pop(metafield_id, None)
+        if held is None:
             raise MetafieldError(404, f"Metafield {metafield_id} not found")
+        ids = self._by_variant.get(held["resource_id"], [])
+        if metafield_id in ids:
+            ids.remove(metafield_id)
         return int(metafield_id)
