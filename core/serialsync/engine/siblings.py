@@ -41,6 +41,8 @@ def with_part(remote: RemoteIds | None, part: int) -> RemoteIds | None:
     """``remote`` remembering ``part`` (part 1 is left implicit, as before siblings existed)."""
     if remote is None:
         return None
+    if part == 1 and PART_KEY not in remote.extra:
+        return remote  # already so (RemoteIds is frozen): no copy, which every outcome made
     extra = {k: v for k, v in remote.extra.items() if k != PART_KEY}
     if part != 1:
         extra[PART_KEY] = str(part)

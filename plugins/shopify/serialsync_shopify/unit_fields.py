@@ -13,6 +13,7 @@ entries (so a variant carries at most 250 metafields in one mutation).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -35,6 +36,7 @@ KEYS_EXTRA = "meta_keys"
 IMAGE_EXTRA = "image"
 
 
+@functools.lru_cache(maxsize=4096)  # few attribute names, asked for several times per unit
 def metafield_key(name: str) -> str:
     """The metafield key of an attribute name: ``Wood grain`` -> ``wood_grain``.
 
