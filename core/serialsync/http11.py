@@ -136,7 +136,9 @@ class Http11Transport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(
                 f"Request URL has an unsupported protocol '{scheme}://'.", request=request
             )
-        origin: Origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        # raw_host: the IDNA (punycode) name, as DNS and TLS (SNI) want it; IPv6 unbracketed.
+        host = url.raw_host.decode("ascii")
+        origin: Origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         connection = self._checkout(origin, timeouts.get("pool"), request)
         kept: _Connection | None = None
         try:

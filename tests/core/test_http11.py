@@ -368,3 +368,91 @@ def test_past_its_connections_a_request_waits_for_one_then_times_out(serve) -> N
     # Its connection given back, the next request goes (on it).
     assert _send(transport, "GET", server.url()).status_code == 200
     assert server.connections == 1
+
+
+def test_an_ipv6_host_is_reached_by_its_address() -> None:
+    try:
+        listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(_answer("200 OK", ["Content-Length: 2"], b"v6"))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        assert _send(Http11Transport(), "GET", f"http://[::1]:{port}/").content == b"v6"
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    import datetime
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_tls_is_verified_and_spoken(tmp_path) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_tls() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(65536)
+                    conn.sendall(_answer("200 OK", ["Content-Length: 3"], b"tls"))
+            except (OSError, ssl.SSLError):
+                continue  # the verifying client refused our certificate
+
+    threading.Thread(target=serve_tls, daemon=True).start()
+    try:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            _send(Http11Transport(), "GET", f"https://localhost:{port}/")
+        unverified = Http11Transport(verify=False)
+        assert _send(unverified, "GET", f"https://localhost:{port}/").content == b"tls"
+    finally:
+        listener.close()
