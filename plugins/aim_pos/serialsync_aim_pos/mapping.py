@@ -12,6 +12,7 @@ and turned into timezone-aware UTC.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -110,7 +111,14 @@ def web_price(fields: Mapping[str, Any]) -> Decimal | None:
 def unit_status(text: Any) -> UnitStatus:
     """An AIM serial status as a lifecycle status; unknown text is ``reserved`` (not sold
     online, and reversible) rather than ``in_stock``."""
-    norm = re.sub(r"[^A-Z]", "", str(text or "").upper())
+    return _status_of(str(text or ""))
+
+
+# A catalogue has a handful of status texts, each read once per unit of every whole read:
+# each is worked out once (bounded, should a POS send many).
+@functools.lru_cache(maxsize=1024)
+def _status_of(text: str) -> UnitStatus:
+    norm = re.sub(r"[^A-Z]", "", text.upper())
     if not norm:
         return UnitStatus.IN_STOCK
     for status, words in _STATUS_WORDS:
