@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from serialsync import StoreError
 from serialsync.cli.run import (
     INVENTORY_TASKS,
     ORDER_TASKS,
@@ -120,17 +121,32 @@ def test_sigterm_mid_pass_stops_at_a_checkpoint_and_exits_143(world: CliWorld):
         assert last.finished_at is not None and last.summary["interrupted"] is True
 
 
-def _signal_once_both_passes_ended(world: CliWorld, stop: threading.Event) -> None:
+def _signal_once_both_passes_ended(
+    world: CliWorld, stop: threading.Event, ours: object, failures: list[BaseException]
+) -> None:
     """SIGTERM this process once ``run`` has installed its handler and ended one pass of each
-    loop (a signal before the handler is in place would kill the test runner itself)."""
+    loop (a signal before the handler is in place would reach only the test's own no-op).
+
+    ``run`` may still be creating the store when it is first looked at: a read-only open then
+    refuses with :class:`StoreError` (it is no store yet), and this looks again. Anything else
+    is recorded and the signal sent anyway, so that the test fails with it instead of waiting
+    out the ten-minute interval.
+    """
     while not stop.wait(0.05):
-        if not callable(signal.getsignal(signal.SIGTERM)):
-            continue
+        if signal.getsignal(signal.SIGTERM) is ours:
+            continue  # run's handler is not in place yet
         state = world.folder / "state.db"
         if not state.exists():
             continue
-        with SQLiteStore.open(state, read_only=True) as store:
-            ended = {r.kind for r in store.runs() if r.finished_at is not None}
+        try:
+            with SQLiteStore.open(state, read_only=True) as store:
+                ended = {r.kind for r in store.runs() if r.finished_at is not None}
+        except StoreError:
+            continue
+        except BaseException as exc:
+            failures.append(exc)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         if {"inventory", "orders"} <= ended:
             os.kill(os.getpid(), signal.SIGTERM)
             return
@@ -138,9 +154,16 @@ def _signal_once_both_passes_ended(world: CliWorld, stop: threading.Event) -> No
 
 def test_sigterm_between_passes_ends_the_wait_at_once(world: CliWorld):
     stop = threading.Event()
-    sender = threading.Thread(target=_signal_once_both_passes_ended, args=(world, stop))
+    failures: list[BaseException] = []
+
+    def ours(*_: object) -> None:
+        """Never the test runner's death, should a signal come outside ``run``."""
+
+    before = signal.signal(signal.SIGTERM, ours)
+    sender = threading.Thread(
+        target=_signal_once_both_passes_ended, args=(world, stop, ours, failures)
+    )
     started = time.monotonic()
-    before = signal.signal(signal.SIGTERM, lambda *_: None)  # never the test runner's death
     sender.start()
     try:
         result = world.invoke("run", "--interval", "600", "--json")
@@ -148,6 +171,7 @@ def test_sigterm_between_passes_ends_the_wait_at_once(world: CliWorld):
         stop.set()
         sender.join()
         signal.signal(signal.SIGTERM, before)
+    assert failures == []
     # Waiting out the interval would take ten minutes: the wait was cut (a generous bound, so
     # a loaded machine never fails it).
     assert time.monotonic() - started < 300

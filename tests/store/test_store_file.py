@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from serialsync import SerializedUnit, StoreError, StoreLockedError, UnitStatus
 from serialsync.store import SQLiteStore
+from serialsync.store.file import FileLock
 
 from tests.readonly import ReadOnly
 
@@ -99,6 +100,36 @@ def test_read_only_users_still_read_while_a_runner_holds_the_store(tmp_path: Pat
         add_units(store, 3)
     with runner_holding(path), SQLiteStore.open(path, read_only=True) as reader:
         assert len(reader.all_units()) == 3
+
+
+def test_a_store_a_runner_is_still_creating_is_refused_to_readers_as_being_created(
+    tmp_path: Path,
+) -> None:
+    """``status`` started beside a first ``run``: the file exists, the runner holds it, its
+    schema is not committed yet. The reader is told so in one line, at once, and changes
+    nothing (it used to say "run `serialsync run --once` first" to someone who just had)."""
+    path = tmp_path / "state.db"
+    runner = FileLock.open(path, lock=True)  # what SQLiteStore.open does first
+    try:
+        with pytest.raises(StoreError, match=rf"being created by a runner \(pid {os.getpid()}\)"):
+            SQLiteStore.open(path, read_only=True)
+        # The runner's migration is under way, not committed: still being created.
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        with pytest.raises(StoreError, match="being created by a runner") as refused:
+            SQLiteStore.open(path, read_only=True)
+        assert "\n" not in str(refused.value)
+        db.execute("ROLLBACK")
+        db.close()
+    finally:
+        runner.close()
+    # No runner holds it: an empty file is no store yet, as before.
+    with pytest.raises(StoreError, match=r"no state store .* yet \(run `serialsync run --once`"):
+        SQLiteStore.open(path, read_only=True)
+    with SQLiteStore.open(path) as store:  # the reader left nothing in the runner's way
+        add_units(store, 1)
 
 
 # -- #10: a lost store is refused, a new one only when asked -------------------------------------

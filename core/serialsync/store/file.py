@@ -183,7 +183,27 @@ class FileLock:
 def _lock_holder(fd: int) -> str:
     """``pid N`` of the process holding the lock on ``fd``'s file (Linux), else a phrase."""
     stat = os.fstat(fd)
-    wanted = f":{stat.st_ino}"
+    pid = _flock_pid(stat.st_dev, stat.st_ino)
+    return f"pid {pid}" if pid is not None else "another process"
+
+
+def runner_pid(real: Path) -> str | None:
+    """The pid of the runner holding the lock on the store file ``real``, read from
+    ``/proc/locks`` (Linux); ``None`` when none holds it or it cannot be told.
+
+    Only looks: taking even a shared lock to find out would make a runner starting at that
+    moment refuse, as if another runner held the store.
+    """
+    try:
+        stat = os.stat(real)
+    except OSError:
+        return None
+    return _flock_pid(stat.st_dev, stat.st_ino)
+
+
+def _flock_pid(device: int, inode: int) -> str | None:
+    """The pid holding a ``flock`` on the file ``(device, inode)``, from ``/proc/locks``."""
+    wanted = f":{inode}"
     with contextlib.suppress(OSError):
         for line in Path("/proc/locks").read_text().splitlines():
             fields = line.split()
@@ -192,9 +212,9 @@ def _lock_holder(fd: int) -> str:
                 major_minor = fields[5].rsplit(":", 1)[0]
                 major, _, minor = major_minor.partition(":")
                 with contextlib.suppress(ValueError):
-                    if os.makedev(int(major, 16), int(minor, 16)) == stat.st_dev:
-                        return f"pid {fields[4]}"
-    return "another process"
+                    if os.makedev(int(major, 16), int(minor, 16)) == device:
+                        return fields[4]
+    return None
 
 
 def _open_failure(real: Path, exc: OSError) -> str:

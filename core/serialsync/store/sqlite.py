@@ -31,6 +31,7 @@ from serialsync.store.file import (
     read_marker,
     real_path,
     replaced_store_message,
+    runner_pid,
     sqlite_errors,
     write_marker,
 )
@@ -153,6 +154,15 @@ class SQLiteStore(SQLStore):
             raise StoreError(explain(shown, exc)) from None
         if version is None:
             store.close()
+            # A runner holds the file but has not committed the schema yet: it is creating the
+            # store this moment (a first start, or --new-store). Say so, rather than "run
+            # serialsync first" or "lost" to an operator who just started one.
+            pid = runner_pid(real)
+            if pid is not None:
+                raise StoreError(
+                    f"the state store {shown} is being created by a runner (pid {pid}): "
+                    "try again in a moment"
+                )
             if marker is not None:
                 raise StoreError(lost_store_message(shown, marker_path(real), empty=True))
             raise StoreError(
