@@ -247,9 +247,17 @@ def test_stopper_turns_the_flag_into_stop_requested_but_not_between_call_and_rec
     stopper.checkpoint("publish.after_call")  # remote work done, not recorded yet: go on
     with pytest.raises(StopRequested, match=r"^publish\.recorded$"):
         stopper.checkpoint("publish.recorded")
-    started = time.monotonic()
-    stopper.wait(30)
-    assert time.monotonic() - started < 0.1
+    slept: list[float] = []
+    stopper.wait(30, sleep=slept.append)
+    assert slept == []  # a stop already asked for: not one slice slept (no wall clock read)
+    waiting = Stopper()
+
+    def slice_then_signal(seconds: float) -> None:
+        slept.append(seconds)
+        waiting.requested = len(slept) == 2  # the signal comes during the second slice
+
+    waiting.wait(30, sleep=slice_then_signal)
+    assert slept == [0.2, 0.2]  # slept in short slices, and stopped at the first after it
 
 
 def test_intervals_inventory_from_the_interval_orders_every_60_seconds_by_default():
