@@ -111,7 +111,8 @@ class WebhookBook:
         if not str(uri).startswith(("https://", "http://")):
             return _user_error(["webhookSubscription", "uri"], "Address protocol is not supported")
         if any(s.topic == topic and s.uri == uri for s in self.subscriptions.values()):
-            # Assumed wording; Shopify refuses a second subscription to one topic and address.
+            # Shopify refuses a second subscription to one topic and address; the wording is
+            # the one its REST API answered (Shopify/shopify_app#263), assumed in userErrors.
             return _user_error(
                 ["webhookSubscription", "uri"], "Address for this topic has already been taken"
             )
