@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,12 +39,14 @@ class WatchedOrder:
     relisted_on: list[str] = field(default_factory=list)  # where it was seen again
 
 
-def sellable(fake: FakeChannel) -> set[str]:
-    """The integration ids a shopper can buy on ``fake`` now."""
+def sellable(fake: FakeChannel, among: Collection[str] | None = None) -> set[str]:
+    """The integration ids a shopper can buy on ``fake`` now (of ``among`` only, if given)."""
     # Under the fake's (reentrant) lock: not every fake's listings() takes it, and its
-    # request threads change the listings meanwhile.
+    # request threads change the listings meanwhile. A poll reads only the watched units: the
+    # whole catalogue at 10,000 units took long enough under the lock, many times a second,
+    # to slow the fakes' own answers and to stretch each poll to several platform seconds.
     with fake.lock:
-        listed = fake.listings()
+        listed = fake.listings() if among is None else fake.listings_of(among)
     return {x.sku for x in listed if x.stock > 0 and x.sellable and "|||" in x.sku}
 
 
@@ -125,7 +127,8 @@ class OversellWatch:
             orders = list(self.orders)
         if not orders:
             return
-        now = {name: sellable(fake) for name, fake in self.fakes.items()}
+        watched = {order.sku for order in orders}
+        now = {name: sellable(fake, watched) for name, fake in self.fakes.items()}
         # Stamped after reading: the unit may have gone a moment earlier, never later.
         seen = time.monotonic()
         with self._lock:

@@ -71,3 +71,24 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 0.5) == 50.0
     assert percentile(values, 0.99) == 99.0
     assert percentile([3.0], 0.99) == 3.0
+
+
+def test_each_fake_reads_some_listings_as_it_reads_them_all(tmp_path: Path) -> None:
+    """``listings_of`` (what a poll reads) is ``listings()`` filtered, on every channel fake:
+    sold, withdrawn and live units alike, and a SKU no fake holds."""
+    catalogue = demo_catalogue(seed=5, products=2, units_per_product=3)
+    channels = ["shopify", "bigcommerce", "woocommerce", "magento"]
+    with Sandbox(types=["aim_pos", *channels], catalogue=catalogue) as sandbox:
+        config = tmp_path / "serialsync.toml"
+        config.write_text(sandbox.config_toml(tmp_path / "state.db"))
+        with Host.from_settings(load_settings(config), sleep=lambda _s: None) as host:
+            host.inventory_pass()
+            watch = OversellWatch(sandbox.channel_fakes(), seed=2, poll=0.01)
+            assert watch.place(["shopify"]) is not None
+            host.order_pass()  # one unit sold and withdrawn elsewhere: stock 0 there
+            for name, fake in sandbox.channel_fakes().items():
+                every = fake.listings()
+                assert len(every) >= 6, name
+                some = {every[0].sku, every[-1].sku, "NO-SUCH|||SKU"}
+                assert fake.listings_of(some) == [x for x in every if x.sku in some], name
+                assert fake.listings_of([]) == [], name

@@ -34,7 +34,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -192,6 +192,13 @@ class FakeBigCommerce(FakeChannel):
 
     def listings(self) -> list[FakeListing]:
         """Every variant with a serial option, with its stock and its product's SKU."""
+        return self._listings(None)
+
+    def listings_of(self, skus: Collection[str]) -> list[FakeListing]:
+        """:meth:`listings` of these SKUs only (see :meth:`FakeChannel.listings_of`)."""
+        return self._listings(set(skus))
+
+    def _listings(self, only: set[str] | None) -> list[FakeListing]:
         with self.lock:
             return [
                 FakeListing(
@@ -201,6 +208,7 @@ class FakeBigCommerce(FakeChannel):
                     sellable=self._sellable(v),
                 )
                 for v in self.variants.values()
+                if only is None or v["sku"] in only
             ]
 
     def _sellable(self, variant: dict[str, Any]) -> bool:

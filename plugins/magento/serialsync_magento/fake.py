@@ -26,7 +26,7 @@ import json
 import re
 import time
 import uuid as _uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -329,11 +329,20 @@ class FakeMagento(FakeChannel):
 
     def listings(self) -> list[FakeListing]:
         """Every simple product, with its salable quantity (see :attr:`reservations`)."""
+        return self._listings(None)
+
+    def listings_of(self, skus: Collection[str]) -> list[FakeListing]:
+        """:meth:`listings` of these SKUs only (see :meth:`FakeChannel.listings_of`)."""
+        return self._listings(set(skus))
+
+    def _listings(self, only: set[str] | None) -> list[FakeListing]:
         with self.lock:
             self._catch_up()
             parents = self._parents_by_child_id()
             result = []
             for sku, product in self.products.items():
+                if only is not None and sku not in only:
+                    continue
                 if product.get("type_id") == "configurable" or sku in self.plain_skus:
                     continue
                 stock = self.salable_quantity(sku)

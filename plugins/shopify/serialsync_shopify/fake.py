@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,9 +186,16 @@ class FakeShopify(FakeChannel):
         with self.lock:
             return self._listings()
 
-    def _listings(self) -> list[FakeListing]:
+    def listings_of(self, skus: Collection[str]) -> list[FakeListing]:
+        """:meth:`listings` of these SKUs only (see :meth:`FakeChannel.listings_of`)."""
+        with self.lock:
+            return self._listings(set(skus))
+
+    def _listings(self, only: set[str] | None = None) -> list[FakeListing]:
         out = []
         for variant in list(self.variants.values()):
+            if only is not None and variant.sku not in only:
+                continue
             product = self.products[variant.product_id]
             if product.plain:
                 continue  # the shop's own product, sold beside ours: never a listing of ours

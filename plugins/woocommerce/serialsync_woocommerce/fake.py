@@ -31,7 +31,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -224,9 +224,18 @@ class FakeWooCommerce(FakeChannel):
 
     def listings(self) -> list[FakeListing]:
         """Every variation now, with its stock and its parent's SKU."""
+        return self._listings(None)
+
+    def listings_of(self, skus: Collection[str]) -> list[FakeListing]:
+        """:meth:`listings` of these SKUs only (see :meth:`FakeChannel.listings_of`)."""
+        return self._listings(set(skus))
+
+    def _listings(self, only: set[str] | None) -> list[FakeListing]:
         with self.lock:
             out = []
             for variation in self.variations.values():
+                if only is not None and variation["sku"] not in only:
+                    continue
                 parent = self.products[variation["parent_id"]]
                 stock = int(variation["stock_quantity"] or 0) if variation["manage_stock"] else 1
                 out.append(
