@@ -1,8 +1,10 @@
 """A unit sold while its product's ``publish_variants`` call is on the wire, on every channel fake.
 
 The sale is placed from inside the channel fake, on the first request of the call (the fake's
-``on_request``), and the order pass runs to its end right there, while the call waits: so the
-order is read, claimed and its withdrawal asked for *during* the call, every time. Then:
+``on_request``; on a channel that asks ``still_for_sale``, its first write: see
+:data:`ASKS_BEFORE_LISTING`), and the order pass runs to its end right there, while the call
+waits: so the order is read, claimed and its withdrawal asked for *during* the call, every time.
+Then:
 
 * the order pass does not wait for the publish (it asks the publish to withdraw the unit);
 * a unit the call under way re-sent is withdrawn before the publish leaves its product;
@@ -45,6 +47,11 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
 #: quantities, BigCommerce's variant create, WooCommerce's variations batch): a sale while that
 #: request is on the wire leaves the unit for sale until the publish's next call, which
 #: withdraws it alone, before the product is given back (asserted for every channel).
+#: On these channels the sale is placed on the call's first write, not its first request: a
+#: read may run beside the saves without the call waiting for it (Magento reads the parent's
+#: children beside the option and child saves), and a sale held in that read let the call ask
+#: ``still_for_sale`` before the order pass had claimed the unit (then rightly listed, and
+#: withdrawn by the next call): the assertion below is about a claim made before the asking.
 ASKS_BEFORE_LISTING = {"magento"}
 
 #: Where the "elsewhere" case sells the unit: another channel, published before this one.
@@ -71,6 +78,8 @@ class _Race:
     ) -> None:
         self.host, self.fake, self.channel, self.sku, self.sold = host, fake, channel, sku, sold
         self.seller = seller or fake
+        #: Place the sale on the call's first write (see :data:`ASKS_BEFORE_LISTING`).
+        self.on_write = channel in ASKS_BEFORE_LISTING
         self.skus = host.store.product_skus()
         self.connector: str | None = None
         self.current: str | None = None
@@ -102,12 +111,12 @@ class _Race:
         ):
             self.armed = True
 
-    def on_request(self, _request: httpx.Request) -> None:
+    def on_request(self, request: httpx.Request) -> None:
         if self.fired and self.order_pass_waited is not None:
             if _sellable(self.fake, self.sold):
                 self.sellable_after_sale += 1
             return
-        if not self.armed or self.fired:
+        if not self.armed or self.fired or (self.on_write and request.method == "GET"):
             return
         self.fired = True
         try:
