@@ -29,6 +29,7 @@ import email.utils
 import itertools
 import json
 import logging
+import os
 import random
 import socket
 import threading
@@ -44,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from serialsync.errors import (
     AuthenticationError,
+    ConfigurationError,
     PermanentRemoteError,
     RateLimitedError,
     RemoteError,
@@ -162,12 +164,26 @@ def _connect_cause(exc: httpx.TransportError) -> str:
     return "no connection"
 
 
-def _default_transport(verify: bool) -> Http11Transport:
+#: Environment variable choosing the default transport: ``serialsync`` (the default, our own
+#: HTTP/1.1 transport, :mod:`serialsync.http11`) or ``httpx`` (httpx's own, through httpcore and
+#: h11). The way back, without code, for an operator whose network or server does not get
+#: along with the lean transport; embedders pass ``transport=`` instead.
+TRANSPORT_ENV = "SERIALSYNC_HTTP_TRANSPORT"
+_TRANSPORTS = ("serialsync", "httpx")
+
+
+def _default_transport(verify: bool) -> httpx.BaseTransport:
     # TCP_NODELAY: a request or response written in two segments (headers, then body) would
     # otherwise wait for the peer's delayed ACK, about 40 ms per request on Linux.
-    return Http11Transport(
-        verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-    )
+    options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    choice = os.environ.get(TRANSPORT_ENV, "").strip().lower() or "serialsync"
+    if choice == "httpx":
+        return httpx.HTTPTransport(verify=verify, socket_options=options)
+    if choice != "serialsync":
+        raise ConfigurationError(
+            f"{TRANSPORT_ENV}={choice!r} is not a transport: use one of {', '.join(_TRANSPORTS)}"
+        )
+    return Http11Transport(verify=verify, socket_options=options)
 
 
 def _is_json(content: bytes) -> bool:

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from serialsync.http import HttpClient
+from serialsync.errors import ConfigurationError
+from serialsync.http import TRANSPORT_ENV, HttpClient
 from serialsync.http11 import Http11Transport
 
 Script = Callable[[bytes], bytes | None]
@@ -456,3 +457,22 @@ def test_tls_is_verified_and_spoken(tmp_path) -> None:
         assert _send(unverified, "GET", f"https://localhost:{port}/").content == b"tls"
     finally:
         listener.close()
+
+
+def test_an_operator_can_go_back_to_httpx_transport_without_code(serve, monkeypatch) -> None:
+    """``SERIALSYNC_HTTP_TRANSPORT=httpx`` sends through httpx's own transport, which answers
+    the same; a value that names no transport is refused, naming the ones there are."""
+    server = serve(lambda request: _answer("200 OK", ["Content-Length: 2"], b"ok"))
+    monkeypatch.setenv(TRANSPORT_ENV, " HTTPX ")
+    client = HttpClient(connector="c", base_url=server.url("/"))
+    assert type(client._transport) is httpx.HTTPTransport
+    assert client.get("x").text == "ok"
+    client.close()
+
+    monkeypatch.setenv(TRANSPORT_ENV, "serialsync")
+    assert isinstance(
+        HttpClient(connector="c", base_url="https://a.example/")._transport, Http11Transport
+    )
+    monkeypatch.setenv(TRANSPORT_ENV, "curl")
+    with pytest.raises(ConfigurationError, match="one of serialsync, httpx"):
+        HttpClient(connector="c", base_url="https://a.example/")
