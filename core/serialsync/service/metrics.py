@@ -13,6 +13,7 @@ in one process, or two tests, do not see each other's counts.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -29,6 +30,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: polling interval (a minute or more) without.
 _WINDOW_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 _PASS_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+#: How many recently closed windows are remembered to observe each once. A second close of
+#: the same window comes from a transaction retried within the same pass, so a few thousand
+#: recent ones cover it; remembering every window ever closed would grow for the life of a
+#: long-running ``serialsync run``.
+RECENT_WINDOWS = 4096
 
 _log = get_logger("serialsync.service")
 
@@ -85,7 +91,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_StoreCollector(store))
-        self._timed: set[tuple[str, str, str]] = set()
+        # Insertion-ordered, so the oldest key is dropped first once RECENT_WINDOWS are kept.
+        self._timed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- observers ----------------------------------------------------------------------------
@@ -113,7 +120,8 @@ class Metrics:
     def observe_window(self, window: SaleWindow) -> None:
         """A unit's oversell window closed (the engine's ``window_closed``): from its order's
         creation on its channel to the unit unsellable on every other channel, as the store
-        recorded it (the dashboard charts the same windows). Each is observed once."""
+        recorded it (the dashboard charts the same windows). Each is observed once: a window closed
+        again among the last :data:`RECENT_WINDOWS` closed is not observed a second time."""
         seconds = window.seconds
         if seconds is None:
             return
@@ -123,7 +131,9 @@ class Metrics:
             # close it again.
             if key in self._timed:
                 return
-            self._timed.add(key)
+            self._timed[key] = None
+            if len(self._timed) > RECENT_WINDOWS:
+                self._timed.popitem(last=False)
         self.oversell_window.observe(seconds)
 
     # -- exposition ---------------------------------------------------------------------------
