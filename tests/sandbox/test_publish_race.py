@@ -12,7 +12,7 @@ Then:
   (``publish_chunk = 1``: one unit per call, a new plan before each);
 * a new unit ordered on another channel while the call that creates it is on the wire is never
   for sale on this channel after the order pass ended (the plugin asks ``still_for_sale``
-  before it lists what it created: Magento's source-items save at the end of the call).
+  before the request that lists what it created: see :data:`ASKS_BEFORE_LISTING`).
 """
 
 from __future__ import annotations
@@ -41,18 +41,19 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
         )
 
 
-#: Channels whose plugin creates units unsellable and asks ``still_for_sale`` before the request
-#: that lists them: a unit sold while that call is on the wire is never for sale there. The
-#: others list a new unit in the request that creates it (Shopify's variants create with its
-#: quantities, BigCommerce's variant create, WooCommerce's variations batch): a sale while that
-#: request is on the wire leaves the unit for sale until the publish's next call, which
-#: withdraws it alone, before the product is given back (asserted for every channel).
+#: Channels whose plugin asks ``still_for_sale`` just before each request that would make units
+#: sellable, and sends a unit no longer for sale unsellable in that same request (Magento: the
+#: source-items save that ends the call; WooCommerce: each variations batch, at stock 0): a unit
+#: claimed before that request is never for sale there. On the others a new unit is listed by
+#: the request that creates it, and a sale while that call is on the wire leaves it for sale
+#: until the publish's next call, which withdraws it alone, before the product is given back
+#: (asserted for every channel).
 #: On these channels the sale is placed on the call's first write, not its first request: a
 #: read may run beside the saves without the call waiting for it (Magento reads the parent's
 #: children beside the option and child saves), and a sale held in that read let the call ask
 #: ``still_for_sale`` before the order pass had claimed the unit (then rightly listed, and
 #: withdrawn by the next call): the assertion below is about a claim made before the asking.
-ASKS_BEFORE_LISTING = {"magento"}
+ASKS_BEFORE_LISTING = {"magento", "woocommerce"}
 
 #: Where the "elsewhere" case sells the unit: another channel, published before this one.
 ELSEWHERE = {

@@ -20,9 +20,11 @@ from serialsync import (
     PublishResult,
     RemoteError,
     RemoteIds,
+    StillForSale,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
+    every_unit_for_sale,
     hookimpl,
 )
 
@@ -70,11 +72,23 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         """Close the HTTP connection pool."""
         self.client.close()
 
-    @hookimpl
-    def publish_variants(
-        self, product: Product, changes: Sequence[ListingChange]
+    @hookimpl(specname="publish_variants")
+    def publish_variants_hook(
+        self, product: Product, changes: Sequence[ListingChange], still_for_sale: StillForSale
     ) -> list[PublishOutcome]:
-        """Make the store's variations of ``product`` match ``changes`` (see :mod:`.publish`)."""
+        """The hook, with the host's ``still_for_sale``; a method apart because pluggy hands
+        a hook only the arguments it names without a default, while direct callers (tests, an
+        embedding application) may leave ``still_for_sale`` out of :meth:`publish_variants`."""
+        return self.publish_variants(product, changes, still_for_sale)
+
+    def publish_variants(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """Make the store's variations of ``product`` match ``changes`` (see :mod:`.publish`);
+        a unit ``still_for_sale`` no longer names when its batch is sent goes at stock 0."""
         log = self.log.bind(operation="publish_variants", product=product.sku)
         publisher = Publisher(
             client=self.client,
@@ -83,6 +97,7 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
             batch_size=self.settings.batch_size,
             withdraw_mode=self.settings.withdraw_mode,
             log=log,
+            still_for_sale=still_for_sale,
         )
         outcomes = publisher.run()
         counts = {r.value: 0 for r in PublishResult}

@@ -10,7 +10,9 @@ The steps, in the order WooCommerce needs them:
    created.
 3. **Batches.** Creates, updates and deletes go through ``variations/batch``, at most
    ``batch_size`` (≤ 100) items per call across the three lists. The batch answers 200 even when
-   items fail, so every answer item is read and becomes that unit's outcome.
+   items fail, so every answer item is read and becomes that unit's outcome. Just before each
+   batch, the host's ``still_for_sale`` is asked about the units it would put in stock; a unit
+   sold meanwhile goes in that same batch at stock 0 and is answered ``WITHDRAWN``.
 4. **Second round.** A create refused with ``product_invalid_sku`` means the variation exists
    (a crash after an earlier create): it is found by SKU and adopted, updated if it differs. An
    update of a variation that is gone becomes a create.
@@ -42,7 +44,9 @@ from serialsync import (
     RemoteError,
     RemoteIds,
     RetryableRemoteError,
+    StillForSale,
     check_length,
+    every_unit_for_sale,
     in_this_context,
 )
 
@@ -114,6 +118,8 @@ class Publisher:
     batch_size: int
     withdraw_mode: str = "zero_stock"
     log: Any = None
+    #: The host's answer to "which of these units are still for sale?", asked before each batch.
+    still_for_sale: StillForSale = every_unit_for_sale
     outcomes: dict[int, PublishOutcome] = field(default_factory=dict)
     #: True once the product holds the POS's content (created or put by this call).
     content_sent: bool = False
@@ -496,6 +502,7 @@ class Publisher:
                 for kind in ("create", "update", "delete")
             }
             parent.sent_creates += len(groups["create"])
+            self._hold_back_sold(chunk)
             try:
                 answer = self.client.batch_variations(
                     parent.product_id,
@@ -526,6 +533,24 @@ class Publisher:
                         retry.append(op)
         return retry
 
+    def _hold_back_sold(self, ops: list[_Op]) -> None:
+        """Send at stock 0 the units of one batch that the host no longer wants for sale.
+
+        The host planned the call before it was sent; a unit sold on another channel while
+        earlier requests of the call were on the wire is asked about here, as late as can be,
+        once per batch (the answer reads the host's store). It goes out in the same batch,
+        created or updated at stock 0, and is answered withdrawn with its ids: never for sale
+        after its sale, and no request of its own.
+        """
+        listing = [op for op in ops if not op.withdraw and op.payload.get("stock_quantity") == 1]
+        if not listing:
+            return
+        keep = self.still_for_sale([self.changes[op.index].unit.serial for op in listing])
+        for op in listing:
+            if self.changes[op.index].unit.serial not in keep:
+                op.payload["stock_quantity"] = 0
+                op.withdraw = True
+
     def _read_item(self, parent: _Parent, op: _Op, item: Any) -> bool:
         """Record one batch answer item as an outcome; ``True`` if it needs a second round."""
         if item is None:
@@ -534,7 +559,10 @@ class Publisher:
         error = item_error(item)
         if error is None:
             if op.kind == "delete" or op.withdraw:
-                ids = self._ids(parent, None if op.kind == "delete" else item, index=op.index)
+                # With the payload: a unit held back by still_for_sale was sent in full.
+                ids = self._ids(
+                    parent, None if op.kind == "delete" else item, op.payload, index=op.index
+                )
                 self._done(op.index, PublishResult.WITHDRAWN, ids)
             else:
                 result = PublishResult.CREATED if op.kind == "create" else PublishResult.UPDATED
