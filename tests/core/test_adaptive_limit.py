@@ -7,13 +7,7 @@ import threading
 import httpx
 from serialsync import AdaptiveLimit
 
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import FakeClock
 
 
 def _answer(status: int) -> httpx.Response:
@@ -21,7 +15,7 @@ def _answer(status: int) -> httpx.Response:
 
 
 def test_the_limit_halves_on_busy_answers_and_grows_back_on_good_ones():
-    clock = _Clock()
+    clock = FakeClock(0.0)
     limit = AdaptiveLimit(8, clock=clock)
     with limit.slot():
         limit.observe(_answer(503))
@@ -35,7 +29,7 @@ def test_the_limit_halves_on_busy_answers_and_grows_back_on_good_ones():
 
 
 def test_the_limit_shrinks_when_answers_slow_down_to_two_and_on_503s_to_one():
-    clock = _Clock()
+    clock = FakeClock(0.0)
     limit = AdaptiveLimit(4, clock=clock)
     with limit.slot():
         clock.now += 0.1
@@ -53,7 +47,7 @@ def test_the_limit_shrinks_when_answers_slow_down_to_two_and_on_503s_to_one():
 
 
 def test_a_slot_waits_while_the_limit_is_in_flight():
-    limit = AdaptiveLimit(1, clock=_Clock())
+    limit = AdaptiveLimit(1, clock=FakeClock(0.0))
     entered = threading.Event()
     release = threading.Event()
 

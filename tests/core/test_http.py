@@ -27,30 +27,17 @@ from serialsync import (
 )
 from serialsync.http import parse_retry_after
 
+from tests.clocks import FakeClock
+
 BASE = "https://shop.example"
 
 
-class FakeTime:
-    """A clock that moves only when slept on; remembers every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    return FakeClock()
 
 
-def client(fake_time: FakeTime, **kwargs: Any) -> HttpClient:
+def client(fake_time: FakeClock, **kwargs: Any) -> HttpClient:
     kwargs.setdefault("policy", RetryPolicy())
     return HttpClient(
         connector="shop",

@@ -15,17 +15,11 @@ from serialsync.settings import MetricsSettings
 from serialsync.store import SQLiteStore
 from serialsync.testing import Faults
 
+from tests.clocks import WallClock
+
 from .conftest import Running, start_running
 
 pytestmark = pytest.mark.e2e
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
@@ -58,16 +52,16 @@ def test_metrics_and_health_are_served_without_webhooks(bare):
 def test_healthz_is_503_with_a_reason_when_a_pass_is_overdue_and_200_once_it_ran(bare):
     host, service, client = bare
     url = service.urls[0]
-    clock = Clock()
+    clock = WallClock(datetime.now(UTC))
     service.health.now = clock
-    service.health.started_at = clock.at
+    service.health.started_at = clock.now
     host.inventory_pass()
     host.order_pass()
     assert client.get(f"{url}/healthz").json() == {"status": "ok"}
 
-    clock.at += timedelta(minutes=3)  # orders every minute: allowed 1 + 5 minutes of grace
+    clock.now += timedelta(minutes=3)  # orders every minute: allowed 1 + 5 minutes of grace
     assert client.get(f"{url}/healthz").status_code == 200
-    clock.at += timedelta(minutes=4)
+    clock.now += timedelta(minutes=4)
     late = client.get(f"{url}/healthz")
     assert late.status_code == 503
     body = late.json()
@@ -82,11 +76,11 @@ def test_healthz_is_503_with_a_reason_when_a_pass_is_overdue_and_200_once_it_ran
 
 def test_healthz_is_503_before_any_pass_once_the_first_is_late(bare):
     _host, service, client = bare
-    clock = Clock()
+    clock = WallClock(datetime.now(UTC))
     service.health.now = clock
-    service.health.started_at = clock.at
+    service.health.started_at = clock.now
     assert client.get(f"{service.urls[0]}/healthz").status_code == 200  # just started
-    clock.at += timedelta(hours=1)
+    clock.now += timedelta(hours=1)
     body = client.get(f"{service.urls[0]}/healthz").json()
     assert body["status"] == "unhealthy"
     assert "since start" in body["problems"]["inventory_pass"]

@@ -18,30 +18,18 @@ from serialsync import (
 )
 from serialsync_aim_pos import AimConnector, AimSettings, FakeAim
 
+from tests.clocks import WallClock
+
 DISCOVERY = "https://active-ewebservice.biz/aeservices30"
 
 
-class Clock:
-    """A wall clock the test moves by hand (aware UTC)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
+@pytest.fixture
+def clock() -> WallClock:
+    return WallClock(datetime(2026, 11, 23, 15, 0, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 23, 15, 0, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeAim:
+def fake(clock: WallClock) -> FakeAim:
     return FakeAim(clock=clock)
 
 
@@ -51,7 +39,9 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def make_connector(fake: FakeAim, sleeps: list[float], clock: Clock) -> Callable[..., AimConnector]:
+def make_connector(
+    fake: FakeAim, sleeps: list[float], clock: WallClock
+) -> Callable[..., AimConnector]:
     """Build a connector on the fake (through its transport unless ``use_transport=False``)."""
 
     def build(*, use_transport: bool = True, **overrides: Any) -> AimConnector:

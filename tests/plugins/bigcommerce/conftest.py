@@ -11,41 +11,25 @@ import pytest
 from serialsync import ConnectorContext, Product, SerializedUnit
 from serialsync_bigcommerce import BigCommerceConnector, BigCommerceSettings, FakeBigCommerce
 
+from tests.clocks import FakeClock
+
 START = 1_790_000_000.0  # 2026-09-21, any fixed instant will do
 
 
-class Clock:
-    """Time that moves only when someone sleeps (or a test says so)."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeBigCommerce:
+def fake(clock: FakeClock) -> FakeBigCommerce:
     return FakeBigCommerce(clock=clock)
 
 
 ConnectorFactory = Callable[..., BigCommerceConnector]
 
 
-def build_connector(fake: FakeBigCommerce, clock: Clock, seed: int = 7) -> BigCommerceConnector:
+def build_connector(fake: FakeBigCommerce, clock: FakeClock, seed: int = 7) -> BigCommerceConnector:
     """A connector on ``fake``'s transport, sleeping on ``clock``."""
     settings = BigCommerceSettings.model_validate(
         fake.connector_settings("https://api.bigcommerce.com")
@@ -61,7 +45,7 @@ def build_connector(fake: FakeBigCommerce, clock: Clock, seed: int = 7) -> BigCo
 
 
 @pytest.fixture
-def make_connector(fake: FakeBigCommerce, clock: Clock) -> ConnectorFactory:
+def make_connector(fake: FakeBigCommerce, clock: FakeClock) -> ConnectorFactory:
     """Build a connector on the fake's transport; keyword arguments override settings."""
 
     def build(

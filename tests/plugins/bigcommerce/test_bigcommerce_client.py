@@ -9,7 +9,9 @@ from serialsync import ListingAction, ListingChange, PublishResult
 from serialsync_bigcommerce import FakeBigCommerce
 from serialsync_bigcommerce.client import BatchResult
 
-from .conftest import Clock, build_connector, product, units
+from tests.clocks import FakeClock
+
+from .conftest import START, build_connector, product, units
 
 
 def test_an_error_is_matched_to_the_item_it_names():
@@ -48,7 +50,7 @@ class VagueFake(FakeBigCommerce):
 
 
 def test_a_409_naming_no_sku_is_resolved_by_looking_each_unit_up():
-    clock = Clock()
+    clock = FakeClock(START)
     fake = VagueFake(clock=clock)
     connector = build_connector(fake, clock)
     taken = units(1)[0]

@@ -28,7 +28,9 @@ from serialsync_bigcommerce.mapping import (
     order_from_json,
 )
 
-from .conftest import Clock, ConnectorFactory, units
+from tests.clocks import FakeClock
+
+from .conftest import ConnectorFactory, units
 from .test_bigcommerce_orders import list_units
 
 
@@ -103,7 +105,7 @@ def test_an_order_that_cannot_be_mapped_is_handed_back_and_the_stream_goes_on(
     fake: FakeBigCommerce,
     served: respx.MockRouter,
     make_connector: ConnectorFactory,
-    clock: Clock,
+    clock: FakeClock,
     damage: OrderDamage,
     reason: str,
 ):

@@ -19,7 +19,9 @@ from serialsync_bigcommerce.mapping import (
 )
 from structlog.testing import capture_logs
 
-from .conftest import Clock, product, units
+from tests.clocks import FakeClock
+
+from .conftest import product, units
 
 
 def list_units(connector: BigCommerceConnector, unit_list: list[SerializedUnit]) -> None:
@@ -250,7 +252,7 @@ def test_rfc2822_with_an_offset_becomes_utc():
     assert parsed == datetime(2012, 11, 20, 15, 0, tzinfo=UTC)
 
 
-def test_clock_is_the_fake_clock(clock: Clock, fake, make_connector):
+def test_clock_is_the_fake_clock(clock: FakeClock, fake, make_connector):
     # Order dates are the fake clock's: a day later on it is a day later in the orders, however
     # little wall-clock time the test takes.
     connector = make_connector(plan_quota=10, rate_limit_reserve=2)

@@ -10,7 +10,9 @@ from serialsync import RateLimitedError
 from serialsync_bigcommerce import FakeBigCommerce
 from serialsync_bigcommerce.ratelimit import BigCommerceRateLimiter, retry_signal
 
-from .conftest import Clock
+from tests.clocks import FakeClock
+
+from .conftest import START
 
 
 def headers(left: int, reset_ms: int, quota: int = 150) -> httpx.Response:
@@ -99,7 +101,7 @@ def test_retry_signal_reads_the_reset_time():
     reserve=st.integers(min_value=0, max_value=20),
 )
 def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reserve):
-    clock = Clock()
+    clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=450, reserve=reserve)
     assert limiter.wait_time() == 0  # nothing known yet
     limiter.observe(headers(left, reset_ms, quota=450))
@@ -111,7 +113,7 @@ def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reser
 
 
 def test_limiter_counts_requests_between_responses():
-    clock = Clock()
+    clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=2)
     limiter.observe(headers(5, 10_000))
     waits = [limiter.wait_time() for _ in range(4)]
@@ -120,7 +122,7 @@ def test_limiter_counts_requests_between_responses():
 
 
 def test_limiter_forgets_a_window_that_is_over():
-    clock = Clock()
+    clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=5)
     limiter.observe(headers(0, 1_000))
     clock.advance(2)

@@ -19,7 +19,9 @@ from serialsync import (
 from serialsync.testing import Faults
 from serialsync_bigcommerce import FakeBigCommerce
 
-from .conftest import Clock, build_connector, product, units
+from tests.clocks import FakeClock
+
+from .conftest import START, build_connector, product, units
 from .test_bigcommerce_publish import hand_made_product, upserts
 
 OK = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED}
@@ -55,7 +57,7 @@ def converge(connector, unit_list: list[SerializedUnit], action: ListingAction) 
 )
 @given(seed=st.integers(min_value=0, max_value=10_000), count=st.integers(1, 130))
 def test_faults_never_make_duplicates_and_every_unit_ends_listed(seed, count):
-    clock = Clock()
+    clock = FakeClock(START)
     fake = FakeBigCommerce(
         clock=clock,
         sleep=clock.sleep,
@@ -80,7 +82,7 @@ def test_faults_never_make_duplicates_and_every_unit_ends_listed(seed, count):
 
 
 def test_heavy_faults_are_really_injected_and_survived():
-    clock = Clock()
+    clock = FakeClock(START)
     fake = FakeBigCommerce(
         clock=clock,
         sleep=clock.sleep,

@@ -21,6 +21,8 @@ from serialsync import (
 from serialsync_magento import MagentoConnector, MagentoSettings
 from serialsync_magento.mapping import url_key
 
+from tests.clocks import FakeClock
+
 POS_SKU = "0113942719"
 PRODUCT = Product(sku=POS_SKU, title="Gibson Les Paul", price=Decimal("2499.00"))
 SERIALS = [f"US21{i:07d}" for i in range(30)]
@@ -45,31 +47,16 @@ def _kinds(fake: Any) -> Counter[str]:
     return counts
 
 
-class Clock:
-    """Platform time shared by the fake's consumers and the connector: a sleep moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock(fake: Any) -> Clock:
+def clock(fake: Any) -> FakeClock:
     """The fake's clock, moved only by the connector's sleeps (see :func:`timed`)."""
-    shared = Clock()
+    shared = FakeClock(0.0)
     fake.clock = shared
     fake.consumers = fake.consumers  # restarted on the new clock
     return shared
 
 
-def timed(fake: Any, clock: Clock, **overrides: Any) -> MagentoConnector:
+def timed(fake: Any, clock: FakeClock, **overrides: Any) -> MagentoConnector:
     """A connector on the fake whose sleeps move the fake's clock."""
     raw = {**fake.connector_settings(f"http://{fake.host}"), **overrides}
     context = ConnectorContext(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import respx
 from graphql import GraphQLSchema, build_schema
 from serialsync import ConnectorContext, ListingAction, ListingChange, Product, SerializedUnit
 from serialsync_shopify import FakeShopify, ShopifyConnector, ShopifySettings
+
+from tests.clocks import FakeClock, WallClock
 
 SCHEMA_ENV = "SERIALSYNC_SHOPIFY_SCHEMA"
 DEFAULT_SCHEMA = (
@@ -51,48 +53,20 @@ def shopify_schema(optional_schema: GraphQLSchema | None) -> GraphQLSchema:
     return optional_schema
 
 
-class Clock:
-    """A fake monotonic clock; ``sleep`` records the wait and moves time on."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-
-class WallClock:
-    """Order timestamps under test control."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kwargs: float) -> None:
-        self.at += timedelta(**kwargs)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
 def wall() -> WallClock:
-    return WallClock()
+    return WallClock(datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def fake(clock: Clock, wall: WallClock, optional_schema: GraphQLSchema | None) -> FakeShopify:
+def fake(clock: FakeClock, wall: WallClock, optional_schema: GraphQLSchema | None) -> FakeShopify:
     """The fake store; with the schema present, it refuses any document that does not validate."""
-    return FakeShopify(clock=clock.now, now=wall, schema=optional_schema)
+    return FakeShopify(clock=clock, now=wall, schema=optional_schema)
 
 
 @pytest.fixture
@@ -104,7 +78,7 @@ def shop(fake: FakeShopify) -> Iterator[FakeShopify]:
 
 
 def make_connector(
-    fake: FakeShopify, clock: Clock, *, transport: bool = False, **settings: object
+    fake: FakeShopify, clock: FakeClock, *, transport: bool = False, **settings: object
 ) -> ShopifyConnector:
     """A connector on the fake: through respx (default) or through ``fake.transport()``."""
     values = {**fake.connector_settings(SHOP_URL), **settings}
@@ -112,14 +86,14 @@ def make_connector(
     context = ConnectorContext(
         name="shop",
         sleep=clock.sleep,
-        clock=clock.now,
+        clock=clock,
         transport=fake.transport() if transport else None,
     )
     return ShopifyConnector(ShopifySettings.model_validate(values), context)
 
 
 @pytest.fixture
-def connector(shop: FakeShopify, clock: Clock) -> ShopifyConnector:
+def connector(shop: FakeShopify, clock: FakeClock) -> ShopifyConnector:
     return make_connector(shop, clock)
 
 

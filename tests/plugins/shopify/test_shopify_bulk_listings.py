@@ -13,10 +13,12 @@ from serialsync_shopify import documents
 from serialsync_shopify.connector import ShopifyConnector
 from serialsync_shopify.fake import FakeShopify
 
-from .conftest import SHOP_URL, Clock, make_connector, product, units, upserts
+from tests.clocks import FakeClock
+
+from .conftest import SHOP_URL, make_connector, product, units, upserts
 
 
-def _bulk(shop: FakeShopify, clock: Clock, **settings: Any) -> ShopifyConnector:
+def _bulk(shop: FakeShopify, clock: FakeClock, **settings: Any) -> ShopifyConnector:
     """A connector that reads by bulk from the first variant on."""
     return make_connector(shop, clock, listings_bulk_from=1, **settings)
 

@@ -87,7 +87,7 @@ def test_every_document_sent_in_a_full_run_validates(shopify_schema, shop, clock
 
 
 def test_the_fake_refuses_a_document_that_does_not_validate(shopify_schema, clock):
-    fake = FakeShopify(clock=clock.now, schema=shopify_schema)
+    fake = FakeShopify(clock=clock, schema=shopify_schema)
     response = fake.handle(
         __import__("httpx").Request(
             "POST",
@@ -105,7 +105,7 @@ def test_the_fake_refuses_variables_that_do_not_fit_their_input_types(shopify_sc
     """The REST-era top-level ``sku`` on a bulk variant input is gone in 2026-07."""
     import httpx
 
-    fake = FakeShopify(clock=clock.now, schema=shopify_schema)
+    fake = FakeShopify(clock=clock, schema=shopify_schema)
     response = fake.handle(
         httpx.Request(
             "POST",

@@ -177,7 +177,7 @@ def test_fake_product_set_deletes_the_variants_it_is_not_given(shop, listed):
 
 
 def test_fake_bucket_reports_cost_and_throttles(clock):
-    fake = FakeShopify(clock=clock.now, bucket_size=100, restore_rate=10)
+    fake = FakeShopify(clock=clock, bucket_size=100, restore_rate=10)
     body = post(fake, "{ shop { name } }").json()
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == cost["actualQueryCost"] == 1
@@ -191,7 +191,7 @@ def test_fake_bucket_reports_cost_and_throttles(clock):
     assert response.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert "data" not in response.json()
-    clock.t += 0.1  # 0.5 + 1 point restored
+    clock.now += 0.1  # 0.5 + 1 point restored
     assert post(fake, "{ shop { name } }").json()["data"]["shop"]["name"] == "Fake Shop"
     fake.throttle_status = 429
     fake.drain_bucket(to=0)
@@ -199,7 +199,7 @@ def test_fake_bucket_reports_cost_and_throttles(clock):
 
 
 def test_fake_refuses_a_query_over_the_single_query_limit(clock):
-    fake = FakeShopify(clock=clock.now)
+    fake = FakeShopify(clock=clock)
     query = "{ orders(first: 250) { nodes { id lineItems(first: 10) { nodes { id } } } } }"
     body = post(fake, query).json()
     error = body["errors"][0]
@@ -209,14 +209,14 @@ def test_fake_refuses_a_query_over_the_single_query_limit(clock):
 
 
 def test_fake_answers_401_to_a_wrong_token(clock):
-    fake = FakeShopify(clock=clock.now)
+    fake = FakeShopify(clock=clock)
     response = post(fake, "{ shop { name } }", token="shpat_wrong_token_value")
     assert response.status_code == 401
     assert "Invalid API key or access token" in response.json()["errors"]
 
 
 def test_fake_routes_on_the_path_not_the_host(clock):
-    fake = FakeShopify(clock=clock.now)
+    fake = FakeShopify(clock=clock)
     request = httpx.Request(
         "POST",
         "http://127.0.0.1:8765/admin/api/2026-07/graphql.json",
@@ -228,7 +228,7 @@ def test_fake_routes_on_the_path_not_the_host(clock):
 
 
 def test_fake_serves_as_respx_side_effect_and_as_transport(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     over_transport = make_connector(fake, clock, transport=True)
     assert "Fake Shop" in over_transport.check_connection()
     with respx.mock() as mock:

@@ -20,7 +20,9 @@ from serialsync.testing import OrderDamage
 from serialsync_shopify import mapping
 from serialsync_shopify.fake import FakeShopify
 
-from .conftest import Clock, make_connector, product, units, upserts
+from tests.clocks import FakeClock
+
+from .conftest import make_connector, product, units, upserts
 from .test_shopify_orders import read_all
 
 
@@ -92,7 +94,7 @@ def test_a_custom_line_does_not_restock_anything_when_refunded(connector, shop, 
     ],
 )
 def test_an_order_that_cannot_be_mapped_is_handed_back_and_the_page_goes_on(
-    shop: FakeShopify, clock: Clock, stocked, damage: OrderDamage, reason: str
+    shop: FakeShopify, clock: FakeClock, stocked, damage: OrderDamage, reason: str
 ):
     connector = make_connector(shop, clock, orders_page_size=2)
     first = shop.create_order([(stocked[0].integration_id, 1)])

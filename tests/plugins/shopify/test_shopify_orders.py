@@ -127,7 +127,7 @@ def test_an_order_with_many_lines_is_read_whole(connector, shop, stocked):
 def test_since_filters_by_updated_at_and_includes_the_boundary(connector, shop, wall, stocked):
     old = shop.create_order([(stocked[0].integration_id, 1)])
     wall.advance(hours=2)
-    boundary = wall.at
+    boundary = wall.now
     new = shop.create_order([(stocked[1].integration_id, 1)])
     ids = [o.order_id for p in read_all(connector, since=boundary) for o in p.orders]
     assert ids == [new]
@@ -178,7 +178,7 @@ def test_orders_sharing_one_second_are_all_read_across_pages(shop, clock, wall, 
     connector = make_connector(shop, clock, orders_page_size=2)
     ids = [shop.create_order([(u.integration_id, 1)]) for u in stocked[:5]]  # same second
     assert len({shop.orders[i].updated_at for i in ids}) == 1
-    orders = [o.order_id for p in read_all(connector, since=wall.at) for o in p.orders]
+    orders = [o.order_id for p in read_all(connector, since=wall.now) for o in p.orders]
     assert orders == ids
 
 

@@ -39,15 +39,13 @@ def test_entry_point_loads_the_plugin():
 
 
 def test_connector_built_by_the_manager_answers_its_hooks(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     manager = PluginManager(load_entrypoints=False, plugins={"shopify": plugin})
     manager.add_connector(
         "acme",
         "shopify",
         fake.connector_settings("http://127.0.0.1:1"),
-        ConnectorContext(
-            name="acme", transport=fake.transport(), sleep=clock.sleep, clock=clock.now
-        ),
+        ConnectorContext(name="acme", transport=fake.transport(), sleep=clock.sleep, clock=clock),
     )
     assert "Fake Shop" in manager.check_connection("acme")
     outcomes = manager.publish_variants("acme", product(), upserts(units(count=2)))
@@ -97,7 +95,7 @@ def test_the_token_is_hidden_from_repr():
 
 
 def test_a_refused_token_raises_authentication_error(clock):
-    fake = FakeShopify(clock=clock.now)
+    fake = FakeShopify(clock=clock)
     connector = make_connector(fake, clock, transport=True, access_token="shpat_wrong_token_1")
     with pytest.raises(AuthenticationError) as info:
         connector.check_connection()
@@ -107,14 +105,14 @@ def test_a_refused_token_raises_authentication_error(clock):
 
 
 def test_an_unknown_location_is_a_clear_error(clock):
-    fake = FakeShopify(clock=clock.now)
+    fake = FakeShopify(clock=clock)
     connector = make_connector(fake, clock, transport=True, location_id="999")
     with pytest.raises(PermanentRemoteError, match="location_id"):
         connector.check_connection()
 
 
 def test_a_configured_location_is_used(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     fake.locations["gid://shopify/Location/7"] = "Back room"
     connector = make_connector(fake, clock, transport=True, location_id="7")
     connector.publish_variants(product(), upserts(units(count=1)))
@@ -127,13 +125,13 @@ def test_a_malformed_body_is_a_retryable_error(clock):
         mock.post(f"{SHOP_URL}/admin/api/2026-07/graphql.json").mock(
             return_value=httpx.Response(200, content=b'{"data": {"shop": ')
         )
-        connector = make_connector(FakeShopify(clock=clock.now), clock)
+        connector = make_connector(FakeShopify(clock=clock), clock)
         with pytest.raises(RetryableRemoteError, match="not JSON"):
             connector.check_connection()
 
 
 def test_secrets_are_absent_from_logs(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall, access_token=TOKEN, throttle_status=429)
+    fake = FakeShopify(clock=clock, now=wall, access_token=TOKEN, throttle_status=429)
     with structlog.testing.capture_logs() as events:
         connector = make_connector(fake, clock, transport=True, access_token=TOKEN)
         connector.shop_context()

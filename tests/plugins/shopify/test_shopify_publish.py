@@ -268,7 +268,7 @@ def test_user_error_on_one_unit_of_a_new_product(connector, shop):
 
 
 def test_more_units_than_the_variant_limit_are_refused_not_truncated(clock, wall, optional_schema):
-    fake = FakeShopify(clock=clock.now, now=wall, schema=optional_schema, max_variants=5)
+    fake = FakeShopify(clock=clock, now=wall, schema=optional_schema, max_variants=5)
     connector = make_connector(fake, clock, transport=True)
     outcomes = connector.publish_variants(product(), upserts(units(count=8)))
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 5 + [PublishResult.FAILED] * 3
@@ -342,7 +342,7 @@ def test_handles_of_skus_differing_in_case_or_punctuation_differ():
 
 
 def test_publishing_through_the_fake_transport(clock, wall, optional_schema):
-    fake = FakeShopify(clock=clock.now, now=wall, schema=optional_schema)
+    fake = FakeShopify(clock=clock, now=wall, schema=optional_schema)
     connector = make_connector(fake, clock, transport=True)
     outcomes = connector.publish_variants(product(), upserts(units(count=2)))
     assert results(outcomes) == {PublishResult.CREATED: 2}

@@ -83,14 +83,14 @@ def test_throttle_signal_ignores_other_errors_and_junk():
 
 
 def test_limiter_waits_before_the_bucket_would_run_dry(clock):
-    limiter = CostBucketLimiter(clock.now)
+    limiter = CostBucketLimiter(clock)
     limiter.expect(300)
     assert limiter.wait_time() == 0  # nothing seen yet
     limiter.observe(httpx.Response(200, json=cost_body(100, 100.0, rate=50.0)))
     assert limiter.wait_time() == pytest.approx(200 / 50 + PACING_MARGIN)
-    clock.t += 3  # the bucket refills 150 points meanwhile
+    clock.now += 3  # the bucket refills 150 points meanwhile
     assert limiter.wait_time() == pytest.approx(50 / 50 + PACING_MARGIN)
-    clock.t += 10
+    clock.now += 10
     assert limiter.wait_time() == 0
     limiter.expect(5000)  # never more than the whole bucket is waited for
     limiter.observe(httpx.Response(200, json=cost_body(100, 0.0, rate=50.0)))
@@ -98,7 +98,7 @@ def test_limiter_waits_before_the_bucket_would_run_dry(clock):
 
 
 def test_limiter_observe_ignores_a_body_without_cost(clock):
-    limiter = CostBucketLimiter(clock.now)
+    limiter = CostBucketLimiter(clock)
     limiter.observe(httpx.Response(200, json=cost_body(10, 5.0)))
     limiter.observe(httpx.Response(502, content=b"Bad gateway"))
     limiter.observe(httpx.Response(200, json={"data": {}}))
@@ -108,7 +108,7 @@ def test_limiter_observe_ignores_a_body_without_cost(clock):
 
 def test_pacing_keeps_a_small_bucket_from_throttling(clock, wall, optional_schema):
     fake = FakeShopify(
-        clock=clock.now, now=wall, schema=optional_schema, bucket_size=600, restore_rate=50
+        clock=clock, now=wall, schema=optional_schema, bucket_size=600, restore_rate=50
     )
     connector = make_connector(fake, clock, transport=True, batch_size=100)
     outcomes = connector.publish_variants(product(), upserts(units(count=450)))
@@ -123,9 +123,7 @@ def test_pacing_keeps_a_small_bucket_from_throttling(clock, wall, optional_schem
 
 @pytest.mark.parametrize("status_code", [200, 429])
 def test_throttled_waits_for_the_restore_and_retries(clock, wall, optional_schema, status_code):
-    fake = FakeShopify(
-        clock=clock.now, now=wall, schema=optional_schema, throttle_status=status_code
-    )
+    fake = FakeShopify(clock=clock, now=wall, schema=optional_schema, throttle_status=status_code)
     throttled: list[dict[str, Any]] = []
     answer = fake.handle
 
@@ -164,7 +162,7 @@ def test_throttled_until_retries_run_out_raises_rate_limited(clock, status_code)
         mock.post(ENDPOINT).mock(
             return_value=httpx.Response(status_code, json=cost_body(50, 0, errors=THROTTLED))
         )
-        fake = FakeShopify(clock=clock.now)
+        fake = FakeShopify(clock=clock)
         connector = make_connector(fake, clock)
         with pytest.raises(RateLimitedError) as info:
             connector.check_connection()
@@ -191,7 +189,7 @@ def test_max_cost_exceeded_shrinks_the_orders_page(clock):
 
     with respx.mock() as mock:
         mock.post(ENDPOINT).mock(side_effect=answer)
-        connector = make_connector(FakeShopify(clock=clock.now), clock, orders_page_size=250)
+        connector = make_connector(FakeShopify(clock=clock), clock, orders_page_size=250)
         assert connector.fetch_orders(None, None).orders == ()
         connector.fetch_orders(None, None)
     # 250 is first cut to what our estimate allows within a quarter of the bucket (5), then by
@@ -201,7 +199,7 @@ def test_max_cost_exceeded_shrinks_the_orders_page(clock):
 
 
 def test_an_orders_page_is_sized_to_fit_the_single_query_limit(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     connector = make_connector(fake, clock, transport=True, orders_page_size=250)
     connector.fetch_orders(None, None)
     assert connector.orders_page_size < 250

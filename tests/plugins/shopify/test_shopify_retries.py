@@ -8,7 +8,9 @@ import httpx
 from serialsync import ListingAction, ListingChange, PublishResult
 from serialsync_shopify.fake import FakeShopify
 
-from .conftest import Clock, make_connector, product, units, upserts
+from tests.clocks import FakeClock
+
+from .conftest import make_connector, product, units, upserts
 
 
 def dropping(fake: FakeShopify, operation: str, *, after_apply: bool) -> httpx.MockTransport:
@@ -28,14 +30,14 @@ def dropping(fake: FakeShopify, operation: str, *, after_apply: bool) -> httpx.M
     return httpx.MockTransport(handler)
 
 
-def connector_over(fake: FakeShopify, clock: Clock, transport: httpx.MockTransport):
+def connector_over(fake: FakeShopify, clock: FakeClock, transport: httpx.MockTransport):
     connector = make_connector(fake, clock, transport=True)
     connector.client.http._transport = transport
     return connector
 
 
 def test_a_lost_read_is_resent(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     make_connector(fake, clock, transport=True).publish_variants(product(), upserts(units(count=1)))
     # A new unit of that product, from a new runner: the create finds the handle taken, and
     # the lookup that follows is dropped once.
@@ -47,7 +49,7 @@ def test_a_lost_read_is_resent(clock, wall):
 
 
 def test_a_lost_create_is_not_resent(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     connector = connector_over(
         fake, clock, dropping(fake, "ProductCreateWithVariants", after_apply=True)
     )
@@ -68,7 +70,7 @@ def test_a_lost_create_is_not_resent(clock, wall):
 
 
 def test_a_lost_stock_set_is_resent_under_the_same_key_and_applied_once(clock, wall):
-    fake = FakeShopify(clock=clock.now, now=wall)
+    fake = FakeShopify(clock=clock, now=wall)
     plain = make_connector(fake, clock, transport=True)
     stock = units(count=1)
     created = plain.publish_variants(product(), upserts(stock))

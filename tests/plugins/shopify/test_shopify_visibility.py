@@ -8,13 +8,15 @@ from decimal import Decimal
 from serialsync import Product, PublishResult, RemoteIds, SerializedUnit
 from serialsync_shopify import FakeShopify, ShopifyConnector
 
-from .conftest import Clock, make_connector, upserts
+from tests.clocks import FakeClock
+
+from .conftest import make_connector, upserts
 
 SKU = "0113942719"
 
 
 def _listed(
-    shop: FakeShopify, clock: Clock, product_status: str = "ACTIVE"
+    shop: FakeShopify, clock: FakeClock, product_status: str = "ACTIVE"
 ) -> tuple[ShopifyConnector, Product, RemoteIds]:
     connector = make_connector(shop, clock, product_status=product_status)
     product = Product(sku=SKU, title="Les Paul Standard", price=Decimal("199.00"))

@@ -18,28 +18,15 @@ from serialsync import (
 )
 from serialsync_woocommerce import FakeWooCommerce, WooCommerceConnector, WooCommerceSettings
 
+from tests.clocks import FakeClock
+
 HTTPS_SITE = "https://shop.example.com"
 HTTP_SITE = "http://shop.example.com"
 
 
-class Clock:
-    """Monotonic time that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -51,7 +38,7 @@ ConnectorFactory = Callable[..., WooCommerceConnector]
 
 
 @pytest.fixture
-def make_connector(fake: FakeWooCommerce, clock: Clock) -> ConnectorFactory:
+def make_connector(fake: FakeWooCommerce, clock: FakeClock) -> ConnectorFactory:
     """Build a connector on the fake's transport; keyword arguments override settings.
 
     ``transport=None`` leaves the transport unset, for respx to intercept.

@@ -14,7 +14,9 @@ from serialsync_woocommerce import FakeWooCommerce, WooCommerceConnector, WooCom
 from serialsync_woocommerce.connector import modified_after_param
 from serialsync_woocommerce.mapping import ORDER_STATUSES
 
-from .conftest import HTTP_SITE, HTTPS_SITE, Clock, product, units, upserts
+from tests.clocks import FakeClock
+
+from .conftest import HTTP_SITE, HTTPS_SITE, product, units, upserts
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp()
 
@@ -267,7 +269,7 @@ def test_orders_still_failing_after_retries_raise_retryable(fake, clock):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _make(fake: FakeWooCommerce, clock: Clock, site: str = HTTPS_SITE) -> WooCommerceConnector:
+def _make(fake: FakeWooCommerce, clock: FakeClock, site: str = HTTPS_SITE) -> WooCommerceConnector:
     """A connector with no transport set (for respx), sleeping on ``clock``."""
     settings = WooCommerceSettings.model_validate(fake.connector_settings(site))
     context = ConnectorContext(name="woo", sleep=clock.sleep, clock=clock, rng=random.Random(1))
@@ -275,7 +277,7 @@ def _make(fake: FakeWooCommerce, clock: Clock, site: str = HTTPS_SITE) -> WooCom
 
 
 def _connector_without_transport() -> WooCommerceConnector:
-    return _make(FakeWooCommerce(), Clock())
+    return _make(FakeWooCommerce(), FakeClock())
 
 
 def _raw_order(number: int) -> dict[str, Any]:
