@@ -30,14 +30,17 @@ from serialsync.store import SQLiteStore
 
 from bench.platforms import CHANNELS, POS, Limits, request_floor, time_floor
 from bench.sandbox_process import SandboxProcess
+from bench.thread_cpu import HelperCpu
 from bench.timescale import TimeScale, unscaled, waited, waited_union
 
 
 class Timeline:
     """What each channel's thread did, and when: fed by the engine's callbacks."""
 
-    def __init__(self) -> None:
+    def __init__(self, helpers: HelperCpu | None = None) -> None:
         self._lock = threading.Lock()
+        #: The CPU of the threads a channel's connector sends on besides the engine's.
+        self.helpers = helpers or HelperCpu()
         self.reset()
 
     def reset(self) -> None:
@@ -47,6 +50,7 @@ class Timeline:
             self.first: dict[tuple[str, str], float] = {}
             self.last: dict[tuple[str, str], float] = {}
             self.cpu: dict[str, float] = {}
+            self.helpers.baseline()
 
     def _note(self, what: str, channel: str) -> None:
         now = time.monotonic()
@@ -55,6 +59,14 @@ class Timeline:
             self.last[(what, channel)] = now
             if channel:
                 self.cpu[channel] = time.thread_time()
+                # The channel's last callback comes after its helper threads' work is done.
+                self.helpers.sample(channel)
+
+    def channel_cpu(self, channel: str) -> float:
+        """CPU seconds of ``channel``'s part of the pass: its engine thread's and its
+        connector's helper threads'."""
+        with self._lock:
+            return self.cpu.get(channel, 0.0) + self.helpers.seconds(channel)
 
     def progress(self, task: str, connector: str, done: int, total: int | None) -> None:
         """The engine's ``progress`` callback."""
@@ -305,8 +317,9 @@ def measure_publish(
             "throttled_client": clients.get(name, {}).get("throttled", 0.0),
             "retries": clients.get(name, {}).get("retries", 0.0),
             "client_waited": clients.get(name, {}).get("waited", 0.0),
-            "thread_cpu": timeline.cpu.get(name, 0.0),
-            "cpu_ms_per_unit": timeline.cpu.get(name, 0.0) / units * 1000,
+            "thread_cpu": timeline.channel_cpu(name),
+            "helper_cpu": timeline.helpers.seconds(name),
+            "cpu_ms_per_unit": timeline.channel_cpu(name) / units * 1000,
             "patterns": fake["patterns"],
         }
     return {
