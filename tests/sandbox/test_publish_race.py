@@ -43,8 +43,9 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
 
 #: Channels whose plugin asks ``still_for_sale`` just before each request that would make units
 #: sellable, and sends a unit no longer for sale unsellable in that same request (Magento: the
-#: source-items save that ends the call; WooCommerce: each variations batch, at stock 0): a unit
-#: claimed before that request is never for sale there. On the others a new unit is listed by
+#: source-items save that ends the call; BigCommerce: the product create and each variants
+#: batch; WooCommerce: each variations batch; at stock 0): a unit claimed before that request
+#: is never for sale there. On the others a new unit is listed by
 #: the request that creates it, and a sale while that call is on the wire leaves it for sale
 #: until the publish's next call, which withdraws it alone, before the product is given back
 #: (asserted for every channel).
@@ -53,7 +54,7 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
 #: children beside the option and child saves), and a sale held in that read let the call ask
 #: ``still_for_sale`` before the order pass had claimed the unit (then rightly listed, and
 #: withdrawn by the next call): the assertion below is about a claim made before the asking.
-ASKS_BEFORE_LISTING = {"magento", "woocommerce"}
+ASKS_BEFORE_LISTING = {"bigcommerce", "magento", "woocommerce"}
 
 #: Where the "elsewhere" case sells the unit: another channel, published before this one.
 ELSEWHERE = {

@@ -18,9 +18,11 @@ from serialsync import (
     Product,
     PublishOutcome,
     RemoteIds,
+    StillForSale,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
+    every_unit_for_sale,
     hookimpl,
 )
 
@@ -52,17 +54,29 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
         store = self.client.store()
         return f"store {store.get('name') or '?'}, plan {store.get('plan_name') or '?'}"
 
-    @hookimpl
-    def publish_variants(
-        self, product: Product, changes: Sequence[ListingChange]
+    @hookimpl(specname="publish_variants")
+    def publish_variants_hook(
+        self, product: Product, changes: Sequence[ListingChange], still_for_sale: StillForSale
     ) -> list[PublishOutcome]:
-        """Make the store's variants of ``product`` match ``changes`` (see :mod:`.publish`)."""
+        """The hook, with the host's ``still_for_sale`` (pluggy hands a hook only what it
+        names without a default; :meth:`publish_variants` keeps it optional)."""
+        return self.publish_variants(product, changes, still_for_sale)
+
+    def publish_variants(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """Make the store's variants of ``product`` match ``changes`` (see :mod:`.publish`);
+        a unit ``still_for_sale`` no longer names when its request is sent goes at stock 0."""
         publisher = Publisher(
             self.client,
             product,
             withdraw_mode=self.settings.withdraw_mode,
             log=self.log,
             known_products=self._products,
+            still_for_sale=still_for_sale,
         )
         return publisher.run(changes)
 

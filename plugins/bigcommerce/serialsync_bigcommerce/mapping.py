@@ -379,6 +379,12 @@ def batch_upsert(
     return _with_image(item, image)
 
 
+def held_back(item: dict[str, Any]) -> dict[str, Any]:
+    """A variant item (of the product create or the batch) that lists its unit, sent at
+    stock 0 instead: the unit sold while the call was on the wire."""
+    return {**item, "inventory_level": 0}
+
+
 def batch_withdraw(variant_id: int) -> dict[str, Any]:
     """An update item of ``PUT /v3/catalog/variants`` withdrawing the unit (stock 0)."""
     return {"id": variant_id, "inventory_level": 0}

@@ -22,6 +22,10 @@ The cheapest path for each case, in requests:
   BigCommerce refuses (it could not fetch it, say) does not cost the unit its listing: the
   create or the item is sent again without it, the image is not recorded, and the next publish
   tries it again.
+* **Sold meanwhile.** Just before each request that lists units (the product create, each
+  batch), the host's ``still_for_sale`` is asked about them; a unit sold on another channel
+  while the call was on the wire goes in that same request at stock 0 and is answered
+  ``WITHDRAWN`` with its ids (no request of its own).
 
 Idempotency and adoption: SKUs are unique store-wide and case-insensitive. A variant whose SKU
 is exactly the unit's integration id is the unit's (adopted, never duplicated): found in the
@@ -58,7 +62,9 @@ from serialsync import (
     RemoteError,
     RemoteIds,
     RetryableRemoteError,
+    StillForSale,
     check_length,
+    every_unit_for_sale,
 )
 
 from serialsync_bigcommerce import mapping, unit_metafields
@@ -149,8 +155,12 @@ class Publisher:
         withdraw_mode: str,
         log: Any,
         known_products: dict[str, int] | None = None,
+        still_for_sale: StillForSale = every_unit_for_sale,
     ) -> None:
         self.client = client
+        #: The host's answer to "which of these units are still for sale?", asked just before
+        #: each request that lists units.
+        self.still_for_sale = still_for_sale
         #: POS SKU -> product id, kept by the connector across calls: new units of a known
         #: product skip the create attempt.
         self.known_products = known_products if known_products is not None else {}
@@ -632,11 +642,17 @@ class Publisher:
             body = mapping.new_product(
                 self.product, [w.change.unit for w in upserts], name=name, images=images
             )
+            keep = self._still_for_sale(upserts)
+            body["variants"] = [
+                variant if work.index in keep else mapping.held_back(variant)
+                for work, variant in zip(upserts, body["variants"], strict=True)
+            ]
             response = self.client.create_product(body)
             if response.status_code < 300:
                 # A truncated answer raises "retry": the product may exist, and the next
                 # pass adopts it after the 409.
-                self._created(upserts, (self.client.read_json(response) or {}).get("data") or {})
+                data = (self.client.read_json(response) or {}).get("data") or {}
+                self._created(upserts, data, keep)
                 return None
             if (
                 with_images
@@ -692,7 +708,9 @@ class Publisher:
         # The error does not say which SKU: ask for each (rare: a unit listed elsewhere).
         return [w for w in works if self.client.variant_by_sku(w.iid) is not None]
 
-    def _created(self, works: list[_Work], data: Mapping[str, Any]) -> None:
+    def _created(self, works: list[_Work], data: Mapping[str, Any], listed: set[int]) -> None:
+        """Record the product just created; a work not in ``listed`` was created at stock 0
+        (sold meanwhile): withdrawn, with its ids."""
         product_id = int(data["id"])
         self.known_products[self.product.listing_sku] = product_id
         self._content_sent = True  # created with the POS's content
@@ -712,7 +730,8 @@ class Publisher:
                     retryable=True,
                 )
                 continue
-            self._done(work, PublishResult.CREATED, _remote(RemoteVariant.from_json(found)))
+            result = PublishResult.CREATED if work.index in listed else PublishResult.WITHDRAWN
+            self._done(work, result, _remote(RemoteVariant.from_json(found)))
 
     def _adopt(self, works: list[_Work]) -> None:
         """Adopt variants whose SKU the platform says is taken (409), wherever they live."""
@@ -772,6 +791,7 @@ class Publisher:
             # Items whose image alone was refused go round once more, without it.
             again: list[_Item] = []
             for batch in chunks(items, BATCH_LIMIT):
+                self._hold_back_sold(batch)
                 try:
                     result = self.client.batch_variants([item.body for item in batch])
                 except AuthenticationError:
@@ -783,6 +803,25 @@ class Publisher:
                 again += self._read_batch(batch, result, left)
             items = again
         return left
+
+    def _still_for_sale(self, works: Sequence[_Work]) -> set[int]:
+        """The indexes of those ``works`` the host still wants for sale, asked now (it reads
+        the host's store: once per request, and not at all when there is nothing to ask)."""
+        if not works:
+            return set()
+        keep = self.still_for_sale([w.unit_serial for w in works])
+        return {w.index for w in works if w.unit_serial in keep}
+
+    def _hold_back_sold(self, batch: list[_Item]) -> None:
+        """Send at stock 0 the items of one batch that would list a unit the host no longer
+        wants for sale: the call was planned before it was sent, and a unit sold on another
+        channel meanwhile is never listed by it; it is answered withdrawn, with its ids."""
+        listing = [i for i in batch if i.kind != "withdraw" and i.body.get("inventory_level")]
+        keep = self._still_for_sale([i.work for i in listing])
+        for item in listing:
+            if item.work.index not in keep:
+                item.body = mapping.held_back(item.body)
+                item.result = PublishResult.WITHDRAWN
 
     def _sweep_values(self, product_ids: set[int]) -> None:
         """Delete the serial option's values no variant uses any more (BigCommerce keeps a

@@ -13,6 +13,8 @@ import respx
 from serialsync import PublishResult
 from serialsync_woocommerce import FakeWooCommerce, WooCommerceConnector
 
+from tests.still_for_sale import SoldMeanwhile
+
 from .conftest import ConnectorFactory, product, units, upserts, withdrawals
 
 
@@ -24,19 +26,14 @@ def _batches(calls: list[httpx.Request]) -> list[dict[str, Any]]:
 def test_a_unit_sold_before_the_batch_is_created_at_stock_0_and_answered_withdrawn(
     fake: FakeWooCommerce, make_connector: ConnectorFactory
 ) -> None:
-    asked: list[list[str]] = []
-
-    def still_for_sale(serials: Collection[str]) -> frozenset[str]:
-        asked.append(sorted(serials))
-        return frozenset(serials) - {"US21000001"}  # sold on another channel meanwhile
-
+    still_for_sale = SoldMeanwhile(sold={"US21000001"})  # sold on another channel meanwhile
     with respx.mock(assert_all_called=True) as router:
         router.route(host="shop.example.com").mock(side_effect=fake)
         connector = make_connector(transport=None)
         outcomes = connector.publish_variants(product(), upserts(units(3)), still_for_sale)
         sent = [call.request for call in router.calls]
 
-    assert asked == [["US21000000", "US21000001", "US21000002"]]
+    assert still_for_sale.asked == [["US21000000", "US21000001", "US21000002"]]
     [batch] = _batches(sent)
     stock = {item["attributes"][0]["option"]: item["stock_quantity"] for item in batch["create"]}
     assert stock == {"US21000000": 1, "US21000001": 0, "US21000002": 1}
@@ -57,18 +54,13 @@ def test_a_unit_sold_before_the_batch_is_created_at_stock_0_and_answered_withdra
 def test_each_batch_asks_at_its_own_moment(
     fake: FakeWooCommerce, make_connector: ConnectorFactory
 ) -> None:
-    sold: set[str] = set()
+    still_for_sale = SoldMeanwhile()
 
     def sell_during_the_first_batch(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/variations/batch"):
-            sold.add("US21000003")  # its order is committed while batch 1 is on the wire
+            # Its order is committed while batch 1 is on the wire.
+            still_for_sale.sold.add("US21000003")
         return fake(request)
-
-    asked: list[list[str]] = []
-
-    def still_for_sale(serials: Collection[str]) -> frozenset[str]:
-        asked.append(sorted(serials))
-        return frozenset(serials) - sold
 
     with respx.mock() as router:
         router.route(host="shop.example.com").mock(side_effect=sell_during_the_first_batch)
@@ -76,7 +68,7 @@ def test_each_batch_asks_at_its_own_moment(
         outcomes = connector.publish_variants(product(), upserts(units(5)), still_for_sale)
         sent = [call.request for call in router.calls]
 
-    assert asked == [
+    assert still_for_sale.asked == [
         ["US21000000", "US21000001"],
         ["US21000002", "US21000003"],
         ["US21000004"],
@@ -102,7 +94,7 @@ def test_a_listed_unit_sold_before_its_update_is_updated_at_stock_0(
     outcomes = connector.publish_variants(
         product(price="10.00"),
         upserts(units(2), remotes),
-        lambda serials: frozenset(serials) - {"US21000000"},
+        SoldMeanwhile(sold={"US21000000"}),
     )
 
     by_serial = {o.serial: o for o in outcomes}
