@@ -11,7 +11,9 @@ serialized answer of the synchronous call (the saved product, with its id).
 A store whose consumers do not run (no cron, no supervisor) leaves every operation open for
 good. Whether they run is learnt from the first bulk (``bulk = "auto"``, the default): if
 none of its operations leaves "open" within ``bulk_detect_timeout``, the consumers are taken
-for not running for the rest of the connector's life and the synchronous path is used. An
+for not running and the synchronous path is used, for ``bulk_redetect_after``; then the next
+bulk detects again, so a merchant who starts the consumers later gets bulk back without a
+restart (a store whose consumers stay off pays one detection wait per interval). An
 operation still open when it is given up is left to the caller, which saves it synchronously:
 should a consumer run it later, it saves the same payload again (an upsert by SKU that sets no
 stock), so no unit is listed or re-listed by it.
@@ -40,8 +42,8 @@ SaveResult = dict[str, Any] | RemoteError | None
 class BulkRunner:
     """Schedules product saves by bulk and waits for them; remembers whether consumers run.
 
-    :param mode: ``"auto"`` (bulk until a first bulk shows the consumers do not run), ``True``
-        (always) or ``False`` (never).
+    :param mode: ``"auto"`` (bulk unless a bulk less than ``redetect_after`` seconds ago
+        showed the consumers do not run), ``True`` (always) or ``False`` (never).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class BulkRunner:
         poll_interval: float,
         timeout: float,
         detect_timeout: float,
+        redetect_after: float,
         connector: str,
         log: Any,
     ) -> None:
@@ -64,16 +67,23 @@ class BulkRunner:
         self._interval = poll_interval
         self._timeout = timeout
         self._detect_timeout = detect_timeout
+        self._redetect_after = redetect_after
         self._connector = connector
         self._log = log
         #: Whether the store's consumers run: None until a bulk has shown it.
         self.consumers: bool | None = None
+        #: When (``clock``) the consumers were last taken for not running.
+        self._stopped_at = 0.0
 
     @property
     def usable(self) -> bool:
-        """True when product saves should go by bulk now."""
+        """True when product saves should go by bulk now: in ``"auto"``, unless the consumers
+        were seen stopped less than ``redetect_after`` ago (after it, the next bulk detects
+        again whether they run)."""
         if self.mode == "auto":
-            return self.consumers is not False
+            if self.consumers is not False:
+                return True
+            return self._clock() - self._stopped_at >= self._redetect_after
         return bool(self.mode)
 
     def save_products(self, payloads: Sequence[Mapping[str, Any]]) -> list[SaveResult]:
@@ -106,6 +116,7 @@ class BulkRunner:
                 return operations
             if elapsed >= limit:
                 self.consumers = False
+                self._stopped_at = self._clock()
                 self._log.warning(
                     "magento.bulk_consumers_not_running",
                     bulk=uuid,

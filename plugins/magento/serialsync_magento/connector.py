@@ -68,6 +68,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             poll_interval=settings.bulk_poll_interval,
             timeout=settings.bulk_timeout,
             detect_timeout=settings.bulk_detect_timeout,
+            redetect_after=settings.bulk_redetect_after,
             connector=self.name,
             log=self.log,
         )

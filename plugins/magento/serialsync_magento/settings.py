@@ -123,8 +123,15 @@ class MagentoSettings(ConnectorSettings):
         default=60.0,
         gt=0,
         description="seconds the first bulk may stay open before the store's consumers are "
-        "taken for not running ('auto': the synchronous path from then on); cron starts them "
-        "once a minute",
+        "taken for not running ('auto': the synchronous path until bulk_redetect_after); cron "
+        "starts them once a minute",
+    )
+    bulk_redetect_after: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds after the consumers were taken for not running ('auto') before "
+        "a bulk tries them again, so that consumers started later are used; a store whose "
+        "consumers stay off pays one bulk_detect_timeout wait per this interval",
     )
     attribute_codes: dict[str, str] = Field(
         default_factory=dict,

@@ -1,6 +1,6 @@
 """The asynchronous bulk path: children by one bulk while the store's consumers run, the
-synchronous path when they do not (learnt once per connector) and per failed operation, and
-the fake's bulk endpoints as Magento answers them."""
+synchronous path when they do not (learnt by a bulk, and again after a while) and per failed
+operation, and the fake's bulk endpoints as Magento answers them."""
 
 from __future__ import annotations
 
@@ -130,8 +130,53 @@ def test_without_consumers_the_first_bulk_gives_up_and_the_connector_goes_synchr
     other = Product(sku="P2", title="Other", price=Decimal("10"))
     second = connector.publish_variants(other, _upserts(SERIALS[5:10], sku="P2"))
     assert [o.result for o in second] == [PublishResult.CREATED] * 5
-    assert "POST /async/bulk/V1/products" not in _kinds(fake)  # remembered for the run
+    assert "POST /async/bulk/V1/products" not in _kinds(fake)  # remembered for a while
     assert _kinds(fake)["POST /V1/products"] == 6  # five children and the parent
+
+
+def test_consumers_started_after_they_were_seen_stopped_are_used_once_detected_again(fake, clock):
+    fake.consumers = 0
+    connector = timed(fake, clock, concurrency=2, bulk_detect_timeout=10, bulk_redetect_after=300)
+
+    def publish(sku: str) -> None:
+        product = Product(sku=sku, title=sku, price=Decimal("10"))
+        outcomes = connector.publish_variants(product, _upserts(SERIALS[:3], sku=sku))
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}
+
+    publish("P1")  # detected: not running
+    assert connector.bulk.consumers is False and len(fake.bulks) == 1
+    fake.consumers = 1  # the merchant starts them
+    clock.advance(299)
+    publish("P2")
+    assert len(fake.bulks) == 1  # within the interval: still synchronous, no bulk tried
+
+    clock.advance(1)
+    fake.received.clear()
+    publish("P3")  # the interval is over: this bulk detects again, and they run
+    assert len(fake.bulks) == 2
+    assert connector.bulk.consumers is True
+    assert "POST /async/bulk/V1/products" in _kinds(fake)
+    assert _kinds(fake)["POST /V1/products"] == 1  # the parent only: children went by bulk
+
+
+def test_consumers_still_stopped_at_the_redetection_cost_one_wait_per_interval(fake, clock):
+    fake.consumers = 0
+    connector = timed(fake, clock, concurrency=2, bulk_detect_timeout=10, bulk_redetect_after=300)
+    for n in range(4):  # one product a minute
+        product = Product(sku=f"P{n}", title="x", price=Decimal("10"))
+        outcomes = connector.publish_variants(product, _upserts(SERIALS[:3], sku=f"P{n}"))
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}
+        clock.advance(60)
+    assert len(fake.bulks) == 1
+    clock.advance(300)
+    started = clock.now
+    connector.publish_variants(
+        Product(sku="P9", title="x", price=Decimal("10")), _upserts(SERIALS[:3], sku="P9")
+    )
+    assert len(fake.bulks) == 2  # tried again, and given up after the detection time
+    assert 10 <= clock.now - started < 11
+    assert connector.bulk.consumers is False
+    assert not connector.bulk.usable  # the next try is another interval away
 
 
 def test_bulk_forced_on_without_consumers_waits_the_detection_time_each_product(fake, clock):
