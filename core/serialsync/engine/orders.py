@@ -47,6 +47,7 @@ from serialsync.model import (
     SaleReceipt,
     UnreadableRecord,
 )
+from serialsync.operations.discrepancies import apply_kept_word
 from serialsync.redaction import redact_personal_data
 from serialsync.store import Claim, ListingState, OutboxRecord, OutboxState, UnitRecord
 
@@ -372,9 +373,7 @@ class _OrderTransition:
                     [line for line in self.serialized if not line.reported],
                 )
                 for line in self.serialized:
-                    self.ctx.store.release_claim(
-                        line.unit.unit.serial, self.channel, self.order.order_id
-                    )
+                    self._let_go_after_report(line)
                 self._publish_here_again()
                 return state, f"{status.value} after it was reported: the POS decides the unit"
             return state, None
@@ -386,6 +385,28 @@ class _OrderTransition:
             self.ctx.store.release_quarantine("conflict", f"{self.channel}:{self.order.order_id}")
             return OutboxState.CANCELLED, "conflict settled: the order was cancelled"
         return OutboxState.CONFLICT, None
+
+    def _let_go_after_report(self, line: SerializedLine) -> None:
+        """The reported order ended (or was partly refunded): it no longer holds the unit.
+
+        What the POS said of the unit while the sale stood was set aside, and the inventory
+        cursor has moved past it. A discrepancy kept it (the POS changed the unit after the
+        sale and showed it available): once this unit's sale no longer stands, that word
+        applies, else the unit stays off sale until the POS changes it again.
+        """
+        store = self.ctx.store
+        unit = line.unit.unit
+        claim = store.get_claim(unit.serial)
+        if claim is not None and (claim.channel, claim.order_id) != (
+            self.channel,
+            self.order.order_id,
+        ):
+            return  # another order holds it now
+        store.release_claim(unit.serial, self.channel, self.order.order_id)
+        refunded = line.line.quantity_refunded >= line.line.quantity
+        if line.reported and (self.order.status in _ENDED or refunded):
+            why = f"{self.channel} order {self.order.order_id} was {self.order.status.value}"
+            apply_kept_word(store, unit.sku, unit.serial, why=why, at=self.ctx.now())
 
     def _claim(self, to_status: UnitStatus, state: OutboxState) -> tuple[OutboxState, str | None]:
         store = self.ctx.store

@@ -5,8 +5,9 @@ at the counter, or an open web order the POS has not invoiced yet. serialsync ca
 two apart, and relisting a unit whose sale stands would sell it twice, so it never relists on
 its own: the unit stays withdrawn, and the discrepancy is kept (quarantine kind
 ``"discrepancy"``, shown by ``status`` and ``quarantine list``) until either the POS agrees
-again (it shows the unit sold, defective, returned) or a person checks and restocks it
-(:func:`restock`).
+again (it shows the unit sold, defective, returned), a person checks and restocks it
+(:func:`restock`), or the web sale ends (refunded, cancelled): then the POS's word the
+discrepancy kept is applied (:func:`apply_kept_word`), since nothing stands against it any more.
 """
 
 from __future__ import annotations
@@ -71,6 +72,38 @@ def record_discrepancy(
 def settle_discrepancy(store: Store, sku: str, serial: str) -> bool:
     """Forget the discrepancy of a unit (the POS agrees again); True when there was one."""
     return store.release_quarantine(DISCREPANCY, _key(sku, serial))
+
+
+def apply_kept_word(store: Store, sku: str, serial: str, *, why: str, at: datetime) -> bool:
+    """The web sale that held a unit ended: apply what the POS showed of it, as its open
+    discrepancy kept it, and settle the discrepancy. True when there was one.
+
+    The POS's record that made the discrepancy was read while the sale stood, and the inventory
+    cursor moved past it: nothing reads it again until the POS changes the unit, so it is
+    applied here, as the inventory pass would have (one move asserted by the POS). ``why`` says
+    how the sale ended. An operator's hold outranks the POS: a held unit is left as it stands.
+    Call it inside a transaction, once the order no longer holds the unit.
+    """
+    key = _key(sku, serial)
+    kept = next((q for q in discrepancies(store) if q.key == key), None)
+    record = store.get_unit(serial)
+    if kept is None or kept.payload is None or record is None or store.get_hold(serial):
+        return False
+    shown = SerializedUnit.model_validate_json(kept.payload)
+    if record.status != shown.status:
+        store.record_move(
+            serial,
+            sku,
+            asserted_move(
+                record.status,
+                shown.status,
+                reason=f"the POS reports the unit {shown.status.value} ({why})",
+                source=MoveSource.POS,
+                source_ref=f"{kept.connector}:{sku}",
+                at=at,
+            ),
+        )
+    return settle_discrepancy(store, sku, serial)
 
 
 def discrepancies(store: Store) -> list[QuarantineRecord]:
