@@ -3,11 +3,11 @@ that can change its work there, and stays marked until a look finds it without w
 store backends.
 
 The property test drives a store with random writes (units stored, moved, deleted, hashed,
-claimed, listed, their products changed, references assigned, visibility remembered) mixed
-with a channel's look (:func:`~serialsync.engine.selection.select_work`'s rule: the products
-without work unmarked), and checks after every step against an oracle that reads every product
-the slow way: a product with work is never left unmarked, and a look right after a look finds
-nothing without work."""
+claimed, listed one at a time or several at once, their products changed, references assigned,
+visibility remembered) mixed with a channel's look
+(:func:`~serialsync.engine.selection.select_work`'s rule: the products without work unmarked),
+and checks after every step against an oracle that reads every product the slow way: a product
+with work is never left unmarked, and a look right after a look finds nothing without work."""
 
 from __future__ import annotations
 
@@ -51,22 +51,25 @@ _remote = st.sampled_from(
     ]
 )
 
+_LISTING = st.tuples(
+    _channel,
+    _serial,
+    _sku,
+    st.sampled_from(list(ListingState)),
+    _hash,
+    _remote,
+    st.booleans(),
+)
+
 _OPS = st.one_of(
     st.tuples(st.just("unit"), _serial, _sku, _status, st.booleans(), _hash),
     st.tuples(st.just("deleted"), _serial, st.booleans()),
     st.tuples(st.just("move"), _serial, _status),
     st.tuples(st.just("hash"), _serial, _hash.filter(lambda h: h is not None)),
     st.tuples(st.just("product"), _sku, st.sampled_from(["Guitar", "Bass"])),
-    st.tuples(
-        st.just("listing"),
-        _channel,
-        _serial,
-        _sku,
-        st.sampled_from(list(ListingState)),
-        _hash,
-        _remote,
-        st.booleans(),
-    ),
+    _LISTING.map(lambda fields: ("listing", *fields)),
+    # Several at once (Store.put_listings, as a publish records a call), keys may repeat.
+    st.tuples(st.just("listings"), st.lists(_LISTING, min_size=1, max_size=4)),
     st.tuples(st.just("visibility"), _channel, _sku, st.booleans(), _remote),
     st.tuples(st.just("claim"), _serial),
     st.tuples(st.just("release"), _serial),
@@ -121,18 +124,10 @@ def _apply(store: SQLStore, op: tuple[object, ...], followed: dict[str, str]) ->
         product = Product(sku=str(op[1]), title=str(op[2]), price=Decimal("10"))
         store.put_product(product, pos="aim")
     elif kind == "listing":
-        _, channel, serial, sku, state, digest, remote, retryable = op
-        store.put_listing(
-            ListingRecord(
-                connector=str(channel),
-                serial=str(serial),
-                sku=str(sku),
-                state=state,  # type: ignore[arg-type]
-                content_hash=digest,  # type: ignore[arg-type]
-                remote=remote,  # type: ignore[arg-type]
-                retryable=bool(retryable),
-            )
-        )
+        store.put_listing(_listing(op[1:]))
+    elif kind == "listings":
+        assert isinstance(op[1], list)
+        store.put_listings([_listing(fields) for fields in op[1]])
     elif kind == "visibility":
         _, channel, sku, visible, remote = op
         store.put_visibility(VisibilityRecord(str(channel), str(sku), 1, bool(visible), remote))  # type: ignore[arg-type]
@@ -152,6 +147,19 @@ def _apply(store: SQLStore, op: tuple[object, ...], followed: dict[str, str]) ->
         channel, basis = str(op[1]), str(op[2])
         _look(store, channel, basis)
         followed[channel] = basis
+
+
+def _listing(fields: tuple[object, ...]) -> ListingRecord:
+    channel, serial, sku, state, digest, remote, retryable = fields
+    return ListingRecord(
+        connector=str(channel),
+        serial=str(serial),
+        sku=str(sku),
+        state=state,  # type: ignore[arg-type]
+        content_hash=digest,  # type: ignore[arg-type]
+        remote=remote,  # type: ignore[arg-type]
+        retryable=bool(retryable),
+    )
 
 
 def _look(store: SQLStore, channel: str, basis: str) -> list[str]:

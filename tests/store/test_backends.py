@@ -164,6 +164,69 @@ def test_listings(store: SQLStore) -> None:
     }
 
 
+def _versions(store: SQLStore, connector: str) -> dict[str, int]:
+    rows = store._all(
+        "SELECT sku, version - settled AS open FROM product_changes WHERE connector = ?",
+        (connector,),
+    )
+    return {str(r["sku"]): int(r["open"]) for r in rows}
+
+
+def _follow(store: SQLStore, connector: str) -> None:
+    """Make ``connector`` a channel whose products are marked, with nothing marked yet."""
+    rows = store.publish_work(connector, unpriced="-", sibling_mark="-", basis="b")
+    store.settle_work(connector, {row.sku: row.version for row in rows})
+    assert _versions(store, connector) == dict.fromkeys(_versions(store, connector), 0)
+
+
+def test_a_batch_of_listings_is_stored_and_marked_as_one_at_a_time(store: SQLStore) -> None:
+    remote = RemoteIds(product_id="p1", variant_id="v1")
+    with store.transaction():
+        for serial, sku in (("1", "A"), ("2", "A"), ("3", "B"), ("4", "C")):
+            store.put_unit(_unit(sku, serial), status=UnitStatus.IN_STOCK)
+        for connector in ("batch", "single"):
+            # What was there before: unit 1 as it will be written again (no mark), unit 3
+            # listed under another product than its unit's (both products marked).
+            store.put_listing(ListingRecord(connector, "1", "A", ListingState.LIVE, "h1", remote))
+            store.put_listing(ListingRecord(connector, "3", "Z", ListingState.FAILED, "h3"))
+    for connector in ("batch", "single"):
+        _follow(store, connector)
+
+    def records(connector: str) -> list[ListingRecord]:
+        return [
+            ListingRecord(connector, "1", "A", ListingState.LIVE, "h1", remote),
+            ListingRecord(connector, "3", "Z", ListingState.LIVE, "h3", remote),
+            # The same key twice: the second is compared with the first, as stored.
+            ListingRecord(connector, "4", "C", ListingState.LIVE, "h4"),
+            ListingRecord(connector, "4", "C", ListingState.LIVE, "h4"),
+            ListingRecord(connector, "2", "A", ListingState.FAILED, None, None, "boom", False, 2),
+        ]
+
+    store.put_listings(records("batch"))
+    with store.transaction():
+        for record in records("single"):
+            store.put_listing(record)
+    store.put_listings([])  # nothing to write: nothing happens
+
+    def kept(connector: str) -> list[ListingRecord]:
+        return [
+            replace(r, connector="", updated_at=None)
+            for sku in ("A", "B", "C", "Z")
+            for r in store.listings_of(connector, sku).values()
+        ]
+
+    assert kept("batch") == kept("single")
+    assert len(kept("batch")) == 4
+    # Unit 1 unchanged: product A is marked by unit 2 alone; unit 3 marks Z and B, 4 marks C.
+    assert _versions(store, "batch") == _versions(store, "single")
+    assert {sku for sku, open_ in _versions(store, "batch").items() if open_} == {
+        "A",
+        "B",
+        "C",
+        "Z",
+    }
+
+
 def test_product_visibility(store: SQLStore) -> None:
     remote = RemoteIds(product_id="p2", extra={"serialsync.part": "2"})
     assert store.visibility_of("shop", "A") == {}

@@ -516,9 +516,13 @@ def retire_emptied(
             "publish.sibling_retired", sku=product.sku, part=part
         )
         with ctx.store.transaction():
-            for listing in listings.values():
-                if part_of(listing.remote) == part:
-                    ctx.store.put_listing(replace(listing, remote=None))
+            ctx.store.put_listings(
+                [
+                    replace(listing, remote=None)
+                    for listing in listings.values()
+                    if part_of(listing.remote) == part
+                ]
+            )
             forget_retired(ctx, channel, product.sku, part)
 
 
@@ -559,6 +563,7 @@ def record_outcomes(
     counts = summary.counts(channel)
     log = ctx.log(connector=channel, operation="publish")
     withdrawn: list[str] = []
+    records: list[ListingRecord] = []
     by_serial = {o.serial: o for o in outcomes}
     for change, digest in planned:
         outcome = by_serial.pop(change.unit.serial, None)
@@ -582,7 +587,8 @@ def record_outcomes(
         else:
             counter = _COUNTERS.get(outcome.result, "updated")
             setattr(counts, counter, getattr(counts, counter) + 1)
-        ctx.store.put_listing(record)
+        records.append(record)
+    ctx.store.put_listings(records)  # one batch: a few statements for the whole call
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
     at = ctx.now()

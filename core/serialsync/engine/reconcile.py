@@ -321,9 +321,7 @@ def _forget(listing: ListingRecord, remote: RemoteIds, why: str) -> ListingRecor
 
 
 def _repair(ctx: EngineContext, channel: str, plan: _Plan, result: ChannelReconcile) -> None:
-    with ctx.store.transaction():
-        for record in plan.records:
-            ctx.store.put_listing(record)
+    ctx.store.put_listings(plan.records)
     summary = PassSummary(kind="reconcile", started_at=ctx.now())
     # Oversells first: everything not sellable but listed is withdrawn before anything else.
     withdraw_channel(ctx, summary, channel)

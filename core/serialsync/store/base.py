@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -280,6 +280,13 @@ class Store(ABC):
     @abstractmethod
     def put_listing(self, record: ListingRecord) -> None:
         """Insert or replace one listing."""
+
+    def put_listings(self, records: Sequence[ListingRecord]) -> None:
+        """Insert or replace several listings in one transaction, as :meth:`put_listing` would
+        one after the other (a store with SQL overrides it with a few statements for all)."""
+        with self.transaction():
+            for record in records:
+                self.put_listing(record)
 
     @abstractmethod
     def visibility_of(self, connector: str, sku: str) -> dict[int, VisibilityRecord]:

@@ -31,7 +31,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from serialsync.errors import SchemaVersionError, StoreError, StoreLockedError
@@ -459,6 +459,10 @@ class PostgresStore(SQLStore):
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._mutex, pg_errors(self.shown):
             return self._run(sql, params).rowcount
+
+    def _exec_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._mutex, pg_errors(self.shown), self._db.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def _insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._mutex, pg_errors(self.shown):

@@ -1,10 +1,11 @@
 """The store's queries in portable SQL, shared by the SQLite and the PostgreSQL store.
 
-Each backend supplies four primitives (:meth:`SQLStore._one`, :meth:`SQLStore._all`,
-:meth:`SQLStore._exec`, :meth:`SQLStore._insert`) and its own opening, locking and
-transactions; the queries use ``?`` placeholders, which a backend with another paramstyle
-translates. Every value is stored as text or an integer (timestamps as ISO 8601 UTC text, which
-sorts as it compares), so both backends hold and return the very same rows.
+Each backend supplies five primitives (:meth:`SQLStore._one`, :meth:`SQLStore._all`,
+:meth:`SQLStore._exec`, :meth:`SQLStore._exec_many`, :meth:`SQLStore._insert`) and its own
+opening, locking and transactions; the queries use ``?`` placeholders, which a backend with
+another paramstyle translates. Every value is stored as text or an integer (timestamps as ISO
+8601 UTC text, which sorts as it compares), so both backends hold and return the very same
+rows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import json
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, Self
 
@@ -141,6 +142,10 @@ class SQLStore(Store):
     @abstractmethod
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run a statement; returns how many rows it changed."""
+
+    @abstractmethod
+    def _exec_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run one statement once for each of ``rows`` (the driver's ``executemany``)."""
 
     @abstractmethod
     def _insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
@@ -683,53 +688,79 @@ class SQLStore(Store):
         return [_listing(r) for r in rows]
 
     def put_listing(self, record: ListingRecord) -> None:
-        remote = record.remote.model_dump_json() if record.remote else None
-        with self.transaction():
-            # Its own channel alone (the others' work does not read it), and only when what a
-            # publish selects by changes (a retry failing again marks nothing): the listing's
-            # product, and its unit's (the query joins units to listings by serial).
-            was = self._one(
-                "SELECT sku, state, content_hash, remote, retryable FROM listings "
-                "WHERE connector = ? AND serial = ?",
-                (record.connector, record.serial),
-            )
-            if was is None or (
-                was["sku"],
-                was["state"],
-                was["content_hash"],
-                was["remote"],
-                bool(was["retryable"]),
-            ) != (record.sku, record.state.value, record.content_hash, remote, record.retryable):
-                self._mark(
-                    "SELECT c.connector, CAST(? AS TEXT), 1, 0 FROM change_channels c "
-                    "WHERE c.connector = ? UNION SELECT c.connector, u.sku, 1, 0 "
-                    "FROM change_channels c, units u WHERE c.connector = ? AND u.serial = ?",
-                    (record.sku, record.connector, record.connector, record.serial),
-                )
-            self._write_listing(record, remote)
+        self.put_listings([record])
 
-    def _write_listing(self, record: ListingRecord, remote: str | None) -> None:
-        self._exec(
-            "INSERT INTO listings (connector, serial, sku, state, content_hash, remote, "
-            "last_error, retryable, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (connector, serial) DO UPDATE SET sku = excluded.sku, "
-            "state = excluded.state, content_hash = excluded.content_hash, "
-            "remote = excluded.remote, last_error = excluded.last_error, "
-            "retryable = excluded.retryable, attempts = excluded.attempts, "
-            "updated_at = excluded.updated_at",
-            (
-                record.connector,
-                record.serial,
-                record.sku,
-                record.state.value,
-                record.content_hash,
-                remote,
-                record.last_error,
-                int(record.retryable),
-                record.attempts,
-                _ts(utcnow()),
-            ),
-        )
+    def put_listings(self, records: Sequence[ListingRecord]) -> None:
+        if not records:
+            return
+        with self.transaction():
+            stored = self._listing_keys(records)
+            marks: list[tuple[Any, ...]] = []
+            rows: list[tuple[Any, ...]] = []
+            now = _ts(utcnow())
+            for record in records:
+                remote = record.remote.model_dump_json() if record.remote else None
+                key = (record.connector, record.serial)
+                kept = (
+                    record.sku,
+                    record.state.value,
+                    record.content_hash,
+                    remote,
+                    record.retryable,
+                )
+                # Its own channel alone (the others' work does not read it), and only when what
+                # a publish selects by changes (a retry failing again marks nothing): the
+                # listing's product, and its unit's (the query joins units to listings by
+                # serial). Compared with the row as this batch left it, should a key repeat.
+                if stored.get(key) != kept:
+                    marks.append((record.sku, record.connector, record.connector, record.serial))
+                stored[key] = kept
+                rows.append(
+                    (
+                        record.connector,
+                        record.serial,
+                        record.sku,
+                        record.state.value,
+                        record.content_hash,
+                        remote,
+                        record.last_error,
+                        int(record.retryable),
+                        record.attempts,
+                        now,
+                    )
+                )
+            if marks:
+                self._exec_many(_MARK_LISTING, marks)
+            self._exec_many(_UPSERT_LISTING, rows)
+
+    def _listing_keys(
+        self, records: Sequence[ListingRecord]
+    ) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """What a publish selects by, of the stored listings of ``records``: ``{(connector,
+        serial): (sku, state, content hash, remote, retryable)}``, read in one query per
+        channel (and per :data:`_CHUNK` serials)."""
+        serials: dict[str, list[str]] = {}
+        for record in records:
+            serials.setdefault(record.connector, []).append(record.serial)
+        found: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for connector, wanted in serials.items():
+            unique = list(dict.fromkeys(wanted))
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for r in self._all(
+                    "SELECT serial, sku, state, content_hash, remote, retryable FROM listings "  # noqa: S608 - placeholders only
+                    f"WHERE connector = ? AND serial IN ({marks})",
+                    (connector, *chunk),
+                ):
+                    found[(connector, r["serial"])] = (
+                        r["sku"],
+                        r["state"],
+                        r["content_hash"],
+                        r["remote"],
+                        bool(r["retryable"]),
+                    )
+        return found
 
     def visibility_of(self, connector: str, sku: str) -> dict[int, VisibilityRecord]:
         rows = self._all(
@@ -1128,6 +1159,26 @@ _EVERY_CHANNEL = "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels W
 #: conditions on the unit (``u``) may follow.
 _UNIT_CHANNELS = (
     "SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u WHERE u.serial = ?"
+)
+
+#: Mark a listing's channel for the listing's product (first parameter) and for its unit's
+#: (the last): ``(sku, connector, connector, serial)``.
+_MARK_LISTING = (
+    "INSERT INTO product_changes (connector, sku, version, settled) "
+    "SELECT c.connector, CAST(? AS TEXT), 1, 0 FROM change_channels c WHERE c.connector = ? "
+    "UNION SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u "
+    "WHERE c.connector = ? AND u.serial = ? "
+    "ON CONFLICT (connector, sku) DO UPDATE SET version = product_changes.version + 1"
+)
+#: Insert or replace one listing.
+_UPSERT_LISTING = (
+    "INSERT INTO listings (connector, serial, sku, state, content_hash, remote, "
+    "last_error, retryable, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (connector, serial) DO UPDATE SET sku = excluded.sku, "
+    "state = excluded.state, content_hash = excluded.content_hash, "
+    "remote = excluded.remote, last_error = excluded.last_error, "
+    "retryable = excluded.retryable, attempts = excluded.attempts, "
+    "updated_at = excluded.updated_at"
 )
 
 #: How many values one statement carries (SQLite allows 32,766 placeholders; 500 rows of four

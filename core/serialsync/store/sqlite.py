@@ -18,6 +18,7 @@ import contextlib
 import sqlite3
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,10 @@ class SQLiteStore(SQLStore):
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._mutex, sqlite_errors(self.path):
             return int(self._db.execute(sql, params).rowcount)
+
+    def _exec_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._mutex, sqlite_errors(self.path):
+            self._db.executemany(sql, rows)
 
     def _insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         with self._mutex, sqlite_errors(self.path):
