@@ -43,18 +43,18 @@ def _sellable(fake: FakeChannel, unit: SerializedUnit) -> bool:
 
 #: Channels whose plugin asks ``still_for_sale`` just before each request that would make units
 #: sellable, and sends a unit no longer for sale unsellable in that same request (Magento: the
-#: source-items save that ends the call; BigCommerce: the product create and each variants
-#: batch; WooCommerce: each variations batch; at stock 0): a unit claimed before that request
-#: is never for sale there. On the others a new unit is listed by
-#: the request that creates it, and a sale while that call is on the wire leaves it for sale
-#: until the publish's next call, which withdraws it alone, before the product is given back
-#: (asserted for every channel).
+#: source-items save that ends the call; Shopify: the creating productSet, each variants bulk
+#: create and each stock set; BigCommerce: the product create and each variants batch;
+#: WooCommerce: each variations batch; at stock 0): a unit claimed before that request is never
+#: for sale there. A sale while that very request is on the wire still leaves the unit for
+#: sale until the publish's next call, which withdraws it alone, before the product is given
+#: back (asserted for every channel).
 #: On these channels the sale is placed on the call's first write, not its first request: a
 #: read may run beside the saves without the call waiting for it (Magento reads the parent's
 #: children beside the option and child saves), and a sale held in that read let the call ask
 #: ``still_for_sale`` before the order pass had claimed the unit (then rightly listed, and
 #: withdrawn by the next call): the assertion below is about a claim made before the asking.
-ASKS_BEFORE_LISTING = {"bigcommerce", "magento", "woocommerce"}
+ASKS_BEFORE_LISTING = {"bigcommerce", "magento", "shopify", "woocommerce"}
 
 #: Where the "elsewhere" case sells the unit: another channel, published before this one.
 ELSEWHERE = {

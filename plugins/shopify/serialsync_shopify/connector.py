@@ -20,9 +20,11 @@ from serialsync import (
     PublishOutcome,
     PublishResult,
     RemoteIds,
+    StillForSale,
     UnreadableRecord,
     WebhookDelivery,
     WebhookSubscription,
+    every_unit_for_sale,
     hookimpl,
 )
 
@@ -117,14 +119,27 @@ class ShopifyConnector(Connector[ShopifySettings]):
             f"up to {shop.max_variants} variants per product"
         )
 
-    @hookimpl
-    def publish_variants(
-        self, product: Product, changes: Sequence[ListingChange]
+    @hookimpl(specname="publish_variants")
+    def publish_variants_hook(
+        self, product: Product, changes: Sequence[ListingChange], still_for_sale: StillForSale
     ) -> list[PublishOutcome]:
-        """Create, update and withdraw this product's variants; one outcome per change."""
+        """The hook, with the host's ``still_for_sale``: pluggy hands a hook only the
+        arguments it names without a default, and :meth:`publish_variants` keeps it optional
+        for direct callers."""
+        return self.publish_variants(product, changes, still_for_sale)
+
+    def publish_variants(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """Create, update and withdraw this product's variants; one outcome per change. A unit
+        ``still_for_sale`` no longer names when the request that would list it is sent goes at
+        stock 0 (``WITHDRAWN``)."""
         log = self.log.bind(operation="publish_variants", sku=product.sku)
         log.info("shopify.publish", changes=len(changes))
-        outcomes = self.publisher.publish(product, changes)
+        outcomes = self.publisher.publish(product, changes, still_for_sale)
         log.info(
             "shopify.published",
             results={

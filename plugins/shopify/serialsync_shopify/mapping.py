@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -90,8 +90,10 @@ def product_set_input(
     handle: str,
     status: str,
     location_id: str,
+    unsellable: Container[str] = frozenset(),
 ) -> dict[str, Any]:
-    """``ProductSetInput`` creating the product with one variant per unit, each stocked at 1."""
+    """``ProductSetInput`` creating the product with one variant per unit, each stocked at 1
+    (at 0, unsellable, the units whose serials are in ``unsellable``: sold meanwhile)."""
     files = [
         {"originalSource": url, "contentType": "IMAGE"} for url in _product_images(product, units)
     ]
@@ -119,7 +121,11 @@ def product_set_input(
                 "inventoryPolicy": "DENY",
                 "inventoryItem": {"sku": u.integration_id, "tracked": True},
                 "inventoryQuantities": [
-                    {"locationId": location_id, "name": "available", "quantity": 1}
+                    {
+                        "locationId": location_id,
+                        "name": "available",
+                        "quantity": 0 if u.serial in unsellable else 1,
+                    }
                 ],
                 **({"metafields": fields} if (fields := metafields_input(u)) else {}),
                 **(
@@ -195,15 +201,16 @@ def _product_images(product: Product, units: Sequence[SerializedUnit]) -> list[s
 
 
 def bulk_create_input(
-    product: Product, unit: SerializedUnit, *, location_id: str
+    product: Product, unit: SerializedUnit, *, location_id: str, quantity: int = 1
 ) -> dict[str, Any]:
-    """``ProductVariantsBulkInput`` creating one unit's variant with stock 1."""
+    """``ProductVariantsBulkInput`` creating one unit's variant with stock 1 (``quantity`` 0:
+    created unsellable, the unit sold meanwhile)."""
     variant: dict[str, Any] = {
         "optionValues": [{"optionName": product.option_name, "name": unit.serial}],
         "price": money(unit_price(product, unit)),
         "inventoryPolicy": "DENY",
         "inventoryItem": {"sku": unit.integration_id, "tracked": True},
-        "inventoryQuantities": [{"availableQuantity": 1, "locationId": location_id}],
+        "inventoryQuantities": [{"availableQuantity": quantity, "locationId": location_id}],
     }
     if unit.images:
         variant["mediaSrc"] = [unit.images[0]]

@@ -23,6 +23,13 @@ One call handles one POS product (one Shopify product, found by its handle):
    stock (``inventorySetQuantities``) of variants that differ. The unit's fields are sent only
    when the engine names the unit group as changed.
 
+**Sold meanwhile.** Just before each request that would make units sellable (the creating
+``productSet``, each ``productVariantsBulkCreate``, each ``inventorySetQuantities`` of stock 1),
+the host's ``still_for_sale`` is asked about them: the call was planned before it was sent, and
+a unit sold on another channel while it is on the wire goes in that same request at stock 0
+and is answered ``WITHDRAWN`` with its ids (no request of its own). A price or field update
+makes nothing sellable and asks nothing.
+
 The product's own fields (title, description, vendor, photos) change by ``productUpdate`` when
 the engine names the product group: new photos are added with it, and the photos the POS no
 longer has are deleted (``fileDelete``) in the request that writes the product's record of its
@@ -46,7 +53,7 @@ listed again by a stock update; a unit whose inventory item the host does not kn
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -62,6 +69,8 @@ from serialsync import (
     PublishResult,
     RemoteError,
     RemoteIds,
+    StillForSale,
+    every_unit_for_sale,
 )
 
 from serialsync_shopify import documents, mapping, unit_fields
@@ -215,8 +224,14 @@ class Publisher:
 
     # -- entry point --------------------------------------------------------------------------
 
-    def publish(self, product: Product, changes: Sequence[ListingChange]) -> list[PublishOutcome]:
-        """One outcome per change, in the order of ``changes``."""
+    def publish(
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale = every_unit_for_sale,
+    ) -> list[PublishOutcome]:
+        """One outcome per change, in the order of ``changes``; ``still_for_sale`` is asked
+        before each request that would make units sellable."""
         outcomes: dict[int, PublishOutcome] = {}
         valid: list[tuple[int, ListingChange]] = []
         seen: set[str] = set()
@@ -228,7 +243,7 @@ class Publisher:
                 valid.append((index, change))
         if valid:
             shop = self._context()
-            by_change = self._publish_valid(product, [c for _, c in valid], shop)
+            by_change = self._publish_valid(product, [c for _, c in valid], shop, still_for_sale)
             for (index, change), outcome in zip(valid, by_change, strict=True):
                 outcomes[index] = outcome
                 if outcome.result is PublishResult.FAILED:
@@ -275,12 +290,16 @@ class Publisher:
         return list(results.values())
 
     def _publish_valid(
-        self, product: Product, changes: list[ListingChange], shop: ShopContext
+        self,
+        product: Product,
+        changes: list[ListingChange],
+        shop: ShopContext,
+        ask: StillForSale,
     ) -> list[PublishOutcome]:
         results: dict[int, PublishOutcome] = {}
         handle = mapping.handle_for(product.listing_sku)
         if handle not in self._taken and all(_never_listed(c) for c in changes):
-            created = self._create_first(product, changes, handle, shop)
+            created = self._create_first(product, changes, handle, shop, ask)
             if created is not None:
                 return created
         found, product_node = self._look_up(product, changes, handle)
@@ -311,8 +330,8 @@ class Publisher:
         self._define_attributes(plan)
         if product_id is not None:
             count -= self._delete(product, product_id, plan, done)
-        self._create(product, product_id, handle, plan.creates, count, shop, done)
-        self._update(product, plan.updates, shop, done)
+        self._create(product, product_id, handle, plan.creates, count, shop, done, ask)
+        self._update(product, plan.updates, shop, done, ask)
         self._zero(plan.zero_stock, shop, done)
         self._remember_shown(changes, results)
         for index, change in enumerate(changes):
@@ -327,7 +346,12 @@ class Publisher:
         return [results[i] for i in range(len(changes))]
 
     def _create_first(
-        self, product: Product, changes: list[ListingChange], handle: str, shop: ShopContext
+        self,
+        product: Product,
+        changes: list[ListingChange],
+        handle: str,
+        shop: ShopContext,
+        ask: StillForSale,
     ) -> list[PublishOutcome] | None:
         """Create the product with its units without looking it up first: one request.
 
@@ -347,7 +371,7 @@ class Publisher:
             results[ids[id(change)]] = result
 
         self._define_attributes(_Plan(creates=list(changes)))
-        self._create(product, None, handle, list(changes), 0, shop, done)
+        self._create(product, None, handle, list(changes), 0, shop, done, ask)
         if taken:
             self.log.info("shopify.handle_taken", sku=product.listing_sku, handle=handle)
             self._taken.add(handle)
@@ -378,10 +402,13 @@ class Publisher:
             result = results[index]
             if change.action is not ListingAction.UPSERT or result.remote is None:
                 continue
+            # An upsert answered WITHDRAWN was written all the same, at stock 0 (sold
+            # meanwhile): its fields and photo are remembered too, not sent again on relisting.
             if result.result not in (
                 PublishResult.CREATED,
                 PublishResult.UPDATED,
                 PublishResult.UNCHANGED,
+                PublishResult.WITHDRAWN,
             ):
                 continue
             before = change.remote.extra if change.remote else {}
@@ -828,6 +855,7 @@ class Publisher:
         count: int,
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
+        ask: StillForSale,
     ) -> None:
         room = max(0, shop.max_variants - count)
         if len(creates) > room and product_id is not None and count > 0:
@@ -845,7 +873,7 @@ class Publisher:
             creates = creates[:room]
         if product_id is None and creates:
             first = self._first_batch(product, handle, creates, shop)
-            product_id = self._create_product(product, handle, creates[:first], shop, done)
+            product_id = self._create_product(product, handle, creates[:first], shop, done, ask)
             creates = creates[first:]
             if product_id is None:
                 reason = "the product could not be created with its first units"
@@ -859,7 +887,7 @@ class Publisher:
             return mapping.bulk_create_input(product, change.unit, location_id=shop.location_id)
 
         for batch in self._fitted(creates, variant_of, "VariantsCreate"):
-            self._create_variants(product, product_id, batch, shop, done)
+            self._create_variants(product, product_id, batch, shop, done, ask)
 
     def _reclaim(self, product_id: str, needed: int, keep: set[str], count: int) -> int:
         """Delete up to ``needed`` variants at stock 0 (withdrawn units' leftovers, not among
@@ -938,10 +966,14 @@ class Publisher:
         batch: list[ListingChange],
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
+        ask: StillForSale,
     ) -> str | None:
         photos = mapping.product_images(product)
+        held: set[str] = set()
 
         def send(todo: list[ListingChange]) -> dict[str, Any]:
+            held.clear()
+            held.update(_sold_meanwhile(todo, ask))
             return self.client.product_set(
                 mapping.product_set_input(
                     product,
@@ -949,6 +981,7 @@ class Publisher:
                     handle=handle,
                     status=self.product_status,
                     location_id=shop.location_id,
+                    unsellable=held,
                 ),
                 product_media=len(photos),
             )
@@ -968,7 +1001,8 @@ class Publisher:
         ]
 
         def done_with_photos(change: ListingChange, result: PublishOutcome) -> None:
-            if learnt and result.result is PublishResult.CREATED and result.remote is not None:
+            made = result.result in (PublishResult.CREATED, PublishResult.WITHDRAWN)
+            if learnt and made and result.remote is not None:
                 value = mapping.media_record(learnt)["value"]
                 extra = {**result.remote.extra, _PRODUCT_MEDIA_EXTRA: value}
                 result = result.model_copy(
@@ -976,7 +1010,7 @@ class Publisher:
                 )
             done(change, result)
 
-        self._record_created(todo, variants, product_id, done_with_photos)
+        self._record_created(todo, variants, product_id, done_with_photos, held)
         return product_id
 
     def _create_variants(
@@ -986,12 +1020,22 @@ class Publisher:
         batch: list[ListingChange],
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
+        ask: StillForSale,
     ) -> None:
+        held: set[str] = set()
+
         def send(todo: list[ListingChange]) -> dict[str, Any]:
+            held.clear()
+            held.update(_sold_meanwhile(todo, ask))
             return self.client.variants_create(
                 product_id,
                 [
-                    mapping.bulk_create_input(product, c.unit, location_id=shop.location_id)
+                    mapping.bulk_create_input(
+                        product,
+                        c.unit,
+                        location_id=shop.location_id,
+                        quantity=0 if c.unit.serial in held else 1,
+                    )
                     for c in todo
                 ],
                 mapping.bulk_create_media([c.unit for c in todo]),
@@ -999,7 +1043,8 @@ class Publisher:
 
         payload, todo = self._send_without_refused(batch, send, done)
         if payload:
-            self._record_created(todo, payload.get("productVariants") or [], product_id, done)
+            variants = payload.get("productVariants") or []
+            self._record_created(todo, variants, product_id, done, held)
 
     def _send_without_refused(
         self,
@@ -1047,7 +1092,10 @@ class Publisher:
         variants: list[dict[str, Any]],
         product_id: str,
         done: Callable[[ListingChange, PublishOutcome], None],
+        held: Container[str] = frozenset(),
     ) -> None:
+        """One outcome per created unit: ``CREATED``, or ``WITHDRAWN`` for those created at
+        stock 0 because they sold meanwhile (serials in ``held``), with their ids all the same."""
         by_sku = {str(v.get("sku")): v for v in variants if v}
         for change in todo:
             node = by_sku.get(change.unit.integration_id)
@@ -1063,7 +1111,8 @@ class Publisher:
                 )
                 continue
             listed = Listed.from_node(node, product_id)
-            done(change, outcome(change, PublishResult.CREATED, listed.remote()))
+            made = PublishResult.WITHDRAWN if change.unit.serial in held else PublishResult.CREATED
+            done(change, outcome(change, made, listed.remote()))
 
     # -- 4. update --------------------------------------------------------------------------
 
@@ -1073,6 +1122,7 @@ class Publisher:
         updates: list[_Update],
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
+        ask: StillForSale,
     ) -> None:
         failed: set[int] = set()
         by_product: dict[str, list[tuple[_Update, dict[str, Any]]]] = {}
@@ -1084,7 +1134,7 @@ class Publisher:
             for batch in self._fitted(items, lambda item: item[1], "VariantsUpdate"):
                 self._send_updates(product, product_id, batch, done, failed)
         stock = [(u.change, u.listed) for u in updates if u.stock and id(u.change) not in failed]
-        self._set_stock(stock, 1, shop, done, PublishResult.UPDATED)
+        self._set_stock(stock, 1, shop, done, PublishResult.UPDATED, ask=ask)
         for update in updates:
             if not update.stock and id(update.change) not in failed:
                 done(
@@ -1310,20 +1360,29 @@ class Publisher:
         shop: ShopContext,
         done: Callable[[ListingChange, PublishOutcome], None],
         result: PublishResult,
+        *,
+        ask: StillForSale | None = None,
     ) -> None:
+        """Set ``quantity`` for ``items``, up to ``batch_size`` a call; each is then ``result``.
+
+        With ``ask`` (listing units: quantity 1), the host is asked before each request which
+        of them are still for sale; the others are set to 0 in that same request and answered
+        ``WITHDRAWN``.
+        """
         for batch in batches(items, self.batch_size):
             todo = list(batch)
             for attempt in range(2):
+                held = _sold_meanwhile([c for c, _ in todo], ask) if ask else set()
                 quantities = [
                     {
                         "inventoryItemId": listed.inventory_item_id,
                         "locationId": shop.location_id,
-                        "quantity": quantity,
+                        "quantity": 0 if change.unit.serial in held else quantity,
                         # The POS is the source of truth for these one-of-a-kind units, and a
                         # withdrawal must not fail on a stale compare: opt out explicitly.
                         "changeFromQuantity": None,
                     }
-                    for _, listed in todo
+                    for change, listed in todo
                 ]
                 try:
                     payload = self.client.set_available(quantities, reason=_STOCK_REASON)
@@ -1336,7 +1395,8 @@ class Publisher:
                 errors = payload.get("userErrors") or []
                 if not errors:
                     for change, listed in todo:
-                        done(change, outcome(change, result, listed.remote()))
+                        made = PublishResult.WITHDRAWN if change.unit.serial in held else result
+                        done(change, outcome(change, made, listed.remote()))
                     break
                 refused = refused_indexes(errors, len(todo), key="quantities")
                 if not refused or attempt == 1:
@@ -1355,6 +1415,16 @@ class Publisher:
                 todo = [item for i, item in enumerate(todo) if i not in refused]
                 if not todo:
                     break
+
+
+def _sold_meanwhile(todo: Sequence[ListingChange], ask: StillForSale) -> set[str]:
+    """The serials of ``todo`` the host no longer wants for sale, asked now: once per request,
+    just before it (the answer reads the host's store), and not at all for an empty one."""
+    serials = [c.unit.serial for c in todo]
+    if not serials:
+        return set()
+    keep = ask(serials)
+    return {serial for serial in serials if serial not in keep}
 
 
 def _remote_error(exc: RemoteError) -> dict[str, Any]:
