@@ -166,13 +166,17 @@ def publish_variants(
         it out of its signature keeps working). ``still_for_sale(serials)`` returns those of
         the named units the host still wants for sale, read from its store at that moment.
         The changes were planned before the call; a unit may sell on another channel while
-        the call is on the wire, and a call that ends by making it sellable would put a sold
-        unit on sale until the host's next call withdraws it. A plugin whose platform lets a
-        unit be created or updated unsellable (stock 0) and made sellable by a last request
-        (Magento: the MSI source-items save) asks just before that request about the upserts
-        it is about to make sellable, makes sellable only those returned, and answers the
-        others ``WITHDRAWN`` (with their ids: the host records them withdrawn). Ask once per
-        call, at the last moment: it reads the store.
+        the call is on the wire, and a request that then makes it sellable would put a sold
+        unit on sale until the host's next call withdraws it. Just before each request that
+        would make units sellable (a create with stock 1, a batch of variants, a stock save),
+        ask about the upserts it carries; send those not returned unsellable in that same
+        request (stock 0, as the platform's field has it: no extra request), and answer them
+        ``WITHDRAWN`` with their ids (the variant exists: the host records it withdrawn).
+        Magento asks before the MSI source-items save that ends the call; Shopify before the
+        creating ``productSet``, each variants bulk create and each stock set; BigCommerce
+        before the product create and each variants batch; WooCommerce before each
+        variations batch. Ask once per such request, never per unit, and not for a request
+        that sets no stock (Shopify's price updates): each answer reads the store.
     :returns: exactly one :class:`~serialsync.model.PublishOutcome` per change, in any order,
         with the remote ids to remember. A unit the platform refused is ``FAILED`` with the
         platform's code and message (``retryable=False`` when resending cannot help); the other
