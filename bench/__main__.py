@@ -165,6 +165,12 @@ def _parser() -> argparse.ArgumentParser:
         "as real x N, so the host's own work counts N times)",
     )
     parser.add_argument(
+        "--oversell-modes",
+        default="webhooks,polling",
+        metavar="M[,M]",
+        help="which oversell modes to run, in order (default webhooks,polling)",
+    )
+    parser.add_argument(
         "--oversell-poll",
         type=float,
         default=0.2,
@@ -193,7 +199,9 @@ def oversell_runs(spec: dict[str, Any], args: argparse.Namespace, workdir: Path)
         "order_gap": max(1.0, magento / max(1, args.oversell_orders)),
     }
     out: dict[str, Any] = {}
-    for mode in ("webhooks", "polling"):
+    for mode in args.oversell_modes.split(","):
+        if mode not in ("webhooks", "polling"):
+            raise SystemExit(f"--oversell-modes: {mode!r} is neither webhooks nor polling")
         print(f"oversell, {mode}: {args.oversell_orders} orders during the publish …", flush=True)
         out[mode] = run_in_process(
             "run_oversell", {**base, "mode": mode, "workdir": str(workdir / f"o-{mode}")}

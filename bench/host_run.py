@@ -602,6 +602,7 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
     from serialsync.settings import MetricsSettings, WebhookSettings
 
     from bench.oversell import summarise
+    from bench.trace import OrderTrace, breakdown
 
     workdir = Path(spec["workdir"])
     scale = TimeScale(spec["time_scale"])
@@ -623,6 +624,9 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
                 out["subscriptions"] = {
                     r.connector: r.error or len(r.subscriptions) for r in registered
                 }
+            # Stamps each order's steps on the host's side (before the loops take the methods).
+            trace = OrderTrace()
+            trace.install(host, service.worker if service is not None else None)
             stopper = Stopper()
             published = threading.Event()
             started = time.monotonic()
@@ -661,12 +665,19 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
             if service is not None:
                 service.stop()
             watched = sandbox.call("watch_report")
+            trace.uninstall()
             out.update(
                 placed=placed,
                 skipped=skipped,
                 polls=watched["polls"],
                 failures=[repr(e) for e in scheduler.failures],
                 windows=summarise(watched["orders"], scale.factor),
+                breakdown=breakdown(trace, watched["orders"], scale.factor, CHANNELS),
+                passes={
+                    key: {step: round(at - started, 3) for step, at in steps.items()}
+                    for key, steps in trace.steps.items()
+                    if key.startswith("pass:")
+                },
                 real_seconds=time.monotonic() - started,
             )
     return out

@@ -37,6 +37,8 @@ class WatchedOrder:
     resolved: float | None = None  # real monotonic, first poll with it unsellable elsewhere
     relisted: int = 0  # times it was seen for sale again after that
     relisted_on: list[str] = field(default_factory=list)  # where it was seen again
+    # Per other channel: real monotonic of the first poll since which it has not sold the unit.
+    gone: dict[str, float] = field(default_factory=dict)
 
 
 def sellable(fake: FakeChannel, among: Collection[str] | None = None) -> set[str]:
@@ -134,11 +136,15 @@ class OversellWatch:
         with self._lock:
             self.polls += 1
             for order in orders:
-                elsewhere = [
-                    name
-                    for name, skus in now.items()
-                    if name != order.channel and order.sku in skus
-                ]
+                elsewhere = []
+                for name, skus in now.items():
+                    if name == order.channel:
+                        continue
+                    if order.sku in skus:
+                        elsewhere.append(name)
+                        order.gone.pop(name, None)
+                    else:
+                        order.gone.setdefault(name, seen)
                 if elsewhere and order.resolved is not None:
                     order.relisted += 1
                     order.relisted_on.extend(elsewhere)

@@ -1,0 +1,294 @@
+"""Where an order's oversell window goes, on the host's side: a breakdown of each order's path.
+
+The oversell run (:func:`bench.host_run.run_oversell`) measures each window on the fakes' side
+only: order created → unit unsellable on every other channel. :class:`OrderTrace` stamps the
+steps in between in the host process, with the same ``CLOCK_MONOTONIC``:
+
+* webhooks: the delivery taken (``accepted``), the order worker starting on it (``start``),
+  the order read back (``fetched``), its claims committed (``applied``), then per channel the
+  withdrawal step's start, its ``withdraw_units`` call sent and answered, and the step's end;
+  the whole order's end (``done``, the POS report included) and the worker thread's CPU;
+* both modes: every order pass's start, the end of its order reading, and its withdrawal
+  step per channel as above.
+
+Whether a channel's withdrawal found the product held by a publish (and left it to that
+publish, which withdraws after its call under way) is recorded too: then the call times above
+are missing for that channel, and the fakes' side tells when the unit went.
+
+It works by wrapping the host's objects (the worker, the plugin manager, the listing locks)
+and two engine functions, in the benchmark's host process only: nothing of serialsync changes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from serialsync.engine import orders as engine_orders
+from serialsync.engine import withdraw as engine_withdraw
+from serialsync.engine.context import EngineContext, ListingTurn
+from serialsync.engine.summary import PassSummary
+from serialsync.host import Host
+
+#: The order (``connector/order_id``) or order pass (``pass:<n>``) a thread is working for.
+_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
+
+
+def order_key(connector: str, order_id: str) -> str:
+    """``connector/<the order id's trailing digits>``: the fakes' ids and the webhooks' agree on
+    the number (Shopify's webhooks name a GID, its fake an integer)."""
+    digits = ""
+    for char in reversed(str(order_id)):
+        if not char.isdigit():
+            break
+        digits = char + digits
+    return f"{connector}/{digits or order_id}"
+
+
+class OrderTrace:
+    """Real instants of each traced order's (or order pass's) steps, by key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.steps: dict[str, dict[str, float]] = {}
+        self.held: dict[str, list[str]] = {}
+        self._passes = 0
+        self._undo: list[Callable[[], None]] = []
+
+    def stamp(self, key: str | None, step: str, when: float | None = None) -> None:
+        """Record ``step`` of ``key`` now (the first time only)."""
+        if key is None:
+            return
+        now = time.monotonic() if when is None else when
+        with self._lock:
+            self.steps.setdefault(key, {}).setdefault(step, now)
+
+    def _held(self, key: str | None, channel: str) -> None:
+        if key is not None:
+            with self._lock:
+                self.held.setdefault(key, []).append(channel)
+
+    # -- wrapping ------------------------------------------------------------------------------
+
+    def install(self, host: Host, worker: Any | None) -> None:
+        """Wrap ``host`` (and the service's order ``worker``, if any) to stamp the steps."""
+        self._wrap_attr(host.plugins, "fetch_order", self._fetched)
+        self._wrap_attr(host.plugins, "withdraw_units", self._withdraw_call)
+        self._wrap_attr(host.plugins, "fetch_orders", self._fetch_orders)
+        self._wrap_attr(host.engine.locks, "hold_or_ask", self._hold_or_ask)
+        self._wrap_attr(engine_withdraw, "withdraw_channel", self._withdraw_channel)
+        self._wrap_attr(engine_orders, "withdraw_all", self._withdraw_all)
+        self._wrap_attr(host, "order_pass", self._order_pass)
+        if worker is not None:
+            self._wrap_attr(worker, "submit", self._submit)
+            self._wrap_attr(worker, "work", self._work)
+            from serialsync.service import worker as worker_module
+
+            self._wrap_attr(worker_module, "withdraw_all", self._withdraw_all)
+
+    def uninstall(self) -> None:
+        """Put back everything :meth:`install` wrapped."""
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+
+    def _wrap_attr(self, obj: Any, name: str, wrapper: Callable[[Any], Any]) -> None:
+        original = getattr(obj, name)
+        had_own = name in getattr(obj, "__dict__", {})
+        setattr(obj, name, wrapper(original))
+
+        def undo() -> None:
+            if had_own:
+                setattr(obj, name, original)
+            else:
+                delattr(obj, name)
+
+        self._undo.append(undo)
+
+    def _submit(self, original: Callable[[str, str], bool]) -> Callable[[str, str], bool]:
+        def submit(connector: str, order_id: str) -> bool:
+            self.stamp(order_key(connector, order_id), "accepted")
+            return original(connector, order_id)
+
+        return submit
+
+    def _work(self, original: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+        def work(connector: str, order_id: str) -> Any:
+            key = order_key(connector, order_id)
+            token = _CURRENT.set(key)
+            cpu = time.thread_time()
+            self.stamp(key, "start")
+            try:
+                return original(connector, order_id)
+            finally:
+                self.stamp(key, "done")
+                with self._lock:
+                    self.steps[key]["cpu"] = time.thread_time() - cpu
+                _CURRENT.reset(token)
+
+        return work
+
+    def _fetched(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def fetch_order(connector: str, order_id: str) -> Any:
+            try:
+                return original(connector, order_id)
+            finally:
+                self.stamp(_CURRENT.get(), "fetched")
+
+        return fetch_order
+
+    def _fetch_orders(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def fetch_orders(connector: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(connector, *args, **kwargs)
+            finally:
+                key = _CURRENT.get()
+                if key is not None and key.startswith("pass:"):
+                    with self._lock:
+                        self.steps.setdefault(key, {})[f"fetched:{connector}"] = time.monotonic()
+
+        return fetch_orders
+
+    def _withdraw_all(self, original: Callable[..., None]) -> Callable[..., None]:
+        def withdraw_all(ctx: EngineContext, summary: PassSummary, touched: Any = ()) -> None:
+            key = _CURRENT.get()
+            self.stamp(key, "applied")
+            try:
+                original(ctx, summary, touched)
+            finally:
+                self.stamp(key, "withdrawn")
+
+        return withdraw_all
+
+    def _order_pass(self, original: Callable[[], Any]) -> Callable[[], Any]:
+        def order_pass() -> Any:
+            with self._lock:
+                self._passes += 1
+                key = f"pass:{self._passes}"
+            token = _CURRENT.set(key)
+            self.stamp(key, "start")
+            try:
+                return original()
+            finally:
+                self.stamp(key, "done")
+                _CURRENT.reset(token)
+
+        return order_pass
+
+    def _withdraw_channel(self, original: Callable[..., None]) -> Callable[..., None]:
+        def withdraw_channel(
+            ctx: EngineContext, summary: PassSummary, channel: str, touched: Any = ()
+        ) -> None:
+            key = _CURRENT.get()
+            self.stamp(key, f"w_start:{channel}")
+            try:
+                original(ctx, summary, channel, touched)
+            finally:
+                self.stamp(key, f"w_end:{channel}")
+
+        return withdraw_channel
+
+    def _withdraw_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def withdraw_units(channel: str, changes: Any) -> Any:
+            key = _CURRENT.get()
+            self.stamp(key, f"w_sent:{channel}")
+            try:
+                return original(channel, changes)
+            finally:
+                self.stamp(key, f"w_answered:{channel}")
+
+        return withdraw_units
+
+    def _hold_or_ask(
+        self, original: Callable[[str, Iterable[str]], AbstractContextManager[ListingTurn]]
+    ) -> Callable[[str, Iterable[str]], AbstractContextManager[ListingTurn]]:
+        @contextmanager
+        def hold_or_ask(channel: str, skus: Iterable[str]) -> Iterator[ListingTurn]:
+            wanted = list(skus)
+            with original(channel, wanted) as turn:
+                if len(turn.held) < len(wanted):
+                    self._held(_CURRENT.get(), channel)
+                yield turn
+
+        return hold_or_ask
+
+
+def _span(steps: dict[str, float], a: str, b: str) -> float | None:
+    if a in steps and b in steps:
+        return steps[b] - steps[a]
+    return None
+
+
+def breakdown(
+    trace: OrderTrace, orders: list[dict[str, Any]], factor: float, channels: Collection[str]
+) -> dict[str, Any]:
+    """Each watched order's window split into the host's steps, in platform seconds (real x
+    ``factor``), and p50 / p99 / max of each step over the orders.
+
+    ``orders`` are the watch's orders (:meth:`bench.oversell.OversellWatch.report`), with the
+    instant each other channel was last seen to stop selling the unit (``gone``).
+    """
+    rows = []
+    for order in orders:
+        key = order_key(order["channel"], order["order_id"])
+        steps = trace.steps.get(key, {})
+        created = order["created"]
+        row: dict[str, Any] = {
+            "key": key,
+            "window": None if order["resolved"] is None else (order["resolved"] - created) * factor,
+            "held_on": trace.held.get(key, []),
+            "cpu_ms": round(steps.get("cpu", 0.0) * 1000, 1),
+        }
+        for step in ("accepted", "start", "fetched", "applied", "withdrawn", "done"):
+            if step in steps:
+                row[step] = round((steps[step] - created) * factor, 2)
+        for channel in channels:
+            if channel == order["channel"]:
+                continue
+            mine = {}
+            for step in ("w_start", "w_sent", "w_answered", "w_end"):
+                at = steps.get(f"{step}:{channel}")
+                if at is not None:
+                    mine[step] = round((at - created) * factor, 2)
+            gone = order.get("gone", {}).get(channel)
+            if gone is not None:
+                mine["gone"] = round((gone - created) * factor, 2)
+            row[channel] = mine
+        rows.append(row)
+    return {"orders": rows, "steps": _step_stats(rows, channels)}
+
+
+def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[str, Any]:
+    from bench.oversell import percentile
+
+    series: dict[str, list[float]] = {}
+
+    def add(name: str, value: float | None) -> None:
+        if value is not None:
+            series.setdefault(name, []).append(value)
+
+    for row in rows:
+        previous = 0.0
+        for step in ("accepted", "start", "fetched", "applied", "withdrawn", "done"):
+            if step in row:
+                add(f"{step} (from the previous step)", row[step] - previous)
+                previous = row[step]
+        for channel in channels:
+            mine = row.get(channel) or {}
+            add(f"{channel}: queue to call", _span(mine, "w_start", "w_sent"))
+            add(f"{channel}: withdraw_units call", _span(mine, "w_sent", "w_answered"))
+            add(f"{channel}: answered to gone", _span(mine, "w_answered", "gone"))
+            add(f"{channel}: order to gone", mine.get("gone"))
+    return {
+        name: {
+            "n": len(values),
+            "p50": round(percentile(values, 0.5), 2),
+            "p99": round(percentile(values, 0.99), 2),
+            "max": round(max(values), 2),
+        }
+        for name, values in sorted(series.items())
+    }
