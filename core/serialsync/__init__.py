@@ -81,6 +81,7 @@ from serialsync.model import (
     every_unit_for_sale,
 )
 from serialsync.signing import hmac_sha256_base64, secret_matches, signature_matches
+from serialsync.urgency import is_urgent, urgent
 
 __version__ = "0.1.0"
 
@@ -153,7 +154,9 @@ __all__ = [
     "hmac_sha256_base64",
     "hookimpl",
     "in_this_context",
+    "is_urgent",
     "parse",
     "secret_matches",
     "signature_matches",
+    "urgent",
 ]

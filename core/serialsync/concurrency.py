@@ -7,6 +7,8 @@ starts at the plugin's configured maximum and moves as TCP's congestion window d
 on a 429 or 503 (down to one), shrinks by a tenth when answers take more than ``slow_factor``
 times the quickest recent answer (the host is queueing; down to two, so that one long request
 does not hold every other back), and grows back by one request per full window of good answers.
+A free slot goes to an urgent request (:func:`~serialsync.urgency.is_urgent`: an order's read or
+withdrawal) before any other waiting, so a withdrawal does not queue behind a publish's requests.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
+
+from serialsync.urgency import is_urgent
 
 #: Statuses that say the host has more than it can serve right now.
 BUSY_STATUSES = frozenset({429, 503})
@@ -49,13 +53,16 @@ class AdaptiveLimit:
         self._answers = 0
         self._ready = threading.Condition()
         self._started: dict[int, float] = {}
+        #: Requests waiting for a slot now (for logs, benchmarks and tests).
+        self.waiting = 0
+        self._urgent_waiting = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Wait until fewer than the limit are in flight, and count this request in."""
+        """Wait until fewer than the limit are in flight, and count this request in (an urgent
+        request before any other that waits)."""
         with self._ready:
-            while self.in_flight >= int(self.limit):
-                self._ready.wait()
+            self._wait_turn()
             self.in_flight += 1
             self._started[threading.get_ident()] = self._clock()
         try:
@@ -79,11 +86,24 @@ class AdaptiveLimit:
         with self._ready:
             if me in self._started:
                 self.in_flight -= 1
-                while self.in_flight >= int(self.limit):
-                    self._ready.wait()
+                self._wait_turn()
                 self.in_flight += 1
                 self._started[me] = self._clock()
         return 0.0
+
+    def _wait_turn(self) -> None:
+        """Under the condition: wait until a request may go in, urgent ones first."""
+        urgent = is_urgent()
+        self.waiting += 1
+        self._urgent_waiting += urgent
+        try:
+            while self.in_flight >= int(self.limit) or (not urgent and self._urgent_waiting):
+                self._ready.wait()
+        finally:
+            self.waiting -= 1
+            self._urgent_waiting -= urgent
+            if urgent and not self._urgent_waiting:
+                self._ready.notify_all()  # the others may go again
 
     def observe(self, response: httpx.Response) -> None:
         """Adjust the limit from one answer: its status, and how long it took."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import httpx
-from serialsync import AdaptiveLimit
+from serialsync import AdaptiveLimit, urgent
 
 from tests.clocks import FakeClock
 
@@ -72,3 +74,39 @@ def test_a_slot_waits_while_the_limit_is_in_flight():
     holder.join(5)
     second.join(5)
     assert got.is_set() and limit.in_flight == 0
+
+
+def test_a_free_slot_goes_to_an_urgent_waiter_before_the_others():
+    # Repeated: without the priority, the waiter that came first would win most rounds.
+    for _ in range(5):
+        assert _race(AdaptiveLimit(1, clock=FakeClock(0.0))) == ["withdrawal", "publish"]
+
+
+def _race(limit: AdaptiveLimit) -> list[str]:
+    """A publish's request waits for the one slot, then a withdrawal's; the slot is freed:
+    the order they got it in."""
+    order: list[str] = []
+
+    def take(name: str, hurry: bool) -> None:
+        with urgent(hurry), limit.slot():
+            order.append(name)
+
+    with limit.slot():
+        publish = threading.Thread(target=take, args=("publish", False))
+        publish.start()
+        _until(lambda: limit.waiting == 1)
+        withdrawal = threading.Thread(target=take, args=("withdrawal", True))
+        withdrawal.start()
+        _until(lambda: limit.waiting == 2)
+    publish.join(5)
+    withdrawal.join(5)
+    return order
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait (briefly yielding) until ``condition`` holds; a bounded loop, not a timing claim."""
+    for _ in range(50_000):
+        if condition():
+            return
+        time.sleep(0.0001)
+    raise AssertionError("the condition never held")

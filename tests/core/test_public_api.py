@@ -79,9 +79,11 @@ EXPECTED_ALL = [
     "hmac_sha256_base64",
     "hookimpl",
     "in_this_context",
+    "is_urgent",
     "parse",
     "secret_matches",
     "signature_matches",
+    "urgent",
 ]
 
 EXPECTED_TESTING_ALL = [

@@ -50,18 +50,23 @@ from serialsync.model import (
 from serialsync.operations.discrepancies import apply_kept_word
 from serialsync.redaction import redact_personal_data
 from serialsync.store import Claim, ListingState, OutboxRecord, OutboxState, UnitRecord
+from serialsync.urgency import urgent
 
 _PAID = {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED}
 _ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
 
 
 def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
-    """Read every channel's orders, withdraw what sold, and report sales to the POS."""
+    """Read every channel's orders, withdraw what sold, and report sales to the POS.
+
+    Urgent work (:func:`~serialsync.urgent`): a publish under way yields its channels' budget
+    to it."""
     touched: set[str] = set()
-    for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
-    # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
-    withdraw_all(ctx, summary, touched)
-    report_sales(ctx, summary)
+    with urgent():
+        for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
+        # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
+        withdraw_all(ctx, summary, touched)
+        report_sales(ctx, summary)
 
 
 def read_unread_channels(ctx: EngineContext, summary: PassSummary) -> None:

@@ -61,6 +61,7 @@ from serialsync.model import (
     StillForSale,
 )
 from serialsync.store import ListingRecord, ListingState, UnitRecord
+from serialsync.urgency import urgent
 from serialsync.validation import price_problem
 
 _LIVE_RESULTS = {PublishResult.CREATED, PublishResult.UPDATED, PublishResult.UNCHANGED}
@@ -430,10 +431,14 @@ def send_product(
         target = sibling(product, part, ctx.sync.sibling_title)
         changes = [change for change, _ in mine]
         ctx.checkpoint("publish.before_call")
+        # A call that only withdraws (units sold while the product was being published, or
+        # left by a batch) closes an oversell window: urgent, ahead of the publish's creates.
+        withdrawing = all(change.action == ListingAction.WITHDRAW for change in changes)
         try:
-            outcomes = ctx.plugins.publish_variants(
-                channel, target, changes, still_for_sale(ctx, product)
-            )
+            with urgent(withdrawing):
+                outcomes = ctx.plugins.publish_variants(
+                    channel, target, changes, still_for_sale(ctx, product)
+                )
         except Exception as exc:  # one product's failure must not stop the others
             outcomes = failed_call(ctx, summary, channel, target.listing_sku, changes, exc)
             outcomes = withdraw_apart(ctx, summary, channel, target, changes, outcomes)
@@ -474,19 +479,23 @@ def withdraw_apart(
     """A call that raised carried withdrawals beside upserts: send those again on their own
     (``withdraw_units`` where the plugin has it, else ``publish_variants`` with them alone),
     so that what broke the upserts does not keep sold units on sale until the next order
-    pass. Returns ``outcomes`` with the withdrawals' answers in place of their failures."""
+    pass, urgently (:func:`~serialsync.urgent`). Returns ``outcomes`` with the withdrawals'
+    answers in place of their failures."""
     withdrawals = [c for c in changes if c.action == ListingAction.WITHDRAW]
     if not withdrawals or len(withdrawals) == len(changes):
         return outcomes  # nothing apart to send: the same call would be sent again
     wanted = {c.unit.serial for c in withdrawals}
     try:
-        answered = [
-            o for o in ctx.plugins.withdraw_units(channel, withdrawals) or [] if o.serial in wanted
-        ]
-        done = {o.serial for o in answered}
-        rest = [c for c in withdrawals if c.unit.serial not in done]
-        if rest:
-            answered += ctx.plugins.publish_variants(channel, target, rest)
+        with urgent():
+            answered = [
+                o
+                for o in ctx.plugins.withdraw_units(channel, withdrawals) or []
+                if o.serial in wanted
+            ]
+            done = {o.serial for o in answered}
+            rest = [c for c in withdrawals if c.unit.serial not in done]
+            if rest:
+                answered += ctx.plugins.publish_variants(channel, target, rest)
     except Exception as exc:  # each withdrawal stays failed; the next order pass retries it
         answered = failed_call(ctx, summary, channel, target.listing_sku, withdrawals, exc)
     by_serial = {o.serial: o for o in answered if o.serial in wanted}

@@ -22,6 +22,7 @@ from serialsync.errors import IntegrationIdError
 from serialsync.host import Host
 from serialsync.model import Order, UnreadableRecord
 from serialsync.store import OutboxState
+from serialsync.urgency import urgent
 
 
 class OrderResult(StrEnum):
@@ -145,7 +146,14 @@ class OrderWorker:
                     self._idle.set()
 
     def work(self, connector: str, order_id: str) -> OrderResult:
-        """Fetch one order, apply it as an order pass would, withdraw its units, report it."""
+        """Fetch one order, apply it as an order pass would, withdraw its units, report it.
+
+        Urgent work (:func:`~serialsync.urgent`): its requests go before a publish's where a
+        channel's pacing has to choose."""
+        with urgent():
+            return self._work(connector, order_id)
+
+    def _work(self, connector: str, order_id: str) -> OrderResult:
         engine = self.host.engine
         log = engine.log(connector=connector, operation="webhook_order", order_id=order_id)
         try:

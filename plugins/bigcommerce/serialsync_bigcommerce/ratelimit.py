@@ -5,6 +5,11 @@ Pro), shared by every app on the store. Each response says what is left
 (``X-Rate-Limit-Requests-Left``) and when the window resets (``X-Rate-Limit-Time-Reset-Ms``).
 :class:`BigCommerceRateLimiter` pauses *before* the budget runs out, so throttling is avoided
 rather than suffered; :func:`retry_signal` turns a 429 into a wait of exactly the reset time.
+
+A share of each window (:data:`ORDERS_SHARE`) is kept for urgent requests
+(:func:`serialsync.is_urgent`: reading an order, withdrawing what it sold): a publish waits for
+the next window before it would spend it. Without that, a publish that runs at the quota leaves
+every withdrawal waiting for the window's reset, up to 30 s with the sold unit still for sale.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import json
 from collections.abc import Callable
 
 import httpx
-from serialsync import RetryHint
+from serialsync import RetryHint, is_urgent
 
 LEFT = "X-Rate-Limit-Requests-Left"
 QUOTA = "X-Rate-Limit-Requests-Quota"
 RESET_MS = "X-Rate-Limit-Time-Reset-Ms"
 WINDOW_MS = "X-Rate-Limit-Time-Window-Ms"
+#: The share of a window's quota that only urgent requests may spend (15 of 150 requests).
+ORDERS_SHARE = 0.1
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
@@ -36,15 +43,29 @@ class BigCommerceRateLimiter:
 
     Between responses it counts the requests it lets go, so a burst cannot overshoot what the
     last response reported. When at most ``reserve`` requests are left in the window it asks
-    the client to wait until the window resets.
+    the client to wait until the window resets; a request that is not urgent waits already
+    when at most ``reserve`` plus the orders' share (``orders_share`` of the quota) are left.
     """
 
-    def __init__(self, *, clock: Callable[[], float], quota: int = 150, reserve: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        quota: int = 150,
+        reserve: int = 5,
+        orders_share: float = ORDERS_SHARE,
+    ) -> None:
         self._clock = clock
         self.quota = quota
         self.reserve = min(reserve, max(quota - 1, 0))
+        self.orders_share = orders_share
         self._left: int | None = None
         self._reset_at: float | None = None
+
+    @property
+    def kept_for_orders(self) -> int:
+        """Requests of a window that only urgent requests may spend (beyond ``reserve``)."""
+        return int(self.quota * self.orders_share)
 
     def wait_time(self) -> float:
         """Seconds to wait before the next request (0 when it may go now)."""
@@ -52,7 +73,8 @@ class BigCommerceRateLimiter:
         if self._reset_at is not None and now >= self._reset_at:
             # The window the last response described is over: a fresh budget.
             self._left, self._reset_at = None, None
-        if self._left is not None and self._left <= self.reserve and self._reset_at is not None:
+        floor = self.reserve if is_urgent() else self.reserve + self.kept_for_orders
+        if self._left is not None and self._left <= floor and self._reset_at is not None:
             wait = self._reset_at - now
             # After the wait the window is fresh; the next response corrects the guess.
             self._left, self._reset_at = None, None

@@ -6,23 +6,32 @@ when it saw it, projects the bucket forward at the restore rate, and asks the HT
 wait just long enough that the next request's expected cost is available: the bucket is used,
 never overrun. :func:`throttle_signal` turns a ``THROTTLED`` answer (HTTP 200 or 429) into a
 retry that waits ``(cost - currentlyAvailable) / restoreRate`` seconds.
+
+A share of the bucket (:data:`ORDERS_SHARE`) is kept for urgent requests
+(:func:`serialsync.is_urgent`: reading an order, withdrawing what it sold): a publish waits until
+the bucket holds its cost *and* that share, so a withdrawal finds its points there and does not
+queue behind the publish's next create. The publish is paced by the restore rate either way; it
+only runs a share higher above empty.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from serialsync import RetryHint
+from serialsync import RetryHint, is_urgent
 
 #: Used until the first response says otherwise (Shopify's Standard plan).
 DEFAULT_MAXIMUM = 1000.0
 DEFAULT_RESTORE_RATE = 100.0
 #: Seconds added to every paced wait.
 PACING_MARGIN = 0.05
+#: The share of the bucket's maximum that only urgent requests may spend (100 of 1,000 points).
+ORDERS_SHARE = 0.1
 
 
 def response_body(response: httpx.Response) -> dict[str, Any] | None:
@@ -84,14 +93,17 @@ class CostBucketLimiter:
 
     The client calls :meth:`expect` with the cost it expects of the next request (the
     requested cost the same operation had last time), so :meth:`wait_time` waits for exactly
-    that much. Before any response is seen it does not wait.
+    that much, plus the orders' share (``orders_share`` of the maximum) for a request that is
+    not urgent. Before any response is seen it does not wait. The expected cost is the calling
+    thread's own: the publish and an order's withdrawal expect different costs side by side.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], *, orders_share: float = ORDERS_SHARE) -> None:
         self._clock = clock
+        self.orders_share = orders_share
         self._status: ThrottleStatus | None = None
         self._seen_at = 0.0
-        self._expected = 0.0
+        self._local = threading.local()
 
     @property
     def status(self) -> ThrottleStatus | None:
@@ -99,8 +111,8 @@ class CostBucketLimiter:
         return self._status
 
     def expect(self, cost: float) -> None:
-        """Set the expected cost of the next request."""
-        self._expected = max(0.0, cost)
+        """Set the expected cost of this thread's next request."""
+        self._local.expected = max(0.0, cost)
 
     def available_now(self) -> float | None:
         """The bucket projected to now, or ``None`` before any response."""
@@ -115,8 +127,11 @@ class CostBucketLimiter:
         available = self.available_now()
         if available is None or self._status is None or self._status.restore_rate <= 0:
             return 0.0
+        expected: float = getattr(self._local, "expected", 0.0)
+        if not is_urgent():
+            expected += self._status.maximum * self.orders_share
         # A request can never need more than the whole bucket.
-        needed = min(self._expected, self._status.maximum)
+        needed = min(expected, self._status.maximum)
         if available >= needed:
             return 0.0
         # A little over the exact refill time, so rounding never leaves us a point short.

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from serialsync import RateLimitedError
+from serialsync import RateLimitedError, urgent
 from serialsync_bigcommerce import FakeBigCommerce
 from serialsync_bigcommerce.ratelimit import BigCommerceRateLimiter, retry_signal
 
@@ -99,22 +99,38 @@ def test_retry_signal_reads_the_reset_time():
     left=st.integers(min_value=0, max_value=450),
     reset_ms=st.integers(min_value=0, max_value=30_000),
     reserve=st.integers(min_value=0, max_value=20),
+    for_an_order=st.booleans(),
 )
-def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reserve):
+def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reserve, for_an_order):
     clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=450, reserve=reserve)
-    assert limiter.wait_time() == 0  # nothing known yet
-    limiter.observe(headers(left, reset_ms, quota=450))
-    wait = limiter.wait_time()
-    if left <= reserve and reset_ms > 0:
+    assert limiter.kept_for_orders == 45  # a tenth of the quota
+    with urgent(for_an_order):
+        assert limiter.wait_time() == 0  # nothing known yet
+        limiter.observe(headers(left, reset_ms, quota=450))
+        wait = limiter.wait_time()
+    # An order's request may spend the orders' share; anything else stops short of it.
+    floor = reserve if for_an_order else reserve + 45
+    if left <= floor and reset_ms > 0:
         assert wait == pytest.approx(reset_ms / 1000, abs=1e-6)
     else:
         assert wait == 0
 
 
+def test_a_publish_waits_for_the_next_window_while_a_withdrawal_spends_the_orders_share():
+    clock = FakeClock(START)
+    limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=5)
+    limiter.observe(headers(12, 20_000))  # 12 left: within the 5 + 15 kept back
+    with urgent():
+        assert [limiter.wait_time() for _ in range(7)] == [0] * 7  # 12 down to the 5 reserved
+        assert limiter.wait_time() == pytest.approx(20)  # the reserve itself is nobody's
+    limiter.observe(headers(12, 20_000))
+    assert limiter.wait_time() == pytest.approx(20)  # the publish waits for the fresh window
+
+
 def test_limiter_counts_requests_between_responses():
     clock = FakeClock(START)
-    limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=2)
+    limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=2, orders_share=0)
     limiter.observe(headers(5, 10_000))
     waits = [limiter.wait_time() for _ in range(4)]
     assert waits[:3] == [0, 0, 0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 import respx
 from hypothesis import given
 from hypothesis import strategies as st
-from serialsync import PublishResult, RateLimitedError
+from serialsync import PublishResult, RateLimitedError, urgent
 from serialsync_shopify.fake import FakeShopify
 from serialsync_shopify.ratelimit import (
     PACING_MARGIN,
@@ -83,7 +84,7 @@ def test_throttle_signal_ignores_other_errors_and_junk():
 
 
 def test_limiter_waits_before_the_bucket_would_run_dry(clock):
-    limiter = CostBucketLimiter(clock)
+    limiter = CostBucketLimiter(clock, orders_share=0)
     limiter.expect(300)
     assert limiter.wait_time() == 0  # nothing seen yet
     limiter.observe(httpx.Response(200, json=cost_body(100, 100.0, rate=50.0)))
@@ -95,6 +96,36 @@ def test_limiter_waits_before_the_bucket_would_run_dry(clock):
     limiter.expect(5000)  # never more than the whole bucket is waited for
     limiter.observe(httpx.Response(200, json=cost_body(100, 0.0, rate=50.0)))
     assert limiter.wait_time() == pytest.approx(1000 / 50 + PACING_MARGIN)
+
+
+def test_a_publish_leaves_the_orders_share_in_the_bucket_for_a_withdrawal(clock):
+    limiter = CostBucketLimiter(clock)  # a tenth of the bucket kept for orders
+    limiter.observe(httpx.Response(200, json=cost_body(100, 150.0, maximum=1000.0, rate=100.0)))
+    limiter.expect(100)
+    # The publish waits until its 100 points and the orders' 100 are there...
+    assert limiter.wait_time() == pytest.approx((200 - 150) / 100 + PACING_MARGIN)
+    with urgent():
+        limiter.expect(20)
+        assert limiter.wait_time() == 0  # ...and a withdrawal spends them at once
+        limiter.expect(180)
+        assert limiter.wait_time() == pytest.approx((180 - 150) / 100 + PACING_MARGIN)
+
+
+def test_each_thread_waits_for_its_own_expected_cost(clock):
+    limiter = CostBucketLimiter(clock, orders_share=0)
+    limiter.observe(httpx.Response(200, json=cost_body(10, 50.0, rate=100.0)))
+    limiter.expect(850)  # the publish's big create, about to be sent from this thread
+    waits: list[float] = []
+
+    def withdrawal() -> None:
+        limiter.expect(10)
+        waits.append(limiter.wait_time())
+
+    other = threading.Thread(target=withdrawal)
+    other.start()
+    other.join(5)
+    assert waits == [0]  # not the 850 points the other thread expects
+    assert limiter.wait_time() == pytest.approx(800 / 100 + PACING_MARGIN)
 
 
 def test_limiter_observe_ignores_a_body_without_cost(clock):
