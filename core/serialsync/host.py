@@ -28,13 +28,14 @@ from pydantic import ValidationError
 from serialsync.connector import ConnectorContext
 from serialsync.engine.context import EngineContext, Progress
 from serialsync.engine.inventory import inventory_pass
+from serialsync.engine.order_payloads import order_from_payload
 from serialsync.engine.orders import order_pass, process_order, quarantine_unreadable_order
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import ConfigurationError, SerialsyncError
 from serialsync.logging import adapt_logger
 from serialsync.manager import PluginManager
 from serialsync.metering import metering
-from serialsync.model import Order, UnreadableRecord
+from serialsync.model import UnreadableRecord
 from serialsync.operations.discrepancies import DISCREPANCY
 from serialsync.settings import Settings, SyncSettings
 from serialsync.stopping import raise_if_stopped
@@ -254,7 +255,8 @@ class Host:
                     process_order(self.engine, summary, channel, found)
         else:
             try:
-                order = Order.model_validate_json(record.payload or "")
+                # Its shopper was not kept (see serialsync.engine.order_payloads).
+                order = order_from_payload(record.payload or "")
             except ValidationError:
                 plugin = self.plugins.connector(channel).type.plugin
                 return (

@@ -357,6 +357,7 @@ class MemoryChannel(_Persisted):
                 order_number=o["order_number"],
                 status=FinancialStatus(o["status"]),
                 lines=tuple(OrderLine.model_validate(line) for line in o["lines"]),
+                customer_name=o.get("name"),
                 customer_email=o.get("email"),
                 created_at=_t(o["created_at"]),
                 updated_at=_t(o["updated_at"]),

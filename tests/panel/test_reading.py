@@ -319,3 +319,30 @@ def test_pages_load_nothing_from_elsewhere_and_run_no_inline_script(shared_world
             )
             assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
             assert "<script" not in answer.text and " style=" not in answer.text
+
+
+def test_the_quarantine_shows_no_shoppers_name_or_email(shared_world: World) -> None:
+    """A conflict stored by a pass, and an order stored before orders were kept without their
+    shopper: the page shows neither's name nor email, and still the order's id."""
+    store = shared_world.host.store
+    legacy = '{"order_id": "LEGACY-7", "customer_name": "Jane Doe", "customer_email": "j@x.io"}'
+    with store.transaction():
+        store.quarantine(
+            kind="order_line",
+            key="shopify:LEGACY-7",
+            connector="shopify",
+            reason="old",
+            payload=legacy,
+        )
+    (held,) = [q for q in store.quarantined(kind="order_line") if q.key == "shopify:LEGACY-7"]
+    try:
+        with shared_world.client() as client:
+            login(client, VIEWER)
+            page = html.unescape(client.get("/quarantine").text)
+    finally:
+        with store.transaction():
+            store.drop_quarantined(held.id)
+    assert "LEGACY-7" in page and "Jane Doe" not in page and "j@x.io" not in page
+    assert shared_world.conflict[1] in page
+    for email in ("shopper@example.com", "ada@example.com"):  # the fakes' shoppers
+        assert email not in page

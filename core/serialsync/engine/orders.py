@@ -26,6 +26,7 @@ from serialsync.connector import Role
 from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
 from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
+from serialsync.engine.order_payloads import order_payload
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import ORDERS_STREAM, for_each_channel
 from serialsync.engine.summary import PassSummary
@@ -200,7 +201,7 @@ def process_order(
             key=key,
             connector=channel,
             reason=reason,
-            payload=order.model_dump_json(),
+            payload=order_payload(order),
         )
         counts.quarantined += 1
         log.warning("orders.quarantined", order_number=order.order_number, reason=reason)
@@ -268,7 +269,7 @@ def _quarantine_lines(
         key=f"{channel}:{order.order_id}",
         connector=channel,
         reason=reason,
-        payload=order.model_dump_json(),
+        payload=order_payload(order),
     )
     counts.quarantined += bool(lines.problems)
     counts.conflicts += bool(lines.excess)
@@ -500,7 +501,7 @@ class _OrderTransition:
             key=f"{self.channel}:{self.order.order_id}",
             connector=self.channel,
             reason=reason,
-            payload=self.order.model_dump_json(),
+            payload=order_payload(self.order),
         )
         self.log.error("orders.conflict", reason=reason)
         return OutboxState.CONFLICT, reason
