@@ -1000,10 +1000,10 @@ class Publisher:
         if (
             remote is not None
             and self._product is not None
-            and result is not PublishResult.WITHDRAWN
+            and work.change.action is ListingAction.UPSERT
         ):
-            # Listed or updated: the product holds the POS's content (created with it, or put
-            # before any variant write of this call).
+            # Listed or updated (or written unsellable, sold meanwhile): the product holds the
+            # POS's content (created with it, or put before any variant write of this call).
             content = mapping.content_digest(self._product)
             remote = remote.model_copy(update={"extra": {**remote.extra, "content": content}})
         self.outcomes[work.index] = PublishOutcome(

@@ -695,9 +695,10 @@ class Publisher:
 
     def _done(self, index: int, result: PublishResult, remote: RemoteIds | None) -> None:
         unit = self.changes[index].unit
-        if remote is not None and result is not PublishResult.WITHDRAWN:
+        if remote is not None and self.changes[index].action is ListingAction.UPSERT:
             # The content the product is known to hold: the POS's when this call created the
             # product or put its content, else what was remembered (none for a product adopted).
+            # An upsert answered WITHDRAWN (sold meanwhile) too: its product is as written.
             previous = self.changes[index].remote
             content = (
                 content_digest(self.product)

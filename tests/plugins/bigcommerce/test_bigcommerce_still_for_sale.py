@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import respx
-from serialsync import ListingAction, ListingChange, PublishResult, RemoteIds
+from serialsync import ListingAction, ListingChange, PublishResult, RemoteIds, SerializedUnit
 from serialsync_bigcommerce import BigCommerceConnector, FakeBigCommerce
 
 from tests.still_for_sale import SoldMeanwhile
@@ -149,3 +149,27 @@ def test_a_withdrawal_only_call_does_not_ask(connector: BigCommerceConnector) ->
     outcomes = connector.publish_variants(product(), withdraws(units(2), first), never)
 
     assert {o.result for o in outcomes} == {PublishResult.WITHDRAWN}
+
+
+def test_relisting_a_unit_created_unsellable_sends_neither_its_photo_nor_its_product(
+    fake: FakeBigCommerce, make_connector: ConnectorFactory
+) -> None:
+    unit = SerializedUnit(sku="0113942719", serial="US1", images=("https://img.example/us1.jpg",))
+    sent: list[httpx.Request] = []
+    with _through_respx(fake, make_connector, sent) as connector:
+        [held] = connector.publish_variants(
+            product(), upserts([unit]), SoldMeanwhile({unit.serial})
+        )
+        # The sale is cancelled: the host lists the unit again, with the ids it was answered.
+        [again] = connector.publish_variants(product(), upserts([unit], [held]))
+
+    assert held.result is PublishResult.WITHDRAWN
+    assert again.result is PublishResult.UPDATED
+    # No product PUT on relisting: the held unit's ids remember the content it was made with.
+    assert [(r.method, r.url.path) for r in sent] == [("POST", PRODUCTS), ("PUT", VARIANTS)]
+    create, relisting = (json.loads(r.content) for r in sent)
+    assert create["variants"][0]["image_url"] == unit.images[0]
+    assert create["variants"][0]["inventory_level"] == 0
+    [update] = relisting
+    assert update["inventory_level"] == 1
+    assert "image_url" not in update  # the variant holds it since its creation

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import respx
-from serialsync import PublishResult
+from serialsync import PublishResult, SerializedUnit
 from serialsync_woocommerce import FakeWooCommerce, WooCommerceConnector
 
 from tests.still_for_sale import SoldMeanwhile
@@ -122,3 +122,34 @@ def test_a_call_that_lists_nothing_does_not_ask(
     outcomes = connector.publish_variants(product(), withdrawals(units(2), remotes), never)
 
     assert {o.result for o in outcomes} == {PublishResult.WITHDRAWN}
+
+
+def test_relisting_a_unit_created_unsellable_sends_neither_its_photo_nor_its_product(
+    fake: FakeWooCommerce, make_connector: ConnectorFactory
+) -> None:
+    unit = SerializedUnit(sku="0113942719", serial="US1", images=("https://img.example/us1.jpg",))
+    with respx.mock() as router:
+        router.route(host="shop.example.com").mock(side_effect=fake)
+        connector = make_connector(transport=None)
+        [held] = connector.publish_variants(
+            product(), upserts([unit]), SoldMeanwhile({unit.serial})
+        )
+        assert held.remote is not None
+        # The sale is cancelled: the host lists the unit again, with the ids it was answered.
+        [again] = connector.publish_variants(product(), upserts([unit], {unit.serial: held.remote}))
+        sent = [call.request for call in router.calls]
+
+    assert held.result is PublishResult.WITHDRAWN
+    assert again.result is PublishResult.UPDATED
+    # No product PUT on relisting: the held unit's ids remember the content it was made with.
+    assert [(r.method, r.url.path.rsplit("/", 2)[-1]) for r in sent] == [
+        ("POST", "products"),
+        ("POST", "batch"),
+        ("POST", "batch"),
+    ]
+    first, relisting = _batches(sent)
+    assert first["create"][0]["image"] == {"src": unit.images[0]}
+    assert first["create"][0]["stock_quantity"] == 0
+    [update] = relisting["update"]
+    assert update["stock_quantity"] == 1
+    assert "image" not in update  # the variation holds it since its creation
