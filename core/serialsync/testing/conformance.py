@@ -408,9 +408,18 @@ class ChannelConformance(_Conformance):
     def test_a_unit_no_longer_for_sale_is_never_listed(self, harness: Harness) -> None:
         if not takes_argument(harness, "publish_variants", "still_for_sale"):
             pytest.skip("the plugin's publish_variants does not take the optional still_for_sale")
+        # What a new product of three units costs when all stay for sale (after a first one,
+        # which may pay for what a connector reads once).
+        first = sample_product(3)
+        self.publish(harness, first, upserts(first))
+        sent = len(harness.fake.requests)
+        reference = sample_product(3)
+        self.publish(harness, reference, upserts(reference))
+        listed_all = len(harness.fake.requests) - sent
         product = sample_product(3)
         held_back = product.units[1]
         changes = upserts(product)
+        sent = len(harness.fake.requests)
         outcomes = self.publish(
             harness, product, changes, lambda serials: frozenset(serials) - {held_back.serial}
         )
@@ -419,6 +428,17 @@ class ChannelConformance(_Conformance):
             "a new unit still_for_sale leaves out is answered withdrawn",
             sent=changes,
             got=outcomes,
+        )
+        assert by_serial[held_back.serial].remote is not None, broken_rule(
+            "a unit held back is answered with the ids of the variant it was written to",
+            sent=held_back.integration_id,
+            got=by_serial[held_back.serial],
+        )
+        assert len(harness.fake.requests) - sent == listed_all, broken_rule(
+            "a unit held back costs no request of its own (it goes unsellable in the request "
+            "that would have listed it)",
+            sent=listed_all,
+            got=len(harness.fake.requests) - sent,
         )
         stock = stock_by_sku(harness.fake)
         assert sum(stock.get(held_back.integration_id, [0])) == 0, broken_rule(

@@ -170,6 +170,7 @@ def test_a_photo_sent_with_a_unit_created_unsellable_is_not_sent_again_on_relist
 
     assert again.result is PublishResult.UPDATED
     assert "productVariantsBulkUpdate" not in shop.calls  # the photo is on the variant already
+    assert "productUpdate" not in shop.calls  # nor is the product's content sent again
     (variant,) = shop.variants_with_sku(unit.integration_id)
     assert shop.stock_of(variant.id) == 1
 
