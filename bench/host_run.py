@@ -28,8 +28,15 @@ from serialsync.manager import PluginManager
 from serialsync.settings import Settings, load_settings
 from serialsync.store import SQLiteStore
 
-from bench.platforms import CHANNELS, POS, Limits, request_floor, time_floor
-from bench.sandbox_process import SandboxProcess
+from bench.platforms import (
+    CHANNELS,
+    POS,
+    Limits,
+    bigcommerce_metafields,
+    request_floor,
+    time_floor,
+)
+from bench.sandbox_process import SandboxProcess, bench_catalogue
 from bench.thread_cpu import HelperCpu
 from bench.timescale import TimeScale, unscaled, waited, waited_union
 
@@ -281,6 +288,9 @@ def measure_publish(
     clients = _delta(client_stats(host), before_clients)
     units = spec["skus"] * spec["units"]
     per_product = [spec["units"]] * spec["skus"]
+    # The catalogue the sandbox holds (the same seed): BigCommerce's floor counts its metafields.
+    catalogue = bench_catalogue(skus=spec["skus"], units=spec["units"], seed=spec["seed"])
+    metafields = [bigcommerce_metafields(p) for p in catalogue]
     channels: dict[str, Any] = {}
     for name in CHANNELS:
         fake = child["fakes"][name]
@@ -288,7 +298,7 @@ def measure_publish(
         begin, finish = timeline.bounds("publish", name)
         real = finish - begin
         requests = fake["requests"]
-        floor = request_floor(name, per_product, limits)
+        floor = request_floor(name, per_product, limits, metafields)
         cost = float(fake.get("cost", 0.0))
         operations = fake.get("operations", 0) - before_child["fakes"][name].get("operations", 0)
         t_floor = time_floor(name, requests, limits, cost, operations)
@@ -533,8 +543,6 @@ def run_baseline(spec: dict[str, Any]) -> dict[str, Any]:
 def _run_script(spec: dict[str, Any], script: Any, label: str) -> dict[str, Any]:
     import tomllib
     from concurrent.futures import ThreadPoolExecutor
-
-    from bench.sandbox_process import bench_catalogue
 
     scale = TimeScale(spec["time_scale"])
     limits = Limits(**spec["limits"])

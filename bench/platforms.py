@@ -6,7 +6,10 @@ grow with the catalogue is counted apart, as ``overhead``):
 * Shopify — ``productSet`` creates a product with up to 250 variants (the input-array limit),
   then ``productVariantsBulkCreate`` takes 250 more per call: ``ceil(n / 250)`` per product.
 * BigCommerce — ``POST /v3/catalog/products`` carries up to 600 variants (with their option
-  values and ``image_url``): ``ceil(n / 600)`` per product.
+  values and ``image_url``); a unit's attributes (and its summary) are metafields of its
+  variant, which the product create cannot carry: ``POST /v3/catalog/variants/metafields``
+  takes them 50 a request (the plugin's size; the reference gives none). ``ceil(n / 600) +
+  ceil(m / 50)`` per product whose units have ``m`` metafields.
 * WooCommerce — the product ``POST`` cannot carry variations, and a variations batch holds 100
   items: ``1 + ceil(n / 100)`` per product.
 * Magento — the synchronous REST API has no batch create of products: each serial needs its
@@ -35,7 +38,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from serialsync.model import Product
 from serialsync.testing.fake import Faults
+from serialsync_bigcommerce import unit_metafields
 
 from bench.timescale import TimeScale
 
@@ -44,6 +49,8 @@ POS = "aim_pos"
 
 SHOPIFY_SET_VARIANTS = 250
 BIGCOMMERCE_PRODUCT_VARIANTS = 600
+#: A variant metafields batch: the plugin's size (the reference gives none).
+BIGCOMMERCE_METAFIELDS = unit_metafields.BATCH
 WOOCOMMERCE_BATCH = 100
 
 
@@ -109,13 +116,23 @@ def fake_options(name: str, limits: Limits, scale: TimeScale) -> dict[str, Any]:
     return {}
 
 
-def request_floor(name: str, units_per_product: list[int], limits: Limits | None = None) -> int:
+def request_floor(
+    name: str,
+    units_per_product: list[int],
+    limits: Limits | None = None,
+    metafields_per_product: list[int] | None = None,
+) -> int:
     """The fewest requests that publish these products, new, to ``name`` (module docstring;
-    Magento's with the bulk API when ``limits`` has consumers running)."""
+    Magento's with the bulk API when ``limits`` has consumers running; BigCommerce's with the
+    variant metafields of each product, none when not given)."""
     if name == "shopify":
         return sum(math.ceil(n / SHOPIFY_SET_VARIANTS) for n in units_per_product)
     if name == "bigcommerce":
-        return sum(math.ceil(n / BIGCOMMERCE_PRODUCT_VARIANTS) for n in units_per_product)
+        metafields = metafields_per_product or [0] * len(units_per_product)
+        return sum(
+            math.ceil(n / BIGCOMMERCE_PRODUCT_VARIANTS) + math.ceil(m / BIGCOMMERCE_METAFIELDS)
+            for n, m in zip(units_per_product, metafields, strict=True)
+        )
     if name == "woocommerce":
         return sum(1 + math.ceil(n / WOOCOMMERCE_BATCH) for n in units_per_product)
     if name == "magento":
@@ -125,9 +142,15 @@ def request_floor(name: str, units_per_product: list[int], limits: Limits | None
     raise ValueError(f"no floor for {name!r}")
 
 
+def bigcommerce_metafields(product: Product) -> int:
+    """The variant metafields a product's units get on BigCommerce (attributes and summary)."""
+    return sum(len(unit_metafields.wanted(u)) for u in product.units)
+
+
 FLOOR_FORMULA = {
     "shopify": "ceil(n/250) per product (productSet with its variants)",
-    "bigcommerce": "ceil(n/600) per product (product POST with variants + image_url)",
+    "bigcommerce": "ceil(n/600) + ceil(m/50) per product of m variant metafields (product POST "
+    "with variants + image_url, then the units' attributes and summaries 50 a metafields batch)",
     "woocommerce": "1 + ceil(n/100) per product (product POST + variations batch)",
     "magento": "n + 3 per product (1 attribute save with n options, n children, parent with "
     "links, 1 source-items); min(n + 3, 5) while the store's consumers run (the n children in "

@@ -3,7 +3,8 @@ synchronous API's; the consumers' own work bounds the time floor."""
 
 from __future__ import annotations
 
-from bench.platforms import Limits, request_floor, time_floor
+from bench.platforms import Limits, bigcommerce_metafields, request_floor, time_floor
+from bench.sandbox_process import bench_catalogue
 
 
 def test_magento_request_floor_with_and_without_consumers() -> None:
@@ -18,3 +19,19 @@ def test_magento_time_floor_is_bounded_by_the_consumers_work() -> None:
     assert time_floor("magento", 16, limits) == 0.5  # two rounds of 8 requests
     assert time_floor("magento", 16, limits, operations=40) == 2.5  # 10 rounds of 4
     assert time_floor("magento", 16, Limits(magento_consumers=0), operations=40) == 0.5
+
+
+def test_bigcommerce_request_floor_counts_the_metafield_batches() -> None:
+    # 20 units with 4 attributes and a summary each: 100 metafields, two batches of 50.
+    assert request_floor("bigcommerce", [20, 20], metafields_per_product=[100, 101]) == 3 + 4
+    assert request_floor("bigcommerce", [601], metafields_per_product=[0]) == 2
+    assert request_floor("bigcommerce", [20]) == 1  # no metafields given: the product create
+
+
+def test_bigcommerce_metafields_are_the_attributes_with_a_value_and_a_summary() -> None:
+    (product,) = bench_catalogue(skus=1, units=3, seed=7)
+    assert bigcommerce_metafields(product) == 3 * (4 + 1)
+    bare = product.model_copy(
+        update={"units": tuple(u.model_copy(update={"attributes": {}}) for u in product.units)}
+    )
+    assert bigcommerce_metafields(bare) == 0
