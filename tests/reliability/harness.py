@@ -411,13 +411,38 @@ def settle_conflicts(sandbox: Sandbox, scenario: Scenario, store: Store) -> None
                 scenario.settled.add(placed.key)
 
 
-def restock_refunds(sandbox: Sandbox, scenario: Scenario, skus: dict[str, str]) -> None:
-    """Phase 3: the POS's staff put each refunded or cancelled unit back on the shelf."""
+def restocked(scenario: Scenario) -> list[PlacedOrder]:
+    """The orders whose units the POS's staff put back on the shelf: refunded or cancelled
+    after the sale was reported."""
+    return [o for o in scenario.orders if o.kind in ("refunded", "reported_cancelled")]
+
+
+def restock_refunds(
+    sandbox: Sandbox,
+    scenario: Scenario,
+    skus: dict[str, str],
+    orders: Iterable[PlacedOrder] | None = None,
+) -> None:
+    """Phase 3: the POS's staff put each refunded or cancelled unit back on the shelf (those of
+    ``orders`` only, when given)."""
     pos = next(iter(sandbox.pos_fakes().values()))
-    for placed in scenario.orders:
-        if placed.kind in ("refunded", "reported_cancelled"):
-            for serial in placed.serials:
-                pos.set_status(skus[serial], serial, "Available")  # type: ignore[attr-defined]
+    for placed in restocked(scenario) if orders is None else orders:
+        for serial in placed.serials:
+            pos.set_status(skus[serial], serial, "Available")  # type: ignore[attr-defined]
+
+
+def check_moved(store: Store, scenario: Scenario) -> None:
+    """Every order its shop moved on (paid, cancelled, refunded; a losing double sale
+    cancelled) was read again since: its outbox row has the shop's last status."""
+    moved = [(placed, status.value) for placed, status in scenario.later]
+    moved += [
+        (placed, FinancialStatus.CANCELLED.value)
+        for placed in scenario.orders
+        if placed.key in scenario.settled
+    ]
+    for placed, status in moved:
+        record = store.get_outbox(placed.channel, placed.order_id)
+        assert record is not None and record.financial_status == status, (placed.key, status)
 
 
 # -- passes until quiet ------------------------------------------------------------------------
