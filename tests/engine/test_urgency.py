@@ -6,10 +6,12 @@ too; a publish's creates are not, but a publish call that only withdraws is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from serialsync import (
     ListingChange,
     OrdersPage,
@@ -136,4 +138,37 @@ def test_the_webhook_worker_reads_and_withdraws_an_order_urgently(tmp_path: Path
     assert ("fetch_order", "shop_a", True) in noted.calls
     assert ("publish_variants", "shop_b withdraw", True) in noted.calls
     assert all(urgent for _, _, urgent in noted.calls), noted.calls
+    w.store.close()
+
+
+def test_reporting_to_the_pos_is_not_urgent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serialsync.engine import orders
+    from serialsync.service import worker
+
+    reports: list[tuple[str, bool]] = []
+
+    def noting(kind: str, report: Callable[..., None]) -> Callable[..., None]:
+        def noted(*args: Any) -> None:
+            reports.append((kind, is_urgent()))
+            report(*args)
+
+        return noted
+
+    monkeypatch.setattr(orders, "report_sales", noting("pass", orders.report_sales))
+    monkeypatch.setattr(worker, "report_one", noting("webhook", orders.report_one))
+    noted = Noting()
+    a, b = NotingBatchingChannel(noted), NotingLoggingChannel(noted)
+    w = _world(tmp_path, a, b)
+    w.host.order_pass()
+    w.host.inventory_pass()
+    b.place_order([("P1|||A1", 1)])
+    w.host.order_pass()
+    order_id = a.place_order([("P2|||B1", 1)])
+    OrderWorker(w.host).work("shop_a", order_id)
+
+    # No shopper waits for a report: a publish's requests need not yield to it.
+    assert ("pass", False) in reports and ("webhook", False) in reports
+    assert not any(urgent for _, urgent in reports)
     w.store.close()

@@ -60,14 +60,14 @@ _ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
 def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
     """Read every channel's orders, withdraw what sold, and report sales to the POS.
 
-    Urgent work (:func:`~serialsync.urgent`): a publish under way yields its channels' budget
-    to it."""
+    Reading and withdrawing are urgent work (:func:`~serialsync.urgent`): a publish under way
+    yields its channels' budget to them. Reporting is not: no shopper waits for it."""
     touched: set[str] = set()
     with urgent():
         for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
         # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
         withdraw_all(ctx, summary, touched)
-        report_sales(ctx, summary)
+    report_sales(ctx, summary)
 
 
 def read_unread_channels(ctx: EngineContext, summary: PassSummary) -> None:

@@ -148,34 +148,33 @@ class OrderWorker:
     def work(self, connector: str, order_id: str) -> OrderResult:
         """Fetch one order, apply it as an order pass would, withdraw its units, report it.
 
-        Urgent work (:func:`~serialsync.urgent`): its requests go before a publish's where a
-        channel's pacing has to choose."""
-        with urgent():
-            return self._work(connector, order_id)
-
-    def _work(self, connector: str, order_id: str) -> OrderResult:
+        Reading and withdrawing are urgent work (:func:`~serialsync.urgent`): their requests go
+        before a publish's where a channel's pacing has to choose. The report is not: no
+        shopper waits for it.
+        """
         engine = self.host.engine
         log = engine.log(connector=connector, operation="webhook_order", order_id=order_id)
-        try:
-            order = self.host.plugins.fetch_order(connector, order_id)
-        except Exception as exc:
-            log.warning("webhook.fetch_failed", error=f"{type(exc).__name__}: {exc}")
-            return OrderResult.FETCH_FAILED
-        if order is None:
-            log.info("webhook.order_not_readable_yet")
-            return OrderResult.NOT_READABLE
         summary = PassSummary(kind="webhook", started_at=engine.now())
-        if isinstance(order, UnreadableRecord):
+        with urgent():
+            try:
+                order = self.host.plugins.fetch_order(connector, order_id)
+            except Exception as exc:
+                log.warning("webhook.fetch_failed", error=f"{type(exc).__name__}: {exc}")
+                return OrderResult.FETCH_FAILED
+            if order is None:
+                log.info("webhook.order_not_readable_yet")
+                return OrderResult.NOT_READABLE
+            if isinstance(order, UnreadableRecord):
+                with engine.store.transaction():
+                    quarantine_unreadable_order(engine, summary, connector, order)
+                return OrderResult.QUARANTINED
             with engine.store.transaction():
-                quarantine_unreadable_order(engine, summary, connector, order)
-            return OrderResult.QUARANTINED
-        with engine.store.transaction():
-            process_order(engine, summary, connector, order)
-        # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
-        skus = [s for s in _skus_of(order) if engine.store.get_product(s) is not None]
-        # The order pass's own withdrawal step: batched, and under the listing locks, so an
-        # inventory publish under way cannot list the unit again.
-        withdraw_all(engine, summary, skus)
+                process_order(engine, summary, connector, order)
+            # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
+            skus = [s for s in _skus_of(order) if engine.store.get_product(s) is not None]
+            # The order pass's own withdrawal step: batched, and under the listing locks, so an
+            # inventory publish under way cannot list the unit again.
+            withdraw_all(engine, summary, skus)
         record = engine.store.get_outbox(connector, order.order_id)
         if (
             record is not None
