@@ -681,6 +681,7 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
                 failures=[repr(e) for e in scheduler.failures],
                 windows=summarise(watched["orders"], scale.factor),
                 breakdown=breakdown(trace, watched["orders"], scale.factor, CHANNELS),
+                gc=trace.gc_summary(),
                 passes={
                     key: {step: round(at - started, 3) for step, at in steps.items()}
                     for key, steps in trace.steps.items()

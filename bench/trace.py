@@ -22,6 +22,7 @@ and two engine functions, in the benchmark's host process only: nothing of seria
 from __future__ import annotations
 
 import contextvars
+import gc
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -58,6 +59,9 @@ class OrderTrace:
         self.held: dict[str, list[str]] = {}
         self._passes = 0
         self._undo: list[Callable[[], None]] = []
+        #: The garbage collector's pauses: (generation, real seconds), while installed.
+        self.gc_pauses: list[tuple[int, float]] = []
+        self._gc_started = 0.0
 
     def stamp(self, key: str | None, step: str, when: float | None = None) -> None:
         """Record ``step`` of ``key`` now (the first time only)."""
@@ -83,12 +87,33 @@ class OrderTrace:
         self._wrap_attr(engine_withdraw, "withdraw_channel", self._withdraw_channel)
         self._wrap_attr(engine_orders, "withdraw_all", self._withdraw_all)
         self._wrap_attr(host, "order_pass", self._order_pass)
+        gc.callbacks.append(self._gc)
+        self._undo.append(lambda: gc.callbacks.remove(self._gc))
         if worker is not None:
             self._wrap_attr(worker, "submit", self._submit)
             self._wrap_attr(worker, "work", self._work)
             from serialsync.service import worker as worker_module
 
             self._wrap_attr(worker_module, "withdraw_all", self._withdraw_all)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        # A collection stops every thread of the process: a stall no step can avoid.
+        if phase == "start":
+            self._gc_started = time.monotonic()
+        else:
+            self.gc_pauses.append((info["generation"], time.monotonic() - self._gc_started))
+
+    def gc_summary(self) -> dict[str, Any]:
+        """Collections per generation, and the longest pause of each, in real seconds."""
+        out: dict[str, Any] = {}
+        for generation in (0, 1, 2):
+            pauses = [p for g, p in self.gc_pauses if g == generation]
+            out[str(generation)] = {
+                "count": len(pauses),
+                "max_ms": round(max(pauses, default=0.0) * 1000, 1),
+                "total_ms": round(sum(pauses) * 1000, 1),
+            }
+        return out
 
     def uninstall(self) -> None:
         """Put back everything :meth:`install` wrapped."""
