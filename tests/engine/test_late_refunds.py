@@ -164,3 +164,46 @@ def test_a_discrepancy_stays_while_the_web_sale_stands(world: World) -> None:
     assert status_of(world) == UnitStatus.SOLD
     assert open_discrepancies(world) == [GUITAR]
     assert GUITAR not in world.a.live() | world.b.live()
+
+
+def with_strings_restocked_before_a_refund(world: World) -> str:
+    """The guitar sold with a plain line and reported; then back on the POS's shelf (read)."""
+    world.host.inventory_pass()
+    order_id = world.a.place_order([(GUITAR, 1), ("STRINGS", 1)])
+    world.host.order_pass()
+    world.pos.set_unit(SKU, SERIAL, status="in_stock")
+    world.host.inventory_pass()
+    return order_id
+
+
+def test_a_partial_refund_of_another_line_leaves_the_unit_sold(world: World) -> None:
+    order_id = with_strings_restocked_before_a_refund(world)
+    assert open_discrepancies(world) == [GUITAR]
+
+    world.a.set_order_status(order_id, FinancialStatus.PARTIALLY_REFUNDED)  # the strings
+    world.host.order_pass()
+    world.pos.set_unit(SKU, "US210033735", price="1100.00")  # the POS reads the item again
+    world.host.inventory_pass()
+
+    # The guitar's sale stands: the order still holds it, whatever the POS shows.
+    assert status_of(world) == UnitStatus.SOLD
+    assert world.store.get_claim(SERIAL) is not None
+    assert open_discrepancies(world) == [GUITAR]
+    assert GUITAR not in world.a.live() | world.b.live()
+
+    world.a.set_order_status(order_id, FinancialStatus.REFUNDED)  # then all of it
+    world.host.order_pass()
+    world.host.inventory_pass()
+    assert_back_on_sale(world)
+
+
+def test_a_partial_refund_of_the_units_line_lets_go_of_the_unit(world: World) -> None:
+    order_id = with_strings_restocked_before_a_refund(world)
+
+    world.a.state["orders"][order_id]["lines"][0]["quantity_refunded"] = 1  # the guitar
+    world.a.set_order_status(order_id, FinancialStatus.PARTIALLY_REFUNDED)
+    world.host.order_pass()
+    world.host.inventory_pass()
+
+    assert world.store.get_claim(SERIAL) is None
+    assert_back_on_sale(world)

@@ -372,8 +372,9 @@ class _OrderTransition:
         if state in (OutboxState.REPORTED, OutboxState.FAILED):
             if status in _ENDED or status == FinancialStatus.PARTIALLY_REFUNDED:
                 # The POS has the sale; its staff settle the refund, and the unit then
-                # follows what the POS says. The order no longer holds the unit. A unit it held
-                # only to protect it never reached the POS: it is taken back and relisted.
+                # follows what the POS says. The order no longer holds a unit it no longer
+                # sells. A unit it held only to protect it never reached the POS: it is taken
+                # back and relisted.
                 self._release(
                     "the order was cancelled; the POS never heard of this unit",
                     [line for line in self.serialized if not line.reported],
@@ -393,11 +394,15 @@ class _OrderTransition:
         return OutboxState.CONFLICT, None
 
     def _let_go_after_report(self, line: SerializedLine) -> None:
-        """The reported order ended (or was partly refunded): it no longer holds the unit.
+        """The reported order ended, or was partly refunded: let go of a unit it no longer sells.
+
+        A partial refund that leaves this unit's line (shipping, another line) keeps the claim:
+        the sale of the unit stands, and the POS's "available" (an AIM web order stays open,
+        its serials available, until invoiced) must not put it back on sale.
 
         What the POS said of the unit while the sale stood was set aside, and the inventory
         cursor has moved past it. A discrepancy kept it (the POS changed the unit after the
-        sale and showed it available): once this unit's sale no longer stands, that word
+        sale and showed it available): once the unit's sale no longer stands, that word
         applies, else the unit stays off sale until the POS changes it again.
         """
         store = self.ctx.store
@@ -408,9 +413,11 @@ class _OrderTransition:
             self.order.order_id,
         ):
             return  # another order holds it now
+        ended = self.order.status in _ENDED or line.line.quantity_refunded >= line.line.quantity
+        if line.reported and not ended:
+            return
         store.release_claim(unit.serial, self.channel, self.order.order_id)
-        refunded = line.line.quantity_refunded >= line.line.quantity
-        if line.reported and (self.order.status in _ENDED or refunded):
+        if line.reported:
             why = f"{self.channel} order {self.order.order_id} was {self.order.status.value}"
             apply_kept_word(store, unit.sku, unit.serial, why=why, at=self.ctx.now())
 
