@@ -525,6 +525,9 @@ def estimated_cost(operation: str, variables: Mapping[str, Any]) -> float:
     fixed, per_item, sized_by = _COST_SHAPES[operation]
     if operation in ("VariantsCreate", "VariantsUpdate"):
         fixed += math.ceil(bulk_variants_input_cost(variables))
+    if operation in ("ProductUpdate", "ProductUpdateMedia", "ProductMediaReplace"):
+        # productUpdate is priced by its input in place of the flat 10 counted in ``fixed``.
+        fixed += math.ceil(product_update_input_cost(variables)) - 10
     return float(fixed + (per_item * _size(variables, sized_by) if sized_by else 0))
 
 
@@ -540,6 +543,16 @@ def bulk_variants_input_cost(arguments: Mapping[str, Any]) -> float:
         + 0.4 * sum(len(v.get("metafields") or []) for v in variants)
         + 1.9 * len(arguments.get("media") or [])
     )
+
+
+def product_update_input_cost(arguments: Mapping[str, Any]) -> float:
+    """What ``productUpdate`` (and ``productCreate``) cost by their input, in place of the flat
+    10 (since 2025-10): 10, plus 0.4 a product metafield and 1.9 a product media (the ``media``
+    argument)."""
+    # shopify.dev/changelog/dynamic-complexity-cost-for-productcreate-and-productupdate-mutations
+    product = arguments.get("product")
+    metafields = product.get("metafields") if isinstance(product, Mapping) else None
+    return 10 + 0.4 * len(metafields or []) + 1.9 * len(arguments.get("media") or [])
 
 
 def product_set_input_cost(data: Mapping[str, Any]) -> float:

@@ -13,7 +13,9 @@ when given the published schema, validates it first), and enforces what the real
 * ``productSet`` on an existing product deletes the variants it is not given;
 * ``inventorySetQuantities`` requires ``@idempotent(key:)`` and ``changeFromQuantity`` on every
   quantity (2026-04 and later), replays a repeated key, and checks a non-null compare value;
-* ``userErrors`` shaped as Shopify shapes them (``field`` path, ``message``, ``code``).
+* ``userErrors`` shaped as Shopify shapes them (``field`` path, ``message``, ``code``); given
+  the schema, every code it answers must be a value of the mutation's user-error code enum
+  there (or null), else the fake raises :class:`~serialsync_shopify.fake_graphql.FakeContractError`.
 
 Where the exact wording or code of an error is not documented, the choice is marked *assumed*.
 """
@@ -40,7 +42,12 @@ from serialsync_shopify.fake_catalog import (
     FakeProduct,
     FakeVariant,
 )
-from serialsync_shopify.fake_graphql import Document, GraphQLFaultError, connection
+from serialsync_shopify.fake_graphql import (
+    Document,
+    GraphQLFaultError,
+    check_user_error_codes,
+    connection,
+)
 from serialsync_shopify.fake_orders import FakeOrder, OrderBook
 from serialsync_shopify.fake_webhooks import WebhookBook, retry_delays
 
@@ -405,6 +412,8 @@ class FakeShopify(FakeChannel):
             key = root.alias.value if root.alias else root.name.value
             try:
                 value = self._resolve_root(document, root)
+                if self.schema is not None and document.is_mutation:
+                    check_user_error_codes(self.schema, root.name.value, value)
                 data[key] = document.project(value, root.selection_set)
                 self.calls.append(root.name.value)
             except GraphQLFaultError as fault:

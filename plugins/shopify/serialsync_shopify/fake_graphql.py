@@ -8,14 +8,17 @@ those values, so the answer holds exactly the fields asked for, under their alia
 :func:`query_cost` follows Shopify's published rules for the calculated query cost: a scalar or
 enum costs 0, an object 1, a connection (or a list sized by ``first``/``last``/``ids``) 2 plus its
 size times the cost of one node, and a mutation field 10 plus what its payload selects; a
-mutation Shopify prices by its input (``productSet``: per variant, variant file, metafield and
-product file) costs that in place of the 10. Given the answer, it computes the *actual* cost
-with the sizes actually returned. (The published schema, being introspected, carries no cost
-directives: the input prices come from Shopify's changelog of 2025-10.) Fields Shopify
-publishes no price of their own for take these default rules, among them the media reads
-(``nodes(ids:)`` over variants) and ``productVariantDetachMedia`` (10 plus its payload):
-the rules are Shopify's (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits); that no
-override applies to those fields is assumed.
+mutation Shopify prices by its input costs that in place of the 10 (Shopify's changelog of
+2025-10: ``productSet`` per variant, variant file, metafield and product file; the variant
+bulk create and update per variant, variant media, variant metafield and product media;
+``productCreate`` / ``productUpdate`` per product metafield and product media). Given the
+answer, it computes the *actual* cost with the sizes actually returned. The published schema
+carries no cost directives; only ``productSet``'s input fields repeat their price in their
+descriptions ("Complexity cost: ..."), which a test holds the prices to. Fields and mutations
+with no published price of their own take these default rules, among them the media reads
+(``nodes(ids:)`` over variants), ``productVariantDetachMedia`` and ``fileDelete`` (10 plus
+their payload): the rules are Shopify's (shopify.dev/docs/apps/build/apis/graphql-admin/
+rate-limits); that no override applies to those fields is assumed (none is published).
 """
 
 from __future__ import annotations
@@ -31,16 +34,23 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
+    get_named_type,
     value_from_ast_untyped,
 )
 
 # Shopify's published price of productSet's input, which the plugin paces by as well; a test
 # checks it against hand-computed numbers.
-from serialsync_shopify.documents import bulk_variants_input_cost, product_set_input_cost
+from serialsync_shopify.documents import (
+    bulk_variants_input_cost,
+    product_set_input_cost,
+    product_update_input_cost,
+)
 
 _CONNECTION_PARTS = ("nodes", "edges")
 _MISSING = object()
@@ -59,6 +69,34 @@ class GraphQLFaultError(Exception):
     def as_error(self) -> dict[str, Any]:
         """The error object in Shopify's shape."""
         return {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
+
+
+class FakeContractError(AssertionError):
+    """The fake was about to answer what the published schema says Shopify cannot: a bug in
+    the fake, raised so the test that reached it fails."""
+
+
+def check_user_error_codes(schema: GraphQLSchema, mutation: str, payload: Any) -> None:
+    """Raise :class:`FakeContractError` when ``payload`` (a mutation's answer, before
+    projection) holds a ``userErrors[].code`` that is not a value of the code enum the schema
+    gives that mutation's user errors. ``code: null`` is allowed: Shopify answers it."""
+    field = schema.mutation_type.fields.get(mutation) if schema.mutation_type else None
+    if field is None or not isinstance(payload, Mapping):
+        return
+    payload_type = get_named_type(field.type)
+    errors_field = getattr(payload_type, "fields", {}).get("userErrors")
+    error_type = get_named_type(errors_field.type) if errors_field else None
+    code_field = getattr(error_type, "fields", {}).get("code") if error_type else None
+    enum = get_named_type(code_field.type) if code_field else None
+    if not isinstance(enum, GraphQLEnumType):
+        return
+    for error in payload.get("userErrors") or ():
+        code = error.get("code") if isinstance(error, Mapping) else None
+        if code is not None and code not in enum.values:
+            raise FakeContractError(
+                f"the fake answered {mutation} with user error code {code!r}, which is not a "
+                f"value of {enum.name} in the published schema"
+            )
 
 
 class Document:
@@ -183,14 +221,16 @@ class Document:
         return total
 
     def _mutation_cost(self, field: FieldNode) -> int:
-        """A mutation field's own cost: 10, or, where Shopify prices its input (productSet and
-        the variant bulk create and update, from 2025-10), 10 plus its input fields' costs,
-        rounded up."""
+        """A mutation field's own cost: 10, or, where Shopify prices its input (productSet, the
+        variant bulk create and update, productCreate and productUpdate, from 2025-10), 10 plus
+        its input fields' costs, rounded up."""
         name = field.name.value
         if name == "productSet":
             return math.ceil(product_set_input_cost(self.arguments(field).get("input") or {}))
         if name in ("productVariantsBulkCreate", "productVariantsBulkUpdate"):
             return math.ceil(bulk_variants_input_cost(self.arguments(field)))
+        if name in ("productCreate", "productUpdate"):
+            return math.ceil(product_update_input_cost(self.arguments(field)))
         return 10
 
     def _set_cost(self, selection_set: SelectionSetNode, value: Any) -> int:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse, validate
 from serialsync import ListingAction, ListingChange
 from serialsync_shopify import documents
+from serialsync_shopify.documents import product_set_input_cost
 from serialsync_shopify.fake import FakeShopify
+from serialsync_shopify.fake_graphql import FakeContractError
 
 from .conftest import make_connector, product, units, upserts, withdraws
 
@@ -101,24 +107,88 @@ def test_the_fake_refuses_a_document_that_does_not_validate(shopify_schema, cloc
     assert "nonexistentField" in body["errors"][0]["message"]
 
 
-def test_the_fake_refuses_variables_that_do_not_fit_their_input_types(shopify_schema, clock):
-    """The REST-era top-level ``sku`` on a bulk variant input is gone in 2026-07."""
-    import httpx
-
-    fake = FakeShopify(clock=clock, schema=shopify_schema)
-    response = fake.handle(
+def _send(fake: FakeShopify, operation: str, variables: dict[str, Any]) -> Any:
+    """The fake's answer (JSON) to one of the plugin's documents."""
+    return fake.handle(
         httpx.Request(
             "POST",
             "https://fake-shop.myshopify.com/admin/api/2026-07/graphql.json",
             headers={"X-Shopify-Access-Token": fake.access_token},
             json={
-                "query": documents.VARIANTS_BULK_CREATE_DOCUMENT,
-                "operationName": "VariantsCreate",
-                "variables": {"productId": "gid://shopify/Product/1", "variants": [{"sku": "A"}]},
+                "query": documents.DOCUMENTS[operation],
+                "operationName": operation,
+                "variables": variables,
             },
         )
-    )
-    (error,) = response.json()["errors"]
+    ).json()
+
+
+def _delete_variants(fake: FakeShopify, product_id: str, variant_ids: list[str]) -> Any:
+    return _send(fake, "VariantsDelete", {"productId": product_id, "variantsIds": variant_ids})
+
+
+def test_the_fake_refuses_variables_that_do_not_fit_their_input_types(shopify_schema, clock):
+    """The REST-era top-level ``sku`` on a bulk variant input is gone in 2026-07."""
+    fake = FakeShopify(clock=clock, schema=shopify_schema)
+    variables = {"productId": "gid://shopify/Product/1", "variants": [{"sku": "A"}]}
+    (error,) = _send(fake, "VariantsCreate", variables)["errors"]
     assert error["extensions"]["code"] == "INVALID_VARIABLE"
     assert "sku" in error["message"]
     assert fake.calls == []
+
+
+def test_the_fake_answers_only_user_error_codes_the_schema_declares(shopify_schema, clock):
+    fake = FakeShopify(clock=clock, schema=shopify_schema)
+    # A code the schema has for the mutation, and code null (Shopify answers it), pass.
+    fake.catalog.bulk_delete = lambda args: {  # type: ignore[method-assign]
+        "product": None,
+        "userErrors": [
+            {"field": ["variantsIds"], "message": "x", "code": "CANNOT_DELETE_LAST_VARIANT"},
+            {"field": ["variantsIds"], "message": "y", "code": None},
+        ],
+    }
+    body = _delete_variants(fake, "gid://shopify/Product/1", ["gid://shopify/ProductVariant/2"])
+    assert [e["code"] for e in body["data"]["productVariantsBulkDelete"]["userErrors"]] == [
+        "CANNOT_DELETE_LAST_VARIANT",
+        None,
+    ]
+    # One it does not have (a code of another mutation) is a bug of the fake: it says so.
+    fake.catalog.bulk_delete = lambda args: {  # type: ignore[method-assign]
+        "product": None,
+        "userErrors": [{"field": ["variantsIds"], "message": "x", "code": "VARIANTS_OVER_LIMIT"}],
+    }
+    with pytest.raises(FakeContractError, match="VARIANTS_OVER_LIMIT"):
+        _delete_variants(fake, "gid://shopify/Product/1", ["gid://shopify/ProductVariant/2"])
+
+
+@pytest.mark.parametrize(
+    ("type_name", "field", "given", "base"),
+    [
+        ("ProductSetInput", "variants", {"variants": [{}]}, {}),
+        ("ProductSetInput", "metafields", {"metafields": [{}]}, {}),
+        ("ProductSetInput", "files", {"files": [{}]}, {}),
+        (
+            "ProductVariantSetInput",
+            "file",
+            {"variants": [{"file": {"originalSource": "https://img.example/a.jpg"}}]},
+            {"variants": [{}]},
+        ),
+        (
+            "ProductVariantSetInput",
+            "metafields",
+            {"variants": [{"metafields": [{}]}]},
+            {"variants": [{}]},
+        ),
+    ],
+)
+def test_product_set_input_prices_are_the_ones_the_schema_states(
+    shopify_schema, type_name, field, given, base
+):
+    """The schema repeats productSet's input prices in its field descriptions ("Complexity
+    cost: 0.2 per variant"): the fake and the plugin's pacing price by the same numbers."""
+    description = shopify_schema.get_type(type_name).fields[field].description
+    stated = re.search(r"Complexity cost: ([0-9.]+) per", description)
+    assert stated is not None, description
+    assert product_set_input_cost({}) == 10
+    added = product_set_input_cost(given) - product_set_input_cost(base)
+    assert added == pytest.approx(float(stated[1]))

@@ -296,6 +296,34 @@ def test_the_costs_of_the_photo_documents_are_estimated_as_the_fake_prices_them(
         assert documents.estimated_cost(operation, variables) == requested, operation
 
 
+def test_product_update_is_priced_by_its_media_and_metafields(connector, shop):
+    # Since 2025-10 productUpdate costs 10 + 0.4 a product metafield + 1.9 a product media
+    # (shopify.dev changelog "Dynamic complexity cost for productCreate and productUpdate"),
+    # not a flat 10: the fake charges that, and the plugin paces by the same price.
+    connector.publish_variants(product(), upserts(pictured(count=1)))
+    listed = shop.product_by_handle(HANDLE)
+    assert listed is not None
+    record = {"namespace": "serialsync", "key": "product_media", "type": "json", "value": "[]"}
+    media = [
+        {"originalSource": f"https://img.example/{n}.jpg", "mediaContentType": "IMAGE"}
+        for n in range(3)
+    ]
+    variables = {"product": {"id": listed.id, "metafields": [record]}, "media": media, "added": 3}
+
+    body = post(shop, "ProductUpdateMedia", variables)
+
+    # ceil(10 + 0.4 + 3 x 1.9) = 17 for the mutation; its payload: the product 1, the media
+    # connection 2 + 3 nodes, the userErrors list 1.
+    requested = body["extensions"]["cost"]["requestedQueryCost"]
+    assert requested == 17 + 1 + 2 + 3 + 1
+    assert documents.estimated_cost("ProductUpdateMedia", variables) == requested
+    plain = {"product": {"id": listed.id, "metafields": [record] * 5}}
+    body = post(shop, "ProductUpdate", plain)
+    requested = body["extensions"]["cost"]["requestedQueryCost"]
+    assert requested == 12 + 1 + 1  # ceil(10 + 5 x 0.4), the product, the userErrors list
+    assert documents.estimated_cost("ProductUpdate", plain) == requested
+
+
 def test_a_deleted_units_photo_goes_with_its_variant(connector, shop):
     stock = pictured(count=3)
     created = connector.publish_variants(product(), upserts(stock))
