@@ -80,7 +80,7 @@ def test_the_ping_of_a_new_webhook_is_answered_and_changes_nothing(running: Runn
     assert running.host.store.outbox() == []
 
 
-def test_registering_twice_creates_nothing_new_and_switches_a_disabled_one_back_on(
+def test_registering_twice_creates_nothing_new_and_makes_a_disabled_one_anew(
     running: Running,
 ):
     running.register("woocommerce")
@@ -91,11 +91,16 @@ def test_registering_twice_creates_nothing_new_and_switches_a_disabled_one_back_
     running.register("woocommerce")
     assert sorted(woo.webhooks.hooks) == first
     woo.webhooks.hooks[first[0]]["status"] = "disabled"  # WooCommerce gave up on failures
+    topic = woo.webhooks.hooks[first[0]]["topic"]
     running.register("woocommerce")
-    assert sorted(woo.webhooks.hooks) == first
+    # Switched back on it would keep its failure count (one failure from disabled): remade.
+    now = sorted(woo.webhooks.hooks)
+    assert first[0] not in now and first[1] in now and len(now) == 2
     assert {h["status"] for h in woo.webhooks.hooks.values()} == {"active"}
+    assert {h["topic"] for h in woo.webhooks.hooks.values()} == {"order.created", "order.updated"}
+    assert woo.webhooks.hooks[max(now)]["topic"] == topic
     (listed,) = manage(running.host.plugins, running.webhooks, Action.LIST, only="woocommerce")
-    assert sorted(int(s.remote_id) for s in listed.subscriptions) == first
+    assert sorted(int(s.remote_id) for s in listed.subscriptions) == now
     manage(running.host.plugins, running.webhooks, Action.REMOVE, only="woocommerce")
     assert woo.webhooks.hooks == {}
 

@@ -225,8 +225,10 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
     def register_webhooks(self, url: str, secret: SecretStr) -> list[WebhookSubscription]:
         """An active webhook per order topic calling ``url``; only what is missing is made.
 
-        A webhook WooCommerce disabled (after repeated failed deliveries) is switched back on
-        with the secret given.
+        A webhook WooCommerce disabled (after repeated failed deliveries) is made anew: switched
+        back on it would keep its failure count, which the REST API cannot reset, and the next
+        failed delivery would disable it again. A paused one (a merchant's pause) is switched
+        back on with the secret given.
         """
         if not secret.get_secret_value():
             raise ConfigurationError(
@@ -238,6 +240,15 @@ class WooCommerceConnector(Connector[WooCommerceSettings]):
         kept = []
         for topic in webhooks.ORDER_TOPICS:
             found = next((w for w in mine if w.get("topic") == topic), None)
+            if found is not None and found.get("status") == "disabled":
+                self.client.delete_webhook(int(found["id"]))
+                self.log.info(
+                    "woocommerce.webhook_disabled_remade",
+                    operation="register_webhooks",
+                    why="WooCommerce disabled it after failed deliveries; switched on it would "
+                    "keep its failure count",
+                )
+                found = None
             if found is None:
                 found = self.client.create_webhook(
                     {

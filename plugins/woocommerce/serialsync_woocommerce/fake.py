@@ -46,6 +46,10 @@ from serialsync_woocommerce.fake_webhooks import WebhookError, WooWebhooks
 Json = dict[str, Any]
 
 API_PREFIX = "/wp-json/wc/v3/"
+#: Confirmed: WC_REST_Controller::check_batch_limit counts create + update + delete against the
+#: ``woocommerce_rest_batch_items_limit`` filter, default 100, and answers 413
+#: ``woocommerce_rest_request_entity_too_large`` beyond (woocommerce/woocommerce,
+#: plugins/woocommerce/includes/rest-api/Controllers/Version3/class-wc-rest-controller.php).
 MAX_BATCH = 100
 MAX_PER_PAGE = 100
 #: What a plain shop product made on the fly by ``create_order`` costs, and a custom line.

@@ -2,10 +2,19 @@
 
 As WooCommerce: a webhook has a topic (``order.created``), a ``delivery_url``, a ``secret``
 (generated when none is given) and a status; deleting needs ``force=true`` (webhooks cannot be
-trashed); saving one active sends the unsigned, form-encoded ``webhook_id=<id>`` ping. Each
+trashed); creating one active sends the unsigned, form-encoded ``webhook_id=<id>`` ping. Each
 order event goes to every active webhook of its topic, signed (``X-WC-Webhook-Signature``),
-through a :class:`~serialsync.testing.WebhookSender` (at least once, sometimes twice, retried
-on non-2xx).
+through a :class:`~serialsync.testing.WebhookSender`, once: WooCommerce never retries a
+delivery.
+
+Failures as ``WC_Webhook::log_delivery`` and ``failed_delivery`` count them (woocommerce/
+woocommerce, ``plugins/woocommerce/includes/class-wc-webhook.php``): a 2xx, 301 or 302 answer
+resets the webhook's count; any other answer, or none, adds one while the count is at most
+5 (the ``woocommerce_max_webhook_delivery_failures`` filter's default), and past that the
+webhook is disabled instead, so the 7th consecutive failure disables it. Saving it active again
+(``PUT webhooks/{id}`` with ``status``) leaves the count as it was (the REST controller and
+``WC_Webhook_Data_Store::update`` do not reset it): one more failure disables it again. That
+save pings only when the delivery URL changed or the creation's ping never got its 200.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ Json = dict[str, Any]
 #: The topics this fake knows (WooCommerce has more; these are the order ones and a product one).
 TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored", "product.updated")
 
-#: WooCommerce disables a webhook when its consecutive failures exceed this (the default of the
-#: ``woocommerce_max_webhook_delivery_failures`` filter).
+#: WooCommerce disables a webhook at a failure that finds its count of consecutive failures
+#: already above this (the default of the ``woocommerce_max_webhook_delivery_failures`` filter):
+#: the count stops at 6, and the 7th consecutive failure disables it.
 MAX_DELIVERY_FAILURES = 5
 
 
@@ -59,6 +69,8 @@ class WooWebhooks:
         #: Consecutive failed deliveries per webhook (kept in the webhook's post meta by
         #: WooCommerce, not shown by the REST API).
         self.failures: dict[int, int] = {}
+        #: Webhooks whose ping has not been answered 200 yet.
+        self.pending: set[int] = set()
 
     # -- the API ------------------------------------------------------------------------------
 
@@ -86,6 +98,8 @@ class WooWebhooks:
             "date_modified_gmt": self._stamp(),
         }
         self.hooks[hook_id] = hook
+        # Pending until a ping gets its 200 (WooCommerce's pending_delivery, not shown).
+        self.pending.add(hook_id)
         if hook["status"] == "active":
             self.ping(hook)
         return self.view(hook)
@@ -93,13 +107,14 @@ class WooWebhooks:
     def update(self, hook_id: int, body: Json) -> Json:
         """``PUT webhooks/{id}``."""
         hook = self.get(hook_id)
-        was = hook["status"]
+        moved = "delivery_url" in body and body["delivery_url"] != hook["delivery_url"]
         for key in ("name", "status", "secret", "delivery_url"):
             if key in body:
                 hook[key] = body[key]
         hook["date_modified_gmt"] = self._stamp()
-        if hook["status"] == "active" and was != "active":
-            self.failures[hook_id] = 0
+        # The failure count is kept (nothing in the REST API resets it); a ping goes out only
+        # to a new address, or while no ping has been answered yet.
+        if hook["status"] == "active" and (moved or hook_id in self.pending):
             self.ping(hook)
         return self.view(hook)
 
@@ -132,15 +147,22 @@ class WooWebhooks:
     # -- deliveries ---------------------------------------------------------------------------
 
     def ping(self, hook: Json) -> None:
-        """The unsigned ping WooCommerce sends when a webhook is saved active."""
+        """The unsigned ping WooCommerce sends when a webhook is created (or moved) active."""
         self.sender.send(
             Delivery(
                 url=hook["delivery_url"],
                 body=f"webhook_id={hook['id']}".encode(),
                 topic="ping",
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
+            ),
+            on_done=functools.partial(self.pinged, hook["id"]),
         )
+
+    def pinged(self, hook_id: int, ok: bool) -> None:
+        """A ping's outcome: answered, the webhook is no longer pending (failures of a ping are
+        not counted: ``deliver_ping`` only reports them)."""
+        if ok:
+            self.pending.discard(hook_id)
 
     def order_event(self, topic: str, order: Json) -> None:
         """Deliver one order event to every active webhook of ``topic``."""
@@ -169,13 +191,16 @@ class WooWebhooks:
             )
 
     def delivered(self, hook_id: int, ok: bool) -> None:
-        """Count one delivery's outcome; disable the webhook past the failure limit."""
+        """Count one delivery's outcome as ``failed_delivery`` does: a failure that finds the
+        count above the limit disables the webhook (the count stays), any other adds one."""
         hook = self.hooks.get(hook_id)
         if hook is None:
             return  # deleted meanwhile
         if ok:
             self.failures[hook_id] = 0
             return
-        self.failures[hook_id] = self.failures.get(hook_id, 0) + 1
-        if self.failures[hook_id] > MAX_DELIVERY_FAILURES:
+        failures = self.failures.get(hook_id, 0)
+        if failures > MAX_DELIVERY_FAILURES:
             hook["status"] = "disabled"
+        else:
+            self.failures[hook_id] = failures + 1

@@ -1,6 +1,7 @@
-"""The fake WooCommerce fails webhooks as WooCommerce does: each delivery sent once, failures
-counted per webhook, a success resets the count, and past five consecutive failures the webhook
-is disabled until it is saved active again (``woocommerce_max_webhook_delivery_failures``)."""
+"""The fake WooCommerce fails webhooks as WooCommerce does (``WC_Webhook::failed_delivery``):
+each delivery sent once, failures counted per webhook, a success resets the count, a failure
+that finds the count above five (``woocommerce_max_webhook_delivery_failures``) disables the
+webhook, so the 7th consecutive one does; saved active again, it keeps its count."""
 
 from __future__ import annotations
 
@@ -69,22 +70,48 @@ def test_a_failed_delivery_is_not_retried_and_is_counted(subscriber: Subscriber)
     assert woo.webhooks.hooks[hook]["status"] == "active"
 
 
-def test_past_five_consecutive_failures_the_webhook_is_disabled(subscriber: Subscriber) -> None:
+def test_the_seventh_consecutive_failure_disables_the_webhook(subscriber: Subscriber) -> None:
     woo = FakeWooCommerce()
     hook = _hook(woo, subscriber)
-    subscriber.answers = [503] * (MAX_DELIVERY_FAILURES + 1)
-    _orders(woo, MAX_DELIVERY_FAILURES)
-    assert woo.webhooks.hooks[hook]["status"] == "active"  # five: not yet past the limit
+    subscriber.answers = [503] * (MAX_DELIVERY_FAILURES + 2)
+    _orders(woo, MAX_DELIVERY_FAILURES + 1)
+    # Six failures counted: each found the count at most five, so none disabled it.
+    assert woo.webhooks.failures[hook] == MAX_DELIVERY_FAILURES + 1
+    assert woo.webhooks.hooks[hook]["status"] == "active"
     _orders(woo, 1)
     assert woo.webhooks.hooks[hook]["status"] == "disabled"
+    assert woo.webhooks.failures[hook] == MAX_DELIVERY_FAILURES + 1  # not counted further
     subscriber.received.clear()
     _orders(woo, 1)
     assert subscriber.received == []  # a disabled webhook delivers nothing
 
-    woo.webhooks.update(hook, {"status": "active"})  # saved active again: pinged, count reset
+
+def test_saved_active_again_it_keeps_its_count_and_one_failure_disables_it(
+    subscriber: Subscriber,
+) -> None:
+    woo = FakeWooCommerce()
+    hook = _hook(woo, subscriber)
+    subscriber.answers = [503] * (MAX_DELIVERY_FAILURES + 2)
+    _orders(woo, MAX_DELIVERY_FAILURES + 2)
+    assert woo.webhooks.hooks[hook]["status"] == "disabled"
+    subscriber.received.clear()
+
+    woo.webhooks.update(hook, {"status": "active"})
+    assert woo.webhooks.sender.wait_idle(10)
+    assert subscriber.received == []  # its ping was answered at creation: no new ping
+    assert woo.webhooks.failures[hook] == MAX_DELIVERY_FAILURES + 1
+    subscriber.answers = [500]
+    _orders(woo, 1)
+    assert woo.webhooks.hooks[hook]["status"] == "disabled"
+
+
+def test_moved_to_a_new_address_it_is_pinged_there(subscriber: Subscriber) -> None:
+    woo = FakeWooCommerce()
+    hook = _hook(woo, subscriber)
+    subscriber.received.clear()
+    woo.webhooks.update(hook, {"delivery_url": subscriber.url + "?moved=1"})
     assert woo.webhooks.sender.wait_idle(10)
     assert subscriber.received == [f"webhook_id={hook}".encode()]
-    assert woo.webhooks.failures[hook] == 0
 
 
 def test_a_success_resets_the_count_and_redirects_count_as_delivered(

@@ -54,16 +54,17 @@ def test_an_unfollowed_topic_or_a_body_naming_no_order_names_no_order():
     assert webhooks.verify(_signed(odd), odd, SECRET).order_id is None
 
 
-def test_a_webhook_woocommerce_disabled_is_listed_disabled_and_registered_active_again(
-    fake, connector
-):
+def test_a_webhook_woocommerce_disabled_is_listed_disabled_and_registered_anew(fake, connector):
     url = "https://sync.example.com/webhooks/woo"
     secret = SecretStr("woo-webhook-secret")
     first = connector.register_webhooks(url, secret)
     assert {s.state for s in first} == {"active"}
     disabled = first[0]
-    # WooCommerce disables a webhook past its failed deliveries (see the fake's tests).
-    fake.webhooks.hooks[int(disabled.remote_id)]["status"] = "disabled"
+    # WooCommerce disables a webhook after its 7th consecutive failed delivery, its failure
+    # count left at 6 (see the fake's tests).
+    hook_id = int(disabled.remote_id)
+    fake.webhooks.hooks[hook_id]["status"] = "disabled"
+    fake.webhooks.failures[hook_id] = 6
 
     listed = {s.remote_id: s.state for s in connector.list_webhooks(url)}
     assert listed[disabled.remote_id] == "disabled"
@@ -71,5 +72,25 @@ def test_a_webhook_woocommerce_disabled_is_listed_disabled_and_registered_active
 
     again = connector.register_webhooks(url, secret)
     assert {s.state for s in again} == {"active"}
-    assert fake.webhooks.hooks[int(disabled.remote_id)]["status"] == "active"
+    # Switched back on, it would be one failure from disabled again: it is made anew instead,
+    # with a clean count, for the same topic and address.
+    assert hook_id not in fake.webhooks.hooks
+    remade = next(s for s in again if s.topic == disabled.topic)
+    assert remade.remote_id != disabled.remote_id and remade.url == url
+    assert fake.webhooks.failures.get(int(remade.remote_id), 0) == 0
+    assert len(again) == len(first)
+    fake.webhooks.sender.close()
+
+
+def test_a_webhook_the_merchant_paused_is_switched_back_on(fake, connector):
+    url = "https://sync.example.com/webhooks/woo"
+    secret = SecretStr("woo-webhook-secret")
+    first = connector.register_webhooks(url, secret)
+    paused = first[0]
+    fake.webhooks.hooks[int(paused.remote_id)]["status"] = "paused"
+
+    again = connector.register_webhooks(url, secret)
+
+    assert {s.state for s in again} == {"active"}
+    assert {s.remote_id for s in again} == {s.remote_id for s in first}
     fake.webhooks.sender.close()
