@@ -23,6 +23,7 @@ from serialsync_woocommerce.fake import FakeWooCommerce
 
 from bench.careful import run_careful
 from bench.naive import run_naive
+from bench.platforms import Limits, fake_options
 from bench.sandbox_process import bench_catalogue
 from bench.timescale import TimeScale
 from tests.clocks import FakeClock
@@ -136,3 +137,33 @@ def test_the_careful_script_shows_each_unit_as_serialsync_does(name):
         shown = _shown(name, script, unit)
         assert len([v for v in shown.values() if v]) >= ATTRIBUTES
         assert shown == _shown(name, mine, unit)
+
+
+class _FrozenScale(TimeScale):
+    """Platform time that moves only when slept on: the bucket refills by the waits alone."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float, name: str = "") -> None:
+        self.slept[name] += seconds
+        self.now += seconds
+
+
+def test_the_careful_script_waits_for_shopifys_bucket_instead_of_being_refused():
+    # 15 products of 20 pictured units with 4 attributes: about 96 points a productSet, 440
+    # past the 1,000-point bucket; the fake's clock is the script's, as in the bench, and
+    # moves only by the waits.
+    scale = _FrozenScale()
+    fake = FakeShopify(**fake_options("shopify", Limits(), scale))
+    catalogue = bench_catalogue(skus=15, units=20, seed=7)
+    section = fake.connector_settings(f"https://{fake.host}")
+    run = run_careful("shopify", section, catalogue, scale, fake.transport())
+
+    assert run["throttled"] == 0 and run["failed"] == 0
+    assert run["requests"] == 1 + ATTRIBUTES + 15
+    assert scale.slept["naive:shopify"] > 0
