@@ -96,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=Limits.magento_consumers,
         metavar="N",
-        help="async.operations.all consumer processes of the Magento store (0: none run, so "
-        "the plugin publishes synchronously)",
+        help="async.operations.all consumer processes of the Magento store (default 1, "
+        "Magento's own; 0: none run, so the plugin publishes synchronously)",
     )
     parser.add_argument(
         "--no-oversell",

@@ -68,10 +68,13 @@ class Limits:
     # A model of a host, not a platform limit (no document gives one; see Faults.max_in_flight).
     woocommerce_workers: int = 8
     magento_workers: int = 8
-    # Assumed: async.operations.all consumer processes (env.php cron_consumers_runner
-    # multiple_processes), as many as the host's workers: the same concurrency as the
-    # synchronous path; 0 is a store whose consumers do not run.
-    magento_consumers: int = 8
+    # async.operations.all consumer processes. Magento's default is one: its cron job
+    # (MessageQueue ConsumersRunner, every minute) starts each consumer as one process working
+    # up to max_messages (10,000) messages; more need env.php's cron_consumers_runner
+    # multiple_processes (experienceleague.adobe.com/docs/commerce-operations/
+    # configuration-guide/message-queues/manage-message-queues). --magento-consumers 8 models
+    # a host tuned to its 8 workers; 0 a store whose consumers do not run.
+    magento_consumers: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

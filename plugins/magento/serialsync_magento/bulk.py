@@ -29,6 +29,10 @@ from serialsync import PermanentRemoteError, RemoteError, RetryableRemoteError
 
 from serialsync_magento.client import MagentoClient
 
+# Confirmed: the operation statuses of GET /V1/bulk/{uuid}/detailed-status (and /status),
+# developer.adobe.com/commerce/webapi/rest/use-rest/operation-status-endpoints; Magento's
+# OperationProcessor answers 2 only when the save met a database lock wait, deadlock or lost
+# connection, 3 for any other refusal (its message, the exception's code as error_code).
 COMPLETE, RETRIABLY_FAILED, FAILED, OPEN, REJECTED = 1, 2, 3, 4, 5
 #: The first wait after scheduling, and the shortest between polls, in seconds.
 FIRST_WAIT = 0.5

@@ -42,7 +42,10 @@ SKU_MAX = 64
 PRODUCT_ENTITY_TYPE = "4"
 _ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/V1/(?P<rest>[^?]*)$")
 _BULK_ROUTE = re.compile(r"^/rest/[A-Za-z0-9_]+/async/bulk/V1/(?P<rest>[^?]*)$")
-# Operation statuses (AsynchronousOperations OperationInterface::STATUS_TYPE_*).
+# Operation statuses (AsynchronousOperations OperationInterface::STATUS_TYPE_*), confirmed with
+# the shape of /status and /detailed-status against Adobe's operation-status-endpoints page and
+# the 2.4.9 schema (test_magento_bulk checks the answer against it). Not answered by the fake: 2
+# (Magento's only for a database lock wait, deadlock or lost connection) and 5 (rejected).
 _BULK_COMPLETE, _BULK_FAILED, _BULK_OPEN = 1, 3, 4
 #: The topic and handler of each route the fake runs asynchronously: (method, route with
 #: by-segments) -> (topic, the service method named in "Service execution success ...").
