@@ -1,14 +1,18 @@
 """The fake store's variant metafields: the batch endpoints and one variant's list.
 
-Rules (the catalog's metafield reference): ``permission_set`` one of ``app_only``, ``read``,
-``write``, ``read_and_sf_access``, ``write_and_sf_access``; ``namespace`` and ``key`` 1-64
-characters; ``value`` 1-65,535; ``description`` at most 255; one metafield per variant,
-namespace and key. A batch answers 200 with every metafield written, or 422 with those written
-in ``data`` and one error per refused item in ``errors``. The most items one batch takes is
-not documented: the reference (bigcommerce/docs ``reference/catalog/product-variants_catalog
-.v3.yml``, ``createVariantsMetafields``) gives the body as an array with no ``maxItems`` and
-no limit in its text, unlike the variants batch ("Currently the limit is 50 variants"). 50
-here, as the variants batch (assumed).
+Rules (the catalog's metafield reference, confirmed in bigcommerce/docs
+``reference/catalog/product-variants_catalog.v3.yml``, schema ``metafield_Base``, read at
+24f580c of 2026-04-01): ``permission_set`` one of ``app_only``, ``read``, ``write``,
+``read_and_sf_access``, ``write_and_sf_access``; ``namespace`` and ``key`` 1-64 characters;
+``value`` 1-65,535; ``description`` at most 255; one metafield per variant, namespace and key.
+A batch answers 200 with every metafield written, or 422 with those written in ``data`` and one
+error per refused item in ``errors``. The most items one batch takes is not documented: the
+reference (``createVariantsMetafields``) gives the body as an array with no ``maxItems`` and no
+limit in its text, unlike the variants batch ("Currently the limit is 50 variants"), and no
+issue or guide of bigcommerce/docs or bigcommerce/api-specs names one. 50 here, as the
+variants batch (assumed). Not enforced: at most 250 metafields per variant and client id
+(api-specs#757; the schema's description still says 50 in places, corrected to 250 in
+bigcommerce/docs#19).
 """
 
 from __future__ import annotations

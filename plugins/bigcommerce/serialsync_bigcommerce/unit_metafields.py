@@ -37,8 +37,11 @@ IDS_EXTRA = "metafields"
 #: ``RemoteIds.extra`` key of a digest of the values last written: a unit whose photo alone
 #: changed (same field group) sends no metafield request.
 DIGEST_EXTRA = "metafields_digest"
+# Confirmed: key 1-64, value 1-65,535 (developer.bigcommerce.com/docs/rest-catalog/
+# product-variants/metafields, bigcommerce/docs reference/catalog/product-variants_catalog.v3.yml).
 KEY_LIMIT = 64
 VALUE_LIMIT = 65_535
+# Still assumed: the batch metafield endpoints publish no item limit (no maxItems, no text).
 BATCH = 50  # the most a batch is assumed to take (undocumented; the variants batch's)
 _DESCRIPTION = "A property of this one unit, from the point of sale (serialsync)"
 #: The key of the per-unit summary. An attribute of that exact name keeps the key (the
