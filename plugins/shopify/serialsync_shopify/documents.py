@@ -535,6 +535,8 @@ def bulk_variants_input_cost(arguments: Mapping[str, Any]) -> float:
     """What ``productVariantsBulkCreate`` / ``Update`` cost by their input (Shopify's pricing
     since 2025-10, in place of the flat 10): 10, plus 0.2 a variant, 0.6 a variant's media,
     0.4 a variant metafield and 1.9 a product media (the ``media`` argument)."""
+    # Confirmed: shopify.dev/changelog/dynamic-complexity-for-productvariantsbulkcreate-and-
+    # productvariantsbulkupdate-mutations
     variants = [v for v in arguments.get("variants") or [] if isinstance(v, Mapping)]
     return (
         10
@@ -559,6 +561,8 @@ def product_set_input_cost(data: Mapping[str, Any]) -> float:
     """What ``productSet`` costs by its input (Shopify's pricing since 2025-10): 10, plus 0.2 a
     variant, 0.6 a variant file, 0.4 a variant metafield, 0.4 a product metafield and 1.9 a
     product file."""
+    # Confirmed: shopify.dev/changelog/dynamic-complexity-cost-for-productset-mutation, and the
+    # 2026-07 schema's ProductSetInput descriptions (a test reads them).
     variants = [v for v in data.get("variants") or [] if isinstance(v, Mapping)]
     return (
         10

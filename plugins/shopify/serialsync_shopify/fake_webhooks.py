@@ -12,7 +12,8 @@ exponential schedule, the original payload and headers to the address of the mom
 triggered (https://shopify.dev/changelog/updates-to-webhook-retry-mechanism, September 2024;
 older docs said 19 retries over 48 hours). When the retries fail too, Shopify removes the
 subscription ("if failures persist, the subscription is removed",
-https://shopify.dev/docs/apps/build/webhooks/troubleshoot): the fake deletes it, and
+https://shopify.dev/docs/apps/build/webhooks/troubleshoot; the HTTPS delivery page says so of a
+subscription made through the Admin API, as every one here is): the fake deletes it, and
 ``serialsync webhooks list`` shows its topic missing until ``register`` makes it again.
 Shopify publishes neither the exact intervals nor whether failures of several events count
 together: assumed here, the pause doubles after each retry (the eight sum to 4 hours), and
