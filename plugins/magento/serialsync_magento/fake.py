@@ -97,11 +97,13 @@ class ReceivedRequest:
 class MagentoError(Exception):
     """Raised inside the fake; becomes Magento's ``{message, parameters}`` answer."""
 
-    def __init__(self, status: int, message: str, *parameters: Any) -> None:
+    def __init__(self, status: int, message: str, *parameters: Any, **named: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.parameters = list(parameters)
+        # Positional ``%1`` placeholders answer a list; named ones (``%bulkUuid``) an object,
+        # as Magento renders a Phrase built with named arguments.
+        self.parameters: list[Any] | dict[str, Any] = dict(named) if named else list(parameters)
 
 
 def _response(status: int, body: Any) -> httpx.Response:
@@ -1186,8 +1188,9 @@ class FakeMagento(FakeChannel):
         ``…/operation-status/{status}`` (a count)."""
         bulk = self.bulks.get(uuid)
         if bulk is None:
-            # BulkStatus: "Bulk uuid %bulkUuid not exist" (a NoSuchEntityException).
-            raise MagentoError(404, "Bulk uuid %1 not exist", uuid)
+            # BulkStatus: "Bulk uuid %bulkUuid not exist" (a NoSuchEntityException whose
+            # Phrase names its argument, so the answer's parameters are an object).
+            raise MagentoError(404, "Bulk uuid %bulkUuid not exist", bulkUuid=uuid)
         operations = bulk["operations"]
         if len(what) == 2 and what[0] == "operation-status" and what[1].isdigit():
             return sum(1 for op in operations if op["status"] == int(what[1]))
@@ -1375,7 +1378,11 @@ def _filter_value(query: dict[str, str], field: str) -> str | None:
     return None
 
 
-def _fill(message: str, parameters: list[Any]) -> str:
+def _fill(message: str, parameters: list[Any] | dict[str, Any]) -> str:
+    if isinstance(parameters, dict):
+        for key in sorted(parameters, key=len, reverse=True):
+            message = message.replace(f"%{key}", str(parameters[key]))
+        return message
     for index in range(len(parameters), 0, -1):
         message = message.replace(f"%{index}", str(parameters[index - 1]))
     return message

@@ -9,6 +9,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from serialsync import (
     ConnectorContext,
@@ -340,6 +341,20 @@ def test_the_fake_refuses_a_bulk_that_is_not_an_array_or_of_an_unknown_route(fak
         client.bulk("products", [], "empty")
     with pytest.raises(Exception, match="does not match any route"):
         client.bulk("nowhere", [{"a": 1}], "nowhere")
-    with pytest.raises(Exception, match="not exist"):
+    # Magento's Phrase names its argument: the answer's parameters are an object, which the
+    # client fills into the message as it fills %1.
+    with pytest.raises(Exception, match="Bulk uuid no-such-bulk not exist"):
         client.bulk_detailed_status("no-such-bulk")
+    answer = fake.handle(
+        httpx.Request(
+            "GET",
+            "https://magento.example/rest/default/V1/bulk/no-such-bulk/detailed-status",
+            headers={"Authorization": f"Bearer {fake.token}"},
+        )
+    )
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "message": "Bulk uuid %bulkUuid not exist",
+        "parameters": {"bulkUuid": "no-such-bulk"},
+    }
     fake.received.clear()  # sent wrong on purpose: not for the contract check
