@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,13 @@ from serialsync import (
     StillForSale,
     hookimpl,
 )
-from serialsync.engine.publish import next_chunk
+from serialsync.engine.context import EngineContext
+from serialsync.engine.publish import next_chunk, still_for_sale
+from serialsync.lifecycle import UnitStatus
+from serialsync.manager import PluginManager
 from serialsync.model import SerializedUnit
 from serialsync.store import ListingState
+from serialsync.store.sqlite import SQLiteStore
 
 from tests.engine.conftest import World
 from tests.engine.test_withdraw import BatchingChannel, BlockingChannel, LoggingChannel, _world
@@ -118,6 +123,32 @@ def test_a_plugin_that_does_not_take_still_for_sale_keeps_working(tmp_path: Path
     w.host.inventory_pass()
     assert {"P1|||A1", "P2|||B1", "P3|||C2"} <= a.live() & b.live()
     w.store.close()
+
+
+def test_still_for_sale_reads_only_the_units_it_is_asked_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore.open(tmp_path / "state.db")
+    product = Product(sku="BIG", title="Strings", price=Decimal("5"))
+    with store.transaction():
+        store.put_product(product, pos="aim")
+        for n in range(2000):
+            status = UnitStatus.SOLD if n % 100 == 7 else UnitStatus.IN_STOCK
+            store.put_unit(SerializedUnit(sku="BIG", serial=f"S{n:04d}"), status=status)
+        store.set_unit_deleted("S0008", True)
+        store.put_unit(SerializedUnit(sku="OTHER", serial="O1"), status=UnitStatus.IN_STOCK)
+
+    def whole_product(sku: str) -> list[object]:
+        raise AssertionError(f"read every unit of {sku} to answer about a few")
+
+    monkeypatch.setattr(store, "units_of", whole_product)
+    ask = still_for_sale(
+        EngineContext(plugins=PluginManager(load_entrypoints=False), store=store), product
+    )
+    batch = [f"S{n:04d}" for n in range(100)] + ["O1", "nope"]  # another SKU's, an unknown
+    assert ask(batch) == {f"S{n:04d}" for n in range(100)} - {"S0007", "S0008"}
+    assert ask([]) == frozenset()
+    store.close()
 
 
 def test_a_withdrawal_asked_during_a_call_goes_alone_in_the_next() -> None:

@@ -100,6 +100,26 @@ def test_products_and_units(store: SQLStore) -> None:
     assert store.find_units("100%") == []  # a LIKE wildcard in the text is only text
 
 
+def test_units_by_serials_reads_the_named_units_only(store: SQLStore) -> None:
+    # 1,201 serials: three statements of IN (...) on SQLite, one = ANY(...) on PostgreSQL.
+    serials = [f"S{n:04d}" for n in range(1201)]
+    with store.transaction():
+        for serial in serials:
+            store.put_unit(_unit("BIG", serial), status=UnitStatus.IN_STOCK)
+        store.put_unit(_unit("OTHER", "o-1"), status=UnitStatus.SOLD, deleted=True)
+    asked = [*reversed(serials), "nope", "o-1", "S0000", ""]  # unknown, another SKU, twice
+    found = store.units_by_serials(asked)
+    assert [r.unit.serial for r in found] == sorted([*serials, "o-1"])
+    other = found[-1]
+    assert other.unit.sku == "OTHER" and other.status == UnitStatus.SOLD and other.deleted
+    assert [r.unit.serial for r in store.units_by_serials({"S0007", "S1200"})] == [
+        "S0007",
+        "S1200",
+    ]
+    assert store.units_by_serials(["nope"]) == []
+    assert store.units_by_serials([]) == []
+
+
 def test_moves_and_history(store: SQLStore) -> None:
     with store.transaction():
         store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)

@@ -456,13 +456,12 @@ def still_for_sale(ctx: EngineContext, product: Product) -> StillForSale:
     sellable, and one claimed after is withdrawn by the publish's next call."""
 
     def ask(serials: Collection[str]) -> frozenset[str]:
-        wanted = set(serials)
-        if not wanted:
-            return frozenset()
+        # Only the named rows: a large product asked once per batch would otherwise be read
+        # whole each time (2,000 units in 20 batches: 40,000 rows read).
         return frozenset(
             record.unit.serial
-            for record in ctx.store.units_of(product.sku)
-            if record.unit.serial in wanted and is_sellable(record, product)
+            for record in ctx.store.units_by_serials(serials)
+            if record.unit.sku == product.sku and is_sellable(record, product)
         )
 
     return ask

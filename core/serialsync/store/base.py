@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +90,13 @@ class Store(ABC):
     @abstractmethod
     def units_of(self, sku: str) -> list[UnitRecord]:
         """Every unit of one SKU (deleted ones included), by serial."""
+
+    @abstractmethod
+    def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:
+        """The units with these serials (deleted ones included), by serial; a serial the store
+        does not hold is left out. Reads only the named rows, in one query (a few where the
+        backend limits a statement's values), whatever the size of their products: a publish
+        asks it before each request that would make units sellable."""
 
     @abstractmethod
     def find_units(self, text: str, *, limit: int = 100) -> list[UnitRecord]:

@@ -470,6 +470,11 @@ class PostgresStore(SQLStore):
         assert row is not None  # an INSERT … RETURNING returns its row
         return int(row["id"])
 
+    def _one_of(self, column: str, values: Sequence[str]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        # One array parameter names them all, however many: one statement, one plan.
+        if values:
+            yield f"{column} = ANY(?)", (list(values),)
+
 
 def _newer_schema(shown: str, version: int) -> str:
     return (

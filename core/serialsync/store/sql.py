@@ -14,7 +14,7 @@ import contextlib
 import json
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, Self
 
@@ -151,6 +151,15 @@ class SQLStore(Store):
     def _insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run an ``INSERT`` into a table with an ``id`` key; returns the new row's id."""
 
+    def _one_of(self, column: str, values: Sequence[str]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Conditions that ``column`` is one of ``values``, with their parameters: one
+        ``column IN (?, ...)`` per :data:`_CHUNK` values, since SQLite caps the placeholders of
+        a statement (a backend that takes an array in one parameter yields one condition);
+        none for no values."""
+        for start in range(0, len(values), _CHUNK):
+            chunk = tuple(values[start : start + _CHUNK])
+            yield f"{column} IN ({', '.join('?' * len(chunk))})", chunk
+
     # -- products ------------------------------------------------------------------------------
 
     def put_product(self, product: Product, *, pos: str) -> None:
@@ -191,6 +200,13 @@ class SQLStore(Store):
     def units_of(self, sku: str) -> list[UnitRecord]:
         rows = self._all("SELECT * FROM units WHERE sku = ? ORDER BY serial", (sku,))
         return [_unit(r) for r in rows]
+
+    def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:
+        found: list[UnitRecord] = []
+        for condition, params in self._one_of("serial", list(dict.fromkeys(serials))):
+            rows = self._all(f"SELECT * FROM units WHERE {condition}", params)  # noqa: S608 - placeholders only
+            found += [_unit(r) for r in rows]
+        return sorted(found, key=lambda record: record.unit.serial)
 
     def find_units(self, text: str, *, limit: int = 100) -> list[UnitRecord]:
         like = f"%{text.lower()}%"
