@@ -42,7 +42,7 @@ def test_a_failed_create_names_the_rule_what_was_sent_and_what_came_back(suite) 
     package, suite_class = suite
     connector = package / "connector.py"
     text = connector.read_text()
-    call = "        outcomes = self._publish(product, changes)\n"
+    call = "        outcomes = self._publish(product, changes, still_for_sale)\n"
     assert call in text, "the template changed: update this test"
     # The author's bug: every unit answered failed, with the platform's words.
     connector.write_text(
