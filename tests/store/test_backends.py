@@ -202,7 +202,7 @@ def _follow(store: SQLStore, connector: str) -> None:
 def test_a_batch_of_listings_is_stored_and_marked_as_one_at_a_time(store: SQLStore) -> None:
     remote = RemoteIds(product_id="p1", variant_id="v1")
     with store.transaction():
-        for serial, sku in (("1", "A"), ("2", "A"), ("3", "B"), ("4", "C")):
+        for serial, sku in (("1", "A"), ("2", "D"), ("3", "B"), ("4", "C")):
             store.put_unit(_unit(sku, serial), status=UnitStatus.IN_STOCK)
         for connector in ("batch", "single"):
             # What was there before: unit 1 as it will be written again (no mark), unit 3
@@ -219,7 +219,7 @@ def test_a_batch_of_listings_is_stored_and_marked_as_one_at_a_time(store: SQLSto
             # The same key twice: the second is compared with the first, as stored.
             ListingRecord(connector, "4", "C", ListingState.LIVE, "h4"),
             ListingRecord(connector, "4", "C", ListingState.LIVE, "h4"),
-            ListingRecord(connector, "2", "A", ListingState.FAILED, None, None, "boom", False, 2),
+            ListingRecord(connector, "2", "D", ListingState.FAILED, None, None, "boom", False, 2),
         ]
 
     store.put_listings(records("batch"))
@@ -231,20 +231,33 @@ def test_a_batch_of_listings_is_stored_and_marked_as_one_at_a_time(store: SQLSto
     def kept(connector: str) -> list[ListingRecord]:
         return [
             replace(r, connector="", updated_at=None)
-            for sku in ("A", "B", "C", "Z")
+            for sku in ("A", "B", "C", "D", "Z")
             for r in store.listings_of(connector, sku).values()
         ]
 
+    def marked(connector: str) -> set[str]:
+        return {sku for sku, open_ in _versions(store, connector).items() if open_}
+
     assert kept("batch") == kept("single")
     assert len(kept("batch")) == 4
-    # Unit 1 unchanged: product A is marked by unit 2 alone; unit 3 marks Z and B, 4 marks C.
-    assert _versions(store, "batch") == _versions(store, "single")
-    assert {sku for sku, open_ in _versions(store, "batch").items() if open_} == {
-        "A",
-        "B",
-        "C",
-        "Z",
-    }
+    # Unit 1 is written as it was: A is not marked. Unit 3 marks Z (its listing's product)
+    # and B (its unit's), 4 marks C, 2 marks D.
+    assert marked("batch") == marked("single") == {"B", "C", "D", "Z"}
+
+
+def test_a_batch_larger_than_a_statement_marks_every_product(store: SQLStore) -> None:
+    # More listings, and more products, than one statement carries (_CHUNK: 500).
+    units = [_unit(f"P{n // 2:04}", f"S{n:04}") for n in range(1100)]
+    with store.transaction():
+        for unit in units:
+            store.put_unit(unit, status=UnitStatus.IN_STOCK)
+    _follow(store, "shop")
+    store.put_listings(
+        [ListingRecord("shop", u.serial, u.sku, ListingState.LIVE, "h") for u in units]
+    )
+    marked = {sku for sku, open_ in _versions(store, "shop").items() if open_}
+    assert marked == {u.sku for u in units}
+    assert len(store.listings_of("shop", "P0549")) == 2
 
 
 def test_product_visibility(store: SQLStore) -> None:

@@ -711,7 +711,8 @@ class SQLStore(Store):
             return
         with self.transaction():
             stored = self._listing_keys(records)
-            marks: list[tuple[Any, ...]] = []
+            # Per channel, the products and the units whose listings changed (dicts: in order).
+            marks: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
             rows: list[tuple[Any, ...]] = []
             now = _ts(utcnow())
             for record in records:
@@ -729,7 +730,9 @@ class SQLStore(Store):
                 # listing's product, and its unit's (the query joins units to listings by
                 # serial). Compared with the row as this batch left it, should a key repeat.
                 if stored.get(key) != kept:
-                    marks.append((record.sku, record.connector, record.connector, record.serial))
+                    changed = marks.setdefault(record.connector, ({}, {}))
+                    changed[0][record.sku] = None
+                    changed[1][record.serial] = None
                 stored[key] = kept
                 rows.append(
                     (
@@ -745,29 +748,37 @@ class SQLStore(Store):
                         now,
                     )
                 )
-            if marks:
-                self._exec_many(_MARK_LISTING, marks)
+            for connector, (skus, serials) in marks.items():
+                self._mark_listed(connector, list(skus), list(serials))
             self._exec_many(_UPSERT_LISTING, rows)
+
+    def _mark_listed(self, connector: str, skus: list[str], serials: list[str]) -> None:
+        """Mark ``connector`` (if followed) for the listed products and for the products of
+        the listed units, each product once per statement."""
+        self._exec_many(_MARK_CHANNEL, [(sku, connector) for sku in skus])
+        for condition, params in self._one_of("u.serial", serials):
+            self._mark(
+                "SELECT DISTINCT c.connector, u.sku, 1, 0 FROM change_channels c, units u "  # noqa: S608 - placeholders only
+                f"WHERE c.connector = ? AND {condition}",
+                (connector, *params),
+            )
 
     def _listing_keys(
         self, records: Sequence[ListingRecord]
     ) -> dict[tuple[str, str], tuple[Any, ...]]:
         """What a publish selects by, of the stored listings of ``records``: ``{(connector,
         serial): (sku, state, content hash, remote, retryable)}``, read in one query per
-        channel (and per :data:`_CHUNK` serials)."""
-        serials: dict[str, list[str]] = {}
+        channel (see :meth:`_one_of`)."""
+        serials: dict[str, dict[str, None]] = {}
         for record in records:
-            serials.setdefault(record.connector, []).append(record.serial)
+            serials.setdefault(record.connector, {})[record.serial] = None
         found: dict[tuple[str, str], tuple[Any, ...]] = {}
         for connector, wanted in serials.items():
-            unique = list(dict.fromkeys(wanted))
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
+            for condition, params in self._one_of("serial", list(wanted)):
                 for r in self._all(
                     "SELECT serial, sku, state, content_hash, remote, retryable FROM listings "  # noqa: S608 - placeholders only
-                    f"WHERE connector = ? AND serial IN ({marks})",
-                    (connector, *chunk),
+                    f"WHERE connector = ? AND {condition}",
+                    (connector, *params),
                 ):
                     found[(connector, r["serial"])] = (
                         r["sku"],
@@ -786,10 +797,7 @@ class SQLStore(Store):
 
     def put_visibility(self, record: VisibilityRecord) -> None:
         with self.transaction():
-            self._mark(
-                "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels WHERE connector = ?",
-                (record.sku, record.connector),
-            )
+            self._exec(_MARK_CHANNEL, (record.sku, record.connector))
             self._write_visibility(record)
 
     def _write_visibility(self, record: VisibilityRecord) -> None:
@@ -1177,13 +1185,10 @@ _UNIT_CHANNELS = (
     "SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u WHERE u.serial = ?"
 )
 
-#: Mark a listing's channel for the listing's product (first parameter) and for its unit's
-#: (the last): ``(sku, connector, connector, serial)``.
-_MARK_LISTING = (
+#: Mark one channel (the second parameter), if followed, for one product (the first).
+_MARK_CHANNEL = (
     "INSERT INTO product_changes (connector, sku, version, settled) "
-    "SELECT c.connector, CAST(? AS TEXT), 1, 0 FROM change_channels c WHERE c.connector = ? "
-    "UNION SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u "
-    "WHERE c.connector = ? AND u.serial = ? "
+    "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels WHERE connector = ? "
     "ON CONFLICT (connector, sku) DO UPDATE SET version = product_changes.version + 1"
 )
 #: Insert or replace one listing.
