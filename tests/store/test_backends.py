@@ -120,6 +120,26 @@ def test_units_by_serials_reads_the_named_units_only(store: SQLStore) -> None:
     assert store.units_by_serials([]) == []
 
 
+def test_a_unit_read_again_is_the_one_stored_last(store: SQLStore) -> None:
+    # Stored JSON is validated once per text (a publish reads a product's units often): a
+    # read after a write must give the new unit, never the one parsed before.
+    with store.transaction():
+        store.put_product(Product(sku="B", title="Bass", price=Decimal("10")), pos="aim")
+        store.put_unit(_unit("B", "b1"), status=UnitStatus.IN_STOCK)
+    first = store.units_of("B")[0].unit
+    assert store.units_of("B")[0].unit == first
+    assert store.get_product("B") == store.get_product("B")
+    with store.transaction():
+        store.put_product(Product(sku="B", title="Bass II", price=Decimal("10")), pos="aim")
+        store.put_unit(
+            first.model_copy(update={"attributes": {"finish": "red"}}), status=UnitStatus.IN_STOCK
+        )
+    [again] = store.units_of("B")
+    assert again.unit.attributes == {"finish": "red"} and first.attributes == {}
+    product = store.get_product("B")
+    assert product is not None and product.title == "Bass II"
+
+
 def test_moves_and_history(store: SQLStore) -> None:
     with store.transaction():
         store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)

@@ -11,6 +11,7 @@ rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from abc import abstractmethod
@@ -182,7 +183,7 @@ class SQLStore(Store):
 
     def get_product(self, sku: str) -> Product | None:
         row = self._one("SELECT data FROM products WHERE sku = ?", (sku,))
-        return None if row is None else Product.model_validate_json(row["data"])
+        return None if row is None else _parsed_product(row["data"])
 
     def product_pos(self, sku: str) -> str | None:
         row = self._one("SELECT pos FROM products WHERE sku = ?", (sku,))
@@ -1162,7 +1163,7 @@ class SQLStore(Store):
 
 def _unit(row: Row) -> UnitRecord:
     return UnitRecord(
-        unit=SerializedUnit.model_validate_json(row["data"]),
+        unit=_parsed_unit(row["data"]),
         status=UnitStatus(row["status"]),
         deleted=bool(row["deleted"]),
         content_hash=row["content_hash"],
@@ -1205,6 +1206,15 @@ _UPSERT_LISTING = (
 #: How many values one statement carries (SQLite allows 32,766 placeholders; 500 rows of four
 #: stay far below, and below PostgreSQL's 65,535).
 _CHUNK = 500
+
+
+# The models a row holds as JSON, validated once per text: a publish reads each product and its
+# units several times per channel (planned, asked about, planned again), and listings' ids as
+# often. The models are frozen, so one instance may serve every reader; a text that changed is
+# another key. Bounded, so memory does not grow with the catalogue.
+_parsed_unit = functools.lru_cache(maxsize=2048)(SerializedUnit.model_validate_json)
+_parsed_product = functools.lru_cache(maxsize=256)(Product.model_validate_json)
+_parsed_remote = functools.lru_cache(maxsize=2048)(RemoteIds.model_validate_json)
 
 
 def _reference(row: Row) -> Reference:
@@ -1266,7 +1276,7 @@ def _listing(row: Row) -> ListingRecord:
         sku=row["sku"],
         state=ListingState(row["state"]),
         content_hash=row["content_hash"],
-        remote=RemoteIds.model_validate_json(row["remote"]) if row["remote"] else None,
+        remote=_parsed_remote(row["remote"]) if row["remote"] else None,
         last_error=row["last_error"],
         retryable=bool(row["retryable"]),
         attempts=int(row["attempts"]),
@@ -1280,7 +1290,7 @@ def _visibility(row: Row) -> VisibilityRecord:
         sku=row["sku"],
         part=int(row["part"]),
         visible=bool(row["visible"]),
-        remote=RemoteIds.model_validate_json(row["remote"]) if row["remote"] else None,
+        remote=_parsed_remote(row["remote"]) if row["remote"] else None,
         updated_at=_dt(row["updated_at"]),
     )
 
