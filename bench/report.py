@@ -317,7 +317,35 @@ def render_oversell(runs: dict[str, Any]) -> str:
             )
         )
     out.append("")
+    breakdown = (runs.get("webhooks") or {}).get("breakdown")
+    if breakdown:
+        out += render_breakdown(breakdown["steps"], runs["webhooks"].get("gc"))
     return "\n".join(out)
+
+
+def render_breakdown(steps: dict[str, Any], gc: dict[str, Any] | None) -> list[str]:
+    """Where the webhook orders' windows went: each step's p50 / p99 / max (platform s)."""
+    out = [
+        "**Where a webhook order's window goes** (platform seconds; the order's steps from the "
+        "previous one, and per other channel: withdrawal step start to its call, the call, "
+        "its answer to the watch seeing the unit gone there, and the whole order to gone)",
+        "",
+    ]
+    rows = [
+        [name, _num(v["n"]), _num(v["p50"]), _num(v["p99"]), _num(v["max"])]
+        for name, v in steps.items()
+    ]
+    out += _table(["step", "n", "p50", "p99", "max"], rows)
+    if gc:
+        out.append(
+            "* the host's garbage collector: "
+            + "; ".join(
+                f"generation {g}: {v['count']} collections, longest {v['max_ms']} ms real"
+                for g, v in gc.items()
+            )
+        )
+        out.append("")
+    return out
 
 
 def save(results: dict[str, Any], name: str = "latest.json") -> Path:

@@ -35,6 +35,8 @@ from serialsync.engine.context import EngineContext, ListingTurn
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 
+#: A webhook order's steps, in order.
+ORDER_STEPS = ("accepted", "start", "fetched", "applied", "withdrawn", "done")
 #: The order (``connector/order_id``) or order pass (``pass:<n>``) a thread is working for.
 _CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
 
@@ -268,7 +270,7 @@ def breakdown(
             "held_on": trace.held.get(key, []),
             "cpu_ms": round(steps.get("cpu", 0.0) * 1000, 1),
         }
-        for step in ("accepted", "start", "fetched", "applied", "withdrawn", "done"):
+        for step in ORDER_STEPS:
             if step in steps:
                 row[step] = round((steps[step] - created) * factor, 2)
         for channel in channels:
@@ -296,9 +298,15 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
         if value is not None:
             series.setdefault(name, []).append(value)
 
+    # Named in the order of an order's path, so the table reads top to bottom.
+    for step in ORDER_STEPS:
+        series[f"{step} (from the previous step)"] = []
+    for channel in sorted(channels):
+        for part in ("queue to call", "withdraw_units call", "answered to gone", "order to gone"):
+            series[f"{channel}: {part}"] = []
     for row in rows:
         previous = 0.0
-        for step in ("accepted", "start", "fetched", "applied", "withdrawn", "done"):
+        for step in ORDER_STEPS:
             if step in row:
                 add(f"{step} (from the previous step)", row[step] - previous)
                 previous = row[step]
@@ -315,5 +323,6 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
             "p99": round(percentile(values, 0.99), 2),
             "max": round(max(values), 2),
         }
-        for name, values in sorted(series.items())
+        for name, values in series.items()
+        if values
     }

@@ -1,0 +1,45 @@
+"""The oversell breakdown: an order's steps joined to the watch's order, in platform seconds."""
+
+from __future__ import annotations
+
+from bench.report import render_breakdown
+from bench.trace import OrderTrace, breakdown, order_key
+
+
+def test_the_fakes_ids_and_the_webhooks_ids_meet_on_the_number():
+    assert order_key("shopify", "gid://shopify/Order/1042") == "shopify/1042"
+    assert order_key("bigcommerce", "1042") == "bigcommerce/1042"
+    assert order_key("woocommerce", "draft") == "woocommerce/draft"
+
+
+def test_each_step_is_read_from_the_order_creation_at_the_run_s_scale():
+    trace = OrderTrace()
+    key = order_key("shopify", "gid://shopify/Order/7")
+    for step, at in [("accepted", 100.1), ("start", 100.1), ("fetched", 100.3)]:
+        trace.stamp(key, step, at)
+    trace.stamp(key, "applied", 100.4)
+    trace.stamp(key, "applied", 150.0)  # the first stamp of a step counts
+    trace.stamp(key, "w_start:magento", 100.4)
+    trace.stamp(key, "w_sent:magento", 100.5)
+    trace.stamp(key, "w_answered:magento", 100.8)
+    watched = {
+        "channel": "shopify",
+        "order_id": "7",
+        "created": 100.0,
+        "resolved": 101.0,
+        "gone": {"magento": 101.0},
+    }
+
+    out = breakdown(trace, [watched], factor=10.0, channels=["shopify", "magento"])
+
+    [row] = out["orders"]
+    assert row["window"] == 10.0
+    assert (row["accepted"], row["fetched"], row["applied"]) == (1.0, 3.0, 4.0)
+    assert row["magento"] == {"w_start": 4.0, "w_sent": 5.0, "w_answered": 8.0, "gone": 10.0}
+    assert "shopify" not in row  # the ordering channel withdraws nothing
+    steps = out["steps"]
+    assert steps["fetched (from the previous step)"]["max"] == 2.0
+    assert steps["magento: withdraw_units call"]["p50"] == 3.0
+    assert steps["magento: answered to gone"]["p50"] == 2.0
+    table = "\n".join(render_breakdown(steps, None))
+    assert "| magento: withdraw_units call | 1 | 3.00 | 3.00 | 3.00 |" in table
