@@ -17,6 +17,7 @@ from serialsync import FinancialStatus, SerializedUnit, UnitStatus
 from serialsync.host import Host
 from serialsync.sandbox import Sandbox
 from serialsync.store import OutboxState
+from serialsync_aim_pos.fake import FakeAim
 
 from tests.reliability import harness as h
 
@@ -94,6 +95,7 @@ def test_a_refund_read_after_aim_restocked_the_unit_puts_it_back_on_sale(tmp_pat
     sandbox, host, units = world(tmp_path, aim_clock=lambda: aim_now[0])
     try:
         woo, aim = sandbox.channel_fakes()["woocommerce"], sandbox.pos_fakes()[h.POS]
+        assert isinstance(aim, FakeAim)
         unit = units[2]
         order = woo.create_order([(unit.integration_id, 1)])
         host.run_once()  # sold, withdrawn, reported
