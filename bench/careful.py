@@ -2,8 +2,9 @@
 
 What a competent developer writes for one channel with the platform's reference open: variants
 inside the product create, the documented batch endpoints at their documented sizes, requests
-one at a time (a script, not a framework), waiting only when refused. It knows the catalogue is
-new (no lookups, no adoption after a crash, no idempotency), so it is the request count to beat.
+one at a time (a script, not a framework), waiting when refused (and on Shopify for the cost
+bucket, as its guide says). It knows the catalogue is new (no lookups, no adoption after a
+crash, no idempotency), so it is the request count to beat.
 
 It does serialsync's whole job (issue 22 §3): each unit is shown as itself, with its price,
 photo, stock and attributes (issue 17), each product with its description and brand. The
