@@ -1,6 +1,7 @@
-"""Magento's first publish over real HTTP: the children by async bulk while the store's
-consumers run, the synchronous path once a first bulk shows they do not; every unit listed
-either way, and each the store records live is for sale on the fake."""
+"""Magento's first publish over real HTTP: a first product's children by async bulk while the
+store's consumers run (the next synchronously, measuring that path's pace), the synchronous
+path once a first bulk shows they do not; every unit listed either way, and each the store
+records live is for sale on the fake."""
 
 from __future__ import annotations
 
@@ -52,8 +53,13 @@ def test_a_first_publish_by_bulk_or_without_consumers_synchronously(
             _check_listed(host, fake, catalogue)
             connector: Any = host.plugins.connector("magento").impl
             if consumers:
-                assert len(fake.bulks) == 2  # one per product: its eight children
+                # The first product's eight children by bulk, every operation done; the
+                # second's synchronously ('auto' measures both paths, by turns, before it
+                # chooses by their pace).
+                (bulk,) = fake.bulks.values()
+                assert [op["status"] for op in bulk["operations"]] == [1] * 8
                 assert connector.bulk.consumers is True
+                assert connector.bulk.pace.learning is True  # the bulk's turn next
             else:
                 # The first product's bulk stayed open and was saved synchronously; the
                 # second product went synchronously at once.

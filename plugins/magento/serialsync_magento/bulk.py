@@ -17,6 +17,13 @@ restart (a store whose consumers stay off pays one detection wait per interval).
 operation still open when it is given up is left to the caller, which saves it synchronously:
 should a consumer run it later, it saves the same payload again (an upsert by SKU that sets no
 stock), so no unit is listed or re-listed by it.
+
+Consumers that run are not enough to choose bulk: one consumer works one operation at a time,
+slower than ``concurrency`` synchronous saves. In ``"auto"`` each bulk, and each product's
+children saved synchronously, are timed (:class:`~serialsync_magento.pace.Pace`); a product's
+new children go by bulk only while it is expected to be done no later (with ``bulk_margin``)
+than the synchronous path. The path not chosen is taken again once its last measurement is
+``bulk_redetect_after`` old, so that consumers added (or a store slowed down) are followed.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 from serialsync import PermanentRemoteError, RemoteError, RetryableRemoteError
 
 from serialsync_magento.client import MagentoClient
+from serialsync_magento.pace import Pace
 
 # Confirmed: the operation statuses of GET /V1/bulk/{uuid}/detailed-status (and /status),
 # developer.adobe.com/commerce/webapi/rest/use-rest/operation-status-endpoints; Magento's
@@ -46,8 +54,11 @@ SaveResult = dict[str, Any] | RemoteError | None
 class BulkRunner:
     """Schedules product saves by bulk and waits for them; remembers whether consumers run.
 
-    :param mode: ``"auto"`` (bulk unless a bulk less than ``redetect_after`` seconds ago
-        showed the consumers do not run), ``True`` (always) or ``False`` (never).
+    :param mode: ``"auto"`` (bulk while the consumers run and their measured pace keeps up
+        with the synchronous path's, see :meth:`chooses`), ``True`` (always) or ``False``
+        (never).
+    :param margin: how much longer than the synchronous path a bulk may be expected to take
+        and still be chosen, as a fraction.
     """
 
     def __init__(
@@ -61,6 +72,7 @@ class BulkRunner:
         timeout: float,
         detect_timeout: float,
         redetect_after: float,
+        margin: float = 0.0,
         connector: str,
         log: Any,
     ) -> None:
@@ -78,6 +90,22 @@ class BulkRunner:
         self.consumers: bool | None = None
         #: When (``clock``) the consumers were last taken for not running.
         self._stopped_at = 0.0
+        #: The measured pace of both paths (learnt in ``"auto"`` and forced modes alike).
+        self.pace = Pace(margin=margin)
+        #: When (``clock``) each path's pace was last measured (None: never).
+        self._bulk_at: float | None = None
+        self._sync_at: float | None = None
+        #: The last choice :meth:`chooses` made by pace, to log when it changes.
+        self._by_pace: bool | None = None
+
+    def now(self) -> float:
+        """The connector's clock (the one the paces are measured on)."""
+        return self._clock()
+
+    def observe_sync(self, saves: int, seconds: float) -> None:
+        """A product's new children went by ``saves`` synchronous saves in ``seconds``."""
+        self.pace.observe_sync(saves, seconds)
+        self._sync_at = self._clock()
 
     @property
     def usable(self) -> bool:
@@ -90,11 +118,52 @@ class BulkRunner:
             return self._clock() - self._stopped_at >= self._redetect_after
         return bool(self.mode)
 
+    def chooses(self, count: int) -> bool:
+        """Whether ``count`` new children should go by bulk now, rather than as synchronous
+        saves side by side.
+
+        In ``"auto"``: not while the consumers were seen stopped (until ``redetect_after``);
+        by bulk while it is not known whether they run (the bulk tells); then the two paths
+        by turns until each was measured twice (:attr:`Pace.learning`); then by the expected
+        times (:meth:`Pace.prefers_bulk`), except that the path not chosen is taken once its
+        last measurement is ``redetect_after`` old, so that each estimate keeps up with the
+        store.
+        """
+        if not self.usable:
+            return False
+        if self.mode != "auto" or self.consumers is not True:
+            return True
+        learning = self.pace.learning
+        if learning is not None:
+            return learning
+        verdict = bool(self.pace.prefers_bulk(count))
+        if verdict != self._by_pace:
+            self._by_pace = verdict
+            self._log.info(
+                "magento.bulk_pace",
+                bulk=verdict,
+                children=count,
+                bulk_seconds=_rounded(self.pace.bulk_time(count)),
+                sync_seconds=_rounded(self.pace.sync_time(count)),
+                why="the path expected to create a product's children sooner (bulk_margin "
+                "in bulk's favour): the consumers' measured pace against the synchronous "
+                "saves' in flight",
+            )
+        other_at = self._sync_at if verdict else self._bulk_at
+        stale = other_at is None or self._clock() - other_at >= self._redetect_after
+        return verdict != stale
+
     def save_products(self, payloads: Sequence[Mapping[str, Any]]) -> list[SaveResult]:
         """Upsert products by one bulk; per payload, the saved product, its failure, or
         ``None`` when its operation never ran (the caller saves it synchronously)."""
+        started = self._clock()
         uuid = self.client.bulk("products", [{"product": p} for p in payloads], "save products")
         operations = self._wait(uuid, len(payloads))
+        done = sum(1 for op in operations if _status(op) != OPEN)
+        if done:
+            # The whole path's time (the request, the waits, the polls): what it costs.
+            self.pace.observe_bulk(done, self._clock() - started)
+            self._bulk_at = self._clock()
         return [self._result(operations, index) for index in range(len(payloads))]
 
     def _wait(self, uuid: str, count: int) -> list[dict[str, Any]]:
@@ -154,6 +223,10 @@ class BulkRunner:
         if status == RETRIABLY_FAILED:
             return RetryableRemoteError(text, connector=self._connector, code=f"bulk {status}")
         return PermanentRemoteError(text, connector=self._connector, code=f"bulk {status}")
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
 
 
 def _status(op: Mapping[str, Any]) -> int:

@@ -69,6 +69,7 @@ class MagentoConnector(Connector[MagentoSettings]):
             timeout=settings.bulk_timeout,
             detect_timeout=settings.bulk_detect_timeout,
             redetect_after=settings.bulk_redetect_after,
+            margin=settings.bulk_margin,
             connector=self.name,
             log=self.log,
         )

@@ -263,14 +263,23 @@ class Publisher:
             else:
                 sends.append((unit, payload))
         # More new children than one round of requests carries go by one bulk while the
-        # store's consumers run; those it did not save follow the synchronous path.
-        if len(creates) > max(2, self.settings.concurrency) and self.bulk.usable:
+        # store's consumers run and keep up with the synchronous path (the measured paces:
+        # one consumer is slower than several saves in flight); those it did not save follow
+        # the synchronous path.
+        # As many as that also time the synchronous path fairly (every thread busy).
+        timed = len(creates) > max(2, self.settings.concurrency)
+        if timed and self.bulk.chooses(len(creates)):
             sends += self._bulk_children(self.bulk, creates)
+            timed = False  # the bulk timed itself; what it left is not the path's pace
         else:
             sends += creates
         # Each child is its own product: they are saved side by side, as many at once as the
         # client's limit lets through.
+        started = self.bulk.now()
         self._side_by_side(lambda item: self._send_child(*item), sends)
+        if timed:
+            # Timed whole, as the bulk is: the synchronous path's pace at this store now.
+            self.bulk.observe_sync(len(sends), self.bulk.now() - started)
         return lambda: self._write_parent(product, attribute_id, units, children, extra)
 
     def _read_children_early(

@@ -108,8 +108,22 @@ class MagentoSettings(ConnectorSettings):
     bulk: bool | Literal["auto"] = Field(
         default="auto",
         description="create new children through the asynchronous bulk endpoint (one request "
-        "for a product's children, then status polls): 'auto' while the store's message-queue "
-        "consumers are seen to run (learnt from the first bulk), true always, false never",
+        "for a product's children, then status polls): true always, false never, 'auto' by "
+        "measured pace: the first bulk shows whether the store's message-queue consumers run "
+        "and how many operations a second they get through (one consumer, Magento's default, "
+        "runs one at a time); a product's children saved synchronously (concurrency in "
+        "flight) are timed too, and new children go by bulk while it is expected to be done "
+        "no later than the synchronous path (bulk_margin in its favour), else synchronously; "
+        "each path's pace is the median of its last three measurements, and the path not "
+        "chosen is taken again once its last measurement is bulk_redetect_after old",
+    )
+    bulk_margin: float = Field(
+        default=0.25,
+        ge=0,
+        description="how much longer than the synchronous path a bulk may be expected to take "
+        "and still be chosen ('auto'), as a fraction: a bulk sends one request for a "
+        "product's children instead of one each, which leaves the store's web workers to "
+        "shoppers",
     )
     bulk_poll_interval: float = Field(
         default=2.0, gt=0, description="seconds between bulk status polls at most"
@@ -131,7 +145,9 @@ class MagentoSettings(ConnectorSettings):
         gt=0,
         description="seconds after the consumers were taken for not running ('auto') before "
         "a bulk tries them again, so that consumers started later are used; a store whose "
-        "consumers stay off pays one bulk_detect_timeout wait per this interval",
+        "consumers stay off pays one bulk_detect_timeout wait per this interval. Also how "
+        "old the measured pace of the path not chosen may grow before one product takes it "
+        "again to measure it afresh",
     )
     attribute_codes: dict[str, str] = Field(
         default_factory=dict,

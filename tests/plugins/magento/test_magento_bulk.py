@@ -21,6 +21,7 @@ from serialsync import (
 )
 from serialsync_magento import MagentoConnector, MagentoSettings
 from serialsync_magento.mapping import url_key
+from serialsync_magento.pace import Pace
 
 from tests.clocks import FakeClock
 
@@ -358,3 +359,143 @@ def test_the_fake_refuses_a_bulk_that_is_not_an_array_or_of_an_unknown_route(fak
         "parameters": {"bulkUuid": "no-such-bulk"},
     }
     fake.received.clear()  # sent wrong on purpose: not for the contract check
+
+
+# -- 'auto' by measured pace ------------------------------------------------------------------
+
+CHILDREN = 20
+
+
+def paced(fake: Any, clock: FakeClock, consumers: int) -> MagentoConnector:
+    """A connector sending one request at a time (threads would interleave the fake clock's
+    sleeps and blur each save's time) to a store whose requests take 0.25 s and whose
+    consumers take 1 s an operation: 20 synchronous saves take 5 s, a bulk of 20 about 20 s
+    with one consumer and 3 s with eight."""
+    fake.consumers = consumers
+    fake.operation_time = 1.0
+    fake.on_request = lambda _request: clock.sleep(0.25)
+    return timed(fake, clock, concurrency=1, bulk_detect_timeout=30)
+
+
+def publish_new(fake: Any, connector: MagentoConnector, sku: str) -> str:
+    """Publish a new product of 20 units; which path its children took."""
+    fake.received.clear()
+    product = Product(sku=sku, title=f"Guitar {sku}", price=Decimal("100"))
+    outcomes = connector.publish_variants(product, _upserts(SERIALS[:CHILDREN], sku=sku))
+    assert [o.result for o in outcomes] == [PublishResult.CREATED] * CHILDREN
+    kinds = _kinds(fake)
+    bulks, saves = kinds["POST /async/bulk/V1/products"], kinds["POST /V1/products"]
+    # Each child saved once: by the bulk, or synchronously (with the parent's one save).
+    assert (bulks, saves) in {(1, 1), (0, CHILDREN + 1)}, kinds
+    return "bulk" if bulks else "sync"
+
+
+def assert_each_unit_once(fake: Any, skus: list[str]) -> None:
+    """Every unit of every product is one child, linked once, and nothing else was made."""
+    for sku in skus:
+        children = sorted(c["sku"] for c in fake.children_of(sku))
+        assert children == sorted(f"{sku}|||{s}" for s in SERIALS[:CHILDREN])
+    simple = [p for p in fake.products.values() if p["type_id"] == "simple"]
+    assert len(simple) == CHILDREN * len(skus)
+
+
+@pytest.mark.parametrize(
+    ("consumers", "first", "later"),
+    [
+        # The first bulk shows the consumers run; the paths take turns until each was
+        # measured twice; from then on the faster one. Once the other path's measurement is
+        # bulk_redetect_after old, one product measures it again.
+        (1, ["bulk", "sync", "bulk", "sync", "sync", "sync"], ["bulk", "sync"]),
+        (8, ["bulk", "sync", "bulk", "sync", "bulk", "bulk"], ["sync", "bulk"]),
+    ],
+)
+def test_auto_chooses_the_faster_path_by_the_consumers_measured_pace(
+    fake, clock, consumers: int, first: list[str], later: list[str]
+):
+    connector = paced(fake, clock, consumers=consumers)
+    assert [publish_new(fake, connector, f"P{n}") for n in range(6)] == first
+    pace = connector.bulk.pace
+    # One consumer: an operation a second, 20 s for 20; eight: 3 s; and the request, polls.
+    low, high = (20, 25) if consumers == 1 else (3, 5)
+    assert low < (pace.bulk_time(CHILDREN) or 0) < high
+    assert pace.sync_time(CHILDREN) == pytest.approx(5.0)
+    assert connector.bulk.chooses(CHILDREN) is (consumers == 8)
+
+    clock.advance(600)
+    assert [publish_new(fake, connector, f"Q{n}") for n in range(2)] == later
+    assert_each_unit_once(fake, [f"P{n}" for n in range(6)] + ["Q0", "Q1"])
+
+
+def test_auto_follows_consumers_that_slow_down_and_come_back(fake, clock):
+    connector = paced(fake, clock, consumers=8)
+    before = [publish_new(fake, connector, f"P{n}") for n in range(4)]
+    assert before == ["bulk", "sync", "bulk", "sync"]
+
+    fake.consumers = 1  # seven of the store's eight consumers stopped
+    slowed = [publish_new(fake, connector, f"S{n}") for n in range(4)]
+    # One slow bulk could be a hiccup; the second makes the median, and the choice, turn.
+    assert slowed == ["bulk", "bulk", "sync", "sync"]
+
+    fake.consumers = 8  # back: each bulk_redetect_after, one product measures the bulk
+    clock.advance(600)
+    again = [publish_new(fake, connector, f"A{n}") for n in range(2)]
+    assert again == ["bulk", "sync"]  # one fast bulk against two slow: not yet
+    clock.advance(600)
+    back = [publish_new(fake, connector, f"B{n}") for n in range(3)]
+    # Two fast bulks of three turn it back; the synchronous measurement is as old by now,
+    # and is taken afresh once.
+    assert back == ["bulk", "sync", "bulk"]
+    assert_each_unit_once(
+        fake,
+        [f"P{n}" for n in range(4)]
+        + [f"S{n}" for n in range(4)]
+        + [f"A{n}" for n in range(2)]
+        + [f"B{n}" for n in range(3)],
+    )
+
+
+def test_the_pace_compares_expected_times_with_the_margin_in_the_bulks_favour():
+    pace = Pace(margin=0.25)
+    assert pace.prefers_bulk(20) is None  # nothing measured
+    pace.observe_bulk(20, 10.0)  # 2 operations a second
+    assert pace.prefers_bulk(20) is None  # the synchronous path not measured
+    pace.observe_sync(20, 6.0)
+    assert pace.sync_time(20) == pytest.approx(6.0)
+    assert pace.bulk_time(20) == pytest.approx(10.0)
+    assert pace.prefers_bulk(20) is False  # 10 > 6 x 1.25
+    pace.observe_sync(20, 8.0)
+    pace.observe_sync(20, 8.0)  # the median of the last three: 8 s
+    assert pace.prefers_bulk(20) is True  # 10 <= 8 x 1.25
+    pace.observe_bulk(0, 5.0)  # nothing done says nothing about the pace
+    pace.observe_sync(20, 0.0)
+    assert pace.bulk_rate == 2.0
+    assert pace.sync_time(20) == pytest.approx(8.0)
+
+
+def test_one_path_held_up_once_does_not_turn_the_choice_twice_does():
+    # Seen in the scratch bench at load 17: one synchronous batch held up (the host's threads
+    # waiting for a core) moved a moving average enough to choose one consumer's bulk, and
+    # the synchronous path was then not measured again for bulk_redetect_after.
+    pace = Pace(margin=0.25)
+    pace.observe_bulk(20, 5.7)  # one consumer
+    for _ in range(3):
+        pace.observe_sync(20, 1.3)
+    pace.observe_sync(20, 9.0)
+    assert pace.sync_time(20) == pytest.approx(1.3)
+    assert pace.prefers_bulk(20) is False
+    pace.observe_sync(20, 9.0)  # the store as a whole slowed down: that does move it
+    assert pace.sync_time(20) == pytest.approx(9.0)
+    assert pace.prefers_bulk(20) is True
+
+
+def test_the_paths_take_turns_until_each_was_measured_twice():
+    pace = Pace(margin=0.25)
+    turns = []
+    while pace.learning is not None:
+        turns.append("bulk" if pace.learning else "sync")
+        if pace.learning:
+            pace.observe_bulk(20, 20.0)
+        else:
+            pace.observe_sync(20, 2.0)
+    assert turns == ["bulk", "sync", "bulk", "sync"]
+    assert pace.prefers_bulk(20) is False
