@@ -22,6 +22,7 @@ work, which is worth a little time.
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import deque
 
 #: How many of each path's last measurements its pace is the median of.
@@ -32,10 +33,15 @@ LEARN = 2
 
 
 class Pace:
-    """Both paths' measured pace; which one a product's new children should take."""
+    """Both paths' measured pace; which one a product's new children should take.
+
+    Thread-safe: a connector may publish from more than one thread (a pass, an order's
+    withdrawal), and a median must not read a measurement list while another is added.
+    """
 
     def __init__(self, *, margin: float) -> None:
         self.margin = margin
+        self._lock = threading.Lock()
         self._bulks: deque[float] = deque(maxlen=MEMORY)
         self._syncs: deque[float] = deque(maxlen=MEMORY)
 
@@ -43,29 +49,33 @@ class Pace:
     def learning(self) -> bool | None:
         """While a path has fewer than :data:`LEARN` measurements: whether the next product
         should measure the bulk (the paths take turns, the bulk first); None once both have."""
-        if min(len(self._bulks), len(self._syncs)) >= LEARN:
+        with self._lock:
+            bulks, syncs = len(self._bulks), len(self._syncs)
+        if min(bulks, syncs) >= LEARN:
             return None
-        return len(self._bulks) <= len(self._syncs)
+        return bulks <= syncs
 
     @property
     def bulk_rate(self) -> float | None:
         """Operations a second a whole bulk gets through (None: none measured)."""
-        return statistics.median(self._bulks) if self._bulks else None
+        return _median(self._bulks, self._lock)
 
     @property
     def sync_rate(self) -> float | None:
         """Children a second the synchronous saves get through (None: none measured)."""
-        return statistics.median(self._syncs) if self._syncs else None
+        return _median(self._syncs, self._lock)
 
     def observe_bulk(self, operations: int, seconds: float) -> None:
         """A bulk whose ``operations`` left "open" within ``seconds`` of its request."""
         if operations > 0 and seconds > 0:
-            self._bulks.append(operations / seconds)
+            with self._lock:
+                self._bulks.append(operations / seconds)
 
     def observe_sync(self, saves: int, seconds: float) -> None:
         """``saves`` synchronous child saves, side by side, done in ``seconds``."""
         if saves > 0 and seconds > 0:
-            self._syncs.append(saves / seconds)
+            with self._lock:
+                self._syncs.append(saves / seconds)
 
     def bulk_time(self, count: int) -> float | None:
         """Seconds a bulk of ``count`` operations is expected to take (None: not known)."""
@@ -85,3 +95,8 @@ class Pace:
         if bulk is None or sync is None:
             return None
         return bulk <= sync * (1 + self.margin)
+
+
+def _median(values: deque[float], lock: threading.Lock) -> float | None:
+    with lock:
+        return statistics.median(values) if values else None
