@@ -1212,9 +1212,10 @@ _CHUNK = 500
 # units several times per channel (planned, asked about, planned again), and listings' ids as
 # often. The models are frozen, so one instance may serve every reader; a text that changed is
 # another key. Bounded, so memory does not grow with the catalogue.
-_parsed_unit = functools.lru_cache(maxsize=2048)(SerializedUnit.model_validate_json)
-_parsed_product = functools.lru_cache(maxsize=256)(Product.model_validate_json)
-_parsed_remote = functools.lru_cache(maxsize=2048)(RemoteIds.model_validate_json)
+# A few products per channel at once is all a publish rereads: 512 units (about 3 MB).
+_parsed_unit = functools.lru_cache(maxsize=512)(SerializedUnit.model_validate_json)
+_parsed_product = functools.lru_cache(maxsize=64)(Product.model_validate_json)
+_parsed_remote = functools.lru_cache(maxsize=512)(RemoteIds.model_validate_json)
 
 
 def _reference(row: Row) -> Reference:
