@@ -26,9 +26,9 @@ import fcntl
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from serialsync.errors import StoreError, StoreLockedError
 
@@ -272,10 +272,22 @@ def explain(path: Path, exc: sqlite3.Error) -> str:
     return f"the state store {path} cannot be used: {text}"
 
 
-@contextlib.contextmanager
-def sqlite_errors(path: Path) -> Iterator[None]:
-    """Turn any SQLite error inside into a one-line :class:`StoreError` naming ``path``."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise StoreError(explain(path, exc)) from None
+class sqlite_errors:  # noqa: N801 - used as a function: ``with sqlite_errors(path):``
+    """Turn any SQLite error inside into a one-line :class:`StoreError` naming ``path``.
+
+    A class rather than a generator: every statement of the store runs inside one, and
+    entering and leaving a generator-based context costs three times as much."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(explain(self.path, exc)) from None
