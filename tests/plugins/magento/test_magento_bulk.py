@@ -426,6 +426,20 @@ def test_auto_chooses_the_faster_path_by_the_consumers_measured_pace(
     assert_each_unit_once(fake, [f"P{n}" for n in range(6)] + ["Q0", "Q1"])
 
 
+def test_a_few_children_saved_side_by_side_are_no_measure_of_the_synchronous_pace(fake, clock):
+    # Two saves over one thread say nothing of a full round: only a product the bulk could
+    # have taken is timed, so a store of small products does not skew the choice.
+    connector = paced(fake, clock, consumers=1)
+    publish_new(fake, connector, "P0")  # by bulk
+    for n in range(3):
+        product = Product(sku=f"small{n}", title="x", price=Decimal("10"))
+        outcomes = connector.publish_variants(product, _upserts(SERIALS[:2], sku=f"small{n}"))
+        assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert connector.bulk.pace.sync_rate is None
+    assert publish_new(fake, connector, "P1") == "sync"  # still its turn
+    assert connector.bulk.pace.sync_rate == pytest.approx(CHILDREN / 5.0)
+
+
 def test_auto_follows_consumers_that_slow_down_and_come_back(fake, clock):
     connector = paced(fake, clock, consumers=8)
     before = [publish_new(fake, connector, f"P{n}") for n in range(4)]
