@@ -134,6 +134,33 @@ def test_the_signer_and_woocommerces_own_check_agree(params, method):
     fake.auth.check(request)  # raises when the signature is wrong
 
 
+def test_a_request_signed_again_carries_one_fresh_signature():
+    # A retry signs the same request object again: the first attempt's oauth_* are replaced,
+    # not added to, and the query's own parameters are kept.
+    fake = FakeWooCommerce(now=lambda: 1_790_000_000)
+    request = httpx.Request("GET", f"{HTTP_SITE}/wp-json/wc/v3/orders", params={"page": "2"})
+    nonces = iter(["first", "second"])
+    signer = OAuth1Auth(
+        SecretStr(fake.consumer_key),
+        SecretStr(fake.consumer_secret),
+        clock=lambda: 1_790_000_000,
+        nonce=lambda: next(nonces),
+    )
+    signer.sign(request)
+    signer.sign(request)
+    keys = [k for k, _ in request.url.params.multi_items()]
+    assert len(keys) == 6 and set(keys) == {
+        "page",
+        "oauth_consumer_key",
+        "oauth_nonce",
+        "oauth_signature_method",
+        "oauth_timestamp",
+        "oauth_signature",
+    }
+    assert request.url.params["oauth_nonce"] == "second"
+    fake.auth.check(request)
+
+
 def test_a_tampered_oauth_request_is_refused(fake):
     fake.now = lambda: 1_790_000_000
     fake.auth.now = fake.now
