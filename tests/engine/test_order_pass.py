@@ -94,7 +94,11 @@ def test_unpaid_order_cancelled_releases_the_reservation_and_relists(world: Worl
     assert world.store.get_claim("MX1001") is None
 
 
-def test_cancelled_before_reported_is_not_reported_and_the_unit_is_relisted(world: World) -> None:
+@pytest.mark.parametrize("ended", [FinancialStatus.CANCELLED, FinancialStatus.REFUNDED])
+def test_cancelled_before_reported_is_not_reported_and_the_unit_is_relisted(
+    world: World, ended: FinancialStatus
+) -> None:
+    # A sale backing off (the POS unreachable) may end too: the POS never had it.
     world.host.inventory_pass()
     world.pos.report_failures.append(RetryableRemoteError("AIM is down"))
     order_id = world.a.place_order([(GUITAR, 1)])
@@ -102,13 +106,14 @@ def test_cancelled_before_reported_is_not_reported_and_the_unit_is_relisted(worl
     record = world.store.get_outbox("shop_a", order_id)
     assert record is not None and record.state == OutboxState.PENDING and record.attempts == 1
 
-    world.a.set_order_status(order_id, FinancialStatus.CANCELLED)
+    world.a.set_order_status(order_id, ended)
     world.advance(hours=2)
     world.host.order_pass()
 
     assert world.pos.orders == {}
     record = world.store.get_outbox("shop_a", order_id)
     assert record is not None and record.state == OutboxState.CANCELLED
+    assert record.note == "cancelled before it was reported: unit relisted"
     assert status_of(world, "US210033734") == UnitStatus.IN_STOCK
     assert GUITAR in world.a.live() and GUITAR in world.b.live()
 

@@ -18,6 +18,7 @@ and ``report_sale`` is idempotent, so a crash between the two repeats nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -38,7 +39,7 @@ from serialsync.errors import (
     SaleLinesRefusedError,
     StoreError,
 )
-from serialsync.lifecycle import MoveSource, UnitStatus, move, reversal
+from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move, move, reversal
 from serialsync.model import (
     FinancialStatus,
     Order,
@@ -212,9 +213,10 @@ def process_order(
     counts.orders += 1
     if touched is not None:
         touched.update(line.unit.unit.sku for line in lines.units)
-    sale = _build_sale(channel, order, lines.reported_units, lines.plain)
     transition = _OrderTransition(ctx, summary, channel, order, lines.units, existing)
     state, note = transition.apply()
+    sold = [u for u in lines.reported_units if u.line.line_id not in transition.dropped]
+    sale = _build_sale(channel, order, sold, lines.plain)
     if lines.units and not lines.reported_units and state == OutboxState.PENDING:
         # Every unit it names is held only to protect it: a person decides what was sold.
         state, note = transition.hold_for_a_person("; ".join(lines.problems))
@@ -324,6 +326,11 @@ def _build_sale(
     )
 
 
+def _refunded_whole(line: SerializedLine) -> bool:
+    """Whether the shop refunded all of ``line`` (a channel that does not say: never)."""
+    return line.line.quantity_refunded >= line.line.quantity
+
+
 class _OrderTransition:
     """How one order's new status moves its units and its outbox row."""
 
@@ -343,6 +350,8 @@ class _OrderTransition:
         self.serialized = serialized
         self.existing = existing
         self.ref = f"{channel}:order/{order.order_id}"
+        #: Lines left out of the sale: refunded whole after the POS refused it.
+        self.dropped: set[str] = set()
         self.log = ctx.log(connector=channel, operation="order", order_id=order.order_id)
 
     def apply(self) -> tuple[OutboxState, str | None]:
@@ -369,7 +378,9 @@ class _OrderTransition:
                 self._release("the order was cancelled before it was reported")
                 return OutboxState.CANCELLED, "cancelled before it was reported: unit relisted"
             return OutboxState.PENDING, None
-        if state in (OutboxState.REPORTED, OutboxState.FAILED):
+        if state == OutboxState.FAILED:
+            return self._after_refusal()
+        if state == OutboxState.REPORTED:
             if status in _ENDED or status == FinancialStatus.PARTIALLY_REFUNDED:
                 # The POS has the sale; its staff settle the refund, and the unit then
                 # follows what the POS says. The order no longer holds a unit it no longer
@@ -393,6 +404,65 @@ class _OrderTransition:
             return OutboxState.CANCELLED, "conflict settled: the order was cancelled"
         return OutboxState.CONFLICT, None
 
+    def _after_refusal(self) -> tuple[OutboxState, str | None]:
+        """The POS refused the sale for good, and the shop moved the order on.
+
+        The POS never had the sale, so its end is a cancellation before the report: the units
+        go back (:meth:`_give_back`) and the sale is cancelled, so no retry reports a sale the
+        shop refunded. A partial refund lets go of a unit whose own line was refunded whole
+        (that line leaves the sale a retry would send); the rest stays failed for a person.
+        """
+        status = self.order.status
+        if status == FinancialStatus.PARTIALLY_REFUNDED:
+            whole = [line for line in self.serialized if _refunded_whole(line)]
+            if not whole:
+                return OutboxState.FAILED, None
+            dropped = {line.line.line_id for line in whole}
+            reported = {line.line.line_id for line in self.serialized if line.reported}
+            if not reported or not reported <= dropped:
+                self.dropped = dropped
+                self._give_back("its line was refunded after the POS refused the sale", whole)
+                self._publish_here_again(whole)
+                named = ", ".join(line.line.line_id for line in whole)
+                return OutboxState.FAILED, (
+                    f"line(s) {named} refunded after the POS refused the sale: "
+                    "their units let go, left out of the sale"
+                )
+            # Every unit it sold was refunded: what is left is no sale of ours to retry.
+        elif status not in _ENDED:
+            return OutboxState.FAILED, None
+        self._give_back(f"the order was {status.value} after the POS refused its sale")
+        self._publish_here_again()
+        return OutboxState.CANCELLED, (
+            f"{status.value} after the POS refused it: nothing to report; its units let go"
+        )
+
+    def _give_back(self, reason: str, lines: list[SerializedLine] | None = None) -> None:
+        """Let go of units of a sale the POS never had: each goes back where it stood before
+        the order, unless the POS's last word says otherwise (it sold the unit at the counter
+        meanwhile: that word applies) or an operator holds it (left as it stands)."""
+        store = self.ctx.store
+        for current in self._let_go(lines):
+            serial = current.unit.serial
+            if store.get_hold(serial) is not None:
+                continue  # an operator's hold outranks the shop and the POS
+            said = current.unit.status
+            if said == UnitStatus.IN_STOCK:
+                self._take_back(current, reason)
+            elif said != current.status:
+                store.record_move(
+                    serial,
+                    current.unit.sku,
+                    asserted_move(
+                        current.status,
+                        said,
+                        reason=f"the POS reports the unit {said.value} ({reason})",
+                        source=MoveSource.POS,
+                        source_ref=f"{store.product_pos(current.unit.sku)}:{current.unit.sku}",
+                        at=self.ctx.now(),
+                    ),
+                )
+
     def _let_go_after_report(self, line: SerializedLine) -> None:
         """The reported order ended, or was partly refunded: let go of a unit it no longer sells.
 
@@ -413,7 +483,7 @@ class _OrderTransition:
             self.order.order_id,
         ):
             return  # another order holds it now
-        ended = self.order.status in _ENDED or line.line.quantity_refunded >= line.line.quantity
+        ended = self.order.status in _ENDED or _refunded_whole(line)
         if line.reported and not ended:
             return
         store.release_claim(unit.serial, self.channel, self.order.order_id)
@@ -513,8 +583,8 @@ class _OrderTransition:
         self.log.error("orders.conflict", reason=reason)
         return OutboxState.CONFLICT, reason
 
-    def _publish_here_again(self) -> None:
-        """Have this channel's listings of the order's units published again.
+    def _publish_here_again(self, lines: list[SerializedLine] | None = None) -> None:
+        """Have this channel's listings of the order's units (or of ``lines``') published again.
 
         The order ended (cancelled, refunded) without serialsync changing what the units
         should be on this channel, but the channel itself may have moved their stock: an order
@@ -525,7 +595,7 @@ class _OrderTransition:
         each unit's true state again: listed if sellable, withdrawn if not.
         """
         store = self.ctx.store
-        for line in self.serialized:
+        for line in self.serialized if lines is None else lines:
             unit = line.unit.unit
             listing = store.listings_of(self.channel, unit.sku).get(unit.serial)
             if listing is None:
@@ -546,6 +616,12 @@ class _OrderTransition:
                 )
 
     def _release(self, reason: str, lines: list[SerializedLine] | None = None) -> None:
+        for current in self._let_go(lines):
+            self._take_back(current, reason)
+
+    def _let_go(self, lines: list[SerializedLine] | None = None) -> Iterator[UnitRecord]:
+        """Release this order's claim on each unit of ``lines`` (default: all of its units)
+        it still holds, and yield each unit so released, as it stands."""
         store = self.ctx.store
         for line in self.serialized if lines is None else lines:
             serial = line.unit.unit.serial
@@ -554,11 +630,11 @@ class _OrderTransition:
                 self.channel,
                 self.order.order_id,
             ):
-                continue  # another order holds it (this one was the conflict)
+                continue  # another order holds it (this one was the conflict), or a person
             store.release_claim(serial, self.channel, self.order.order_id)
             current = store.get_unit(serial)
             assert current is not None
-            self._take_back(current, reason)
+            yield current
 
     def _take_back(self, record: UnitRecord, reason: str) -> None:
         """Undo this order's own claim on a unit: one move back to where the unit stood before

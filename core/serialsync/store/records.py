@@ -26,7 +26,7 @@ class OutboxState(StrEnum):
     PENDING = "pending"  # to be reported to the POS
     REPORTED = "reported"  # the POS gave a receipt
     FAILED = "failed"  # the POS refused it: a person must look (``sales retry``)
-    CANCELLED = "cancelled"  # cancelled before it was reported: nothing to report
+    CANCELLED = "cancelled"  # ended before the POS had it (or refused it): nothing to report
     CONFLICT = "conflict"  # a unit of it was already sold elsewhere: a person must look
 
 
