@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from serialsync import FinancialStatus
 from serialsync.host import Host
 from serialsync.settings import load_settings
 from serialsync.store import SQLiteStore
@@ -196,6 +197,25 @@ def test_sales_retry_puts_a_refused_sale_back(synced: CliWorld):
     again = synced.invoke("sales", "retry", "shop_a", order)  # reported: nothing to retry
     assert again.exit_code == 1
     assert "no failed or pending sale" in again.stderr
+
+
+def test_sales_retry_refuses_a_refused_sale_the_shop_refunded_since(synced: CliWorld):
+    synced.write_config(refuse_sales=True)
+    order = synced.sell("shop_a", [SOLD_ID])
+    assert synced.invoke("run", "--once").exit_code == 1  # the POS refused the sale
+    synced.channel("shop_a").set_order_status(order, FinancialStatus.REFUNDED)
+    synced.write_config()
+    synced.invoke("run", "--once")
+    [cancelled] = synced.json("sales", "list", "--state", "cancelled")["sales"]
+    assert cancelled["order_id"] == order
+
+    result = synced.invoke("sales", "retry", "shop_a", order)
+
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert f"sale shop_a/{order} is cancelled" in said and "cannot be retried" in said
+    assert "refunded after the POS refused it" in said
+    assert synced.json("sales", "list", "--state", "cancelled")["sales"][0]["order_id"] == order
 
 
 def test_quarantine_list_retry_and_drop(traded: CliWorld):

@@ -5,6 +5,7 @@ lifecycle does not allow it; login attempts limited."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -48,6 +49,35 @@ def test_retry_a_failed_sale_then_the_next_pass_reports_it(world: World) -> None
         "Retry sale",
         "the POS had a bad day",
     )
+
+
+def test_a_cancelled_sale_cannot_be_retried(world: World) -> None:
+    # The failed sale was refunded in the shop: the order pass cancelled it (see the engine's
+    # tests); a retry would report to the POS a sale the shop refunded.
+    channel, order_id = world.failed
+    store = world.host.store
+    failed = store.get_outbox(channel, order_id)
+    assert failed is not None
+    note = "refunded after the POS refused it: nothing to report; its units let go"
+    with store.transaction():
+        store.put_outbox(replace(failed, state=OutboxState.CANCELLED, note=note))
+    with world.client() as client:
+        login(client, OPERATOR)
+        form = client.get("/act/retry-sale", params={"channel": channel, "order_id": order_id})
+        assert form.status_code == 409 and note in form.text
+        by_hand = client.post(
+            "/act/retry-sale",
+            data={
+                "channel": channel,
+                "order_id": order_id,
+                "reason": "r",
+                "csrf_token": csrf_of(client.get("/").text),
+            },
+        )
+        assert by_hand.status_code == 409 and "cannot be retried" in by_hand.text
+    sale = store.get_outbox(channel, order_id)
+    assert sale is not None and sale.state == OutboxState.CANCELLED
+    assert store.operator_actions() == []
 
 
 def test_settle_a_conflict(world: World) -> None:

@@ -128,15 +128,15 @@ def retry_sale(
     with rt.operator_host(rt.settings(config)) as host:
         try:
             acts.retry_sale(host, channel, order_id, reason=reason, by=by)
-            done = True
-        except ActRefusedError:
-            done = False
+            refusal = None
+        except ActRefusedError as exc:
+            refusal = str(exc)
     if json_out:
-        rt.print_json({"channel": channel, "order_id": order_id, "retry": done})
-    elif done:
+        rt.print_json({"channel": channel, "order_id": order_id, "retry": refusal is None})
+    elif refusal is None:
         rt.out.print(f"sale {channel}/{order_id} will be reported in the next pass")
-    if not done:
-        raise fail(f"no failed or pending sale {channel}/{order_id} to retry", 1)
+    if refusal is not None:
+        raise fail(refusal, 1)
 
 
 def _quarantine_row(record: QuarantineRecord) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from serialsync.lifecycle import UnitStatus
 from serialsync.operations.conflicts import SettleRefusedError, settle_conflict
 from serialsync.operations.discrepancies import Restocked, RestockRefusedError, restock
 from serialsync.operations.marking import LABELS, Marked, MarkRefusedError, mark
-from serialsync.store import Store
+from serialsync.store import OutboxState, Store
 
 
 class ActRefusedError(SerialsyncError):
@@ -67,12 +67,27 @@ def retry_sale(host: Host, channel: str, order_id: str, *, reason: str, by: str)
     with store.transaction():
         why = _need_reason(reason)
         if not host.retry_sale(channel, order_id):
-            raise ActRefusedError(f"no failed or pending sale {channel}/{order_id} to retry")
+            raise ActRefusedError(_why_no_retry(store, channel, order_id))
         outcome = "will be reported in the next pass"
         store.record_action(
             who=by, action="Retry sale", target=f"{channel}:{order_id}", reason=why, outcome=outcome
         )
     return outcome
+
+
+def _why_no_retry(store: Store, channel: str, order_id: str) -> str:
+    """Why the sale ``channel``/``order_id`` cannot be retried, in a person's words."""
+    record = store.get_outbox(channel, order_id)
+    if record is None:
+        return f"no failed or pending sale {channel}/{order_id} to retry"
+    if record.state == OutboxState.CANCELLED:
+        # A retry would report to the POS a sale the shop cancelled or refunded.
+        why = f" ({record.note})" if record.note else ""
+        return (
+            f"sale {channel}/{order_id} is cancelled{why}: there is nothing to report, "
+            "so it cannot be retried"
+        )
+    return f"no failed or pending sale {channel}/{order_id} to retry: it is {record.state.value}"
 
 
 def settle(host: Host, channel: str, order_id: str, *, reason: str, by: str) -> str:

@@ -73,6 +73,8 @@ def _describe_sale(store: Store, p: Params, wanted: tuple[OutboxState, ...], wha
     record = store.get_outbox(p["channel"], p["order_id"])
     if record is None or record.state not in wanted:
         state = "unknown" if record is None else record.state.value
+        if record is not None and record.state == OutboxState.CANCELLED and record.note:
+            state += f" ({record.note})"  # why it ended: the shop refunded or cancelled it
         raise ActRefusedError(f"sale {p['channel']}/{p['order_id']} is {state}: {what} refused")
     units = ", ".join(f"{li.sku}|||{li.serial}" for li in record.sale.lines if li.serial)
     return f"order {record.order_number} on {record.channel} ({units or 'no units'})"
