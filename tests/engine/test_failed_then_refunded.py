@@ -14,9 +14,10 @@ import pytest
 from serialsync import FinancialStatus, UnitStatus
 from serialsync.lifecycle import MoveBasis
 from serialsync.operations.marking import mark
+from serialsync.settings import SyncSettings
 from serialsync.store import OutboxState
 
-from tests.engine.conftest import World
+from tests.engine.conftest import World, build_world
 from tests.engine.memory import RefusedError
 from tests.engine.test_late_refunds import ENDED, GUITAR, SERIAL, SKU, status_of
 
@@ -167,3 +168,22 @@ def test_a_unit_the_pos_moved_itself_takes_its_word_when_the_refused_sale_ends(
     assert world.store.get_claim(SERIAL) is None
     assert GUITAR not in world.a.live() | world.b.live()
     assert_cancelled_for_good(world, order_id)
+
+
+def test_a_refused_sale_of_plain_lines_ended_in_the_shop_is_cancelled(tmp_path) -> None:
+    # Reporting every order: the POS refuses its only (plain) line, then the shop refunds it.
+    w = build_world(tmp_path, sync=SyncSettings(workers=1, report_orders="all"))
+    w.pos.plain_skus = set()
+    order_id = w.a.place_order([("PLAIN-STRAP", 1)])
+    w.host.order_pass()
+    assert state_of(w, order_id) == OutboxState.FAILED
+    w.a.set_order_status(order_id, FinancialStatus.REFUNDED)
+
+    w.host.order_pass()
+
+    record = w.store.get_outbox("shop_a", order_id)
+    assert record is not None and record.state == OutboxState.CANCELLED
+    assert "refunded after the POS refused it: nothing to report" in (record.note or "")
+    assert "units" not in (record.note or "")
+    assert not w.host.retry_sale("shop_a", order_id)
+    w.store.close()

@@ -433,9 +433,8 @@ class _OrderTransition:
             return OutboxState.FAILED, None
         self._give_back(f"the order was {status.value} after the POS refused its sale")
         self._publish_here_again()
-        return OutboxState.CANCELLED, (
-            f"{status.value} after the POS refused it: nothing to report; its units let go"
-        )
+        note = f"{status.value} after the POS refused it: nothing to report"
+        return OutboxState.CANCELLED, note + ("; its units let go" if self.serialized else "")
 
     def _give_back(self, reason: str, lines: list[SerializedLine] | None = None) -> None:
         """Let go of units of a sale the POS never had: each goes back where it stood before
