@@ -20,7 +20,11 @@ grow with the catalogue is counted apart, as ``overhead``):
   product. While the store's message-queue consumers run, the asynchronous bulk API takes the
   ``n`` children in one ``POST /async/bulk/V1/products``, and one ``GET
   /V1/bulk/{uuid}/detailed-status`` at least says they are saved and gives their ids (the
-  parent's links need them): ``min(n + 3, 5)`` per product.
+  parent's links need them): ``min(n + 3, 5)`` per product. The plugin's ``bulk = "auto"``
+  (its default) takes the bulk only for more than ``max(2, concurrency)`` new children and,
+  once it has timed each path twice (products by turns, the bulk first), only while the bulk
+  is expected to take at most ``1 + bulk_margin`` times the synchronous path: so each
+  product's floor is that of the path the policy takes (:func:`magento_takes_bulk`).
 
 Time floor for the requests actually made (``R`` of them), in platform seconds:
 
@@ -41,6 +45,8 @@ from typing import Any
 from serialsync.model import Product
 from serialsync.testing.fake import Faults
 from serialsync_bigcommerce import unit_metafields
+from serialsync_magento import pace
+from serialsync_magento.settings import MagentoSettings
 
 from bench.timescale import TimeScale
 
@@ -52,6 +58,10 @@ BIGCOMMERCE_PRODUCT_VARIANTS = 600
 #: A variant metafields batch: the plugin's size (the reference gives none).
 BIGCOMMERCE_METAFIELDS = unit_metafields.BATCH
 WOOCOMMERCE_BATCH = 100
+#: The Magento plugin's defaults the bench runs with: requests in flight, and how much longer
+#: than the synchronous path a bulk may take and still be chosen (``bulk = "auto"``).
+MAGENTO_CONCURRENCY: int = MagentoSettings.model_fields["concurrency"].default
+MAGENTO_BULK_MARGIN: float = MagentoSettings.model_fields["bulk_margin"].default
 
 
 @dataclass(frozen=True)
@@ -125,8 +135,9 @@ def request_floor(
     limits: Limits | None = None,
     metafields_per_product: list[int] | None = None,
 ) -> int:
-    """The fewest requests that publish these products, new, to ``name`` (module docstring;
-    Magento's with the bulk API when ``limits`` has consumers running; BigCommerce's with the
+    """The fewest requests that publish these products, new and in this order, to ``name``
+    (module docstring; Magento's by the path its ``bulk = "auto"`` takes for each on the fake
+    ``limits`` make, none of them by bulk when no ``limits`` are given; BigCommerce's with the
     variant metafields of each product, none when not given)."""
     if name == "shopify":
         return sum(math.ceil(n / SHOPIFY_SET_VARIANTS) for n in units_per_product)
@@ -139,10 +150,35 @@ def request_floor(
     if name == "woocommerce":
         return sum(1 + math.ceil(n / WOOCOMMERCE_BATCH) for n in units_per_product)
     if name == "magento":
-        if limits is not None and limits.magento_consumers:
-            return sum(min(n + 3, 5) for n in units_per_product)
-        return sum(n + 3 for n in units_per_product)
+        limits = limits or Limits(magento_consumers=0)
+        return sum(
+            min(n + 3, 5) if magento_takes_bulk(index, n, limits) else n + 3
+            for index, n in enumerate(units_per_product)
+        )
     raise ValueError(f"no floor for {name!r}")
+
+
+def magento_takes_bulk(index: int, children: int, limits: Limits) -> bool:
+    """Whether the plugin's ``bulk = "auto"`` sends the new children of the ``index``-th
+    product published (``children`` of them) by bulk, on the fake that ``limits`` make.
+
+    Only while consumers run, and only for more than ``max(2, concurrency)`` children. The
+    first ``2 x pace.LEARN`` such products take the paths by turns, the bulk first. After
+    that, the paces as the fake makes them, each request and operation ``latency`` long: the
+    synchronous saves, ``min(concurrency, workers)`` in flight, take ``ceil(n / in flight)``
+    latencies; a bulk takes its request, ``ceil(n / consumers)`` operations and its status
+    read; the bulk is chosen while that is at most ``1 + bulk_margin`` times the synchronous
+    time. (Not modelled: the path not chosen is taken again once its last measurement is
+    ``bulk_redetect_after`` old, 10 platform minutes by default.)
+    """
+    if not limits.magento_consumers or children <= max(2, MAGENTO_CONCURRENCY):
+        return False
+    if index < 2 * pace.LEARN:
+        return index % 2 == 0
+    in_flight = min(MAGENTO_CONCURRENCY, limits.magento_workers)
+    sync = math.ceil(children / in_flight)
+    bulk = 2 + math.ceil(children / limits.magento_consumers)
+    return bulk <= sync * (1 + MAGENTO_BULK_MARGIN)
 
 
 def bigcommerce_metafields(product: Product) -> int:
@@ -156,8 +192,11 @@ FLOOR_FORMULA = {
     "with variants + image_url, then the units' attributes and summaries 50 a metafields batch)",
     "woocommerce": "1 + ceil(n/100) per product (product POST + variations batch)",
     "magento": "n + 3 per product (1 attribute save with n options, n children, parent with "
-    "links, 1 source-items); min(n + 3, 5) while the store's consumers run (the n children in "
-    "1 async bulk and 1 status read)",
+    "links, 1 source-items); min(n + 3, 5) for a product that bulk = 'auto' sends by bulk "
+    f"(the n children in 1 async bulk and 1 status read): n > {max(2, MAGENTO_CONCURRENCY)}, "
+    "consumers running, by turns while it learns the paces, then while a bulk "
+    f"(2 + ceil(n/consumers) latencies) is within {1 + MAGENTO_BULK_MARGIN:g} x the "
+    f"synchronous saves (ceil(n/{MAGENTO_CONCURRENCY}) with {MAGENTO_CONCURRENCY} in flight)",
 }
 
 
