@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import platform
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -138,6 +139,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--http-requests", type=int, default=3000, metavar="N")
     parser.add_argument(
+        "--magento-cpu",
+        action="store_true",
+        help="only Magento's publish CPU: --skus x --units (default 100 x 20 here) published "
+        "to Magento alone by the synchronous path, then by bulk (8 consumers), fast (no "
+        "latency, x1000), --magento-cpu-runs times each; ms of host CPU per unit, merged as "
+        "'magento_cpu'",
+    )
+    parser.add_argument("--magento-cpu-runs", type=int, default=3, metavar="N")
+    parser.add_argument(
+        "--magento-cpu-profile",
+        metavar="DIR",
+        help="with --magento-cpu: write each run's cProfile (the publishing thread's, by its "
+        "CPU clock) to DIR as magento-<path>-<run>.prof",
+    )
+    parser.add_argument(
         "--oversell-only",
         action="store_true",
         help="only the oversell window (webhooks on, then polling only), merged into the "
@@ -212,6 +228,8 @@ def oversell_runs(spec: dict[str, Any], args: argparse.Namespace, workdir: Path)
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every measurement ran."""
     args = _parser().parse_args(argv)
+    # Which options were given (a mode with its own defaults keeps them unless told).
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if args.quick:
         args.skus, args.units, args.orders = 40, 10, 100
         args.time_scale, args.baseline_skus = 50.0, 8
@@ -240,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         return quiet_only(spec, args)
     if args.http_only:
         return http_only(spec, args)
+    if args.magento_cpu:
+        return magento_cpu(spec, args)
     if args.render_only:
         print(render(json.loads((RESULTS / args.output).read_text())))
         return 0
@@ -368,6 +388,53 @@ def http_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
         f"{run['bare_httpx_ms_per_request']:.3f} ms ({args.http_requests} requests)"
     )
     print(f"written to {_merge(args.output, 'http', run)}")
+    return 0
+
+
+def magento_cpu(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """Host CPU per unit of Magento's publish, by the synchronous path and by bulk.
+
+    Each run is a fresh host process publishing a fresh catalogue to Magento alone, with
+    ``bulk`` fixed (not ``"auto"``, which would mix the paths while it learns their pace).
+    Unless ``--skus`` is given, 100 products (2,000 units at 20 a product).
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-magento-"))
+    skus = spec["skus"] if "--skus" in (args.argv or []) else 100
+    fast = {**_fast(spec), "skus": skus}
+    runs: dict[str, Any] = {"machine_at_start": machine(), "skus": skus, "units": spec["units"]}
+    paths = {"sync": ("false", 1), "bulk": ("true", 8)}
+    for label, (bulk, consumers) in paths.items():
+        limits = {**fast["limits"], "magento_consumers": consumers}
+        per_unit: list[float] = []
+        for index in range(args.magento_cpu_runs):
+            profile = args.magento_cpu_profile
+            run = run_in_process(
+                "run_magento_cpu",
+                {
+                    **fast,
+                    "limits": limits,
+                    "bulk": bulk,
+                    "workdir": str(workdir / f"{label}-{index}"),
+                    **(
+                        {"profile": str(Path(profile) / f"magento-{label}-{index}.prof")}
+                        if profile
+                        else {}
+                    ),
+                },
+            )
+            if not run["ok"] or run["created"] != skus * spec["units"]:
+                raise SystemExit(f"Magento {label} publish did not create every unit: {run}")
+            per_unit.append(run["host_cpu_ms_per_unit"])
+            runs.setdefault(label, []).append(run)
+            print(
+                f"Magento {label}: {run['host_cpu_ms_per_unit']:.3f} ms host CPU per unit, "
+                f"{run['requests']} requests, {run['units']} units",
+                flush=True,
+            )
+        print(f"  {label}: {min(per_unit):.3f} to {max(per_unit):.3f} ms per unit", flush=True)
+    runs["machine_at_end"] = machine()
+    runs["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"written to {_merge(args.output, 'magento_cpu', runs)}")
     return 0
 
 

@@ -806,3 +806,69 @@ def run_http(spec: dict[str, Any]) -> dict[str, Any]:
                 cpu = time.process_time() - cpu0
             out["bare_httpx_ms_per_request"] = cpu / count * 1000
     return out
+
+
+def with_magento_option(config: str, key: str, value: str) -> str:
+    """The sandbox's configuration with ``key = value`` (a TOML value) in Magento's section."""
+    section = "[connectors.magento]\n"
+    if section not in config:
+        raise ValueError("the sandbox's configuration has no Magento connector")
+    return config.replace(section, f"{section}{key} = {value}\n", 1)
+
+
+@contextmanager
+def cpu_profile(path: str | None) -> Iterator[None]:
+    """With a ``path``, the block profiled (the calling thread, timed by its CPU clock: a
+    wall-clock profile would show the waits) and the profile written there."""
+    if path is None:
+        yield
+        return
+    import cProfile
+
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
+
+
+def run_magento_cpu(spec: dict[str, Any]) -> dict[str, Any]:
+    """Host CPU of publishing the catalogue to Magento alone, by the path ``spec["bulk"]`` says.
+
+    The sandbox child serves the POS and Magento's fake (no latency: CPU does not depend on
+    platform time); this process publishes with ``bulk`` set to ``spec["bulk"]`` (``"false"``:
+    each child a ``POST``; ``"true"``: the async bulk API, which needs consumers running) and
+    the Magento options in ``spec["options"]`` (TOML values by key). Reported: this process's
+    CPU (``time.process_time()``: every thread, so the ``magento-send`` ones too; the POS read
+    and the store's work included), per unit. With ``spec["profile"]`` the pass is also written
+    as a cProfile file (of the calling thread only: ``concurrency = 1`` puts every send there).
+    """
+    workdir = Path(spec["workdir"])
+    scale = TimeScale(spec["time_scale"])
+    child = child_spec(spec, scale, workdir / "state.db", types=[POS, "magento"])
+    units = spec["skus"] * spec["units"]
+    out: dict[str, Any] = {"units": units, "bulk": spec["bulk"]}
+    with host_log(workdir, "warning"), SandboxProcess(child) as sandbox:
+        text = with_magento_option(sandbox.config, "bulk", spec["bulk"])
+        for key, value in spec.get("options", {}).items():
+            text = with_magento_option(text, key, value)
+        config = workdir / "serialsync.toml"
+        config.write_text(text)
+        with build_host(load_settings(config), scale, None) as host:
+            sandbox.call("reset")
+            with cpu_profile(spec.get("profile")):
+                cpu0 = time.process_time()
+                summary = host.inventory_pass()
+                cpu = time.process_time() - cpu0
+            fake = sandbox.call("stats")["fakes"]["magento"]
+            counts = summary.connectors.get("magento")
+            out.update(
+                ok=summary.ok,
+                created=counts.created if counts else 0,
+                requests=fake["requests"],
+                bulk_operations=fake.get("operations", 0),
+                host_cpu_ms_per_unit=cpu / units * 1000,
+            )
+    return out
