@@ -29,7 +29,7 @@ from serialsync import (
 from serialsync_bigcommerce import webhooks
 from serialsync_bigcommerce.client import OPTION_VALUE_LIMIT, BigCommerceClient
 from serialsync_bigcommerce.listings import read_listings
-from serialsync_bigcommerce.orders import OrdersCursor, fetch_orders_page, read_order
+from serialsync_bigcommerce.orders import OrderLines, OrdersCursor, fetch_orders_page, read_order
 from serialsync_bigcommerce.publish import Publisher
 from serialsync_bigcommerce.settings import BigCommerceSettings
 
@@ -41,6 +41,8 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
     def __init__(self, settings: BigCommerceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         self.client = BigCommerceClient(settings, context)
+        #: The lines of orders read lately: a re-read order unchanged costs no request.
+        self.lines = OrderLines()
         # POS SKU -> product id seen on this store; a cache only (a stale id is looked up).
         self._products: dict[str, int] = {}
 
@@ -119,7 +121,7 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
     def fetch_order(self, order_id: str) -> Order | UnreadableRecord | None:
         """One order by id (``GET /v2/orders/{id}`` and its lines), mapped as in a page."""
         record = self.client.order(order_id)
-        return None if record is None else read_order(self.client, self.name, record)
+        return None if record is None else read_order(self.client, self.name, record, self.lines)
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -215,7 +217,9 @@ class BigCommerceConnector(Connector[BigCommerceSettings]):
     def fetch_orders(self, since: datetime | None, page: str | None) -> OrdersPage:
         """One page of orders modified at or after ``since``, oldest first (see :mod:`.orders`)."""
         cursor = OrdersCursor.decode(page, since, self.log)
-        result = fetch_orders_page(self.client, self.name, cursor, self.settings.orders_page_size)
+        result = fetch_orders_page(
+            self.client, self.name, cursor, self.settings.orders_page_size, self.lines
+        )
         self.log.info(
             "bigcommerce.orders_page",
             orders=len(result.orders),

@@ -12,6 +12,8 @@ The token is JSON: ``{"since": <ISO time or null>, "page": <n>, "seen": [<order 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,11 +69,45 @@ class OrdersCursor:
         return cls(start, page, seen)
 
 
+class OrderLines:
+    """The lines of orders read lately, by order id and ``date_modified``: bounded, thread-safe.
+
+    The host re-reads the orders near its cursor on every pass (overlap, then de-duplication),
+    and BigCommerce's order record carries no lines: each re-read order cost one more
+    ``GET /v2/orders/{id}/products``, spent from the store's window beside a publish. An order
+    whose ``date_modified`` is unchanged is the order already read (BigCommerce moves it on any
+    change of the order), so its lines are taken from here.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self._size = size
+        self._lines: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, client: BigCommerceClient, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The order's lines: remembered for this ``date_modified``, else read and remembered."""
+        modified = record.get("date_modified")
+        if not modified:
+            return client.order_lines(record["id"])  # no version to know it by: read it
+        key = (str(record["id"]), str(modified))
+        with self._lock:
+            if key in self._lines:
+                self._lines.move_to_end(key)
+                return [dict(line) for line in self._lines[key]]
+        lines = client.order_lines(record["id"])
+        with self._lock:
+            self._lines[key] = [dict(line) for line in lines]
+            if len(self._lines) > self._size:
+                self._lines.popitem(last=False)
+        return lines
+
+
 def fetch_orders_page(
     client: BigCommerceClient,
     channel: str,
     cursor: OrdersCursor,
     limit: int,
+    lines: OrderLines | None = None,
 ) -> OrdersPage:
     """One page of orders at or after ``cursor``, oldest first, with the next token."""
     records = client.orders(cursor.since, cursor.page, limit)
@@ -79,7 +115,7 @@ def fetch_orders_page(
     orders: list[Order] = []
     unreadable: list[UnreadableRecord] = []
     for record in fresh:
-        found = read_order(client, channel, record)
+        found = read_order(client, channel, record, lines)
         if isinstance(found, Order):
             orders.append(found)
         else:
@@ -92,7 +128,10 @@ def fetch_orders_page(
 
 
 def read_order(
-    client: BigCommerceClient, channel: str, record: dict[str, Any]
+    client: BigCommerceClient,
+    channel: str,
+    record: dict[str, Any],
+    known: OrderLines | None = None,
 ) -> Order | UnreadableRecord:
     """One ``/v2/orders`` record with its lines, or the record for quarantine.
 
@@ -102,7 +141,7 @@ def read_order(
     """
     if record.get("id") in (None, ""):
         return unreadable_order(record, [], "the order has no id")
-    lines = client.order_lines(record["id"])
+    lines = known.get(client, record) if known is not None else client.order_lines(record["id"])
     try:
         return order_from_json(channel, record, lines)
     except UnmappableOrderError as exc:

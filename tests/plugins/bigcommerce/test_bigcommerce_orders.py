@@ -275,3 +275,29 @@ def test_clock_is_the_fake_clock(clock: FakeClock, fake, make_connector):
     assert waits, "a spent window must be waited out on the fake clock"
     assert all(0 < wait <= fake.window_ms / 1000 for wait in waits)
     assert fake.throttled == 0
+
+
+def test_an_order_read_again_unchanged_costs_no_lines_request(fake, connector, clock):
+    batch = units(3)
+    list_units(connector, batch)
+    first = fake.create_order([(batch[0].integration_id, 1)])
+    second = fake.create_order([(batch[1].integration_id, 1)])
+
+    def lines_requests() -> int:
+        return sum(1 for _, p in fake.requests if "/v2/orders/" in p and p.endswith("/products"))
+
+    connector.fetch_orders(since=None, page=None)
+    assert lines_requests() == 2
+    # The host reads the same orders again (its cursor overlaps): their lines are known.
+    again = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
+    assert lines_requests() == 2
+    assert [line.raw_sku for line in again[first].lines] == [batch[0].integration_id]
+    # An order that changed (BigCommerce moves date_modified) is read whole again.
+    clock.advance(10)
+    fake.set_order_status(second, FinancialStatus.REFUNDED)
+    changed = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
+    assert lines_requests() == 3
+    assert changed[second].lines[0].quantity_refunded == 1
+    # A webhook's read of an order the pass has read costs its record only.
+    assert connector.fetch_order(first) is not None
+    assert lines_requests() == 3
