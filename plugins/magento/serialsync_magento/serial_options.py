@@ -201,11 +201,28 @@ class SerialAttribute:
         self._loaded = True
 
     def _remember(self, options: Sequence[Any], only: frozenset[str] | None = None) -> None:
-        """Cache the options' ids by label (``only``: just those labels, as sent)."""
-        for option in options:
-            if only is not None and option.get("label") not in only:
-                continue
-            value = str(option.get("value") or "")
-            label = str(option.get("label") or "")
-            if value.isdigit() and label:
-                self._options[label.upper()] = (label, int(value))
+        """Cache the options' ids by label (``only``: just those labels, as sent); of the same
+        label twice, the later option's id."""
+        if only is None:
+            for option in options:
+                self._remember_one(option)
+            return
+        # The answer holds the whole catalogue's options and the ones just added come last:
+        # walked from the end, the walk stops once each label sent is found (its last option,
+        # as a walk from the start would end with), not after every serial of the store.
+        left = set(only)
+        for option in reversed(options):
+            label = option.get("label")
+            if label in left and self._remember_one(option):
+                left.discard(label)
+                if not left:
+                    return
+
+    def _remember_one(self, option: Any) -> bool:
+        """Cache one option's id by its label; False when it has no usable label and id."""
+        value = str(option.get("value") or "")
+        label = str(option.get("label") or "")
+        if value.isdigit() and label:
+            self._options[label.upper()] = (label, int(value))
+            return True
+        return False

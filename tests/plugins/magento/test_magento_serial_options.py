@@ -63,3 +63,47 @@ def test_an_option_answered_under_another_case_is_still_adopted() -> None:
     assert not isinstance(a, int)
     assert getattr(a, "code", None) == "option-label-conflict"
     assert client.saves == 1
+
+
+class _Counted(Sequence[Any]):
+    """Options that count how many of them a walk reads."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+        self.read = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        self.read += 1
+        return self.items[index]
+
+
+def test_the_walk_for_the_new_options_stops_at_the_ones_sent_and_keeps_the_later_id() -> None:
+    serials = _attribute(_Client({}))
+    answer = _Counted(
+        [{"label": f"OLD{i}", "value": str(i)} for i in range(1000)]
+        + [
+            {"label": "A1", "value": "2001"},  # the same label twice: the later id is kept
+            {"label": "B2", "value": "2002"},
+            {"label": "A1", "value": "2003"},
+        ]
+    )
+    serials._remember(answer, only=frozenset({"A1", "B2"}))
+    assert serials._options == {"A1": ("A1", 2003), "B2": ("B2", 2002)}
+    assert answer.read <= 3  # not the catalogue's 1,000 other serials
+
+
+def test_an_option_sent_but_answered_away_from_the_end_is_still_found() -> None:
+    # A store that orders options otherwise (by sort order): the walk goes on until each label
+    # sent is found; an option without a usable id is passed over for an earlier one.
+    serials = _attribute(_Client({}))
+    answer = [
+        {"label": "A1", "value": "11"},
+        *({"label": f"OLD{i}", "value": str(i)} for i in range(50)),
+        {"label": "B2", "value": "12"},
+        {"label": "B2", "value": ""},
+    ]
+    serials._remember(answer, only=frozenset({"A1", "B2"}))
+    assert serials._options == {"A1": ("A1", 11), "B2": ("B2", 12)}
