@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -57,6 +58,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+@functools.lru_cache(maxsize=64)
+def _title_slug(title: str) -> str:
+    # Every child of a product, and its parent, share the title: slugged once a product.
+    return _slug(title)[:60]
+
+
 def url_key(title: str, sku: str) -> str:
     """A url_key unique per SKU: Magento refuses two products with the same one.
 
@@ -64,7 +71,7 @@ def url_key(title: str, sku: str) -> str:
     is appended; the slug keeps it readable.
     """
     digest = hashlib.sha256(sku.encode()).hexdigest()[:8]
-    readable = "-".join(part for part in (_slug(title)[:60], _slug(sku)[:80]) if part)
+    readable = "-".join(part for part in (_title_slug(title), _slug(sku)[:80]) if part)
     return f"{readable}-{digest}" if readable else digest
 
 
