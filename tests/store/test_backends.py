@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from serialsync import SchemaVersionError, SerializedUnit, UnitStatus
+from serialsync.errors import StoreError
 from serialsync.lifecycle import Move, MoveBasis, MoveSource
 from serialsync.model import Product, RemoteIds
 from serialsync.store import (
@@ -19,6 +20,7 @@ from serialsync.store import (
     OutboxState,
     VisibilityRecord,
 )
+from serialsync.store.base import Store
 from serialsync.store.records import Hold, UnitDetails
 from serialsync.store.schema import LATEST_VERSION
 from serialsync.store.sql import SQLStore
@@ -278,6 +280,78 @@ def test_a_batch_larger_than_a_statement_marks_every_product(store: SQLStore) ->
     marked = {sku for sku, open_ in _versions(store, "shop").items() if open_}
     assert marked == {u.sku for u in units}
     assert len(store.listings_of("shop", "P0549")) == 2
+
+
+def _first(unit: SerializedUnit, status: UnitStatus = UnitStatus.IN_STOCK) -> Move:
+    return Move(
+        from_status=status,
+        to_status=status,
+        at=T0,
+        reason="first seen in the POS",
+        source=MoveSource.POS,
+        source_ref=f"aim:{unit.sku}",
+        basis=MoveBasis.ASSERTED,
+    )
+
+
+def test_new_units_in_a_batch_are_stored_and_marked_as_one_at_a_time(store: SQLStore) -> None:
+    _follow(store, "shop")
+
+    def entries(p: str) -> list[tuple[SerializedUnit, str | None, Move]]:
+        sold = SerializedUnit(sku=f"{p}B", serial=f"{p}-3", status=UnitStatus.SOLD)
+        return [
+            (_unit(f"{p}A", f"{p}-1"), "h1", _first(_unit(f"{p}A", f"{p}-1"))),
+            (_unit(f"{p}A", f"{p}-2"), None, _first(_unit(f"{p}A", f"{p}-2"))),
+            (sold, "h3", _first(sold, UnitStatus.SOLD)),
+        ]
+
+    store.put_units_new(entries("Q"))
+    Store.put_units_new(store, entries("Z"))  # the interface's own: one unit at a time
+    store.put_units_new([])  # nothing to write: nothing happens
+
+    def kept(p: str) -> list[tuple[object, ...]]:
+        return [
+            (
+                r.unit.model_dump_json().replace(f'"{p}', '"'),
+                r.status,
+                r.deleted,
+                r.content_hash,
+                [m.model_copy(update={"source_ref": ""}) for m in store.history(r.unit.serial)],
+            )
+            for r in store.units_by_serials([f"{p}-1", f"{p}-2", f"{p}-3"])
+        ]
+
+    assert kept("Q") == kept("Z")
+    assert [k[1] for k in kept("Q")] == [UnitStatus.IN_STOCK, UnitStatus.IN_STOCK, UnitStatus.SOLD]
+    assert [m.to_status for m in store.history("Q-3")] == [UnitStatus.SOLD]
+    marked = {sku for sku, open_ in _versions(store, "shop").items() if open_}
+    assert marked == {"QA", "QB", "ZA", "ZB"}
+
+
+def test_a_batch_of_new_units_with_a_stored_serial_writes_nothing(store: SQLStore) -> None:
+    store.put_unit(_unit("A", "1"), status=UnitStatus.IN_STOCK)
+    _follow(store, "shop")
+    for serials in (["2", "1"], ["3", "3"]):  # one stored already; one named twice
+        batch = [(_unit("B", s), "h", _first(_unit("B", s))) for s in serials]
+        with pytest.raises(StoreError):
+            store.put_units_new(batch)
+        assert [r.unit.serial for r in store.all_units()] == ["1"]
+        assert store.history("2") == store.history("3") == []
+    assert not any(_versions(store, "shop").values())
+
+
+def test_quarantined_records_are_released_together(store: SQLStore) -> None:
+    # More keys than one statement carries (_CHUNK: 500), one named twice, one not there.
+    keys = [f"A|||{n:04}" for n in range(600)]
+    for key in keys:
+        store.quarantine(kind="unit", key=key, connector="aim", reason="no price")
+    store.quarantine(kind="hold", key=keys[0], connector="aim", reason="held")
+    store.quarantine(kind="unit", key="B|||kept", connector="aim", reason="no price")
+
+    assert store.release_quarantines("unit", [*keys, keys[1], "A|||absent"]) == 600
+    left = [(q.kind, q.key) for q in store.quarantined()]
+    assert left == [("hold", keys[0]), ("unit", "B|||kept")]
+    assert store.release_quarantines("unit", []) == 0
 
 
 def test_product_visibility(store: SQLStore) -> None:

@@ -133,6 +133,17 @@ class Store(ABC):
         """Insert or replace a unit's data and status, with the content hash the engine
         computed of it (``None``: not known)."""
 
+    def put_units_new(self, units: Sequence[tuple[SerializedUnit, str | None, Move]]) -> None:
+        """Store units seen for the first time, each ``(unit, content hash, first move)``, in
+        one transaction, as :meth:`put_unit` (at the move's status) then :meth:`record_move`
+        would one after the other. A serial the store holds already, or named twice, is a
+        :class:`~serialsync.errors.StoreError` where the store checks it (SQL: a unique key),
+        nothing written; a store with SQL overrides it with a few statements for all."""
+        with self.transaction():
+            for unit, content_hash, move in units:
+                self.put_unit(unit, status=move.to_status, content_hash=content_hash)
+                self.record_move(unit.serial, unit.sku, move)
+
     @abstractmethod
     def set_unit_hashes(self, hashes: dict[str, str]) -> None:
         """Record the content hash of units (by serial) whose hash was not known."""
@@ -449,6 +460,12 @@ class Store(ABC):
     @abstractmethod
     def release_quarantine(self, kind: str, key: str) -> bool:
         """Take a record out of quarantine (it was processed after all); True if it was there."""
+
+    def release_quarantines(self, kind: str, keys: Collection[str]) -> int:
+        """Take several records of one kind out of quarantine, as :meth:`release_quarantine`
+        would each; returns how many were there (a store with SQL deletes them in one
+        statement per few hundred keys)."""
+        return sum(self.release_quarantine(kind, key) for key in dict.fromkeys(keys))
 
     @abstractmethod
     def quarantined(self, *, kind: str | None = None) -> list[QuarantineRecord]:

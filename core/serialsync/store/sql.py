@@ -304,6 +304,26 @@ class SQLStore(Store):
                 ),
             )
 
+    def put_units_new(self, units: Sequence[tuple[SerializedUnit, str | None, Move]]) -> None:
+        if not units:
+            return
+        now = _ts(utcnow())
+        rows: list[tuple[Any, ...]] = []
+        for unit, content_hash, move in units:
+            status = move.to_status
+            stored = unit if unit.status == status else unit.model_copy(update={"status": status})
+            data = stored.model_dump_json()
+            rows.append((unit.serial, unit.sku, status.value, data, now, content_hash))
+        with self.transaction():
+            # A unit seen first changes its product on every followed channel (what put_unit
+            # marks); its first move keeps the status it is stored at, so that marks nothing.
+            skus = dict.fromkeys(unit.sku for unit, _, _ in units)
+            self._exec_many(_MARK_EVERY_CHANNEL, [(sku,) for sku in skus])
+            self._exec_many(_INSERT_NEW_UNIT, rows)
+            self._exec_many(
+                _INSERT_MOVE, [_move_row(unit.serial, unit.sku, move) for unit, _, move in units]
+            )
+
     def set_unit_hashes(self, hashes: dict[str, str]) -> None:
         with self.transaction():
             for serial, digest in hashes.items():
@@ -452,21 +472,7 @@ class SQLStore(Store):
                 "UPDATE units SET status = ?, updated_at = ? WHERE serial = ?",
                 (move.to_status.value, _ts(utcnow()), serial),
             )
-            self._exec(
-                "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
-                "source_ref, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    serial,
-                    sku,
-                    move.from_status.value,
-                    move.to_status.value,
-                    _ts(move.at),
-                    move.reason,
-                    move.source.value,
-                    move.source_ref,
-                    move.basis.value,
-                ),
-            )
+            self._exec(_INSERT_MOVE, _move_row(serial, sku, move))
 
     def history(self, serial: str) -> list[Move]:
         rows = self._all("SELECT * FROM unit_moves WHERE serial = ? ORDER BY id", (serial,))
@@ -1023,6 +1029,15 @@ class SQLStore(Store):
             self._exec("DELETE FROM quarantine WHERE kind = ? AND record_key = ?", (kind, key)) > 0
         )
 
+    def release_quarantines(self, kind: str, keys: Collection[str]) -> int:
+        released = 0
+        for condition, params in self._one_of("record_key", list(dict.fromkeys(keys))):
+            released += self._exec(
+                f"DELETE FROM quarantine WHERE kind = ? AND {condition}",  # noqa: S608 - placeholders only
+                (kind, *params),
+            )
+        return released
+
     def quarantined(self, *, kind: str | None = None) -> list[QuarantineRecord]:
         if kind is None:
             rows = self._all("SELECT * FROM quarantine ORDER BY id")
@@ -1170,6 +1185,20 @@ def _unit(row: Row) -> UnitRecord:
     )
 
 
+def _move_row(serial: str, sku: str, move: Move) -> tuple[Any, ...]:
+    return (
+        serial,
+        sku,
+        move.from_status.value,
+        move.to_status.value,
+        _ts(move.at),
+        move.reason,
+        move.source.value,
+        move.source_ref,
+        move.basis.value,
+    )
+
+
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -1184,6 +1213,25 @@ _EVERY_CHANNEL = "SELECT connector, CAST(? AS TEXT), 1, 0 FROM change_channels W
 #: conditions on the unit (``u``) may follow.
 _UNIT_CHANNELS = (
     "SELECT c.connector, u.sku, 1, 0 FROM change_channels c, units u WHERE u.serial = ?"
+)
+
+#: Mark every followed channel for one product (the parameter).
+_MARK_EVERY_CHANNEL = (
+    "INSERT INTO product_changes (connector, sku, version, settled) "
+    f"{_EVERY_CHANNEL} ON CONFLICT (connector, sku) "
+    "DO UPDATE SET version = product_changes.version + 1"
+)
+
+#: A unit the store does not hold yet (a serial it holds is refused by the key).
+_INSERT_NEW_UNIT = (
+    "INSERT INTO units (serial, sku, status, deleted, data, updated_at, content_hash) "
+    "VALUES (?, ?, ?, 0, ?, ?, ?)"
+)
+
+#: One lifecycle move appended to a unit's history (see :func:`_move_row`).
+_INSERT_MOVE = (
+    "INSERT INTO unit_moves (serial, sku, from_status, to_status, at, reason, source, "
+    "source_ref, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 #: Mark one channel (the second parameter), if followed, for one product (the first).
