@@ -28,7 +28,7 @@ from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import DuplicateSerialError, InvalidRecordError, StoreError
 from serialsync.integration_id import validate_pair
-from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
+from serialsync.lifecycle import Move, MoveSource, UnitStatus, asserted_move
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
 from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
 from serialsync.operations.marking import keep_hold
@@ -144,13 +144,7 @@ def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: Invent
                 _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
             continue
         ctx.store.put_product(product, pos=pos)
-        refs = ctx.store.refs_of_sku(product.sku)
-        for unit in product.units:
-            counts.units_in += 1
-            try:
-                ingest_unit(ctx, summary, pos, product, unit, refs)
-            except InvalidRecordError as exc:
-                _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
+        _ingest_units(ctx, summary, pos, product)
     for key in page.deleted:
         mark_deleted(ctx, key)
     # A product read whole again lets go of an unreadable record its POS keyed by its SKU.
@@ -158,6 +152,65 @@ def ingest_page(ctx: EngineContext, summary: PassSummary, pos: str, page: Invent
     for product in page.products:
         if product.sku not in still:
             ctx.store.release_quarantine(POS_ITEM, storable(f"{pos}:{product.sku}"))
+
+
+class _FirstSeen:
+    """A product's units seen for the first time, valid and priced, waiting to be written
+    together: each with its hash and first move, and the quarantine keys they let go of."""
+
+    def __init__(self) -> None:
+        self.units: list[tuple[SerializedUnit, str | None, Move]] = []
+        self.released: list[str] = []
+
+    def write(self, ctx: EngineContext) -> None:
+        """Write what waits (a few statements for all) and start again empty."""
+        if self.released:
+            ctx.store.release_quarantines("unit", self.released)
+        ctx.store.put_units_new(self.units)
+        self.units, self.released = [], []
+
+
+def _ingest_units(ctx: EngineContext, summary: PassSummary, pos: str, product: Product) -> None:
+    """Store the units of one product as :func:`ingest_unit` would, one after the other.
+
+    Their stored records are read at once, and the product's serial references. A unit the
+    store does not hold, valid and priced (a new catalogue is nothing else) is written with
+    the others like it, in a few statements; any other unit goes through :func:`ingest_unit`
+    once the ones before it are written, so the writes keep their order. A serial met twice
+    in the product is read again, after the first is written.
+    """
+    counts = summary.counts(pos)
+    refs = ctx.store.refs_of_sku(product.sku)
+    # Only valid ids are looked up, as ingest_unit checks a unit before it reads (a serial the
+    # store cannot take, such as an unpaired surrogate, would fail the read).
+    valid = [_ids_valid(ctx, product, unit) for unit in product.units]
+    wanted = [unit.serial for unit, ok in zip(product.units, valid, strict=True) if ok]
+    stored = {r.unit.serial: r for r in ctx.store.units_by_serials(wanted)}
+    waiting = _FirstSeen()
+    seen: set[str] = set()
+    for unit, ok in zip(product.units, valid, strict=True):
+        counts.units_in += 1
+        # Two quarantine keys are one only for one serial, or for a serial escaped (invalid)
+        # and one written as its escape: a unit of either kind writes what waits first.
+        again = unit.serial in seen
+        seen.add(unit.serial)
+        try:
+            if again or not ok:
+                waiting.write(ctx)
+                ingest_unit(ctx, summary, pos, product, unit, refs)  # refused with the reason
+                continue
+            existing = stored.get(unit.serial)
+            _check_owner(unit, existing)
+            if existing is None and price_problem(unit.price, product.price) is None:
+                digest = unit_hash(product, referenced(unit, refs.get(unit.serial)))
+                waiting.units.append((unit, digest, _first_move(ctx, unit, f"{pos}:{unit.sku}")))
+                waiting.released.append(unit_key(unit.sku, unit.serial))
+                continue
+            waiting.write(ctx)
+            _apply_unit(ctx, summary, pos, product, unit, refs, existing)
+        except InvalidRecordError as exc:
+            _quarantine_unit(ctx, summary, pos, product, unit, str(exc))
+    waiting.write(ctx)
 
 
 def unit_key(sku: str, serial: str) -> str:
@@ -226,6 +279,15 @@ def ingest_unit(
     reason and never published (see :func:`~serialsync.engine.publish.plan_changes`); it is
     listed once the POS gives it a price.
     """
+    _check_ids(ctx, product, unit)
+    existing = ctx.store.get_unit(unit.serial)  # a serial the store could not take is refused
+    _check_owner(unit, existing)
+    _apply_unit(ctx, summary, pos, product, unit, refs, existing)
+
+
+def _check_ids(ctx: EngineContext, product: Product, unit: SerializedUnit) -> None:
+    """Refuse a unit (:class:`InvalidRecordError`, with the reason) under another product than
+    its own, with a bad integration id, or against the organisation's serial rules."""
     if unit.sku != product.sku:
         raise InvalidRecordError(
             f"unit {shown(unit.serial)} names SKU {shown(unit.sku)} but came under product "
@@ -233,12 +295,36 @@ def ingest_unit(
         )
     validate_pair(unit.sku, unit.serial)
     ctx.sync.serial_rules().check(unit.serial)
-    existing = ctx.store.get_unit(unit.serial)
+
+
+def _ids_valid(ctx: EngineContext, product: Product, unit: SerializedUnit) -> bool:
+    """Whether :func:`_check_ids` lets the unit through."""
+    try:
+        _check_ids(ctx, product, unit)
+    except InvalidRecordError:
+        return False
+    return True
+
+
+def _check_owner(unit: SerializedUnit, existing: UnitRecord | None) -> None:
+    """Refuse a unit whose serial is stored (``existing``) under another SKU."""
     if existing is not None and existing.unit.sku != unit.sku:
         raise DuplicateSerialError(
             f"serial {unit.serial!r} of SKU {unit.sku!r} already belongs to SKU "
             f"{existing.unit.sku!r}: serials are unique within the organisation"
         )
+
+
+def _apply_unit(
+    ctx: EngineContext,
+    summary: PassSummary,
+    pos: str,
+    product: Product,
+    unit: SerializedUnit,
+    refs: Mapping[str, str] | None,
+    existing: UnitRecord | None,
+) -> None:
+    """Store a checked unit (see :func:`ingest_unit`) whose stored record is ``existing``."""
     ref = f"{pos}:{unit.sku}"
     unpriced = price_problem(unit.price, product.price)
     if unpriced is None:
@@ -336,7 +422,12 @@ def _store_unit(
         ctx.store.put_unit(unit, status=existing.status, content_hash=digest)
         return
     ctx.store.put_unit(unit, status=unit.status, content_hash=digest)
-    first = asserted_move(
+    ctx.store.record_move(unit.serial, unit.sku, _first_move(ctx, unit, source_ref))
+
+
+def _first_move(ctx: EngineContext, unit: SerializedUnit, source_ref: str) -> Move:
+    """The move a unit seen first is recorded with: the POS asserts its status."""
+    return asserted_move(
         unit.status,
         unit.status,
         reason="first seen in the POS",
@@ -344,7 +435,6 @@ def _store_unit(
         source_ref=source_ref,
         at=ctx.now(),
     )
-    ctx.store.record_move(unit.serial, unit.sku, first)
 
 
 def _changed_since(unit: SerializedUnit, before: SerializedUnit) -> bool:
