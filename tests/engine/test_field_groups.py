@@ -6,7 +6,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from serialsync import FieldGroup, ListingAction, Product, SerializedUnit
-from serialsync.engine.hashing import changed_groups, content_hash, legacy_content_hash
+from serialsync.engine.hashing import (
+    changed_groups,
+    content_hash,
+    legacy_content_hash,
+    product_part,
+)
 
 from tests.engine.conftest import World
 
@@ -103,3 +108,17 @@ def test_a_store_from_before_field_groups_sends_nothing_for_an_unchanged_unit(
     world.pos.set_unit("0113942719", "US210033735", price=Decimal("1234.50"))
     world.host.inventory_pass()
     assert _received(world) == {"US210033735": frozenset(FieldGroup)}
+
+
+def test_a_product_part_computed_once_gives_each_unit_its_own_hash() -> None:
+    strat = Product(sku="S", title="Strat", price=Decimal("999"), attributes={"body": "alder"})
+    tele = strat.model_copy(update={"title": "Tele"})
+    units = [SerializedUnit(sku="S", serial=s, location=s) for s in STRAT]
+    shared = product_part(strat)
+
+    given = [content_hash(strat, u, product_hash=shared) for u in units]
+    assert given == [content_hash(strat, u) for u in units]
+    assert len(set(given)) == len(units)
+    # The part is the product's: another product's units get another.
+    assert product_part(tele) != shared
+    assert content_hash(tele, units[0]) != given[0]

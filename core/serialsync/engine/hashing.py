@@ -27,19 +27,28 @@ def _digest(shown: object) -> str:
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
-def group_hashes(product: Product, unit: SerializedUnit) -> dict[FieldGroup, str]:
+def product_part(product: Product) -> str:
+    """The product group's fingerprint (see :func:`group_hashes`): the same for every unit of
+    the product, so a caller hashing many of its units can compute it once."""
+    return _digest(
+        {
+            "product": product.model_dump(
+                mode="json",
+                include={"sku", "title", "description", "brand", "option_name", "images"},
+            ),
+            "attributes": product.attributes,
+        }
+    )
+
+
+def group_hashes(
+    product: Product, unit: SerializedUnit, *, product_hash: str | None = None
+) -> dict[FieldGroup, str]:
     """A fingerprint of each field group a channel shows of one unit (see
-    :class:`~serialsync.model.FieldGroup`); not its status or timestamps."""
+    :class:`~serialsync.model.FieldGroup`); not its status or timestamps. ``product_hash``:
+    :func:`product_part` of ``product``, when the caller has it already."""
     return {
-        FieldGroup.PRODUCT: _digest(
-            {
-                "product": product.model_dump(
-                    mode="json",
-                    include={"sku", "title", "description", "brand", "option_name", "images"},
-                ),
-                "attributes": product.attributes,
-            }
-        ),
+        FieldGroup.PRODUCT: product_hash or product_part(product),
         FieldGroup.UNIT: _digest(
             unit.model_dump(
                 mode="json", include={"sku", "serial", "attributes", "images", "location"}
@@ -49,10 +58,11 @@ def group_hashes(product: Product, unit: SerializedUnit) -> dict[FieldGroup, str
     }
 
 
-def content_hash(product: Product, unit: SerializedUnit) -> str:
+def content_hash(product: Product, unit: SerializedUnit, *, product_hash: str | None = None) -> str:
     """A fingerprint of everything a channel shows of one unit, one part per field group
-    (``g1:product.unit.price``), so that a later pass tells which groups changed."""
-    groups = group_hashes(product, unit)
+    (``g1:product.unit.price``), so that a later pass tells which groups changed.
+    ``product_hash`` as in :func:`group_hashes`."""
+    groups = group_hashes(product, unit, product_hash=product_hash)
     return f"{_HASH_VERSION}:" + ".".join(groups[g] for g in _GROUP_ORDER)
 
 
@@ -103,12 +113,13 @@ def referenced(unit: SerializedUnit, ref: str | None) -> SerializedUnit:
     return unit.model_copy(update={"attributes": {**unit.attributes, REFERENCE_ATTRIBUTE: ref}})
 
 
-def unit_hash(product: Product, unit: SerializedUnit) -> str:
+def unit_hash(product: Product, unit: SerializedUnit, *, product_hash: str | None = None) -> str:
     """The hash recorded with a unit (references included): :func:`content_hash`, or
-    :data:`UNPRICED` for a unit without a valid price."""
+    :data:`UNPRICED` for a unit without a valid price. ``product_hash`` as in
+    :func:`group_hashes`."""
     if price_problem(unit.price, product.price) is not None:
         return UNPRICED
-    return content_hash(product, unit)
+    return content_hash(product, unit, product_hash=product_hash)
 
 
 def known_hash(record: UnitRecord) -> str | None:

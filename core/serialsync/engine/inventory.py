@@ -21,7 +21,13 @@ from functools import partial
 from serialsync.connector import Role
 from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
-from serialsync.engine.hashing import UNPRICED, known_hash, referenced, unit_hash
+from serialsync.engine.hashing import (
+    UNPRICED,
+    known_hash,
+    product_part,
+    referenced,
+    unit_hash,
+)
 from serialsync.engine.orders import read_unread_channels
 from serialsync.engine.paging import pages
 from serialsync.engine.publish import publish_all
@@ -188,6 +194,7 @@ def _ingest_units(ctx: EngineContext, summary: PassSummary, pos: str, product: P
     stored = {r.unit.serial: r for r in ctx.store.units_by_serials(wanted)}
     waiting = _FirstSeen()
     seen: set[str] = set()
+    shared = ""
     for unit, ok in zip(product.units, valid, strict=True):
         counts.units_in += 1
         # Two quarantine keys are one only for one serial, or for a serial escaped (invalid)
@@ -202,7 +209,11 @@ def _ingest_units(ctx: EngineContext, summary: PassSummary, pos: str, product: P
             existing = stored.get(unit.serial)
             _check_owner(unit, existing)
             if existing is None and price_problem(unit.price, product.price) is None:
-                digest = unit_hash(product, referenced(unit, refs.get(unit.serial)))
+                # The product's part of the hash is the same for each of its units.
+                shared = shared or product_part(product)
+                digest = unit_hash(
+                    product, referenced(unit, refs.get(unit.serial)), product_hash=shared
+                )
                 waiting.units.append((unit, digest, _first_move(ctx, unit, f"{pos}:{unit.sku}")))
                 waiting.released.append(unit_key(unit.sku, unit.serial))
                 continue
