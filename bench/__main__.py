@@ -151,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
         "--magento-cpu-profile",
         metavar="DIR",
         help="with --magento-cpu: write each run's cProfile (the publishing thread's, by its "
-        "CPU clock) to DIR as magento-<path>-<run>.prof",
+        "CPU clock) to DIR as magento-<path>-<run>.prof; the connector then sends one request "
+        "at a time (concurrency = 1), so that every send is in that thread",
     )
     parser.add_argument(
         "--oversell-only",
@@ -399,7 +400,8 @@ def magento_cpu(spec: dict[str, Any], args: argparse.Namespace) -> int:
     Unless ``--skus`` is given, 100 products (2,000 units at 20 a product).
     """
     workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-magento-"))
-    skus = spec["skus"] if "--skus" in (args.argv or []) else 100
+    given = any(a == "--skus" or a.startswith("--skus=") for a in args.argv)
+    skus = spec["skus"] if given else 100
     fast = {**_fast(spec), "skus": skus}
     runs: dict[str, Any] = {"machine_at_start": machine(), "skus": skus, "units": spec["units"]}
     paths = {"sync": ("false", 1), "bulk": ("true", 8)}
@@ -416,7 +418,10 @@ def magento_cpu(spec: dict[str, Any], args: argparse.Namespace) -> int:
                     "bulk": bulk,
                     "workdir": str(workdir / f"{label}-{index}"),
                     **(
-                        {"profile": str(Path(profile) / f"magento-{label}-{index}.prof")}
+                        {
+                            "profile": str(Path(profile) / f"magento-{label}-{index}.prof"),
+                            "options": {"concurrency": "1"},
+                        }
                         if profile
                         else {}
                     ),
