@@ -287,7 +287,9 @@ class Publisher:
     ) -> Future[list[dict[str, Any]] | None] | None:
         """Start reading the parent's linked children now, beside the option and child saves
         (the parent's save needs them; they change only by that save), when a unit may need
-        linking (no child id known) and the connector has threads."""
+        linking (no child id known) and the connector has threads. Units with no remote ids
+        do not mean a new parent: the host sends only what changed, so a unit added to a
+        listed product comes alone, and the parent's save sets its links to those it names."""
         if self.pool is None or self.settings.link_mode != "parent_save":
             return None
         if all(u.change.remote is not None and u.change.remote.variant_id for u in units):

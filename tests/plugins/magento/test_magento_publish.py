@@ -287,6 +287,25 @@ def test_skus_in_paths_are_fully_percent_encoded(fake, make_connector):
     assert fake.product("AB+C/D|||X+1")["status"] == 2
 
 
+def test_a_unit_added_alone_to_a_listed_product_keeps_the_old_links(fake, make_connector):
+    # The host sends only what changed: a unit added later arrives alone, remote=None, like a
+    # never-published product's. The parent's save sets its links, so the children read is
+    # what keeps the listed ones linked (issue 22 §3: it cannot be skipped on remote=None).
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:3]]
+    connector.publish_variants(PRODUCT, [_upsert(u) for u in units])
+    mark = len(fake.received)
+    added = _unit("US2199998")
+
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(added)])
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED]
+    assert _calls(fake, mark)["GET configurable-products/{sku}/children"] == 1
+    assert sorted(c["sku"] for c in fake.children_of(POS_SKU)) == sorted(
+        u.integration_id for u in [*units, added]
+    )
+
+
 def test_a_crash_between_create_and_record_is_adopted_without_duplicates(fake, make_connector):
     units = [_unit(s) for s in SERIALS[:3]]
     make_connector().publish_variants(PRODUCT, [_upsert(u) for u in units])
