@@ -162,6 +162,31 @@ def asserted_move(
     )
 
 
+def pos_reports(
+    from_status: UnitStatus,
+    said: UnitStatus,
+    *,
+    source_ref: str,
+    at: datetime | None = None,
+    why: str | None = None,
+) -> Move:
+    """The move that records the POS's word on a unit: asserted, by the POS, with the one
+    reason every such move carries ("the POS reports the unit sold", and ``why`` in brackets
+    when the word is applied late, e.g. once the web sale that held the unit ended).
+
+    :param source_ref: ``POS:SKU``, the POS connector and the product it read the unit under.
+    """
+    reason = f"the POS reports the unit {said.value}"
+    return asserted_move(
+        from_status,
+        said,
+        reason=f"{reason} ({why})" if why else reason,
+        source=MoveSource.POS,
+        source_ref=source_ref,
+        at=at,
+    )
+
+
 def reversal(
     from_status: UnitStatus,
     to_status: UnitStatus,

@@ -34,7 +34,7 @@ from serialsync.engine.publish import publish_all
 from serialsync.engine.summary import PassSummary
 from serialsync.errors import DuplicateSerialError, InvalidRecordError, StoreError
 from serialsync.integration_id import validate_pair
-from serialsync.lifecycle import Move, MoveSource, UnitStatus, asserted_move
+from serialsync.lifecycle import Move, MoveSource, UnitStatus, asserted_move, pos_reports
 from serialsync.model import InventoryPage, Product, SerializedUnit, UnitKey
 from serialsync.operations.discrepancies import record_discrepancy, settle_discrepancy
 from serialsync.operations.marking import keep_hold
@@ -392,14 +392,7 @@ def _apply_unit(
                 order=f"{claim.channel}:{claim.order_id}",
             )
             return
-    done = asserted_move(
-        existing.status,
-        unit.status,
-        reason=f"the POS reports the unit {unit.status.value}",
-        source=MoveSource.POS,
-        source_ref=ref,
-        at=ctx.now(),
-    )
+    done = pos_reports(existing.status, unit.status, source_ref=ref, at=ctx.now())
     ctx.store.record_move(unit.serial, unit.sku, done)
     settle_discrepancy(ctx.store, unit.sku, unit.serial)
     if claim is not None and unit.status in _POS_OVERRIDES_ORDER - {UnitStatus.SOLD}:

@@ -39,7 +39,7 @@ from serialsync.errors import (
     SaleLinesRefusedError,
     StoreError,
 )
-from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move, move, reversal
+from serialsync.lifecycle import MoveSource, UnitStatus, move, pos_reports, reversal
 from serialsync.model import (
     FinancialStatus,
     Order,
@@ -452,13 +452,12 @@ class _OrderTransition:
                 store.record_move(
                     serial,
                     current.unit.sku,
-                    asserted_move(
+                    pos_reports(
                         current.status,
                         said,
-                        reason=f"the POS reports the unit {said.value} ({reason})",
-                        source=MoveSource.POS,
                         source_ref=f"{store.product_pos(current.unit.sku)}:{current.unit.sku}",
                         at=self.ctx.now(),
+                        why=reason,
                     ),
                 )
 

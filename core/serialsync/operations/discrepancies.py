@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from serialsync.errors import SerialsyncError
-from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move
+from serialsync.lifecycle import MoveSource, UnitStatus, asserted_move, pos_reports
 from serialsync.model import SerializedUnit
 from serialsync.store import QuarantineRecord, Store
 
@@ -94,13 +94,8 @@ def apply_kept_word(store: Store, sku: str, serial: str, *, why: str, at: dateti
         store.record_move(
             serial,
             sku,
-            asserted_move(
-                record.status,
-                shown.status,
-                reason=f"the POS reports the unit {shown.status.value} ({why})",
-                source=MoveSource.POS,
-                source_ref=f"{kept.connector}:{sku}",
-                at=at,
+            pos_reports(
+                record.status, shown.status, source_ref=f"{kept.connector}:{sku}", at=at, why=why
             ),
         )
     return settle_discrepancy(store, sku, serial)
