@@ -137,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         help="only the HTTP micro-benchmark: host CPU per request through HttpClient on the "
         "loopback sandbox (and through a bare httpx.Client), merged as 'http'",
     )
+    parser.add_argument(
+        "--burst-only",
+        action="store_true",
+        help="only the publish and then the --orders burst's order pass (no no-op, change or "
+        "steady passes), merged into the results file as 'burst': each channel's withdraw "
+        "step and the store statements the pass ran",
+    )
     parser.add_argument("--http-requests", type=int, default=3000, metavar="N")
     parser.add_argument(
         "--magento-cpu",
@@ -261,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         return http_only(spec, args)
     if args.magento_cpu:
         return magento_cpu(spec, args)
+    if args.burst_only:
+        return burst_only(spec, args)
     if args.render_only:
         print(render(json.loads((RESULTS / args.output).read_text())))
         return 0
@@ -314,6 +323,33 @@ def oversell_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
     results = json.loads(path.read_text()) if path.exists() else {}
     results["oversell"] = runs
     print(f"written to {save(results, args.output)}")
+    return 0
+
+
+def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """The publish, then one order pass of ``--orders`` orders; merged as ``burst``."""
+    workdir = Path(tempfile.mkdtemp(prefix="serialsync-bench-burst-"))
+    at_start = machine()
+    print(f"burst: {args.skus} SKUs x {args.units}, {args.orders} orders …", flush=True)
+    run = run_in_process("run_scenario", {**spec, "burst": True, "workdir": str(workdir)})
+    orders = run["orders"]
+    for name, step in orders["withdraw_by_channel"].items():
+        upper = step["platform_upper"]
+        print(
+            f"  {name}: withdrew {step['withdrawn']} in {step['platform_seconds']:.1f}"
+            f"{'' if upper is None else f' to {upper:.1f}'} platform s "
+            f"({step['real_seconds']:.2f} s real), {step['requests']} requests",
+            flush=True,
+        )
+    print(
+        f"  withdraw step {orders['platform']['withdraw']:.1f} platform s; still for sale "
+        f"{sum(orders['still_for_sale'].values())}; store statements "
+        f"{orders['store_statements']}",
+        flush=True,
+    )
+    run["machine_at_start"], run["machine_at_end"] = at_start, machine()
+    run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"written to {_merge(args.output, 'burst', run)}")
     return 0
 
 

@@ -252,7 +252,9 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
         with build_host(load_settings(config), scale, timeline) as host:
             results["publish"] = measure_publish(host, sandbox, timeline, scale, limits, spec)
             results["rss_after_publish_mb"] = _peak_rss_mb()
-            if spec.get("full", True):
+            if spec.get("burst"):  # the publish, then the order burst alone
+                results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
+            elif spec.get("full", True):
                 results["noop"] = measure_noop(host, sandbox)
                 results["changes"] = measure_changes(host, sandbox)
                 results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
@@ -462,7 +464,8 @@ def measure_orders(
     _events(scale, sandbox)
     timeline.reset()
     cpu0, start = time.process_time(), time.monotonic()
-    summary = host.order_pass()
+    with counted_statements(host) as statements:
+        summary = host.order_pass()
     end = time.monotonic()
     cpu = time.process_time() - cpu0
     sold = [sku for skus in placed.values() for sku in skus]
@@ -482,9 +485,37 @@ def measure_orders(
         "platform": platform,
         "withdraw_by_channel": withdraw_by_channel(timeline, events, scale, sandbox, withdrawn),
         "host_cpu": cpu,
+        "store_statements": dict(sorted(statements.items())),
         "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
         "patterns": {n: child[n]["patterns"][:4] for n in (*CHANNELS, POS)},
     }
+
+
+@contextmanager
+def counted_statements(host: Host) -> Iterator[dict[str, int]]:
+    """The SQL statements the host's store runs inside the block: in all, by the thread pool
+    that ran them (``withdraw``: the withdraw step's channel threads), and the withdraw step's
+    by their first two words. SQLite's trace callback sees each statement as it runs (an
+    ``executemany`` once per row); another store counts nothing."""
+    counts: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+
+    def trace(sql: str) -> None:
+        pool = threading.current_thread().name.rsplit("_", 1)[0]
+        with lock:
+            counts["total"] += 1
+            counts[f"thread {pool}"] += 1
+            if pool == "withdraw":
+                counts["withdraw " + " ".join(sql.split(None, 2)[:2]).upper()] += 1
+
+    db = getattr(host.store, "_db", None)
+    if db is not None:
+        db.set_trace_callback(trace)
+    try:
+        yield counts
+    finally:
+        if db is not None:
+            db.set_trace_callback(None)
 
 
 def measure_cycle(
