@@ -18,6 +18,7 @@ from serialsync.store import (
     ListingState,
     OutboxRecord,
     OutboxState,
+    SaleWindow,
     VisibilityRecord,
 )
 from serialsync.store.base import Store
@@ -550,3 +551,89 @@ def test_a_one_time_login_is_spent_once_and_not_after_it_expires(store: SQLStore
     assert store.spend_panel_login("nope", T0) is None
     unspent = store.get_panel_login("h2")
     assert unspent is not None and unspent.used_at is None
+
+
+def test_listings_and_visibility_are_read_for_many_units_and_products_at_once(
+    store: SQLStore,
+) -> None:
+    # More serials and products than one statement carries (_CHUNK: 500).
+    units = [_unit(f"P{n // 2:04}", f"S{n:04}") for n in range(1100)]
+    with store.transaction():
+        for unit in units:
+            store.put_unit(unit, status=UnitStatus.IN_STOCK)
+    store.put_listings(
+        [ListingRecord("shop", u.serial, u.sku, ListingState.LIVE, "h") for u in units]
+        + [ListingRecord("web", u.serial, u.sku, ListingState.WITHDRAWN) for u in units[::3]]
+    )
+    with store.transaction():
+        for sku in ("P0000", "P0549"):
+            store.put_visibility(VisibilityRecord("shop", sku, 1, False, None))
+            store.put_visibility(VisibilityRecord("shop", sku, 2, True, None))
+        store.put_visibility(VisibilityRecord("web", "P0001", 1, False, None))
+    serials = [u.serial for u in units] + ["S0001", "nowhere"]  # one twice, one not listed
+    expected = [li for serial in sorted(set(serials)) for li in store.listings_of_unit(serial)]
+    assert len(expected) == 1100 + 367
+    assert store.listings_of_units(serials) == expected
+    assert Store.listings_of_units(store, serials) == expected  # the default, one at a time
+    assert store.listings_of_units([]) == []
+
+    skus = [*sorted({u.sku for u in units}), "P0000", "Q"]  # one twice, one without listings
+    by_sku = store.listings_of_skus("web", skus)
+    assert len(by_sku) == 367  # a product without a listing on the channel is left out
+    assert by_sku == {sku: store.listings_of("web", sku) for sku in by_sku}
+    assert by_sku == Store.listings_of_skus(store, "web", skus)
+    assert len(store.listings_of_skus("shop", skus)) == 550
+
+    shown = store.visibility_of_skus("shop", skus)
+    assert shown == {sku: store.visibility_of("shop", sku) for sku in ("P0000", "P0549")}
+    assert shown == Store.visibility_of_skus(store, "shop", skus)
+    assert store.visibility_of_skus("web", skus) == {"P0001": store.visibility_of("web", "P0001")}
+    assert store.visibility_of_skus("shop", []) == {}
+
+
+def test_many_oversell_windows_are_read_and_closed_at_once(store: SQLStore) -> None:
+    serials = [f"S{n:04}" for n in range(1100)]  # more than one statement carries
+    with store.transaction():
+        for n, serial in enumerate(serials):
+            store.open_sale_window("shop", f"o{n}", serial, placed_at=T0, claimed_at=T0)
+        # Several windows on one unit (two orders of two channels claimed it), one closed.
+        store.open_sale_window("web", "w1", "S0007", placed_at=T0, claimed_at=T0)
+        store.open_sale_window("mall", "m1", "S0007", placed_at=T0, claimed_at=T0)
+        store.close_sale_window("mall", "m1", "S0007", T0)
+    wanted = [*serials[:1050], "S0007", "nowhere"]
+    windows = store.open_sale_windows_of(wanted)
+    expected = [w for serial in sorted(set(wanted)) for w in store.open_sale_windows(serial)]
+    assert len(windows) == 1051 and sorted(windows, key=_window_key) == sorted(
+        expected, key=_window_key
+    )
+    assert Store.open_sale_windows_of(store, wanted) == expected
+    assert {(w.channel, w.order_id) for w in windows if w.serial == "S0007"} == {
+        ("shop", "o7"),
+        ("web", "w1"),
+    }
+
+    later = T0 + timedelta(seconds=4)
+    closing = [w for w in windows if w.channel == "shop"] + [windows[0]]  # one named twice
+    [mall] = [w for w in store.sale_windows(limit=2000) if w.channel == "mall"]
+    with store.transaction():
+        assert store.close_sale_windows([*closing, mall], later) == 1050  # mall's was closed
+    assert store.close_sale_windows([], later) == 0
+    left = store.open_sale_windows_of(serials)
+    assert {(w.channel, w.serial) for w in left} == {("web", "S0007")} | {
+        ("shop", serial) for serial in serials[1050:]
+    }
+    closed = {(w.channel, w.serial): w for w in store.sale_windows(limit=2000)}
+    assert closed[("shop", "S0000")].seconds == 4.0
+    assert closed[("mall", "S0007")].closed_at == T0  # closed before: left as it was
+    # The default, window by window, counts the same way.
+    rest = [w for w in left if w.channel == "shop"]
+    with store.transaction():
+        assert Store.close_sale_windows(store, [*rest, rest[0]], later) == 50
+        assert Store.close_sale_windows(store, rest, later) == 0
+    assert [(w.channel, w.serial) for w in store.open_sale_windows_of(serials)] == [
+        ("web", "S0007")
+    ]
+
+
+def _window_key(window: SaleWindow) -> tuple[str, str, str]:
+    return (window.serial, window.channel, window.order_id)

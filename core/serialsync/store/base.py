@@ -295,6 +295,23 @@ class Store(ABC):
     def listings_of_unit(self, serial: str) -> list[ListingRecord]:
         """Every channel's listing of one unit."""
 
+    def listings_of_units(self, serials: Collection[str]) -> list[ListingRecord]:
+        """Every channel's listing of each of ``serials``, by serial and channel, as
+        :meth:`listings_of_unit` gives each (a store with SQL reads them in one query per few
+        hundred serials, which a burst's withdrawals ask of thousands at once)."""
+        return [
+            listing for serial in sorted(set(serials)) for listing in self.listings_of_unit(serial)
+        ]
+
+    def listings_of_skus(
+        self, connector: str, skus: Collection[str]
+    ) -> dict[str, dict[str, ListingRecord]]:
+        """A channel's listings of each of ``skus``, ``{sku: {serial: listing}}``, as
+        :meth:`listings_of` gives each (an SKU without listings is left out; a store with SQL
+        reads them in one query per few hundred SKUs)."""
+        found = {sku: self.listings_of(connector, sku) for sku in dict.fromkeys(skus)}
+        return {sku: listings for sku, listings in found.items() if listings}
+
     @abstractmethod
     def put_listing(self, record: ListingRecord) -> None:
         """Insert or replace one listing."""
@@ -310,6 +327,14 @@ class Store(ABC):
     def visibility_of(self, connector: str, sku: str) -> dict[int, VisibilityRecord]:
         """Whether ``connector`` shows each part of product ``sku``, as last set, by part
         (a part without a row is shown, as the channel created it)."""
+
+    def visibility_of_skus(
+        self, connector: str, skus: Collection[str]
+    ) -> dict[str, dict[int, VisibilityRecord]]:
+        """:meth:`visibility_of` for each of ``skus``, ``{sku: {part: record}}`` (an SKU with
+        no row is left out; a store with SQL reads them in one query per few hundred SKUs)."""
+        found = {sku: self.visibility_of(connector, sku) for sku in dict.fromkeys(skus)}
+        return {sku: rows for sku, rows in found.items() if rows}
 
     @abstractmethod
     def put_visibility(self, record: VisibilityRecord) -> None:
@@ -401,6 +426,22 @@ class Store(ABC):
     @abstractmethod
     def close_sale_window(self, channel: str, order_id: str, serial: str, at: datetime) -> bool:
         """Close an open window at ``at``; True when this call closed it (each is closed once)."""
+
+    def open_sale_windows_of(self, serials: Collection[str]) -> list[SaleWindow]:
+        """The windows not closed yet of any of ``serials``, as :meth:`open_sale_windows`
+        gives each (a store with SQL reads them in one query per few hundred serials)."""
+        return [w for serial in sorted(set(serials)) for w in self.open_sale_windows(serial)]
+
+    def close_sale_windows(self, windows: Collection[SaleWindow], at: datetime) -> int:
+        """Close these open windows at ``at``, as :meth:`close_sale_window` would each; how
+        many this call closed (one already closed is left as it is). Call it in the
+        transaction that read them open: writers take turns, so then it closes each of them.
+        A store with SQL closes them in one statement per few hundred windows."""
+        with self.transaction():
+            return sum(
+                self.close_sale_window(w.channel, w.order_id, w.serial, at)
+                for w in {(w.channel, w.order_id, w.serial): w for w in windows}.values()
+            )
 
     @abstractmethod
     def sale_windows(self, *, limit: int = 200) -> list[SaleWindow]:

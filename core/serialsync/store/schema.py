@@ -285,6 +285,12 @@ MIGRATIONS: list[list[str]] = [
         "WHERE settled != version",
         "CREATE INDEX units_sellable ON units (status, deleted, content_hash)",
     ],
+    # 11: every channel's listing of a unit, found by its serial (the primary key leads with the
+    # channel, so both backends scanned the whole table for it): an order's claim asks whether
+    # another channel sells its unit, and a withdrawal whether any still does (issue 16 §2).
+    [
+        "CREATE INDEX listings_by_serial ON listings (serial)",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -710,6 +710,25 @@ class SQLStore(Store):
         rows = self._all("SELECT * FROM listings WHERE serial = ? ORDER BY connector", (serial,))
         return [_listing(r) for r in rows]
 
+    def listings_of_units(self, serials: Collection[str]) -> list[ListingRecord]:
+        found: list[ListingRecord] = []
+        for condition, params in self._one_of("serial", sorted(set(serials))):
+            rows = self._all(f"SELECT * FROM listings WHERE {condition}", params)  # noqa: S608 - placeholders only
+            found += [_listing(r) for r in rows]
+        return sorted(found, key=lambda listing: (listing.serial, listing.connector))
+
+    def listings_of_skus(
+        self, connector: str, skus: Collection[str]
+    ) -> dict[str, dict[str, ListingRecord]]:
+        found: dict[str, dict[str, ListingRecord]] = {}
+        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
+            for r in self._all(
+                f"SELECT * FROM listings WHERE connector = ? AND {condition}",  # noqa: S608 - placeholders only
+                (connector, *params),
+            ):
+                found.setdefault(r["sku"], {})[r["serial"]] = _listing(r)
+        return found
+
     def put_listing(self, record: ListingRecord) -> None:
         self.put_listings([record])
 
@@ -801,6 +820,18 @@ class SQLStore(Store):
             "SELECT * FROM product_visibility WHERE connector = ? AND sku = ?", (connector, sku)
         )
         return {int(r["part"]): _visibility(r) for r in rows}
+
+    def visibility_of_skus(
+        self, connector: str, skus: Collection[str]
+    ) -> dict[str, dict[int, VisibilityRecord]]:
+        found: dict[str, dict[int, VisibilityRecord]] = {}
+        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
+            for r in self._all(
+                f"SELECT * FROM product_visibility WHERE connector = ? AND {condition}",  # noqa: S608 - placeholders only
+                (connector, *params),
+            ):
+                found.setdefault(r["sku"], {})[int(r["part"])] = _visibility(r)
+        return found
 
     def put_visibility(self, record: VisibilityRecord) -> None:
         with self.transaction():
@@ -938,6 +969,33 @@ class SQLStore(Store):
             )
             > 0
         )
+
+    def open_sale_windows_of(self, serials: Collection[str]) -> list[SaleWindow]:
+        found: list[SaleWindow] = []
+        for condition, params in self._one_of("serial", sorted(set(serials))):
+            rows = self._all(
+                f"SELECT * FROM sale_windows WHERE closed_at IS NULL AND {condition}",  # noqa: S608 - placeholders only
+                params,
+            )
+            found += [_sale_window(r) for r in rows]
+        return sorted(found, key=lambda w: (w.serial, w.channel, w.order_id))
+
+    def close_sale_windows(self, windows: Collection[SaleWindow], at: datetime) -> int:
+        keys = list({(w.channel, w.order_id, w.serial): None for w in windows})
+        closed = 0
+        with self.transaction():
+            # Row values matched against a VALUES list (both backends take it; the subquery
+            # lets SQLite look each one up by the primary key instead of scanning the table).
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                values = ", ".join(["(?, ?, ?)"] * len(chunk))
+                closed += self._exec(
+                    "UPDATE sale_windows SET closed_at = ? WHERE closed_at IS NULL "  # noqa: S608 - placeholders only
+                    "AND (channel, order_id, serial) IN (SELECT column1, column2, column3 "
+                    f"FROM (VALUES {values}) AS v)",
+                    (_ts(at), *(value for key in chunk for value in key)),
+                )
+        return closed
 
     def sale_windows(self, *, limit: int = 200) -> list[SaleWindow]:
         rows = self._all(
