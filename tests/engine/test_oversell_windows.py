@@ -11,6 +11,7 @@ from serialsync.host import Host
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.settings import load_settings
 from serialsync.store import ListingState, SaleWindow
+from serialsync.store.sql import SQLStore
 from serialsync.testing.fake import Faults
 
 
@@ -111,3 +112,60 @@ def test_only_a_unit_another_channel_still_sells_opens_a_window(tmp_path: Path) 
         assert opens("o4")
         [window] = [w for w in store.sale_windows() if w.order_id == "o4"]
         assert window.placed_at == placed
+
+
+def test_withdrawals_close_each_window_only_where_no_other_channel_still_sells_the_unit(
+    store: SQLStore,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from serialsync.engine.context import EngineContext
+    from serialsync.engine.windows import close_windows
+    from serialsync.manager import PluginManager
+    from serialsync.model import RemoteIds
+    from serialsync.store import ListingRecord
+
+    placed = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    at = placed + timedelta(seconds=7)
+    told: list[SaleWindow] = []
+    ctx = EngineContext(
+        plugins=PluginManager(load_entrypoints=False), store=store, window_closed=told.append
+    )
+    ids = RemoteIds(product_id="1", variant_id="2")
+    # Sold on "shop", listed on "web" and "mall"; more units than one statement carries.
+    many = [f"M{n:04}" for n in range(1200)]
+    states = {
+        "A": {"web": ListingState.WITHDRAWN, "mall": ListingState.WITHDRAWN},  # closes
+        "B": {"web": ListingState.WITHDRAWN, "mall": ListingState.LIVE},  # still for sale
+        "C": {"web": ListingState.WITHDRAWN, "mall": ListingState.FAILED},  # its remote kept
+        "D": {"web": ListingState.WITHDRAWN},  # never listed on "mall": closes
+        **{s: {"web": ListingState.WITHDRAWN, "mall": ListingState.WITHDRAWN} for s in many},
+    }
+    with store.transaction():
+        store.put_listings(
+            [
+                ListingRecord(channel, serial, "P", state, remote=ids)
+                for serial, listed in states.items()
+                for channel, state in {"shop": ListingState.LIVE, **listed}.items()
+            ]
+            # A failed create left nothing on "mall": D is not for sale there.
+            + [ListingRecord("mall", "D", "P", ListingState.FAILED, remote=None)]
+        )
+        for serial in states:
+            store.open_sale_window("shop", f"o-{serial}", serial, placed_at=placed, claimed_at=at)
+        # A second order claimed A on "web" while "shop" still sells it: its window stays.
+        store.open_sale_window("web", "w-A", "A", placed_at=placed, claimed_at=at)
+        closed = close_windows(ctx, ["A", "B", "C", "D", *many, "X"], at)
+    expected = {("shop", s) for s in ("A", "D", *many)}
+    assert {(w.channel, w.serial) for w in closed} == expected
+    assert all(w.closed_at == at and w.seconds == 7.0 for w in closed)
+    assert sorted(told, key=lambda w: w.serial) == sorted(closed, key=lambda w: w.serial)
+    assert {(w.channel, w.serial) for w in store.open_sale_windows_of(states)} == {
+        ("web", "A"),
+        ("shop", "B"),
+        ("shop", "C"),
+    }
+    with store.transaction():  # closed once: nothing more to tell
+        assert close_windows(ctx, ["A", *many], at) == []
+        assert close_windows(ctx, [], at) == []
+    assert len(told) == len(expected)

@@ -564,8 +564,9 @@ def record_outcomes(
 ) -> None:
     """Remember each planned change's outcome as its listing (a missing outcome is a failure).
 
-    Call it inside the transaction that records the outcomes; each unit withdrawn closes the
-    oversell windows it ends (:func:`~serialsync.engine.windows.close_windows`).
+    Call it inside the transaction that records the outcomes; the units withdrawn close the
+    oversell windows they end (:func:`~serialsync.engine.windows.close_windows`, a few
+    statements for all of them: give it every product of a batch at once where it can).
 
     ``part`` is the sibling product the changes were sent to (by default, each unit's own)."""
     counts = summary.counts(channel)
@@ -599,9 +600,7 @@ def record_outcomes(
     ctx.store.put_listings(records)  # one batch: a few statements for the whole call
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
-    at = ctx.now()
-    for serial in withdrawn:
-        close_windows(ctx, serial, at)
+    close_windows(ctx, withdrawn, ctx.now())
 
 
 _COUNTERS = {

@@ -10,24 +10,26 @@ observes each as it closes (``EngineContext.window_closed``): one definition for
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import datetime
 
 from serialsync.engine.context import EngineContext
-from serialsync.store import ListingState, SaleWindow, Store
+from serialsync.engine.visibility import for_sale
+from serialsync.store import ListingRecord, SaleWindow, Store
+
+
+def sold_elsewhere(listings: Iterable[ListingRecord], channel: str) -> bool:
+    """True when one of a unit's ``listings`` on a channel other than ``channel`` may still
+    sell it: live, or a failed change left a variant there (a withdrawal that did not go
+    through)."""
+    return any(listing.connector != channel and for_sale(listing) for listing in listings)
 
 
 def for_sale_elsewhere(store: Store, channel: str, serial: str) -> bool:
-    """True while a channel other than ``channel`` may still sell ``serial``: its listing is
-    live, or a failed change left a variant there (a withdrawal that did not go through)."""
-    for listing in store.listings_of_unit(serial):
-        if listing.connector == channel:
-            continue
-        if listing.state == ListingState.LIVE:
-            return True
-        if listing.state == ListingState.FAILED and listing.remote is not None:
-            return True
-    return False
+    """True while a channel other than ``channel`` may still sell ``serial`` (see
+    :func:`sold_elsewhere`)."""
+    return sold_elsewhere(store.listings_of_unit(serial), channel)
 
 
 def open_window(
@@ -41,16 +43,29 @@ def open_window(
         )
 
 
-def close_windows(ctx: EngineContext, serial: str, at: datetime) -> list[SaleWindow]:
-    """A listing of ``serial`` was withdrawn at ``at``: close each of its open windows that no
-    other channel sells any more, and tell ``ctx.window_closed`` of each. Call it in the
-    transaction that records the withdrawal."""
-    closed = []
-    for window in ctx.store.open_sale_windows(serial):
-        if for_sale_elsewhere(ctx.store, window.channel, serial):
-            continue
-        if ctx.store.close_sale_window(window.channel, window.order_id, serial, at):
-            closed.append(replace(window, closed_at=at))
+def close_windows(ctx: EngineContext, serials: Collection[str], at: datetime) -> list[SaleWindow]:
+    """Listings of ``serials`` were withdrawn at ``at``: close each of their open windows that
+    no channel but the window's own sells any more, and tell ``ctx.window_closed`` of each.
+    Call it in the transaction that records the withdrawals.
+
+    A few statements for any number of serials (a burst withdraws thousands in one
+    transaction, which every other channel's thread waits for): their open windows, then the
+    listings of the units that have one, then the closing.
+    """
+    if not serials:
+        return []
+    windows = ctx.store.open_sale_windows_of(serials)
+    if not windows:
+        return []
+    listings: dict[str, list[ListingRecord]] = {}
+    for listing in ctx.store.listings_of_units({w.serial for w in windows}):
+        listings.setdefault(listing.serial, []).append(listing)
+    ending = [w for w in windows if not sold_elsewhere(listings.get(w.serial, ()), w.channel)]
+    if not ending:
+        return []
+    ctx.store.close_sale_windows(ending, at)
+    # Read open in this transaction, whose writer lock no other writer shares: each closes now.
+    closed = [replace(window, closed_at=at) for window in ending]
     for window in closed:
         ctx.window_closed(window)
     return closed

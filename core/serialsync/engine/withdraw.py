@@ -159,13 +159,17 @@ def _withdraw_batch(
             ctx.log(connector=channel, operation="withdraw").warning(
                 "withdraw.unexpected_outcome", serial=outcome.serial, result=outcome.result.value
             )
-    settled: dict[str, list[tuple[ListingChange, str | None]]] = {}
-    for sku, change, digest in chunk:
-        if change.unit.serial in by_serial:
-            settled.setdefault(sku, []).append((change, digest))
+    settled = [(change, digest) for _, change, digest in chunk if change.unit.serial in by_serial]
+    listings = {
+        serial: listing
+        for sku in dict.fromkeys(sku for sku, _, _ in chunk)
+        for serial, listing in plans[sku].listings.items()
+    }
+    # Every product of the call in one record (a serial names one unit, of one product): a
+    # few statements for the whole call, under the store's lock that the other channels wait
+    # for, rather than a few for each product.
     with ctx.store.transaction():
-        for sku, mine in settled.items():
-            outcomes = [by_serial[change.unit.serial] for change, _ in mine]
-            record_outcomes(ctx, summary, channel, mine, outcomes, plans[sku].listings)
+        outcomes = [by_serial[change.unit.serial] for change, _ in settled]
+        record_outcomes(ctx, summary, channel, settled, outcomes, listings)
     ctx.checkpoint("withdraw.recorded")
     return set(by_serial)
