@@ -4,10 +4,13 @@ the engine's, so withdrawals batched by ``withdraw_units`` hide it too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+import pytest
 from serialsync import (
     ListingChange,
     Product,
@@ -26,6 +29,7 @@ from tests.engine.memory import CHANNEL_TYPE, POS_TYPE, MemoryChannel, MemoryPos
 from tests.engine.test_siblings import CappedChannel
 
 SKU = "0113942719"
+T = TypeVar("T")
 
 
 class ShowingChannel(CappedChannel):
@@ -129,6 +133,40 @@ def test_a_product_sold_out_by_orders_is_hidden_and_shown_again_when_a_unit_retu
     assert shop.visibility_calls == [(SKU, False), (SKU, True)]
     assert shop.shown() == {SKU, "OTHER"}
     assert shop.live() == {f"{SKU}|||S3", "OTHER|||X1"}
+
+
+def test_a_burst_settles_its_products_visibility_with_a_few_reads_not_two_per_product(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serialsync.engine import visibility
+
+    monkeypatch.setattr(visibility, "SETTLE_CHUNK", 2)  # five products: three reads of each
+    shop = ShowingChannel()
+    host, pos = _host(tmp_path, shop)
+    skus = [f"P{n}" for n in range(5)]
+    for sku in skus:
+        pos.add_product(sku, [f"{sku}-1", f"{sku}-2"])
+    host.inventory_pass()
+    store = host.store
+    reads: Counter[str] = Counter()
+    for name in ("visibility_of", "visibility_of_skus", "listings_of_skus"):
+        monkeypatch.setattr(store, name, _counted(reads, name, getattr(store, name)))
+    # P0, P2 and P4 sell out, P1 and P3 keep a unit.
+    shop.place_order([(f"{sku}|||{sku}-1", 1) for sku in skus])
+    shop.place_order([(f"{sku}|||{sku}-2", 1) for sku in skus[::2]])
+    summary = host.order_pass()
+    assert summary.ok and shop.batches == 1
+    assert sorted(shop.visibility_calls) == [("P0", False), ("P2", False), ("P4", False)]
+    assert shop.shown() == {"P1", "P3"}
+    assert reads == {"visibility_of_skus": 3, "listings_of_skus": 3}
+
+
+def _counted(reads: Counter[str], name: str, read: Callable[..., T]) -> Callable[..., T]:
+    def counted(*args: object) -> T:
+        reads[name] += 1
+        return read(*args)
+
+    return counted
 
 
 def test_sold_out_show_keeps_the_product_visible_and_brings_back_a_hidden_one(

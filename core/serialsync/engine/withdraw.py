@@ -34,7 +34,7 @@ from serialsync.engine.publish import (
     send_product,
 )
 from serialsync.engine.summary import PassSummary
-from serialsync.engine.visibility import settle_visibility
+from serialsync.engine.visibility import settle_products
 from serialsync.model import ListingAction, ListingChange, Product, PublishOutcome
 from serialsync.store import ListingRecord
 
@@ -123,8 +123,7 @@ def _withdraw(
         if rest:
             send_product(ctx, summary, channel, plan.product, rest, plan.listings)
     # A product whose last unit went is hidden now, not at the next inventory pass.
-    for plan in plans.values():
-        settle_visibility(ctx, summary, channel, plan.product)
+    settle_products(ctx, summary, channel, [plan.product for plan in plans.values()])
     ctx.progress("withdraw", channel, total, total)
 
 
