@@ -720,13 +720,20 @@ class SQLStore(Store):
     def listings_of_skus(
         self, connector: str, skus: Collection[str]
     ) -> dict[str, dict[str, ListingRecord]]:
-        found: dict[str, dict[str, ListingRecord]] = {}
+        rows = self._rows_of_skus("listings", connector, skus)
+        return {sku: {r["serial"]: _listing(r) for r in mine} for sku, mine in rows.items()}
+
+    def _rows_of_skus(
+        self, table: str, connector: str, skus: Collection[str]
+    ) -> dict[str, list[Row]]:
+        """The rows of one channel's ``table`` (a fixed name) for each of ``skus``, by SKU."""
+        found: dict[str, list[Row]] = {}
         for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
             for r in self._all(
-                f"SELECT * FROM listings WHERE connector = ? AND {condition}",  # noqa: S608 - placeholders only
+                f"SELECT * FROM {table} WHERE connector = ? AND {condition}",  # noqa: S608 - a fixed name, placeholders
                 (connector, *params),
             ):
-                found.setdefault(r["sku"], {})[r["serial"]] = _listing(r)
+                found.setdefault(r["sku"], []).append(r)
         return found
 
     def put_listing(self, record: ListingRecord) -> None:
@@ -824,14 +831,8 @@ class SQLStore(Store):
     def visibility_of_skus(
         self, connector: str, skus: Collection[str]
     ) -> dict[str, dict[int, VisibilityRecord]]:
-        found: dict[str, dict[int, VisibilityRecord]] = {}
-        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
-            for r in self._all(
-                f"SELECT * FROM product_visibility WHERE connector = ? AND {condition}",  # noqa: S608 - placeholders only
-                (connector, *params),
-            ):
-                found.setdefault(r["sku"], {})[int(r["part"])] = _visibility(r)
-        return found
+        rows = self._rows_of_skus("product_visibility", connector, skus)
+        return {sku: {int(r["part"]): _visibility(r) for r in mine} for sku, mine in rows.items()}
 
     def put_visibility(self, record: VisibilityRecord) -> None:
         with self.transaction():
