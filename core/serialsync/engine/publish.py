@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from serialsync.connector import Role
 from serialsync.engine.context import EngineContext, ListingTurn
@@ -287,28 +287,44 @@ def _publish_held(
     capacity: int | None,
     turn: ListingTurn,
 ) -> None:
-    """The body of :func:`publish_product`, under the product's listing lock."""
+    """The body of :func:`publish_product`, under the product's listing lock.
+
+    The plan is made again after each call, except after a call that sent the plan's last
+    changes when the product's change mark (:meth:`~serialsync.store.Store.change_version`)
+    shows that nothing but this publish's own record was written since the plan was read:
+    a new plan would then find only what was sent already, so the listings as recorded stand
+    in for it (a unit sold meanwhile has moved the mark, and is planned again).
+    """
     sent: set[tuple[str, ListingAction]] = set()
     first = True
+    recorded: Recorded | None = None
     while True:
-        read = read_product(ctx, sku)
-        if read is None:
-            return
-        product, units = read
-        listings = ctx.store.listings_of(channel, sku)
-        planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
-        if first:
-            upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
-            summary.counts(channel).unchanged += (
-                sum(1 for u in units if is_sellable(u, product)) - upserts
-            )
-            first = False
-        chunk = next_chunk(planned, sent, ctx.sync.publish_chunk)
-        if chunk:
-            sent.update((change.unit.serial, change.action) for change, _ in chunk)
-            parts = assign_parts(chunk, listings, capacity)
-            send_product(ctx, summary, channel, product, chunk, listings, parts)
-            continue
+        version = ctx.store.change_version(channel, sku)
+        if recorded is not None and version is not None and version == recorded.version:
+            listings = recorded.listings
+        else:
+            read = read_product(ctx, sku)
+            if read is None:
+                return
+            product, units = read
+            listings = ctx.store.listings_of(channel, sku)
+            planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
+            if first:
+                upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
+                summary.counts(channel).unchanged += (
+                    sum(1 for u in units if is_sellable(u, product)) - upserts
+                )
+                first = False
+            chunk = next_chunk(planned, sent, ctx.sync.publish_chunk)
+            if chunk:
+                sent.update((change.unit.serial, change.action) for change, _ in chunk)
+                parts = assign_parts(chunk, listings, capacity)
+                recorded = send_product(
+                    ctx, summary, channel, product, chunk, listings, parts, expect=version
+                )
+                if next_chunk(planned, sent, 1):
+                    recorded = None  # more of this plan to send: planned again first
+                continue
         # Only a product that has siblings can leave one empty (a second read otherwise).
         siblings = capacity is not None and any(
             (part_of(listing.remote) or 1) > 1 for listing in listings.values()
@@ -320,6 +336,7 @@ def _publish_held(
         settle_visibility(ctx, summary, channel, product, None if siblings else listings)
         if not turn.finish():
             return
+        recorded = None  # an order pass asked something of this publish: planned again
 
 
 def next_chunk(
@@ -413,6 +430,15 @@ def with_references(units: list[UnitRecord], refs: dict[str, str]) -> list[UnitR
     ]
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A product's listings on one channel as a publish's own record left them, and the
+    product's change mark right after that record (see :func:`send_product`)."""
+
+    listings: dict[str, ListingRecord]
+    version: int
+
+
 def send_product(
     ctx: EngineContext,
     summary: PassSummary,
@@ -421,12 +447,21 @@ def send_product(
     planned: list[tuple[ListingChange, str | None]],
     listings: dict[str, ListingRecord],
     parts: dict[str, int] | None = None,
-) -> None:
+    *,
+    expect: int | None = None,
+) -> Recorded | None:
     """One ``publish_variants`` call for one product's planned changes, and its record; one
     call per sibling product when the changes span several (``parts``: each unit's part, by
-    serial; by default the part each unit was listed in)."""
+    serial; by default the part each unit was listed in).
+
+    With ``expect``, the product's change mark when ``planned`` was read: returns the
+    listings as recorded and the mark after the record, if each record found the mark where
+    the one before left it (no other write came between); else ``None``.
+    """
     if parts is None:
         parts = assign_parts(planned, listings, None)
+    mark = expect
+    after = dict(listings)
     for part, mine in group_by_part(planned, parts).items():
         target = sibling(product, part, ctx.sync.sibling_title)
         changes = [change for change, _ in mine]
@@ -444,8 +479,15 @@ def send_product(
             outcomes = withdraw_apart(ctx, summary, channel, target, changes, outcomes)
         ctx.checkpoint("publish.after_call")
         with ctx.store.transaction():
-            record_outcomes(ctx, summary, channel, mine, outcomes, listings, part=part)
+            # Read in the record's own write transaction: no other writer comes between.
+            if mark is not None and ctx.store.change_version(channel, product.sku) != mark:
+                mark = None
+            records = record_outcomes(ctx, summary, channel, mine, outcomes, listings, part=part)
+            if mark is not None:
+                mark = ctx.store.change_version(channel, product.sku)
+        after.update((record.serial, record) for record in records)
         ctx.checkpoint("publish.recorded")
+    return None if mark is None else Recorded(after, mark)
 
 
 def still_for_sale(ctx: EngineContext, product: Product) -> StillForSale:
@@ -561,8 +603,9 @@ def record_outcomes(
     listings: dict[str, ListingRecord],
     *,
     part: int | None = None,
-) -> None:
-    """Remember each planned change's outcome as its listing (a missing outcome is a failure).
+) -> list[ListingRecord]:
+    """Remember each planned change's outcome as its listing (a missing outcome is a failure);
+    the listings recorded.
 
     Call it inside the transaction that records the outcomes; the units withdrawn close the
     oversell windows they end (:func:`~serialsync.engine.windows.close_windows`, a few
@@ -601,6 +644,7 @@ def record_outcomes(
     for stray in by_serial.values():
         log.warning("publish.unexpected_outcome", serial=stray.serial, result=stray.result.value)
     close_windows(ctx, withdrawn, ctx.now())
+    return records
 
 
 _COUNTERS = {

@@ -173,6 +173,13 @@ class Store(ABC):
         were unmarked."""
 
     @abstractmethod
+    def change_version(self, connector: str, sku: str) -> int | None:
+        """The version of ``sku``'s change mark for ``connector`` (see :meth:`publish_work`):
+        every write that can change the product's work there raises it, so an equal version
+        read twice means no such write came between. ``None`` while the channel's changes are
+        not followed (or the product was never marked for it): nothing can be told then."""
+
+    @abstractmethod
     def sellable_units(self, *, unpriced: str) -> int:
         """How many units are in stock, not deleted and priced (their hash is not
         ``unpriced``), counted without reading them."""

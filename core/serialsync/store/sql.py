@@ -417,6 +417,16 @@ class SQLStore(Store):
                 )
         return settled
 
+    def change_version(self, connector: str, sku: str) -> int | None:
+        # Joined to the channels followed: a channel no longer followed is not marked, so
+        # its old version would wrongly say nothing changed.
+        row = self._one(
+            "SELECT m.version AS version FROM product_changes m JOIN change_channels c "
+            "ON c.connector = m.connector WHERE m.connector = ? AND m.sku = ?",
+            (connector, sku),
+        )
+        return None if row is None else int(row["version"])
+
     def sellable_units(self, *, unpriced: str) -> int:
         row = self._one(
             "SELECT COUNT(*) AS n FROM units WHERE status = ? AND deleted = 0 "
