@@ -7,7 +7,7 @@ whole (``quote(sku, safe="")``): an integration id holds ``|`` and may hold ``+`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +16,7 @@ import httpx
 from serialsync import AdaptiveLimit, HttpClient, PermanentRemoteError, RetryableRemoteError
 
 from serialsync_magento.mapping import option_body
+from serialsync_magento.option_answer import added_options
 
 #: Magento's message when a configurable child is linked a second time (LinkManagement).
 ALREADY_ATTACHED = "already attached"
@@ -127,12 +128,17 @@ class MagentoClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _check(self, response: httpx.Response, operation: str) -> Any:
+    def _check(
+        self,
+        response: httpx.Response,
+        operation: str,
+        decode: Callable[[httpx.Response], Any] | None = None,
+    ) -> Any:
         if response.status_code < 400:
             if not response.content:
                 return None
             try:
-                return response.json()
+                return response.json() if decode is None else decode(response)
             except ValueError:
                 # Cut short on the way (a proxy, a dropped connection): it may or may not
                 # have been applied; every write here is safe to send again.
@@ -161,7 +167,9 @@ class MagentoClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        decode: Callable[[httpx.Response], Any] | None = None,
     ) -> Any:
+        """The answer to one call, decoded (by ``decode``, a success only: else as JSON)."""
         with self._slot():
             response = self.http.request(
                 method,
@@ -173,7 +181,7 @@ class MagentoClient:
                 # A body cut short is resent when the call is safe to repeat (reads, upserts).
                 expect_json=True,
             )
-        return self._check(response, operation)
+        return self._check(response, operation, decode)
 
     def _slot(self) -> AbstractContextManager[None]:
         return self.limit.slot() if self.limit is not None else nullcontext()
@@ -272,18 +280,29 @@ class MagentoClient:
         ``options`` array and adds each option without a known ``value``. Unlike the
         per-option endpoint it does not check labels, so only labels the attribute lacks may
         be sent. Options not sent are kept. Returns every option of the attribute after the
-        save. A repeat after a lost answer would add the labels twice: not retried.
+        save, or only those from the first of the labels sent when that part of the answer can
+        be read alone (see :mod:`~serialsync_magento.option_answer`: the rest, every serial of
+        the store, is not decoded). A repeat after a lost answer would add the labels twice:
+        not retried.
         """
         body = {key: attribute[key] for key in _ATTRIBUTE_IDENTITY if key in attribute}
         body["options"] = [option_body(label) for label in labels]
-        result = self._call(
+
+        def options(response: httpx.Response) -> list[Any]:
+            added = added_options(response.content, labels)
+            if added is not None:
+                return added
+            return list((response.json() or {}).get("options") or [])
+
+        result: list[Any] = self._call(
             "PUT",
             f"products/attributes/{quote(str(attribute['attribute_code']), safe='')}",
             "add serial options",
             json={"attribute": body},
             idempotent=False,
+            decode=options,
         )
-        return list((result or {}).get("options") or [])
+        return result
 
     # -- products ---------------------------------------------------------------------------
 
