@@ -332,7 +332,7 @@ def _publish_held(
         if siblings:
             retire_emptied(ctx, summary, channel, product)
         # Shown while a unit is for sale, hidden once none is ([sync] sold_out); the
-        # listings were read after the last call, so they hold what it recorded.
+        # listings hold what the last call recorded (read after it, or as it recorded them).
         settle_visibility(ctx, summary, channel, product, None if siblings else listings)
         if not turn.finish():
             return
