@@ -927,13 +927,12 @@ class Publisher:
             known = unit_metafields.remembered(extra)
             if known is None and outcome.result is PublishResult.CREATED:
                 known = {}  # a variant made by this call has none
-            if not known and not unit_metafields.wanted(change.unit):
+            job = unit_metafields.Job(ids[0], ids[1], change.unit, known)
+            if not known and not job.want:
                 continue  # nothing to write, and nothing known to remove
-            if known is not None and extra.get(
-                unit_metafields.DIGEST_EXTRA
-            ) == unit_metafields.digest(change.unit):
+            if known is not None and extra.get(unit_metafields.DIGEST_EXTRA) == job.digest:
                 continue  # the attributes are as written (the photo changed, say)
-            jobs[work.index] = unit_metafields.Job(ids[0], ids[1], change.unit, known)
+            jobs[work.index] = job
         self._keep_metafield_ids([w for w in works if w.index not in jobs])
         if not jobs:
             return
@@ -956,7 +955,7 @@ class Publisher:
             extra = {
                 **outcome.remote.extra,
                 unit_metafields.IDS_EXTRA: job.extra(),
-                unit_metafields.DIGEST_EXTRA: unit_metafields.digest(job.unit),
+                unit_metafields.DIGEST_EXTRA: job.digest,
             }
             result = outcome.result
             if result is PublishResult.UNCHANGED:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from serialsync import AuthenticationError, RemoteError, SerializedUnit
@@ -96,7 +97,12 @@ def unit_problem(unit: SerializedUnit) -> str | None:
 
 def digest(unit: SerializedUnit) -> str:
     """A digest of the metafields the unit should have."""
-    encoded = json.dumps(wanted(unit), sort_keys=True).encode()
+    return digest_of(wanted(unit))
+
+
+def digest_of(fields: dict[str, str]) -> str:
+    """A digest of metafields (``key -> value``, as :func:`wanted` gives them)."""
+    encoded = json.dumps(fields, sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
@@ -121,6 +127,16 @@ class Job:
     known: dict[str, int] | None  # key -> metafield id; None: to be read first
     error: str | None = None
     written: dict[str, int] = field(default_factory=dict)
+    #: The metafields the unit should have (:func:`wanted`), worked out once per job.
+    want: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.want = wanted(self.unit)
+
+    @cached_property
+    def digest(self) -> str:
+        """The digest of :attr:`want` (:func:`digest_of`)."""
+        return digest_of(self.want)
 
     def extra(self) -> str:
         """The ids to remember."""
@@ -146,7 +162,7 @@ class UnitMetafields:
             if job.error is not None:
                 continue
             known = job.known or {}
-            want = wanted(job.unit)
+            want = job.want
             for key, value in want.items():
                 if key in known:
                     puts.append((job, {"id": known[key], "value": value}))

@@ -266,3 +266,24 @@ def test_an_attribute_named_like_the_summary_keeps_its_own_value(fake, connector
     connector.publish_variants(product(), upserts([odd]))
 
     assert all_held(fake, odd) == {"_summary": "the POS's own"}
+
+
+def test_each_units_metafields_are_worked_out_once_per_publish(fake, connector, monkeypatch):
+    from serialsync_bigcommerce import unit_metafields
+
+    worked_out: list[str] = []
+    wanted = unit_metafields.wanted
+
+    def counting(unit: Unit) -> dict[str, str]:
+        worked_out.append(unit.serial)
+        return wanted(unit)
+
+    monkeypatch.setattr(unit_metafields, "wanted", counting)
+    stock = dressed(3)
+
+    outcomes = connector.publish_variants(product(), upserts(stock))
+
+    assert {o.result for o in outcomes} == {PublishResult.CREATED}
+    assert sorted(worked_out) == sorted(u.serial for u in stock)  # was four times each
+    assert outcomes[0].remote is not None
+    assert outcomes[0].remote.extra["metafields_digest"] == unit_metafields.digest(stock[0])
