@@ -140,6 +140,7 @@ def publish_variants(
     product: Product,
     changes: Sequence[ListingChange],
     still_for_sale: StillForSale,
+    first_publish: bool,
 ) -> list[PublishOutcome]:
     """Make the channel's variants of ``product`` match ``changes``; one outcome per unit.
 
@@ -177,6 +178,20 @@ def publish_variants(
         before the product create and each variants batch; WooCommerce before each
         variations batch. Ask once per such request, never per unit, and not for a request
         that sets no stock (Shopify's price updates): each answer reads the store.
+    :param first_publish: **optional to take**, new in serialsync 0.7 (a plugin that leaves it
+        out of its signature keeps working). ``True`` when this store has never recorded a
+        listing of any unit of this POS product on this channel (listed, withdrawn or failed),
+        so the host has never had an answer from the channel about it; ``False`` otherwise,
+        and on the host's calls that only repair (a reconcile, a withdrawal sent apart). It is
+        what the host knows, **not** proof that the product is absent from the channel: a lost
+        store started again, a catalogue made before this store, or a crash between the
+        channel's save and the host's record leave products there that the store never
+        recorded. A plugin may spare a read only when being wrong cannot lose anything: when
+        its create fails loudly on an existing product, or when the channel itself said so
+        (an answer read once for many products). Magento, whose product save is an upsert
+        that sets a parent's links to those it names, spares its read of the parent's children
+        only when, besides, its serial attribute had no option when the connector first read
+        it (so no child could hold a serial) and the connector has not saved that parent since.
     :returns: exactly one :class:`~serialsync.model.PublishOutcome` per change, in any order,
         with the remote ids to remember. A unit the platform refused is ``FAILED`` with the
         platform's code and message (``retryable=False`` when resending cannot help); the other

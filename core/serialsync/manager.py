@@ -443,15 +443,19 @@ class PluginManager:
         product: Product,
         changes: Sequence[ListingChange],
         still_for_sale: StillForSale = every_unit_for_sale,
+        *,
+        first_publish: bool = False,
     ) -> list[PublishOutcome]:
         """Call ``publish_variants`` on one channel connector (``still_for_sale``: what the
-        plugin may ask before it makes units sellable; by default every unit stays for sale)."""
+        plugin may ask before it makes units sellable, by default every unit stays for sale;
+        ``first_publish``: the store never recorded a listing of the product there)."""
         result = self._call(
             "publish_variants",
             connector,
             product=product,
             changes=changes,
             still_for_sale=still_for_sale,
+            first_publish=first_publish,
         )
         if not isinstance(result, list) or not all(isinstance(o, PublishOutcome) for o in result):
             raise PluginError(

@@ -452,7 +452,8 @@ def send_product(
 ) -> Recorded | None:
     """One ``publish_variants`` call for one product's planned changes, and its record; one
     call per sibling product when the changes span several (``parts``: each unit's part, by
-    serial; by default the part each unit was listed in).
+    serial; by default the part each unit was listed in). ``listings`` are the product's as
+    planned: none at all makes the call a ``first_publish``.
 
     With ``expect``, the product's change mark when ``planned`` was read: returns the
     listings as recorded and the mark after the record, if each record found the mark where
@@ -462,6 +463,9 @@ def send_product(
         parts = assign_parts(planned, listings, None)
     mark = expect
     after = dict(listings)
+    # No listing of the product was ever recorded here (records are never deleted): the host
+    # has never had an answer about it from this channel (see the hookspec's first_publish).
+    first = not listings
     for part, mine in group_by_part(planned, parts).items():
         target = sibling(product, part, ctx.sync.sibling_title)
         changes = [change for change, _ in mine]
@@ -472,7 +476,11 @@ def send_product(
         try:
             with urgent(withdrawing):
                 outcomes = ctx.plugins.publish_variants(
-                    channel, target, changes, still_for_sale(ctx, product)
+                    channel,
+                    target,
+                    changes,
+                    still_for_sale(ctx, product),
+                    first_publish=first,
                 )
         except Exception as exc:  # one product's failure must not stop the others
             outcomes = failed_call(ctx, summary, channel, target.listing_sku, changes, exc)

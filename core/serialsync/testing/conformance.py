@@ -298,9 +298,13 @@ class ChannelConformance(_Conformance):
         product: Product,
         changes: Sequence[ListingChange],
         still_for_sale: StillForSale = every_unit_for_sale,
+        *,
+        first_publish: bool = False,
     ) -> list[PublishOutcome]:
         """Call ``publish_variants`` through the plugin manager; check one outcome per change."""
-        outcomes = harness.manager.publish_variants(CONNECTOR, product, changes, still_for_sale)
+        outcomes = harness.manager.publish_variants(
+            CONNECTOR, product, changes, still_for_sale, first_publish=first_publish
+        )
         assert sorted(o.serial for o in outcomes) == sorted(c.unit.serial for c in changes), (
             broken_rule(
                 "publish_variants returns exactly one outcome per change",
@@ -453,6 +457,32 @@ class ChannelConformance(_Conformance):
         [again] = self.publish(harness, product, upserts(product, outcomes)[1:2])
         assert again.result in {PublishResult.CREATED, PublishResult.UPDATED}
         assert stock_by_sku(harness.fake)[held_back.integration_id] == [1]
+
+    def test_first_publish_is_a_hint_that_loses_and_duplicates_nothing(
+        self, harness: Harness
+    ) -> None:
+        if not takes_argument(harness, "publish_variants", "first_publish"):
+            pytest.skip("the plugin's publish_variants does not take the optional first_publish")
+        # Told of a product the host never recorded, the plugin lists it whole.
+        product = sample_product(3)
+        older = product.model_copy(update={"units": product.units[:2]})
+        self.publish(harness, older, upserts(older), first_publish=True)
+        # A store lost and started again says first_publish for a product the channel holds:
+        # its units come back with no ids (and one new unit beside them).
+        changes = upserts(product)
+        outcomes = self.publish(harness, product, changes, first_publish=True)
+        assert all(o.result != PublishResult.FAILED for o in outcomes), broken_rule(
+            "a product the channel holds is adopted when the host says first_publish",
+            sent=changes,
+            got=outcomes,
+        )
+        stock = stock_by_sku(harness.fake)
+        for unit in product.units:
+            assert stock.get(unit.integration_id) == [1], broken_rule(
+                "first_publish neither duplicates nor drops a unit the channel holds",
+                sent=unit.integration_id,
+                got=stock.get(unit.integration_id),
+            )
 
     def test_withdraw_units_takes_off_exactly_the_named_units_of_many_products(
         self, harness: Harness
