@@ -101,23 +101,31 @@ class MagentoConnector(Connector[MagentoSettings]):
 
     @hookimpl(specname="publish_variants")
     def publish_variants_hook(
-        self, product: Product, changes: Sequence[ListingChange], still_for_sale: StillForSale
+        self,
+        product: Product,
+        changes: Sequence[ListingChange],
+        still_for_sale: StillForSale,
+        first_publish: bool,
     ) -> list[PublishOutcome]:
         """The hook: :meth:`publish_variants`, asking the host before units go on sale.
 
         Its own method because pluggy passes only arguments without a default, and
-        ``publish_variants`` keeps ``still_for_sale`` optional for direct callers."""
-        return self.publish_variants(product, changes, still_for_sale)
+        ``publish_variants`` keeps ``still_for_sale`` and ``first_publish`` optional for
+        direct callers."""
+        return self.publish_variants(product, changes, still_for_sale, first_publish)
 
     def publish_variants(
         self,
         product: Product,
         changes: Sequence[ListingChange],
         still_for_sale: StillForSale = every_unit_for_sale,
+        first_publish: bool = False,
     ) -> list[PublishOutcome]:
         """Make the children of ``product``'s configurable parent match ``changes``; a unit
-        ``still_for_sale`` no longer names when its stock is saved stays at 0 (WITHDRAWN)."""
-        return self.publisher.publish(product, changes, still_for_sale)
+        ``still_for_sale`` no longer names when its stock is saved stays at 0 (WITHDRAWN).
+        ``first_publish`` (the host never recorded the product here) may spare the read of
+        the parent's children, when the store confirms it cannot have any."""
+        return self.publisher.publish(product, changes, still_for_sale, first_publish)
 
     @hookimpl
     def withdraw_units(self, changes: Sequence[ListingChange]) -> list[PublishOutcome]:

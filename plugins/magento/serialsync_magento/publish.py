@@ -8,8 +8,9 @@ Requests, per call of ``publish_variants`` (N units of one product):
   ``options`` array; a lone new option goes by ``POST .../options``), ``N`` child saves (no
   batch create in synchronous REST; sent side by side, ``concurrency`` at once), ``1`` parent
   save carrying the configurable option and every child link, and ``1`` MSI source-items save
-  for all N: **N + 4**. The documented alternative (``per_child``: options call + one
-  ``/child`` call per child, one at a time) costs 2N + 5.
+  for all N: **N + 4**; **N + 3** when the host's ``first_publish`` and the store confirm
+  that the parent has no child (``Publisher._surely_new``). The documented alternative
+  (``per_child``: options call + one ``/child`` call per child, one at a time) costs 2N + 5.
 * N changed units: ``N`` product updates (Magento has no synchronous batch update) plus ``1``
   source-items save that re-asserts their stock: **N + 1**. The API's floor is N (the legacy
   ``stock_item`` inside each product save, on single-source stores only); the explicit MSI save
@@ -34,6 +35,7 @@ Requests, per call of ``publish_variants`` (N units of one product):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -124,15 +126,20 @@ class Publisher:
         self.name = name
         self.serials = SerialAttribute(client, settings, log=log, connector=name)
         self.attributes = UnitAttributes(client, settings, log=log, connector=name)
+        #: The parents a call of this connector may have saved (see :meth:`_surely_new`).
+        self._touched: set[str] = set()
+        self._touched_lock = threading.Lock()
 
     def publish(
         self,
         product: Product,
         changes: Sequence[ListingChange],
         still_for_sale: StillForSale = every_unit_for_sale,
+        first_publish: bool = False,
     ) -> list[PublishOutcome]:
         """Make the children of ``product``'s configurable parent match ``changes``; the
-        host's ``still_for_sale`` is asked just before the stock save that lists them."""
+        host's ``still_for_sale`` is asked just before the stock save that lists them, and its
+        ``first_publish`` may spare the children read (:meth:`_surely_new`)."""
         log = self.log.bind(operation="publish_variants", sku=product.sku)
         sent_before = self.client.http.stats["requests"]
         outcomes: list[PublishOutcome] = []
@@ -149,7 +156,9 @@ class Publisher:
         upserts = [u for u in units if u.change.action is ListingAction.UPSERT]
         withdraws = [u for u in units if u.change.action is ListingAction.WITHDRAW]
         extra = self._parent_extra(product, upserts) if upserts else {}
-        parent_step = self._publish_upserts(product, upserts, extra) if upserts else None
+        parent_step = (
+            self._publish_upserts(product, upserts, extra, first_publish) if upserts else None
+        )
         self._side_by_side(self._withdraw, withdraws)
         # Asked as late as can be: after the children are saved, before the one request that
         # puts them in stock.
@@ -224,12 +233,11 @@ class Publisher:
             return {}
 
     def _publish_upserts(
-        self, product: Product, units: list[_Unit], extra: dict[str, str]
+        self, product: Product, units: list[_Unit], extra: dict[str, str], first_publish: bool
     ) -> Callable[[], None] | None:
         """Options and children of the upserts; the parent's save, as a step left to run."""
         if all(u.failure is not None for u in units):
             return None
-        children = self._read_children_early(product, units)
         try:
             attribute_id = self.serials.attribute_id()
         except AuthenticationError:
@@ -242,6 +250,9 @@ class Publisher:
             for unit in units:
                 unit.failure = problem
             return None
+        # Decided before this call saves an option or a child (the attribute is read first).
+        new_parent = self._surely_new(product, first_publish)
+        children = None if new_parent else self._read_children_early(product, units)
         wanted = [(u.change.unit.serial, u.extra.get("option_id")) for u in units]
         for unit, option in zip(units, self.serials.option_ids(wanted), strict=True):
             if isinstance(option, RemoteError):
@@ -280,7 +291,33 @@ class Publisher:
         if timed:
             # Timed whole, as the bulk is: the synchronous path's pace at this store now.
             self.bulk.observe_sync(len(sends), self.bulk.now() - started)
-        return lambda: self._write_parent(product, attribute_id, units, children, extra)
+        return lambda: self._write_parent(
+            product, attribute_id, units, children, extra, new_parent=new_parent
+        )
+
+    def _surely_new(self, product: Product, first_publish: bool) -> bool:
+        """Whether the parent surely has no linked child, so that its save, which sets its
+        links to those it names, needs no read of them (issue 22 §3). Every call that may save
+        the parent is remembered here.
+
+        The host's ``first_publish`` alone is not enough: a lost store started again, or a
+        catalogue made before it, leaves parents it never recorded, and ``POST /V1/products``
+        of an existing SKU saves over that product (an upsert), unlinking what it does not
+        name. So the read is spared only when, besides, the serial attribute held no option
+        when this connector first read it (no product could hold a serial, so no parent had a
+        child linked by one) and no call of this connector has saved this parent since; and
+        only with links in the parent's save (``per_child`` reads to tell a new parent).
+        """
+        parent = self.settings.parent_sku(product.sku)
+        with self._touched_lock:
+            untouched = parent not in self._touched
+            self._touched.add(parent)
+        return (
+            first_publish
+            and untouched
+            and self.serials.started_empty
+            and self.settings.link_mode == "parent_save"
+        )
 
     def _read_children_early(
         self, product: Product, units: list[_Unit]
@@ -522,10 +559,13 @@ class Publisher:
         units: list[_Unit],
         children: Future[list[dict[str, Any]] | None] | None = None,
         extra: dict[str, str] | None = None,
+        *,
+        new_parent: bool = False,
     ) -> None:
         """Create or update the configurable parent and link the new children to it
-        (``children``: the read of its linked children, when it was started early). Its
-        photos are uploaded when it is created or they changed, never with a new link only."""
+        (``children``: the read of its linked children, when it was started early;
+        ``new_parent``: surely none, see :meth:`_surely_new`). Its photos are uploaded when it
+        is created or they changed, never with a new link only."""
         settings = self.settings
         parent = mapping.parent_payload(settings, product, extra)
         parent_hash = mapping.parent_digest(settings, product, extra)
@@ -538,12 +578,15 @@ class Publisher:
         )
         try:
             if new:
-                early = children is not None and not any(u.replaced_child for u in units)
-                existing = (
-                    children.result()
-                    if children is not None and early
-                    else self.client.configurable_children(parent["sku"])
-                )
+                # A child deleted meanwhile (a retyped SKU) makes any earlier word stale.
+                replaced = any(u.replaced_child for u in units)
+                existing: list[dict[str, Any]] | None
+                if new_parent and not replaced:
+                    existing = None
+                elif children is not None and not replaced:
+                    existing = children.result()
+                else:
+                    existing = self.client.configurable_children(parent["sku"])
                 if photos and (existing is None or stale):
                     # A new parent, or its photos changed; with new links only they are left
                     # out, and stay as they are.

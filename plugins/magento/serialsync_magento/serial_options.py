@@ -44,6 +44,9 @@ class SerialAttribute:
         self._loaded = False
         #: Option ids by upper-cased label (Magento compares labels case-insensitively).
         self._options: dict[str, tuple[str, int]] = {}
+        #: The attribute held no option when this connector first read it (or created it):
+        #: no product could then hold a serial, so no parent had a child linked by one.
+        self.started_empty = False
 
     def attribute_id(self) -> int:
         """The attribute's id: read once per connector, created (global select) if missing."""
@@ -70,6 +73,8 @@ class SerialAttribute:
         if code not in self.client.set_attribute_codes(settings.attribute_set_id):
             assign_to_set(self.client, settings, code, log=self.log, connector=self.connector)
         self._attribute = attribute
+        # Read before this connector adds any option (the attribute is read once, first).
+        self.started_empty = not any(_usable(o) for o in attribute.get("options") or [])
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
 
@@ -220,9 +225,14 @@ class SerialAttribute:
 
     def _remember_one(self, option: Any) -> bool:
         """Cache one option's id by its label; False when it has no usable label and id."""
-        value = str(option.get("value") or "")
-        label = str(option.get("label") or "")
-        if value.isdigit() and label:
-            self._options[label.upper()] = (label, int(value))
+        if _usable(option):
+            label = str(option["label"])
+            self._options[label.upper()] = (label, int(option["value"]))
             return True
         return False
+
+
+def _usable(option: Any) -> bool:
+    """Whether an option as Magento lists it is a real one: an id and a label (Magento lists
+    an empty option, ``{"label": " ", "value": ""}``, first for every select)."""
+    return str(option.get("value") or "").isdigit() and bool(str(option.get("label") or ""))

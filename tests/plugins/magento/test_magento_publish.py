@@ -306,6 +306,59 @@ def test_a_unit_added_alone_to_a_listed_product_keeps_the_old_links(fake, make_c
     )
 
 
+def test_a_first_publish_to_a_store_without_serials_spares_the_children_read(fake, make_connector):
+    # issue 22 §3: the host never recorded these products, and the serial attribute held no
+    # option when the connector read it, so no parent can have a child: N + 3 a product.
+    connector = make_connector(bulk=False)
+    other = Product(sku="0113942720", title="Fender Stratocaster", price=Decimal("1299.00"))
+    first = [_unit(s) for s in SERIALS[:5]]
+    second = [_unit(s, sku=other.sku) for s in SERIALS[5:8]]
+
+    connector.publish_variants(PRODUCT, [_upsert(u) for u in first], first_publish=True)
+    mark = len(fake.received)
+    outcomes = connector.publish_variants(other, [_upsert(u) for u in second], first_publish=True)
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED] * 3
+    assert "GET configurable-products/{sku}/children" not in _calls(fake)
+    assert len(fake.received) - mark == 3 + 3  # the options, 3 children, the parent, the stock
+    for product, units in ((PRODUCT, first), (other, second)):
+        assert sorted(c["sku"] for c in fake.children_of(product.sku)) == sorted(
+            u.integration_id for u in units
+        )
+
+
+def test_first_publish_is_not_taken_on_faith_where_the_store_holds_serials(fake, make_connector):
+    # A lost store started again (or a catalogue made before it) says first_publish for a
+    # product Magento holds; a POST of its parent would save over it and unlink its children.
+    units = [_unit(s) for s in SERIALS[:3]]
+    make_connector().publish_variants(PRODUCT, [_upsert(u) for u in units])
+    mark = len(fake.received)
+    added = _unit("US2199998")
+
+    outcomes = make_connector().publish_variants(PRODUCT, [_upsert(added)], first_publish=True)
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED]
+    assert _calls(fake, mark)["GET configurable-products/{sku}/children"] == 1
+    assert sorted(c["sku"] for c in fake.children_of(POS_SKU)) == sorted(
+        u.integration_id for u in [*units, added]
+    )
+
+
+def test_a_parent_the_connector_saved_is_read_even_on_a_first_publish(fake, make_connector):
+    # The serial attribute was empty when the connector read it, but this connector has saved
+    # the parent since: its children are read again, whatever the host says.
+    connector = make_connector()
+    units = [_unit(s) for s in SERIALS[:3]]
+    connector.publish_variants(PRODUCT, [_upsert(u) for u in units], first_publish=True)
+    mark = len(fake.received)
+    added = _unit("US2199998")
+
+    connector.publish_variants(PRODUCT, [_upsert(added)], first_publish=True)
+
+    assert _calls(fake, mark)["GET configurable-products/{sku}/children"] == 1
+    assert len(fake.children_of(POS_SKU)) == 4
+
+
 def test_a_crash_between_create_and_record_is_adopted_without_duplicates(fake, make_connector):
     units = [_unit(s) for s in SERIALS[:3]]
     make_connector().publish_variants(PRODUCT, [_upsert(u) for u in units])
