@@ -244,6 +244,15 @@ def withdrawals(
     ]
 
 
+def listed_once(harness: Harness, product: Product, rule: str) -> None:
+    """Check that each unit of ``product`` is one variant on the channel, in stock 1."""
+    stock = stock_by_sku(harness.fake)
+    for unit in product.units:
+        assert stock.get(unit.integration_id) == [1], broken_rule(
+            rule, sent=unit.integration_id, got=stock.get(unit.integration_id)
+        )
+
+
 def broken_rule(rule: str, *, sent: object, got: object) -> str:
     """A conformance failure's message: the rule broken, what was sent, what came back."""
     return f"rule broken: {rule}\n  sent: {_shown(sent)}\n  came back: {_shown(got)}"
@@ -347,13 +356,9 @@ class ChannelConformance(_Conformance):
         assert {o.result for o in outcomes} == {PublishResult.CREATED}, broken_rule(
             "each new unit is created", sent=changes, got=outcomes
         )
-        stock = stock_by_sku(harness.fake)
-        for unit in product.units:
-            assert stock.get(unit.integration_id) == [1], broken_rule(
-                "a created unit is one variant, in stock 1, under its integration id",
-                sent=unit.integration_id,
-                got=stock.get(unit.integration_id),
-            )
+        listed_once(
+            harness, product, "a created unit is one variant, in stock 1, under its integration id"
+        )
         assert all(o.remote is not None for o in outcomes), "return remote ids to remember"
 
     def test_republishing_unchanged_units_changes_nothing(self, harness: Harness) -> None:
@@ -476,13 +481,9 @@ class ChannelConformance(_Conformance):
             sent=changes,
             got=outcomes,
         )
-        stock = stock_by_sku(harness.fake)
-        for unit in product.units:
-            assert stock.get(unit.integration_id) == [1], broken_rule(
-                "first_publish neither duplicates nor drops a unit the channel holds",
-                sent=unit.integration_id,
-                got=stock.get(unit.integration_id),
-            )
+        listed_once(
+            harness, product, "first_publish neither duplicates nor drops a unit the channel holds"
+        )
 
     def test_withdraw_units_takes_off_exactly_the_named_units_of_many_products(
         self, harness: Harness
