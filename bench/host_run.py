@@ -630,7 +630,8 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
     subscriptions registered on every channel that has them. While the first publish is under
     way the sandbox's child places orders at random moments (gaps uniform in
     ``[0, 2 x order_gap]`` platform seconds) and watches, on the fakes' side, when each sold
-    unit is unsellable on every other channel (:mod:`bench.oversell`). Once the publish is done
+    unit is unsellable on every other channel (:mod:`bench.oversell`: the fakes' own record of
+    that moment, with the watch's polls as a cross-check). Once the publish is done
     it waits for the open orders (at most ``orders_interval`` + 120 platform seconds), stops
     the loops and reports the windows.
     """
@@ -640,7 +641,7 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
     from serialsync.service.subscriptions import Action, manage
     from serialsync.settings import MetricsSettings, WebhookSettings
 
-    from bench.oversell import summarise
+    from bench.oversell import cross_check, summarise
     from bench.trace import OrderTrace, breakdown
 
     workdir = Path(spec["workdir"])
@@ -710,7 +711,10 @@ def run_oversell(spec: dict[str, Any]) -> dict[str, Any]:
                 skipped=skipped,
                 polls=watched["polls"],
                 failures=[repr(e) for e in scheduler.failures],
-                windows=summarise(watched["orders"], scale.factor),
+                # The window ends at the fakes' own record; the watch's polls cross-check it.
+                windows=summarise(watched["orders"], scale.factor, end="fake_resolved"),
+                watch_windows=summarise(watched["orders"], scale.factor),
+                cross_check=cross_check(watched["orders"], scale.factor),
                 breakdown=breakdown(trace, watched["orders"], scale.factor, CHANNELS),
                 gc=trace.gc_summary(),
                 passes={

@@ -270,8 +270,8 @@ def render_oversell(runs: dict[str, Any]) -> str:
     """The measured oversell window of each mode: p50 / p99 / max, per ordering channel too."""
     out = [
         "**Oversell window, measured** (order created on a channel's fake → its unit unsellable "
-        "on every other channel's fake, polled on the fakes' side; platform seconds = real x N, "
-        "so the host's own work counts N times)",
+        "on every other channel's fake, as the fakes themselves recorded it; platform seconds = "
+        "real x N, so the host's own work counts N times)",
         "",
     ]
     rows = []
@@ -316,6 +316,8 @@ def render_oversell(runs: dict[str, Any]) -> str:
                 for s in w.get("slowest", [])
             )
         )
+        if "watch_windows" in run:
+            out.append(_render_cross_check(mode, run["watch_windows"], run["cross_check"]))
     out.append("")
     breakdown = (runs.get("webhooks") or {}).get("breakdown")
     if breakdown:
@@ -323,12 +325,25 @@ def render_oversell(runs: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _render_cross_check(mode: str, watched: dict[str, Any], check: dict[str, Any]) -> str:
+    lag = check["lag"] or {}
+    return (
+        f"* {mode}, the watch's polls (cross-check): p50 / p99 / max {_num(watched['p50'], 1)} / "
+        f"{_num(watched['p99'], 1)} / {_num(watched['max'], 1)} s ({_num(watched['open'])} never "
+        f"seen withdrawn); seen later than the fakes' record by p50 {_num(lag.get('p50'), 2)}, "
+        f"p99 {_num(lag.get('p99'), 2)}, max {_num(lag.get('max'), 2)} s (least "
+        f"{_num(lag.get('min'), 2)}); seen for sale after a fake's end: "
+        f"{check['sold_after_end']} {check['sold_after_end_on'] or ''}"
+    )
+
+
 def render_breakdown(steps: dict[str, Any], gc: dict[str, Any] | None) -> list[str]:
     """Where the webhook orders' windows went: each step's p50 / p99 / max (platform s)."""
     out = [
         "**Where a webhook order's window goes** (platform seconds; the order's steps from the "
         "previous one, and per other channel: withdrawal step start to its call, the call, "
-        "its answer to the watch seeing the unit gone there, and the whole order to gone)",
+        "its answer to the fake recording the unit gone there, the whole order to gone, and "
+        "how much later the watch's polls saw it gone)",
         "",
     ]
     rows = [

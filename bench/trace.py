@@ -250,6 +250,11 @@ def _span(steps: dict[str, float], a: str, b: str) -> float | None:
     return None
 
 
+def _window(order: dict[str, Any], end: str, factor: float) -> float | None:
+    at = order.get(end)
+    return None if at is None else (at - order["created"]) * factor
+
+
 def breakdown(
     trace: OrderTrace, orders: list[dict[str, Any]], factor: float, channels: Collection[str]
 ) -> dict[str, Any]:
@@ -257,16 +262,20 @@ def breakdown(
     ``factor``), and p50 / p99 / max of each step over the orders.
 
     ``orders`` are the watch's orders (:meth:`bench.oversell.OversellWatch.report`), with the
-    instant each other channel was last seen to stop selling the unit (``gone``).
+    instant each other channel's fake recorded the unit going unsellable (``fake_gone``) and
+    the instant the watch's polls last saw it stop selling there (``gone``); a channel's
+    ``gone`` is the fake's, its ``watch_gone`` the watch's (the difference: the watch's lag).
     """
     rows = []
     for order in orders:
         key = order_key(order["channel"], order["order_id"])
         steps = trace.steps.get(key, {})
         created = order["created"]
+        end = "fake_resolved" if "fake_resolved" in order else "resolved"
         row: dict[str, Any] = {
             "key": key,
-            "window": None if order["resolved"] is None else (order["resolved"] - created) * factor,
+            "window": _window(order, end, factor),
+            "watch_window": _window(order, "resolved", factor),
             "held_on": trace.held.get(key, []),
             "cpu_ms": round(steps.get("cpu", 0.0) * 1000, 1),
         }
@@ -281,9 +290,13 @@ def breakdown(
                 at = steps.get(f"{step}:{channel}")
                 if at is not None:
                     mine[step] = round((at - created) * factor, 2)
-            gone = order.get("gone", {}).get(channel)
+            # The fake's own record of the moment (the watch's poll only where there is none).
+            gone = (order.get("fake_gone") or order.get("gone") or {}).get(channel)
             if gone is not None:
                 mine["gone"] = round((gone - created) * factor, 2)
+            seen = order.get("gone", {}).get(channel)
+            if seen is not None and "fake_gone" in order:
+                mine["watch_gone"] = round((seen - created) * factor, 2)
             row[channel] = mine
         rows.append(row)
     return {"orders": rows, "steps": _step_stats(rows, channels)}
@@ -302,7 +315,13 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
     for step in ORDER_STEPS:
         series[f"{step} (from the previous step)"] = []
     for channel in sorted(channels):
-        for part in ("queue to call", "withdraw_units call", "answered to gone", "order to gone"):
+        for part in (
+            "queue to call",
+            "withdraw_units call",
+            "answered to gone",
+            "order to gone",
+            "watch lag",
+        ):
             series[f"{channel}: {part}"] = []
     for row in rows:
         previous = 0.0
@@ -316,6 +335,7 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
             add(f"{channel}: withdraw_units call", _span(mine, "w_sent", "w_answered"))
             add(f"{channel}: answered to gone", _span(mine, "w_answered", "gone"))
             add(f"{channel}: order to gone", mine.get("gone"))
+            add(f"{channel}: watch lag", _span(mine, "gone", "watch_gone"))
     return {
         name: {
             "n": len(values),

@@ -30,12 +30,20 @@ def test_an_order_stays_open_until_its_unit_is_off_every_other_channel(tmp_path:
             watch.check()  # nothing withdrawn yet: the unit is still for sale on WooCommerce
             assert watch.open_orders() == 1
 
+            [order] = watch.report()
+            assert order["fake_open"] == ["woocommerce"] and order["fake_resolved"] is None
+
             host.order_pass()
             watch.check()
             assert watch.open_orders() == 0
             [order] = watch.report()
             assert order["resolved"] >= order["created"]
             assert order["relisted"] == 0
+            # WooCommerce's fake recorded the unit going while it served the withdrawal, before
+            # the watch's poll saw it gone.
+            gone = order["fake_gone"]["woocommerce"]
+            assert order["created"] <= gone == order["fake_resolved"] <= order["resolved"]
+            assert order["fake_open"] == [] and order["sold_after_end"] == []
             summary = summarise(watch.report(), factor=10.0)
             assert summary["n"] == 1 and summary["open"] == 0
             assert summary["max"] == (order["resolved"] - order["created"]) * 10.0
