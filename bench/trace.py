@@ -7,7 +7,8 @@ steps in between in the host process, with the same ``CLOCK_MONOTONIC``:
 * webhooks: the delivery taken (``accepted``), the order worker starting on it (``start``),
   the order read back (``fetched``), its claims committed (``applied``), then per channel the
   withdrawal step's start, its ``withdraw_units`` call sent and answered, and the step's end;
-  the whole order's end (``done``, the POS report included) and the worker thread's CPU;
+  the whole order's end (``done``, the POS report included), the worker thread's CPU, and how
+  long the order's threads waited, all told, for the store's statement lock (``store_wait``);
 * both modes: every order pass's start, the end of its order reading, and its withdrawal
   step per channel as above.
 
@@ -73,6 +74,12 @@ class OrderTrace:
         with self._lock:
             self.steps.setdefault(key, {}).setdefault(step, now)
 
+    def add(self, key: str, step: str, seconds: float) -> None:
+        """Add ``seconds`` to the running total ``step`` of ``key``."""
+        with self._lock:
+            steps = self.steps.setdefault(key, {})
+            steps[step] = steps.get(step, 0.0) + seconds
+
     def _held(self, key: str | None, channel: str) -> None:
         if key is not None:
             with self._lock:
@@ -91,6 +98,8 @@ class OrderTrace:
         self._wrap_attr(host, "order_pass", self._order_pass)
         gc.callbacks.append(self._gc)
         self._undo.append(lambda: gc.callbacks.remove(self._gc))
+        if hasattr(host.store, "_mutex"):
+            self._wrap_attr(host.store, "_mutex", lambda lock: _TimedLock(lock, self))
         if worker is not None:
             self._wrap_attr(worker, "submit", self._submit)
             self._wrap_attr(worker, "work", self._work)
@@ -244,6 +253,32 @@ class OrderTrace:
         return hold_or_ask
 
 
+class _TimedLock:
+    """The store's statement lock, with the time each order's threads waited for it added up.
+
+    The store runs every statement and every transaction under one lock (its threads share
+    one connection): an order's reads and its transaction wait there behind a publish's."""
+
+    def __init__(self, lock: Any, trace: OrderTrace) -> None:
+        self._inner = lock
+        self._trace = trace
+
+    def __enter__(self) -> Any:
+        key = _CURRENT.get()
+        if key is None or key.startswith("pass:"):
+            return self._inner.__enter__()
+        asked = time.monotonic()
+        got = self._inner.__enter__()
+        self._trace.add(key, "store_wait", time.monotonic() - asked)
+        return got
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def _span(steps: dict[str, float], a: str, b: str) -> float | None:
     if a in steps and b in steps:
         return steps[b] - steps[a]
@@ -277,7 +312,11 @@ def breakdown(
             "window": _window(order, end, factor),
             "watch_window": _window(order, "resolved", factor),
             "held_on": trace.held.get(key, []),
+            # Channels where the watch saw the unit for sale after the fake's end (a relisting).
+            "sold_after_end": order.get("sold_after_end", []),
             "cpu_ms": round(steps.get("cpu", 0.0) * 1000, 1),
+            # Platform seconds the order's threads waited, all told, for the store's lock.
+            "store_wait": round(steps.get("store_wait", 0.0) * factor, 2),
         }
         for step in ORDER_STEPS:
             if step in steps:
@@ -323,7 +362,9 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
             "watch lag",
         ):
             series[f"{channel}: {part}"] = []
+    series["store wait (all the order's threads)"] = []
     for row in rows:
+        add("store wait (all the order's threads)", row.get("store_wait"))
         previous = 0.0
         for step in ORDER_STEPS:
             if step in row:

@@ -43,3 +43,40 @@ def test_each_step_is_read_from_the_order_creation_at_the_run_s_scale():
     assert steps["magento: answered to gone"]["p50"] == 2.0
     table = "\n".join(render_breakdown(steps, None))
     assert "| magento: withdraw_units call | 1 | 3.00 | 3.00 | 3.00 |" in table
+
+
+def test_an_order_s_waits_for_the_store_lock_are_added_up_and_a_pass_s_are_not():
+    import threading
+
+    from bench.trace import _CURRENT, _TimedLock
+
+    trace = OrderTrace()
+    lock = _TimedLock(threading.RLock(), trace)
+    holding, release = threading.Event(), threading.Event()
+
+    def publish() -> None:
+        with lock:
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=publish)
+    holder.start()
+    holding.wait(5)
+    token = _CURRENT.set("shopify/7")
+    try:
+        threading.Timer(0.05, release.set).start()
+        with lock:  # waits for the publish's hold
+            pass
+        with lock:  # free: adds (almost) nothing, but adds
+            pass
+    finally:
+        _CURRENT.reset(token)
+    holder.join(5)
+    token = _CURRENT.set("pass:1")
+    try:
+        with lock:
+            pass
+    finally:
+        _CURRENT.reset(token)
+    assert trace.steps["shopify/7"]["store_wait"] > 0
+    assert "pass:1" not in trace.steps
