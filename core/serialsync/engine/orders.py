@@ -7,7 +7,8 @@
       → parse each line's SKU; quarantine what cannot be processed
       → reserve (unpaid) or sell (paid) each unit, write the outbox row   (one transaction)
       → save the cursor                               (after every order it covers is stored)
-      → withdraw every reserved or sold unit from every channel   (batched: see withdraw.py)
+      → withdraw every reserved or sold unit from every channel   (batched: see withdraw.py;
+        channels read side by side: each channel's units as soon as its read is done)
       → report pending sales to the POS, each marked reported with the POS's receipt
 
 The outbox row is written in the same transaction as the unit moves, and the cursor only after,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,6 +42,7 @@ from serialsync.errors import (
     StoreError,
 )
 from serialsync.lifecycle import MoveSource, UnitStatus, move, pos_reports, reversal
+from serialsync.metering import in_this_context
 from serialsync.model import (
     FinancialStatus,
     Order,
@@ -61,14 +64,58 @@ _ENDED = {FinancialStatus.CANCELLED, FinancialStatus.REFUNDED}
 def order_pass(ctx: EngineContext, summary: PassSummary) -> None:
     """Read every channel's orders, withdraw what sold, and report sales to the POS.
 
+    When the channels are read side by side, what one channel's orders claimed is withdrawn
+    from every channel as soon as that channel's read is done, while the others still read:
+    one slow read (a channel waiting for its rate limit) delays only its own orders' units.
+    Read one after another (``sync.workers`` 1, or one channel), the pass withdraws once after
+    the last read, in one batch across channels.
+
     Reading and withdrawing are urgent work (:func:`~serialsync.urgent`): a publish under way
     yields its channels' budget to them. Reporting is not: no shopper waits for it."""
-    touched: set[str] = set()
     with urgent():
-        for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
-        # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
-        withdraw_all(ctx, summary, touched)
+        if side_by_side(ctx):
+            _read_and_withdraw_each(ctx, summary)
+            # What no channel's own step took: a withdrawal that failed in an earlier pass
+            # (withdrawals only: the touched products' other changes went with those steps).
+            withdraw_all(ctx, summary)
+        else:
+            touched: set[str] = set()
+            for_each_channel(ctx, lambda c: _read_channel(ctx, summary, c, touched), name="orders")
+            # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
+            withdraw_all(ctx, summary, touched)
     report_sales(ctx, summary)
+
+
+def side_by_side(ctx: EngineContext) -> bool:
+    """Whether :func:`~serialsync.engine.publish.for_each_channel` runs the channels in
+    threads of their own (more than one channel, and more than one worker)."""
+    return ctx.sync.workers > 1 and len(ctx.plugins.connectors(Role.CHANNEL)) > 1
+
+
+def _read_and_withdraw_each(ctx: EngineContext, summary: PassSummary) -> None:
+    """Read every channel side by side; hand each channel's claims to a withdrawal at once.
+
+    The withdrawals run in a pool of their own, so a read's thread is free for the next
+    channel's read as soon as it has handed its claims over. Each withdrawal goes to every
+    channel under the listing locks, so two of them (or one and a publish) never cross on a
+    product: the one that finds a product held asks its holder to plan it again
+    (:meth:`~serialsync.engine.context.ListingLocks.hold_or_ask`). A unit's claim is
+    committed before its SKU is handed over, so what a withdrawal plans includes it.
+    """
+    workers = min(ctx.sync.workers, len(ctx.plugins.connectors(Role.CHANNEL)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="withdraw") as pool:
+        handed: list[Future[None]] = []
+
+        def read(channel: str) -> None:
+            mine: set[str] = set()
+            _read_channel(ctx, summary, channel, mine)
+            if mine:
+                # In this context: urgent, and its requests counted in the pass.
+                handed.append(pool.submit(in_this_context(withdraw_all), ctx, summary, mine))
+
+        for_each_channel(ctx, read, name="orders")
+        for future in handed:
+            future.result()
 
 
 def read_unread_channels(ctx: EngineContext, summary: PassSummary) -> None:
