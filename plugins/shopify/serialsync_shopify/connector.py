@@ -32,10 +32,9 @@ from serialsync_shopify import listings, mapping, webhooks
 from serialsync_shopify.bulk_listings import BulkListingReader
 from serialsync_shopify.client import MAX_QUERY_COST, MaxCostExceededError, ShopifyClient
 from serialsync_shopify.publish import Publisher, ShopContext
+from serialsync_shopify.ratelimit import ORDERS_PAGE_COST
 from serialsync_shopify.settings import ShopifySettings
 
-#: The query cost an orders page is cut to: a quarter of the standard bucket (see fetch_orders).
-ORDERS_PAGE_COST = 250
 #: Line items read with each order; an order with more is completed by further queries.
 LINES_PER_ORDER = 10
 

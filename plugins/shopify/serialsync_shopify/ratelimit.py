@@ -7,11 +7,14 @@ wait just long enough that the next request's expected cost is available: the bu
 never overrun. :func:`throttle_signal` turns a ``THROTTLED`` answer (HTTP 200 or 429) into a
 retry that waits ``(cost - currentlyAvailable) / restoreRate`` seconds.
 
-A share of the bucket (:data:`ORDERS_SHARE`) is kept for urgent requests
-(:func:`serialsync.is_urgent`: reading an order, withdrawing what it sold): a publish waits until
-the bucket holds its cost *and* that share, so a withdrawal finds its points there and does not
-queue behind the publish's next create. The publish is paced by the restore rate either way; it
-only runs a share higher above empty.
+A part of the bucket is kept for urgent requests (:func:`serialsync.is_urgent`: reading an
+order, withdrawing what it sold): a tenth of it (:data:`ORDERS_SHARE`), and at least one orders
+page's cost (:data:`ORDERS_PAGE_COST`). A publish waits until the bucket holds its cost *and*
+that reserve, so an order read or a withdrawal finds its points there and does not queue behind
+the publish's next create. Were the reserve smaller than an orders page, a publish of small
+requests would keep the bucket below the page's cost and the read would wait (or be throttled)
+again and again. The publish is paced by the restore rate either way; it only runs that much
+higher above empty.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ DEFAULT_RESTORE_RATE = 100.0
 PACING_MARGIN = 0.05
 #: The share of the bucket's maximum that only urgent requests may spend (100 of 1,000 points).
 ORDERS_SHARE = 0.1
+#: The query cost an orders page is cut to: a quarter of the standard bucket (see
+#: ``ShopifyConnector.fetch_orders``). The reserve for urgent requests is never less.
+ORDERS_PAGE_COST = 250.0
 
 
 def response_body(response: httpx.Response) -> dict[str, Any] | None:
@@ -93,14 +99,24 @@ class CostBucketLimiter:
 
     The client calls :meth:`expect` with the cost it expects of the next request (the
     requested cost the same operation had last time), so :meth:`wait_time` waits for exactly
-    that much, plus the orders' share (``orders_share`` of the maximum) for a request that is
-    not urgent. Before any response is seen it does not wait. The expected cost is the calling
-    thread's own: the publish and an order's withdrawal expect different costs side by side.
+    that much, plus the :meth:`reserve` for a request that is not urgent. Before any response
+    is seen it does not wait. The expected cost is the calling thread's own: the publish and an
+    order's withdrawal expect different costs side by side.
+
+    :param orders_share: the share of the maximum kept for urgent requests.
+    :param urgent_cost: the points kept for them at least (one orders page).
     """
 
-    def __init__(self, clock: Callable[[], float], *, orders_share: float = ORDERS_SHARE) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        orders_share: float = ORDERS_SHARE,
+        urgent_cost: float = ORDERS_PAGE_COST,
+    ) -> None:
         self._clock = clock
         self.orders_share = orders_share
+        self.urgent_cost = urgent_cost
         self._status: ThrottleStatus | None = None
         self._seen_at = 0.0
         self._local = threading.local()
@@ -113,6 +129,10 @@ class CostBucketLimiter:
     def expect(self, cost: float) -> None:
         """Set the expected cost of this thread's next request."""
         self._local.expected = max(0.0, cost)
+
+    def reserve(self, maximum: float) -> float:
+        """The points of a bucket of ``maximum`` that a request that is not urgent leaves."""
+        return min(maximum, max(maximum * self.orders_share, self.urgent_cost))
 
     def available_now(self) -> float | None:
         """The bucket projected to now, or ``None`` before any response."""
@@ -129,7 +149,7 @@ class CostBucketLimiter:
             return 0.0
         expected: float = getattr(self._local, "expected", 0.0)
         if not is_urgent():
-            expected += self._status.maximum * self.orders_share
+            expected += self.reserve(self._status.maximum)
         # A request can never need more than the whole bucket.
         needed = min(expected, self._status.maximum)
         if available >= needed:

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from serialsync import FinancialStatus, OrdersPage, parse
 from serialsync_shopify import ShopifyConnector
-from serialsync_shopify.connector import ORDERS_PAGE_COST
 from serialsync_shopify.mapping import financial_status, updated_since_query
+from serialsync_shopify.ratelimit import ORDERS_PAGE_COST
 
 from .conftest import make_connector, product, units, upserts
 

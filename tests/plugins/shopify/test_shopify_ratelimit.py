@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from serialsync import PublishResult, RateLimitedError, urgent
 from serialsync_shopify.fake import FakeShopify
 from serialsync_shopify.ratelimit import (
+    ORDERS_PAGE_COST,
     PACING_MARGIN,
     CostBucketLimiter,
     ThrottleStatus,
@@ -84,7 +85,7 @@ def test_throttle_signal_ignores_other_errors_and_junk():
 
 
 def test_limiter_waits_before_the_bucket_would_run_dry(clock):
-    limiter = CostBucketLimiter(clock, orders_share=0)
+    limiter = CostBucketLimiter(clock, orders_share=0, urgent_cost=0)
     limiter.expect(300)
     assert limiter.wait_time() == 0  # nothing seen yet
     limiter.observe(httpx.Response(200, json=cost_body(100, 100.0, rate=50.0)))
@@ -99,7 +100,7 @@ def test_limiter_waits_before_the_bucket_would_run_dry(clock):
 
 
 def test_a_publish_leaves_the_orders_share_in_the_bucket_for_a_withdrawal(clock):
-    limiter = CostBucketLimiter(clock)  # a tenth of the bucket kept for orders
+    limiter = CostBucketLimiter(clock, urgent_cost=0)  # a tenth of the bucket kept for orders
     limiter.observe(httpx.Response(200, json=cost_body(100, 150.0, maximum=1000.0, rate=100.0)))
     limiter.expect(100)
     # The publish waits until its 100 points and the orders' 100 are there...
@@ -111,8 +112,42 @@ def test_a_publish_leaves_the_orders_share_in_the_bucket_for_a_withdrawal(clock)
         assert limiter.wait_time() == pytest.approx((180 - 150) / 100 + PACING_MARGIN)
 
 
+def test_a_publish_of_small_requests_always_leaves_an_orders_page_in_the_bucket(clock):
+    """With only a tenth kept (100 points), a publish of 30-point requests went whenever 130
+    were there: an orders page (236 points) waited behind it, or was throttled, as long as the
+    publish ran. The reserve is one orders page at least."""
+    limiter = CostBucketLimiter(clock)
+    assert limiter.reserve(1000.0) == ORDERS_PAGE_COST
+    bucket = 1000.0
+    limiter.observe(httpx.Response(200, json=cost_body(30, bucket)))
+    for _ in range(500):  # 50 s of a publish sending a request whenever its pacing lets it
+        clock.now += 0.1
+        bucket = min(1000.0, bucket + 10.0)  # 100 points a second
+        limiter.expect(30)
+        if limiter.wait_time() == 0:
+            bucket -= 30
+            limiter.observe(httpx.Response(200, json=cost_body(30, bucket)))
+        with urgent():
+            limiter.expect(236)  # a page of six orders: what fetch_orders sends at most
+            assert limiter.wait_time() == 0
+            limiter.expect(ORDERS_PAGE_COST)
+            assert limiter.wait_time() == 0
+    assert bucket < 400  # the publish did use the bucket down to the reserve
+
+
+def test_the_reserve_never_exceeds_the_bucket(clock):
+    limiter = CostBucketLimiter(clock)
+    assert limiter.reserve(2000.0) == 250  # a tenth of a larger bucket is less than a page
+    assert limiter.reserve(10000.0) == 1000  # a tenth of Shopify Plus's bucket is more
+    assert limiter.reserve(100.0) == 100
+    limiter.observe(httpx.Response(200, json=cost_body(30, 0.0, maximum=100.0, rate=10.0)))
+    limiter.expect(30)
+    # A request that is not urgent waits for the whole (tiny) bucket, never for more.
+    assert limiter.wait_time() == pytest.approx(100 / 10 + PACING_MARGIN)
+
+
 def test_each_thread_waits_for_its_own_expected_cost(clock):
-    limiter = CostBucketLimiter(clock, orders_share=0)
+    limiter = CostBucketLimiter(clock, orders_share=0, urgent_cost=0)
     limiter.observe(httpx.Response(200, json=cost_body(10, 50.0, rate=100.0)))
     limiter.expect(850)  # the publish's big create, about to be sent from this thread
     waits: list[float] = []
