@@ -10,7 +10,11 @@ steps in between in the host process, with the same ``CLOCK_MONOTONIC``:
   the whole order's end (``done``, the POS report included), the worker thread's CPU, and how
   long the order's threads waited, all told, for the store's statement lock (``store_wait``);
 * both modes: every order pass's start, the end of its order reading, and its withdrawal
-  step per channel as above.
+  step per channel as above; within that step, per channel, the first and last instant of the
+  products sent one by one after the batch (``w_rest``: what ``withdraw_units`` left
+  unanswered, or every withdrawal of a plugin without it) and of the sold-out check
+  (``w_hide``), so a long step shows where it went. A pass that withdraws each channel's
+  units as its read ends runs the step more than once: the first start and the last end count.
 
 Whether a channel's withdrawal found the product held by a publish (and left it to that
 publish, which withdraws after its call under way) is recorded too: then the call times above
@@ -95,6 +99,8 @@ class OrderTrace:
         self._wrap_attr(host.engine.locks, "hold_or_ask", self._hold_or_ask)
         self._wrap_attr(engine_withdraw, "withdraw_channel", self._withdraw_channel)
         self._wrap_attr(engine_orders, "withdraw_all", self._withdraw_all)
+        self._wrap_attr(engine_withdraw, "send_product", self._part("w_rest"))
+        self._wrap_attr(engine_withdraw, "settle_products", self._part("w_hide"))
         self._wrap_attr(host, "order_pass", self._order_pass)
         gc.callbacks.append(self._gc)
         self._undo.append(lambda: gc.callbacks.remove(self._gc))
@@ -227,6 +233,27 @@ class OrderTrace:
                 self.stamp(key, f"w_end:{channel}")
 
         return withdraw_channel
+
+    def _part(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A wrapper of a withdrawal step's part (``(ctx, summary, channel, ...)``) stamping
+        ``<name>:<channel>`` at its first start and ``<name>_end:<channel>`` at its last end."""
+
+        def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+            def part(ctx: EngineContext, summary: PassSummary, channel: str, *args: Any) -> Any:
+                key = _CURRENT.get()
+                self.stamp(key, f"{name}:{channel}")
+                try:
+                    return original(ctx, summary, channel, *args)
+                finally:
+                    if key is not None:
+                        with self._lock:
+                            self.steps.setdefault(key, {})[f"{name}_end:{channel}"] = (
+                                time.monotonic()
+                            )
+
+            return part
+
+        return wrap
 
     def _withdraw_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def withdraw_units(channel: str, changes: Any) -> Any:

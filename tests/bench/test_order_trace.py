@@ -80,3 +80,28 @@ def test_an_order_s_waits_for_the_store_lock_are_added_up_and_a_pass_s_are_not()
         _CURRENT.reset(token)
     assert trace.steps["shopify/7"]["store_wait"] > 0
     assert "pass:1" not in trace.steps
+
+
+def test_an_order_pass_s_withdrawal_step_is_stamped_in_its_parts(tmp_path):
+    from tests.engine.test_withdraw import BatchingChannel, LoggingChannel, _world
+
+    a, b = BatchingChannel(), LoggingChannel()
+    w = _world(tmp_path, a, b, workers=2)
+    w.host.order_pass()
+    w.host.inventory_pass()
+    a.place_order([("P1|||A1", 1)])
+    trace = OrderTrace()
+    trace.install(w.host, None)
+    try:
+        w.host.order_pass()
+    finally:
+        trace.uninstall()
+
+    steps = trace.steps["pass:1"]
+    # shop_b has no withdraw_units: its withdrawal is sent product by product (the rest).
+    assert steps["w_rest:shop_b"] <= steps["w_rest_end:shop_b"] <= steps["w_end:shop_b"]
+    assert "w_rest:shop_a" not in steps  # the batch answered all of shop_a's
+    for channel in ("shop_a", "shop_b"):
+        assert steps[f"w_start:{channel}"] <= steps[f"w_hide:{channel}"]
+        assert steps[f"w_hide_end:{channel}"] <= steps[f"w_end:{channel}"]
+    w.store.close()
