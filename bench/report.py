@@ -318,6 +318,17 @@ def render_oversell(runs: dict[str, Any]) -> str:
         )
         if "watch_windows" in run:
             out.append(_render_cross_check(mode, run["watch_windows"], run["cross_check"]))
+        in_pass = (
+            (run.get("breakdown") or {})
+            .get("steps", {})
+            .get("in the order pass that closed it (polling)")
+        )
+        if mode == "polling" and in_pass:
+            out.append(
+                f"* polling, the part of each window spent in the order pass that closed it (the "
+                f"rest is the wait for that pass): p50 {in_pass['p50']:.1f} / p99 "
+                f"{in_pass['p99']:.1f} / max {in_pass['max']:.1f} s"
+            )
     out.append("")
     breakdown = (runs.get("webhooks") or {}).get("breakdown")
     if breakdown:

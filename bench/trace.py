@@ -329,6 +329,9 @@ def breakdown(
     ``gone`` is the fake's, its ``watch_gone`` the watch's (the difference: the watch's lag).
     """
     rows = []
+    pass_starts = sorted(
+        steps["start"] for key, steps in trace.steps.items() if key.startswith("pass:")
+    )
     for order in orders:
         key = order_key(order["channel"], order["order_id"])
         steps = trace.steps.get(key, {})
@@ -345,6 +348,9 @@ def breakdown(
             # Platform seconds the order's threads waited, all told, for the store's lock.
             "store_wait": round(steps.get("store_wait", 0.0) * factor, 2),
         }
+        in_pass = _in_pass(pass_starts, created, order[end])
+        if in_pass is not None:
+            row["in_pass"] = round(in_pass * factor, 2)
         for step in ORDER_STEPS:
             if step in steps:
                 row[step] = round((steps[step] - created) * factor, 2)
@@ -368,6 +374,16 @@ def breakdown(
     return {"orders": rows, "steps": _step_stats(rows, channels)}
 
 
+def _in_pass(starts: list[float], created: float, resolved: float | None) -> float | None:
+    """The part of a window spent in the order pass that closed it (polling): from that pass's
+    start, or from the order's creation if it came during the pass, to the window's end. What
+    is left of the window is the wait for that pass, the polling interval's share."""
+    if resolved is None:
+        return None
+    started = [at for at in starts if at <= resolved]
+    return resolved - max(started[-1], created) if started else None
+
+
 def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[str, Any]:
     from bench.oversell import percentile
 
@@ -380,6 +396,7 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
     # Named in the order of an order's path, so the table reads top to bottom.
     for step in ORDER_STEPS:
         series[f"{step} (from the previous step)"] = []
+    series["in the order pass that closed it (polling)"] = []
     for channel in sorted(channels):
         for part in (
             "queue to call",
@@ -392,6 +409,7 @@ def _step_stats(rows: list[dict[str, Any]], channels: Collection[str]) -> dict[s
     series["store wait (all the order's threads)"] = []
     for row in rows:
         add("store wait (all the order's threads)", row.get("store_wait"))
+        add("in the order pass that closed it (polling)", row.get("in_pass"))
         previous = 0.0
         for step in ORDER_STEPS:
             if step in row:

@@ -105,3 +105,22 @@ def test_an_order_pass_s_withdrawal_step_is_stamped_in_its_parts(tmp_path):
         assert steps[f"w_start:{channel}"] <= steps[f"w_hide:{channel}"]
         assert steps[f"w_hide_end:{channel}"] <= steps[f"w_end:{channel}"]
     w.store.close()
+
+
+def test_a_polling_window_is_split_at_the_start_of_the_pass_that_closed_it():
+    trace = OrderTrace()
+    for n, at in enumerate([100.0, 106.0, 112.0], 1):
+        trace.stamp(f"pass:{n}", "start", at)
+    orders = [
+        # Created between two passes: the window's part in the pass runs from its start.
+        {"channel": "shopify", "order_id": "1", "created": 101.0, "resolved": 106.5},
+        # Created while a pass was reading, and closed by that same pass: from the creation.
+        {"channel": "magento", "order_id": "2", "created": 106.2, "resolved": 106.9},
+        {"channel": "magento", "order_id": "3", "created": 107.0, "resolved": None},
+    ]
+
+    out = breakdown(trace, orders, factor=10.0, channels=["shopify", "magento"])
+
+    assert [row.get("in_pass") for row in out["orders"]] == [5.0, 7.0, None]
+    stats = out["steps"]["in the order pass that closed it (polling)"]
+    assert (stats["n"], stats["max"]) == (2, 7.0)
