@@ -26,7 +26,7 @@ def added_options(body: bytes, labels: Sequence[str]) -> list[dict[str, Any]] | 
     start = len(body)
     for label in dict.fromkeys(labels):
         # The last option of each label is what a walk of the whole list would keep.
-        found = max(body.rfind(_encoded(label, ascii_only)) for ascii_only in (True, False))
+        found = max(body.rfind(encoded) for encoded in _encodings(label))
         if found < 0:
             return None
         start = min(start, found)
@@ -47,9 +47,12 @@ def added_options(body: bytes, labels: Sequence[str]) -> list[dict[str, Any]] | 
     return options if with_ids.issuperset(labels) else None
 
 
-def _encoded(label: str, ascii_only: bool) -> bytes:
+def _encodings(label: str) -> tuple[bytes, ...]:
     """``label`` as a JSON string, escaped as most encoders do (``\\uXXXX`` or UTF-8 as is)."""
-    return json.dumps(label, ensure_ascii=ascii_only).encode("utf-8")
+    if label.isascii() and label.isprintable() and '"' not in label and "\\" not in label:
+        return (b'"' + label.encode("ascii") + b'"',)  # nothing to escape (most serials)
+    escaped = (json.dumps(label, ensure_ascii=only).encode("utf-8") for only in (True, False))
+    return tuple(dict.fromkeys(escaped))
 
 
 def _objects_to_list_end(text: str) -> list[dict[str, Any]] | None:

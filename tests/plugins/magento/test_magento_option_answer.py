@@ -55,12 +55,22 @@ def test_a_label_answered_otherwise_than_sent_leaves_it_to_the_whole_answer() ->
     assert added_options(_answer(missing), ["NEW1"]) is None
 
 
-def test_labels_with_json_in_them_are_read_or_left_to_the_whole_answer_never_misread() -> None:
-    tricky = ['{"label":"X","value":"1"}', "a{b", 'quote"d', "é/ü", "[]", ","]
+def test_labels_with_json_in_them_are_read_from_the_tail_and_never_misread() -> None:
+    tricky = [
+        '{"label":"X","value":"1"}',
+        "a{b",
+        'quote"d',
+        "é/ü",
+        "[]",
+        ",",
+        "back\\slash",
+        "tab\there",
+    ]
     options = [*_store(3)] + [{"label": t, "value": str(9000 + n)} for n, t in enumerate(tricky)]
     for spaced in (False, True):
         tail = added_options(_answer(options, spaced=spaced), tricky)
-        assert tail is None or {o["label"]: o["value"] for o in tail} == {
+        assert tail is not None  # escaped as Python's json escapes them: read from the tail
+        assert {o["label"]: o["value"] for o in tail} == {
             t: str(9000 + n) for n, t in enumerate(tricky)
         }
 
