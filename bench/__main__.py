@@ -344,7 +344,7 @@ def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
     print(
         f"  withdraw step {orders['platform']['withdraw']:.1f} platform s; still for sale "
         f"{sum(orders['still_for_sale'].values())}; store statements "
-        f"{orders['store_statements']}",
+        f"{orders['store_statements']}; limits cut {orders['limit_cuts']}",
         flush=True,
     )
     run["machine_at_start"], run["machine_at_end"] = at_start, machine()

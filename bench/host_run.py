@@ -18,8 +18,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from serialsync.concurrency import AdaptiveLimit
 from serialsync.connector import ConnectorContext, Role
 from serialsync.host import Host
 from serialsync.http import HttpClient
@@ -39,6 +40,8 @@ from bench.platforms import (
 from bench.sandbox_process import SandboxProcess, bench_catalogue
 from bench.thread_cpu import HelperCpu
 from bench.timescale import TimeScale, unscaled, waited, waited_union
+
+T = TypeVar("T")
 
 
 class Timeline:
@@ -143,18 +146,33 @@ def build_host(settings: Settings, scale: TimeScale, timeline: Timeline | None) 
     )
 
 
-def http_clients(obj: object, depth: int = 3) -> list[HttpClient]:
+def http_clients(obj: object) -> list[HttpClient]:
     """Every :class:`HttpClient` a connector holds (found through its attributes)."""
-    if isinstance(obj, HttpClient):
+    return held(obj, HttpClient)
+
+
+def held(obj: object, kind: type[T], depth: int = 3) -> list[T]:
+    """Every ``kind`` object ``obj`` holds, found through its attributes ``depth`` deep."""
+    if isinstance(obj, kind):
         return [obj]
     if depth == 0 or not hasattr(obj, "__dict__"):
         return []
-    found: list[HttpClient] = []
+    found: list[T] = []
     for value in vars(obj).values():
-        for client in http_clients(value, depth - 1):
-            if all(client is not c for c in found):
-                found.append(client)
+        for item in held(value, kind, depth - 1):
+            if all(item is not f for f in found):
+                found.append(item)
     return found
+
+
+def limit_cuts(host: Host) -> dict[str, dict[str, float]]:
+    """Per connector with an :class:`AdaptiveLimit`: how often it cut its limit, by cause,
+    and the limit it stands at."""
+    out: dict[str, dict[str, float]] = {}
+    for handle in host.plugins.connectors():
+        for limit in held(handle.impl, AdaptiveLimit):
+            out[handle.name] = {**limit.cuts, "limit": limit.limit}
+    return out
 
 
 def client_stats(host: Host) -> dict[str, dict[str, float]]:
@@ -464,8 +482,13 @@ def measure_orders(
     _events(scale, sandbox)
     timeline.reset()
     cpu0, start = time.process_time(), time.monotonic()
+    cuts = limit_cuts(host)
     with counted_statements(host) as statements:
         summary = host.order_pass()
+    cuts = {
+        name: {k: v - cuts.get(name, {}).get(k, 0.0) if k != "limit" else v for k, v in c.items()}
+        for name, c in limit_cuts(host).items()
+    }
     end = time.monotonic()
     cpu = time.process_time() - cpu0
     sold = [sku for skus in placed.values() for sku in skus]
@@ -486,6 +509,7 @@ def measure_orders(
         "withdraw_by_channel": withdraw_by_channel(timeline, events, scale, sandbox, withdrawn),
         "host_cpu": cpu,
         "store_statements": dict(sorted(statements.items())),
+        "limit_cuts": cuts,
         "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
         "patterns": {n: child[n]["patterns"][:4] for n in (*CHANNELS, POS)},
     }
