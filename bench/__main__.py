@@ -338,7 +338,8 @@ def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
         print(
             f"  {name}: withdrew {step['withdrawn']} in {step['platform_seconds']:.1f}"
             f"{'' if upper is None else f' to {upper:.1f}'} platform s "
-            f"({step['real_seconds']:.2f} s real), {step['requests']} requests",
+            f"({step['real_seconds']:.2f} s real), {step['requests']} requests; real s from "
+            f"its start: {', '.join(f'{k} {v:.2f}' for k, v in step['steps_real'].items())}",
             flush=True,
         )
     print(

@@ -469,8 +469,20 @@ def withdraw_by_channel(
             "real_seconds": real,
             "platform_seconds": estimate,
             "platform_upper": upper,
+            "steps_real": _steps(timeline, name, begin),
         }
     return out
+
+
+def _steps(timeline: Timeline, channel: str, begin: float) -> dict[str, float]:
+    """Real seconds from a channel's first withdraw progress call to its first
+    ``withdraw_units`` call, its last answer and its last record: where its span went."""
+    marks = {
+        "first_call": timeline.first.get(("withdraw.before_call", channel)),
+        "last_answer": timeline.last.get(("withdraw.after_call", channel)),
+        "last_recorded": timeline.last.get(("withdraw.recorded", channel)),
+    }
+    return {step: at - begin for step, at in marks.items() if at is not None}
 
 
 def measure_orders(
