@@ -242,3 +242,30 @@ def test_a_unit_sold_during_its_products_publish_is_withdrawn_not_relisted(
     assert {x.state for x in w.store.listings_of_unit("A1")} == {ListingState.WITHDRAWN}
     assert {"P1|||A2", "P1|||A3"} <= a.live()
     w.store.close()
+
+
+def test_only_a_withdrawal_that_empties_a_part_or_a_relisting_asks_for_a_settle() -> None:
+    from serialsync import RemoteIds, SerializedUnit
+    from serialsync.engine.withdraw import _may_settle
+    from serialsync.store import ListingRecord
+
+    def listed(serial: str, part: int, state: ListingState = ListingState.LIVE) -> ListingRecord:
+        ids = RemoteIds(
+            product_id=f"p{part}", variant_id=serial, extra={"serialsync.part": f"{part}"}
+        )
+        return ListingRecord("shop", serial, "P", state, remote=ids)
+
+    listings = {li.serial: li for li in (listed("A", 1), listed("B", 1), listed("C", 2))}
+
+    def change(serial: str, action: ListingAction) -> tuple[ListingChange, str | None]:
+        unit = SerializedUnit(sku="P", serial=serial)
+        return ListingChange(unit=unit, action=action, remote=listings[serial].remote), None
+
+    withdraw, upsert = ListingAction.WITHDRAW, ListingAction.UPSERT
+    assert not _may_settle(listings, [change("A", withdraw)])  # B still sells part 1
+    assert _may_settle(listings, [change("A", withdraw), change("B", withdraw)])  # part 1 empty
+    assert _may_settle(listings, [change("C", withdraw)])  # part 2's last unit
+    assert _may_settle(listings, [change("A", upsert)])  # a unit listed again may show one
+    # A unit whose withdrawal failed before is still for sale there: the part is not emptied.
+    listings["B"] = listed("B", 1, ListingState.FAILED)
+    assert not _may_settle(listings, [change("A", withdraw)])

@@ -34,7 +34,7 @@ from serialsync.engine.publish import (
     send_product,
 )
 from serialsync.engine.summary import PassSummary
-from serialsync.engine.visibility import settle_products
+from serialsync.engine.visibility import parts_on_sale, settle_products
 from serialsync.model import ListingAction, ListingChange, Product, PublishOutcome
 from serialsync.store import ListingRecord
 
@@ -48,6 +48,8 @@ class _ProductPlan:
     product: Product
     listings: dict[str, ListingRecord]
     planned: list[tuple[ListingChange, str | None]]
+    #: Whether the plan may change which of the product's parts sell on the channel.
+    settle: bool
 
 
 def withdraw_all(ctx: EngineContext, summary: PassSummary, touched: Collection[str] = ()) -> None:
@@ -103,7 +105,7 @@ def _withdraw(
             # each channel plans them all at once, and the rest is not needed to record it.
             mine = {c.unit.serial for c, _ in planned}
             kept = {serial: rec for serial, rec in listings.items() if serial in mine}
-            plans[sku] = _ProductPlan(product, kept, planned)
+            plans[sku] = _ProductPlan(product, kept, planned, _may_settle(listings, planned))
     withdrawals = [
         (sku, change, digest)
         for sku, plan in plans.items()
@@ -123,8 +125,26 @@ def _withdraw(
         if rest:
             send_product(ctx, summary, channel, plan.product, rest, plan.listings)
     # A product whose last unit went is hidden now, not at the next inventory pass.
-    settle_products(ctx, summary, channel, [plan.product for plan in plans.values()])
+    settle_products(ctx, summary, channel, [p.product for p in plans.values() if p.settle])
     ctx.progress("withdraw", channel, total, total)
+
+
+def _may_settle(
+    listings: dict[str, ListingRecord], planned: list[tuple[ListingChange, str | None]]
+) -> bool:
+    """Whether recording ``planned`` may show or hide a part of the product: a change other
+    than a withdrawal (a unit listed again), or a withdrawal of a part's last unit for sale.
+
+    Otherwise the parts for sale stay as the last settle saw them: a burst sells a unit or two
+    of hundreds of products, and reading each again to find nothing to do kept every channel's
+    step a second longer. (A settle that failed before is tried again by the inventory loop.)
+    """
+    if any(change.action != ListingAction.WITHDRAW for change, _ in planned):
+        return True
+    leaving = {change.unit.serial for change, _ in planned}
+    _, selling = parts_on_sale(listings)
+    _, left = parts_on_sale({s: li for s, li in listings.items() if s not in leaving})
+    return left != selling
 
 
 def _withdraw_batch(
