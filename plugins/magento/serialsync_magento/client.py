@@ -385,6 +385,13 @@ class MagentoClient:
         result = self._call("GET", "products", "find products", params=params)
         return {str(item["sku"]): item for item in (result or {}).get("items") or []}
 
+    def has_configurable_products(self) -> bool:
+        """Whether the store holds any configurable product (one ``GET /V1/products`` of a
+        page of one, read for its ``total_count``)."""
+        params = search_criteria([("type_id", "configurable", "eq")], page_size=1)
+        result = self._call("GET", "products", "count configurable products", params=params)
+        return int((result or {}).get("total_count") or 0) > 0
+
     def search_products(self, params: Mapping[str, str]) -> dict[str, Any]:
         """``GET /V1/products`` by a ready ``searchCriteria``: ``{items, total_count}``."""
         result = self._call("GET", "products", "search products", params=params)

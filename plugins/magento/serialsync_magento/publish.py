@@ -304,8 +304,9 @@ class Publisher:
         catalogue made before it, leaves parents it never recorded, and ``POST /V1/products``
         of an existing SKU saves over that product (an upsert), unlinking what it does not
         name. So the read is spared only when, besides, the serial attribute held no option
-        when this connector first read it (no product could hold a serial, so no parent had a
-        child linked by one) and no call of this connector has saved this parent since; and
+        and the store no configurable product when this connector first read the attribute (no
+        parent, so no child linked to one by a serial or by anything else) and no call of this
+        connector has saved this parent since; and
         only with links in the parent's save (``per_child`` reads to tell a new parent).
         """
         parent = self.settings.parent_sku(product.sku)

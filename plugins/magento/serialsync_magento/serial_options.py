@@ -44,8 +44,8 @@ class SerialAttribute:
         self._loaded = False
         #: Option ids by upper-cased label (Magento compares labels case-insensitively).
         self._options: dict[str, tuple[str, int]] = {}
-        #: The attribute held no option when this connector first read it (or created it):
-        #: no product could then hold a serial, so no parent had a child linked by one.
+        #: When this connector first read it (or created it), the attribute held no option and
+        #: the store no configurable product: no parent could then have a child linked at all.
         self.started_empty = False
 
     def attribute_id(self) -> int:
@@ -73,8 +73,15 @@ class SerialAttribute:
         if code not in self.client.set_attribute_codes(settings.attribute_set_id):
             assign_to_set(self.client, settings, code, log=self.log, connector=self.connector)
         self._attribute = attribute
-        # Read before this connector adds any option (the attribute is read once, first).
-        self.started_empty = not any(_usable(o) for o in attribute.get("options") or [])
+        # Read before this connector adds any option or saves any product (the attribute is
+        # read once, first). No serial option means no child linked by a serial; a catalogue
+        # made before serialsync may still hold a parent of a POS SKU with children linked by
+        # another attribute (a size), which a save that names only our links would unlink: so
+        # the store must hold no configurable product either (one request, once).
+        self.started_empty = (
+            not any(_usable(o) for o in attribute.get("options") or [])
+            and not self.client.has_configurable_products()
+        )
         self._attribute_id = int(attribute["attribute_id"])
         return self._attribute_id
 

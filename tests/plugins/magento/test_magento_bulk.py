@@ -80,6 +80,7 @@ def test_a_new_product_with_30_serials_costs_a_constant_number_of_requests(
         "GET /V1/products/attributes/serial_number": 1,
         "GET /V1/products/attribute-sets/4/attributes": 1,
         "GET /V1/products/attributes/serial_number/options": 1,
+        "GET /V1/products": 1,  # any configurable product in the store? (once)
         "PUT /V1/products/attributes/serial_number": 1,  # the 30 options in one save
         "POST /async/bulk/V1/products": 1,  # the 30 children
         "GET /V1/bulk/{uuid}/detailed-status": 1,  # done, with each child's id

@@ -63,18 +63,20 @@ def test_new_product_with_30_serials_is_one_parent_30_children_in_n_plus_4_reque
     outcomes = connector.publish_variants(PRODUCT, [_upsert(_unit(s)) for s in SERIALS])
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 30
-    # 3 reads of the serial attribute, its set and its options (once per connector), then
-    # N + 4: the children, one attribute save adding the 30 options, the parent, the stock.
+    # 4 reads of the serial attribute, its set, its options and (the attribute holding none)
+    # whether the store holds a configurable product (once per connector), then N + 4: the
+    # children, one attribute save adding the 30 options, the parent, the stock.
     assert _calls(fake) == {
         "GET products/attributes/serial_number": 1,
         "GET products/attribute-sets/4/attributes": 1,
         "GET products/attributes/serial_number/options": 1,
+        "GET products": 1,
         "GET configurable-products/{sku}/children": 1,
         "PUT products/attributes/serial_number": 1,
         "POST products": 31,
         "POST inventory/source-items": 1,
     }
-    assert len(fake.received) == 3 + 30 + 4
+    assert len(fake.received) == 4 + 30 + 4
     saved = next(r for r in fake.received if r.method == "PUT")
     assert [o["label"] for o in saved.body["attribute"]["options"]] == SERIALS
     parent = fake.product(POS_SKU)
@@ -325,6 +327,30 @@ def test_a_first_publish_to_a_store_without_serials_spares_the_children_read(fak
         assert sorted(c["sku"] for c in fake.children_of(product.sku)) == sorted(
             u.integration_id for u in units
         )
+
+
+def test_first_publish_is_not_taken_on_faith_where_the_store_holds_a_configurable(
+    fake, make_connector
+):
+    # A catalogue made before serialsync: no serial option yet, but a configurable product
+    # (its children linked by a size, say). Its SKU could be a POS SKU, and a parent's save
+    # naming only our links would unlink its children: the store is not taken as empty.
+    fake.handle(
+        httpx.Request(
+            "POST",
+            f"http://{fake.host}/rest/all/V1/products",
+            headers={"Authorization": f"Bearer {fake.token}"},
+            json={"product": {"sku": "MERCHANT-TEE", "name": "Tee", "type_id": "configurable"}},
+        )
+    )
+    mark = len(fake.received)
+
+    outcomes = make_connector(bulk=False).publish_variants(
+        PRODUCT, [_upsert(_unit(s)) for s in SERIALS[:3]], first_publish=True
+    )
+
+    assert [o.result for o in outcomes] == [PublishResult.CREATED] * 3
+    assert _calls(fake, mark)["GET configurable-products/{sku}/children"] == 1
 
 
 def test_first_publish_is_not_taken_on_faith_where_the_store_holds_serials(fake, make_connector):
