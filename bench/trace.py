@@ -196,11 +196,13 @@ class OrderTrace:
         return fetch_orders
 
     def _withdraw_all(self, original: Callable[..., None]) -> Callable[..., None]:
-        def withdraw_all(ctx: EngineContext, summary: PassSummary, touched: Any = ()) -> None:
+        def withdraw_all(
+            ctx: EngineContext, summary: PassSummary, touched: Any = (), **options: Any
+        ) -> None:
             key = _CURRENT.get()
             self.stamp(key, "applied")
             try:
-                original(ctx, summary, touched)
+                original(ctx, summary, touched, **options)
             finally:
                 self.stamp(key, "withdrawn")
 
@@ -223,12 +225,16 @@ class OrderTrace:
 
     def _withdraw_channel(self, original: Callable[..., None]) -> Callable[..., None]:
         def withdraw_channel(
-            ctx: EngineContext, summary: PassSummary, channel: str, touched: Any = ()
+            ctx: EngineContext,
+            summary: PassSummary,
+            channel: str,
+            touched: Any = (),
+            **options: Any,
         ) -> None:
             key = _CURRENT.get()
             self.stamp(key, f"w_start:{channel}")
             try:
-                original(ctx, summary, channel, touched)
+                original(ctx, summary, channel, touched, **options)
             finally:
                 self.stamp(key, f"w_end:{channel}")
 

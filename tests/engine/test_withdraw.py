@@ -269,3 +269,32 @@ def test_only_a_withdrawal_that_empties_a_part_or_a_relisting_asks_for_a_settle(
     # A unit whose withdrawal failed before is still for sale there: the part is not emptied.
     listings["B"] = listed("B", 1, ListingState.FAILED)
     assert not _may_settle(listings, [change("A", withdraw)])
+
+
+def test_one_order_s_withdrawal_leaves_other_products_due_to_the_order_pass(
+    tmp_path: Path,
+) -> None:
+    """A webhook order withdraws its own products only (``leftovers=False``): looking for every
+    other withdrawal due reads every open product's listings under the store's lock, and the
+    order pass, which runs every ``orders_interval``, looks for them each time."""
+    from serialsync.engine.summary import PassSummary
+    from serialsync.engine.withdraw import withdraw_all
+
+    a, b = LoggingChannel(), LoggingChannel()
+    w = _world(tmp_path, a, b)
+    w.host.inventory_pass()
+    b.refuse["B1"] = "BUSY"
+    a.place_order([("P2|||B1", 1)])
+    w.host.order_pass()
+    assert "P2|||B1" in b.live()  # its withdrawal failed: still due on shop_b
+    b.refuse.clear()
+    b.publish_log.clear()
+
+    engine = w.host.engine
+    withdraw_all(engine, PassSummary("webhook", engine.now()), ["P1"], leftovers=False)
+    assert "P2|||B1" in b.live() and b.publish_log == []  # P1 had nothing due; P2 left
+
+    withdraw_all(engine, PassSummary("orders", engine.now()), ["P1"])
+    assert "P2|||B1" not in b.live()  # the order pass's way: every product due
+    assert b.publish_log == [("P2", [("B1", "withdraw")])]
+    w.store.close()

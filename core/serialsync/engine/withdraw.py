@@ -52,24 +52,48 @@ class _ProductPlan:
     settle: bool
 
 
-def withdraw_all(ctx: EngineContext, summary: PassSummary, touched: Collection[str] = ()) -> None:
+def withdraw_all(
+    ctx: EngineContext,
+    summary: PassSummary,
+    touched: Collection[str] = (),
+    *,
+    leftovers: bool = True,
+) -> None:
     """Withdraw every unit that is not sellable but listed, from every channel, side by side.
 
     :param touched: SKUs whose units the pass's orders moved: their other changes (a unit
         listed again after a cancellation) are published too.
+    :param leftovers: also look for every other product with a withdrawal due on the channel
+        (one that failed before). The order pass does; one webhook order does not (see
+        :func:`withdraw_channel`).
     """
     for_each_channel(
-        ctx, lambda channel: withdraw_channel(ctx, summary, channel, touched), name="withdraw"
+        ctx,
+        lambda channel: withdraw_channel(ctx, summary, channel, touched, leftovers=leftovers),
+        name="withdraw",
     )
 
 
 def withdraw_channel(
-    ctx: EngineContext, summary: PassSummary, channel: str, touched: Collection[str] = ()
+    ctx: EngineContext,
+    summary: PassSummary,
+    channel: str,
+    touched: Collection[str] = (),
+    *,
+    leftovers: bool = True,
 ) -> None:
-    """Withdraw one channel's unsellable listings (and publish the touched products' changes)."""
+    """Withdraw one channel's unsellable listings (and publish the touched products' changes).
+
+    With ``leftovers=False`` only the touched products are looked at. Finding the others reads
+    the listings of every product whose work is open on the channel (every product during a
+    first publish) under the store's lock, and the order's other channels, the other orders
+    and the publish wait for that lock meanwhile: one order's withdrawal leaves them to the
+    order pass, which runs every ``orders_interval`` and looks for them each time.
+    """
     if not orders_read(ctx, channel):
         touched = ()  # withdraw only: nothing is listed before the channel's orders are read
-    skus = sorted(set(touched) | set(ctx.store.skus_to_withdraw(channel)))
+    due = ctx.store.skus_to_withdraw(channel) if leftovers else ()
+    skus = sorted(set(touched) | set(due))
     if not skus:
         return
     # A product someone holds (a publish under way) is left to its holder, who plans it again

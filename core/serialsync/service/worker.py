@@ -173,8 +173,9 @@ class OrderWorker:
             # Withdraw first: overselling a one-of-a-kind unit costs more than a late report.
             skus = [s for s in _skus_of(order) if engine.store.get_product(s) is not None]
             # The order pass's own withdrawal step: batched, and under the listing locks, so an
-            # inventory publish under way cannot list the unit again.
-            withdraw_all(engine, summary, skus)
+            # inventory publish under way cannot list the unit again. This order's products
+            # only: other withdrawals due (one that failed before) are the order pass's.
+            withdraw_all(engine, summary, skus, leftovers=False)
         record = engine.store.get_outbox(connector, order.order_id)
         if (
             record is not None
