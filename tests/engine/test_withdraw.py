@@ -173,15 +173,20 @@ def test_the_order_pass_sends_only_the_sold_units_listings(tmp_path: Path) -> No
     w.store.close()
 
 
-def test_a_withdrawal_that_failed_is_tried_again_by_the_next_order_pass(tmp_path: Path) -> None:
-    a, b = LoggingChannel(), LoggingChannel()
-    w = _world(tmp_path, a, b)
+def _b1_left_due(w: World, a: MemoryChannel, b: LoggingChannel) -> None:
+    """B1 sold on shop_a, its withdrawal from shop_b failed: still due there."""
     w.host.inventory_pass()
     b.refuse["B1"] = "BUSY"
     a.place_order([("P2|||B1", 1)])
     w.host.order_pass()
     assert "P2|||B1" in b.live()
     b.refuse.clear()
+
+
+def test_a_withdrawal_that_failed_is_tried_again_by_the_next_order_pass(tmp_path: Path) -> None:
+    a, b = LoggingChannel(), LoggingChannel()
+    w = _world(tmp_path, a, b)
+    _b1_left_due(w, a, b)
 
     w.advance(minutes=1)
     w.host.order_pass()  # no new order: the failed withdrawal alone brings P2 back
@@ -282,12 +287,7 @@ def test_one_order_s_withdrawal_leaves_other_products_due_to_the_order_pass(
 
     a, b = LoggingChannel(), LoggingChannel()
     w = _world(tmp_path, a, b)
-    w.host.inventory_pass()
-    b.refuse["B1"] = "BUSY"
-    a.place_order([("P2|||B1", 1)])
-    w.host.order_pass()
-    assert "P2|||B1" in b.live()  # its withdrawal failed: still due on shop_b
-    b.refuse.clear()
+    _b1_left_due(w, a, b)
     b.publish_log.clear()
 
     engine = w.host.engine
