@@ -10,6 +10,12 @@ A helper thread is one whose name starts with ``"<channel>-"``. A thread alive a
 :meth:`HelperCpu.baseline` counts only the CPU it uses after it (Magento's pool outlives a
 pass); one started later counts all of its own. A thread's CPU is known as of its last
 :meth:`HelperCpu.sample`: what a thread uses after that and before it ends is not counted.
+
+:meth:`HelperCpu.sample` runs in the engine's callbacks, once per unit or so: it looks
+through every thread only when the number of threads has changed since it last did, or one
+of the channel's helper threads it knows has ended; otherwise it reads the helper threads it
+already knows (none for most channels). A helper thread that starts as another thread ends
+is found at the next change of the count.
 """
 
 from __future__ import annotations
@@ -40,9 +46,17 @@ class HelperCpu:
         self,
         reader: CpuReader = read_thread_cpu,
         threads: Callable[[], list[threading.Thread]] = threading.enumerate,
+        count: Callable[[], int] | None = None,
     ) -> None:
         self._reader = reader
         self._threads = threads
+        if count is None:
+            count = threading.active_count if threads is threading.enumerate else self._listed
+        self._count = count
+        #: Each channel's helper threads, as of the thread count they were found at.
+        self._known: dict[str, tuple[int, list[threading.Thread]]] = {}
+        #: How often :meth:`sample` looked through every thread.
+        self.scans = 0
         # Keyed by the thread object, not its ident: the OS reuses idents of ended threads.
         self._base: dict[threading.Thread, float] = {}
         self._last: dict[threading.Thread, tuple[str, float]] = {}
@@ -52,6 +66,7 @@ class HelperCpu:
         moment."""
         self._last = {}
         self._base = {}
+        self._known = {}
         for thread in self._threads():
             cpu = self._reader(thread)
             if cpu is not None:
@@ -59,13 +74,25 @@ class HelperCpu:
 
     def sample(self, channel: str) -> None:
         """Read the CPU of ``channel``'s live helper threads."""
-        prefix = f"{channel}-"
-        for thread in self._threads():
-            if not thread.name.startswith(prefix):
-                continue
+        count = self._count()
+        known = self._known.get(channel)
+        if known is None or known[0] != count:
+            known = (count, self._helpers(channel))
+            self._known[channel] = known
+        for thread in known[1]:
             cpu = self._reader(thread)
-            if cpu is not None:
+            if cpu is None:  # it ended: one may have started in its place
+                self._known.pop(channel, None)
+            else:
                 self._last[thread] = (channel, cpu)
+
+    def _listed(self) -> int:
+        return len(self._threads())
+
+    def _helpers(self, channel: str) -> list[threading.Thread]:
+        self.scans += 1
+        prefix = f"{channel}-"
+        return [thread for thread in self._threads() if thread.name.startswith(prefix)]
 
     def seconds(self, channel: str) -> float:
         """CPU seconds ``channel``'s helper threads used since the baseline, as last

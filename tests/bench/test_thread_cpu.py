@@ -72,3 +72,26 @@ def test_a_live_threads_cpu_is_read_from_outside_it() -> None:
     thread.join()
     assert helpers.seconds("magento") > 0.0
     assert read_thread_cpu(thread) is None  # ended
+
+
+def test_sampling_looks_through_every_thread_only_when_the_threads_change() -> None:
+    send = threading.Thread(name="magento-send_0")
+    engine = threading.Thread(name="publish_0")
+    live: dict[threading.Thread, float] = {send: 1.0, engine: 1.0}
+    helpers = HelperCpu(reader=live.get, threads=lambda: list(live), count=lambda: len(live))
+    helpers.baseline()
+    for _ in range(100):
+        helpers.sample("magento")
+        helpers.sample("shopify")
+    assert helpers.scans == 2  # once per channel
+    late = threading.Thread(name="magento-send_1")
+    live[late] = 0.5  # a new helper thread: the count changed
+    helpers.sample("magento")
+    assert helpers.scans == 3
+    assert helpers.seconds("magento") == 0.5
+    del live[send], live[late]  # they end and another helper starts: the count fell
+    newer = threading.Thread(name="magento-send_2")
+    live[newer] = 0.25
+    helpers.sample("magento")
+    helpers.sample("magento")
+    assert helpers.seconds("magento") == 0.5 + 0.25
