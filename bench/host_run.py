@@ -15,7 +15,7 @@ import resource
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from serialsync.manager import PluginManager
 from serialsync.settings import Settings, load_settings
 from serialsync.store import SQLiteStore
 
+from bench.callback_cpu import CallbackCpu
 from bench.platforms import (
     CHANNELS,
     POS,
@@ -47,10 +48,14 @@ T = TypeVar("T")
 class Timeline:
     """What each channel's thread did, and when: fed by the engine's callbacks."""
 
-    def __init__(self, helpers: HelperCpu | None = None) -> None:
+    def __init__(
+        self, helpers: HelperCpu | None = None, callbacks: CallbackCpu | None = None
+    ) -> None:
         self._lock = threading.Lock()
         #: The CPU of the threads a channel's connector sends on besides the engine's.
         self.helpers = helpers or HelperCpu()
+        #: The CPU these callbacks (and the bench's other hooks) spend in the host's threads.
+        self.callbacks = callbacks or CallbackCpu()
         self.reset()
 
     def reset(self) -> None:
@@ -62,13 +67,14 @@ class Timeline:
             self.cpu: dict[str, float] = {}
             self.helpers.baseline()
 
-    def _note(self, what: str, channel: str) -> None:
+    def _note(self, what: str, channel: str, started: float) -> None:
         now = time.monotonic()
         with self._lock:
             self.first.setdefault((what, channel), now)
             self.last[(what, channel)] = now
             if channel:
-                self.cpu[channel] = time.thread_time()
+                # The thread's CPU as this callback started, less the earlier callbacks' own.
+                self.cpu[channel] = started - self.callbacks.in_thread()
                 # The channel's last callback comes after its helper threads' work is done.
                 self.helpers.sample(channel)
 
@@ -79,16 +85,24 @@ class Timeline:
             return self.cpu.get(channel, 0.0) + self.helpers.seconds(channel)
 
     def progress(self, task: str, connector: str, done: int, total: int | None) -> None:
-        """The engine's ``progress`` callback."""
-        if task in ("publish", "withdraw"):
-            with self._lock:
-                self.thread_channel[threading.get_ident()] = connector
-        self._note(task, connector)
+        """The engine's ``progress`` callback (its CPU counted in :attr:`callbacks`)."""
+        started = self.callbacks.start()
+        try:
+            if task in ("publish", "withdraw"):
+                with self._lock:
+                    self.thread_channel[threading.get_ident()] = connector
+            self._note(task, connector, started)
+        finally:
+            self.callbacks.stop(started)
 
     def checkpoint(self, step: str) -> None:
-        """The engine's ``checkpoint`` callback."""
-        channel = self.thread_channel.get(threading.get_ident(), "")
-        self._note(step, channel if step.startswith(("publish", "withdraw")) else "")
+        """The engine's ``checkpoint`` callback (its CPU counted in :attr:`callbacks`)."""
+        started = self.callbacks.start()
+        try:
+            channel = self.thread_channel.get(threading.get_ident(), "")
+            self._note(step, channel if step.startswith(("publish", "withdraw")) else "", started)
+        finally:
+            self.callbacks.stop(started)
 
     def bounds(
         self, task: str, channel: str, end_step: str = "publish.recorded"
@@ -273,7 +287,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             if spec.get("burst"):  # the publish, then the order burst alone
                 results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
             elif spec.get("full", True):
-                results["noop"] = measure_noop(host, sandbox)
+                results["noop"] = measure_noop(host, sandbox, timeline.callbacks)
                 results["changes"] = measure_changes(host, sandbox)
                 results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
                 results["cycle"] = measure_cycle(host, sandbox, timeline, scale, limits)
@@ -300,9 +314,11 @@ def measure_publish(
     timeline.reset()
     before_clients = client_stats(host)
     before_child = sandbox.call("stats")
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    summary = host.inventory_pass()
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    with host_cpu(timeline.callbacks) as measured:
+        wall0 = time.monotonic()
+        summary = host.inventory_pass()
+        wall = time.monotonic() - wall0
+    cpu = measured["host_cpu"]
     child = sandbox.call("stats")
     events = _events(scale, sandbox)
     clients = _delta(client_stats(host), before_clients)
@@ -355,7 +371,7 @@ def measure_publish(
     return {
         "units": units,
         "real_seconds": wall,
-        "host_cpu": cpu,
+        **measured,
         "host_cpu_per_1000_units": cpu / units * 1000,
         "sandbox_cpu": child["cpu"] - before_child["cpu"],
         "pos_requests": child["fakes"][POS]["requests"],
@@ -365,16 +381,17 @@ def measure_publish(
     }
 
 
-def measure_noop(host: Host, sandbox: SandboxProcess) -> dict[str, Any]:
+def measure_noop(host: Host, sandbox: SandboxProcess, callbacks: CallbackCpu) -> dict[str, Any]:
     """An inventory pass over the unchanged catalogue: writes must be 0."""
     sandbox.call("reset")
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    summary = host.inventory_pass()
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    with host_cpu(callbacks) as measured:
+        wall0 = time.monotonic()
+        summary = host.inventory_pass()
+        wall = time.monotonic() - wall0
     child = sandbox.call("stats")["fakes"]
     return {
         "real_seconds": wall,
-        "host_cpu": cpu,
+        **measured,
         "ok": summary.ok,
         "channels": {
             n: {"writes": child[n]["writes"], "reads": child[n]["reads"]} for n in CHANNELS
@@ -493,16 +510,18 @@ def measure_orders(
     sandbox.call("reset")
     _events(scale, sandbox)
     timeline.reset()
-    cpu0, start = time.process_time(), time.monotonic()
-    cuts = limit_cuts(host)
-    with counted_statements(host) as statements:
-        summary = host.order_pass()
-    cuts = {
-        name: {k: v - cuts.get(name, {}).get(k, 0.0) if k != "limit" else v for k, v in c.items()}
-        for name, c in limit_cuts(host).items()
-    }
-    end = time.monotonic()
-    cpu = time.process_time() - cpu0
+    with host_cpu(timeline.callbacks) as measured:
+        start = time.monotonic()
+        cuts = limit_cuts(host)
+        with counted_statements(host, timeline.callbacks) as statements:
+            summary = host.order_pass()
+        cuts = {
+            name: {
+                k: v - cuts.get(name, {}).get(k, 0.0) if k != "limit" else v for k, v in c.items()
+            }
+            for name, c in limit_cuts(host).items()
+        }
+        end = time.monotonic()
     sold = [sku for skus in placed.values() for sku in skus]
     child = sandbox.call("stats")["fakes"]
     events = _events(scale, sandbox)
@@ -519,7 +538,7 @@ def measure_orders(
         "real": real,
         "platform": platform,
         "withdraw_by_channel": withdraw_by_channel(timeline, events, scale, sandbox, withdrawn),
-        "host_cpu": cpu,
+        **measured,
         "store_statements": dict(sorted(statements.items())),
         "limit_cuts": cuts,
         "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
@@ -528,11 +547,32 @@ def measure_orders(
 
 
 @contextmanager
-def counted_statements(host: Host) -> Iterator[dict[str, int]]:
+def host_cpu(
+    callbacks: CallbackCpu, clock: Callable[[], float] = time.process_time
+) -> Iterator[dict[str, float]]:
+    """This process's CPU seconds (``clock``) inside the block, less what the bench's counted
+    callbacks spent in it: ``host_cpu`` (serialsync's), ``bench_callback_cpu`` (left out) and
+    ``bench_callbacks`` (how many calls), filled in as the block ends."""
+    spent0, calls0 = callbacks.total()
+    cpu0 = clock()
+    measured: dict[str, float] = {}
+    yield measured
+    cpu = clock() - cpu0
+    spent, calls = callbacks.total()
+    measured.update(
+        host_cpu=cpu - (spent - spent0),
+        bench_callback_cpu=spent - spent0,
+        bench_callbacks=calls - calls0,
+    )
+
+
+@contextmanager
+def counted_statements(host: Host, callbacks: CallbackCpu) -> Iterator[dict[str, int]]:
     """The SQL statements the host's store runs inside the block: in all, by the thread pool
     that ran them (``withdraw``: the withdraw step's channel threads), and the withdraw step's
     by their first two words. SQLite's trace callback sees each statement as it runs (an
-    ``executemany`` once per row); another store counts nothing."""
+    ``executemany`` once per row); another store counts nothing. The callback's CPU is counted
+    in ``callbacks``."""
     counts: dict[str, int] = defaultdict(int)
     lock = threading.Lock()
 
@@ -546,7 +586,7 @@ def counted_statements(host: Host) -> Iterator[dict[str, int]]:
 
     db = getattr(host.store, "_db", None)
     if db is not None:
-        db.set_trace_callback(trace)
+        db.set_trace_callback(callbacks.wrap(trace))
     try:
         yield counts
     finally:
