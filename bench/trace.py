@@ -7,7 +7,8 @@ steps in between in the host process, with the same ``CLOCK_MONOTONIC``:
 * webhooks: the delivery taken (``accepted``), the order worker starting on it (``start``),
   the order read back (``fetched``), its claims committed (``applied``), then per channel the
   withdrawal step's start, its ``withdraw_units`` call sent and answered, and the step's end;
-  the whole order's end (``done``, the POS report included), the worker thread's CPU, and how
+  the whole order's end (``done``, the POS report included), the worker thread's CPU (less
+  the stamps' own, :attr:`OrderTrace.callbacks`), and how
   long the order's threads waited, all told, for the store's statement lock (``store_wait``);
 * both modes: every order pass's start, the end of its order reading, and its withdrawal
   step per channel as above; within that step, per channel, the first and last instant of the
@@ -40,6 +41,8 @@ from serialsync.engine.context import EngineContext, ListingTurn
 from serialsync.engine.summary import PassSummary
 from serialsync.host import Host
 
+from bench.callback_cpu import CallbackCpu
+
 #: A webhook order's steps, in order.
 ORDER_STEPS = ("accepted", "start", "fetched", "applied", "withdrawn", "done")
 #: The order (``connector/order_id``) or order pass (``pass:<n>``) a thread is working for.
@@ -60,8 +63,10 @@ def order_key(connector: str, order_id: str) -> str:
 class OrderTrace:
     """Real instants of each traced order's (or order pass's) steps, by key."""
 
-    def __init__(self) -> None:
+    def __init__(self, callbacks: CallbackCpu | None = None) -> None:
         self._lock = threading.Lock()
+        #: The CPU the stamps spend in the host's threads, left out of an order's ``cpu``.
+        self.callbacks = callbacks or CallbackCpu()
         self.steps: dict[str, dict[str, float]] = {}
         self.held: dict[str, list[str]] = {}
         self._passes = 0
@@ -74,9 +79,13 @@ class OrderTrace:
         """Record ``step`` of ``key`` now (the first time only)."""
         if key is None:
             return
-        now = time.monotonic() if when is None else when
-        with self._lock:
-            self.steps.setdefault(key, {}).setdefault(step, now)
+        started = self.callbacks.start()
+        try:
+            now = time.monotonic() if when is None else when
+            with self._lock:
+                self.steps.setdefault(key, {}).setdefault(step, now)
+        finally:
+            self.callbacks.stop(started)
 
     def add(self, key: str, step: str, seconds: float) -> None:
         """Add ``seconds`` to the running total ``step`` of ``key``."""
@@ -162,14 +171,16 @@ class OrderTrace:
         def work(connector: str, order_id: str) -> Any:
             key = order_key(connector, order_id)
             token = _CURRENT.set(key)
-            cpu = time.thread_time()
+            cpu, stamps = self.callbacks.clock(), self.callbacks.in_thread()
             self.stamp(key, "start")
             try:
                 return original(connector, order_id)
             finally:
                 self.stamp(key, "done")
+                # The worker thread's CPU for the order, less the stamps' own in that thread.
+                spent = self.callbacks.clock() - cpu - (self.callbacks.in_thread() - stamps)
                 with self._lock:
-                    self.steps[key]["cpu"] = time.thread_time() - cpu
+                    self.steps[key]["cpu"] = spent
                 _CURRENT.reset(token)
 
         return work

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+import bench.trace as trace_module
 from bench.callback_cpu import CallbackCpu
 from bench.host_run import Timeline, counted_statements, host_cpu
 from bench.thread_cpu import HelperCpu
+from bench.trace import OrderTrace, order_key
 
 
 class FakeClock:
@@ -110,3 +112,25 @@ def test_the_statement_counters_cpu_is_counted_per_statement() -> None:
     db.execute("SELECT 1")  # after the block: neither counted nor timed
     assert callbacks.total() == (float(counts["total"]), counts["total"])
     assert counts["total"] >= 3
+
+
+def test_an_orders_cpu_in_the_trace_leaves_the_stamps_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    trace = OrderTrace(CallbackCpu(clock))
+
+    def stamp_clock() -> float:
+        clock.now += 1.0  # each stamp spends 1 s of the worker thread's CPU
+        return 0.0
+
+    monkeypatch.setattr(trace_module, "time", SimpleNamespace(monotonic=stamp_clock))
+
+    def work(connector: str, order_id: str) -> str:
+        clock.now += 5.0  # the order's own work
+        trace.stamp(order_key(connector, order_id), "fetched")
+        return "worked"
+
+    assert trace._work(work)("shopify", "7") == "worked"
+    assert trace.steps["shopify/7"]["cpu"] == 5.0  # its three stamps (3 s) left out
+    assert trace.callbacks.total() == (3.0, 3)
