@@ -38,6 +38,7 @@ from serialsync.engine.hashing import (
 )
 from serialsync.engine.selection import select_work
 from serialsync.engine.siblings import (
+    Planned,
     assign_parts,
     emptied_parts,
     group_by_part,
@@ -303,12 +304,10 @@ def _publish_held(
         if recorded is not None and version is not None and version == recorded.version:
             listings = recorded.listings
         else:
-            read = read_product(ctx, sku)
-            if read is None:
+            plan = plan_product(ctx, channel, sku)
+            if plan is None:
                 return
-            product, units = read
-            listings = ctx.store.listings_of(channel, sku)
-            planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
+            product, units, listings, planned = plan
             if first:
                 upserts = sum(1 for c, _ in planned if c.action == ListingAction.UPSERT)
                 summary.counts(channel).unchanged += (
@@ -367,16 +366,11 @@ def withdraw_only(ctx: EngineContext, summary: PassSummary, channel: str, sku: s
     is logged and left to the next order pass; the publish's own error is the one raised.
     """
     try:
-        read = read_product(ctx, sku)
-        if read is None:
+        plan = plan_product(ctx, channel, sku)
+        if plan is None:
             return
-        product, units = read
-        listings = ctx.store.listings_of(channel, sku)
-        planned = [
-            p
-            for p in plan_changes(product, units, listings, held_serials(ctx, units, listings))
-            if p[0].action == ListingAction.WITHDRAW
-        ]
+        product, _units, listings, planned = plan
+        planned = [p for p in planned if p[0].action == ListingAction.WITHDRAW]
         if planned:
             send_product(ctx, summary, channel, product, planned, listings)
     except Exception as exc:  # the next order pass tries again (skus_to_withdraw)
@@ -385,6 +379,24 @@ def withdraw_only(ctx: EngineContext, summary: PassSummary, channel: str, sku: s
             sku=sku,
             error=f"{type(exc).__name__}: {exc}",
         )
+
+
+def plan_product(
+    ctx: EngineContext, channel: str, sku: str
+) -> tuple[Product, list[UnitRecord], dict[str, ListingRecord], list[Planned]] | None:
+    """One product's plan on ``channel`` as the store holds it now: the product, its units,
+    its listings there and the changes that would make them match (``None``: no product)."""
+    read = read_product(ctx, sku)
+    if read is None:
+        return None
+    product, units = read
+    listings = ctx.store.listings_of(channel, sku)
+    return (
+        product,
+        units,
+        listings,
+        plan_changes(product, units, listings, held_serials(ctx, units, listings)),
+    )
 
 
 def read_product(ctx: EngineContext, sku: str) -> tuple[Product, list[UnitRecord]] | None:
