@@ -139,6 +139,7 @@ def _withdraw(
     total = len(withdrawals)
     answered: set[str] = set()
     ctx.progress("withdraw", channel, 0, total)
+    ctx.checkpoint("withdraw.started")
     for start in range(0, total, WITHDRAW_CHUNK):
         chunk = withdrawals[start : start + WITHDRAW_CHUNK]
         answered |= _withdraw_batch(ctx, summary, channel, plans, chunk)
@@ -151,6 +152,7 @@ def _withdraw(
     # A product whose last unit went is hidden now, not at the next inventory pass.
     settle_products(ctx, summary, channel, [p.product for p in plans.values() if p.settle])
     ctx.progress("withdraw", channel, total, total)
+    ctx.checkpoint("withdraw.done")
 
 
 def _may_settle(
