@@ -342,6 +342,7 @@ def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
             f"its start: {', '.join(f'{k} {v:.2f}' for k, v in step['steps_real'].items())}",
             flush=True,
         )
+        print(f"    {_busy_line(step)}", flush=True)
     print(
         f"  withdraw step {orders['platform']['withdraw']:.1f} platform s; still for sale "
         f"{sum(orders['still_for_sale'].values())}; store statements "
@@ -352,6 +353,26 @@ def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
     run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(f"written to {_merge(args.output, 'burst', run)}")
     return 0
+
+
+def _seconds(estimate: float | None, upper: float | None) -> str:
+    """``a`` platform seconds, or ``a to b`` with an upper bound (budget-bound channels)."""
+    if estimate is None:
+        return "-"
+    return f"{estimate:.1f}" + ("" if upper is None else f" to {upper:.1f}")
+
+
+def _busy_line(step: dict[str, Any]) -> str:
+    """A channel's withdrawals as their own work (:func:`bench.host_run._busy`), one line."""
+    others = ", ".join(f"{p} x{n}" for p, n in step["busy_other_requests"]) or "none"
+    return (
+        f"busy {_seconds(step['busy_platform_seconds'], step['busy_platform_upper'])} platform s "
+        f"({step['busy_real_seconds']:.2f} s real) in {step['withdrawals']} withdrawals; "
+        "hand-over latency "
+        f"{_seconds(step['handover_latency_platform'], step['handover_latency_upper'])} "
+        f"platform s (max over the reading channels); {step['withdraw_requests']} withdraw "
+        f"requests (other requests inside: {others})"
+    )
 
 
 def _fast(spec: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,13 @@ from serialsync.manager import PluginManager
 from serialsync.settings import Settings, load_settings
 from serialsync.store import SQLiteStore
 
+from bench.busy import (
+    IntervalPairs,
+    handover_latencies,
+    union_seconds,
+    waited_within,
+    withdraw_requests,
+)
 from bench.callback_cpu import CallbackCpu
 from bench.platforms import (
     CHANNELS,
@@ -65,9 +72,11 @@ class Timeline:
             self.first: dict[tuple[str, str], float] = {}
             self.last: dict[tuple[str, str], float] = {}
             self.cpu: dict[str, float] = {}
+            #: Each channel's withdrawals, ``withdraw.started`` → ``withdraw.done``.
+            self.withdrawals = IntervalPairs()
             self.helpers.baseline()
 
-    def _note(self, what: str, channel: str, started: float) -> None:
+    def _note(self, what: str, channel: str, started: float) -> float:
         now = time.monotonic()
         with self._lock:
             self.first.setdefault((what, channel), now)
@@ -77,6 +86,7 @@ class Timeline:
                 self.cpu[channel] = started - self.callbacks.in_thread()
                 # The channel's last callback comes after its helper threads' work is done.
                 self.helpers.sample(channel)
+        return now
 
     def channel_cpu(self, channel: str) -> float:
         """CPU seconds of ``channel``'s part of the pass: its engine thread's and its
@@ -99,8 +109,16 @@ class Timeline:
         """The engine's ``checkpoint`` callback (its CPU counted in :attr:`callbacks`)."""
         started = self.callbacks.start()
         try:
-            channel = self.thread_channel.get(threading.get_ident(), "")
-            self._note(step, channel if step.startswith(("publish", "withdraw")) else "", started)
+            thread = threading.get_ident()
+            channel = self.thread_channel.get(thread, "")
+            now = self._note(
+                step, channel if step.startswith(("publish", "withdraw")) else "", started
+            )
+            # Paired per thread: two withdrawals of one channel may run at once.
+            if step == "withdraw.started":
+                self.withdrawals.start(thread, channel, now)
+            elif step == "withdraw.done":
+                self.withdrawals.end(thread, now)
         finally:
             self.callbacks.stop(started)
 
@@ -467,13 +485,27 @@ def withdraw_by_channel(
     sandbox: SandboxProcess,
     withdrawn: dict[str, int],
 ) -> dict[str, dict[str, Any]]:
-    """Each channel's withdraw step: its span in platform seconds and the requests it sent.
+    """Each channel's withdraw step: its span in platform seconds and the requests it sent,
+    and the time its withdrawals themselves ran.
 
     The span runs from the channel's first ``withdraw`` progress call to its last, in the
-    channel's own thread; the requests are those its fake served within that span.
+    channel's own thread; the requests are those its fake served within that span. Since the
+    order pass withdraws each channel's claims as that channel's read ends, the span also holds
+    the waits for the other channels' reads: the ``busy`` figures count only the union of the
+    channel's withdrawals (``withdraw.started`` → ``withdraw.done``), and the hand-over latency
+    is how long a reading channel's sold units waited for the channel's next withdrawal
+    (:mod:`bench.busy`).
     """
     spans = {name: timeline.bounds("withdraw", name, "withdraw.recorded") for name in CHANNELS}
     served = sandbox.call("requests_between", spans=spans)
+    intervals = {name: timeline.withdrawals.of(name) for name in CHANNELS}
+    labels = sandbox.call(
+        "labels_within", intervals={n: [list(i) for i in iv] for n, iv in intervals.items()}
+    )
+    # A channel's read ends with its last order's progress note (one per order processed).
+    read_ends = {
+        name: at for (what, name), at in timeline.last.items() if what == "fetch_orders" and name
+    }
     out: dict[str, dict[str, Any]] = {}
     for name, (begin, finish) in spans.items():
         real = finish - begin
@@ -487,8 +519,56 @@ def withdraw_by_channel(
             "platform_seconds": estimate,
             "platform_upper": upper,
             "steps_real": _steps(timeline, name, begin),
+            **_busy(name, intervals[name], read_ends, events, scale, labels.get(name, {})),
         }
     return out
+
+
+def _busy(
+    name: str,
+    intervals: list[tuple[float, float]],
+    read_ends: dict[str, float],
+    events: list[tuple[str, float, float]],
+    scale: TimeScale,
+    labels: dict[str, int],
+) -> dict[str, Any]:
+    """A channel's withdrawals as their own work: the union of their intervals (real, and in
+    platform seconds as :func:`span_times` converts a span), how many, the hand-over latency
+    (max over the reading channels) and the withdrawal requests served inside them."""
+    busy = union_seconds(intervals)
+    estimate, upper = span_times(
+        name, busy, waited_within(events, intervals, name, scale.factor), scale
+    )
+    latencies = handover_latencies(read_ends, intervals)
+    by_reader: dict[str, dict[str, float | None]] = {}
+    for reader, ended in read_ends.items():
+        real = latencies[reader]
+        wait: dict[str, float | None] = {"real": real, "platform": None, "upper": None}
+        if real is not None:
+            # Whoever slept most while the units waited, as the pass's steps are converted;
+            # the upper bound as for the channel's span.
+            window = [(ended, ended + real)]
+            slept = max(waited_within(events, window, c, scale.factor) for c in (*CHANNELS, POS))
+            wait["platform"], wait["upper"] = span_times(name, real, slept, scale)
+        by_reader[reader] = wait
+
+    def worst(key: str) -> float | None:
+        values = [v for w in by_reader.values() if (v := w[key]) is not None]
+        return max(values) if values else None
+
+    requests, others = withdraw_requests(name, labels)
+    return {
+        "withdrawals": len(intervals),
+        "busy_real_seconds": busy,
+        "busy_platform_seconds": estimate,
+        "busy_platform_upper": upper,
+        "handover_latency_real": worst("real"),
+        "handover_latency_platform": worst("platform"),
+        "handover_latency_upper": worst("upper"),
+        "handover_by_reader": by_reader,
+        "withdraw_requests": requests,
+        "busy_other_requests": others.most_common(4),
+    }
 
 
 def _steps(timeline: Timeline, channel: str, begin: float) -> dict[str, float]:

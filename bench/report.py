@@ -191,11 +191,29 @@ def render(results: dict[str, Any]) -> str:
                 _num(w["withdrawn"]),
                 _num(w["requests"]),
                 _range(w["platform_seconds"], w["platform_upper"], 1),
+                # Results from before the busy figures have none.
+                _range(w.get("busy_platform_seconds"), w.get("busy_platform_upper"), 1),
+                _num(w.get("withdrawals")),
+                _range(w.get("handover_latency_platform"), w.get("handover_latency_upper"), 1),
+                _num(w.get("withdraw_requests")),
                 ", ".join(f"{p} x{n}" for p, n in w["patterns"][:2]),
             ]
             for name, w in by_channel.items()
         ]
-        out += _table(["channel", "withdrawn", "requests", "platform s", "requests by kind"], rows)
+        out += _table(
+            [
+                "channel",
+                "withdrawn",
+                "requests",
+                "platform s",
+                "busy platform s",
+                "withdrawals",
+                "hand-over s",
+                "withdraw requests",
+                "requests by kind",
+            ],
+            rows,
+        )
         out.append("")
     if "webhooks" in results.get("oversell", {}):
         out += [render_oversell(results["oversell"]), ""]

@@ -34,6 +34,7 @@ from bench.platforms import POS, Limits, fake_options
 from bench.timescale import TimeScale
 
 _ID_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]+")
+_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 
 
 def bench_catalogue(*, skus: int, units: int, seed: int) -> list[Product]:
@@ -74,6 +75,24 @@ def request_pattern(method: str, path: str) -> str:
     return f"{method} {_ID_SEGMENT.sub('/{…}', path)}"
 
 
+def request_label(pattern: str, content: bytes) -> str:
+    """``pattern``, and for a GraphQL request its operation's name after it: Shopify's one
+    endpoint serves both its order reads and its withdrawals, which only the name tells apart."""
+    if not pattern.endswith("graphql.json"):
+        return pattern
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return pattern
+    if not isinstance(body, dict):
+        return pattern
+    name = body.get("operationName")
+    if not isinstance(name, str):
+        found = _OPERATION.search(str(body.get("query", "")))
+        name = found.group(1) if found else None
+    return f"{pattern} {name}" if name else pattern
+
+
 class _Served:
     """The child's side: the running sandbox and the counters the commands read."""
 
@@ -101,8 +120,9 @@ class _Served:
         shopify = self.sandbox.fakes.get("shopify")
         if shopify is not None:
             self._count_costs(shopify)
-        #: When each fake served each request (CLOCK_MONOTONIC, as the host reads it), and what.
-        self.served: dict[str, list[tuple[float, str]]] = {}
+        #: When each fake served each request (CLOCK_MONOTONIC, as the host reads it), and what:
+        #: its pattern, and its label (:func:`request_label`).
+        self.served: dict[str, list[tuple[float, str, str]]] = {}
         for name, fake in self.sandbox.fakes.items():
             self._stamp_requests(name, fake)
 
@@ -111,7 +131,8 @@ class _Served:
         served = self.served.setdefault(name, [])
 
         def stamped(request: httpx.Request) -> httpx.Response:
-            served.append((time.monotonic(), request_pattern(request.method, request.url.path)))
+            pattern = request_pattern(request.method, request.url.path)
+            served.append((time.monotonic(), pattern, request_label(pattern, request.content)))
             return handle(request)
 
         setattr(fake, "handle", stamped)  # noqa: B010 - an instance attribute on purpose
@@ -122,8 +143,21 @@ class _Served:
         for name, (begin, end) in spans.items():
             fake = self.sandbox.fakes[name]
             with fake.lock:
-                inside = [p for at, p in self.served.get(name, []) if begin <= at <= end]
+                inside = [p for at, p, _ in self.served.get(name, []) if begin <= at <= end]
             out[name] = {"requests": len(inside), "patterns": Counter(inside).most_common(4)}
+        return out
+
+    def labels_within(self, intervals: dict[str, list[list[float]]]) -> dict[str, dict[str, int]]:
+        """Per fake, the labels (:func:`request_label`) of the requests it served within any
+        of the host's intervals for it, counted (each request once)."""
+        out: dict[str, dict[str, int]] = {}
+        for name, spans in intervals.items():
+            fake = self.sandbox.fakes[name]
+            with fake.lock:
+                served = list(self.served.get(name, []))
+            out[name] = dict(
+                Counter(label for at, _, label in served if any(b <= at <= e for b, e in spans))
+            )
         return out
 
     def _count_costs(self, fake: FakePlatform) -> None:
@@ -162,6 +196,8 @@ class _Served:
             return None
         if op == "requests_between":
             return self.requests_between(args["spans"])
+        if op == "labels_within":
+            return self.labels_within(args["intervals"])
         if op == "sleeps":
             return self.scale.take_events()
         if op == "orders":
