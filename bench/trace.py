@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from serialsync.engine import handover as engine_handover
 from serialsync.engine import orders as engine_orders
 from serialsync.engine import withdraw as engine_withdraw
 from serialsync.engine.context import EngineContext, ListingTurn
@@ -107,6 +108,8 @@ class OrderTrace:
         self._wrap_attr(host.plugins, "fetch_orders", self._fetch_orders)
         self._wrap_attr(host.engine.locks, "hold_or_ask", self._hold_or_ask)
         self._wrap_attr(engine_withdraw, "withdraw_channel", self._withdraw_channel)
+        # The order pass's hand-overs reach withdraw_channel through the handover module.
+        self._wrap_attr(engine_handover, "withdraw_channel", self._withdraw_channel)
         self._wrap_attr(engine_orders, "withdraw_all", self._withdraw_all)
         self._wrap_attr(engine_withdraw, "send_product", self._part("w_rest"))
         self._wrap_attr(engine_withdraw, "settle_products", self._part("w_hide"))

@@ -8,7 +8,8 @@
       → reserve (unpaid) or sell (paid) each unit, write the outbox row   (one transaction)
       → save the cursor                               (after every order it covers is stored)
       → withdraw every reserved or sold unit from every channel   (batched: see withdraw.py;
-        channels read side by side: each channel's units as soon as its read is done)
+        channels read side by side: each channel's units as soon as its read is done, what
+        reaches a channel while it withdraws going in its next withdrawal: see handover.py)
       → report pending sales to the POS, each marked reported with the POS's receipt
 
 The outbox row is written in the same transaction as the unit moves, and the cursor only after,
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,6 +28,7 @@ from functools import partial
 from serialsync.connector import Role
 from serialsync.diagnosis import describe
 from serialsync.engine.context import EngineContext
+from serialsync.engine.handover import ChannelWithdrawals
 from serialsync.engine.order_lines import OrderLines, SerializedLine, read_lines
 from serialsync.engine.order_payloads import order_payload
 from serialsync.engine.paging import pages
@@ -42,7 +43,6 @@ from serialsync.errors import (
     StoreError,
 )
 from serialsync.lifecycle import MoveSource, UnitStatus, move, pos_reports, reversal
-from serialsync.metering import in_this_context
 from serialsync.model import (
     FinancialStatus,
     Order,
@@ -93,29 +93,26 @@ def side_by_side(ctx: EngineContext) -> bool:
 
 
 def _read_and_withdraw_each(ctx: EngineContext, summary: PassSummary) -> None:
-    """Read every channel side by side; hand each channel's claims to a withdrawal at once.
+    """Read every channel side by side; hand each channel's claims to withdrawal at once.
 
-    The withdrawals run in a pool of their own, so a read's thread is free for the next
-    channel's read as soon as it has handed its claims over. Each withdrawal goes to every
-    channel under the listing locks, so two of them (or one and a publish) never cross on a
-    product: the one that finds a product held asks its holder to plan it again
-    (:meth:`~serialsync.engine.context.ListingLocks.hold_or_ask`). A unit's claim is
-    committed before its SKU is handed over, so what a withdrawal plans includes it.
+    The withdrawals run in threads of their own (:class:`~serialsync.engine.handover.
+    ChannelWithdrawals`), so a read's thread is free for the next channel's read as soon as it
+    has handed its claims over; on each channel, what is handed over while a withdrawal is under
+    way goes together in its next one. Each withdrawal runs under the listing locks, so it never
+    crosses a publish (or another withdrawal) on a product: the one that finds a product held
+    asks its holder to plan it again (:meth:`~serialsync.engine.context.ListingLocks.
+    hold_or_ask`). A unit's claim is committed before its SKU is handed over, so what a
+    withdrawal plans includes it.
     """
-    workers = min(ctx.sync.workers, len(ctx.plugins.connectors(Role.CHANNEL)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="withdraw") as pool:
-        handed: list[Future[None]] = []
+    channels = [h.name for h in ctx.plugins.connectors(Role.CHANNEL)]
+    with ChannelWithdrawals(ctx, summary, channels) as withdrawals:
 
         def read(channel: str) -> None:
             mine: set[str] = set()
             _read_channel(ctx, summary, channel, mine)
-            if mine:
-                # In this context: urgent, and its requests counted in the pass.
-                handed.append(pool.submit(in_this_context(withdraw_all), ctx, summary, mine))
+            withdrawals.hand_over(mine)
 
         for_each_channel(ctx, read, name="orders")
-        for future in handed:
-            future.result()
 
 
 def read_unread_channels(ctx: EngineContext, summary: PassSummary) -> None:

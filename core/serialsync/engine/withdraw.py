@@ -96,6 +96,9 @@ def withdraw_channel(
     skus = sorted(set(touched) | set(due))
     if not skus:
         return
+    # For progress bars and the bench: the withdrawal runs from here to its last record.
+    ctx.progress("withdraw", channel, 0, None)
+    ctx.checkpoint("withdraw.started")
     # A product someone holds (a publish under way) is left to its holder, who plans it again
     # before giving it back: this step never waits for a publish.
     with ctx.locks.hold_or_ask(channel, skus) as turn:
@@ -103,6 +106,7 @@ def withdraw_channel(
         while held:
             _withdraw(ctx, summary, channel, held, touched)
             held = turn.finish()
+    ctx.checkpoint("withdraw.done")
 
 
 def _withdraw(
@@ -139,7 +143,6 @@ def _withdraw(
     total = len(withdrawals)
     answered: set[str] = set()
     ctx.progress("withdraw", channel, 0, total)
-    ctx.checkpoint("withdraw.started")
     for start in range(0, total, WITHDRAW_CHUNK):
         chunk = withdrawals[start : start + WITHDRAW_CHUNK]
         answered |= _withdraw_batch(ctx, summary, channel, plans, chunk)
@@ -152,7 +155,6 @@ def _withdraw(
     # A product whose last unit went is hidden now, not at the next inventory pass.
     settle_products(ctx, summary, channel, [p.product for p in plans.values() if p.settle])
     ctx.progress("withdraw", channel, total, total)
-    ctx.checkpoint("withdraw.done")
 
 
 def _may_settle(
