@@ -591,6 +591,30 @@ def test_listings_and_visibility_are_read_for_many_units_and_products_at_once(
     assert store.visibility_of_skus("shop", []) == {}
 
 
+def test_products_and_their_units_are_read_for_many_skus_at_once(store: SQLStore) -> None:
+    # More products than one statement carries (_CHUNK: 500), two units each.
+    units = [_unit(f"P{n // 2:04}", f"S{n:04}") for n in range(1100)]
+    with store.transaction():
+        for unit in units:
+            store.put_unit(unit, status=UnitStatus.IN_STOCK)
+        for n in range(0, 550, 2):  # every other product described
+            store.put_product(
+                Product(sku=f"P{n:04}", title=f"Item {n}", price=Decimal(n)), pos="aim"
+            )
+    skus = [*sorted({u.sku for u in units}), "P0000", "Q"]  # one twice, one unknown
+
+    products = store.products_of(skus)
+    assert sorted(products) == [f"P{n:04}" for n in range(0, 550, 2)]
+    assert products == {sku: store.get_product(sku) for sku in products}
+    assert products == Store.products_of(store, skus)  # the default, one at a time
+
+    by_sku = store.units_of_skus(skus)
+    assert len(by_sku) == 550  # "Q" has no units: left out
+    assert by_sku == {sku: store.units_of(sku) for sku in by_sku}
+    assert by_sku == Store.units_of_skus(store, skus)
+    assert store.products_of([]) == {} and store.units_of_skus([]) == {}
+
+
 def test_many_oversell_windows_are_read_and_closed_at_once(store: SQLStore) -> None:
     serials = [f"S{n:04}" for n in range(1100)]  # more than one statement carries
     with store.transaction():

@@ -117,12 +117,18 @@ def _withdraw(
     touched: Collection[str],
 ) -> None:
     plans: dict[str, _ProductPlan] = {}
+    # Read in bulk, a query per few hundred products: a burst plans hundreds at once on every
+    # channel, and three reads a product, each under the store's lock, kept every channel's
+    # step waiting on the others' (and on the reads of orders).
+    products = ctx.store.products_of(skus)
+    units_of = ctx.store.units_of_skus(skus)
+    listings_of = ctx.store.listings_of_skus(channel, skus)
     for sku in skus:
-        product = ctx.store.get_product(sku)
+        product = products.get(sku)
         if product is None:
             continue
-        listings = ctx.store.listings_of(channel, sku)
-        units = ctx.store.units_of(sku)
+        listings = listings_of.get(sku, {})
+        units = units_of.get(sku, [])
         planned = plan_changes(product, units, listings, held_serials(ctx, units, listings))
         if sku not in touched:
             # Untouched products are here for their withdrawals only; the rest is the

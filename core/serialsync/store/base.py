@@ -75,6 +75,13 @@ class Store(ABC):
     def get_product(self, sku: str) -> Product | None:
         """The product ``sku`` (without units), or ``None``."""
 
+    def products_of(self, skus: Collection[str]) -> dict[str, Product]:
+        """The products of ``skus``, ``{sku: product}``, as :meth:`get_product` gives each (an
+        SKU the store does not hold is left out; a store with SQL reads them in one query per
+        few hundred SKUs, which a burst's withdrawal asks of hundreds at once)."""
+        found = {sku: self.get_product(sku) for sku in dict.fromkeys(skus)}
+        return {sku: product for sku, product in found.items() if product is not None}
+
     @abstractmethod
     def product_pos(self, sku: str) -> str | None:
         """The POS connector that reported product ``sku``."""
@@ -90,6 +97,13 @@ class Store(ABC):
     @abstractmethod
     def units_of(self, sku: str) -> list[UnitRecord]:
         """Every unit of one SKU (deleted ones included), by serial."""
+
+    def units_of_skus(self, skus: Collection[str]) -> dict[str, list[UnitRecord]]:
+        """The units of each of ``skus``, ``{sku: [unit, ...]}``, as :meth:`units_of` gives
+        each (an SKU without units is left out; a store with SQL reads them in one query per
+        few hundred SKUs)."""
+        found = {sku: self.units_of(sku) for sku in dict.fromkeys(skus)}
+        return {sku: units for sku, units in found.items() if units}
 
     @abstractmethod
     def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:

@@ -185,6 +185,13 @@ class SQLStore(Store):
         row = self._one("SELECT data FROM products WHERE sku = ?", (sku,))
         return None if row is None else _parsed_product(row["data"])
 
+    def products_of(self, skus: Collection[str]) -> dict[str, Product]:
+        found: dict[str, Product] = {}
+        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
+            for r in self._all(f"SELECT sku, data FROM products WHERE {condition}", params):  # noqa: S608 - placeholders only
+                found[r["sku"]] = _parsed_product(r["data"])
+        return found
+
     def product_pos(self, sku: str) -> str | None:
         row = self._one("SELECT pos FROM products WHERE sku = ?", (sku,))
         return None if row is None else str(row["pos"])
@@ -201,6 +208,14 @@ class SQLStore(Store):
     def units_of(self, sku: str) -> list[UnitRecord]:
         rows = self._all("SELECT * FROM units WHERE sku = ? ORDER BY serial", (sku,))
         return [_unit(r) for r in rows]
+
+    def units_of_skus(self, skus: Collection[str]) -> dict[str, list[UnitRecord]]:
+        found: dict[str, list[UnitRecord]] = {}
+        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
+            sql = f"SELECT * FROM units WHERE {condition} ORDER BY sku, serial"  # noqa: S608 - placeholders only
+            for r in self._all(sql, params):
+                found.setdefault(r["sku"], []).append(_unit(r))
+        return found
 
     def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:
         found: list[UnitRecord] = []
