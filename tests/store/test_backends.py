@@ -615,6 +615,43 @@ def test_products_and_their_units_are_read_for_many_skus_at_once(store: SQLStore
     assert store.products_of([]) == {} and store.units_of_skus([]) == {}
 
 
+def test_units_to_plan_leaves_out_only_units_in_stock_live_with_their_own_current_hash(
+    store: SQLStore,
+) -> None:
+    units = [_unit(f"P{n // 4:04}", f"S{n:04}") for n in range(2400)]  # over one statement
+    sold = {u.serial for u in units[1::4]}
+    gone = {u.serial for u in units[2::8]}
+    with store.transaction():
+        for unit in units:
+            status = UnitStatus.SOLD if unit.serial in sold else UnitStatus.IN_STOCK
+            store.put_unit(unit, status=status)
+        for serial in gone:
+            store.set_unit_deleted(serial, True)
+    hashes = {u.serial: "g1:same" for u in units}
+    hashes["S0003"] = "g0:old"  # an earlier release's hash: planned again
+    hashes["S0007"] = "unpriced"
+    del hashes["S0027"]  # no hash recorded
+    store.set_unit_hashes(hashes)
+    listed = [ListingRecord("shop", u.serial, u.sku, ListingState.LIVE, "g1:same") for u in units]
+    listed[11] = ListingRecord("shop", "S0011", "P0002", ListingState.LIVE, "g1:other")
+    listed[15] = ListingRecord("shop", "S0015", "P0003", ListingState.FAILED, "g1:same")
+    listed[23] = ListingRecord("shop", "S0023", "P0005", ListingState.LIVE)  # hash forgotten
+    del listed[19]  # S0019 never listed
+    store.put_listings(listed)
+    skus = [*sorted({u.sku for u in units}), "Q"]
+
+    planned = store.units_to_plan("shop", skus, hash_prefix="g1:")
+    assert planned == Store.units_to_plan(store, "shop", skus, hash_prefix="g1:")
+    serials = {u.unit.serial for found in planned.values() for u in found}
+    expected = sold | gone | {"S0003", "S0007", "S0011", "S0015", "S0019", "S0023", "S0027"}
+    assert serials == expected
+    assert all(found == sorted(found, key=lambda u: u.unit.serial) for found in planned.values())
+    # On a channel where nothing is listed, every unit may change.
+    assert sum(map(len, store.units_to_plan("web", skus, hash_prefix="g1:").values())) == 2400
+    with pytest.raises(ValueError, match="wildcard"):
+        store.units_to_plan("shop", skus, hash_prefix="g_:")
+
+
 def test_many_oversell_windows_are_read_and_closed_at_once(store: SQLStore) -> None:
     serials = [f"S{n:04}" for n in range(1100)]  # more than one statement carries
     with store.transaction():

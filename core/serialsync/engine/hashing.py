@@ -20,6 +20,8 @@ from serialsync.validation import price_problem
 UNPRICED = "unpriced"
 
 _HASH_VERSION = "g1"
+#: What every content hash of this release starts with (see :func:`known_hash`).
+HASH_PREFIX = f"{_HASH_VERSION}:"
 
 
 def _digest(shown: object) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from serialsync.engine.context import EngineContext
+from serialsync.engine.hashing import HASH_PREFIX
 from serialsync.engine.publish import (
     failed_call,
     for_each_channel,
@@ -120,8 +121,10 @@ def _withdraw(
     # Read in bulk, a query per few hundred products: a burst plans hundreds at once on every
     # channel, and three reads a product, each under the store's lock, kept every channel's
     # step waiting on the others' (and on the reads of orders).
+    # Units live with their own current hash are left out: the plan would skip them anyway
+    # (a burst sells a unit or two of products of twenty).
     products = ctx.store.products_of(skus)
-    units_of = ctx.store.units_of_skus(skus)
+    units_of = ctx.store.units_to_plan(channel, skus, hash_prefix=HASH_PREFIX)
     listings_of = ctx.store.listings_of_skus(channel, skus)
     for sku in skus:
         product = products.get(sku)

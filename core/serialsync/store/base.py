@@ -105,6 +105,27 @@ class Store(ABC):
         found = {sku: self.units_of(sku) for sku in dict.fromkeys(skus)}
         return {sku: units for sku, units in found.items() if units}
 
+    def units_to_plan(
+        self, connector: str, skus: Collection[str], *, hash_prefix: str
+    ) -> dict[str, list[UnitRecord]]:
+        """The units of ``skus`` whose plan on ``connector`` may change, as
+        :meth:`units_of_skus` gives them less those that cannot: in stock, not deleted, with a
+        content hash that starts with ``hash_prefix`` (this release's) and a live listing on
+        the channel carrying that same hash. A burst's withdrawal plans a few sold units of
+        each of hundreds of products, and reading (and parsing) every unit of each was most
+        of its work. (The plan skips each of them: a unit's recorded hash of this release
+        means it was priced when recorded, an unpriced one records another mark, and a
+        changed product clears its units' hashes.)"""
+        found: dict[str, list[UnitRecord]] = {}
+        for sku, units in self.units_of_skus(skus).items():
+            listings = self.listings_of(connector, sku)
+            mine = [
+                u for u in units if not _unchanged_live(u, listings.get(u.unit.serial), hash_prefix)
+            ]
+            if mine:
+                found[sku] = mine
+        return found
+
     @abstractmethod
     def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:
         """The units with these serials (deleted ones included), by serial; a serial the store
@@ -599,3 +620,17 @@ class Store(ABC):
         self, sql_table: str, group_by: str, where: str = "", params: tuple[Any, ...] = ()
     ) -> dict[str, int]:
         """``{value: count}`` of one column of a table (for ``serialsync status``)."""
+
+
+def _unchanged_live(record: UnitRecord, listing: ListingRecord | None, hash_prefix: str) -> bool:
+    """Whether a unit is in stock and live on a channel with its own, current content hash."""
+    digest = record.content_hash
+    return (
+        record.status == UnitStatus.IN_STOCK
+        and not record.deleted
+        and digest is not None
+        and digest.startswith(hash_prefix)
+        and listing is not None
+        and listing.state == ListingState.LIVE
+        and listing.content_hash == digest
+    )

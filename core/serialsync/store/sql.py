@@ -217,6 +217,34 @@ class SQLStore(Store):
                 found.setdefault(r["sku"], []).append(_unit(r))
         return found
 
+    def units_to_plan(
+        self, connector: str, skus: Collection[str], *, hash_prefix: str
+    ) -> dict[str, list[UnitRecord]]:
+        found: dict[str, list[UnitRecord]] = {}
+        unchanged = (
+            "u.status = ? AND u.deleted = 0 AND u.content_hash IS NOT NULL "
+            "AND u.content_hash LIKE ? AND l.serial IS NOT NULL AND l.state = ? "
+            "AND l.content_hash IS NOT NULL AND l.content_hash = u.content_hash"
+        )
+        # Every term is false, never NULL, where a value is missing (a unit never listed, a
+        # hash forgotten): NOT of a NULL would leave the unit out.
+        if "%" in hash_prefix or "_" in hash_prefix:
+            raise ValueError(f"a hash prefix holds no LIKE wildcard: {hash_prefix!r}")
+        like = hash_prefix + "%"
+        for condition, params in self._one_of("u.sku", list(dict.fromkeys(skus))):
+            sql = (
+                "SELECT u.* FROM units u LEFT JOIN listings l "  # noqa: S608 - placeholders only
+                f"ON l.connector = ? AND l.serial = u.serial WHERE {condition} "
+                f"AND NOT ({unchanged}) ORDER BY u.sku, u.serial"
+            )
+            rows = self._all(
+                sql,
+                (connector, *params, UnitStatus.IN_STOCK.value, like, ListingState.LIVE.value),
+            )
+            for r in rows:
+                found.setdefault(r["sku"], []).append(_unit(r))
+        return found
+
     def units_by_serials(self, serials: Collection[str]) -> list[UnitRecord]:
         found: list[UnitRecord] = []
         for condition, params in self._one_of("serial", list(dict.fromkeys(serials))):
