@@ -81,7 +81,7 @@ from serialsync.model import (
     every_unit_for_sale,
 )
 from serialsync.signing import hmac_sha256_base64, secret_matches, signature_matches
-from serialsync.urgency import is_urgent, urgent
+from serialsync.urgency import is_urgent, is_withdrawing, urgent, withdrawing
 
 __version__ = "0.1.0"
 
@@ -155,8 +155,10 @@ __all__ = [
     "hookimpl",
     "in_this_context",
     "is_urgent",
+    "is_withdrawing",
     "parse",
     "secret_matches",
     "signature_matches",
     "urgent",
+    "withdrawing",
 ]

@@ -12,6 +12,11 @@ requests side by side). A plugin's pacing reads it with :func:`is_urgent`: a rat
 a share of its budget for urgent requests (the publish waits before using it), and
 :class:`~serialsync.AdaptiveLimit` gives a free slot to an urgent waiter first. Nothing is
 refused or reordered beyond that: urgency only decides who waits when both would.
+
+Within urgent work, a withdrawal (:func:`withdrawing`, new in 0.7) goes before an order's read:
+it is a few requests for units known to be sold, where a burst's reads are hundreds (BigCommerce
+reads each order's lines with a request of its own). A rate limiter may keep a share of its
+budget from reads for it (:func:`is_withdrawing`), as it keeps one from a publish for urgent work.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import contextvars
 from collections.abc import Iterator
 
 _URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("serialsync_urgent", default=False)
+_WITHDRAWING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "serialsync_withdrawing", default=False
+)
 
 
 @contextlib.contextmanager
@@ -39,3 +47,20 @@ def urgent(on: bool = True) -> Iterator[None]:
 def is_urgent() -> bool:
     """True when the running work closes an oversell window (see :func:`urgent`)."""
     return _URGENT.get()
+
+
+@contextlib.contextmanager
+def withdrawing() -> Iterator[None]:
+    """Mark the work inside the block a withdrawal of sold units: urgent, and ahead of an
+    order's read (see the module's text)."""
+    token = _WITHDRAWING.set(True)
+    try:
+        with urgent():
+            yield
+    finally:
+        _WITHDRAWING.reset(token)
+
+
+def is_withdrawing() -> bool:
+    """True when the running work withdraws units known to be sold (see :func:`withdrawing`)."""
+    return _WITHDRAWING.get()

@@ -80,10 +80,12 @@ EXPECTED_ALL = [
     "hookimpl",
     "in_this_context",
     "is_urgent",
+    "is_withdrawing",
     "parse",
     "secret_matches",
     "signature_matches",
     "urgent",
+    "withdrawing",
 ]
 
 EXPECTED_TESTING_ALL = [

@@ -16,7 +16,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from serialsync import ListingChange, OrdersPage, PublishOutcome, hookimpl
+from serialsync import (
+    ListingChange,
+    OrdersPage,
+    PublishOutcome,
+    hookimpl,
+    is_urgent,
+    is_withdrawing,
+)
 from serialsync.engine import handover
 from serialsync.engine.handover import ChannelWithdrawals
 from serialsync.engine.summary import PassSummary
@@ -26,7 +33,7 @@ from serialsync.settings import SyncSettings
 from serialsync.store import ListingState, SQLiteStore
 
 from tests.engine.memory import CHANNEL_TYPE, POS_TYPE, MemoryPos
-from tests.engine.test_withdraw import BatchingChannel
+from tests.engine.test_withdraw import BatchingChannel, _world
 
 #: How long a held step waits (only a failing run waits this long).
 _BOUND = 10.0
@@ -214,3 +221,44 @@ def test_a_burst_read_side_by_side_sends_a_busy_channel_one_call_for_the_later_h
     for order in ("shop_a", "shop_b", "shop_c"):
         assert pos.report_calls("#1001", order) == 1
     store.close()
+
+
+class MarkRecordingChannel(BatchingChannel):
+    """Records, per hook, whether it ran marked as a withdrawal and as urgent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: dict[str, set[tuple[bool, bool]]] = {}
+
+    def _note(self, hook: str) -> None:
+        self.marks.setdefault(hook, set()).add((is_withdrawing(), is_urgent()))
+
+    @hookimpl
+    def withdraw_units(
+        self, connector: str, changes: Sequence[ListingChange]
+    ) -> list[PublishOutcome]:
+        self._note("withdraw_units")
+        return super().withdraw_units(connector, changes)
+
+    @hookimpl
+    def fetch_orders(self, connector: str, since: datetime | None, page: str | None) -> OrdersPage:
+        self._note("fetch_orders")
+        return super().fetch_orders(connector, since, page)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_withdrawals_run_marked_as_withdrawals_and_reads_as_urgent_only(
+    tmp_path: Path, workers: int
+) -> None:
+    a, b = MarkRecordingChannel(), MarkRecordingChannel()
+    w = _world(tmp_path, a, b, workers=workers)
+    w.host.order_pass()
+    w.host.inventory_pass()
+    a.marks.clear()
+    b.place_order([("P2|||B1", 1)])
+
+    w.host.order_pass()
+
+    # A rate limiter keeps a share of its budget from reads for withdrawals (is_withdrawing).
+    assert a.marks == {"fetch_orders": {(False, True)}, "withdraw_units": {(True, True)}}
+    w.store.close()

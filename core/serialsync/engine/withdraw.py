@@ -38,6 +38,7 @@ from serialsync.engine.summary import PassSummary
 from serialsync.engine.visibility import parts_on_sale, settle_products
 from serialsync.model import ListingAction, ListingChange, Product, PublishOutcome
 from serialsync.store import ListingRecord
+from serialsync.urgency import withdrawing
 
 #: Withdrawals handed to one ``withdraw_units`` call (the plugin splits them into requests);
 #: bounded so that what was sent is recorded as it goes.
@@ -101,8 +102,9 @@ def withdraw_channel(
     ctx.progress("withdraw", channel, 0, None)
     ctx.checkpoint("withdraw.started")
     # A product someone holds (a publish under way) is left to its holder, who plans it again
-    # before giving it back: this step never waits for a publish.
-    with ctx.locks.hold_or_ask(channel, skus) as turn:
+    # before giving it back: this step never waits for a publish. Its requests go before the
+    # reads of orders under way on the channel (serialsync.urgency).
+    with withdrawing(), ctx.locks.hold_or_ask(channel, skus) as turn:
         held = turn.held
         while held:
             _withdraw(ctx, summary, channel, held, touched)

@@ -10,6 +10,9 @@ A share of each window (:data:`ORDERS_SHARE`) is kept for urgent requests
 (:func:`serialsync.is_urgent`: reading an order, withdrawing what it sold): a publish waits for
 the next window before it would spend it. Without that, a publish that runs at the quota leaves
 every withdrawal waiting for the window's reset, up to 30 s with the sold unit still for sale.
+Half of that share is kept from the reads of orders for withdrawals
+(:func:`serialsync.is_withdrawing`): a burst's read costs a request per order (its lines), and
+spent the window that the few withdrawals of units sold elsewhere then waited 30 s for.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from collections.abc import Callable
 
 import httpx
-from serialsync import RetryHint, is_urgent
+from serialsync import RetryHint, is_urgent, is_withdrawing
 
 LEFT = "X-Rate-Limit-Requests-Left"
 QUOTA = "X-Rate-Limit-Requests-Quota"
@@ -44,7 +47,8 @@ class BigCommerceRateLimiter:
     Between responses it counts the requests it lets go, so a burst cannot overshoot what the
     last response reported. When at most ``reserve`` requests are left in the window it asks
     the client to wait until the window resets; a request that is not urgent waits already
-    when at most ``reserve`` plus the orders' share (``orders_share`` of the quota) are left.
+    when at most ``reserve`` plus the orders' share (``orders_share`` of the quota) are left,
+    and an urgent one that is not a withdrawal when ``reserve`` plus half of it are.
     """
 
     def __init__(
@@ -67,13 +71,26 @@ class BigCommerceRateLimiter:
         """Requests of a window that only urgent requests may spend (beyond ``reserve``)."""
         return int(self.quota * self.orders_share)
 
+    @property
+    def kept_for_withdrawals(self) -> int:
+        """Of :attr:`kept_for_orders`, the requests a read of orders leaves to withdrawals."""
+        return self.kept_for_orders // 2
+
+    def _floor(self) -> int:
+        """Requests the running work must leave in the window."""
+        if is_withdrawing():
+            return self.reserve
+        if is_urgent():
+            return self.reserve + self.kept_for_withdrawals
+        return self.reserve + self.kept_for_orders
+
     def wait_time(self) -> float:
         """Seconds to wait before the next request (0 when it may go now)."""
         now = self._clock()
         if self._reset_at is not None and now >= self._reset_at:
             # The window the last response described is over: a fresh budget.
             self._left, self._reset_at = None, None
-        floor = self.reserve if is_urgent() else self.reserve + self.kept_for_orders
+        floor = self._floor()
         if self._left is not None and self._left <= floor and self._reset_at is not None:
             wait = self._reset_at - now
             # After the wait the window is fresh; the next response corrects the guess.

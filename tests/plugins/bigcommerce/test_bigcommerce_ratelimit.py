@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from serialsync import RateLimitedError, urgent
+from serialsync import RateLimitedError, urgent, withdrawing
 from serialsync_bigcommerce import FakeBigCommerce
 from serialsync_bigcommerce.ratelimit import BigCommerceRateLimiter, retry_signal
 
@@ -99,18 +102,24 @@ def test_retry_signal_reads_the_reset_time():
     left=st.integers(min_value=0, max_value=450),
     reset_ms=st.integers(min_value=0, max_value=30_000),
     reserve=st.integers(min_value=0, max_value=20),
-    for_an_order=st.booleans(),
+    work=st.sampled_from(["publish", "read", "withdrawal"]),
 )
-def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reserve, for_an_order):
+def test_limiter_waits_exactly_when_the_reserve_is_reached(left, reset_ms, reserve, work):
     clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=450, reserve=reserve)
     assert limiter.kept_for_orders == 45  # a tenth of the quota
-    with urgent(for_an_order):
+    assert limiter.kept_for_withdrawals == 22  # half of it, kept from the reads
+    marks: dict[str, Callable[[], AbstractContextManager[None]]] = {
+        "publish": nullcontext,
+        "read": urgent,
+        "withdrawal": withdrawing,
+    }
+    with marks[work]():
         assert limiter.wait_time() == 0  # nothing known yet
         limiter.observe(headers(left, reset_ms, quota=450))
         wait = limiter.wait_time()
-    # An order's request may spend the orders' share; anything else stops short of it.
-    floor = reserve if for_an_order else reserve + 45
+    # A withdrawal may spend the orders' share, a read half of it, anything else none of it.
+    floor = reserve + {"publish": 45, "read": 22, "withdrawal": 0}[work]
     if left <= floor and reset_ms > 0:
         assert wait == pytest.approx(reset_ms / 1000, abs=1e-6)
     else:
@@ -121,11 +130,25 @@ def test_a_publish_waits_for_the_next_window_while_a_withdrawal_spends_the_order
     clock = FakeClock(START)
     limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=5)
     limiter.observe(headers(12, 20_000))  # 12 left: within the 5 + 15 kept back
-    with urgent():
+    with withdrawing():
         assert [limiter.wait_time() for _ in range(7)] == [0] * 7  # 12 down to the 5 reserved
         assert limiter.wait_time() == pytest.approx(20)  # the reserve itself is nobody's
     limiter.observe(headers(12, 20_000))
     assert limiter.wait_time() == pytest.approx(20)  # the publish waits for the fresh window
+
+
+def test_a_read_of_orders_leaves_half_the_orders_share_to_withdrawals():
+    # A burst: the read of a channel's orders (a request per order's lines) would spend the
+    # window down to the reserve, and the withdrawals of units sold elsewhere waited 30 s.
+    clock = FakeClock(START)
+    limiter = BigCommerceRateLimiter(clock=clock, quota=150, reserve=5)
+    limiter.observe(headers(20, 20_000))  # 20 left: 5 reserved + 15 the orders' share
+    with urgent():  # a read of orders
+        assert [limiter.wait_time() for _ in range(8)] == [0] * 8  # down to 5 + 7
+        assert limiter.wait_time() == pytest.approx(20)
+    limiter.observe(headers(12, 20_000))
+    with withdrawing():  # the 7 kept from the read are the withdrawal's
+        assert [limiter.wait_time() for _ in range(7)] == [0] * 7
 
 
 def test_limiter_counts_requests_between_responses():
