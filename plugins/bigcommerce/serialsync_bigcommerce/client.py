@@ -49,6 +49,10 @@ class BatchError:
     text: str
 
 
+#: Asks an order's record (Get All Orders, Get an Order) for its lines in its consignments.
+LINES_INCLUDED = {"include": "consignments.line_items", "consignment_structure": "object"}
+
+
 class BatchResult:
     """What ``PUT /v3/catalog/variants`` answered: the variants it wrote, and its errors.
 
@@ -370,8 +374,18 @@ class BigCommerceClient:
     # -- orders ---------------------------------------------------------------------------
 
     def orders(self, since: datetime | None, page: int, limit: int) -> list[dict[str, Any]]:
-        """``GET /v2/orders`` modified at or after ``since``, oldest first; ``[]`` on 204."""
-        params: dict[str, Any] = {"sort": "date_modified:asc", "page": page, "limit": limit}
+        """``GET /v2/orders`` modified at or after ``since``, oldest first; ``[]`` on 204.
+
+        Each order comes with its lines, in its consignments (``include=consignments.line_items``
+        with ``consignment_structure=object``, as the Orders v2 reference documents for Get All
+        Orders): a page of 250 orders is one request, not 251 (see
+        :func:`~serialsync_bigcommerce.orders.inline_lines`)."""
+        params: dict[str, Any] = {
+            "sort": "date_modified:asc",
+            "page": page,
+            "limit": limit,
+            **LINES_INCLUDED,
+        }
         if since is not None:
             params["min_date_modified"] = format_rfc2822(since)
         data = self.read_json(self.http.get("/v2/orders", params=params, operation="orders"))
@@ -384,10 +398,11 @@ class BigCommerceClient:
         return [dict(record) for record in data]
 
     def order(self, order_id: str) -> dict[str, Any] | None:
-        """``GET /v2/orders/{id}``; ``None`` when the store has no such order (404)."""
+        """``GET /v2/orders/{id}`` with its lines (:data:`LINES_INCLUDED`); ``None`` when the
+        store has no such order (404)."""
         if not order_id.isdigit():
             return None  # v2 order ids are numbers; anything else names no order
-        response = self.http.get(f"/v2/orders/{order_id}", operation="order")
+        response = self.http.get(f"/v2/orders/{order_id}", params=LINES_INCLUDED, operation="order")
         if response.status_code == 404:
             return None
         data = self.read_json(response)

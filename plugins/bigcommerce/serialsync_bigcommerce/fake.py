@@ -22,7 +22,14 @@ What it enforces, as BigCommerce does:
   whole product on a create, the one item in a batch; an empty ``image_url`` in an update
   removes nothing (no API removes a variant image: bigcommerce/api-specs#1035);
 * ``GET /v2/orders`` sorted by ``date_modified``, at most 250 a page, **204 with no body** when
-  a page is empty; dates in RFC 2822.
+  a page is empty; dates in RFC 2822; each order's ``items_total`` (its items' quantity);
+  ``include=consignments.line_items`` with ``consignment_structure=object`` (on the list and on
+  one order, as the Orders v2 reference documents) puts each order's lines in its
+  consignments: physical lines in one ``shipping`` consignment, digital ones in ``downloads``,
+  ``pickups`` empty, ``email.gift_certificates`` empty; ``include=consignments`` alone gives
+  link objects in place of the lines. Without the object structure (the legacy array, which
+  the reference calls unsupported in future) the fake leaves ``consignments`` the link
+  resource it is by default.
 
 Time comes from ``clock`` (seconds since the epoch), so tests move the window and order dates
 without waiting.
@@ -187,6 +194,9 @@ class FakeBigCommerce(FakeChannel):
         #: new orders start so.
         self.hidden_orders: set[int] = set()
         self.hide_new_orders = False
+        #: False: answer as a store (or a proxy in front of it) that ignores ``include`` on
+        #: orders, so a reader must fetch each order's lines on its own.
+        self.includes_consignments = True
 
     # -- FakeChannel -----------------------------------------------------------------------
 
@@ -279,6 +289,8 @@ class FakeBigCommerce(FakeChannel):
                 "shipping_cost_ex_tax": "0.0000",
                 "shipping_cost_inc_tax": "0.0000",
                 "payment_method": "Credit Card",
+                # The quantity of the order's items, as BigCommerce counts it when it is placed.
+                "items_total": sum(quantity for _, _, quantity in chosen),
                 "billing_address": {
                     "first_name": "Ada",
                     "last_name": "Shopper",
@@ -1074,16 +1086,62 @@ class FakeBigCommerce(FakeChannel):
 
     # -- orders ----------------------------------------------------------------------------
 
-    def _order_json(self, order: dict[str, Any]) -> dict[str, Any]:
+    def _order_json(self, order: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         data = {k: v for k, v in order.items() if k not in ("created", "modified")}
         data["status"] = STATUS_NAMES.get(order["status_id"], "Unknown")
         data["date_created"] = _rfc2822(order["created"])
         data["date_modified"] = _rfc2822(order["modified"])
-        data["products"] = {
-            "url": f"https://{self.host}/stores/{self.store_hash}/v2/orders/{order['id']}/products",
-            "resource": f"/orders/{order['id']}/products",
-        }
+        lines = self.order_lines.get(order["id"], [])
+        data["products"] = self._link(f"/orders/{order['id']}/products")
+        data["consignments"] = self._consignments(order["id"], lines, query)
         return data
+
+    def _link(self, resource: str) -> dict[str, str]:
+        return {
+            "url": f"https://{self.host}/stores/{self.store_hash}/v2{resource}",
+            "resource": resource,
+        }
+
+    def _consignments(
+        self, order_id: int, lines: list[dict[str, Any]], query: dict[str, str]
+    ) -> dict[str, Any]:
+        """An order's ``consignments``: the link resource, or the object structure asked for
+        with ``include`` (lines in full with ``consignments.line_items``, else links)."""
+        include = set(query.get("include", "").split(",")) if self.includes_consignments else set()
+        asked = include & {"consignments", "consignments.line_items"}
+        if not asked or query.get("consignment_structure") != "object":
+            return self._link(f"/orders/{order_id}/consignments")
+
+        def items(kind: str) -> list[dict[str, Any]]:
+            chosen = [line for line in lines if (line["type"] == "digital") == (kind == "digital")]
+            if "consignments.line_items" in include:
+                return [dict(line) for line in chosen]
+            return [self._link(f"/orders/{order_id}/products/{line['id']}") for line in chosen]
+
+        physical, digital = items("physical"), items("digital")
+        shipped = sum(int(line.get("quantity", 0)) for line in lines if line["type"] != "digital")
+        shipping = []
+        if physical:
+            shipping.append(
+                {
+                    "id": order_id,
+                    "first_name": "Ada",
+                    "last_name": "Shopper",
+                    "email": "ada@example.com",
+                    "line_items": physical,
+                    "items_total": shipped,
+                    "items_shipped": 0,
+                }
+            )
+        downloads = []
+        if digital:
+            downloads.append({"recipient_email": "ada@example.com", "line_items": digital})
+        return {
+            "pickups": [],
+            "shipping": shipping,
+            "downloads": downloads,
+            "email": {"gift_certificates": []},
+        }
 
     def _list_orders(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
         try:
@@ -1105,7 +1163,7 @@ class FakeBigCommerce(FakeChannel):
         chosen = orders[(page - 1) * limit : page * limit]
         if not chosen:
             return 204, None  # BigCommerce's empty page: no body at all
-        return 200, [self._order_json(o) for o in chosen]
+        return 200, [self._order_json(o, query) for o in chosen]
 
     def _hooks(self, request: httpx.Request, query: dict[str, str]) -> tuple[int, Any]:
         try:
@@ -1133,7 +1191,7 @@ class FakeBigCommerce(FakeChannel):
         order = self.orders.get(order_id)
         if order is None or order_id in self.hidden_orders:
             raise _Error(404, f"Order {order_id} not found")
-        return 200, self._order_json(order)
+        return 200, self._order_json(order, query)
 
     def _list_order_lines(
         self, request: httpx.Request, query: dict[str, str], order_id: int

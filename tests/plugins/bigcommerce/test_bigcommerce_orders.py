@@ -17,6 +17,7 @@ from serialsync_bigcommerce.mapping import (
     format_rfc2822,
     parse_rfc2822,
 )
+from serialsync_bigcommerce.orders import inline_lines
 from structlog.testing import capture_logs
 
 from tests.clocks import FakeClock
@@ -277,27 +278,99 @@ def test_clock_is_the_fake_clock(clock: FakeClock, fake, make_connector):
     assert fake.throttled == 0
 
 
-def test_an_order_read_again_unchanged_costs_no_lines_request(fake, connector, clock):
+def _lines_requests(fake: FakeBigCommerce) -> int:
+    return sum(1 for _, p in fake.requests if "/v2/orders/" in p and p.endswith("/products"))
+
+
+def test_orders_come_with_their_lines_in_one_request_a_page(fake, make_connector, clock):
+    # A burst read a request per order for its lines and spent the store's 150-request window
+    # on them (issue 16): the list carries them (include=consignments.line_items).
+    connector = make_connector(orders_page_size=250)
+    batch = units(4)
+    list_units(connector, batch)
+    placed = [fake.create_order([(u.integration_id, 1)]) for u in batch[:3]]
+    placed.append(fake.create_order([(batch[3].integration_id, 1), (None, 2)]))  # a custom line
+    before = len(fake.requests)
+
+    orders = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
+
+    assert len(fake.requests) - before == 1 and _lines_requests(fake) == 0
+    assert [line.raw_sku for line in orders[placed[0]].lines] == [batch[0].integration_id]
+    assert [(line.raw_sku, line.quantity) for line in orders[placed[3]].lines] == [
+        (batch[3].integration_id, 1),
+        (None, 2),
+    ]
+    # A webhook's read of one order carries its lines too.
+    assert connector.fetch_order(placed[1]) == orders[placed[1]]
+    assert _lines_requests(fake) == 0
+
+
+def test_without_lines_in_the_record_each_order_is_read_once_for_them(fake, connector, clock):
+    fake.includes_consignments = False  # a store or proxy that ignores include
     batch = units(3)
     list_units(connector, batch)
     first = fake.create_order([(batch[0].integration_id, 1)])
     second = fake.create_order([(batch[1].integration_id, 1)])
 
-    def lines_requests() -> int:
-        return sum(1 for _, p in fake.requests if "/v2/orders/" in p and p.endswith("/products"))
-
     connector.fetch_orders(since=None, page=None)
-    assert lines_requests() == 2
+    assert _lines_requests(fake) == 2
     # The host reads the same orders again (its cursor overlaps): their lines are known.
     again = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
-    assert lines_requests() == 2
+    assert _lines_requests(fake) == 2
     assert [line.raw_sku for line in again[first].lines] == [batch[0].integration_id]
     # An order that changed (BigCommerce moves date_modified) is read whole again.
     clock.advance(10)
     fake.set_order_status(second, FinancialStatus.REFUNDED)
     changed = {o.order_id: o for o in connector.fetch_orders(since=None, page=None).orders}
-    assert lines_requests() == 3
+    assert _lines_requests(fake) == 3
     assert changed[second].lines[0].quantity_refunded == 1
     # A webhook's read of an order the pass has read costs its record only.
     assert connector.fetch_order(first) is not None
-    assert lines_requests() == 3
+    assert _lines_requests(fake) == 3
+
+
+_LINE = {"id": 7, "sku": "G|||S1", "quantity": 1}
+
+
+@pytest.mark.parametrize(
+    ("consignments", "items_total", "expected"),
+    [
+        # The documented object structure: lines in shipping, pickups and downloads.
+        ({"shipping": [{"line_items": [_LINE]}], "pickups": [], "downloads": []}, 1, [_LINE]),
+        (
+            {
+                "shipping": [{"line_items": [_LINE]}],
+                "pickups": [{"line_items": [{**_LINE, "id": 8, "quantity": 2}]}],
+                "downloads": [{"line_items": [{**_LINE, "id": 9}]}],
+                "email": {"gift_certificates": []},
+            },
+            4,
+            [_LINE, {**_LINE, "id": 8, "quantity": 2}, {**_LINE, "id": 9}],
+        ),
+        # A line named twice is one line.
+        ({"shipping": [{"line_items": [_LINE]}, {"line_items": [_LINE]}]}, 1, [_LINE]),
+        ({"shipping": [], "pickups": [], "downloads": []}, 0, []),
+        # Read on their own: no include (the link resource), links in place of lines, a line
+        # without its quantity, or lines short of items_total (a gift certificate, a kind of
+        # consignment not looked at).
+        (
+            {"url": "https://x/v2/orders/1/consignments", "resource": "/orders/1/consignments"},
+            1,
+            None,
+        ),
+        ({"shipping": [{"line_items": [{"url": "u", "resource": "r"}]}]}, 1, None),
+        ({"shipping": [{"line_items": [{"id": 7, "sku": "G|||S1"}]}]}, 1, None),
+        ({"shipping": [{"line_items": [_LINE]}], "email": {"gift_certificates": [{}]}}, 2, None),
+        ({"shipping": {"line_items": [_LINE]}}, 1, None),
+        ([{"shipping": [{"line_items": [_LINE]}]}], 1, None),  # the legacy array structure
+        (None, 1, None),
+    ],
+)
+def test_lines_are_taken_from_the_record_only_when_every_item_is_accounted_for(
+    consignments, items_total, expected
+):
+    record: dict[str, object] = {"id": 1, "items_total": items_total}
+    if consignments is not None:
+        record["consignments"] = consignments
+    assert inline_lines(record) == expected
+    assert inline_lines({"id": 1, "consignments": consignments}) in (None, [])  # no items_total
