@@ -9,6 +9,7 @@ and answers their ids at once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ class SerialAttribute:
         self.log = log
         self.connector = connector
         self._attribute_id: int | None = None
+        self._first_read = threading.Lock()
         self._attribute: dict[str, Any] = {}
         self._loaded = False
         #: Option ids by upper-cased label (Magento compares labels case-insensitively).
@@ -49,9 +51,21 @@ class SerialAttribute:
         self.started_empty = False
 
     def attribute_id(self) -> int:
-        """The attribute's id: read once per connector, created (global select) if missing."""
+        """The attribute's id: read once per connector, created (global select) if missing.
+
+        Under a lock: the connector's publishes run side by side, and two first calls that
+        both found the attribute missing both created it, the second refused with "An attribute
+        with this code already exists" (its product's units failed for the pass: seen once in
+        the oversell bench's first publish).
+        """
         if self._attribute_id is not None:
             return self._attribute_id
+        with self._first_read:
+            if self._attribute_id is not None:
+                return self._attribute_id
+            return self._read_or_create()
+
+    def _read_or_create(self) -> int:
         settings = self.settings
         code = settings.serial_attribute
         attribute = self.client.get_attribute(code)

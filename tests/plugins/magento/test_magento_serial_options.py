@@ -4,7 +4,9 @@ all of them for every product made a first publish quadratic)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -107,3 +109,55 @@ def test_an_option_sent_but_answered_away_from_the_end_is_still_found() -> None:
     ]
     serials._remember(answer, only=frozenset({"A1", "B2"}))
     assert serials._options == {"A1": ("A1", 11), "B2": ("B2", 12)}
+
+
+class _FirstReadClient:
+    """A store without the serial attribute; a read of it waits (bounded) for a second reader,
+    so two first calls side by side both find it missing unless one waits for the other."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.reads = 0
+        self.second_reader = threading.Event()
+        self._lock = threading.Lock()
+
+    def get_attribute(self, code: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.reads += 1
+            if self.reads == 2:
+                self.second_reader.set()
+        self.second_reader.wait(0.5)  # only a run without the lock finds a second reader
+        with self._lock:
+            return {**_SERIAL, "attribute_code": code} if self.created else None
+
+    def create_attribute(self, attribute: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if self.created:
+                raise AssertionError("An attribute with this code already exists.")
+            self.created.append(attribute["attribute_code"])
+            return {**_SERIAL, "attribute_code": attribute["attribute_code"]}
+
+    def set_attribute_codes(self, attribute_set_id: int) -> set[str]:
+        return {"serial_number"}
+
+    def has_configurable_products(self) -> bool:
+        return False
+
+
+_SERIAL = {"attribute_id": 9, "frontend_input": "select", "scope": "global", "options": []}
+
+
+def test_two_first_calls_side_by_side_create_the_attribute_once() -> None:
+    client = _FirstReadClient()
+    settings = MagentoSettings(base_url="https://shop.example", access_token="t")
+    serials = SerialAttribute(
+        client,  # type: ignore[arg-type]
+        settings,
+        log=structlog.get_logger(),
+        connector="magento",
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ids = list(pool.map(lambda _: serials.attribute_id(), range(2)))
+    assert ids == [9, 9]
+    assert client.created == ["serial_number"]
+    assert client.reads == 1  # the second call waited for the first and took its answer
