@@ -100,8 +100,9 @@ class Store(ABC):
 
     def units_of_skus(self, skus: Collection[str]) -> dict[str, list[UnitRecord]]:
         """The units of each of ``skus``, ``{sku: [unit, ...]}``, as :meth:`units_of` gives
-        each (an SKU without units is left out; a store with SQL reads them in one query per
-        few hundred SKUs)."""
+        each (an SKU without units is left out). The withdraw step reads through
+        :meth:`units_to_plan`, which a store with SQL answers in one query per few hundred
+        SKUs."""
         found = {sku: self.units_of(sku) for sku in dict.fromkeys(skus)}
         return {sku: units for sku, units in found.items() if units}
 
@@ -117,8 +118,9 @@ class Store(ABC):
         means it was priced when recorded, an unpriced one records another mark, and a
         changed product clears its units' hashes.)"""
         found: dict[str, list[UnitRecord]] = {}
+        listed = self.listings_of_skus(connector, skus)
         for sku, units in self.units_of_skus(skus).items():
-            listings = self.listings_of(connector, sku)
+            listings = listed.get(sku, {})
             mine = [
                 u for u in units if not _unchanged_live(u, listings.get(u.unit.serial), hash_prefix)
             ]

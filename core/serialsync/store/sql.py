@@ -209,14 +209,6 @@ class SQLStore(Store):
         rows = self._all("SELECT * FROM units WHERE sku = ? ORDER BY serial", (sku,))
         return [_unit(r) for r in rows]
 
-    def units_of_skus(self, skus: Collection[str]) -> dict[str, list[UnitRecord]]:
-        found: dict[str, list[UnitRecord]] = {}
-        for condition, params in self._one_of("sku", list(dict.fromkeys(skus))):
-            sql = f"SELECT * FROM units WHERE {condition} ORDER BY sku, serial"  # noqa: S608 - placeholders only
-            for r in self._all(sql, params):
-                found.setdefault(r["sku"], []).append(_unit(r))
-        return found
-
     def units_to_plan(
         self, connector: str, skus: Collection[str], *, hash_prefix: str
     ) -> dict[str, list[UnitRecord]]:

@@ -33,14 +33,18 @@ class _Client:
         return list(self.options)
 
 
-def _attribute(client: _Client) -> SerialAttribute:
+def _serials(client: object) -> SerialAttribute:
     settings = MagentoSettings(base_url="https://shop.example", access_token="t")
-    serials = SerialAttribute(
+    return SerialAttribute(
         client,  # type: ignore[arg-type]
         settings,
         log=structlog.get_logger(),
         connector="magento",
     )
+
+
+def _attribute(client: _Client) -> SerialAttribute:
+    serials = _serials(client)
     serials._attribute = {"attribute_code": "serial_number", "attribute_id": 1}
     return serials
 
@@ -149,13 +153,7 @@ _SERIAL = {"attribute_id": 9, "frontend_input": "select", "scope": "global", "op
 
 def test_two_first_calls_side_by_side_create_the_attribute_once() -> None:
     client = _FirstReadClient()
-    settings = MagentoSettings(base_url="https://shop.example", access_token="t")
-    serials = SerialAttribute(
-        client,  # type: ignore[arg-type]
-        settings,
-        log=structlog.get_logger(),
-        connector="magento",
-    )
+    serials = _serials(client)
     with ThreadPoolExecutor(max_workers=2) as pool:
         ids = list(pool.map(lambda _: serials.attribute_id(), range(2)))
     assert ids == [9, 9]
