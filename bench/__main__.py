@@ -22,7 +22,7 @@ from serialsync.cli.run import intervals
 from serialsync.settings import SyncSettings
 
 from bench.platforms import Limits
-from bench.report import RESULTS, render, render_oversell, save
+from bench.report import RESULTS, budget_line, render, render_oversell, save
 from bench.worker import run_in_process
 
 
@@ -343,6 +343,9 @@ def burst_only(spec: dict[str, Any], args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"    {_busy_line(step)}", flush=True)
+        line = budget_line(name, step)
+        if line is not None:
+            print(f"    {line}", flush=True)
     print(
         f"  withdraw step {orders['platform']['withdraw']:.1f} platform s; still for sale "
         f"{sum(orders['still_for_sale'].values())}; store statements "

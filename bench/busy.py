@@ -74,6 +74,7 @@ def waited_within(
     intervals: Iterable[Interval],
     channel: str,
     factor: float,
+    sides: tuple[str, ...] = ("client", "fake"),
 ) -> float:
     """Platform seconds ``channel`` slept inside the union of ``intervals``, overlaps once.
 
@@ -84,8 +85,11 @@ def waited_within(
     may run beside its withdrawal, and its request started inside the interval but answered
     after it is not the withdrawal's time (nor may the sleeps exceed the real busy time they
     are converted with, :func:`~bench.timescale.unscaled`).
+
+    ``sides`` says whose sleeps count: the connector's client's (its pacing and retry waits)
+    and the fake's (its latency), or one of them.
     """
-    names = {f"client:{channel}", f"fake:{channel}"}
+    names = {f"{side}:{channel}" for side in sides}
     union = merged(intervals)
     spans: list[Interval] = []
     for name, at, seconds in events:

@@ -29,9 +29,12 @@ from serialsync.manager import PluginManager
 from serialsync.settings import Settings, load_settings
 from serialsync.store import SQLiteStore
 
+from bench.budget import Charge, available_at, verdict, withdraw_floor, worst
 from bench.busy import (
+    WITHDRAW_PATTERNS,
     IntervalPairs,
     handover_latencies,
+    merged,
     union_seconds,
     waited_within,
     withdraw_requests,
@@ -303,11 +306,15 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             results["publish"] = measure_publish(host, sandbox, timeline, scale, limits, spec)
             results["rss_after_publish_mb"] = _peak_rss_mb()
             if spec.get("burst"):  # the publish, then the order burst alone
-                results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
+                results["orders"] = measure_orders(
+                    host, sandbox, timeline, scale, spec["orders"], limits
+                )
             elif spec.get("full", True):
                 results["noop"] = measure_noop(host, sandbox, timeline.callbacks)
                 results["changes"] = measure_changes(host, sandbox)
-                results["orders"] = measure_orders(host, sandbox, timeline, scale, spec["orders"])
+                results["orders"] = measure_orders(
+                    host, sandbox, timeline, scale, spec["orders"], limits
+                )
                 results["cycle"] = measure_cycle(host, sandbox, timeline, scale, limits)
     results["host_peak_rss_mb"] = _peak_rss_mb()
     return results
@@ -484,6 +491,8 @@ def withdraw_by_channel(
     scale: TimeScale,
     sandbox: SandboxProcess,
     withdrawn: dict[str, int],
+    limits: Limits,
+    pass_start: float,
 ) -> dict[str, dict[str, Any]]:
     """Each channel's withdraw step: its span in platform seconds and the requests it sent,
     and the time its withdrawals themselves ran.
@@ -494,18 +503,23 @@ def withdraw_by_channel(
     the waits for the other channels' reads: the ``busy`` figures count only the union of the
     channel's withdrawals (``withdraw.started`` → ``withdraw.done``), and the hand-over latency
     is how long a reading channel's sold units waited for the channel's next withdrawal
-    (:mod:`bench.busy`).
+    (:mod:`bench.busy`). A budget-bound channel's ``budget`` says whether its budget could have
+    bound its withdrawals (``busy_platform_proven``: the estimate when it could not); a
+    latency-bound one's ``floor`` is the least its withdrawals could take (:mod:`bench.budget`).
     """
     spans = {name: timeline.bounds("withdraw", name, "withdraw.recorded") for name in CHANNELS}
     served = sandbox.call("requests_between", spans=spans)
     intervals = {name: timeline.withdrawals.of(name) for name in CHANNELS}
-    labels = sandbox.call(
-        "labels_within", intervals={n: [list(i) for i in iv] for n, iv in intervals.items()}
-    )
+    wire = {n: [list(i) for i in iv] for n, iv in intervals.items()}
+    labels = sandbox.call("labels_within", intervals=wire)
     # A channel's read ends with its last order's progress note (one per order processed).
     read_ends = {
         name: at for (what, name), at in timeline.last.items() if what == "fetch_orders" and name
     }
+    products = sandbox.call(
+        "paths_within", intervals=wire, labels={n: list(p) for n, p in WITHDRAW_PATTERNS.items()}
+    )
+    budgets = sandbox.call("budgets")
     out: dict[str, dict[str, Any]] = {}
     for name, (begin, finish) in spans.items():
         real = finish - begin
@@ -521,6 +535,74 @@ def withdraw_by_channel(
             "steps_real": _steps(timeline, name, begin),
             **_busy(name, intervals[name], read_ends, events, scale, labels.get(name, {})),
         }
+        step = out[name]
+        if name in budgets:
+            budget = _budget(name, intervals[name], budgets[name], events, scale, pass_start)
+            step["budget"] = budget
+            proven = budget is not None and not budget["could_bind"]
+            step["busy_platform_proven"] = step["busy_platform_seconds"] if proven else None
+        floor = withdraw_floor(
+            name,
+            limits,
+            distinct_products=products.get(name, 0),
+            requests=step["withdraw_requests"],
+        )
+        if floor is not None:
+            busy = step["busy_platform_seconds"]
+            floor["busy_ratio"] = (
+                busy / floor["platform_seconds"] if floor["platform_seconds"] else None
+            )
+            step["floor"] = floor
+    return out
+
+
+def _budget(
+    name: str,
+    intervals: list[tuple[float, float]],
+    budget: dict[str, Any],
+    events: list[tuple[str, float, float]],
+    scale: TimeScale,
+    pass_start: float,
+) -> dict[str, Any] | None:
+    """Whether ``name``'s budget could have bound any of its withdrawals (overlapping ones
+    merged): the interval nearest to binding, with the verdict over all of them, the client's
+    waits over all of them, and each interval's own figures (:func:`bench.budget.verdict`).
+
+    ``no_refill_since_pass`` asks the stronger question: from what the budget held as the
+    order pass began, with no refill at all since, would every request up to the end of the
+    channel's last withdrawal have fit? (What the budget held as an interval began was itself
+    reached at the bench's scale, refilled faster during the read before it.) ``None`` when
+    the channel did not withdraw.
+    """
+    charges = [Charge(*c) for c in budget["charges"]]
+    capacity, rate = float(budget["capacity"]), float(budget["rate"])
+    each = []
+    for interval in merged(intervals):
+        waited = waited_within(events, [interval], name, scale.factor, sides=("client",))
+        available = available_at(charges, interval[0], capacity, rate)
+        each.append(verdict(charges, interval, available, capacity, waited))
+    nearest = worst(each)
+    if nearest is None:
+        return None
+    at_pass = available_at(charges, pass_start, capacity, rate)
+    since = verdict(charges, (pass_start, max(e for _, e in intervals)), at_pass, capacity, 0.0)
+    out = {
+        **nearest,
+        "could_bind": any(v["could_bind"] for v in each),
+        "client_waited": sum(v["client_waited"] for v in each),
+        "intervals": each,
+        "no_refill_since_pass": {
+            "available_at_pass_start": at_pass,
+            "needed": since["needed"],
+            "requests": since["requests"],
+            "could_bind": since["needed"] > at_pass or since["refused"] > 0,
+        },
+    }
+    if name == "bigcommerce":
+        # A window's figures as BigCommerce counts them: requests used of its quota.
+        for figures in (out, *each):
+            figures["used_at_start"] = capacity - figures["available_at_start"]
+            figures["quota"] = figures.pop("capacity")
     return out
 
 
@@ -583,7 +665,12 @@ def _steps(timeline: Timeline, channel: str, begin: float) -> dict[str, float]:
 
 
 def measure_orders(
-    host: Host, sandbox: SandboxProcess, timeline: Timeline, scale: TimeScale, count: int
+    host: Host,
+    sandbox: SandboxProcess,
+    timeline: Timeline,
+    scale: TimeScale,
+    count: int,
+    limits: Limits,
 ) -> dict[str, Any]:
     """``count`` one-unit orders over the four channels, then one order pass."""
     placed: dict[str, list[str]] = sandbox.call("orders", count=count, channels=list(CHANNELS))
@@ -617,7 +704,9 @@ def measure_orders(
         "still_for_sale": sandbox.call("still_listed", skus=sold),
         "real": real,
         "platform": platform,
-        "withdraw_by_channel": withdraw_by_channel(timeline, events, scale, sandbox, withdrawn),
+        "withdraw_by_channel": withdraw_by_channel(
+            timeline, events, scale, sandbox, withdrawn, limits, start
+        ),
         **measured,
         "store_statements": dict(sorted(statements.items())),
         "limit_cuts": cuts,

@@ -31,6 +31,46 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [*lines, ""]
 
 
+def budget_line(name: str, step: dict[str, Any]) -> str | None:
+    """One line on whether a budget-bound channel's budget could have bound its withdrawals
+    (``budget``), or on a latency-bound channel's floor (``floor``); ``None`` for a step
+    without either (results from before them, a channel that did not withdraw)."""
+    budget, floor = step.get("budget"), step.get("floor")
+    if budget is not None:
+        since = budget["no_refill_since_pass"]
+        if "quota" in budget:
+            held = (
+                f"window {budget['used_at_start']:.0f}/{budget['quota']:.0f} used at its start, "
+                f"{budget['spent']:.0f} requests counted in it"
+            )
+            unit = "requests"
+        else:
+            held = (
+                f"bucket {budget['available_at_start']:.0f}/{budget['capacity']:.0f} points at "
+                f"its start, {budget['requests']} requests needed {budget['needed']:.0f} "
+                f"(spent {budget['spent']:.0f})"
+            )
+            unit = "points"
+        proven = step.get("busy_platform_proven")
+        return (
+            f"{name}: budget {'COULD bind' if budget['could_bind'] else 'could not bind'} "
+            f"(client waited {budget['client_waited']:.1f} s, {budget['refused']} refused; "
+            f"nearest of {len(budget['intervals'])} intervals: {held}; with no refill since "
+            f"the pass began: {since['available_at_pass_start']:.0f} {unit} held, "
+            f"{since['needed']:.0f} needed, {'could' if since['could_bind'] else 'could not'} "
+            "bind); busy proven "
+            + (f"{proven:.1f} platform s" if proven is not None else "— (the upper bound stands)")
+        )
+    if floor is not None:
+        ratio = floor["busy_ratio"]
+        return (
+            f"{name}: floor {floor['platform_seconds']:.2f} platform s = ceil({floor['count']} "
+            f"{floor['basis']} / {floor['workers']} workers) x {floor['latency']:g} s; busy / "
+            f"floor {_num(ratio)}"
+        )
+    return None
+
+
 def render(results: dict[str, Any]) -> str:
     """Every table of a run."""
     meta = results["meta"]
@@ -214,6 +254,8 @@ def render(results: dict[str, Any]) -> str:
             ],
             rows,
         )
+        lines = [line for n, w in by_channel.items() if (line := budget_line(n, w)) is not None]
+        out += [f"* {line}" for line in lines]
         out.append("")
     if "webhooks" in results.get("oversell", {}):
         out += [render_oversell(results["oversell"]), ""]

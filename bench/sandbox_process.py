@@ -17,6 +17,7 @@ import re
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -29,6 +30,7 @@ from serialsync.model import Product
 from serialsync.sandbox import Sandbox, demo_catalogue
 from serialsync.testing.fake import FakeChannel, FakePlatform
 
+from bench.budget import Charge
 from bench.oversell import OversellWatch
 from bench.platforms import POS, Limits, fake_options
 from bench.timescale import TimeScale
@@ -93,6 +95,34 @@ def request_label(pattern: str, content: bytes) -> str:
     return f"{pattern} {name}" if name else pattern
 
 
+def shopify_charge(response: httpx.Response, at: float, factor: float) -> Charge | None:
+    """What a Shopify answer says it charged (``extensions.cost``); ``None`` for an answer
+    without a cost (refused before it was costed: not valid JSON, not GraphQL)."""
+    try:
+        cost = json.loads(response.content)["extensions"]["cost"]
+        requested = float(cost["requestedQueryCost"])
+        actual = cost["actualQueryCost"]
+        left = float(cost["throttleStatus"]["currentlyAvailable"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    spent = float(actual) if isinstance(actual, int | float) else 0.0
+    throttled = actual is None and "THROTTLED" in response.text
+    return Charge(at, requested, spent, throttled, left, None)
+
+
+def bigcommerce_charge(response: httpx.Response, at: float, factor: float) -> Charge | None:
+    """What a BigCommerce answer's ``X-Rate-Limit-*`` headers say of its window; ``None`` for
+    one without them (refused before the window counted it: authentication, wrong store)."""
+    left = response.headers.get("X-Rate-Limit-Requests-Left")
+    reset_ms = response.headers.get("X-Rate-Limit-Time-Reset-Ms")
+    if left is None or reset_ms is None:
+        return None
+    refused = response.status_code == 429
+    # The reset is in platform milliseconds; ``factor`` of them pass a real millisecond.
+    resets_at = at + int(reset_ms) / 1000 / factor
+    return Charge(at, 1.0, 0.0 if refused else 1.0, refused, float(left), resets_at)
+
+
 class _Served:
     """The child's side: the running sandbox and the counters the commands read."""
 
@@ -120,9 +150,15 @@ class _Served:
         shopify = self.sandbox.fakes.get("shopify")
         if shopify is not None:
             self._count_costs(shopify)
+        #: Per budget-bound fake, every request charged against its budget (:class:`Charge`).
+        self.charges: dict[str, list[Charge]] = {}
+        for name, read in (("shopify", shopify_charge), ("bigcommerce", bigcommerce_charge)):
+            fake = self.sandbox.fakes.get(name)
+            if fake is not None:
+                self._keep_charges(name, fake, read)
         #: When each fake served each request (CLOCK_MONOTONIC, as the host reads it), and what:
-        #: its pattern, and its label (:func:`request_label`).
-        self.served: dict[str, list[tuple[float, str, str]]] = {}
+        #: its pattern, its label (:func:`request_label`) and its path.
+        self.served: dict[str, list[tuple[float, str, str, str]]] = {}
         for name, fake in self.sandbox.fakes.items():
             self._stamp_requests(name, fake)
 
@@ -131,8 +167,10 @@ class _Served:
         served = self.served.setdefault(name, [])
 
         def stamped(request: httpx.Request) -> httpx.Response:
-            pattern = request_pattern(request.method, request.url.path)
-            served.append((time.monotonic(), pattern, request_label(pattern, request.content)))
+            path = request.url.path
+            pattern = request_pattern(request.method, path)
+            label = request_label(pattern, request.content)
+            served.append((time.monotonic(), pattern, label, path))
             return handle(request)
 
         setattr(fake, "handle", stamped)  # noqa: B010 - an instance attribute on purpose
@@ -143,7 +181,7 @@ class _Served:
         for name, (begin, end) in spans.items():
             fake = self.sandbox.fakes[name]
             with fake.lock:
-                inside = [p for at, p, _ in self.served.get(name, []) if begin <= at <= end]
+                inside = [p for at, p, _, _ in self.served.get(name, []) if begin <= at <= end]
             out[name] = {"requests": len(inside), "patterns": Counter(inside).most_common(4)}
         return out
 
@@ -156,8 +194,63 @@ class _Served:
             with fake.lock:
                 served = list(self.served.get(name, []))
             out[name] = dict(
-                Counter(label for at, _, label in served if any(b <= at <= e for b, e in spans))
+                Counter(label for at, _, label, _ in served if any(b <= at <= e for b, e in spans))
             )
+        return out
+
+    def paths_within(
+        self, intervals: dict[str, list[list[float]]], labels: dict[str, list[str]]
+    ) -> dict[str, int]:
+        """Per fake, how many distinct paths its requests of ``labels[name]`` had within any
+        of the host's intervals for it (WooCommerce's variations batches: one a product)."""
+        out: dict[str, int] = {}
+        for name, spans in intervals.items():
+            wanted = set(labels.get(name, ()))
+            fake = self.sandbox.fakes[name]
+            with fake.lock:
+                served = list(self.served.get(name, []))
+            out[name] = len(
+                {
+                    path
+                    for at, _, label, path in served
+                    if label in wanted and any(b <= at <= e for b, e in spans)
+                }
+            )
+        return out
+
+    def _keep_charges(
+        self,
+        name: str,
+        fake: FakePlatform,
+        read: Callable[[httpx.Response, float, float], Charge | None],
+    ) -> None:
+        # Called under the fake's lock, as its handle is: the records are in charge order.
+        handle = fake.handle
+        charges = self.charges.setdefault(name, [])
+        factor = self.scale.factor
+
+        def charged(request: httpx.Request) -> httpx.Response:
+            response = handle(request)
+            charge = read(response, time.monotonic(), factor)
+            if charge is not None:
+                charges.append(charge)
+            return response
+
+        setattr(fake, "handle", charged)  # noqa: B010 - an instance attribute on purpose
+
+    def budgets(self) -> dict[str, dict[str, Any]]:
+        """Per budget-bound fake: its budget's size, its refill in units a real second (a
+        bucket's; 0 for a window, which resets whole) and the requests charged against it."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, charges in self.charges.items():
+            fake: Any = self.sandbox.fakes[name]
+            with fake.lock:
+                recorded = list(charges)
+            if name == "shopify":
+                capacity, rate = fake.bucket_size, fake.restore_rate * self.scale.factor
+            else:
+                capacity, rate = fake.quota, 0.0
+            out[name] = {"capacity": capacity, "rate": rate, "charges": recorded}
         return out
 
     def _count_costs(self, fake: FakePlatform) -> None:
@@ -193,11 +286,19 @@ class _Served:
                     if isinstance(documents, list):
                         documents.clear()
             self.costs.clear()
+            for name, charges in self.charges.items():
+                with self.sandbox.fakes[name].lock:
+                    # The last one stays: what the budget held as the next pass begins.
+                    del charges[:-1]
             return None
         if op == "requests_between":
             return self.requests_between(args["spans"])
         if op == "labels_within":
             return self.labels_within(args["intervals"])
+        if op == "paths_within":
+            return self.paths_within(args["intervals"], args["labels"])
+        if op == "budgets":
+            return self.budgets()
         if op == "sleeps":
             return self.scale.take_events()
         if op == "orders":
