@@ -571,8 +571,10 @@ def _budget(
     ``no_refill_since_pass`` asks the stronger question: from what the budget held as the
     order pass began, with no refill at all since, would every request up to the end of the
     channel's last withdrawal have fit? (What the budget held as an interval began was itself
-    reached at the bench's scale, refilled faster during the read before it.) ``None`` when
-    the channel did not withdraw.
+    reached at the bench's scale, refilled faster during the read before it.) For a bucket,
+    ``refill_bound`` is what an exact pacer would wait at most, at any scale, were the bucket
+    empty as each withdrawal began: the intervals' ``needed`` over the restore rate (platform
+    seconds). ``None`` when the channel did not withdraw.
     """
     charges = [Charge(*c) for c in budget["charges"]]
     capacity, rate = float(budget["capacity"]), float(budget["rate"])
@@ -598,6 +600,10 @@ def _budget(
             "could_bind": since["needed"] > at_pass or since["refused"] > 0,
         },
     }
+    if rate > 0:
+        # A bucket refills steadily: from empty at each withdrawal's start, what each needed
+        # comes back in needed / restore rate platform seconds, whatever the time scale.
+        out["refill_bound"] = sum(v["needed"] for v in each) / (rate / scale.factor)
     if name == "bigcommerce":
         # A window's figures as BigCommerce counts them: requests used of its quota.
         for figures in (out, *each):

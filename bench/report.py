@@ -58,7 +58,13 @@ def budget_line(name: str, step: dict[str, Any]) -> str | None:
             f"nearest of {len(budget['intervals'])} intervals: {held}; with no refill since "
             f"the pass began: {since['available_at_pass_start']:.0f} {unit} held, "
             f"{since['needed']:.0f} needed, {'could' if since['could_bind'] else 'could not'} "
-            "bind); busy proven "
+            "bind"
+            + (
+                f"; from empty, at most {budget['refill_bound']:.1f} s of refill"
+                if "refill_bound" in budget
+                else ""
+            )
+            + "); busy proven "
             + (f"{proven:.1f} platform s" if proven is not None else "— (the upper bound stands)")
         )
     if floor is not None:

@@ -172,6 +172,7 @@ def test_the_burst_lines_say_the_verdict_and_the_floor() -> None:
     assert "could not bind" in line
     assert "window 24/150 used" in line
     assert "busy proven 3.2 platform s" in line
+    assert "from empty" not in line  # a window resets whole: no refill bound
     bound = budget_line("bigcommerce", {"budget": {**budget, "could_bind": True}})
     assert bound is not None
     assert "COULD bind" in bound
@@ -184,4 +185,10 @@ def test_the_burst_lines_say_the_verdict_and_the_floor() -> None:
         "woocommerce: floor 22.50 platform s = ceil(713 distinct products / 8 workers) x 0.25 s; "
         "busy / floor 1.93"
     )
+    shopify = {**budget, "capacity": 1000.0, "refill_bound": 6.03}
+    del shopify["quota"], shopify["used_at_start"]
+    line = budget_line("shopify", {"budget": shopify, "busy_platform_proven": 1.8})
+    assert line is not None
+    assert "bucket 126/1000 points at its start" in line
+    assert "from empty, at most 6.0 s of refill" in line
     assert budget_line("shopify", {"busy_platform_seconds": 3.4}) is None  # older results
