@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
         "sleeps (default 10)",
     )
     parser.add_argument(
+        "--burst-scale",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="the order burst's pass runs with platform time N times faster (default 1: "
+        "platform time is real time, so the host's own work counts once and each budget "
+        "refills at its real rate; the publish before it keeps --time-scale)",
+    )
+    parser.add_argument(
         "--baseline-skus",
         type=int,
         default=50,
@@ -256,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "orders": args.orders,
         "seed": args.seed,
         "time_scale": args.time_scale,
+        "burst_scale": args.burst_scale,
         "limits": limits.as_dict(),
         "baseline_skus": min(args.baseline_skus, args.skus),
         "pos_age": args.pos_age,

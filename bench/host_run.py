@@ -307,13 +307,25 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
             results["rss_after_publish_mb"] = _peak_rss_mb()
             if spec.get("burst"):  # the publish, then the order burst alone
                 results["orders"] = measure_orders(
-                    host, sandbox, timeline, scale, spec["orders"], limits
+                    host,
+                    sandbox,
+                    timeline,
+                    scale,
+                    spec["orders"],
+                    limits,
+                    at_scale=spec.get("burst_scale"),
                 )
             elif spec.get("full", True):
                 results["noop"] = measure_noop(host, sandbox, timeline.callbacks)
                 results["changes"] = measure_changes(host, sandbox)
                 results["orders"] = measure_orders(
-                    host, sandbox, timeline, scale, spec["orders"], limits
+                    host,
+                    sandbox,
+                    timeline,
+                    scale,
+                    spec["orders"],
+                    limits,
+                    at_scale=spec.get("burst_scale"),
                 )
                 results["cycle"] = measure_cycle(host, sandbox, timeline, scale, limits)
     results["host_peak_rss_mb"] = _peak_rss_mb()
@@ -677,11 +689,58 @@ def measure_orders(
     scale: TimeScale,
     count: int,
     limits: Limits,
+    *,
+    at_scale: float | None = None,
 ) -> dict[str, Any]:
-    """``count`` one-unit orders over the four channels, then one order pass."""
+    """``count`` one-unit orders over the four channels, then one order pass.
+
+    With ``at_scale``, the pass runs with platform time at that speed (1: platform time is
+    real time, so the host's own work counts once and every budget refills at its real rate,
+    with no estimate or upper bound to choose between), and the scale is put back after.
+    """
     placed: dict[str, list[str]] = sandbox.call("orders", count=count, channels=list(CHANNELS))
     sandbox.call("reset")
     _events(scale, sandbox)
+    with rescaled(scale, sandbox, at_scale):
+        return _order_pass_measured(host, sandbox, timeline, scale, limits, placed)
+
+
+@contextmanager
+def rescaled(scale: TimeScale, sandbox: SandboxProcess, factor: float | None) -> Iterator[None]:
+    """Inside the block, platform time runs ``factor`` times the wall clock in the host and in
+    the sandbox's child alike (nothing changes for ``None`` or the current speed)."""
+    before = scale.factor
+    if factor is None or factor == before:
+        yield
+        return
+    _switch(scale, sandbox, factor)
+    try:
+        yield
+    finally:
+        _switch(scale, sandbox, before)
+
+
+def _switch(scale: TimeScale, sandbox: SandboxProcess, factor: float) -> None:
+    """Change the speed in both processes at one real instant a little ahead (one clock for
+    the machine), and wait for it: nothing sleeps across it."""
+    at = time.monotonic() + SWITCH_LEAD
+    sandbox.call("rescale", factor=factor, at=at)
+    scale.rescale(factor, at=at)
+    time.sleep(max(0.0, at - time.monotonic()) + 0.001)
+
+
+#: Real seconds between asking both processes to change speed and the change.
+SWITCH_LEAD = 0.2
+
+
+def _order_pass_measured(
+    host: Host,
+    sandbox: SandboxProcess,
+    timeline: Timeline,
+    scale: TimeScale,
+    limits: Limits,
+    placed: dict[str, list[str]],
+) -> dict[str, Any]:
     timeline.reset()
     with host_cpu(timeline.callbacks) as measured:
         start = time.monotonic()
@@ -718,6 +777,7 @@ def measure_orders(
         "limit_cuts": cuts,
         "requests": {n: child[n]["requests"] for n in (*CHANNELS, POS)},
         "patterns": {n: child[n]["patterns"][:4] for n in (*CHANNELS, POS)},
+        "time_scale": scale.factor,
     }
 
 

@@ -301,6 +301,9 @@ class _Served:
             return self.budgets()
         if op == "sleeps":
             return self.scale.take_events()
+        if op == "rescale":
+            self.scale.rescale(args["factor"], at=args["at"])
+            return None
         if op == "orders":
             return self.place_orders(args["count"], args["channels"])
         if op == "still_listed":
