@@ -551,8 +551,14 @@ def withdraw_by_channel(
         if name in budgets:
             budget = _budget(name, intervals[name], budgets[name], events, scale, pass_start)
             step["budget"] = budget
-            proven = budget is not None and not budget["could_bind"]
+            # At 1x platform time is real time: the busy time holds every wait a budget
+            # imposed at its real refill rate, and needs no proof that none could bind.
+            at_real_speed = scale.factor == 1
+            proven = at_real_speed or (budget is not None and not budget["could_bind"])
             step["busy_platform_proven"] = step["busy_platform_seconds"] if proven else None
+            step["busy_proven_by"] = (
+                ("real speed" if at_real_speed else "budget") if proven else None
+            )
         floor = withdraw_floor(
             name,
             limits,

@@ -65,7 +65,12 @@ def budget_line(name: str, step: dict[str, Any]) -> str | None:
                 else ""
             )
             + "); busy proven "
-            + (f"{proven:.1f} platform s" if proven is not None else "— (the upper bound stands)")
+            + (
+                f"{proven:.1f} platform s"
+                + (" (measured at 1x)" if step.get("busy_proven_by") == "real speed" else "")
+                if proven is not None
+                else "— (the upper bound stands)"
+            )
         )
     if floor is not None:
         ratio = floor["busy_ratio"]

@@ -192,3 +192,9 @@ def test_the_burst_lines_say_the_verdict_and_the_floor() -> None:
     assert "bucket 126/1000 points at its start" in line
     assert "from empty, at most 6.0 s of refill" in line
     assert budget_line("shopify", {"busy_platform_seconds": 3.4}) is None  # older results
+    # At 1x the busy time is measured at the budgets' real refill rate: no proof needed.
+    real = {"budget": {**shopify, "could_bind": True}, "busy_platform_proven": 2.2}
+    line = budget_line("shopify", {**real, "busy_proven_by": "real speed"})
+    assert line is not None
+    assert "COULD bind" in line
+    assert line.endswith("busy proven 2.2 platform s (measured at 1x)")
