@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from serialsync.manager import PluginManager
@@ -121,6 +121,35 @@ def bigcommerce_charge(response: httpx.Response, at: float, factor: float) -> Ch
     # The reset is in platform milliseconds; ``factor`` of them pass a real millisecond.
     resets_at = at + int(reset_ms) / 1000 / factor
     return Charge(at, 1.0, 0.0 if refused else 1.0, refused, float(left), resets_at)
+
+
+class _Speed(Protocol):
+    """What :func:`keep_charges` reads of a :class:`~bench.timescale.TimeScale`."""
+
+    @property
+    def factor(self) -> float: ...
+
+
+def keep_charges(
+    fake: Any,
+    read: Callable[[httpx.Response, float, float], Charge | None],
+    scale: _Speed,
+    charges: list[Charge],
+) -> None:
+    """Wrap ``fake``'s ``handle`` so that each answer's budget figures (``read``) go to
+    ``charges``, in charge order (the fake calls ``handle`` under its lock)."""
+    handle = fake.handle
+
+    def charged(request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = handle(request)
+        # The speed now, not at set-up: the burst's order pass runs at 1x after a 10x publish,
+        # and a window's reset is in platform milliseconds.
+        charge = read(response, time.monotonic(), scale.factor)
+        if charge is not None:
+            charges.append(charge)
+        return response
+
+    setattr(fake, "handle", charged)  # noqa: B010 - an instance attribute on purpose
 
 
 class _Served:
@@ -224,19 +253,7 @@ class _Served:
         fake: FakePlatform,
         read: Callable[[httpx.Response, float, float], Charge | None],
     ) -> None:
-        # Called under the fake's lock, as its handle is: the records are in charge order.
-        handle = fake.handle
-        charges = self.charges.setdefault(name, [])
-        factor = self.scale.factor
-
-        def charged(request: httpx.Request) -> httpx.Response:
-            response = handle(request)
-            charge = read(response, time.monotonic(), factor)
-            if charge is not None:
-                charges.append(charge)
-            return response
-
-        setattr(fake, "handle", charged)  # noqa: B010 - an instance attribute on purpose
+        keep_charges(fake, read, self.scale, self.charges.setdefault(name, []))
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Per budget-bound fake: its budget's size, its refill in units a real second (a

@@ -10,7 +10,7 @@ from serialsync_shopify.fake import DEFAULT_TOKEN, FakeShopify
 from bench.budget import Charge, available_at, verdict, withdraw_floor, worst
 from bench.platforms import Limits
 from bench.report import budget_line
-from bench.sandbox_process import bigcommerce_charge, shopify_charge
+from bench.sandbox_process import bigcommerce_charge, keep_charges, shopify_charge
 
 
 class Clock:
@@ -135,6 +135,34 @@ def test_a_bigcommerce_answer_says_what_its_window_holds_and_when_it_resets() ->
     assert third.resets_at == pytest.approx(104.0)
     unauthorised = fake(httpx.Request("GET", "https://api.bigcommerce.com/stores/x/v3/catalog"))
     assert bigcommerce_charge(unauthorised, 103.0, 10.0) is None
+
+
+class Speed:
+    """A time scale's speed, changed by hand."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+
+class Answering:
+    """A fake whose ``handle`` answers every request with one BigCommerce window's headers."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        headers = {"X-Rate-Limit-Requests-Left": "5", "X-Rate-Limit-Time-Reset-Ms": "20000"}
+        return httpx.Response(200, headers=headers, request=request)
+
+
+def test_kept_charges_read_the_speed_of_their_answer_not_of_their_set_up() -> None:
+    fake, speed = Answering(), Speed(10.0)
+    charges: list[Charge] = []
+    keep_charges(fake, bigcommerce_charge, speed, charges)
+    request = httpx.Request("GET", "https://api.bigcommerce.com/stores/x/v3/catalog/products")
+    fake.handle(request)
+    speed.factor = 1.0  # the burst's order pass, after a publish at 10x
+    fake.handle(request)
+    first, second = (c.resets_at - c.at for c in charges if c.resets_at is not None)
+    assert first == pytest.approx(2.0)  # 20 platform s at 10x
+    assert second == pytest.approx(20.0)  # at 1x
 
 
 def test_woocommerce_floor_counts_distinct_products_and_magento_floor_its_requests() -> None:
