@@ -7,6 +7,17 @@ starts at the plugin's configured maximum and moves as TCP's congestion window d
 on a 429 or 503 (down to one), shrinks by a tenth when answers take more than ``slow_factor``
 times the quickest recent answer (the host is queueing; down to two, so that one long request
 does not hold every other back), and grows back by one request per full window of good answers.
+
+A host refuses at a level: with ``n`` requests in flight, one more is answered 503. So a wave
+of refusals is one event, and halves the limit once: a refusal of a request that took its slot
+before the last halving was sent under the old limit, which that halving already answered for.
+And the level is remembered: the fewest requests in flight that one of the event's refusals
+was sent with, less one, is the limit's *ceiling*. Below it the limit climbs back one request a
+good answer (the host served that many a moment ago); at it, it holds, so the host is not
+probed again at every window; after ``memory`` good answers with no refusal the ceiling is
+forgotten and growth goes on as before, finding capacity the host may have regained. A refusal
+with nothing else in flight says nothing of concurrency (the host is down or restarting) and
+sets no ceiling.
 A free slot goes to an urgent request (:func:`~serialsync.urgency.is_urgent`: an order's read or
 withdrawal) before any other waiting, so a withdrawal does not queue behind a publish's requests.
 """
@@ -44,8 +55,16 @@ class AdaptiveLimit:
         self.maximum = maximum
         self.limit = float(maximum)
         self.in_flight = 0
-        #: How often the limit went down, by cause (for logs and benchmarks).
-        self.cuts = {"busy": 0, "slow": 0}
+        #: How often the limit went down, by cause (for logs and benchmarks), and
+        #: ``busy_same_event``: refusals that did not halve it again (sent before the last halving).
+        self.cuts = {"busy": 0, "busy_same_event": 0, "slow": 0}
+        #: The most requests in flight the host served before its last refusals (their level
+        #: less one); ``None`` when no refusal is remembered.
+        self.ceiling: float | None = None
+        self._since_refusal = 0
+        self._busy_cut: float | None = None
+        #: Per thread in a slot: requests in flight as its request went (itself included).
+        self._level: dict[int, int] = {}
         self._clock = clock
         self._slow_factor = slow_factor
         self._memory = memory
@@ -61,16 +80,19 @@ class AdaptiveLimit:
     def slot(self) -> Iterator[None]:
         """Wait until fewer than the limit are in flight, and count this request in (an urgent
         request before any other that waits)."""
+        me = threading.get_ident()
         with self._ready:
             self._wait_turn()
             self.in_flight += 1
-            self._started[threading.get_ident()] = self._clock()
+            self._started[me] = self._clock()
+            self._level[me] = self.in_flight
         try:
             yield
         finally:
             with self._ready:
                 self.in_flight -= 1
-                self._started.pop(threading.get_ident(), None)
+                self._started.pop(me, None)
+                self._level.pop(me, None)
                 self._ready.notify_all()
 
     # -- the RateLimiter protocol of HttpClient ------------------------------------------------
@@ -89,6 +111,7 @@ class AdaptiveLimit:
                 self._wait_turn()
                 self.in_flight += 1
                 self._started[me] = self._clock()
+                self._level[me] = self.in_flight
         return 0.0
 
     def _wait_turn(self) -> None:
@@ -108,17 +131,42 @@ class AdaptiveLimit:
     def observe(self, response: httpx.Response) -> None:
         """Adjust the limit from one answer: its status, and how long it took."""
         with self._ready:
-            started = self._started.get(threading.get_ident())
+            me = threading.get_ident()
+            started = self._started.get(me)
             now = self._clock()
             if response.status_code in BUSY_STATUSES:
-                self.limit = max(1.0, self.limit / 2)
-                self.cuts["busy"] += 1
+                self._refused(started, self._level.get(me), now)
             elif started is not None:
                 self._latency(now - started)
             # A retry of this request times from now, not from its first attempt.
             if started is not None:
                 self._started[threading.get_ident()] = now
             self._ready.notify_all()
+
+    def _refused(self, started: float | None, level: int | None, now: float) -> None:
+        """Under the condition: the host refused a request sent with ``level`` in flight."""
+        self._since_refusal = 0
+        if started is not None and self._busy_cut is not None and started < self._busy_cut:
+            # Sent under the limit the last halving already answered for: the same event.
+            self.cuts["busy_same_event"] += 1
+        else:
+            self.limit = max(1.0, self.limit / 2)
+            self.cuts["busy"] += 1
+            self._busy_cut = now
+        if level is not None and level > 1:
+            served = float(level - 1)
+            self.ceiling = served if self.ceiling is None else min(self.ceiling, served)
+            self.limit = min(self.limit, self.ceiling)
+
+    def _grow(self) -> None:
+        """Under the condition: one good answer's growth (see the module's docstring)."""
+        self._since_refusal += 1
+        if self.ceiling is not None and self._since_refusal >= self._memory:
+            self.ceiling = None  # long enough without a refusal: look for more again
+        if self.ceiling is None:
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+        elif self.limit < self.ceiling:
+            self.limit = min(self.ceiling, float(self.maximum), self.limit + 1)
 
     def _latency(self, seconds: float) -> None:
         self._answers += 1
@@ -132,4 +180,4 @@ class AdaptiveLimit:
             self.limit = max(min(2.0, float(self.maximum)), self.limit * 0.9)
             self.cuts["slow"] += 1
         else:
-            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+            self._grow()

@@ -22,7 +22,8 @@ def test_the_limit_halves_on_busy_answers_and_grows_back_on_good_ones():
     with limit.slot():
         limit.observe(_answer(503))
         limit.observe(_answer(429))
-    assert limit.limit == 2 and limit.cuts == {"busy": 2, "slow": 0}
+    assert limit.limit == 2 and limit.cuts == {"busy": 2, "busy_same_event": 0, "slow": 0}
+    assert limit.ceiling is None  # refused with nothing else in flight: not a level
     for _ in range(40):
         with limit.slot():
             clock.now += 0.1
@@ -110,3 +111,83 @@ def _until(condition: Callable[[], bool]) -> None:
             return
         time.sleep(0.0001)
     raise AssertionError("the condition never held")
+
+
+def _wave(limit: AdaptiveLimit, clock: FakeClock, statuses: list[int]) -> None:
+    """``len(statuses)`` requests take their slots one after another (so with 1, 2, ... in
+    flight), each in a thread of its own, then are answered ``statuses`` in that order."""
+    entered = [threading.Event() for _ in statuses]
+    answer = [threading.Event() for _ in statuses]
+    answered = [threading.Event() for _ in statuses]
+    leave = threading.Event()
+
+    def request(i: int) -> None:
+        if i:
+            entered[i - 1].wait(5)
+        with limit.slot():
+            clock.now += 0.01
+            entered[i].set()
+            answer[i].wait(5)
+            clock.now += 0.01
+            limit.observe(_answer(statuses[i]))
+            answered[i].set()
+            leave.wait(5)  # every level was counted as its request went: leave together
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(len(statuses))]
+    for thread in threads:
+        thread.start()
+    entered[-1].wait(5)
+    for i in range(len(statuses)):
+        answer[i].set()
+        answered[i].wait(5)
+    leave.set()
+    for thread in threads:
+        thread.join(5)
+
+
+def test_a_wave_of_refusals_halves_the_limit_once_and_sets_the_ceiling_below_their_level():
+    clock = FakeClock(0.0)
+    limit = AdaptiveLimit(16, clock=clock)
+    # A host of 8 workers: the 9th to 16th requests in flight are turned away.
+    _wave(limit, clock, [200] * 8 + [503] * 8)
+    assert limit.cuts == {"busy": 1, "busy_same_event": 7, "slow": 0}
+    assert limit.ceiling == 8  # the fewest in flight a refusal was sent with (9), less one
+    assert limit.limit == 8
+
+
+def test_below_its_ceiling_the_limit_climbs_back_at_once_holds_there_then_looks_for_more():
+    clock = FakeClock(0.0)
+    limit = AdaptiveLimit(16, clock=clock, memory=20)
+    _wave(limit, clock, [200] * 8 + [503])  # refused at 9 in flight: ceiling 8, limit 8
+    assert (limit.limit, limit.ceiling) == (8, 8)
+    with limit.slot():  # a refusal sent after the halving: a new event, at level 1
+        clock.now += 0.01
+        limit.observe(_answer(503))
+    assert (limit.limit, limit.ceiling, limit.cuts["busy"]) == (4, 8, 2)
+
+    def good() -> None:
+        with limit.slot():
+            clock.now += 0.01
+            limit.observe(_answer(200))
+
+    for _ in range(4):
+        good()
+    assert limit.limit == 8  # one request a good answer, up to what the host served
+    for _ in range(15):
+        good()
+    assert limit.limit == 8  # held: the host is not asked for a ninth at every window
+    good()  # the 20th good answer since the refusal: the ceiling is forgotten
+    assert limit.ceiling is None
+    for _ in range(9):
+        good()
+    assert limit.limit > 8  # growing again, one request a full window, as before
+
+
+def test_a_refusal_sent_after_the_halving_halves_again():
+    clock = FakeClock(0.0)
+    limit = AdaptiveLimit(16, clock=clock)
+    _wave(limit, clock, [200] * 8 + [503] * 2)
+    assert limit.cuts["busy"] == 1 and limit.limit == 8
+    _wave(limit, clock, [200] * 3 + [503])  # sent after it: refused at 4 in flight
+    assert limit.cuts["busy"] == 2
+    assert (limit.limit, limit.ceiling) == (3, 3)

@@ -41,8 +41,11 @@ def test_children_are_saved_side_by_side_within_the_stores_workers(fake, make_co
 
     assert [o.result for o in outcomes] == [PublishResult.CREATED] * 12
     assert 2 <= fake.peak_in_flight <= 3
-    # Every 503 of the busy store was retried and made the connector send fewer at once.
-    assert connector.limit.cuts["busy"] == fake.injected.get("busy", 0)
+    # Every 503 of the busy store was retried and seen by the limit (a wave of them halves it
+    # once), which made the connector send fewer at once.
+    cuts = connector.limit.cuts
+    assert cuts["busy"] + cuts["busy_same_event"] == fake.injected.get("busy", 0)
+    assert cuts["busy"] >= 1
     assert connector.limit.limit <= 6
     assert sorted(c["sku"] for c in fake.children_of(PRODUCT.sku)) == sorted(
         f"{PRODUCT.sku}|||{s}" for s in serials
