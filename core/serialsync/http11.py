@@ -11,7 +11,10 @@ small requests and reads whole answers, so this transport does only that:
   RFC 9112 section 6.3 says: none for ``HEAD``, 1xx, 204 and 304; chunked; ``Content-Length``;
   else until the server closes. Content codings (gzip) are left to :class:`httpx.Response`;
 * a connection kept for the next request only when HTTP/1.1 and neither side said ``close``,
-  and not used again once the server has closed it or sent anything unasked while it idled;
+  and not used again once the server has closed it or sent anything unasked while it idled,
+  nor after 4 s idle (:data:`IDLE_EXPIRY`): a server closes an idle connection after its own
+  keep-alive timeout (5 s by default in Apache and uvicorn), and a request written on it at
+  that moment fails after it was sent, "maybe applied", never retried;
 * httpx's timeouts (``request.extensions["timeout"]``), its limits (100 connections, 20 kept
   idle) and its exceptions (:class:`httpx.ConnectError`, :class:`httpx.ReadTimeout`,
   :class:`httpx.RemoteProtocolError` …), so the client's retry rules read them as before.
@@ -33,7 +36,8 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 import httpcore
 import httpx
@@ -41,6 +45,9 @@ import httpx
 _MAX_HEAD = 64 * 1024  # larger answer heads are refused, as h11 refuses them
 _MAX_CONNECTIONS = 100  # httpx.Limits' defaults
 _MAX_IDLE = 20
+#: Seconds a connection may idle before it is closed rather than used again: under the 5 s
+#: keep-alive timeout of Apache's and uvicorn's defaults (httpx's own expiry is 5 s).
+IDLE_EXPIRY = 4.0
 _NO_BODY_STATUSES = frozenset({204, 304})
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")  # int(x, 16) alone would take '1_0', ' 1', '0x1'
 
@@ -62,12 +69,14 @@ def _mocked() -> bool:
 class _Connection:
     """One socket to one origin, with what was read past the last answer."""
 
-    __slots__ = ("buffer", "sock", "timeout")
+    __slots__ = ("buffer", "idle_since", "sock", "timeout")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
         self.timeout: float | None = -1.0  # unset: the first request sets it
+        #: When it was last given back to the pool (the transport's clock).
+        self.idle_since = 0.0
 
     def set_timeout(self, value: float | None) -> None:
         # settimeout is a system call: made only when the value changes.
@@ -105,8 +114,12 @@ class Http11Transport(httpx.BaseTransport):
         socket_options: Iterable[tuple[int, int, int]] = (),
         max_connections: int = _MAX_CONNECTIONS,
         max_idle: int = _MAX_IDLE,
+        idle_expiry: float = IDLE_EXPIRY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._verify = verify
+        self._idle_expiry = idle_expiry
+        self._clock = clock
         self._socket_options = list(socket_options)
         self._ssl_context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
@@ -192,9 +205,10 @@ class Http11Transport(httpx.BaseTransport):
                 )
             self._active += 1
             idle = self._idle.get(origin)
+            oldest = self._clock() - self._idle_expiry
             while idle:
                 connection = idle.pop()
-                if connection.idle_and_open():
+                if connection.idle_since >= oldest and connection.idle_and_open():
                     return connection
                 connection.close()
         return None
@@ -207,6 +221,7 @@ class Http11Transport(httpx.BaseTransport):
             if connection is not None and not self._closed:
                 idle = self._idle.setdefault(origin, [])
                 if len(idle) < self._max_idle:
+                    connection.idle_since = self._clock()
                     idle.append(connection)
                     return
         if connection is not None:

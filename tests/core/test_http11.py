@@ -19,7 +19,7 @@ import httpx
 import pytest
 from serialsync.errors import ConfigurationError
 from serialsync.http import TRANSPORT_ENV, HttpClient
-from serialsync.http11 import Http11Transport
+from serialsync.http11 import IDLE_EXPIRY, Http11Transport
 
 Script = Callable[[bytes], bytes | None]
 
@@ -210,6 +210,22 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again(serve) -> N
     # A POST: sent on the closed socket it would fail as "maybe applied", never retried.
     assert _send(transport, "POST", server.url(), content=b"x").content == b"ok"
     assert server.connections == 2
+
+
+def test_a_connection_idle_past_the_expiry_is_closed_not_used_again(serve) -> None:
+    server = serve(lambda _request: _answer("200 OK", ["Content-Length: 2"], b"ok"))
+    now = [100.0]
+    transport = Http11Transport(clock=lambda: now[0])
+    _send(transport, "GET", server.url())
+    now[0] += IDLE_EXPIRY - 0.5
+    _send(transport, "GET", server.url())
+    assert server.connections == 1  # within the expiry: the same socket
+    now[0] += IDLE_EXPIRY + 0.5
+    # A server's keep-alive (5 s by default in Apache and uvicorn) may be closing it right now:
+    # a POST written on it would fail as "maybe applied", never retried.
+    assert _send(transport, "POST", server.url(), content=b"x").content == b"ok"
+    assert server.connections == 2
+    assert IDLE_EXPIRY < 5.0
 
 
 def test_the_request_is_written_as_httpx_builds_it(serve) -> None:
