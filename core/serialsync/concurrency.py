@@ -12,12 +12,13 @@ A host refuses at a level: with ``n`` requests in flight, one more is answered 5
 of refusals is one event, and halves the limit once: a refusal of a request that took its slot
 before the last halving was sent under the old limit, which that halving already answered for.
 And the level is remembered: the fewest requests in flight that one of the event's refusals
-was sent with, less one, is the limit's *ceiling*. Below it the limit climbs back one request a
-good answer (the host served that many a moment ago); at it, it holds, so the host is not
-probed again at every window; after ``memory`` good answers with no refusal the ceiling is
-forgotten and growth goes on as before, finding capacity the host may have regained. A refusal
-with nothing else in flight says nothing of concurrency (the host is down or restarting) and
-sets no ceiling.
+was sent with, less one, is the limit's *ceiling*, never below the halved limit (a host that
+refuses everything, down or restarting, refuses every level, the lowest included). Below the
+ceiling the limit climbs back one request a good answer (the host served that many a moment
+ago); at it, it holds, so the host is not probed again at every window; after ``memory`` good
+answers with no refusal the ceiling is forgotten and growth goes on as before, finding
+capacity the host may have regained. A refusal with nothing else in flight says nothing of
+concurrency and sets no ceiling.
 A free slot goes to an urgent request (:func:`~serialsync.urgency.is_urgent`: an order's read or
 withdrawal) before any other waiting, so a withdrawal does not queue behind a publish's requests.
 """
@@ -63,6 +64,8 @@ class AdaptiveLimit:
         self.ceiling: float | None = None
         self._since_refusal = 0
         self._busy_cut: float | None = None
+        #: The limit the last halving left: no refusal of that event sets the ceiling lower.
+        self._event_floor = 1.0
         #: Per thread in a slot: requests in flight as its request went (itself included).
         self._level: dict[int, int] = {}
         self._clock = clock
@@ -153,8 +156,11 @@ class AdaptiveLimit:
             self.limit = max(1.0, self.limit / 2)
             self.cuts["busy"] += 1
             self._busy_cut = now
+            self._event_floor = self.limit
         if level is not None and level > 1:
-            served = float(level - 1)
+            # A host that is down refuses even the second request in flight: that says nothing
+            # of its workers, and must not hold the limit below what the halving left.
+            served = max(float(level - 1), self._event_floor)
             self.ceiling = served if self.ceiling is None else min(self.ceiling, served)
             self.limit = min(self.limit, self.ceiling)
 

@@ -190,4 +190,13 @@ def test_a_refusal_sent_after_the_halving_halves_again():
     assert limit.cuts["busy"] == 1 and limit.limit == 8
     _wave(limit, clock, [200] * 3 + [503])  # sent after it: refused at 4 in flight
     assert limit.cuts["busy"] == 2
+    assert (limit.limit, limit.ceiling) == (4, 4)  # halved; 3 would be below the halving
+
+
+def test_a_host_refusing_every_level_leaves_the_ceiling_at_the_halved_limit():
+    clock = FakeClock(0.0)
+    limit = AdaptiveLimit(6, clock=clock, memory=20)
+    _wave(limit, clock, [503] * 6)  # down: refused at 1, 2, ... 6 in flight
+    assert limit.cuts == {"busy": 1, "busy_same_event": 5, "slow": 0}
+    # Not 1 (the second request's level less one) for the next 20 answers: half of 6.
     assert (limit.limit, limit.ceiling) == (3, 3)
