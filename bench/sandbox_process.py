@@ -184,7 +184,7 @@ class _Served:
         for name, read in (("shopify", shopify_charge), ("bigcommerce", bigcommerce_charge)):
             fake = self.sandbox.fakes.get(name)
             if fake is not None:
-                self._keep_charges(name, fake, read)
+                keep_charges(fake, read, self.scale, self.charges.setdefault(name, []))
         #: When each fake served each request (CLOCK_MONOTONIC, as the host reads it), and what:
         #: its pattern, its label (:func:`request_label`) and its path.
         self.served: dict[str, list[tuple[float, str, str, str]]] = {}
@@ -246,14 +246,6 @@ class _Served:
                 }
             )
         return out
-
-    def _keep_charges(
-        self,
-        name: str,
-        fake: FakePlatform,
-        read: Callable[[httpx.Response, float, float], Charge | None],
-    ) -> None:
-        keep_charges(fake, read, self.scale, self.charges.setdefault(name, []))
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Per budget-bound fake: its budget's size, its refill in units a real second (a

@@ -143,7 +143,7 @@ class AdaptiveLimit:
                 self._latency(now - started)
             # A retry of this request times from now, not from its first attempt.
             if started is not None:
-                self._started[threading.get_ident()] = now
+                self._started[me] = now
             self._ready.notify_all()
 
     def _refused(self, started: float | None, level: int | None, now: float) -> None:
